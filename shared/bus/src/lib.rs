@@ -1,0 +1,207 @@
+//! The message bus: one trait, two implementations with the same semantics.
+//!
+//! * publish returns only once the message is durable (JetStream PubAck / in-memory store);
+//! * messages carry an id (`event_id`) and the bus drops a second publish of the same id within the
+//!   dedup window (`Nats-Msg-Id`);
+//! * consumers are durable and pull-based; delivery is at-least-once; `ack`/`nak`/`term` are explicit;
+//!   an unacked delivery is redelivered after `ack_wait`;
+//! * after `max_deliver` failed attempts a message is copied to `nl.dlq.<consumer>.<subject>` and
+//!   terminated, so poison is counted and visible, never redelivered forever.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod memory;
+pub mod nats;
+pub mod testkit;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use error::BusError;
+pub use memory::MemoryBus;
+pub use nats::{NatsBus, NatsConfig};
+
+/// Subject prefix of dead-lettered messages.
+pub const DLQ_PREFIX: &str = "nl.dlq";
+
+/// A message to publish or a delivered message's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    /// Dedup id (`Nats-Msg-Id`): the event id.
+    pub id: String,
+    /// Extra headers, e.g. the W3C `traceparent`.
+    pub headers: BTreeMap<String, String>,
+    pub payload: Bytes,
+}
+
+impl Message {
+    #[must_use]
+    pub fn new(subject: impl Into<String>, id: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+        Self { subject: subject.into(), id: id.into(), headers: BTreeMap::new(), payload: payload.into() }
+    }
+}
+
+/// The bus's answer to a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishAck {
+    /// Stream sequence of the stored message (the original's, for a duplicate).
+    pub sequence: u64,
+    /// True when the id was already stored within the dedup window and this publish was dropped.
+    pub duplicate: bool,
+}
+
+/// A durable pull consumer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerSpec {
+    /// Durable name; consumers with the same name share work and resume where the last one stopped.
+    pub durable: String,
+    /// One subject filter (NATS wildcards `*` and `>`).
+    pub filter_subject: String,
+    /// How long a delivery may stay unacked before it is redelivered.
+    pub ack_wait: Duration,
+    /// Attempts before the message is dead-lettered.
+    pub max_deliver: u32,
+    /// Bound on deliveries outstanding (unacked) at once.
+    pub max_ack_pending: usize,
+}
+
+impl ConsumerSpec {
+    /// A spec with the defaults services use: 30 s ack wait, 5 attempts, 10,000 outstanding.
+    #[must_use]
+    pub fn new(durable: impl Into<String>, filter_subject: impl Into<String>) -> Self {
+        Self { durable: durable.into(), filter_subject: filter_subject.into(), ack_wait: Duration::from_secs(30), max_deliver: 5, max_ack_pending: 10_000 }
+    }
+}
+
+/// How a delivery is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Processed; never deliver again.
+    Ack,
+    /// Failed; redeliver after the delay (or at once). On the last allowed attempt this dead-letters instead.
+    Nak(Option<Duration>),
+    /// Poison: dead-letter now and never redeliver.
+    Term,
+}
+
+/// Settles one delivery. Implemented per bus.
+#[async_trait]
+pub trait Acker: Send + Sync {
+    /// # Errors
+    /// `BusError` when the settlement could not be sent; the message will then be redelivered.
+    async fn settle(&self, how: Settle, reason: Option<&str>) -> Result<(), BusError>;
+}
+
+/// A delivered message with its attempt count and its settle handle.
+pub struct Delivery {
+    pub message: Message,
+    /// 1 on first delivery.
+    pub delivered: u32,
+    /// Stream sequence.
+    pub sequence: u64,
+    acker: Arc<dyn Acker>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").field("message", &self.message).field("delivered", &self.delivered).field("sequence", &self.sequence).finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    #[must_use]
+    pub fn new(message: Message, delivered: u32, sequence: u64, acker: Arc<dyn Acker>) -> Self {
+        Self { message, delivered, sequence, acker }
+    }
+
+    /// # Errors
+    /// See [`Acker::settle`].
+    pub async fn ack(&self) -> Result<(), BusError> {
+        self.acker.settle(Settle::Ack, None).await
+    }
+
+    /// # Errors
+    /// See [`Acker::settle`].
+    pub async fn nak(&self, delay: Option<Duration>, reason: &str) -> Result<(), BusError> {
+        self.acker.settle(Settle::Nak(delay), Some(reason)).await
+    }
+
+    /// # Errors
+    /// See [`Acker::settle`].
+    pub async fn term(&self, reason: &str) -> Result<(), BusError> {
+        self.acker.settle(Settle::Term, Some(reason)).await
+    }
+}
+
+/// A bound durable consumer.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits up to `wait` for up to `max` deliveries. An empty vec means nothing arrived in time.
+    ///
+    /// # Errors
+    /// `BusError` on connection or consumer failure.
+    async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
+}
+
+/// Counters of a consumer, as the broker sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConsumerState {
+    /// Messages matching the filter not yet delivered.
+    pub num_pending: u64,
+    /// Delivered and not yet settled.
+    pub num_ack_pending: u64,
+    /// Messages delivered more than once.
+    pub num_redelivered: u64,
+}
+
+/// The bus.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Publishes one message and waits until it is durable.
+    ///
+    /// # Errors
+    /// `BusError` when the message was not stored (it may be retried with the same id safely).
+    async fn publish(&self, msg: Message) -> Result<PublishAck, BusError>;
+
+    /// Publishes many messages, pipelined through a bounded in-flight window, and waits for all acks.
+    /// Acks are returned in input order.
+    ///
+    /// # Errors
+    /// `BusError` at the first failed publish; earlier ones may be stored (ids make retry safe).
+    async fn publish_batch(&self, msgs: Vec<Message>) -> Result<Vec<PublishAck>, BusError>;
+
+    /// Binds to (creating if needed) the durable consumer `spec.durable`.
+    ///
+    /// # Errors
+    /// `BusError` when the consumer cannot be created or its spec conflicts with an existing one.
+    async fn subscribe(&self, spec: ConsumerSpec) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// The broker's view of a durable consumer.
+    ///
+    /// # Errors
+    /// `BusError::NotFound` for an unknown consumer.
+    async fn consumer_state(&self, durable: &str) -> Result<ConsumerState, BusError>;
+
+    /// Deletes a durable consumer (its state is lost; messages stay in the stream).
+    ///
+    /// # Errors
+    /// `BusError::NotFound` for an unknown consumer.
+    async fn delete_consumer(&self, durable: &str) -> Result<(), BusError>;
+
+    /// Number of messages stored under `nl.dlq.>`.
+    ///
+    /// # Errors
+    /// `BusError` on broker failure.
+    async fn dead_letter_count(&self) -> Result<u64, BusError>;
+}
+
+/// The dead-letter subject for a message of `subject` that consumer `durable` gave up on.
+#[must_use]
+pub fn dlq_subject(durable: &str, subject: &str) -> String {
+    format!("{DLQ_PREFIX}.{durable}.{subject}")
+}

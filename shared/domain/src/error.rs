@@ -1,0 +1,12 @@
+//! Validation errors of domain values.
+
+/// A domain value failed validation. Each variant says what was wrong and with which input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    #[error("invalid asset id {input:?}: {reason}")]
+    AssetId { input: String, reason: &'static str },
+    #[error("invalid decimal {input:?}: {reason}")]
+    Decimal { input: String, reason: String },
+    #[error("unknown event type {0:?} (known types: {known})", known = crate::EventType::known_list())]
+    EventType(String),
+}

@@ -1,0 +1,22 @@
+//! Domain model of nl. Pure data and validation: no I/O, no clocks; callers pass time in.
+#![forbid(unsafe_code)]
+
+pub mod asset_id;
+pub mod decimal;
+pub mod envelope;
+pub mod error;
+pub mod event_type;
+pub mod observation;
+pub mod records;
+
+pub use asset_id::{AssetId, ChainFamily};
+pub use decimal::{parse_decimal, parse_opt_decimal};
+pub use envelope::{Envelope, EventId, SCHEMA_VERSION};
+pub use error::DomainError;
+pub use event_type::EventType;
+pub use observation::{ChangeKind, ListingObservation, ObservationKind};
+pub use records::{Decision, GateDecision, RawEvent, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Snapshot, Verdict};
+pub use rust_decimal::Decimal;
+
+/// Timestamps are UTC everywhere.
+pub type Ts = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,129 @@
+//! Records the pipeline stores: raw payloads, market snapshots, risk verdicts, scores and gate decisions.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{AssetId, EventId, EventType, Ts};
+
+/// A fetched payload, kept verbatim (`raw_events`). Parse failures keep the payload and the error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEvent {
+    pub raw_id: String,
+    pub source: String,
+    /// The URL or RPC method fetched, with any credentials removed.
+    pub endpoint: String,
+    pub http_status: Option<u16>,
+    pub observed_at: Ts,
+    /// SHA-256 hex of `payload`.
+    pub content_hash: String,
+    pub payload: String,
+    pub parse_error: Option<String>,
+    pub run_id: String,
+}
+
+impl RawEvent {
+    /// A raw event whose id derives from source, endpoint, observation time and content.
+    #[must_use]
+    pub fn new(source: &str, endpoint: &str, http_status: Option<u16>, observed_at: Ts, payload: String, run_id: &str) -> Self {
+        let content_hash = hex::encode(Sha256::digest(payload.as_bytes()));
+        let at = observed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let raw_id = EventId::derive(EventType::RawCaptured, &[source, endpoint, &at, &content_hash]).0;
+        Self { raw_id, source: source.into(), endpoint: endpoint.into(), http_status, observed_at, content_hash, payload, parse_error: None, run_id: run_id.into() }
+    }
+}
+
+/// A market snapshot. Missing values are `None` (NULL), never 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub asset_id: AssetId,
+    pub observed_at: Ts,
+    pub source: String,
+    pub price_usd: Option<Decimal>,
+    pub fdv_usd: Option<Decimal>,
+    pub market_cap_usd: Option<Decimal>,
+    pub liquidity_usd: Option<Decimal>,
+    pub volume_24h_usd: Option<Decimal>,
+    pub holders: Option<u64>,
+    pub age_minutes: Option<i64>,
+    pub raw_event_id: Option<String>,
+}
+
+/// Tri-state verdict of one risk check. A failed or rate-limited provider gives `Unknown`, never `Pass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+/// One check's verdict with its provenance and expiry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskCheck {
+    /// Rule code, e.g. `honeypot`, `sell_tax_high`, `mint_authority`.
+    pub code: String,
+    pub verdict: Verdict,
+    pub provider: String,
+    pub observed_at: Ts,
+    pub expires_at: Ts,
+    /// 0 (info) to 100 (critical).
+    pub severity: u8,
+    /// The input value the rule judged, when there was one.
+    pub value: Option<serde_json::Value>,
+    pub detail: Option<String>,
+}
+
+/// All checks of one evaluation of one asset under one rule-set version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskEvaluation {
+    pub asset_id: AssetId,
+    pub rule_set_version: String,
+    pub evaluated_at: Ts,
+    pub checks: Vec<RiskCheck>,
+    /// Highest severity among failed checks.
+    pub severity: u8,
+    /// Codes on which providers disagreed.
+    pub disagreements: Vec<String>,
+}
+
+/// One term of the score formula.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreComponent {
+    pub name: String,
+    pub input: Option<Decimal>,
+    pub weight: Decimal,
+    pub contribution: Decimal,
+}
+
+/// A computed score with its breakdown and a human-readable reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    pub asset_id: AssetId,
+    pub score: Decimal,
+    pub components: Vec<ScoreComponent>,
+    pub reason: String,
+    pub formula_version: String,
+    pub computed_at: Ts,
+}
+
+/// L5's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Promoted,
+    Rejected,
+}
+
+/// A deterministic gate decision and everything needed to re-derive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateDecision {
+    pub asset_id: AssetId,
+    pub decision: Decision,
+    pub reason_codes: Vec<String>,
+    pub rule_set_version: String,
+    pub config_hash: String,
+    /// Event ids of the snapshot, risk evaluation and score the decision used.
+    pub inputs: Vec<String>,
+    pub decided_at: Ts,
+}
