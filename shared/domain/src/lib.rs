@@ -15,7 +15,9 @@ pub use envelope::{Envelope, EventId, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
-pub use records::{Decision, GateDecision, RawEvent, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Snapshot, Verdict};
+pub use records::{
+    AssetUpsert, Decision, GateDecision, RawEvent, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+};
 pub use rust_decimal::Decimal;
 
 /// Timestamps are UTC everywhere.

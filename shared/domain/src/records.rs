@@ -127,3 +127,31 @@ pub struct GateDecision {
     pub inputs: Vec<String>,
     pub decided_at: Ts,
 }
+
+/// One source's sighting of an asset, as kept in `assets.sources_json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sighting {
+    pub source: String,
+    pub venue: String,
+    pub kind: crate::ObservationKind,
+    pub instrument_id: String,
+    pub status: Option<String>,
+    pub source_published_at: Option<Ts>,
+    pub scheduled_at: Option<Ts>,
+    pub first_observed_at: Ts,
+    /// Pair/pool detail for DEX sightings (pair address, dex, quote token, fee), `null` otherwise.
+    pub pair: serde_json::Value,
+}
+
+/// The enricher's normalized view of an asset after a sighting (`asset.upserted`). The ledger merges it:
+/// a new asset id emits `asset.discovered`; a new sighting or changed status emits `asset.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetUpsert {
+    pub asset_id: AssetId,
+    pub symbol: String,
+    pub name: Option<String>,
+    /// Chain slug and contract address when known (always for on-chain ids; after linking for CEX).
+    pub chain: Option<String>,
+    pub address: Option<String>,
+    pub sighting: Sighting,
+}
