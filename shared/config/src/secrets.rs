@@ -1,0 +1,45 @@
+//! Secret hygiene: config may name env variables that hold secrets, never hold them.
+
+const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "seed", "credential"];
+
+/// Whether a key names a secret value (as opposed to `*_env`, which names the variable holding one).
+#[must_use]
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    if k.ends_with("_env") || k.ends_with("_file") || k.ends_with("_path") {
+        return false;
+    }
+    SECRET_WORDS.iter().any(|w| k.contains(w))
+}
+
+/// Dotted paths of secret-looking keys with a non-empty value.
+#[must_use]
+pub fn find_inline_secrets(table: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(table, "", &mut out);
+    out
+}
+
+fn walk(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => walk(t, &path, out),
+            toml::Value::String(s) if is_secret_key(k) && !s.is_empty() => out.push(path),
+            toml::Value::Integer(_) | toml::Value::Array(_) if is_secret_key(k) => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// A copy of `v` with every secret-looking key removed, for hashing and manifests.
+#[must_use]
+pub fn redact(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(m.iter().filter(|(k, _)| !is_secret_key(k)).map(|(k, v)| (k.clone(), redact(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
