@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; CI's .ci/run calls exactly this).
+# Installs what the tests need when it is missing (nats-server from Debian's packages), then runs every
+# test in the workspace. Tests start their own nats-server on a free loopback port with a temporary store.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "Installing ${need_apt[*]} (needed by the tests)..." >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "error: ${need_apt[*]} missing and apt-get unavailable; install nats-server 2.9 or newer" >&2
+    exit 1
+  fi
+fi
+
+cargo test --workspace --locked "$@"
