@@ -1,1 +1,18 @@
-//! placeholder
+//! The L5 gate: a deterministic decision (`promoted` / `rejected` with reason codes) from a risk
+//! evaluation, a score and a market snapshot, and the L6 execution check that stays blocked unless
+//! explicitly enabled, armed and confirmed.
+//!
+//! L5 is final: no function here takes AI output, text descriptions or anything but numeric and flag
+//! inputs. There is no order-placing code in nl; L6 only answers "allowed or not" to an external executor.
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod decide;
+pub mod error;
+pub mod execution;
+pub mod golden;
+
+pub use bench::bench_pipeline;
+pub use decide::{GateConfig, decide};
+pub use error::GateError;
+pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};
