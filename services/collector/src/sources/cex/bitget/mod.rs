@@ -1,0 +1,6 @@
+//! Bitget: `GET /api/v2/spot/public/symbols` and `GET /api/v2/public/annoucements` (vendor spelling).
+
+pub mod models;
+pub mod parse;
+
+pub use parse::{VENUE, parse_announcements, parse_instruments};

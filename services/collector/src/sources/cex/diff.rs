@@ -1,0 +1,367 @@
+//! Baseline and diff of instrument snapshots, and conversion to `listing.observed` observations. Pure: the
+//! caller loads and persists [`KnownSet`] and passes the clock in.
+//!
+//! Rules: the first snapshot (no known set) is a baseline and reports nothing as new, so existing pairs are
+//! never announced on first start. Afterwards only ids never seen before are `New`; a status, raw-status or
+//! schedule change, or a re-appearance after removal, is `Updated` (never a second `New`). Removed ids stay in
+//! the set, marked removed, for exactly that reason.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use nl_domain::{AssetId, ChangeKind, DomainError, ListingObservation, ObservationKind, Ts};
+
+use super::types::{Announcement, Instrument, InstrumentStatus, Market};
+
+/// What the diff remembers about one instrument id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownEntry {
+    pub status: InstrumentStatus,
+    #[serde(default)]
+    pub raw_status: String,
+    pub scheduled_at: Option<Ts>,
+    /// When nl first saw the id (the baseline time for pre-existing instruments).
+    pub first_seen: Ts,
+    /// Absent from the latest complete snapshot.
+    #[serde(default)]
+    pub removed: bool,
+}
+
+/// Everything a source has seen, keyed by venue instrument id. Serializable so it survives restarts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnownSet {
+    pub entries: BTreeMap<String, KnownEntry>,
+}
+
+impl KnownSet {
+    /// Number of ids remembered (removed ones included).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Result of one diff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffOutcome {
+    /// Ids never seen before (always empty for a baseline).
+    pub new: Vec<Instrument>,
+    /// Known ids whose status/schedule changed or that re-appeared, with their previous status.
+    pub updated: Vec<(Instrument, InstrumentStatus)>,
+    /// Ids present before and absent from this complete snapshot.
+    pub removed: Vec<String>,
+    /// The set to persist for the next diff.
+    pub next: KnownSet,
+    /// True when this call established the baseline.
+    pub baseline: bool,
+}
+
+fn entry(inst: &Instrument, first_seen: Ts) -> KnownEntry {
+    KnownEntry {
+        status: inst.status.clone(),
+        raw_status: inst.raw_status.clone(),
+        scheduled_at: inst.scheduled_at,
+        first_seen,
+        removed: false,
+    }
+}
+
+fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, complete: bool) -> DiffOutcome {
+    let Some(known) = known else {
+        let mut next = KnownSet::default();
+        for inst in snapshot {
+            next.entries.entry(inst.instrument_id.clone()).or_insert_with(|| entry(inst, now));
+        }
+        return DiffOutcome { new: Vec::new(), updated: Vec::new(), removed: Vec::new(), next, baseline: true };
+    };
+    let mut next = known.clone();
+    let mut new = Vec::new();
+    let mut updated = Vec::new();
+    let mut present = HashSet::new();
+    for inst in snapshot {
+        if !present.insert(inst.instrument_id.as_str()) {
+            continue; // duplicate row in one snapshot: the first wins
+        }
+        match next.entries.get_mut(&inst.instrument_id) {
+            None => {
+                next.entries.insert(inst.instrument_id.clone(), entry(inst, now));
+                new.push(inst.clone());
+            }
+            Some(e) => {
+                let changed =
+                    e.removed || e.status != inst.status || e.raw_status != inst.raw_status || e.scheduled_at != inst.scheduled_at;
+                if changed {
+                    updated.push((inst.clone(), e.status.clone()));
+                    let first_seen = e.first_seen;
+                    *e = entry(inst, first_seen);
+                }
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    // An empty "complete" snapshot is far more likely a venue glitch than every pair delisted at once.
+    if complete && !snapshot.is_empty() {
+        for (id, e) in &mut next.entries {
+            if !e.removed && !present.contains(id.as_str()) {
+                e.removed = true;
+                removed.push(id.clone());
+            }
+        }
+    }
+    DiffOutcome { new, updated, removed, next, baseline: false }
+}
+
+/// Diffs a complete snapshot (a full instrument list) against what is known. `known == None` establishes the
+/// baseline: everything is recorded, nothing is reported. An empty snapshot never removes anything.
+#[must_use]
+pub fn diff(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts) -> DiffOutcome {
+    diff_inner(known, snapshot, now, true)
+}
+
+/// Like [`diff`] for a partial update (a push delta): reports new and updated ids but never removals.
+#[must_use]
+pub fn diff_partial(known: Option<&KnownSet>, delta: &[Instrument], now: Ts) -> DiffOutcome {
+    diff_inner(known, delta, now, false)
+}
+
+/// Converts one instrument into a `listing.observed` observation (`CexContract` for futures, else
+/// `CexInstrument`).
+///
+/// # Errors
+/// `DomainError::AssetId` when the venue or base cannot form a `cex:<venue>:<BASE>` id (e.g. non-ASCII base).
+pub fn to_observation(
+    inst: &Instrument,
+    change: ChangeKind,
+    source: &str,
+    first_observed_at: Ts,
+    emitted_at: Ts,
+    raw_event_id: Option<String>,
+) -> Result<ListingObservation, DomainError> {
+    let asset_id = AssetId::cex(&inst.venue, &inst.base)?;
+    let kind = if inst.market == Market::Futures { ObservationKind::CexContract } else { ObservationKind::CexInstrument };
+    Ok(ListingObservation {
+        source: source.to_string(),
+        venue: inst.venue.clone(),
+        kind,
+        change,
+        asset_id,
+        symbol: inst.base.to_ascii_uppercase(),
+        name: None,
+        base: Some(inst.base.clone()),
+        quote: Some(inst.quote.clone()),
+        instrument_id: inst.instrument_id.clone(),
+        status: Some(inst.status.label().to_string()),
+        source_published_at: inst.source_published_at,
+        scheduled_at: inst.scheduled_at,
+        first_observed_at,
+        emitted_at,
+        raw_event_id,
+        details: json!({
+            "quote": inst.quote,
+            "raw_status": inst.raw_status,
+            "market": inst.market.label(),
+            "venue_details": inst.details,
+        }),
+    })
+}
+
+/// One `New` observation per coin an announcement names (kind `CexAnnouncement`, instrument id
+/// `<announcement id>:<SYMBOL>`). Coins whose symbol cannot form an asset id are skipped.
+#[must_use]
+pub fn announcement_observations(
+    ann: &Announcement,
+    source: &str,
+    first_observed_at: Ts,
+    emitted_at: Ts,
+    raw_event_id: Option<&str>,
+) -> Vec<ListingObservation> {
+    ann.coins
+        .iter()
+        .filter_map(|coin| {
+            let asset_id = AssetId::cex(&ann.venue, &coin.symbol).ok()?;
+            let quotes: Vec<&str> = ann.pairs.iter().filter(|(b, _)| *b == coin.symbol).map(|(_, q)| q.as_str()).collect();
+            Some(ListingObservation {
+                source: source.to_string(),
+                venue: ann.venue.clone(),
+                kind: ObservationKind::CexAnnouncement,
+                change: ChangeKind::New,
+                asset_id,
+                symbol: coin.symbol.clone(),
+                name: coin.name.clone(),
+                base: Some(coin.symbol.clone()),
+                quote: (quotes.len() == 1).then(|| quotes[0].to_string()),
+                instrument_id: format!("{}:{}", ann.id, coin.symbol),
+                status: Some(ann.action.label().to_string()),
+                source_published_at: ann.published_at,
+                scheduled_at: None,
+                first_observed_at,
+                emitted_at,
+                raw_event_id: raw_event_id.map(str::to_string),
+                details: json!({
+                    "announcement_id": ann.id,
+                    "title": ann.title,
+                    "url": ann.url,
+                    "action": ann.action.label(),
+                    "markets": ann.markets.iter().map(|m| m.label()).collect::<Vec<_>>(),
+                    "quotes": quotes,
+                    "coins_in_title": ann.coins.len(),
+                }),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> Ts {
+        chrono::Utc.timestamp_opt(1_790_000_000 + s, 0).single().unwrap()
+    }
+
+    fn inst(id: &str, base: &str, status: InstrumentStatus, raw: &str) -> Instrument {
+        Instrument {
+            venue: "binance".into(),
+            instrument_id: id.into(),
+            base: base.into(),
+            quote: "USDT".into(),
+            market: Market::Spot,
+            status,
+            raw_status: raw.into(),
+            scheduled_at: None,
+            source_published_at: None,
+            details: json!({}),
+        }
+    }
+
+    fn snap() -> Vec<Instrument> {
+        vec![inst("BTCUSDT", "BTC", InstrumentStatus::Trading, "TRADING"), inst("ETHUSDT", "ETH", InstrumentStatus::Trading, "TRADING")]
+    }
+
+    #[test]
+    fn baseline_reports_nothing() {
+        let out = diff(None, &snap(), t(0));
+        assert!(out.baseline && out.new.is_empty() && out.updated.is_empty() && out.removed.is_empty());
+        assert_eq!(out.next.len(), 2);
+    }
+
+    #[test]
+    fn new_after_baseline_exactly_once() {
+        let base = diff(None, &snap(), t(0)).next;
+        let mut s = snap();
+        s.push(inst("NEWUSDT", "NEW", InstrumentStatus::Halted, "BREAK"));
+        let out = diff(Some(&base), &s, t(60));
+        assert_eq!(out.new.len(), 1);
+        assert_eq!(out.new[0].instrument_id, "NEWUSDT");
+        assert!(out.updated.is_empty());
+        let again = diff(Some(&out.next), &s, t(120));
+        assert!(again.new.is_empty() && again.updated.is_empty());
+        assert_eq!(again.next.entries["NEWUSDT"].first_seen, t(60));
+    }
+
+    #[test]
+    fn break_to_trading_flap_is_updated() {
+        let mut s = snap();
+        s.push(inst("NEWUSDT", "NEW", InstrumentStatus::Halted, "BREAK"));
+        let k = diff(None, &s, t(0)).next;
+        s[2] = inst("NEWUSDT", "NEW", InstrumentStatus::Trading, "TRADING");
+        let out = diff(Some(&k), &s, t(60));
+        assert!(out.new.is_empty());
+        assert_eq!(out.updated.len(), 1);
+        assert_eq!(out.updated[0].1, InstrumentStatus::Halted);
+        s[2] = inst("NEWUSDT", "NEW", InstrumentStatus::Halted, "BREAK");
+        let back = diff(Some(&out.next), &s, t(120));
+        assert!(back.new.is_empty());
+        assert_eq!(back.updated.len(), 1);
+    }
+
+    #[test]
+    fn schedule_change_is_updated() {
+        let mut s = snap();
+        let k = diff(None, &s, t(0)).next;
+        s[0].scheduled_at = Some(t(3600));
+        let out = diff(Some(&k), &s, t(10));
+        assert_eq!(out.updated.len(), 1);
+    }
+
+    #[test]
+    fn removal_then_reappearance_is_updated_not_new() {
+        let k = diff(None, &snap(), t(0)).next;
+        let only_btc = vec![snap()[0].clone()];
+        let out = diff(Some(&k), &only_btc, t(60));
+        assert_eq!(out.removed, vec!["ETHUSDT".to_string()]);
+        assert!(out.next.entries["ETHUSDT"].removed);
+        let back = diff(Some(&out.next), &snap(), t(120));
+        assert!(back.new.is_empty());
+        assert_eq!(back.updated.len(), 1);
+        assert_eq!(back.updated[0].0.instrument_id, "ETHUSDT");
+        assert!(!back.next.entries["ETHUSDT"].removed);
+        assert_eq!(back.next.entries["ETHUSDT"].first_seen, t(0));
+    }
+
+    #[test]
+    fn empty_snapshot_and_partial_deltas_never_remove() {
+        let k = diff(None, &snap(), t(0)).next;
+        let out = diff(Some(&k), &[], t(60));
+        assert!(out.removed.is_empty() && out.next == k);
+        let delta = vec![inst("NEWUSDT", "NEW", InstrumentStatus::PreTrading, "preopen")];
+        let out = diff_partial(Some(&k), &delta, t(60));
+        assert_eq!(out.new.len(), 1);
+        assert!(out.removed.is_empty());
+    }
+
+    #[test]
+    fn restart_with_persisted_set_reports_nothing() {
+        let mut s = snap();
+        let k = diff(None, &s, t(0)).next;
+        s.push(inst("NEWUSDT", "NEW", InstrumentStatus::Trading, "TRADING"));
+        let k = diff(Some(&k), &s, t(60)).next;
+        let stored = serde_json::to_string(&k).unwrap();
+        let restored: KnownSet = serde_json::from_str(&stored).unwrap();
+        assert_eq!(restored, k);
+        let out = diff(Some(&restored), &s, t(3600));
+        assert!(!out.baseline && out.new.is_empty() && out.updated.is_empty() && out.removed.is_empty());
+    }
+
+    #[test]
+    fn observations() {
+        let mut i = inst("NEW-USDT", "new", InstrumentStatus::PreTrading, "preopen");
+        i.venue = "okx".into();
+        i.scheduled_at = Some(t(3600));
+        let o = to_observation(&i, ChangeKind::New, "okx_instruments", t(0), t(1), Some("raw-1".into())).unwrap();
+        assert_eq!(o.asset_id.to_string(), "cex:okx:NEW");
+        assert_eq!((o.symbol.as_str(), o.kind, o.status.as_deref()), ("NEW", ObservationKind::CexInstrument, Some("pre_trading")));
+        assert_eq!(o.details["raw_status"], "preopen");
+        assert_eq!(o.scheduled_at, Some(t(3600)));
+        i.market = Market::Futures;
+        assert_eq!(to_observation(&i, ChangeKind::Updated, "s", t(0), t(1), None).unwrap().kind, ObservationKind::CexContract);
+        i.base = "恶俗企鹅".into();
+        assert!(to_observation(&i, ChangeKind::New, "s", t(0), t(1), None).is_err());
+
+        let ann = Announcement::from_title(
+            "binance",
+            "abc".into(),
+            "Binance Will List Amp (AMP) and PlayDapp (PLA)".into(),
+            Some("https://www.binance.com/en/support/announcement/abc".into()),
+            Some(t(-30)),
+        );
+        let obs = announcement_observations(&ann, "binance_cms", t(0), t(1), None);
+        assert_eq!(obs.len(), 2);
+        assert_eq!(obs[1].instrument_id, "abc:PLA");
+        assert_eq!(obs[1].kind, ObservationKind::CexAnnouncement);
+        assert_eq!(obs[1].source_published_at, Some(t(-30)));
+        assert_eq!(obs[0].name.as_deref(), Some("Amp"));
+        assert_eq!(obs[0].details["action"], "listing");
+        assert_eq!(obs[0].details["markets"], json!(["spot"]));
+    }
+}

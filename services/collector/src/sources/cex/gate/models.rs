@@ -1,0 +1,43 @@
+//! Gate v4 wire types. Times are unix seconds; `0` means "not set".
+
+use serde::Deserialize;
+
+use crate::sources::cex::wire::{opt_bool, opt_str};
+
+/// One currency pair.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CurrencyPair {
+    #[serde(deserialize_with = "opt_str")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub base: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub base_name: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub quote: Option<String>,
+    /// `untradable`, `buyable`, `sellable`, `tradable`.
+    #[serde(deserialize_with = "opt_str")]
+    pub trade_status: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub buy_start: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub sell_start: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub delisting_time: Option<String>,
+    /// `normal` or `premarket`.
+    #[serde(rename = "type", deserialize_with = "opt_str")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "opt_bool")]
+    pub st_tag: Option<bool>,
+}
+
+/// Error body: `{"label":"...","message":"..."}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ErrorBody {
+    #[serde(deserialize_with = "opt_str")]
+    pub label: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub message: Option<String>,
+}

@@ -1,0 +1,24 @@
+//! Centralized-exchange sources, pure part: per-venue wire models and parsers for instrument lists,
+//! announcement feeds and push frames, the announcement title parser, and the baseline/diff logic that turns
+//! snapshots into `listing.observed` observations. No I/O here: clients call these with response bodies.
+
+pub mod cursor;
+pub mod diff;
+pub mod title;
+pub mod types;
+mod wire;
+
+pub mod binance;
+pub mod bitget;
+pub mod bybit;
+pub mod coinbase;
+pub mod gate;
+pub mod kraken;
+pub mod kucoin;
+pub mod mexc;
+pub mod okx;
+
+pub use cursor::{AnnouncementPolicy, AnnouncementSelection, SeenAnnouncements, select_new_announcements};
+pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, to_observation};
+pub use title::{TitleInfo, parse_title};
+pub use types::{Announcement, AnnouncementAction, CoinRef, Instrument, InstrumentStatus, Market, ParseError, WsFrame};

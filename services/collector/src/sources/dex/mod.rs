@@ -1,0 +1,15 @@
+//! DEX sources: pure parsers and decoders for GeckoTerminal, DexScreener, EVM factory logs and Solana
+//! program logs. No I/O here: clients live elsewhere and hand raw payloads in.
+//!
+//! Every source maps to the shared [`DexPool`] / [`TokenRef`] shapes (HTTP aggregators) or to
+//! [`evm::PoolCreated`] / [`solana::LaunchEvent`] (chain events), and from there to domain
+//! [`nl_domain::ListingObservation`]s and [`nl_domain::Snapshot`]s.
+
+pub mod dexscreener;
+pub mod evm;
+pub mod geckoterminal;
+pub mod pool;
+pub mod solana;
+mod wire;
+
+pub use pool::{DexPool, ObservationContext, TokenRef, TxCounts};
