@@ -1,1 +1,26 @@
-//! placeholder
+//! Shared source plumbing for every CEX, DEX and risk source of nl.
+//!
+//! - [`Budget`] / [`BudgetRegistry`]: one async token bucket per provider, penalised by
+//!   `Retry-After` and bans and throttled by the venue's own usage headers.
+//! - [`headers`]: venue rate-limit headers as one [`Usage`] shape, and `Retry-After`.
+//! - [`HttpSource`]: budgeted HTTP client with conditional requests, backoff, raw capture and stats.
+//! - [`ws`]: a reconnecting WebSocket client with subscribe replay and a silence watchdog.
+#![forbid(unsafe_code)]
+
+mod backoff;
+pub mod budget;
+pub mod headers;
+mod fetch;
+mod http;
+mod secrets;
+mod stats;
+pub mod ws;
+
+pub use backoff::Backoff;
+pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus};
+pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
+pub use headers::{Usage, UsageKind};
+pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
+pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
+pub use stats::{SourceStats, StatsSnapshot};
+pub use ws::{WsClient, WsConfig, WsEvent, WsExit, WsHandle};
