@@ -1,3 +1,17 @@
-//! placeholder
+//! The collector: turns venue endpoints, push feeds and chain logs into verbatim `raw.captured` payloads
+//! and parsed `listing.observed` events.
+//!
+//! * [`sources`]: per-venue wire models and parsers (pure);
+//! * [`source`]: the contract a pollable source implements;
+//! * [`runtime`]: polling, durable publishing, state, leases;
+//! * [`state`]: where sources keep their cursors.
+#![forbid(unsafe_code)]
 
+pub mod runtime;
+pub mod source;
 pub mod sources;
+pub mod state;
+
+pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once, raw_subject};
+pub use source::{PollError, PollOutcome, Source};
+pub use state::{MemoryStateStore, StateError, StateStore};

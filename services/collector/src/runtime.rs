@@ -1,0 +1,277 @@
+//! The collector runtime: polls every source on its interval, publishes raw payloads and observations
+//! durably, then saves the source's state. With leases (distributed mode) a source is polled only by the
+//! replica holding its lease; the lease is renewed right before each poll, so a replica that lost it (or
+//! was paused past its TTL) stops before its next poll.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nl_bus::lease::{Lease, Leases};
+use nl_bus::{Bus, Message};
+use nl_domain::{Envelope, EventType, ListingObservation, RawEvent, Ts};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::source::{PollError, PollOutcome, Source};
+use crate::state::StateStore;
+
+/// Subject of raw payloads of `source`.
+#[must_use]
+pub fn raw_subject(source: &str) -> String {
+    format!("nl.raw.{source}")
+}
+
+/// The run identity stamped on everything published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunIdentity {
+    pub run_id: String,
+    pub config_hash: String,
+}
+
+/// What the collector needs from its surroundings.
+#[derive(Clone)]
+pub struct CollectorCtx {
+    pub bus: Arc<dyn Bus>,
+    pub state: Arc<dyn StateStore>,
+    /// `None` in embedded mode: every source runs locally.
+    pub leases: Option<Arc<dyn Leases>>,
+    /// How often a held lease is renewed (a third of the lease TTL).
+    pub lease_renew_every: Duration,
+    pub run: RunIdentity,
+}
+
+/// Counters of one source.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    pub polls: AtomicU64,
+    pub raws: AtomicU64,
+    pub observations: AtomicU64,
+    pub errors: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub publish_failures: AtomicU64,
+    /// Unix milliseconds of the last poll without errors (0 = never).
+    pub last_success_ms: AtomicU64,
+    pub leases_lost: AtomicU64,
+}
+
+/// What one poll of one source did, for cycle summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    pub source: String,
+    pub raws: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub retracted: usize,
+    pub errors: Vec<String>,
+    /// The longest wait a venue asked for (429/418 `Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// Publishing or saving state failed: the poll's outputs will be produced again next time.
+    pub not_committed: Option<String>,
+}
+
+impl PollReport {
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.not_committed.is_none()
+    }
+}
+
+/// The collector over a set of sources.
+pub struct Collector {
+    sources: Vec<Arc<dyn Source>>,
+    ctx: CollectorCtx,
+    counters: BTreeMap<String, Arc<SourceCounters>>,
+}
+
+impl Collector {
+    #[must_use]
+    pub fn new(sources: Vec<Arc<dyn Source>>, ctx: CollectorCtx) -> Self {
+        let counters = sources.iter().map(|s| (s.name().to_string(), Arc::new(SourceCounters::default()))).collect();
+        Self { sources, ctx, counters }
+    }
+
+    /// Per-source counters, keyed by source name.
+    #[must_use]
+    pub fn counters(&self) -> &BTreeMap<String, Arc<SourceCounters>> {
+        &self.counters
+    }
+
+    /// Names of the configured sources.
+    #[must_use]
+    pub fn source_names(&self) -> Vec<String> {
+        self.sources.iter().map(|s| s.name().to_string()).collect()
+    }
+
+    /// Polls every source once, concurrently, ignoring leases (one cycle of `nl run-cycle`).
+    pub async fn poll_all_once(&self, now: Ts) -> Vec<PollReport> {
+        let futs = self.sources.iter().map(|s| poll_once(s.as_ref(), &self.ctx, self.counter(s.name()), now));
+        futures::future::join_all(futs).await
+    }
+
+    /// Runs until `shutdown` resolves: one task per source, each on its own interval.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for source in &self.sources {
+            let source = Arc::clone(source);
+            let ctx = self.ctx.clone();
+            let counters = self.counter(source.name());
+            let stop = stop_rx.clone();
+            tasks.spawn(async move { run_source(source, ctx, counters, stop).await });
+        }
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+    }
+
+    fn counter(&self, name: &str) -> Arc<SourceCounters> {
+        self.counters.get(name).cloned().unwrap_or_default()
+    }
+}
+
+async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<SourceCounters>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let name = source.name().to_string();
+    let mut lease: Option<Lease> = None;
+    let mut next_poll = Instant::now();
+    loop {
+        let wake = match (&ctx.leases, &lease) {
+            (Some(_), _) => next_poll.min(Instant::now() + ctx.lease_renew_every),
+            (None, _) => next_poll,
+        };
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        if let Some(leases) = &ctx.leases {
+            if !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await {
+                continue;
+            }
+        }
+        if Instant::now() < next_poll {
+            continue;
+        }
+        let report = poll_once(source.as_ref(), &ctx, Arc::clone(&counters), chrono::Utc::now()).await;
+        next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default());
+    }
+    if let (Some(leases), Some(l)) = (&ctx.leases, lease) {
+        if let Err(error) = leases.release(l).await {
+            warn!(source = %name, %error, "Releasing the lease failed; it will expire by TTL.");
+        }
+    }
+}
+
+/// Acquires or renews the lease of `name`. Returns whether this replica holds it now.
+async fn hold_lease(leases: &dyn Leases, name: &str, lease: &mut Option<Lease>, counters: &SourceCounters) -> bool {
+    match lease {
+        Some(l) => match leases.renew(l).await {
+            Ok(true) => true,
+            Ok(false) => {
+                counters.leases_lost.fetch_add(1, Ordering::Relaxed);
+                warn!(source = %name, "Lease lost to another replica; not polling.");
+                *lease = None;
+                false
+            }
+            Err(error) => {
+                warn!(source = %name, %error, "Lease renewal failed; not polling until it succeeds.");
+                *lease = None;
+                false
+            }
+        },
+        None => match leases.acquire(name).await {
+            Ok(Some(l)) => {
+                info!(source = %name, revision = l.revision, "Lease acquired; polling this source.");
+                *lease = Some(l);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                warn!(source = %name, %error, "Lease acquire failed.");
+                false
+            }
+        },
+    }
+}
+
+/// Polls one source once and commits its outputs: raws and observations published, then state saved.
+pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, now: Ts) -> PollReport {
+    let name = source.name().to_string();
+    let state = match ctx.state.load(&name).await {
+        Ok(s) => s,
+        Err(error) => {
+            warn!(source = %name, %error, "Cannot load source state; skipping this poll.");
+            return PollReport { source: name, not_committed: Some(error.to_string()), ..PollReport::default() };
+        }
+    };
+    counters.polls.fetch_add(1, Ordering::Relaxed);
+    let PollOutcome { raws, observations, next_state, errors } = source.poll(state.as_ref(), now).await;
+    let mut report = PollReport { source: name.clone(), raws: raws.len(), ..PollReport::default() };
+    for o in &observations {
+        match o.change {
+            nl_domain::ChangeKind::New => report.new += 1,
+            nl_domain::ChangeKind::Updated => report.updated += 1,
+            nl_domain::ChangeKind::Retracted => report.retracted += 1,
+        }
+    }
+    for e in &errors {
+        counters.errors.fetch_add(1, Ordering::Relaxed);
+        if let PollError::RateLimited { retry_after, .. } = e {
+            counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            report.retry_after = report.retry_after.max(Some(*retry_after));
+        }
+        warn!(source = %name, stage = e.stage(), error = %e, "Poll error.");
+        report.errors.push(e.to_string());
+    }
+    let msgs = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&observations, &ctx.run)).collect::<Vec<_>>();
+    if !msgs.is_empty() {
+        if let Err(error) = ctx.bus.publish_batch(msgs).await {
+            counters.publish_failures.fetch_add(1, Ordering::Relaxed);
+            warn!(source = %name, %error, "Publishing poll outputs failed; state not advanced, the next poll repeats them.");
+            report.not_committed = Some(error.to_string());
+            return report;
+        }
+    }
+    counters.raws.fetch_add(raws.len() as u64, Ordering::Relaxed);
+    counters.observations.fetch_add(observations.len() as u64, Ordering::Relaxed);
+    if let Some(next) = next_state {
+        if let Err(error) = ctx.state.save(&name, &next).await {
+            warn!(source = %name, %error, "Saving source state failed; the next poll repeats (deduplicated by event id).");
+            report.not_committed = Some(error.to_string());
+            return report;
+        }
+    }
+    if errors.is_empty() {
+        let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        counters.last_success_ms.store(ms, Ordering::Relaxed);
+    }
+    report
+}
+
+/// Raw payloads as `raw.captured` envelopes on `nl.raw.<source>`.
+#[must_use]
+pub fn raw_messages(raws: &[RawEvent], run: &RunIdentity) -> Vec<Message> {
+    raws.iter()
+        .filter_map(|r| {
+            let meta = serde_json::to_value(r).ok()?;
+            let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, &run.run_id, &run.config_hash, meta).with_source(r.source.clone());
+            env.event_id = nl_domain::EventId(r.raw_id.clone());
+            let body = env.to_json().ok()?;
+            Some(Message::new(raw_subject(&r.source), r.raw_id.clone(), body))
+        })
+        .collect()
+}
+
+/// Observations as `listing.observed` / `listing.retracted` envelopes.
+#[must_use]
+pub fn observation_messages(observations: &[ListingObservation], run: &RunIdentity) -> Vec<Message> {
+    observations
+        .iter()
+        .filter_map(|o| {
+            let env = o.to_envelope(&run.run_id, &run.config_hash);
+            let body = env.to_json().ok()?;
+            Some(Message::new(env.subject(), env.event_id.0.clone(), body))
+        })
+        .collect()
+}

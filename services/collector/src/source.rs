@@ -1,0 +1,63 @@
+//! The contract between the collector runtime and one source.
+//!
+//! A poll source fetches once, keeps every payload as a [`RawEvent`] (parse failures included, with their
+//! error), parses, diffs against the state its previous poll returned and hands back observations plus
+//! the next state. The runtime publishes raws and observations (durably) and only then saves the state, so
+//! a crash in between re-polls and re-emits the same deterministic event ids, which every consumer dedupes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_domain::{ListingObservation, RawEvent, Ts};
+
+/// Why a poll did not fully succeed. The runtime counts it by kind and keeps going.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PollError {
+    /// The venue could not be reached or answered with an error status.
+    #[error("{source_name}: fetch failed: {message}")]
+    Fetch { source_name: String, message: String },
+    /// The venue asked us to slow down (429/418); the next poll waits at least this long.
+    #[error("{source_name}: rate limited, retry after {retry_after:?}")]
+    RateLimited { source_name: String, retry_after: Duration },
+    /// The payload did not parse; it is kept in raw_events with this error.
+    #[error("{source_name}: parse failed: {message}")]
+    Parse { source_name: String, message: String },
+}
+
+impl PollError {
+    /// A short label for metrics (`errors_total{stage}`).
+    #[must_use]
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Self::Fetch { .. } => "fetch",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Parse { .. } => "parse",
+        }
+    }
+}
+
+/// What one poll produced.
+#[derive(Debug, Default)]
+pub struct PollOutcome {
+    /// Every payload fetched during the poll, verbatim.
+    pub raws: Vec<RawEvent>,
+    /// New, updated or retracted listings.
+    pub observations: Vec<ListingObservation>,
+    /// The state to hand to the next poll; `None` keeps the previous state (e.g. after a failed fetch).
+    pub next_state: Option<serde_json::Value>,
+    /// Failures of this poll; the runtime counts them and logs them by source.
+    pub errors: Vec<PollError>,
+}
+
+/// One pollable source (a venue endpoint, a chain's factory logs, ...).
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// The config name, e.g. `okx_instruments`. Also the lease key and the state key.
+    fn name(&self) -> &str;
+
+    /// Time between polls.
+    fn interval(&self) -> Duration;
+
+    /// Polls once. `state` is the `next_state` of the last poll whose outputs were published.
+    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome;
+}
