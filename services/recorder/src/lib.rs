@@ -1,1 +1,19 @@
-//! placeholder
+//! The recorder: mirrors every `nl.evt.>` event into an append-only `events.jsonl`, each `event_id`
+//! exactly once, and reads it back for `nl replay-events` and re-derivation.
+//!
+//! * [`log`] — [`EventLog`], the single writer: torn-tail repair on open, dedup by id, one write and
+//!   one fsync per batch.
+//! * [`replay`] — [`read_events`], a streaming, filtering reader.
+//! * [`service`] — [`Recorder`], the bus consumer that acks only after the batch is durable.
+#![forbid(unsafe_code)]
+
+pub mod error;
+mod lines;
+pub mod log;
+pub mod replay;
+pub mod service;
+
+pub use error::RecorderError;
+pub use log::{AppendOutcome, DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
+pub use replay::{EventReader, ReplayError, ReplayFilter, read_events};
+pub use service::{FsyncConfig, Recorder, RecorderConfig, RecorderCounts, RecorderStats, build};

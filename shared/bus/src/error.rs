@@ -17,6 +17,9 @@ pub enum BusError {
     Settle(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A broker request (stream info, message get, KV operation) failed.
+    #[error("broker request failed: {0}")]
+    Broker(String),
     #[error("bus closed")]
     Closed,
 }
@@ -25,7 +28,7 @@ impl BusError {
     /// Whether the same call may succeed if tried again later.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Connect(_) | Self::Publish { .. } | Self::Full { .. } | Self::Settle(_))
+        matches!(self, Self::Connect(_) | Self::Publish { .. } | Self::Full { .. } | Self::Settle(_) | Self::Broker(_))
     }
 
     /// A suggested wait before retrying.

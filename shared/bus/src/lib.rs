@@ -9,9 +9,12 @@
 //!   terminated, so poison is counted and visible, never redelivered forever.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod error;
+pub mod lease;
 pub mod memory;
 pub mod nats;
+mod subject;
 pub mod testkit;
 
 use std::collections::BTreeMap;
@@ -22,11 +25,24 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use error::BusError;
-pub use memory::MemoryBus;
+pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
+pub use memory::{MemoryBus, MemoryBusConfig};
 pub use nats::{NatsBus, NatsConfig};
+pub use subject::subject_matches;
 
 /// Subject prefix of dead-lettered messages.
 pub const DLQ_PREFIX: &str = "nl.dlq";
+
+/// Header on a dead-lettered copy: why it was dead-lettered (`nak: ...`, `term: ...`, `max_deliver exceeded ...`).
+pub const HDR_DLQ_REASON: &str = "Nl-Dlq-Reason";
+/// Header on a dead-lettered copy: the subject the message was originally published to.
+pub const HDR_ORIGINAL_SUBJECT: &str = "Nl-Original-Subject";
+/// Header on a dead-lettered copy: the original message id (`Nats-Msg-Id`).
+pub const HDR_ORIGINAL_ID: &str = "Nl-Original-Id";
+/// Header on a dead-lettered copy: the original stream sequence.
+pub const HDR_ORIGINAL_SEQUENCE: &str = "Nl-Original-Sequence";
+/// Header on a dead-lettered copy: the durable consumer that gave up.
+pub const HDR_DLQ_CONSUMER: &str = "Nl-Dlq-Consumer";
 
 /// A message to publish or a delivered message's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +91,25 @@ impl ConsumerSpec {
     #[must_use]
     pub fn new(durable: impl Into<String>, filter_subject: impl Into<String>) -> Self {
         Self { durable: durable.into(), filter_subject: filter_subject.into(), ack_wait: Duration::from_secs(30), max_deliver: 5, max_ack_pending: 10_000 }
+    }
+
+    /// Checks the spec before it reaches a broker: a durable name is one token of `[A-Za-z0-9_-]`, the
+    /// filter is a well-formed subject, and the bounds are positive.
+    ///
+    /// # Errors
+    /// `BusError::Consumer` naming the offending field.
+    pub fn validate(&self) -> Result<(), BusError> {
+        let bad = |reason: &str| Err(BusError::Consumer { durable: self.durable.clone(), reason: reason.to_owned() });
+        if self.durable.is_empty() || !self.durable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return bad("durable name must be non-empty [A-Za-z0-9_-]");
+        }
+        if !subject::is_valid_filter(&self.filter_subject) {
+            return bad("filter_subject is not a valid subject filter");
+        }
+        if self.max_deliver == 0 || self.max_ack_pending == 0 || self.ack_wait.is_zero() {
+            return bad("ack_wait, max_deliver and max_ack_pending must be positive");
+        }
+        Ok(())
     }
 }
 

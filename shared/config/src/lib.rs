@@ -95,15 +95,31 @@ where
         env::apply(&mut table, o);
     }
     let names: Vec<String> = overrides.iter().map(|o| o.var.clone()).collect();
-    let config: T = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Env {
-        path: path.to_path_buf(),
-        vars: names.join(", "),
-        message: e.message().to_string(),
-    })?;
+    let config: T = match toml::Value::Table(table).try_into() {
+        Ok(c) => c,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            return Err(ConfigError::Env { path: path.to_path_buf(), vars: culprits::<T>(text, &overrides).join(", "), message: e.message().to_string() });
+        }
+    };
     let full = serde_json::to_value(&config).map_err(|e| file_err(e.to_string()))?;
     let effective_json = redact(&full);
     let config_hash = config_hash(&effective_json);
     Ok(Loaded { path: path.to_path_buf(), config, effective_json, config_hash, overrides: names })
+}
+
+/// The overrides that, applied alone to the file, do not deserialize (all of them if none fails alone).
+fn culprits<T: DeserializeOwned>(text: &str, overrides: &[EnvOverride]) -> Vec<String> {
+    let bad: Vec<String> = overrides
+        .iter()
+        .filter(|o| {
+            let Ok(mut t) = toml::from_str::<toml::Table>(text) else { return true };
+            env::apply(&mut t, o);
+            toml::Value::Table(t).try_into::<T>().is_err()
+        })
+        .map(|o| o.var.clone())
+        .collect();
+    if bad.is_empty() { overrides.iter().map(|o| o.var.clone()).collect() } else { bad }
 }
 
 /// Hash of an arbitrary serializable config, the same algorithm as [`Loaded::config_hash`].

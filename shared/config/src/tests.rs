@@ -72,8 +72,10 @@ fn unknown_key_in_file_names_key_and_file() {
 
 #[test]
 fn unknown_key_from_env_names_the_variable() {
-    let e = load_str::<Cfg, _>(Path::new("c.toml"), FILE, env(&[("NL_SOURCES__BINANCE__BASEURL", "x")])).unwrap_err().to_string();
+    let vars = env(&[("NL_SOURCES__BINANCE__BASEURL", "x"), ("NL_SOURCES__BINANCE__INTERVAL_SECS", "5")]);
+    let e = load_str::<Cfg, _>(Path::new("c.toml"), FILE, vars).unwrap_err().to_string();
     assert!(e.contains("NL_SOURCES__BINANCE__BASEURL"), "{e}");
+    assert!(!e.contains("INTERVAL_SECS"), "only the offending variable is named: {e}");
     assert!(e.contains("baseurl"), "{e}");
 }
 

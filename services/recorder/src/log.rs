@@ -1,0 +1,490 @@
+//! `events.jsonl`: the append-only mirror of every event, one compact JSON envelope per line.
+//!
+//! Invariant 3 of the architecture: lines are never rewritten and no `event_id` is ever written twice.
+//!
+//! * **Torn tail.** A crash mid-write can leave a final line without `\n`, or (after a power loss)
+//!   garbage after the last good line. [`EventLog::open`] truncates the file back to the end of the
+//!   last complete, parseable line and warns with the number of bytes cut. An invalid line *followed*
+//!   by a valid one is not a torn tail; `open` refuses the file rather than rewrite history.
+//! * **Exactly once.** `open` loads every `event_id` in the file; [`EventLog::append_batch`] skips ids
+//!   already present and repeats within the batch. The order is write → fsync → remember ids, so events
+//!   whose write did not survive a crash are not remembered, are redelivered (they were never acked),
+//!   and are written then.
+//! * **Single writer.** `open` takes an exclusive advisory lock on the file; a second writer gets
+//!   [`RecorderError::Locked`]. Readers ([`crate::read_events`]) need no lock.
+//!
+//! **Memory.** The id set grows with the file: about 16 bytes per canonical id (32 lowercase hex
+//! digits) plus hash-set overhead, roughly 40 bytes per event, so ~400 MB per 10 million events.
+//! Rotate the file (start a new path) long before that matters; a rotated file starts a new id set.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nl_domain::{Envelope, EventId};
+use tracing::{info, warn};
+
+use crate::error::RecorderError;
+use crate::lines::{self, MAX_LINE_BYTES};
+
+/// Default location of the log, relative to the working directory.
+pub const DEFAULT_EVENTS_PATH: &str = "out/research/new_listings/events.jsonl";
+
+/// When appended bytes are forced to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// `sync_data` after every batch, before `append_batch` returns. Acks then mean "on disk".
+    #[default]
+    PerBatch,
+    /// `sync_data` after a batch if at least this long has passed since the last sync; otherwise the
+    /// batch waits for a later append or [`EventLog::sync`]. Acks then mean "handed to the OS".
+    Interval(Duration),
+    /// Never sync explicitly (tests, throwaway runs).
+    Never,
+}
+
+/// What one [`EventLog::append_batch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Events written (new ids).
+    pub written: usize,
+    /// Events skipped because their id was already in the file or earlier in the batch.
+    pub duplicates: usize,
+    /// Bytes `[start, end)` appended; `start == end` when nothing was written.
+    pub byte_range: (u64, u64),
+}
+
+/// A set key for an event id: 16 bytes for the canonical 32-hex form, the string otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IdKey {
+    Hex(u128),
+    Other(Box<str>),
+}
+
+impl IdKey {
+    fn of(id: &EventId) -> Self {
+        let s = id.as_str();
+        // Only the canonical lowercase form maps to a number, so two different strings never share a key.
+        let canonical = s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        match canonical.then(|| u128::from_str_radix(s, 16).ok()).flatten() {
+            Some(n) => Self::Hex(n),
+            None => Self::Other(s.into()),
+        }
+    }
+}
+
+/// The append-only events file, opened for writing. One per file (it holds an exclusive lock).
+#[derive(Debug)]
+pub struct EventLog {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    count: u64,
+    ids: HashSet<IdKey>,
+    policy: FsyncPolicy,
+    last_sync: Instant,
+    /// Bytes written since the last sync.
+    dirty: bool,
+    /// A failed write could not be rolled back; refuse further appends.
+    poisoned: bool,
+}
+
+/// Result of scanning an existing file.
+struct Scan {
+    ids: HashSet<IdKey>,
+    count: u64,
+    valid_end: u64,
+    total: u64,
+    cut_lines: u64,
+    repeated_ids: u64,
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log at `path`, repairs a torn tail, and loads the ids present.
+    ///
+    /// # Errors
+    /// * [`RecorderError::Locked`] when another writer holds the file;
+    /// * [`RecorderError::Corrupt`] when an unparseable line is followed by a valid one;
+    /// * [`RecorderError::Io`] when the file or its directory cannot be created, read, truncated or synced.
+    pub fn open(path: impl AsRef<Path>, policy: FsyncPolicy) -> Result<Self, RecorderError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |op: &'static str| {
+            let path = path.clone();
+            move |source| RecorderError::Io { path, op, source }
+        };
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = parent {
+            fs::create_dir_all(dir).map_err(io("create parent directories"))?;
+        }
+        let existed = path.exists();
+        // Append mode: every write lands at the current end, which after a repair is the truncation point.
+        let file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io("open"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(RecorderError::Locked { path }),
+            Err(fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                warn!(path = %path.display(), "File locking is unsupported here; make sure only one recorder writes this file.");
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io("lock")(e)),
+        }
+        // Make a new file's directory entry durable, not just its contents.
+        if let Some(dir) = parent.filter(|_| !existed)
+            && let Err(error) = File::open(dir).and_then(|d| d.sync_all())
+        {
+            warn!(dir = %dir.display(), %error, "Could not fsync the directory of the new events log.");
+        }
+
+        let scan = scan(&file, &path)?;
+        if scan.valid_end < scan.total {
+            let cut = scan.total - scan.valid_end;
+            warn!(path = %path.display(), bytes_cut = cut, lines_cut = scan.cut_lines, keep = scan.valid_end, "Repairing torn tail of the events log.");
+            file.set_len(scan.valid_end).map_err(io("truncate torn tail"))?;
+            file.sync_all().map_err(io("fsync after repair"))?;
+        }
+        if scan.repeated_ids > 0 {
+            warn!(path = %path.display(), repeated = scan.repeated_ids, "Events log already holds repeated event ids (written by an older writer); left as is.");
+        }
+        info!(path = %path.display(), events = scan.count, bytes = scan.valid_end, "Events log open.");
+        Ok(Self { path, file, len: scan.valid_end, count: scan.count, ids: scan.ids, policy, last_sync: Instant::now(), dirty: false, poisoned: false })
+    }
+
+    /// Appends the events whose ids are new, in input order, with one write, then syncs per policy.
+    ///
+    /// On error nothing is remembered and the partial write is truncated away, so retrying the same
+    /// batch (or a redelivery of it) is safe.
+    ///
+    /// # Errors
+    /// * [`RecorderError::Encode`] if an envelope cannot be serialized (nothing is written);
+    /// * [`RecorderError::Io`] if the write or the sync fails;
+    /// * [`RecorderError::Poisoned`] if an earlier failure could not be rolled back.
+    pub fn append_batch(&mut self, events: &[Envelope]) -> Result<AppendOutcome, RecorderError> {
+        if self.poisoned {
+            return Err(RecorderError::Poisoned { path: self.path.clone() });
+        }
+        let start = self.len;
+        let mut buf = Vec::with_capacity(events.len().saturating_mul(512));
+        let mut fresh: HashSet<IdKey> = HashSet::new();
+        let mut duplicates = 0;
+        for env in events {
+            let key = IdKey::of(&env.event_id);
+            if self.ids.contains(&key) || fresh.contains(&key) {
+                duplicates += 1;
+                continue;
+            }
+            let line = env.to_json().map_err(|source| RecorderError::Encode { event_id: env.event_id.to_string(), source })?;
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            fresh.insert(key);
+        }
+        let written = fresh.len();
+        if written == 0 {
+            return Ok(AppendOutcome { written, duplicates, byte_range: (start, start) });
+        }
+
+        if let Err(source) = self.file.write_all(&buf) {
+            self.roll_back(start);
+            return Err(RecorderError::Io { path: self.path.clone(), op: "write", source });
+        }
+        self.dirty = true;
+        if let Err(source) = self.sync_per_policy() {
+            // The bytes may or may not be on disk; drop them so the redelivery writes them cleanly.
+            self.roll_back(start);
+            return Err(RecorderError::Io { path: self.path.clone(), op: "fsync", source });
+        }
+        let end = start + buf.len() as u64;
+        self.len = end;
+        self.count += written as u64;
+        self.ids.extend(fresh);
+        Ok(AppendOutcome { written, duplicates, byte_range: (start, end) })
+    }
+
+    /// Forces everything written so far to stable storage (a no-op when nothing is pending).
+    /// Call it at shutdown and when idle under [`FsyncPolicy::Interval`] or [`FsyncPolicy::Never`].
+    ///
+    /// # Errors
+    /// [`RecorderError::Io`] when `sync_data` fails.
+    pub fn sync(&mut self) -> Result<(), RecorderError> {
+        if self.dirty {
+            self.file.sync_data().map_err(|source| RecorderError::Io { path: self.path.clone(), op: "fsync", source })?;
+            self.dirty = false;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Whether `id` is already in the file.
+    #[must_use]
+    pub fn contains(&self, id: &EventId) -> bool {
+        self.ids.contains(&IdKey::of(id))
+    }
+
+    /// Size of the file in bytes (all complete lines).
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file holds no events.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of lines (events) in the file.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The fsync policy in force.
+    #[must_use]
+    pub fn policy(&self) -> FsyncPolicy {
+        self.policy
+    }
+
+    fn sync_per_policy(&mut self) -> std::io::Result<()> {
+        let due = match self.policy {
+            FsyncPolicy::PerBatch => true,
+            FsyncPolicy::Interval(every) => self.last_sync.elapsed() >= every,
+            FsyncPolicy::Never => false,
+        };
+        if due {
+            self.file.sync_data()?;
+            self.dirty = false;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Cuts the file back to `len` after a failed write; if even that fails, stop appending.
+    fn roll_back(&mut self, len: u64) {
+        if let Err(error) = self.file.set_len(len) {
+            warn!(path = %self.path.display(), %error, "Could not roll back a failed append; the log must be reopened.");
+            self.poisoned = true;
+        }
+    }
+}
+
+/// Reads the whole file once: ids, count, and where the valid prefix ends.
+fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::new();
+    let mut out = Scan { ids: HashSet::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, repeated_ids: 0 };
+    let mut line_no = 0u64;
+    // The first invalid line after the last valid one: a tail candidate until a valid line follows.
+    let mut first_bad: Option<(u64, u64, String)> = None;
+    loop {
+        let line =
+            lines::read_line(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(|source| RecorderError::Io { path: path.to_path_buf(), op: "read", source })?;
+        if line.consumed == 0 {
+            break;
+        }
+        line_no += 1;
+        let offset = out.total;
+        out.total += line.consumed;
+        let parsed = if !line.terminated {
+            Err("no trailing newline".to_string())
+        } else if line.truncated {
+            Err(format!("line longer than {MAX_LINE_BYTES} bytes"))
+        } else {
+            Envelope::from_json(&buf).map_err(|e| e.to_string())
+        };
+        match parsed {
+            Ok(env) => {
+                if let Some((line, offset, reason)) = first_bad.take() {
+                    return Err(RecorderError::Corrupt { path: path.to_path_buf(), line, offset, reason });
+                }
+                if !out.ids.insert(IdKey::of(&env.event_id)) {
+                    out.repeated_ids += 1;
+                }
+                out.count += 1;
+                out.valid_end = out.total;
+            }
+            Err(reason) => {
+                out.cut_lines += 1;
+                first_bad.get_or_insert((line_no, offset, reason));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+    use nl_domain::EventType;
+
+    fn ev(i: u64) -> Envelope {
+        let ts = chrono::Utc.timestamp_millis_opt(1_700_000_000_000 + i as i64).unwrap();
+        Envelope::new(EventType::ListingObserved, &["t", &i.to_string()], ts, "nl_20260101_000000Z_00000000", "cfg", serde_json::json!({ "i": i }))
+    }
+
+    fn line(i: u64) -> Vec<u8> {
+        let mut l = ev(i).to_json().unwrap();
+        l.push(b'\n');
+        l
+    }
+
+    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn id_keys_are_compact_only_for_canonical_hex() {
+        assert!(matches!(IdKey::of(&ev(1).event_id), IdKey::Hex(_)));
+        let upper = EventId(ev(1).event_id.as_str().to_uppercase());
+        assert!(matches!(IdKey::of(&upper), IdKey::Other(_)));
+        assert_ne!(IdKey::of(&upper), IdKey::of(&ev(1).event_id));
+        assert!(matches!(IdKey::of(&EventId("+".repeat(32))), IdKey::Other(_)));
+    }
+
+    #[test]
+    fn creates_parent_dirs_and_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/events.jsonl");
+        let log = EventLog::open(&path, FsyncPolicy::PerBatch).unwrap();
+        assert!(path.exists());
+        assert_eq!((log.len(), log.count(), log.is_empty()), (0, 0, true));
+    }
+
+    #[test]
+    fn empty_file_opens_unchanged() {
+        let (_d, path) = file_with(b"");
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!((log.len(), log.count()), (0, 0));
+        assert_eq!(fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn file_ending_at_newline_is_kept_whole() {
+        let mut bytes = line(1);
+        bytes.extend(line(2));
+        let (_d, path) = file_with(&bytes);
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!((log.len(), log.count()), (bytes.len() as u64, 2));
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        assert!(log.contains(&ev(2).event_id));
+    }
+
+    #[test]
+    fn partial_json_tail_is_cut() {
+        let good = [line(1), line(2)].concat();
+        let partial = &line(3)[..40];
+        let (_d, path) = file_with(&[good.as_slice(), partial].concat());
+        let mut log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), good, "earlier lines untouched, tail gone");
+        assert_eq!(log.count(), 2);
+        assert!(!log.contains(&ev(3).event_id));
+        // The redelivered event is written after the repair point.
+        let out = log.append_batch(&[ev(2), ev(3)]).unwrap();
+        assert_eq!((out.written, out.duplicates, out.byte_range.0), (1, 1, good.len() as u64));
+        assert_eq!(fs::read(&path).unwrap(), [good, line(3)].concat());
+    }
+
+    #[test]
+    fn complete_json_without_newline_is_cut() {
+        let good = line(1);
+        let mut unterminated = line(2);
+        unterminated.pop();
+        let (_d, path) = file_with(&[good.clone(), unterminated].concat());
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), good);
+        assert_eq!(log.count(), 1);
+    }
+
+    #[test]
+    fn garbage_tail_is_cut_terminated_or_not() {
+        let good = [line(1), line(2)].concat();
+        for tail in [&b"garbage\n"[..], b"{\"event_id\":1}\n", b"\0\0\0\0\0\0", b"not json\n\0\0\0\n{\"half", b"\n"] {
+            let (_d, path) = file_with(&[good.as_slice(), tail].concat());
+            let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), good, "tail {tail:?}");
+            assert_eq!(log.count(), 2);
+        }
+    }
+
+    #[test]
+    fn file_of_only_garbage_is_emptied() {
+        let (_d, path) = file_with(b"{\"partial");
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!((log.len(), fs::metadata(&path).unwrap().len()), (0, 0));
+    }
+
+    #[test]
+    fn bad_line_before_a_good_one_is_refused_not_rewritten() {
+        let bytes = [line(1), b"oops\n".to_vec(), line(2)].concat();
+        let (_d, path) = file_with(&bytes);
+        let err = EventLog::open(&path, FsyncPolicy::Never).unwrap_err();
+        match err {
+            RecorderError::Corrupt { line: n, offset, .. } => assert_eq!((n, offset), (2, line(1).len() as u64)),
+            other => panic!("unexpected {other}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn exactly_once_within_batch_and_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        {
+            let mut log = EventLog::open(&path, FsyncPolicy::PerBatch).unwrap();
+            let out = log.append_batch(&[ev(1), ev(2), ev(1), ev(3)]).unwrap();
+            assert_eq!((out.written, out.duplicates), (3, 1));
+            let out = log.append_batch(&[ev(3), ev(2)]).unwrap();
+            assert_eq!((out.written, out.duplicates, out.byte_range.0, out.byte_range.1), (0, 2, log.len(), log.len()));
+        }
+        let mut log = EventLog::open(&path, FsyncPolicy::PerBatch).unwrap();
+        assert_eq!(log.count(), 3);
+        let out = log.append_batch(&[ev(1), ev(2), ev(3), ev(4)]).unwrap();
+        assert_eq!((out.written, out.duplicates), (1, 3));
+        drop(log);
+        let text = fs::read(&path).unwrap();
+        assert_eq!(text, [line(1), line(2), line(3), line(4)].concat());
+    }
+
+    #[test]
+    fn byte_ranges_are_contiguous_disjoint_and_hold_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let mut log = EventLog::open(&path, FsyncPolicy::Interval(Duration::from_secs(3600))).unwrap();
+        let mut ranges = Vec::new();
+        for b in 0..5u64 {
+            let batch: Vec<_> = (b * 10..b * 10 + 10).map(ev).collect();
+            ranges.push((b, log.append_batch(&batch).unwrap().byte_range));
+        }
+        log.sync().unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(ranges[0].1.0, 0);
+        assert_eq!(ranges.last().unwrap().1.1, bytes.len() as u64);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].1.1, w[1].1.0, "contiguous");
+        }
+        for (b, (s, e)) in ranges {
+            let want: Vec<u8> = (b * 10..b * 10 + 10).flat_map(line).collect();
+            assert_eq!(&bytes[s as usize..e as usize], want.as_slice());
+        }
+    }
+
+    #[test]
+    fn second_writer_is_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let first = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert!(matches!(EventLog::open(&path, FsyncPolicy::Never), Err(RecorderError::Locked { .. })));
+        drop(first);
+        EventLog::open(&path, FsyncPolicy::Never).unwrap();
+    }
+}

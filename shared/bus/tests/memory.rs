@@ -1,0 +1,127 @@
+//! `MemoryBus` specifics beyond the shared contract: bounds and shedding, compaction, the dedup
+//! window, exact timers on a paused clock, and stale settles.
+
+use std::time::Duration;
+
+use nl_bus::{Bus, BusError, ConsumerSpec, MemoryBus, MemoryBusConfig, Message};
+
+fn bus(max_messages: usize) -> MemoryBus {
+    MemoryBus::new(MemoryBusConfig { max_messages, duplicate_window: Duration::from_secs(120) })
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_store_sheds_then_compacts_settled_messages() {
+    let bus = bus(10);
+    let mut sub = bus.subscribe(ConsumerSpec::new("all", "nl.>")).await.expect("subscribe");
+    for i in 0..10 {
+        bus.publish(Message::new("nl.a", format!("m{i}"), "x")).await.expect("publish");
+    }
+    let err = bus.publish(Message::new("nl.a", "m10", "x")).await;
+    assert!(matches!(err, Err(BusError::Full { limit: 10 })), "{err:?}");
+    assert_eq!(bus.shed_count(), 1);
+    // A duplicate of a stored id is still answered while full.
+    assert!(bus.publish(Message::new("nl.a", "m3", "x")).await.expect("dup").duplicate);
+
+    let got = sub.fetch(4, Duration::from_secs(1)).await.expect("fetch");
+    assert_eq!(got.len(), 4);
+    for d in &got {
+        d.ack().await.expect("ack");
+    }
+    for i in 10..14 {
+        bus.publish(Message::new("nl.a", format!("m{i}"), "x")).await.expect("room after compaction");
+    }
+    assert_eq!(bus.retained(), 10);
+    assert!(matches!(bus.publish(Message::new("nl.a", "m99", "x")).await, Err(BusError::Full { .. })));
+    assert_eq!(bus.shed_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unmatched_messages_are_kept_for_later_consumers() {
+    let bus = bus(100);
+    let mut a = bus.subscribe(ConsumerSpec::new("a", "nl.a.>")).await.expect("subscribe");
+    bus.publish(Message::new("nl.a.x", "1", "x")).await.expect("publish");
+    bus.publish(Message::new("nl.b.x", "2", "x")).await.expect("publish");
+    for d in a.fetch(10, Duration::from_secs(1)).await.expect("fetch") {
+        d.ack().await.expect("ack");
+    }
+    assert_eq!(bus.compact(), 1, "the acked nl.a message goes, the unmatched nl.b one stays");
+    let mut b = bus.subscribe(ConsumerSpec::new("b", "nl.b.>")).await.expect("subscribe");
+    let got = b.fetch(10, Duration::from_secs(1)).await.expect("fetch");
+    assert_eq!(got.iter().map(|d| d.message.id.as_str()).collect::<Vec<_>>(), vec!["2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dedup_window_expires() {
+    let bus = MemoryBus::new(MemoryBusConfig { duplicate_window: Duration::from_secs(1), max_messages: 100 });
+    let first = bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish");
+    assert!(bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish").duplicate);
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    let later = bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish");
+    assert!(!later.duplicate, "stored again after the window");
+    assert!(later.sequence > first.sequence);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ack_wait_is_exact_on_a_paused_clock() {
+    let bus = bus(100);
+    bus.publish(Message::new("nl.a", "1", "x")).await.expect("publish");
+    let mut spec = ConsumerSpec::new("c", "nl.>");
+    spec.ack_wait = Duration::from_secs(30);
+    let mut sub = bus.subscribe(spec).await.expect("subscribe");
+    assert_eq!(sub.fetch(1, Duration::ZERO).await.expect("fetch").len(), 1);
+    assert!(sub.fetch(1, Duration::from_millis(29_900)).await.expect("fetch").is_empty(), "not before ack_wait");
+    let again = sub.fetch(1, Duration::from_millis(200)).await.expect("fetch");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivered, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_fetch_wakes_on_publish() {
+    let bus = bus(100);
+    let mut sub = bus.subscribe(ConsumerSpec::new("c", "nl.>")).await.expect("subscribe");
+    let publisher = bus.clone();
+    let t0 = tokio::time::Instant::now();
+    let handle = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        publisher.publish(Message::new("nl.a", "1", "x")).await
+    });
+    let got = sub.fetch(10, Duration::from_secs(60)).await.expect("fetch");
+    assert_eq!(got.len(), 1);
+    assert_eq!(t0.elapsed(), Duration::from_secs(3), "woken by the publish, not the timeout");
+    handle.await.expect("join").expect("publish");
+}
+
+#[tokio::test(start_paused = true)]
+async fn nak_on_last_attempt_dead_letters_and_stale_settles_are_ignored() {
+    let bus = bus(100);
+    bus.publish(Message::new("nl.a", "1", "x")).await.expect("publish");
+    let mut spec = ConsumerSpec::new("c", "nl.a");
+    spec.max_deliver = 1;
+    let mut sub = bus.subscribe(spec.clone()).await.expect("subscribe");
+    let d = sub.fetch(1, Duration::ZERO).await.expect("fetch").pop().expect("one");
+    d.nak(None, "boom").await.expect("nak");
+    assert_eq!(bus.dead_letter_count().await.expect("count"), 1);
+
+    // A settle from a deleted consumer's delivery does not touch the recreated one.
+    bus.publish(Message::new("nl.a", "2", "x")).await.expect("publish");
+    let mut spec2 = spec.clone();
+    spec2.max_deliver = 5;
+    let mut sub2 = bus.subscribe(spec2.clone()).await.expect("subscribe");
+    let old = sub2.fetch(1, Duration::ZERO).await.expect("fetch").pop().expect("one");
+    bus.delete_consumer("c").await.expect("delete");
+    let _sub3 = bus.subscribe(spec2).await.expect("recreate");
+    old.term("stale").await.expect("stale term is accepted and ignored");
+    assert_eq!(bus.dead_letter_count().await.expect("count"), 1);
+    assert_eq!(bus.consumer_state("c").await.expect("state").num_pending, 2);
+}
+
+#[tokio::test]
+async fn bad_specs_and_filter_conflicts_are_rejected() {
+    let bus = bus(100);
+    for spec in [ConsumerSpec::new("has.dot", "nl.>"), ConsumerSpec::new("ok", "nl.>.x"), ConsumerSpec { max_deliver: 0, ..ConsumerSpec::new("ok", "nl.>") }] {
+        assert!(matches!(bus.subscribe(spec).await, Err(BusError::Consumer { .. })));
+    }
+    let _a = bus.subscribe(ConsumerSpec::new("c", "nl.a")).await.expect("subscribe");
+    assert!(matches!(bus.subscribe(ConsumerSpec::new("c", "nl.b")).await, Err(BusError::Consumer { .. })), "filter change refused");
+    assert!(matches!(bus.publish(Message::new("nl.*", "1", "x")).await, Err(BusError::Publish { .. })), "wildcard publish refused");
+}
