@@ -1,1 +1,36 @@
-//! placeholder
+//! The ledger: the only process that writes the SQLite database.
+//!
+//! * [`LedgerStore`]: a single writer task (one connection, WAL) fed by a bounded command channel,
+//!   group-committing idempotent multi-row inserts; history-dependent events (`asset.discovered`,
+//!   `asset.updated`, `risk.flagged`) are derived in the same transaction into an outbox.
+//! * [`LedgerReader`]: queries over a separate read-only pool.
+//! * [`service`]: the bus consumer (`Config → build → run(shutdown)`), acking only after commit and
+//!   after derived events are published.
+//! * [`grpc`]: the `nl.v1.Ledger` read API.
+#![forbid(unsafe_code)]
+
+mod apply;
+pub mod bench;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod grpc;
+mod insert;
+mod merge;
+pub mod read;
+pub mod rows;
+pub mod service;
+pub mod store;
+mod writer;
+
+pub use apply::{ApplyOutcome, InvalidEvent};
+pub use bench::{bench_envelopes, bench_ledger_apply, bench_raw_insert};
+pub use config::LedgerConfig;
+pub use db::MIGRATOR;
+pub use error::LedgerError;
+pub use grpc::{LedgerGrpc, serve, serve_listener};
+pub use merge::DEFAULT_STATUS;
+pub use read::LedgerReader;
+pub use rows::{AssetFilter, AssetPage, AssetRow, DecisionRow, Latest, RiskRow, ScoreRow, SnapshotRow, Stats};
+pub use service::{LedgerCounts, LedgerService, LedgerStats, build, build_with_store};
+pub use store::LedgerStore;

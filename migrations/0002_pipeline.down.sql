@@ -1,0 +1,8 @@
+DROP TABLE IF EXISTS settings;
+DROP TABLE IF EXISTS experiments;
+DROP TABLE IF EXISTS ai_outputs;
+DROP TABLE IF EXISTS outbox;
+DROP TABLE IF EXISTS source_cursors;
+DROP TABLE IF EXISTS runs;
+DROP TABLE IF EXISTS gate_decisions;
+DROP TABLE IF EXISTS events;

@@ -1,0 +1,432 @@
+//! Applying a batch of envelopes inside the writer's transaction.
+//!
+//! Every envelope goes to `events` (`ON CONFLICT DO NOTHING … RETURNING` tells new from duplicate);
+//! only new ones reach their typed table. A meta that does not parse for its type is still kept in
+//! `events` and reported, so the service can dead-letter it. History-dependent events
+//! (`asset.discovered`, `asset.updated`, `risk.flagged`) are derived here and written to `outbox` in
+//! the same transaction, so they exist if and only if their cause committed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use nl_domain::{AssetUpsert, Decision, Envelope, EventId, EventType, GateDecision, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Verdict};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+
+use crate::db::{now_str, ts_str};
+use crate::error::Result;
+use crate::insert::{self, AiRow, Meta, exec_chunked, returning_chunked};
+use crate::merge::{AssetState, Change};
+use crate::rows::AssetRow;
+
+/// An envelope kept in `events` whose meta did not parse for its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEvent {
+    pub event_id: EventId,
+    pub kind: EventType,
+    pub error: String,
+}
+
+/// What one `apply` did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApplyOutcome {
+    /// Envelopes stored for the first time, in input order.
+    pub new: Vec<EventId>,
+    /// Envelopes already stored (earlier, or earlier in the same batch).
+    pub duplicates: Vec<EventId>,
+    /// Envelopes (new or duplicate) whose meta is invalid for their type; they are in `events` only.
+    pub invalid: Vec<InvalidEvent>,
+    /// Derived events committed to the outbox by this apply, in cause order. Publish, then mark published.
+    pub derived: Vec<Envelope>,
+}
+
+/// Per-envelope results of one group-committed batch, split back per command by index range.
+#[derive(Debug, Default)]
+pub(crate) struct BatchResult {
+    is_new: Vec<bool>,
+    invalid: Vec<Option<String>>,
+    derived: Vec<(usize, Envelope)>,
+}
+
+impl BatchResult {
+    pub fn outcome(&self, envs: &[Envelope], range: Range<usize>) -> ApplyOutcome {
+        let mut out = ApplyOutcome::default();
+        for i in range.clone() {
+            let id = envs[i].event_id.clone();
+            if let Some(error) = &self.invalid[i] {
+                out.invalid.push(InvalidEvent { event_id: id.clone(), kind: envs[i].kind, error: error.clone() });
+            }
+            if self.is_new[i] { out.new.push(id) } else { out.duplicates.push(id) }
+        }
+        out.derived = self.derived.iter().filter(|(i, _)| range.contains(i)).map(|(_, e)| e.clone()).collect();
+        out
+    }
+}
+
+/// A meta parsed for its type.
+enum Typed {
+    /// Types the ledger only logs in `events`.
+    Plain,
+    Raw(RawEvent),
+    Asset(AssetUpsert),
+    Snapshot(Snapshot),
+    Risk(RiskEvaluation),
+    Score(ScoreRecord),
+    Decision(GateDecision),
+    Run(RunMeta),
+    Ai(&'static str, AiMeta),
+}
+
+/// The fields of a `run.*` meta the ledger uses; the whole meta is kept as the manifest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RunMeta {
+    dry_run: bool,
+    status: Option<String>,
+}
+
+/// The fields of an `ai.*.completed` meta the ledger indexes; the whole meta is kept as the body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AiMeta {
+    model: Option<String>,
+    artifact_path: Option<String>,
+}
+
+fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
+    T::deserialize(&env.meta).map_err(|e| format!("meta of {} is not a valid {what}: {e}", env.kind))
+}
+
+fn object_meta<T: DeserializeOwned + Default>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
+    match &env.meta {
+        Value::Null => Ok(T::default()),
+        Value::Object(_) => meta_as(env, what),
+        other => Err(format!("meta of {} must be an object, got {}", env.kind, json_kind(other))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse(env: &Envelope) -> std::result::Result<Typed, String> {
+    use EventType as T;
+    Ok(match env.kind {
+        T::RawCaptured => Typed::Raw(meta_as(env, "RawEvent")?),
+        T::AssetUpserted => Typed::Asset(meta_as(env, "AssetUpsert")?),
+        T::SnapshotRecorded => Typed::Snapshot(meta_as(env, "Snapshot")?),
+        T::RiskEvaluated => Typed::Risk(meta_as(env, "RiskEvaluation")?),
+        T::ScoreComputed => Typed::Score(meta_as(env, "ScoreRecord")?),
+        T::CandidatePromoted | T::CandidateRejected => {
+            let d: GateDecision = meta_as(env, "GateDecision")?;
+            let expected = if env.kind == T::CandidatePromoted { Decision::Promoted } else { Decision::Rejected };
+            if d.decision != expected {
+                return Err(format!("{} carries decision {:?}", env.kind, d.decision));
+            }
+            Typed::Decision(d)
+        }
+        T::RunStarted | T::RunCompleted => Typed::Run(object_meta(env, "run meta")?),
+        T::AiL1Completed => Typed::Ai("l1", object_meta(env, "AI output")?),
+        T::AiL2Completed => Typed::Ai("l2", object_meta(env, "AI output")?),
+        T::AiL3Completed => Typed::Ai("l3", object_meta(env, "AI output")?),
+        T::AiL4Completed => Typed::Ai("l4", object_meta(env, "AI output")?),
+        T::ListingObserved
+        | T::ListingRetracted
+        | T::AssetDiscovered
+        | T::AssetUpdated
+        | T::RiskFlagged
+        | T::ExperimentTagged
+        | T::Manual => Typed::Plain,
+    })
+}
+
+fn meta_of(env: &Envelope) -> Meta<'_> {
+    Meta { event_id: env.event_id.as_str(), run_id: &env.run_id, config_hash: &env.config_hash }
+}
+
+/// Applies `envs` on `conn`, which the caller has inside a transaction.
+pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope]) -> Result<BatchResult> {
+    let parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(parse).collect();
+
+    // Within the batch the first occurrence of an id wins; later ones are duplicates.
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
+    let mut unique = Vec::with_capacity(envs.len());
+    for (i, e) in envs.iter().enumerate() {
+        if *first.entry(e.event_id.as_str()).or_insert(i) == i {
+            unique.push((e, ts_str(&e.ts), serde_json::to_string(e)?));
+        }
+    }
+    let inserted: HashSet<String> = returning_chunked(
+        conn,
+        "INSERT INTO events (event_id, ts, type, run_id, config_hash, asset_id, source, body) ",
+        " ON CONFLICT(event_id) DO NOTHING RETURNING event_id",
+        8,
+        &unique,
+        |mut b, (e, ts, body)| {
+            b.push_bind(e.event_id.as_str())
+                .push_bind(ts.as_str())
+                .push_bind(e.kind.as_str())
+                .push_bind(e.run_id.as_str())
+                .push_bind(e.config_hash.as_str())
+                .push_bind(e.asset_id.as_deref())
+                .push_bind(e.source.as_deref())
+                .push_bind(body.as_str());
+        },
+    )
+    .await?
+    .into_iter()
+    .collect();
+    drop(unique);
+
+    let is_new: Vec<bool> =
+        envs.iter().enumerate().map(|(i, e)| first.get(e.event_id.as_str()) == Some(&i) && inserted.contains(e.event_id.as_str())).collect();
+    let invalid: Vec<Option<String>> = parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
+
+    let mut raws = Vec::new();
+    let mut snaps = Vec::new();
+    let mut risks = Vec::new();
+    let mut scores = Vec::new();
+    let mut decisions = Vec::new();
+    let mut ais = Vec::new();
+    let mut runs = Vec::new();
+    let mut assets = Vec::new();
+    for (i, p) in parsed.iter().enumerate() {
+        let (true, Ok(typed)) = (is_new[i], p) else { continue };
+        let env = &envs[i];
+        match typed {
+            Typed::Plain => {}
+            Typed::Raw(r) => raws.push(r),
+            Typed::Asset(u) => assets.push((i, u)),
+            Typed::Snapshot(s) => snaps.push((meta_of(env), s)),
+            Typed::Risk(r) => risks.push((i, r)),
+            Typed::Score(s) => scores.push((meta_of(env), s, serde_json::to_string(&s.components)?)),
+            Typed::Decision(d) => decisions.push((meta_of(env), d, serde_json::to_string(&d.reason_codes)?, serde_json::to_string(&d.inputs)?)),
+            Typed::Run(r) => runs.push((env, r)),
+            Typed::Ai(layer, a) => ais.push(AiRow {
+                meta: meta_of(env),
+                asset_id: env.asset_id.as_deref(),
+                layer,
+                model: a.model.clone(),
+                artifact_path: a.artifact_path.clone(),
+                body_json: serde_json::to_string(&env.meta)?,
+                created_at: ts_str(&env.ts),
+            }),
+        }
+    }
+
+    let now = now_str();
+    insert::raw_events(conn, &raws, &now).await?;
+    insert::snapshots(conn, &snaps).await?;
+    insert::scores(conn, &scores).await?;
+    insert::decisions(conn, &decisions).await?;
+    insert::ai_outputs(conn, &ais).await?;
+    for (env, r) in &runs {
+        upsert_run(conn, env, r).await?;
+    }
+
+    let mut derived = merge_assets(conn, envs, &assets).await?;
+    derived.extend(apply_risks(conn, envs, &risks).await?);
+    derived.sort_by_key(|(i, _)| *i);
+    let derived = write_outbox(conn, derived, &now).await?;
+    Ok(BatchResult { is_new, invalid, derived })
+}
+
+/// Rows of `SELECT … IN (ids)`, chunked. `head` ends just before the opening parenthesis.
+async fn fetch_in<T>(conn: &mut SqliteConnection, head: &str, ids: &[String]) -> Result<Vec<T>>
+where
+    T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(crate::db::MAX_ROWS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+        qb.push(" (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.as_str());
+        }
+        qb.push(")");
+        out.extend(qb.build_query_as::<T>().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(usize, &AssetUpsert)]) -> Result<Vec<(usize, Envelope)>> {
+    if ups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = ups.iter().map(|(_, u)| u.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+    let mut states: BTreeMap<String, AssetState> = BTreeMap::new();
+    for row in fetch_in::<AssetRow>(conn, "SELECT * FROM assets WHERE asset_id IN", &ids).await? {
+        states.insert(row.asset_id.clone(), AssetState::from_row(row)?);
+    }
+    let mut touched = HashSet::new();
+    let mut derived = Vec::new();
+    for &(i, up) in ups {
+        let env = &envs[i];
+        let key = up.asset_id.to_string();
+        let change = match states.get_mut(&key) {
+            Some(state) => state.merge(up, env)?,
+            None => {
+                states.insert(key.clone(), AssetState::new(up, env)?);
+                Change::Discovered
+            }
+        };
+        if let Some(state) = states.get(&key)
+            && let Some(ev) = state.derived_event(&change, up, env)?
+        {
+            derived.push((i, ev));
+        }
+        touched.insert(key);
+    }
+    let rows: Vec<&AssetRow> = states.iter().filter(|(k, _)| touched.contains(*k)).map(|(_, s)| &s.row).collect();
+    exec_chunked(
+        conn,
+        "INSERT INTO assets (asset_id, symbol, name, chain, address, kind, first_seen_at, first_source, last_seen_at, sources_json, status, reviewed_at, updated_at, run_id) ",
+        " ON CONFLICT(asset_id) DO UPDATE SET symbol = excluded.symbol, name = excluded.name, chain = excluded.chain, \
+         address = excluded.address, kind = excluded.kind, first_seen_at = excluded.first_seen_at, first_source = excluded.first_source, \
+         last_seen_at = excluded.last_seen_at, sources_json = excluded.sources_json, status = excluded.status, \
+         updated_at = excluded.updated_at, run_id = excluded.run_id",
+        14,
+        &rows,
+        |mut b, r| {
+            b.push_bind(r.asset_id.as_str())
+                .push_bind(r.symbol.as_str())
+                .push_bind(r.name.as_deref())
+                .push_bind(r.chain.as_deref())
+                .push_bind(r.address.as_deref())
+                .push_bind(r.kind.as_str())
+                .push_bind(r.first_seen_at.as_str())
+                .push_bind(r.first_source.as_str())
+                .push_bind(r.last_seen_at.as_str())
+                .push_bind(r.sources_json.as_str())
+                .push_bind(r.status.as_str())
+                .push_bind(r.reviewed_at.as_deref())
+                .push_bind(r.updated_at.as_str())
+                .push_bind(r.run_id.as_str());
+        },
+    )
+    .await?;
+    Ok(derived)
+}
+
+/// Inserts evaluations and derives `risk.flagged` where severity rose above the asset's previous
+/// latest evaluation (an asset's first evaluation rises from 0). Out-of-order (older) evaluations are
+/// stored but never flag.
+async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(usize, &RiskEvaluation)]) -> Result<Vec<(usize, Envelope)>> {
+    if risks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = risks.iter().map(|(_, r)| r.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+    let mut latest: HashMap<String, (String, i64)> = HashMap::new();
+    for (asset, at, severity) in
+        fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, evaluated_at, severity FROM v_latest_risk WHERE asset_id IN", &ids).await?
+    {
+        latest.insert(asset, (at, severity));
+    }
+    let mut rows = Vec::with_capacity(risks.len());
+    let mut derived = Vec::new();
+    for &(i, r) in risks {
+        let env = &envs[i];
+        let asset = r.asset_id.to_string();
+        let at = ts_str(&r.evaluated_at);
+        let severity = i64::from(r.severity);
+        let prev = latest.get(&asset).cloned();
+        if prev.as_ref().is_none_or(|(prev_at, _)| at >= *prev_at) {
+            let prev_severity = prev.as_ref().map_or(0, |(_, s)| *s);
+            if severity > prev_severity {
+                derived.push((i, risk_flagged(env, r, &asset, prev.map(|(_, s)| s))));
+            }
+            latest.insert(asset, (at, severity));
+        }
+        rows.push((meta_of(env), r, serde_json::to_string(&r.checks)?, serde_json::to_string(&r.disagreements)?));
+    }
+    insert::risks(conn, &rows).await?;
+    Ok(derived)
+}
+
+fn risk_flagged(cause: &Envelope, r: &RiskEvaluation, asset: &str, previous: Option<i64>) -> Envelope {
+    let failed: Vec<&str> = r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code.as_str()).collect();
+    let meta = json!({
+        "asset_id": asset,
+        "severity": r.severity,
+        "previous_severity": previous,
+        "rule_set_version": r.rule_set_version,
+        "evaluated_at": ts_str(&r.evaluated_at),
+        "failed_checks": failed,
+        "disagreements": r.disagreements,
+        "risk_event_id": cause.event_id,
+    });
+    let mut env = Envelope::new(EventType::RiskFlagged, &[asset, cause.event_id.as_str()], cause.ts, &cause.run_id, &cause.config_hash, meta)
+        .with_asset(asset);
+    env.symbol.clone_from(&cause.symbol);
+    env.chain.clone_from(&cause.chain);
+    env.source.clone_from(&cause.source);
+    env
+}
+
+async fn upsert_run(conn: &mut SqliteConnection, env: &Envelope, r: &RunMeta) -> Result<()> {
+    let manifest = serde_json::to_string(&env.meta)?;
+    let at = ts_str(&env.ts);
+    if env.kind == EventType::RunStarted {
+        sqlx::query(
+            "INSERT INTO runs (run_id, config_hash, started_at, dry_run, manifest_json, status) VALUES (?, ?, ?, ?, ?, 'running') \
+             ON CONFLICT(run_id) DO UPDATE SET started_at = COALESCE(runs.started_at, excluded.started_at), \
+             dry_run = MAX(runs.dry_run, excluded.dry_run)",
+        )
+        .bind(&env.run_id)
+        .bind(&env.config_hash)
+        .bind(&at)
+        .bind(r.dry_run)
+        .bind(&manifest)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO runs (run_id, config_hash, finished_at, dry_run, manifest_json, status) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT(run_id) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status, \
+             manifest_json = excluded.manifest_json, dry_run = MAX(runs.dry_run, excluded.dry_run)",
+        )
+        .bind(&env.run_id)
+        .bind(&env.config_hash)
+        .bind(&at)
+        .bind(r.dry_run)
+        .bind(&manifest)
+        .bind(r.status.as_deref().unwrap_or("completed"))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts derived events into `outbox`; returns those not already there (in order).
+async fn write_outbox(conn: &mut SqliteConnection, derived: Vec<(usize, Envelope)>, now: &str) -> Result<Vec<(usize, Envelope)>> {
+    if derived.is_empty() {
+        return Ok(derived);
+    }
+    let items: Vec<(&Envelope, String)> = derived.iter().map(|(_, e)| Ok((e, serde_json::to_string(e)?))).collect::<Result<_>>()?;
+    let mut fresh: HashSet<String> = returning_chunked(
+        conn,
+        "INSERT INTO outbox (event_id, subject, body, created_at) ",
+        " ON CONFLICT(event_id) DO NOTHING RETURNING event_id",
+        4,
+        &items,
+        |mut b, (e, body)| {
+            b.push_bind(e.event_id.as_str()).push_bind(e.subject()).push_bind(body.as_str()).push_bind(now);
+        },
+    )
+    .await?
+    .into_iter()
+    .collect();
+    drop(items);
+    Ok(derived.into_iter().filter(|(_, e)| fresh.remove(e.event_id.as_str())).collect())
+}

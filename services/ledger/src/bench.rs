@@ -1,0 +1,122 @@
+//! Throughput baselines for `nl bench ledger`: SQLite's raw batched insert rate of `events` rows on one
+//! connection, and the ledger's own rate (actor, dedup, typed dispatch, group commit) on the same rows.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::TimeZone;
+use nl_domain::{Envelope, EventType};
+
+use crate::config::LedgerConfig;
+use crate::db::{migrate_up, open_write_pool, ts_str};
+use crate::error::{LedgerError, Result};
+use crate::insert::exec_chunked;
+use crate::store::LedgerStore;
+
+/// Rows per transaction in the raw baseline (the ledger's default `batch_size`).
+pub const BENCH_TX_ROWS: usize = 1000;
+
+/// `n` distinct `manual.note` envelopes of about 250 bytes, time-ordered, deterministic.
+#[must_use]
+pub fn bench_envelopes(n: usize) -> Vec<Envelope> {
+    let base = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            let ts = base + chrono::Duration::milliseconds(i64::try_from(i).unwrap_or(i64::MAX));
+            let meta = serde_json::json!({ "seq": i, "note": "x".repeat(64) });
+            Envelope::new(EventType::Manual, &["bench", &i.to_string()], ts, "nl_20260101_000000Z_00000000", "bench", meta)
+                .with_asset(format!("cex:bench:A{}", i % 1000))
+                .with_source("bench")
+        })
+        .collect()
+}
+
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new(tag: &str) -> Self {
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        Self(std::env::temp_dir().join(format!("nl-bench-{tag}-{}-{nanos}", std::process::id())))
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("nl.db")
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Inserts `n` `events` rows (from [`bench_envelopes`]) into a fresh, migrated temporary database
+/// with multi-row `push_values` statements, [`BENCH_TX_ROWS`] rows per transaction, on one connection
+/// (WAL, synchronous=NORMAL). Returns rows per second.
+///
+/// # Errors
+/// [`LedgerError`] when the temporary database cannot be created or written.
+pub async fn bench_raw_insert(n: usize) -> Result<f64> {
+    let tmp = TempDb::new("raw");
+    let pool = open_write_pool(&tmp.db()).await?;
+    migrate_up(&pool).await?;
+    let envs = bench_envelopes(n);
+    let rows: Vec<(&Envelope, String, String)> = envs.iter().map(|e| Ok((e, ts_str(&e.ts), serde_json::to_string(e)?))).collect::<Result<_>>()?;
+    let start = Instant::now();
+    for batch in rows.chunks(BENCH_TX_ROWS) {
+        let mut tx = pool.begin().await?;
+        exec_chunked(
+            &mut tx,
+            "INSERT INTO events (event_id, ts, type, run_id, config_hash, asset_id, source, body) ",
+            " ON CONFLICT(event_id) DO NOTHING",
+            8,
+            batch,
+            |mut b, (e, ts, body)| {
+                b.push_bind(e.event_id.as_str())
+                    .push_bind(ts.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.run_id.as_str())
+                    .push_bind(e.config_hash.as_str())
+                    .push_bind(e.asset_id.as_deref())
+                    .push_bind(e.source.as_deref())
+                    .push_bind(body.as_str());
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let rate = rate(n, start);
+    pool.close().await;
+    Ok(rate)
+}
+
+/// Applies the same `n` envelopes through a fresh [`LedgerStore`], `batch` envelopes per `apply` call,
+/// with up to `concurrency` calls in flight (so the writer can group-commit). Returns envelopes per second.
+///
+/// # Errors
+/// [`LedgerError`] when the store cannot be opened or an apply fails.
+pub async fn bench_ledger_apply(n: usize, batch: usize, concurrency: usize) -> Result<f64> {
+    let tmp = TempDb::new("ledger");
+    let store = LedgerStore::open(&LedgerConfig::with_db_path(tmp.db())).await?;
+    let envs = bench_envelopes(n);
+    let chunks: Vec<Vec<Envelope>> = envs.chunks(batch.max(1)).map(<[Envelope]>::to_vec).collect();
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for chunk in chunks {
+        while set.len() >= concurrency.max(1) {
+            if let Some(r) = set.join_next().await {
+                r.map_err(|e| LedgerError::Corrupt(format!("bench task: {e}")))??;
+            }
+        }
+        let s = store.clone();
+        set.spawn(async move { s.apply(chunk).await.map(|_| ()) });
+    }
+    while let Some(r) = set.join_next().await {
+        r.map_err(|e| LedgerError::Corrupt(format!("bench task: {e}")))??;
+    }
+    Ok(rate(n, start))
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn rate(n: usize, start: Instant) -> f64 {
+    n as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}

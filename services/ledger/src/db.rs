@@ -1,0 +1,106 @@
+//! Opening the database: the embedded migrations, the single-connection write pool and the read-only pool.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::{LedgerError, Result};
+
+/// The reversible migrations in `/migrations`, embedded at compile time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// SQLite's limit on bound parameters per statement.
+pub const MAX_BINDS: usize = 32_766;
+/// Rows per multi-row statement; large enough to amortize the per-statement round trip.
+pub const MAX_ROWS_PER_STATEMENT: usize = 500;
+
+/// Rows per `push_values` statement for a table of `columns` bound columns.
+#[must_use]
+pub fn rows_per_statement(columns: usize) -> usize {
+    (MAX_BINDS / columns.max(1)).clamp(1, MAX_ROWS_PER_STATEMENT)
+}
+
+/// The current time as stored: RFC 3339, milliseconds, `Z`.
+#[must_use]
+pub fn now_str() -> String {
+    ts_str(&chrono::Utc::now())
+}
+
+/// A timestamp as stored: RFC 3339, milliseconds, `Z` (sorts lexicographically).
+#[must_use]
+pub fn ts_str(ts: &nl_domain::Ts) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn base_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(5)).foreign_keys(true)
+}
+
+/// Opens the writer's pool: one connection, WAL, `synchronous=NORMAL`, 5 s busy timeout, foreign keys.
+/// Creates the file and its parent directories when missing.
+///
+/// # Errors
+/// [`LedgerError::Io`] when the directory cannot be created, [`LedgerError::Open`] when SQLite cannot open it.
+pub async fn open_write_pool(path: &Path) -> Result<SqlitePool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let opts = base_options(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .pragma("cache_size", "-65536");
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with(opts)
+        .await
+        .map_err(|source| LedgerError::Open { path: path.display().to_string(), source })
+}
+
+/// Opens a read-only pool of `connections` connections. Writes through it fail.
+///
+/// # Errors
+/// [`LedgerError::Open`] when the file does not exist or cannot be opened.
+pub async fn open_read_pool(path: &Path, connections: u32) -> Result<SqlitePool> {
+    let opts = base_options(path).read_only(true);
+    SqlitePoolOptions::new()
+        .max_connections(connections.max(1))
+        .connect_with(opts)
+        .await
+        .map_err(|source| LedgerError::Open { path: path.display().to_string(), source })
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// [`LedgerError::Migrate`] when a migration fails or the applied history diverges from the embedded one.
+pub async fn migrate_up(pool: &SqlitePool) -> Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Reverts migrations down to `target` (0 removes every table and view the migrations created).
+///
+/// # Errors
+/// [`LedgerError::Migrate`] when a down migration fails.
+pub async fn migrate_down(pool: &SqlitePool, target: i64) -> Result<()> {
+    MIGRATOR.undo(pool, target).await?;
+    Ok(())
+}
+
+/// Names of the user tables and views, sorted (SQLite internals excluded).
+///
+/// # Errors
+/// [`LedgerError::Db`] on query failure.
+pub async fn schema_objects(pool: &SqlitePool) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,163 @@
+//! Reads over a separate read-only pool. WAL lets these run while the writer commits; a write through
+//! this pool fails, which keeps invariant 1 (the writer task is the only writer) mechanical.
+
+use std::path::Path;
+
+use nl_domain::Envelope;
+use sqlx::{AssertSqlSafe, SqlitePool};
+
+use crate::db::open_read_pool;
+use crate::error::{LedgerError, Result};
+use crate::rows::{AssetFilter, AssetPage, AssetRow, DecisionRow, Latest, RiskRow, ScoreRow, SnapshotRow, Stats};
+
+/// Every table the migrations create (besides `_sqlx_migrations`), in the order `stats` reports them.
+pub const TABLES: &[&str] = &[
+    "raw_events",
+    "assets",
+    "market_snapshots",
+    "risk_flags",
+    "listing_scores",
+    "events",
+    "gate_decisions",
+    "runs",
+    "source_cursors",
+    "outbox",
+    "ai_outputs",
+    "experiments",
+    "settings",
+];
+
+/// Every view the migrations create.
+pub const VIEWS: &[&str] =
+    &["v_latest_snapshot", "v_latest_risk", "v_latest_score", "v_latest_decision", "v_assets_new", "v_assets_candidates"];
+
+/// Default and maximum page sizes of [`LedgerReader::list_assets`].
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Read-only queries on the ledger database.
+#[derive(Debug, Clone)]
+pub struct LedgerReader {
+    pool: SqlitePool,
+}
+
+impl LedgerReader {
+    /// Opens `connections` read-only connections on an existing database.
+    ///
+    /// # Errors
+    /// [`LedgerError::Open`] when the file is missing or unreadable.
+    pub async fn open(path: &Path, connections: u32) -> Result<Self> {
+        Ok(Self { pool: open_read_pool(path, connections).await? })
+    }
+
+    /// Wraps an existing (read-only) pool.
+    #[must_use]
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool, for ad-hoc read queries (e.g. `nl status`).
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A source's durable cursor.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] when the stored JSON is invalid.
+    pub async fn get_cursor(&self, source: &str) -> Result<Option<serde_json::Value>> {
+        let raw: Option<String> =
+            sqlx::query_scalar("SELECT cursor_json FROM source_cursors WHERE source = ?").bind(source).fetch_optional(&self.pool).await?;
+        raw.map(|s| serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt(format!("cursor of {source}: {e}")))).transpose()
+    }
+
+    /// A `settings` value.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// One asset by id.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn get_asset(&self, asset_id: &str) -> Result<Option<AssetRow>> {
+        Ok(sqlx::query_as("SELECT * FROM assets WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A page of assets ordered by `asset_id`. `page_size` 0 means [`DEFAULT_PAGE_SIZE`]; it is capped
+    /// at [`MAX_PAGE_SIZE`]. `page_token` is the previous page's `next_page_token`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn list_assets(&self, filter: AssetFilter, page_size: u32, page_token: Option<&str>) -> Result<AssetPage> {
+        let size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) };
+        // The relation name is one of three constants, never caller input.
+        let sql = format!("SELECT * FROM {} WHERE asset_id > ? ORDER BY asset_id LIMIT ?", filter.relation());
+        let mut assets: Vec<AssetRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(page_token.unwrap_or(""))
+            .bind(i64::from(size) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let next_page_token = if assets.len() > size as usize {
+            assets.truncate(size as usize);
+            assets.last().map(|a| a.asset_id.clone())
+        } else {
+            None
+        };
+        Ok(AssetPage { assets, next_page_token })
+    }
+
+    /// The latest snapshot, risk evaluation, score and gate decision of one asset.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn latest(&self, asset_id: &str) -> Result<Latest> {
+        let snapshot: Option<SnapshotRow> =
+            sqlx::query_as("SELECT * FROM v_latest_snapshot WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        let risk: Option<RiskRow> =
+            sqlx::query_as("SELECT * FROM v_latest_risk WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        let score: Option<ScoreRow> =
+            sqlx::query_as("SELECT * FROM v_latest_score WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        let decision: Option<DecisionRow> =
+            sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        Ok(Latest { asset_id: asset_id.to_string(), snapshot, risk, score, decision })
+    }
+
+    /// Row counts per table, events per type, pending outbox rows and the last run.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn stats(&self) -> Result<Stats> {
+        // Table names are the constants above, never caller input.
+        let sql = TABLES.iter().map(|t| format!("SELECT '{t}', COUNT(*) FROM {t}")).collect::<Vec<_>>().join(" UNION ALL ");
+        let counts: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let tables = TABLES.iter().map(|t| ((*t).to_string(), counts.iter().find(|(n, _)| n == t).map_or(0, |(_, c)| *c))).collect();
+        let events_by_type: Vec<(String, i64)> =
+            sqlx::query_as("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type").fetch_all(&self.pool).await?;
+        let outbox_pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?;
+        let last_run_id: Option<String> =
+            sqlx::query_scalar("SELECT run_id FROM runs ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(Stats { tables, events_by_type, outbox_pending, last_run_id })
+    }
+
+    /// Up to `limit` derived events committed but not yet published, oldest first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] for an unparseable stored event.
+    pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<Envelope>> {
+        let bodies: Vec<(String, String)> = sqlx::query_as("SELECT event_id, body FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        bodies
+            .into_iter()
+            .map(|(id, body)| Envelope::from_json(body.as_bytes()).map_err(|e| LedgerError::Corrupt(format!("outbox event {id}: {e}"))))
+            .collect()
+    }
+}

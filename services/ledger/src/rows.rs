@@ -1,0 +1,142 @@
+//! Row types of the ledger's tables and views, as read back by queries and served over gRPC.
+
+use serde::{Deserialize, Serialize};
+
+/// One row of `assets` (or of the asset columns of `v_assets_new` / `v_assets_candidates`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AssetRow {
+    pub asset_id: String,
+    pub symbol: String,
+    pub name: Option<String>,
+    pub chain: Option<String>,
+    pub address: Option<String>,
+    /// `cex` or `dex`.
+    pub kind: String,
+    pub first_seen_at: String,
+    pub first_source: String,
+    pub last_seen_at: String,
+    /// JSON array of [`nl_domain::Sighting`], one per `(source, instrument_id)`, sorted by that key.
+    pub sources_json: String,
+    pub status: String,
+    pub reviewed_at: Option<String>,
+    pub updated_at: String,
+    pub run_id: String,
+}
+
+/// One row of `market_snapshots` / `v_latest_snapshot`. Decimals are exact strings; `None` is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SnapshotRow {
+    pub id: i64,
+    pub event_id: String,
+    pub asset_id: String,
+    pub observed_at: String,
+    pub source: String,
+    pub price_usd: Option<String>,
+    pub fdv_usd: Option<String>,
+    pub market_cap_usd: Option<String>,
+    pub liquidity_usd: Option<String>,
+    pub volume_24h_usd: Option<String>,
+    pub holders: Option<i64>,
+    pub age_minutes: Option<i64>,
+    pub raw_event_id: Option<String>,
+    pub run_id: String,
+}
+
+/// One row of `risk_flags` / `v_latest_risk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RiskRow {
+    pub id: i64,
+    pub event_id: String,
+    pub asset_id: String,
+    pub evaluated_at: String,
+    pub rule_set_version: String,
+    pub severity: i64,
+    pub checks_json: String,
+    pub disagreements_json: String,
+    pub run_id: String,
+    pub config_hash: String,
+}
+
+/// One row of `listing_scores` / `v_latest_score`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ScoreRow {
+    pub id: i64,
+    pub event_id: String,
+    pub asset_id: String,
+    pub computed_at: String,
+    pub score: String,
+    pub breakdown_json: String,
+    pub reason: String,
+    pub formula_version: String,
+    pub run_id: String,
+    pub config_hash: String,
+}
+
+/// One row of `gate_decisions` / `v_latest_decision`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct DecisionRow {
+    pub id: i64,
+    pub event_id: String,
+    pub asset_id: String,
+    /// `promoted` or `rejected`.
+    pub decision: String,
+    pub reason_codes_json: String,
+    pub rule_set_version: String,
+    pub config_hash: String,
+    pub inputs_json: String,
+    pub decided_at: String,
+    pub run_id: String,
+}
+
+/// The latest row of each per-asset history.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Latest {
+    pub asset_id: String,
+    pub snapshot: Option<SnapshotRow>,
+    pub risk: Option<RiskRow>,
+    pub score: Option<ScoreRow>,
+    pub decision: Option<DecisionRow>,
+}
+
+/// Row counts and pipeline health.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// `(table, rows)` for every ledger table, in a fixed order.
+    pub tables: Vec<(String, i64)>,
+    /// `(event type, events)` from `events`, sorted by type.
+    pub events_by_type: Vec<(String, i64)>,
+    /// Outbox rows not yet published.
+    pub outbox_pending: i64,
+    /// The run with the latest `started_at`.
+    pub last_run_id: Option<String>,
+}
+
+/// Which assets [`crate::LedgerReader::list_assets`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetFilter {
+    /// `assets`.
+    All,
+    /// `v_assets_new`.
+    New,
+    /// `v_assets_candidates`.
+    Candidates,
+}
+
+impl AssetFilter {
+    pub(crate) fn relation(self) -> &'static str {
+        match self {
+            Self::All => "assets",
+            Self::New => "v_assets_new",
+            Self::Candidates => "v_assets_candidates",
+        }
+    }
+}
+
+/// One page of assets, ordered by `asset_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssetPage {
+    pub assets: Vec<AssetRow>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}

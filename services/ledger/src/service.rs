@@ -1,0 +1,309 @@
+//! The ledger service: a durable pull consumer on `nl.evt.>` that applies each fetched batch in one
+//! store call, publishes the derived events the commit produced, marks them published, and only then
+//! settles the inputs.
+//!
+//! * An undecodable payload is poison: terminated (dead-lettered) with the decode error, never stored.
+//! * A meta invalid for its type is stored in `events` and then terminated with the parse error.
+//! * A store failure naks the whole batch with a delay; idempotent writes make the retry safe.
+//! * A publish failure leaves the derived events pending in the outbox and naks the inputs; the
+//!   outbox is flushed again before the next batch, and redelivered inputs are duplicates.
+//! * On start, pending outbox rows from a previous crash are published first.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nl_bus::{Bus, ConsumerSpec, Delivery, Message, Subscription};
+use nl_domain::Envelope;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::config::LedgerConfig;
+use crate::error::{LedgerError, Result};
+use crate::store::LedgerStore;
+
+/// Subjects the ledger consumes.
+pub const EVENTS_FILTER: &str = "nl.evt.>";
+/// Outbox rows re-published per round.
+const OUTBOX_PAGE: u32 = 1000;
+/// Bytes of an undecodable payload kept in logs and term reasons.
+const PREVIEW_BYTES: usize = 200;
+
+/// Live counters of the service.
+#[derive(Debug, Default)]
+pub struct LedgerStats {
+    pub received: AtomicU64,
+    pub stored: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub invalid: AtomicU64,
+    pub undecodable: AtomicU64,
+    pub derived_published: AtomicU64,
+    pub store_errors: AtomicU64,
+    pub publish_errors: AtomicU64,
+    pub settle_errors: AtomicU64,
+}
+
+/// A snapshot of [`LedgerStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LedgerCounts {
+    pub received: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub invalid: u64,
+    pub undecodable: u64,
+    pub derived_published: u64,
+    pub store_errors: u64,
+    pub publish_errors: u64,
+    pub settle_errors: u64,
+}
+
+impl LedgerStats {
+    fn add(c: &AtomicU64, n: usize) {
+        c.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The current values.
+    #[must_use]
+    pub fn snapshot(&self) -> LedgerCounts {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LedgerCounts {
+            received: g(&self.received),
+            stored: g(&self.stored),
+            duplicates: g(&self.duplicates),
+            invalid: g(&self.invalid),
+            undecodable: g(&self.undecodable),
+            derived_published: g(&self.derived_published),
+            store_errors: g(&self.store_errors),
+            publish_errors: g(&self.publish_errors),
+            settle_errors: g(&self.settle_errors),
+        }
+    }
+}
+
+/// The built service; [`LedgerService::run`] drives it.
+pub struct LedgerService {
+    worker: Worker,
+    sub: Box<dyn Subscription>,
+}
+
+/// Everything but the subscription (which is `Send` but not `Sync`), so `&Worker` may cross awaits.
+struct Worker {
+    cfg: LedgerConfig,
+    store: LedgerStore,
+    bus: Arc<dyn Bus>,
+    stats: Arc<LedgerStats>,
+    outbox_dirty: bool,
+}
+
+impl std::fmt::Debug for LedgerService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerService").field("cfg", &self.worker.cfg).finish_non_exhaustive()
+    }
+}
+
+/// Opens the store (migrating it) and binds the durable consumer `cfg.durable` on `nl.evt.>`.
+///
+/// # Errors
+/// The errors of [`LedgerStore::open`]; [`LedgerError::Bus`] when the consumer cannot be bound.
+pub async fn build(cfg: LedgerConfig, bus: Arc<dyn Bus>) -> Result<LedgerService> {
+    let store = LedgerStore::open(&cfg).await?;
+    build_with_store(cfg, store, bus).await
+}
+
+/// Like [`build`] over an already open store (embedded mode shares one store between the service and
+/// in-process readers).
+///
+/// # Errors
+/// [`LedgerError::Config`] for a bad config; [`LedgerError::Bus`] when the consumer cannot be bound.
+pub async fn build_with_store(cfg: LedgerConfig, store: LedgerStore, bus: Arc<dyn Bus>) -> Result<LedgerService> {
+    cfg.validate()?;
+    let mut spec = ConsumerSpec::new(cfg.durable.clone(), EVENTS_FILTER);
+    spec.max_ack_pending = spec.max_ack_pending.max(cfg.batch_size);
+    let sub = bus.subscribe(spec).await?;
+    Ok(LedgerService { worker: Worker { cfg, store, bus, stats: Arc::new(LedgerStats::default()), outbox_dirty: true }, sub })
+}
+
+impl LedgerService {
+    /// The store handle (for in-process reads and the gRPC server).
+    #[must_use]
+    pub fn store(&self) -> LedgerStore {
+        self.worker.store.clone()
+    }
+
+    /// A handle on the live counters.
+    #[must_use]
+    pub fn stats(&self) -> Arc<LedgerStats> {
+        Arc::clone(&self.worker.stats)
+    }
+
+    /// Publishes pending outbox rows, then fetches, applies, publishes and settles batches until
+    /// `shutdown` completes. The batch in flight when it does is finished first.
+    ///
+    /// # Errors
+    /// A non-retryable bus error, or the writer task stopping. Retryable failures are logged and retried.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
+        let LedgerService { mut worker, mut sub } = self;
+        worker.run(&mut *sub, shutdown).await
+    }
+}
+
+impl Worker {
+    async fn run(&mut self, sub: &mut (dyn Subscription + 'static), shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
+        tokio::pin!(shutdown);
+        let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
+        info!(durable = %self.cfg.durable, db = %self.cfg.db_path.display(), "Ledger running.");
+        loop {
+            if self.outbox_dirty {
+                match self.flush_outbox().await {
+                    Ok(n) => {
+                        self.outbox_dirty = false;
+                        if n > 0 {
+                            info!(published = n, "Re-published pending outbox events.");
+                        }
+                    }
+                    Err(error) => {
+                        LedgerStats::add(&self.stats.publish_errors, 1);
+                        warn!(%error, "Outbox flush failed; will retry before the next batch.");
+                        if !error.is_retryable() {
+                            return Err(error);
+                        }
+                        let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
+                        tokio::select! {
+                            biased;
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(pause) => continue,
+                        }
+                    }
+                }
+            }
+            let fetched = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                r = sub.fetch(self.cfg.batch_size, wait) => r,
+            };
+            match fetched {
+                Ok(batch) if batch.is_empty() => {}
+                Ok(batch) => self.handle(batch).await?,
+                Err(error) if error.is_retryable() => {
+                    warn!(%error, "Fetch failed; retrying.");
+                    let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let counts = self.stats.snapshot();
+        info!(?counts, "Ledger stopped.");
+        Ok(counts)
+    }
+
+    /// Publishes every pending outbox row and marks it published. Returns how many.
+    async fn flush_outbox(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let pending = self.store.pending_outbox(OUTBOX_PAGE).await?;
+            if pending.is_empty() {
+                return Ok(total);
+            }
+            total += pending.len();
+            self.publish(pending).await?;
+        }
+    }
+
+    async fn publish(&self, events: Vec<Envelope>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let msgs = events.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.as_str(), e.to_json()?))).collect::<Result<Vec<_>>>()?;
+        self.bus.publish_batch(msgs).await?;
+        let n = events.len();
+        self.store.mark_published(events.into_iter().map(|e| e.event_id).collect()).await?;
+        LedgerStats::add(&self.stats.derived_published, n);
+        Ok(())
+    }
+
+    /// Decodes, applies, publishes derived events, then settles one fetched batch.
+    async fn handle(&mut self, batch: Vec<Delivery>) -> Result<()> {
+        LedgerStats::add(&self.stats.received, batch.len());
+        let mut decoded = Vec::with_capacity(batch.len());
+        let mut envs = Vec::with_capacity(batch.len());
+        for d in batch {
+            match Envelope::from_json(&d.message.payload) {
+                Ok(env) => {
+                    envs.push(env);
+                    decoded.push(d);
+                }
+                Err(error) => {
+                    LedgerStats::add(&self.stats.undecodable, 1);
+                    let preview = preview(&d.message.payload);
+                    warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating.");
+                    self.settle(d.term(&format!("undecodable envelope: {error}; payload starts {preview}")).await);
+                }
+            }
+        }
+        if envs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = envs.iter().map(|e| e.event_id.to_string()).collect();
+        let outcome = match self.store.apply(envs).await {
+            Ok(outcome) => outcome,
+            Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
+            Err(error) => {
+                LedgerStats::add(&self.stats.store_errors, 1);
+                let delay = Duration::from_millis(self.cfg.nak_delay_ms);
+                warn!(%error, batch = decoded.len(), "Store failed; naking the batch.");
+                let reason = format!("ledger store failed: {error}");
+                for d in &decoded {
+                    self.settle(d.nak(Some(delay), &reason).await);
+                }
+                return Ok(());
+            }
+        };
+        LedgerStats::add(&self.stats.stored, outcome.new.len());
+        LedgerStats::add(&self.stats.duplicates, outcome.duplicates.len());
+
+        if let Err(error) = self.publish(outcome.derived).await {
+            // The derived events are committed and pending in the outbox; nak the inputs so nothing is
+            // acked before its consequences are out. Their redelivery is a duplicate.
+            LedgerStats::add(&self.stats.publish_errors, 1);
+            self.outbox_dirty = true;
+            warn!(%error, "Publishing derived events failed; naking the batch.");
+            let delay = Duration::from_millis(self.cfg.nak_delay_ms);
+            for d in &decoded {
+                self.settle(d.nak(Some(delay), "derived events not yet published").await);
+            }
+            return Ok(());
+        }
+
+        let invalid: HashMap<&str, &str> = outcome.invalid.iter().map(|i| (i.event_id.as_str(), i.error.as_str())).collect();
+        for (d, id) in decoded.iter().zip(&ids) {
+            match invalid.get(id.as_str()) {
+                Some(error) => {
+                    LedgerStats::add(&self.stats.invalid, 1);
+                    warn!(event_id = %id, subject = %d.message.subject, %error, "Invalid meta; kept in events, terminating.");
+                    self.settle(d.term(&format!("invalid meta: {error}")).await);
+                }
+                None => self.settle(d.ack().await),
+            }
+        }
+        Ok(())
+    }
+
+    fn settle(&self, res: std::result::Result<(), nl_bus::BusError>) {
+        if let Err(error) = res {
+            LedgerStats::add(&self.stats.settle_errors, 1);
+            warn!(%error, "Settling a delivery failed; the bus will redeliver it.");
+        }
+    }
+}
+
+fn preview(payload: &[u8]) -> String {
+    let end = payload.len().min(PREVIEW_BYTES);
+    String::from_utf8_lossy(&payload[..end]).into_owned()
+}

@@ -1,0 +1,108 @@
+//! [`LedgerStore`]: the handle services use. Writes go to the writer task through a bounded channel
+//! (callers wait when it is full: back-pressure, not loss); reads go to the read-only pool.
+
+use nl_domain::{Envelope, EventId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::apply::ApplyOutcome;
+use crate::config::LedgerConfig;
+use crate::db::{migrate_up, open_write_pool};
+use crate::error::{LedgerError, Result};
+use crate::read::LedgerReader;
+use crate::writer::{self, Command};
+
+/// Settings keys the views read.
+pub const SETTING_NEW_WINDOW_MINUTES: &str = "new_window_minutes";
+pub const SETTING_CANDIDATE_MIN_LIQUIDITY_USD: &str = "candidate_min_liquidity_usd";
+
+/// Handle on the ledger database: the single writer plus the read-only pool. Cheap to clone; the writer
+/// stops once every clone is dropped.
+#[derive(Debug, Clone)]
+pub struct LedgerStore {
+    tx: mpsc::Sender<Command>,
+    reader: LedgerReader,
+}
+
+impl LedgerStore {
+    /// Validates `cfg`, opens (creating) the database, applies pending migrations, writes the view
+    /// settings from `cfg`, opens the read pool and starts the writer task.
+    ///
+    /// # Errors
+    /// [`LedgerError::Config`], [`LedgerError::Open`], [`LedgerError::Migrate`] or [`LedgerError::Db`].
+    pub async fn open(cfg: &LedgerConfig) -> Result<Self> {
+        cfg.validate()?;
+        let write = open_write_pool(&cfg.db_path).await?;
+        migrate_up(&write).await?;
+        {
+            let mut conn = write.acquire().await?;
+            writer::set_setting(&mut conn, SETTING_NEW_WINDOW_MINUTES, &cfg.new_window_minutes.to_string()).await?;
+            writer::set_setting(&mut conn, SETTING_CANDIDATE_MIN_LIQUIDITY_USD, &cfg.candidate_min_liquidity_usd).await?;
+        }
+        let reader = LedgerReader::open(&cfg.db_path, cfg.read_connections).await?;
+        let (tx, rx) = mpsc::channel(cfg.channel_bound);
+        tokio::spawn(writer::run(write, rx, cfg.batch_size));
+        Ok(Self { tx, reader })
+    }
+
+    /// The read side.
+    #[must_use]
+    pub fn reader(&self) -> &LedgerReader {
+        &self.reader
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| LedgerError::WriterGone)?;
+        rx.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// Stores `envs` idempotently and commits the events derived from them to the outbox, in one
+    /// transaction (possibly shared with other callers' commands). See [`ApplyOutcome`].
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] when the transaction failed (nothing of it was stored);
+    /// [`LedgerError::WriterGone`] when the writer task has stopped.
+    pub async fn apply(&self, envs: Vec<Envelope>) -> Result<ApplyOutcome> {
+        if envs.is_empty() {
+            return Ok(ApplyOutcome::default());
+        }
+        self.call(|reply| Command::Apply { envs, reply }).await
+    }
+
+    /// Marks outbox events as published; returns how many were pending.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply`].
+    pub async fn mark_published(&self, ids: Vec<EventId>) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.call(|reply| Command::MarkPublished { ids, reply }).await
+    }
+
+    /// Stores a source's durable cursor (and the lease revision it was written under).
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply`]; [`LedgerError::Json`] never in practice.
+    pub async fn put_cursor(&self, source: &str, cursor: &serde_json::Value, lease_rev: Option<u64>) -> Result<()> {
+        let cursor_json = serde_json::to_string(cursor)?;
+        let lease_rev = lease_rev.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        self.call(|reply| Command::PutCursor { source: source.to_string(), cursor_json, lease_rev, reply }).await
+    }
+
+    /// Sets a `settings` value (e.g. [`SETTING_NEW_WINDOW_MINUTES`]).
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply`].
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.call(|reply| Command::SetSetting { key: key.to_string(), value: value.to_string(), reply }).await
+    }
+
+    /// Up to `limit` derived events not yet published, oldest first (re-publish after a crash).
+    ///
+    /// # Errors
+    /// See [`LedgerReader::pending_outbox`].
+    pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<Envelope>> {
+        self.reader.pending_outbox(limit).await
+    }
+}

@@ -1,0 +1,184 @@
+//! The single writer: one task owns the one-connection write pool and drains a bounded channel of
+//! commands, each with a `oneshot` reply. Commands waiting in the channel are group-committed in one
+//! transaction (bounded by `batch_size` envelopes); if that transaction fails, each command is retried
+//! alone so one bad command cannot fail its neighbours, and every caller gets its own answer.
+
+use std::ops::Range;
+
+use nl_domain::{Envelope, EventId};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::apply::{ApplyOutcome, BatchResult, apply_batch};
+use crate::db::{MAX_ROWS_PER_STATEMENT, now_str};
+use crate::error::Result;
+
+/// A request to the writer.
+pub(crate) enum Command {
+    Apply { envs: Vec<Envelope>, reply: oneshot::Sender<Result<ApplyOutcome>> },
+    MarkPublished { ids: Vec<EventId>, reply: oneshot::Sender<Result<u64>> },
+    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
+    SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Apply { envs, .. } => envs.len(),
+            Self::MarkPublished { ids, .. } => ids.len(),
+            Self::PutCursor { .. } | Self::SetSetting { .. } => 1,
+        }
+    }
+}
+
+/// A command of a group, with its envelopes moved into the group's shared vector.
+enum Item {
+    Apply(Range<usize>, oneshot::Sender<Result<ApplyOutcome>>),
+    MarkPublished(Vec<EventId>, oneshot::Sender<Result<u64>>),
+    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
+    SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
+}
+
+/// Runs the writer until every sender is dropped.
+pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize) {
+    while let Some(first) = rx.recv().await {
+        let mut weight = first.weight();
+        let mut cmds = vec![first];
+        while weight < batch_size {
+            match rx.try_recv() {
+                Ok(c) => {
+                    weight += c.weight();
+                    cmds.push(c);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut envs = Vec::with_capacity(weight);
+        let items: Vec<Item> = cmds
+            .into_iter()
+            .map(|c| match c {
+                Command::Apply { envs: mut e, reply } => {
+                    let start = envs.len();
+                    envs.append(&mut e);
+                    Item::Apply(start..envs.len(), reply)
+                }
+                Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
+                Command::PutCursor { source, cursor_json, lease_rev, reply } => Item::PutCursor { source, cursor_json, lease_rev, reply },
+                Command::SetSetting { key, value, reply } => Item::SetSetting { key, value, reply },
+            })
+            .collect();
+        debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
+        if items.len() == 1 {
+            for item in items {
+                run_alone(&pool, &envs, item).await;
+            }
+            continue;
+        }
+        let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
+        match transact(&pool, &envs, &others).await {
+            Ok((batch, answers)) => {
+                let mut answers = answers.into_iter();
+                for item in items {
+                    match item {
+                        Item::Apply(range, reply) => {
+                            let _ = reply.send(Ok(batch.outcome(&envs, range)));
+                        }
+                        other => reply_other(other, Ok(answers.next().unwrap_or(0))),
+                    }
+                }
+            }
+            Err(error) => {
+                warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
+                for item in items {
+                    run_alone(&pool, &envs, item).await;
+                }
+            }
+        }
+    }
+    debug!("Writer stopped: every handle was dropped.");
+}
+
+async fn run_alone(pool: &SqlitePool, envs: &[Envelope], item: Item) {
+    match item {
+        Item::Apply(range, reply) => {
+            let slice = &envs[range];
+            let res = transact(pool, slice, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let _ = reply.send(res);
+        }
+        other => {
+            let res = transact(pool, &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            reply_other(other, res);
+        }
+    }
+}
+
+fn reply_other(item: Item, res: Result<u64>) {
+    match item {
+        Item::Apply(..) => {}
+        Item::MarkPublished(_, reply) => {
+            let _ = reply.send(res);
+        }
+        Item::PutCursor { reply, .. } | Item::SetSetting { reply, .. } => {
+            let _ = reply.send(res.map(|_| ()));
+        }
+    }
+}
+
+/// One transaction: apply `envs` (if any), then run `others` in order.
+async fn transact(pool: &SqlitePool, envs: &[Envelope], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
+    let mut tx = pool.begin().await?;
+    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, envs).await? };
+    let mut answers = Vec::with_capacity(others.len());
+    for item in others {
+        answers.push(exec_other(&mut tx, item).await?);
+    }
+    tx.commit().await?;
+    Ok((batch, answers))
+}
+
+async fn exec_other(conn: &mut SqliteConnection, item: &Item) -> Result<u64> {
+    match item {
+        Item::Apply(..) => Ok(0),
+        Item::MarkPublished(ids, _) => mark_published(conn, ids).await,
+        Item::PutCursor { source, cursor_json, lease_rev, .. } => Ok(sqlx::query(
+            "INSERT INTO source_cursors (source, cursor_json, updated_at, lease_rev) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(source) DO UPDATE SET cursor_json = excluded.cursor_json, updated_at = excluded.updated_at, lease_rev = excluded.lease_rev",
+        )
+        .bind(source)
+        .bind(cursor_json)
+        .bind(now_str())
+        .bind(lease_rev)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()),
+        Item::SetSetting { key, value, .. } => set_setting(conn, key, value).await,
+    }
+}
+
+/// Upserts one `settings` row.
+pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<u64> {
+    Ok(sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+async fn mark_published(conn: &mut SqliteConnection, ids: &[EventId]) -> Result<u64> {
+    let now = now_str();
+    let mut n = 0;
+    for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE outbox SET published_at = ");
+        qb.push_bind(now.as_str());
+        qb.push(" WHERE published_at IS NULL AND event_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.as_str());
+        }
+        qb.push(")");
+        n += qb.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(n)
+}

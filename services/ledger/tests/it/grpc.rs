@@ -1,0 +1,80 @@
+//! A gRPC roundtrip on 127.0.0.1:0.
+
+use std::sync::Arc;
+
+use nl_bus::{Bus, MemoryBus};
+use nl_ledger::{LedgerGrpc, serve_listener};
+use nl_proto::pb;
+use nl_proto::pb::ledger_client::LedgerClient;
+use tokio::net::TcpListener;
+
+use crate::fixtures::*;
+
+#[tokio::test]
+async fn ledger_grpc_roundtrip() {
+    let t = open().await;
+    let a = "cex:okx:AAA";
+    t.store
+        .apply(vec![
+            upsert(a, "okx_instruments", "AAA-USDT", Some("live"), at(1)),
+            upsert("cex:okx:BBB", "okx_instruments", "BBB-USDT", None, at(1)),
+            snapshot(a, at(2), Some("50000"), "s"),
+            risk(a, at(2), 20, "r"),
+            score(a, at(2), "0.8", "c"),
+            decision(a, at(3), true),
+        ])
+        .await
+        .unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+    let svc = LedgerGrpc::new(t.store.reader().clone()).with_bus(bus);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_listener(listener, svc, async {
+        let _ = stopped.await;
+    }));
+
+    let mut client = LedgerClient::connect(format!("http://{addr}")).await.unwrap();
+    let asset = client.get_asset(pb::GetAssetRequest { asset_id: a.into() }).await.unwrap().into_inner().asset.unwrap();
+    assert_eq!((asset.symbol.as_str(), asset.status.as_str(), asset.kind.as_str()), ("NEW", "live", "cex"));
+    let missing = client.get_asset(pb::GetAssetRequest { asset_id: "cex:okx:NOPE".into() }).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+
+    let page = client
+        .list_assets(pb::ListAssetsRequest { filter: pb::AssetFilter::All.into(), page_size: 1, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.assets.len(), 1);
+    assert_eq!(page.next_page_token, a);
+    let cands = client
+        .list_assets(pb::ListAssetsRequest { filter: pb::AssetFilter::Candidates.into(), page_size: 0, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cands.assets.iter().map(|x| x.asset_id.as_str()).collect::<Vec<_>>(), vec![a]);
+    assert!(cands.next_page_token.is_empty());
+
+    let latest = client.get_latest(pb::GetLatestRequest { asset_id: a.into() }).await.unwrap().into_inner();
+    assert_eq!(latest.snapshot.unwrap().liquidity_usd.as_deref(), Some("50000"));
+    assert_eq!(latest.risk.unwrap().severity, 20);
+    assert_eq!(latest.score.unwrap().score, "0.8");
+    let d = latest.decision.unwrap().decision.unwrap();
+    assert_eq!(d.decision(), pb::Decision::Promoted);
+    let domain = nl_domain::GateDecision::try_from(d).unwrap();
+    assert_eq!(domain.reason_codes, vec!["ok".to_string()]);
+    let empty = client.get_latest(pb::GetLatestRequest { asset_id: "cex:okx:BBB".into() }).await.unwrap().into_inner();
+    assert!(empty.snapshot.is_none() && empty.decision.is_none());
+
+    let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
+    let rows = |name: &str| stats.tables.iter().find(|t| t.table == name).map(|t| t.rows);
+    assert_eq!(rows("events"), Some(6));
+    assert_eq!(rows("assets"), Some(2));
+    assert_eq!(stats.outbox_pending, 3, "two discovered + one risk.flagged, unpublished");
+    assert_eq!(stats.dead_letter_count, Some(0));
+    assert!(stats.events_by_type.iter().any(|c| c.event_type == "asset.upserted" && c.events == 2));
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

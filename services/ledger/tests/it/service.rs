@@ -1,0 +1,83 @@
+//! The service loop over `MemoryBus`: apply, publish derived events, settle; poison is dead-lettered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nl_bus::testkit::wait_until;
+use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+use nl_domain::{Envelope, EventType};
+use nl_ledger::{LedgerConfig, LedgerStore};
+use serde_json::json;
+
+use crate::fixtures::*;
+
+fn msg(e: &Envelope) -> Message {
+    Message::new(e.subject(), e.event_id.as_str(), e.to_json().unwrap())
+}
+
+#[tokio::test]
+async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = LedgerConfig::with_db_path(dir.path().join("nl.db"));
+    cfg.fetch_wait_ms = 50;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+
+    // A derived event left pending by a "previous crash" must be re-published on start.
+    let pre = LedgerStore::open(&cfg).await.unwrap();
+    let out = pre.apply(vec![upsert("cex:okx:OLD", "okx_instruments", "OLD-USDT", None, at(0))]).await.unwrap();
+    let crashed_derived = out.derived[0].event_id.clone();
+    drop(pre);
+
+    // A watcher on derived subjects, bound before the service publishes.
+    let mut watcher = bus.subscribe(ConsumerSpec::new("watch", "nl.evt.asset.>")).await.unwrap();
+
+    let mut envs = vec![
+        upsert("cex:okx:NEW", "okx_instruments", "NEW-USDT", Some("live"), at(1)),
+        risk("cex:okx:NEW", at(2), 80, "r"),
+        snapshot("cex:okx:NEW", at(2), Some("100"), "s"),
+    ];
+    envs.extend(nl_ledger::bench_envelopes(500));
+    let invalid = env(EventType::ScoreComputed, &["bad"], at(3), "cex:okx:NEW", json!({"score": "not a record"}));
+    let mut msgs: Vec<Message> = envs.iter().map(msg).collect();
+    msgs.push(msg(&invalid));
+    msgs.push(Message::new("nl.evt.manual.note", "garbage-1", b"{not json".to_vec()));
+    bus.publish_batch(msgs.clone()).await.unwrap();
+
+    let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
+    let store = svc.store();
+    let stats = svc.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(svc.run(async {
+        let _ = stopped.await;
+    }));
+
+    // The pre-crash upsert, 503 valid + 1 invalid; 1 old + 1 new discovered and 1 risk.flagged come back
+    // through the bus.
+    let expected = 1 + envs.len() as i64 + 1 + 3;
+    let done = wait_until(Duration::from_secs(20), || async {
+        let st = bus.consumer_state("ledger").await.unwrap();
+        count(&store, "events").await == expected && st.num_pending == 0 && st.num_ack_pending == 0
+    })
+    .await;
+    assert!(done, "events={} state={:?} stats={:?}", count(&store, "events").await, bus.consumer_state("ledger").await, stats.snapshot());
+    assert_eq!(bus.dead_letter_count().await.unwrap(), 2, "undecodable + invalid meta");
+    assert!(store.pending_outbox(10).await.unwrap().is_empty(), "everything derived was published");
+
+    // The watcher sees the derived events, including the one re-published from the outbox on start.
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(seen.contains(&crashed_derived.to_string()) && seen.len() >= 3) && tokio::time::Instant::now() < deadline {
+        for d in watcher.fetch(100, Duration::from_millis(200)).await.unwrap() {
+            seen.push(d.message.id.clone());
+            d.ack().await.unwrap();
+        }
+    }
+    assert!(seen.contains(&crashed_derived.to_string()) && seen.len() >= 3, "derived events published: {seen:?}");
+
+    stop.send(()).unwrap();
+    let counts = task.await.unwrap().unwrap();
+    assert_eq!(counts.undecodable, 1);
+    assert_eq!(counts.invalid, 1);
+    assert_eq!(counts.store_errors, 0);
+    assert_eq!(count(&store, "events").await, expected);
+}

@@ -1,0 +1,212 @@
+//! The store: idempotence, derivations, invalid metas, outbox, cursors, group commit.
+
+use nl_domain::{Envelope, EventType, RawEvent};
+use nl_ledger::bench_envelopes;
+use serde_json::json;
+
+use crate::fixtures::*;
+
+#[tokio::test]
+async fn same_10k_events_twice_leave_10k_rows() {
+    let t = open().await;
+    let envs = bench_envelopes(10_000);
+    let first = t.store.apply(envs.clone()).await.unwrap();
+    assert_eq!(first.new.len(), 10_000);
+    assert!(first.duplicates.is_empty());
+    let second = t.store.apply(envs.clone()).await.unwrap();
+    assert!(second.new.is_empty());
+    assert_eq!(second.duplicates.len(), 10_000);
+    assert_eq!(count(&t.store, "events").await, 10_000);
+
+    // Duplicates inside one batch, and across concurrent callers sharing a group commit.
+    let mut doubled = envs[..100].to_vec();
+    doubled.extend_from_slice(&envs[..100]);
+    let again = t.store.apply(doubled).await.unwrap();
+    assert_eq!(again.duplicates.len(), 200);
+    let tasks: Vec<_> = envs.chunks(500).map(|c| tokio::spawn({
+        let s = t.store.clone();
+        let c = c.to_vec();
+        async move { s.apply(c).await.unwrap() }
+    })).collect();
+    for task in tasks {
+        assert!(task.await.unwrap().new.is_empty());
+    }
+    assert_eq!(count(&t.store, "events").await, 10_000);
+}
+
+#[tokio::test]
+async fn in_batch_duplicate_counts_once() {
+    let t = open().await;
+    let e = snapshot("cex:okx:NEW", at(1), Some("5"), "a");
+    let out = t.store.apply(vec![e.clone(), e.clone()]).await.unwrap();
+    assert_eq!(out.new, vec![e.event_id.clone()]);
+    assert_eq!(out.duplicates, vec![e.event_id.clone()]);
+    assert_eq!(count(&t.store, "market_snapshots").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_callers_are_group_committed_and_each_answered() {
+    let t = open_with(|c| c.batch_size = 10_000).await;
+    let envs = bench_envelopes(2_000);
+    let mut tasks = Vec::new();
+    for chunk in envs.chunks(50) {
+        let s = t.store.clone();
+        let c = chunk.to_vec();
+        tasks.push(tokio::spawn(async move { (c.len(), s.apply(c).await.unwrap()) }));
+    }
+    for task in tasks {
+        let (n, out) = task.await.unwrap();
+        assert_eq!(out.new.len(), n, "each caller hears about exactly its own envelopes");
+    }
+    assert_eq!(count(&t.store, "events").await, 2_000);
+}
+
+#[tokio::test]
+async fn asset_merge_derives_discovered_then_updated() {
+    let t = open().await;
+    let a = "cex:okx:NEW";
+    let first = upsert(a, "okx_instruments", "NEW-USDT", Some("preopen"), at(1));
+    let out = t.store.apply(vec![first.clone()]).await.unwrap();
+    assert_eq!(out.derived.len(), 1);
+    let discovered = &out.derived[0];
+    assert_eq!(discovered.kind, EventType::AssetDiscovered);
+    assert_eq!(discovered.asset_id.as_deref(), Some(a));
+    assert_eq!(discovered.ts, first.ts);
+    assert_eq!(discovered.run_id, RUN);
+
+    // Redelivery: a duplicate derives nothing.
+    assert!(t.store.apply(vec![first.clone()]).await.unwrap().derived.is_empty());
+    // Same sighting, same status, later: quiet.
+    let quiet = upsert(a, "okx_instruments", "NEW-USDT", Some("preopen"), at(2));
+    assert!(t.store.apply(vec![quiet]).await.unwrap().derived.is_empty());
+
+    // A new sighting and a status change, in one batch: two updates, in order.
+    let sighting = upsert(a, "okx_announcements", "ann-42", None, at(3));
+    let live = upsert(a, "okx_instruments", "NEW-USDT", Some("live"), at(4));
+    let out = t.store.apply(vec![sighting, live]).await.unwrap();
+    let kinds: Vec<_> = out.derived.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![EventType::AssetUpdated, EventType::AssetUpdated]);
+    assert_eq!(out.derived[0].meta["changes"], json!(["new_sighting"]));
+    assert_eq!(out.derived[1].meta["changes"], json!(["status"]));
+    assert_eq!(out.derived[1].meta["previous_status"], json!("preopen"));
+
+    let row = t.store.reader().get_asset(a).await.unwrap().unwrap();
+    assert_eq!(row.status, "live");
+    assert_eq!(row.kind, "cex");
+    assert_eq!(row.first_seen_at, "2026-01-01T00:01:00.000Z");
+    assert_eq!(row.first_source, "okx_instruments");
+    assert_eq!(row.last_seen_at, "2026-01-01T00:04:00.000Z");
+    let sightings: Vec<serde_json::Value> = serde_json::from_str(&row.sources_json).unwrap();
+    assert_eq!(sightings.len(), 2, "one entry per (source, instrument_id): {sightings:?}");
+    assert_eq!(sightings[1]["status"], json!("live"));
+    assert_eq!(sightings[1]["first_observed_at"], json!("2026-01-01T00:01:00Z"), "earliest observation kept");
+
+    // Outbox: three pending until published, in commit order.
+    let pending = t.store.pending_outbox(100).await.unwrap();
+    assert_eq!(pending.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EventType::AssetDiscovered, EventType::AssetUpdated, EventType::AssetUpdated]);
+    assert_eq!(pending[0], *discovered);
+    assert_eq!(t.store.mark_published(pending.iter().map(|e| e.event_id.clone()).collect()).await.unwrap(), 3);
+    assert!(t.store.pending_outbox(100).await.unwrap().is_empty());
+    assert_eq!(t.store.mark_published(vec![pending[0].event_id.clone()]).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn two_new_assets_in_one_batch_are_each_discovered() {
+    let t = open().await;
+    let out = t
+        .store
+        .apply(vec![
+            upsert("cex:okx:AAA", "okx_instruments", "AAA-USDT", None, at(1)),
+            upsert("eth:0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "geckoterminal", "pool1", None, at(1)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.derived.iter().filter(|e| e.kind == EventType::AssetDiscovered).count(), 2);
+    let dex = t.store.reader().get_asset("eth:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2").await.unwrap().unwrap();
+    assert_eq!(dex.kind, "dex");
+    assert_eq!(dex.chain.as_deref(), Some("eth"));
+    assert_eq!(dex.status, nl_ledger::DEFAULT_STATUS);
+}
+
+#[tokio::test]
+async fn risk_flagged_only_when_severity_rises() {
+    let t = open().await;
+    let a = "cex:okx:RSK";
+    let flagged = |out: &nl_ledger::ApplyOutcome| out.derived.iter().filter(|e| e.kind == EventType::RiskFlagged).count();
+
+    assert_eq!(flagged(&t.store.apply(vec![risk(a, at(1), 0, "a")]).await.unwrap()), 0, "clean first evaluation");
+    let out = t.store.apply(vec![risk(a, at(2), 50, "b")]).await.unwrap();
+    assert_eq!(flagged(&out), 1);
+    assert_eq!(out.derived[0].meta["previous_severity"], json!(0));
+    assert_eq!(out.derived[0].meta["failed_checks"], json!(["honeypot"]));
+    assert_eq!(flagged(&t.store.apply(vec![risk(a, at(3), 30, "c")]).await.unwrap()), 0, "fell");
+    assert_eq!(flagged(&t.store.apply(vec![risk(a, at(0), 90, "old")]).await.unwrap()), 0, "older than the latest");
+    // Within one batch: 30 → 60 flags, 60 → 60 does not, 60 → 80 flags.
+    let out = t.store.apply(vec![risk(a, at(4), 60, "d"), risk(a, at(5), 60, "e"), risk(a, at(6), 80, "f")]).await.unwrap();
+    assert_eq!(flagged(&out), 2);
+    assert_eq!(out.derived[1].meta["previous_severity"], json!(60));
+    // First evaluation of another asset that already fails flags (rise from nothing).
+    assert_eq!(flagged(&t.store.apply(vec![risk("cex:okx:OTH", at(1), 70, "g")]).await.unwrap()), 1);
+    assert_eq!(count(&t.store, "risk_flags").await, 8);
+    let latest = t.store.reader().latest(a).await.unwrap();
+    assert_eq!(latest.risk.unwrap().severity, 80);
+}
+
+#[tokio::test]
+async fn invalid_meta_is_kept_in_events_and_reported() {
+    let t = open().await;
+    let bad = env(EventType::SnapshotRecorded, &["bad"], at(1), "cex:okx:BAD", json!({"asset_id": "cex:okx:BAD", "price_usd": "x"}));
+    let wrong_decision = {
+        let mut e = decision("cex:okx:BAD", at(2), false);
+        e.kind = EventType::CandidatePromoted;
+        e
+    };
+    let good = snapshot("cex:okx:BAD", at(3), Some("10"), "ok");
+    let out = t.store.apply(vec![bad.clone(), wrong_decision.clone(), good]).await.unwrap();
+    assert_eq!(out.new.len(), 3);
+    let ids: Vec<_> = out.invalid.iter().map(|i| i.event_id.clone()).collect();
+    assert_eq!(ids, vec![bad.event_id.clone(), wrong_decision.event_id.clone()]);
+    assert!(out.invalid[0].error.contains("Snapshot"), "{}", out.invalid[0].error);
+    assert_eq!(count(&t.store, "events").await, 3);
+    assert_eq!(count(&t.store, "market_snapshots").await, 1);
+    assert_eq!(count(&t.store, "gate_decisions").await, 0);
+    // Redelivered poison is still reported, so the service can dead-letter it.
+    let again = t.store.apply(vec![bad.clone()]).await.unwrap();
+    assert_eq!(again.duplicates, vec![bad.event_id.clone()]);
+    assert_eq!(again.invalid.len(), 1);
+}
+
+#[tokio::test]
+async fn raw_runs_scores_decisions_ai_and_cursors() {
+    let t = open().await;
+    let mut raw = RawEvent::new("okx_instruments", "https://www.okx.com/api/v5/public/instruments", Some(200), at(1), "{\"data\":[]}".into(), RUN);
+    raw.parse_error = Some("unexpected shape".into());
+    let raw_env = Envelope::new(EventType::RawCaptured, &[&raw.raw_id], at(1), RUN, CFG, serde_json::to_value(&raw).unwrap());
+    let started = Envelope::new(EventType::RunStarted, &[RUN, "start"], at(0), RUN, CFG, json!({"dry_run": true, "sources": ["okx"]}));
+    let completed = Envelope::new(EventType::RunCompleted, &[RUN, "done"], at(9), RUN, CFG, json!({"counts": {"observed": 3}}));
+    let ai = env(EventType::AiL2Completed, &["ai"], at(5), "cex:okx:NEW", json!({"model": "m1", "artifact_path": "out/ai/x.json", "summary": "s"}));
+    let envs = vec![completed, raw_env, score("cex:okx:NEW", at(2), "0.75", "s"), decision("cex:okx:NEW", at(3), true), ai, started];
+    let out = t.store.apply(envs).await.unwrap();
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
+
+    let (status, err): (String, Option<String>) = sqlx::query_as("SELECT content_hash, parse_error FROM raw_events").fetch_one(t.store.reader().pool()).await.unwrap();
+    assert_eq!(status, raw.content_hash);
+    assert_eq!(err.as_deref(), Some("unexpected shape"));
+    let run: (String, Option<String>, Option<String>, bool) =
+        sqlx::query_as("SELECT status, started_at, finished_at, dry_run FROM runs").fetch_one(t.store.reader().pool()).await.unwrap();
+    assert_eq!(run, ("completed".into(), Some("2026-01-01T00:00:00.000Z".into()), Some("2026-01-01T00:09:00.000Z".into()), true), "completed-before-started still ends completed");
+    let ai: (String, Option<String>) = sqlx::query_as("SELECT layer, model FROM ai_outputs").fetch_one(t.store.reader().pool()).await.unwrap();
+    assert_eq!(ai, ("l2".into(), Some("m1".into())));
+    let latest = t.store.reader().latest("cex:okx:NEW").await.unwrap();
+    assert_eq!(latest.score.unwrap().score, "0.75");
+    let d = latest.decision.unwrap();
+    assert_eq!((d.decision.as_str(), d.reason_codes_json.as_str()), ("promoted", "[\"ok\"]"));
+    let stats = t.store.reader().stats().await.unwrap();
+    assert_eq!(stats.last_run_id.as_deref(), Some(RUN));
+    assert!(stats.events_by_type.contains(&("run.started".into(), 1)));
+
+    assert_eq!(t.store.reader().get_cursor("evm_eth").await.unwrap(), None);
+    t.store.put_cursor("evm_eth", &json!({"block": 100}), Some(7)).await.unwrap();
+    t.store.put_cursor("evm_eth", &json!({"block": 120}), Some(8)).await.unwrap();
+    assert_eq!(t.store.reader().get_cursor("evm_eth").await.unwrap(), Some(json!({"block": 120})));
+}

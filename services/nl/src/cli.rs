@@ -1,0 +1,102 @@
+//! Command-line surface of `nl`. Every command and flag has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// nl: the new-listings radar. Read-only research tooling; it never places an order.
+#[derive(Debug, Parser)]
+#[command(name = "nl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Config file (TOML). Keys can be overridden from the environment as NL_<SECTION>__<KEY>.
+    #[arg(long, global = true, default_value = nl_config::DEFAULT_CONFIG_PATH, env = "NL_CONFIG")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create (or migrate) the SQLite database: runbook tables and views.
+    DbInit {
+        /// Undo migrations down to this version instead (0 removes everything).
+        #[arg(long)]
+        down_to: Option<i64>,
+    },
+    /// Append events by hand (the runbook's "one manual event appended").
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Print or re-publish events from an events.jsonl file.
+    ReplayEvents(ReplayArgs),
+    /// Run one service against NATS (distributed mode).
+    Serve {
+        #[arg(value_enum)]
+        service: ServiceName,
+    },
+    /// Row counts per table, events per type, dead letters, last run.
+    Status,
+    /// Benchmarks that print figures (build with --release for meaningful numbers).
+    Bench {
+        #[arg(value_enum)]
+        target: BenchTarget,
+        /// Number of events.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Append one event to events.jsonl (and the ledger DB).
+    Append {
+        /// Event type, e.g. asset.discovered.
+        #[arg(long = "type")]
+        kind: String,
+        /// Asset id: <chain>:<address> or cex:<venue>:<BASE>.
+        #[arg(long)]
+        asset_id: String,
+        /// JSON object with extra fields.
+        #[arg(long, default_value = "{}")]
+        meta: String,
+        #[arg(long)]
+        symbol: Option<String>,
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// events.jsonl to read (default: the configured one).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Only events with ts >= this RFC 3339 time (e.g. 2026-11-21T00:00:00Z).
+    #[arg(long)]
+    pub from_ts: Option<String>,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type")]
+    pub kinds: Vec<String>,
+    /// Where to send them.
+    #[arg(long, value_enum, default_value_t = ReplayTarget::Stdout)]
+    pub to: ReplayTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayTarget {
+    Stdout,
+    Bus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceName {
+    Ledger,
+    Recorder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchTarget {
+    /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
+    Ledger,
+}

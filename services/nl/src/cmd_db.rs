@@ -1,0 +1,53 @@
+//! `nl db-init`: create or migrate the SQLite database (or undo migrations with `--down-to`).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nl_config::Loaded;
+use nl_ledger::LedgerStore;
+
+use crate::config::NlConfig;
+
+/// Runs `nl db-init`.
+///
+/// # Errors
+/// When the database cannot be created, migrated or read.
+pub async fn db_init(loaded: &Loaded<NlConfig>, down_to: Option<i64>) -> anyhow::Result<ExitCode> {
+    let cfg = &loaded.config.ledger;
+    let store = LedgerStore::open(cfg).await.with_context(|| format!("opening database {}", cfg.db_path.display()))?;
+    if let Some(target) = down_to {
+        let pool = store.reader().pool().clone();
+        drop(store);
+        let writer = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&cfg.db_path))
+            .await
+            .context("opening the database for undo")?;
+        nl_ledger::MIGRATOR.undo(&writer, target).await.with_context(|| format!("undoing migrations down to {target}"))?;
+        writer.close().await;
+        pool.close().await;
+        println!("Migrations undone down to version {target}: {}", cfg.db_path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (tables, views) = schema_objects(store.reader().pool()).await?;
+    println!("Database ready: {}", cfg.db_path.display());
+    println!("tables ({}): {}", tables.len(), tables.join(", "));
+    println!("views  ({}): {}", views.len(), views.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Names of the user tables and views in the schema.
+///
+/// # Errors
+/// When sqlite_master cannot be read.
+pub async fn schema_objects(pool: &sqlx::SqlitePool) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%' AND name != '_sqlx_migrations' ORDER BY type, name",
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading the schema")?;
+    let tables = rows.iter().filter(|(t, _)| t == "table").map(|(_, n)| n.clone()).collect();
+    let views = rows.iter().filter(|(t, _)| t == "view").map(|(_, n)| n.clone()).collect();
+    Ok((tables, views))
+}

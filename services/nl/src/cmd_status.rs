@@ -1,0 +1,48 @@
+//! `nl status`: what the ledger holds, what is dead-lettered, and the last run.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nl_bus::{Bus, NatsBus};
+use nl_config::Loaded;
+use nl_ledger::LedgerReader;
+
+use crate::config::{BusMode, NlConfig};
+
+/// Prints row counts per table, events per type, dead letters and the last run.
+///
+/// # Errors
+/// When the database is missing (run `nl db-init`) or unreadable.
+pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
+    let cfg = &loaded.config;
+    if !cfg.ledger.db_path.exists() {
+        anyhow::bail!("no database at {} (run `nl db-init` first)", cfg.ledger.db_path.display());
+    }
+    let reader = LedgerReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
+    let stats = reader.stats().await.context("reading stats")?;
+    println!("database: {}", cfg.ledger.db_path.display());
+    println!("config_hash: {}", loaded.config_hash);
+    println!("tables:");
+    for (t, n) in &stats.tables {
+        println!("  {t:<20} {n}");
+    }
+    println!("events by type:");
+    if stats.events_by_type.is_empty() {
+        println!("  (none)");
+    }
+    for (t, n) in &stats.events_by_type {
+        println!("  {t:<20} {n}");
+    }
+    println!("outbox pending: {}", stats.outbox_pending);
+    let dead = stats.tables.iter().find(|(t, _)| t == "dead_letters").map(|(_, n)| *n);
+    match (cfg.bus.mode, dead) {
+        (BusMode::Nats, _) => match NatsBus::connect(&cfg.nats).await {
+            Ok(bus) => println!("dead letters (nl.dlq.> on NATS): {}", bus.dead_letter_count().await.unwrap_or_default()),
+            Err(e) => println!("dead letters: unknown (NATS unreachable: {e})"),
+        },
+        (BusMode::Memory, Some(n)) => println!("dead letters: {n}"),
+        (BusMode::Memory, None) => println!("dead letters: 0"),
+    }
+    println!("last run: {}", stats.last_run_id.as_deref().unwrap_or("(none)"));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! The `nl` binary's configuration: every section of `config/default.toml`, each typed by the crate that
+//! owns it (`deny_unknown_fields` all the way down), plus path resolution under `[storage] out_dir`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use nl_bus::NatsConfig;
+use nl_config::{Loaded, StorageConfig};
+use nl_ledger::LedgerConfig;
+use nl_recorder::RecorderConfig;
+use serde::{Deserialize, Serialize};
+
+/// Which bus the embedded commands use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusMode {
+    /// In-process `MemoryBus` (embedded mode; no server needed).
+    #[default]
+    Memory,
+    /// NATS JetStream (`[nats]`).
+    Nats,
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusSection {
+    pub mode: BusMode,
+    /// Bound on messages the in-memory stream retains unacknowledged (load shedding beyond it is counted).
+    pub memory_max_messages: usize,
+}
+
+impl Default for BusSection {
+    fn default() -> Self {
+        Self { mode: BusMode::Memory, memory_max_messages: 1_000_000 }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NlConfig {
+    pub storage: StorageConfig,
+    pub bus: BusSection,
+    pub nats: NatsConfig,
+    pub ledger: LedgerConfig,
+    pub recorder: RecorderConfig,
+}
+
+impl NlConfig {
+    /// Places the DB and events log under `storage.out_dir` unless they were set explicitly.
+    fn resolve_paths(&mut self) {
+        if self.ledger.db_path == Path::new(nl_ledger::config::DEFAULT_DB_PATH) {
+            self.ledger.db_path = self.storage.db_path();
+        }
+        if self.recorder.path == Path::new(nl_recorder::DEFAULT_EVENTS_PATH) {
+            self.recorder.path = self.storage.events_path();
+        }
+    }
+}
+
+/// Loads and validates the configuration from `path` (plus `NL_*__*` env overrides).
+///
+/// # Errors
+/// A message naming the file or env variable and the key to fix.
+pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
+    let mut loaded: Loaded<NlConfig> = nl_config::load(path).with_context(|| format!("loading config {}", path.display()))?;
+    loaded.config.resolve_paths();
+    loaded.config.ledger.validate().map_err(|e| anyhow::anyhow!("config {}: [ledger] {e}", path.display()))?;
+    loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
+    Ok(loaded)
+}

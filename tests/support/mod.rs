@@ -1,0 +1,64 @@
+//! Helpers for the end-to-end tests: run the real `nl` binary against a temp output dir and, where
+//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use nl_bus::NatsConfig;
+
+/// The repo's default config file.
+pub fn default_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml")
+}
+
+/// An `nl` command with `--config` set, outputs under `out_dir`, and `extra` env overrides.
+pub fn nl(out_dir: &Path, extra: &[(&str, String)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.arg("--config").arg(default_config()).env("NL_STORAGE__OUT_DIR", out_dir).env("RUST_LOG", "warn");
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Env overrides that point a child `nl` at this NATS config (same stream name).
+pub fn nats_env(cfg: &NatsConfig) -> Vec<(&'static str, String)> {
+    vec![("NL_BUS__MODE", "nats".to_string()), ("NL_NATS__URL", cfg.url.clone()), ("NL_NATS__STREAM", cfg.stream.clone())]
+}
+
+/// Runs to completion and returns the output, panicking with stderr on a spawn failure.
+pub fn run(mut c: Command) -> Output {
+    c.output().expect("spawn nl")
+}
+
+/// Spawns a long-running `nl` (e.g. `serve ledger`) with piped stderr discarded.
+pub fn spawn(mut c: Command) -> Child {
+    c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn nl")
+}
+
+/// Kills with SIGKILL (std's `Child::kill` on Unix) and reaps.
+pub fn sigkill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Sends SIGTERM via the `kill` command and waits for exit.
+pub fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    child.wait().expect("wait")
+}
+
+/// Count of rows in `table` through a fresh read-only connection (0 when the DB does not exist yet).
+pub async fn count(db: &Path, table: &str) -> i64 {
+    if !db.exists() {
+        return 0;
+    }
+    let Ok(reader) = nl_ledger::LedgerReader::open(db, 1).await else { return 0 };
+    let stats = match reader.stats().await {
+        Ok(s) => s,
+        Err(_) => return 0,
+    };
+    reader.pool().close().await;
+    stats.tables.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
+}
