@@ -15,3 +15,9 @@ pub mod state;
 pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once, raw_subject};
 pub use source::{PollError, PollOutcome, Source};
 pub use state::{MemoryStateStore, StateError, StateStore};
+
+pub mod bench;
+pub mod config;
+pub mod push;
+pub mod serve;
+pub mod state_nats;

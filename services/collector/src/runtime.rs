@@ -136,25 +136,28 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
     let name = source.name().to_string();
     let mut lease: Option<Lease> = None;
     let mut next_poll = Instant::now();
+    let mut wake = Instant::now();
     loop {
-        let wake = match (&ctx.leases, &lease) {
-            (Some(_), _) => next_poll.min(Instant::now() + ctx.lease_renew_every),
-            (None, _) => next_poll,
-        };
         tokio::select! {
             _ = stop.changed() => break,
             () = tokio::time::sleep_until(wake) => {}
         }
         if let Some(leases) = &ctx.leases {
             if !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await {
+                // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
+                wake = Instant::now() + ctx.lease_renew_every;
                 continue;
             }
         }
-        if Instant::now() < next_poll {
-            continue;
+        if Instant::now() >= next_poll {
+            let report = poll_once(source.as_ref(), &ctx, Arc::clone(&counters), chrono::Utc::now()).await;
+            next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default());
         }
-        let report = poll_once(source.as_ref(), &ctx, Arc::clone(&counters), chrono::Utc::now()).await;
-        next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default());
+        // With a lease, wake at least every renew period to keep it alive between polls.
+        wake = match &ctx.leases {
+            Some(_) => next_poll.min(Instant::now() + ctx.lease_renew_every),
+            None => next_poll,
+        };
     }
     if let (Some(leases), Some(l)) = (&ctx.leases, lease) {
         if let Err(error) = leases.release(l).await {
@@ -254,7 +257,11 @@ pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<So
 pub fn raw_messages(raws: &[RawEvent], run: &RunIdentity) -> Vec<Message> {
     raws.iter()
         .filter_map(|r| {
-            let meta = serde_json::to_value(r).ok()?;
+            let mut meta = serde_json::to_value(r).ok()?;
+            if r.run_id.is_empty() {
+                // Sources built without a run (e.g. long-lived pollers) get the publishing run's id.
+                meta["run_id"] = serde_json::Value::String(run.run_id.clone());
+            }
             let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, &run.run_id, &run.config_hash, meta).with_source(r.source.clone());
             env.event_id = nl_domain::EventId(r.raw_id.clone());
             let body = env.to_json().ok()?;

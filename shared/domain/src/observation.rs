@@ -65,15 +65,17 @@ pub struct ListingObservation {
 }
 
 impl ListingObservation {
-    /// The natural identity of this sighting, used for the event id: source, instrument, change and status.
+    /// The natural identity of this sighting, used for the event id: source, instrument, change, status and
+    /// scheduled start (so an update that only moves the listing time is a distinct event).
     #[must_use]
-    pub fn event_id_parts(&self) -> [String; 5] {
+    pub fn event_id_parts(&self) -> [String; 6] {
         [
             self.source.clone(),
             self.instrument_id.clone(),
             self.asset_id.to_string(),
             serde_json::to_string(&self.change).unwrap_or_default(),
             self.status.clone().unwrap_or_default(),
+            self.scheduled_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default(),
         ]
     }
 

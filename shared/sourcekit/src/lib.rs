@@ -23,4 +23,4 @@ pub use headers::{Usage, UsageKind};
 pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
 pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
 pub use stats::{SourceStats, StatsSnapshot};
-pub use ws::{WsClient, WsConfig, WsEvent, WsExit, WsHandle};
+pub use ws::{EnvHeader, EnvLookup, UrlFn, WsClient, WsConfig, WsEvent, WsExit, WsHandle};

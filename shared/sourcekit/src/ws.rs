@@ -6,6 +6,11 @@
 //! are either text (OKX `"ping"`, Kraken `{"method":"ping"}`) or protocol ping frames. Reconnects
 //! back off exponentially with jitter. Events go through a bounded channel and each send is
 //! awaited: a slow consumer slows reading (TCP backpressure) instead of growing a buffer.
+//!
+//! Authenticated feeds (Binance announcements) add handshake headers whose values come from env
+//! variables ([`EnvHeader`]; marked sensitive, never logged) and may derive a fresh URL per connect
+//! ([`WsClient::with_url_fn`], e.g. a signed query with the current timestamp); only the configured
+//! base URL, redacted, is ever logged.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -66,7 +71,28 @@ pub struct WsConfig {
     /// Handshake timeout (default 10 000).
     #[serde(default = "d_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// Extra handshake headers valued from env variables (e.g. `X-MBX-APIKEY`), read at each connect.
+    #[serde(default)]
+    pub env_headers: Vec<EnvHeader>,
 }
+
+/// A handshake header whose value is read from an env variable at connect time. The value is sent
+/// as a sensitive header and never logged or stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvHeader {
+    /// Header name, e.g. `X-MBX-APIKEY`.
+    pub name: String,
+    /// Env variable holding the value.
+    pub value_env: String,
+}
+
+/// Derives the URL of one connection attempt from the configured URL (e.g. adds a signed query).
+/// An `Err` message must not contain secrets: it is logged as the disconnect reason.
+pub type UrlFn = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// Env lookup used for [`EnvHeader`] values (normally `std::env::var`).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl WsConfig {
     /// A config with defaults for everything but the URL.
@@ -81,6 +107,7 @@ impl WsConfig {
             backoff_base_ms: d_backoff_base_ms(),
             backoff_cap_ms: d_backoff_cap_ms(),
             connect_timeout_ms: d_connect_timeout_ms(),
+            env_headers: Vec::new(),
         }
     }
 }
@@ -162,11 +189,18 @@ impl WsHandle {
 }
 
 /// The reconnecting client. Create, take a [`handle`](Self::handle), then [`run`](Self::run).
-#[derive(Debug)]
 pub struct WsClient {
     cfg: WsConfig,
     shared: Arc<Shared>,
     log_url: String,
+    url_fn: Option<UrlFn>,
+    env: EnvLookup,
+}
+
+impl std::fmt::Debug for WsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsClient").field("url", &self.log_url).field("url_fn", &self.url_fn.is_some()).finish_non_exhaustive()
+    }
 }
 
 enum End {
@@ -179,7 +213,40 @@ impl WsClient {
     #[must_use]
     pub fn new(cfg: WsConfig) -> Self {
         let log_url = reqwest::Url::parse(&cfg.url).map_or_else(|_| "<invalid url>".to_owned(), |u| crate::secrets::redact_url(&u, &[]));
-        Self { cfg, shared: Arc::new(Shared::default()), log_url }
+        Self { cfg, shared: Arc::new(Shared::default()), log_url, url_fn: None, env: Arc::new(|k| std::env::var(k).ok()) }
+    }
+
+    /// Derives each connection's URL from the configured one (called once per connect attempt).
+    #[must_use]
+    pub fn with_url_fn(mut self, url_fn: UrlFn) -> Self {
+        self.url_fn = Some(url_fn);
+        self
+    }
+
+    /// Reads [`EnvHeader`] values through `lookup` instead of the process environment (tests).
+    #[must_use]
+    pub fn with_env_lookup(mut self, lookup: EnvLookup) -> Self {
+        self.env = lookup;
+        self
+    }
+
+    /// The handshake request of one attempt: derived URL plus env headers. Errors never carry secret values.
+    fn request(&self) -> Result<(tokio_tungstenite::tungstenite::handshake::client::Request, String), String> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+        let url = match &self.url_fn {
+            Some(f) => f(&self.cfg.url)?,
+            None => self.cfg.url.clone(),
+        };
+        let mut req = url.as_str().into_client_request().map_err(|e| format!("invalid url: {e}"))?;
+        for h in &self.cfg.env_headers {
+            let value = (self.env)(&h.value_env).filter(|v| !v.is_empty()).ok_or_else(|| format!("header `{}`: env var `{}` is unset or empty", h.name, h.value_env))?;
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("invalid header name `{}`", h.name))?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| format!("header `{}`: value from `{}` is not a valid header value", h.name, h.value_env))?;
+            value.set_sensitive(true);
+            req.headers_mut().insert(name, value);
+        }
+        Ok((req, url))
     }
 
     /// A handle exposing `last_message_age()` and counters.
@@ -196,22 +263,31 @@ impl WsClient {
         let backoff = Backoff::new(Duration::from_millis(self.cfg.backoff_base_ms), Duration::from_millis(self.cfg.backoff_cap_ms));
         let mut failures = 0u32;
         loop {
-            let connect = tokio::time::timeout(Duration::from_millis(self.cfg.connect_timeout_ms), tokio_tungstenite::connect_async(self.cfg.url.as_str()));
-            let result = tokio::select! {
-                biased;
-                () = &mut shutdown => return WsExit::Shutdown,
-                r = connect => r,
-            };
-            let reason = match result {
-                Ok(Ok((ws, _response))) => match self.session(ws, &events, &mut shutdown, &mut failures).await {
-                    End::Exit(exit) => return exit,
-                    End::Lost(reason) => reason,
-                },
-                Ok(Err(e)) => format!("connect failed: {e}"),
-                Err(_) => format!("connect timed out after {} ms", self.cfg.connect_timeout_ms),
+            let (reason, attempt_url) = match self.request() {
+                Err(e) => (format!("connect failed: {e}"), None),
+                Ok((req, attempt_url)) => {
+                    let connect = tokio::time::timeout(Duration::from_millis(self.cfg.connect_timeout_ms), tokio_tungstenite::connect_async(req));
+                    let result = tokio::select! {
+                        biased;
+                        () = &mut shutdown => return WsExit::Shutdown,
+                        r = connect => r,
+                    };
+                    let reason = match result {
+                        Ok(Ok((ws, _response))) => match self.session(ws, &events, &mut shutdown, &mut failures).await {
+                            End::Exit(exit) => return exit,
+                            End::Lost(reason) => reason,
+                        },
+                        Ok(Err(e)) => format!("connect failed: {e}"),
+                        Err(_) => format!("connect timed out after {} ms", self.cfg.connect_timeout_ms),
+                    };
+                    (reason, Some(attempt_url))
+                }
             };
             self.shared.connected.store(false, Ordering::Relaxed);
-            let reason = reason.replace(&self.cfg.url, &self.log_url);
+            let mut reason = reason.replace(&self.cfg.url, &self.log_url);
+            if let Some(u) = attempt_url.filter(|u| u != &self.cfg.url) {
+                reason = reason.replace(&u, &self.log_url);
+            }
             let delay = backoff.delay(failures.min(30));
             failures = failures.saturating_add(1);
             warn!(url = %self.log_url, %reason, ?delay, "WebSocket disconnected; reconnecting.");

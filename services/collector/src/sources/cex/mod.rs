@@ -1,9 +1,13 @@
 //! Centralized-exchange sources, pure part: per-venue wire models and parsers for instrument lists,
 //! announcement feeds and push frames, the announcement title parser, and the baseline/diff logic that turns
-//! snapshots into `listing.observed` observations. No I/O here: clients call these with response bodies.
+//! snapshots into `listing.observed` observations. The parsers do no I/O: [`poll`] holds the HTTP poll sources that
+//! call them with response bodies (endpoint descriptors in each venue's `client.rs`), and [`mock`] a scripted mock
+//! venue for tests and benchmarks.
 
 pub mod cursor;
 pub mod diff;
+pub mod mock;
+pub mod poll;
 pub mod title;
 pub mod types;
 mod wire;

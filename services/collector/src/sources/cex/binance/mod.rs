@@ -1,6 +1,7 @@
 //! Binance: spot `exchangeInfo`, the CMS announcement list (catalog 48), the futures `!contractInfo` push
 //! stream and the official announcement WebSocket `DATA` frame.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

@@ -1,5 +1,6 @@
 //! Bybit: v5 `market/instruments-info?category=spot` and `announcements/index`.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

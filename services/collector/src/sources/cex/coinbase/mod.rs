@@ -1,5 +1,6 @@
 //! Coinbase Exchange: `GET /products` (bare array) and the WebSocket `status` channel.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

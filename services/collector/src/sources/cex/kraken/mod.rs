@@ -1,5 +1,6 @@
 //! Kraken: `GET /0/public/AssetPairs` and the v2 WebSocket `instrument` channel.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

@@ -1,5 +1,6 @@
 //! KuCoin: `GET /api/v2/symbols` and `GET /api/v3/announcements`.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

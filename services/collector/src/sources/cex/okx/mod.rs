@@ -1,5 +1,6 @@
 //! OKX: `public/instruments` (SPOT), `support/announcements` and the keyless `instruments` push channel.
 
+pub mod client;
 pub mod models;
 pub mod parse;
 

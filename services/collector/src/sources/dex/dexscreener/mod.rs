@@ -2,6 +2,7 @@
 //! `/token-pairs/v1`), token profiles and boosts. Used for enrichment; profiles are paid listings, not a
 //! discovery source.
 
+pub mod client;
 pub mod error;
 pub mod models;
 pub mod parse;

@@ -1,7 +1,9 @@
 //! EVM factory logs: event ABIs, JSON-RPC wire types and request builders, factory registry, log
 //! decoding into [`PoolCreated`], quote-token filtering, observations, ERC-20 metadata decoding and
-//! block-range planning. Pure: callers do the I/O.
+//! block-range planning (pure), plus the polling [`client::EvmLogSource`] and its JSON-RPC client.
 
+pub mod client;
+pub mod cursor;
 pub mod decode;
 pub mod erc20;
 pub mod error;
@@ -11,6 +13,7 @@ pub mod quotes;
 pub mod ranges;
 pub mod registry;
 pub mod rpc;
+pub mod rpc_client;
 
 pub use decode::{NATIVE_CURRENCY, PoolCreated, decode_log};
 pub use erc20::{CallOutcome, TokenMeta, decode_string_or_bytes32, decode_uint8_decimals, decode_uint256, metadata_requests, token_meta};

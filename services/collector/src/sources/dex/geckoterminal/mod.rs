@@ -1,6 +1,7 @@
 //! GeckoTerminal `new_pools` (JSON:API): `data[]` pool resources plus `included[]` tokens and dexes when
 //! requested with `include=base_token,quote_token,dex`. Keyless, 60 s cache, budget ≤10 calls/min.
 
+pub mod client;
 pub mod error;
 pub mod models;
 pub mod parse;

@@ -1,0 +1,42 @@
+//! `nl-collector`: the distributed collector as its own process. Config from the TOML file given as the only
+//! argument, else `$NL_CONFIG`, else `config/default.toml`, plus `NL_<SECTION>__<KEY>` env overrides. Stops
+//! on SIGINT/SIGTERM, releasing its leases.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use nl_collector::serve::{ServeConfig, serve};
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    nl_telemetry::init("collector");
+    let path = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("NL_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(nl_config::DEFAULT_CONFIG_PATH));
+    let loaded = nl_config::load::<ServeConfig>(&path).with_context(|| format!("loading {}", path.display()))?;
+    serve(loaded.config, loaded.config_hash, shutdown_signal()).await.context("collector")?;
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! [`PushSource`]: one WebSocket feed run as a collector source.
+//!
+//! The push task is the only owner of its state key: it loads the state when a session starts, diffs every
+//! frame against it, publishes the frame (`raw.captured`) and its observations (`listing.observed`) durably
+//! through the runtime's helpers, then saves the state. On every `Connected` (first connect and each
+//! reconnect) it fills the gap by running the paired REST poll once, inline, under the same key, and reloads
+//! the state afterwards; so the push and the gap-fill poll never race (the REST twin must therefore not also
+//! be configured as a separate poll source under the same name). When a publish fails, the state is not
+//! advanced and a gap fill runs before the next frame.
+//!
+//! With leases (distributed mode) a replica connects only while it holds the source's lease, renews it at
+//! most every `lease_renew_every` right before handling an event, and drops the connection as soon as the
+//! lease is lost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use nl_bus::lease::Lease;
+use nl_sourcekit::{UrlFn, WsClient, WsConfig, WsEvent, WsHandle};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::frame::{FeedState, FrameContext, process_text};
+use super::kind::PushKind;
+use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
+use crate::source::Source;
+use crate::sources::cex::AnnouncementPolicy;
+
+/// Bound of the frame channel between the WebSocket reader and the push task.
+const EVENT_BUFFER: usize = 256;
+
+/// Live status of a push source, for metrics and health checks.
+#[derive(Debug, Default)]
+pub struct PushStatus {
+    ws: Mutex<Option<WsHandle>>,
+    /// Publishing counters, the same set poll sources have.
+    pub counters: Arc<SourceCounters>,
+    /// Text frames handled.
+    pub frames: AtomicU64,
+    /// Frames that did not parse (kept raw with their error).
+    pub parse_errors: AtomicU64,
+    /// Error frames the venue sent.
+    pub venue_errors: AtomicU64,
+    /// Gap-fill polls run.
+    pub gap_fills: AtomicU64,
+    /// Successful connections (all sessions).
+    pub connects: AtomicU64,
+}
+
+impl PushStatus {
+    /// Time since the feed last sent anything (frame or pong); `None` when not connected yet. Export as
+    /// `last_message_age_seconds{source}`.
+    #[must_use]
+    pub fn last_message_age(&self) -> Option<Duration> {
+        self.ws.lock().unwrap_or_else(PoisonError::into_inner).as_ref().and_then(WsHandle::last_message_age)
+    }
+
+    /// Whether a connection is up right now.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.ws.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(WsHandle::is_connected)
+    }
+
+    fn set_handle(&self, h: Option<WsHandle>) {
+        *self.ws.lock().unwrap_or_else(PoisonError::into_inner) = h;
+    }
+}
+
+/// One push feed: WebSocket settings, parser, and the optional REST poll that fills connection gaps.
+pub struct PushSource {
+    name: String,
+    kind: PushKind,
+    ws: WsConfig,
+    url_fn: Option<UrlFn>,
+    gap_fill: Option<Arc<dyn Source>>,
+    policy: AnnouncementPolicy,
+    run_id: String,
+    status: Arc<PushStatus>,
+}
+
+impl std::fmt::Debug for PushSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushSource").field("name", &self.name).field("kind", &self.kind).field("gap_fill", &self.gap_fill.is_some()).finish_non_exhaustive()
+    }
+}
+
+enum SessionEnd {
+    Stop,
+    LeaseLost,
+}
+
+impl PushSource {
+    /// A feed named `name` (its state and lease key) of `kind` over `ws`; raws carry `run_id`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, kind: PushKind, ws: WsConfig, run_id: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            ws,
+            url_fn: None,
+            gap_fill: None,
+            policy: AnnouncementPolicy::default(),
+            run_id: run_id.into(),
+            status: Arc::new(PushStatus::default()),
+        }
+    }
+
+    /// Runs `source` once on every connect. Give it the same name as this feed to share its state.
+    #[must_use]
+    pub fn with_gap_fill(mut self, source: Arc<dyn Source>) -> Self {
+        self.gap_fill = Some(source);
+        self
+    }
+
+    /// Derives each connection's URL (signed query).
+    #[must_use]
+    pub fn with_url_fn(mut self, f: UrlFn) -> Self {
+        self.url_fn = Some(f);
+        self
+    }
+
+    /// Announcement selection (first-run lookback, max age).
+    #[must_use]
+    pub fn with_policy(mut self, policy: AnnouncementPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The source name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The feed kind.
+    #[must_use]
+    pub fn kind(&self) -> PushKind {
+        self.kind
+    }
+
+    /// Status for metrics (`last_message_age`, counters).
+    #[must_use]
+    pub fn status(&self) -> Arc<PushStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// Runs until `stop` turns true (or its sender is dropped); releases the lease on the way out.
+    pub async fn run(self: Arc<Self>, ctx: CollectorCtx, mut stop: watch::Receiver<bool>) {
+        let mut lease: Option<Lease> = None;
+        let mut renewed = Instant::now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if let Some(leases) = &ctx.leases
+                && lease.is_none()
+            {
+                match leases.acquire(&self.name).await {
+                    Ok(Some(l)) => {
+                        info!(source = %self.name, revision = l.revision, "Lease acquired; connecting this feed.");
+                        lease = Some(l);
+                        renewed = Instant::now();
+                    }
+                    Ok(None) => {}
+                    Err(error) => warn!(source = %self.name, %error, "Lease acquire failed."),
+                }
+                if lease.is_none() {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        () = tokio::time::sleep(ctx.lease_renew_every) => continue,
+                    }
+                }
+            }
+            match self.session(&ctx, &mut lease, &mut renewed, &mut stop).await {
+                SessionEnd::Stop => break,
+                SessionEnd::LeaseLost => {}
+            }
+        }
+        if let (Some(leases), Some(l)) = (&ctx.leases, lease)
+            && let Err(error) = leases.release(l).await
+        {
+            warn!(source = %self.name, %error, "Releasing the lease failed; it will expire by TTL.");
+        }
+    }
+
+    /// Keeps the lease: renews when the last renewal is `lease_renew_every` old. False = lost, stop now.
+    async fn keep_lease(&self, ctx: &CollectorCtx, lease: &mut Option<Lease>, renewed: &mut Instant) -> bool {
+        let Some(leases) = &ctx.leases else { return true };
+        let Some(l) = lease.as_mut() else { return false };
+        if renewed.elapsed() < ctx.lease_renew_every {
+            return true;
+        }
+        match leases.renew(l).await {
+            Ok(true) => {
+                *renewed = Instant::now();
+                true
+            }
+            Ok(false) => {
+                self.status.counters.leases_lost.fetch_add(1, Ordering::Relaxed);
+                warn!(source = %self.name, "Lease lost to another replica; disconnecting.");
+                *lease = None;
+                false
+            }
+            // A transient store error: keep going while the lease cannot have expired yet.
+            Err(error) if renewed.elapsed() < leases.ttl() => {
+                warn!(source = %self.name, %error, "Lease renewal failed; retrying.");
+                true
+            }
+            Err(error) => {
+                warn!(source = %self.name, %error, "Lease renewal failed past the TTL; disconnecting.");
+                *lease = None;
+                false
+            }
+        }
+    }
+
+    async fn session(&self, ctx: &CollectorCtx, lease: &mut Option<Lease>, renewed: &mut Instant, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        let (tx, mut rx) = mpsc::channel(EVENT_BUFFER);
+        let (ws_stop_tx, ws_stop_rx) = oneshot::channel::<()>();
+        let mut client = WsClient::new(self.ws.clone());
+        if let Some(f) = &self.url_fn {
+            client = client.with_url_fn(Arc::clone(f));
+        }
+        self.status.set_handle(Some(client.handle()));
+        let reader = tokio::spawn(client.run(tx, async move {
+            let _ = ws_stop_rx.await;
+        }));
+        let mut state = self.load_state(ctx).await;
+        let mut needs_gap_fill = false;
+        let mut renew_tick = tokio::time::interval(ctx.lease_renew_every.max(Duration::from_millis(10)));
+        let end = loop {
+            tokio::select! {
+                _ = stop.changed() => break SessionEnd::Stop,
+                _ = renew_tick.tick(), if ctx.leases.is_some() => {
+                    if !self.keep_lease(ctx, lease, renewed).await {
+                        break SessionEnd::LeaseLost;
+                    }
+                }
+                ev = rx.recv() => {
+                    let Some(ev) = ev else { break SessionEnd::Stop };
+                    if !self.keep_lease(ctx, lease, renewed).await {
+                        break SessionEnd::LeaseLost;
+                    }
+                    match ev {
+                        WsEvent::Connected { attempt } => {
+                            self.status.connects.fetch_add(1, Ordering::Relaxed);
+                            debug!(source = %self.name, attempt, "Feed connected; filling the gap.");
+                            state = self.fill_gap(ctx, state).await;
+                            needs_gap_fill = false;
+                        }
+                        WsEvent::Text(text, at) => {
+                            if needs_gap_fill {
+                                state = self.fill_gap(ctx, state).await;
+                            }
+                            let (next, committed) = self.handle_text(ctx, &text, at, state).await;
+                            state = next;
+                            needs_gap_fill = !committed;
+                        }
+                        WsEvent::Disconnected { reason } => debug!(source = %self.name, %reason, "Feed disconnected."),
+                    }
+                }
+            }
+        };
+        drop(ws_stop_tx);
+        let _ = reader.await;
+        self.status.set_handle(None);
+        end
+    }
+
+    async fn load_state(&self, ctx: &CollectorCtx) -> FeedState {
+        match ctx.state.load(&self.name).await {
+            Ok(v) => FeedState::decode(self.kind, &self.name, v.as_ref()),
+            Err(error) => {
+                // Without the saved state every frame would look new; a baseline from the feed is safer.
+                warn!(source = %self.name, %error, "Cannot load push state; starting from a new baseline.");
+                FeedState::decode(self.kind, &self.name, None)
+            }
+        }
+    }
+
+    /// One poll of the REST twin (same state key), then the state as that poll left it.
+    async fn fill_gap(&self, ctx: &CollectorCtx, state: FeedState) -> FeedState {
+        let Some(gap) = &self.gap_fill else { return state };
+        self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
+        let report = poll_once(gap.as_ref(), ctx, Arc::clone(&self.status.counters), chrono::Utc::now()).await;
+        if !report.ok() {
+            warn!(source = %self.name, errors = ?report.errors, not_committed = ?report.not_committed, "Gap-fill poll incomplete.");
+        }
+        if gap.name() == self.name { self.load_state(ctx).await } else { state }
+    }
+
+    /// Publishes one frame's raw and observations, then saves the state. Returns the state to continue with
+    /// and whether the frame was committed.
+    async fn handle_text(&self, ctx: &CollectorCtx, text: &str, at: nl_domain::Ts, state: FeedState) -> (FeedState, bool) {
+        let counters = &self.status.counters;
+        self.status.frames.fetch_add(1, Ordering::Relaxed);
+        let cx = FrameContext { source: &self.name, kind: self.kind, endpoint: &self.ws.url, run_id: &self.run_id, policy: &self.policy };
+        let p = process_text(&cx, text, at, &state);
+        if let Some(error) = &p.parse_error {
+            self.status.parse_errors.fetch_add(1, Ordering::Relaxed);
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            warn!(source = %self.name, %error, "Push frame did not parse; kept raw.");
+        }
+        if let Some(error) = &p.venue_error {
+            self.status.venue_errors.fetch_add(1, Ordering::Relaxed);
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            warn!(source = %self.name, %error, "Venue sent an error frame.");
+        }
+        let raws: Vec<_> = p.raw.into_iter().collect();
+        let msgs: Vec<_> = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&p.observations, &ctx.run)).collect();
+        if !msgs.is_empty()
+            && let Err(error) = ctx.bus.publish_batch(msgs).await
+        {
+            counters.publish_failures.fetch_add(1, Ordering::Relaxed);
+            warn!(source = %self.name, %error, "Publishing a push frame failed; state not advanced, a gap fill follows.");
+            return (state, false);
+        }
+        counters.raws.fetch_add(raws.len() as u64, Ordering::Relaxed);
+        counters.observations.fetch_add(p.observations.len() as u64, Ordering::Relaxed);
+        let Some(next) = p.next else {
+            self.mark_success();
+            return (state, true);
+        };
+        let saved = match next.encode() {
+            Ok(Some(v)) => ctx.state.save(&self.name, &v).await.map_err(|e| e.to_string()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = saved {
+            warn!(source = %self.name, %error, "Saving push state failed; continuing in memory, a gap fill follows.");
+            return (next, false);
+        }
+        self.mark_success();
+        (next, true)
+    }
+
+    fn mark_success(&self) {
+        let ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        self.status.counters.last_success_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// Runs every push source until `stop` turns true.
+pub async fn run_push_sources(sources: Vec<Arc<PushSource>>, ctx: CollectorCtx, stop: watch::Receiver<bool>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in sources {
+        tasks.spawn(s.run(ctx.clone(), stop.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+}

@@ -1,0 +1,30 @@
+//! KuCoin HTTP poll clients: the endpoint descriptors the generic
+//! [`InstrumentListSource`](crate::sources::cex::poll::InstrumentListSource) and
+//! [`AnnouncementSource`](crate::sources::cex::poll::AnnouncementSource) poll with. Base URL,
+//! interval and budget come from the source config; the path, weight and parser are fixed here.
+
+use crate::sources::cex::poll::{AnnouncementDescriptor, Endpoint, InstrumentListDescriptor};
+
+use super::parse::{VENUE, parse_announcements, parse_instruments};
+
+/// Public REST host of KuCoin.
+pub const BASE_URL: &str = "https://api.kucoin.com";
+
+/// `GET /api/v2/symbols` (`tradingStartTime` gives the go-live time).
+pub const SYMBOLS: InstrumentListDescriptor = InstrumentListDescriptor {
+    venue: VENUE,
+    endpoint: Endpoint { path: "/api/v2/symbols", weight: 1, headers: &[], api_key_header: None },
+    parse: parse_instruments,
+};
+
+/// `GET /api/v3/announcements?annType=new-listings&lang=en_US&pageSize=20&currentPage=1`.
+pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
+    venue: VENUE,
+    endpoint: Endpoint {
+        path: "/api/v3/announcements?annType=new-listings&lang=en_US&pageSize=20&currentPage=1",
+        weight: 1,
+        headers: &[],
+        api_key_header: None,
+    },
+    parse: parse_announcements,
+};

@@ -1,0 +1,270 @@
+//! The two generic CEX poll sources: [`InstrumentListSource`] (diff a venue's instrument list against the
+//! saved [`KnownSet`]) and [`AnnouncementSource`] (report unseen articles of a venue's listing feed). Each
+//! is parameterised by a small per-venue descriptor that lives in the venue's `client.rs`: the endpoint,
+//! its request weight, fixed headers and the pure parser.
+//!
+//! Semantics every poll keeps:
+//! * every response body becomes a [`RawEvent`] (error statuses too); a body that fails to parse is kept with
+//!   its `parse_error`, reported as [`PollError::Parse`], and the state is not advanced;
+//! * `304 Not Modified` produces nothing and keeps the state;
+//! * 429/418 become [`PollError::RateLimited`] so the runtime waits before the next poll (the shared
+//!   provider budget is already paused by sourcekit, so there is no retry storm);
+//! * observations point at the raw they came from (`raw_event_id`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
+use nl_sourcekit::{FetchError, Fetched, HttpSource};
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use super::cursor::{AnnouncementPolicy, SeenAnnouncements, select_new_announcements};
+use super::diff::{KnownSet, announcement_observations, diff, to_observation};
+use super::types::{Announcement, Instrument, ParseError};
+use crate::source::{PollError, PollOutcome, Source};
+
+/// Parser of an instrument-list response body.
+pub type InstrumentParser = fn(&str) -> Result<Vec<Instrument>, ParseError>;
+/// Parser of an announcement-list response body.
+pub type AnnouncementParser = fn(&str) -> Result<Vec<Announcement>, ParseError>;
+
+/// One public GET endpoint of a venue.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// Path and query appended to the configured `base_url`.
+    pub path: &'static str,
+    /// Weight charged to the provider budget per request (the venue's documented request weight, else 1).
+    pub weight: u32,
+    /// Fixed, non-secret request headers (e.g. OKX `Accept-Language`).
+    pub headers: &'static [(&'static str, &'static str)],
+    /// Header that carries an API key when the source config names `api_key_env`; `None` when the venue's
+    /// public endpoint takes no key (configuring one is then an error).
+    pub api_key_header: Option<&'static str>,
+}
+
+/// What a venue's instrument-list poll needs: venue slug, endpoint and parser.
+#[derive(Debug, Clone, Copy)]
+pub struct InstrumentListDescriptor {
+    pub venue: &'static str,
+    pub endpoint: Endpoint,
+    pub parse: InstrumentParser,
+}
+
+/// What a venue's announcement poll needs: venue slug, endpoint and parser.
+#[derive(Debug, Clone, Copy)]
+pub struct AnnouncementDescriptor {
+    pub venue: &'static str,
+    pub endpoint: Endpoint,
+    pub parse: AnnouncementParser,
+}
+
+/// Saved state of an [`InstrumentListSource`]: every instrument id ever seen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstrumentListState {
+    pub known: KnownSet,
+}
+
+/// Saved state of an [`AnnouncementSource`]: the ids already handled.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnnouncementState {
+    pub seen: SeenAnnouncements,
+}
+
+/// Result of one fetch: a body to parse, or nothing more to do (304, or a failure already recorded).
+enum Fetch {
+    Body(Fetched),
+    Done,
+}
+
+/// Fetches `endpoint`; failures are recorded in `out` (raw of the error response, poll error).
+async fn fetch(http: &HttpSource, name: &str, endpoint: &Endpoint, run_id: &str, out: &mut PollOutcome) -> Fetch {
+    match http.get(endpoint.path, endpoint.weight).await {
+        Ok(f) if f.not_modified => Fetch::Done,
+        Ok(f) => Fetch::Body(f),
+        Err(e) => {
+            if let Some(resp) = e.response() {
+                out.raws.push(resp.to_raw_event(name, run_id));
+            }
+            out.errors.push(match &e {
+                FetchError::RateLimited { retry_after, .. } => PollError::RateLimited { source_name: name.to_string(), retry_after: *retry_after },
+                other => PollError::Fetch { source_name: name.to_string(), message: other.to_string() },
+            });
+            Fetch::Done
+        }
+    }
+}
+
+/// Parses a body, keeping it raw either way. `None` (with the raw marked and a poll error) on failure.
+fn parse_kept<T>(f: &Fetched, name: &str, run_id: &str, parse: fn(&str) -> Result<T, ParseError>, out: &mut PollOutcome) -> Option<(T, String)> {
+    let mut raw: RawEvent = f.to_raw_event(name, run_id);
+    let raw_id = raw.raw_id.clone();
+    match parse(&f.body) {
+        Ok(v) => {
+            out.raws.push(raw);
+            Some((v, raw_id))
+        }
+        Err(e) => {
+            let message = e.to_string();
+            raw.parse_error = Some(message.clone());
+            out.raws.push(raw);
+            out.errors.push(PollError::Parse { source_name: name.to_string(), message });
+            None
+        }
+    }
+}
+
+/// Reads saved state; an unreadable one is reported (parse error) and treated as absent, so the source
+/// re-baselines instead of being stuck forever.
+fn load_state<T: for<'de> Deserialize<'de>>(state: Option<&serde_json::Value>, name: &str, out: &mut PollOutcome) -> Option<T> {
+    let v = state?;
+    match serde_json::from_value(v.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let message = format!("saved state unreadable ({e}); establishing a new baseline");
+            warn!(source = %name, %message, "Source state reset.");
+            out.errors.push(PollError::Parse { source_name: name.to_string(), message });
+            None
+        }
+    }
+}
+
+fn state_value<T: Serialize>(state: &T, name: &str, out: &mut PollOutcome) -> Option<serde_json::Value> {
+    match serde_json::to_value(state) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            out.errors.push(PollError::Parse { source_name: name.to_string(), message: format!("cannot serialize state: {e}") });
+            None
+        }
+    }
+}
+
+/// Polls a venue's full instrument list and reports instruments not seen before (`New`) and status,
+/// schedule or re-appearance changes (`Updated`). The first successful snapshot is the silent baseline.
+pub struct InstrumentListSource {
+    name: String,
+    interval: Duration,
+    http: HttpSource,
+    desc: InstrumentListDescriptor,
+    run_id: String,
+}
+
+impl InstrumentListSource {
+    /// A source named `name` polling `desc` through `http` every `interval`; raws carry `run_id`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, interval: Duration, http: HttpSource, desc: InstrumentListDescriptor, run_id: impl Into<String>) -> Self {
+        Self { name: name.into(), interval, http, desc, run_id: run_id.into() }
+    }
+
+    /// The venue descriptor.
+    #[must_use]
+    pub fn descriptor(&self) -> &InstrumentListDescriptor {
+        &self.desc
+    }
+
+    /// The HTTP client (stats, budget).
+    #[must_use]
+    pub fn http(&self) -> &HttpSource {
+        &self.http
+    }
+}
+
+#[async_trait]
+impl Source for InstrumentListSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+        let mut out = PollOutcome::default();
+        let name = self.name.as_str();
+        let Fetch::Body(f) = fetch(&self.http, name, &self.desc.endpoint, &self.run_id, &mut out).await else { return out };
+        let Some((instruments, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
+        let known: Option<InstrumentListState> = load_state(state, name, &mut out);
+        // First-seen time is the receive time of the response that showed the instrument.
+        let seen_at = f.observed_at;
+        let d = diff(known.as_ref().map(|k| &k.known), &instruments, seen_at);
+        let emitted_at = chrono::Utc::now();
+        let changes = d.new.iter().map(|i| (i, ChangeKind::New, seen_at)).chain(d.updated.iter().map(|(i, _)| {
+            let first = d.next.entries.get(&i.instrument_id).map_or(seen_at, |e| e.first_seen);
+            (i, ChangeKind::Updated, first)
+        }));
+        for (inst, change, first_seen) in changes {
+            match to_observation(inst, change, name, first_seen, emitted_at, Some(raw_id.clone())) {
+                Ok(o) => out.observations.push(o),
+                // Recorded in the known set, so it is not retried; logged so the skip is visible.
+                Err(error) => warn!(source = %name, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
+            }
+        }
+        out.next_state = state_value(&InstrumentListState { known: d.next }, name, &mut out);
+        out
+    }
+}
+
+/// Polls a venue's listing-announcement feed and reports each article once (one observation per coin named
+/// in its title). On the first run only articles within the configured lookback are reported.
+pub struct AnnouncementSource {
+    name: String,
+    interval: Duration,
+    http: HttpSource,
+    desc: AnnouncementDescriptor,
+    policy: AnnouncementPolicy,
+    run_id: String,
+}
+
+impl AnnouncementSource {
+    /// A source named `name` polling `desc` through `http` every `interval`, selecting with `policy`.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        interval: Duration,
+        http: HttpSource,
+        desc: AnnouncementDescriptor,
+        policy: AnnouncementPolicy,
+        run_id: impl Into<String>,
+    ) -> Self {
+        Self { name: name.into(), interval, http, desc, policy, run_id: run_id.into() }
+    }
+
+    /// The venue descriptor.
+    #[must_use]
+    pub fn descriptor(&self) -> &AnnouncementDescriptor {
+        &self.desc
+    }
+
+    /// The selection policy (lookback, max age, cursor capacity).
+    #[must_use]
+    pub fn policy(&self) -> &AnnouncementPolicy {
+        &self.policy
+    }
+}
+
+#[async_trait]
+impl Source for AnnouncementSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
+        let mut out = PollOutcome::default();
+        let name = self.name.as_str();
+        let Fetch::Body(f) = fetch(&self.http, name, &self.desc.endpoint, &self.run_id, &mut out).await else { return out };
+        let Some((anns, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
+        let seen: Option<AnnouncementState> = load_state(state, name, &mut out);
+        let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, now, &self.policy);
+        let emitted_at = chrono::Utc::now();
+        let observations: Vec<ListingObservation> =
+            sel.new.iter().flat_map(|a| announcement_observations(a, name, f.observed_at, emitted_at, Some(&raw_id))).collect();
+        out.observations = observations;
+        out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, &mut out);
+        out
+    }
+}

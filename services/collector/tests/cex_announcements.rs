@@ -1,0 +1,118 @@
+//! Tier (b): announcement poll sources (Binance CMS, OKX) over `MemoryBus` against a mock venue.
+#![allow(clippy::unwrap_used)]
+
+mod cex_common;
+
+use cex_common::{Harness, ms, test_data};
+use nl_collector::sources::cex::mock::MockResponse;
+use nl_collector::{Collector, PollReport, StateStore};
+use serde_json::{Value, json};
+
+const CMS: &str = "/bapi/composite/v1/public/cms/article/list/query";
+const OKX: &str = "/api/v5/support/announcements";
+
+async fn poll(c: &Collector) -> PollReport {
+    c.poll_all_once(chrono::Utc::now()).await.remove(0)
+}
+
+fn now_ms(minus_secs: i64) -> i64 {
+    chrono::Utc::now().timestamp_millis() - minus_secs * 1000
+}
+
+/// The recorded CMS page with `articles` put first (newest first, as the venue lists them).
+fn cms_with(articles: &[Value]) -> String {
+    let mut v: Value = serde_json::from_str(&test_data("binance", "http_get_cms_article_list.json")).unwrap();
+    let list = v.pointer_mut("/data/catalogs/0/articles").unwrap().as_array_mut().unwrap();
+    for (i, a) in articles.iter().enumerate() {
+        list.insert(i, a.clone());
+    }
+    v.to_string()
+}
+
+fn symbols(obs: &[Value]) -> Vec<String> {
+    let mut s: Vec<String> = obs.iter().map(|o| o["symbol"].as_str().unwrap().to_string()).collect();
+    s.sort();
+    s
+}
+
+#[tokio::test]
+async fn binance_cms_first_run_reports_recent_multi_coin_once_and_restart_never_realerts() {
+    let mut h = Harness::new("binance_announcements").await;
+    let released = now_ms(60);
+    let recent = json!({"id": 300001, "code": "aaa111", "title": "Binance Will List Amp (AMP) and PlayDapp (PLA)", "type": 1, "releaseDate": released});
+    h.venue.set(CMS, MockResponse::json(cms_with(&[recent])));
+
+    let c = h.collector();
+    let r = poll(&c).await;
+    assert!(r.ok(), "{r:?}");
+    let obs = h.take_observed().await;
+    assert_eq!(symbols(&obs), ["AMP", "PLA"], "one observation per coin; the 2025 articles are outside the lookback");
+    let m = &obs[0]["meta"];
+    assert_eq!((m["venue"].as_str(), m["kind"].as_str(), m["change"].as_str()), (Some("binance"), Some("cex_announcement"), Some("new")));
+    assert_eq!(ms(&m["source_published_at"]), released);
+    assert_eq!(m["details"]["url"], "https://www.binance.com/en/support/announcement/aaa111");
+    assert!(m["raw_event_id"].is_string());
+
+    // Same page again, then after a restart: nothing.
+    assert!(poll(&c).await.ok());
+    assert!(h.take_observed().await.is_empty());
+    drop(c);
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    assert!(h.take_observed().await.is_empty(), "restart never re-alerts");
+
+    // A new article is reported exactly once.
+    let newer = json!({"id": 300002, "code": "bbb222", "title": "Binance Will List Gnosis (GNO) with Seed Tag Applied", "type": 1, "releaseDate": now_ms(5)});
+    let recent = json!({"id": 300001, "code": "aaa111", "title": "Binance Will List Amp (AMP) and PlayDapp (PLA)", "type": 1, "releaseDate": released});
+    h.venue.set(CMS, MockResponse::json(cms_with(&[newer, recent])));
+    let r = poll(&c).await;
+    assert_eq!(r.new, 1, "{r:?}");
+    assert!(poll(&c).await.new == 0);
+    let obs = h.take_observed().await;
+    assert_eq!(symbols(&obs), ["GNO"]);
+}
+
+#[tokio::test]
+async fn okx_baseline_is_silent_then_new_listing_is_reported() {
+    let mut h = Harness::new("okx_announcements").await;
+    let recorded = test_data("okx", "http_get_support_announcements.json");
+    h.venue.set(OKX, MockResponse::json(recorded.clone()));
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    assert!(h.take_observed().await.is_empty(), "recorded articles are old: baseline only");
+    assert!(h.state.load("okx_announcements").await.unwrap().is_some());
+
+    let p_time = now_ms(30);
+    let mut v: Value = serde_json::from_str(&recorded).unwrap();
+    let item = json!({"annType": "announcements-new-listings", "title": "OKX to list Virtuals Protocol (VIRTUAL) for spot trading",
+                      "url": "https://www.okx.com/help/okx-to-list-virtuals-protocol-virtual-for-spot-trading",
+                      "pTime": p_time.to_string(), "businessPTime": p_time.to_string()});
+    v.pointer_mut("/data/0/details").unwrap().as_array_mut().unwrap().insert(0, item);
+    h.venue.set(OKX, MockResponse::json(v.to_string()));
+    let r = poll(&c).await;
+    assert_eq!(r.new, 1, "{r:?}");
+    let obs = h.take_observed().await;
+    assert_eq!(obs.len(), 1);
+    let m = &obs[0]["meta"];
+    assert_eq!((m["symbol"].as_str(), m["name"].as_str(), m["venue"].as_str()), (Some("VIRTUAL"), Some("Virtuals Protocol"), Some("okx")));
+    assert_eq!(ms(&m["source_published_at"]), p_time);
+    drop(c);
+    let c = h.collector();
+    assert_eq!(poll(&c).await.new, 0);
+    assert!(h.take_observed().await.is_empty());
+}
+
+#[tokio::test]
+async fn venue_error_envelope_is_a_parse_error_and_keeps_the_cursor() {
+    let mut h = Harness::new("okx_announcements").await;
+    h.venue.set(OKX, MockResponse::json(test_data("okx", "http_get_support_announcements.json")));
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    let saved = h.state.load("okx_announcements").await.unwrap();
+    h.venue.set(OKX, MockResponse::json(r#"{"code":"50001","msg":"Service temporarily unavailable","data":[]}"#));
+    let r = poll(&c).await;
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    assert!(r.errors[0].contains("50001"), "{r:?}");
+    assert_eq!(h.state.load("okx_announcements").await.unwrap(), saved);
+    assert!(h.take_observed().await.is_empty());
+}

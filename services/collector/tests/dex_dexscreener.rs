@@ -1,0 +1,72 @@
+//! DexScreener clients against a loopback axum mock: the profiles source reports each token once across
+//! polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
+#![allow(clippy::unwrap_used)]
+
+mod dex_support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use dex_support::{Harness, meta};
+use nl_collector::sources::dex::config::{DexScreenerConfig, per_minute_budget};
+use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, ProfilesSource, ProfilesVariant};
+
+const PROFILES: &str = include_str!("../src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
+const TOKENS_V1: &str = include_str!("../src/sources/dex/dexscreener/test_data/http_get_tokens_v1.json");
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+async fn start(seen: Seen) -> String {
+    let app = axum::Router::new()
+        .route("/token-profiles/latest/v1", get(|| async { PROFILES }))
+        .route(
+            "/tokens/v1/{chain}/{addrs}",
+            get(|State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
+                s.lock().unwrap().push(format!("{chain}/{addrs}"));
+                TOKENS_V1
+            }),
+        )
+        .with_state(seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn cfg(url: &str) -> DexScreenerConfig {
+    DexScreenerConfig { base_url: url.to_string(), profiles_calls_per_min: 6_000.0, pairs_calls_per_min: 6_000.0, ..DexScreenerConfig::default() }
+}
+
+#[tokio::test]
+async fn profiles_are_reported_once() {
+    let url = start(Seen::default()).await;
+    let budget = per_minute_budget(6_000.0).unwrap();
+    let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
+    let h = Harness::new();
+    h.poll(src.clone()).await;
+    let first = h.bus.observed().len();
+    assert!(first >= 1);
+    assert!(h.bus.observed().iter().any(|e| meta(e)["asset_id"] == "solana:3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump"));
+    assert_eq!(meta(&h.bus.observed()[0])["kind"], "token_profile");
+    h.poll(src).await;
+    assert_eq!(h.bus.observed().len(), first, "no repeats");
+    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 2);
+}
+
+#[tokio::test]
+async fn pair_lookups_are_batched_by_thirty() {
+    let seen = Seen::default();
+    let url = start(Arc::clone(&seen)).await;
+    let client = DexScreenerClient::from_config(&cfg(&url), "run").unwrap();
+    let addrs: Vec<String> = (0..31).map(|i| format!("0x{i:040x}")).collect();
+    let out = client.fetch_pairs_for_tokens("eth", &addrs).await;
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c.starts_with("ethereum/")), "our `eth` is DexScreener's `ethereum`: {calls:?}");
+    assert_eq!(calls[0].split(',').count(), 30);
+    assert_eq!(calls[1].split(',').count(), 1);
+    assert_eq!(out.raws.len(), 2);
+    assert!(!out.pools.is_empty());
+    assert!(out.raws[0].parse_error.is_some(), "the fixture's malformed item is recorded on the raw");
+}

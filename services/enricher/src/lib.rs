@@ -1,0 +1,30 @@
+//! The enricher: turns `listing.observed` / `listing.retracted` into `asset.upserted` and
+//! `snapshot.recorded`, and keeps a bounded set of young on-chain assets re-snapshotted on an age-tiered
+//! schedule. It works from events only; every provider response it uses is published as `raw.captured`.
+//!
+//! * [`config`]: `[enricher]` settings;
+//! * [`normalize`]: observation → asset upsert (pure);
+//! * [`snapshot`]: snapshots from carried pool data, DexScreener pairs or CEX listing times (pure);
+//! * [`schedule`]: the bounded tracked set with its age tiers;
+//! * [`fetch`]: the pair source trait (DexScreener);
+//! * [`service`]: `build(cfg, ctx) → run(shutdown)`;
+//! * [`stats`]: the counters.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod normalize;
+pub mod schedule;
+pub mod service;
+pub mod snapshot;
+pub mod stats;
+
+pub use config::{DexScreenerEnrichConfig, EnricherConfig, ScheduleConfig, Tier};
+pub use error::EnricherError;
+pub use fetch::PairFetcher;
+pub use normalize::{normalize, upsert_event_id};
+pub use schedule::Schedule;
+pub use service::{Clock, EnricherCtx, EnricherService, LISTING_FILTER, build, system_clock, tokio_clock};
+pub use snapshot::snapshot_event_id;
+pub use stats::{EnricherCounts, EnricherStats};
