@@ -1,4 +1,5 @@
-//! The ledger service: a durable pull consumer on `nl.evt.>` that applies each fetched batch in one
+//! The ledger service: durable pull consumers on `nl.evt.>` (events) and `nl.raw.>` (verbatim source
+//! payloads, consumer `<durable>_raw`), each of which applies each fetched batch in one
 //! store call, publishes the derived events the commit produced, marks them published, and only then
 //! settles the inputs.
 //!
@@ -24,8 +25,16 @@ use crate::config::LedgerConfig;
 use crate::error::{LedgerError, Result};
 use crate::store::LedgerStore;
 
-/// Subjects the ledger consumes.
+/// Event subjects the ledger consumes.
 pub const EVENTS_FILTER: &str = "nl.evt.>";
+/// Raw payload subjects the ledger consumes (into `raw_events`).
+pub const RAW_FILTER: &str = "nl.raw.>";
+
+/// Name of the raw-payload consumer for a ledger whose event consumer is `durable`.
+#[must_use]
+pub fn raw_durable(durable: &str) -> String {
+    format!("{durable}_raw")
+}
 /// Outbox rows re-published per round.
 const OUTBOX_PAGE: u32 = 1000;
 /// Bytes of an undecodable payload kept in logs and term reasons.
@@ -86,6 +95,8 @@ impl LedgerStats {
 pub struct LedgerService {
     worker: Worker,
     sub: Box<dyn Subscription>,
+    raw_worker: Worker,
+    raw_sub: Box<dyn Subscription>,
 }
 
 /// Everything but the subscription (which is `Send` but not `Sync`), so `&Worker` may cross awaits.
@@ -121,8 +132,11 @@ pub async fn build_with_store(cfg: LedgerConfig, store: LedgerStore, bus: Arc<dy
     cfg.validate()?;
     let mut spec = ConsumerSpec::new(cfg.durable.clone(), EVENTS_FILTER);
     spec.max_ack_pending = spec.max_ack_pending.max(cfg.batch_size);
-    let sub = bus.subscribe(spec).await?;
-    Ok(LedgerService { worker: Worker { cfg, store, bus, stats: Arc::new(LedgerStats::default()), outbox_dirty: true }, sub })
+    let sub = bus.subscribe(spec.clone()).await?;
+    let raw_sub = bus.subscribe(ConsumerSpec { durable: raw_durable(&cfg.durable), filter_subject: RAW_FILTER.into(), ..spec }).await?;
+    let stats = Arc::new(LedgerStats::default());
+    let raw_worker = Worker { cfg: cfg.clone(), store: store.clone(), bus: Arc::clone(&bus), stats: Arc::clone(&stats), outbox_dirty: false };
+    Ok(LedgerService { worker: Worker { cfg, store, bus, stats, outbox_dirty: true }, sub, raw_worker, raw_sub })
 }
 
 impl LedgerService {
@@ -144,8 +158,33 @@ impl LedgerService {
     /// # Errors
     /// A non-retryable bus error, or the writer task stopping. Retryable failures are logged and retried.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
-        let LedgerService { mut worker, mut sub } = self;
-        worker.run(&mut *sub, shutdown).await
+        let LedgerService { mut worker, mut sub, mut raw_worker, mut raw_sub } = self;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        // Either worker ending (shutdown or a fatal error) stops the other.
+        let stop_tx = &stop_tx;
+        let events = async {
+            let r = worker.run(&mut *sub, stopped(stop_rx.clone())).await;
+            let _ = stop_tx.send(true);
+            r
+        };
+        let raws = async {
+            let r = raw_worker.run(&mut *raw_sub, stopped(stop_rx.clone())).await;
+            let _ = stop_tx.send(true);
+            r
+        };
+        let signal = async {
+            tokio::select! {
+                () = shutdown => {}
+                () = stopped(stop_rx.clone()) => {}
+            }
+            let _ = stop_tx.send(true);
+        };
+        let ((ev, raw), ()) = futures::future::join(futures::future::join(events, raws), signal).await;
+        raw?;
+        ev
     }
 }
 

@@ -81,3 +81,34 @@ async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
     assert_eq!(counts.store_errors, 0);
     assert_eq!(count(&store, "events").await, expected);
 }
+
+#[tokio::test]
+async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = LedgerConfig::with_db_path(dir.path().join("nl.db"));
+    cfg.fetch_wait_ms = 50;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+    let mut raw = nl_domain::RawEvent::new("okx_spot", "https://www.okx.com/api/v5/public/instruments?instType=SPOT", Some(200), at(1), "{\"code\":\"0\",\"da".into(), "run");
+    raw.parse_error = Some("EOF while parsing".into());
+    let mut e = Envelope::new(EventType::RawCaptured, &[&raw.raw_id], at(1), "run", "hash", serde_json::to_value(&raw).unwrap()).with_source("okx_spot");
+    e.event_id = nl_domain::EventId(raw.raw_id.clone());
+    bus.publish(Message::new("nl.raw.okx_spot", raw.raw_id.clone(), e.to_json().unwrap())).await.unwrap();
+
+    let svc = nl_ledger::build(cfg, Arc::clone(&bus)).await.unwrap();
+    let store = svc.store();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(svc.run(async {
+        let _ = stopped.await;
+    }));
+    let done = wait_until(Duration::from_secs(20), || async {
+        let st = bus.consumer_state("ledger_raw").await.unwrap();
+        count(&store, "raw_events").await == 1 && st.num_pending == 0 && st.num_ack_pending == 0
+    })
+    .await;
+    assert!(done, "raw_events={} state={:?}", count(&store, "raw_events").await, bus.consumer_state("ledger_raw").await);
+    let row: (String, Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT payload, parse_error, http_status FROM raw_events").fetch_one(store.reader().pool()).await.unwrap();
+    assert_eq!(row, ("{\"code\":\"0\",\"da".to_string(), Some("EOF while parsing".to_string()), Some(200)));
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -1,0 +1,13 @@
+//! L0, the orchestrator: runs cycles and writes their manifests.
+//!
+//! * [`pipeline`]: the embedded pipeline: every service as a task over one bus, drained by accounting for
+//!   in-flight work on every durable consumer (never by sleeping);
+//! * [`manifest`]: `runs/<run_id>/manifest.json`: identity, effective config, code version, source cursors,
+//!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
+#![forbid(unsafe_code)]
+
+pub mod manifest;
+pub mod pipeline;
+
+pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};
+pub use pipeline::{DrainReport, Pipeline};

@@ -1,0 +1,127 @@
+//! The embedded pipeline: services as tasks over one bus, stopped together, drained by accounting.
+//!
+//! Draining checks every durable consumer in pipeline order (upstream first). Each service publishes its
+//! outputs durably *before* acking its input, so once an upstream consumer shows nothing pending and
+//! nothing unacked, everything it will ever send downstream is already counted there. Two clean passes in a
+//! row make the answer robust against work that starts between checks.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nl_bus::{Bus, ConsumerState};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+/// A running service's future.
+pub type ServiceFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Resolves when the pipeline is told to stop.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Consumer counters at the end of a drain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    pub consumers: Vec<(String, ConsumerState)>,
+    pub checks: u32,
+}
+
+/// Services running as tasks over one bus.
+pub struct Pipeline {
+    bus: Arc<dyn Bus>,
+    durables: Vec<String>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<(String, anyhow::Result<()>)>,
+}
+
+impl Pipeline {
+    #[must_use]
+    pub fn new(bus: Arc<dyn Bus>) -> Self {
+        let (stop, _) = watch::channel(false);
+        Self { bus, durables: Vec::new(), stop, tasks: JoinSet::new() }
+    }
+
+    /// The bus the services share.
+    #[must_use]
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        Arc::clone(&self.bus)
+    }
+
+    /// Spawns a service. `durables` are the consumers it owns, listed in pipeline order across calls
+    /// (spawn upstream services first).
+    pub fn spawn(&mut self, name: &str, durables: &[&str], start: impl FnOnce(Shutdown) -> ServiceFuture) {
+        self.durables.extend(durables.iter().map(ToString::to_string));
+        let mut rx = self.stop.subscribe();
+        let shutdown: Shutdown = Box::pin(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
+        let fut = start(shutdown);
+        let name = name.to_string();
+        self.tasks.spawn(async move { (name, fut.await) });
+    }
+
+    /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row.
+    /// `progress` is called about once a second with the total outstanding.
+    ///
+    /// # Errors
+    /// A service task ended early (its error is reported), or `timeout` passed with work outstanding.
+    pub async fn drain(&mut self, timeout: Duration, mut progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut clean = 0u32;
+        let mut checks = 0u32;
+        let mut last_progress = tokio::time::Instant::now();
+        let mut step = Duration::from_millis(2);
+        loop {
+            if let Some(done) = self.tasks.try_join_next() {
+                let (name, res) = done.context("service task panicked")?;
+                bail!("service {name} stopped during the cycle: {}", res.err().map_or_else(|| "exited".to_string(), |e| format!("{e:#}")));
+            }
+            checks += 1;
+            let mut states = Vec::with_capacity(self.durables.len());
+            let mut outstanding = 0u64;
+            for d in &self.durables {
+                let st = self.bus.consumer_state(d).await.with_context(|| format!("consumer {d}"))?;
+                outstanding += st.num_pending + st.num_ack_pending;
+                states.push((d.clone(), st));
+            }
+            if outstanding == 0 {
+                clean += 1;
+                if clean >= 2 {
+                    return Ok(DrainReport { consumers: states, checks });
+                }
+                continue;
+            }
+            clean = 0;
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                progress(outstanding);
+                last_progress = tokio::time::Instant::now();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("pipeline did not drain within {timeout:?}: {states:?}");
+            }
+            // Back off between checks; this is the accounting loop's pace, not a wait for a guess.
+            tokio::time::sleep(step).await;
+            step = (step * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Tells every service to stop and waits for them; returns the services that failed.
+    pub async fn stop(mut self) -> Vec<String> {
+        let _ = self.stop.send(true);
+        let mut failed = Vec::new();
+        while let Some(done) = self.tasks.join_next().await {
+            match done {
+                Ok((name, Ok(()))) => info!(service = %name, "Stopped."),
+                Ok((name, Err(e))) => {
+                    warn!(service = %name, error = %format!("{e:#}"), "Service failed.");
+                    failed.push(format!("{name}: {e:#}"));
+                }
+                Err(e) => failed.push(format!("task: {e}")),
+            }
+        }
+        failed
+    }
+}
