@@ -17,6 +17,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run one cycle: every enabled source once, drain the pipeline, write the run manifest.
+    /// Exit code 0 when every source succeeded, 3 when some failed (the cycle still completes), 1 on a fatal error.
+    RunCycle {
+        /// Fetch and compute everything but write neither the DB nor events.jsonl; report what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up if the pipeline has not drained after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        drain_timeout_secs: u64,
+    },
     /// Create (or migrate) the SQLite database: runbook tables and views.
     DbInit {
         /// Undo migrations down to this version instead (0 removes everything).

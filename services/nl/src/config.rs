@@ -7,7 +7,14 @@ use anyhow::Context;
 use nl_bus::NatsConfig;
 use nl_config::{Loaded, StorageConfig};
 use nl_ledger::LedgerConfig;
+use nl_collector::config::SourcesConfig;
+use nl_collector::push::PushOptionsMap;
+use nl_collector::serve::CollectorSettings;
+use nl_collector::sources::dex::config::DexSourcesConfig;
+use nl_enricher::EnricherConfig;
+use nl_gate::service::GateServiceConfig;
 use nl_recorder::RecorderConfig;
+use nl_risk_scorer::service::RiskScorerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Which bus the embedded commands use.
@@ -45,6 +52,17 @@ pub struct NlConfig {
     pub nats: NatsConfig,
     pub ledger: LedgerConfig,
     pub recorder: RecorderConfig,
+    /// CEX instrument lists, announcement feeds and push feeds, by source name.
+    pub sources: SourcesConfig,
+    /// Push-feed options that `[sources.<name>]` has no field for (secret env names, topics, timers).
+    pub push: PushOptionsMap,
+    /// Collector replica settings (leases, state bucket) for distributed mode.
+    pub collector: CollectorSettings,
+    /// DEX sources: GeckoTerminal, DexScreener, EVM factory logs.
+    pub dex: DexSourcesConfig,
+    pub enricher: EnricherConfig,
+    pub risk_scorer: RiskScorerConfig,
+    pub gate: GateServiceConfig,
 }
 
 impl NlConfig {

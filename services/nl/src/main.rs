@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod cmd_cycle;
 mod cmd_db;
 mod cmd_events;
 mod cmd_serve;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let loaded = config::load(&cli.config)?;
     match cli.command {
+        Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,

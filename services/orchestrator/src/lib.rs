@@ -6,8 +6,12 @@
 //!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
 #![forbid(unsafe_code)]
 
+pub mod cycle;
+pub mod ledger_state;
 pub mod manifest;
 pub mod pipeline;
 
+pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
+pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};
 pub use pipeline::{DrainReport, Pipeline};

@@ -6,7 +6,8 @@ const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_ke
 #[must_use]
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    if k.ends_with("_env") || k.ends_with("_file") || k.ends_with("_path") {
+    // `*_env` names the variable holding a secret; `*_header`/`*_name` name where it goes; files hold it.
+    if ["_env", "_file", "_path", "_header", "_name"].iter().any(|suffix| k.ends_with(suffix)) {
         return false;
     }
     SECRET_WORDS.iter().any(|w| k.contains(w))

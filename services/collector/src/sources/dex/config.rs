@@ -19,8 +19,8 @@ use crate::source::Source;
 pub struct DexSourcesConfig {
     pub geckoterminal: GeckoTerminalConfig,
     pub dexscreener: DexScreenerConfig,
-    /// One factory-log source per entry (none by default: each needs an RPC URL).
-    pub evm: Vec<EvmChainConfig>,
+    /// One factory-log source per entry, keyed by source name (e.g. `evm_eth`), so env overrides can address it.
+    pub evm: std::collections::BTreeMap<String, EvmChainConfig>,
 }
 
 /// GeckoTerminal `new_pools`, one request per network and page.
@@ -248,8 +248,10 @@ pub fn build_dex_sources_with_env(
             }
         }
     }
-    for chain in cfg.evm.iter().filter(|c| c.enabled) {
-        out.push(Arc::new(EvmLogSource::from_config(chain, run_id, env)?));
+    for (name, chain) in cfg.evm.iter().filter(|(_, c)| c.enabled) {
+        let mut chain = chain.clone();
+        chain.name.get_or_insert_with(|| name.clone());
+        out.push(Arc::new(EvmLogSource::from_config(&chain, run_id, env)?));
     }
     Ok(out)
 }

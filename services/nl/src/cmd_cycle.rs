@@ -1,0 +1,61 @@
+//! `nl run-cycle [--dry-run]`: one cycle of the embedded pipeline, with progress and a summary.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use nl_config::Loaded;
+use nl_orchestrator::{CycleConfig, CycleOptions};
+
+use crate::config::NlConfig;
+
+/// Exit code when the cycle completed but some sources failed.
+pub const EXIT_SOURCES_FAILED: u8 = 3;
+
+/// Runs one cycle and prints its summary.
+///
+/// # Errors
+/// Fatal failures only (a component could not start, the pipeline did not drain, outputs not writable).
+pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
+    let c = &loaded.config;
+    let cfg = CycleConfig {
+        storage: c.storage.clone(),
+        ledger: c.ledger.clone(),
+        recorder: c.recorder.clone(),
+        enricher: c.enricher.clone(),
+        risk_scorer: c.risk_scorer.clone(),
+        gate: c.gate.clone(),
+        sources: c.sources.clone(),
+        dex: c.dex.clone(),
+        memory_max_messages: c.bus.memory_max_messages,
+        config_hash: loaded.config_hash.clone(),
+        effective_config: loaded.effective_json.clone(),
+    };
+    let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
+    let out = nl_orchestrator::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
+    let m = &out.manifest;
+    println!("run {}{}", m.run_id, if dry_run { " (dry run: nothing written to the DB or events.jsonl)" } else { "" });
+    println!("config_hash {}", m.config_hash);
+    println!("sources: {} polled, {} failed", out.sources.len(), out.failed_sources().len());
+    for r in out.failed_sources() {
+        // Poll errors already start with the source name.
+        println!("  FAILED {}", r.errors.first().or(r.not_committed.as_ref()).map_or(r.source.as_str(), String::as_str));
+    }
+    let verb = if dry_run { "would be " } else { "" };
+    println!("new assets {verb}discovered: {}", out.new_assets.len());
+    for a in out.new_assets.iter().take(20) {
+        println!("  {a}");
+    }
+    println!("candidates {verb}promoted: {}  rejected: {}", out.promoted.len(), out.rejected.len());
+    for a in out.promoted.iter().take(20) {
+        println!("  promoted {a}");
+    }
+    println!("events: {} in {} bytes [{}, {})", m.events.count, m.events.path.display(), m.events.start, m.events.end);
+    for (t, n) in &m.events_per_type {
+        println!("  {t:<20} {n}");
+    }
+    if out.dead_letters > 0 {
+        println!("dead letters: {}", out.dead_letters);
+    }
+    println!("manifest {}", out.manifest_path.display());
+    Ok(if out.failed_sources().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_SOURCES_FAILED) })
+}

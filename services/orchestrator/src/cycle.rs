@@ -1,0 +1,252 @@
+//! One cycle of the embedded pipeline (`nl run-cycle`): every enabled source once, the pipeline drained,
+//! the run manifest written.
+//!
+//! Dry-run works on a scratch copy of the DB and events.jsonl under `runs/<run_id>/scratch/` and reports
+//! what *would* change; the source-of-truth files are not opened for writing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use nl_bus::memory::MemoryBusConfig;
+use nl_bus::{Bus, MemoryBus, Message};
+use nl_collector::config::SourcesConfig;
+use nl_collector::sources::dex::config::{DexSourcesConfig, build_dex_sources};
+use nl_collector::{Collector, CollectorCtx, PollReport, RunIdentity};
+use nl_config::StorageConfig;
+use nl_domain::{Envelope, EventType};
+use nl_enricher::EnricherConfig;
+use nl_gate::service::GateServiceConfig;
+use nl_ledger::{LedgerConfig, LedgerStore};
+use nl_recorder::RecorderConfig;
+use nl_risk_scorer::service::RiskScorerConfig;
+use serde::Serialize;
+
+use crate::ledger_state::LedgerStateStore;
+use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
+use crate::pipeline::Pipeline;
+
+/// Everything a cycle needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct CycleConfig {
+    pub storage: StorageConfig,
+    pub ledger: LedgerConfig,
+    pub recorder: RecorderConfig,
+    pub enricher: EnricherConfig,
+    pub risk_scorer: RiskScorerConfig,
+    pub gate: GateServiceConfig,
+    pub sources: SourcesConfig,
+    pub dex: DexSourcesConfig,
+    pub memory_max_messages: usize,
+    pub config_hash: String,
+    pub effective_config: serde_json::Value,
+}
+
+/// How to run it.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleOptions {
+    pub dry_run: bool,
+    pub drain_timeout: Duration,
+}
+
+/// What a dry run would have changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WouldChange {
+    pub new_assets: Vec<String>,
+    pub promoted: Vec<String>,
+    pub rejected: Vec<String>,
+}
+
+/// The result of a cycle.
+#[derive(Debug, Clone)]
+pub struct CycleOutcome {
+    pub manifest: RunManifest,
+    pub manifest_path: PathBuf,
+    pub sources: Vec<PollReport>,
+    pub new_assets: Vec<String>,
+    pub promoted: Vec<String>,
+    pub rejected: Vec<String>,
+    pub dead_letters: u64,
+}
+
+impl CycleOutcome {
+    /// Sources that failed (fetch, parse or commit).
+    #[must_use]
+    pub fn failed_sources(&self) -> Vec<&PollReport> {
+        self.sources.iter().filter(|r| !r.ok()).collect()
+    }
+}
+
+/// Runs one cycle.
+///
+/// # Errors
+/// A component could not start, the pipeline did not drain in time, or outputs could not be written.
+/// A source that fails is not an error: it is reported by name and the cycle completes for the others.
+pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl FnMut(&str)) -> anyhow::Result<CycleOutcome> {
+    let started_at = Utc::now();
+    let run_id = nl_config::new_run_id(started_at);
+    let run = RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
+    let runs_dir = cfg.storage.runs_dir();
+    let (ledger_cfg, recorder_cfg) = if opts.dry_run { scratch_copy(cfg, &runs_dir.join(&run_id).join("scratch")).await? } else { (cfg.ledger.clone(), cfg.recorder.clone()) };
+    let events_path = recorder_cfg.path.clone();
+    let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
+    let assets_before = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await? } else { BTreeSet::new() };
+
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
+    let bus: Arc<dyn Bus> = Arc::new(mem.clone());
+    let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
+    let mut pipeline = Pipeline::new(Arc::clone(&bus));
+
+    let enricher = nl_enricher::build(cfg.enricher.clone(), nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the enricher")?;
+    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
+    let risk_run = nl_risk_scorer::RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
+    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), risk_run.clone()))
+        .await
+        .context("starting the risk-scorer")?;
+    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
+    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), risk_run).await.context("starting the gate")?;
+    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
+    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
+    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) }));
+    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
+    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+
+    publish_run_event(&bus, EventType::RunStarted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": "started", "started_at": started_at})).await?;
+
+    let sources = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?;
+    progress(&format!("run {run_id}: polling {} sources", sources.len()));
+    let ctx = CollectorCtx {
+        bus: Arc::clone(&bus),
+        state: Arc::new(LedgerStateStore(store.clone())),
+        leases: None,
+        lease_renew_every: Duration::from_secs(5),
+        run: run.clone(),
+    };
+    let collector = Collector::new(sources, ctx);
+    let reports = collector.poll_all_once(started_at).await;
+    for r in &reports {
+        let status = if r.ok() { "ok".to_string() } else { format!("FAILED ({})", r.errors.first().or(r.not_committed.as_ref()).map_or("", String::as_str)) };
+        progress(&format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  {status}", r.source, r.raws, r.new, r.updated));
+    }
+    pipeline.drain(opts.drain_timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await?;
+
+    let (new_assets, promoted, rejected) = run_results(&store, &run_id).await?;
+    let summary = serde_json::json!({
+        "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "errors": r.errors, "not_committed": r.not_committed})).collect::<Vec<_>>(),
+        "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(),
+    });
+    publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": "completed", "summary": summary})).await?;
+    pipeline.drain(opts.drain_timeout, |_| {}).await?;
+    let dead_letters = bus.dead_letter_count().await.unwrap_or_default();
+    let failed = pipeline.stop().await;
+
+    let events_end = std::fs::metadata(&events_path).map_or(0, |m| m.len());
+    let stats = store.reader().stats().await?;
+    let mut errors: Vec<String> = reports.iter().filter(|r| !r.ok()).flat_map(|r| r.errors.iter().chain(&r.not_committed).cloned()).collect();
+    errors.extend(failed);
+    if dead_letters > 0 {
+        errors.push(format!("{dead_letters} messages dead-lettered"));
+    }
+    let manifest = RunManifest {
+        run_id: run_id.clone(),
+        config_hash: cfg.config_hash.clone(),
+        effective_config: cfg.effective_config.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        code_version: code_version(),
+        source_versions: source_versions(&store, &reports).await,
+        db_path: ledger_cfg.db_path.clone(),
+        events: EventsRange { path: events_path.clone(), start: events_start, end: events_end, count: count_lines(&events_path, events_start, events_end).unwrap_or(0) },
+        row_counts: stats.tables.iter().cloned().collect(),
+        events_per_type: events_per_type(&store, &run_id).await?,
+        dry_run: opts.dry_run,
+        errors,
+        summary,
+    };
+    let manifest_path = manifest.write(&runs_dir)?;
+    let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
+    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters })
+}
+
+/// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
+fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
+    let budgets = nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
+    let mut sources = nl_collector::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
+    sources.extend(build_dex_sources(dex, run_id)?);
+    Ok(sources)
+}
+
+async fn publish_run_event(bus: &Arc<dyn Bus>, kind: EventType, run: &RunIdentity, meta: serde_json::Value) -> anyhow::Result<()> {
+    let env = Envelope::new(kind, &[&run.run_id], Utc::now(), &run.run_id, &run.config_hash, meta).with_source("orchestrator");
+    bus.publish(Message::new(env.subject(), env.event_id.0.clone(), env.to_json()?)).await?;
+    Ok(())
+}
+
+/// Copies the DB (consistently, `VACUUM INTO`) and events.jsonl into `dir`; returns configs pointing there.
+async fn scratch_copy(cfg: &CycleConfig, dir: &Path) -> anyhow::Result<(LedgerConfig, RecorderConfig)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut ledger = cfg.ledger.clone();
+    let mut recorder = cfg.recorder.clone();
+    ledger.db_path = dir.join("nl.db");
+    recorder.path = dir.join("events.jsonl");
+    if cfg.ledger.db_path.exists() {
+        let reader = nl_ledger::LedgerReader::open(&cfg.ledger.db_path, 1).await?;
+        let target = ledger.db_path.to_string_lossy().replace('\'', "''");
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'"))).execute(reader.pool()).await.context("copying the DB for the dry run")?;
+        reader.pool().close().await;
+    }
+    if cfg.recorder.path.exists() {
+        std::fs::copy(&cfg.recorder.path, &recorder.path).context("copying events.jsonl for the dry run")?;
+    }
+    Ok((ledger, recorder))
+}
+
+async fn asset_ids(db: &Path) -> anyhow::Result<BTreeSet<String>> {
+    if !db.exists() {
+        return Ok(BTreeSet::new());
+    }
+    let reader = nl_ledger::LedgerReader::open(db, 1).await?;
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT asset_id FROM assets").fetch_all(reader.pool()).await?;
+    reader.pool().close().await;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
+    let pool = store.reader().pool();
+    let new: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1 ORDER BY asset_id").bind(run_id).fetch_all(pool).await?;
+    let decided: Vec<(String, String)> = sqlx::query_as("SELECT asset_id, decision FROM gate_decisions WHERE run_id = ?1 ORDER BY asset_id").bind(run_id).fetch_all(pool).await?;
+    let promoted = decided.iter().filter(|(_, d)| d == "promoted").map(|(a, _)| a.clone()).collect();
+    let rejected = decided.iter().filter(|(_, d)| d == "rejected").map(|(a, _)| a.clone()).collect();
+    Ok((new.into_iter().map(|r| r.0).collect(), promoted, rejected))
+}
+
+async fn events_per_type(store: &LedgerStore, run_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT type, COUNT(*) FROM events WHERE run_id = ?1 GROUP BY type").bind(run_id).fetch_all(store.reader().pool()).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Each source's cursor: kept whole when small, else its SHA-256 and size.
+async fn source_versions(store: &LedgerStore, reports: &[PollReport]) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for r in reports {
+        let v = match store.reader().get_cursor(&r.source).await {
+            Ok(Some(c)) => {
+                let text = c.to_string();
+                if text.len() <= 2048 {
+                    c
+                } else {
+                    use sha2::Digest;
+                    serde_json::json!({"cursor_sha256": hex::encode(sha2::Sha256::digest(text.as_bytes())), "cursor_bytes": text.len()})
+                }
+            }
+            Ok(None) => serde_json::Value::Null,
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        };
+        out.insert(r.source.clone(), v);
+    }
+    out
+}
