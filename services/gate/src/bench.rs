@@ -1,5 +1,6 @@
-//! A throughput helper for the decision pipeline (not a test): evaluate → score → decide over the golden
-//! scenarios' parsed inputs, timing each iteration.
+//! Throughput helpers (not tests): [`bench_pipeline`] times the pure evaluate → score → decide over the
+//! golden scenarios' parsed inputs; [`bench_risk_gate`] times the event path snapshot → risk-scorer (with
+//! loopback provider mocks) → gate over a `MemoryBus`.
 
 use std::time::Instant;
 
@@ -31,4 +32,121 @@ pub fn bench_pipeline(n: usize) -> (f64, f64) {
     let idx = ((micros.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(micros.len() - 1);
     let per_sec = if total > 0.0 { n as f64 / total } else { f64::INFINITY };
     (per_sec, micros[idx])
+}
+
+/// Runs `n` distinct EVM assets through the event pipeline over a [`MemoryBus`]: `snapshot.recorded` →
+/// risk-scorer (GoPlus and honeypot.is served by a loopback [`ProviderMock`] with the golden `fine_evm`
+/// payloads) → `risk.evaluated` + `score.computed` → gate → `candidate.*`. No enricher, no ledger.
+///
+/// All snapshots are published at once; latency is per asset, from its snapshot's publish to its decision
+/// being observed. Returns `(decisions per second, p99 latency in microseconds)`; `(0.0, 0.0)` when
+/// `n == 0` or the pipeline could not be set up or stalled (the tests report why).
+pub async fn bench_risk_gate(n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    match run_risk_gate(n).await {
+        Ok(v) => v,
+        Err(error) => {
+            tracing::warn!(%error, "bench_risk_gate failed.");
+            (0.0, 0.0)
+        }
+    }
+}
+
+async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+    use nl_domain::{AssetId, Decimal, Envelope, EventType, Snapshot};
+    use nl_risk_scorer::clients::ProvidersConfig;
+    use nl_risk_scorer::{Provider, RiskScorerConfig, RiskScorerCtx, RunIdentity};
+
+    use crate::mock::{MockResponse, ProviderMock};
+    use crate::service::{GateServiceConfig, build as build_gate};
+
+    let file = GoldenFile::from_json(GOLDEN).map_err(|e| e.to_string())?;
+    let fine = file.scenarios.iter().find(|s| s.name == "fine_evm").ok_or("no fine_evm scenario")?;
+    let AssetId::Chain { address: fine_addr, .. } = &fine.asset_id else { return Err("fine_evm is not on-chain".into()) };
+    let body = |p: Provider| fine.steps[0].payloads.iter().find(|x| x.provider == p).map(crate::golden::GoldenPayload::body_text);
+    let goplus = body(Provider::Goplus).ok_or("no goplus payload")?;
+    let honeypot = body(Provider::HoneypotIs).ok_or("no honeypot payload")?;
+    let fine_addr = fine_addr.clone();
+    let mock = ProviderMock::new().with_fallback(move |p, addr| match p {
+        Provider::Goplus => Some(MockResponse::ok(goplus.replace(&fine_addr, addr))),
+        Provider::HoneypotIs => Some(MockResponse::ok(honeypot.clone())),
+        Provider::Rugcheck => None,
+    });
+    let (addr, mock_task) = mock.serve().await.map_err(|e| e.to_string())?;
+
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+    let run = RunIdentity { run_id: "nl_bench".into(), config_hash: "bench".into() };
+    let rs_cfg = RiskScorerConfig {
+        providers: ProvidersConfig::all_at(&format!("http://{addr}")),
+        concurrency: 64,
+        batch_size: 256,
+        fetch_wait_ms: 20,
+        ..RiskScorerConfig::default()
+    };
+    let scorer = nl_risk_scorer::build(rs_cfg, RiskScorerCtx::new(Arc::clone(&bus), run.clone())).await.map_err(|e| e.to_string())?;
+    let gate =
+        build_gate(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, Arc::clone(&bus), run.clone()).await.map_err(|e| e.to_string())?;
+    let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await.map_err(|e| e.to_string())?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let scorer_task = tokio::spawn(scorer.run(stopped(stop_rx.clone())));
+    let gate_task = tokio::spawn(gate.run(stopped(stop_rx)));
+
+    let now = chrono::Utc::now();
+    let mut sent: HashMap<String, Instant> = HashMap::with_capacity(n);
+    let start = Instant::now();
+    let mut msgs = Vec::with_capacity(n);
+    for i in 0..n {
+        let asset = AssetId::chain("eth", &format!("0x{:040x}", i + 1)).map_err(|e| e.to_string())?;
+        let snap = Snapshot {
+            asset_id: asset.clone(),
+            observed_at: now,
+            source: "bench".into(),
+            price_usd: None,
+            fdv_usd: None,
+            market_cap_usd: None,
+            liquidity_usd: Some(Decimal::from(52_239)),
+            volume_24h_usd: Some(Decimal::from(180_000)),
+            holders: None,
+            age_minutes: Some(45),
+            raw_event_id: None,
+        };
+        let meta = serde_json::to_value(&snap).map_err(|e| e.to_string())?;
+        let env =
+            Envelope::new(EventType::SnapshotRecorded, &[&asset.to_string(), "bench"], now, &run.run_id, &run.config_hash, meta).with_asset(asset.to_string());
+        msgs.push(Message::new(env.subject(), env.event_id.0.clone(), env.to_json().map_err(|e| e.to_string())?));
+        sent.insert(asset.to_string(), Instant::now());
+    }
+    bus.publish_batch(msgs).await.map_err(|e| e.to_string())?;
+
+    let mut micros = Vec::with_capacity(n);
+    let deadline = Instant::now() + Duration::from_secs(60 + n as u64 / 50);
+    while micros.len() < n && Instant::now() < deadline {
+        for d in decisions.fetch(1024, Duration::from_millis(50)).await.map_err(|e| e.to_string())? {
+            if let Some(t) = Envelope::from_json(&d.message.payload).ok().and_then(|e| e.asset_id).and_then(|a| sent.remove(&a)) {
+                micros.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            let _ = d.ack().await;
+        }
+    }
+    let total = start.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    let _ = scorer_task.await;
+    let _ = gate_task.await;
+    mock_task.abort();
+    if micros.len() < n {
+        return Err(format!("only {} of {n} decisions within the deadline", micros.len()));
+    }
+    micros.sort_by(f64::total_cmp);
+    let idx = ((micros.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(micros.len() - 1);
+    Ok((n as f64 / total, micros[idx]))
 }

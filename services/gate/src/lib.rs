@@ -4,6 +4,9 @@
 //!
 //! L5 is final: no function here takes AI output, text descriptions or anything but numeric and flag
 //! inputs. There is no order-placing code in nl; L6 only answers "allowed or not" to an external executor.
+//!
+//! The I/O lives at the edge: [`service`] (the bus consumer of `score.computed`), [`grpc`] (the `Gate`
+//! server) and [`mock`] (loopback provider mocks for tests and benches).
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -11,8 +14,13 @@ pub mod decide;
 pub mod error;
 pub mod execution;
 pub mod golden;
+pub mod grpc;
+pub mod mock;
+pub mod service;
 
-pub use bench::bench_pipeline;
+pub use bench::{bench_pipeline, bench_risk_gate};
 pub use decide::{GateConfig, decide};
 pub use error::GateError;
 pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};
+pub use grpc::{DecisionSource, GateGrpc, decision_from_row, serve, serve_listener};
+pub use service::{DecideError, GateCounts, GateService, GateServiceConfig, GateServiceError, GateStats, build, decide_envelope};

@@ -7,16 +7,25 @@
 //!
 //! A provider that failed (error, timeout, 429, unparseable body) simply has no [`ProviderReport`]; every
 //! check it would have fed is then `Unknown`, never `Pass`.
+//!
+//! The I/O lives at the edge: [`clients`] (provider HTTP clients and the report cache) and [`service`]
+//! (the bus consumer turning `snapshot.recorded` into `risk.evaluated` and `score.computed`).
 #![forbid(unsafe_code)]
 
+pub mod clients;
 pub mod error;
 pub mod facts;
 pub mod math;
 pub mod providers;
 pub mod rules;
 pub mod score;
+pub mod service;
 
 pub use error::RiskError;
 pub use facts::{Provider, ProviderReport, SecurityFacts};
 pub use rules::{CHECK_CODES, RiskRules, VerdictTtl, effective_age_minutes, evaluate, severity_rose};
 pub use score::{LogScale, ScoreConfig, score};
+pub use service::{
+    Clock, Evaluated, HandleError, RiskScorer, RiskScorerConfig, RiskScorerCore, RiskScorerCounts, RiskScorerCtx, RiskScorerStats, RunIdentity,
+    ScoreComputed, ServiceError, SystemClock, build,
+};

@@ -1,0 +1,151 @@
+//! The gRPC `nl.v1.Gate` server.
+//!
+//! * `Check(asset_id)` returns the latest stored decision (with its reason codes) from a
+//!   [`DecisionSource`], normally the ledger.
+//! * `CheckExecution(asset_id, confirm_token, dry_run)` answers the L6 question through
+//!   [`check_execution`]: not allowed unless execution is enabled, armed, the presented token matches the
+//!   one in the environment variable the config names, it is not a dry run, and the latest decision is
+//!   promoted. It never executes anything and never logs the token.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nl_domain::{AssetId, Decision, GateDecision};
+use nl_ledger::{DecisionRow, LedgerReader};
+use nl_proto::pb;
+use nl_proto::pb::gate_server::{Gate, GateServer};
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+use crate::service::GateServiceError;
+use crate::{ExecutionConfig, check_execution};
+
+/// Where the server reads the latest decision of an asset.
+#[async_trait]
+pub trait DecisionSource: Send + Sync + 'static {
+    /// The latest decision on `asset_id`, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`GateServiceError`] when the store cannot be read or holds a corrupt row.
+    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError>;
+}
+
+#[async_trait]
+impl DecisionSource for LedgerReader {
+    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError> {
+        self.latest(asset_id).await?.decision.map(decision_from_row).transpose()
+    }
+}
+
+/// Converts a `gate_decisions` row back into the domain decision.
+///
+/// # Errors
+/// [`GateServiceError::Corrupt`] naming the field that does not parse.
+pub fn decision_from_row(row: DecisionRow) -> Result<GateDecision, GateServiceError> {
+    let corrupt = |field: &str, e: &dyn std::fmt::Display| GateServiceError::Corrupt(format!("{} {field}: {e}", row.event_id));
+    let decision = match row.decision.as_str() {
+        "promoted" => Decision::Promoted,
+        "rejected" => Decision::Rejected,
+        other => return Err(corrupt("decision", &other)),
+    };
+    Ok(GateDecision {
+        asset_id: AssetId::parse(&row.asset_id).map_err(|e| corrupt("asset_id", &e))?,
+        decision,
+        reason_codes: serde_json::from_str(&row.reason_codes_json).map_err(|e| corrupt("reason_codes_json", &e))?,
+        rule_set_version: row.rule_set_version.clone(),
+        config_hash: row.config_hash.clone(),
+        inputs: serde_json::from_str(&row.inputs_json).map_err(|e| corrupt("inputs_json", &e))?,
+        decided_at: chrono::DateTime::parse_from_rfc3339(&row.decided_at).map_err(|e| corrupt("decided_at", &e))?.with_timezone(&chrono::Utc),
+    })
+}
+
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Implementation of `nl.v1.Gate`.
+#[derive(Clone)]
+pub struct GateGrpc {
+    decisions: Arc<dyn DecisionSource>,
+    execution: ExecutionConfig,
+    env: EnvLookup,
+}
+
+impl std::fmt::Debug for GateGrpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateGrpc").field("execution", &self.execution).finish_non_exhaustive()
+    }
+}
+
+impl GateGrpc {
+    /// A server reading decisions from `decisions`, with the confirmation token read from the process
+    /// environment.
+    #[must_use]
+    pub fn new(decisions: Arc<dyn DecisionSource>, execution: ExecutionConfig) -> Self {
+        Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()) }
+    }
+
+    /// Replaces the environment lookup (tests, secret stores).
+    #[must_use]
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = Arc::new(env);
+        self
+    }
+
+    /// The tonic service to mount on a router.
+    #[must_use]
+    pub fn into_service(self) -> GateServer<Self> {
+        GateServer::new(self)
+    }
+
+    async fn latest(&self, asset_id: &str) -> Result<Option<GateDecision>, Status> {
+        let asset = AssetId::parse(asset_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        self.decisions.latest_decision(&asset.to_string()).await.map_err(|e| match e {
+            GateServiceError::Corrupt(_) => Status::data_loss(e.to_string()),
+            _ => Status::unavailable(e.to_string()),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Gate for GateGrpc {
+    async fn check(&self, req: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
+        let asset_id = req.into_inner().asset_id;
+        let decision = self.latest(&asset_id).await?.ok_or_else(|| Status::not_found(format!("no gate decision for {asset_id}")))?;
+        Ok(Response::new(pb::CheckResponse { decision: Some(pb::GateDecision::from(&decision)) }))
+    }
+
+    async fn check_execution(&self, req: Request<pb::CheckExecutionRequest>) -> Result<Response<pb::CheckExecutionResponse>, Status> {
+        let r = req.into_inner();
+        let decision = self.latest(&r.asset_id).await?;
+        let presented = Some(r.confirm_token.as_str()).filter(|t| !t.is_empty());
+        let env = Arc::clone(&self.env);
+        let answer = check_execution(&self.execution, presented, move |k| env(k), r.dry_run, decision.as_ref());
+        tracing::info!(asset_id = %r.asset_id, allowed = answer.allowed, reasons = ?answer.reasons, dry_run = r.dry_run, "Execution check.");
+        Ok(Response::new(pb::CheckExecutionResponse {
+            allowed: answer.allowed,
+            reasons: answer.reasons,
+            decision: decision.as_ref().map(pb::GateDecision::from),
+        }))
+    }
+}
+
+/// Serves `Gate` on `addr` until `shutdown` completes.
+///
+/// # Errors
+/// [`GateServiceError::Io`] when `addr` cannot be bound, [`GateServiceError::Transport`] when serving fails.
+pub async fn serve(addr: SocketAddr, svc: GateGrpc, shutdown: impl Future<Output = ()>) -> Result<(), GateServiceError> {
+    let listener = TcpListener::bind(addr).await?;
+    serve_listener(listener, svc, shutdown).await
+}
+
+/// Serves `svc` on an already bound listener (bind `127.0.0.1:0` and read `local_addr` first in tests).
+///
+/// # Errors
+/// [`GateServiceError::Transport`] when serving fails.
+pub async fn serve_listener(listener: TcpListener, svc: GateGrpc, shutdown: impl Future<Output = ()>) -> Result<(), GateServiceError> {
+    Server::builder().add_service(svc.into_service()).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
+    Ok(())
+}

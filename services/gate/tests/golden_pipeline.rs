@@ -1,0 +1,219 @@
+//! Every golden scenario through the whole event pipeline on `MemoryBus`: `asset.upserted` +
+//! `snapshot.recorded` → risk-scorer (providers served by a loopback mock with the scenario's payloads)
+//! → `raw.captured`, `risk.evaluated`, `score.computed` → gate → `candidate.*` → ledger. Each asset's
+//! latest stored decision must equal the expected decision and reason codes at every step, and
+//! `v_assets_candidates` must hold exactly the promoted assets.
+//!
+//! Clock: the services run on a replay clock at the step's `now`, and a provider response is stamped with
+//! the payload's recorded `observed_at` (so `expired_reports` expires as recorded). A step without a
+//! snapshot is published as a snapshot with no market values (the enricher had none).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nl_bus::testkit::wait_until;
+use nl_bus::{Bus, MemoryBus, Message};
+use nl_domain::{AssetId, AssetUpsert, Decision, Envelope, EventType, ObservationKind, Sighting, Snapshot, Ts};
+use nl_gate::golden::{GoldenFile, GoldenScenario};
+use nl_gate::mock::{MockResponse, ProviderMock};
+use nl_gate::{GateServiceConfig, decision_from_row};
+use nl_ledger::{AssetFilter, LedgerConfig, LedgerReader};
+use nl_risk_scorer::clients::ProvidersConfig;
+use nl_risk_scorer::{Clock, Provider, RiskScorerConfig, RiskScorerCtx, RunIdentity};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Replays recorded time: `now` is the step's, a provider response gets its payload's `observed_at`.
+#[derive(Default)]
+struct ReplayClock {
+    now: Mutex<Option<Ts>>,
+    received: Mutex<HashMap<(Provider, AssetId), Ts>>,
+}
+
+impl Clock for ReplayClock {
+    fn now(&self) -> Ts {
+        self.now.lock().unwrap().expect("clock set")
+    }
+    fn received_at(&self, provider: Provider, asset: &AssetId) -> Ts {
+        self.received.lock().unwrap().get(&(provider, asset.clone())).copied().unwrap_or_else(|| self.now())
+    }
+}
+
+fn address(a: &AssetId) -> Option<&str> {
+    match a {
+        AssetId::Chain { address, .. } => Some(address),
+        AssetId::Cex { .. } => None,
+    }
+}
+
+fn upsert(sc: &GoldenScenario, at: Ts) -> Envelope {
+    let a = &sc.asset_id;
+    let up = AssetUpsert {
+        asset_id: a.clone(),
+        symbol: "NEW".into(),
+        name: None,
+        chain: a.chain_slug().map(String::from),
+        address: address(a).map(String::from),
+        sighting: Sighting {
+            source: "golden".into(),
+            venue: "golden".into(),
+            kind: if address(a).is_some() { ObservationKind::DexPool } else { ObservationKind::CexInstrument },
+            instrument_id: sc.name.clone(),
+            status: None,
+            source_published_at: None,
+            scheduled_at: None,
+            first_observed_at: at,
+            pair: serde_json::Value::Null,
+        },
+    };
+    Envelope::new(EventType::AssetUpserted, &[&sc.name], at, "run", "golden-v1", serde_json::to_value(&up).unwrap()).with_asset(a.to_string())
+}
+
+fn snapshot(sc: &GoldenScenario, step: usize) -> Envelope {
+    let st = &sc.steps[step];
+    let snap = st.snapshot.as_ref().map_or_else(
+        || Snapshot {
+            asset_id: sc.asset_id.clone(),
+            observed_at: st.now,
+            source: "none".into(),
+            price_usd: None,
+            fdv_usd: None,
+            market_cap_usd: None,
+            liquidity_usd: None,
+            volume_24h_usd: None,
+            holders: None,
+            age_minutes: None,
+            raw_event_id: None,
+        },
+        |s| s.to_snapshot(&sc.asset_id),
+    );
+    let mut meta = serde_json::to_value(&snap).unwrap();
+    meta["source_count"] = sc.source_count.into();
+    Envelope::new(EventType::SnapshotRecorded, &[&sc.name, &step.to_string()], snap.observed_at, "run", "golden-v1", meta).with_asset(sc.asset_id.to_string())
+}
+
+async fn publish(bus: &MemoryBus, env: &Envelope) {
+    bus.publish(Message::new(env.subject(), env.event_id.0.clone(), env.to_json().unwrap())).await.unwrap();
+}
+
+/// Scripts the mock and the clock for one step and publishes its snapshot.
+async fn start_step(bus: &MemoryBus, mock: &ProviderMock, clock: &ReplayClock, sc: &GoldenScenario, step: usize) {
+    for p in &sc.steps[step].payloads {
+        let addr = address(&sc.asset_id).expect("payloads are for on-chain assets");
+        mock.set(p.provider, addr, MockResponse::status(p.http_status.unwrap_or(200), p.body_text()));
+        clock.received.lock().unwrap().insert((p.provider, sc.asset_id.clone()), p.observed_at);
+    }
+    publish(bus, &snapshot(sc, step)).await;
+}
+
+/// Waits until every `(scenario, step)` has a stored decision taken at the step's `now`, then compares.
+async fn check_step(reader: &LedgerReader, todo: &[(&GoldenScenario, usize)]) -> Vec<String> {
+    let done = wait_until(WAIT, || async {
+        for (sc, step) in todo {
+            let latest = reader.latest(&sc.asset_id.to_string()).await.unwrap();
+            let Some(row) = latest.decision else { return false };
+            if decision_from_row(row).unwrap().decided_at != sc.steps[*step].now {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert!(done, "not every scenario reached a decision in time");
+    let mut failures = Vec::new();
+    for (sc, step) in todo {
+        let d = decision_from_row(reader.latest(&sc.asset_id.to_string()).await.unwrap().decision.unwrap()).unwrap();
+        let want = &sc.steps[*step].expected;
+        if (d.decision, &d.reason_codes) != (want.decision, &want.reason_codes) {
+            failures
+                .push(format!("{} step {step}: got {:?} {:?}\n  expected {:?} {:?}", sc.name, d.decision, d.reason_codes, want.decision, want.reason_codes));
+        }
+        assert_eq!(d.inputs.len(), 3, "snapshot, risk and score event ids");
+        assert_eq!(d.config_hash, "golden-v1");
+    }
+    failures
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn golden_scenarios_through_the_event_pipeline() {
+    let file = GoldenFile::from_json(include_str!("golden_scenarios.json")).unwrap();
+    let mock = ProviderMock::new();
+    let (addr, mock_task) = mock.serve().await.unwrap();
+    let clock = Arc::new(ReplayClock::default());
+    let bus = MemoryBus::default();
+    let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
+    let run = RunIdentity { run_id: "nl_golden".into(), config_hash: file.config_hash.clone() };
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+    let ledger = nl_ledger::build(ledger_cfg, Arc::clone(&dynbus)).await.unwrap();
+    let reader = ledger.store().reader().clone();
+    let rs_cfg = RiskScorerConfig {
+        rules: file.rules.clone(),
+        score: file.score.clone(),
+        providers: ProvidersConfig::all_at(&format!("http://{addr}")),
+        fetch_wait_ms: 20,
+        ..RiskScorerConfig::default()
+    };
+    let ctx = RiskScorerCtx::new(Arc::clone(&dynbus), run.clone()).with_clock(clock.clone());
+    let scorer = nl_risk_scorer::build(rs_cfg, ctx).await.unwrap();
+    let gate_cfg = GateServiceConfig { gate: file.gate.clone(), fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    let gate = nl_gate::build(gate_cfg, Arc::clone(&dynbus), run).await.unwrap();
+
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tasks = (tokio::spawn(ledger.run(stopped(rx.clone()))), tokio::spawn(scorer.run(stopped(rx.clone()))), tokio::spawn(gate.run(stopped(rx))));
+
+    let max_steps = file.scenarios.iter().map(|s| s.steps.len()).max().unwrap();
+    let mut failures = Vec::new();
+    for step in 0..max_steps {
+        let todo: Vec<(&GoldenScenario, usize)> = file.scenarios.iter().filter(|s| s.steps.len() > step).map(|s| (s, step)).collect();
+        let nows: BTreeSet<Ts> = todo.iter().map(|(s, i)| s.steps[*i].now).collect();
+        // Steps sharing a `now` run together on one clock; the golden file has one `now` per step index.
+        for now in nows {
+            *clock.now.lock().unwrap() = Some(now);
+            let batch: Vec<_> = todo.iter().filter(|(s, i)| s.steps[*i].now == now).copied().collect();
+            for (sc, i) in &batch {
+                if *i == 0 {
+                    publish(&bus, &upsert(sc, now)).await;
+                }
+                start_step(&bus, &mock, &clock, sc, *i).await;
+            }
+            failures.extend(check_step(&reader, &batch).await);
+        }
+    }
+    assert!(failures.is_empty(), "{} pipeline mismatches:\n{}", failures.len(), failures.join("\n"));
+
+    let promoted: BTreeSet<String> =
+        file.scenarios.iter().filter(|s| s.steps.last().is_some_and(|st| st.expected.decision == Decision::Promoted)).map(|s| s.asset_id.to_string()).collect();
+    let candidates: BTreeSet<String> = reader.list_assets(AssetFilter::Candidates, 0, None).await.unwrap().assets.into_iter().map(|a| a.asset_id).collect();
+    assert_eq!(candidates, promoted, "v_assets_candidates holds exactly the promoted assets");
+    assert!(promoted.len() >= 5, "the golden file promotes several assets");
+
+    // Every recorded payload was fetched once and captured as a raw event, error bodies included.
+    let payloads: usize = file.scenarios.iter().flat_map(|s| &s.steps).map(|st| st.payloads.len()).sum();
+    let mut raws = bus.subscribe(nl_bus::ConsumerSpec::new("t-raw", "nl.raw.>")).await.unwrap();
+    let mut n_raw = 0;
+    loop {
+        let got = raws.fetch(1000, Duration::from_millis(50)).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        n_raw += got.len();
+    }
+    assert_eq!(n_raw, payloads);
+    let _ = stop.send(true);
+    let (l, r, g) = tasks;
+    l.await.unwrap().unwrap();
+    let rs = r.await.unwrap().unwrap();
+    let gc = g.await.unwrap().unwrap();
+    let steps: usize = file.scenarios.iter().map(|s| s.steps.len()).sum();
+    assert_eq!(rs.evaluated as usize, steps);
+    assert_eq!((gc.promoted + gc.rejected) as usize, steps);
+    assert_eq!((rs.poison, gc.poison), (0, 0));
+    mock_task.abort();
+}

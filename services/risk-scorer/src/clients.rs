@@ -1,0 +1,393 @@
+//! Provider HTTP clients (GoPlus, honeypot.is, rugcheck) over [`nl_sourcekit::HttpSource`], and the
+//! bounded per-asset report cache.
+//!
+//! Each provider has its own budget, base URL and optional API key (config names the env variable, never
+//! the key). A fetch always yields the captured response as a [`RawEvent`] when there was one, success or
+//! error body alike, so the caller can publish it before the evaluation that used it (invariant 6). A
+//! failed, rate-limited or paused provider yields no [`ProviderReport`]: its checks become `Unknown`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
+use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource, SecretLocation, SecretParam};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::providers::{goplus, honeypot, rugcheck};
+use crate::{Provider, ProviderReport};
+
+/// EVM chain slug → chain id, as GoPlus and honeypot.is number chains.
+pub const EVM_CHAIN_IDS: [(&str, u64); 7] = [("eth", 1), ("bsc", 56), ("base", 8453), ("arbitrum", 42161), ("polygon", 137), ("optimism", 10), ("avax", 43114)];
+
+/// The chain id of an EVM chain slug; `None` for chains the providers are not asked about.
+#[must_use]
+pub fn evm_chain_id(chain: &str) -> Option<u64> {
+    EVM_CHAIN_IDS.iter().find(|(c, _)| *c == chain).map(|(_, id)| *id)
+}
+
+/// The providers asked about `asset`: GoPlus and honeypot.is for EVM chains with a known chain id,
+/// rugcheck for Solana, none for CEX-only ids and unknown chains.
+#[must_use]
+pub fn providers_for(asset: &AssetId) -> &'static [Provider] {
+    match asset {
+        AssetId::Chain { chain, .. } if evm_chain_id(chain).is_some() => &[Provider::Goplus, Provider::HoneypotIs],
+        AssetId::Chain { chain, .. } if ChainFamily::of_chain(chain) == Some(ChainFamily::Solana) => &[Provider::Rugcheck],
+        _ => &[],
+    }
+}
+
+fn d_true() -> bool {
+    true
+}
+fn d_timeout_ms() -> u64 {
+    10_000
+}
+fn d_max_attempts() -> u32 {
+    2
+}
+fn d_key_header() -> String {
+    "X-API-KEY".into()
+}
+
+/// One provider's client settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// `false` skips the provider: its checks stay `Unknown`.
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+    /// Scheme and host (tests point it at a mock).
+    pub base_url: String,
+    /// The provider's own request budget.
+    pub budget: BudgetConfig,
+    /// Per-attempt timeout (default 10 000).
+    #[serde(default = "d_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts for 5xx/timeouts, including the first (default 2).
+    #[serde(default = "d_max_attempts")]
+    pub max_attempts: u32,
+    /// Env variable holding an API key or access token. Unset in config = keyless; named but empty in
+    /// the environment = keyless with a warning (every provider here serves keyless reads).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Header the key is sent in (default `X-API-KEY`; GoPlus access tokens use `Authorization`).
+    #[serde(default = "d_key_header")]
+    pub api_key_header: String,
+}
+
+impl ProviderConfig {
+    fn new(base_url: &str, rate_per_sec: f64, burst: f64, key_header: &str) -> Self {
+        Self {
+            enabled: true,
+            base_url: base_url.into(),
+            budget: BudgetConfig::new(rate_per_sec, burst),
+            timeout_ms: d_timeout_ms(),
+            max_attempts: d_max_attempts(),
+            api_key_env: None,
+            api_key_header: key_header.into(),
+        }
+    }
+}
+
+/// The three providers' settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvidersConfig {
+    pub goplus: ProviderConfig,
+    pub honeypot_is: ProviderConfig,
+    pub rugcheck: ProviderConfig,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            // Keyless GoPlus is roughly 30 requests/minute (sources reference §4, unconfirmed).
+            goplus: ProviderConfig::new("https://api.gopluslabs.io", 0.5, 5.0, "Authorization"),
+            honeypot_is: ProviderConfig::new("https://api.honeypot.is", 1.0, 5.0, "X-API-KEY"),
+            rugcheck: ProviderConfig::new("https://api.rugcheck.xyz", 1.0, 5.0, "X-API-KEY"),
+        }
+    }
+}
+
+impl ProvidersConfig {
+    /// The settings of `p`.
+    #[must_use]
+    pub fn of(&self, p: Provider) -> &ProviderConfig {
+        match p {
+            Provider::Goplus => &self.goplus,
+            Provider::HoneypotIs => &self.honeypot_is,
+            Provider::Rugcheck => &self.rugcheck,
+        }
+    }
+
+    /// Every provider pointed at one base URL (tests and benches serve all three from one mock),
+    /// with a generous budget.
+    #[must_use]
+    pub fn all_at(base_url: &str) -> Self {
+        let mut c = Self::default();
+        for p in [&mut c.goplus, &mut c.honeypot_is, &mut c.rugcheck] {
+            p.base_url = base_url.to_string();
+            p.budget = BudgetConfig::new(100_000.0, 100_000.0);
+            p.timeout_ms = 5_000;
+            p.max_attempts = 1;
+        }
+        c
+    }
+}
+
+/// A client failed to build.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{provider}: budget: {source}")]
+    Budget { provider: Provider, source: nl_sourcekit::BudgetError },
+    #[error("{provider}: http client: {source}")]
+    Http { provider: Provider, source: nl_sourcekit::BuildError },
+}
+
+/// What one provider fetch produced.
+#[derive(Debug, Clone)]
+pub struct ProviderFetch {
+    pub provider: Provider,
+    /// The response as captured (with `parse_error` set when it gave no report); `None` when no request
+    /// got a response (transport failure, paused budget, disabled provider).
+    pub raw: Option<RawEvent>,
+    /// The parsed report, or why there is none.
+    pub report: Result<ProviderReport, String>,
+}
+
+/// The three provider clients.
+pub struct ProviderClients {
+    sources: BTreeMap<Provider, Arc<HttpSource>>,
+    run_id: String,
+}
+
+impl std::fmt::Debug for ProviderClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderClients").field("providers", &self.sources.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+impl ProviderClients {
+    /// Builds a client per enabled provider; `env` resolves the API key variables.
+    ///
+    /// # Errors
+    /// [`ClientError`] for an invalid budget, base URL or header.
+    pub fn new(cfg: &ProvidersConfig, run_id: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
+        let mut sources = BTreeMap::new();
+        for p in Provider::ALL {
+            let pc = cfg.of(p);
+            if !pc.enabled {
+                continue;
+            }
+            let budget = Arc::new(Budget::new(pc.budget.clone()).map_err(|source| ClientError::Budget { provider: p, source })?);
+            let mut http = HttpConfig::new(pc.base_url.clone());
+            http.timeout_ms = pc.timeout_ms;
+            http.max_attempts = pc.max_attempts;
+            if let Some(var) = pc.api_key_env.as_deref().filter(|v| !v.trim().is_empty()) {
+                if env(var).is_some_and(|v| !v.is_empty()) {
+                    http.secrets.push(SecretParam { name: pc.api_key_header.clone(), location: SecretLocation::Header, value_env: var.to_string() });
+                } else {
+                    warn!(provider = %p, env = var, "API key variable unset or empty; using keyless access.");
+                }
+            }
+            let src = HttpSource::with_env(p.as_str(), http, budget, env).map_err(|source| ClientError::Http { provider: p, source })?;
+            sources.insert(p, Arc::new(src));
+        }
+        Ok(Self { sources, run_id: run_id.to_string() })
+    }
+
+    /// The HTTP source of `p`, when enabled (stats and budget status for metrics).
+    #[must_use]
+    pub fn source(&self, p: Provider) -> Option<&Arc<HttpSource>> {
+        self.sources.get(&p)
+    }
+
+    /// Fetches and parses `p`'s report on `asset`. `received_at` stamps the response (raw event and
+    /// report alike), so a replay of the raw event gives the same report.
+    pub async fn fetch(&self, p: Provider, asset: &AssetId, received_at: Ts) -> ProviderFetch {
+        let none = |why: String| ProviderFetch { provider: p, raw: None, report: Err(why) };
+        let Some(src) = self.sources.get(&p) else { return none("provider disabled".into()) };
+        let Some(path) = request_path(p, asset) else { return none("asset not covered by provider".into()) };
+        if let Some(paused) = src.budget().status().paused_for {
+            // Waiting out a Retry-After would stall every snapshot behind it; the check stays Unknown and
+            // the next re-snapshot asks again.
+            debug!(provider = %p, ?paused, "Provider budget paused; skipping.");
+            return none(format!("budget paused for {paused:?}"));
+        }
+        let (mut fetched, failure) = match src.get(&path, 1).await {
+            Ok(f) => (f, None),
+            Err(e) => match e.response() {
+                Some(resp) => (resp.clone(), Some(e.to_string())),
+                None => {
+                    warn!(provider = %p, asset = %asset, error = %e, "Provider fetch failed.");
+                    return none(e.to_string());
+                }
+            },
+        };
+        fetched.observed_at = received_at;
+        let mut raw = fetched.to_raw_event(p.as_str(), &self.run_id);
+        let report = match failure {
+            Some(why) => Err(why),
+            // A 304 carries no body: the cached report (if any) stays the newest one.
+            None if fetched.not_modified => Err("304 not modified".to_string()),
+            None => parse(p, asset, &fetched.body, received_at).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = &report {
+            raw.parse_error = Some(why.clone());
+        }
+        ProviderFetch { provider: p, raw: Some(raw), report }
+    }
+}
+
+/// The request path and query of `p` for `asset`, `None` when `p` does not cover it.
+#[must_use]
+pub fn request_path(p: Provider, asset: &AssetId) -> Option<String> {
+    let AssetId::Chain { chain, address } = asset else { return None };
+    match p {
+        Provider::Goplus => evm_chain_id(chain).map(|id| format!("/api/v1/token_security/{id}?contract_addresses={address}")),
+        Provider::HoneypotIs => evm_chain_id(chain).map(|id| format!("/v2/IsHoneypot?address={address}&chainID={id}")),
+        Provider::Rugcheck => (ChainFamily::of_chain(chain) == Some(ChainFamily::Solana)).then(|| format!("/v1/tokens/{address}/report")),
+    }
+}
+
+/// Parses a provider body for `asset` (the same function a replay from raw events uses).
+///
+/// # Errors
+/// The provider parser's [`crate::RiskError`]; [`crate::RiskError::Field`] when GoPlus is asked about a
+/// CEX-only asset.
+pub fn parse(p: Provider, asset: &AssetId, body: &str, observed_at: Ts) -> Result<ProviderReport, crate::RiskError> {
+    match p {
+        Provider::Goplus => {
+            let AssetId::Chain { address, .. } = asset else {
+                return Err(crate::RiskError::Field { provider: p, field: "asset_id", reason: "not an on-chain asset".into() });
+            };
+            goplus::parse_token_security(body, address, observed_at)
+        }
+        Provider::HoneypotIs => honeypot::parse_is_honeypot(body, observed_at),
+        Provider::Rugcheck => rugcheck::parse_report(body, observed_at),
+    }
+}
+
+/// A cached report with the raw event it came from.
+#[derive(Debug, Clone)]
+pub struct CachedReport {
+    pub report: ProviderReport,
+    pub raw_id: Option<String>,
+}
+
+/// The latest successful report per provider per asset. Bounded: beyond `max_assets` the asset touched
+/// longest ago is evicted. A failed refresh keeps the previous report; the rules' TTL decides whether it
+/// still counts.
+#[derive(Debug)]
+pub struct ReportCache {
+    max_assets: usize,
+    ttl_secs: i64,
+    tick: u64,
+    entries: HashMap<AssetId, (u64, BTreeMap<Provider, CachedReport>)>,
+}
+
+impl ReportCache {
+    /// An empty cache holding at most `max_assets` assets (at least 1); a report younger than `ttl_secs`
+    /// is reused without asking the provider again.
+    #[must_use]
+    pub fn new(max_assets: usize, ttl_secs: u64) -> Self {
+        Self { max_assets: max_assets.max(1), ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX), tick: 0, entries: HashMap::new() }
+    }
+
+    /// Cached reports of `asset`, any age.
+    #[must_use]
+    pub fn get(&self, asset: &AssetId) -> Vec<CachedReport> {
+        self.entries.get(asset).map(|(_, m)| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether `p`'s cached report on `asset` is young enough to reuse at `now`.
+    #[must_use]
+    pub fn is_fresh(&self, asset: &AssetId, p: Provider, now: Ts) -> bool {
+        self.entries.get(asset).and_then(|(_, m)| m.get(&p)).is_some_and(|c| (now - c.report.observed_at).num_seconds() < self.ttl_secs)
+    }
+
+    /// Stores a report, unless an equally new or newer one is cached.
+    pub fn put(&mut self, asset: &AssetId, entry: CachedReport) {
+        self.tick += 1;
+        if !self.entries.contains_key(asset)
+            && self.entries.len() >= self.max_assets
+            && let Some(oldest) = self.entries.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
+        }
+        let (touched, map) = self.entries.entry(asset.clone()).or_insert_with(|| (0, BTreeMap::new()));
+        *touched = self.tick;
+        let newer = map.get(&entry.report.provider).is_none_or(|c| c.report.observed_at < entry.report.observed_at);
+        if newer {
+            map.insert(entry.report.provider, entry);
+        }
+    }
+
+    /// Number of cached assets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::SecurityFacts;
+
+    fn at(s: &str) -> Ts {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn paths_and_coverage() {
+        let eth = AssetId::parse("base:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
+        let sol = AssetId::parse("solana:HaQdrXRUoxxk1qLFZJNrSyzWNjn16o1r1np5h6jipump").unwrap();
+        let cex = AssetId::parse("cex:okx:NEWX").unwrap();
+        assert_eq!(providers_for(&eth), [Provider::Goplus, Provider::HoneypotIs]);
+        assert_eq!(providers_for(&sol), [Provider::Rugcheck]);
+        assert!(providers_for(&cex).is_empty());
+        assert_eq!(request_path(Provider::Goplus, &eth).unwrap(), "/api/v1/token_security/8453?contract_addresses=0x6982508145454ce325ddbe47a25d4ec3d2311933");
+        assert_eq!(request_path(Provider::HoneypotIs, &eth).unwrap(), "/v2/IsHoneypot?address=0x6982508145454ce325ddbe47a25d4ec3d2311933&chainID=8453");
+        assert_eq!(request_path(Provider::Rugcheck, &sol).unwrap(), "/v1/tokens/HaQdrXRUoxxk1qLFZJNrSyzWNjn16o1r1np5h6jipump/report");
+        assert_eq!(request_path(Provider::Rugcheck, &eth), None);
+        for (slug, id) in EVM_CHAIN_IDS {
+            assert_eq!(evm_chain_id(slug), Some(id));
+        }
+    }
+
+    #[test]
+    fn cache_keeps_newest_and_is_bounded() {
+        let a = AssetId::parse("cex:okx:A").unwrap();
+        let b = AssetId::parse("cex:okx:B").unwrap();
+        let rep =
+            |t: &str| CachedReport { report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() }, raw_id: None };
+        let mut c = ReportCache::new(1, 300);
+        c.put(&a, rep("2026-10-08T12:00:00Z"));
+        c.put(&a, rep("2026-10-08T11:00:00Z"));
+        assert_eq!(c.get(&a)[0].report.observed_at, at("2026-10-08T12:00:00Z"), "an older report never replaces a newer one");
+        assert!(c.is_fresh(&a, Provider::Goplus, at("2026-10-08T12:04:59Z")));
+        assert!(!c.is_fresh(&a, Provider::Goplus, at("2026-10-08T12:05:00Z")));
+        assert!(!c.is_fresh(&a, Provider::HoneypotIs, at("2026-10-08T12:00:00Z")));
+        c.put(&b, rep("2026-10-08T12:00:00Z"));
+        assert_eq!(c.len(), 1);
+        assert!(c.get(&a).is_empty(), "the least recently touched asset was evicted");
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys_and_keeps_defaults() {
+        let c: ProvidersConfig = serde_json::from_str(r#"{"goplus":{"base_url":"http://x","budget":{"rate_per_sec":1,"burst":1}}}"#).unwrap();
+        assert_eq!(c.goplus.base_url, "http://x");
+        assert_eq!(c.rugcheck, ProvidersConfig::default().rugcheck);
+        assert!(serde_json::from_str::<ProvidersConfig>(r#"{"goplus":{"base_url":"x","budget":{"rate_per_sec":1,"burst":1},"api_key":"s"}}"#).is_err());
+    }
+}

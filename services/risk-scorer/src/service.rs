@@ -1,0 +1,584 @@
+//! The risk-scorer service: a durable pull consumer on `nl.evt.snapshot.recorded`.
+//!
+//! Per snapshot: refresh the provider reports of the asset that are older than the cache TTL
+//! (EVM: GoPlus + honeypot.is; Solana: rugcheck; CEX-only: none), publish every captured response as a
+//! `raw.captured` event on `nl.raw.<provider>` FIRST, then [`evaluate`] → `risk.evaluated` and [`score`] →
+//! `score.computed`, and only then ack the snapshot.
+//!
+//! * `risk.evaluated` meta is the [`RiskEvaluation`]; its id derives from asset, snapshot event id and
+//!   rule-set version, so a redelivered snapshot republishes the same id (deduplicated downstream).
+//! * `score.computed` meta is a [`ScoreComputed`]: the [`ScoreRecord`] fields plus `inputs`
+//!   (`[snapshot_event_id, risk_event_id]`), `evaluation`, `snapshot`, `source_count` and
+//!   `provider_raw_ids`, so the gate is stateless and a decision can be re-derived from the event alone.
+//! * The score's source count is the snapshot event's `meta.source_count` when present, else 1: the
+//!   enricher knows how many sources saw the asset, the snapshot itself does not.
+//! * A provider that fails, is rate-limited or whose budget is paused gives no report: its checks are
+//!   `Unknown`, never `Pass`. Re-evaluation over time follows from the enricher re-snapshotting on a
+//!   schedule; verdicts past their TTL count as unknown.
+//! * The clock is injected ([`Clock`]) so recorded scenarios replay at their own time.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
+use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Ts};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{debug, info, warn};
+
+use crate::clients::{CachedReport, ClientError, ProviderClients, ProvidersConfig, ReportCache, providers_for};
+use crate::{Provider, RiskRules, ScoreConfig, evaluate, score};
+
+/// Subject the service consumes.
+pub const SNAPSHOT_SUBJECT: &str = "nl.evt.snapshot.recorded";
+/// `source` stamped on the envelopes the service publishes.
+pub const SERVICE_SOURCE: &str = "risk-scorer";
+/// Largest accepted `batch_size` and `concurrency` (invariant 8).
+pub const MAX_BOUND: usize = 10_000;
+
+/// The subject raw captures of `source` are published on (the collector's convention).
+#[must_use]
+pub fn raw_subject(source: &str) -> String {
+    format!("nl.raw.{source}")
+}
+
+/// Raw captures as `raw.captured` envelopes on `nl.raw.<source>`, event id = `raw_id`.
+#[must_use]
+pub fn raw_messages(raws: &[RawEvent], run_id: &str, config_hash: &str) -> Vec<Message> {
+    raws.iter()
+        .filter_map(|r| {
+            let meta = serde_json::to_value(r).ok()?;
+            let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, run_id, config_hash, meta).with_source(r.source.clone());
+            env.event_id = nl_domain::EventId(r.raw_id.clone());
+            Some(Message::new(raw_subject(&r.source), r.raw_id.clone(), env.to_json().ok()?))
+        })
+        .collect()
+}
+
+/// Where the service gets time from.
+pub trait Clock: Send + Sync {
+    /// The evaluation time.
+    fn now(&self) -> Ts;
+    /// The time recorded on a provider response for `asset` received now (raw event and report alike).
+    /// Defaults to [`Clock::now`]; a replay clock returns the recorded time.
+    fn received_at(&self, _provider: Provider, _asset: &AssetId) -> Ts {
+        self.now()
+    }
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Ts {
+        chrono::Utc::now()
+    }
+}
+
+/// `[risk_scorer]` configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskScorerConfig {
+    /// Durable consumer name (default `risk-scorer`); replicas with the same name share the work.
+    pub durable: String,
+    pub rules: RiskRules,
+    pub score: ScoreConfig,
+    pub providers: ProvidersConfig,
+    /// A cached provider report younger than this is reused instead of asking again (default 300).
+    pub report_cache_ttl_secs: u64,
+    /// Assets whose reports are cached (default 10 000); the least recently used is evicted.
+    pub report_cache_max_assets: usize,
+    /// Deliveries per fetch (default 64).
+    pub batch_size: usize,
+    /// Assets evaluated at once (default 16).
+    pub concurrency: usize,
+    /// How long one fetch waits for messages (default 500).
+    pub fetch_wait_ms: u64,
+    /// Consumer `ack_wait` (default 60 000: provider calls are slow).
+    pub ack_wait_ms: u64,
+    /// Consumer `max_deliver` (default 5).
+    pub max_deliver: u32,
+    /// Redelivery delay after a publish failure (default 1 000).
+    pub nak_delay_ms: u64,
+}
+
+impl Default for RiskScorerConfig {
+    fn default() -> Self {
+        Self {
+            durable: "risk-scorer".into(),
+            rules: RiskRules::default(),
+            score: ScoreConfig::default(),
+            providers: ProvidersConfig::default(),
+            report_cache_ttl_secs: 300,
+            report_cache_max_assets: 10_000,
+            batch_size: 64,
+            concurrency: 16,
+            fetch_wait_ms: 500,
+            ack_wait_ms: 60_000,
+            max_deliver: 5,
+            nak_delay_ms: 1_000,
+        }
+    }
+}
+
+impl RiskScorerConfig {
+    /// The consumer spec this config asks for.
+    #[must_use]
+    pub fn consumer_spec(&self) -> ConsumerSpec {
+        let mut spec = ConsumerSpec::new(self.durable.clone(), SNAPSHOT_SUBJECT);
+        spec.ack_wait = Duration::from_millis(self.ack_wait_ms);
+        spec.max_deliver = self.max_deliver;
+        spec.max_ack_pending = spec.max_ack_pending.max(self.batch_size);
+        spec
+    }
+
+    /// Validates rules, score formula, budgets and bounds.
+    ///
+    /// # Errors
+    /// [`ServiceError::Config`] naming the first problem.
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        let bad = |m: String| Err(ServiceError::Config(m));
+        self.rules.validate().map_err(|e| ServiceError::Config(e.to_string()))?;
+        self.score.validate().map_err(|e| ServiceError::Config(e.to_string()))?;
+        for p in Provider::ALL {
+            self.providers.of(p).budget.validate().map_err(|e| ServiceError::Config(format!("providers.{p}.budget: {e}")))?;
+        }
+        if !(1..=MAX_BOUND).contains(&self.batch_size) || !(1..=MAX_BOUND).contains(&self.concurrency) {
+            return bad(format!("batch_size and concurrency must be 1..={MAX_BOUND}"));
+        }
+        if self.report_cache_max_assets == 0 || self.fetch_wait_ms == 0 {
+            return bad("report_cache_max_assets and fetch_wait_ms must be positive".into());
+        }
+        self.consumer_spec().validate().map_err(|e| ServiceError::Config(e.to_string()))
+    }
+}
+
+/// Errors of the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid risk-scorer config: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+/// The `score.computed` meta: a [`ScoreRecord`] plus everything the gate needs to decide without state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreComputed {
+    #[serde(flatten)]
+    pub record: ScoreRecord,
+    /// `[snapshot_event_id, risk_event_id]`.
+    pub inputs: Vec<String>,
+    pub evaluation: RiskEvaluation,
+    pub snapshot: Option<Snapshot>,
+    pub source_count: u32,
+    /// Raw events of the provider reports the evaluation used (replay provenance).
+    #[serde(default)]
+    pub provider_raw_ids: Vec<String>,
+}
+
+impl ScoreComputed {
+    /// The meta JSON.
+    ///
+    /// # Errors
+    /// Only if a value cannot be represented as JSON, which these types never produce.
+    pub fn to_meta(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    /// Parses a `score.computed` meta.
+    ///
+    /// # Errors
+    /// The serde error when a field is missing or malformed.
+    pub fn from_meta(meta: &Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(meta)
+    }
+}
+
+/// What the service stamps on everything it publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunIdentity {
+    pub run_id: String,
+    pub config_hash: String,
+}
+
+/// Resolves an environment variable (injected so tests need not touch the process environment).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the service needs from its surroundings.
+#[derive(Clone)]
+pub struct RiskScorerCtx {
+    pub bus: Arc<dyn Bus>,
+    pub run: RunIdentity,
+    pub clock: Arc<dyn Clock>,
+    /// Resolves API key variables (normally `std::env::var`).
+    pub env: EnvLookup,
+}
+
+impl RiskScorerCtx {
+    /// A context on the wall clock and the process environment.
+    #[must_use]
+    pub fn new(bus: Arc<dyn Bus>, run: RunIdentity) -> Self {
+        Self { bus, run, clock: Arc::new(SystemClock), env: Arc::new(|k| std::env::var(k).ok()) }
+    }
+
+    /// Replaces the clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// Live counters.
+#[derive(Debug, Default)]
+pub struct RiskScorerStats {
+    pub received: AtomicU64,
+    pub evaluated: AtomicU64,
+    pub published: AtomicU64,
+    pub provider_fetches: AtomicU64,
+    pub provider_failures: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub poison: AtomicU64,
+    pub retried: AtomicU64,
+    pub settle_errors: AtomicU64,
+}
+
+/// A snapshot of [`RiskScorerStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RiskScorerCounts {
+    pub received: u64,
+    pub evaluated: u64,
+    pub published: u64,
+    pub provider_fetches: u64,
+    pub provider_failures: u64,
+    pub cache_hits: u64,
+    pub poison: u64,
+    pub retried: u64,
+    pub settle_errors: u64,
+}
+
+impl RiskScorerStats {
+    fn add(c: &AtomicU64, n: usize) {
+        c.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// The current values.
+    #[must_use]
+    pub fn snapshot(&self) -> RiskScorerCounts {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RiskScorerCounts {
+            received: g(&self.received),
+            evaluated: g(&self.evaluated),
+            published: g(&self.published),
+            provider_fetches: g(&self.provider_fetches),
+            provider_failures: g(&self.provider_failures),
+            cache_hits: g(&self.cache_hits),
+            poison: g(&self.poison),
+            retried: g(&self.retried),
+            settle_errors: g(&self.settle_errors),
+        }
+    }
+}
+
+/// Why a snapshot was not processed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The message can never be processed (not an envelope, meta not a snapshot): dead-letter it.
+    #[error("poison: {0}")]
+    Poison(String),
+    /// A publish failed; redeliver later (event ids make the retry safe).
+    #[error("retry: {0}")]
+    Retry(#[from] BusError),
+}
+
+/// The events one snapshot produced, in publish order.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub raws: Vec<RawEvent>,
+    pub risk: Envelope,
+    pub score: Envelope,
+}
+
+/// The evaluation core, shared by the consumer loop and in-process callers (benches, replays).
+pub struct RiskScorerCore {
+    cfg: RiskScorerConfig,
+    ctx: RiskScorerCtx,
+    clients: ProviderClients,
+    cache: Mutex<ReportCache>,
+    stats: Arc<RiskScorerStats>,
+}
+
+impl std::fmt::Debug for RiskScorerCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RiskScorerCore").field("durable", &self.cfg.durable).field("clients", &self.clients).finish_non_exhaustive()
+    }
+}
+
+impl RiskScorerCore {
+    /// Validates `cfg` and builds the provider clients.
+    ///
+    /// # Errors
+    /// [`ServiceError::Config`] or [`ServiceError::Client`].
+    pub fn new(cfg: RiskScorerConfig, ctx: RiskScorerCtx) -> Result<Self, ServiceError> {
+        cfg.validate()?;
+        let clients = ProviderClients::new(&cfg.providers, &ctx.run.run_id, ctx.env.as_ref())?;
+        let cache = Mutex::new(ReportCache::new(cfg.report_cache_max_assets, cfg.report_cache_ttl_secs));
+        Ok(Self { cfg, ctx, clients, cache, stats: Arc::new(RiskScorerStats::default()) })
+    }
+
+    /// The live counters.
+    #[must_use]
+    pub fn stats(&self) -> Arc<RiskScorerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The provider clients (budgets and HTTP stats for metrics).
+    #[must_use]
+    pub fn clients(&self) -> &ProviderClients {
+        &self.clients
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, ReportCache> {
+        // Every cache update is a plain insert; a panicked holder cannot leave it half-written.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Refreshes stale reports, evaluates and scores one `snapshot.recorded` envelope. Publishes nothing.
+    ///
+    /// # Errors
+    /// [`HandleError::Poison`] when the envelope is not a snapshot event.
+    pub async fn evaluate_envelope(&self, env: &Envelope) -> Result<Evaluated, HandleError> {
+        if env.kind != EventType::SnapshotRecorded {
+            return Err(HandleError::Poison(format!("expected snapshot.recorded, got {}", env.kind)));
+        }
+        let snapshot = Snapshot::deserialize(&env.meta).map_err(|e| HandleError::Poison(format!("meta is not a Snapshot: {e}")))?;
+        let source_count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
+        let asset = snapshot.asset_id.clone();
+        let now = self.ctx.clock.now();
+
+        let stale: Vec<Provider> = {
+            let cache = self.cache();
+            providers_for(&asset).iter().copied().filter(|p| !cache.is_fresh(&asset, *p, now)).collect()
+        };
+        RiskScorerStats::add(&self.stats.cache_hits, providers_for(&asset).len() - stale.len());
+        let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, self.ctx.clock.received_at(*p, &asset)))).await;
+        let mut raws = Vec::with_capacity(fetches.len());
+        {
+            let mut cache = self.cache();
+            for f in fetches {
+                RiskScorerStats::add(&self.stats.provider_fetches, 1);
+                let raw_id = f.raw.as_ref().map(|r| r.raw_id.clone());
+                match f.report {
+                    Ok(report) => cache.put(&asset, CachedReport { report, raw_id }),
+                    Err(why) => {
+                        RiskScorerStats::add(&self.stats.provider_failures, 1);
+                        debug!(provider = %f.provider, asset = %asset, %why, "No provider report; its checks stay unknown.");
+                    }
+                }
+                raws.extend(f.raw);
+            }
+        }
+        let cached = self.cache().get(&asset);
+        let reports: Vec<_> = cached.iter().map(|c| c.report.clone()).collect();
+        let provider_raw_ids: Vec<String> = cached.iter().filter_map(|c| c.raw_id.clone()).collect();
+
+        let evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
+        let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
+        let asset_str = asset.to_string();
+        let (run_id, config_hash) = (&self.ctx.run.run_id, &self.ctx.run.config_hash);
+        let snap_id = env.event_id.as_str();
+
+        let risk_meta = serde_json::to_value(&evaluation).map_err(|e| HandleError::Poison(format!("evaluation JSON: {e}")))?;
+        let risk = stamp(
+            Envelope::new(EventType::RiskEvaluated, &[&asset_str, snap_id, &evaluation.rule_set_version], now, run_id, config_hash, risk_meta),
+            env,
+            &asset,
+        );
+        let computed_at = record.computed_at;
+        let formula = record.formula_version.clone();
+        let meta = ScoreComputed {
+            record,
+            inputs: vec![snap_id.to_string(), risk.event_id.0.clone()],
+            evaluation,
+            snapshot: Some(snapshot),
+            source_count,
+            provider_raw_ids,
+        }
+        .to_meta()
+        .map_err(|e| HandleError::Poison(format!("score JSON: {e}")))?;
+        let score_env = stamp(
+            Envelope::new(EventType::ScoreComputed, &[&asset_str, risk.event_id.as_str(), &formula], computed_at, run_id, config_hash, meta),
+            env,
+            &asset,
+        );
+        RiskScorerStats::add(&self.stats.evaluated, 1);
+        Ok(Evaluated { raws, risk, score: score_env })
+    }
+
+    /// Evaluates one snapshot and publishes raw captures first, then `risk.evaluated` and `score.computed`.
+    ///
+    /// # Errors
+    /// [`HandleError::Poison`] for an unusable envelope, [`HandleError::Retry`] when a publish failed.
+    pub async fn process(&self, env: &Envelope) -> Result<Evaluated, HandleError> {
+        let out = self.evaluate_envelope(env).await?;
+        let raw_msgs = raw_messages(&out.raws, &self.ctx.run.run_id, &self.ctx.run.config_hash);
+        if !raw_msgs.is_empty() {
+            let n = raw_msgs.len();
+            self.ctx.bus.publish_batch(raw_msgs).await?;
+            RiskScorerStats::add(&self.stats.published, n);
+        }
+        let msgs = [&out.risk, &out.score]
+            .into_iter()
+            .map(|e| e.to_json().map(|body| Message::new(e.subject(), e.event_id.0.clone(), body)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
+        self.ctx.bus.publish_batch(msgs).await?;
+        RiskScorerStats::add(&self.stats.published, 2);
+        Ok(out)
+    }
+}
+
+/// Copies symbol and chain from the snapshot envelope and stamps asset and source.
+fn stamp(mut out: Envelope, snap: &Envelope, asset: &AssetId) -> Envelope {
+    out.symbol.clone_from(&snap.symbol);
+    out.chain = asset.chain_slug().map(String::from).or_else(|| snap.chain.clone());
+    out.with_asset(asset.to_string()).with_source(SERVICE_SOURCE)
+}
+
+/// The built service; [`RiskScorer::run`] drives it.
+pub struct RiskScorer {
+    core: Arc<RiskScorerCore>,
+    sub: Box<dyn Subscription>,
+}
+
+impl std::fmt::Debug for RiskScorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RiskScorer").field("core", &self.core).finish_non_exhaustive()
+    }
+}
+
+/// Validates `cfg`, builds the provider clients and binds the durable consumer.
+///
+/// # Errors
+/// [`ServiceError::Config`], [`ServiceError::Client`], or [`ServiceError::Bus`] when the consumer
+/// cannot be bound.
+pub async fn build(cfg: RiskScorerConfig, ctx: RiskScorerCtx) -> Result<RiskScorer, ServiceError> {
+    let spec = cfg.consumer_spec();
+    let bus = Arc::clone(&ctx.bus);
+    let core = Arc::new(RiskScorerCore::new(cfg, ctx)?);
+    let sub = bus.subscribe(spec).await?;
+    Ok(RiskScorer { core, sub })
+}
+
+impl RiskScorer {
+    /// The evaluation core (shares the cache and counters with the running service).
+    #[must_use]
+    pub fn core(&self) -> Arc<RiskScorerCore> {
+        Arc::clone(&self.core)
+    }
+
+    /// Fetches and processes snapshots until `shutdown` completes; the batch in flight is finished
+    /// first. Snapshots of one asset are processed in order, different assets concurrently (bounded).
+    ///
+    /// # Errors
+    /// A non-retryable bus error on fetch.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RiskScorerCounts, ServiceError> {
+        let RiskScorer { core, mut sub } = self;
+        tokio::pin!(shutdown);
+        let wait = Duration::from_millis(core.cfg.fetch_wait_ms);
+        info!(durable = %core.cfg.durable, "Risk scorer running.");
+        loop {
+            let fetched = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                r = sub.fetch(core.cfg.batch_size, wait) => r,
+            };
+            match fetched {
+                Ok(batch) => handle_batch(&core, batch).await,
+                Err(error) if error.is_retryable() => {
+                    warn!(%error, "Fetch failed; retrying.");
+                    let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let counts = core.stats.snapshot();
+        info!(?counts, "Risk scorer stopped.");
+        Ok(counts)
+    }
+}
+
+/// Groups a batch by asset and processes the groups concurrently, each group in delivery order.
+async fn handle_batch(core: &RiskScorerCore, batch: Vec<Delivery>) {
+    use futures::StreamExt;
+    RiskScorerStats::add(&core.stats.received, batch.len());
+    let mut groups: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+    for d in batch {
+        let key = Envelope::from_json(&d.message.payload).ok().and_then(|e| e.asset_id).unwrap_or_else(|| d.message.id.clone());
+        groups.entry(key).or_default().push(d);
+    }
+    futures::stream::iter(groups.into_values())
+        .for_each_concurrent(core.cfg.concurrency, |group| async move {
+            for d in group {
+                handle_one(core, &d).await;
+            }
+        })
+        .await;
+}
+
+async fn handle_one(core: &RiskScorerCore, d: &Delivery) {
+    let result = match Envelope::from_json(&d.message.payload) {
+        Ok(env) => core.process(&env).await,
+        Err(e) => Err(HandleError::Poison(format!("undecodable envelope: {e}"))),
+    };
+    let settled = match result {
+        Ok(_) => d.ack().await,
+        Err(HandleError::Poison(reason)) => {
+            RiskScorerStats::add(&core.stats.poison, 1);
+            warn!(subject = %d.message.subject, sequence = d.sequence, %reason, "Unusable snapshot event; terminating.");
+            d.term(&reason).await
+        }
+        Err(HandleError::Retry(error)) => {
+            RiskScorerStats::add(&core.stats.retried, 1);
+            warn!(sequence = d.sequence, %error, "Publish failed; will be redelivered.");
+            let delay = error.retry_after().unwrap_or(Duration::from_millis(core.cfg.nak_delay_ms));
+            d.nak(Some(delay), &error.to_string()).await
+        }
+    };
+    if let Err(error) = settled {
+        RiskScorerStats::add(&core.stats.settle_errors, 1);
+        warn!(%error, sequence = d.sequence, "Settle failed; the bus will redeliver.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn config_defaults_validate_and_reject_unknown_keys() {
+        RiskScorerConfig::default().validate().unwrap();
+        let c: RiskScorerConfig = serde_json::from_str(r#"{"durable":"rs2"}"#).unwrap();
+        assert_eq!(c.durable, "rs2");
+        assert_eq!(c.rules, RiskRules::default());
+        assert!(serde_json::from_str::<RiskScorerConfig>(r#"{"bogus":1}"#).is_err());
+        let bad = RiskScorerConfig { concurrency: 0, ..RiskScorerConfig::default() };
+        assert!(bad.validate().is_err());
+        let json = serde_json::to_value(RiskScorerConfig::default()).unwrap();
+        assert_eq!(serde_json::from_value::<RiskScorerConfig>(json).unwrap(), RiskScorerConfig::default());
+    }
+}
