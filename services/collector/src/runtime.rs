@@ -24,12 +24,8 @@ pub fn raw_subject(source: &str) -> String {
     format!("nl.raw.{source}")
 }
 
-/// The run identity stamped on everything published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunIdentity {
-    pub run_id: String,
-    pub config_hash: String,
-}
+/// The run identity (shared with every service).
+pub use nl_domain::RunIdentity;
 
 /// What the collector needs from its surroundings.
 #[derive(Clone)]

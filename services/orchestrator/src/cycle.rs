@@ -102,12 +102,11 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 
     let enricher = nl_enricher::build(cfg.enricher.clone(), nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the enricher")?;
     pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
-    let risk_run = nl_risk_scorer::RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
-    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), risk_run.clone()))
+    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()))
         .await
         .context("starting the risk-scorer")?;
     pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), risk_run).await.context("starting the gate")?;
+    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), run.clone()).await.context("starting the gate")?;
     pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
     let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
     let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);

@@ -201,12 +201,8 @@ impl ScoreComputed {
     }
 }
 
-/// What the service stamps on everything it publishes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunIdentity {
-    pub run_id: String,
-    pub config_hash: String,
-}
+/// The run identity (shared with every service).
+pub use nl_domain::RunIdentity;
 
 /// Resolves an environment variable (injected so tests need not touch the process environment).
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;

@@ -44,6 +44,14 @@ impl fmt::Display for EventId {
     }
 }
 
+/// The identity stamped on everything a run publishes: its `run_id` and the `config_hash` of the
+/// effective config that produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RunIdentity {
+    pub run_id: String,
+    pub config_hash: String,
+}
+
 /// The envelope. Field names and order are the runbook's event schema; absent values serialize as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

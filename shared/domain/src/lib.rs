@@ -11,7 +11,7 @@ pub mod records;
 
 pub use asset_id::{AssetId, ChainFamily};
 pub use decimal::{parse_decimal, parse_opt_decimal};
-pub use envelope::{Envelope, EventId, SCHEMA_VERSION};
+pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
