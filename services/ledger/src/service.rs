@@ -37,6 +37,8 @@ pub fn raw_durable(durable: &str) -> String {
 }
 /// Outbox rows re-published per round.
 const OUTBOX_PAGE: u32 = 1000;
+/// How long a partial batch waits for more deliveries before it is applied.
+const BATCH_LINGER_MS: u64 = 5;
 /// Bytes of an undecodable payload kept in logs and term reasons.
 const PREVIEW_BYTES: usize = 200;
 
@@ -224,7 +226,10 @@ impl Worker {
             };
             match fetched {
                 Ok(batch) if batch.is_empty() => {}
-                Ok(batch) => self.handle(batch).await?,
+                Ok(batch) => {
+                    let batch = self.fill(sub, batch).await;
+                    self.handle(batch).await?;
+                }
                 Err(error) if error.is_retryable() => {
                     warn!(%error, "Fetch failed; retrying.");
                     let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
@@ -240,6 +245,20 @@ impl Worker {
         let counts = self.stats.snapshot();
         info!(?counts, "Ledger stopped.");
         Ok(counts)
+    }
+
+    /// Tops a partial batch up with whatever arrives within a short linger, so a trickle of deliveries
+    /// becomes one group-committed transaction instead of many tiny ones. A fetch error ends the linger
+    /// (the deliveries already in hand are still handled; unfetched ones stay on the broker).
+    async fn fill(&self, sub: &mut (dyn Subscription + 'static), mut batch: Vec<Delivery>) -> Vec<Delivery> {
+        let linger = Duration::from_millis(BATCH_LINGER_MS);
+        while batch.len() < self.cfg.batch_size {
+            match sub.fetch(self.cfg.batch_size - batch.len(), linger).await {
+                Ok(more) if !more.is_empty() => batch.extend(more),
+                _ => break,
+            }
+        }
+        batch
     }
 
     /// Publishes every pending outbox row and marks it published. Returns how many.
