@@ -217,7 +217,14 @@ async fn asset_ids(db: &Path) -> anyhow::Result<BTreeSet<String>> {
 async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
     let pool = store.reader().pool();
     let new: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1 ORDER BY asset_id").bind(run_id).fetch_all(pool).await?;
-    let decided: Vec<(String, String)> = sqlx::query_as("SELECT asset_id, decision FROM gate_decisions WHERE run_id = ?1 ORDER BY asset_id").bind(run_id).fetch_all(pool).await?;
+    // An asset can be decided more than once in a run (one decision per snapshot); count its latest once.
+    let decided: Vec<(String, String)> = sqlx::query_as(
+        "SELECT g.asset_id, g.decision FROM gate_decisions g WHERE g.run_id = ?1 \
+         AND g.id = (SELECT MAX(h.id) FROM gate_decisions h WHERE h.asset_id = g.asset_id AND h.run_id = ?1) ORDER BY g.asset_id",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
     let promoted = decided.iter().filter(|(_, d)| d == "promoted").map(|(a, _)| a.clone()).collect();
     let rejected = decided.iter().filter(|(_, d)| d == "rejected").map(|(a, _)| a.clone()).collect();
     Ok((new.into_iter().map(|r| r.0).collect(), promoted, rejected))
