@@ -9,6 +9,7 @@
 #   nl-nats:latest     Debian's nats-server on nl-base.
 #
 # Usage: deploy/build-images.sh [--prebuilt|--multistage]   (default: multistage if a registry answers)
+#        NL_CARGO_PROFILE=dev deploy/build-images.sh --prebuilt   (image from a debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +40,20 @@ case "$mode" in
   --multistage)
     docker build -f deploy/Dockerfile --target runtime --build-arg BASE_IMAGE=nl-base:bookworm -t nl:latest . ;;
   --prebuilt)
-    cargo build --release --locked -p nl
-    docker build -f deploy/Dockerfile --target runtime-prebuilt --build-arg BASE_IMAGE=nl-base:bookworm -t nl:latest . ;;
+    # NL_CARGO_PROFILE=dev reuses a debug build (faster on small hosts); default release.
+    if [ "${NL_CARGO_PROFILE:-release}" = dev ]; then
+      cargo build --locked -p nl && bin="${CARGO_TARGET_DIR:-target}/debug/nl"
+    else
+      cargo build --release --locked -p nl && bin="${CARGO_TARGET_DIR:-target}/release/nl"
+    fi
+    # A CARGO_TARGET_DIR outside the repository is not in the build context: stage the binary in deploy/.bin/ (git-ignored).
+    if [ "$(realpath "$bin")" != "$(realpath -m target/release/nl)" ]; then
+      mkdir -p deploy/.bin && cp "$bin" deploy/.bin/nl && bin=deploy/.bin/nl
+    else
+      bin=target/release/nl
+    fi
+    docker build -f deploy/Dockerfile --target runtime-prebuilt --build-arg BASE_IMAGE=nl-base:bookworm \
+      --build-arg NL_BIN="$bin" -t nl:latest . ;;
   *) echo "usage: $0 [--prebuilt|--multistage]" >&2; exit 2 ;;
 esac
 

@@ -3,8 +3,13 @@
 //!
 //! Config sections used: `[nats]` ([`NatsConfig`]), `[sources]` ([`SourcesConfig`], poll and push entries),
 //! `[push]` ([`PushOptionsMap`]) and `[collector]` ([`CollectorSettings`]). Other top-level sections are
-//! ignored, so the shared `config/default.toml` loads as is.
+//! ignored, so the shared `config/default.toml` loads as is. `[dex]` ([`DexSourcesConfig`]) adds the DEX
+//! sources to the polled set.
+//!
+//! [`build`] connects and builds everything and hands back a [`CollectorReplica`] whose per-source
+//! counters can be exported before [`CollectorReplica::run`]; [`serve`] does both in one call.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::{SourcesConfig, build_sources_for_run};
-use crate::push::{PUSH_KINDS, PushOptionsMap, build_push_sources, run_push_sources};
-use crate::runtime::{Collector, CollectorCtx, RunIdentity};
+use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, build_push_sources, run_push_sources};
+use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
+use crate::sources::dex::config::{DexBuildError, DexSourcesConfig, build_dex_sources};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
 
 fn d_lease_ttl_secs() -> u64 {
@@ -64,6 +70,9 @@ pub struct ServeConfig {
     pub push: PushOptionsMap,
     #[serde(default)]
     pub collector: CollectorSettings,
+    /// DEX sources (GeckoTerminal, DexScreener, EVM factory logs), polled under leases like the rest.
+    #[serde(default)]
+    pub dex: DexSourcesConfig,
 }
 
 /// Why the collector could not start.
@@ -79,6 +88,8 @@ pub enum ServeError {
     State(#[from] crate::state::StateError),
     #[error("invalid [collector] setting: {0}")]
     Settings(String),
+    #[error("dex sources: {0}")]
+    Dex(#[from] DexBuildError),
 }
 
 /// `<hostname>-<pid>`: unique per replica (containers have distinct hostnames, processes distinct pids).
@@ -93,22 +104,35 @@ pub fn default_owner() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Runs the collector until `shutdown` resolves: connects NATS, opens the lease and state buckets, builds
-/// every enabled poll and push source, and runs them (each under its lease). On shutdown every task stops
-/// and releases its leases before this returns.
+/// A collector replica, connected and built, not yet running.
+pub struct CollectorReplica {
+    collector: Collector,
+    pushes: Vec<Arc<PushSource>>,
+    ctx: CollectorCtx,
+    owner: String,
+}
+
+impl std::fmt::Debug for CollectorReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorReplica").field("owner", &self.owner).field("run", &self.ctx.run).finish_non_exhaustive()
+    }
+}
+
+/// Connects NATS, opens the lease and state buckets and builds every enabled poll, push and DEX source,
+/// stamping `run` on everything it publishes.
 ///
 /// # Errors
-/// [`ServeError`] when the config is invalid or NATS/KV cannot be reached at start.
-pub async fn serve(cfg: ServeConfig, config_hash: String, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+/// [`ServeError`] when the config is invalid or NATS/KV cannot be reached.
+pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplica, ServeError> {
     if cfg.collector.lease_ttl_secs == 0 {
         return Err(ServeError::Settings("lease_ttl_secs must be at least 1".into()));
     }
     cfg.sources.ensure_kinds_known(&PUSH_KINDS)?;
     let budgets = BudgetRegistry::new(cfg.sources.budget_configs()?, BudgetConfig::new(1.0, 1.0)).map_err(|e| ServeError::Budget(e.to_string()))?;
-    let run_id = nl_config::new_run_id(chrono::Utc::now());
     let env: EnvLookup = Arc::new(|k| std::env::var(k).ok());
-    let polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), &run_id)?;
-    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), &run_id)?;
+    let mut polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), &run.run_id)?;
+    polls.extend(build_dex_sources(&cfg.dex, &run.run_id)?);
+    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), &run.run_id)?;
 
     let bus = NatsBus::connect(&cfg.nats).await?;
     let js = bus.jetstream().clone();
@@ -117,27 +141,55 @@ pub async fn serve(cfg: ServeConfig, config_hash: String, shutdown: impl Future<
     let leases = NatsLeases::open(&js, &cfg.collector.lease_bucket, ttl, owner.clone()).await?;
     let state = NatsStateStore::open(&js, &cfg.collector.state_bucket).await?;
     let bus: Arc<dyn Bus> = Arc::new(bus);
-    let ctx = CollectorCtx {
-        bus,
-        state: Arc::new(state),
-        leases: Some(Arc::new(leases)),
-        lease_renew_every: ttl / 3,
-        run: RunIdentity { run_id: run_id.clone(), config_hash },
-    };
-    info!(%owner, %run_id, polls = polls.len(), pushes = pushes.len(), lease_ttl = ?ttl, "Collector starting.");
+    let ctx = CollectorCtx { bus, state: Arc::new(state), leases: Some(Arc::new(leases)), lease_renew_every: ttl / 3, run };
+    info!(%owner, run_id = %ctx.run.run_id, polls = polls.len(), pushes = pushes.len(), lease_ttl = ?ttl, "Collector built.");
+    Ok(CollectorReplica { collector: Collector::new(polls, ctx.clone()), pushes, ctx, owner })
+}
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut poll_stop = stop_rx.clone();
-    let collector = Collector::new(polls, ctx.clone());
-    let poll_task = tokio::spawn(collector.run(async move {
-        let _ = poll_stop.wait_for(|s| *s).await;
-    }));
-    let push_task = tokio::spawn(run_push_sources(pushes, ctx, stop_rx));
-    shutdown.await;
-    info!("Collector stopping; releasing leases.");
-    let _ = stop_tx.send(true);
-    let _ = poll_task.await;
-    let _ = push_task.await;
-    info!("Collector stopped.");
+impl CollectorReplica {
+    /// Counters of every poll and push source, keyed by source name (for metrics).
+    #[must_use]
+    pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {
+        let mut all = self.collector.counters().clone();
+        for p in &self.pushes {
+            all.insert(p.name().to_string(), Arc::clone(&p.status().counters));
+        }
+        all
+    }
+
+    /// This replica's lease owner id.
+    #[must_use]
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs every source (each under its lease) until `shutdown` resolves; then every task stops and
+    /// releases its leases before this returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let CollectorReplica { collector, pushes, ctx, owner } = self;
+        info!(%owner, "Collector starting.");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut poll_stop = stop_rx.clone();
+        let poll_task = tokio::spawn(collector.run(async move {
+            let _ = poll_stop.wait_for(|s| *s).await;
+        }));
+        let push_task = tokio::spawn(run_push_sources(pushes, ctx, stop_rx));
+        shutdown.await;
+        info!("Collector stopping; releasing leases.");
+        let _ = stop_tx.send(true);
+        let _ = poll_task.await;
+        let _ = push_task.await;
+        info!("Collector stopped.");
+    }
+}
+
+/// Runs the collector until `shutdown` resolves: [`build`] with a fresh run id, then
+/// [`CollectorReplica::run`].
+///
+/// # Errors
+/// [`ServeError`] when the config is invalid or NATS/KV cannot be reached at start.
+pub async fn serve(cfg: ServeConfig, config_hash: String, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+    let run = RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash };
+    build(cfg, run).await?.run(shutdown).await;
     Ok(())
 }

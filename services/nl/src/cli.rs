@@ -47,6 +47,29 @@ pub enum Command {
     },
     /// Row counts per table, events per type, dead letters, last run.
     Status,
+    /// Offline demo: simulated venues on loopback, N cycles, prints discoveries, promotions and rejections.
+    Demo {
+        /// Number of cycles (the simulator lists new instruments and pools between cycles).
+        #[arg(long, default_value_t = 3)]
+        cycles: u32,
+        /// Output folder (default: a fresh folder under out/demo/).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Go/no-go checks (config recorded, L6 blocked, no secrets, outputs writable, ids documented); exit 1 on any FAIL.
+    Preflight {
+        /// README that must document run_id and config_hash.
+        #[arg(long, default_value = "README.md")]
+        readme: PathBuf,
+    },
+    /// Serve static JSON files as a fake venue (`GET /a/b` -> `<dir>/a/b.json`); for the compose smoke test.
+    #[command(hide = true)]
+    MockVenue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Benchmarks that print figures (build with --release for meaningful numbers).
     Bench {
         #[arg(value_enum)]
@@ -103,6 +126,10 @@ pub enum ReplayTarget {
 pub enum ServiceName {
     Ledger,
     Recorder,
+    Collector,
+    Enricher,
+    RiskScorer,
+    Gate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

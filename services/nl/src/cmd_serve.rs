@@ -1,35 +1,436 @@
-//! `nl serve <service>`: one service against NATS JetStream (distributed mode).
+//! `nl serve <service>`: one service against NATS JetStream (distributed mode), with `/metrics`,
+//! `/healthz` and `/readyz` on `[serve] metrics_addr`; the ledger and the gate also serve their gRPC APIs.
+//! Also the hidden `nl mock-venue`, a static JSON server the compose smoke test points collectors at.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use async_trait::async_trait;
 use nl_bus::{Bus, NatsBus};
+use nl_collector::SourceCounters;
 use nl_config::Loaded;
+use nl_domain::GateDecision;
+use nl_gate::{DecisionSource, GateServiceError};
+use nl_proto::pb;
+use nl_proto::pb::ledger_client::LedgerClient;
+use nl_telemetry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::transport::Channel;
 
 use crate::cli::ServiceName;
 use crate::config::NlConfig;
 use crate::shutdown;
 
+/// How often consumer state is read from the broker (it is a request round trip, not free).
+const CONSUMER_POLL: Duration = Duration::from_secs(5);
+
+/// One shutdown signal, awaited by many tasks.
+#[derive(Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Resolves on SIGINT/SIGTERM (the watcher task is spawned once here).
+    fn on_signal() -> Self {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown::signal().await;
+            let _ = tx.send(true);
+        });
+        Self(rx)
+    }
+
+    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }
+}
+
 /// Runs one service until SIGINT/SIGTERM, then drains the batch in flight and exits.
 ///
 /// # Errors
-/// NATS unreachable, bad service config, or a fatal service error.
+/// NATS unreachable, a listen address taken, bad service config, or a fatal service error.
 pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::Result<ExitCode> {
     let cfg = &loaded.config;
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
-    tracing::info!(service = ?service, config_hash = %loaded.config_hash, "Serving.");
+    let stop = Stop::on_signal();
+    let registry = Arc::new(Registry::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = TcpListener::bind(cfg.serve.metrics_addr).await.with_context(|| format!("binding metrics on {}", cfg.serve.metrics_addr))?;
+    tracing::info!(addr = %cfg.serve.metrics_addr, "Metrics and health on /metrics, /healthz, /readyz.");
+    let http = tokio::spawn(nl_telemetry::serve_listener(listener, Arc::clone(&registry), Arc::clone(&ready), stop.wait()));
+    let run = nl_collector::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
+    tracing::info!(service = ?service, run_id = %run.run_id, config_hash = %run.config_hash, "Serving.");
+    let label = service_label(service);
+    if service == ServiceName::Collector {
+        let scfg = nl_collector::serve::ServeConfig {
+            nats: cfg.nats.clone(),
+            sources: cfg.sources.clone(),
+            push: cfg.push.clone(),
+            collector: cfg.collector.clone(),
+            dex: cfg.dex.clone(),
+        };
+        let replica = nl_collector::serve::build(scfg, run).await.context("starting the collector")?;
+        export_sources(&registry, replica.counters());
+        ready.store(true, Ordering::Relaxed);
+        replica.run(stop.wait()).await;
+    } else {
+        let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
+        serve_consumer(cfg, service, bus, run, &registry, &ready, &stop).await?;
+    }
+    ready.store(false, Ordering::Relaxed);
+    let _ = http.await;
+    tracing::info!(service = label, "Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The services that consume the stream: bind, export stats, mark ready, run.
+async fn serve_consumer(
+    cfg: &NlConfig,
+    service: ServiceName,
+    bus: Arc<dyn Bus>,
+    run: nl_collector::RunIdentity,
+    registry: &Arc<Registry>,
+    ready: &AtomicBool,
+    stop: &Stop,
+) -> anyhow::Result<()> {
+    let label = service_label(service);
     match service {
         ServiceName::Ledger => {
-            let svc = nl_ledger::build(cfg.ledger.clone(), bus).await.context("starting the ledger")?;
-            let counts = svc.run(shutdown::signal()).await.context("ledger stopped")?;
+            let svc = nl_ledger::build(cfg.ledger.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
+            let stats = svc.stats();
+            registry.on_scrape(move |r| export_ledger(r, &stats.snapshot()));
+            watch_consumers(registry, &bus, vec![cfg.ledger.durable.clone(), nl_ledger::service::raw_durable(&cfg.ledger.durable)], stop).await;
+            let listener = TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
+            let grpc = nl_ledger::grpc::LedgerGrpc::new(svc.store().reader().clone()).with_bus(Arc::clone(&bus));
+            let grpc_task = tokio::spawn(nl_ledger::grpc::serve_listener(listener, grpc, stop.wait()));
+            tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
+            ready.store(true, Ordering::Relaxed);
+            let counts = svc.run(stop.wait()).await.context("ledger stopped")?;
             tracing::info!(?counts, "Ledger stopped.");
+            grpc_task.await.context("gRPC Ledger task")?.context("gRPC Ledger")?;
         }
         ServiceName::Recorder => {
-            let svc = nl_recorder::build(cfg.recorder.clone(), bus).await.context("starting the recorder")?;
-            let counts = svc.run(shutdown::signal()).await.context("recorder stopped")?;
+            let svc = nl_recorder::build(cfg.recorder.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
+            let stats = svc.stats();
+            registry.on_scrape(move |r| export_recorder(r, &stats.snapshot()));
+            watch_consumers(registry, &bus, vec![cfg.recorder.durable.clone()], stop).await;
+            ready.store(true, Ordering::Relaxed);
+            let counts = svc.run(stop.wait()).await.context("recorder stopped")?;
             tracing::info!(?counts, "Recorder stopped.");
         }
+        ServiceName::Enricher => {
+            let ctx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run);
+            let svc = nl_enricher::build(cfg.enricher.clone(), ctx).await.context("starting the enricher")?;
+            let stats = svc.stats();
+            registry.on_scrape(move |r| export_enricher(r, &stats.snapshot()));
+            watch_consumers(registry, &bus, vec![cfg.enricher.durable.clone()], stop).await;
+            ready.store(true, Ordering::Relaxed);
+            let counts = svc.run(stop.wait()).await.context("enricher stopped")?;
+            tracing::info!(?counts, "Enricher stopped.");
+        }
+        ServiceName::RiskScorer => {
+            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
+            let ctx = nl_risk_scorer::RiskScorerCtx::new(Arc::clone(&bus), run);
+            let svc = nl_risk_scorer::build(cfg.risk_scorer.clone(), ctx).await.context("starting the risk scorer")?;
+            let stats = svc.core().stats();
+            registry.on_scrape(move |r| export_risk(r, &stats.snapshot()));
+            watch_consumers(registry, &bus, vec![cfg.risk_scorer.durable.clone()], stop).await;
+            ready.store(true, Ordering::Relaxed);
+            let counts = svc.run(stop.wait()).await.context("risk scorer stopped")?;
+            tracing::info!(?counts, "Risk scorer stopped.");
+        }
+        ServiceName::Gate => {
+            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
+            let svc = nl_gate::build(cfg.gate.clone(), Arc::clone(&bus), run).await.context("starting the gate")?;
+            let stats = svc.stats();
+            registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
+            watch_consumers(registry, &bus, vec![cfg.gate.durable.clone()], stop).await;
+            let channel = Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+            let decisions: Arc<dyn DecisionSource> = Arc::new(LedgerDecisions { client: LedgerClient::new(channel) });
+            let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
+            let grpc_task = tokio::spawn(nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait()));
+            tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
+            ready.store(true, Ordering::Relaxed);
+            let counts = svc.run(stop.wait()).await.context("gate stopped")?;
+            tracing::info!(?counts, "Gate stopped.");
+            grpc_task.await.context("gRPC Gate task")?.context("gRPC Gate")?;
+        }
+        ServiceName::Collector => anyhow::bail!("{label} does not consume the stream"),
     }
+    Ok(())
+}
+
+fn service_label(service: ServiceName) -> &'static str {
+    match service {
+        ServiceName::Ledger => "ledger",
+        ServiceName::Recorder => "recorder",
+        ServiceName::Collector => "collector",
+        ServiceName::Enricher => "enricher",
+        ServiceName::RiskScorer => "risk-scorer",
+        ServiceName::Gate => "gate",
+    }
+}
+
+/// The gate's decisions, read through the ledger's gRPC API (the ledger is the only DB writer).
+struct LedgerDecisions {
+    client: LedgerClient<Channel>,
+}
+
+#[async_trait]
+impl DecisionSource for LedgerDecisions {
+    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError> {
+        let req = pb::GetLatestRequest { asset_id: asset_id.to_string() };
+        let resp = match self.client.clone().get_latest(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
+            Err(s) => return Err(GateServiceError::Io(std::io::Error::other(format!("ledger GetLatest: {s}")))),
+        };
+        resp.decision
+            .and_then(|d| d.decision)
+            .map(|d| GateDecision::try_from(d).map_err(|e| GateServiceError::Corrupt(format!("{asset_id}: {e}"))))
+            .transpose()
+    }
+}
+
+/// Reads `durables`' state once now (so the first scrape has it) and then every [`CONSUMER_POLL`].
+async fn watch_consumers(registry: &Arc<Registry>, bus: &Arc<dyn Bus>, durables: Vec<String>, stop: &Stop) {
+    refresh_consumers(registry, bus.as_ref(), &durables).await;
+    let (registry, bus, stopped) = (Arc::clone(registry), Arc::clone(bus), stop.wait());
+    tokio::spawn(async move {
+        tokio::pin!(stopped);
+        let mut tick = tokio::time::interval(CONSUMER_POLL);
+        loop {
+            tokio::select! {
+                () = &mut stopped => break,
+                _ = tick.tick() => refresh_consumers(&registry, bus.as_ref(), &durables).await,
+            }
+        }
+    });
+}
+
+async fn refresh_consumers(registry: &Registry, bus: &dyn Bus, durables: &[String]) {
+    for durable in durables {
+        match bus.consumer_state(durable).await {
+            Ok(s) => {
+                let l = [("durable", durable.as_str())];
+                registry.gauge_set("nl_consumer_pending", "Messages matching the consumer not yet delivered.", &l, s.num_pending as f64);
+                registry.gauge_set("nl_consumer_ack_pending", "Delivered and not yet acknowledged.", &l, s.num_ack_pending as f64);
+                registry.gauge_set("nl_consumer_redelivered", "Messages delivered more than once.", &l, s.num_redelivered as f64);
+            }
+            Err(error) => {
+                tracing::warn!(%durable, %error, "Reading consumer state failed.");
+                registry.counter_add("nl_errors_total", ERRORS_HELP, &[("stage", "consumer_state")], 1.0);
+            }
+        }
+    }
+}
+
+const RECEIVED_HELP: &str = "Messages (or venue records) received.";
+const PUBLISHED_HELP: &str = "Outputs published or written.";
+const ERRORS_HELP: &str = "Errors, by stage.";
+const DROPPED_HELP: &str = "Inputs dropped on purpose (duplicates, poison, shed), by reason.";
+
+/// The fixed per-service set: received, published, errors by stage, dropped by reason.
+fn export_common(r: &Registry, received: u64, published: u64, errors: &[(&str, u64)], dropped: &[(&str, u64)]) {
+    r.counter_set("nl_received_total", RECEIVED_HELP, &[], received as f64);
+    r.counter_set("nl_published_total", PUBLISHED_HELP, &[], published as f64);
+    for (stage, n) in errors {
+        r.counter_set("nl_errors_total", ERRORS_HELP, &[("stage", stage)], *n as f64);
+    }
+    for (reason, n) in dropped {
+        r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", reason)], *n as f64);
+    }
+}
+
+fn export_ledger(r: &Registry, c: &nl_ledger::service::LedgerCounts) {
+    export_common(
+        r,
+        c.received,
+        c.derived_published,
+        &[("store", c.store_errors), ("publish", c.publish_errors), ("settle", c.settle_errors)],
+        &[("duplicate", c.duplicates), ("invalid", c.invalid), ("undecodable", c.undecodable)],
+    );
+    r.counter_set("nl_ledger_stored_total", "Events committed to the DB.", &[], c.stored as f64);
+}
+
+fn export_recorder(r: &Registry, c: &nl_recorder::RecorderCounts) {
+    export_common(r, c.received, c.written, &[("append", c.append_errors), ("settle", c.settle_errors)], &[("duplicate", c.duplicates), ("undecodable", c.undecodable)]);
+}
+
+fn export_enricher(r: &Registry, c: &nl_enricher::EnricherCounts) {
+    let errors: Vec<(&str, u64)> = c.errors.iter().map(|(k, v)| (*k, *v)).collect();
+    let dropped: Vec<(&str, u64)> = c.dropped.iter().map(|(k, v)| (*k, *v)).collect();
+    export_common(r, c.received, c.published, &errors, &dropped);
+    r.gauge_set("nl_enricher_tracked", "Assets on the refresh schedule.", &[], c.tracked as f64);
+    r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
+}
+
+fn export_risk(r: &Registry, c: &nl_risk_scorer::RiskScorerCounts) {
+    export_common(
+        r,
+        c.received,
+        c.published,
+        &[("provider", c.provider_failures), ("publish", c.retried), ("settle", c.settle_errors)],
+        &[("poison", c.poison)],
+    );
+    r.counter_set("nl_risk_provider_fetches_total", "Security-provider calls.", &[], c.provider_fetches as f64);
+}
+
+fn export_gate(r: &Registry, c: &nl_gate::GateCounts) {
+    export_common(r, c.received, c.promoted + c.rejected, &[("publish", c.retried), ("settle", c.settle_errors)], &[("poison", c.poison)]);
+    r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "promoted")], c.promoted as f64);
+    r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "rejected")], c.rejected as f64);
+}
+
+/// Collector totals plus per-source health, read from the sources' counters at scrape time.
+fn export_sources(registry: &Registry, counters: BTreeMap<String, Arc<SourceCounters>>) {
+    registry.on_scrape(move |r| {
+        let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let (mut raws, mut obs, mut errors, mut publish) = (0, 0, 0, 0);
+        for (name, c) in &counters {
+            raws += g(&c.raws);
+            obs += g(&c.observations);
+            errors += g(&c.errors);
+            publish += g(&c.publish_failures);
+            let l = [("source", name.as_str())];
+            let last = g(&c.last_success_ms);
+            // NaN until this replica has polled the source successfully (another replica may hold its lease).
+            let age = if last == 0 { f64::NAN } else { now_ms.saturating_sub(last) as f64 / 1000.0 };
+            r.gauge_set("nl_source_last_success_age_seconds", "Seconds since the source's last clean poll (NaN: never here).", &l, age);
+            r.counter_set("nl_source_rate_limited_total", "Venue rate-limit answers (429/418).", &l, g(&c.rate_limited) as f64);
+            r.counter_set("nl_source_polls_total", "Polls run.", &l, g(&c.polls) as f64);
+            r.counter_set("nl_source_errors_total", "Polls with errors.", &l, g(&c.errors) as f64);
+            r.counter_set("nl_source_leases_lost_total", "Leases lost to another replica or expiry.", &l, g(&c.leases_lost) as f64);
+        }
+        export_common(r, raws, raws + obs, &[("poll", errors), ("publish", publish)], &[("shed", 0)]);
+    });
+}
+
+/// `nl mock-venue`: serves `<dir>/<path>.json` (or `<dir>/<path>`) for `GET /<path>`, re-read on every
+/// request so a test can change the listing under a running collector. Query strings are ignored.
+///
+/// # Errors
+/// The port cannot be bound.
+pub async fn mock_venue(dir: PathBuf, port: u16) -> anyhow::Result<ExitCode> {
+    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, dir = %dir.display(), "Mock venue serving.");
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let dir = dir.clone();
+        async move { mock_file(&dir, uri.path()).await }
+    });
+    let stop = Stop::on_signal();
+    axum::serve(listener, app).with_graceful_shutdown(stop.wait()).await.context("mock venue")?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn mock_file(dir: &Path, path: &str) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let rel = Path::new(path.trim_start_matches('/'));
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return (StatusCode::BAD_REQUEST, "bad path\n").into_response();
+    }
+    for candidate in [dir.join(rel).with_extension("json"), dir.join(rel)] {
+        if let Ok(body) = tokio::fs::read(&candidate).await {
+            return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+    }
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nl_bus::{MemoryBus, MemoryBusConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text.split_whitespace().nth(1).context("no status")?.parse()?;
+        Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+    }
+
+    async fn start_http(registry: Arc<Registry>) -> anyhow::Result<SocketAddr> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(nl_telemetry::serve_listener(listener, registry, Arc::new(AtomicBool::new(true)), std::future::pending()));
+        Ok(addr)
+    }
+
+    #[tokio::test]
+    async fn gate_service_exports_the_fixed_metric_set() -> anyhow::Result<()> {
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig::default()));
+        let run = nl_risk_scorer::RunIdentity { run_id: "nl_20261121_000000Z_00000000".into(), config_hash: "h".into() };
+        let cfg = nl_gate::GateServiceConfig::default();
+        let svc = nl_gate::build(cfg.clone(), Arc::clone(&bus), run).await?;
+        let registry = Arc::new(Registry::new());
+        let stats = svc.stats();
+        registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
+        let (_tx, rx) = watch::channel(false);
+        watch_consumers(&registry, &bus, vec![cfg.durable.clone()], &Stop(rx)).await;
+        let (status, body) = get(start_http(registry).await?, "/metrics").await?;
+        assert_eq!(status, 200);
+        for name in [
+            "nl_received_total 0",
+            "nl_published_total 0",
+            "nl_errors_total{stage=\"settle\"}",
+            "nl_dropped_total{reason=\"poison\"}",
+            "nl_consumer_pending{durable=\"gate\"}",
+            "nl_consumer_ack_pending{durable=\"gate\"}",
+            "nl_consumer_redelivered{durable=\"gate\"}",
+        ] {
+            assert!(body.contains(name), "{name} missing:\n{body}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn collector_exports_per_source_health() -> anyhow::Result<()> {
+        let polled = Arc::new(SourceCounters::default());
+        polled.rate_limited.store(2, Ordering::Relaxed);
+        polled.raws.store(5, Ordering::Relaxed);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
+        polled.last_success_ms.store(now_ms, Ordering::Relaxed);
+        let counters = BTreeMap::from([("okx_spot".to_string(), polled), ("kraken_pairs".to_string(), Arc::new(SourceCounters::default()))]);
+        let registry = Arc::new(Registry::new());
+        export_sources(&registry, counters);
+        let (_, body) = get(start_http(registry).await?, "/metrics").await?;
+        for name in [
+            "nl_received_total 5",
+            "nl_source_rate_limited_total{source=\"okx_spot\"} 2",
+            "nl_source_last_success_age_seconds{source=\"okx_spot\"}",
+            "nl_source_last_success_age_seconds{source=\"kraken_pairs\"} NaN",
+            "nl_dropped_total{reason=\"shed\"} 0",
+        ] {
+            assert!(body.contains(name), "{name} missing:\n{body}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn mock_venue_serves_files_and_refuses_escapes() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("api/v5/public"))?;
+        std::fs::write(dir.path().join("api/v5/public/instruments.json"), br#"{"code":"0","data":[]}"#)?;
+        let resp = mock_file(dir.path(), "/api/v5/public/instruments").await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(mock_file(dir.path(), "/../etc/passwd").await.status(), 400);
+        assert_eq!(mock_file(dir.path(), "/missing").await.status(), 404);
+        Ok(())
+    }
 }

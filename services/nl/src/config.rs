@@ -1,6 +1,7 @@
 //! The `nl` binary's configuration: every section of `config/default.toml`, each typed by the crate that
 //! owns it (`deny_unknown_fields` all the way down), plus path resolution under `[storage] out_dir`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
@@ -43,6 +44,31 @@ impl Default for BusSection {
     }
 }
 
+/// `[serve]`: listen addresses of `nl serve <service>` (distributed mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSection {
+    /// `/metrics`, `/healthz` and `/readyz` of every served service.
+    pub metrics_addr: SocketAddr,
+    /// gRPC `Ledger` of `nl serve ledger`.
+    pub ledger_grpc_addr: SocketAddr,
+    /// gRPC `Gate` of `nl serve gate`.
+    pub gate_grpc_addr: SocketAddr,
+    /// Where `nl serve gate` reads decisions: the ledger's gRPC endpoint (the ledger is the only DB writer).
+    pub ledger_url: String,
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        Self {
+            metrics_addr: SocketAddr::from(([0, 0, 0, 0], 9100)),
+            ledger_grpc_addr: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            gate_grpc_addr: SocketAddr::from(([0, 0, 0, 0], 50052)),
+            ledger_url: "http://127.0.0.1:50051".into(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,6 +89,7 @@ pub struct NlConfig {
     pub enricher: EnricherConfig,
     pub risk_scorer: RiskScorerConfig,
     pub gate: GateServiceConfig,
+    pub serve: ServeSection,
 }
 
 impl NlConfig {

@@ -6,7 +6,9 @@ mod bench;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
+mod cmd_demo;
 mod cmd_events;
+mod cmd_preflight;
 mod cmd_serve;
 mod cmd_status;
 mod config;
@@ -52,6 +54,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Preflight loads the config itself, so a config that does not load still gets a PASS/FAIL report.
+    if let Command::Preflight { readme } = &cli.command {
+        return cmd_preflight::preflight(&cli.config, readme).await;
+    }
     let loaded = config::load(&cli.config)?;
     match cli.command {
         Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
@@ -59,7 +65,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,
         Command::Serve { service } => cmd_serve::serve(&loaded, service).await,
+        Command::MockVenue { dir, port } => cmd_serve::mock_venue(dir, port).await,
         Command::Status => cmd_status::status(&loaded).await,
+        Command::Demo { cycles, out_dir } => cmd_demo::demo(&loaded, cycles, out_dir).await,
+        Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench { target, events } => bench::run(&loaded, target, events).await,
     }
 }

@@ -1,6 +1,15 @@
 //! Logging setup shared by every service: `EnvFilter` (default `info`, `RUST_LOG` overrides), human or
 //! JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output.
+//!
+//! Also the tiny Prometheus registry ([`metrics`]) and the `/metrics` + `/healthz` + `/readyz` endpoint
+//! ([`http`]) that every `nl serve` process exposes.
 #![forbid(unsafe_code)]
+
+pub mod http;
+pub mod metrics;
+
+pub use http::{serve_http, serve_listener};
+pub use metrics::{MetricKind, Registry};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;

@@ -1,0 +1,345 @@
+//! The simulated world at a tick: which instruments each venue lists and which pools exist, rendered as
+//! the venues' real payload shapes. Templates are the recordings in the collector's, risk-scorer's and
+//! gate's `test_data`; every time in them is fixed at [`World::new`], so a payload only changes when the
+//! tick does (venues that diff their lists see exactly the new instruments).
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+const OKX_INSTRUMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_public_instruments_spot.json");
+const OKX_ANNOUNCEMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_support_announcements.json");
+const BINANCE_EXCHANGE_INFO: &str = include_str!("../../collector/src/sources/cex/binance/test_data/http_get_exchange_info.json");
+const GATE_PAIRS: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_currency_pairs.json");
+const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+const DS_PROFILES: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
+const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
+const RUGCHECK_REPORT: &str = include_str!("../../risk-scorer/src/providers/rugcheck/test_data/http_get_report.json");
+
+/// The quote token of every simulated pool (WETH on Ethereum).
+pub const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+/// The only GeckoTerminal network with simulated pools.
+pub const NETWORK: &str = "eth";
+
+/// What the risk providers say about a simulated token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Both providers report a clean token (the gate's `fine_evm` golden payloads): promotable.
+    Clean,
+    /// Both providers report a honeypot (the `honeypot` golden payloads): rejected.
+    Honeypot,
+}
+
+impl TokenKind {
+    const ALL: [Self; 2] = [Self::Clean, Self::Honeypot];
+
+    fn index(self) -> u64 {
+        match self {
+            Self::Clean => 0,
+            Self::Honeypot => 1,
+        }
+    }
+
+    fn golden(self) -> &'static str {
+        match self {
+            Self::Clean => "fine_evm",
+            Self::Honeypot => "honeypot",
+        }
+    }
+}
+
+/// One provider's golden answer for a kind of token, with the address it was recorded for.
+#[derive(Debug, Clone)]
+struct Golden {
+    address: String,
+    goplus: String,
+    honeypot_is: String,
+}
+
+/// The simulated world.
+#[derive(Debug)]
+pub struct World {
+    pub tick: u32,
+    pub hits: u64,
+    /// Listing times of simulated instruments and pools: 45 minutes before the simulator started (old
+    /// enough for the gate's minimum age).
+    born: DateTime<Utc>,
+    started: DateTime<Utc>,
+    okx: Value,
+    okx_ann: Value,
+    binance: Value,
+    gate: Value,
+    pair: Value,
+    profile: Value,
+    clean: Golden,
+    honeypot: Golden,
+}
+
+fn parse(name: &str, text: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text).with_context(|| format!("simulator template {name}"))
+}
+
+fn golden(all: &Value, kind: TokenKind) -> anyhow::Result<Golden> {
+    let sc = all["scenarios"].as_array().and_then(|s| s.iter().find(|s| s["name"] == kind.golden())).with_context(|| format!("golden scenario {}", kind.golden()))?;
+    let address = sc["asset_id"].as_str().and_then(|a| a.split_once(':')).map(|(_, a)| a.to_ascii_lowercase()).context("golden asset_id")?;
+    let body = |provider: &str| -> anyhow::Result<String> {
+        let payloads = sc["steps"][0]["payloads"].as_array().context("golden payloads")?;
+        let p = payloads.iter().find(|p| p["provider"] == provider).with_context(|| format!("golden {provider} payload of {}", kind.golden()))?;
+        Ok(p["body"].to_string())
+    };
+    Ok(Golden { address, goplus: body("goplus")?, honeypot_is: body("honeypot_is")? })
+}
+
+/// Upper-case letters naming tick `t` (`A`, `B`, ..., `Z`, `BA`, ...).
+#[must_use]
+pub fn letters(t: u32) -> String {
+    let mut n = t;
+    let mut out = Vec::new();
+    loop {
+        out.push(char::from(b'A' + u8::try_from(n % 26).unwrap_or(0)));
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    out.iter().rev().collect()
+}
+
+/// The token address of the `kind` token that appears at tick `t` (lowercase EVM hex).
+#[must_use]
+pub fn token_address(t: u32, kind: TokenKind) -> String {
+    format!("0x{:040x}", 0x5151_0000_0000_u64 + u64::from(t) * 16 + kind.index())
+}
+
+fn pool_address(t: u32, kind: TokenKind) -> String {
+    format!("0x{:040x}", 0x9090_0000_0000_u64 + u64::from(t) * 16 + kind.index())
+}
+
+fn token_symbol(t: u32, kind: TokenKind) -> String {
+    match kind {
+        TokenKind::Clean => format!("SIMC{}", letters(t)),
+        TokenKind::Honeypot => format!("SIMH{}", letters(t)),
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl World {
+    /// Tick 0, with times fixed from now.
+    ///
+    /// # Errors
+    /// A template that does not parse.
+    pub fn new() -> anyhow::Result<Self> {
+        let started = Utc::now();
+        let all = parse("golden_scenarios.json", GOLDEN)?;
+        let pairs = parse("http_get_latest_dex_pairs.json", DS_PAIRS)?;
+        let profiles = parse("http_get_token_profiles_latest.json", DS_PROFILES)?;
+        Ok(Self {
+            tick: 0,
+            hits: 0,
+            born: started - Duration::minutes(45),
+            started,
+            okx: parse("okx instruments", OKX_INSTRUMENTS)?,
+            okx_ann: parse("okx announcements", OKX_ANNOUNCEMENTS)?,
+            binance: parse("binance exchangeInfo", BINANCE_EXCHANGE_INFO)?,
+            gate: parse("gate currency_pairs", GATE_PAIRS)?,
+            pair: pairs["pairs"][0].clone(),
+            profile: profiles[1].clone(),
+            clean: golden(&all, TokenKind::Clean)?,
+            honeypot: golden(&all, TokenKind::Honeypot)?,
+        })
+    }
+
+    /// Ticks whose instruments are listed now (CEX listings start at tick 1; tick 0 is the venues' recording).
+    fn cex_ticks(&self) -> impl Iterator<Item = u32> {
+        1..=self.tick
+    }
+
+    /// Every token listed so far, oldest first.
+    #[must_use]
+    pub fn tokens(&self) -> Vec<(u32, TokenKind, String)> {
+        (0..=self.tick).flat_map(|t| TokenKind::ALL.map(|k| (t, k, token_address(t, k)))).collect()
+    }
+
+    fn token(&self, address: &str) -> Option<(u32, TokenKind)> {
+        let a = address.to_ascii_lowercase();
+        self.tokens().into_iter().find(|(_, _, addr)| *addr == a).map(|(t, k, _)| (t, k))
+    }
+
+    /// OKX `GET /api/v5/public/instruments?instType=SPOT`.
+    #[must_use]
+    pub fn okx_instruments(&self) -> Value {
+        let mut v = self.okx.clone();
+        if let Some(rows) = v.pointer_mut("/data").and_then(Value::as_array_mut) {
+            rows.extend(self.cex_ticks().map(|t| {
+                let base = format!("SOKX{}", letters(t));
+                json!({"instId": format!("{base}-USDT"), "instType": "SPOT", "baseCcy": base, "quoteCcy": "USDT", "listTime": ms(self.born).to_string(),
+                       "state": "live", "lotSz": "0.0001", "minSz": "1", "tickSz": "0.0001"})
+            }));
+        }
+        v
+    }
+
+    /// OKX `GET /api/v5/support/announcements` (new-listing announcements, newest first).
+    #[must_use]
+    pub fn okx_announcements(&self) -> Value {
+        let mut v = self.okx_ann.clone();
+        if let Some(rows) = v.pointer_mut("/data/0/details").and_then(Value::as_array_mut) {
+            for t in self.cex_ticks() {
+                let base = format!("SANN{}", letters(t));
+                let at = ms(self.started + Duration::seconds(i64::from(t)));
+                rows.insert(0, json!({"annType": "announcements-new-listings", "title": format!("OKX to list Simulated {base} ({base}) for spot trading"),
+                    "url": format!("https://www.okx.com/help/okx-to-list-simulated-{}", base.to_ascii_lowercase()), "pTime": at.to_string(), "businessPTime": at.to_string()}));
+            }
+        }
+        v
+    }
+
+    /// Binance `GET /api/v3/exchangeInfo`.
+    #[must_use]
+    pub fn binance_exchange_info(&self) -> Value {
+        let mut v = self.binance.clone();
+        if let Some(rows) = v.pointer_mut("/symbols").and_then(Value::as_array_mut) {
+            rows.extend(self.cex_ticks().map(|t| {
+                let base = format!("SBNB{}", letters(t));
+                json!({"symbol": format!("{base}USDT"), "status": "TRADING", "baseAsset": base, "quoteAsset": "USDT", "isSpotTradingAllowed": true,
+                       "filters": [], "permissions": [], "permissionSets": [["SPOT"]]})
+            }));
+        }
+        v
+    }
+
+    /// Gate `GET /api/v4/spot/currency_pairs`.
+    #[must_use]
+    pub fn gate_pairs(&self) -> Value {
+        let mut v = self.gate.clone();
+        if let Some(rows) = v.as_array_mut() {
+            rows.extend(self.cex_ticks().map(|t| {
+                let base = format!("SGAT{}", letters(t));
+                json!({"id": format!("{base}_USDT"), "base": base, "quote": "USDT", "fee": "0.2", "trade_status": "tradable",
+                       "sell_start": self.born.timestamp(), "buy_start": self.born.timestamp(), "type": "normal"})
+            }));
+        }
+        v
+    }
+
+    /// GeckoTerminal `GET /networks/{network}/new_pools` (page 1 only, newest first; other networks empty).
+    #[must_use]
+    pub fn new_pools(&self, network: &str, page: u32) -> Value {
+        if network != NETWORK || page > 1 {
+            return json!({"data": [], "included": []});
+        }
+        let mut data = Vec::new();
+        let mut included = vec![json!({"id": format!("{NETWORK}_{WETH}"), "type": "token", "attributes": {"address": WETH, "name": "Wrapped Ether", "symbol": "WETH", "decimals": 18}})];
+        for (t, kind, address) in self.tokens().into_iter().rev() {
+            let symbol = token_symbol(t, kind);
+            data.push(json!({
+                "id": format!("{NETWORK}_{}", pool_address(t, kind)), "type": "pool",
+                "attributes": {"address": pool_address(t, kind), "name": format!("{symbol} / WETH"), "pool_created_at": self.born.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "base_token_price_usd": "0.52", "quote_token_price_usd": "3000", "fdv_usd": "520000", "market_cap_usd": null,
+                    "reserve_in_usd": "250000", "volume_usd": {"m5": "1000", "h1": "50000", "h6": "300000", "h24": "1200000"}},
+                "relationships": {"base_token": {"data": {"id": format!("{NETWORK}_{address}"), "type": "token"}},
+                    "quote_token": {"data": {"id": format!("{NETWORK}_{WETH}"), "type": "token"}},
+                    "dex": {"data": {"id": "uniswap_v2", "type": "dex"}}}
+            }));
+            included.push(json!({"id": format!("{NETWORK}_{address}"), "type": "token", "attributes": {"address": address, "name": format!("Simulated {symbol}"), "symbol": symbol, "decimals": 18}}));
+        }
+        json!({"data": data, "included": included})
+    }
+
+    /// DexScreener `GET /token-profiles/latest/v1`: a profile for every token so far, newest first.
+    #[must_use]
+    pub fn token_profiles(&self) -> Value {
+        let items: Vec<Value> = self
+            .tokens()
+            .into_iter()
+            .rev()
+            .map(|(_, _, address)| {
+                let mut p = self.profile.clone();
+                p["url"] = json!(format!("https://dexscreener.com/ethereum/{address}"));
+                p["tokenAddress"] = json!(address);
+                p["chainId"] = json!("ethereum");
+                p
+            })
+            .collect();
+        Value::Array(items)
+    }
+
+    /// DexScreener `GET /tokens/v1/{chain}/{a,b,...}`: one pair per known token.
+    #[must_use]
+    pub fn token_pairs(&self, addresses: &str) -> Value {
+        let items: Vec<Value> = addresses
+            .split(',')
+            .filter_map(|a| self.token(a).map(|(t, k)| (t, k, a.to_ascii_lowercase())))
+            .map(|(t, kind, address)| {
+                let symbol = token_symbol(t, kind);
+                let mut p = self.pair.clone();
+                p["chainId"] = json!("ethereum");
+                p["dexId"] = json!("uniswap");
+                p["url"] = json!(format!("https://dexscreener.com/ethereum/{}", pool_address(t, kind)));
+                p["pairAddress"] = json!(pool_address(t, kind));
+                p["baseToken"] = json!({"address": address, "name": format!("Simulated {symbol}"), "symbol": symbol});
+                p["quoteToken"] = json!({"address": WETH, "name": "Wrapped Ether", "symbol": "WETH"});
+                p["liquidity"] = json!({"usd": 250_000.0, "base": 480_000, "quote": 41.6});
+                p["volume"] = json!({"h24": 1_200_000, "h6": 300_000, "h1": 50_000, "m5": 1000});
+                p["pairCreatedAt"] = json!(ms(self.born));
+                p
+            })
+            .collect();
+        Value::Array(items)
+    }
+
+    fn golden_for(&self, address: &str) -> Option<(&Golden, String)> {
+        let (_, kind) = self.token(address)?;
+        let g = match kind {
+            TokenKind::Clean => &self.clean,
+            TokenKind::Honeypot => &self.honeypot,
+        };
+        Some((g, address.to_ascii_lowercase()))
+    }
+
+    /// GoPlus `GET /api/v1/token_security/{chain}?contract_addresses=...` (`None`: unknown token).
+    #[must_use]
+    pub fn goplus(&self, address: &str) -> Option<String> {
+        self.golden_for(address).map(|(g, a)| g.goplus.replace(&g.address, &a))
+    }
+
+    /// honeypot.is `GET /v2/IsHoneypot?address=...` (`None`: unknown token).
+    #[must_use]
+    pub fn honeypot_is(&self, address: &str) -> Option<String> {
+        self.golden_for(address).map(|(g, a)| g.honeypot_is.replace(&g.address, &a))
+    }
+
+    /// rugcheck `GET /v1/tokens/{mint}/report`: the recorded report (simulated pools are EVM-only, so this
+    /// answers only callers that ask anyway).
+    #[must_use]
+    pub fn rugcheck(&self) -> &'static str {
+        RUGCHECK_REPORT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_add_instruments_and_tokens() {
+        let mut w = World::new().expect("templates parse");
+        let okx0 = w.okx_instruments()["data"].as_array().map_or(0, Vec::len);
+        assert_eq!(w.tokens().len(), 2);
+        w.tick = 2;
+        assert_eq!(w.okx_instruments()["data"].as_array().map_or(0, Vec::len), okx0 + 2);
+        assert_eq!(w.tokens().len(), 6);
+        assert_eq!(w.new_pools(NETWORK, 1)["data"].as_array().map_or(0, Vec::len), 6);
+        assert_eq!(w.new_pools("base", 1)["data"].as_array().map_or(1, Vec::len), 0);
+        let clean = token_address(1, TokenKind::Clean);
+        assert!(w.goplus(&clean).is_some_and(|b| b.contains(&clean) && b.contains("\"is_honeypot\":\"0\"")));
+        assert!(w.goplus(&token_address(1, TokenKind::Honeypot)).is_some_and(|b| b.contains("\"is_honeypot\":\"1\"")));
+        assert!(w.goplus(&token_address(9, TokenKind::Clean)).is_none(), "not listed yet");
+        assert_eq!(w.token_pairs(&format!("{clean},0xdead")).as_array().map_or(0, Vec::len), 1);
+        assert_eq!(letters(0), "A");
+        assert_eq!(letters(27), "BB");
+    }
+}

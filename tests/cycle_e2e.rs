@@ -1,0 +1,209 @@
+//! End-to-end: the real `nl` binary against loopback venues served by `nl_simulator` (OKX, Binance and
+//! Gate instrument lists, the OKX announcement feed, GeckoTerminal `new_pools`, DexScreener profiles and
+//! pairs, GoPlus/honeypot.is/rugcheck), every other source disabled through env overrides.
+//!
+//! * `nl run-cycle` twice: manifest identity, row counts equal to the DB, events byte ranges that are
+//!   contiguous and disjoint and whose line counts match; the CEX baseline rule (first poll reports
+//!   nothing new), then exactly the simulator's new listings;
+//! * `nl run-cycle --dry-run` leaves nl.db and events.jsonl byte-identical and reports would-be changes;
+//! * `nl demo` finishes offline in under a minute with discoveries, promotions and rejections;
+//! * `nl preflight` passes on the repo config and fails (exit 1) with L6 armed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use nl_simulator::{Simulator, TokenKind, world::token_address};
+use serde_json::Value;
+use sha2::Digest;
+
+/// Polled CEX sources the simulator serves; every other `[sources.*]` entry is disabled.
+const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Env overrides pointing every kept source at the simulator and disabling all others.
+fn sim_env(url: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(support::default_config()).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let mut env = Vec::new();
+    for name in table["sources"].as_table().unwrap().keys() {
+        let key = name.to_ascii_uppercase();
+        if KEEP.contains(&name.as_str()) {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
+            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
+        } else {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
+        }
+    }
+    for name in table["dex"]["evm"].as_table().unwrap().keys() {
+        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
+    }
+    for (k, v) in [
+        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
+        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
+        ("NL_DEX__DEXSCREENER__BASE_URL", url),
+        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
+        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
+/// Runs `nl <args>` off the async runtime (the simulator keeps serving on it).
+async fn nl(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut c = support::nl(out, &env);
+    c.args(args);
+    tokio::task::spawn_blocking(move || support::run(c)).await.unwrap()
+}
+
+fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
+}
+
+fn manifest(out: &Path, run_id: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("runs").join(run_id).join("manifest.json")).unwrap()).unwrap()
+}
+
+/// `asset.discovered` asset ids of one run, from the ledger's events table.
+async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
+    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1").bind(run_id).fetch_all(reader.pool()).await.unwrap();
+    reader.pool().close().await;
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Checks a manifest against the DB and events.jsonl; returns its events range `(start, end)`.
+async fn check_manifest(out: &Path, m: &Value, run_id: &str, config_hash: &str) -> (u64, u64) {
+    assert_eq!(m["run_id"], run_id);
+    assert_eq!(m["config_hash"], config_hash);
+    assert_eq!(m["dry_run"], false);
+    assert!(m["errors"].as_array().unwrap().is_empty(), "{}", m["errors"]);
+    for (table, n) in m["row_counts"].as_object().unwrap() {
+        assert_eq!(support::count(&out.join("nl.db"), table).await, n.as_i64().unwrap(), "row count of {table}");
+    }
+    let ev = &m["events"];
+    let (start, end, count) = (ev["start"].as_u64().unwrap(), ev["end"].as_u64().unwrap(), ev["count"].as_u64().unwrap());
+    let bytes = std::fs::read(out.join("events.jsonl")).unwrap();
+    assert_eq!(end, bytes.len() as u64, "the run's range ends at the end of the file");
+    let slice = &bytes[usize::try_from(start).unwrap()..usize::try_from(end).unwrap()];
+    let lines: Vec<Value> = slice.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(lines.len() as u64, count);
+    assert_eq!(slice.iter().filter(|b| **b == b'\n').count() as u64, count, "every event line is complete");
+    assert!(count > 0);
+    for l in &lines {
+        assert_eq!((l["run_id"].as_str(), l["config_hash"].as_str()), (Some(run_id), Some(config_hash)), "{l}");
+    }
+    (start, end)
+}
+
+fn sha256_file(p: &Path) -> String {
+    std::fs::read(p).map(|b| hex::encode(sha2::Sha256::digest(b))).unwrap_or_else(|_| "missing".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_cycle_twice_then_dry_run_against_simulated_venues() {
+    let sim = Simulator::start().await.unwrap();
+    let env = sim_env(&sim.base_url());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+
+    // Cycle 1: the CEX lists are baselined (nothing new); the tick-0 pools are new.
+    let o = nl(out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let s1 = stdout(&o);
+    let (run1, hash) = (field(&s1, "run ").to_string(), field(&s1, "config_hash ").to_string());
+    assert!(run1.starts_with("nl_") && hash.len() == 64, "{s1}");
+    let m1 = manifest(out, &run1);
+    let (start1, end1) = check_manifest(out, &m1, &run1, &hash).await;
+    assert_eq!(start1, 0);
+    let tick0: BTreeSet<String> = [TokenKind::Clean, TokenKind::Honeypot].into_iter().map(|k| format!("eth:{}", token_address(0, k))).collect();
+    assert_eq!(discovered(&out.join("nl.db"), &run1).await, tick0, "first cycle: pools only, CEX lists baselined");
+    for src in KEEP {
+        assert!(!m1["source_versions"][src].is_null(), "cursor of {src}: {}", m1["source_versions"]);
+    }
+
+    // Cycle 2: every venue lists one more instrument and two more pools appear.
+    assert_eq!(sim.advance(), 1);
+    let o = nl(out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let s2 = stdout(&o);
+    let run2 = field(&s2, "run ").to_string();
+    assert_ne!(run1, run2);
+    assert_eq!(field(&s2, "config_hash "), hash, "same config, same hash");
+    let m2 = manifest(out, &run2);
+    let (start2, _) = check_manifest(out, &m2, &run2, &hash).await;
+    assert_eq!(start2, end1, "the second run's range starts where the first ended");
+    // One new instrument per list, the announced one, and the two new pools.
+    let mut expected: BTreeSet<String> = ["cex:okx:SOKXB", "cex:binance:SBNBB", "cex:gate:SGATB", "cex:okx:SANNB"].into_iter().map(String::from).collect();
+    expected.extend([TokenKind::Clean, TokenKind::Honeypot].into_iter().map(|k| format!("eth:{}", token_address(1, k))));
+    let got = discovered(&out.join("nl.db"), &run2).await;
+    assert_eq!(got, expected, "second cycle reports exactly the new listings");
+    assert!(s2.contains(&format!("new assets discovered: {}", got.len())), "{s2}");
+
+    // Dry run at tick 2: nothing written to the DB or events.jsonl; would-be changes reported.
+    sim.advance();
+    let (db, events) = (out.join("nl.db"), out.join("events.jsonl"));
+    let before = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("nl.db-wal")));
+    let o = nl(out, &env, &["run-cycle", "--dry-run"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let after = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("nl.db-wal")));
+    assert_eq!(before, after, "dry run leaves nl.db and events.jsonl byte-identical");
+    let s3 = stdout(&o);
+    let would: usize = field(&s3, "new assets would be discovered: ").parse().unwrap();
+    assert!(would >= 5, "{s3}");
+    assert!(s3.contains(&format!("eth:{}", token_address(2, TokenKind::Clean))), "{s3}");
+    let run3 = field(&s3, "run ").to_string();
+    assert_eq!(manifest(out, &run3)["dry_run"], true);
+}
+
+#[test]
+fn demo_discovers_promotes_and_rejects_offline_in_under_a_minute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo_out = tmp.path().join("demo");
+    let mut c = support::nl(tmp.path(), &[]);
+    c.args(["demo", "--cycles", "3", "--out-dir"]).arg(&demo_out);
+    let t0 = Instant::now();
+    let o = support::run(c);
+    let took = t0.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(took < Duration::from_secs(60), "demo took {took:?}");
+    let s = stdout(&o);
+    let summary = s.lines().find(|l| l.starts_with("summary:")).unwrap_or_else(|| panic!("{s}"));
+    let n = |word: &str| -> u64 { summary.split(word).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|x| x.parse().ok()).unwrap_or(0) };
+    assert!(n("discoveries") >= 1 && n("promotions") >= 1 && n("rejections") >= 1, "{s}");
+    assert_eq!(s.lines().filter(|l| l.starts_with("cycle ")).count(), 3, "{s}");
+    assert!(demo_out.join("nl.db").exists() && demo_out.join("events.jsonl").exists());
+}
+
+#[test]
+fn preflight_passes_on_repo_config_and_fails_when_l6_is_armed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let mut c = support::nl(tmp.path(), &[]);
+    c.arg("preflight").arg("--readme").arg(&readme);
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("PASS ")).count(), 6, "{}", stdout(&o));
+    assert!(!tmp.path().join("nl.db").exists() && !tmp.path().join("events.jsonl").exists(), "preflight creates no output files");
+
+    let mut c = support::nl(tmp.path(), &[("NL_GATE__EXECUTION__ENABLED", "true".into()), ("NL_GATE__EXECUTION__ARMED", "true".into())]);
+    c.arg("preflight").arg("--readme").arg(&readme);
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).lines().any(|l| l.starts_with("FAIL L6 blocked")), "{}", stdout(&o));
+}
