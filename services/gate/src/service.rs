@@ -66,11 +66,7 @@ impl GateServiceConfig {
     /// The consumer spec this config asks for.
     #[must_use]
     pub fn consumer_spec(&self) -> ConsumerSpec {
-        let mut spec = ConsumerSpec::new(self.durable.clone(), SCORE_SUBJECT);
-        spec.ack_wait = Duration::from_millis(self.ack_wait_ms);
-        spec.max_deliver = self.max_deliver;
-        spec.max_ack_pending = spec.max_ack_pending.max(self.batch_size);
-        spec
+        ConsumerSpec::tuned(self.durable.clone(), SCORE_SUBJECT, self.ack_wait_ms, self.max_deliver, self.batch_size)
     }
 
     /// Validates the gate thresholds and the consumer bounds.

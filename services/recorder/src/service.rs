@@ -70,11 +70,7 @@ impl RecorderConfig {
     /// The consumer spec this config asks for.
     #[must_use]
     pub fn consumer_spec(&self) -> ConsumerSpec {
-        let mut spec = ConsumerSpec::new(self.durable.clone(), EVENTS_FILTER);
-        spec.ack_wait = Duration::from_millis(self.ack_wait_ms);
-        spec.max_deliver = self.max_deliver;
-        spec.max_ack_pending = spec.max_ack_pending.max(self.batch_size);
-        spec
+        ConsumerSpec::tuned(self.durable.clone(), EVENTS_FILTER, self.ack_wait_ms, self.max_deliver, self.batch_size)
     }
 
     /// Checks the bounds serde cannot express.

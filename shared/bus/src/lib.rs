@@ -93,6 +93,17 @@ impl ConsumerSpec {
         Self { durable: durable.into(), filter_subject: filter_subject.into(), ack_wait: Duration::from_secs(30), max_deliver: 5, max_ack_pending: 10_000 }
     }
 
+    /// A spec with a service's settings: `ack_wait` in milliseconds, `max_deliver`, and room for at least
+    /// one full `batch_size` of outstanding deliveries.
+    #[must_use]
+    pub fn tuned(durable: impl Into<String>, filter_subject: impl Into<String>, ack_wait_ms: u64, max_deliver: u32, batch_size: usize) -> Self {
+        let mut spec = Self::new(durable, filter_subject);
+        spec.ack_wait = Duration::from_millis(ack_wait_ms);
+        spec.max_deliver = max_deliver;
+        spec.max_ack_pending = spec.max_ack_pending.max(batch_size);
+        spec
+    }
+
     /// Checks the spec before it reaches a broker: a durable name is one token of `[A-Za-z0-9_-]`, the
     /// filter is a well-formed subject, and the bounds are positive.
     ///
