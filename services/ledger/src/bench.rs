@@ -13,8 +13,8 @@ use crate::error::{LedgerError, Result};
 use crate::insert::exec_chunked;
 use crate::store::LedgerStore;
 
-/// Rows per transaction in the raw baseline (the ledger's default `batch_size`).
-pub const BENCH_TX_ROWS: usize = 1000;
+/// Rows per transaction in the raw baseline; the bench ledger uses the same `batch_size`.
+pub const BENCH_TX_ROWS: usize = 5000;
 
 /// `n` distinct `manual.note` envelopes of about 250 bytes, time-ordered, deterministic.
 #[must_use]

@@ -35,12 +35,23 @@ pub fn ts_str(ts: &nl_domain::Ts) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// WAL pages between automatic checkpoints (64 MiB of 4 KiB pages).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// Size the WAL file is truncated back to after a checkpoint.
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn base_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(5)).foreign_keys(true)
 }
 
 /// Opens the writer's pool: one connection, WAL, `synchronous=NORMAL`, 5 s busy timeout, foreign keys.
 /// Creates the file and its parent directories when missing.
+///
+/// Event ids are hashes, so every insert lands on a random page of the `event_id` index. Checkpointing
+/// the WAL every 1,000 pages (SQLite's default) copied most of that index back on nearly every commit;
+/// checkpointing every [`WAL_AUTOCHECKPOINT_PAGES`] lets one checkpoint absorb many commits' rewrites of
+/// the same pages (measured: about 1.5-2x batched insert rate). The WAL is truncated back to
+/// [`WAL_SIZE_LIMIT_BYTES`] after a checkpoint.
 ///
 /// # Errors
 /// [`LedgerError::Io`] when the directory cannot be created, [`LedgerError::Open`] when SQLite cannot open it.
@@ -52,7 +63,9 @@ pub async fn open_write_pool(path: &Path) -> Result<SqlitePool> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .pragma("cache_size", "-65536");
+        .pragma("cache_size", "-65536")
+        .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string());
     SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)

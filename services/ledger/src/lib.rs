@@ -24,7 +24,7 @@ pub mod store;
 mod writer;
 
 pub use apply::{ApplyOutcome, InvalidEvent};
-pub use bench::{bench_envelopes, bench_ledger_apply, bench_raw_insert};
+pub use bench::{BENCH_TX_ROWS, bench_envelopes, bench_ledger_apply, bench_raw_insert};
 pub use config::LedgerConfig;
 pub use db::MIGRATOR;
 pub use error::LedgerError;

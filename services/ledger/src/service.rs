@@ -133,7 +133,8 @@ pub async fn build(cfg: LedgerConfig, bus: Arc<dyn Bus>) -> Result<LedgerService
 pub async fn build_with_store(cfg: LedgerConfig, store: LedgerStore, bus: Arc<dyn Bus>) -> Result<LedgerService> {
     cfg.validate()?;
     let mut spec = ConsumerSpec::new(cfg.durable.clone(), EVENTS_FILTER);
-    spec.max_ack_pending = spec.max_ack_pending.max(cfg.batch_size);
+    // One batch committing while the next is fetched.
+    spec.max_ack_pending = spec.max_ack_pending.max(2 * cfg.batch_size);
     let sub = bus.subscribe(spec.clone()).await?;
     let raw_sub = bus.subscribe(ConsumerSpec { durable: raw_durable(&cfg.durable), filter_subject: RAW_FILTER.into(), ..spec }).await?;
     let stats = Arc::new(LedgerStats::default());
@@ -194,6 +195,8 @@ impl Worker {
     async fn run(&mut self, sub: &mut (dyn Subscription + 'static), shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
         tokio::pin!(shutdown);
         let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
+        let batch_size = self.cfg.batch_size;
+        let mut pending: Option<Vec<Delivery>> = None;
         info!(durable = %self.cfg.durable, db = %self.cfg.db_path.display(), "Ledger running.");
         loop {
             if self.outbox_dirty {
@@ -219,17 +222,27 @@ impl Worker {
                     }
                 }
             }
-            let fetched = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                r = sub.fetch(self.cfg.batch_size, wait) => r,
+            // Fetch the next batch while the previous one commits, so the broker round trip and the
+            // SQLite transaction overlap. Batches are still applied and settled one at a time, in order.
+            let handle = async {
+                match pending.take() {
+                    Some(batch) => self.handle(batch).await,
+                    None => Ok(()),
+                }
             };
+            let fetch = async {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => None,
+                    r = fetch_batch(sub, batch_size, wait) => Some(r),
+                }
+            };
+            let (handled, fetched) = futures::future::join(handle, fetch).await;
+            handled?;
+            let Some(fetched) = fetched else { break };
             match fetched {
                 Ok(batch) if batch.is_empty() => {}
-                Ok(batch) => {
-                    let batch = self.fill(sub, batch).await;
-                    self.handle(batch).await?;
-                }
+                Ok(batch) => pending = Some(batch),
                 Err(error) if error.is_retryable() => {
                     warn!(%error, "Fetch failed; retrying.");
                     let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
@@ -242,23 +255,13 @@ impl Worker {
                 Err(error) => return Err(error.into()),
             }
         }
+        // The batch fetched when shutdown came is finished, not stranded until its ack wait runs out.
+        if let Some(batch) = pending.take() {
+            self.handle(batch).await?;
+        }
         let counts = self.stats.snapshot();
         info!(?counts, "Ledger stopped.");
         Ok(counts)
-    }
-
-    /// Tops a partial batch up with whatever arrives within a short linger, so a trickle of deliveries
-    /// becomes one group-committed transaction instead of many tiny ones. A fetch error ends the linger
-    /// (the deliveries already in hand are still handled; unfetched ones stay on the broker).
-    async fn fill(&self, sub: &mut (dyn Subscription + 'static), mut batch: Vec<Delivery>) -> Vec<Delivery> {
-        let linger = Duration::from_millis(BATCH_LINGER_MS);
-        while batch.len() < self.cfg.batch_size {
-            match sub.fetch(self.cfg.batch_size - batch.len(), linger).await {
-                Ok(more) if !more.is_empty() => batch.extend(more),
-                _ => break,
-            }
-        }
-        batch
     }
 
     /// Publishes every pending outbox row and marks it published. Returns how many.
@@ -359,6 +362,25 @@ impl Worker {
             warn!(%error, "Settling a delivery failed; the bus will redeliver it.");
         }
     }
+}
+
+/// Fetches up to `batch_size` deliveries, waiting up to `wait` for the first, then tops a partial batch up
+/// with whatever arrives within a short linger, so a trickle of deliveries becomes one group-committed
+/// transaction instead of many tiny ones. A fetch error after the first delivery ends the linger (the
+/// deliveries in hand are still handled; unfetched ones stay on the broker).
+async fn fetch_batch(sub: &mut (dyn Subscription + 'static), batch_size: usize, wait: Duration) -> std::result::Result<Vec<Delivery>, nl_bus::BusError> {
+    let mut batch = sub.fetch(batch_size, wait).await?;
+    if batch.is_empty() {
+        return Ok(batch);
+    }
+    let linger = Duration::from_millis(BATCH_LINGER_MS);
+    while batch.len() < batch_size {
+        match sub.fetch(batch_size - batch.len(), linger).await {
+            Ok(more) if !more.is_empty() => batch.extend(more),
+            _ => break,
+        }
+    }
+    Ok(batch)
 }
 
 fn preview(payload: &[u8]) -> String {

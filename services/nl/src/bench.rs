@@ -29,7 +29,10 @@ pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> a
 async fn ledger(n: usize) -> anyhow::Result<()> {
     println!("nl bench ledger: {n} events of ~200 bytes, {} build", if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" });
     let raw = nl_ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
-    println!("  SQLite raw batched insert (push_values, 1 tx/1000 rows):  {raw:>10.0} rows/s");
+    println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", nl_ledger::BENCH_TX_ROWS);
+
+    let store = nl_ledger::bench_ledger_apply(n, nl_ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
+    println!("  ledger store apply, no bus (dedup, typed dispatch):       {store:>10.0} events/s  ({:.0}% of raw)", 100.0 * store / raw.max(1.0));
 
     let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
     let (rate, publish) = through_bus(mem, n, "memory").await?;
@@ -53,7 +56,7 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str) -> anyhow::Result
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join(format!("bench-{label}.db"));
     let mut cfg = LedgerConfig::with_db_path(&db);
-    cfg.batch_size = 2000;
+    cfg.batch_size = nl_ledger::BENCH_TX_ROWS;
     let svc = nl_ledger::build(cfg, Arc::clone(&bus)).await.context("starting the ledger")?;
     let reader = LedgerReader::open(&db, 1).await?;
     let envs = nl_ledger::bench_envelopes(n);
