@@ -17,6 +17,7 @@ use nl_sourcekit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretL
 use serde::{Deserialize, Serialize};
 
 use crate::source::Source;
+use crate::sources::cex::currency::CurrencyDescriptor;
 use crate::sources::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
 use crate::sources::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
 
@@ -97,6 +98,16 @@ impl SourceKind {
         })
     }
 
+    /// The venue's currency endpoint, for instrument kinds whose listings can be linked to a contract.
+    #[must_use]
+    pub fn currency_lookup(&self) -> Option<CurrencyDescriptor> {
+        match self {
+            Self::KucoinSymbols => Some(kucoin::client::CURRENCY),
+            Self::GatePairs => Some(gate::client::CURRENCY),
+            _ => None,
+        }
+    }
+
     /// The kind as written in config.
     #[must_use]
     pub fn as_str(&self) -> String {
@@ -116,6 +127,9 @@ fn d_interval_secs() -> u64 {
 fn d_timeout_ms() -> u64 {
     10_000
 }
+
+/// Default of [`SourceConfig::max_currency_lookups`].
+pub const DEFAULT_MAX_CURRENCY_LOOKUPS: usize = 10;
 
 /// One `[sources.<name>]` entry. The name is the map key: it is also the state key, lease key and the
 /// `source` of every event the source emits.
@@ -153,6 +167,11 @@ pub struct SourceConfig {
     /// still reported; older ones are recorded silently (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookback_minutes: Option<u64>,
+    /// Instrument kinds with a currency endpoint only (`kucoin_symbols`, `gate_pairs`): how many new base
+    /// currencies per poll are looked up to link the listing to its contract (default 10; 0 turns linking
+    /// off). Each lookup is one request on the provider's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_currency_lookups: Option<usize>,
 }
 
 impl SourceConfig {
@@ -175,6 +194,7 @@ impl SourceConfig {
             burst: budget.1,
             api_key_env: None,
             lookback_minutes: None,
+            max_currency_lookups: None,
         }
     }
 
@@ -359,9 +379,18 @@ pub fn build_sources_for_run(
                 if c.lookback_minutes.is_some() {
                     return Err(field(name, "lookback_minutes", "only announcement kinds use it"));
                 }
-                out.push(Arc::new(InstrumentListSource::new(name, interval, http, desc, run_id)));
+                let mut src = InstrumentListSource::new(name, interval, http, desc, run_id);
+                match (c.kind.currency_lookup(), c.max_currency_lookups) {
+                    (Some(cur), max) => src = src.with_currency_lookup(cur, max.unwrap_or(DEFAULT_MAX_CURRENCY_LOOKUPS)),
+                    (None, Some(_)) => return Err(field(name, "max_currency_lookups", "only kucoin_symbols and gate_pairs link listings to contracts")),
+                    (None, None) => {}
+                }
+                out.push(Arc::new(src));
             }
             PollKind::Announcements(desc) => {
+                if c.max_currency_lookups.is_some() {
+                    return Err(field(name, "max_currency_lookups", "only kucoin_symbols and gate_pairs link listings to contracts"));
+                }
                 let mut policy = AnnouncementPolicy::default();
                 if let Some(m) = c.lookback_minutes {
                     let minutes = i64::try_from(m).map_err(|_| field(name, "lookback_minutes", "too large"))?;

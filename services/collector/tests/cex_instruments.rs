@@ -117,6 +117,8 @@ async fn gate_new_pair_keeps_scheduled_start() {
     let row = json!({"id": "XYZ_USDT", "base": "XYZ", "quote": "USDT", "fee": "0.2", "trade_status": "untradable",
                      "sell_start": 1_790_003_600, "buy_start": 1_790_003_600, "type": "normal"});
     h.venue.set(GATE, MockResponse::json(with_rows(&base, "", &[row])));
+    // The new pair's currency is looked up to link it to a contract (see cex_currency_link.rs).
+    h.venue.set("/api/v4/spot/currencies/XYZ", MockResponse::json(test_data("gate", "http_get_spot_currencies_currency.json")));
     let r = poll(&c).await;
     assert!(r.ok() && r.new == 1, "{r:?}");
     let obs = h.take_observed().await;

@@ -52,6 +52,7 @@ fn sources(rest: &str, ws: &str) -> SourcesConfig {
         burst: 100.0,
         api_key_env: None,
         lookback_minutes: None,
+        max_currency_lookups: None,
     };
     SourcesConfig([(NAME.to_string(), entry)].into_iter().collect())
 }

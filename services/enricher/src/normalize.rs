@@ -1,17 +1,12 @@
 //! Pure mapping of a `listing.observed` / `listing.retracted` observation to the `asset.upserted` the
 //! ledger merges: the asset's identity (linked to a contract where the venue says which), and one sighting.
 
+use nl_collector::sources::cex::currency::{LINK_CHAIN_KEY, LINK_CONTRACT_KEY};
 use nl_domain::{AssetId, AssetUpsert, ChangeKind, Envelope, EventId, EventType, ListingObservation, ObservationKind, Sighting};
 use serde_json::{Map, Value};
 
 /// Sighting status of a retracted observation.
 pub const RETRACTED: &str = "retracted";
-
-/// Keys of an observation's `details` that identify the contract of a CEX listing once the venue's
-/// currency info links it (`{"chain": "eth", "contract_address": "0x…"}`; `contract` is accepted too).
-pub const LINK_CHAIN_KEY: &str = "chain";
-/// See [`LINK_CHAIN_KEY`].
-pub const LINK_CONTRACT_KEYS: &[&str] = &["contract_address", "contract"];
 
 /// Keys of a DEX observation's `details` copied into the sighting's pair detail (when present and not null).
 const PAIR_KEYS: &[&str] = &[
@@ -35,7 +30,8 @@ const PAIR_KEYS: &[&str] = &[
 ];
 
 /// The asset an observation is about: its own id, or, for a CEX-only id whose `details` name a valid
-/// chain and contract, the on-chain id. An invalid link (e.g. MEXC's placeholder `contractAddress`) is
+/// chain and contract (written by the collector from the venue's currency info), the on-chain id. An
+/// invalid link (e.g. MEXC's placeholder `contractAddress`) is
 /// ignored and the CEX id kept.
 #[must_use]
 pub fn asset_of(obs: &ListingObservation) -> AssetId {
@@ -51,7 +47,7 @@ pub fn asset_of(obs: &ListingObservation) -> AssetId {
 fn linked_contract(details: &Value) -> Option<(String, String)> {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let chain = s(details.get(LINK_CHAIN_KEY))?.to_ascii_lowercase();
-    let contract = LINK_CONTRACT_KEYS.iter().find_map(|k| s(details.get(*k)))?;
+    let contract = s(details.get(LINK_CONTRACT_KEY))?;
     Some((chain, contract))
 }
 

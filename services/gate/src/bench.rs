@@ -54,18 +54,16 @@ pub async fn bench_risk_gate(n: usize) -> (f64, f64) {
     }
 }
 
-async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
-    use nl_domain::{AssetId, Decimal, Envelope, EventType, Snapshot};
-    use nl_risk_scorer::clients::ProvidersConfig;
-    use nl_risk_scorer::{Provider, RiskScorerConfig, RiskScorerCtx, RunIdentity};
+/// Serves GoPlus and honeypot.is on `127.0.0.1:0` answering every EVM token with the golden `fine_evm`
+/// payloads (GoPlus keyed to the asked address); rugcheck answers 404. For benchmarks of the event path.
+///
+/// # Errors
+/// The golden file lacks the `fine_evm` payloads, or the port cannot be bound.
+pub async fn serve_fine_evm_providers() -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+    use nl_domain::AssetId;
+    use nl_risk_scorer::Provider;
 
     use crate::mock::{MockResponse, ProviderMock};
-    use crate::service::{GateServiceConfig, build as build_gate};
 
     let file = GoldenFile::from_json(GOLDEN).map_err(|e| e.to_string())?;
     let fine = file.scenarios.iter().find(|s| s.name == "fine_evm").ok_or("no fine_evm scenario")?;
@@ -79,7 +77,22 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
         Provider::HoneypotIs => Some(MockResponse::ok(honeypot.clone())),
         Provider::Rugcheck => None,
     });
-    let (addr, mock_task) = mock.serve().await.map_err(|e| e.to_string())?;
+    mock.serve().await.map_err(|e| e.to_string())
+}
+
+async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+    use nl_domain::{AssetId, Decimal, Envelope, EventType, Snapshot};
+    use nl_risk_scorer::clients::ProvidersConfig;
+    use nl_risk_scorer::{RiskScorerConfig, RiskScorerCtx, RunIdentity};
+
+    use crate::service::{GateServiceConfig, build as build_gate};
+
+    let (addr, mock_task) = serve_fine_evm_providers().await?;
 
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
     let run = RunIdentity { run_id: "nl_bench".into(), config_hash: "bench".into() };

@@ -18,7 +18,7 @@ pub mod grpc;
 pub mod mock;
 pub mod service;
 
-pub use bench::{bench_pipeline, bench_risk_gate};
+pub use bench::{bench_pipeline, bench_risk_gate, serve_fine_evm_providers};
 pub use decide::{GateConfig, decide};
 pub use error::GateError;
 pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};

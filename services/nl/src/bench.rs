@@ -22,12 +22,13 @@ use crate::config::NlConfig;
 pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Ledger => ledger(n).await?,
+        BenchTarget::Pipeline => pipeline(n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn ledger(n: usize) -> anyhow::Result<()> {
-    println!("nl bench ledger: {n} events of ~200 bytes, {} build", if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" });
+    println!("nl bench ledger: {n} events of ~200 bytes, {} build", build_kind());
     let raw = nl_ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
     println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", nl_ledger::BENCH_TX_ROWS);
 
@@ -49,6 +50,20 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
         Err(e) => println!("  NATS: skipped ({e})"),
     }
     Ok(())
+}
+
+async fn pipeline(n: usize) -> anyhow::Result<()> {
+    println!("nl bench pipeline: {n} assets, enrich + risk + score + gate over MemoryBus, providers on loopback, {} build", build_kind());
+    let f = crate::bench_pipeline::bench_enrich_risk_gate(n).await?;
+    println!("  throughput:                          {:>10.0} assets/s", f.per_sec);
+    println!("  latency observation -> decision p50: {:>10.1} ms", f.p50_micros / 1e3);
+    println!("  latency observation -> decision p99: {:>10.1} ms", f.p99_micros / 1e3);
+    println!("  decisions: {} promoted, rejected by reason: {:?}", f.promoted, f.rejected);
+    Ok(())
+}
+
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
 }
 
 /// Publishes `n` events while the ledger consumes them; returns (end-to-end events/s, publish events/s).

@@ -74,7 +74,7 @@ pub enum Command {
     Bench {
         #[arg(value_enum)]
         target: BenchTarget,
-        /// Number of events.
+        /// Number of events (of assets, for `pipeline`).
         #[arg(long, default_value_t = 100_000)]
         events: usize,
     },
@@ -136,4 +136,6 @@ pub enum ServiceName {
 pub enum BenchTarget {
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
+    /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.
+    Pipeline,
 }

@@ -42,6 +42,12 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v3/exchangeInfo", get(|State(s): State<Shared>| async move { json(&world(&s).binance_exchange_info()) }))
         .route("/api/v4/spot/currency_pairs", get(|State(s): State<Shared>| async move { json(&world(&s).gate_pairs()) }))
         .route(
+            "/api/v4/spot/currencies/{currency}",
+            get(|State(s): State<Shared>, Path(currency): Path<String>| async move {
+                body_or_404(world(&s).gate_currency(&currency).map(|v| v.to_string()))
+            }),
+        )
+        .route(
             "/networks/{network}/new_pools",
             get(|State(s): State<Shared>, Path(network): Path<String>, Query(q): Q| async move {
                 let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);

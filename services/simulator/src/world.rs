@@ -225,6 +225,17 @@ impl World {
         v
     }
 
+    /// Gate `GET /api/v4/spot/currencies/{currency}` for a simulated pair's base: a native coin on its own
+    /// chain (no contract), so simulated Gate listings stay `cex:gate:<BASE>`. `None`: not listed.
+    #[must_use]
+    pub fn gate_currency(&self, currency: &str) -> Option<Value> {
+        self.cex_ticks().map(|t| format!("SGAT{}", letters(t))).find(|b| b == currency).map(|base| {
+            json!({"currency": base, "name": format!("Simulated {base}"), "delisted": false, "withdraw_disabled": false, "withdraw_delayed": false,
+                   "deposit_disabled": false, "trade_disabled": false, "chain": base,
+                   "chains": [{"name": base, "addr": "", "withdraw_disabled": false, "withdraw_delayed": false, "deposit_disabled": false}]})
+        })
+    }
+
     /// GeckoTerminal `GET /networks/{network}/new_pools` (page 1 only, newest first; other networks empty).
     #[must_use]
     pub fn new_pools(&self, network: &str, page: u32) -> Value {
@@ -339,6 +350,8 @@ mod tests {
         assert!(w.goplus(&token_address(1, TokenKind::Honeypot)).is_some_and(|b| b.contains("\"is_honeypot\":\"1\"")));
         assert!(w.goplus(&token_address(9, TokenKind::Clean)).is_none(), "not listed yet");
         assert_eq!(w.token_pairs(&format!("{clean},0xdead")).as_array().map_or(0, Vec::len), 1);
+        assert!(w.gate_currency("SGATB").is_some_and(|c| c["chains"][0]["addr"] == ""));
+        assert!(w.gate_currency("SGATZ").is_none(), "not listed yet");
         assert_eq!(letters(0), "A");
         assert_eq!(letters(27), "BB");
     }

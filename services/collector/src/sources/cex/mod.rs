@@ -4,6 +4,7 @@
 //! call them with response bodies (endpoint descriptors in each venue's `client.rs`), and [`mock`] a scripted mock
 //! venue for tests and benchmarks.
 
+pub mod currency;
 pub mod cursor;
 pub mod diff;
 pub mod mock;

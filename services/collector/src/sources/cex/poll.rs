@@ -9,7 +9,11 @@
 //! * `304 Not Modified` produces nothing and keeps the state;
 //! * 429/418 become [`PollError::RateLimited`] so the runtime waits before the next poll (the shared
 //!   provider budget is already paused by sourcekit, so there is no retry storm);
-//! * observations point at the raw they came from (`raw_event_id`).
+//! * observations point at the raw they came from (`raw_event_id`);
+//! * where the venue has a currency endpoint ([`CurrencyDescriptor`]), the base currency of each `New`
+//!   instrument is looked up (same HTTP client and budget, every response kept raw, at most
+//!   `max_currency_lookups` per poll) and a contract it names links the observation to `<chain>:<address>`.
+//!   A failed lookup leaves the listing as `cex:<venue>:<BASE>` and is reported like any poll error.
 
 use std::time::Duration;
 
@@ -19,6 +23,7 @@ use nl_sourcekit::{FetchError, Fetched, HttpSource};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+use super::currency::{CurrencyDescriptor, annotate, contract_links};
 use super::cursor::{AnnouncementPolicy, SeenAnnouncements, select_new_announcements};
 use super::diff::{KnownSet, announcement_observations, diff, to_observation};
 use super::types::{Announcement, Instrument, ParseError};
@@ -77,9 +82,9 @@ enum Fetch {
     Done,
 }
 
-/// Fetches `endpoint`; failures are recorded in `out` (raw of the error response, poll error).
-async fn fetch(http: &HttpSource, name: &str, endpoint: &Endpoint, run_id: &str, out: &mut PollOutcome) -> Fetch {
-    match http.get(endpoint.path, endpoint.weight).await {
+/// Fetches `path` charging `weight`; failures are recorded in `out` (raw of the error response, poll error).
+async fn fetch(http: &HttpSource, name: &str, path: &str, weight: u32, run_id: &str, out: &mut PollOutcome) -> Fetch {
+    match http.get(path, weight).await {
         Ok(f) if f.not_modified => Fetch::Done,
         Ok(f) => Fetch::Body(f),
         Err(e) => {
@@ -147,13 +152,55 @@ pub struct InstrumentListSource {
     http: HttpSource,
     desc: InstrumentListDescriptor,
     run_id: String,
+    /// Currency endpoint and the most lookups per poll; `None` never links.
+    currency: Option<(CurrencyDescriptor, usize)>,
 }
 
 impl InstrumentListSource {
     /// A source named `name` polling `desc` through `http` every `interval`; raws carry `run_id`.
     #[must_use]
     pub fn new(name: impl Into<String>, interval: Duration, http: HttpSource, desc: InstrumentListDescriptor, run_id: impl Into<String>) -> Self {
-        Self { name: name.into(), interval, http, desc, run_id: run_id.into() }
+        Self { name: name.into(), interval, http, desc, run_id: run_id.into(), currency: None }
+    }
+
+    /// Looks up the base currency of up to `max_per_poll` new instruments per poll at `currency` to link
+    /// them to their contract (`0` disables it).
+    #[must_use]
+    pub fn with_currency_lookup(mut self, currency: CurrencyDescriptor, max_per_poll: usize) -> Self {
+        self.currency = (max_per_poll > 0).then_some((currency, max_per_poll));
+        self
+    }
+
+    /// Links `New` observations to contracts through the venue's currency endpoint, one request per
+    /// distinct base. Stops at the per-poll bound or the first rate limit; the rest stay unlinked.
+    async fn link_new(&self, out: &mut PollOutcome) {
+        let Some((desc, max)) = self.currency else { return };
+        let mut bases: Vec<String> = Vec::new();
+        for o in out.observations.iter().filter(|o| o.change == ChangeKind::New) {
+            if let Some(b) = &o.base
+                && !bases.contains(b)
+            {
+                bases.push(b.clone());
+            }
+        }
+        if bases.len() > max {
+            warn!(source = %self.name, new = bases.len(), max, "More new currencies than lookups per poll; the rest stay unlinked.");
+        }
+        let name = self.name.as_str();
+        for base in bases.into_iter().take(max) {
+            let errors_before = out.errors.len();
+            let Fetch::Body(f) = fetch(&self.http, name, &desc.path(&base), desc.weight, &self.run_id, out).await else {
+                if out.errors[errors_before..].iter().any(|e| matches!(e, PollError::RateLimited { .. })) {
+                    break;
+                }
+                continue;
+            };
+            let Some((info, raw_id)) = parse_kept(&f, name, &self.run_id, desc.parse, out) else { continue };
+            let links = contract_links(&info, &desc);
+            for o in out.observations.iter_mut().filter(|o| o.change == ChangeKind::New && o.base.as_deref() == Some(base.as_str())) {
+                annotate(&mut o.details, &links, &raw_id);
+            }
+        }
     }
 
     /// The venue descriptor.
@@ -182,7 +229,7 @@ impl Source for InstrumentListSource {
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
         let name = self.name.as_str();
-        let Fetch::Body(f) = fetch(&self.http, name, &self.desc.endpoint, &self.run_id, &mut out).await else { return out };
+        let Fetch::Body(f) = fetch(&self.http, name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await else { return out };
         let Some((instruments, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
         let known: Option<InstrumentListState> = load_state(state, name, &mut out);
         // First-seen time is the receive time of the response that showed the instrument.
@@ -200,6 +247,7 @@ impl Source for InstrumentListSource {
                 Err(error) => warn!(source = %name, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
             }
         }
+        self.link_new(&mut out).await;
         out.next_state = state_value(&InstrumentListState { known: d.next }, name, &mut out);
         out
     }
@@ -256,7 +304,7 @@ impl Source for AnnouncementSource {
     async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
         let name = self.name.as_str();
-        let Fetch::Body(f) = fetch(&self.http, name, &self.desc.endpoint, &self.run_id, &mut out).await else { return out };
+        let Fetch::Body(f) = fetch(&self.http, name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await else { return out };
         let Some((anns, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
         let seen: Option<AnnouncementState> = load_state(state, name, &mut out);
         let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, now, &self.policy);

@@ -32,6 +32,34 @@ pub struct CurrencyPair {
     pub st_tag: Option<bool>,
 }
 
+/// `GET /api/v4/spot/currencies/{currency}`. Shape from the Gate v4 docs example and response schema
+/// (mirrored in rosssaunders/coincise `docs/gateio/endpoints/public/get_spot_currencies_currency.md`):
+/// `chain` is the main chain, `chains[]` has `name` (`ETH`, `BSC`, ...) and `addr` (`""` when none).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Currency {
+    #[serde(deserialize_with = "opt_str")]
+    pub currency: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub chain: Option<String>,
+    pub chains: Option<Vec<CurrencyChain>>,
+    /// Present on error bodies (`{"label":...,"message":...}`).
+    #[serde(deserialize_with = "opt_str")]
+    pub label: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub message: Option<String>,
+}
+
+/// One entry of `chains`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CurrencyChain {
+    #[serde(deserialize_with = "opt_str")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub addr: Option<String>,
+}
+
 /// Error body: `{"label":"...","message":"..."}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

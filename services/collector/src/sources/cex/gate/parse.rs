@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
+use crate::sources::cex::currency::{CurrencyChain, CurrencyInfo};
 use crate::sources::cex::types::{Instrument, InstrumentStatus, Market, ParseError};
-use crate::sources::cex::wire::{decode, require_usable, secs_to_ts, split_pair, venue_error};
+use crate::sources::cex::wire::{decode, excerpt, require_usable, secs_to_ts, split_pair, venue_error};
 
-use super::models::{CurrencyPair, ErrorBody};
+use super::models::{Currency, CurrencyPair, ErrorBody};
 
 /// Venue slug.
 pub const VENUE: &str = "gate";
@@ -60,12 +61,31 @@ pub fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ParseError> {
     require_usable(VENUE, n, rows.into_iter().filter_map(instrument).collect(), body)
 }
 
+/// Parses `GET /api/v4/spot/currencies/{currency}`; `chain` becomes the main chain.
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` for an error object (`label`/`message`), `Invalid` when the object
+/// has no `chains` array.
+pub fn parse_currency(body: &str) -> Result<CurrencyInfo, ParseError> {
+    let c: Currency = decode(VENUE, "currency", body)?;
+    if let Some(label) = c.label {
+        return Err(venue_error(VENUE, label, c.message.as_deref(), body));
+    }
+    let chains = c.chains.ok_or_else(|| ParseError::Invalid { venue: VENUE, what: "currency", reason: "no `chains` array".into(), excerpt: excerpt(body) })?;
+    Ok(CurrencyInfo {
+        currency: c.currency.unwrap_or_default(),
+        main_chain: c.chain,
+        chains: chains.into_iter().filter_map(|ch| Some(CurrencyChain { venue_chain: ch.name?, contract: ch.addr })).collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     const PAIRS: &str = include_str!("test_data/http_get_spot_currency_pairs.json");
+    const CURRENCY: &str = include_str!("test_data/http_get_spot_currencies_currency.json");
 
     #[test]
     fn buy_start_is_the_schedule() {
@@ -84,5 +104,26 @@ mod tests {
         let err = parse_instruments(r#"{"label":"TOO_MANY_REQUESTS","message":"Request Rate limit Exceeded"}"#).unwrap_err();
         assert!(matches!(err, ParseError::Venue { code, .. } if code == "TOO_MANY_REQUESTS"));
         assert!(matches!(parse_instruments(&PAIRS[..80]), Err(ParseError::Decode { .. })));
+    }
+
+    #[test]
+    fn currency_main_chain_links_first() {
+        use crate::sources::cex::currency::contract_links;
+        let info = parse_currency(CURRENCY).unwrap();
+        assert_eq!((info.currency.as_str(), info.main_chain.as_deref()), ("NEW", Some("BSC")));
+        assert_eq!(info.chains.len(), 3);
+        assert_eq!(info.chains[2].contract, None, "\"\" is no contract");
+        let links = contract_links(&info, &super::super::client::CURRENCY);
+        let got: Vec<(&str, &str)> = links.iter().map(|l| (l.chain.as_str(), l.venue_chain.as_str())).collect();
+        assert_eq!(got, [("bsc", "BSC"), ("eth", "ETH")], "main chain first; GTEVM is not ours");
+        assert_eq!(links[1].address, "0xe66747a101bff2dba3697199dcce5b743b454759");
+    }
+
+    #[test]
+    fn currency_errors() {
+        let err = parse_currency(r#"{"label":"INVALID_CURRENCY","message":"Invalid currency NOPE"}"#).unwrap_err();
+        assert!(matches!(err, ParseError::Venue { code, .. } if code == "INVALID_CURRENCY"));
+        assert!(matches!(parse_currency(r#"{"currency":"NEW"}"#), Err(ParseError::Invalid { .. })));
+        assert!(matches!(parse_currency(&CURRENCY[..70]), Err(ParseError::Decode { .. })));
     }
 }

@@ -3,9 +3,10 @@
 //! [`AnnouncementSource`](crate::sources::cex::poll::AnnouncementSource) poll with. Base URL,
 //! interval and budget come from the source config; the path, weight and parser are fixed here.
 
+use crate::sources::cex::currency::CurrencyDescriptor;
 use crate::sources::cex::poll::{AnnouncementDescriptor, Endpoint, InstrumentListDescriptor};
 
-use super::parse::{VENUE, parse_announcements, parse_instruments};
+use super::parse::{VENUE, parse_announcements, parse_currency, parse_instruments};
 
 /// Public REST host of KuCoin.
 pub const BASE_URL: &str = "https://api.kucoin.com";
@@ -27,4 +28,23 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
         api_key_header: None,
     },
     parse: parse_announcements,
+};
+
+/// `GET /api/v3/currencies/{currency}`: the chains a new symbol's base currency moves on, with contracts.
+/// KuCoin `chainId` values as ccxt's KuCoin network table spells them (`ccxt/ccxt` `ts/src/kucoin.ts`,
+/// `options.networks`: `ERC20 → eth`, `BEP20 → bsc`, `SOL → sol`, `ARBONE → arbitrum`, `BASE → base`, ...).
+pub const CURRENCY: CurrencyDescriptor = CurrencyDescriptor {
+    path_prefix: "/api/v3/currencies/",
+    weight: 1,
+    parse: parse_currency,
+    chains: &[
+        ("eth", "eth"),
+        ("bsc", "bsc"),
+        ("sol", "solana"),
+        ("base", "base"),
+        ("arbitrum", "arbitrum"),
+        ("optimism", "optimism"),
+        ("matic", "polygon"),
+        ("avaxc", "avax"),
+    ],
 };

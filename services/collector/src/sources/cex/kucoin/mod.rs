@@ -1,7 +1,7 @@
-//! KuCoin: `GET /api/v2/symbols` and `GET /api/v3/announcements`.
+//! KuCoin: `GET /api/v2/symbols`, `GET /api/v3/announcements` and `GET /api/v3/currencies/{currency}`.
 
 pub mod client;
 pub mod models;
 pub mod parse;
 
-pub use parse::{VENUE, parse_announcements, parse_instruments};
+pub use parse::{VENUE, parse_announcements, parse_currency, parse_instruments};

@@ -66,3 +66,27 @@ pub struct KucoinAnnouncement {
     #[serde(deserialize_with = "opt_str")]
     pub c_time: Option<String>,
 }
+
+/// `data` of `GET /api/v3/currencies/{currency}`. Shape from KuCoin's SDK model
+/// (Kucoin/kucoin-java-sdk `ApiCurrencyDetailChainPropertyResponseV2`) and a captured currency list
+/// (coder-169/Binance-lite-testing `app/components/Symbols.jsx`): `chains[]` with `chainName` (`ERC20`),
+/// `chainId` (`eth`) and `contractAddress` (`""` for native coins).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Currency {
+    #[serde(deserialize_with = "opt_str")]
+    pub currency: Option<String>,
+    pub chains: Option<Vec<CurrencyChain>>,
+}
+
+/// One entry of `chains`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CurrencyChain {
+    #[serde(deserialize_with = "opt_str")]
+    pub chain_name: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub chain_id: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub contract_address: Option<String>,
+}

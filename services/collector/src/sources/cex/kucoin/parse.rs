@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
+use crate::sources::cex::currency::{CurrencyChain, CurrencyInfo};
 use crate::sources::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
-use crate::sources::cex::wire::{decode, ms_to_ts, require_usable, split_pair, venue_error};
+use crate::sources::cex::wire::{decode, excerpt, ms_to_ts, require_usable, split_pair, venue_error};
 
-use super::models::{AnnouncementPage, Envelope, KucoinAnnouncement, Symbol};
+use super::models::{AnnouncementPage, Currency, Envelope, KucoinAnnouncement, Symbol};
 
 /// Venue slug.
 pub const VENUE: &str = "kucoin";
@@ -77,6 +78,23 @@ pub fn parse_announcements(body: &str) -> Result<Vec<Announcement>, ParseError> 
     Ok(page.items.into_iter().filter_map(announcement).collect())
 }
 
+/// Parses `GET /api/v3/currencies/{currency}`. A chain is named by its `chainId` (`eth`, `bsc`, `sol`),
+/// falling back to `chainName`; chains with neither are skipped.
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` when `code != "200000"` (an unknown currency answers 200 with an
+/// error code), `Invalid` when `data` or its `chains` array is missing.
+pub fn parse_currency(body: &str) -> Result<CurrencyInfo, ParseError> {
+    let invalid = |reason: &str| ParseError::Invalid { venue: VENUE, what: "currency", reason: reason.into(), excerpt: excerpt(body) };
+    let data: Currency = check(decode::<Envelope<Currency>>(VENUE, "currency", body)?, body)?.ok_or_else(|| invalid("no `data`"))?;
+    let chains = data.chains.ok_or_else(|| invalid("no `chains` array"))?;
+    Ok(CurrencyInfo {
+        currency: data.currency.unwrap_or_default(),
+        main_chain: None,
+        chains: chains.into_iter().filter_map(|c| Some(CurrencyChain { venue_chain: c.chain_id.or(c.chain_name)?, contract: c.contract_address })).collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -85,6 +103,7 @@ mod tests {
 
     const SYMBOLS: &str = include_str!("test_data/http_get_v2_symbols.json");
     const ANNOUNCEMENTS: &str = include_str!("test_data/http_get_v3_announcements.json");
+    const CURRENCY: &str = include_str!("test_data/http_get_v3_currencies_currency.json");
 
     #[test]
     fn symbols_with_trading_start_time() {
@@ -113,5 +132,26 @@ mod tests {
         assert_eq!(anns[0].coins[0].symbol, "NEW");
         assert_eq!(anns[0].published_at.unwrap().timestamp_millis(), 1_790_150_000_000);
         assert!(matches!(parse_announcements(r#"{"code":"429000","msg":"Too Many Requests"}"#), Err(ParseError::Venue { .. })));
+    }
+
+    #[test]
+    fn currency_chains_link_to_the_erc20_contract() {
+        use crate::sources::cex::currency::contract_links;
+        let info = parse_currency(CURRENCY).unwrap();
+        assert_eq!(info.currency, "NEW");
+        let ids: Vec<&str> = info.chains.iter().map(|c| c.venue_chain.as_str()).collect();
+        assert_eq!(ids, ["trx", "eth", "sol"]);
+        assert_eq!(info.chains[2].contract, None, "\"\" is no contract");
+        let links = contract_links(&info, &super::super::client::CURRENCY);
+        assert_eq!(links.len(), 1, "tron is not a chain we track; the sol entry has no contract");
+        assert_eq!((links[0].chain.as_str(), links[0].address.as_str()), ("eth", "0xa6446d655a0c34bc4f05042ee88170d056cbaf45"));
+    }
+
+    #[test]
+    fn currency_errors() {
+        let unknown = r#"{"code":"400100","msg":"Unsupported currency."}"#;
+        assert!(matches!(parse_currency(unknown), Err(ParseError::Venue { code, .. }) if code == "400100"));
+        assert!(matches!(parse_currency(r#"{"code":"200000","data":{"currency":"X"}}"#), Err(ParseError::Invalid { .. })));
+        assert!(matches!(parse_currency(&CURRENCY[..60]), Err(ParseError::Decode { .. })));
     }
 }
