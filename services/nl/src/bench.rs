@@ -1,6 +1,7 @@
 //! `nl bench ledger`: events/s into SQLite through `MemoryBus` and through NATS, next to SQLite's raw
-//! batched-insert rate for the same rows on the same machine, in the same run. Prints figures; build with
-//! `--release` for meaningful numbers.
+//! batched-insert rate for the same rows on the same machine, in the same run.
+//! `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
+//! throughput. Prints figures; build with `--release` for meaningful numbers.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,12 +23,35 @@ use crate::config::NlConfig;
 pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Ledger => ledger(n).await?,
+        BenchTarget::DexEvm => dex_evm(n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
+}
+
+/// Most pushed pairs timed by `nl bench dex-evm` (each is one mined block and a few round trips).
+const MAX_PUSH_ROUNDS: usize = 1_000;
+
+async fn dex_evm(n: usize) -> anyhow::Result<()> {
+    use nl_collector::sources::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
+    println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
+    let (p50, p99) = nl_collector::bench::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;
+    println!("  push detection (WS log -> listing.observed, header + ERC-20 metadata lookups): p50 {p50:>9.3?}  p99 {p99:>9.3?}");
+    let logs = generate_logs(n);
+    let d = decode_throughput(&logs);
+    println!("  decode + observations from parsed logs (V2/V3/V4 mix):  {:>12.0} logs/s  ({} observations)", d.logs_per_sec, d.observations);
+    let frames: Vec<String> = logs.iter().map(subscription_frame).collect();
+    let f = decode_frames_throughput(&frames);
+    println!("  JSON frame parse + decode + observations:               {:>12.0} logs/s  ({} observations)", f.logs_per_sec, f.observations);
+    Ok(())
+}
+
 async fn ledger(n: usize) -> anyhow::Result<()> {
-    println!("nl bench ledger: {n} events of ~200 bytes, {} build", if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" });
+    println!("nl bench ledger: {n} events of ~200 bytes, {} build", build_kind());
     let raw = nl_ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
     println!("  SQLite raw batched insert (push_values, 1 tx/1000 rows):  {raw:>10.0} rows/s");
 

@@ -136,4 +136,7 @@ pub enum ServiceName {
 pub enum BenchTarget {
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
+    /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
+    /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
+    DexEvm,
 }
