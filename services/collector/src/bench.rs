@@ -23,12 +23,12 @@ use tokio::time::Instant;
 use crate::push::evm::EvmPushSource;
 use crate::runtime::{Collector, CollectorCtx, RunIdentity};
 use crate::source::Source;
-use crate::sources::dex::config::EvmChainConfig;
-use crate::sources::dex::evm::client::EvmLogSource;
-use crate::sources::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use crate::sources::cex::mock::{MockResponse, MockVenue};
 use crate::sources::cex::okx;
 use crate::sources::cex::poll::InstrumentListSource;
+use crate::sources::dex::config::EvmChainConfig;
+use crate::sources::dex::evm::client::EvmLogSource;
+use crate::sources::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use crate::state::{MemoryStateStore, StateStore};
 
 /// Path of the OKX instrument list on the mock venue.
@@ -186,7 +186,8 @@ pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), Be
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(Arc::clone(&push).run(bench_ctx(&bus, &state), stop_rx));
     let ready = nl_bus::testkit::wait_until(deadline, || async { node.subscriptions() > 0 && state.load(SOURCE).await.ok().flatten().is_some() }).await;
-    let result = if ready { push_rounds(&node, sub.as_mut(), n, deadline).await } else { Err(BenchError::Timeout("subscription and backfill".into(), deadline)) };
+    let result =
+        if ready { push_rounds(&node, sub.as_mut(), n, deadline).await } else { Err(BenchError::Timeout("subscription and backfill".into(), deadline)) };
     let _ = stop_tx.send(true);
     let _ = runner.await;
     let mut latencies = result?;
@@ -196,8 +197,7 @@ pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), Be
 
 async fn push_rounds(node: &MockNode, sub: &mut dyn nl_bus::Subscription, n: usize, deadline: Duration) -> Result<Vec<Duration>, BenchError> {
     let factory: alloy_primitives::Address = ETH_V2_FACTORY.parse().map_err(|e| BenchError::Build(format!("factory address: {e}")))?;
-    let weth: alloy_primitives::Address =
-        "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".parse().map_err(|e| BenchError::Build(format!("WETH address: {e}")))?;
+    let weth: alloy_primitives::Address = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".parse().map_err(|e| BenchError::Build(format!("WETH address: {e}")))?;
     let mut latencies = Vec::with_capacity(n);
     for i in 0..n as u64 {
         let token = alloy_primitives::Address::left_padding_from(&(0xbe00_0000_0000 + i).to_be_bytes());

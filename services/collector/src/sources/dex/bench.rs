@@ -59,7 +59,13 @@ pub fn generate_logs(n: usize) -> Vec<RpcLog> {
                     rpc_log("0x5c69bee701ef814a2b6a3edd4b1652cb9cc5aa6f", &e.encode_log_data(), i)
                 }
                 1 => {
-                    let e = v3::PoolCreated { token0: token, token1: weth, fee: U24::from(3000), tickSpacing: I24::try_from(60).unwrap_or_default(), pool: addr(i, 0xcc) };
+                    let e = v3::PoolCreated {
+                        token0: token,
+                        token1: weth,
+                        fee: U24::from(3000),
+                        tickSpacing: I24::try_from(60).unwrap_or_default(),
+                        pool: addr(i, 0xcc),
+                    };
                     rpc_log("0x1f98431c8ad98523631ae4a59f267346ea31f984", &e.encode_log_data(), i)
                 }
                 _ => {
