@@ -13,6 +13,7 @@ use std::time::Duration;
 use dex_support::{Harness, MockNode, TokenInfo, WETH, a, addr, lower, meta, v2_pair};
 use nl_bus::testkit::wait_until;
 use nl_collector::push::evm::{EvmPushSource, build_dex_feeds};
+use nl_collector::serve::{Feeds, ServeConfig, build_feed_sources};
 use nl_collector::sources::dex::config::{DexScreenerConfig, DexSourcesConfig, EvmChainConfig, GeckoTerminalConfig};
 use nl_sourcekit::{SecretLocation, SecretParam};
 use serde_json::Value;
@@ -211,4 +212,26 @@ async fn ws_url_must_be_a_websocket_url() {
     let cfg = EvmChainConfig { ws_url: Some("https://example.invalid/ws".into()), ..chain(&node, 50) };
     let err = build_dex_feeds(&dex(cfg), "run", &|_| None).err().expect("rejected").to_string();
     assert!(err.contains("evm_eth") && err.contains("ws_url"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_wiring_runs_a_ws_chain_as_a_push_task() {
+    let node = MockNode::start(2_000).await.unwrap();
+    node.mine(3);
+    let cfg = ServeConfig { dex: dex(EvmChainConfig { fetch_metadata: false, ..chain(&node, 600_000) }), ..ServeConfig::default() };
+    let sources = build_feed_sources(&cfg, "nl_20260101_000000Z_deadbeef", Arc::new(|_| None)).unwrap();
+    assert!(sources.polls.iter().all(|p| p.name() != "evm_eth"), "not also polled by the poll runtime");
+    assert_eq!(sources.evm_pushes.len(), 1);
+    let h = Harness::new();
+    let feeds = Feeds::new(sources, h.ctx());
+    assert!(feeds.counters().contains_key("evm_eth"), "push counters exported with the rest");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(feeds.run(async move {
+        let _ = stopped.await;
+    }));
+    assert!(wait_until(WAIT, || async { node.subscriptions() == 1 && h.state_of("evm_eth").await.is_some() }).await);
+    node.mine_with(vec![v2_pair(addr(0x60, 1), a(WETH), addr(0xd0, 1))]);
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 1 }).await, "pushed pair observed through the serve wiring");
+    stop.send(()).unwrap();
+    run.await.unwrap();
 }
