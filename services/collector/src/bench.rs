@@ -1,9 +1,15 @@
-//! Detection-latency benchmark for poll sources: how long from "the venue starts listing an instrument" to
-//! "`listing.observed` is durably published", as a function of the poll interval.
+//! Detection-latency benchmarks: how long from "the venue starts listing an instrument" to
+//! "`listing.observed` is durably published".
 //!
-//! A mock OKX venue serves a baseline; the collector runs over a `MemoryBus` with one OKX instrument-list
-//! source; each round adds one instrument at a pseudo-random phase of the poll cycle and times its
-//! observation. Expect p50 ≈ interval / 2 plus fetch and publish overhead, and p99 ≈ interval.
+//! * [`bench_poll_detection`]: a mock OKX venue serves a baseline; the collector runs over a `MemoryBus`
+//!   with one OKX instrument-list source; each round adds one instrument at a pseudo-random phase of the
+//!   poll cycle and times its observation. Expect p50 ≈ interval / 2 plus fetch and publish overhead, and
+//!   p99 ≈ interval.
+//! * [`bench_evm_push_latency`]: the loopback mock node mines one block with a V2 `PairCreated` and pushes
+//!   the log over `eth_subscribe("logs")`; timed from just before the push to the pair's `listing.observed`
+//!   on a `MemoryBus`. Per pushed log the task looks up the block header and the token's ERC-20 metadata
+//!   (two JSON-RPC round trips to the mock) and saves the cursor, as it does in production; the regular
+//!   `eth_getLogs` poll runs every 250 ms alongside.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +20,15 @@ use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::push::evm::EvmPushSource;
 use crate::runtime::{Collector, CollectorCtx, RunIdentity};
 use crate::source::Source;
 use crate::sources::cex::mock::{MockResponse, MockVenue};
 use crate::sources::cex::okx;
 use crate::sources::cex::poll::InstrumentListSource;
+use crate::sources::dex::config::EvmChainConfig;
+use crate::sources::dex::evm::client::EvmLogSource;
+use crate::sources::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use crate::state::{MemoryStateStore, StateStore};
 
 /// Path of the OKX instrument list on the mock venue.
@@ -79,13 +89,7 @@ pub async fn bench_poll_detection(interval: Duration, n: usize) -> Result<(Durat
     let source: Arc<dyn Source> = Arc::new(InstrumentListSource::new(SOURCE, interval, http, okx::client::SPOT, "bench"));
     let bus = Arc::new(MemoryBus::default());
     let state = Arc::new(MemoryStateStore::default());
-    let ctx = CollectorCtx {
-        bus: bus.clone(),
-        state: state.clone(),
-        leases: None,
-        lease_renew_every: Duration::from_secs(10),
-        run: RunIdentity { run_id: "bench".into(), config_hash: "bench".into() },
-    };
+    let ctx = bench_ctx(&bus, &state);
     let mut sub = bus.subscribe(ConsumerSpec::new("bench_detection", EventType::ListingObserved.subject())).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let collector = Collector::new(vec![source], ctx);
@@ -141,4 +145,82 @@ async fn measure(
         }
     }
     Ok(())
+}
+
+fn bench_ctx(bus: &Arc<MemoryBus>, state: &Arc<MemoryStateStore>) -> CollectorCtx {
+    CollectorCtx {
+        bus: bus.clone(),
+        state: state.clone(),
+        leases: None,
+        lease_renew_every: Duration::from_secs(10),
+        run: RunIdentity { run_id: "bench".into(), config_hash: "bench".into() },
+    }
+}
+
+/// Runs `n` pushed pair creations through an [`EvmPushSource`] connected to the loopback mock node and
+/// returns the (p50, p99) latency from the node pushing the log to its `listing.observed` being published.
+///
+/// # Errors
+/// [`BenchError`] when the mock node, source or bus cannot start, or a pair is not observed within 10 s.
+pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), BenchError> {
+    const SOURCE: &str = "bench_evm_eth";
+    let deadline = Duration::from_secs(10);
+    let node = MockNode::start(2_000).await?;
+    node.mine(3);
+    let cfg = EvmChainConfig {
+        name: Some(SOURCE.into()),
+        chain: "eth".into(),
+        rpc_url: node.url.clone(),
+        ws_url: Some(node.ws_url.clone()),
+        // The chain's regular eth_getLogs poll runs alongside, as in production; it also prunes the cursor's
+        // remembered pools (the bench mines far faster than a real chain, one pool per block).
+        interval_ms: 250,
+        calls_per_sec: 1_000_000.0,
+        ..EvmChainConfig::default()
+    };
+    let scan = Arc::new(EvmLogSource::from_config(&cfg, "bench", &|_| None).map_err(|e| BenchError::Build(e.to_string()))?);
+    let push = Arc::new(EvmPushSource::from_config(&cfg, scan, "bench", &|_| None).map_err(|e| BenchError::Build(e.to_string()))?);
+    let bus = Arc::new(MemoryBus::default());
+    let state = Arc::new(MemoryStateStore::default());
+    let mut sub = bus.subscribe(ConsumerSpec::new("bench_evm_push", EventType::ListingObserved.subject())).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(Arc::clone(&push).run(bench_ctx(&bus, &state), stop_rx));
+    let ready = nl_bus::testkit::wait_until(deadline, || async { node.subscriptions() > 0 && state.load(SOURCE).await.ok().flatten().is_some() }).await;
+    let result =
+        if ready { push_rounds(&node, sub.as_mut(), n, deadline).await } else { Err(BenchError::Timeout("subscription and backfill".into(), deadline)) };
+    let _ = stop_tx.send(true);
+    let _ = runner.await;
+    let mut latencies = result?;
+    latencies.sort();
+    Ok((percentile(&latencies, 0.50), percentile(&latencies, 0.99)))
+}
+
+async fn push_rounds(node: &MockNode, sub: &mut dyn nl_bus::Subscription, n: usize, deadline: Duration) -> Result<Vec<Duration>, BenchError> {
+    let factory: alloy_primitives::Address = ETH_V2_FACTORY.parse().map_err(|e| BenchError::Build(format!("factory address: {e}")))?;
+    let weth: alloy_primitives::Address = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".parse().map_err(|e| BenchError::Build(format!("WETH address: {e}")))?;
+    let mut latencies = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let token = alloy_primitives::Address::left_padding_from(&(0xbe00_0000_0000 + i).to_be_bytes());
+        let pair = alloy_primitives::Address::left_padding_from(&(0xfa00_0000_0000 + i).to_be_bytes());
+        node.add_token(token, TokenInfo::standard("Bench Token", "BNCH", 18, 1_000_000));
+        let want = format!("eth:{token:#x}");
+        let sent = Instant::now();
+        node.mine_with(vec![MockLog::v2_pair(factory, token, weth, pair)]);
+        let until = sent + deadline;
+        'wait: loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BenchError::Timeout(want, deadline));
+            }
+            for d in sub.fetch(16, left).await? {
+                let body: serde_json::Value = serde_json::from_slice(&d.message.payload).unwrap_or_default();
+                d.ack().await?;
+                if body["meta"]["asset_id"] == want.as_str() {
+                    latencies.push(sent.elapsed());
+                    break 'wait;
+                }
+            }
+        }
+    }
+    Ok(latencies)
 }

@@ -4,7 +4,10 @@
 //! Config sections used: `[nats]` ([`NatsConfig`]), `[sources]` ([`SourcesConfig`], poll and push entries),
 //! `[push]` ([`PushOptionsMap`]) and `[collector]` ([`CollectorSettings`]). Other top-level sections are
 //! ignored, so the shared `config/default.toml` loads as is. `[dex]` ([`DexSourcesConfig`]) adds the DEX
-//! sources to the polled set.
+//! sources: polled, except EVM chains with a `ws_url`, which run as push tasks.
+//!
+//! [`build_feed_sources`] and [`Feeds`] are the config-to-running-sources part without NATS, for other
+//! long-running embeddings (`nl run`).
 //!
 //! [`build`] connects and builds everything and hands back a [`CollectorReplica`] whose per-source
 //! counters can be exported before [`CollectorReplica::run`]; [`serve`] does both in one call.
@@ -20,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::config::{SourcesConfig, build_sources_for_run};
-use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, build_push_sources, run_push_sources};
+use crate::push::evm::{EvmPushSource, build_dex_feeds};
+use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, PushStatus, build_push_sources};
 use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
-use crate::sources::dex::config::{DexBuildError, DexSourcesConfig, build_dex_sources};
+use crate::source::Source;
+use crate::sources::dex::config::{DexBuildError, DexSourcesConfig};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
 
 fn d_lease_ttl_secs() -> u64 {
@@ -104,17 +109,106 @@ pub fn default_owner() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// A collector replica, connected and built, not yet running.
-pub struct CollectorReplica {
+/// Every source of a long-running collector, built from config but not running.
+pub struct FeedSources {
+    /// Poll sources: CEX, aggregators, EVM chains without `ws_url`.
+    pub polls: Vec<Arc<dyn Source>>,
+    /// CEX push feeds of `[sources]`.
+    pub pushes: Vec<Arc<PushSource>>,
+    /// EVM chains with `ws_url`.
+    pub evm_pushes: Vec<Arc<EvmPushSource>>,
+}
+
+impl std::fmt::Debug for FeedSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedSources").field("polls", &self.polls.len()).field("pushes", &self.pushes.len()).field("evm_pushes", &self.evm_pushes.len()).finish()
+    }
+}
+
+/// Builds every enabled poll, push and DEX source of `cfg` (no network), with secrets read through `env`
+/// and raws stamped with `run_id`.
+///
+/// # Errors
+/// [`ServeError`] naming the invalid source or setting.
+pub fn build_feed_sources(cfg: &ServeConfig, run_id: &str, env: EnvLookup) -> Result<FeedSources, ServeError> {
+    cfg.sources.ensure_kinds_known(&PUSH_KINDS)?;
+    let budgets = BudgetRegistry::new(cfg.sources.budget_configs()?, BudgetConfig::new(1.0, 1.0)).map_err(|e| ServeError::Budget(e.to_string()))?;
+    let mut polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), run_id)?;
+    let dex = build_dex_feeds(&cfg.dex, run_id, &|k| env(k))?;
+    polls.extend(dex.polls);
+    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), run_id)?;
+    Ok(FeedSources { polls, pushes, evm_pushes: dex.pushes })
+}
+
+/// The sources of a collector bound to their surroundings, ready to run.
+pub struct Feeds {
     collector: Collector,
     pushes: Vec<Arc<PushSource>>,
+    evm_pushes: Vec<Arc<EvmPushSource>>,
     ctx: CollectorCtx,
+}
+
+impl std::fmt::Debug for Feeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feeds").field("run", &self.ctx.run).finish_non_exhaustive()
+    }
+}
+
+impl Feeds {
+    /// Binds `sources` to `ctx` (bus, state, leases, run).
+    #[must_use]
+    pub fn new(sources: FeedSources, ctx: CollectorCtx) -> Self {
+        Self { collector: Collector::new(sources.polls, ctx.clone()), pushes: sources.pushes, evm_pushes: sources.evm_pushes, ctx }
+    }
+
+    /// Counters of every poll and push source, keyed by source name (for metrics).
+    #[must_use]
+    pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {
+        let mut all = self.collector.counters().clone();
+        for (name, status) in self.push_statuses() {
+            all.insert(name, Arc::clone(&status.counters));
+        }
+        all
+    }
+
+    /// Live status of every push task (CEX feeds and EVM chains), keyed by source name.
+    #[must_use]
+    pub fn push_statuses(&self) -> BTreeMap<String, Arc<PushStatus>> {
+        let cex = self.pushes.iter().map(|p| (p.name().to_string(), p.status()));
+        cex.chain(self.evm_pushes.iter().map(|p| (p.name().to_string(), p.status()))).collect()
+    }
+
+    /// Runs every source until `shutdown` resolves; then every task stops (releasing its leases) before
+    /// this returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let Feeds { collector, pushes, evm_pushes, ctx } = self;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut poll_stop = stop_rx.clone();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(collector.run(async move {
+            let _ = poll_stop.wait_for(|s| *s).await;
+        }));
+        for p in pushes {
+            tasks.spawn(p.run(ctx.clone(), stop_rx.clone()));
+        }
+        for p in evm_pushes {
+            tasks.spawn(p.run(ctx.clone(), stop_rx.clone()));
+        }
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// A collector replica, connected and built, not yet running.
+pub struct CollectorReplica {
+    feeds: Feeds,
     owner: String,
 }
 
 impl std::fmt::Debug for CollectorReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CollectorReplica").field("owner", &self.owner).field("run", &self.ctx.run).finish_non_exhaustive()
+        f.debug_struct("CollectorReplica").field("owner", &self.owner).field("feeds", &self.feeds).finish_non_exhaustive()
     }
 }
 
@@ -127,12 +221,8 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     if cfg.collector.lease_ttl_secs == 0 {
         return Err(ServeError::Settings("lease_ttl_secs must be at least 1".into()));
     }
-    cfg.sources.ensure_kinds_known(&PUSH_KINDS)?;
-    let budgets = BudgetRegistry::new(cfg.sources.budget_configs()?, BudgetConfig::new(1.0, 1.0)).map_err(|e| ServeError::Budget(e.to_string()))?;
     let env: EnvLookup = Arc::new(|k| std::env::var(k).ok());
-    let mut polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), &run.run_id)?;
-    polls.extend(build_dex_sources(&cfg.dex, &run.run_id)?);
-    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), &run.run_id)?;
+    let sources = build_feed_sources(&cfg, &run.run_id, env)?;
 
     let bus = NatsBus::connect(&cfg.nats).await?;
     let js = bus.jetstream().clone();
@@ -142,19 +232,15 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     let state = NatsStateStore::open(&js, &cfg.collector.state_bucket).await?;
     let bus: Arc<dyn Bus> = Arc::new(bus);
     let ctx = CollectorCtx { bus, state: Arc::new(state), leases: Some(Arc::new(leases)), lease_renew_every: ttl / 3, run };
-    info!(%owner, run_id = %ctx.run.run_id, polls = polls.len(), pushes = pushes.len(), lease_ttl = ?ttl, "Collector built.");
-    Ok(CollectorReplica { collector: Collector::new(polls, ctx.clone()), pushes, ctx, owner })
+    info!(%owner, run_id = %ctx.run.run_id, ?sources, lease_ttl = ?ttl, "Collector built.");
+    Ok(CollectorReplica { feeds: Feeds::new(sources, ctx), owner })
 }
 
 impl CollectorReplica {
     /// Counters of every poll and push source, keyed by source name (for metrics).
     #[must_use]
     pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {
-        let mut all = self.collector.counters().clone();
-        for p in &self.pushes {
-            all.insert(p.name().to_string(), Arc::clone(&p.status().counters));
-        }
-        all
+        self.feeds.counters()
     }
 
     /// This replica's lease owner id.
@@ -166,19 +252,14 @@ impl CollectorReplica {
     /// Runs every source (each under its lease) until `shutdown` resolves; then every task stops and
     /// releases its leases before this returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let CollectorReplica { collector, pushes, ctx, owner } = self;
+        let CollectorReplica { feeds, owner } = self;
         info!(%owner, "Collector starting.");
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut poll_stop = stop_rx.clone();
-        let poll_task = tokio::spawn(collector.run(async move {
-            let _ = poll_stop.wait_for(|s| *s).await;
-        }));
-        let push_task = tokio::spawn(run_push_sources(pushes, ctx, stop_rx));
-        shutdown.await;
-        info!("Collector stopping; releasing leases.");
-        let _ = stop_tx.send(true);
-        let _ = poll_task.await;
-        let _ = push_task.await;
+        feeds
+            .run(async move {
+                shutdown.await;
+                info!("Collector stopping; releasing leases.");
+            })
+            .await;
         info!("Collector stopped.");
     }
 }

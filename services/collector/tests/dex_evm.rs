@@ -39,7 +39,7 @@ fn by_asset<'a>(envs: &'a [Value], token: &Address) -> &'a Value {
 
 #[tokio::test]
 async fn discovers_v2_v3_v4_pools_with_decoded_fields_and_metadata() {
-    let node = MockNode::start(2_000).await;
+    let node = MockNode::start(2_000).await.unwrap();
     let (t1, t2, t3) = (addr(0x11, 1), addr(0x22, 2), addr(0x33, 3));
     let (pair, pool) = (addr(0xaa, 1), addr(0xbb, 2));
     node.add_token(t1, TokenInfo::standard("One Token", "ONE", 18, 1_000_000));
@@ -112,7 +112,7 @@ async fn discovers_v2_v3_v4_pools_with_decoded_fields_and_metadata() {
 
 #[tokio::test]
 async fn reorged_out_pool_is_retracted_and_survivors_are_not_repeated() {
-    let node = MockNode::start(2_000).await;
+    let node = MockNode::start(2_000).await.unwrap();
     let (ta, tb, tc) = (addr(0x11, 0xa), addr(0x11, 0xb), addr(0x11, 0xc));
     node.mine(2);
     node.mine_with(vec![v2_pair(ta, a(WETH), addr(0xaa, 0xa))]); // block 3, survives
@@ -140,8 +140,37 @@ async fn reorged_out_pool_is_retracted_and_survivors_are_not_repeated() {
 }
 
 #[tokio::test]
+async fn removed_log_served_by_get_logs_retracts_with_its_raw() {
+    let node = MockNode::start(2_000).await.unwrap();
+    node.report_removed_in_get_logs();
+    let gone = addr(0x12, 1);
+    node.mine(2);
+    node.mine_with(vec![v2_pair(gone, a(WETH), addr(0xab, 1))]); // block 3
+    node.mine(2); // head 5
+    let cfg = EvmChainConfig { confirmations: 1, reorg_rewind: 8, fetch_metadata: false, ..config(&node) };
+    let h = Harness::new();
+    assert!(h.poll(source(&cfg)).await.ok());
+    assert_eq!(h.bus.observed().len(), 1);
+
+    // Blocks 3..=5 are replaced; the node now serves block 3's log with `removed: true`.
+    node.reorg(3, vec![vec![], vec![], vec![]]);
+    let report = h.poll(source(&cfg)).await;
+    assert!(report.ok(), "{report:?}");
+    let retracted = h.bus.retracted();
+    assert_eq!(retracted.len(), 1, "{retracted:#?}");
+    let r = meta(&retracted[0]);
+    assert_eq!(r["asset_id"], format!("eth:{}", lower(&gone)));
+    // Retracted from the removed log itself (it carries its raw), not only because the re-scan lost the pool.
+    let raw_id = r["raw_event_id"].as_str().expect("retraction points at the eth_getLogs raw");
+    let raw = h.bus.raws("evm_eth").into_iter().find(|e| e["event_id"] == raw_id).unwrap();
+    assert!(raw["meta"]["endpoint"].as_str().unwrap().contains("eth_getLogs"));
+    assert!(raw["meta"]["payload"].as_str().unwrap().contains(r#""removed":true"#));
+    assert!(node.violations().is_empty(), "{:?}", node.violations());
+}
+
+#[tokio::test]
 async fn downtime_gap_is_backfilled_once() {
-    let node = MockNode::start(2_000).await;
+    let node = MockNode::start(2_000).await.unwrap();
     node.mine_with(vec![v2_pair(addr(0x10, 0), a(WETH), addr(0xaa, 0))]);
     node.mine(2);
     let cfg = EvmChainConfig { max_block_span: 16, fetch_metadata: false, ..config(&node) };
@@ -174,10 +203,7 @@ async fn downtime_gap_is_backfilled_once() {
     let run = tokio::spawn(collector.run(async move {
         let _ = stopped.await;
     }));
-    let caught_up = wait_until(Duration::from_secs(20), || async {
-        h.state_of("evm_eth").await.is_some_and(|s| s["next_block"] == safe + 1)
-    })
-    .await;
+    let caught_up = wait_until(Duration::from_secs(20), || async { h.state_of("evm_eth").await.is_some_and(|s| s["next_block"] == safe + 1) }).await;
     assert!(caught_up);
     // A few more polls once caught up: they must not repeat anything.
     let polls = counters.polls.load(std::sync::atomic::Ordering::Relaxed);
@@ -198,7 +224,7 @@ async fn downtime_gap_is_backfilled_once() {
 
 #[tokio::test]
 async fn range_cap_error_splits_the_range_and_misses_nothing() {
-    let node = MockNode::start(10).await;
+    let node = MockNode::start(10).await.unwrap();
     let mut tokens = Vec::new();
     for i in 0..12u64 {
         node.mine(7);

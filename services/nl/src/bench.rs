@@ -1,6 +1,7 @@
 //! `nl bench ledger`: events/s into SQLite through `MemoryBus` and through NATS, next to SQLite's raw
-//! batched-insert rate for the same rows on the same machine, in the same run. Prints figures; build with
-//! `--release` for meaningful numbers.
+//! batched-insert rate for the same rows on the same machine, in the same run.
+//! `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
+//! throughput. Prints figures; build with `--release` for meaningful numbers.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,9 +23,32 @@ use crate::config::NlConfig;
 pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Ledger => ledger(n).await?,
-        BenchTarget::Pipeline => pipeline(n).await?,
+        BenchTarget::Enrich => enrich(n).await?,
+        BenchTarget::DexEvm => dex_evm(n).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
+}
+
+/// Most pushed pairs timed by `nl bench dex-evm` (each is one mined block and a few round trips).
+const MAX_PUSH_ROUNDS: usize = 1_000;
+
+async fn dex_evm(n: usize) -> anyhow::Result<()> {
+    use nl_collector::sources::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
+    println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
+    let (p50, p99) = nl_collector::bench::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;
+    println!("  push detection (WS log -> listing.observed, header + ERC-20 metadata lookups): p50 {p50:>9.3?}  p99 {p99:>9.3?}");
+    let logs = generate_logs(n);
+    let d = decode_throughput(&logs);
+    println!("  decode + observations from parsed logs (V2/V3/V4 mix):  {:>12.0} logs/s  ({} observations)", d.logs_per_sec, d.observations);
+    let frames: Vec<String> = logs.iter().map(subscription_frame).collect();
+    let f = decode_frames_throughput(&frames);
+    println!("  JSON frame parse + decode + observations:               {:>12.0} logs/s  ({} observations)", f.logs_per_sec, f.observations);
+    Ok(())
 }
 
 async fn ledger(n: usize) -> anyhow::Result<()> {
@@ -52,18 +76,14 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn pipeline(n: usize) -> anyhow::Result<()> {
-    println!("nl bench pipeline: {n} assets, enrich + risk + score + gate over MemoryBus, providers on loopback, {} build", build_kind());
-    let f = crate::bench_pipeline::bench_enrich_risk_gate(n).await?;
+async fn enrich(n: usize) -> anyhow::Result<()> {
+    println!("nl bench enrich: {n} assets, enrich + risk + score + gate over MemoryBus, providers on loopback, {} build", build_kind());
+    let f = crate::bench_enrich::bench_enrich_risk_gate(n).await?;
     println!("  throughput:                          {:>10.0} assets/s", f.per_sec);
     println!("  latency observation -> decision p50: {:>10.1} ms", f.p50_micros / 1e3);
     println!("  latency observation -> decision p99: {:>10.1} ms", f.p99_micros / 1e3);
     println!("  decisions: {} promoted, rejected by reason: {:?}", f.promoted, f.rejected);
     Ok(())
-}
-
-fn build_kind() -> &'static str {
-    if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
 }
 
 /// Publishes `n` events while the ledger consumes them; returns (end-to-end events/s, publish events/s).

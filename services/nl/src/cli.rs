@@ -74,7 +74,7 @@ pub enum Command {
     Bench {
         #[arg(value_enum)]
         target: BenchTarget,
-        /// Number of events (of assets, for `pipeline`).
+        /// Number of events (of assets, for `enrich`).
         #[arg(long, default_value_t = 100_000)]
         events: usize,
     },
@@ -137,5 +137,8 @@ pub enum BenchTarget {
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
     /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.
-    Pipeline,
+    Enrich,
+    /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
+    /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
+    DexEvm,
 }

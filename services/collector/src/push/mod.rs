@@ -5,6 +5,8 @@
 //!   `binance_contract_info_ws`, `binance_announcements_ws`), their subscribe/keepalive/parser;
 //! * [`frame`]: pure frame handling (raw, parse, diff, observations);
 //! * [`source`]: [`PushSource`], the task that runs one feed under a lease;
+//! * [`evm`]: [`evm::EvmPushSource`], EVM factory logs over `eth_subscribe("logs")` with an `eth_getLogs`
+//!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here);
 //! * [`signing`]: the signed URL of the Binance announcement feed;
 //! * [`mock`]: a scripted WebSocket venue for tests and [`bench`].
 //!
@@ -15,8 +17,10 @@
 //! WebSocket tuning.
 
 pub mod bench;
+pub mod evm;
 pub mod frame;
 pub mod kind;
+mod lease;
 pub mod mock;
 pub mod signing;
 pub mod source;
@@ -142,7 +146,8 @@ pub fn build_push_sources(
         let mut push = PushSource::new(name, kind, ws.clone(), run_id);
         if kind == PushKind::BinanceAnnouncements {
             let key_env = c.api_key_env.clone().ok_or_else(|| field(name, "api_key_env", "the announcement feed needs a read-only API key"))?;
-            let secret_env = o.api_secret_env.clone().ok_or_else(|| field(name, "push.api_secret_env", "the announcement feed needs the API secret's variable"))?;
+            let secret_env =
+                o.api_secret_env.clone().ok_or_else(|| field(name, "push.api_secret_env", "the announcement feed needs the API secret's variable"))?;
             if [&key_env, &secret_env].iter().any(|v| env(v).is_none_or(|x| x.is_empty())) {
                 warn!(source = %name, key_env = %key_env, secret_env = %secret_env, "Announcement feed skipped: its API key or secret variable is unset.");
                 continue;

@@ -8,28 +8,22 @@
 //! be configured as a separate poll source under the same name). When a publish fails, the state is not
 //! advanced and a gap fill runs before the next frame.
 //!
-//! With leases (distributed mode) a replica connects only while it holds the source's lease, renews it at
-//! most every `lease_renew_every` right before handling an event, and drops the connection as soon as the
-//! lease is lost.
+//! Leases and the WebSocket reader are handled as in every push task ([`super::lease`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_bus::lease::Lease;
-use nl_sourcekit::{UrlFn, WsClient, WsConfig, WsEvent, WsHandle};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use nl_sourcekit::{UrlFn, WsConfig, WsEvent, WsHandle};
+use tokio::sync::watch;
+use tracing::{debug, warn};
 
 use super::frame::{FeedState, FrameContext, process_text};
 use super::kind::PushKind;
+use super::lease::{LeaseKeeper, Reader, SessionEnd};
 use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
 use crate::source::Source;
 use crate::sources::cex::AnnouncementPolicy;
-
-/// Bound of the frame channel between the WebSocket reader and the push task.
-const EVENT_BUFFER: usize = 256;
 
 /// Live status of a push source, for metrics and health checks.
 #[derive(Debug, Default)]
@@ -63,7 +57,7 @@ impl PushStatus {
         self.ws.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(WsHandle::is_connected)
     }
 
-    fn set_handle(&self, h: Option<WsHandle>) {
+    pub(crate) fn set_handle(&self, h: Option<WsHandle>) {
         *self.ws.lock().unwrap_or_else(PoisonError::into_inner) = h;
     }
 }
@@ -84,11 +78,6 @@ impl std::fmt::Debug for PushSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PushSource").field("name", &self.name).field("kind", &self.kind).field("gap_fill", &self.gap_fill.is_some()).finish_non_exhaustive()
     }
-}
-
-enum SessionEnd {
-    Stop,
-    LeaseLost,
 }
 
 impl PushSource {
@@ -148,99 +137,32 @@ impl PushSource {
 
     /// Runs until `stop` turns true (or its sender is dropped); releases the lease on the way out.
     pub async fn run(self: Arc<Self>, ctx: CollectorCtx, mut stop: watch::Receiver<bool>) {
-        let mut lease: Option<Lease> = None;
-        let mut renewed = Instant::now();
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            if let Some(leases) = &ctx.leases
-                && lease.is_none()
-            {
-                match leases.acquire(&self.name).await {
-                    Ok(Some(l)) => {
-                        info!(source = %self.name, revision = l.revision, "Lease acquired; connecting this feed.");
-                        lease = Some(l);
-                        renewed = Instant::now();
-                    }
-                    Ok(None) => {}
-                    Err(error) => warn!(source = %self.name, %error, "Lease acquire failed."),
-                }
-                if lease.is_none() {
-                    tokio::select! {
-                        _ = stop.changed() => break,
-                        () = tokio::time::sleep(ctx.lease_renew_every) => continue,
-                    }
-                }
-            }
-            match self.session(&ctx, &mut lease, &mut renewed, &mut stop).await {
+        let mut lease = LeaseKeeper::new(&self.name, Arc::clone(&self.status));
+        while lease.wait_acquired(&ctx, &mut stop).await {
+            match self.session(&ctx, &mut lease, &mut stop).await {
                 SessionEnd::Stop => break,
                 SessionEnd::LeaseLost => {}
             }
         }
-        if let (Some(leases), Some(l)) = (&ctx.leases, lease)
-            && let Err(error) = leases.release(l).await
-        {
-            warn!(source = %self.name, %error, "Releasing the lease failed; it will expire by TTL.");
-        }
+        lease.release(&ctx).await;
     }
 
-    /// Keeps the lease: renews when the last renewal is `lease_renew_every` old. False = lost, stop now.
-    async fn keep_lease(&self, ctx: &CollectorCtx, lease: &mut Option<Lease>, renewed: &mut Instant) -> bool {
-        let Some(leases) = &ctx.leases else { return true };
-        let Some(l) = lease.as_mut() else { return false };
-        if renewed.elapsed() < ctx.lease_renew_every {
-            return true;
-        }
-        match leases.renew(l).await {
-            Ok(true) => {
-                *renewed = Instant::now();
-                true
-            }
-            Ok(false) => {
-                self.status.counters.leases_lost.fetch_add(1, Ordering::Relaxed);
-                warn!(source = %self.name, "Lease lost to another replica; disconnecting.");
-                *lease = None;
-                false
-            }
-            // A transient store error: keep going while the lease cannot have expired yet.
-            Err(error) if renewed.elapsed() < leases.ttl() => {
-                warn!(source = %self.name, %error, "Lease renewal failed; retrying.");
-                true
-            }
-            Err(error) => {
-                warn!(source = %self.name, %error, "Lease renewal failed past the TTL; disconnecting.");
-                *lease = None;
-                false
-            }
-        }
-    }
-
-    async fn session(&self, ctx: &CollectorCtx, lease: &mut Option<Lease>, renewed: &mut Instant, stop: &mut watch::Receiver<bool>) -> SessionEnd {
-        let (tx, mut rx) = mpsc::channel(EVENT_BUFFER);
-        let (ws_stop_tx, ws_stop_rx) = oneshot::channel::<()>();
-        let mut client = WsClient::new(self.ws.clone());
-        if let Some(f) = &self.url_fn {
-            client = client.with_url_fn(Arc::clone(f));
-        }
-        self.status.set_handle(Some(client.handle()));
-        let reader = tokio::spawn(client.run(tx, async move {
-            let _ = ws_stop_rx.await;
-        }));
+    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        let mut reader = Reader::start(self.ws.clone(), self.url_fn.as_ref(), &self.status);
         let mut state = self.load_state(ctx).await;
         let mut needs_gap_fill = false;
-        let mut renew_tick = tokio::time::interval(ctx.lease_renew_every.max(Duration::from_millis(10)));
+        let mut renew_tick = LeaseKeeper::renew_tick(ctx);
         let end = loop {
             tokio::select! {
                 _ = stop.changed() => break SessionEnd::Stop,
                 _ = renew_tick.tick(), if ctx.leases.is_some() => {
-                    if !self.keep_lease(ctx, lease, renewed).await {
+                    if !lease.keep(ctx).await {
                         break SessionEnd::LeaseLost;
                     }
                 }
-                ev = rx.recv() => {
+                ev = reader.events.recv() => {
                     let Some(ev) = ev else { break SessionEnd::Stop };
-                    if !self.keep_lease(ctx, lease, renewed).await {
+                    if !lease.keep(ctx).await {
                         break SessionEnd::LeaseLost;
                     }
                     match ev {
@@ -263,9 +185,7 @@ impl PushSource {
                 }
             }
         };
-        drop(ws_stop_tx);
-        let _ = reader.await;
-        self.status.set_handle(None);
+        reader.finish().await;
         end
     }
 

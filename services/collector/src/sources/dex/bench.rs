@@ -1,15 +1,17 @@
 //! Benchmark helpers (no tests): how many factory logs one collector decodes and maps to observations
 //! per second. Logs are generated with alloy's ABI encoder (V2/V3/V4 round-robin against the Ethereum
 //! default factories), so the figure covers hex parsing, ABI decoding, quote filtering and observation
-//! building, without I/O.
+//! building, without I/O; [`decode_frames_throughput`] adds JSON parsing of the `eth_subscription`
+//! frames they arrive in.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U160, U256, aliases::I24, aliases::U24};
 use alloy_sol_types::SolEvent;
 
 use super::evm::events::{v2, v3, v4};
-use super::evm::{FactoryRegistry, QuoteSet, RpcLog, decode_log, to_observations};
+use super::evm::{FactoryRegistry, QuoteSet, RpcLog, WsFrame, decode_log, parse_ws_frame, to_observations};
 use super::pool::ObservationContext;
 
 /// What a decode run measured.
@@ -57,7 +59,13 @@ pub fn generate_logs(n: usize) -> Vec<RpcLog> {
                     rpc_log("0x5c69bee701ef814a2b6a3edd4b1652cb9cc5aa6f", &e.encode_log_data(), i)
                 }
                 1 => {
-                    let e = v3::PoolCreated { token0: token, token1: weth, fee: U24::from(3000), tickSpacing: I24::try_from(60).unwrap_or_default(), pool: addr(i, 0xcc) };
+                    let e = v3::PoolCreated {
+                        token0: token,
+                        token1: weth,
+                        fee: U24::from(3000),
+                        tickSpacing: I24::try_from(60).unwrap_or_default(),
+                        pool: addr(i, 0xcc),
+                    };
                     rpc_log("0x1f98431c8ad98523631ae4a59f267346ea31f984", &e.encode_log_data(), i)
                 }
                 _ => {
@@ -78,9 +86,38 @@ pub fn generate_logs(n: usize) -> Vec<RpcLog> {
         .collect()
 }
 
+/// The `eth_subscription` notification frame that pushes `log` (reference §3.3 shape).
+#[must_use]
+pub fn subscription_frame(log: &RpcLog) -> String {
+    let q = |n: Option<u64>| n.map(|n| format!("{n:#x}"));
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "eth_subscription",
+        "params": {"subscription": "0x9cef478923ff08bf67fde6c64013158d", "result": {
+            "address": log.address, "topics": log.topics, "data": log.data,
+            "blockNumber": q(log.block_number), "blockHash": log.block_hash, "transactionHash": log.transaction_hash,
+            "transactionIndex": q(log.transaction_index), "logIndex": q(log.log_index), "removed": log.removed,
+        }},
+    })
+    .to_string()
+}
+
 /// Decodes and maps `logs` once, timing it.
 #[must_use]
 pub fn decode_throughput(logs: &[RpcLog]) -> DecodeBench {
+    decode_timed(logs, |log| Some(Cow::Borrowed(log)))
+}
+
+/// Parses `frames` (`eth_subscription` text) and decodes and maps their logs once, timing it.
+#[must_use]
+pub fn decode_frames_throughput(frames: &[String]) -> DecodeBench {
+    decode_timed(frames, |f| match parse_ws_frame(f) {
+        Ok(WsFrame::Log { log, .. }) => Some(Cow::Owned(log)),
+        _ => None,
+    })
+}
+
+fn decode_timed<'a, T>(items: &'a [T], to_log: impl Fn(&'a T) -> Option<Cow<'a, RpcLog>>) -> DecodeBench {
     let Ok(registry) = FactoryRegistry::with_defaults("eth", false) else {
         return DecodeBench { logs: 0, observations: 0, elapsed: Duration::ZERO, logs_per_sec: 0.0 };
     };
@@ -89,12 +126,12 @@ pub fn decode_throughput(logs: &[RpcLog]) -> DecodeBench {
     let ctx = ObservationContext { source: "evm_eth".into(), first_observed_at: now, emitted_at: now, raw_event_id: None };
     let start = Instant::now();
     let mut observations = 0;
-    for log in logs {
-        if let Ok(pool) = decode_log(&registry, log) {
+    for item in items {
+        if let Some(pool) = to_log(item).and_then(|log| decode_log(&registry, &log).ok()) {
             observations += to_observations(&pool, &quotes, &ctx).map_or(0, |v| v.len());
         }
     }
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    DecodeBench { logs: logs.len(), observations, elapsed, logs_per_sec: logs.len() as f64 / secs }
+    DecodeBench { logs: items.len(), observations, elapsed, logs_per_sec: items.len() as f64 / secs }
 }

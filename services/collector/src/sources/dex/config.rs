@@ -129,9 +129,15 @@ pub struct EvmChainConfig {
     pub rpc_url: String,
     /// Secret parts of the RPC URL / headers, valued from env vars.
     pub rpc_secrets: Vec<SecretParam>,
-    /// WebSocket endpoint for `eth_subscribe("logs")`. Accepted for forward compatibility; the push path
-    /// is not implemented yet and this source polls only.
+    /// WebSocket endpoint (`ws://` or `wss://`) for `eth_subscribe("logs")`. When set, a long-running
+    /// collector runs this chain as a push task: pushed logs are reported at once, and the `eth_getLogs`
+    /// poll (every `interval_ms` and after every (re)connect) keeps the durable cursor. `{name}`
+    /// placeholders and query secrets come from `rpc_secrets`, like `rpc_url`. Default none (poll only).
     pub ws_url: Option<String>,
+    /// First reconnect delay of the WebSocket, doubled per failure with jitter. Default 500.
+    pub ws_backoff_base_ms: u64,
+    /// Longest reconnect delay. Default 30 000.
+    pub ws_backoff_cap_ms: u64,
     /// Factories to watch; `None` = the built-in defaults of the chain (`FactoryRegistry::with_defaults`).
     pub factories: Option<Vec<FactoryConfig>>,
     /// Add the defaults the reference marks "not confirmed". Default false.
@@ -169,6 +175,8 @@ impl Default for EvmChainConfig {
             rpc_url: String::new(),
             rpc_secrets: Vec::new(),
             ws_url: None,
+            ws_backoff_base_ms: 500,
+            ws_backoff_cap_ms: 30_000,
             factories: None,
             include_unconfirmed_factories: false,
             quotes: Vec::new(),
@@ -225,35 +233,47 @@ pub fn build_dex_sources(cfg: &DexSourcesConfig, run_id: &str) -> Result<Vec<Arc
     build_dex_sources_with_env(cfg, run_id, &|k| std::env::var(k).ok())
 }
 
-/// [`build_dex_sources`] with an explicit env lookup (tests, secret stores).
+/// [`build_dex_sources`] with an explicit env lookup (tests, secret stores). Every enabled EVM chain is a
+/// poll source here, `ws_url` or not (one-shot cycles poll; `push::evm::build_dex_feeds` splits them).
 ///
 /// # Errors
 /// As [`build_dex_sources`].
-pub fn build_dex_sources_with_env(
-    cfg: &DexSourcesConfig,
-    run_id: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Arc<dyn Source>>, DexBuildError> {
+pub fn build_dex_sources_with_env(cfg: &DexSourcesConfig, run_id: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc<dyn Source>>, DexBuildError> {
+    let mut out = build_aggregator_sources(cfg, run_id, env)?;
+    for chain in evm_chains(cfg) {
+        out.push(Arc::new(EvmLogSource::from_config(&chain, run_id, env)?));
+    }
+    Ok(out)
+}
+
+/// The enabled GeckoTerminal and DexScreener sources.
+///
+/// # Errors
+/// As [`build_dex_sources`].
+pub fn build_aggregator_sources(cfg: &DexSourcesConfig, run_id: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc<dyn Source>>, DexBuildError> {
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     if cfg.geckoterminal.enabled {
         out.push(Arc::new(GeckoTerminalSource::from_config(&cfg.geckoterminal, run_id, env)?));
     }
     let ds = &cfg.dexscreener;
     if ds.enabled && (ds.profiles || ds.boosts) {
-        let budget = per_minute_budget(ds.profiles_calls_per_min)
-            .map_err(|error| DexBuildError::Budget { source_name: "dexscreener".into(), error })?;
+        let budget = per_minute_budget(ds.profiles_calls_per_min).map_err(|error| DexBuildError::Budget { source_name: "dexscreener".into(), error })?;
         for (on, variant) in [(ds.profiles, ProfilesVariant::Profiles), (ds.boosts, ProfilesVariant::Boosts)] {
             if on {
                 out.push(Arc::new(ProfilesSource::from_config(ds, variant, Arc::clone(&budget), run_id)?));
             }
         }
     }
-    for (name, chain) in cfg.evm.iter().filter(|(_, c)| c.enabled) {
-        let mut chain = chain.clone();
-        chain.name.get_or_insert_with(|| name.clone());
-        out.push(Arc::new(EvmLogSource::from_config(&chain, run_id, env)?));
-    }
     Ok(out)
+}
+
+/// The enabled EVM chains, each with its source name filled from its table key when not set.
+pub fn evm_chains(cfg: &DexSourcesConfig) -> impl Iterator<Item = EvmChainConfig> + '_ {
+    cfg.evm.iter().filter(|(_, c)| c.enabled).map(|(name, c)| {
+        let mut chain = c.clone();
+        chain.name.get_or_insert_with(|| name.clone());
+        chain
+    })
 }
 
 /// The DexScreener pair-lookup client for the enricher.

@@ -11,13 +11,16 @@
 //!    re-plans the failed chunk; a single block over the cap, or any other error, stops the scan there.
 //! 4. Decode; fetch block headers for timestamps (cached per poll) and to check that each log's block is
 //!    still canonical; ERC-20 metadata of new tokens via batched `eth_call`.
-//! 5. One `listing.observed` per new (non-quote) token; a remembered pool that a re-scan no longer finds
-//!    (or a log with `removed: true`) yields `listing.retracted`; pools re-found after a rewind are not
-//!    re-emitted.
+//! 5. One `listing.observed` per new (non-quote) token; a log with `removed: true` (whose pool the scan
+//!    does not also find live), or a remembered pool that a re-scan no longer finds, yields
+//!    `listing.retracted`; pools re-found after a rewind are not re-emitted.
 //! 6. The cursor advances to the last fully scanned block, with its hash.
 //!
 //! Event ids are deterministic (source, pool, asset, change), so a crash between publish and state save
 //! re-emits the same ids, which consumers dedupe.
+//!
+//! [`EvmLogSource::apply_pushed`] runs a log pushed by `eth_subscribe("logs")` through steps 4-5 against
+//! the same cursor (see `push::evm`), so push and scan share event ids and report a pool once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -27,7 +30,7 @@ use async_trait::async_trait;
 use nl_domain::{ListingObservation, Ts};
 use nl_sourcekit::{BudgetConfig, HttpConfig, HttpSource};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::cursor::EvmCursor;
 use super::decode::{PoolCreated, decode_log};
@@ -36,7 +39,7 @@ use super::observe::to_observations;
 use super::quotes::{QuoteSet, new_tokens};
 use super::ranges::{halve_span, plan_ranges};
 use super::registry::{FactoryRegistry, default_configs};
-use super::rpc::{LogFilter, RpcBlockHeader, RpcErrorClass};
+use super::rpc::{LogFilter, RpcBlockHeader, RpcErrorClass, RpcLog, subscribe_logs_request};
 use super::rpc_client::{RpcCallError, RpcClient};
 use crate::source::{PollError, PollOutcome, Source};
 use crate::sources::dex::client_util::poll_error;
@@ -91,6 +94,9 @@ impl EvmLogSource {
         if cfg.chain.is_empty() || cfg.rpc_url.is_empty() {
             return Err(invalid("`chain` and `rpc_url` are required"));
         }
+        if cfg.ws_url.as_deref().is_some_and(|ws| !(ws.starts_with("ws://") || ws.starts_with("wss://"))) {
+            return Err(invalid("`ws_url` must start with ws:// or wss://"));
+        }
         if cfg.max_block_span == 0 || cfg.max_blocks_per_poll == 0 {
             return Err(invalid("`max_block_span` and `max_blocks_per_poll` must be > 0"));
         }
@@ -108,10 +114,8 @@ impl EvmLogSource {
         http_cfg.secrets.clone_from(&cfg.rpc_secrets);
         let budget = nl_sourcekit::Budget::new(BudgetConfig::new(cfg.calls_per_sec, (cfg.calls_per_sec * 2.0).max(1.0)))
             .map_err(|error| DexBuildError::Budget { source_name: name.clone(), error })?;
-        let http = HttpSource::with_env(name.clone(), http_cfg, Arc::new(budget), env).map_err(|error| DexBuildError::Http { source_name: name.clone(), error })?;
-        if cfg.ws_url.is_some() {
-            info!(source = %name, "ws_url is set but the push path is not implemented; polling only.");
-        }
+        let http =
+            HttpSource::with_env(name.clone(), http_cfg, Arc::new(budget), env).map_err(|error| DexBuildError::Http { source_name: name.clone(), error })?;
         Ok(Self {
             rpc: RpcClient::new(http, &name, run_id),
             filter: registry.log_filter(),
@@ -245,14 +249,14 @@ impl EvmLogSource {
         Some(cache)
     }
 
-    async fn metadata(&self, token: &str, cache: &mut HashMap<String, Option<TokenMeta>>, budget: &mut usize, out: &mut PollOutcome) -> Option<TokenMeta> {
-        if let Some(m) = cache.get(token) {
+    async fn metadata(&self, token: &str, lookups: &mut MetaLookups, out: &mut PollOutcome) -> Option<TokenMeta> {
+        if let Some(m) = lookups.cache.get(token) {
             return m.clone();
         }
-        if !self.settings.fetch_metadata || *budget == 0 {
+        if !self.settings.fetch_metadata || lookups.budget == 0 {
             return None;
         }
-        *budget -= 1;
+        lookups.budget -= 1;
         let meta = match self.rpc.token_meta(token, &mut out.raws).await {
             Ok(m) => Some(m),
             Err(e) => {
@@ -260,12 +264,12 @@ impl EvmLogSource {
                 None
             }
         };
-        cache.insert(token.to_string(), meta.clone());
+        lookups.cache.insert(token.to_string(), meta.clone());
         meta
     }
 
-    fn observations(&self, pool: &PoolCreated, raw_id: &str, now: Ts, out: &mut PollOutcome) -> Vec<ListingObservation> {
-        let ctx = ObservationContext { source: self.name.clone(), first_observed_at: now, emitted_at: now, raw_event_id: Some(raw_id.to_string()) };
+    fn observations(&self, pool: &PoolCreated, raw_id: Option<&str>, now: Ts, out: &mut PollOutcome) -> Vec<ListingObservation> {
+        let ctx = ObservationContext { source: self.name.clone(), first_observed_at: now, emitted_at: now, raw_event_id: raw_id.map(str::to_string) };
         match to_observations(pool, &self.quotes, &ctx) {
             Ok(v) => v,
             Err(e) => {
@@ -273,6 +277,111 @@ impl EvmLogSource {
                 Vec::new()
             }
         }
+    }
+
+    /// Retracts a remembered pool (a `removed` log, or one a re-scan no longer finds) and forgets it.
+    /// Pools never reported are not retracted.
+    fn retract(&self, pool: &PoolCreated, raw_id: Option<&str>, now: Ts, cur: &mut EvmCursor, out: &mut PollOutcome) {
+        let Some(mut gone) = cur.recent.remove(&pool.pool) else { return };
+        gone.removed = true;
+        let obs = self.observations(&gone, raw_id, now, out);
+        out.observations.extend(obs);
+    }
+
+    /// A live pool: a remembered one only gets its block refreshed; a new one is reported (with ERC-20
+    /// metadata of its new tokens) and remembered. Returns whether it was new.
+    #[allow(clippy::too_many_arguments)]
+    async fn observe(
+        &self,
+        mut pool: PoolCreated,
+        raw_id: &str,
+        block_time: Option<Ts>,
+        now: Ts,
+        cur: &mut EvmCursor,
+        lookups: &mut MetaLookups,
+        out: &mut PollOutcome,
+    ) -> bool {
+        if let Some(known) = cur.recent.get_mut(&pool.pool) {
+            known.block_number = pool.block_number;
+            known.block_hash = pool.block_hash.clone();
+            return false;
+        }
+        if pool.block_time.is_none() {
+            pool.block_time = block_time;
+        }
+        let mut obs = self.observations(&pool, Some(raw_id), now, out);
+        for token in new_tokens(&pool, &self.quotes) {
+            let meta = self.metadata(&token, lookups, out).await;
+            for o in obs.iter_mut().filter(|o| o.base.as_deref() == Some(token.as_str())) {
+                if let Some(m) = &meta {
+                    o.symbol = m.symbol.clone().unwrap_or_default();
+                    o.name.clone_from(&m.name);
+                }
+                if let Some(d) = o.details.as_object_mut() {
+                    d.insert("token_meta".into(), json!(meta));
+                    d.insert("chain".into(), json!(self.chain));
+                }
+            }
+        }
+        out.observations.extend(obs);
+        cur.recent.insert(pool.pool.clone(), pool);
+        true
+    }
+
+    /// Applies one log pushed by `eth_subscribe("logs")` (kept as raw `raw_id`) to `cur`, through the same
+    /// decoding and observation path as a scan, so a pool seen by both gets one event id and is reported
+    /// once:
+    /// * `removed: true` retracts a remembered pool;
+    /// * a new pool is reported and remembered in `cur.recent` (its block time from the block header when
+    ///   the provider sent no `blockTimestamp`);
+    /// * a pending log (no block number) is left to the scan.
+    ///
+    /// `cur.next_block` is never moved: only a contiguous `eth_getLogs` scan advances the cursor, so a
+    /// pushed log above it cannot make the scan skip the blocks in between; when the scan reaches its
+    /// block the pool is already remembered and not reported again. Returns whether `cur` changed.
+    pub async fn apply_pushed(&self, log: &RpcLog, raw_id: &str, now: Ts, cur: &mut EvmCursor, out: &mut PollOutcome) -> bool {
+        let pool = match decode_log(&self.registry, log) {
+            Ok(p) => p,
+            Err(e) if e.is_foreign() => return false,
+            Err(e) => {
+                out.errors.push(PollError::Parse { source_name: self.name.clone(), message: e.to_string() });
+                return false;
+            }
+        };
+        if pool.removed {
+            let known = cur.recent.contains_key(&pool.pool);
+            self.retract(&pool, Some(raw_id), now, cur, out);
+            return known;
+        }
+        let Some(block) = pool.block_number else { return false };
+        let mut block_time = None;
+        if pool.block_time.is_none() && !cur.recent.contains_key(&pool.pool) {
+            match self.rpc.header(block, &mut out.raws).await {
+                Ok(h) => block_time = h.as_ref().and_then(RpcBlockHeader::time),
+                Err(e) => self.fail(out, "eth_getBlockByNumber", &e),
+            }
+        }
+        let mut lookups = MetaLookups::new(self.settings.max_metadata_per_poll);
+        self.observe(pool, raw_id, block_time, now, cur, &mut lookups, out).await;
+        true
+    }
+
+    /// The `eth_subscribe("logs")` request for this chain's factories and topics.
+    #[must_use]
+    pub fn subscribe_message(&self) -> String {
+        subscribe_logs_request(1, &self.filter).to_string()
+    }
+}
+
+/// ERC-20 metadata looked up during one pass, and how many lookups are left.
+struct MetaLookups {
+    cache: HashMap<String, Option<TokenMeta>>,
+    budget: usize,
+}
+
+impl MetaLookups {
+    fn new(budget: usize) -> Self {
+        Self { cache: HashMap::new(), budget }
     }
 }
 
@@ -325,53 +434,24 @@ impl Source for EvmLogSource {
         }
         found.sort_by_key(|f| (f.pool.block_number, f.pool.log_index));
 
-        // Retractions: remembered pools in the re-scanned range that the chain no longer has.
-        let present: HashSet<String> = found.iter().filter(|f| !f.pool.removed).map(|f| f.pool.pool.clone()).collect();
+        // Retractions: first the logs the node itself reports as removed (they carry the raw they came in),
+        // then remembered pools in the re-scanned range that the chain no longer has.
+        // A removed log whose pool the same scan also finds live (the tx was re-included) retracts nothing.
+        let (removed, found): (Vec<Found>, Vec<Found>) = found.into_iter().partition(|f| f.pool.removed);
+        let present: HashSet<String> = found.iter().map(|f| f.pool.pool.clone()).collect();
+        for f in removed.iter().filter(|f| !present.contains(&f.pool.pool)) {
+            self.retract(&f.pool, Some(&f.raw_id), now, &mut cur, &mut out);
+        }
         for key in cur.vanished(from, through, &present) {
-            if let Some(mut gone) = cur.recent.remove(&key) {
-                gone.removed = true;
-                let obs = self.observations(&gone, "", now, &mut out);
-                out.observations.extend(obs.into_iter().map(|mut o| {
-                    o.raw_event_id = None;
-                    o
-                }));
+            if let Some(gone) = cur.recent.get(&key).cloned() {
+                self.retract(&gone, None, now, &mut cur, &mut out);
             }
         }
 
-        let mut meta_cache = HashMap::new();
-        let mut meta_budget = self.settings.max_metadata_per_poll;
-        for Found { mut pool, raw_id } in found {
-            if pool.removed {
-                if cur.recent.remove(&pool.pool).is_some() {
-                    let obs = self.observations(&pool, &raw_id, now, &mut out);
-                    out.observations.extend(obs);
-                }
-                continue;
-            }
-            if let Some(known) = cur.recent.get_mut(&pool.pool) {
-                known.block_number = pool.block_number;
-                known.block_hash = pool.block_hash.clone();
-                continue;
-            }
-            if pool.block_time.is_none() {
-                pool.block_time = pool.block_number.and_then(|n| headers.get(&n)).and_then(RpcBlockHeader::time);
-            }
-            let mut obs = self.observations(&pool, &raw_id, now, &mut out);
-            for token in new_tokens(&pool, &self.quotes) {
-                let meta = self.metadata(&token, &mut meta_cache, &mut meta_budget, &mut out).await;
-                for o in obs.iter_mut().filter(|o| o.base.as_deref() == Some(token.as_str())) {
-                    if let Some(m) = &meta {
-                        o.symbol = m.symbol.clone().unwrap_or_default();
-                        o.name.clone_from(&m.name);
-                    }
-                    if let Some(d) = o.details.as_object_mut() {
-                        d.insert("token_meta".into(), json!(meta));
-                        d.insert("chain".into(), json!(self.chain));
-                    }
-                }
-            }
-            out.observations.extend(obs);
-            cur.recent.insert(pool.pool.clone(), pool);
+        let mut lookups = MetaLookups::new(self.settings.max_metadata_per_poll);
+        for Found { pool, raw_id } in found {
+            let block_time = pool.block_number.and_then(|n| headers.get(&n)).and_then(RpcBlockHeader::time);
+            self.observe(pool, &raw_id, block_time, now, &mut cur, &mut lookups, &mut out).await;
         }
 
         cur.next_block = through + 1;

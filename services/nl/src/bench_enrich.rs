@@ -1,4 +1,4 @@
-//! `nl bench pipeline`: enrich + risk + score + gate per asset over a `MemoryBus`, every provider served
+//! `nl bench enrich`: enrich + risk + score + gate per asset over a `MemoryBus`, every provider served
 //! on loopback. `n` token sightings (`listing.observed`, one new EVM token each) go in at once; the real
 //! enricher looks each up at a loopback DexScreener (`/tokens/v1`, ≤ 30 tokens per call) and publishes the
 //! snapshot, the risk-scorer asks loopback GoPlus and honeypot.is (the golden `fine_evm` answers), scores,
