@@ -1,6 +1,6 @@
 //! `nl bench ledger`: events/s into SQLite through `MemoryBus` and through NATS, next to SQLite's raw
-//! batched-insert rate for the same rows on the same machine, in the same run. Prints figures; build with
-//! `--release` for meaningful numbers.
+//! batched-insert rate for the same rows on the same machine, in the same run. `nl bench pipeline` is in
+//! [`crate::bench_pipeline`]. Prints figures; build with `--release` for meaningful numbers.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,9 +19,10 @@ use crate::config::NlConfig;
 ///
 /// # Errors
 /// When a component cannot be started.
-pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Ledger => ledger(n).await?,
+        BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -136,4 +136,7 @@ pub enum ServiceName {
 pub enum BenchTarget {
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
+    /// Listings/s to a gate decision and observation -> decision p50/p99 with enricher, risk-scorer, gate
+    /// and ledger as separate `nl serve` processes over a private nats-server (`--events` listings per phase).
+    Pipeline,
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_pipeline;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
