@@ -31,38 +31,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Env overrides pointing every kept source at the simulator and disabling all others.
-fn sim_env(url: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(support::default_config()).unwrap();
-    let table: toml::Table = text.parse().unwrap();
-    let mut env = Vec::new();
-    for name in table["sources"].as_table().unwrap().keys() {
-        let key = name.to_ascii_uppercase();
-        if KEEP.contains(&name.as_str()) {
-            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
-            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
-        } else {
-            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
-        }
-    }
-    for name in table["dex"]["evm"].as_table().unwrap().keys() {
-        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
-    }
-    for (k, v) in [
-        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
-        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
-        ("NL_DEX__DEXSCREENER__BASE_URL", url),
-        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
-        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
-    ] {
-        env.push((k.to_string(), v.to_string()));
-    }
-    env
-}
-
 /// Runs `nl <args>` off the async runtime (the simulator keeps serving on it).
 async fn nl(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
@@ -118,7 +86,7 @@ fn sha256_file(p: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_cycle_twice_then_dry_run_against_simulated_venues() {
     let sim = Simulator::start().await.unwrap();
-    let env = sim_env(&sim.base_url());
+    let env = support::sim_env(&sim.base_url(), &KEEP);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
 

@@ -62,3 +62,36 @@ pub async fn count(db: &Path, table: &str) -> i64 {
     reader.pool().close().await;
     stats.tables.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
 }
+
+/// Env overrides pointing the `keep` sources, the DEX APIs and the risk providers at `url` (a loopback
+/// `nl_simulator`), and disabling every other source.
+pub fn sim_env(url: &str, keep: &[&str]) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(default_config()).expect("read the default config");
+    let table: toml::Table = text.parse().expect("default config is TOML");
+    let mut env = Vec::new();
+    for name in table["sources"].as_table().expect("[sources]").keys() {
+        let key = name.to_ascii_uppercase();
+        if keep.contains(&name.as_str()) {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
+            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
+        } else {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
+        }
+    }
+    for name in table["dex"]["evm"].as_table().expect("[dex.evm]").keys() {
+        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
+    }
+    for (k, v) in [
+        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
+        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
+        ("NL_DEX__DEXSCREENER__BASE_URL", url),
+        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
+        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}

@@ -66,7 +66,9 @@ fn phase(i: usize) -> f64 {
     x as f64 / (1u64 << 53) as f64
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// The `p` quantile (0..=1, nearest rank) of ascending `sorted`; zero when empty.
+#[must_use]
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

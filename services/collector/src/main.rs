@@ -30,7 +30,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    nl_telemetry::init("collector");
+    let _telemetry = nl_telemetry::init("nl-collector");
     let path = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)

@@ -266,7 +266,8 @@ pub fn raw_messages(raws: &[RawEvent], run: &RunIdentity) -> Vec<Message> {
         .collect()
 }
 
-/// Observations as `listing.observed` / `listing.retracted` envelopes.
+/// Observations as `listing.observed` / `listing.retracted` envelopes, each the start of its own trace
+/// (a `collector.observe` root span whose context the message carries downstream).
 #[must_use]
 pub fn observation_messages(observations: &[ListingObservation], run: &RunIdentity) -> Vec<Message> {
     observations
@@ -274,7 +275,8 @@ pub fn observation_messages(observations: &[ListingObservation], run: &RunIdenti
         .filter_map(|o| {
             let env = o.to_envelope(&run.run_id, &run.config_hash);
             let body = env.to_json().ok()?;
-            Some(Message::new(env.subject(), env.event_id.0.clone(), body))
+            let span = nl_bus::trace::root_span("collector", "observe", env.kind.as_str(), env.asset_id.as_deref().unwrap_or_default());
+            Some(Message::new(env.subject(), env.event_id.0.clone(), body).traced(&span))
         })
         .collect()
 }

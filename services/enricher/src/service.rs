@@ -26,7 +26,7 @@ use nl_collector::sources::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{Span, debug, info, warn};
 
 use crate::config::EnricherConfig;
 use crate::error::EnricherError;
@@ -169,11 +169,15 @@ impl EnricherService {
     }
 }
 
-/// One decoded input.
+/// One decoded input, with the span its handling (and its outputs' trace) belongs to.
 struct Input {
     delivery: Delivery,
     obs: ListingObservation,
+    span: Span,
 }
+
+/// Handling spans of a batch's inputs by asset id, so each output continues its own input's trace.
+type Spans = HashMap<String, Span>;
 
 /// Outputs of one batch or round, in publish order: raws, then upserts, then snapshots.
 #[derive(Default)]
@@ -224,12 +228,16 @@ impl Core {
         EnricherStats::add(&self.stats.received, batch.len());
         let mut inputs = Vec::with_capacity(batch.len());
         for d in batch {
+            let span = nl_bus::trace::handle_span("enricher", &d.message);
             match decode(&d) {
-                Ok(obs) => inputs.push(Input { delivery: d, obs }),
+                Ok(obs) => {
+                    span.record("asset_id", asset_of(&obs).to_string());
+                    inputs.push(Input { delivery: d, obs, span });
+                }
                 Err((reason, why)) => {
                     self.stats.drop_one(reason, 1);
                     self.stats.error(Stage::Decode);
-                    warn!(subject = %d.message.subject, sequence = d.sequence, error = %why, "Undecodable input; terminating.");
+                    span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, error = %why, "Undecodable input; terminating."));
                     self.settle(d.term(&why).await);
                 }
             }
@@ -279,7 +287,8 @@ impl Core {
             }
         }
         let initial: HashMap<AssetId, Snapshot> = out.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())).collect();
-        if let Err(error) = self.publish(out, &symbols).await {
+        let spans: Spans = inputs.iter().map(|i| (asset_of(&i.obs).to_string(), i.span.clone())).collect();
+        if let Err(error) = self.publish(out, &symbols, &spans).await {
             self.stats.error(Stage::Publish);
             warn!(%error, batch = inputs.len(), "Publishing outputs failed; naking the batch.");
             let delay = Duration::from_millis(self.cfg.nak_delay_ms);
@@ -369,16 +378,17 @@ impl Core {
         found
     }
 
-    /// Publishes raws, events and snapshots in one batch and counts them.
-    async fn publish(&self, out: Outputs, symbols: &HashMap<AssetId, String>) -> Result<(), EnricherError> {
+    /// Publishes raws, events and snapshots in one batch and counts them. Events and snapshots of an
+    /// asset in `spans` carry that span's trace context.
+    async fn publish(&self, out: Outputs, symbols: &HashMap<AssetId, String>, spans: &Spans) -> Result<(), EnricherError> {
         let mut msgs = raw_messages(&out.raws, &self.run);
         for env in &out.events {
-            msgs.push(message(env)?);
+            msgs.push(message(env, spans)?);
         }
         for s in &out.snapshots {
             let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), &self.run.run_id, &self.run.config_hash)
                 .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
-            msgs.push(message(&env)?);
+            msgs.push(message(&env, spans)?);
         }
         if msgs.is_empty() {
             return Ok(());
@@ -439,7 +449,7 @@ impl Core {
         }
         let symbols: HashMap<AssetId, String> = found.iter().filter_map(|(a, (p, _))| p.base_token.symbol.clone().map(|s| (a.clone(), s))).collect();
         let n = out.snapshots.len();
-        match self.publish(out, &symbols).await {
+        match self.publish(out, &symbols, &Spans::new()).await {
             Ok(()) => EnricherStats::add(&self.stats.rescheduled_snapshots, n),
             Err(error) => {
                 // Nothing to nak: the next round of each asset fetches fresh data again.
@@ -467,9 +477,13 @@ impl Core {
     }
 }
 
-fn message(env: &Envelope) -> Result<Message, EnricherError> {
+fn message(env: &Envelope, spans: &Spans) -> Result<Message, EnricherError> {
     let body = env.to_json().map_err(|e| EnricherError::Encode { what: "envelope", error: e.to_string() })?;
-    Ok(Message::new(env.subject(), env.event_id.as_str(), body))
+    let msg = Message::new(env.subject(), env.event_id.as_str(), body);
+    Ok(match env.asset_id.as_deref().and_then(|a| spans.get(a)) {
+        Some(span) => msg.traced(span),
+        None => msg,
+    })
 }
 
 /// An observation from a delivery, or why it is poison.

@@ -15,7 +15,7 @@ use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
 use nl_domain::{Decision, Envelope, EventType, GateDecision};
 use nl_risk_scorer::{RunIdentity, ScoreComputed};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{Instrument, Span, info, warn};
 
 use crate::{ExecutionConfig, GateConfig, decide};
 
@@ -236,7 +236,8 @@ impl GateService {
             match fetched {
                 Ok(batch) => {
                     for d in batch {
-                        worker.handle(&d).await;
+                        let span = nl_bus::trace::handle_span("gate", &d.message);
+                        worker.handle(&d).instrument(span).await;
                     }
                 }
                 Err(error) if error.is_retryable() => {
@@ -260,9 +261,13 @@ impl GateService {
 impl Worker {
     async fn process(&self, d: &Delivery) -> Result<GateDecision, DecideError> {
         let env = Envelope::from_json(&d.message.payload).map_err(|e| DecideError::Poison(format!("undecodable envelope: {e}")))?;
+        let span = Span::current();
+        if let Some(asset) = &env.asset_id {
+            span.record("asset_id", asset.as_str());
+        }
         let (decision, out) = decide_envelope(&env, &self.cfg.gate, &self.run)?;
         let body = out.to_json().map_err(|e| DecideError::Poison(format!("envelope JSON: {e}")))?;
-        self.bus.publish(Message::new(out.subject(), out.event_id.0.clone(), body)).await?;
+        self.bus.publish(Message::new(out.subject(), out.event_id.0.clone(), body).traced(&span)).await?;
         Ok(decision)
     }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use nl_bus::{Bus, ConsumerSpec, Delivery, Message, Subscription};
 use nl_domain::Envelope;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{Span, info, warn};
 
 use crate::config::LedgerConfig;
 use crate::error::{LedgerError, Result};
@@ -273,15 +273,25 @@ impl Worker {
                 return Ok(total);
             }
             total += pending.len();
-            self.publish(pending).await?;
+            self.publish(pending, &HashMap::new()).await?;
         }
     }
 
-    async fn publish(&self, events: Vec<Envelope>) -> Result<()> {
+    /// Publishes derived events, each carrying the trace of the input of its asset in `spans`.
+    async fn publish(&self, events: Vec<Envelope>, spans: &HashMap<String, Span>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let msgs = events.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.as_str(), e.to_json()?))).collect::<Result<Vec<_>>>()?;
+        let msgs = events
+            .iter()
+            .map(|e| {
+                let msg = Message::new(e.subject(), e.event_id.as_str(), e.to_json()?);
+                Ok(match e.asset_id.as_ref().and_then(|a| spans.get(a)) {
+                    Some(span) => msg.traced(span),
+                    None => msg,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.bus.publish_batch(msgs).await?;
         let n = events.len();
         self.store.mark_published(events.into_iter().map(|e| e.event_id).collect()).await?;
@@ -294,16 +304,23 @@ impl Worker {
         LedgerStats::add(&self.stats.received, batch.len());
         let mut decoded = Vec::with_capacity(batch.len());
         let mut envs = Vec::with_capacity(batch.len());
+        // One span per delivery, open until it is settled (a batch commits many traces at once).
+        let mut spans: Vec<Span> = Vec::with_capacity(batch.len());
         for d in batch {
+            let span = nl_bus::trace::handle_span("ledger", &d.message);
             match Envelope::from_json(&d.message.payload) {
                 Ok(env) => {
+                    if let Some(asset) = &env.asset_id {
+                        span.record("asset_id", asset.as_str());
+                    }
                     envs.push(env);
                     decoded.push(d);
+                    spans.push(span);
                 }
                 Err(error) => {
                     LedgerStats::add(&self.stats.undecodable, 1);
                     let preview = preview(&d.message.payload);
-                    warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating.");
+                    span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating."));
                     self.settle(d.term(&format!("undecodable envelope: {error}; payload starts {preview}")).await);
                 }
             }
@@ -312,6 +329,7 @@ impl Worker {
             return Ok(());
         }
         let ids: Vec<String> = envs.iter().map(|e| e.event_id.to_string()).collect();
+        let by_asset: HashMap<String, Span> = envs.iter().zip(&spans).filter_map(|(e, s)| Some((e.asset_id.clone()?, s.clone()))).collect();
         let outcome = match self.store.apply(envs).await {
             Ok(outcome) => outcome,
             Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
@@ -329,7 +347,7 @@ impl Worker {
         LedgerStats::add(&self.stats.stored, outcome.new.len());
         LedgerStats::add(&self.stats.duplicates, outcome.duplicates.len());
 
-        if let Err(error) = self.publish(outcome.derived).await {
+        if let Err(error) = self.publish(outcome.derived, &by_asset).await {
             // The derived events are committed and pending in the outbox; nak the inputs so nothing is
             // acked before its consequences are out. Their redelivery is a duplicate.
             LedgerStats::add(&self.stats.publish_errors, 1);
@@ -343,11 +361,11 @@ impl Worker {
         }
 
         let invalid: HashMap<&str, &str> = outcome.invalid.iter().map(|i| (i.event_id.as_str(), i.error.as_str())).collect();
-        for (d, id) in decoded.iter().zip(&ids) {
+        for ((d, id), span) in decoded.iter().zip(&ids).zip(&spans) {
             match invalid.get(id.as_str()) {
                 Some(error) => {
                     LedgerStats::add(&self.stats.invalid, 1);
-                    warn!(event_id = %id, subject = %d.message.subject, %error, "Invalid meta; kept in events, terminating.");
+                    span.in_scope(|| warn!(event_id = %id, subject = %d.message.subject, %error, "Invalid meta; kept in events, terminating."));
                     self.settle(d.term(&format!("invalid meta: {error}")).await);
                 }
                 None => self.settle(d.ack().await),

@@ -1,7 +1,8 @@
 //! `nl bench ledger`: events/s into SQLite through `MemoryBus` and through NATS, next to SQLite's raw
 //! batched-insert rate for the same rows on the same machine, in the same run.
 //! `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
-//! throughput. Prints figures; build with `--release` for meaningful numbers.
+//! throughput. `nl bench enrich` is in [`crate::bench_enrich`], `nl bench pipeline` in
+//! [`crate::bench_pipeline`]. Prints figures; build with `--release` for meaningful numbers.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,11 +21,12 @@ use crate::config::NlConfig;
 ///
 /// # Errors
 /// When a component cannot be started.
-pub async fn run(_loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Ledger => ledger(n).await?,
         BenchTarget::Enrich => enrich(n).await?,
         BenchTarget::DexEvm => dex_evm(n).await?,
+        BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -169,7 +169,7 @@ async fn serve_consumer(
     Ok(())
 }
 
-fn service_label(service: ServiceName) -> &'static str {
+pub(crate) fn service_label(service: ServiceName) -> &'static str {
     match service {
         ServiceName::Ledger => "ledger",
         ServiceName::Recorder => "recorder",

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_enrich;
+mod bench_pipeline;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
@@ -37,7 +38,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    nl_telemetry::init("nl");
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,12 +45,28 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    // Inside the runtime: the OTLP exporter's gRPC channel lives on it.
+    let telemetry = {
+        let _rt = runtime.enter();
+        nl_telemetry::init(&trace_service(&cli.command))
+    };
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    };
+    // Flushes queued spans while the runtime still runs.
+    telemetry.shutdown();
+    code
+}
+
+/// The default `service.name` of this process's spans (`OTEL_SERVICE_NAME` overrides it).
+fn trace_service(command: &Command) -> String {
+    match command {
+        Command::Serve { service } => format!("nl-{}", cmd_serve::service_label(*service)),
+        _ => "nl".to_string(),
     }
 }
 

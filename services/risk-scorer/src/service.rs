@@ -27,7 +27,7 @@ use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, Span, debug, info, warn};
 
 use crate::clients::{CachedReport, ClientError, ProviderClients, ProvidersConfig, ReportCache, providers_for};
 use crate::{Provider, RiskRules, ScoreConfig, evaluate, score};
@@ -414,13 +414,15 @@ impl RiskScorerCore {
         Ok(Evaluated { raws, risk, score: score_env })
     }
 
-    /// Evaluates one snapshot and publishes raw captures first, then `risk.evaluated` and `score.computed`.
+    /// Evaluates one snapshot and publishes raw captures first, then `risk.evaluated` and `score.computed`,
+    /// all carrying the current span's trace context.
     ///
     /// # Errors
     /// [`HandleError::Poison`] for an unusable envelope, [`HandleError::Retry`] when a publish failed.
     pub async fn process(&self, env: &Envelope) -> Result<Evaluated, HandleError> {
         let out = self.evaluate_envelope(env).await?;
-        let raw_msgs = raw_messages(&out.raws, &self.ctx.run.run_id, &self.ctx.run.config_hash);
+        let span = Span::current();
+        let raw_msgs: Vec<Message> = raw_messages(&out.raws, &self.ctx.run.run_id, &self.ctx.run.config_hash).into_iter().map(|m| m.traced(&span)).collect();
         if !raw_msgs.is_empty() {
             let n = raw_msgs.len();
             self.ctx.bus.publish_batch(raw_msgs).await?;
@@ -428,7 +430,7 @@ impl RiskScorerCore {
         }
         let msgs = [&out.risk, &out.score]
             .into_iter()
-            .map(|e| e.to_json().map(|body| Message::new(e.subject(), e.event_id.0.clone(), body)))
+            .map(|e| e.to_json().map(|body| Message::new(e.subject(), e.event_id.0.clone(), body).traced(&span)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
         self.ctx.bus.publish_batch(msgs).await?;
@@ -531,8 +533,18 @@ async fn handle_batch(core: &RiskScorerCore, batch: Vec<Delivery>) {
 }
 
 async fn handle_one(core: &RiskScorerCore, d: &Delivery) {
+    let span = nl_bus::trace::handle_span("risk-scorer", &d.message);
+    handle_in_span(core, d).instrument(span).await;
+}
+
+async fn handle_in_span(core: &RiskScorerCore, d: &Delivery) {
     let result = match Envelope::from_json(&d.message.payload) {
-        Ok(env) => core.process(&env).await,
+        Ok(env) => {
+            if let Some(asset) = &env.asset_id {
+                Span::current().record("asset_id", asset.as_str());
+            }
+            core.process(&env).await
+        }
         Err(e) => Err(HandleError::Poison(format!("undecodable envelope: {e}"))),
     };
     let settled = match result {

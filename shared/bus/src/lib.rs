@@ -16,6 +16,7 @@ pub mod memory;
 pub mod nats;
 mod subject;
 pub mod testkit;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! Logging setup shared by every service: `EnvFilter` (default `info`, `RUST_LOG` overrides), human or
-//! JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output.
+//! Logging and tracing setup shared by every service: `EnvFilter` (default `info`, `RUST_LOG` overrides),
+//! human or JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output;
+//! spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set ([`traces`]).
 //!
 //! Also the tiny Prometheus registry ([`metrics`]) and the `/metrics` + `/healthz` + `/readyz` endpoint
 //! ([`http`]) that every `nl serve` process exposes.
@@ -7,16 +8,25 @@
 
 pub mod http;
 pub mod metrics;
+pub mod traces;
 
 pub use http::{serve_http, serve_listener};
 pub use metrics::{MetricKind, Registry};
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry as Subscribers};
 
 /// Transport crates whose own debug output drowns ours.
-const QUIET: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,rustls=warn,sqlx=warn,async_nats=warn,tungstenite=warn";
+const QUIET: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,rustls=warn,sqlx=warn,async_nats=warn,tungstenite=warn,\
+                     opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn";
+/// Targets never turned into spans: transports and the OpenTelemetry SDK itself (its export calls
+/// would otherwise be traced and exported in turn).
+const NOT_TRACED: [&str; 9] = ["h2", "hyper", "hyper_util", "tonic", "tower", "reqwest", "rustls", "opentelemetry", "async_nats"];
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +46,75 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber once. Later calls are no-ops (tests and embedded mode call it freely).
-pub fn init(service: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
-    let registry = tracing_subscriber::registry().with(filter);
-    let res = match LogFormat::from_env() {
-        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr)).try_init(),
-    };
-    if res.is_ok() {
-        tracing::debug!(service, "Logging initialised.");
+/// Keeps trace export alive; dropping it (or [`Telemetry::shutdown`]) flushes the spans still queued.
+#[must_use = "dropping the guard stops trace export"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are being exported.
+    #[must_use]
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
     }
+
+    /// Flushes queued spans and stops the exporter (bounded by the export timeout when the collector is
+    /// unreachable). Failures are logged; they never fail the process.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "Flushing spans at shutdown failed; some spans were not exported.");
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Installs the global subscriber once: logs always, OTLP trace export when the endpoint is configured
+/// (then inside a tokio runtime, see [`traces::provider`]). `service` names the spans unless
+/// `OTEL_SERVICE_NAME` is set. Later calls are no-ops (tests and embedded mode call it freely).
+pub fn init(service: &str) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
+    let logs = match LogFormat::from_env() {
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_filter(filter).boxed(),
+    };
+    let mut layers: Vec<Box<dyn Layer<Subscribers> + Send + Sync>> = vec![logs];
+    let endpoint = traces::endpoint_from_env();
+    let (provider, setup_error) = match endpoint.as_deref().map(|e| traces::provider(service, e)) {
+        Some(Ok(p)) => (Some(p), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    if let Some(p) = &provider {
+        let targets = NOT_TRACED.iter().fold(Targets::new().with_default(LevelFilter::INFO), |t, name| t.with_target(*name, LevelFilter::OFF));
+        layers.push(tracing_opentelemetry::layer().with_tracer(p.tracer("nl")).with_filter(targets).boxed());
+    }
+    if tracing_subscriber::registry().with(layers).try_init().is_err() {
+        // Already initialised: the first setup stays; this provider never saw a span.
+        if let Some(p) = provider {
+            let _ = p.shutdown();
+        }
+        return Telemetry::default();
+    }
+    if let Some(p) = &provider {
+        traces::install_globals(p);
+        tracing::info!(service = %traces::service_name(service), endpoint = endpoint.as_deref().unwrap_or_default(), "Exporting traces over OTLP/gRPC.");
+    }
+    if let Some(error) = setup_error {
+        tracing::warn!(%error, "Trace export is configured but could not start; logging only.");
+    }
+    tracing::debug!(service, "Logging initialised.");
+    Telemetry { provider }
 }

@@ -1,0 +1,328 @@
+//! `nl bench pipeline`: end-to-end throughput and observation → decision latency of the distributed
+//! deployment on this machine. A private nats-server, `nl serve enricher|risk-scorer|gate|ledger` as four
+//! separate processes (this executable, with `--config` and NATS pointed at the private server), and this
+//! process publishing synthetic CEX `listing.observed` events and consuming `candidate.*` to time each
+//! listing's decision.
+//!
+//! Two phases over the same processes:
+//! * saturation: N listings published as fast as the bus takes them; throughput is N over the time from
+//!   the first publish to the last decision (latency here is mostly queueing);
+//! * latency at load: N more at a steady rate (the 5,000/s target, or 60% of the measured throughput when
+//!   that is lower), so p50/p99 show the pipeline's latency rather than a backlog.
+//!
+//! CEX listings need no risk-provider calls (there are none for CEX assets), so this measures the
+//! pipeline itself; provider and DexScreener URLs point at a loopback simulator so nothing leaves the
+//! machine either way.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use nl_bus::testkit::{NatsServer, wait_until};
+use nl_bus::{Bus, ConsumerSpec, NatsBus, Subscription};
+use nl_collector::bench::percentile;
+use nl_collector::runtime::observation_messages;
+use nl_config::Loaded;
+use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RunIdentity};
+use tokio::process::{Child, Command};
+
+use crate::config::NlConfig;
+
+/// The throughput target, listings per second.
+const TARGET_RATE: f64 = 5_000.0;
+/// Give up when no decision arrives for this long.
+const STALL: Duration = Duration::from_secs(60);
+/// Listings per `publish_batch` in the saturation phase.
+const CHUNK: usize = 1000;
+/// Paced publishing sends a chunk this often.
+const TICK: Duration = Duration::from_millis(10);
+/// The steady phase runs at most at this share of the measured throughput, so it measures latency
+/// rather than a growing backlog.
+const HEADROOM: f64 = 0.6;
+/// Durable of this process's `candidate.*` consumer.
+const OBSERVER: &str = "bench_decisions";
+
+/// Publish instants of undecided listings and the latencies of decided ones.
+#[derive(Default)]
+struct Timings {
+    pending: HashMap<String, Instant>,
+    latencies: Vec<Duration>,
+    last_decision: Option<Instant>,
+}
+
+type Shared = Arc<Mutex<Timings>>;
+
+fn lock(t: &Shared) -> std::sync::MutexGuard<'_, Timings> {
+    t.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One phase's figures.
+struct Phase {
+    published_in: Duration,
+    decided_in: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.decided_in.as_secs_f64().max(1e-9)
+    }
+
+    fn line(&self) -> String {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let ms = |p: f64| percentile(&sorted, p).as_secs_f64() * 1e3;
+        format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", ms(0.50), ms(0.99), ms(1.0))
+    }
+}
+
+/// The `serve` processes, SIGKILLed on drop if still running (`kill_on_drop`).
+struct Services(Vec<(&'static str, Child)>);
+
+impl Services {
+    fn spawn(config: &Path, out: &Path, nats: &nl_bus::NatsConfig, sim_url: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("locating the nl executable")?;
+        let mut env: Vec<(String, String)> = vec![
+            ("NL_BUS__MODE".into(), "nats".into()),
+            ("NL_NATS__URL".into(), nats.url.clone()),
+            ("NL_NATS__STREAM".into(), nats.stream.clone()),
+            ("NL_STORAGE__OUT_DIR".into(), out.display().to_string()),
+            ("NL_LEDGER__DB_PATH".into(), out.join("nl.db").display().to_string()),
+            ("NL_SERVE__METRICS_ADDR".into(), "127.0.0.1:0".into()),
+            ("NL_SERVE__LEDGER_GRPC_ADDR".into(), "127.0.0.1:0".into()),
+            ("NL_SERVE__GATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
+            ("NL_ENRICHER__DEXSCREENER__BASE_URL".into(), sim_url.into()),
+        ];
+        for p in ["GOPLUS", "HONEYPOT_IS", "RUGCHECK"] {
+            env.push((format!("NL_RISK_SCORER__PROVIDERS__{p}__BASE_URL"), sim_url.into()));
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            env.push(("RUST_LOG".into(), "warn".into()));
+        }
+        let mut children = Vec::new();
+        for service in ["enricher", "risk-scorer", "gate", "ledger"] {
+            let child = Command::new(&exe)
+                .arg("--config")
+                .arg(config)
+                .args(["serve", service])
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("spawning nl serve {service}"))?;
+            children.push((service, child));
+        }
+        Ok(Self(children))
+    }
+
+    /// Fails when a service has exited (it logged why on stderr).
+    fn check_running(&mut self) -> anyhow::Result<()> {
+        for (service, child) in &mut self.0 {
+            if let Some(status) = child.try_wait().context("polling a service")? {
+                anyhow::bail!("nl serve {service} exited early ({status})");
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then up to 30 s to drain and exit; a service that does not is killed.
+    async fn stop(mut self) {
+        for (_, child) in &self.0 {
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            }
+        }
+        for (service, child) in &mut self.0 {
+            match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => println!("  note: nl serve {service} exited with {status}"),
+                Ok(Err(e)) => println!("  note: waiting for nl serve {service}: {e}"),
+                Err(_) => {
+                    println!("  note: nl serve {service} did not stop within 30 s; killed");
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs both phases with `n` listings each and prints the figures.
+///
+/// # Errors
+/// nats-server missing, a service failing to start, or the pipeline stalling.
+pub async fn pipeline(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(n > 0, "--events must be at least 1");
+    let build = if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" };
+    println!("nl bench pipeline: CEX listings through nl serve enricher, risk-scorer, gate, ledger (separate processes) over NATS JetStream, {build}");
+    let server = NatsServer::try_start(None).await.map_err(|e| anyhow!("starting nats-server: {e}"))?;
+    let nats = server.bus_config();
+    let sim = nl_simulator::Simulator::start().await.context("starting the loopback provider simulator")?;
+    let out = tempfile::tempdir().context("temp dir")?;
+    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&nats).await.context("connecting to the bench nats-server")?);
+    let cfg = &loaded.config;
+    let durables = [&cfg.enricher.durable, &cfg.risk_scorer.durable, &cfg.gate.durable, &cfg.ledger.durable];
+
+    let started = Instant::now();
+    let mut services = Services::spawn(&loaded.path, out.path(), &nats, &sim.base_url())?;
+    let ready = wait_until(Duration::from_secs(60), || {
+        let bus = Arc::clone(&bus);
+        async move {
+            for d in durables {
+                if bus.consumer_state(d).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+    services.check_running()?;
+    anyhow::ensure!(ready, "the services did not create their consumers within 60 s");
+    println!("  4 services ready in {:.1} s", started.elapsed().as_secs_f64());
+
+    let timings = Shared::default();
+    let sub = bus.subscribe(ConsumerSpec::new(OBSERVER, "nl.evt.candidate.>")).await.context("subscribing to decisions")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let observer = tokio::spawn(observe(sub, Arc::clone(&timings), stop_rx));
+    let run = RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
+
+    let result = async {
+        let sat = phase(bus.as_ref(), &timings, &mut services, &listings(1, n), &run, None).await?;
+        let tput = sat.rate();
+        let verdict = if tput >= TARGET_RATE { "meets" } else { "below" };
+        println!("  saturation: {n} listings published in {:.2} s, all decided in {:.2} s", sat.published_in.as_secs_f64(), sat.decided_in.as_secs_f64());
+        println!("    throughput to a decision: {tput:>10.0} listings/s  ({verdict} the {TARGET_RATE:.0}/s target)");
+        println!("    observation -> decision (mostly queueing at saturation): {}", sat.line());
+
+        let rate = TARGET_RATE.min(HEADROOM * tput).max(1.0);
+        let load = phase(bus.as_ref(), &timings, &mut services, &listings(2, n), &run, Some(rate)).await?;
+        println!("  steady load: {n} listings at {rate:.0}/s, all decided in {:.2} s", load.decided_in.as_secs_f64());
+        println!("    observation -> decision: {}", load.line());
+
+        let t = Instant::now();
+        let drained =
+            wait_until(STALL, || async { bus.consumer_state(&cfg.ledger.durable).await.is_ok_and(|s| s.num_pending == 0 && s.num_ack_pending == 0) }).await;
+        if drained {
+            println!("  ledger caught up (every event stored in SQLite) {:.2} s after the last decision", t.elapsed().as_secs_f64());
+        } else {
+            println!("  ledger still behind {} s after the last decision", STALL.as_secs());
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = observer.await;
+    services.stop().await;
+    result
+}
+
+/// `n` new CEX listings on the synthetic venue `bench`, named by `phase` so phases never collide.
+fn listings(phase: u32, n: usize) -> Vec<ListingObservation> {
+    let now = chrono::Utc::now();
+    (0..n)
+        .map(|i| {
+            let base = format!("P{phase}N{i:07}");
+            ListingObservation {
+                source: "bench_spot".into(),
+                venue: "bench".into(),
+                kind: ObservationKind::CexInstrument,
+                change: ChangeKind::New,
+                asset_id: AssetId::Cex { venue: "bench".into(), base: base.clone() },
+                symbol: base.clone(),
+                name: None,
+                base: Some(base.clone()),
+                quote: Some("USDT".into()),
+                instrument_id: format!("{base}-USDT"),
+                status: Some("live".into()),
+                source_published_at: Some(now),
+                scheduled_at: None,
+                first_observed_at: now,
+                emitted_at: now,
+                raw_event_id: None,
+                details: serde_json::json!({}),
+            }
+        })
+        .collect()
+}
+
+/// Publishes `obs` (all at once, or paced at `rate` per second) and waits until every one is decided.
+async fn phase(
+    bus: &dyn Bus,
+    timings: &Shared,
+    services: &mut Services,
+    obs: &[ListingObservation],
+    run: &RunIdentity,
+    rate: Option<f64>,
+) -> anyhow::Result<Phase> {
+    let before = lock(timings).latencies.len();
+    let chunk = rate.map_or(CHUNK, |r| ((r * TICK.as_secs_f64()).ceil() as usize).max(1));
+    let start = Instant::now();
+    for (k, part) in obs.chunks(chunk).enumerate() {
+        if rate.is_some() {
+            tokio::time::sleep_until((start + TICK * u32::try_from(k).unwrap_or(u32::MAX)).into()).await;
+        }
+        let now = Instant::now();
+        lock(timings).pending.extend(part.iter().map(|o| (o.asset_id.to_string(), now)));
+        bus.publish_batch(observation_messages(part, run)).await.context("publishing listings")?;
+    }
+    let published_in = start.elapsed();
+    let want = before + obs.len();
+    let (mut seen, mut progress) = (before, Instant::now());
+    loop {
+        let got = lock(timings).latencies.len();
+        if got >= want {
+            break;
+        }
+        if got > seen {
+            (seen, progress) = (got, Instant::now());
+        }
+        services.check_running()?;
+        anyhow::ensure!(
+            progress.elapsed() < STALL,
+            "pipeline stalled: {} of {} listings decided, none in the last {} s",
+            got - before,
+            obs.len(),
+            STALL.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t = lock(timings);
+    let decided_in = t.last_decision.map_or(Duration::ZERO, |l| l.duration_since(start));
+    Ok(Phase { published_in, decided_in, latencies: t.latencies[before..].to_vec() })
+}
+
+/// Consumes `candidate.*` until stopped, recording each listing's first decision.
+async fn observe(mut sub: Box<dyn Subscription>, timings: Shared, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let batch = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            r = sub.fetch(CHUNK, Duration::from_millis(100)) => r,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(error) => {
+                tracing::warn!(%error, "Fetching decisions failed; retrying.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let now = Instant::now();
+        {
+            let mut t = lock(&timings);
+            for d in &batch {
+                let asset = Envelope::from_json(&d.message.payload).ok().and_then(|e| e.asset_id);
+                if let Some(published) = asset.and_then(|a| t.pending.remove(&a)) {
+                    t.latencies.push(now.duration_since(published));
+                    t.last_decision = Some(now);
+                }
+            }
+        }
+        for d in batch {
+            let _ = d.ack().await;
+        }
+    }
+}
