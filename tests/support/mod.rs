@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: run the real `nl` binary against a temp output dir and, where
-//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`.
-#![allow(dead_code)]
+//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`, or the loopback venues of
+//! `nl_simulator` ([`sim_env`]).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -61,4 +63,51 @@ pub async fn count(db: &Path, table: &str) -> i64 {
     };
     reader.pool().close().await;
     stats.tables.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
+}
+
+/// Polled CEX sources the simulator serves; every other `[sources.*]` entry is disabled by [`sim_env`].
+pub const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
+
+/// Env overrides pointing every kept source at the simulator and disabling all others.
+pub fn sim_env(url: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(default_config()).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let mut env = Vec::new();
+    for name in table["sources"].as_table().unwrap().keys() {
+        let key = name.to_ascii_uppercase();
+        if KEEP.contains(&name.as_str()) {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
+            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
+        } else {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
+        }
+    }
+    for name in table["dex"]["evm"].as_table().unwrap().keys() {
+        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
+    }
+    for (k, v) in [
+        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
+        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
+        ("NL_DEX__DEXSCREENER__BASE_URL", url),
+        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
+        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
+/// `asset.discovered` asset ids of one run, from the ledger's events table.
+pub async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
+    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1")
+        .bind(run_id)
+        .fetch_all(reader.pool())
+        .await
+        .unwrap();
+    reader.pool().close().await;
+    rows.into_iter().map(|r| r.0).collect()
 }

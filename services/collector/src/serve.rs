@@ -6,6 +6,7 @@
 //! ignored, so the shared `config/default.toml` loads as is. `[dex]` ([`DexSourcesConfig`]) adds the DEX
 //! sources to the polled set.
 //!
+//! [`build_sources`] builds the sources alone (the embedded `nl run` uses it with its own bus and state).
 //! [`build`] connects and builds everything and hands back a [`CollectorReplica`] whose per-source
 //! counters can be exported before [`CollectorReplica::run`]; [`serve`] does both in one call.
 
@@ -22,6 +23,7 @@ use tracing::info;
 use crate::config::{SourcesConfig, build_sources_for_run};
 use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, build_push_sources, run_push_sources};
 use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
+use crate::source::Source;
 use crate::sources::dex::config::{DexBuildError, DexSourcesConfig, build_dex_sources};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
 
@@ -118,6 +120,28 @@ impl std::fmt::Debug for CollectorReplica {
     }
 }
 
+/// Every enabled poll source (CEX lists and announcements, then DEX) and push feed of a config.
+pub struct SourceSet {
+    pub polls: Vec<Arc<dyn Source>>,
+    pub pushes: Vec<Arc<PushSource>>,
+}
+
+/// Builds every enabled poll, push and DEX source of `cfg` (one budget registry shared by all of them),
+/// stamping `run_id` on their raws. Secrets are read from the environment variables the config names.
+/// `[nats]` and `[collector]` are not used here.
+///
+/// # Errors
+/// [`ServeError`] naming the source and field to fix (unknown kind, bad URL, conflicting budgets...).
+pub fn build_sources(cfg: &ServeConfig, run_id: &str) -> Result<SourceSet, ServeError> {
+    cfg.sources.ensure_kinds_known(&PUSH_KINDS)?;
+    let budgets = BudgetRegistry::new(cfg.sources.budget_configs()?, BudgetConfig::new(1.0, 1.0)).map_err(|e| ServeError::Budget(e.to_string()))?;
+    let env: EnvLookup = Arc::new(|k| std::env::var(k).ok());
+    let mut polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), run_id)?;
+    polls.extend(build_dex_sources(&cfg.dex, run_id)?);
+    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), run_id)?;
+    Ok(SourceSet { polls, pushes })
+}
+
 /// Connects NATS, opens the lease and state buckets and builds every enabled poll, push and DEX source,
 /// stamping `run` on everything it publishes.
 ///
@@ -127,13 +151,7 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     if cfg.collector.lease_ttl_secs == 0 {
         return Err(ServeError::Settings("lease_ttl_secs must be at least 1".into()));
     }
-    cfg.sources.ensure_kinds_known(&PUSH_KINDS)?;
-    let budgets = BudgetRegistry::new(cfg.sources.budget_configs()?, BudgetConfig::new(1.0, 1.0)).map_err(|e| ServeError::Budget(e.to_string()))?;
-    let env: EnvLookup = Arc::new(|k| std::env::var(k).ok());
-    let mut polls = build_sources_for_run(&cfg.sources, &budgets, &|k| env(k), &run.run_id)?;
-    polls.extend(build_dex_sources(&cfg.dex, &run.run_id)?);
-    let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), &run.run_id)?;
-
+    let sources = build_sources(&cfg, &run.run_id)?;
     let bus = NatsBus::connect(&cfg.nats).await?;
     let js = bus.jetstream().clone();
     let ttl = Duration::from_secs(cfg.collector.lease_ttl_secs);
@@ -142,11 +160,26 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     let state = NatsStateStore::open(&js, &cfg.collector.state_bucket).await?;
     let bus: Arc<dyn Bus> = Arc::new(bus);
     let ctx = CollectorCtx { bus, state: Arc::new(state), leases: Some(Arc::new(leases)), lease_renew_every: ttl / 3, run };
-    info!(%owner, run_id = %ctx.run.run_id, polls = polls.len(), pushes = pushes.len(), lease_ttl = ?ttl, "Collector built.");
-    Ok(CollectorReplica { collector: Collector::new(polls, ctx.clone()), pushes, ctx, owner })
+    info!(%owner, run_id = %ctx.run.run_id, polls = sources.polls.len(), pushes = sources.pushes.len(), lease_ttl = ?ttl, "Collector built.");
+    Ok(CollectorReplica::new(sources, ctx, owner))
 }
 
 impl CollectorReplica {
+    /// A replica over `sources` and any context: NATS with leases here, or the embedded bus without leases
+    /// (`nl run`, where `owner` only names the process in logs).
+    #[must_use]
+    pub fn new(sources: SourceSet, ctx: CollectorCtx, owner: String) -> Self {
+        Self { collector: Collector::new(sources.polls, ctx.clone()), pushes: sources.pushes, ctx, owner }
+    }
+
+    /// Names of the poll sources and push feeds, in that order.
+    #[must_use]
+    pub fn source_names(&self) -> Vec<String> {
+        let mut names = self.collector.source_names();
+        names.extend(self.pushes.iter().map(|p| p.name().to_string()));
+        names
+    }
+
     /// Counters of every poll and push source, keyed by source name (for metrics).
     #[must_use]
     pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {

@@ -2,14 +2,17 @@
 //! JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output.
 //!
 //! Also the tiny Prometheus registry ([`metrics`]) and the `/metrics` + `/healthz` + `/readyz` endpoint
-//! ([`http`]) that every `nl serve` process exposes.
+//! ([`http`]) that every `nl serve` process exposes, and the SIGINT/SIGTERM future ([`shutdown_signal`]) every
+//! long-running process stops on.
 #![forbid(unsafe_code)]
 
 pub mod http;
 pub mod metrics;
+pub mod shutdown;
 
 pub use http::{serve_http, serve_listener};
 pub use metrics::{MetricKind, Registry};
+pub use shutdown::shutdown_signal;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
