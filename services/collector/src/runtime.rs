@@ -138,12 +138,12 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
             _ = stop.changed() => break,
             () = tokio::time::sleep_until(wake) => {}
         }
-        if let Some(leases) = &ctx.leases {
-            if !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await {
-                // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
-                wake = Instant::now() + ctx.lease_renew_every;
-                continue;
-            }
+        if let Some(leases) = &ctx.leases
+            && !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await
+        {
+            // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
+            wake = Instant::now() + ctx.lease_renew_every;
+            continue;
         }
         if Instant::now() >= next_poll {
             // A fetch may wait long on a rate budget; shutdown abandons it (nothing is published yet).
@@ -164,10 +164,10 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
             None => next_poll,
         };
     }
-    if let (Some(leases), Some(l)) = (&ctx.leases, lease) {
-        if let Err(error) = leases.release(l).await {
-            warn!(source = %name, %error, "Releasing the lease failed; it will expire by TTL.");
-        }
+    if let (Some(leases), Some(l)) = (&ctx.leases, lease)
+        && let Err(error) = leases.release(l).await
+    {
+        warn!(source = %name, %error, "Releasing the lease failed; it will expire by TTL.");
     }
 }
 
@@ -248,22 +248,22 @@ async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: 
         report.errors.push(e.to_string());
     }
     let msgs = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&observations, &ctx.run)).collect::<Vec<_>>();
-    if !msgs.is_empty() {
-        if let Err(error) = ctx.bus.publish_batch(msgs).await {
-            counters.publish_failures.fetch_add(1, Ordering::Relaxed);
-            warn!(source = %name, %error, "Publishing poll outputs failed; state not advanced, the next poll repeats them.");
-            report.not_committed = Some(error.to_string());
-            return report;
-        }
+    if !msgs.is_empty()
+        && let Err(error) = ctx.bus.publish_batch(msgs).await
+    {
+        counters.publish_failures.fetch_add(1, Ordering::Relaxed);
+        warn!(source = %name, %error, "Publishing poll outputs failed; state not advanced, the next poll repeats them.");
+        report.not_committed = Some(error.to_string());
+        return report;
     }
     counters.raws.fetch_add(raws.len() as u64, Ordering::Relaxed);
     counters.observations.fetch_add(observations.len() as u64, Ordering::Relaxed);
-    if let Some(next) = next_state {
-        if let Err(error) = ctx.state.save(&name, &next).await {
-            warn!(source = %name, %error, "Saving source state failed; the next poll repeats (deduplicated by event id).");
-            report.not_committed = Some(error.to_string());
-            return report;
-        }
+    if let Some(next) = next_state
+        && let Err(error) = ctx.state.save(&name, &next).await
+    {
+        warn!(source = %name, %error, "Saving source state failed; the next poll repeats (deduplicated by event id).");
+        report.not_committed = Some(error.to_string());
+        return report;
     }
     if errors.is_empty() {
         let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
@@ -343,9 +343,9 @@ mod tests {
             let _ = rx.await;
         }));
         assert!(nl_bus::testkit::wait_until(Duration::from_secs(10), || async { polls.polls.load(Ordering::Relaxed) == 1 }).await);
-        tx.send(()).unwrap();
+        tx.send(()).expect("the collector is waiting for shutdown");
         let stopped = tokio::time::timeout(Duration::from_secs(10), task).await;
         assert!(matches!(stopped, Ok(Ok(()))), "the collector stops while the fetch is still pending");
-        assert_eq!(state.load("stuck").await.unwrap(), None, "an abandoned poll saves no state");
+        assert_eq!(state.load("stuck").await.expect("memory state loads"), None, "an abandoned poll saves no state");
     }
 }
