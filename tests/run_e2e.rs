@@ -170,6 +170,7 @@ async fn nl_run_polls_pushes_checkpoints_and_drains_on_sigterm() {
     assert_eq!(m1["summary"]["status"], "completed");
     assert!(m1["errors"].as_array().unwrap().is_empty(), "{}", m1["errors"]);
     assert!(m1["summary"]["checkpoints"].as_u64().unwrap() >= running["summary"]["checkpoints"].as_u64().unwrap());
+    assert_eq!(m1["summary"]["bus_retained"], 0, "everything settled is compacted away: memory follows in-flight work, not the run's age");
     let events = std::fs::read(out.join("events.jsonl")).unwrap();
     assert_eq!(events.last(), Some(&b'\n'), "events.jsonl ends with a complete line");
     let (start1, end1) = check_range(&m1, &events, &run1);

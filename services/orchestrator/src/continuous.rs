@@ -71,6 +71,9 @@ struct Run<'a> {
     opts: ContinuousOptions,
     store: LedgerStore,
     bus: Arc<dyn Bus>,
+    /// The same bus, for compaction: settled messages are dropped at every checkpoint, so a long run's
+    /// memory follows its in-flight work, not its age.
+    mem: MemoryBus,
     run: RunIdentity,
     started_at: Ts,
     names: Vec<String>,
@@ -99,7 +102,8 @@ pub async fn run_continuous(
     let sources = build_sources(&serve_cfg, &run.run_id).context("building the sources")?;
     let (polls, pushes) = (sources.polls.len(), sources.pushes.len());
 
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: c.memory_max_messages, ..MemoryBusConfig::default() }));
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: c.memory_max_messages, ..MemoryBusConfig::default() });
+    let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
@@ -117,6 +121,7 @@ pub async fn run_continuous(
         opts,
         store,
         bus: Arc::clone(&bus),
+        mem,
         names: replica.source_names(),
         counters: replica.counters(),
         run: run.clone(),
@@ -189,6 +194,8 @@ pub async fn run_continuous(
         errors.push(format!("{dead_letters} messages dead-lettered"));
     }
     state.advance_events()?;
+    // What is left after the drain shows in `summary.bus_retained` (0 when everything settled).
+    let _ = state.mem.compact();
     let status = if errors.is_empty() { "completed" } else { "failed" };
     let manifest = state.manifest(status, errors).await?;
     let manifest_path = manifest.rewrite(&c.storage.runs_dir())?;
@@ -230,13 +237,14 @@ impl Run<'_> {
     /// Rewrites the manifest with everything so far and prints one progress line.
     async fn checkpoint(&mut self, progress: &mut impl FnMut(&str)) -> anyhow::Result<()> {
         let (bytes, added) = self.advance_events()?;
+        let retained = self.mem.compact();
         self.checkpoints += 1;
         let m = self.manifest("running", Vec::new()).await?;
         m.rewrite(&self.cfg.cycle.storage.runs_dir())?;
         let s = &m.summary;
         progress(&format!(
-            "checkpoint {}: events +{added} ({bytes} bytes; {} in run)  assets new {} promoted {} rejected {}  polls {} errors {}",
-            self.checkpoints, self.events.count, s["new_assets"], s["promoted"], s["rejected"], s["polls"], s["poll_errors"]
+            "checkpoint {}: events +{added} ({bytes} bytes; {} in run)  assets new {} promoted {} rejected {}  polls {} errors {}  bus retained {}",
+            self.checkpoints, self.events.count, s["new_assets"], s["promoted"], s["rejected"], s["polls"], s["poll_errors"], retained
         ));
         Ok(())
     }
@@ -278,6 +286,7 @@ impl Run<'_> {
             "status": status,
             "checkpoint_secs": self.opts.checkpoint_every.as_secs(),
             "checkpoints": self.checkpoints,
+            "bus_retained": self.mem.retained(),
             "polls": self.counters.values().map(|c| get(&c.polls)).sum::<u64>(),
             "poll_errors": self.counters.values().map(|c| get(&c.errors)).sum::<u64>(),
             "sources": sources,
