@@ -80,6 +80,7 @@ fn bad_input_fails_fast_in_one_line() {
         (vec!["events", "append", "--type", "manual.note", "--asset-id", "eth:0x12"], "--asset-id", 1),
         (vec!["events", "append", "--type", "manual.note", "--asset-id", "cex:okx:NEW", "--meta", "[1]"], "JSON object", 1),
         (vec!["replay-events", "--from-ts", "yesterday"], "RFC 3339", 1),
+        (vec!["run", "--checkpoint-secs", "0"], "checkpoint_secs", 1),
         (vec!["frobnicate"], "unrecognized subcommand", 2),
     ] {
         let o = nl(out.path(), &args);
@@ -94,4 +95,11 @@ fn bad_input_fails_fast_in_one_line() {
     let o = support::run(c);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("NL_LEDGER__BATCHSIZE") && stderr(&o).contains("batchsize"), "{}", stderr(&o));
+    // `nl run` is the embedded mode: with the NATS bus configured it refuses and names the alternative.
+    let mut c = support::nl(out.path(), &[("NL_BUS__MODE", "nats".to_string())]);
+    c.arg("run");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nl serve <service>"), "{}", stderr(&o));
+    assert!(!out.path().join("runs").exists(), "nothing started");
 }

@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use nl_simulator::{Simulator, TokenKind, world::token_address};
 use serde_json::Value;
 use sha2::Digest;
-
-/// Polled CEX sources the simulator serves; every other `[sources.*]` entry is disabled.
-const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
+use support::{KEEP, discovered};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -45,14 +43,6 @@ fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
 
 fn manifest(out: &Path, run_id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(out.join("runs").join(run_id).join("manifest.json")).unwrap()).unwrap()
-}
-
-/// `asset.discovered` asset ids of one run, from the ledger's events table.
-async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
-    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1").bind(run_id).fetch_all(reader.pool()).await.unwrap();
-    reader.pool().close().await;
-    rows.into_iter().map(|r| r.0).collect()
 }
 
 /// Checks a manifest against the DB and events.jsonl; returns its events range `(start, end)`.

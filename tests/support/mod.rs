@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: run the real `nl` binary against a temp output dir and, where
-//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`.
-#![allow(dead_code)]
+//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`, or the loopback venues of
+//! `nl_simulator` ([`sim_env`]).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -63,6 +65,9 @@ pub async fn count(db: &Path, table: &str) -> i64 {
     stats.tables.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
 }
 
+/// Polled CEX sources the simulator serves; the end-to-end cycle and run tests keep these.
+pub const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
+
 /// Env overrides pointing the `keep` sources, the DEX APIs and the risk providers at `url` (a loopback
 /// `nl_simulator`), and disabling every other source.
 pub fn sim_env(url: &str, keep: &[&str]) -> Vec<(String, String)> {
@@ -94,4 +99,16 @@ pub fn sim_env(url: &str, keep: &[&str]) -> Vec<(String, String)> {
         env.push((k.to_string(), v.to_string()));
     }
     env
+}
+
+/// `asset.discovered` asset ids of one run, from the ledger's events table.
+pub async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
+    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1")
+        .bind(run_id)
+        .fetch_all(reader.pool())
+        .await
+        .unwrap();
+    reader.pool().close().await;
+    rows.into_iter().map(|r| r.0).collect()
 }

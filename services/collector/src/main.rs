@@ -6,27 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use nl_collector::serve::{ServeConfig, serve};
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
+use nl_telemetry::shutdown_signal;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

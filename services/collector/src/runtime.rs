@@ -138,15 +138,24 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
             _ = stop.changed() => break,
             () = tokio::time::sleep_until(wake) => {}
         }
-        if let Some(leases) = &ctx.leases {
-            if !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await {
-                // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
-                wake = Instant::now() + ctx.lease_renew_every;
-                continue;
-            }
+        if let Some(leases) = &ctx.leases
+            && !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await
+        {
+            // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
+            wake = Instant::now() + ctx.lease_renew_every;
+            continue;
         }
         if Instant::now() >= next_poll {
-            let report = poll_once(source.as_ref(), &ctx, Arc::clone(&counters), chrono::Utc::now()).await;
+            // A fetch may wait long on a rate budget; shutdown abandons it (nothing is published yet).
+            let now = chrono::Utc::now();
+            let fetched = tokio::select! {
+                _ = stop.changed() => break,
+                f = fetch(source.as_ref(), &ctx, &counters, now) => f,
+            };
+            let report = match fetched {
+                Ok(outcome) => commit(&name, outcome, &ctx, &counters, now).await,
+                Err(report) => report,
+            };
             next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default());
         }
         // With a lease, wake at least every renew period to keep it alive between polls.
@@ -155,10 +164,10 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
             None => next_poll,
         };
     }
-    if let (Some(leases), Some(l)) = (&ctx.leases, lease) {
-        if let Err(error) = leases.release(l).await {
-            warn!(source = %name, %error, "Releasing the lease failed; it will expire by TTL.");
-        }
+    if let (Some(leases), Some(l)) = (&ctx.leases, lease)
+        && let Err(error) = leases.release(l).await
+    {
+        warn!(source = %name, %error, "Releasing the lease failed; it will expire by TTL.");
     }
 }
 
@@ -196,16 +205,31 @@ async fn hold_lease(leases: &dyn Leases, name: &str, lease: &mut Option<Lease>, 
 
 /// Polls one source once and commits its outputs: raws and observations published, then state saved.
 pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, now: Ts) -> PollReport {
+    match fetch(source, ctx, &counters, now).await {
+        Ok(outcome) => commit(source.name(), outcome, ctx, &counters, now).await,
+        Err(report) => report,
+    }
+}
+
+/// The part of a poll that may be abandoned at shutdown: load the state, fetch and parse. Nothing is
+/// published or saved yet, so dropping it loses nothing (the next poll starts from the same state).
+async fn fetch(source: &dyn Source, ctx: &CollectorCtx, counters: &SourceCounters, now: Ts) -> Result<PollOutcome, PollReport> {
     let name = source.name().to_string();
     let state = match ctx.state.load(&name).await {
         Ok(s) => s,
         Err(error) => {
             warn!(source = %name, %error, "Cannot load source state; skipping this poll.");
-            return PollReport { source: name, not_committed: Some(error.to_string()), ..PollReport::default() };
+            return Err(PollReport { source: name, not_committed: Some(error.to_string()), ..PollReport::default() });
         }
     };
     counters.polls.fetch_add(1, Ordering::Relaxed);
-    let PollOutcome { raws, observations, next_state, errors } = source.poll(state.as_ref(), now).await;
+    Ok(source.poll(state.as_ref(), now).await)
+}
+
+/// The part of a poll that always runs to the end once started: publish, then save the state.
+async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: &SourceCounters, now: Ts) -> PollReport {
+    let name = name.to_string();
+    let PollOutcome { raws, observations, next_state, errors } = outcome;
     let mut report = PollReport { source: name.clone(), raws: raws.len(), ..PollReport::default() };
     for o in &observations {
         match o.change {
@@ -224,22 +248,22 @@ pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<So
         report.errors.push(e.to_string());
     }
     let msgs = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&observations, &ctx.run)).collect::<Vec<_>>();
-    if !msgs.is_empty() {
-        if let Err(error) = ctx.bus.publish_batch(msgs).await {
-            counters.publish_failures.fetch_add(1, Ordering::Relaxed);
-            warn!(source = %name, %error, "Publishing poll outputs failed; state not advanced, the next poll repeats them.");
-            report.not_committed = Some(error.to_string());
-            return report;
-        }
+    if !msgs.is_empty()
+        && let Err(error) = ctx.bus.publish_batch(msgs).await
+    {
+        counters.publish_failures.fetch_add(1, Ordering::Relaxed);
+        warn!(source = %name, %error, "Publishing poll outputs failed; state not advanced, the next poll repeats them.");
+        report.not_committed = Some(error.to_string());
+        return report;
     }
     counters.raws.fetch_add(raws.len() as u64, Ordering::Relaxed);
     counters.observations.fetch_add(observations.len() as u64, Ordering::Relaxed);
-    if let Some(next) = next_state {
-        if let Err(error) = ctx.state.save(&name, &next).await {
-            warn!(source = %name, %error, "Saving source state failed; the next poll repeats (deduplicated by event id).");
-            report.not_committed = Some(error.to_string());
-            return report;
-        }
+    if let Some(next) = next_state
+        && let Err(error) = ctx.state.save(&name, &next).await
+    {
+        warn!(source = %name, %error, "Saving source state failed; the next poll repeats (deduplicated by event id).");
+        report.not_committed = Some(error.to_string());
+        return report;
     }
     if errors.is_empty() {
         let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
@@ -279,4 +303,51 @@ pub fn observation_messages(observations: &[ListingObservation], run: &RunIdenti
             Some(Message::new(env.subject(), env.event_id.0.clone(), body).traced(&span))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::MemoryStateStore;
+    use async_trait::async_trait;
+    use nl_bus::MemoryBus;
+
+    /// A source whose fetch never finishes (a poll waiting on an exhausted rate budget).
+    struct Stuck;
+
+    #[async_trait]
+    impl Source for Stuck {
+        fn name(&self) -> &str {
+            "stuck"
+        }
+        fn interval(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+        async fn poll(&self, _state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_abandons_a_fetch_in_progress() {
+        let state = Arc::new(MemoryStateStore::default());
+        let ctx = CollectorCtx {
+            bus: Arc::new(MemoryBus::default()),
+            state: state.clone(),
+            leases: None,
+            lease_renew_every: Duration::from_secs(5),
+            run: RunIdentity { run_id: "r".into(), config_hash: "c".into() },
+        };
+        let collector = Collector::new(vec![Arc::new(Stuck)], ctx);
+        let polls = Arc::clone(&collector.counters()["stuck"]);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(collector.run(async move {
+            let _ = rx.await;
+        }));
+        assert!(nl_bus::testkit::wait_until(Duration::from_secs(10), || async { polls.polls.load(Ordering::Relaxed) == 1 }).await);
+        tx.send(()).expect("the collector is waiting for shutdown");
+        let stopped = tokio::time::timeout(Duration::from_secs(10), task).await;
+        assert!(matches!(stopped, Ok(Ok(()))), "the collector stops while the fetch is still pending");
+        assert_eq!(state.load("stuck").await.expect("memory state loads"), None, "an abandoned poll saves no state");
+    }
 }

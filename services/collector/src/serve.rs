@@ -9,6 +9,8 @@
 //! [`build_feed_sources`] and [`Feeds`] are the config-to-running-sources part without NATS, for other
 //! long-running embeddings (`nl run`).
 //!
+//! [`build_sources`] is [`build_feed_sources`] over the process environment (the embedded `nl run` uses it
+//! with its own bus and state).
 //! [`build`] connects and builds everything and hands back a [`CollectorReplica`] whose per-source
 //! counters can be exported before [`CollectorReplica::run`]; [`serve`] does both in one call.
 
@@ -161,6 +163,14 @@ impl Feeds {
         Self { collector: Collector::new(sources.polls, ctx.clone()), pushes: sources.pushes, evm_pushes: sources.evm_pushes, ctx }
     }
 
+    /// Names of the poll sources, then the push tasks (CEX feeds and EVM chains).
+    #[must_use]
+    pub fn source_names(&self) -> Vec<String> {
+        let mut names = self.collector.source_names();
+        names.extend(self.push_statuses().into_keys());
+        names
+    }
+
     /// Counters of every poll and push source, keyed by source name (for metrics).
     #[must_use]
     pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {
@@ -212,6 +222,15 @@ impl std::fmt::Debug for CollectorReplica {
     }
 }
 
+/// [`build_feed_sources`] with secrets read from the process environment (the variables the config names).
+/// `[nats]` and `[collector]` are not used here.
+///
+/// # Errors
+/// [`ServeError`] naming the source and field to fix (unknown kind, bad URL, conflicting budgets...).
+pub fn build_sources(cfg: &ServeConfig, run_id: &str) -> Result<FeedSources, ServeError> {
+    build_feed_sources(cfg, run_id, Arc::new(|k| std::env::var(k).ok()))
+}
+
 /// Connects NATS, opens the lease and state buckets and builds every enabled poll, push and DEX source,
 /// stamping `run` on everything it publishes.
 ///
@@ -221,9 +240,7 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     if cfg.collector.lease_ttl_secs == 0 {
         return Err(ServeError::Settings("lease_ttl_secs must be at least 1".into()));
     }
-    let env: EnvLookup = Arc::new(|k| std::env::var(k).ok());
-    let sources = build_feed_sources(&cfg, &run.run_id, env)?;
-
+    let sources = build_sources(&cfg, &run.run_id)?;
     let bus = NatsBus::connect(&cfg.nats).await?;
     let js = bus.jetstream().clone();
     let ttl = Duration::from_secs(cfg.collector.lease_ttl_secs);
@@ -233,10 +250,23 @@ pub async fn build(cfg: ServeConfig, run: RunIdentity) -> Result<CollectorReplic
     let bus: Arc<dyn Bus> = Arc::new(bus);
     let ctx = CollectorCtx { bus, state: Arc::new(state), leases: Some(Arc::new(leases)), lease_renew_every: ttl / 3, run };
     info!(%owner, run_id = %ctx.run.run_id, ?sources, lease_ttl = ?ttl, "Collector built.");
-    Ok(CollectorReplica { feeds: Feeds::new(sources, ctx), owner })
+    Ok(CollectorReplica::new(sources, ctx, owner))
 }
 
 impl CollectorReplica {
+    /// A replica over `sources` and any context: NATS with leases here, or the embedded bus without leases
+    /// (`nl run`, where `owner` only names the process in logs).
+    #[must_use]
+    pub fn new(sources: FeedSources, ctx: CollectorCtx, owner: String) -> Self {
+        Self { feeds: Feeds::new(sources, ctx), owner }
+    }
+
+    /// Names of the poll sources and push tasks, in that order.
+    #[must_use]
+    pub fn source_names(&self) -> Vec<String> {
+        self.feeds.source_names()
+    }
+
     /// Counters of every poll and push source, keyed by source name (for metrics).
     #[must_use]
     pub fn counters(&self) -> BTreeMap<String, Arc<SourceCounters>> {

@@ -27,6 +27,17 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         drain_timeout_secs: u64,
     },
+    /// Run continuously: poll sources on their schedules and keep push feeds connected until SIGINT/SIGTERM,
+    /// then drain, flush and write the final manifest (exit 0; 1 when a service failed or draining timed out).
+    /// One process is one run: its manifest is rewritten at every checkpoint.
+    Run {
+        /// Rewrite the run's manifest and print a progress line this often (default: `[run] checkpoint_secs`).
+        #[arg(long)]
+        checkpoint_secs: Option<u64>,
+        /// On shutdown, give up draining after this many seconds (default: `[run] drain_timeout_secs`).
+        #[arg(long)]
+        drain_timeout_secs: Option<u64>,
+    },
     /// Create (or migrate) the SQLite database: runbook tables and views.
     DbInit {
         /// Undo migrations down to this version instead (0 removes everything).

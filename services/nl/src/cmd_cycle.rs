@@ -11,13 +11,10 @@ use crate::config::NlConfig;
 /// Exit code when the cycle completed but some sources failed.
 pub const EXIT_SOURCES_FAILED: u8 = 3;
 
-/// Runs one cycle and prints its summary.
-///
-/// # Errors
-/// Fatal failures only (a component could not start, the pipeline did not drain, outputs not writable).
-pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
+/// The embedded pipeline's config from the loaded config (shared with `nl run`).
+pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
     let c = &loaded.config;
-    let cfg = CycleConfig {
+    CycleConfig {
         storage: c.storage.clone(),
         ledger: c.ledger.clone(),
         recorder: c.recorder.clone(),
@@ -29,7 +26,15 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
         memory_max_messages: c.bus.memory_max_messages,
         config_hash: loaded.config_hash.clone(),
         effective_config: loaded.effective_json.clone(),
-    };
+    }
+}
+
+/// Runs one cycle and prints its summary.
+///
+/// # Errors
+/// Fatal failures only (a component could not start, the pipeline did not drain, outputs not writable).
+pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
+    let cfg = cycle_config(loaded);
     let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
     let out = nl_orchestrator::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
     let m = &out.manifest;

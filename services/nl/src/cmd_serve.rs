@@ -27,7 +27,6 @@ use tonic::transport::Channel;
 
 use crate::cli::ServiceName;
 use crate::config::NlConfig;
-use crate::shutdown;
 
 /// How often consumer state is read from the broker (it is a request round trip, not free).
 const CONSUMER_POLL: Duration = Duration::from_secs(5);
@@ -41,7 +40,7 @@ impl Stop {
     fn on_signal() -> Self {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            shutdown::signal().await;
+            nl_telemetry::shutdown_signal().await;
             let _ = tx.send(true);
         });
         Self(rx)

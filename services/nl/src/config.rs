@@ -69,6 +69,22 @@ impl Default for ServeSection {
     }
 }
 
+/// `[run]`: continuous operation (`nl run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// How often the run's manifest is rewritten with the events range and counts so far (seconds).
+    pub checkpoint_secs: u64,
+    /// On SIGINT/SIGTERM, give up draining the pipeline after this many seconds.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self { checkpoint_secs: 60, drain_timeout_secs: 30 }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -90,6 +106,7 @@ pub struct NlConfig {
     pub risk_scorer: RiskScorerConfig,
     pub gate: GateServiceConfig,
     pub serve: ServeSection,
+    pub run: RunSection,
 }
 
 impl NlConfig {

@@ -11,10 +11,10 @@ mod cmd_db;
 mod cmd_demo;
 mod cmd_events;
 mod cmd_preflight;
+mod cmd_run;
 mod cmd_serve;
 mod cmd_status;
 mod config;
-mod shutdown;
 
 use std::process::ExitCode;
 
@@ -78,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let loaded = config::load(&cli.config)?;
     match cli.command {
         Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
+        Command::Run { checkpoint_secs, drain_timeout_secs } => cmd_run::run(&loaded, checkpoint_secs, drain_timeout_secs).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,

@@ -17,7 +17,7 @@ use nl_collector::config::SourcesConfig;
 use nl_collector::sources::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_collector::{Collector, CollectorCtx, PollReport, RunIdentity};
 use nl_config::StorageConfig;
-use nl_domain::{Envelope, EventType};
+use nl_domain::{Envelope, EventType, Ts};
 use nl_enricher::EnricherConfig;
 use nl_gate::service::GateServiceConfig;
 use nl_ledger::{LedgerConfig, LedgerStore};
@@ -90,29 +90,17 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let run_id = nl_config::new_run_id(started_at);
     let run = RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
     let runs_dir = cfg.storage.runs_dir();
-    let (ledger_cfg, recorder_cfg) = if opts.dry_run { scratch_copy(cfg, &runs_dir.join(&run_id).join("scratch")).await? } else { (cfg.ledger.clone(), cfg.recorder.clone()) };
+    let (ledger_cfg, recorder_cfg) =
+        if opts.dry_run { scratch_copy(cfg, &runs_dir.join(&run_id).join("scratch")).await? } else { (cfg.ledger.clone(), cfg.recorder.clone()) };
     let events_path = recorder_cfg.path.clone();
-    let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
     let assets_before = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await? } else { BTreeSet::new() };
 
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
-    let mut pipeline = Pipeline::new(Arc::clone(&bus));
-
-    let enricher = nl_enricher::build(cfg.enricher.clone(), nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the enricher")?;
-    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
-    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()))
-        .await
-        .context("starting the risk-scorer")?;
-    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), run.clone()).await.context("starting the gate")?;
-    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
-    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
-    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) }));
-    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
-    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
+    // After the recorder opened the file: it cuts a torn tail a crash left.
+    let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
 
     publish_run_event(&bus, EventType::RunStarted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": "started", "started_at": started_at})).await?;
 
@@ -144,28 +132,20 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let failed = pipeline.stop().await;
 
     let events_end = std::fs::metadata(&events_path).map_or(0, |m| m.len());
-    let stats = store.reader().stats().await?;
     let mut errors: Vec<String> = reports.iter().filter(|r| !r.ok()).flat_map(|r| r.errors.iter().chain(&r.not_committed).cloned()).collect();
     errors.extend(failed);
     if dead_letters > 0 {
         errors.push(format!("{dead_letters} messages dead-lettered"));
     }
-    let manifest = RunManifest {
-        run_id: run_id.clone(),
-        config_hash: cfg.config_hash.clone(),
-        effective_config: cfg.effective_config.clone(),
-        started_at,
-        finished_at: Utc::now(),
-        code_version: code_version(),
-        source_versions: source_versions(&store, &reports).await,
-        db_path: ledger_cfg.db_path.clone(),
-        events: EventsRange { path: events_path.clone(), start: events_start, end: events_end, count: count_lines(&events_path, events_start, events_end).unwrap_or(0) },
-        row_counts: stats.tables.iter().cloned().collect(),
-        events_per_type: events_per_type(&store, &run_id).await?,
-        dry_run: opts.dry_run,
-        errors,
-        summary,
+    let events = EventsRange {
+        path: events_path.clone(),
+        start: events_start,
+        end: events_end,
+        count: count_lines(&events_path, events_start, events_end).unwrap_or(0),
     };
+    let names: Vec<String> = reports.iter().map(|r| r.source.clone()).collect();
+    let record = RunRecord { run: &run, started_at, db_path: &ledger_cfg.db_path, sources: &names, events, dry_run: opts.dry_run, errors, summary };
+    let manifest = assemble_manifest(cfg, &store, record).await?;
     let manifest_path = manifest.write(&runs_dir)?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
     Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters })
@@ -173,13 +153,80 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
 fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
-    let budgets = nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
+    let budgets =
+        nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
     let mut sources = nl_collector::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
     sources.extend(build_dex_sources(dex, run_id)?);
     Ok(sources)
 }
 
-async fn publish_run_event(bus: &Arc<dyn Bus>, kind: EventType, run: &RunIdentity, meta: serde_json::Value) -> anyhow::Result<()> {
+/// The pipeline's services over `bus`, spawned in pipeline order: enricher, risk-scorer, gate, ledger
+/// (on `store`), recorder.
+pub(crate) async fn start_services(
+    cfg: &CycleConfig,
+    bus: &Arc<dyn Bus>,
+    store: &LedgerStore,
+    ledger_cfg: &LedgerConfig,
+    recorder_cfg: &RecorderConfig,
+    run: &RunIdentity,
+) -> anyhow::Result<Pipeline> {
+    let mut pipeline = Pipeline::new(Arc::clone(bus));
+
+    let enricher =
+        nl_enricher::build(cfg.enricher.clone(), nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone())).await.context("starting the enricher")?;
+    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
+    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(bus), run.clone()))
+        .await
+        .context("starting the risk-scorer")?;
+    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
+    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(bus), run.clone()).await.context("starting the gate")?;
+    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(bus)).await.context("starting the ledger")?;
+    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
+    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
+        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
+    });
+    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(bus)).await.context("starting the recorder")?;
+    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    Ok(pipeline)
+}
+
+/// What a run's manifest says beyond the config and what the ledger tells.
+pub(crate) struct RunRecord<'a> {
+    pub run: &'a RunIdentity,
+    pub started_at: Ts,
+    pub db_path: &'a Path,
+    /// Sources whose cursors the manifest records.
+    pub sources: &'a [String],
+    pub events: EventsRange,
+    pub dry_run: bool,
+    pub errors: Vec<String>,
+    pub summary: serde_json::Value,
+}
+
+/// The manifest of a run as of now: `record` plus code version, source cursors, row counts and the run's
+/// events per type from the ledger.
+pub(crate) async fn assemble_manifest(cfg: &CycleConfig, store: &LedgerStore, record: RunRecord<'_>) -> anyhow::Result<RunManifest> {
+    let stats = store.reader().stats().await?;
+    Ok(RunManifest {
+        run_id: record.run.run_id.clone(),
+        config_hash: record.run.config_hash.clone(),
+        effective_config: cfg.effective_config.clone(),
+        started_at: record.started_at,
+        finished_at: Utc::now(),
+        code_version: code_version(),
+        source_versions: source_versions(store, record.sources).await,
+        db_path: record.db_path.to_path_buf(),
+        events: record.events,
+        row_counts: stats.tables.iter().cloned().collect(),
+        events_per_type: events_per_type(store, &record.run.run_id).await?,
+        dry_run: record.dry_run,
+        errors: record.errors,
+        summary: record.summary,
+    })
+}
+
+pub(crate) async fn publish_run_event(bus: &Arc<dyn Bus>, kind: EventType, run: &RunIdentity, meta: serde_json::Value) -> anyhow::Result<()> {
     let env = Envelope::new(kind, &[&run.run_id], Utc::now(), &run.run_id, &run.config_hash, meta).with_source("orchestrator");
     bus.publish(Message::new(env.subject(), env.event_id.0.clone(), env.to_json()?)).await?;
     Ok(())
@@ -214,9 +261,12 @@ async fn asset_ids(db: &Path) -> anyhow::Result<BTreeSet<String>> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
+pub(crate) async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
     let pool = store.reader().pool();
-    let new: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1 ORDER BY asset_id").bind(run_id).fetch_all(pool).await?;
+    let new: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1 ORDER BY asset_id")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?;
     // An asset can be decided more than once in a run (one decision per snapshot); count its latest once.
     let decided: Vec<(String, String)> = sqlx::query_as(
         "SELECT g.asset_id, g.decision FROM gate_decisions g WHERE g.run_id = ?1 \
@@ -231,15 +281,16 @@ async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<S
 }
 
 async fn events_per_type(store: &LedgerStore, run_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT type, COUNT(*) FROM events WHERE run_id = ?1 GROUP BY type").bind(run_id).fetch_all(store.reader().pool()).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT type, COUNT(*) FROM events WHERE run_id = ?1 GROUP BY type").bind(run_id).fetch_all(store.reader().pool()).await?;
     Ok(rows.into_iter().collect())
 }
 
 /// Each source's cursor: kept whole when small, else its SHA-256 and size.
-async fn source_versions(store: &LedgerStore, reports: &[PollReport]) -> BTreeMap<String, serde_json::Value> {
+async fn source_versions(store: &LedgerStore, sources: &[String]) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
-    for r in reports {
-        let v = match store.reader().get_cursor(&r.source).await {
+    for source in sources {
+        let v = match store.reader().get_cursor(source).await {
             Ok(Some(c)) => {
                 let text = c.to_string();
                 if text.len() <= 2048 {
@@ -252,7 +303,7 @@ async fn source_versions(store: &LedgerStore, reports: &[PollReport]) -> BTreeMa
             Ok(None) => serde_json::Value::Null,
             Err(e) => serde_json::json!({"error": e.to_string()}),
         };
-        out.insert(r.source.clone(), v);
+        out.insert(source.clone(), v);
     }
     out
 }

@@ -1,16 +1,21 @@
 //! L0, the orchestrator: runs cycles and writes their manifests.
 //!
+//! * [`cycle`]: one cycle (`nl run-cycle`): every source once, drained, manifest written;
+//! * [`continuous`]: continuous operation (`nl run`): sources on their schedules and push feeds until
+//!   shutdown, the manifest rewritten at every checkpoint;
 //! * [`pipeline`]: the embedded pipeline: every service as a task over one bus, drained by accounting for
 //!   in-flight work on every durable consumer (never by sleeping);
 //! * [`manifest`]: `runs/<run_id>/manifest.json`: identity, effective config, code version, source cursors,
 //!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
 #![forbid(unsafe_code)]
 
+pub mod continuous;
 pub mod cycle;
 pub mod ledger_state;
 pub mod manifest;
 pub mod pipeline;
 
+pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous};
 pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};

@@ -77,7 +77,7 @@ impl Pipeline {
         loop {
             if let Some(done) = self.tasks.try_join_next() {
                 let (name, res) = done.context("service task panicked")?;
-                bail!("service {name} stopped during the cycle: {}", res.err().map_or_else(|| "exited".to_string(), |e| format!("{e:#}")));
+                bail!("{} during the cycle", early_exit(&name, res));
             }
             checks += 1;
             let mut states = Vec::with_capacity(self.durables.len());
@@ -108,6 +108,16 @@ impl Pipeline {
         }
     }
 
+    /// Resolves when a service ends before it was told to stop (it failed, or exited when it should not
+    /// have), with what happened; never resolves while all are running. For long runs that must notice.
+    pub async fn exited(&mut self) -> String {
+        match self.tasks.join_next().await {
+            Some(Ok((name, res))) => early_exit(&name, res),
+            Some(Err(e)) => format!("service task failed: {e}"),
+            None => std::future::pending().await,
+        }
+    }
+
     /// Tells every service to stop and waits for them; returns the services that failed.
     pub async fn stop(mut self) -> Vec<String> {
         let _ = self.stop.send(true);
@@ -124,4 +134,9 @@ impl Pipeline {
         }
         failed
     }
+}
+
+/// "service <name> stopped: <error, or that it exited>".
+fn early_exit(name: &str, res: anyhow::Result<()>) -> String {
+    format!("service {name} stopped: {}", res.err().map_or_else(|| "exited".to_string(), |e| format!("{e:#}")))
 }

@@ -3,15 +3,18 @@
 //! spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set ([`traces`]).
 //!
 //! Also the tiny Prometheus registry ([`metrics`]) and the `/metrics` + `/healthz` + `/readyz` endpoint
-//! ([`http`]) that every `nl serve` process exposes.
+//! ([`http`]) that every `nl serve` process exposes, and the SIGINT/SIGTERM future ([`shutdown_signal`]) every
+//! long-running process stops on.
 #![forbid(unsafe_code)]
 
 pub mod http;
 pub mod metrics;
 pub mod traces;
+pub mod shutdown;
 
 pub use http::{serve_http, serve_listener};
 pub use metrics::{MetricKind, Registry};
+pub use shutdown::shutdown_signal;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -1,7 +1,8 @@
-//! Graceful shutdown on SIGINT or SIGTERM.
+//! Graceful shutdown on SIGINT or SIGTERM, shared by every long-running process (`nl serve`, `nl run`,
+//! `nl-collector`).
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -1,0 +1,51 @@
+//! `nl run`: continuous operation of the embedded pipeline until SIGINT/SIGTERM, with a progress line per
+//! checkpoint on stderr and the run's summary on stdout at the end.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use nl_config::Loaded;
+use nl_orchestrator::{ContinuousConfig, ContinuousOptions};
+
+use crate::cmd_cycle::cycle_config;
+use crate::config::{BusMode, NlConfig};
+
+/// Runs until a signal, then prints the final manifest's summary.
+///
+/// # Errors
+/// Bad settings, or a component that could not start (nothing is running yet then).
+pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_timeout_secs: Option<u64>) -> anyhow::Result<ExitCode> {
+    let c = &loaded.config;
+    if c.bus.mode != BusMode::Memory {
+        bail!(
+            "`nl run` is the embedded mode (one process over the in-memory bus); with [bus] mode = \"nats\" run `nl serve <service>` per service, or set NL_BUS__MODE=memory"
+        );
+    }
+    let checkpoint = checkpoint_secs.unwrap_or(c.run.checkpoint_secs);
+    let drain = drain_timeout_secs.unwrap_or(c.run.drain_timeout_secs);
+    if checkpoint == 0 {
+        bail!("[run] checkpoint_secs (or --checkpoint-secs) must be at least 1");
+    }
+    if drain == 0 {
+        bail!("[run] drain_timeout_secs (or --drain-timeout-secs) must be at least 1");
+    }
+    let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone() };
+    let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
+    let out = nl_orchestrator::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| eprintln!("{line}")).await?;
+    let m = &out.manifest;
+    println!("run {} ({})", m.run_id, m.summary["status"].as_str().unwrap_or("?"));
+    println!("config_hash {}", m.config_hash);
+    println!("checkpoints: {}", out.checkpoints);
+    println!("new assets discovered: {}", m.summary["new_assets"]);
+    println!("candidates promoted: {}  rejected: {}", m.summary["promoted"], m.summary["rejected"]);
+    println!("events: {} in {} bytes [{}, {})", m.events.count, m.events.path.display(), m.events.start, m.events.end);
+    for (t, n) in &m.events_per_type {
+        println!("  {t:<20} {n}");
+    }
+    for e in &m.errors {
+        println!("ERROR {e}");
+    }
+    println!("manifest {}", out.manifest_path.display());
+    Ok(if out.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
