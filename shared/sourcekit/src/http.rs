@@ -261,6 +261,12 @@ impl HttpSource {
         self.execute(Method::POST, url, Some(bytes), weight).await
     }
 
+    /// The redacted URL of `path_and_query` on this source: what a capture of it records as its endpoint.
+    #[must_use]
+    pub fn shown_url(&self, path_and_query: &str) -> String {
+        self.url(path_and_query).map_or_else(|_| format!("{}{path_and_query}", shown_base_url(&self.cfg.base_url)), |u| secrets::redact_url(&u, &self.secrets))
+    }
+
     fn url(&self, path_and_query: &str) -> Result<Url, FetchError> {
         let path = path_and_query.trim_start_matches('/');
         let joined = if path.is_empty() { self.base_url.clone() } else { format!("{}/{path}", self.base_url) };
