@@ -12,6 +12,9 @@
 
 mod support;
 
+use support::nl_output as nl;
+use support::{KEEP, field, sim_env, stderr, stdout};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
@@ -20,60 +23,6 @@ use std::time::{Duration, Instant};
 use nl_simulator::{Simulator, TokenKind, world::token_address};
 use serde_json::Value;
 use sha2::Digest;
-
-/// Polled CEX sources the simulator serves; every other `[sources.*]` entry is disabled.
-const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Env overrides pointing every kept source at the simulator and disabling all others.
-fn sim_env(url: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(support::default_config()).unwrap();
-    let table: toml::Table = text.parse().unwrap();
-    let mut env = Vec::new();
-    for name in table["sources"].as_table().unwrap().keys() {
-        let key = name.to_ascii_uppercase();
-        if KEEP.contains(&name.as_str()) {
-            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
-            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
-        } else {
-            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
-        }
-    }
-    for name in table["dex"]["evm"].as_table().unwrap().keys() {
-        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
-    }
-    for (k, v) in [
-        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
-        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
-        ("NL_DEX__DEXSCREENER__BASE_URL", url),
-        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
-        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
-        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
-    ] {
-        env.push((k.to_string(), v.to_string()));
-    }
-    env
-}
-
-/// Runs `nl <args>` off the async runtime (the simulator keeps serving on it).
-async fn nl(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let mut c = support::nl(out, &env);
-    c.args(args);
-    tokio::task::spawn_blocking(move || support::run(c)).await.unwrap()
-}
-
-fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
-}
 
 fn manifest(out: &Path, run_id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(out.join("runs").join(run_id).join("manifest.json")).unwrap()).unwrap()

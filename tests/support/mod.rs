@@ -62,3 +62,60 @@ pub async fn count(db: &Path, table: &str) -> i64 {
     reader.pool().close().await;
     stats.tables.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
 }
+
+/// Polled CEX sources the simulator (`nl_simulator`) serves; [`sim_env`] disables every other `[sources.*]` entry.
+pub const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Env overrides pointing every kept source, GeckoTerminal, DexScreener and the risk providers at the
+/// simulator at `url`, and disabling all other sources.
+pub fn sim_env(url: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(default_config()).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let mut env = Vec::new();
+    for name in table["sources"].as_table().unwrap().keys() {
+        let key = name.to_ascii_uppercase();
+        if KEEP.contains(&name.as_str()) {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "true".into()));
+            env.push((format!("NL_SOURCES__{key}__BASE_URL"), url.into()));
+        } else {
+            env.push((format!("NL_SOURCES__{key}__ENABLED"), "false".into()));
+        }
+    }
+    for name in table["dex"]["evm"].as_table().unwrap().keys() {
+        env.push((format!("NL_DEX__EVM__{}__ENABLED", name.to_ascii_uppercase()), "false".into()));
+    }
+    for (k, v) in [
+        ("NL_DEX__GECKOTERMINAL__BASE_URL", url),
+        ("NL_DEX__GECKOTERMINAL__NETWORKS", "[\"eth\"]"),
+        ("NL_DEX__DEXSCREENER__BASE_URL", url),
+        ("NL_DEX__DEXSCREENER__BOOSTS", "false"),
+        ("NL_ENRICHER__DEXSCREENER__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__GOPLUS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__HONEYPOT_IS__BASE_URL", url),
+        ("NL_RISK_SCORER__PROVIDERS__RUGCHECK__BASE_URL", url),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
+/// Runs `nl <args>` with `env` off the async runtime (a loopback simulator keeps serving on it).
+pub async fn nl_output(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut c = nl(out, &env);
+    c.args(args);
+    tokio::task::spawn_blocking(move || run(c)).await.unwrap()
+}
+
+/// The first whitespace-separated word after `prefix` on the first line starting with it.
+pub fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
+}

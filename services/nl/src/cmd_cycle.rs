@@ -16,20 +16,7 @@ pub const EXIT_SOURCES_FAILED: u8 = 3;
 /// # Errors
 /// Fatal failures only (a component could not start, the pipeline did not drain, outputs not writable).
 pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
-    let c = &loaded.config;
-    let cfg = CycleConfig {
-        storage: c.storage.clone(),
-        ledger: c.ledger.clone(),
-        recorder: c.recorder.clone(),
-        enricher: c.enricher.clone(),
-        risk_scorer: c.risk_scorer.clone(),
-        gate: c.gate.clone(),
-        sources: c.sources.clone(),
-        dex: c.dex.clone(),
-        memory_max_messages: c.bus.memory_max_messages,
-        config_hash: loaded.config_hash.clone(),
-        effective_config: loaded.effective_json.clone(),
-    };
+    let cfg = cycle_config(loaded);
     let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
     let out = nl_orchestrator::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
     let m = &out.manifest;
@@ -58,4 +45,22 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
     }
     println!("manifest {}", out.manifest_path.display());
     Ok(if out.failed_sources().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_SOURCES_FAILED) })
+}
+
+/// The pipeline's part of the loaded configuration.
+pub(crate) fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
+    let c = &loaded.config;
+    CycleConfig {
+        storage: c.storage.clone(),
+        ledger: c.ledger.clone(),
+        recorder: c.recorder.clone(),
+        enricher: c.enricher.clone(),
+        risk_scorer: c.risk_scorer.clone(),
+        gate: c.gate.clone(),
+        sources: c.sources.clone(),
+        dex: c.dex.clone(),
+        memory_max_messages: c.bus.memory_max_messages,
+        config_hash: loaded.config_hash.clone(),
+        effective_config: loaded.effective_json.clone(),
+    }
 }

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use chrono::SubsecRound;
 use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
 use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
@@ -217,14 +218,19 @@ impl ProviderClients {
         self
     }
 
-    /// Fetches and parses `p`'s report on `asset` for an evaluation at `requested_at`. `received_at` stamps
-    /// the response (raw event and report alike), so a replay of the raw event gives the same report.
-    pub async fn fetch(&self, p: Provider, asset: &AssetId, requested_at: Ts, received_at: Ts) -> ProviderFetch {
+    /// Fetches and parses `p`'s report on `asset`. `received_at` stamps the response (raw event and
+    /// report alike), so a replay of the raw event gives the same report.
+    pub async fn fetch(&self, p: Provider, asset: &AssetId, received_at: Ts) -> ProviderFetch {
         let none = |why: String| ProviderFetch { provider: p, raw: None, report: Err(why) };
         let Some(src) = self.sources.get(&p) else { return none("provider disabled".into()) };
         let Some(path) = request_path(p, asset) else { return none("asset not covered by provider".into()) };
         let result = match &self.recorded {
-            Some(rec) => match rec.take(p.as_str(), &path, requested_at) {
+            Some(rec) => match rec.take(p.as_str(), &path) {
+                // A request that got no response then gets none now, and keeps its capture.
+                Some(raw) if raw.http_status.is_none() => {
+                    let why = raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into());
+                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
+                }
                 Some(raw) => recorded::replay(&raw),
                 None => return none("no recorded response".into()),
             },
@@ -246,14 +252,14 @@ impl ProviderClients {
                 Some(resp) => (resp.clone(), Some(e.to_string())),
                 None => {
                     warn!(provider = %p, asset = %asset, error = %e, "Provider fetch failed.");
-                    let at = if self.recorded.is_some() { requested_at } else { received_at };
-                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), at, &e.to_string(), &self.run_id);
+                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), received_at, &e.to_string(), &self.run_id);
                     return ProviderFetch { provider: p, raw: Some(raw), report: Err(e.to_string()) };
                 }
             },
         };
         if self.recorded.is_none() {
-            fetched.observed_at = received_at;
+            // Milliseconds, as raw_events stores it, so the report re-derived from the capture is identical.
+            fetched.observed_at = received_at.trunc_subsecs(3);
         }
         let received_at = fetched.observed_at;
         let mut raw = fetched.to_raw_event(p.as_str(), &self.run_id);

@@ -385,7 +385,7 @@ impl RiskScorerCore {
             providers_for(&asset).iter().copied().filter(|p| !cache.is_fresh(&asset, *p, now)).collect()
         };
         RiskScorerStats::add(&self.stats.cache_hits, providers_for(&asset).len() - stale.len());
-        let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, now, self.ctx.clock.received_at(*p, &asset)))).await;
+        let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, self.ctx.clock.received_at(*p, &asset)))).await;
         let mut raws = Vec::with_capacity(fetches.len());
         {
             let mut cache = self.cache();

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -326,7 +326,8 @@ impl HttpSource {
                     return Err(err);
                 }
             };
-            let observed_at = Utc::now();
+            // Milliseconds, as raw_events stores it: a capture read back is the same capture (same raw id).
+            let observed_at = Utc::now().trunc_subsecs(3);
             let usage = headers::parse_usage(&hdrs, observed_at, self.cfg.used_weight_limit);
             if let Some(u) = &usage
                 && self.budget.observe_usage(u, observed_at)

@@ -7,15 +7,17 @@
 
 use std::time::Duration;
 
+use chrono::SubsecRound;
+
 use nl_domain::RawEvent;
 
 use crate::fetch::{FetchError, Fetched};
 
 /// Recorded responses, keyed by the capture's `source` and the request's path and query.
 pub trait RecordedResponses: Send + Sync {
-    /// Takes (consumes) the recorded answer of `source` to `path_and_query` for a request made at `requested_at`:
-    /// the earliest unused capture received at or after `requested_at`. `None` when none was recorded.
-    fn take(&self, source: &str, path_and_query: &str, requested_at: nl_domain::Ts) -> Option<RawEvent>;
+    /// Takes (consumes) the recorded answer of `source` to `path_and_query`: the earliest capture of that
+    /// request not taken yet, so the n-th request gets the n-th answer. `None` when none is left.
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent>;
 }
 
 /// The path and query of a captured endpoint (`https://host/a/b?c=1#m` → `/a/b?c=1#m`); the endpoint itself
@@ -62,7 +64,7 @@ pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
 /// request failed rather than answering it with a later one.
 #[must_use]
 pub fn failure_capture(source: &str, endpoint: &str, observed_at: nl_domain::Ts, error: &str, run_id: &str) -> RawEvent {
-    let mut raw = RawEvent::new(source, endpoint, None, observed_at, String::new(), run_id);
+    let mut raw = RawEvent::new(source, endpoint, None, observed_at.trunc_subsecs(3), String::new(), run_id);
     raw.parse_error = Some(error.to_string());
     raw
 }
