@@ -17,7 +17,6 @@ use support::{KEEP, field, sim_env, stderr, stdout};
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use nl_simulator::{Simulator, TokenKind, world::token_address};

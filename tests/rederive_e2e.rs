@@ -21,7 +21,8 @@ use support::{field, sim_env, stderr, stdout};
 /// Rows of `sql` as JSON arrays, sorted (the SQL returns one TEXT column per row: `json_array(...)`).
 async fn rows(db: &Path, sql: &str) -> Vec<String> {
     let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
-    let mut out: Vec<String> = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(reader.pool()).await.unwrap().into_iter().map(|r| r.0).collect();
+    let mut out: Vec<String> =
+        sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(reader.pool()).await.unwrap().into_iter().map(|r| r.0).collect();
     reader.pool().close().await;
     out.sort();
     out
@@ -32,12 +33,30 @@ async fn rows(db: &Path, sql: &str) -> Vec<String> {
 fn comparable(run: Option<&str>) -> Vec<(&'static str, String)> {
     let w = |alias: &str| run.map_or_else(String::new, |r| format!(" WHERE {alias}run_id = '{r}'"));
     vec![
-        ("gate_decisions", format!("SELECT json_array(event_id, asset_id, decision, reason_codes_json, rule_set_version, config_hash, inputs_json, decided_at) FROM gate_decisions{}", w(""))),
-        ("listing_scores", format!("SELECT json_array(event_id, asset_id, computed_at, score, breakdown_json, reason, formula_version) FROM listing_scores{}", w(""))),
-        ("risk_flags", format!("SELECT json_array(event_id, asset_id, evaluated_at, rule_set_version, severity, checks_json, disagreements_json) FROM risk_flags{}", w(""))),
+        (
+            "gate_decisions",
+            format!(
+                "SELECT json_array(event_id, asset_id, decision, reason_codes_json, rule_set_version, config_hash, inputs_json, decided_at) FROM gate_decisions{}",
+                w("")
+            ),
+        ),
+        (
+            "listing_scores",
+            format!("SELECT json_array(event_id, asset_id, computed_at, score, breakdown_json, reason, formula_version) FROM listing_scores{}", w("")),
+        ),
+        (
+            "risk_flags",
+            format!(
+                "SELECT json_array(event_id, asset_id, evaluated_at, rule_set_version, severity, checks_json, disagreements_json) FROM risk_flags{}",
+                w("")
+            ),
+        ),
         (
             "market_snapshots",
-            format!("SELECT json_array(event_id, asset_id, observed_at, source, price_usd, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id) FROM market_snapshots{}", w("")),
+            format!(
+                "SELECT json_array(event_id, asset_id, observed_at, source, price_usd, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id) FROM market_snapshots{}",
+                w("")
+            ),
         ),
     ]
 }
@@ -121,7 +140,8 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let o = nl(out, &env, &["diff-runs", &run2, &what_if]).await;
     assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
     let text = stdout(&o);
-    let listed: BTreeSet<String> = text.lines().filter(|l| l.starts_with("  ") && !l.starts_with("      ")).filter_map(|l| l.split_whitespace().next()).map(String::from).collect();
+    let listed: BTreeSet<String> =
+        text.lines().filter(|l| l.starts_with("  ") && !l.starts_with("      ")).filter_map(|l| l.split_whitespace().next()).map(String::from).collect();
     assert_eq!(listed, expected, "{text}");
     assert!(text.contains("SCORE_BELOW_THRESHOLD"), "{text}");
     assert!(text.contains(&format!("decisions that differ: {}", expected.len())), "{text}");

@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests: run the real `nl` binary against a temp output dir and, where
 //! needed, a real nats-server started by `nl_bus::testkit::NatsServer`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

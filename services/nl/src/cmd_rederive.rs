@@ -29,9 +29,18 @@ pub async fn rederive(loaded: &Loaded<NlConfig>, run: Option<String>, out: Optio
     let o = nl_orchestrator::rederive(&cfg, &opts, |line| eprintln!("{line}")).await?;
     println!("run {} (re-derived from raw_events of {})", o.run_id, cfg.ledger.db_path.display());
     println!("config_hash {}", o.manifest.config_hash);
-    println!("re-derived runs: {}  raw events read: {}  in {:.2} s ({:.0} raw events/s)", o.segments.len(), o.raws_read, o.elapsed.as_secs_f64(), o.raws_per_sec());
+    println!(
+        "re-derived runs: {}  raw events read: {}  in {:.2} s ({:.0} raw events/s)",
+        o.segments.len(),
+        o.raws_read,
+        o.elapsed.as_secs_f64(),
+        o.raws_per_sec()
+    );
     for s in &o.segments {
-        println!("  {:<32} raws {:>7}  source responses {:>7}  observations {:>6}  unused answers {:>4}", s.run_id, s.raws, s.source_raws, s.observations, s.unused_answers);
+        println!(
+            "  {:<32} raws {:>7}  source responses {:>7}  observations {:>6}  unused answers {:>4}",
+            s.run_id, s.raws, s.source_raws, s.observations, s.unused_answers
+        );
     }
     for (source, n) in &o.not_rederived {
         println!("  NOT RE-DERIVED {source}: {n} raw events (source not enabled in this config, or it cannot re-derive from raw)");

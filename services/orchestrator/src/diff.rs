@@ -30,7 +30,8 @@ pub struct RunDecision {
 
 impl RunDecision {
     fn same(&self, other: &Self) -> bool {
-        (&self.decision, &self.reason_codes, &self.score, &self.rule_set_version) == (&other.decision, &other.reason_codes, &other.score, &other.rule_set_version)
+        (&self.decision, &self.reason_codes, &self.score, &self.rule_set_version)
+            == (&other.decision, &other.reason_codes, &other.score, &other.rule_set_version)
     }
 }
 
@@ -68,8 +69,10 @@ pub async fn run_decisions(db: &Path, run: &str) -> anyhow::Result<BTreeMap<Stri
     let reader = LedgerReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
     let pool = reader.pool();
     if run != ALL_RUNS {
-        let known: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM runs WHERE run_id = ?1 UNION SELECT 1 FROM gate_decisions WHERE run_id = ?1 LIMIT 1").bind(run).fetch_optional(pool).await?;
+        let known: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM runs WHERE run_id = ?1 UNION SELECT 1 FROM gate_decisions WHERE run_id = ?1 LIMIT 1")
+            .bind(run)
+            .fetch_optional(pool)
+            .await?;
         if known.is_none() {
             pool.close().await;
             anyhow::bail!("run {run} is not in {} (give the run's database with --db-a/--db-b, or `{ALL_RUNS}`)", db.display());

@@ -103,10 +103,10 @@ impl PairFetcher for RecordedPairs {
             let mut by_token = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
             for a in addrs {
                 let Some(key) = token_keys(&tokens_v1_path(chain, std::slice::from_ref(a))).pop() else { continue };
-                if let Some(raw) = by_token.get_mut(&key).and_then(VecDeque::pop_front) {
-                    if !used.iter().any(|u| u.raw_id == raw.raw_id) {
-                        used.push(raw);
-                    }
+                if let Some(raw) = by_token.get_mut(&key).and_then(VecDeque::pop_front)
+                    && !used.iter().any(|u| u.raw_id == raw.raw_id)
+                {
+                    used.push(raw);
                 }
             }
         }

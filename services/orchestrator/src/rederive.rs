@@ -192,8 +192,10 @@ fn is_answer(source: &str) -> bool {
 
 /// The original runs in the order of their first raw event; with `only`, the runs up to it, only it published.
 async fn segments(reader: &LedgerReader, only: Option<&str>) -> anyhow::Result<Vec<Segment>> {
-    let runs: Vec<(String,)> =
-        sqlx::query_as("SELECT run_id FROM raw_events GROUP BY run_id ORDER BY MIN(observed_at), run_id").fetch_all(reader.pool()).await.context("listing runs")?;
+    let runs: Vec<(String,)> = sqlx::query_as("SELECT run_id FROM raw_events GROUP BY run_id ORDER BY MIN(observed_at), run_id")
+        .fetch_all(reader.pool())
+        .await
+        .context("listing runs")?;
     let runs: Vec<String> = runs.into_iter().map(|r| r.0).collect();
     if runs.is_empty() {
         bail!("raw_events is empty: nothing to re-derive");
@@ -201,7 +203,9 @@ async fn segments(reader: &LedgerReader, only: Option<&str>) -> anyhow::Result<V
     Ok(match only {
         None => runs.into_iter().map(|run_id| Segment { run_id, publish: true }).collect(),
         Some(r) => {
-            let Some(pos) = runs.iter().position(|x| x == r) else { bail!("run {r} has no raw events in this database (runs with raw events: {})", runs.join(", ")) };
+            let Some(pos) = runs.iter().position(|x| x == r) else {
+                bail!("run {r} has no raw events in this database (runs with raw events: {})", runs.join(", "))
+            };
             runs.into_iter().take(pos + 1).map(|run_id| Segment { publish: run_id == r, run_id }).collect()
         }
     })
@@ -221,8 +225,19 @@ async fn load_raws(reader: &LedgerReader, run_id: &str) -> anyhow::Result<Vec<Ra
     .with_context(|| format!("reading raw events of {run_id}"))?;
     rows.into_iter()
         .map(|(raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id)| {
-            let observed_at = chrono::DateTime::parse_from_rfc3339(&observed_at).with_context(|| format!("raw {raw_id}: observed_at {observed_at:?}"))?.with_timezone(&Utc);
-            Ok(RawEvent { raw_id, source, endpoint, http_status: status.and_then(|s| u16::try_from(s).ok()), observed_at, content_hash, payload, parse_error, run_id })
+            let observed_at =
+                chrono::DateTime::parse_from_rfc3339(&observed_at).with_context(|| format!("raw {raw_id}: observed_at {observed_at:?}"))?.with_timezone(&Utc);
+            Ok(RawEvent {
+                raw_id,
+                source,
+                endpoint,
+                http_status: status.and_then(|s| u16::try_from(s).ok()),
+                observed_at,
+                content_hash,
+                payload,
+                parse_error,
+                run_id,
+            })
         })
         .collect()
 }
@@ -235,7 +250,11 @@ async fn copy_raws(source_db: &Path, db: &Path, segments: &[Segment]) -> anyhow:
     let src = source_db.to_string_lossy().replace('\'', "''");
     sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{src}' AS src"))).execute(&mut *conn).await.context("attaching the source DB")?;
     for seg in segments {
-        sqlx::query("INSERT OR IGNORE INTO raw_events SELECT * FROM src.raw_events WHERE run_id = ?1").bind(&seg.run_id).execute(&mut *conn).await.context("copying raw events")?;
+        sqlx::query("INSERT OR IGNORE INTO raw_events SELECT * FROM src.raw_events WHERE run_id = ?1")
+            .bind(&seg.run_id)
+            .execute(&mut *conn)
+            .await
+            .context("copying raw events")?;
     }
     sqlx::query("DETACH DATABASE src").execute(&mut *conn).await?;
     drop(conn);
@@ -267,7 +286,9 @@ async fn start_pipeline(
     pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
     let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
     let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
-    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
+        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
+    });
     let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
     pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
     Ok((pipeline, bus))
@@ -285,7 +306,8 @@ async fn run_segment(
     started: Option<serde_json::Value>,
     report: &mut SegmentReport,
 ) -> anyhow::Result<()> {
-    let provider_bases: HashMap<String, String> = Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
+    let provider_bases: HashMap<String, String> =
+        Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
     let providers = Arc::new(RecordedProviders::new(raws, &provider_bases));
     let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
     let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some((Arc::clone(&pairs), Arc::clone(&providers)))).await?;

@@ -195,7 +195,8 @@ impl Source for GeckoTerminalSource {
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
         let mut out = PollOutcome::default();
-        let network = recorded::endpoint_path(&raw.endpoint).strip_prefix("/networks/").and_then(|r| r.split('/').next())?;
+        // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
+        let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
         if let Ok(f) = recorded::replay(raw) {
             let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
             self.process_page(network, &f, st.seen.entry(chain_for_network(network)).or_default(), &mut out);
