@@ -384,6 +384,40 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Answers from a list of captures, by provider and request path.
+    struct Captures(std::sync::Mutex<Vec<RawEvent>>);
+
+    impl RecordedResponses for Captures {
+        fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
+            let mut v = self.0.lock().unwrap();
+            let i = v.iter().position(|r| r.source == source && recorded::endpoint_path(&r.endpoint) == path_and_query)?;
+            Some(v.remove(i))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_without_response_is_captured_and_replays_as_the_same_failure() {
+        // A loopback port nothing listens on: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cfg = ProvidersConfig::default();
+        cfg.goplus.base_url = format!("http://127.0.0.1:{port}");
+        cfg.goplus.max_attempts = 1;
+        let eth = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
+        let live = ProviderClients::new(&cfg, "run-1", &|_| None).unwrap();
+        let f = live.fetch(Provider::Goplus, &eth, at("2026-01-01T00:00:00.123456Z")).await;
+        let raw = f.raw.clone().expect("the failed request is captured");
+        assert_eq!((raw.http_status, raw.payload.as_str()), (None, ""));
+        assert_eq!(raw.observed_at, at("2026-01-01T00:00:00.123Z"), "millisecond times, as raw_events stores them");
+        assert_eq!(raw.parse_error.as_deref(), f.report.as_ref().err().map(String::as_str));
+
+        let replay = ProviderClients::new(&cfg, "run-2", &|_| None).unwrap().with_recorded(Arc::new(Captures(std::sync::Mutex::new(vec![raw.clone()]))));
+        let g = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
+        assert_eq!(g.raw, Some(raw), "the replay keeps the original capture");
+        assert_eq!(g.report.err(), f.report.err());
+        let h = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
+        assert!(h.raw.is_none() && h.report.is_err(), "nothing recorded: no answer and no capture");
+    }
+
     #[test]
     fn paths_and_coverage() {
         let eth = AssetId::parse("base:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
