@@ -12,34 +12,16 @@
 
 mod support;
 
+use support::nl_output as nl;
+use support::{KEEP, discovered, field, stderr, stdout};
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use nl_simulator::{Simulator, TokenKind, world::token_address};
 use serde_json::Value;
 use sha2::Digest;
-use support::{KEEP, discovered};
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `nl <args>` off the async runtime (the simulator keeps serving on it).
-async fn nl(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let mut c = support::nl(out, &env);
-    c.args(args);
-    tokio::task::spawn_blocking(move || support::run(c)).await.unwrap()
-}
-
-fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
-}
 
 fn manifest(out: &Path, run_id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(out.join("runs").join(run_id).join("manifest.json")).unwrap()).unwrap()

@@ -68,6 +68,14 @@ pub async fn count(db: &Path, table: &str) -> i64 {
 /// Polled CEX sources the simulator serves; the end-to-end cycle and run tests keep these.
 pub const KEEP: [&str; 4] = ["okx_spot", "binance_spot", "gate_pairs", "okx_announcements"];
 
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Env overrides pointing the `keep` sources, the DEX APIs and the risk providers at `url` (a loopback
 /// `nl_simulator`), and disabling every other source.
 pub fn sim_env(url: &str, keep: &[&str]) -> Vec<(String, String)> {
@@ -111,4 +119,17 @@ pub async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
         .unwrap();
     reader.pool().close().await;
     rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Runs `nl <args>` with `env` off the async runtime (a loopback simulator keeps serving on it).
+pub async fn nl_output(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut c = nl(out, &env);
+    c.args(args);
+    tokio::task::spawn_blocking(move || run(c)).await.unwrap()
+}
+
+/// The first whitespace-separated word after `prefix` on the first line starting with it.
+pub fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
 }

@@ -60,4 +60,12 @@ pub trait Source: Send + Sync {
 
     /// Polls once. `state` is the `next_state` of the last poll whose outputs were published.
     async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome;
+
+    /// Re-derives, without I/O, what a poll made of one of its recorded responses (`raw`, as kept in
+    /// raw_events): the observations and the next state, exactly as if the fetch had just returned it. A
+    /// poll's clock is its responses' receive times, so the result does not depend on when this runs.
+    /// `None` when the source cannot re-derive from raw events (the default; e.g. RPC log sources).
+    fn rederive(&self, _state: Option<&serde_json::Value>, _raw: &RawEvent) -> Option<PollOutcome> {
+        None
+    }
 }

@@ -38,6 +38,37 @@ pub enum Command {
         #[arg(long)]
         drain_timeout_secs: Option<u64>,
     },
+    /// Re-derive assets, scores and decisions from raw_events alone (no network) into a scratch DB under
+    /// runs/<new run id>/rederive/. With the same config the decisions equal the originals; compare with
+    /// `nl diff-runs`. Exit code 0, 3 when some raw events could not be re-derived with this config, 1 on a fatal error.
+    Rederive {
+        /// Re-derive from the recorded raw payloads and provider responses (required: the only mode).
+        #[arg(long, required = true)]
+        from_raw: bool,
+        /// Re-derive only this run (earlier runs only rebuild the sources' state); default: every run.
+        #[arg(long)]
+        run: Option<String>,
+        /// Scratch folder instead of runs/<new run id>/rederive/ (must not hold an nl.db yet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Give up if a replayed run has not drained after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        drain_timeout_secs: u64,
+    },
+    /// List the assets whose decisions differ between run A and run B, with both sides' reason codes.
+    /// A run id `all` means every run of its DB. Exit code 0 when none differ, 1 when some do, 2 when a run or DB cannot be read.
+    DiffRuns {
+        /// Run id of side A (e.g. the original run).
+        a: String,
+        /// Run id of side B (e.g. a re-derivation under another config).
+        b: String,
+        /// DB of side A (default: the run's re-derivation DB runs/<A>/rederive/nl.db if there is one, else the configured DB).
+        #[arg(long)]
+        db_a: Option<PathBuf>,
+        /// DB of side B (default as for A).
+        #[arg(long)]
+        db_b: Option<PathBuf>,
+    },
     /// Create (or migrate) the SQLite database: runbook tables and views.
     DbInit {
         /// Undo migrations down to this version instead (0 removes everything).
@@ -155,4 +186,6 @@ pub enum BenchTarget {
     /// Listings/s to a gate decision and observation -> decision p50/p99 with enricher, risk-scorer, gate
     /// and ledger as separate `nl serve` processes over a private nats-server (`--events` listings per phase).
     Pipeline,
+    /// Raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from a generated set of raw events.
+    Rederive,
 }

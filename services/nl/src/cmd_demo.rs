@@ -54,7 +54,8 @@ pub fn demo_config(base: &NlConfig, url: &str, out_dir: &Path) -> anyhow::Result
     Ok(c)
 }
 
-fn cycle_config(c: &NlConfig) -> anyhow::Result<CycleConfig> {
+/// The cycle config of a demo (or bench) config, hashed like a loaded one.
+pub(crate) fn cycle_config(c: &NlConfig) -> anyhow::Result<CycleConfig> {
     let effective = nl_config::redact(&serde_json::to_value(c).context("serializing the demo config")?);
     Ok(CycleConfig {
         storage: c.storage.clone(),

@@ -12,6 +12,7 @@ mod cmd_demo;
 mod cmd_events;
 mod cmd_preflight;
 mod cmd_run;
+mod cmd_rederive;
 mod cmd_serve;
 mod cmd_status;
 mod config;
@@ -79,6 +80,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
         Command::Run { checkpoint_secs, drain_timeout_secs } => cmd_run::run(&loaded, checkpoint_secs, drain_timeout_secs).await,
+        Command::Rederive { from_raw: _, run, out, drain_timeout_secs } => cmd_rederive::rederive(&loaded, run, out, drain_timeout_secs).await,
+        Command::DiffRuns { a, b, db_a, db_b } => cmd_rederive::diff_runs(&loaded, &a, &b, db_a, db_b).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,

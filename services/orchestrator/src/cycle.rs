@@ -152,7 +152,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 }
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
-fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
+pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
     let budgets =
         nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
     let mut sources = nl_collector::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
@@ -280,7 +280,7 @@ pub(crate) async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Re
     Ok((new.into_iter().map(|r| r.0).collect(), promoted, rejected))
 }
 
-async fn events_per_type(store: &LedgerStore, run_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
+pub(crate) async fn events_per_type(store: &LedgerStore, run_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT type, COUNT(*) FROM events WHERE run_id = ?1 GROUP BY type").bind(run_id).fetch_all(store.reader().pool()).await?;
     Ok(rows.into_iter().collect())

@@ -5,18 +5,26 @@
 //!   shutdown, the manifest rewritten at every checkpoint;
 //! * [`pipeline`]: the embedded pipeline: every service as a task over one bus, drained by accounting for
 //!   in-flight work on every durable consumer (never by sleeping);
+//! * [`rederive`]: `nl rederive --from-raw`: the pipeline again from raw_events alone into a scratch DB,
+//!   provider lookups answered from their captures ([`recorded`]);
+//! * [`diff`]: `nl diff-runs`: the decisions that differ between two runs or re-derivations;
 //! * [`manifest`]: `runs/<run_id>/manifest.json`: identity, effective config, code version, source cursors,
 //!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
 #![forbid(unsafe_code)]
 
 pub mod continuous;
 pub mod cycle;
+pub mod diff;
 pub mod ledger_state;
 pub mod manifest;
 pub mod pipeline;
+pub mod recorded;
+pub mod rederive;
 
 pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous};
 pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};
 pub use pipeline::{DrainReport, Pipeline};
+pub use rederive::{RederiveOptions, RederiveOutcome, SegmentReport, rederive};
+pub use diff::{DecisionDiff, RunDecision, diff_decisions, run_decisions};

@@ -4,13 +4,17 @@
 //! Each provider has its own budget, base URL and optional API key (config names the env variable, never
 //! the key). A fetch always yields the captured response as a [`RawEvent`] when there was one, success or
 //! error body alike, so the caller can publish it before the evaluation that used it (invariant 6). A
-//! failed, rate-limited or paused provider yields no [`ProviderReport`]: its checks become `Unknown`.
+//! failed, rate-limited or paused provider yields no [`ProviderReport`]: its checks become `Unknown`; a
+//! request that got no response (or was not sent because the budget is paused) is captured too, as a raw
+//! event without status carrying why, so a re-derivation ([`ProviderClients::with_recorded`]) answers every
+//! request exactly as it was answered then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use chrono::SubsecRound;
 use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
-use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource, SecretLocation, SecretParam};
+use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -149,8 +153,9 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct ProviderFetch {
     pub provider: Provider,
-    /// The response as captured (with `parse_error` set when it gave no report); `None` when no request
-    /// got a response (transport failure, paused budget, disabled provider).
+    /// The response as captured (with `parse_error` set when it gave no report; without status when no
+    /// response came or the budget was paused); `None` when no request was due (provider disabled, asset not
+    /// covered, or nothing recorded in a re-derivation).
     pub raw: Option<RawEvent>,
     /// The parsed report, or why there is none.
     pub report: Result<ProviderReport, String>,
@@ -160,6 +165,7 @@ pub struct ProviderFetch {
 pub struct ProviderClients {
     sources: BTreeMap<Provider, Arc<HttpSource>>,
     run_id: String,
+    recorded: Option<Arc<dyn RecordedResponses>>,
 }
 
 impl std::fmt::Debug for ProviderClients {
@@ -194,7 +200,7 @@ impl ProviderClients {
             let src = HttpSource::with_env(p.as_str(), http, budget, env).map_err(|source| ClientError::Http { provider: p, source })?;
             sources.insert(p, Arc::new(src));
         }
-        Ok(Self { sources, run_id: run_id.to_string() })
+        Ok(Self { sources, run_id: run_id.to_string(), recorded: None })
     }
 
     /// The HTTP source of `p`, when enabled (stats and budget status for metrics).
@@ -203,29 +209,59 @@ impl ProviderClients {
         self.sources.get(&p)
     }
 
+    /// Answers every request from `recorded` (keyed by provider name and request path) instead of the
+    /// network: re-derivation from raw_events. Captures keep their recorded receive times and budgets are
+    /// not consulted; providers must still be enabled to be asked.
+    #[must_use]
+    pub fn with_recorded(mut self, recorded: Arc<dyn RecordedResponses>) -> Self {
+        self.recorded = Some(recorded);
+        self
+    }
+
     /// Fetches and parses `p`'s report on `asset`. `received_at` stamps the response (raw event and
     /// report alike), so a replay of the raw event gives the same report.
     pub async fn fetch(&self, p: Provider, asset: &AssetId, received_at: Ts) -> ProviderFetch {
         let none = |why: String| ProviderFetch { provider: p, raw: None, report: Err(why) };
         let Some(src) = self.sources.get(&p) else { return none("provider disabled".into()) };
         let Some(path) = request_path(p, asset) else { return none("asset not covered by provider".into()) };
-        if let Some(paused) = src.budget().status().paused_for {
-            // Waiting out a Retry-After would stall every snapshot behind it; the check stays Unknown and
-            // the next re-snapshot asks again.
-            debug!(provider = %p, ?paused, "Provider budget paused; skipping.");
-            return none(format!("budget paused for {paused:?}"));
-        }
-        let (mut fetched, failure) = match src.get(&path, 1).await {
+        let result = match &self.recorded {
+            Some(rec) => match rec.take(p.as_str(), &path) {
+                // A request that got no response then gets none now, and keeps its capture.
+                Some(raw) if raw.http_status.is_none() => {
+                    let why = raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into());
+                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
+                }
+                Some(raw) => recorded::replay(&raw),
+                None => return none("no recorded response".into()),
+            },
+            None => {
+                if let Some(paused) = src.budget().status().paused_for {
+                    // Waiting out a Retry-After would stall every snapshot behind it; the check stays Unknown
+                    // and the next re-snapshot asks again. Captured, so a re-derivation skips it the same way.
+                    debug!(provider = %p, ?paused, "Provider budget paused; skipping.");
+                    let why = format!("not sent: budget paused for {paused:?}");
+                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), received_at, &why, &self.run_id);
+                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
+                }
+                src.get(&path, 1).await
+            }
+        };
+        let (mut fetched, failure) = match result {
             Ok(f) => (f, None),
             Err(e) => match e.response() {
                 Some(resp) => (resp.clone(), Some(e.to_string())),
                 None => {
                     warn!(provider = %p, asset = %asset, error = %e, "Provider fetch failed.");
-                    return none(e.to_string());
+                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), received_at, &e.to_string(), &self.run_id);
+                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(e.to_string()) };
                 }
             },
         };
-        fetched.observed_at = received_at;
+        if self.recorded.is_none() {
+            // Milliseconds, as raw_events stores it, so the report re-derived from the capture is identical.
+            fetched.observed_at = received_at.trunc_subsecs(3);
+        }
+        let received_at = fetched.observed_at;
         let mut raw = fetched.to_raw_event(p.as_str(), &self.run_id);
         let report = match failure {
             Some(why) => Err(why),
@@ -346,6 +382,40 @@ mod tests {
 
     fn at(s: &str) -> Ts {
         s.parse().unwrap()
+    }
+
+    /// Answers from a list of captures, by provider and request path.
+    struct Captures(std::sync::Mutex<Vec<RawEvent>>);
+
+    impl RecordedResponses for Captures {
+        fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
+            let mut v = self.0.lock().unwrap();
+            let i = v.iter().position(|r| r.source == source && recorded::endpoint_path(&r.endpoint) == path_and_query)?;
+            Some(v.remove(i))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_without_response_is_captured_and_replays_as_the_same_failure() {
+        // A loopback port nothing listens on: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cfg = ProvidersConfig::default();
+        cfg.goplus.base_url = format!("http://127.0.0.1:{port}");
+        cfg.goplus.max_attempts = 1;
+        let eth = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
+        let live = ProviderClients::new(&cfg, "run-1", &|_| None).unwrap();
+        let f = live.fetch(Provider::Goplus, &eth, at("2026-01-01T00:00:00.123456Z")).await;
+        let raw = f.raw.clone().expect("the failed request is captured");
+        assert_eq!((raw.http_status, raw.payload.as_str()), (None, ""));
+        assert_eq!(raw.observed_at, at("2026-01-01T00:00:00.123Z"), "millisecond times, as raw_events stores them");
+        assert_eq!(raw.parse_error.as_deref(), f.report.as_ref().err().map(String::as_str));
+
+        let replay = ProviderClients::new(&cfg, "run-2", &|_| None).unwrap().with_recorded(Arc::new(Captures(std::sync::Mutex::new(vec![raw.clone()]))));
+        let g = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
+        assert_eq!(g.raw, Some(raw), "the replay keeps the original capture");
+        assert_eq!(g.report.err(), f.report.err());
+        let h = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
+        assert!(h.raw.is_none() && h.report.is_err(), "nothing recorded: no answer and no capture");
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! * A provider that fails, is rate-limited or whose budget is paused gives no report: its checks are
 //!   `Unknown`, never `Pass`. Re-evaluation over time follows from the enricher re-snapshotting on a
 //!   schedule; verdicts past their TTL count as unknown.
-//! * The clock is injected ([`Clock`]) so recorded scenarios replay at their own time.
+//! * The clock is injected ([`Clock`]) so recorded scenarios replay at their own time. The wall clock
+//!   evaluates a snapshot as of its observation time, and provider requests can be answered from recorded
+//!   responses ([`RiskScorerCtx::with_recorded`]), so re-deriving from raw_events gives the same results.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,6 +30,8 @@ use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, ScoreRec
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, Span, debug, info, warn};
+
+use nl_sourcekit::RecordedResponses;
 
 use crate::clients::{CachedReport, ClientError, ProviderClients, ProvidersConfig, ReportCache, providers_for};
 use crate::{Provider, RiskRules, ScoreConfig, evaluate, score};
@@ -67,15 +71,24 @@ pub trait Clock: Send + Sync {
     fn received_at(&self, _provider: Provider, _asset: &AssetId) -> Ts {
         self.now()
     }
+    /// The time a snapshot observed at `snapshot_observed_at` is evaluated at. Defaults to [`Clock::now`].
+    fn evaluation_time(&self, _snapshot_observed_at: Ts) -> Ts {
+        self.now()
+    }
 }
 
-/// The wall clock.
+/// The wall clock for provider responses; snapshots are evaluated at their observation time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Ts {
         chrono::Utc::now()
+    }
+    /// A snapshot is evaluated as of its own observation time, never the wall clock, so re-deriving it
+    /// from raw_events gives the same ages, expiries, scores and decisions.
+    fn evaluation_time(&self, snapshot_observed_at: Ts) -> Ts {
+        snapshot_observed_at
     }
 }
 
@@ -211,19 +224,28 @@ pub struct RiskScorerCtx {
     pub clock: Arc<dyn Clock>,
     /// Resolves API key variables (normally `std::env::var`).
     pub env: EnvLookup,
+    /// Recorded provider responses to answer from instead of the network (re-derivation).
+    pub recorded: Option<Arc<dyn RecordedResponses>>,
 }
 
 impl RiskScorerCtx {
     /// A context on the wall clock and the process environment.
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>, run: RunIdentity) -> Self {
-        Self { bus, run, clock: Arc::new(SystemClock), env: Arc::new(|k| std::env::var(k).ok()) }
+        Self { bus, run, clock: Arc::new(SystemClock), env: Arc::new(|k| std::env::var(k).ok()), recorded: None }
     }
 
     /// Replaces the clock.
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Answers provider requests from `recorded` instead of the network (re-derivation from raw_events).
+    #[must_use]
+    pub fn with_recorded(mut self, recorded: Arc<dyn RecordedResponses>) -> Self {
+        self.recorded = Some(recorded);
         self
     }
 }
@@ -320,7 +342,10 @@ impl RiskScorerCore {
     /// [`ServiceError::Config`] or [`ServiceError::Client`].
     pub fn new(cfg: RiskScorerConfig, ctx: RiskScorerCtx) -> Result<Self, ServiceError> {
         cfg.validate()?;
-        let clients = ProviderClients::new(&cfg.providers, &ctx.run.run_id, ctx.env.as_ref())?;
+        let mut clients = ProviderClients::new(&cfg.providers, &ctx.run.run_id, ctx.env.as_ref())?;
+        if let Some(rec) = &ctx.recorded {
+            clients = clients.with_recorded(Arc::clone(rec));
+        }
         let cache = Mutex::new(ReportCache::new(cfg.report_cache_max_assets, cfg.report_cache_ttl_secs));
         Ok(Self { cfg, ctx, clients, cache, stats: Arc::new(RiskScorerStats::default()) })
     }
@@ -353,7 +378,7 @@ impl RiskScorerCore {
         let snapshot = Snapshot::deserialize(&env.meta).map_err(|e| HandleError::Poison(format!("meta is not a Snapshot: {e}")))?;
         let source_count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
         let asset = snapshot.asset_id.clone();
-        let now = self.ctx.clock.now();
+        let now = self.ctx.clock.evaluation_time(snapshot.observed_at);
 
         let stale: Vec<Provider> = {
             let cache = self.cache();

@@ -56,7 +56,8 @@ pub struct ListingObservation {
     pub scheduled_at: Option<Ts>,
     /// When nl first saw it.
     pub first_observed_at: Ts,
-    /// When nl published this observation.
+    /// When nl emitted this observation. Poll sources use the receive time of the response it was parsed
+    /// from, so re-deriving it from raw_events gives the same value (and the same downstream snapshot).
     pub emitted_at: Ts,
     /// Id of the `raw_events` row this was parsed from.
     pub raw_event_id: Option<String>,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -261,6 +261,12 @@ impl HttpSource {
         self.execute(Method::POST, url, Some(bytes), weight).await
     }
 
+    /// The redacted URL of `path_and_query` on this source: what a capture of it records as its endpoint.
+    #[must_use]
+    pub fn shown_url(&self, path_and_query: &str) -> String {
+        self.url(path_and_query).map_or_else(|_| format!("{}{path_and_query}", shown_base_url(&self.cfg.base_url)), |u| secrets::redact_url(&u, &self.secrets))
+    }
+
     fn url(&self, path_and_query: &str) -> Result<Url, FetchError> {
         let path = path_and_query.trim_start_matches('/');
         let joined = if path.is_empty() { self.base_url.clone() } else { format!("{}/{path}", self.base_url) };
@@ -320,7 +326,8 @@ impl HttpSource {
                     return Err(err);
                 }
             };
-            let observed_at = Utc::now();
+            // Milliseconds, as raw_events stores it: a capture read back is the same capture (same raw id).
+            let observed_at = Utc::now().trunc_subsecs(3);
             let usage = headers::parse_usage(&hdrs, observed_at, self.cfg.used_weight_limit);
             if let Some(u) = &usage
                 && self.budget.observe_usage(u, observed_at)

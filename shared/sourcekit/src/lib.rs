@@ -4,14 +4,16 @@
 //!   `Retry-After` and bans and throttled by the venue's own usage headers.
 //! - [`headers`]: venue rate-limit headers as one [`Usage`] shape, and `Retry-After`.
 //! - [`HttpSource`]: budgeted HTTP client with conditional requests, backoff, raw capture and stats.
+//! - [`recorded`]: recorded responses in place of the network (re-derivation from `raw_events`).
 //! - [`ws`]: a reconnecting WebSocket client with subscribe replay and a silence watchdog.
 #![forbid(unsafe_code)]
 
 mod backoff;
 pub mod budget;
-pub mod headers;
 mod fetch;
+pub mod headers;
 mod http;
+pub mod recorded;
 mod secrets;
 mod stats;
 pub mod ws;
@@ -21,6 +23,7 @@ pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus
 pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
 pub use headers::{Usage, UsageKind};
 pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
+pub use recorded::RecordedResponses;
 pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
 pub use stats::{SourceStats, StatsSnapshot};
 pub use ws::{EnvHeader, EnvLookup, UrlFn, WsClient, WsConfig, WsEvent, WsExit, WsHandle};

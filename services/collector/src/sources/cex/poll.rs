@@ -13,17 +13,20 @@
 //! * where the venue has a currency endpoint ([`CurrencyDescriptor`]), the base currency of each `New`
 //!   instrument is looked up (same HTTP client and budget, every response kept raw, at most
 //!   `max_currency_lookups` per poll) and a contract it names links the observation to `<chain>:<address>`.
-//!   A failed lookup leaves the listing as `cex:<venue>:<BASE>` and is reported like any poll error.
+//!   A failed lookup leaves the listing as `cex:<venue>:<BASE>` and is reported like any poll error;
+//! * the clock of a poll is its response's receive time (first seen, emitted, announcement lookback), so
+//!   [`Source::rederive`] gives the same observations from the recorded response.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
-use nl_sourcekit::{FetchError, Fetched, HttpSource};
+use nl_sourcekit::{FetchError, Fetched, HttpSource, recorded};
+
+use super::currency::{CurrencyDescriptor, annotate, contract_links};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::currency::{CurrencyDescriptor, annotate, contract_links};
 use super::cursor::{AnnouncementPolicy, SeenAnnouncements, select_new_announcements};
 use super::diff::{KnownSet, announcement_observations, diff, to_observation};
 use super::types::{Announcement, Instrument, ParseError};
@@ -228,28 +231,43 @@ impl Source for InstrumentListSource {
 
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
+        if let Fetch::Body(f) = fetch(&self.http, &self.name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await {
+            self.process(&f, state, &mut out);
+            self.link_new(&mut out).await;
+        }
+        out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+        let mut out = PollOutcome::default();
+        if let Ok(f) = recorded::replay(raw) {
+            self.process(&f, state, &mut out);
+        }
+        Some(out)
+    }
+}
+
+impl InstrumentListSource {
+    /// Parses a fetched list and diffs it against `state`. The clock is the response's receive time.
+    fn process(&self, f: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.name.as_str();
-        let Fetch::Body(f) = fetch(&self.http, name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await else { return out };
-        let Some((instruments, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
-        let known: Option<InstrumentListState> = load_state(state, name, &mut out);
+        let Some((instruments, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
+        let known: Option<InstrumentListState> = load_state(state, name, out);
         // First-seen time is the receive time of the response that showed the instrument.
         let seen_at = f.observed_at;
         let d = diff(known.as_ref().map(|k| &k.known), &instruments, seen_at);
-        let emitted_at = chrono::Utc::now();
         let changes = d.new.iter().map(|i| (i, ChangeKind::New, seen_at)).chain(d.updated.iter().map(|(i, _)| {
             let first = d.next.entries.get(&i.instrument_id).map_or(seen_at, |e| e.first_seen);
             (i, ChangeKind::Updated, first)
         }));
         for (inst, change, first_seen) in changes {
-            match to_observation(inst, change, name, first_seen, emitted_at, Some(raw_id.clone())) {
+            match to_observation(inst, change, name, first_seen, seen_at, Some(raw_id.clone())) {
                 Ok(o) => out.observations.push(o),
                 // Recorded in the known set, so it is not retried; logged so the skip is visible.
                 Err(error) => warn!(source = %name, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
             }
         }
-        self.link_new(&mut out).await;
-        out.next_state = state_value(&InstrumentListState { known: d.next }, name, &mut out);
-        out
+        out.next_state = state_value(&InstrumentListState { known: d.next }, name, out);
     }
 }
 
@@ -301,18 +319,34 @@ impl Source for AnnouncementSource {
         self.interval
     }
 
-    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
-        let name = self.name.as_str();
-        let Fetch::Body(f) = fetch(&self.http, name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await else { return out };
-        let Some((anns, raw_id)) = parse_kept(&f, name, &self.run_id, self.desc.parse, &mut out) else { return out };
-        let seen: Option<AnnouncementState> = load_state(state, name, &mut out);
-        let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, now, &self.policy);
-        let emitted_at = chrono::Utc::now();
-        let observations: Vec<ListingObservation> =
-            sel.new.iter().flat_map(|a| announcement_observations(a, name, f.observed_at, emitted_at, Some(&raw_id))).collect();
-        out.observations = observations;
-        out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, &mut out);
+        if let Fetch::Body(f) = fetch(&self.http, &self.name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await {
+            self.process(&f, state, &mut out);
+        }
         out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+        let mut out = PollOutcome::default();
+        if let Ok(f) = recorded::replay(raw) {
+            self.process(&f, state, &mut out);
+        }
+        Some(out)
+    }
+}
+
+impl AnnouncementSource {
+    /// Parses a fetched feed and selects the unseen articles. The clock (lookback, max age) is the
+    /// response's receive time.
+    fn process(&self, f: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
+        let name = self.name.as_str();
+        let Some((anns, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
+        let seen: Option<AnnouncementState> = load_state(state, name, out);
+        let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, f.observed_at, &self.policy);
+        let observations: Vec<ListingObservation> =
+            sel.new.iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))).collect();
+        out.observations = observations;
+        out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, out);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use nl_sourcekit::{Budget, FetchError, HttpConfig, HttpSource};
+use nl_sourcekit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -96,19 +96,33 @@ impl Source for ProfilesSource {
         self.interval
     }
 
-    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+        let mut out = PollOutcome::default();
+        match self.http.get(self.variant.path(), 1).await {
+            Ok(fetched) => self.process(&fetched, state, &mut out),
+            Err(e) => {
+                keep_error_response(&mut out.raws, &e, self.variant.source_name(), &self.run_id, "");
+                out.errors.push(poll_error(self.variant.source_name(), &e));
+            }
+        }
+        out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+        let mut out = PollOutcome::default();
+        if let Ok(f) = recorded::replay(raw) {
+            self.process(&f, state, &mut out);
+        }
+        Some(out)
+    }
+}
+
+impl ProfilesSource {
+    /// Parses a fetched list and reports the unseen tokens. The clock is the response's receive time.
+    fn process(&self, fetched: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.variant.source_name();
         let mut st: ProfilesState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-        let mut out = PollOutcome::default();
-        let fetched = match self.http.get(self.variant.path(), 1).await {
-            Ok(f) => f,
-            Err(e) => {
-                keep_error_response(&mut out.raws, &e, name, &self.run_id, "");
-                out.errors.push(poll_error(name, &e));
-                return out;
-            }
-        };
-        let mut raw = raw_from(&fetched, name, &self.run_id, "");
+        let mut raw = raw_from(fetched, name, &self.run_id, "");
         let parsed = match self.variant {
             ProfilesVariant::Profiles => parse_token_profiles(&fetched.body).map(|(p, e)| (p.into_iter().map(|p| (p, None)).collect::<Vec<_>>(), e)),
             ProfilesVariant::Boosts => parse_token_boosts(&fetched.body)
@@ -120,7 +134,7 @@ impl Source for ProfilesSource {
                 raw.parse_error = Some(e.to_string());
                 out.raws.push(raw);
                 out.errors.push(PollError::Parse { source_name: name.to_string(), message: e.to_string() });
-                return out;
+                return;
             }
         };
         if !item_errors.is_empty() {
@@ -128,7 +142,8 @@ impl Source for ProfilesSource {
             raw.parse_error = Some(msg.clone());
             out.errors.push(PollError::Parse { source_name: name.to_string(), message: msg });
         }
-        let ctx = ObservationContext { source: name.to_string(), first_observed_at: now, emitted_at: now, raw_event_id: Some(raw.raw_id.clone()) };
+        let at = fetched.observed_at;
+        let ctx = ObservationContext { source: name.to_string(), first_observed_at: at, emitted_at: at, raw_event_id: Some(raw.raw_id.clone()) };
         out.raws.push(raw);
         for (profile, boost) in items {
             if !st.seen.insert(format!("{}:{}", profile.chain, profile.token_address), self.seen_cap) {
@@ -145,7 +160,6 @@ impl Source for ProfilesSource {
             }
         }
         out.next_state = serde_json::to_value(&st).ok();
-        out
     }
 }
 
@@ -187,12 +201,14 @@ impl DexScreenerClient {
     }
 
     /// Pairs of `addrs` on `chain` (our slug), in batches of at most 30 addresses per call. Every response
-    /// is returned as a raw event (parse failures carry their error); a failed batch does not stop the
+    /// is returned as a raw event (parse failures carry their error, and a lookup that got no response at all is
+    /// kept as a capture of its error); a failed batch does not stop the
     /// others, except a 429, after which the remaining batches are skipped (the budget is paused).
     pub async fn fetch_pairs_for_tokens(&self, chain: &str, addrs: &[String]) -> TokenPairs {
         let mut out = TokenPairs::default();
         for batch in token_batches(addrs) {
-            match self.http.get(&tokens_v1_path(chain, &batch), 1).await {
+            let path = tokens_v1_path(chain, &batch);
+            match self.http.get(&path, 1).await {
                 Ok(f) => {
                     let mut raw = raw_from(&f, Self::SOURCE, &self.run_id, "");
                     match parse_pairs(&f.body) {
@@ -210,9 +226,17 @@ impl DexScreenerClient {
                     out.raws.push(raw);
                 }
                 Err(e) => {
-                    let mut tmp = Vec::new();
-                    keep_error_response(&mut tmp, &e, Self::SOURCE, &self.run_id, "");
-                    out.raws.extend(tmp);
+                    match e.response() {
+                        Some(_) => keep_error_response(&mut out.raws, &e, Self::SOURCE, &self.run_id, ""),
+                        // Kept too, so a re-derivation sees that this lookup failed (not a later one).
+                        None => out.raws.push(recorded::failure_capture(
+                            Self::SOURCE,
+                            &self.http.shown_url(&path),
+                            chrono::Utc::now(),
+                            &e.to_string(),
+                            &self.run_id,
+                        )),
+                    }
                     let stop = matches!(e, FetchError::RateLimited { .. });
                     out.errors.push(e.into());
                     if stop {

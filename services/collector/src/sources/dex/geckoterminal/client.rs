@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nl_domain::{ChangeKind, Ts};
-use nl_sourcekit::{FetchError, HttpConfig, HttpSource, SecretLocation, SecretParam};
+use nl_domain::{ChangeKind, RawEvent, Ts};
+use nl_sourcekit::{FetchError, Fetched, HttpConfig, HttpSource, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::debug;
@@ -106,7 +106,7 @@ impl GeckoTerminalSource {
     }
 
     /// Polls one network; returns false when the poll must stop (rate limited).
-    async fn poll_network(&self, network: &str, seen: &mut BoundedSeen, now: Ts, out: &mut PollOutcome) -> bool {
+    async fn poll_network(&self, network: &str, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
         for page in 1..=self.max_pages {
             let fetched = match self.http.get(&Self::path(network, page), 1).await {
                 Ok(f) => f,
@@ -116,50 +116,57 @@ impl GeckoTerminalSource {
                     return !matches!(e, FetchError::RateLimited { .. });
                 }
             };
-            let mut raw = raw_from(&fetched, &self.name, &self.run_id, "");
-            let parsed = parse_pools(&fetched.body);
-            let page_doc = match parsed {
-                Ok(p) => p,
-                Err(e) => {
-                    raw.parse_error = Some(e.to_string());
-                    out.raws.push(raw);
-                    out.errors.push(PollError::Parse { source_name: self.name.clone(), message: e.to_string() });
-                    return true;
-                }
-            };
-            if !page_doc.errors.is_empty() {
-                let msg = page_doc.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                raw.parse_error = Some(msg.clone());
-                out.errors.push(PollError::Parse { source_name: self.name.clone(), message: msg });
-            }
-            let ctx = ObservationContext { source: self.name.clone(), first_observed_at: now, emitted_at: now, raw_event_id: Some(raw.raw_id.clone()) };
-            out.raws.push(raw);
-            let mut fresh = 0usize;
-            for pool in &page_doc.pools {
-                let key = format!("{}:{}", pool.chain, pool.pool_address);
-                if !seen.insert(key, self.seen_cap) {
-                    continue;
-                }
-                fresh += 1;
-                let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
-                match view.to_observation(&ctx, ChangeKind::New) {
-                    Ok(mut obs) => {
-                        if let (Some(d), Ok(snap)) = (obs.details.as_object_mut(), view.to_snapshot(&self.name, now, ctx.raw_event_id.clone())) {
-                            d.insert("network".into(), json!(network));
-                            d.insert("snapshot".into(), serde_json::to_value(&snap).unwrap_or_default());
-                            d.insert("base_decimals".into(), json!(view.base_token.decimals));
-                        }
-                        out.observations.push(obs);
-                    }
-                    Err(e) => out.errors.push(PollError::Parse { source_name: self.name.clone(), message: format!("pool {}: {e}", pool.pool_address) }),
-                }
-            }
-            debug!(source = %self.name, network, page, pools = page_doc.pools.len(), fresh, "GeckoTerminal page.");
-            if page_doc.pools.is_empty() || fresh == 0 {
+            let more = self.process_page(network, &fetched, seen, out);
+            debug!(source = %self.name, network, page, more, "GeckoTerminal page.");
+            if !more {
                 break;
             }
         }
         true
+    }
+
+    /// Reports the unseen pools of one fetched page; returns whether the next page is worth fetching (the
+    /// page parsed and had unseen pools). The clock is the response's receive time.
+    fn process_page(&self, network: &str, fetched: &Fetched, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
+        let now = fetched.observed_at;
+        let mut raw = raw_from(fetched, &self.name, &self.run_id, "");
+        let page_doc = match parse_pools(&fetched.body) {
+            Ok(p) => p,
+            Err(e) => {
+                raw.parse_error = Some(e.to_string());
+                out.raws.push(raw);
+                out.errors.push(PollError::Parse { source_name: self.name.clone(), message: e.to_string() });
+                return false;
+            }
+        };
+        if !page_doc.errors.is_empty() {
+            let msg = page_doc.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            raw.parse_error = Some(msg.clone());
+            out.errors.push(PollError::Parse { source_name: self.name.clone(), message: msg });
+        }
+        let ctx = ObservationContext { source: self.name.clone(), first_observed_at: now, emitted_at: now, raw_event_id: Some(raw.raw_id.clone()) };
+        out.raws.push(raw);
+        let mut fresh = 0usize;
+        for pool in &page_doc.pools {
+            let key = format!("{}:{}", pool.chain, pool.pool_address);
+            if !seen.insert(key, self.seen_cap) {
+                continue;
+            }
+            fresh += 1;
+            let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
+            match view.to_observation(&ctx, ChangeKind::New) {
+                Ok(mut obs) => {
+                    if let (Some(d), Ok(snap)) = (obs.details.as_object_mut(), view.to_snapshot(&self.name, now, ctx.raw_event_id.clone())) {
+                        d.insert("network".into(), json!(network));
+                        d.insert("snapshot".into(), serde_json::to_value(&snap).unwrap_or_default());
+                        d.insert("base_decimals".into(), json!(view.base_token.decimals));
+                    }
+                    out.observations.push(obs);
+                }
+                Err(e) => out.errors.push(PollError::Parse { source_name: self.name.clone(), message: format!("pool {}: {e}", pool.pool_address) }),
+            }
+        }
+        !page_doc.pools.is_empty() && fresh > 0
     }
 }
 
@@ -173,16 +180,28 @@ impl Source for GeckoTerminalSource {
         self.interval
     }
 
-    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
         let mut out = PollOutcome::default();
         for network in &self.networks {
             let seen = st.seen.entry(chain_for_network(network)).or_default();
-            if !self.poll_network(network, seen, now, &mut out).await {
+            if !self.poll_network(network, seen, &mut out).await {
                 break;
             }
         }
         out.next_state = serde_json::to_value(&st).ok();
         out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+        let mut out = PollOutcome::default();
+        // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
+        let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
+        if let Ok(f) = recorded::replay(raw) {
+            let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+            self.process_page(network, &f, st.seen.entry(chain_for_network(network)).or_default(), &mut out);
+            out.next_state = serde_json::to_value(&st).ok();
+        }
+        Some(out)
     }
 }

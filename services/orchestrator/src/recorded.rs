@@ -1,0 +1,165 @@
+//! Recorded provider answers for re-derivation: the risk providers' and DexScreener pair lookups' responses
+//! as kept in raw_events, handed back to the risk-scorer and the enricher in place of the network.
+//!
+//! * [`RecordedProviders`] answers by provider name and request path, first in first out: the n-th request
+//!   gets the n-th answer (the risk-scorer's report cache makes the requests per asset the same ones);
+//! * [`RecordedPairs`] answers pair lookups by token, so a lookup batched differently from the original one
+//!   (batches follow bus timing) still gets each token's recorded answer; the responses go through the same
+//!   parser as a live lookup.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
+use nl_collector::sources::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
+use nl_domain::RawEvent;
+use nl_enricher::PairFetcher;
+use nl_sourcekit::{RecordedResponses, recorded};
+
+/// The path prefix of a configured base URL (`https://h/api/` → `/api`), stripped from captured endpoints
+/// so they key like the request paths the clients ask for.
+fn base_path(base_url: &str) -> String {
+    recorded::endpoint_path(base_url).trim_end_matches('/').to_string()
+}
+
+fn request_key<'a>(endpoint: &'a str, prefix: &str) -> &'a str {
+    let path = recorded::endpoint_path(endpoint);
+    path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path)
+}
+
+/// Recorded risk-provider responses of one run.
+#[derive(Debug, Default)]
+pub struct RecordedProviders {
+    queues: Mutex<HashMap<(String, String), VecDeque<RawEvent>>>,
+}
+
+impl RecordedProviders {
+    /// Indexes `raws` (in receive order) of the providers named in `base_urls` (provider → configured base URL).
+    #[must_use]
+    pub fn new(raws: &[RawEvent], base_urls: &HashMap<String, String>) -> Self {
+        let mut queues: HashMap<(String, String), VecDeque<RawEvent>> = HashMap::new();
+        for r in raws {
+            let Some(base) = base_urls.get(&r.source) else { continue };
+            let key = request_key(&r.endpoint, &base_path(base)).to_string();
+            queues.entry((r.source.clone(), key)).or_default().push_back(r.clone());
+        }
+        Self { queues: Mutex::new(queues) }
+    }
+
+    /// Captures not asked for.
+    #[must_use]
+    pub fn unused(&self) -> usize {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
+    }
+}
+
+impl RecordedResponses for RecordedProviders {
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
+    }
+}
+
+/// `{chainId}/{token}` keys of a `/tokens/v1/{chainId}/{a,b,…}` request path.
+fn token_keys(path: &str) -> Vec<String> {
+    let Some(rest) = path.split('?').next().and_then(|p| p.strip_prefix("/tokens/v1/")) else { return Vec::new() };
+    let Some((chain_id, list)) = rest.split_once('/') else { return Vec::new() };
+    list.split(',').filter(|a| !a.is_empty()).map(|a| format!("{chain_id}/{}", a.to_ascii_lowercase())).collect()
+}
+
+/// Recorded DexScreener pair lookups of one run, by token.
+#[derive(Debug, Default)]
+pub struct RecordedPairs {
+    by_token: Mutex<HashMap<String, VecDeque<Arc<RawEvent>>>>,
+}
+
+impl RecordedPairs {
+    /// Indexes the `dexscreener_pairs` captures among `raws` (in receive order); `base_url` is the configured one.
+    #[must_use]
+    pub fn new(raws: &[RawEvent], base_url: &str) -> Self {
+        let prefix = base_path(base_url);
+        let mut by_token: HashMap<String, VecDeque<Arc<RawEvent>>> = HashMap::new();
+        for r in raws.iter().filter(|r| r.source == DexScreenerClient::SOURCE) {
+            let raw = Arc::new(r.clone());
+            for k in token_keys(request_key(&r.endpoint, &prefix)) {
+                by_token.entry(k).or_default().push_back(Arc::clone(&raw));
+            }
+        }
+        Self { by_token: Mutex::new(by_token) }
+    }
+
+    /// Token answers not asked for.
+    #[must_use]
+    pub fn unused(&self) -> usize {
+        self.by_token.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
+    }
+}
+
+#[async_trait]
+impl PairFetcher for RecordedPairs {
+    async fn fetch_pairs(&self, chain: &str, addrs: &[String]) -> TokenPairs {
+        let mut used: Vec<Arc<RawEvent>> = Vec::new();
+        {
+            let mut by_token = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+            for a in addrs {
+                let Some(key) = token_keys(&tokens_v1_path(chain, std::slice::from_ref(a))).pop() else { continue };
+                if let Some(raw) = by_token.get_mut(&key).and_then(VecDeque::pop_front)
+                    && !used.iter().any(|u| u.raw_id == raw.raw_id)
+                {
+                    used.push(raw);
+                }
+            }
+        }
+        let mut out = TokenPairs::default();
+        for raw in used {
+            match recorded::replay(&raw) {
+                Ok(f) => match parse_pairs(&f.body) {
+                    Ok(page) => out.pools.extend(page.pools),
+                    Err(e) => out.errors.push(DexScreenerFetchError::Parse(e.to_string())),
+                },
+                Err(e) => out.errors.push(e.into()),
+            }
+            out.raws.push((*raw).clone());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::TimeZone;
+    use nl_domain::Ts;
+
+    fn at(s: i64) -> Ts {
+        chrono::Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn raw(source: &str, endpoint: &str, s: i64, body: &str) -> RawEvent {
+        RawEvent::new(source, endpoint, Some(200), at(s), body.into(), "r")
+    }
+
+    #[test]
+    fn providers_answer_each_request_with_the_next_capture_of_it() {
+        let path = "/api/v1/token_security/1?contract_addresses=0xab";
+        let raws = vec![raw("goplus", &format!("https://gp.example/x{path}"), 10, "a"), raw("goplus", &format!("https://gp.example/x{path}"), 20, "b")];
+        let bases = HashMap::from([("goplus".to_string(), "https://gp.example/x/".to_string())]);
+        let rec = RecordedProviders::new(&raws, &bases);
+        assert_eq!(rec.unused(), 2);
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "a");
+        assert_eq!(rec.take("honeypot_is", path), None, "keyed by provider");
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "b");
+        assert_eq!(rec.take("goplus", path), None);
+        assert_eq!(rec.unused(), 0);
+    }
+
+    #[test]
+    fn token_keys_follow_the_request_path() {
+        assert_eq!(token_keys("/tokens/v1/ethereum/0xAB,0xcd"), vec!["ethereum/0xab".to_string(), "ethereum/0xcd".to_string()]);
+        assert!(token_keys("/token-profiles/latest/v1").is_empty());
+        let p = tokens_v1_path("eth", &["0xAB".to_string()]);
+        assert_eq!(token_keys(&p).len(), 1);
+    }
+}

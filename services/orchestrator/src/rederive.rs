@@ -1,0 +1,342 @@
+//! Re-derivation from raw_events (`nl rederive --from-raw`): normalize → enrich → risk → score → gate again
+//! from the recorded raw payloads alone, into a scratch DB, with no network.
+//!
+//! * The original runs are replayed in order, one segment per run. Each source's recorded responses are fed
+//!   to [`nl_collector::Source::rederive`] in receive order, carrying its state across runs as its cursor
+//!   was carried; with `--run R` the runs before R only rebuild that state.
+//! * A replayed run gets fresh enricher, risk-scorer and gate instances (as each `nl run-cycle` had) on an
+//!   embedded bus, drained by accounting like a cycle. Provider and pair lookups are answered from the same
+//!   run's captures ([`crate::recorded`]); enricher re-snapshot rounds are off (their timing is wall-clock).
+//! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
+//!   are content-derived, so with the same config the assets, scores and decisions are the originals,
+//!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
+//!   `rederived_from`); the original raw_events rows are copied into the scratch DB unchanged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use nl_bus::memory::MemoryBusConfig;
+use nl_bus::{Bus, MemoryBus};
+use nl_collector::runtime::observation_messages;
+use nl_collector::{RunIdentity, Source};
+use nl_domain::{EventType, ListingObservation, RawEvent};
+use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
+use nl_recorder::RecorderConfig;
+use nl_risk_scorer::Provider;
+use serde::Serialize;
+
+use crate::cycle::{CycleConfig, enabled_sources, events_per_type, publish_run_event};
+use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
+use crate::pipeline::Pipeline;
+use crate::recorded::{RecordedPairs, RecordedProviders};
+
+/// Observations published per bus batch.
+const PUBLISH_CHUNK: usize = 1_000;
+
+/// What to re-derive and where.
+#[derive(Debug, Clone)]
+pub struct RederiveOptions {
+    /// Re-derive only this run (earlier runs rebuild source state); `None` re-derives every run.
+    pub run: Option<String>,
+    /// Scratch folder (default `runs/<new run id>/rederive/`); must not hold a DB yet.
+    pub out_dir: Option<PathBuf>,
+    pub drain_timeout: Duration,
+}
+
+/// Counts of one replayed run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SegmentReport {
+    pub run_id: String,
+    /// Raw events of the run.
+    pub raws: usize,
+    /// Source responses re-derived into observations.
+    pub source_raws: usize,
+    pub observations: usize,
+    /// Provider and pair captures the replay never asked for (e.g. from enricher re-snapshot rounds).
+    pub unused_answers: usize,
+}
+
+/// The result of a re-derivation.
+#[derive(Debug, Clone)]
+pub struct RederiveOutcome {
+    pub run_id: String,
+    pub db_path: PathBuf,
+    pub manifest: RunManifest,
+    pub manifest_path: PathBuf,
+    pub segments: Vec<SegmentReport>,
+    /// Raw events per source this config cannot re-derive (source not configured, or an RPC source).
+    pub not_rederived: BTreeMap<String, usize>,
+    /// Raw events read, in total.
+    pub raws_read: usize,
+    pub elapsed: Duration,
+}
+
+impl RederiveOutcome {
+    /// Raw events re-derived per second of wall time.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn raws_per_sec(&self) -> f64 {
+        self.raws_read as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One original run: its id and whether its outputs are re-derived (else it only rebuilds source state).
+struct Segment {
+    run_id: String,
+    publish: bool,
+}
+
+/// Re-derives from the raw_events of `cfg.ledger.db_path` into a scratch DB.
+///
+/// # Errors
+/// The source DB is missing or has no raw events (of `--run`), the scratch folder already has a DB, a
+/// component could not start, or the pipeline did not drain in time.
+pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: impl FnMut(&str)) -> anyhow::Result<RederiveOutcome> {
+    let t0 = Instant::now();
+    let started_at = Utc::now();
+    let run_id = nl_config::new_run_id(started_at);
+    let run = RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
+    let source_db = cfg.ledger.db_path.clone();
+    anyhow::ensure!(source_db.exists(), "no database at {}: nothing to re-derive (run `nl run-cycle` first, or set [ledger] db_path)", source_db.display());
+    let runs_dir = cfg.storage.runs_dir();
+    let out_dir = opts.out_dir.clone().unwrap_or_else(|| runs_dir.join(&run_id).join("rederive"));
+    let db_path = out_dir.join("nl.db");
+    anyhow::ensure!(!db_path.exists(), "{} already exists: re-derive into a fresh folder", db_path.display());
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    let reader = LedgerReader::open(&source_db, 2).await.with_context(|| format!("opening {}", source_db.display()))?;
+    let segments = segments(&reader, opts.run.as_deref()).await?;
+    let rederived_from: Vec<String> = segments.iter().filter(|s| s.publish).map(|s| s.run_id.clone()).collect();
+    progress(&format!("run {run_id}: re-deriving {} run(s) from raw_events of {}", rederived_from.len(), source_db.display()));
+    copy_raws(&source_db, &db_path, &segments).await?;
+
+    let ledger_cfg = LedgerConfig { db_path: db_path.clone(), ..cfg.ledger.clone() };
+    let recorder_cfg = RecorderConfig { path: out_dir.join("events.jsonl"), ..cfg.recorder.clone() };
+    let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", db_path.display()))?;
+    let sources: HashMap<String, Arc<dyn Source>> = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?.into_iter().map(|s| (s.name().to_string(), s)).collect();
+    let mut states: HashMap<String, Option<serde_json::Value>> = HashMap::new();
+    let mut not_rederived: BTreeMap<String, usize> = BTreeMap::new();
+    let mut reports = Vec::new();
+    let mut raws_read = 0usize;
+    let mut first = true;
+    for seg in &segments {
+        let raws = load_raws(&reader, &seg.run_id).await?;
+        raws_read += raws.len();
+        let mut report = SegmentReport { run_id: seg.run_id.clone(), raws: raws.len(), ..SegmentReport::default() };
+        let mut observations: Vec<ListingObservation> = Vec::new();
+        for raw in &raws {
+            let Some(src) = sources.get(&raw.source) else {
+                if !is_answer(&raw.source) {
+                    *not_rederived.entry(raw.source.clone()).or_default() += 1;
+                }
+                continue;
+            };
+            let state = states.entry(raw.source.clone()).or_default();
+            match src.rederive(state.as_ref(), raw) {
+                Some(out) => {
+                    report.source_raws += 1;
+                    if out.next_state.is_some() {
+                        *state = out.next_state;
+                    }
+                    observations.extend(out.observations);
+                }
+                None => *not_rederived.entry(raw.source.clone()).or_default() += 1,
+            }
+        }
+        report.observations = observations.len();
+        if seg.publish {
+            let meta = serde_json::json!({"status": "started", "started_at": started_at, "rederived_from": rederived_from});
+            run_segment(cfg, &run, (&ledger_cfg, &recorder_cfg, &store), &raws, &observations, opts.drain_timeout, first.then_some(meta), &mut report).await?;
+            first = false;
+            progress(&format!(
+                "  {:<32} raws {:>7}  observations {:>6}  unused answers {}",
+                seg.run_id, report.raws, report.observations, report.unused_answers
+            ));
+            reports.push(report);
+        }
+    }
+    reader.pool().close().await;
+    let summary = serde_json::json!({"rederived_from": rederived_from, "source_db": source_db, "segments": reports, "not_rederived": not_rederived, "raws_read": raws_read});
+    finish_run(cfg, &run, (&ledger_cfg, &recorder_cfg, &store), &summary, opts.drain_timeout).await?;
+    let stats = store.reader().stats().await?;
+    let events_path = recorder_cfg.path.clone();
+    let events_end = std::fs::metadata(&events_path).map_or(0, |m| m.len());
+    let manifest = RunManifest {
+        run_id: run_id.clone(),
+        config_hash: cfg.config_hash.clone(),
+        effective_config: cfg.effective_config.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        code_version: code_version(),
+        source_versions: states.into_iter().map(|(k, v)| (k, v.map_or(serde_json::Value::Null, |_| serde_json::json!("rederived")))).collect(),
+        db_path: db_path.clone(),
+        events: EventsRange { path: events_path.clone(), start: 0, end: events_end, count: count_lines(&events_path, 0, events_end).unwrap_or(0) },
+        row_counts: stats.tables.iter().cloned().collect(),
+        events_per_type: events_per_type(&store, &run_id).await?,
+        dry_run: false,
+        errors: Vec::new(),
+        summary,
+    };
+    let manifest_path = manifest.write(&runs_dir)?;
+    Ok(RederiveOutcome { run_id, db_path, manifest, manifest_path, segments: reports, not_rederived, raws_read, elapsed: t0.elapsed() })
+}
+
+/// Whether `source` names captures answered by the recorded layers (risk providers, pair lookups).
+fn is_answer(source: &str) -> bool {
+    source == nl_collector::sources::dex::dexscreener::client::DexScreenerClient::SOURCE || Provider::ALL.iter().any(|p| p.as_str() == source)
+}
+
+/// The original runs in the order of their first raw event; with `only`, the runs up to it, only it published.
+async fn segments(reader: &LedgerReader, only: Option<&str>) -> anyhow::Result<Vec<Segment>> {
+    let runs: Vec<(String,)> = sqlx::query_as("SELECT run_id FROM raw_events GROUP BY run_id ORDER BY MIN(observed_at), run_id")
+        .fetch_all(reader.pool())
+        .await
+        .context("listing runs")?;
+    let runs: Vec<String> = runs.into_iter().map(|r| r.0).collect();
+    if runs.is_empty() {
+        bail!("raw_events is empty: nothing to re-derive");
+    }
+    Ok(match only {
+        None => runs.into_iter().map(|run_id| Segment { run_id, publish: true }).collect(),
+        Some(r) => {
+            let Some(pos) = runs.iter().position(|x| x == r) else {
+                bail!("run {r} has no raw events in this database (runs with raw events: {})", runs.join(", "))
+            };
+            runs.into_iter().take(pos + 1).map(|run_id| Segment { publish: run_id == r, run_id }).collect()
+        }
+    })
+}
+
+type RawRow = (String, String, String, Option<i64>, String, String, String, Option<String>, String);
+
+/// The raw events of `run_id` in receive order.
+async fn load_raws(reader: &LedgerReader, run_id: &str) -> anyhow::Result<Vec<RawEvent>> {
+    let rows: Vec<RawRow> = sqlx::query_as(
+        "SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id FROM raw_events \
+         WHERE run_id = ?1 ORDER BY observed_at, raw_id",
+    )
+    .bind(run_id)
+    .fetch_all(reader.pool())
+    .await
+    .with_context(|| format!("reading raw events of {run_id}"))?;
+    rows.into_iter()
+        .map(|(raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id)| {
+            let observed_at =
+                chrono::DateTime::parse_from_rfc3339(&observed_at).with_context(|| format!("raw {raw_id}: observed_at {observed_at:?}"))?.with_timezone(&Utc);
+            Ok(RawEvent {
+                raw_id,
+                source,
+                endpoint,
+                http_status: status.and_then(|s| u16::try_from(s).ok()),
+                observed_at,
+                content_hash,
+                payload,
+                parse_error,
+                run_id,
+            })
+        })
+        .collect()
+}
+
+/// Creates the scratch DB and copies the replayed runs' raw_events rows into it, unchanged.
+async fn copy_raws(source_db: &Path, db: &Path, segments: &[Segment]) -> anyhow::Result<()> {
+    let pool = nl_ledger::db::open_write_pool(db).await.with_context(|| format!("creating {}", db.display()))?;
+    nl_ledger::db::migrate_up(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let src = source_db.to_string_lossy().replace('\'', "''");
+    sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{src}' AS src"))).execute(&mut *conn).await.context("attaching the source DB")?;
+    for seg in segments {
+        sqlx::query("INSERT OR IGNORE INTO raw_events SELECT * FROM src.raw_events WHERE run_id = ?1")
+            .bind(&seg.run_id)
+            .execute(&mut *conn)
+            .await
+            .context("copying raw events")?;
+    }
+    sqlx::query("DETACH DATABASE src").execute(&mut *conn).await?;
+    drop(conn);
+    pool.close().await;
+    Ok(())
+}
+
+/// The embedded pipeline of a re-derivation: enricher (recorded pairs, no re-snapshot rounds), risk-scorer
+/// (recorded providers), gate, ledger and recorder, over a fresh bus.
+async fn start_pipeline(
+    cfg: &CycleConfig,
+    run: &RunIdentity,
+    (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
+    answers: Option<(Arc<RecordedPairs>, Arc<RecordedProviders>)>,
+) -> anyhow::Result<(Pipeline, Arc<dyn Bus>)> {
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
+    let bus: Arc<dyn Bus> = Arc::new(mem);
+    let mut pipeline = Pipeline::new(Arc::clone(&bus));
+    let (pairs, providers) = answers.unwrap_or_else(|| (Arc::new(RecordedPairs::default()), Arc::new(RecordedProviders::default())));
+    let mut enricher_cfg = cfg.enricher.clone();
+    enricher_cfg.schedule.enabled = false;
+    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone()).with_pair_fetcher(pairs);
+    let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
+    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
+    let rctx = nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()).with_recorded(providers);
+    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
+    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
+    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), run.clone()).await.context("starting the gate")?;
+    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
+    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
+    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
+        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
+    });
+    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
+    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    Ok((pipeline, bus))
+}
+
+/// Replays one original run's observations through a fresh pipeline answered from its captures.
+#[allow(clippy::too_many_arguments)]
+async fn run_segment(
+    cfg: &CycleConfig,
+    run: &RunIdentity,
+    out: (&LedgerConfig, &RecorderConfig, &LedgerStore),
+    raws: &[RawEvent],
+    observations: &[ListingObservation],
+    drain_timeout: Duration,
+    started: Option<serde_json::Value>,
+    report: &mut SegmentReport,
+) -> anyhow::Result<()> {
+    let provider_bases: HashMap<String, String> =
+        Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
+    let providers = Arc::new(RecordedProviders::new(raws, &provider_bases));
+    let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
+    let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some((Arc::clone(&pairs), Arc::clone(&providers)))).await?;
+    if let Some(meta) = started {
+        publish_run_event(&bus, EventType::RunStarted, run, meta).await?;
+    }
+    let msgs = observation_messages(observations, run);
+    for chunk in msgs.chunks(PUBLISH_CHUNK) {
+        bus.publish_batch(chunk.to_vec()).await.context("publishing re-derived observations")?;
+    }
+    pipeline.drain(drain_timeout, |_| {}).await?;
+    let failed = pipeline.stop().await;
+    anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
+    report.unused_answers = providers.unused() + pairs.unused();
+    Ok(())
+}
+
+/// Publishes `run.completed` (the runs table row) through a last short-lived pipeline.
+async fn finish_run(
+    cfg: &CycleConfig,
+    run: &RunIdentity,
+    out: (&LedgerConfig, &RecorderConfig, &LedgerStore),
+    summary: &serde_json::Value,
+    drain_timeout: Duration,
+) -> anyhow::Result<()> {
+    let (mut pipeline, bus) = start_pipeline(cfg, run, out, None).await?;
+    publish_run_event(&bus, EventType::RunCompleted, run, serde_json::json!({"status": "completed", "summary": summary})).await?;
+    pipeline.drain(drain_timeout, |_| {}).await?;
+    let failed = pipeline.stop().await;
+    anyhow::ensure!(failed.is_empty(), "services failed finishing the re-derivation: {}", failed.join("; "));
+    Ok(())
+}

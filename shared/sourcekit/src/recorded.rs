@@ -1,0 +1,104 @@
+//! Answering requests from recorded responses instead of the network: re-derivation from `raw_events`.
+//!
+//! Every response a stage fetches is captured as a [`RawEvent`] (status, body, receive time, redacted URL,
+//! and for a failure without a response the error). [`replay`] turns such a capture back into what the
+//! fetch returned then, so the stage's own parser and logic run on it unchanged. [`RecordedResponses`] is
+//! the lookup a re-derivation provides in place of a live client.
+
+use std::time::Duration;
+
+use chrono::SubsecRound;
+
+use nl_domain::RawEvent;
+
+use crate::fetch::{FetchError, Fetched};
+
+/// Recorded responses, keyed by the capture's `source` and the request's path and query.
+pub trait RecordedResponses: Send + Sync {
+    /// Takes (consumes) the recorded answer of `source` to `path_and_query`: the earliest capture of that
+    /// request not taken yet, so the n-th request gets the n-th answer. `None` when none is left.
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent>;
+}
+
+/// The path and query of a captured endpoint (`https://host/a/b?c=1#m` → `/a/b?c=1#m`); the endpoint itself
+/// when it is not a URL (e.g. an RPC method name).
+#[must_use]
+pub fn endpoint_path(endpoint: &str) -> &str {
+    match endpoint.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => endpoint,
+    }
+}
+
+/// What a live fetch returned when it received `raw`: `Ok` for a 2xx, else the error the live client
+/// classifies that status as (429/418 rate limited, 5xx upstream, other statuses), and a capture without a
+/// status (a transport failure recorded with its error) as a transport error. Response headers are not
+/// captured, so none are restored (a recorded 429 carries no `Retry-After` hint).
+///
+/// # Errors
+/// The [`FetchError`] of a non-success capture, as described.
+pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
+    let fetched = Fetched {
+        status: raw.http_status.unwrap_or(0),
+        body: raw.payload.clone(),
+        headers: Vec::new(),
+        observed_at: raw.observed_at,
+        url: raw.endpoint.clone(),
+        etag: None,
+        last_modified: None,
+        not_modified: false,
+        usage: None,
+        attempts: 1,
+    };
+    match raw.http_status {
+        None => Err(FetchError::Transport { attempts: 1, message: raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into()) }),
+        Some(s) if (200..300).contains(&s) => Ok(fetched),
+        Some(status @ (429 | 418)) => Err(FetchError::RateLimited { status, retry_after: Duration::ZERO, response: Box::new(fetched) }),
+        Some(status) if status >= 500 => Err(FetchError::Upstream { status, attempts: 1, response: Box::new(fetched) }),
+        Some(status) => Err(FetchError::Status { status, body_excerpt: fetched.body_excerpt(), response: Box::new(fetched) }),
+    }
+}
+
+/// The capture of a request that got no response at all (timeout, connect or transport error, or not sent
+/// because the budget was paused): no status, an empty payload and why, so a re-derivation sees that this
+/// request failed rather than answering it with a later one.
+#[must_use]
+pub fn failure_capture(source: &str, endpoint: &str, observed_at: nl_domain::Ts, error: &str, run_id: &str) -> RawEvent {
+    let mut raw = RawEvent::new(source, endpoint, None, observed_at.trunc_subsecs(3), String::new(), run_id);
+    raw.parse_error = Some(error.to_string());
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn raw(status: Option<u16>) -> RawEvent {
+        RawEvent::new("goplus", "https://api.gopluslabs.io/api/v1/token_security/1?contract_addresses=0xab", status, chrono::Utc::now(), "{}".into(), "r")
+    }
+
+    #[test]
+    fn replays_each_status_as_the_live_client_classifies_it() {
+        let ok = replay(&raw(Some(200))).unwrap();
+        assert_eq!((ok.status, ok.body.as_str()), (200, "{}"));
+        assert!(matches!(replay(&raw(Some(429))), Err(FetchError::RateLimited { status: 429, .. })));
+        assert!(matches!(replay(&raw(Some(503))), Err(FetchError::Upstream { status: 503, .. })));
+        assert!(matches!(replay(&raw(Some(404))), Err(FetchError::Status { status: 404, .. })));
+        let e = failure_capture("goplus", "https://x/y", chrono::Utc::now(), &FetchError::Timeout { attempts: 3 }.to_string(), "r");
+        assert_eq!(e.http_status, None);
+        match replay(&e) {
+            Err(FetchError::Transport { message, .. }) => assert!(message.contains("timed out"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn endpoint_path_strips_scheme_and_host() {
+        assert_eq!(endpoint_path("https://h:8080/a/b?c=1"), "/a/b?c=1");
+        assert_eq!(endpoint_path("http://127.0.0.1:1/x#eth_getLogs(0x1..0x2)"), "/x#eth_getLogs(0x1..0x2)");
+        assert_eq!(endpoint_path("https://h"), "/");
+        assert_eq!(endpoint_path("eth_call"), "eth_call");
+    }
+}
