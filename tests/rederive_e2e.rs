@@ -1,8 +1,10 @@
-//! End-to-end: `nl rederive --from-raw` and `nl diff-runs` with the real `nl` binary, after two `nl run-cycle`s
+//! End-to-end: `nl rederive --from-raw` and `nl diff-runs` with the real `nl` binary, after three `nl run-cycle`s
 //! against loopback venues and providers served by `nl_simulator` (the same setup as `cycle_e2e`).
 //!
 //! * re-deriving every run with the same config gives the original assets, snapshots, risk evaluations,
 //!   scores and decisions, compared row by row (event ids included), and `diff-runs all <rederive>` exits 0;
+//!   this includes the Gate listing of the third run, linked to its BSC contract through Gate's currency
+//!   endpoint (a lookup answered from its recorded response);
 //! * `--run <second run>` re-derives that run alone (the first only rebuilds source state) with the same
 //!   decisions, while the simulator is gone: no network is used;
 //! * with a raised gate `score_threshold`, `diff-runs` lists exactly the assets whose score falls between
@@ -15,6 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use nl_simulator::Simulator;
+use nl_simulator::world::gate_token_address;
 use support::nl_output as nl;
 use support::{KEEP, field, sim_env, stderr, stdout};
 
@@ -87,7 +90,15 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let o = nl(out, &env, &["run-cycle"]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let run2 = field(&stdout(&o), "run ").to_string();
+    // Tick 2: Gate's currency info names a BSC contract for the new pair's base (on a chain of its own, so
+    // its pair lookup is not batched with the simulated Ethereum pools').
+    assert_eq!(sim.advance(), 2);
+    let o = nl(out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let hits = sim.hits();
+    let linked = format!("bsc:{}", gate_token_address(2).unwrap());
+    let first_source = format!("SELECT json_array(first_source) FROM assets WHERE asset_id = '{linked}'");
+    assert_eq!(rows(&db, &first_source).await, [r#"["gate_pairs"]"#], "the Gate listing was linked to its contract");
 
     // Every run, same config: identical rows, and diff-runs reports nothing.
     let o = nl(out, &env, &["rederive", "--from-raw"]).await;
@@ -97,11 +108,13 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     assert_same(&db, None, &scratch_db(out, &all)).await;
     let assets = "SELECT json_array(asset_id, symbol, name, chain, address, kind, first_seen_at, first_source, last_seen_at, sources_json, status) FROM assets";
     assert_eq!(rows(&db, assets).await, rows(&scratch_db(out, &all), assets).await, "assets re-derived identically");
+    assert_eq!(rows(&scratch_db(out, &all), &first_source).await, [r#"["gate_pairs"]"#], "the link is re-applied from the recorded currency response");
     let o = nl(out, &env, &["diff-runs", "all", &all]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("decisions that differ: 0"), "{}", stdout(&o));
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("runs").join(&all).join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["summary"]["rederived_from"].as_array().map(Vec::len), Some(2), "{}", m["summary"]);
+    assert_eq!(m["summary"]["rederived_from"].as_array().map(Vec::len), Some(3), "{}", m["summary"]);
+    assert!(m["summary"]["not_rederived"].get("gate_pairs").is_none(), "{}", m["summary"]);
 
     // From here on the venues are gone: re-derivation uses recorded responses only.
     drop(sim);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ListingObservation, RawEvent, Ts};
+use nl_sourcekit::RecordedResponses;
 
 /// Why a poll did not fully succeed. The runtime counts it by kind and keeps going.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,8 +65,17 @@ pub trait Source: Send + Sync {
     /// Re-derives, without I/O, what a poll made of one of its recorded responses (`raw`, as kept in
     /// raw_events): the observations and the next state, exactly as if the fetch had just returned it. A
     /// poll's clock is its responses' receive times, so the result does not depend on when this runs.
+    /// Lookups the poll made after that response are answered from `answers` (the same run's captures of
+    /// this source that [`lookup_path`](Self::lookup_path) names), in the order the poll made them.
     /// `None` when the source cannot re-derive from raw events (the default; e.g. RPC log sources).
-    fn rederive(&self, _state: Option<&serde_json::Value>, _raw: &RawEvent) -> Option<PollOutcome> {
+    fn rederive(&self, _state: Option<&serde_json::Value>, _raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        None
+    }
+
+    /// When `raw` is the capture of a lookup a poll makes besides its main fetch (e.g. a CEX currency
+    /// endpoint), the request path it answers: re-derivation does not re-derive it on its own but hands it
+    /// to [`rederive`](Self::rederive) through `answers` under this path. `None` (the default) otherwise.
+    fn lookup_path(&self, _raw: &RawEvent) -> Option<String> {
         None
     }
 }

@@ -1,6 +1,7 @@
 //! Tier (b): a new KuCoin/Gate listing is linked to its contract through the venue's currency endpoint
 //! (served by the mock venue), every currency response is kept raw, and a failed lookup leaves the
-//! listing as `cex:<venue>:<BASE>`.
+//! listing as `cex:<venue>:<BASE>`. Re-deriving from the kept raws alone re-applies the links: the currency
+//! responses answer the lookups and are not re-derived as instrument lists.
 #![allow(clippy::unwrap_used)]
 
 mod cex_common;
@@ -9,6 +10,8 @@ use cex_common::{Harness, drain, test_data};
 use nl_collector::PollReport;
 use nl_collector::config::build_sources_for_run;
 use nl_collector::sources::cex::mock::MockResponse;
+use nl_domain::RawEvent;
+use nl_sourcekit::RecordedQueues;
 use nl_sourcekit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
@@ -118,4 +121,49 @@ async fn lookups_can_be_turned_off_and_are_rejected_where_unsupported() {
     let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1.0, 1.0)).unwrap();
     let err = build_sources_for_run(&cfg, &budgets, &|_| None, "run").err().unwrap();
     assert!(err.to_string().contains("max_currency_lookups"), "{err}");
+}
+
+#[tokio::test]
+async fn rederiving_from_the_kept_raws_relinks_with_the_same_bound_and_order() {
+    let mut h = harness("gate_pairs").await;
+    h.cfg.get_mut("gate_pairs").unwrap().max_currency_lookups = Some(1);
+    let pairs = test_data("gate", "http_get_spot_currency_pairs.json");
+    h.venue.set(GATE_PAIRS, MockResponse::json(first_row_only(&pairs, "")));
+    let mut raws = h.subscribe("nl.raw.gate_pairs").await;
+    assert!(poll(&h).await.ok());
+    // Two new bases, one lookup per poll: NEW (first in the list) is linked, the other stays unlinked.
+    let mut v: Value = serde_json::from_str(&pairs).unwrap();
+    let mut other = v[1].clone();
+    other["id"] = "OTHER_USDT".into();
+    other["base"] = "OTHER".into();
+    v.as_array_mut().unwrap().push(other);
+    h.venue.set(GATE_PAIRS, MockResponse::json(v.to_string()));
+    h.venue.set(GATE_NEW, MockResponse::json(test_data("gate", "http_get_spot_currencies_currency.json")));
+    let r = poll(&h).await;
+    assert!(r.ok() && r.new == 2, "{r:?}");
+    let live = h.take_observed().await;
+    let linked: Vec<&str> = live.iter().filter(|e| e["meta"]["details"].get("chain").is_some()).map(|e| e["asset_id"].as_str().unwrap()).collect();
+    assert_eq!(linked, ["cex:gate:NEW"], "{live:?}");
+
+    let mut kept: Vec<RawEvent> = drain(raws.as_mut()).await.iter().map(|e| serde_json::from_value(e["meta"].clone()).unwrap()).collect();
+    kept.sort_by(|a, b| (a.observed_at, &a.raw_id).cmp(&(b.observed_at, &b.raw_id)));
+    assert_eq!(kept.len(), 3, "two lists and one currency response");
+    let budgets = BudgetRegistry::new(h.cfg.budget_configs().unwrap(), BudgetConfig::new(1.0, 1.0)).unwrap();
+    let src = build_sources_for_run(&h.cfg, &budgets, &|_| None, "rederive").unwrap().remove(0);
+    let lookups: RecordedQueues = kept.iter().filter_map(|r| Some((r.source.clone(), src.lookup_path(r)?, r.clone()))).collect();
+    assert_eq!(lookups.unused(), 1, "the currency response is a lookup answer");
+    let (mut state, mut got) = (None, Vec::new());
+    for raw in kept.iter().filter(|r| src.lookup_path(r).is_none()) {
+        let out = src.rederive(state.as_ref(), raw, &lookups).expect("instrument lists re-derive");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        state = out.next_state.or(state);
+        got.extend(out.observations.iter().map(|o| serde_json::to_value(o.to_envelope(cex_common::RUN_ID, "test")).unwrap()));
+    }
+    assert_eq!(lookups.unused(), 0, "the recorded answer was asked for");
+    let key = |e: &Value| (e["event_id"].as_str().unwrap().to_string(), e["meta"].to_string());
+    let (mut want, mut got): (Vec<_>, Vec<_>) = (live.iter().map(key).collect(), got.iter().map(key).collect());
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "same observations, links included");
+    assert_eq!(h.venue.hit_count(GATE_NEW), 1, "no request made");
 }

@@ -15,49 +15,18 @@ use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, DexScre
 use nl_collector::sources::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
 use nl_domain::RawEvent;
 use nl_enricher::PairFetcher;
-use nl_sourcekit::{RecordedResponses, recorded};
+use nl_sourcekit::{RecordedQueues, recorded};
 
-/// The path prefix of a configured base URL (`https://h/api/` → `/api`), stripped from captured endpoints
-/// so they key like the request paths the clients ask for.
-fn base_path(base_url: &str) -> String {
-    recorded::endpoint_path(base_url).trim_end_matches('/').to_string()
-}
-
-fn request_key<'a>(endpoint: &'a str, prefix: &str) -> &'a str {
-    let path = recorded::endpoint_path(endpoint);
-    path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path)
-}
-
-/// Recorded risk-provider responses of one run.
-#[derive(Debug, Default)]
-pub struct RecordedProviders {
-    queues: Mutex<HashMap<(String, String), VecDeque<RawEvent>>>,
-}
-
-impl RecordedProviders {
-    /// Indexes `raws` (in receive order) of the providers named in `base_urls` (provider → configured base URL).
-    #[must_use]
-    pub fn new(raws: &[RawEvent], base_urls: &HashMap<String, String>) -> Self {
-        let mut queues: HashMap<(String, String), VecDeque<RawEvent>> = HashMap::new();
-        for r in raws {
-            let Some(base) = base_urls.get(&r.source) else { continue };
-            let key = request_key(&r.endpoint, &base_path(base)).to_string();
-            queues.entry((r.source.clone(), key)).or_default().push_back(r.clone());
-        }
-        Self { queues: Mutex::new(queues) }
-    }
-
-    /// Captures not asked for.
-    #[must_use]
-    pub fn unused(&self) -> usize {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
-    }
-}
-
-impl RecordedResponses for RecordedProviders {
-    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
-    }
+/// Recorded risk-provider responses of one run: `raws` (in receive order) of the providers named in
+/// `base_urls` (provider → configured base URL), keyed by provider and request path.
+#[must_use]
+pub fn recorded_providers(raws: &[RawEvent], base_urls: &HashMap<String, String>) -> RecordedQueues {
+    raws.iter()
+        .filter_map(|r| {
+            let base = base_urls.get(&r.source)?;
+            Some((r.source.clone(), recorded::request_path(&r.endpoint, base).to_string(), r.clone()))
+        })
+        .collect()
 }
 
 /// `{chainId}/{token}` keys of a `/tokens/v1/{chainId}/{a,b,…}` request path.
@@ -77,11 +46,10 @@ impl RecordedPairs {
     /// Indexes the `dexscreener_pairs` captures among `raws` (in receive order); `base_url` is the configured one.
     #[must_use]
     pub fn new(raws: &[RawEvent], base_url: &str) -> Self {
-        let prefix = base_path(base_url);
         let mut by_token: HashMap<String, VecDeque<Arc<RawEvent>>> = HashMap::new();
         for r in raws.iter().filter(|r| r.source == DexScreenerClient::SOURCE) {
             let raw = Arc::new(r.clone());
-            for k in token_keys(request_key(&r.endpoint, &prefix)) {
+            for k in token_keys(recorded::request_path(&r.endpoint, base_url)) {
                 by_token.entry(k).or_default().push_back(Arc::clone(&raw));
             }
         }
@@ -142,17 +110,14 @@ mod tests {
     }
 
     #[test]
-    fn providers_answer_each_request_with_the_next_capture_of_it() {
+    fn providers_are_keyed_by_provider_and_path_under_their_base() {
+        use nl_sourcekit::RecordedResponses;
         let path = "/api/v1/token_security/1?contract_addresses=0xab";
-        let raws = vec![raw("goplus", &format!("https://gp.example/x{path}"), 10, "a"), raw("goplus", &format!("https://gp.example/x{path}"), 20, "b")];
+        let raws = vec![raw("goplus", &format!("https://gp.example/x{path}"), 10, "a"), raw("rugcheck", "https://rc.example/v1/tokens/x/report", 20, "b")];
         let bases = HashMap::from([("goplus".to_string(), "https://gp.example/x/".to_string())]);
-        let rec = RecordedProviders::new(&raws, &bases);
-        assert_eq!(rec.unused(), 2);
+        let rec = recorded_providers(&raws, &bases);
+        assert_eq!(rec.unused(), 1, "only configured providers");
         assert_eq!(rec.take("goplus", path).unwrap().payload, "a");
-        assert_eq!(rec.take("honeypot_is", path), None, "keyed by provider");
-        assert_eq!(rec.take("goplus", path).unwrap().payload, "b");
-        assert_eq!(rec.take("goplus", path), None);
-        assert_eq!(rec.unused(), 0);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! * The original runs are replayed in order, one segment per run. Each source's recorded responses are fed
 //!   to [`nl_collector::Source::rederive`] in receive order, carrying its state across runs as its cursor
-//!   was carried; with `--run R` the runs before R only rebuild that state.
+//!   was carried; with `--run R` the runs before R only rebuild that state. A source's lookup captures
+//!   ([`nl_collector::Source::lookup_path`], e.g. CEX currency responses) are not re-derived on their own:
+//!   they answer the lookups that re-deriving the same run's responses makes.
 //! * A replayed run gets fresh enricher, risk-scorer and gate instances (as each `nl run-cycle` had) on an
 //!   embedded bus, drained by accounting like a cycle. Provider and pair lookups are answered from the same
 //!   run's captures ([`crate::recorded`]); enricher re-snapshot rounds are off (their timing is wall-clock).
@@ -27,12 +29,13 @@ use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
 use nl_recorder::RecorderConfig;
 use nl_risk_scorer::Provider;
+use nl_sourcekit::RecordedQueues;
 use serde::Serialize;
 
 use crate::cycle::{CycleConfig, enabled_sources, events_per_type, publish_run_event};
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
-use crate::recorded::{RecordedPairs, RecordedProviders};
+use crate::recorded::{RecordedPairs, recorded_providers};
 
 /// Observations published per bus batch.
 const PUBLISH_CHUNK: usize = 1_000;
@@ -56,7 +59,8 @@ pub struct SegmentReport {
     /// Source responses re-derived into observations.
     pub source_raws: usize,
     pub observations: usize,
-    /// Provider and pair captures the replay never asked for (e.g. from enricher re-snapshot rounds).
+    /// Source lookup, provider and pair captures the replay never asked for (e.g. from enricher re-snapshot
+    /// rounds).
     pub unused_answers: usize,
 }
 
@@ -128,6 +132,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
         raws_read += raws.len();
         let mut report = SegmentReport { run_id: seg.run_id.clone(), raws: raws.len(), ..SegmentReport::default() };
         let mut observations: Vec<ListingObservation> = Vec::new();
+        let lookups: RecordedQueues = raws.iter().filter_map(|r| Some((r.source.clone(), sources.get(&r.source)?.lookup_path(r)?, r.clone()))).collect();
         for raw in &raws {
             let Some(src) = sources.get(&raw.source) else {
                 if !is_answer(&raw.source) {
@@ -135,8 +140,11 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
                 }
                 continue;
             };
+            if src.lookup_path(raw).is_some() {
+                continue;
+            }
             let state = states.entry(raw.source.clone()).or_default();
-            match src.rederive(state.as_ref(), raw) {
+            match src.rederive(state.as_ref(), raw, &lookups) {
                 Some(out) => {
                     report.source_raws += 1;
                     if out.next_state.is_some() {
@@ -148,6 +156,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
             }
         }
         report.observations = observations.len();
+        report.unused_answers = lookups.unused();
         if seg.publish {
             let meta = serde_json::json!({"status": "started", "started_at": started_at, "rederived_from": rederived_from});
             run_segment(cfg, &run, (&ledger_cfg, &recorder_cfg, &store), &raws, &observations, opts.drain_timeout, first.then_some(meta), &mut report).await?;
@@ -268,12 +277,12 @@ async fn start_pipeline(
     cfg: &CycleConfig,
     run: &RunIdentity,
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
-    answers: Option<(Arc<RecordedPairs>, Arc<RecordedProviders>)>,
+    answers: Option<(Arc<RecordedPairs>, Arc<RecordedQueues>)>,
 ) -> anyhow::Result<(Pipeline, Arc<dyn Bus>)> {
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem);
     let mut pipeline = Pipeline::new(Arc::clone(&bus));
-    let (pairs, providers) = answers.unwrap_or_else(|| (Arc::new(RecordedPairs::default()), Arc::new(RecordedProviders::default())));
+    let (pairs, providers) = answers.unwrap_or_else(|| (Arc::new(RecordedPairs::default()), Arc::new(RecordedQueues::default())));
     let mut enricher_cfg = cfg.enricher.clone();
     enricher_cfg.schedule.enabled = false;
     let ectx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone()).with_pair_fetcher(pairs);
@@ -308,7 +317,7 @@ async fn run_segment(
 ) -> anyhow::Result<()> {
     let provider_bases: HashMap<String, String> =
         Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
-    let providers = Arc::new(RecordedProviders::new(raws, &provider_bases));
+    let providers = Arc::new(recorded_providers(raws, &provider_bases));
     let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
     let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some((Arc::clone(&pairs), Arc::clone(&providers)))).await?;
     if let Some(meta) = started {
@@ -321,7 +330,7 @@ async fn run_segment(
     pipeline.drain(drain_timeout, |_| {}).await?;
     let failed = pipeline.stop().await;
     anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
-    report.unused_answers = providers.unused() + pairs.unused();
+    report.unused_answers += providers.unused() + pairs.unused();
     Ok(())
 }
 

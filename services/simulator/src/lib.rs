@@ -4,7 +4,8 @@
 //! `base_url` is [`Simulator::base_url`]:
 //!
 //! * CEX instrument lists: OKX `/api/v5/public/instruments`, Binance `/api/v3/exchangeInfo`,
-//!   Gate `/api/v4/spot/currency_pairs`; the OKX announcement feed `/api/v5/support/announcements`;
+//!   Gate `/api/v4/spot/currency_pairs` (with `/api/v4/spot/currencies/{currency}`: native coins, except a
+//!   BSC token contract on even ticks from 2); the OKX announcement feed `/api/v5/support/announcements`;
 //! * DEX: GeckoTerminal `/networks/{network}/new_pools`, DexScreener `/token-profiles/latest/v1` and
 //!   `/tokens/v1/{chain}/{addresses}`;
 //! * risk providers: GoPlus `/api/v1/token_security/{chain}`, honeypot.is `/v2/IsHoneypot`, rugcheck

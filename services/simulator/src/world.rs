@@ -111,6 +111,13 @@ pub fn token_address(t: u32, kind: TokenKind) -> String {
     format!("0x{:040x}", 0x5151_0000_0000_u64 + u64::from(t) * 16 + kind.index())
 }
 
+/// The BEP-20 contract (BSC) Gate's currency info names for the pair listed at tick `t`: every even tick from 2
+/// on (a token with no pool, so its asset is the Gate listing alone); other ticks list native coins.
+#[must_use]
+pub fn gate_token_address(t: u32) -> Option<String> {
+    (t >= 2 && t.is_multiple_of(2)).then(|| format!("0x{:040x}", 0x6a7e_0000_0000_u64 + u64::from(t)))
+}
+
 fn pool_address(t: u32, kind: TokenKind) -> String {
     format!("0x{:040x}", 0x9090_0000_0000_u64 + u64::from(t) * 16 + kind.index())
 }
@@ -225,15 +232,16 @@ impl World {
         v
     }
 
-    /// Gate `GET /api/v4/spot/currencies/{currency}` for a simulated pair's base: a native coin on its own
-    /// chain (no contract), so simulated Gate listings stay `cex:gate:<BASE>`. `None`: not listed.
+    /// Gate `GET /api/v4/spot/currencies/{currency}` for a simulated pair's base: a token on `BSC` at
+    /// [`gate_token_address`] (so that listing links to `bsc:<address>`), else a native coin on its own chain
+    /// (no contract; the listing stays `cex:gate:<BASE>`). `None`: not listed.
     #[must_use]
     pub fn gate_currency(&self, currency: &str) -> Option<Value> {
-        self.cex_ticks().map(|t| format!("SGAT{}", letters(t))).find(|b| b == currency).map(|base| {
-            json!({"currency": base, "name": format!("Simulated {base}"), "delisted": false, "withdraw_disabled": false, "withdraw_delayed": false,
-                   "deposit_disabled": false, "trade_disabled": false, "chain": base,
-                   "chains": [{"name": base, "addr": "", "withdraw_disabled": false, "withdraw_delayed": false, "deposit_disabled": false}]})
-        })
+        let t = self.cex_ticks().find(|t| format!("SGAT{}", letters(*t)) == currency)?;
+        let (chain, addr) = gate_token_address(t).map_or_else(|| (currency.to_string(), String::new()), |a| ("BSC".to_string(), a));
+        Some(json!({"currency": currency, "name": format!("Simulated {currency}"), "delisted": false, "withdraw_disabled": false, "withdraw_delayed": false,
+               "deposit_disabled": false, "trade_disabled": false, "chain": chain,
+               "chains": [{"name": chain, "addr": addr, "withdraw_disabled": false, "withdraw_delayed": false, "deposit_disabled": false}]}))
     }
 
     /// GeckoTerminal `GET /networks/{network}/new_pools` (page 1 only, newest first; other networks empty).
@@ -243,7 +251,9 @@ impl World {
             return json!({"data": [], "included": []});
         }
         let mut data = Vec::new();
-        let mut included = vec![json!({"id": format!("{NETWORK}_{WETH}"), "type": "token", "attributes": {"address": WETH, "name": "Wrapped Ether", "symbol": "WETH", "decimals": 18}})];
+        let mut included = vec![
+            json!({"id": format!("{NETWORK}_{WETH}"), "type": "token", "attributes": {"address": WETH, "name": "Wrapped Ether", "symbol": "WETH", "decimals": 18}}),
+        ];
         for (t, kind, address) in self.tokens().into_iter().rev() {
             let symbol = token_symbol(t, kind);
             data.push(json!({
@@ -351,6 +361,8 @@ mod tests {
         assert!(w.goplus(&token_address(9, TokenKind::Clean)).is_none(), "not listed yet");
         assert_eq!(w.token_pairs(&format!("{clean},0xdead")).as_array().map_or(0, Vec::len), 1);
         assert!(w.gate_currency("SGATB").is_some_and(|c| c["chains"][0]["addr"] == ""));
+        let erc20 = w.gate_currency("SGATC").expect("listed at tick 2");
+        assert_eq!((erc20["chain"].as_str(), erc20["chains"][0]["addr"].as_str()), (Some("BSC"), gate_token_address(2).as_deref()));
         assert!(w.gate_currency("SGATZ").is_none(), "not listed yet");
         assert_eq!(letters(0), "A");
         assert_eq!(letters(27), "BB");

@@ -23,7 +23,7 @@ pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus
 pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
 pub use headers::{Usage, UsageKind};
 pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
-pub use recorded::RecordedResponses;
+pub use recorded::{RecordedQueues, RecordedResponses};
 pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
 pub use stats::{SourceStats, StatsSnapshot};
 pub use ws::{EnvHeader, EnvLookup, UrlFn, WsClient, WsConfig, WsEvent, WsExit, WsHandle};

@@ -3,8 +3,11 @@
 //! Every response a stage fetches is captured as a [`RawEvent`] (status, body, receive time, redacted URL,
 //! and for a failure without a response the error). [`replay`] turns such a capture back into what the
 //! fetch returned then, so the stage's own parser and logic run on it unchanged. [`RecordedResponses`] is
-//! the lookup a re-derivation provides in place of a live client.
+//! the lookup a re-derivation provides in place of a live client; [`RecordedQueues`] is its first in, first
+//! out implementation.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::SubsecRound;
@@ -18,6 +21,48 @@ pub trait RecordedResponses: Send + Sync {
     /// Takes (consumes) the recorded answer of `source` to `path_and_query`: the earliest capture of that
     /// request not taken yet, so the n-th request gets the n-th answer. `None` when none is left.
     fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent>;
+}
+
+/// Recorded responses by source and request path, each path's captures in receive order: the n-th request
+/// of a path gets its n-th capture.
+#[derive(Debug, Default)]
+pub struct RecordedQueues {
+    queues: Mutex<HashMap<(String, String), VecDeque<RawEvent>>>,
+}
+
+impl RecordedQueues {
+    /// Captures not taken (yet).
+    #[must_use]
+    pub fn unused(&self) -> usize {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
+    }
+}
+
+/// From `(source, request path, capture)` in receive order.
+impl FromIterator<(String, String, RawEvent)> for RecordedQueues {
+    fn from_iter<I: IntoIterator<Item = (String, String, RawEvent)>>(iter: I) -> Self {
+        let mut queues: HashMap<(String, String), VecDeque<RawEvent>> = HashMap::new();
+        for (source, path, raw) in iter {
+            queues.entry((source, path)).or_default().push_back(raw);
+        }
+        Self { queues: Mutex::new(queues) }
+    }
+}
+
+impl RecordedResponses for RecordedQueues {
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
+    }
+}
+
+/// The request path and query a capture of `endpoint` answered on a source configured with `base_url`: the
+/// endpoint's path with the base URL's path prefix removed (`https://h/api/x?y` on `https://h/api/` →
+/// `/x?y`), so captures key like the paths clients ask for, whatever host they were recorded from.
+#[must_use]
+pub fn request_path<'a>(endpoint: &'a str, base_url: &str) -> &'a str {
+    let prefix = endpoint_path(base_url).split('?').next().unwrap_or_default().trim_end_matches('/');
+    let path = endpoint_path(endpoint);
+    path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path)
 }
 
 /// The path and query of a captured endpoint (`https://host/a/b?c=1#m` → `/a/b?c=1#m`); the endpoint itself
@@ -92,6 +137,31 @@ mod tests {
             Err(FetchError::Transport { message, .. }) => assert!(message.contains("timed out"), "{message}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn queues_answer_each_request_with_the_next_capture_of_it() {
+        let path = "/api/v1/token_security/1?contract_addresses=0xab";
+        let raws = [("a", 10), ("b", 20)].map(|(body, s)| {
+            let r =
+                RawEvent::new("goplus", &format!("https://gp.example/x{path}"), Some(200), chrono::Utc::now() + chrono::Duration::seconds(s), body.into(), "r");
+            ("goplus".to_string(), request_path(&r.endpoint, "https://gp.example/x/").to_string(), r)
+        });
+        let rec: RecordedQueues = raws.into_iter().collect();
+        assert_eq!(rec.unused(), 2);
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "a");
+        assert_eq!(rec.take("honeypot_is", path), None, "keyed by source");
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "b");
+        assert_eq!(rec.take("goplus", path), None);
+        assert_eq!(rec.unused(), 0);
+    }
+
+    #[test]
+    fn request_path_drops_the_base_prefix_only() {
+        assert_eq!(request_path("https://h/api/v4/x?y=1", "https://other/api"), "/v4/x?y=1");
+        assert_eq!(request_path("https://h/apix/v4", "https://h/api/"), "/apix/v4", "a prefix ends at a segment");
+        assert_eq!(request_path("http://127.0.0.1:9/a/b", "http://127.0.0.1:9/"), "/a/b");
+        assert_eq!(request_path("https://h/p/a?k=1", "https://h/p?key=REDACTED"), "/a?k=1");
     }
 
     #[test]

@@ -13,15 +13,19 @@
 //! * where the venue has a currency endpoint ([`CurrencyDescriptor`]), the base currency of each `New`
 //!   instrument is looked up (same HTTP client and budget, every response kept raw, at most
 //!   `max_currency_lookups` per poll) and a contract it names links the observation to `<chain>:<address>`.
-//!   A failed lookup leaves the listing as `cex:<venue>:<BASE>` and is reported like any poll error;
+//!   A failed lookup leaves the listing as `cex:<venue>:<BASE>` and is reported like any poll error (a
+//!   lookup that got no response is kept too, as a failure capture);
 //! * the clock of a poll is its response's receive time (first seen, emitted, announcement lookback), so
-//!   [`Source::rederive`] gives the same observations from the recorded response.
+//!   [`Source::rederive`] gives the same observations from the recorded response. Currency responses are
+//!   lookup answers ([`Source::lookup_path`]): re-deriving a list response looks its new bases up in them,
+//!   with the live poll's bound and order, through the same linking step.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
-use nl_sourcekit::{FetchError, Fetched, HttpSource, recorded};
+use nl_sourcekit::{FetchError, Fetched, HttpSource, RecordedResponses, recorded};
 
 use super::currency::{CurrencyDescriptor, annotate, contract_links};
 use serde::{Deserialize, Serialize};
@@ -87,7 +91,12 @@ enum Fetch {
 
 /// Fetches `path` charging `weight`; failures are recorded in `out` (raw of the error response, poll error).
 async fn fetch(http: &HttpSource, name: &str, path: &str, weight: u32, run_id: &str, out: &mut PollOutcome) -> Fetch {
-    match http.get(path, weight).await {
+    classify(http.get(path, weight).await, name, run_id, out)
+}
+
+/// What a fetch result leaves to do; a failure is recorded in `out` (raw of the error response, poll error).
+fn classify(result: Result<Fetched, FetchError>, name: &str, run_id: &str, out: &mut PollOutcome) -> Fetch {
+    match result {
         Ok(f) if f.not_modified => Fetch::Done,
         Ok(f) => Fetch::Body(f),
         Err(e) => {
@@ -155,29 +164,31 @@ pub struct InstrumentListSource {
     http: HttpSource,
     desc: InstrumentListDescriptor,
     run_id: String,
-    /// Currency endpoint and the most lookups per poll; `None` never links.
-    currency: Option<(CurrencyDescriptor, usize)>,
+    /// The venue's currency endpoint, if it has one (its captures are lookup answers even when linking is off).
+    currency: Option<CurrencyDescriptor>,
+    /// The most currency lookups per poll; `0` never links.
+    max_lookups: usize,
 }
 
 impl InstrumentListSource {
     /// A source named `name` polling `desc` through `http` every `interval`; raws carry `run_id`.
     #[must_use]
     pub fn new(name: impl Into<String>, interval: Duration, http: HttpSource, desc: InstrumentListDescriptor, run_id: impl Into<String>) -> Self {
-        Self { name: name.into(), interval, http, desc, run_id: run_id.into(), currency: None }
+        Self { name: name.into(), interval, http, desc, run_id: run_id.into(), currency: None, max_lookups: 0 }
     }
 
     /// Looks up the base currency of up to `max_per_poll` new instruments per poll at `currency` to link
     /// them to their contract (`0` disables it).
     #[must_use]
     pub fn with_currency_lookup(mut self, currency: CurrencyDescriptor, max_per_poll: usize) -> Self {
-        self.currency = (max_per_poll > 0).then_some((currency, max_per_poll));
+        (self.currency, self.max_lookups) = (Some(currency), max_per_poll);
         self
     }
 
-    /// Links `New` observations to contracts through the venue's currency endpoint, one request per
-    /// distinct base. Stops at the per-poll bound or the first rate limit; the rest stay unlinked.
-    async fn link_new(&self, out: &mut PollOutcome) {
-        let Some((desc, max)) = self.currency else { return };
+    /// The currency endpoint when linking is on, and the distinct bases of the `New` observations in `out` to
+    /// look up there: first appearance order, at most the per-poll bound (the rest stay unlinked).
+    fn bases_to_link(&self, out: &PollOutcome) -> Option<(CurrencyDescriptor, Vec<String>)> {
+        let desc = self.currency.filter(|_| self.max_lookups > 0)?;
         let mut bases: Vec<String> = Vec::new();
         for o in out.observations.iter().filter(|o| o.change == ChangeKind::New) {
             if let Some(b) = &o.base
@@ -186,24 +197,61 @@ impl InstrumentListSource {
                 bases.push(b.clone());
             }
         }
-        if bases.len() > max {
-            warn!(source = %self.name, new = bases.len(), max, "More new currencies than lookups per poll; the rest stay unlinked.");
+        if bases.len() > self.max_lookups {
+            warn!(source = %self.name, new = bases.len(), max = self.max_lookups, "More new currencies than lookups per poll; the rest stay unlinked.");
+            bases.truncate(self.max_lookups);
         }
-        let name = self.name.as_str();
-        for base in bases.into_iter().take(max) {
-            let errors_before = out.errors.len();
-            let Fetch::Body(f) = fetch(&self.http, name, &desc.path(&base), desc.weight, &self.run_id, out).await else {
-                if out.errors[errors_before..].iter().any(|e| matches!(e, PollError::RateLimited { .. })) {
-                    break;
-                }
-                continue;
-            };
-            let Some((info, raw_id)) = parse_kept(&f, name, &self.run_id, desc.parse, out) else { continue };
-            let links = contract_links(&info, &desc);
-            for o in out.observations.iter_mut().filter(|o| o.change == ChangeKind::New && o.base.as_deref() == Some(base.as_str())) {
-                annotate(&mut o.details, &links, &raw_id);
+        Some((desc, bases))
+    }
+
+    /// Links `New` observations to contracts through the venue's currency endpoint, one request per
+    /// distinct base. Stops at the per-poll bound or the first rate limit; the rest stay unlinked.
+    async fn link_new(&self, out: &mut PollOutcome) {
+        let Some((desc, bases)) = self.bases_to_link(out) else { return };
+        for base in bases {
+            let path = desc.path(&base);
+            let result = self.http.get(&path, desc.weight).await;
+            if let Err(e) = &result
+                && e.response().is_none()
+            {
+                // Kept, so a re-derivation sees that this lookup failed rather than answering it with a later one.
+                out.raws.push(recorded::failure_capture(&self.name, &self.http.shown_url(&path), chrono::Utc::now(), &e.to_string(), &self.run_id));
+            }
+            if self.link_answer(&desc, &base, result, out).is_break() {
+                break;
             }
         }
+    }
+
+    /// [`link_new`](Self::link_new) on recorded currency responses: the same lookups in the same order, each
+    /// answered by its capture (none recorded: the lookup failed).
+    fn relink_new(&self, answers: &dyn RecordedResponses, out: &mut PollOutcome) {
+        let Some((desc, bases)) = self.bases_to_link(out) else { return };
+        for base in bases {
+            let Some(raw) = answers.take(&self.name, &desc.path(&base)) else { continue };
+            if self.link_answer(&desc, &base, recorded::replay(&raw), out).is_break() {
+                break;
+            }
+        }
+    }
+
+    /// Annotates the `New` observations of `base` with the contract the currency response `result` names,
+    /// keeping the response raw. `Break` after a rate limit: the lookups left stay unlinked.
+    fn link_answer(&self, desc: &CurrencyDescriptor, base: &str, result: Result<Fetched, FetchError>, out: &mut PollOutcome) -> ControlFlow<()> {
+        let name = self.name.as_str();
+        let errors_before = out.errors.len();
+        let Fetch::Body(f) = classify(result, name, &self.run_id, out) else {
+            if out.errors[errors_before..].iter().any(|e| matches!(e, PollError::RateLimited { .. })) {
+                return ControlFlow::Break(());
+            }
+            return ControlFlow::Continue(());
+        };
+        let Some((info, raw_id)) = parse_kept(&f, name, &self.run_id, desc.parse, out) else { return ControlFlow::Continue(()) };
+        let links = contract_links(&info, desc);
+        for o in out.observations.iter_mut().filter(|o| o.change == ChangeKind::New && o.base.as_deref() == Some(base)) {
+            annotate(&mut o.details, &links, &raw_id);
+        }
+        ControlFlow::Continue(())
     }
 
     /// The venue descriptor.
@@ -238,12 +286,19 @@ impl Source for InstrumentListSource {
         out
     }
 
-    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, answers: &dyn RecordedResponses) -> Option<PollOutcome> {
         let mut out = PollOutcome::default();
         if let Ok(f) = recorded::replay(raw) {
             self.process(&f, state, &mut out);
+            self.relink_new(answers, &mut out);
         }
         Some(out)
+    }
+
+    fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
+        let desc = self.currency?;
+        let path = recorded::request_path(&raw.endpoint, &self.http.shown_url(""));
+        path.starts_with(desc.path_prefix).then(|| path.to_string())
     }
 }
 
@@ -327,7 +382,7 @@ impl Source for AnnouncementSource {
         out
     }
 
-    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
         let mut out = PollOutcome::default();
         if let Ok(f) = recorded::replay(raw) {
             self.process(&f, state, &mut out);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use nl_sourcekit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, recorded};
+use nl_sourcekit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -108,7 +108,7 @@ impl Source for ProfilesSource {
         out
     }
 
-    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
         let mut out = PollOutcome::default();
         if let Ok(f) = recorded::replay(raw) {
             self.process(&f, state, &mut out);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use nl_sourcekit::{FetchError, Fetched, HttpConfig, HttpSource, SecretLocation, SecretParam, recorded};
+use nl_sourcekit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::debug;
@@ -193,7 +193,7 @@ impl Source for GeckoTerminalSource {
         out
     }
 
-    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent) -> Option<PollOutcome> {
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
         let mut out = PollOutcome::default();
         // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
         let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
