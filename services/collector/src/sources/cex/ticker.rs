@@ -72,7 +72,13 @@ pub const TICKER_VENUES: [&str; 4] = [okx::VENUE, gate::VENUE, kucoin::VENUE, by
 ///
 /// # Errors
 /// [`ParseError::Invalid`] when a present value is not a decimal.
-pub(crate) fn ticker_from(venue: &'static str, instrument_id: Option<String>, last: Option<&str>, quote_volume: Option<&str>, body: &str) -> Result<Ticker, ParseError> {
+pub(crate) fn ticker_from(
+    venue: &'static str,
+    instrument_id: Option<String>,
+    last: Option<&str>,
+    quote_volume: Option<&str>,
+    body: &str,
+) -> Result<Ticker, ParseError> {
     let dec = |field: &str, v: Option<&str>| {
         parse_opt_decimal(v).map_err(|e| ParseError::Invalid { venue, what: "ticker", reason: format!("{field}: {e}"), excerpt: excerpt(body) })
     };
