@@ -157,10 +157,10 @@ async fn rate_limit_delays_the_next_call_without_a_storm() {
 #[tokio::test]
 async fn null_reserve_is_missing_and_bad_pages_are_kept_raw() {
     let gt: Shared = Arc::default();
-    gt.lock()
-        .unwrap()
-        .pages
-        .insert("eth".into(), vec![vec![pool("eth", &evm(0x10), &evm(0x20), WETH, Value::Null), pool("eth", &evm(0x11), &evm(0x21), WETH, json!("12.5"))]]);
+    gt.lock().unwrap().pages.insert(
+        "eth".into(),
+        vec![vec![pool("eth", &evm(0x10), &evm(0x20), WETH, Value::Null), pool("eth", &evm(0x11), &evm(0x21), WETH, json!("12.5"))]],
+    );
     gt.lock().unwrap().raw_body.insert("bsc".into(), "{\"data\": [".into());
     let url = start(Arc::clone(&gt)).await;
     let h = Harness::new();

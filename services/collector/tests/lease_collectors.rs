@@ -22,8 +22,7 @@ const PROCS: usize = 3;
 const SOURCES: usize = 6;
 const TTL: Duration = Duration::from_secs(3);
 const INTERVAL: Duration = Duration::from_secs(1);
-const BODY: &str =
-    r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","baseCcy":"BTC","quoteCcy":"USDT","state":"live","listTime":"1700000000000"}]}"#;
+const BODY: &str = r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","baseCcy":"BTC","quoteCcy":"USDT","state":"live","listTime":"1700000000000"}]}"#;
 
 /// (process, source, arrival).
 type Hits = Arc<Mutex<Vec<(usize, usize, Instant)>>>;
@@ -200,10 +199,7 @@ async fn three_collectors_share_sources_by_lease() {
     .await;
     assert!(released, "p{b} did not pick up the released sources");
     let h = snapshot(&hits);
-    let pickup = (0..SOURCES)
-        .map(|s| h.iter().filter(|(p, src, t)| *src == s && *p == b && *t >= termed_at).map(|(_, _, t)| *t - termed_at).min().unwrap())
-        .max()
-        .unwrap();
+    let pickup = (0..SOURCES).map(|s| h.iter().filter(|(p, src, t)| *src == s && *p == b && *t >= termed_at).map(|(_, _, t)| *t - termed_at).min().unwrap()).max().unwrap();
     eprintln!("SIGTERM release → pickup by p{b}: {pickup:?}");
     assert!(pickup < TTL, "released leases should not wait for the TTL ({pickup:?})");
 }

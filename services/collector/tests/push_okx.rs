@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use nl_bus::testkit::wait_until;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
-use nl_collector::config::{SourceConfig, SourceKind, SourcesConfig};
 use nl_collector::push::mock::MockWsVenue;
 use nl_collector::push::{PushOptions, PushOptionsMap, build_push_sources};
 use nl_collector::runtime::{CollectorCtx, RunIdentity, raw_subject};
 use nl_collector::sources::cex::mock::{MockResponse, MockVenue};
+use nl_collector::config::{SourceConfig, SourceKind, SourcesConfig};
 use nl_collector::{MemoryStateStore, StateStore};
 use nl_domain::{Envelope, EventType};
 use nl_sourcekit::{BudgetConfig, BudgetRegistry};
@@ -101,8 +101,7 @@ async fn okx_push_reports_once_and_fills_the_gap_after_reconnect() {
 
     let cfg = sources(&rest.base_url(), &ws.url());
     // Fast reconnects and no keepalive chatter for the test.
-    let opts: PushOptionsMap =
-        [(NAME.to_string(), PushOptions { ping_interval_ms: Some(0), backoff_base_ms: Some(20), backoff_cap_ms: Some(100), ..PushOptions::default() })].into();
+    let opts: PushOptionsMap = [(NAME.to_string(), PushOptions { ping_interval_ms: Some(0), backoff_base_ms: Some(20), backoff_cap_ms: Some(100), ..PushOptions::default() })].into();
     let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1.0, 1.0)).unwrap();
     let mut built = build_push_sources(&cfg, &opts, &budgets, Arc::new(|_| None), "run-test").unwrap();
     assert_eq!(built.len(), 1);

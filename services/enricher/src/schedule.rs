@@ -1,6 +1,7 @@
 //! The bounded tracked set behind re-snapshots: each tracked asset (on-chain, or a CEX listing with the pair
-//! whose ticker gives its market values) has an age and a next due time set by its age tier. When the set is full the oldest-tracked asset is evicted (explicit, counted load
-//! shedding); past the configured maximum age an asset stops being tracked.
+//! whose ticker gives its market values) has an age and a next due time set by its age tier. When the set
+//! is full the oldest-tracked asset is evicted (explicit, counted load shedding); past the configured
+//! maximum age an asset stops being tracked.
 //!
 //! Time is `tokio::time::Instant`, so the schedule runs on a paused clock in tests.
 

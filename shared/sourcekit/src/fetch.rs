@@ -140,7 +140,9 @@ impl FetchError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => Some(*retry_after),
-            Self::Upstream { response, .. } => response.header("retry-after").and_then(|v| headers::parse_retry_after_value(v, response.observed_at)),
+            Self::Upstream { response, .. } => {
+                response.header("retry-after").and_then(|v| headers::parse_retry_after_value(v, response.observed_at))
+            }
             _ => None,
         }
     }

@@ -103,10 +103,14 @@ pub fn parse_usage(headers: &HeaderMap, now: DateTime<Utc>, binance_weight_limit
         return Some(Usage { used: limit.saturating_sub(remaining), limit, reset_at, kind: UsageKind::Bybit });
     }
     if let (Some(remaining), Some(limit)) = (header_u64(headers, "gw-ratelimit-remaining"), header_u64(headers, "gw-ratelimit-limit")) {
-        let reset_at = header_u64(headers, "gw-ratelimit-reset").and_then(|ms| chrono::Duration::try_milliseconds(i64::try_from(ms).ok()?)).map(|d| now + d);
+        let reset_at = header_u64(headers, "gw-ratelimit-reset")
+            .and_then(|ms| chrono::Duration::try_milliseconds(i64::try_from(ms).ok()?))
+            .map(|d| now + d);
         return Some(Usage { used: limit.saturating_sub(remaining), limit, reset_at, kind: UsageKind::Kucoin });
     }
-    if let (Some(remaining), Some(limit)) = (header_u64(headers, "x-gate-ratelimit-requests-remain"), header_u64(headers, "x-gate-ratelimit-limit")) {
+    if let (Some(remaining), Some(limit)) =
+        (header_u64(headers, "x-gate-ratelimit-requests-remain"), header_u64(headers, "x-gate-ratelimit-limit"))
+    {
         let reset_at = header_u64(headers, "x-gate-ratelimit-reset-timestamp").and_then(from_unix_s);
         return Some(Usage { used: limit.saturating_sub(remaining), limit, reset_at, kind: UsageKind::Gate });
     }
@@ -189,7 +193,11 @@ mod tests {
 
     #[test]
     fn gate_reset_is_unix_seconds() {
-        let h = map(&[("X-Gate-RateLimit-Limit", "200"), ("X-Gate-RateLimit-Requests-Remain", "10"), ("X-Gate-RateLimit-Reset-Timestamp", "1760000040")]);
+        let h = map(&[
+            ("X-Gate-RateLimit-Limit", "200"),
+            ("X-Gate-RateLimit-Requests-Remain", "10"),
+            ("X-Gate-RateLimit-Reset-Timestamp", "1760000040"),
+        ]);
         let u = parse_usage(&h, now(), 6000).expect("usage");
         assert_eq!((u.used, u.limit, u.kind), (190, 200, UsageKind::Gate));
         assert_eq!(u.reset_in(now()), Some(Duration::from_secs(10)));

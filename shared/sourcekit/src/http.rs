@@ -175,7 +175,12 @@ impl HttpSource {
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_env(name: impl Into<String>, cfg: HttpConfig, budget: Arc<Budget>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, BuildError> {
+    pub fn with_env(
+        name: impl Into<String>,
+        cfg: HttpConfig,
+        budget: Arc<Budget>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, BuildError> {
         install_crypto_provider();
         let mut resolved = Vec::with_capacity(cfg.secrets.len());
         for p in &cfg.secrets {
@@ -365,13 +370,7 @@ impl HttpSource {
     }
 
     /// One HTTP exchange, body included (the per-request timeout covers both).
-    async fn send_once(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&[u8]>,
-        known: &Validators,
-    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), reqwest::Error> {
+    async fn send_once(&self, method: &Method, url: &Url, body: Option<&[u8]>, known: &Validators) -> Result<(StatusCode, HeaderMap, bytes::Bytes), reqwest::Error> {
         let mut req = self.client.request(method.clone(), url.clone()).timeout(Duration::from_millis(self.cfg.timeout_ms)).headers(self.fixed_headers.clone());
         if let Some(etag) = &known.etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, etag);

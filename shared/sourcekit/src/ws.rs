@@ -240,12 +240,9 @@ impl WsClient {
         };
         let mut req = url.as_str().into_client_request().map_err(|e| format!("invalid url: {e}"))?;
         for h in &self.cfg.env_headers {
-            let value = (self.env)(&h.value_env)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("header `{}`: env var `{}` is unset or empty", h.name, h.value_env))?;
+            let value = (self.env)(&h.value_env).filter(|v| !v.is_empty()).ok_or_else(|| format!("header `{}`: env var `{}` is unset or empty", h.name, h.value_env))?;
             let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("invalid header name `{}`", h.name))?;
-            let mut value =
-                HeaderValue::from_str(&value).map_err(|_| format!("header `{}`: value from `{}` is not a valid header value", h.name, h.value_env))?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| format!("header `{}`: value from `{}` is not a valid header value", h.name, h.value_env))?;
             value.set_sensitive(true);
             req.headers_mut().insert(name, value);
         }
@@ -365,10 +362,7 @@ impl WsClient {
                 None => return End::Lost("stream ended".to_owned()),
                 Some(Err(e)) => return End::Lost(format!("read error: {e}")),
                 Some(Ok(Message::Close(frame))) => {
-                    return End::Lost(format!(
-                        "closed by server: {}",
-                        frame.map_or_else(|| "no close frame".to_owned(), |f| format!("{} {}", f.code, f.reason))
-                    ));
+                    return End::Lost(format!("closed by server: {}", frame.map_or_else(|| "no close frame".to_owned(), |f| format!("{} {}", f.code, f.reason))));
                 }
                 Some(Ok(m)) => {
                     self.shared.touch();

@@ -26,7 +26,9 @@ impl FeedState {
     pub fn decode(kind: PushKind, source: &str, stored: Option<&serde_json::Value>) -> Self {
         fn typed<T: serde::de::DeserializeOwned>(source: &str, v: Option<&serde_json::Value>) -> Option<T> {
             let v = v?;
-            serde_json::from_value(v.clone()).map_err(|error| warn!(source = %source, %error, "Saved push state unreadable; establishing a new baseline.")).ok()
+            serde_json::from_value(v.clone())
+                .map_err(|error| warn!(source = %source, %error, "Saved push state unreadable; establishing a new baseline."))
+                .ok()
         }
         if kind.is_announcements() { Self::Announcements(typed(source, stored)) } else { Self::Instruments(typed(source, stored)) }
     }

@@ -124,7 +124,12 @@ pub struct AnnouncementSelection {
 /// published within `policy.baseline_lookback` of `now` are reported; undated ones are not. Ids repeated within
 /// one batch are reported once.
 #[must_use]
-pub fn select_new_announcements(seen: Option<&SeenAnnouncements>, batch: &[Announcement], now: Ts, policy: &AnnouncementPolicy) -> AnnouncementSelection {
+pub fn select_new_announcements(
+    seen: Option<&SeenAnnouncements>,
+    batch: &[Announcement],
+    now: Ts,
+    policy: &AnnouncementPolicy,
+) -> AnnouncementSelection {
     let baseline = seen.is_none();
     let mut next = seen.cloned().unwrap_or_else(|| SeenAnnouncements::new(policy.capacity));
     let too_old = |a: &Announcement, limit: chrono::Duration| a.published_at.is_some_and(|p| now - p > limit);
@@ -133,8 +138,11 @@ pub fn select_new_announcements(seen: Option<&SeenAnnouncements>, batch: &[Annou
         if !next.insert(a.id.clone()) {
             continue;
         }
-        let report =
-            if baseline { a.published_at.is_some() && !too_old(a, policy.baseline_lookback) } else { policy.max_age.is_none_or(|limit| !too_old(a, limit)) };
+        let report = if baseline {
+            a.published_at.is_some() && !too_old(a, policy.baseline_lookback)
+        } else {
+            policy.max_age.is_none_or(|limit| !too_old(a, limit))
+        };
         if report {
             new.push(a.clone());
         }

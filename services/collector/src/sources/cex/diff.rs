@@ -65,7 +65,13 @@ pub struct DiffOutcome {
 }
 
 fn entry(inst: &Instrument, first_seen: Ts) -> KnownEntry {
-    KnownEntry { status: inst.status.clone(), raw_status: inst.raw_status.clone(), scheduled_at: inst.scheduled_at, first_seen, removed: false }
+    KnownEntry {
+        status: inst.status.clone(),
+        raw_status: inst.raw_status.clone(),
+        scheduled_at: inst.scheduled_at,
+        first_seen,
+        removed: false,
+    }
 }
 
 fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, complete: bool) -> DiffOutcome {
@@ -90,7 +96,8 @@ fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, comple
                 new.push(inst.clone());
             }
             Some(e) => {
-                let changed = e.removed || e.status != inst.status || e.raw_status != inst.raw_status || e.scheduled_at != inst.scheduled_at;
+                let changed =
+                    e.removed || e.status != inst.status || e.raw_status != inst.raw_status || e.scheduled_at != inst.scheduled_at;
                 if changed {
                     updated.push((inst.clone(), e.status.clone()));
                     let first_seen = e.first_seen;

@@ -29,8 +29,8 @@ const CONTRACT_QUOTES: &[&str] = &["FDUSD", "USDT", "USDC", "BUSD", "USD"];
 
 /// Uppercase words that are never coins on their own in a title: quotes, fiat, venue names, time zones.
 const NOT_COINS: &[&str] = &[
-    "USDT", "USDC", "USD", "BUSD", "FDUSD", "TUSD", "EUR", "TRY", "BRL", "GBP", "AUD", "UAH", "JPY", "KZT", "BIDR", "ARS", "MXN", "PLN", "RON", "ZAR", "UTC",
-    "GMT", "API", "VIP", "AMA", "FAQ", "KYC", "APR", "APY", "OKX", "ST", "TGE",
+    "USDT", "USDC", "USD", "BUSD", "FDUSD", "TUSD", "EUR", "TRY", "BRL", "GBP", "AUD", "UAH", "JPY", "KZT", "BIDR", "ARS", "MXN", "PLN",
+    "RON", "ZAR", "UTC", "GMT", "API", "VIP", "AMA", "FAQ", "KYC", "APR", "APY", "OKX", "ST", "TGE",
 ];
 
 /// Parses one announcement title. Never fails: an unrecognised title is `action: Other` with whatever coins
@@ -63,7 +63,17 @@ impl Announcement {
     #[must_use]
     pub fn from_title(venue: &str, id: String, title: String, url: Option<String>, published_at: Option<Ts>) -> Self {
         let info = parse_title(&title);
-        Self { venue: venue.to_string(), id, title, url, published_at, coins: info.coins, action: info.action, markets: info.markets, pairs: info.pairs }
+        Self {
+            venue: venue.to_string(),
+            id,
+            title,
+            url,
+            published_at,
+            coins: info.coins,
+            action: info.action,
+            markets: info.markets,
+            pairs: info.pairs,
+        }
     }
 }
 
@@ -74,7 +84,12 @@ fn has_phrase(lower: &str, p: &str) -> bool {
 fn detect_markets(lower: &str, words: &[&str]) -> Vec<Market> {
     let w = |x: &str| words.contains(&x);
     let mut m = Vec::new();
-    if w("futures") || w("perpetual") || w("perps") || w("x-perp") || ((w("contract") || w("contracts")) && !has_phrase(lower, "smart contract")) {
+    if w("futures")
+        || w("perpetual")
+        || w("perps")
+        || w("x-perp")
+        || ((w("contract") || w("contracts")) && !has_phrase(lower, "smart contract"))
+    {
         m.push(Market::Futures);
     }
     let margin = w("margin");
@@ -194,7 +209,9 @@ fn tokenize(title: &str) -> Vec<Tok> {
 
 /// Uppercase ASCII letters/digits, 1-20 chars, at least one letter.
 fn symbol_like(s: &str) -> bool {
-    (1..=20).contains(&s.len()) && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) && s.chars().any(|c| c.is_ascii_uppercase())
+    (1..=20).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && s.chars().any(|c| c.is_ascii_uppercase())
 }
 
 fn is_list_sep(t: &Tok) -> bool {
@@ -277,7 +294,10 @@ fn push_pair(pairs: &mut Vec<(String, String)>, p: (String, String)) {
 
 /// `KAIAUSDT` → `("KAIA", "USDT")` in a futures/options title.
 fn split_contract(sym: &str) -> Option<(String, String)> {
-    CONTRACT_QUOTES.iter().find(|q| sym.len() > q.len() && sym.ends_with(*q)).map(|q| (sym[..sym.len() - q.len()].to_string(), (*q).to_string()))
+    CONTRACT_QUOTES
+        .iter()
+        .find(|q| sym.len() > q.len() && sym.ends_with(*q))
+        .map(|q| (sym[..sym.len() - q.len()].to_string(), (*q).to_string()))
 }
 
 fn extract(title: &str, futures_ctx: bool) -> (Vec<CoinRef>, Vec<(String, String)>) {

@@ -35,7 +35,12 @@ const CASES: &[Case] = &[
     c("Binance Futures Will Delist Multiple USDⓈ-M Perpetual Contracts (2026-10-05)", Delisting, &[], &[Futures]),
     c("Notice of Removal of Spot Trading Pairs - 2026-10-02", Delisting, &[], &[Spot]),
     c("Binance Margin And Loans Token Delist on 2026-10-02", Delisting, &[], &[Margin, Oth]),
-    c("Binance Will Close UAH Deposits and Withdrawals via Fiat Trade UAH and Delist USDT/UAH Spot Trading Pair", Delisting, &["USDT"], &[Spot]),
+    c(
+        "Binance Will Close UAH Deposits and Withdrawals via Fiat Trade UAH and Delist USDT/UAH Spot Trading Pair",
+        Delisting,
+        &["USDT"],
+        &[Spot],
+    ),
     c("Notice of Removal of Margin Trading Pairs - 2026-09-25", Delisting, &[], &[Margin]),
     c("Binance Will Delist USDP on 2026-09-24", Delisting, &["USDP"], &[Spot]),
     c(
@@ -46,7 +51,12 @@ const CASES: &[Case] = &[
     ),
     c("Binance Will Delist ICX, SCRT, STORJ on 2026-09-03", Delisting, &["ICX", "SCRT", "STORJ"], &[Spot]),
     c("Binance Margin And Loan Will Delist BTTC & POWR on 2026-08-14", Delisting, &["BTTC", "POWR"], &[Margin, Oth]),
-    c("Binance Will Delist ACX, HFT, PIVX, PYR, VANRY, VIC on 2026-08-17", Delisting, &["ACX", "HFT", "PIVX", "PYR", "VANRY", "VIC"], &[Spot]),
+    c(
+        "Binance Will Delist ACX, HFT, PIVX, PYR, VANRY, VIC on 2026-08-17",
+        Delisting,
+        &["ACX", "HFT", "PIVX", "PYR", "VANRY", "VIC"],
+        &[Spot],
+    ),
     c("Notice Regarding the Removal of AEUR and Conversion of AEUR to EUR", Delisting, &["AEUR"], &[Spot]),
     c("Binance Futures Will Delist USDⓈ-M AERGOUSDT Perpetual Contract (2026-07-24)", Delisting, &["AERGO"], &[Futures]),
     c("Binance Futures Will Delist USDⓈ-Margined IPUSDT and IPUSDC Perpetual Contracts (2026-06-28)", Delisting, &["IP"], &[Futures]),
@@ -60,22 +70,47 @@ const CASES: &[Case] = &[
     c("OKX to support AERGO crypto migration", Other, &[], &[]),
     c("OKX to delist MAJOR and J spot trading pairs", Delisting, &["MAJOR", "J"], &[Spot]),
     c("OKX to delist KITE margin trading pair", Delisting, &["KITE"], &[Margin]),
-    c("OKX to delist RSS3, MEMEFI, GHST, RIO and SWEAT spot trading pairs", Delisting, &["RSS3", "MEMEFI", "GHST", "RIO", "SWEAT"], &[Spot]),
+    c(
+        "OKX to delist RSS3, MEMEFI, GHST, RIO and SWEAT spot trading pairs",
+        Delisting,
+        &["RSS3", "MEMEFI", "GHST", "RIO", "SWEAT"],
+        &[Spot],
+    ),
     c("OKX to delist several USDⓈ UM perpetual futures", Delisting, &[], &[Futures]),
     // HarrisonJL/delistwatch tests/fixtures/kucoin_list.json (captured KuCoin delistings page).
-    c("KuCoin Futures Will Delist the ICXUSDT and STORJUSDT Perpetual Contracts and Related Services (2026-08-26)", Delisting, &["ICX", "STORJ"], &[Futures]),
-    c("KuCoin Futures Will Delist the HFTUSDT, VICUSDT & VANRYUSDT Perpetual Contracts (2026-08-07)", Delisting, &["HFT", "VIC", "VANRY"], &[Futures]),
+    c(
+        "KuCoin Futures Will Delist the ICXUSDT and STORJUSDT Perpetual Contracts and Related Services (2026-08-26)",
+        Delisting,
+        &["ICX", "STORJ"],
+        &[Futures],
+    ),
+    c(
+        "KuCoin Futures Will Delist the HFTUSDT, VICUSDT & VANRYUSDT Perpetual Contracts (2026-08-07)",
+        Delisting,
+        &["HFT", "VIC", "VANRY"],
+        &[Futures],
+    ),
     c("KuCoin Earn Will Delist the GLMR, MOVR Products", Delisting, &["GLMR", "MOVR"], &[Oth]),
     c("ST: KuCoin Will Delist Cross The Ages (CTA)", Delisting, &["CTA"], &[Spot]),
     c("KuCoin Futures Will Delist the KIOXIAUSDT Stock Index Perpetual Contract (2026-09-28)", Delisting, &["KIOXIA"], &[Futures]),
-    c("KuCoin Announcement on Delisting and Relisting Arrangement for SPCXUSDT Stock Index Perpetual Contract (2026-06-10)", Delisting, &["SPCX"], &[Futures]),
+    c(
+        "KuCoin Announcement on Delisting and Relisting Arrangement for SPCXUSDT Stock Index Perpetual Contract (2026-06-10)",
+        Delisting,
+        &["SPCX"],
+        &[Futures],
+    ),
     // A captured Binance CMS catalog-48 page embedded as a comment in a public Bitget/Binance trading script
     // (found with the `find_string` code search; the comment holds the raw `articles` array of 2024-10..12).
     c("Binance Will Add Movement (MOVE) on Earn, Buy Crypto, Convert, Margin & Futures", Listing, &["MOVE"], &[Futures, Margin, Oth]),
     c("Movement (MOVE) Listing Will Be Advanced", Other, &["MOVE"], &[]),
     c("Introducing Movement (MOVE) on Binance HODLer Airdrops! Subscribe your BNB to Simple Earn", Listing, &["MOVE"], &[Spot, Oth]),
     c("Binance Will List Across Protocol (ACX) and Orca (ORCA) with Seed Tag Applied", Listing, &["ACX", "ORCA"], &[Spot]),
-    c("Binance Futures Will Launch USDⓈ-Margined KAIAUSDT and AEROUSDT Perpetual Contracts With up to 75x Leverage", Listing, &["KAIA", "AERO"], &[Futures]),
+    c(
+        "Binance Futures Will Launch USDⓈ-Margined KAIAUSDT and AEROUSDT Perpetual Contracts With up to 75x Leverage",
+        Listing,
+        &["KAIA", "AERO"],
+        &[Futures],
+    ),
     c("Binance Futures Copy Trading Adds New USDⓈ-M Perpetual Contracts (2024-12-03)", Listing, &[], &[Futures, Oth]),
     c(
         "Binance Futures Will Launch USDⓈ-Margined 1000WHYUSDT and 1000CHEEMSUSDT Perpetual Contracts With up to 75x Leverage",
@@ -98,7 +133,12 @@ const CASES: &[Case] = &[
         &["GRASS", "DRIFT", "SWELL"],
         &[Futures],
     ),
-    c("Binance Futures Will Launch USDⓈ-Margined 1000000MOGUSDT Perpetual Contract With up to 75x Leverage", Listing, &["1000000MOG"], &[Futures]),
+    c(
+        "Binance Futures Will Launch USDⓈ-Margined 1000000MOGUSDT Perpetual Contract With up to 75x Leverage",
+        Listing,
+        &["1000000MOG"],
+        &[Futures],
+    ),
     c("Binance Will Add Kaia (KAIA) on Earn, Buy Crypto, Convert, and Margin", Listing, &["KAIA"], &[Margin, Oth]),
     c("Binance Has Added Binance Staked SOL (BNSOL) on Auto-Invest, Buy Crypto & Loans", Other, &["BNSOL"], &[Oth]),
     c("Binance Will End the Scroll (SCR) Pre-Market and List Scroll (SCR) with Seed Tag Applied", Listing, &["SCR"], &[Spot, Oth]),
@@ -106,9 +146,19 @@ const CASES: &[Case] = &[
     c("Binance Will List Magic Eden (ME) with Seed Tag Applied", Listing, &["ME"], &[Spot]),
     // A public Python listing bot's ExtractorTest (found with the `find_string` code search).
     c("Binance Futures Will Launch USDⓈ-M ASTR Perpetual Contracts with Up to 20X Leverage", Listing, &["ASTR"], &[Futures]),
-    c("Binance Futures Will Launch USDⓈ-M MINA and HIGH Perpetual Contracts with Up to 20X Leverage", Listing, &["MINA", "HIGH"], &[Futures]),
+    c(
+        "Binance Futures Will Launch USDⓈ-M MINA and HIGH Perpetual Contracts with Up to 20X Leverage",
+        Listing,
+        &["MINA", "HIGH"],
+        &[Futures],
+    ),
     c("Binance Futures Will Launch USDⓈ-M Threshold (T) Perpetual Contracts with Up to 20X Leverage", Listing, &["T"], &[Futures]),
-    c("Binance Futures Will Launch USDⓈ-M Threshold (THR) and HIGH Perpetual Contracts with Up to 20X Leverage", Listing, &["THR", "HIGH"], &[Futures]),
+    c(
+        "Binance Futures Will Launch USDⓈ-M Threshold (THR) and HIGH Perpetual Contracts with Up to 20X Leverage",
+        Listing,
+        &["THR", "HIGH"],
+        &[Futures],
+    ),
     c("Binance Adds FET/TRY & PROS/USDT Trading Pairs", Listing, &["FET", "PROS"], &[Spot]),
     c("Binance Adds ARPA/ETH, PHB/USDT & VITE/BUSD Trading Pairs", Listing, &["ARPA", "PHB", "VITE"], &[Spot]),
     c("Binance Will List Optimism (OP)", Listing, &["OP"], &[Spot]),
@@ -135,7 +185,12 @@ const CASES: &[Case] = &[
     c("Binance Completes Axie Infinity (AXS) & Smooth Love Potion (SLP) Ronin Network Integration", Other, &["AXS", "SLP"], &[]),
     c("Introducing Mobox (MBOX) on Binance Launchpool! Farm MBOX by Staking BNB, MBOX and BUSD Tokens", Listing, &["MBOX"], &[Spot]),
     // Captured BWEnews/Binance/Bitget tweets (2025-03-26) in a public Java crawler's doc comment.
-    c("Binance Futures Will Launch USDⓈ-Margined JELLYJELLYUSDT and MAVIAUSDT Perpetual Contracts", Listing, &["JELLYJELLY", "MAVIA"], &[Futures]),
+    c(
+        "Binance Futures Will Launch USDⓈ-Margined JELLYJELLYUSDT and MAVIAUSDT Perpetual Contracts",
+        Listing,
+        &["JELLYJELLY", "MAVIA"],
+        &[Futures],
+    ),
     c("OKX to list perpetual futures for JELLYJELLY crypto", Listing, &["JELLYJELLY"], &[Futures]),
     c("Bitget Will List Banana For Scale (BANANAS31) in the Innovation and Meme Zone!", Listing, &["BANANAS31"], &[Spot]),
 ];
@@ -167,7 +222,8 @@ fn names_and_pairs() {
     assert_eq!(t.coins[0].name.as_deref(), Some("StraitsX USD"));
 
     let t = parse_title("Binance Adds ARPA/ETH, PHB/USDT & VITE/BUSD Trading Pairs");
-    let want: Vec<(String, String)> = [("ARPA", "ETH"), ("PHB", "USDT"), ("VITE", "BUSD")].iter().map(|(b, q)| ((*b).to_string(), (*q).to_string())).collect();
+    let want: Vec<(String, String)> =
+        [("ARPA", "ETH"), ("PHB", "USDT"), ("VITE", "BUSD")].iter().map(|(b, q)| ((*b).to_string(), (*q).to_string())).collect();
     assert_eq!(t.pairs, want);
 
     let t = parse_title("Binance Futures Will Delist USDⓈ-Margined IPUSDT and IPUSDC Perpetual Contracts (2026-06-28)");

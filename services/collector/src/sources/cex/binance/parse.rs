@@ -163,7 +163,12 @@ pub fn parse_announcement_frame(text: &str) -> Result<WsFrame, ParseError> {
     match frame.kind.as_deref() {
         Some("DATA") => {
             let Some(serde_json::Value::String(inner)) = frame.data else {
-                return Err(ParseError::Invalid { venue: VENUE, what: "announcement frame", reason: "`data` is not a string".into(), excerpt: excerpt(text) });
+                return Err(ParseError::Invalid {
+                    venue: VENUE,
+                    what: "announcement frame",
+                    reason: "`data` is not a string".into(),
+                    excerpt: excerpt(text),
+                });
             };
             let doc: AnnouncementWsData = decode(VENUE, "announcement frame data", &inner)?;
             let Some(title) = non_empty(doc.title.as_deref()) else { return Ok(WsFrame::Ignored) };
@@ -254,6 +259,9 @@ mod tests {
         assert_eq!(a.published_at.unwrap().timestamp_millis(), 1_753_257_631_403);
         let bad = r#"{"type":"DATA","topic":"com_announcement_en","data":"{\"title\":"}"#;
         assert!(matches!(parse_announcement_frame(bad), Err(ParseError::Decode { .. })));
-        assert!(matches!(parse_announcement_frame(r#"{"type":"COMMAND","subType":"SUBSCRIBE","code":"00000000"}"#).unwrap(), WsFrame::Ack { .. }));
+        assert!(matches!(
+            parse_announcement_frame(r#"{"type":"COMMAND","subType":"SUBSCRIBE","code":"00000000"}"#).unwrap(),
+            WsFrame::Ack { .. }
+        ));
     }
 }

@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn unknown_status_and_errors() {
-        let body = r#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"ABCUSDT","baseCoin":"ABC","quoteCoin":"USDT","status":"Frozen"}]}}"#;
+        let body =
+            r#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"ABCUSDT","baseCoin":"ABC","quoteCoin":"USDT","status":"Frozen"}]}}"#;
         assert_eq!(parse_instruments(body).unwrap()[0].status, InstrumentStatus::Other("Frozen".into()));
         let err = parse_instruments(r#"{"retCode":10001,"retMsg":"params error","result":{}}"#).unwrap_err();
         assert!(matches!(err, ParseError::Venue { code, .. } if code == "10001"));
@@ -119,7 +120,8 @@ mod tests {
         assert_eq!(anns[0].published_at.unwrap().timestamp_millis(), 1_679_045_608_000);
         assert_eq!(anns[0].action, AnnouncementAction::Listing);
         assert_eq!(anns[0].coins[0].symbol, "ARB");
-        let with_publish = r#"{"retCode":0,"result":{"list":[{"title":"New Listing: Arbitrum (ARB)","url":"u","publishTime":1679045609000}]}}"#;
+        let with_publish =
+            r#"{"retCode":0,"result":{"list":[{"title":"New Listing: Arbitrum (ARB)","url":"u","publishTime":1679045609000}]}}"#;
         assert_eq!(parse_announcements(with_publish).unwrap()[0].published_at.unwrap().timestamp_millis(), 1_679_045_609_000);
         let no_times = r#"{"retCode":0,"result":{"list":[{"title":"New Listing: Arbitrum (ARB)","url":"u"}]}}"#;
         assert!(parse_announcements(no_times).unwrap()[0].published_at.is_none());

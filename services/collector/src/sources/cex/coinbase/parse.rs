@@ -82,7 +82,12 @@ pub fn parse_ws_frame(text: &str) -> Result<WsFrame, ParseError> {
             let n = rows.len();
             let instruments: Vec<Instrument> = rows.into_iter().filter_map(instrument).collect();
             if n > 0 && instruments.is_empty() {
-                return Err(ParseError::Invalid { venue: VENUE, what: "status frame", reason: "no usable product".into(), excerpt: excerpt(text) });
+                return Err(ParseError::Invalid {
+                    venue: VENUE,
+                    what: "status frame",
+                    reason: "no usable product".into(),
+                    excerpt: excerpt(text),
+                });
             }
             WsFrame::Instruments { instruments, complete: true }
         }
@@ -125,8 +130,14 @@ mod tests {
         let WsFrame::Instruments { instruments, complete } = parse_ws_frame(WS_STATUS).unwrap() else { panic!() };
         assert!(complete);
         assert_eq!(instruments[0].instrument_id, "ADA-USD");
-        assert_eq!(parse_ws_frame(r#"{"type":"subscriptions","channels":[{"name":"status"}]}"#).unwrap(), WsFrame::Ack { channel: Some("status".into()) });
-        assert!(matches!(parse_ws_frame(r#"{"type":"error","message":"Failed to subscribe","reason":"bad channel"}"#).unwrap(), WsFrame::Error { .. }));
+        assert_eq!(
+            parse_ws_frame(r#"{"type":"subscriptions","channels":[{"name":"status"}]}"#).unwrap(),
+            WsFrame::Ack { channel: Some("status".into()) }
+        );
+        assert!(matches!(
+            parse_ws_frame(r#"{"type":"error","message":"Failed to subscribe","reason":"bad channel"}"#).unwrap(),
+            WsFrame::Error { .. }
+        ));
         assert_eq!(parse_ws_frame(r#"{"type":"ticker","price":"1"}"#).unwrap(), WsFrame::Ignored);
     }
 }

@@ -90,7 +90,9 @@ pub fn parse_ws_frame(text: &str) -> Result<WsFrame, ParseError> {
         return Ok(match (method, msg.success) {
             ("pong", _) => WsFrame::Pong,
             (_, Some(false)) => WsFrame::Error { code: None, msg: msg.error.unwrap_or_default() },
-            ("subscribe", _) => WsFrame::Ack { channel: msg.result.as_ref().and_then(|r| r.get("channel")).and_then(|c| c.as_str()).map(str::to_string) },
+            ("subscribe", _) => {
+                WsFrame::Ack { channel: msg.result.as_ref().and_then(|r| r.get("channel")).and_then(|c| c.as_str()).map(str::to_string) }
+            }
             _ => WsFrame::Ignored,
         });
     }
@@ -109,7 +111,12 @@ pub fn parse_ws_frame(text: &str) -> Result<WsFrame, ParseError> {
             let n = data.pairs.len();
             let instruments: Vec<Instrument> = data.pairs.into_iter().filter_map(ws_instrument).collect();
             if n > 0 && instruments.is_empty() {
-                return Err(ParseError::Invalid { venue: VENUE, what: "instrument frame", reason: "no usable pair".into(), excerpt: excerpt(text) });
+                return Err(ParseError::Invalid {
+                    venue: VENUE,
+                    what: "instrument frame",
+                    reason: "no usable pair".into(),
+                    excerpt: excerpt(text),
+                });
             }
             Ok(WsFrame::Instruments { instruments, complete: msg.kind.as_deref() == Some("snapshot") })
         }

@@ -9,6 +9,6 @@ pub mod parse;
 
 pub use error::DexScreenerError;
 pub use parse::{
-    CHAINS, MAX_TOKENS_PER_CALL, PairsPage, TokenBoost, TokenProfile, TokenProfileLink, chain_for_chain_id, chain_id_for_chain, parse_pairs,
-    parse_token_boosts, parse_token_profiles, token_batches, tokens_v1_path,
+    CHAINS, MAX_TOKENS_PER_CALL, PairsPage, TokenBoost, TokenProfile, TokenProfileLink, chain_for_chain_id, chain_id_for_chain,
+    parse_pairs, parse_token_boosts, parse_token_profiles, token_batches, tokens_v1_path,
 };

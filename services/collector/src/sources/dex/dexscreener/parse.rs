@@ -35,8 +35,12 @@ pub fn chain_id_for_chain(chain: &str) -> String {
 #[must_use]
 pub fn token_batches<S: AsRef<str>>(addresses: &[S]) -> Vec<Vec<String>> {
     let mut seen = HashSet::new();
-    let unique: Vec<String> =
-        addresses.iter().map(|a| a.as_ref().trim()).filter(|a| !a.is_empty() && seen.insert(a.to_ascii_lowercase())).map(str::to_string).collect();
+    let unique: Vec<String> = addresses
+        .iter()
+        .map(|a| a.as_ref().trim())
+        .filter(|a| !a.is_empty() && seen.insert(a.to_ascii_lowercase()))
+        .map(str::to_string)
+        .collect();
     unique.chunks(MAX_TOKENS_PER_CALL).map(<[String]>::to_vec).collect()
 }
 
@@ -83,8 +87,9 @@ pub fn parse_pairs(body: &str) -> Result<PairsPage, DexScreenerError> {
     };
     for raw in items {
         let id = raw.get("pairAddress").and_then(Value::as_str).unwrap_or_default().to_string();
-        let result =
-            serde_json::from_value::<DsPair>(raw).map_err(|e| DexScreenerError::Item { id: id.clone(), reason: e.to_string() }).and_then(|p| map_pair(&p));
+        let result = serde_json::from_value::<DsPair>(raw)
+            .map_err(|e| DexScreenerError::Item { id: id.clone(), reason: e.to_string() })
+            .and_then(|p| map_pair(&p));
         match result {
             Ok(pool) => page.pools.push(pool),
             Err(e) => page.errors.push(e),
@@ -214,7 +219,8 @@ pub fn parse_token_boosts(body: &str) -> Result<(Vec<TokenBoost>, Vec<DexScreene
 }
 
 fn parse_profile_items(body: &str) -> Result<(Vec<DsProfile>, Vec<DexScreenerError>), DexScreenerError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| DexScreenerError::Document { error: e.to_string(), payload: truncate(body) })?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| DexScreenerError::Document { error: e.to_string(), payload: truncate(body) })?;
     let raw_items = match value {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],

@@ -54,8 +54,7 @@ fn parses_bare_array_with_gaps_and_keeps_good_items() {
 
 #[test]
 fn envelope_with_single_pair_and_null_pairs() {
-    let body =
-        r#"{"schemaVersion":"1.0.0","pairs":null,"pair":{"chainId":"base","pairAddress":"0x1","baseToken":{"address":"0x2"},"quoteToken":{"address":"0x3"}}}"#;
+    let body = r#"{"schemaVersion":"1.0.0","pairs":null,"pair":{"chainId":"base","pairAddress":"0x1","baseToken":{"address":"0x2"},"quoteToken":{"address":"0x3"}}}"#;
     let page = parse_pairs(body).unwrap();
     assert_eq!(page.pools.len(), 1);
     assert_eq!(page.pools[0].chain, "base");

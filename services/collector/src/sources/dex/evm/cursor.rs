@@ -57,6 +57,10 @@ impl EvmCursor {
     /// reorg removed, once `[from, to]` has been re-scanned.
     #[must_use]
     pub fn vanished(&self, from: u64, to: u64, found: &std::collections::HashSet<String>) -> Vec<String> {
-        self.recent.iter().filter(|(k, p)| p.block_number.is_some_and(|b| (from..=to).contains(&b)) && !found.contains(*k)).map(|(k, _)| k.clone()).collect()
+        self.recent
+            .iter()
+            .filter(|(k, p)| p.block_number.is_some_and(|b| (from..=to).contains(&b)) && !found.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }

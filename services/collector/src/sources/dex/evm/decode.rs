@@ -64,9 +64,13 @@ fn lower(a: &Address) -> String {
 /// we track (see [`DecodeError::is_foreign`]); `Hex` / `Abi` for malformed logs.
 pub fn decode_log(registry: &FactoryRegistry, log: &RpcLog) -> Result<PoolCreated, DecodeError> {
     let factory = registry.lookup(&log.address).ok_or_else(|| DecodeError::UnknownEmitter(log.address.to_ascii_lowercase()))?;
-    let topics =
-        log.topics.iter().map(|t| B256::from_str(t).map_err(|_| DecodeError::Hex { field: "topics", value: t.clone() })).collect::<Result<Vec<_>, _>>()?;
-    let data = alloy_primitives::hex::decode(&log.data).map_err(|_| DecodeError::Hex { field: "data", value: log.data.chars().take(80).collect() })?;
+    let topics = log
+        .topics
+        .iter()
+        .map(|t| B256::from_str(t).map_err(|_| DecodeError::Hex { field: "topics", value: t.clone() }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = alloy_primitives::hex::decode(&log.data)
+        .map_err(|_| DecodeError::Hex { field: "data", value: log.data.chars().take(80).collect() })?;
     let topic0 = topics.first().copied().unwrap_or_default();
     if topic0 != factory.kind.topic0() {
         return Err(DecodeError::UnexpectedTopic { emitter: factory.address.clone(), kind: factory.kind, topic0: format!("{topic0:#x}") });

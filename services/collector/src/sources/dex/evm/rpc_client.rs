@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::erc20::{CallOutcome, TokenMeta, metadata_requests, token_meta};
 use super::error::RpcError;
 use super::rpc::{
-    BlockTag, JsonRpcResponse, LogFilter, RpcBlockHeader, RpcErrorClass, RpcLog, block_number_request, get_block_by_number_request, get_logs_request,
-    parse_block_header, parse_block_number, parse_get_logs, to_quantity,
+    BlockTag, JsonRpcResponse, LogFilter, RpcBlockHeader, RpcErrorClass, RpcLog, block_number_request, get_block_by_number_request,
+    get_logs_request, parse_block_header, parse_block_number, parse_get_logs, to_quantity,
 };
 use crate::sources::dex::client_util::{keep_error_response, raw_from};
 

@@ -37,8 +37,10 @@ fn log_quantities_and_optional_fields() {
 
 #[test]
 fn request_builders() {
-    let filter =
-        LogFilter { addresses: vec!["0x5c69bee701ef814a2b6a3edd4b1652cb9cc5aa6f".into()], topic0s: vec![TOPIC_V2_PAIR_CREATED, TOPIC_V3_POOL_CREATED] };
+    let filter = LogFilter {
+        addresses: vec!["0x5c69bee701ef814a2b6a3edd4b1652cb9cc5aa6f".into()],
+        topic0s: vec![TOPIC_V2_PAIR_CREATED, TOPIC_V3_POOL_CREATED],
+    };
     let req = get_logs_request(1, &filter, BlockTag::Number(20_000_000), BlockTag::Latest);
     assert_eq!(
         req,
@@ -54,7 +56,10 @@ fn request_builders() {
     assert_eq!(sub["params"][1]["topics"][0][1], "0x783cca1c0412dd0d695e784568c96da2e9c22ff989357a2e8b1d9b2b4e6b7118");
     assert!(sub["params"][1].get("fromBlock").is_none());
     assert_eq!(block_number_request(3), json!({"jsonrpc":"2.0","id":3,"method":"eth_blockNumber","params":[]}));
-    assert_eq!(get_block_by_number_request(4, BlockTag::Number(255)), json!({"jsonrpc":"2.0","id":4,"method":"eth_getBlockByNumber","params":["0xff",false]}));
+    assert_eq!(
+        get_block_by_number_request(4, BlockTag::Number(255)),
+        json!({"jsonrpc":"2.0","id":4,"method":"eth_getBlockByNumber","params":["0xff",false]})
+    );
     assert_eq!(BlockTag::Finalized.to_param(), "finalized");
     assert_eq!(BlockTag::Safe.to_param(), "safe");
 }
@@ -62,21 +67,23 @@ fn request_builders() {
 #[test]
 fn responses() {
     assert_eq!(parse_block_number(r#"{"jsonrpc":"2.0","id":1,"result":"0x1312d05"}"#).unwrap(), 0x1312d05);
-    let header = parse_block_header(
-        r#"{"jsonrpc":"2.0","id":4,"result":{"number":"0x1312d05","hash":"0xaa","parentHash":"0xbb","timestamp":"0x6a0b5e2c","transactions":[]}}"#,
-    )
-    .unwrap()
-    .unwrap();
+    let header = parse_block_header(r#"{"jsonrpc":"2.0","id":4,"result":{"number":"0x1312d05","hash":"0xaa","parentHash":"0xbb","timestamp":"0x6a0b5e2c","transactions":[]}}"#)
+        .unwrap()
+        .unwrap();
     assert_eq!(header.number, Some(0x1312d05));
     assert_eq!(header.hash.as_deref(), Some("0xaa"));
     assert_eq!(header.time().unwrap().timestamp(), 0x6a0b_5e2c);
     assert_eq!(parse_block_header(r#"{"jsonrpc":"2.0","id":4,"result":null}"#).unwrap(), None);
-    let err = parse_get_logs(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"query returned more than 10000 results"}}"#).unwrap_err();
+    let err = parse_get_logs(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"query returned more than 10000 results"}}"#)
+        .unwrap_err();
     assert_eq!(err.class(), Some(RpcErrorClass::RangeTooLarge));
     assert!(err.is_retryable());
     assert!(matches!(parse_response(r#"{"jsonrpc":"2.0","id":1}"#), Err(RpcError::Shape(_))));
     assert!(matches!(parse_response("{"), Err(RpcError::Json { .. })));
-    assert!(matches!(parse_ws_frame(r#"{"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"method not found"}}"#), Ok(WsFrame::Error { .. })));
+    assert!(matches!(
+        parse_ws_frame(r#"{"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"method not found"}}"#),
+        Ok(WsFrame::Error { .. })
+    ));
 }
 
 #[test]

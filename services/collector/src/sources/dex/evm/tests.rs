@@ -237,7 +237,8 @@ fn registry_defaults_and_filter() {
     let bad = vec![FactoryConfig { chain: "eth".into(), dex: "a".into(), kind: FactoryKind::V2, address: "0x12".into() }];
     assert!(matches!(FactoryRegistry::new("eth", bad), Err(ConfigError::Address { .. })));
     let cfg: FactoryConfig =
-        serde_json::from_str(r#"{"chain":"eth","dex":"x","kind":"aerodrome","address":"0x420DD381b31aEf6683db6B902084cB0FFECe40Da"}"#).unwrap();
+        serde_json::from_str(r#"{"chain":"eth","dex":"x","kind":"aerodrome","address":"0x420DD381b31aEf6683db6B902084cB0FFECe40Da"}"#)
+            .unwrap();
     assert_eq!(cfg.kind, FactoryKind::Aerodrome);
 }
 
@@ -275,7 +276,12 @@ fn erc20_strings_bytes32_and_flags() {
     assert_eq!(meta.total_supply.as_deref(), Some("1000000000000000000000000000"));
     assert_eq!(meta.flags, vec!["symbol_bytes32", "decimals_absurd"]);
 
-    let reverted = token_meta(CallOutcome::Failed, CallOutcome::Returned("0x"), CallOutcome::Returned("0x"), CallOutcome::Returned(&abi_hex(&U256::ZERO)));
+    let reverted = token_meta(
+        CallOutcome::Failed,
+        CallOutcome::Returned("0x"),
+        CallOutcome::Returned("0x"),
+        CallOutcome::Returned(&abi_hex(&U256::ZERO)),
+    );
     assert_eq!(
         reverted,
         TokenMeta {
@@ -300,7 +306,10 @@ fn erc20_selectors_match_signatures_and_requests() {
         assert_eq!(format!("0x{}", alloy_primitives::hex::encode(&h[..4])), sel, "{sig}");
     }
     let reqs = metadata_requests(10, NEW, BlockTag::Latest);
-    assert_eq!(reqs[0], serde_json::json!({"jsonrpc":"2.0","id":10,"method":"eth_call","params":[{"to":NEW,"data":"0x06fdde03"},"latest"]}));
+    assert_eq!(
+        reqs[0],
+        serde_json::json!({"jsonrpc":"2.0","id":10,"method":"eth_call","params":[{"to":NEW,"data":"0x06fdde03"},"latest"]})
+    );
     assert_eq!(reqs[3]["id"], 13);
     assert_eq!(reqs[3]["params"][0]["data"], "0x18160ddd");
 }

@@ -55,7 +55,8 @@ pub struct PoolsPage {
 /// `GeckoTerminalError::Document` when the body is not a JSON:API document. Malformed individual pools
 /// are reported in [`PoolsPage::errors`] instead.
 pub fn parse_pools(body: &str) -> Result<PoolsPage, GeckoTerminalError> {
-    let doc: GtDocument = serde_json::from_str(body).map_err(|e| GeckoTerminalError::Document { error: e.to_string(), payload: truncate(body) })?;
+    let doc: GtDocument =
+        serde_json::from_str(body).map_err(|e| GeckoTerminalError::Document { error: e.to_string(), payload: truncate(body) })?;
     let included: HashMap<String, GtIncluded> =
         doc.included.into_iter().filter_map(|v| serde_json::from_value::<GtIncluded>(v).ok()).map(|inc| (inc.id.clone(), inc)).collect();
     let mut page = PoolsPage::default();
@@ -85,7 +86,9 @@ fn map_pool(pool: &GtPool, included: &HashMap<String, GtIncluded>) -> Result<Dex
     let quote_token = token(&pool.relationships.quote_token, included).ok_or_else(|| bad("missing quote_token relationship"))?;
     let created_at = match non_empty(a.pool_created_at.as_deref()) {
         None => None,
-        Some(s) => Some(chrono::DateTime::parse_from_rfc3339(&s).map_err(|e| bad(&format!("pool_created_at {s:?}: {e}")))?.with_timezone(&chrono::Utc)),
+        Some(s) => Some(
+            chrono::DateTime::parse_from_rfc3339(&s).map_err(|e| bad(&format!("pool_created_at {s:?}: {e}")))?.with_timezone(&chrono::Utc),
+        ),
     };
     let window = |m: &HashMap<String, Option<String>>, w: &str| -> Result<Option<Decimal>, GeckoTerminalError> {
         opt_dec(m.get(w).and_then(Option::as_ref)).map_err(dom)
@@ -152,7 +155,10 @@ mod tests {
     #[test]
     fn splits_ids_at_last_underscore() {
         assert_eq!(split_resource_id("polygon_pos_0xabc"), Some(("polygon_pos", "0xabc")));
-        assert_eq!(split_resource_id("solana_So11111111111111111111111111111111111111112"), Some(("solana", "So11111111111111111111111111111111111111112")));
+        assert_eq!(
+            split_resource_id("solana_So11111111111111111111111111111111111111112"),
+            Some(("solana", "So11111111111111111111111111111111111111112"))
+        );
         assert_eq!(split_resource_id("eth_0x1"), Some(("eth", "0x1")));
         assert_eq!(split_resource_id("noseparator"), None);
         assert_eq!(split_resource_id("eth_"), None);

@@ -6,6 +6,7 @@ pub mod models;
 pub mod parse;
 
 pub use parse::{
-    CREATE_PATTERNS, CreatePattern, LaunchEvent, LaunchKind, LogsNotice, MintCandidate, PROGRAMS, QUOTE_MINTS, TxSummary, WSOL_MINT, detect_launches,
-    get_transaction_request, launch_observations, logs_subscribe_request, new_mints, parse_get_transaction, parse_logs_notification,
+    CREATE_PATTERNS, CreatePattern, LaunchEvent, LaunchKind, LogsNotice, MintCandidate, PROGRAMS, QUOTE_MINTS, TxSummary, WSOL_MINT,
+    detect_launches, get_transaction_request, launch_observations, logs_subscribe_request, new_mints, parse_get_transaction,
+    parse_logs_notification,
 };

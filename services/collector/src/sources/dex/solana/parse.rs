@@ -15,7 +15,8 @@ pub const WSOL_MINT: &str = "So11111111111111111111111111111111111111112";
 
 /// Quote mints excluded from new-mint candidates: WSOL, USDC, USDT (ids as in the reference's
 /// GeckoTerminal sample).
-pub const QUOTE_MINTS: &[&str] = &[WSOL_MINT, "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"];
+pub const QUOTE_MINTS: &[&str] =
+    &[WSOL_MINT, "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"];
 
 /// Program ids (reference §3.4) and our DEX names.
 pub const PROGRAMS: &[(&str, &str)] = &[
@@ -225,7 +226,9 @@ pub fn parse_get_transaction(body: &str) -> Result<Option<TxSummary>, RpcError> 
     let tx: TransactionResult = serde_json::from_value(result).map_err(|e| RpcError::json(&e, body))?;
     let meta = tx.meta.unwrap_or_default();
     let (signature, mut account_keys) = match tx.transaction {
-        TransactionField::Json(j) => (j.signatures.first().cloned(), j.message.account_keys.iter().map(|k| k.pubkey().to_string()).collect()),
+        TransactionField::Json(j) => {
+            (j.signatures.first().cloned(), j.message.account_keys.iter().map(|k| k.pubkey().to_string()).collect())
+        }
         TransactionField::Encoded(_) => (None, Vec::new()),
     };
     if let Some(loaded) = &meta.loaded_addresses {

@@ -118,16 +118,18 @@ fn get_transaction_json_parsed_and_edge_cases() {
     assert!(!new[0].absent_before, "existing token pooled");
 
     assert_eq!(parse_get_transaction(r#"{"jsonrpc":"2.0","id":1,"result":null}"#).unwrap(), None);
-    let encoded =
-        parse_get_transaction(r#"{"jsonrpc":"2.0","id":1,"result":{"slot":1,"blockTime":null,"transaction":["AQID","base64"],"meta":null}}"#).unwrap().unwrap();
-    assert!(encoded.account_keys.is_empty() && encoded.mints.is_empty() && !encoded.failed);
-    let failed = parse_get_transaction(
-        r#"{"jsonrpc":"2.0","id":1,"result":{"slot":1,"transaction":["AQID","base64"],"meta":{"err":{"InstructionError":[0,"InvalidArgument"]}}}}"#,
+    let encoded = parse_get_transaction(
+        r#"{"jsonrpc":"2.0","id":1,"result":{"slot":1,"blockTime":null,"transaction":["AQID","base64"],"meta":null}}"#,
     )
     .unwrap()
     .unwrap();
+    assert!(encoded.account_keys.is_empty() && encoded.mints.is_empty() && !encoded.failed);
+    let failed = parse_get_transaction(r#"{"jsonrpc":"2.0","id":1,"result":{"slot":1,"transaction":["AQID","base64"],"meta":{"err":{"InstructionError":[0,"InvalidArgument"]}}}}"#).unwrap().unwrap();
     assert!(failed.failed);
-    assert!(matches!(parse_get_transaction(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid param"}}"#), Err(RpcError::Rpc(_))));
+    assert!(matches!(
+        parse_get_transaction(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid param"}}"#),
+        Err(RpcError::Rpc(_))
+    ));
 }
 
 #[test]
