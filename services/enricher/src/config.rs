@@ -262,7 +262,7 @@ mod tests {
         assert!(c.validate().is_err());
         c.dexscreener = DexScreenerEnrichConfig::default();
         c.cex_tickers.base_urls.insert("kraken".into(), "http://127.0.0.1:1".into());
-        let err = c.validate().unwrap_err().to_string();
+        let err = c.validate().expect_err("unknown venue").to_string();
         assert!(err.contains("kraken"), "{err}");
     }
 

@@ -108,7 +108,7 @@ impl TickerClient {
             let budget = per_minute_budget(cfg.calls_per_min).map_err(|e| bad(e.to_string()))?;
             let mut http_cfg = HttpConfig::new(url.clone());
             http_cfg.timeout_ms = cfg.timeout_ms;
-            let http = HttpSource::new(&desc.source_name(), http_cfg, budget).map_err(|e| bad(format!("base URL {url:?}: {e}")))?;
+            let http = HttpSource::new(desc.source_name(), http_cfg, budget).map_err(|e| bad(format!("base URL {url:?}: {e}")))?;
             venues.insert(venue.clone(), Venue { desc, http });
         }
         Ok(Self { venues, run_id: run_id.to_string(), recorded: None })
