@@ -115,6 +115,11 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("runs").join(&all).join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["summary"]["rederived_from"].as_array().map(Vec::len), Some(3), "{}", m["summary"]);
     assert!(m["summary"]["not_rederived"].get("gate_pairs").is_none(), "{}", m["summary"]);
+    let priced = "SELECT json_array(asset_id, price_usd, raw_event_id) FROM market_snapshots WHERE source = 'enricher_cex' AND price_usd IS NOT NULL";
+    assert!(!rows(&db, priced).await.is_empty(), "CEX listings got their ticker's price");
+    assert_eq!(rows(&db, priced).await, rows(&scratch_db(out, &all), priced).await, "ticker snapshots re-derived from the recorded tickers");
+    let skipped = m["summary"]["not_rederived"].as_object().map(|o| o.keys().filter(|k| k.ends_with("_ticker")).count());
+    assert_eq!(skipped, Some(0), "ticker captures are answers, not unknown sources: {}", m["summary"]);
 
     // From here on the venues are gone: re-derivation uses recorded responses only.
     drop(sim);

@@ -302,6 +302,20 @@ impl SourcesConfig {
         Self(self.0.iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(n, c)| (n.clone(), c.clone())).collect())
     }
 
+    /// The REST base URL of each venue, from its enabled instrument-list entries (the first by name): where
+    /// other lookups on that venue's public API (the enricher's tickers) go, so a mock or simulator set here
+    /// serves them too.
+    #[must_use]
+    pub fn venue_base_urls(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (_, c) in self.enabled() {
+            if let Some(PollKind::Instruments(desc)) = c.kind.poll_kind() {
+                out.entry(desc.venue.to_string()).or_insert_with(|| c.base_url.clone());
+            }
+        }
+        out
+    }
+
     /// One budget per provider, from the enabled entries, for [`BudgetRegistry::new`].
     ///
     /// # Errors

@@ -101,3 +101,15 @@ async fn api_key_from_env_and_disabled_and_other_kinds_are_skipped() {
     let err = c.ensure_kinds_known(&[]).unwrap_err().to_string();
     assert!(err.contains("okx_ws") && err.contains("okx_instruments_ws"), "{err}");
 }
+
+#[test]
+fn venue_base_urls_come_from_enabled_instrument_lists() {
+    let mut d = SourcesConfig::defaults();
+    d.get_mut("okx_spot").unwrap().base_url = "http://127.0.0.1:9/okx".into();
+    d.get_mut("okx_announcements").unwrap().base_url = "http://127.0.0.1:9/ann".into();
+    d.get_mut("gate_pairs").unwrap().enabled = false;
+    let urls = d.venue_base_urls();
+    assert_eq!(urls.get("okx").map(String::as_str), Some("http://127.0.0.1:9/okx"), "announcement feeds do not count");
+    assert_eq!(urls.get("kucoin").map(String::as_str), Some(kucoin::client::BASE_URL));
+    assert!(!urls.contains_key("gate"), "disabled entries do not count");
+}

@@ -1,6 +1,7 @@
-//! `[enricher]` configuration: the durable consumer, the bounded re-snapshot schedule and the DexScreener
-//! pair lookups. Every field has a default, so an empty table is valid.
+//! `[enricher]` configuration: the durable consumer, the bounded re-snapshot schedule, the DexScreener
+//! pair lookups and the CEX ticker lookups. Every field has a default, so an empty table is valid.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use nl_collector::sources::dex::config::DexScreenerConfig;
@@ -34,6 +35,8 @@ pub struct EnricherConfig {
     pub schedule: ScheduleConfig,
     /// DexScreener `/tokens/v1` lookups.
     pub dexscreener: DexScreenerEnrichConfig,
+    /// Single-pair ticker lookups of CEX listings.
+    pub cex_tickers: CexTickersConfig,
 }
 
 impl Default for EnricherConfig {
@@ -48,6 +51,7 @@ impl Default for EnricherConfig {
             max_refresh_per_round: 300,
             schedule: ScheduleConfig::default(),
             dexscreener: DexScreenerEnrichConfig::default(),
+            cex_tickers: CexTickersConfig::default(),
         }
     }
 }
@@ -140,6 +144,41 @@ impl DexScreenerEnrichConfig {
     }
 }
 
+/// Ticker lookups of CEX listings (OKX, Gate, KuCoin, Bybit): last price and 24 h quote volume of the
+/// listed pair, on each venue's public single-ticker endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CexTickersConfig {
+    /// Look tickers up at all. Default true.
+    pub enabled: bool,
+    /// Budget per venue (a bucket of its own in the enricher). Default 60.
+    pub calls_per_min: f64,
+    /// Per-request timeout. Default 10 000.
+    pub timeout_ms: u64,
+    /// Venue → REST base URL. A venue not named here uses the `base_url` of its enabled instrument-list
+    /// source in `[sources]` (so a mock or simulator set there serves the tickers too); a venue with neither
+    /// is not looked up. Default empty.
+    pub base_urls: BTreeMap<String, String>,
+}
+
+impl Default for CexTickersConfig {
+    fn default() -> Self {
+        Self { enabled: true, calls_per_min: 60.0, timeout_ms: 10_000, base_urls: BTreeMap::new() }
+    }
+}
+
+impl CexTickersConfig {
+    /// The base URL of every ticker venue that has one: `base_urls`, else `venue_urls` (the venues'
+    /// instrument-list base URLs from `[sources]`).
+    #[must_use]
+    pub fn resolve_base_urls(&self, venue_urls: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        nl_collector::sources::cex::ticker::TICKER_VENUES
+            .iter()
+            .filter_map(|v| self.base_urls.get(*v).or_else(|| venue_urls.get(*v)).map(|u| ((*v).to_string(), u.clone())))
+            .collect()
+    }
+}
+
 impl EnricherConfig {
     /// Checks bounds and names before anything is built.
     ///
@@ -171,6 +210,17 @@ impl EnricherConfig {
         }
         if d.timeout_ms == 0 {
             return bad("enricher.dexscreener.timeout_ms must be positive".into());
+        }
+        let t = &self.cex_tickers;
+        if !(t.calls_per_min.is_finite() && t.calls_per_min > 0.0) {
+            return bad(format!("enricher.cex_tickers.calls_per_min must be positive, got {}", t.calls_per_min));
+        }
+        if t.timeout_ms == 0 {
+            return bad("enricher.cex_tickers.timeout_ms must be positive".into());
+        }
+        if let Some(v) = t.base_urls.keys().find(|v| nl_collector::sources::cex::ticker_descriptor(v).is_none()) {
+            let known = nl_collector::sources::cex::ticker::TICKER_VENUES.join(", ");
+            return bad(format!("enricher.cex_tickers.base_urls: no ticker lookup for venue {v:?} (known: {known})"));
         }
         Ok(())
     }
@@ -210,5 +260,24 @@ mod tests {
         c.schedule = ScheduleConfig::default();
         c.dexscreener.calls_per_min = 0.0;
         assert!(c.validate().is_err());
+        c.dexscreener = DexScreenerEnrichConfig::default();
+        c.cex_tickers.base_urls.insert("kraken".into(), "http://127.0.0.1:1".into());
+        let err = c.validate().expect_err("unknown venue").to_string();
+        assert!(err.contains("kraken"), "{err}");
+    }
+
+    #[test]
+    fn ticker_base_urls_prefer_the_override_then_the_sources() {
+        let mut t = CexTickersConfig::default();
+        t.base_urls.insert("gate".into(), "http://override".into());
+        let from_sources = BTreeMap::from([
+            ("gate".to_string(), "http://src-gate".to_string()),
+            ("okx".to_string(), "http://src-okx".to_string()),
+            ("binance".to_string(), "http://b".to_string()),
+        ]);
+        let got = t.resolve_base_urls(&from_sources);
+        assert_eq!(got.get("gate").map(String::as_str), Some("http://override"));
+        assert_eq!(got.get("okx").map(String::as_str), Some("http://src-okx"));
+        assert!(!got.contains_key("binance") && !got.contains_key("kucoin"), "no ticker lookup, or no URL: not looked up");
     }
 }

@@ -1,6 +1,7 @@
-//! The bounded tracked set behind re-snapshots: each on-chain asset has an age and a next due time set
-//! by its age tier. When the set is full the oldest-tracked asset is evicted (explicit, counted load
-//! shedding); past the configured maximum age an asset stops being tracked.
+//! The bounded tracked set behind re-snapshots: each tracked asset (on-chain, or a CEX listing with the pair
+//! whose ticker gives its market values) has an age and a next due time set by its age tier. When the set
+//! is full the oldest-tracked asset is evicted (explicit, counted load shedding); past the configured
+//! maximum age an asset stops being tracked.
 //!
 //! Time is `tokio::time::Instant`, so the schedule runs on a paused clock in tests.
 
@@ -11,6 +12,7 @@ use nl_domain::AssetId;
 use tokio::time::Instant;
 
 use crate::config::ScheduleConfig;
+use crate::ticker::TickerRef;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -21,6 +23,8 @@ struct Entry {
     age_at_track: Duration,
     /// `None` while a round is re-fetching it.
     next_due: Option<Instant>,
+    /// The CEX pair to look up; `None` for on-chain assets.
+    pair: Option<TickerRef>,
 }
 
 /// What [`Schedule::track`] did.
@@ -40,6 +44,8 @@ pub struct Due {
     pub asset: AssetId,
     /// Age of the asset at the time the round took it.
     pub age: Duration,
+    /// The CEX pair to look up; `None` for on-chain assets.
+    pub pair: Option<TickerRef>,
 }
 
 /// The tracked set. Not thread-safe by itself; the service keeps it behind a mutex and never holds the
@@ -72,9 +78,9 @@ impl Schedule {
         }
     }
 
-    /// Starts tracking `asset`, whose age at `now` is `age`; its first re-snapshot is one tier interval
-    /// after `now` (the caller has just taken a snapshot).
-    pub fn track(&mut self, asset: AssetId, age: Duration, now: Instant) -> Tracked {
+    /// Starts tracking `asset` (a CEX listing with the `pair` to look up), whose age at `now` is `age`; its
+    /// first re-snapshot is one tier interval after `now` (the caller has just taken a snapshot).
+    pub fn track(&mut self, asset: AssetId, age: Duration, now: Instant, pair: Option<TickerRef>) -> Tracked {
         if self.entries.contains_key(&asset) {
             return Tracked::Known;
         }
@@ -85,7 +91,7 @@ impl Schedule {
         let seq = self.next_seq;
         self.next_seq += 1;
         let due = now + self.cfg.interval_for(age);
-        self.entries.insert(asset.clone(), Entry { seq, tracked_at: now, age_at_track: age, next_due: Some(due) });
+        self.entries.insert(asset.clone(), Entry { seq, tracked_at: now, age_at_track: age, next_due: Some(due), pair });
         self.by_seq.insert(seq, asset);
         self.queue.insert((due, seq));
         Tracked::Added { evicted }
@@ -132,7 +138,7 @@ impl Schedule {
             if let Some(e) = self.entries.get_mut(&asset) {
                 e.next_due = None;
                 let age = e.age_at_track + now.saturating_duration_since(e.tracked_at);
-                out.push(Due { asset, age });
+                out.push(Due { asset, age, pair: e.pair.clone() });
             }
         }
         out
@@ -204,11 +210,11 @@ mod tests {
     fn full_set_evicts_oldest_tracked_and_counts() {
         let now = Instant::now();
         let mut s = Schedule::new(ScheduleConfig::default(), 2);
-        assert_eq!(s.track(id(1), MIN, now), Tracked::Added { evicted: None });
-        assert_eq!(s.track(id(2), MIN, now), Tracked::Added { evicted: None });
-        assert_eq!(s.track(id(1), MIN, now), Tracked::Known, "re-observing does not reorder");
-        assert_eq!(s.track(id(3), MIN, now), Tracked::Added { evicted: Some(id(1)) });
-        assert_eq!(s.track(id(4), MIN, now), Tracked::Added { evicted: Some(id(2)) });
+        assert_eq!(s.track(id(1), MIN, now, None), Tracked::Added { evicted: None });
+        assert_eq!(s.track(id(2), MIN, now, None), Tracked::Added { evicted: None });
+        assert_eq!(s.track(id(1), MIN, now, None), Tracked::Known, "re-observing does not reorder");
+        assert_eq!(s.track(id(3), MIN, now, None), Tracked::Added { evicted: Some(id(1)) });
+        assert_eq!(s.track(id(4), MIN, now, None), Tracked::Added { evicted: Some(id(2)) });
         assert_eq!((s.len(), s.shed_total()), (2, 2));
         assert!(s.contains(&id(3)) && s.contains(&id(4)));
         assert_eq!(s.take_due(now + MIN, 10).len(), 2, "evicted entries left no timers behind");
@@ -218,17 +224,17 @@ mod tests {
     fn tiers_drive_due_times_and_old_assets_age_out() {
         let t0 = Instant::now();
         let mut s = Schedule::new(ScheduleConfig::default(), 10);
-        s.track(id(1), 59 * MIN, t0);
+        s.track(id(1), 59 * MIN, t0, None);
         assert_eq!(s.next_due(), Some(t0 + MIN));
         assert!(s.take_due(t0 + MIN - Duration::from_millis(1), 10).is_empty());
         let due = s.take_due(t0 + MIN, 10);
-        assert_eq!(due, vec![Due { asset: id(1), age: 60 * MIN }]);
+        assert_eq!(due, vec![Due { asset: id(1), age: 60 * MIN, pair: None }]);
         assert_eq!(s.next_due(), None, "in flight");
         assert!(s.reschedule(&id(1), t0 + MIN));
         assert_eq!(s.next_due(), Some(t0 + 6 * MIN), "60 min old: every 300 s");
 
-        assert_eq!(s.track(id(2), 7 * 24 * 60 * MIN + MIN, t0), Tracked::TooOld);
-        s.track(id(3), (7 * 24 * 60 - 90) * MIN, t0);
+        assert_eq!(s.track(id(2), 7 * 24 * 60 * MIN + MIN, t0, None), Tracked::TooOld);
+        s.track(id(3), (7 * 24 * 60 - 90) * MIN, t0, None);
         let t1 = t0 + 60 * MIN;
         assert!(s.take_due(t1, 10).iter().any(|d| d.asset == id(3)));
         assert!(!s.reschedule(&id(3), t1), "the next one would be past 7 days");
@@ -240,8 +246,8 @@ mod tests {
     fn take_due_is_bounded_and_earliest_first() {
         let t0 = Instant::now();
         let mut s = Schedule::new(ScheduleConfig::default(), 10);
-        s.track(id(1), 2 * 60 * MIN, t0);
-        s.track(id(2), MIN, t0);
+        s.track(id(1), 2 * 60 * MIN, t0, None);
+        s.track(id(2), MIN, t0, None);
         let due = s.take_due(t0 + 10 * MIN, 1);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].asset, id(2));

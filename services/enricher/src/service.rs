@@ -4,11 +4,14 @@
 //! * every observation becomes an `asset.upserted` (retractions with status `retracted`);
 //! * a non-retracted observation also gets a `snapshot.recorded`: from the pool data it carries
 //!   (GeckoTerminal), from DexScreener pairs (best pool by liquidity; every response is published as a
-//!   `raw.captured` and the snapshot points at it), or age-only for a CEX listing;
+//!   `raw.captured` and the snapshot points at it), or for a CEX listing its age plus, for a USD-quoted spot
+//!   pair on a venue with a ticker lookup, the ticker's last price and 24 h quote volume (the response is
+//!   published as a `raw.captured` too; a failed lookup leaves those values NULL);
 //! * outputs go out in one `publish_batch`; only when it returns are the inputs acked (a failure naks
 //!   them with a delay); undecodable inputs are terminated;
-//! * on-chain assets join the bounded tracked set, whose timer loop re-fetches due assets in batches of
-//!   at most 30 addresses per chain and publishes new snapshots.
+//! * on-chain assets and CEX listings with a looked-up pair join the bounded tracked set, whose timer loop
+//!   re-fetches due assets (pairs in batches of at most 30 addresses per chain, one ticker per CEX pair) and
+//!   publishes new snapshots.
 //!
 //! Snapshot ids derive from asset, observation time and source. The first snapshot of an observation is
 //! stamped with the observation's `emitted_at`, so a redelivery re-publishes the same ids (the fetched
@@ -24,6 +27,7 @@ use nl_collector::runtime::{RunIdentity, raw_messages};
 use nl_collector::sources::dex::DexPool;
 use nl_collector::sources::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
+use nl_sourcekit::RecordedResponses;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{Span, debug, info, warn};
@@ -33,8 +37,9 @@ use crate::error::EnricherError;
 use crate::fetch::{MAX_TOKENS_PER_CALL, PairFetcher};
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::{Due, Schedule, Tracked};
-use crate::snapshot::{best_pool, carried_snapshot, cex_age_snapshot, pool_snapshot, snapshot_envelope};
+use crate::snapshot::{best_pool, carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
 use crate::stats::{Dropped, EnricherCounts, EnricherStats, Stage};
+use crate::ticker::{TickerClient, TickerRef, apply_ticker};
 
 /// Subjects the enricher consumes: `listing.observed` and `listing.retracted`.
 pub const LISTING_FILTER: &str = "nl.evt.listing.>";
@@ -65,19 +70,38 @@ pub struct EnricherCtx {
     pub clock: Clock,
     /// Pair source override; `None` builds the DexScreener client from the config.
     pub pairs: Option<Arc<dyn PairFetcher>>,
+    /// Venue → REST base URL of its instrument-list source (`SourcesConfig::venue_base_urls`): where CEX
+    /// tickers are looked up unless `[enricher.cex_tickers] base_urls` names the venue.
+    pub venue_urls: BTreeMap<String, String>,
+    /// Recorded ticker answers (re-derivation); `None` asks the venues.
+    pub recorded_tickers: Option<Arc<dyn RecordedResponses>>,
 }
 
 impl EnricherCtx {
     /// A context with the system clock and the configured DexScreener client.
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>, run: RunIdentity) -> Self {
-        Self { bus, run, clock: system_clock(), pairs: None }
+        Self { bus, run, clock: system_clock(), pairs: None, venue_urls: BTreeMap::new(), recorded_tickers: None }
     }
 
     /// Replaces the wall clock (tests pass [`tokio_clock`]).
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Looks CEX tickers up at these venue base URLs (see [`EnricherCtx::venue_urls`]).
+    #[must_use]
+    pub fn with_venue_urls(mut self, venue_urls: BTreeMap<String, String>) -> Self {
+        self.venue_urls = venue_urls;
+        self
+    }
+
+    /// Answers ticker lookups from `recorded` instead of the venues (re-derivation from raw_events).
+    #[must_use]
+    pub fn with_recorded_tickers(mut self, recorded: Arc<dyn RecordedResponses>) -> Self {
+        self.recorded_tickers = Some(recorded);
         self
     }
 
@@ -107,17 +131,19 @@ struct Core {
     run: RunIdentity,
     clock: Clock,
     pairs: Option<Arc<dyn PairFetcher>>,
+    tickers: Option<TickerClient>,
     schedule: Mutex<Schedule>,
     wake: Notify,
     stats: Arc<EnricherStats>,
 }
 
-/// Validates the config, builds the DexScreener client (unless disabled or overridden) and binds the
-/// durable consumer `cfg.durable` on `nl.evt.listing.>`.
+/// Validates the config, builds the DexScreener client (unless disabled or overridden) and the ticker
+/// client (for the venues with a base URL, unless disabled) and binds the durable consumer `cfg.durable` on
+/// `nl.evt.listing.>`.
 ///
 /// # Errors
-/// [`EnricherError::Config`] for a bad config, [`EnricherError::Build`] for a bad DexScreener URL or
-/// budget, [`EnricherError::Bus`] when the consumer cannot be bound.
+/// [`EnricherError::Config`] for a bad config or ticker base URL, [`EnricherError::Build`] for a bad
+/// DexScreener URL or budget, [`EnricherError::Bus`] when the consumer cannot be bound.
 pub async fn build(cfg: EnricherConfig, ctx: EnricherCtx) -> Result<EnricherService, EnricherError> {
     cfg.validate()?;
     let pairs: Option<Arc<dyn PairFetcher>> = match (cfg.dexscreener.enabled, ctx.pairs) {
@@ -125,11 +151,21 @@ pub async fn build(cfg: EnricherConfig, ctx: EnricherCtx) -> Result<EnricherServ
         (true, Some(p)) => Some(p),
         (true, None) => Some(Arc::new(build_dexscreener_client(&cfg.dexscreener.to_collector_config(), &ctx.run.run_id)?)),
     };
+    let ticker_urls = cfg.cex_tickers.resolve_base_urls(&ctx.venue_urls);
+    let tickers = if cfg.cex_tickers.enabled && !ticker_urls.is_empty() {
+        let client = TickerClient::new(&cfg.cex_tickers, &ticker_urls, &ctx.run.run_id)?;
+        Some(match ctx.recorded_tickers {
+            Some(rec) => client.with_recorded(rec),
+            None => client,
+        })
+    } else {
+        None
+    };
     let mut spec = ConsumerSpec::new(cfg.durable.clone(), LISTING_FILTER);
     spec.max_ack_pending = spec.max_ack_pending.max(cfg.batch_size);
     let sub = ctx.bus.subscribe(spec).await?;
     let schedule = Mutex::new(Schedule::new(cfg.schedule.clone(), cfg.max_tracked));
-    let core = Core { cfg, bus: ctx.bus, run: ctx.run, clock: ctx.clock, pairs, schedule, wake: Notify::new(), stats: Arc::default() };
+    let core = Core { cfg, bus: ctx.bus, run: ctx.run, clock: ctx.clock, pairs, tickers, schedule, wake: Notify::new(), stats: Arc::default() };
     Ok(EnricherService { core: Arc::new(core), sub })
 }
 
@@ -194,7 +230,13 @@ impl Core {
     }
 
     fn tracking(&self) -> bool {
-        self.cfg.schedule.enabled && self.pairs.is_some()
+        self.cfg.schedule.enabled && (self.pairs.is_some() || self.tickers.is_some())
+    }
+
+    /// The pair to look up for a CEX observation: a USD-quoted spot pair on a looked-up venue.
+    fn ticker_pair(&self, obs: &ListingObservation) -> Option<TickerRef> {
+        let tickers = self.tickers.as_ref()?;
+        TickerRef::of(obs).filter(|p| p.usd_quoted() && tickers.covers(&p.venue))
     }
 
     async fn consume(&self, sub: &mut (dyn Subscription + 'static), mut stop: watch::Receiver<bool>) -> Result<(), EnricherError> {
@@ -248,6 +290,8 @@ impl Core {
         let mut out = Outputs::default();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
         let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
+        // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
+        let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
         for (i, Input { obs, .. }) in inputs.iter().enumerate() {
             match upsert_envelope(obs, &self.run.run_id, &self.run.config_hash) {
                 Ok(env) => out.events.push(env),
@@ -266,9 +310,27 @@ impl Core {
                 if self.pairs.is_some() {
                     need_fetch.push((i, asset));
                 }
-            } else if let Some(s) = cex_age_snapshot(obs, &asset, obs.emitted_at) {
-                out.snapshots.push(s);
+            } else {
+                let pair = self.ticker_pair(obs);
+                match cex.get(&asset) {
+                    Some((_, Some(_))) => {}
+                    Some((_, None)) if pair.is_none() => {}
+                    _ => {
+                        cex.insert(asset, (i, pair));
+                    }
+                }
             }
+        }
+        let mut cex_pairs: HashMap<AssetId, TickerRef> = HashMap::new();
+        for (asset, (i, pair)) in cex {
+            let obs = &inputs[i].obs;
+            let mut snap = cex_age_snapshot(obs, &asset, obs.emitted_at);
+            if let Some(pair) = pair {
+                let s = snap.get_or_insert_with(|| cex_snapshot(&asset, obs.emitted_at, None, obs.raw_event_id.clone()));
+                self.add_ticker(s, &pair, &mut out.raws).await;
+                cex_pairs.insert(asset, pair);
+            }
+            out.snapshots.extend(snap);
         }
         let wanted: Vec<AssetId> = need_fetch.iter().map(|(_, a)| a.clone()).collect();
         let found = self.fetch_best_pools(&wanted, &mut out.raws).await;
@@ -299,22 +361,45 @@ impl Core {
             return;
         }
         if self.tracking() {
-            self.track_all(&inputs, &initial);
+            self.track_all(&inputs, &initial, &cex_pairs);
         }
         for input in &inputs {
             self.settle(input.delivery.ack().await);
         }
     }
 
-    /// Adds the batch's on-chain assets to the tracked set (first re-snapshot one tier after now).
-    fn track_all(&self, inputs: &[Input], initial: &HashMap<AssetId, Snapshot>) {
+    /// Looks `pair`'s ticker up and sets `s`'s market values from it; the capture goes to `raws`. A failed
+    /// lookup (rate limit, error status, unparseable body) leaves the values NULL and is counted and logged.
+    /// Returns whether a ticker was parsed.
+    async fn add_ticker(&self, s: &mut Snapshot, pair: &TickerRef, raws: &mut Vec<RawEvent>) -> bool {
+        let Some(tickers) = &self.tickers else { return false };
+        let Some(got) = tickers.fetch(pair, (self.clock)()).await else { return false };
+        let raw_id = got.raw.as_ref().map(|r| r.raw_id.clone());
+        raws.extend(got.raw);
+        match got.ticker {
+            Ok(t) => {
+                apply_ticker(s, pair, &t, raw_id);
+                true
+            }
+            Err(error) => {
+                self.stats.error(Stage::Fetch);
+                warn!(venue = %pair.venue, instrument = %pair.instrument_id, %error, "Ticker lookup failed; market values stay NULL.");
+                false
+            }
+        }
+    }
+
+    /// Adds the batch's on-chain assets, and its CEX assets with a looked-up pair, to the tracked set (first
+    /// re-snapshot one tier after now).
+    fn track_all(&self, inputs: &[Input], initial: &HashMap<AssetId, Snapshot>, cex_pairs: &HashMap<AssetId, TickerRef>) {
         let now_ts = (self.clock)();
         let now = Instant::now();
         let mut added = false;
         let mut sched = self.schedule();
         for Input { obs, .. } in inputs.iter().filter(|i| i.obs.change != ChangeKind::Retracted) {
             let asset = asset_of(obs);
-            if !matches!(asset, AssetId::Chain { .. }) {
+            let pair = cex_pairs.get(&asset).cloned();
+            if pair.is_none() && !matches!(asset, AssetId::Chain { .. }) {
                 continue;
             }
             let born = initial
@@ -323,7 +408,7 @@ impl Core {
                 .or(obs.source_published_at)
                 .unwrap_or(obs.first_observed_at);
             let age = (now_ts - born).to_std().unwrap_or_default();
-            match sched.track(asset, age, now) {
+            match sched.track(asset, age, now, pair) {
                 Tracked::Added { evicted } => {
                     added = true;
                     if let Some(old) = evicted {
@@ -437,9 +522,21 @@ impl Core {
         }
         let observed_at = (self.clock)();
         let mut out = Outputs::default();
-        let assets: Vec<AssetId> = due.iter().map(|d| d.asset.clone()).collect();
+        let assets: Vec<AssetId> = due.iter().filter(|d| d.pair.is_none()).map(|d| d.asset.clone()).collect();
         let found = self.fetch_best_pools(&assets, &mut out.raws).await;
+        let mut symbols: HashMap<AssetId, String> = HashMap::new();
         for d in &due {
+            if let Some(pair) = &d.pair {
+                let age = i64::try_from(d.age.as_secs() / 60).ok();
+                let mut s = cex_snapshot(&d.asset, observed_at, age, None);
+                if self.add_ticker(&mut s, pair, &mut out.raws).await {
+                    if let AssetId::Cex { base, .. } = &d.asset {
+                        symbols.insert(d.asset.clone(), base.clone());
+                    }
+                    out.snapshots.push(s);
+                }
+                continue;
+            }
             let Some((pool, raw_id)) = found.get(&d.asset) else { continue };
             let born = observed_at - chrono::Duration::from_std(d.age).unwrap_or_default();
             match pool_snapshot(pool, observed_at, raw_id.clone(), Some(born)) {
@@ -447,7 +544,7 @@ impl Core {
                 Err(error) => warn!(asset = %d.asset, %error, "Pool snapshot failed."),
             }
         }
-        let symbols: HashMap<AssetId, String> = found.iter().filter_map(|(a, (p, _))| p.base_token.symbol.clone().map(|s| (a.clone(), s))).collect();
+        symbols.extend(found.iter().filter_map(|(a, (p, _))| p.base_token.symbol.clone().map(|s| (a.clone(), s))));
         let n = out.snapshots.len();
         match self.publish(out, &symbols, &Spans::new()).await {
             Ok(()) => EnricherStats::add(&self.stats.rescheduled_snapshots, n),

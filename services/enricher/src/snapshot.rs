@@ -1,5 +1,6 @@
 //! Pure construction of market snapshots: from pool data carried by an observation (GeckoTerminal), from
-//! DexScreener pairs (best pool by liquidity), or age-only for CEX listings. Missing values stay `None`
+//! DexScreener pairs (best pool by liquidity), or for CEX listings (age, and the values of the pair's ticker,
+//! set by [`crate::ticker::apply_ticker`]). Missing values stay `None`
 //! (NULL), never 0; decimals come through exactly as the source parsers produced them.
 
 use std::cmp::Ordering;
@@ -9,8 +10,8 @@ use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObser
 
 /// `source` of snapshots built from DexScreener pairs.
 pub const DEXSCREENER: &str = "dexscreener";
-/// `source` of age-only snapshots of CEX listings.
-pub const CEX_AGE: &str = "enricher_cex";
+/// `source` of snapshots of CEX listings (age, and ticker values where the venue's ticker answered).
+pub const CEX: &str = "enricher_cex";
 
 /// The deterministic id of a snapshot: asset, observation time (ms) and source. A redelivered input
 /// re-derives the same snapshot time and therefore the same id.
@@ -54,19 +55,26 @@ pub fn carried_snapshot(obs: &ListingObservation, asset: &AssetId) -> Option<Sna
 #[must_use]
 pub fn cex_age_snapshot(obs: &ListingObservation, asset: &AssetId, observed_at: Ts) -> Option<Snapshot> {
     let listed = obs.scheduled_at.or(obs.source_published_at)?;
-    Some(Snapshot {
+    Some(cex_snapshot(asset, observed_at, Some((observed_at - listed).num_minutes()), obs.raw_event_id.clone()))
+}
+
+/// A CEX listing snapshot with only its age: every market value NULL until a ticker fills price and volume
+/// (FDV, liquidity and holders are never known for a CEX pair).
+#[must_use]
+pub fn cex_snapshot(asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
+    Snapshot {
         asset_id: asset.clone(),
         observed_at,
-        source: CEX_AGE.to_string(),
+        source: CEX.to_string(),
         price_usd: None,
         fdv_usd: None,
         market_cap_usd: None,
         liquidity_usd: None,
         volume_24h_usd: None,
         holders: None,
-        age_minutes: Some((observed_at - listed).num_minutes()),
-        raw_event_id: obs.raw_event_id.clone(),
-    })
+        age_minutes,
+        raw_event_id,
+    }
 }
 
 /// The pool to snapshot `asset` from: among pools whose *base* token is the asset (a quote-side pool's

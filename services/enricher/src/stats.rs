@@ -11,7 +11,7 @@ use serde::Serialize;
 pub enum Stage {
     /// An input could not be decoded (then terminated).
     Decode,
-    /// A DexScreener lookup failed (the asset stays tracked and is retried by the schedule).
+    /// A DexScreener or ticker lookup failed (the asset stays tracked and is retried by the schedule).
     Fetch,
     /// Publishing outputs failed (inputs nak'd; scheduled rounds retried).
     Publish,

@@ -2,8 +2,9 @@
 //!
 //! Starts [`nl_simulator::Simulator`], builds a cycle config from the loaded config with every simulated
 //! source pointed at it (OKX, Binance and Gate instrument lists, the OKX announcement feed, GeckoTerminal
-//! `new_pools` on one network, DexScreener profiles, the enricher's DexScreener pairs, and the three risk
-//! providers) and every other source disabled, then runs `run_cycle` N times, advancing the simulator
+//! `new_pools` on one network, DexScreener profiles, the enricher's DexScreener pairs and OKX/Gate tickers
+//! (whose base URLs follow the instrument-list sources), and the three risk providers) and every other
+//! source disabled, then runs `run_cycle` N times, advancing the simulator
 //! between cycles. Prints what was discovered, promoted and rejected.
 //!
 //! The first cycle is the CEX baseline (an instrument list's first poll reports nothing new); CEX listings

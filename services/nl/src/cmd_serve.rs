@@ -127,7 +127,7 @@ async fn serve_consumer(
             tracing::info!(?counts, "Recorder stopped.");
         }
         ServiceName::Enricher => {
-            let ctx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run);
+            let ctx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run).with_venue_urls(cfg.sources.venue_base_urls());
             let svc = nl_enricher::build(cfg.enricher.clone(), ctx).await.context("starting the enricher")?;
             let stats = svc.stats();
             registry.on_scrape(move |r| export_enricher(r, &stats.snapshot()));

@@ -172,8 +172,8 @@ pub(crate) async fn start_services(
 ) -> anyhow::Result<Pipeline> {
     let mut pipeline = Pipeline::new(Arc::clone(bus));
 
-    let enricher =
-        nl_enricher::build(cfg.enricher.clone(), nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone())).await.context("starting the enricher")?;
+    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone()).with_venue_urls(cfg.sources.venue_base_urls());
+    let enricher = nl_enricher::build(cfg.enricher.clone(), ectx).await.context("starting the enricher")?;
     pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(bus), run.clone()))
         .await

@@ -1,8 +1,10 @@
-//! Recorded provider answers for re-derivation: the risk providers' and DexScreener pair lookups' responses
-//! as kept in raw_events, handed back to the risk-scorer and the enricher in place of the network.
+//! Recorded provider answers for re-derivation: the risk providers', DexScreener pair lookups' and CEX ticker
+//! lookups' responses as kept in raw_events, handed back to the risk-scorer and the enricher in place of the
+//! network.
 //!
-//! * [`RecordedProviders`] answers by provider name and request path, first in first out: the n-th request
-//!   gets the n-th answer (the risk-scorer's report cache makes the requests per asset the same ones);
+//! * [`recorded_providers`] ([`nl_sourcekit::RecordedQueues`]) answers by provider name and request path, first in first out: the n-th request
+//!   gets the n-th answer (the risk-scorer's report cache makes the requests per asset the same ones). The
+//!   enricher's ticker lookups are answered the same way, keyed by `<venue>_ticker`;
 //! * [`RecordedPairs`] answers pair lookups by token, so a lookup batched differently from the original one
 //!   (batches follow bus timing) still gets each token's recorded answer; the responses go through the same
 //!   parser as a live lookup.

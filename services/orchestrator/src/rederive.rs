@@ -7,8 +7,8 @@
 //!   ([`nl_collector::Source::lookup_path`], e.g. CEX currency responses) are not re-derived on their own:
 //!   they answer the lookups that re-deriving the same run's responses makes.
 //! * A replayed run gets fresh enricher, risk-scorer and gate instances (as each `nl run-cycle` had) on an
-//!   embedded bus, drained by accounting like a cycle. Provider and pair lookups are answered from the same
-//!   run's captures ([`crate::recorded`]); enricher re-snapshot rounds are off (their timing is wall-clock).
+//!   embedded bus, drained by accounting like a cycle. Provider, pair and ticker lookups are answered from
+//!   the same run's captures ([`crate::recorded`]); enricher re-snapshot rounds are off (their timing is wall-clock).
 //! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
 //!   are content-derived, so with the same config the assets, scores and decisions are the originals,
 //!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
@@ -24,6 +24,7 @@ use chrono::Utc;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::runtime::observation_messages;
+use nl_collector::sources::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_collector::{RunIdentity, Source};
 use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
@@ -59,8 +60,8 @@ pub struct SegmentReport {
     /// Source responses re-derived into observations.
     pub source_raws: usize,
     pub observations: usize,
-    /// Source lookup, provider and pair captures the replay never asked for (e.g. from enricher re-snapshot
-    /// rounds).
+    /// Source lookup, provider, pair and ticker captures the replay never asked for (e.g. from enricher
+    /// re-snapshot rounds).
     pub unused_answers: usize,
 }
 
@@ -194,9 +195,26 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     Ok(RederiveOutcome { run_id, db_path, manifest, manifest_path, segments: reports, not_rederived, raws_read, elapsed: t0.elapsed() })
 }
 
-/// Whether `source` names captures answered by the recorded layers (risk providers, pair lookups).
+/// Whether `source` names captures answered by the recorded layers (risk providers, pair and ticker lookups).
 fn is_answer(source: &str) -> bool {
-    source == nl_collector::sources::dex::dexscreener::client::DexScreenerClient::SOURCE || Provider::ALL.iter().any(|p| p.as_str() == source)
+    source == nl_collector::sources::dex::dexscreener::client::DexScreenerClient::SOURCE
+        || Provider::ALL.iter().any(|p| p.as_str() == source)
+        || TICKER_VENUES.iter().any(|v| ticker_descriptor(v).is_some_and(|d| d.source_name() == source))
+}
+
+/// The recorded answers a replayed run's pipeline is given.
+#[derive(Default)]
+struct Answers {
+    pairs: Arc<RecordedPairs>,
+    providers: Arc<RecordedQueues>,
+    /// Ticker captures, keyed like the providers' (by `<venue>_ticker` and request path).
+    tickers: Arc<RecordedQueues>,
+}
+
+/// `<venue>_ticker` → the base URL the enricher looks that venue's tickers up at, to key their captures.
+fn ticker_bases(cfg: &CycleConfig) -> HashMap<String, String> {
+    let urls = cfg.enricher.cex_tickers.resolve_base_urls(&cfg.sources.venue_base_urls());
+    urls.into_iter().filter_map(|(v, u)| ticker_descriptor(&v).map(|d| (d.source_name(), u))).collect()
 }
 
 /// The original runs in the order of their first raw event; with `only`, the runs up to it, only it published.
@@ -277,15 +295,18 @@ async fn start_pipeline(
     cfg: &CycleConfig,
     run: &RunIdentity,
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
-    answers: Option<(Arc<RecordedPairs>, Arc<RecordedQueues>)>,
+    answers: Option<Answers>,
 ) -> anyhow::Result<(Pipeline, Arc<dyn Bus>)> {
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem);
     let mut pipeline = Pipeline::new(Arc::clone(&bus));
-    let (pairs, providers) = answers.unwrap_or_else(|| (Arc::new(RecordedPairs::default()), Arc::new(RecordedQueues::default())));
+    let Answers { pairs, providers, tickers } = answers.unwrap_or_default();
     let mut enricher_cfg = cfg.enricher.clone();
     enricher_cfg.schedule.enabled = false;
-    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone()).with_pair_fetcher(pairs);
+    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone())
+        .with_pair_fetcher(pairs)
+        .with_venue_urls(cfg.sources.venue_base_urls())
+        .with_recorded_tickers(tickers);
     let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
     pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
     let rctx = nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()).with_recorded(providers);
@@ -319,7 +340,9 @@ async fn run_segment(
         Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
     let providers = Arc::new(recorded_providers(raws, &provider_bases));
     let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
-    let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some((Arc::clone(&pairs), Arc::clone(&providers)))).await?;
+    let tickers = Arc::new(recorded_providers(raws, &ticker_bases(cfg)));
+    let answers = Answers { pairs: Arc::clone(&pairs), providers: Arc::clone(&providers), tickers: Arc::clone(&tickers) };
+    let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some(answers)).await?;
     if let Some(meta) = started {
         publish_run_event(&bus, EventType::RunStarted, run, meta).await?;
     }
@@ -330,7 +353,7 @@ async fn run_segment(
     pipeline.drain(drain_timeout, |_| {}).await?;
     let failed = pipeline.stop().await;
     anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
-    report.unused_answers += providers.unused() + pairs.unused();
+    report.unused_answers += providers.unused() + pairs.unused() + tickers.unused();
     Ok(())
 }
 

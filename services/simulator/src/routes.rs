@@ -42,6 +42,19 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v3/exchangeInfo", get(|State(s): State<Shared>| async move { json(&world(&s).binance_exchange_info()) }))
         .route("/api/v4/spot/currency_pairs", get(|State(s): State<Shared>| async move { json(&world(&s).gate_pairs()) }))
         .route(
+            "/api/v5/market/ticker",
+            get(|State(s): State<Shared>, Query(q): Q| async move { json(&world(&s).okx_ticker(q.get("instId").map_or("", String::as_str))) }),
+        )
+        .route(
+            "/api/v4/spot/tickers",
+            get(|State(s): State<Shared>, Query(q): Q| async move {
+                match world(&s).gate_ticker(q.get("currency_pair").map_or("", String::as_str)) {
+                    Some(v) => json(&v),
+                    None => (StatusCode::BAD_REQUEST, json(&serde_json::json!({"label": "INVALID_CURRENCY_PAIR", "message": "Invalid currency pair"}))).into_response(),
+                }
+            }),
+        )
+        .route(
             "/api/v4/spot/currencies/{currency}",
             get(|State(s): State<Shared>, Path(currency): Path<String>| async move {
                 body_or_404(world(&s).gate_currency(&currency).map(|v| v.to_string()))

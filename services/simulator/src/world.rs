@@ -11,6 +11,8 @@ const OKX_INSTRUMENTS: &str = include_str!("../../collector/src/sources/cex/okx/
 const OKX_ANNOUNCEMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_support_announcements.json");
 const BINANCE_EXCHANGE_INFO: &str = include_str!("../../collector/src/sources/cex/binance/test_data/http_get_exchange_info.json");
 const GATE_PAIRS: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_currency_pairs.json");
+const OKX_TICKER: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_market_ticker.json");
+const GATE_TICKER: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_tickers_pair.json");
 const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
 const DS_PROFILES: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
 const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
@@ -69,6 +71,8 @@ pub struct World {
     okx_ann: Value,
     binance: Value,
     gate: Value,
+    okx_ticker: Value,
+    gate_ticker: Value,
     pair: Value,
     profile: Value,
     clean: Golden,
@@ -152,6 +156,8 @@ impl World {
             okx_ann: parse("okx announcements", OKX_ANNOUNCEMENTS)?,
             binance: parse("binance exchangeInfo", BINANCE_EXCHANGE_INFO)?,
             gate: parse("gate currency_pairs", GATE_PAIRS)?,
+            okx_ticker: parse("okx ticker", OKX_TICKER)?,
+            gate_ticker: parse("gate tickers", GATE_TICKER)?,
             pair: pairs["pairs"][0].clone(),
             profile: profiles[1].clone(),
             clean: golden(&all, TokenKind::Clean)?,
@@ -230,6 +236,29 @@ impl World {
             }));
         }
         v
+    }
+
+    /// OKX `GET /api/v5/market/ticker?instId=`: the recorded ticker, renamed, for a simulated pair; OKX's
+    /// "does not exist" reply (HTTP 200, `code` 51001) for any other id.
+    #[must_use]
+    pub fn okx_ticker(&self, inst_id: &str) -> Value {
+        if !self.cex_ticks().any(|t| format!("SOKX{}-USDT", letters(t)) == inst_id) {
+            return json!({"code": "51001", "msg": "Instrument ID does not exist", "data": []});
+        }
+        let mut v = self.okx_ticker.clone();
+        v["data"][0]["instId"] = inst_id.into();
+        v
+    }
+
+    /// Gate `GET /api/v4/spot/tickers?currency_pair=`: the recorded ticker, renamed, for a simulated pair;
+    /// `None` (Gate answers 400 `INVALID_CURRENCY_PAIR`) for any other pair.
+    #[must_use]
+    pub fn gate_ticker(&self, pair: &str) -> Option<Value> {
+        self.cex_ticks().any(|t| format!("SGAT{}_USDT", letters(t)) == pair).then(|| {
+            let mut v = self.gate_ticker.clone();
+            v[0]["currency_pair"] = pair.into();
+            v
+        })
     }
 
     /// Gate `GET /api/v4/spot/currencies/{currency}` for a simulated pair's base: a token on `BSC` at
@@ -364,6 +393,10 @@ mod tests {
         let erc20 = w.gate_currency("SGATC").expect("listed at tick 2");
         assert_eq!((erc20["chain"].as_str(), erc20["chains"][0]["addr"].as_str()), (Some("BSC"), gate_token_address(2).as_deref()));
         assert!(w.gate_currency("SGATZ").is_none(), "not listed yet");
+        assert_eq!(w.okx_ticker("SOKXB-USDT")["data"][0]["instId"], "SOKXB-USDT");
+        assert_eq!(w.okx_ticker("SOKXZ-USDT")["code"], "51001", "not listed yet");
+        assert!(w.gate_ticker("SGATC_USDT").is_some_and(|v| v[0]["currency_pair"] == "SGATC_USDT"));
+        assert!(w.gate_ticker("SGATZ_USDT").is_none());
         assert_eq!(letters(0), "A");
         assert_eq!(letters(27), "BB");
     }

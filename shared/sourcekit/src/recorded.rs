@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use chrono::SubsecRound;
 
-use nl_domain::RawEvent;
+use nl_domain::{RawEvent, Ts};
 
 use crate::fetch::{FetchError, Fetched};
+use crate::http::HttpSource;
 
 /// Recorded responses, keyed by the capture's `source` and the request's path and query.
 pub trait RecordedResponses: Send + Sync {
@@ -112,6 +113,61 @@ pub fn failure_capture(source: &str, endpoint: &str, observed_at: nl_domain::Ts,
     let mut raw = RawEvent::new(source, endpoint, None, observed_at.trunc_subsecs(3), String::new(), run_id);
     raw.parse_error = Some(error.to_string());
     raw
+}
+
+/// What one lookup through [`fetch_captured`] produced.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The response as captured, or the capture of a request that got no response (or was not sent because
+    /// the budget was paused); `None` only when a re-derivation had no recorded answer to give.
+    pub raw: Option<RawEvent>,
+    /// The successful response to parse, or why there is none (also set as the capture's `parse_error`).
+    pub response: Result<Fetched, String>,
+}
+
+/// One GET of `path` through `src` that always leaves a capture: live, or answered from `recorded` (keyed by
+/// `source` and `path`) in a re-derivation. A live response is stamped `received_at` (milliseconds, as
+/// raw_events keeps it), so parsing the capture later gives the same result; a recorded one keeps its
+/// recorded time. While the budget is paused the request is not sent (waiting out a `Retry-After` would stall
+/// the caller) and that is captured too, so a re-derivation skips it the same way.
+pub async fn fetch_captured(
+    src: &HttpSource,
+    recorded: Option<&dyn RecordedResponses>,
+    source: &str,
+    path: &str,
+    weight: u32,
+    received_at: Ts,
+    run_id: &str,
+) -> Captured {
+    let failed = |raw: RawEvent| Captured { response: Err(raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into())), raw: Some(raw) };
+    let result = match recorded {
+        Some(rec) => match rec.take(source, path) {
+            // A request that got no response then gets none now, and keeps its capture.
+            Some(raw) if raw.http_status.is_none() => return failed(raw),
+            Some(raw) => replay(&raw),
+            None => return Captured { raw: None, response: Err("no recorded response".into()) },
+        },
+        None => {
+            if let Some(paused) = src.budget().status().paused_for {
+                return failed(failure_capture(source, &src.shown_url(path), received_at, &format!("not sent: budget paused for {paused:?}"), run_id));
+            }
+            src.get(path, weight).await
+        }
+    };
+    let (mut fetched, failure) = match result {
+        Ok(f) if f.not_modified => (f, Some("304 not modified".to_string())),
+        Ok(f) => (f, None),
+        Err(e) => match e.response() {
+            Some(resp) => (resp.clone(), Some(e.to_string())),
+            None => return failed(failure_capture(source, &src.shown_url(path), received_at, &e.to_string(), run_id)),
+        },
+    };
+    if recorded.is_none() {
+        fetched.observed_at = received_at.trunc_subsecs(3);
+    }
+    let mut raw = fetched.to_raw_event(source, run_id);
+    raw.parse_error.clone_from(&failure);
+    Captured { raw: Some(raw), response: failure.map_or(Ok(fetched), Err) }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Centralized-exchange sources, pure part: per-venue wire models and parsers for instrument lists,
-//! announcement feeds and push frames, the announcement title parser, and the baseline/diff logic that turns
+//! announcement feeds, push frames and single-pair tickers ([`ticker`]), the announcement title parser, and the baseline/diff logic that turns
 //! snapshots into `listing.observed` observations. The parsers do no I/O: [`poll`] holds the HTTP poll sources that
 //! call them with response bodies (endpoint descriptors in each venue's `client.rs`), and [`mock`] a scripted mock
 //! venue for tests and benchmarks.
@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod diff;
 pub mod mock;
 pub mod poll;
+pub mod ticker;
 pub mod title;
 pub mod types;
 mod wire;
@@ -25,5 +26,6 @@ pub mod okx;
 
 pub use cursor::{AnnouncementPolicy, AnnouncementSelection, SeenAnnouncements, select_new_announcements};
 pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, to_observation};
+pub use ticker::{Ticker, TickerDescriptor, ticker_descriptor};
 pub use title::{TitleInfo, parse_title};
 pub use types::{Announcement, AnnouncementAction, CoinRef, Instrument, InstrumentStatus, Market, ParseError, WsFrame};

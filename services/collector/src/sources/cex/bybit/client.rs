@@ -4,8 +4,9 @@
 //! interval and budget come from the source config; the path, weight and parser are fixed here.
 
 use crate::sources::cex::poll::{AnnouncementDescriptor, Endpoint, InstrumentListDescriptor};
+use crate::sources::cex::ticker::TickerDescriptor;
 
-use super::parse::{VENUE, parse_announcements, parse_instruments};
+use super::parse::{VENUE, parse_announcements, parse_instruments, parse_ticker};
 
 /// Public REST host of Bybit.
 pub const BASE_URL: &str = "https://api.bybit.com";
@@ -23,3 +24,6 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     endpoint: Endpoint { path: "/v5/announcements/index?locale=en-US&type=new_crypto&page=1&limit=20", weight: 1, headers: &[], api_key_header: None },
     parse: parse_announcements,
 };
+
+/// `GET /v5/market/tickers?category=spot&symbol={symbol}`: last price and 24 h turnover (quote volume) of one pair.
+pub const TICKER: TickerDescriptor = TickerDescriptor { venue: VENUE, path_prefix: "/v5/market/tickers?category=spot&symbol=", weight: 1, parse: parse_ticker };

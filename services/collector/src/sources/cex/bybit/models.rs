@@ -65,3 +65,17 @@ pub struct BybitAnnouncement {
     #[serde(deserialize_with = "opt_str")]
     pub date_timestamp: Option<String>,
 }
+
+/// One `result.list` row of `GET /v5/market/tickers?category=spot&symbol=` (shape: Bybit v5 "Get Tickers"
+/// response example, as quoted in bybit-rust-api `rest/market/dto/tickers.rs`): `volume24h` in the base
+/// coin, `turnover24h` in the quote coin.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SpotTicker {
+    #[serde(deserialize_with = "opt_str")]
+    pub symbol: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub last_price: Option<String>,
+    #[serde(rename = "turnover24h", deserialize_with = "opt_str")]
+    pub turnover_24h: Option<String>,
+}

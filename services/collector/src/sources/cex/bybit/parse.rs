@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
+use crate::sources::cex::ticker::{Ticker, ticker_from};
 use crate::sources::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
 use crate::sources::cex::wire::{decode, ms_to_ts, require_usable, venue_error};
 
-use super::models::{BybitAnnouncement, Envelope, SpotInstrument};
+use super::models::{BybitAnnouncement, Envelope, SpotInstrument, SpotTicker};
 
 /// Venue slug.
 pub const VENUE: &str = "bybit";
@@ -72,6 +73,16 @@ fn announcement(a: BybitAnnouncement) -> Option<Announcement> {
 pub fn parse_announcements(body: &str) -> Result<Vec<Announcement>, ParseError> {
     let rows = check(decode::<Envelope<BybitAnnouncement>>(VENUE, "announcements", body)?, body)?;
     Ok(rows.into_iter().filter_map(announcement).collect())
+}
+
+/// Parses `GET /v5/market/tickers?category=spot&symbol=…`: `lastPrice` and `turnover24h` (quote volume) of
+/// the single row; no row gives an empty ticker.
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` when `retCode != 0`, `Invalid` for a value that is not a decimal.
+pub fn parse_ticker(body: &str) -> Result<Ticker, ParseError> {
+    let Some(t) = check(decode::<Envelope<SpotTicker>>(VENUE, "tickers", body)?, body)?.into_iter().next() else { return Ok(Ticker::default()) };
+    ticker_from(VENUE, t.symbol, t.last_price.as_deref(), t.turnover_24h.as_deref(), body)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use crate::sources::cex::currency::CurrencyDescriptor;
 use crate::sources::cex::poll::{Endpoint, InstrumentListDescriptor};
+use crate::sources::cex::ticker::TickerDescriptor;
 
-use super::parse::{VENUE, parse_currency, parse_instruments};
+use super::parse::{VENUE, parse_currency, parse_instruments, parse_ticker};
 
 /// Public REST host of Gate.
 pub const BASE_URL: &str = "https://api.gateio.ws";
@@ -35,3 +36,6 @@ pub const CURRENCY: CurrencyDescriptor = CurrencyDescriptor {
         ("AVAX_C", "avax"),
     ],
 };
+
+/// `GET /api/v4/spot/tickers?currency_pair={id}` (a one-row array): last price and 24 h quote volume of one pair.
+pub const TICKER: TickerDescriptor = TickerDescriptor { venue: VENUE, path_prefix: "/api/v4/spot/tickers?currency_pair=", weight: 1, parse: parse_ticker };

@@ -69,3 +69,17 @@ pub struct ErrorBody {
     #[serde(deserialize_with = "opt_str")]
     pub message: Option<String>,
 }
+
+/// One row of `GET /api/v4/spot/tickers?currency_pair=` (a bare array; shape: Gate API v4 `Ticker` model as
+/// documented in gateio/gateapi-js `docs/Ticker.md`): `base_volume` in the base currency, `quote_volume` in
+/// the quote currency.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GateTicker {
+    #[serde(deserialize_with = "opt_str")]
+    pub currency_pair: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub last: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub quote_volume: Option<String>,
+}

@@ -4,10 +4,11 @@
 use serde_json::json;
 
 use crate::sources::cex::currency::{CurrencyChain, CurrencyInfo};
+use crate::sources::cex::ticker::{Ticker, ticker_from};
 use crate::sources::cex::types::{Instrument, InstrumentStatus, Market, ParseError};
 use crate::sources::cex::wire::{decode, excerpt, require_usable, secs_to_ts, split_pair, venue_error};
 
-use super::models::{Currency, CurrencyPair, ErrorBody};
+use super::models::{Currency, CurrencyPair, ErrorBody, GateTicker};
 
 /// Venue slug.
 pub const VENUE: &str = "gate";
@@ -77,6 +78,22 @@ pub fn parse_currency(body: &str) -> Result<CurrencyInfo, ParseError> {
         main_chain: c.chain,
         chains: chains.into_iter().filter_map(|ch| Some(CurrencyChain { venue_chain: ch.name?, contract: ch.addr })).collect(),
     })
+}
+
+/// Parses `GET /api/v4/spot/tickers?currency_pair=…`: `last` and `quote_volume` of the single row; no row
+/// gives an empty ticker.
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` for an error object (`label`/`message`), `Invalid` for a value that
+/// is not a decimal.
+pub fn parse_ticker(body: &str) -> Result<Ticker, ParseError> {
+    if body.trim_start().starts_with('{') {
+        let e: ErrorBody = decode(VENUE, "tickers", body)?;
+        return Err(venue_error(VENUE, e.label.unwrap_or_else(|| "error".into()), e.message.as_deref(), body));
+    }
+    let rows: Vec<GateTicker> = decode(VENUE, "tickers", body)?;
+    let Some(t) = rows.into_iter().next() else { return Ok(Ticker::default()) };
+    ticker_from(VENUE, t.currency_pair, t.last.as_deref(), t.quote_volume.as_deref(), body)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 use crate::sources::cex::currency::CurrencyDescriptor;
 use crate::sources::cex::poll::{AnnouncementDescriptor, Endpoint, InstrumentListDescriptor};
+use crate::sources::cex::ticker::TickerDescriptor;
 
-use super::parse::{VENUE, parse_announcements, parse_currency, parse_instruments};
+use super::parse::{VENUE, parse_announcements, parse_currency, parse_instruments, parse_ticker};
 
 /// Public REST host of KuCoin.
 pub const BASE_URL: &str = "https://api.kucoin.com";
@@ -48,3 +49,6 @@ pub const CURRENCY: CurrencyDescriptor = CurrencyDescriptor {
         ("avaxc", "avax"),
     ],
 };
+
+/// `GET /api/v1/market/stats?symbol={symbol}`: 24 h stats (last price, quote volume `volValue`) of one pair.
+pub const TICKER: TickerDescriptor = TickerDescriptor { venue: VENUE, path_prefix: "/api/v1/market/stats?symbol=", weight: 1, parse: parse_ticker };

@@ -90,3 +90,17 @@ pub struct CurrencyChain {
     #[serde(deserialize_with = "opt_str")]
     pub contract_address: Option<String>,
 }
+
+/// `data` of `GET /api/v1/market/stats?symbol=` (24 h stats; shape: KuCoin spot "Get 24hr Stats", fields as in
+/// the allTickers rows of Kucoin.jl `src/market.jl`): `vol` in the base currency, `volValue` in the quote
+/// currency; values are `null` for a symbol without trades.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MarketStats {
+    #[serde(deserialize_with = "opt_str")]
+    pub symbol: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub last: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub vol_value: Option<String>,
+}

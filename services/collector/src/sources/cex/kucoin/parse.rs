@@ -4,10 +4,11 @@
 use serde_json::json;
 
 use crate::sources::cex::currency::{CurrencyChain, CurrencyInfo};
+use crate::sources::cex::ticker::{Ticker, ticker_from};
 use crate::sources::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
 use crate::sources::cex::wire::{decode, excerpt, ms_to_ts, require_usable, split_pair, venue_error};
 
-use super::models::{AnnouncementPage, Currency, Envelope, KucoinAnnouncement, Symbol};
+use super::models::{AnnouncementPage, Currency, Envelope, KucoinAnnouncement, MarketStats, Symbol};
 
 /// Venue slug.
 pub const VENUE: &str = "kucoin";
@@ -93,6 +94,15 @@ pub fn parse_currency(body: &str) -> Result<CurrencyInfo, ParseError> {
         main_chain: None,
         chains: chains.into_iter().filter_map(|c| Some(CurrencyChain { venue_chain: c.chain_id.or(c.chain_name)?, contract: c.contract_address })).collect(),
     })
+}
+
+/// Parses `GET /api/v1/market/stats?symbol=…`: `last` and `volValue` (quote volume).
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` when `code != "200000"`, `Invalid` for a value that is not a decimal.
+pub fn parse_ticker(body: &str) -> Result<Ticker, ParseError> {
+    let Some(s) = check(decode::<Envelope<MarketStats>>(VENUE, "market stats", body)?, body)? else { return Ok(Ticker::default()) };
+    ticker_from(VENUE, s.symbol, s.last.as_deref(), s.vol_value.as_deref(), body)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! interval and budget come from the source config; the path, weight and parser are fixed here.
 
 use crate::sources::cex::poll::{AnnouncementDescriptor, Endpoint, InstrumentListDescriptor};
+use crate::sources::cex::ticker::TickerDescriptor;
 
-use super::parse::{VENUE, parse_announcements, parse_instruments};
+use super::parse::{VENUE, parse_announcements, parse_instruments, parse_ticker};
 
 /// Public REST host of OKX.
 pub const BASE_URL: &str = "https://www.okx.com";
@@ -28,3 +29,6 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     },
     parse: parse_announcements,
 };
+
+/// `GET /api/v5/market/ticker?instId={instId}` (20 req/2 s per IP): last price and 24 h volume of one pair.
+pub const TICKER: TickerDescriptor = TickerDescriptor { venue: VENUE, path_prefix: "/api/v5/market/ticker?instId=", weight: 1, parse: parse_ticker };

@@ -104,3 +104,17 @@ pub struct WsArg {
     #[serde(deserialize_with = "opt_str")]
     pub inst_type: Option<String>,
 }
+
+/// One row of `GET /api/v5/market/ticker?instId=` (shape: OKX v5 "Get ticker"; fields as in the rust-okx
+/// `market::Ticker` and the OKX v5 OpenAPI `GetMarketTickerV5Resp` example). For SPOT, `vol24h` is in the
+/// base currency and `volCcy24h` in the quote currency.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OkxTicker {
+    #[serde(deserialize_with = "opt_str")]
+    pub inst_id: Option<String>,
+    #[serde(deserialize_with = "opt_str")]
+    pub last: Option<String>,
+    #[serde(rename = "volCcy24h", deserialize_with = "opt_str")]
+    pub vol_ccy_24h: Option<String>,
+}

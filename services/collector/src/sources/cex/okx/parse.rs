@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
+use crate::sources::cex::ticker::{Ticker, ticker_from};
 use crate::sources::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError, WsFrame};
 use crate::sources::cex::wire::{decode, ms_to_ts, require_usable, split_pair, venue_error};
 
-use super::models::{AnnouncementPage, Envelope, OkxAnnouncement, OkxInstrument, WsMessage};
+use super::models::{AnnouncementPage, Envelope, OkxAnnouncement, OkxInstrument, OkxTicker, WsMessage};
 
 /// Venue slug.
 pub const VENUE: &str = "okx";
@@ -107,6 +108,20 @@ pub fn parse_ws_frame(text: &str) -> Result<WsFrame, ParseError> {
         (true, Some(rows)) => Ok(WsFrame::Instruments { instruments: rows.into_iter().filter_map(instrument).collect(), complete: false }),
         _ => Ok(WsFrame::Ignored),
     }
+}
+
+/// Parses `GET /api/v5/market/ticker?instId=…`: `last` and `volCcy24h` (quote volume) of the single row; no
+/// row gives an empty ticker.
+///
+/// # Errors
+/// `Decode` for malformed JSON, `Venue` when `code != "0"`, `Invalid` for a value that is not a decimal.
+pub fn parse_ticker(body: &str) -> Result<Ticker, ParseError> {
+    let env: Envelope<OkxTicker> = decode(VENUE, "ticker", body)?;
+    if env.code.as_deref() != Some("0") {
+        return Err(venue_error(VENUE, env.code.unwrap_or_else(|| "missing".into()), env.msg.as_deref(), body));
+    }
+    let Some(t) = env.data.into_iter().next() else { return Ok(Ticker::default()) };
+    ticker_from(VENUE, t.inst_id, t.last.as_deref(), t.vol_ccy_24h.as_deref(), body)
 }
 
 #[cfg(test)]
