@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use super::lease::{LeaseKeeper, Reader, SessionEnd};
+use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use super::source::PushStatus;
 use crate::runtime::{CollectorCtx, observation_messages, poll_once, raw_messages};
 use crate::source::{PollOutcome, Source};
@@ -123,18 +123,11 @@ impl EvmPushSource {
     }
 
     /// Runs until `stop` turns true (or its sender is dropped); releases the lease on the way out.
-    pub async fn run(self: Arc<Self>, ctx: CollectorCtx, mut stop: watch::Receiver<bool>) {
-        let mut lease = LeaseKeeper::new(&self.name, Arc::clone(&self.status));
-        while lease.wait_acquired(&ctx, &mut stop).await {
-            match self.session(&ctx, &mut lease, &mut stop).await {
-                SessionEnd::Stop => break,
-                SessionEnd::LeaseLost => {}
-            }
-        }
-        lease.release(&ctx).await;
+    pub async fn run(self: Arc<Self>, ctx: CollectorCtx, stop: watch::Receiver<bool>) {
+        run_leased(&*self, ctx, stop).await;
     }
 
-    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+    async fn run_session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
         let mut reader = Reader::start(self.ws.clone(), self.url_fn.as_ref(), &self.status);
         let mut cursor = self.load_cursor(ctx).await;
         // Pools pushed before the first scan created a cursor: remembered for this session only.
@@ -296,4 +289,19 @@ pub fn build_dex_feeds(cfg: &DexSourcesConfig, run_id: &str, env: &dyn Fn(&str) 
         }
     }
     Ok(feeds)
+}
+
+#[async_trait::async_trait]
+impl LeasedSessions for EvmPushSource {
+    fn lease_name(&self) -> &str {
+        &self.name
+    }
+
+    fn lease_status(&self) -> Arc<PushStatus> {
+        Arc::clone(&self.status)
+    }
+
+    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        self.run_session(ctx, lease, stop).await
+    }
 }

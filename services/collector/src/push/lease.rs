@@ -29,6 +29,31 @@ pub(crate) enum SessionEnd {
     LeaseLost,
 }
 
+/// A push task that runs in sessions under its source's lease: one session per lease tenure (or per
+/// reconnect), until stopped.
+#[async_trait::async_trait]
+pub(crate) trait LeasedSessions: Send + Sync {
+    /// The source name (the lease key).
+    fn lease_name(&self) -> &str;
+    /// The status the lease keeper reports into.
+    fn lease_status(&self) -> Arc<PushStatus>;
+    /// One session: connect, work, and say why it ended.
+    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd;
+}
+
+/// Runs `task`'s sessions while this replica holds the lease, until `stop` turns true (or its sender is
+/// dropped); releases the lease on the way out.
+pub(crate) async fn run_leased(task: &dyn LeasedSessions, ctx: CollectorCtx, mut stop: watch::Receiver<bool>) {
+    let mut lease = LeaseKeeper::new(task.lease_name(), task.lease_status());
+    while lease.wait_acquired(&ctx, &mut stop).await {
+        match task.session(&ctx, &mut lease, &mut stop).await {
+            SessionEnd::Stop => break,
+            SessionEnd::LeaseLost => {}
+        }
+    }
+    lease.release(&ctx).await;
+}
+
 /// The lease of one push task.
 pub(crate) struct LeaseKeeper {
     name: String,

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 
 use super::frame::{FeedState, FrameContext, process_text};
 use super::kind::PushKind;
-use super::lease::{LeaseKeeper, Reader, SessionEnd};
+use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
 use crate::source::Source;
 use crate::sources::cex::AnnouncementPolicy;
@@ -136,18 +136,11 @@ impl PushSource {
     }
 
     /// Runs until `stop` turns true (or its sender is dropped); releases the lease on the way out.
-    pub async fn run(self: Arc<Self>, ctx: CollectorCtx, mut stop: watch::Receiver<bool>) {
-        let mut lease = LeaseKeeper::new(&self.name, Arc::clone(&self.status));
-        while lease.wait_acquired(&ctx, &mut stop).await {
-            match self.session(&ctx, &mut lease, &mut stop).await {
-                SessionEnd::Stop => break,
-                SessionEnd::LeaseLost => {}
-            }
-        }
-        lease.release(&ctx).await;
+    pub async fn run(self: Arc<Self>, ctx: CollectorCtx, stop: watch::Receiver<bool>) {
+        run_leased(&*self, ctx, stop).await;
     }
 
-    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+    async fn run_session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
         let mut reader = Reader::start(self.ws.clone(), self.url_fn.as_ref(), &self.status);
         let mut state = self.load_state(ctx).await;
         let mut needs_gap_fill = false;
@@ -269,4 +262,19 @@ pub async fn run_push_sources(sources: Vec<Arc<PushSource>>, ctx: CollectorCtx, 
         tasks.spawn(s.run(ctx.clone(), stop.clone()));
     }
     while tasks.join_next().await.is_some() {}
+}
+
+#[async_trait::async_trait]
+impl LeasedSessions for PushSource {
+    fn lease_name(&self) -> &str {
+        &self.name
+    }
+
+    fn lease_status(&self) -> Arc<PushStatus> {
+        Arc::clone(&self.status)
+    }
+
+    async fn session(&self, ctx: &CollectorCtx, lease: &mut LeaseKeeper, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        self.run_session(ctx, lease, stop).await
+    }
 }
