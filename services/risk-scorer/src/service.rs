@@ -513,6 +513,9 @@ impl RiskScorer {
     }
 }
 
+/// A delivery's payload as an envelope, or why it is not one.
+type Decoded = Result<Envelope, String>;
+
 /// One evaluated delivery, with its handling span (the trace context its outputs carry).
 struct Handled {
     delivery: Delivery,
@@ -527,7 +530,7 @@ struct Handled {
 async fn handle_batch(core: &RiskScorerCore, batch: Vec<Delivery>) {
     use futures::StreamExt;
     RiskScorerStats::add(&core.stats.received, batch.len());
-    let mut groups: BTreeMap<String, Vec<(Delivery, Result<Envelope, String>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<(Delivery, Decoded)>> = BTreeMap::new();
     for d in batch {
         let env = Envelope::from_json(&d.message.payload).map_err(|e| format!("undecodable envelope: {e}"));
         let key = env.as_ref().ok().and_then(|e| e.asset_id.clone()).unwrap_or_else(|| d.message.id.clone());
@@ -618,7 +621,7 @@ fn encode(core: &RiskScorerCore, out: &Evaluated, span: &Span) -> Result<(Vec<Me
 }
 
 /// Refreshes reports for, evaluates and scores one delivered snapshot (`env` is its decoded payload).
-async fn evaluate_delivery(core: &RiskScorerCore, env: Result<Envelope, String>, span: &Span) -> Result<Evaluated, HandleError> {
+async fn evaluate_delivery(core: &RiskScorerCore, env: Decoded, span: &Span) -> Result<Evaluated, HandleError> {
     let env = env.map_err(HandleError::Poison)?;
     if let Some(asset) = &env.asset_id {
         span.record("asset_id", asset.as_str());
