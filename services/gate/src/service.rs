@@ -105,9 +105,6 @@ pub enum DecideError {
     /// Not a usable `score.computed` event: dead-letter it.
     #[error("poison: {0}")]
     Poison(String),
-    /// Publishing failed: redeliver.
-    #[error("retry: {0}")]
-    Retry(#[from] BusError),
 }
 
 /// Live counters.
@@ -234,12 +231,7 @@ impl GateService {
                 r = sub.fetch(worker.cfg.batch_size, wait) => r,
             };
             match fetched {
-                Ok(batch) => {
-                    for d in batch {
-                        let span = nl_bus::trace::handle_span("gate", &d.message);
-                        worker.handle(&d).instrument(span).await;
-                    }
-                }
+                Ok(batch) => worker.handle_batch(batch).await,
                 Err(error) if error.is_retryable() => {
                     warn!(%error, "Fetch failed; retrying.");
                     let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
@@ -259,40 +251,68 @@ impl GateService {
 }
 
 impl Worker {
-    async fn process(&self, d: &Delivery) -> Result<GateDecision, DecideError> {
-        let env = Envelope::from_json(&d.message.payload).map_err(|e| DecideError::Poison(format!("undecodable envelope: {e}")))?;
-        let span = Span::current();
+    /// Decides one delivery in its handling span: the decision and the message to publish, carrying the
+    /// span's trace context.
+    fn decide(&self, d: &Delivery, span: &Span) -> Result<(GateDecision, Message), String> {
+        let env = Envelope::from_json(&d.message.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
         if let Some(asset) = &env.asset_id {
             span.record("asset_id", asset.as_str());
         }
-        let (decision, out) = decide_envelope(&env, &self.cfg.gate, &self.run)?;
-        let body = out.to_json().map_err(|e| DecideError::Poison(format!("envelope JSON: {e}")))?;
-        self.bus.publish(Message::new(out.subject(), out.event_id.0.clone(), body).traced(&span)).await?;
-        Ok(decision)
+        let (decision, out) = decide_envelope(&env, &self.cfg.gate, &self.run).map_err(|DecideError::Poison(reason)| reason)?;
+        let body = out.to_json().map_err(|e| format!("envelope JSON: {e}"))?;
+        Ok((decision, Message::new(out.subject(), out.event_id.0.clone(), body).traced(span)))
     }
 
-    async fn handle(&self, d: &Delivery) {
-        GateStats::inc(&self.stats.received);
-        let settled = match self.process(d).await {
-            Ok(decision) => {
-                GateStats::inc(if decision.decision == Decision::Promoted { &self.stats.promoted } else { &self.stats.rejected });
-                d.ack().await
+    /// Decides a fetched batch, publishes all its decisions in one pipelined `publish_batch` (in delivery
+    /// order) and only then acks the inputs; a failed publish naks them all (event ids make the retry
+    /// safe). Poison is terminated at once.
+    async fn handle_batch(&self, batch: Vec<Delivery>) {
+        let mut decided = Vec::with_capacity(batch.len());
+        let mut msgs = Vec::with_capacity(batch.len());
+        for d in batch {
+            GateStats::inc(&self.stats.received);
+            let span = nl_bus::trace::handle_span("gate", &d.message);
+            match self.decide(&d, &span) {
+                Ok((decision, msg)) => {
+                    msgs.push(msg);
+                    decided.push((d, decision.decision, span));
+                }
+                Err(reason) => {
+                    GateStats::inc(&self.stats.poison);
+                    span.in_scope(|| warn!(sequence = d.sequence, %reason, "Unusable score event; terminating."));
+                    self.settled(d.term(&reason).instrument(span).await, d.sequence);
+                }
             }
-            Err(DecideError::Poison(reason)) => {
-                GateStats::inc(&self.stats.poison);
-                warn!(sequence = d.sequence, %reason, "Unusable score event; terminating.");
-                d.term(&reason).await
+        }
+        if decided.is_empty() {
+            return;
+        }
+        match self.bus.publish_batch(msgs).await {
+            Ok(_) => {
+                let acks = decided.iter().map(|(d, decision, span)| {
+                    GateStats::inc(if *decision == Decision::Promoted { &self.stats.promoted } else { &self.stats.rejected });
+                    async move { (d.sequence, d.ack().instrument(span.clone()).await) }
+                });
+                for (sequence, settled) in futures::future::join_all(acks).await {
+                    self.settled(settled, sequence);
+                }
             }
-            Err(DecideError::Retry(error)) => {
-                GateStats::inc(&self.stats.retried);
-                warn!(sequence = d.sequence, %error, "Publish failed; will be redelivered.");
+            Err(error) => {
+                warn!(batch = decided.len(), %error, "Publishing decisions failed; the batch will be redelivered.");
                 let delay = error.retry_after().unwrap_or(Duration::from_millis(self.cfg.nak_delay_ms));
-                d.nak(Some(delay), &error.to_string()).await
+                let reason = error.to_string();
+                for (d, _, span) in &decided {
+                    GateStats::inc(&self.stats.retried);
+                    self.settled(d.nak(Some(delay), &reason).instrument(span.clone()).await, d.sequence);
+                }
             }
-        };
+        }
+    }
+
+    fn settled(&self, settled: Result<(), BusError>, sequence: u64) {
         if let Err(error) = settled {
             GateStats::inc(&self.stats.settle_errors);
-            warn!(%error, sequence = d.sequence, "Settle failed; the bus will redeliver.");
+            warn!(%error, sequence, "Settle failed; the bus will redeliver.");
         }
     }
 }

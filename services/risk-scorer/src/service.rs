@@ -1,9 +1,10 @@
 //! The risk-scorer service: a durable pull consumer on `nl.evt.snapshot.recorded`.
 //!
 //! Per snapshot: refresh the provider reports of the asset that are older than the cache TTL
-//! (EVM: GoPlus + honeypot.is; Solana: rugcheck; CEX-only: none), publish every captured response as a
-//! `raw.captured` event on `nl.raw.<provider>` FIRST, then [`evaluate`] → `risk.evaluated` and [`score`] →
-//! `score.computed`, and only then ack the snapshot.
+//! (EVM: GoPlus + honeypot.is; Solana: rugcheck; CEX-only: none), then [`evaluate`] → `risk.evaluated` and
+//! [`score`] → `score.computed`. Per fetched batch, every captured response is published as a `raw.captured`
+//! event on `nl.raw.<provider>` FIRST (one pipelined batch), then the batch's events (another), and only
+//! then are the snapshots acked.
 //!
 //! * `risk.evaluated` meta is the [`RiskEvaluation`]; its id derives from asset, snapshot event id and
 //!   rule-set version, so a redelivered snapshot republishes the same id (deduplicated downstream).
@@ -307,9 +308,6 @@ pub enum HandleError {
     /// The message can never be processed (not an envelope, meta not a snapshot): dead-letter it.
     #[error("poison: {0}")]
     Poison(String),
-    /// A publish failed; redeliver later (event ids make the retry safe).
-    #[error("retry: {0}")]
-    Retry(#[from] BusError),
 }
 
 /// The events one snapshot produced, in publish order.
@@ -438,30 +436,6 @@ impl RiskScorerCore {
         RiskScorerStats::add(&self.stats.evaluated, 1);
         Ok(Evaluated { raws, risk, score: score_env })
     }
-
-    /// Evaluates one snapshot and publishes raw captures first, then `risk.evaluated` and `score.computed`,
-    /// all carrying the current span's trace context.
-    ///
-    /// # Errors
-    /// [`HandleError::Poison`] for an unusable envelope, [`HandleError::Retry`] when a publish failed.
-    pub async fn process(&self, env: &Envelope) -> Result<Evaluated, HandleError> {
-        let out = self.evaluate_envelope(env).await?;
-        let span = Span::current();
-        let raw_msgs: Vec<Message> = raw_messages(&out.raws, &self.ctx.run.run_id, &self.ctx.run.config_hash).into_iter().map(|m| m.traced(&span)).collect();
-        if !raw_msgs.is_empty() {
-            let n = raw_msgs.len();
-            self.ctx.bus.publish_batch(raw_msgs).await?;
-            RiskScorerStats::add(&self.stats.published, n);
-        }
-        let msgs = [&out.risk, &out.score]
-            .into_iter()
-            .map(|e| e.to_json().map(|body| Message::new(e.subject(), e.event_id.0.clone(), body).traced(&span)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
-        self.ctx.bus.publish_batch(msgs).await?;
-        RiskScorerStats::add(&self.stats.published, 2);
-        Ok(out)
-    }
 }
 
 /// Copies symbol and chain from the snapshot envelope and stamps asset and source.
@@ -539,59 +513,121 @@ impl RiskScorer {
     }
 }
 
-/// Groups a batch by asset and processes the groups concurrently, each group in delivery order.
+/// A delivery's payload as an envelope, or why it is not one.
+type Decoded = Result<Envelope, String>;
+
+/// One evaluated delivery, with its handling span (the trace context its outputs carry).
+struct Handled {
+    delivery: Delivery,
+    span: Span,
+    result: Result<Evaluated, HandleError>,
+}
+
+/// Groups a batch by asset and evaluates the groups concurrently, each group in delivery order. Then the
+/// batch's raw captures are published in one pipelined batch, then its `risk.evaluated` / `score.computed`
+/// events in another (so every raw is stored before the events that use it), and only then are the
+/// snapshots acked; a failed publish naks them all (event ids make the retry safe). Poison is terminated.
 async fn handle_batch(core: &RiskScorerCore, batch: Vec<Delivery>) {
     use futures::StreamExt;
     RiskScorerStats::add(&core.stats.received, batch.len());
-    let mut groups: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<(Delivery, Decoded)>> = BTreeMap::new();
     for d in batch {
-        let key = Envelope::from_json(&d.message.payload).ok().and_then(|e| e.asset_id).unwrap_or_else(|| d.message.id.clone());
-        groups.entry(key).or_default().push(d);
+        let env = Envelope::from_json(&d.message.payload).map_err(|e| format!("undecodable envelope: {e}"));
+        let key = env.as_ref().ok().and_then(|e| e.asset_id.clone()).unwrap_or_else(|| d.message.id.clone());
+        groups.entry(key).or_default().push((d, env));
     }
-    futures::stream::iter(groups.into_values())
-        .for_each_concurrent(core.cfg.concurrency, |group| async move {
-            for d in group {
-                handle_one(core, &d).await;
+    let handled: Vec<Vec<Handled>> = futures::stream::iter(groups.into_values())
+        .map(|group| async move {
+            let mut out = Vec::with_capacity(group.len());
+            for (delivery, env) in group {
+                let span = nl_bus::trace::handle_span("risk-scorer", &delivery.message);
+                let result = evaluate_delivery(core, env, &span).instrument(span.clone()).await;
+                out.push(Handled { delivery, span, result });
             }
+            out
         })
+        .buffered(core.cfg.concurrency)
+        .collect()
         .await;
-}
-
-async fn handle_one(core: &RiskScorerCore, d: &Delivery) {
-    let span = nl_bus::trace::handle_span("risk-scorer", &d.message);
-    handle_in_span(core, d).instrument(span).await;
-}
-
-async fn handle_in_span(core: &RiskScorerCore, d: &Delivery) {
-    let result = match Envelope::from_json(&d.message.payload) {
-        Ok(env) => {
-            if let Some(asset) = &env.asset_id {
-                Span::current().record("asset_id", asset.as_str());
+    let mut ok = Vec::new();
+    let (mut raws, mut events) = (Vec::new(), Vec::new());
+    for h in handled.into_iter().flatten() {
+        match h.result.and_then(|out| encode(core, &out, &h.span)) {
+            Ok((r, e)) => {
+                raws.extend(r);
+                events.extend(e);
+                ok.push((h.delivery, h.span));
             }
-            core.process(&env).await
+            Err(HandleError::Poison(reason)) => {
+                RiskScorerStats::add(&core.stats.poison, 1);
+                let d = &h.delivery;
+                h.span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, %reason, "Unusable snapshot event; terminating."));
+                settled(core, d.term(&reason).instrument(h.span.clone()).await, d.sequence);
+            }
         }
-        Err(e) => Err(HandleError::Poison(format!("undecodable envelope: {e}"))),
+    }
+    if ok.is_empty() {
+        return;
+    }
+    let (n_raws, n_events) = (raws.len(), events.len());
+    let published = async {
+        if !raws.is_empty() {
+            core.ctx.bus.publish_batch(raws).await?;
+            RiskScorerStats::add(&core.stats.published, n_raws);
+        }
+        core.ctx.bus.publish_batch(events).await?;
+        RiskScorerStats::add(&core.stats.published, n_events);
+        Ok::<(), BusError>(())
     };
-    let settled = match result {
-        Ok(_) => d.ack().await,
-        Err(HandleError::Poison(reason)) => {
-            RiskScorerStats::add(&core.stats.poison, 1);
-            warn!(subject = %d.message.subject, sequence = d.sequence, %reason, "Unusable snapshot event; terminating.");
-            d.term(&reason).await
+    match published.await {
+        Ok(()) => {
+            let acks = ok.iter().map(|(d, span)| async move { (d.sequence, d.ack().instrument(span.clone()).await) });
+            for (sequence, res) in futures::future::join_all(acks).await {
+                settled(core, res, sequence);
+            }
         }
-        Err(HandleError::Retry(error)) => {
-            RiskScorerStats::add(&core.stats.retried, 1);
-            warn!(sequence = d.sequence, %error, "Publish failed; will be redelivered.");
-            let delay = error.retry_after().unwrap_or(Duration::from_millis(core.cfg.nak_delay_ms));
-            d.nak(Some(delay), &error.to_string()).await
-        }
-    };
-    if let Err(error) = settled {
-        RiskScorerStats::add(&core.stats.settle_errors, 1);
-        warn!(%error, sequence = d.sequence, "Settle failed; the bus will redeliver.");
+        Err(error) => nak_all(core, &ok, &error).await,
     }
 }
 
+/// Naks deliveries whose outputs were not all stored, to be redelivered after the error's or the
+/// configured delay.
+async fn nak_all(core: &RiskScorerCore, deliveries: &[(Delivery, Span)], error: &BusError) {
+    warn!(deliveries = deliveries.len(), %error, "Publish failed; will be redelivered.");
+    let delay = error.retry_after().unwrap_or(Duration::from_millis(core.cfg.nak_delay_ms));
+    let reason = error.to_string();
+    for (d, span) in deliveries {
+        RiskScorerStats::add(&core.stats.retried, 1);
+        settled(core, d.nak(Some(delay), &reason).instrument(span.clone()).await, d.sequence);
+    }
+}
+
+fn settled(core: &RiskScorerCore, res: Result<(), BusError>, sequence: u64) {
+    if let Err(error) = res {
+        RiskScorerStats::add(&core.stats.settle_errors, 1);
+        warn!(%error, sequence, "Settle failed; the bus will redeliver.");
+    }
+}
+
+/// The messages of one evaluated snapshot, all carrying `span`'s trace context: its raw captures, and its
+/// `risk.evaluated` and `score.computed` events.
+fn encode(core: &RiskScorerCore, out: &Evaluated, span: &Span) -> Result<(Vec<Message>, [Message; 2]), HandleError> {
+    let raws = raw_messages(&out.raws, &core.ctx.run.run_id, &core.ctx.run.config_hash).into_iter().map(|m| m.traced(span)).collect();
+    let message = |e: &Envelope| {
+        let body = e.to_json().map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
+        Ok::<_, HandleError>(Message::new(e.subject(), e.event_id.0.clone(), body).traced(span))
+    };
+    Ok((raws, [message(&out.risk)?, message(&out.score)?]))
+}
+
+/// Refreshes reports for, evaluates and scores one delivered snapshot (`env` is its decoded payload).
+async fn evaluate_delivery(core: &RiskScorerCore, env: Decoded, span: &Span) -> Result<Evaluated, HandleError> {
+    let env = env.map_err(HandleError::Poison)?;
+    if let Some(asset) = &env.asset_id {
+        span.record("asset_id", asset.as_str());
+    }
+    core.evaluate_envelope(&env).await
+}
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
