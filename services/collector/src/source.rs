@@ -79,3 +79,13 @@ pub trait Source: Send + Sync {
         None
     }
 }
+
+/// The re-derivation of a source whose outcome follows from one response: replays the capture `raw` (an
+/// unreadable capture gives an empty outcome) and runs `process` on it, as the live poll does on a fetch.
+pub(crate) fn replay_response(raw: &RawEvent, process: impl FnOnce(&nl_sourcekit::Fetched, &mut PollOutcome)) -> Option<PollOutcome> {
+    let mut out = PollOutcome::default();
+    if let Ok(f) = nl_sourcekit::recorded::replay(raw) {
+        process(&f, &mut out);
+    }
+    Some(out)
+}

@@ -287,12 +287,10 @@ impl Source for InstrumentListSource {
     }
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, answers: &dyn RecordedResponses) -> Option<PollOutcome> {
-        let mut out = PollOutcome::default();
-        if let Ok(f) = recorded::replay(raw) {
-            self.process(&f, state, &mut out);
-            self.relink_new(answers, &mut out);
-        }
-        Some(out)
+        crate::source::replay_response(raw, |f, out| {
+            self.process(f, state, out);
+            self.relink_new(answers, out);
+        })
     }
 
     fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
@@ -383,11 +381,7 @@ impl Source for AnnouncementSource {
     }
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
-        let mut out = PollOutcome::default();
-        if let Ok(f) = recorded::replay(raw) {
-            self.process(&f, state, &mut out);
-        }
-        Some(out)
+        crate::source::replay_response(raw, |f, out| self.process(f, state, out))
     }
 }
 

@@ -109,11 +109,7 @@ impl Source for ProfilesSource {
     }
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
-        let mut out = PollOutcome::default();
-        if let Ok(f) = recorded::replay(raw) {
-            self.process(&f, state, &mut out);
-        }
-        Some(out)
+        crate::source::replay_response(raw, |f, out| self.process(f, state, out))
     }
 }
 
