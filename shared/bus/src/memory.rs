@@ -22,8 +22,8 @@ use tokio::time::Instant;
 
 use crate::subject::{is_valid_subject, subject_matches};
 use crate::{
-    Acker, Bus, BusError, ConsumerSpec, ConsumerState, DLQ_PREFIX, Delivery, HDR_DLQ_CONSUMER, HDR_DLQ_REASON, HDR_ORIGINAL_ID,
-    HDR_ORIGINAL_SEQUENCE, HDR_ORIGINAL_SUBJECT, Message, PublishAck, Settle, Subscription, dlq_subject,
+    Acker, Bus, BusError, ConsumerSpec, ConsumerState, DLQ_PREFIX, Delivery, HDR_DLQ_CONSUMER, HDR_DLQ_REASON, HDR_ORIGINAL_ID, HDR_ORIGINAL_SEQUENCE,
+    HDR_ORIGINAL_SUBJECT, Message, PublishAck, Settle, Subscription, dlq_subject,
 };
 
 /// Settings of a [`MemoryBus`].
@@ -93,6 +93,9 @@ struct Consumer {
     durable: Arc<str>,
     /// Next stream sequence to consider for a first delivery.
     next_seq: u64,
+    /// Stored messages from `next_seq` on that match the filter (kept as messages come and go, so
+    /// `consumer_state` does not scan the backlog under the lock).
+    unseen: u64,
     /// Delivered and not yet settled (including nak'd ones waiting for their redelivery time).
     pending: BTreeMap<u64, Pending>,
     /// `(when, seq)`: redelivery time of each pending entry.
@@ -169,6 +172,12 @@ impl State {
         }
         if is_dlq(&msg.subject) {
             self.dlq_stored += 1;
+        }
+        // Every consumer's cursor is at or before the new sequence.
+        for c in self.consumers.values_mut() {
+            if subject_matches(&c.spec.filter_subject, &msg.subject) {
+                c.unseen += 1;
+            }
         }
         self.msgs.insert(sequence, msg);
         Ok(PublishAck { sequence, duplicate: false })
@@ -274,6 +283,7 @@ impl State {
                 if !subject_matches(&c.spec.filter_subject, &m.subject) {
                     continue;
                 }
+                c.unseen = c.unseen.saturating_sub(1);
                 let deadline = now + ack_wait;
                 c.pending.insert(seq, Pending { delivered: 1, deadline, out: true });
                 c.timers.insert((deadline, seq));
@@ -410,7 +420,16 @@ impl Bus for MemoryBus {
             st.generations += 1;
             let next_seq = st.msgs.first_key_value().map_or(st.last_seq + 1, |(s, _)| *s);
             let durable: Arc<str> = Arc::from(spec.durable.as_str());
-            let c = Consumer { spec, generation: st.generations, durable: Arc::clone(&durable), next_seq, pending: BTreeMap::new(), timers: BTreeSet::new() };
+            let unseen = st.msgs.range(next_seq..).filter(|(_, m)| subject_matches(&spec.filter_subject, &m.subject)).count() as u64;
+            let c = Consumer {
+                spec,
+                generation: st.generations,
+                durable: Arc::clone(&durable),
+                next_seq,
+                unseen,
+                pending: BTreeMap::new(),
+                timers: BTreeSet::new(),
+            };
             st.consumers.insert(durable.to_string(), c);
             // A new filter may match messages compaction skipped as unmatched: look at them again.
             st.compact_cursor = 1;
@@ -423,9 +442,8 @@ impl Bus for MemoryBus {
         let mut st = self.inner.lock();
         st.sweep_exhausted(Instant::now(), &self.inner.config);
         let c = st.consumers.get(durable).ok_or_else(|| BusError::NotFound(format!("consumer {durable}")))?;
-        let num_pending = st.msgs.range(c.next_seq..).filter(|(_, m)| subject_matches(&c.spec.filter_subject, &m.subject)).count();
         Ok(ConsumerState {
-            num_pending: num_pending as u64,
+            num_pending: c.unseen,
             num_ack_pending: c.pending.len() as u64,
             num_redelivered: c.pending.values().filter(|p| p.delivered > 1).count() as u64,
         })

@@ -30,17 +30,13 @@ pub fn is_valid_filter(filter: &str) -> bool {
         return false;
     }
     let tokens: Vec<&str> = filter.split('.').collect();
-    tokens.iter().enumerate().all(|(i, t)| {
-        !t.is_empty() && (*t == ">" && i + 1 == tokens.len() || *t == "*" || !t.contains(['*', '>']))
-    })
+    tokens.iter().enumerate().all(|(i, t)| !t.is_empty() && (*t == ">" && i + 1 == tokens.len() || *t == "*" || !t.contains(['*', '>'])))
 }
 
 /// Whether `subject` is a valid literal subject to publish on (no wildcards, no empty tokens).
 #[must_use]
 pub fn is_valid_subject(subject: &str) -> bool {
-    !subject.is_empty()
-        && !subject.chars().any(char::is_whitespace)
-        && subject.split('.').all(|t| !t.is_empty() && !t.contains(['*', '>']))
+    !subject.is_empty() && !subject.chars().any(char::is_whitespace) && subject.split('.').all(|t| !t.is_empty() && !t.contains(['*', '>']))
 }
 
 #[cfg(test)]

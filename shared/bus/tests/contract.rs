@@ -69,9 +69,8 @@ async fn nats_server_helper_starts_and_stops() {
     drop(bus);
     let port = server.port();
     drop(server);
-    let refused = nl_bus::testkit::wait_until(std::time::Duration::from_secs(5), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err()
-    })
-    .await;
+    let refused =
+        nl_bus::testkit::wait_until(std::time::Duration::from_secs(5), || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() })
+            .await;
     assert!(refused, "server killed on drop");
 }

@@ -125,3 +125,22 @@ async fn bad_specs_and_filter_conflicts_are_rejected() {
     assert!(matches!(bus.subscribe(ConsumerSpec::new("c", "nl.b")).await, Err(BusError::Consumer { .. })), "filter change refused");
     assert!(matches!(bus.publish(Message::new("nl.*", "1", "x")).await, Err(BusError::Publish { .. })), "wildcard publish refused");
 }
+
+#[tokio::test]
+async fn num_pending_counts_matching_messages_not_yet_delivered() {
+    let bus = bus(100);
+    bus.publish(Message::new("nl.a", "1", "x")).await.expect("publish");
+    bus.publish(Message::new("nl.b", "2", "x")).await.expect("publish");
+    let mut sub = bus.subscribe(ConsumerSpec::new("c", "nl.a")).await.expect("subscribe");
+    assert_eq!(bus.consumer_state("c").await.expect("state").num_pending, 1, "messages stored before the consumer");
+    bus.publish_batch(vec![Message::new("nl.a", "3", "x"), Message::new("nl.b", "4", "x"), Message::new("nl.a", "5", "x")]).await.expect("publish");
+    assert_eq!(bus.consumer_state("c").await.expect("state").num_pending, 3);
+    let got = sub.fetch(2, Duration::ZERO).await.expect("fetch");
+    let st = bus.consumer_state("c").await.expect("state");
+    assert_eq!((st.num_pending, st.num_ack_pending), (1, 2));
+    for d in got {
+        d.ack().await.expect("ack");
+    }
+    let _rest = sub.fetch(10, Duration::ZERO).await.expect("fetch");
+    assert_eq!(bus.consumer_state("c").await.expect("state").num_pending, 0);
+}

@@ -13,19 +13,19 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::consumer::pull::Batch;
 use async_nats::jetstream::message::Acker as JsAcker;
 use async_nats::{HeaderMap, HeaderValue};
 use async_trait::async_trait;
-use async_nats::jetstream::consumer::pull::Batch;
 use futures::{FutureExt, StreamExt};
-use tokio::time::Instant;
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use super::{NATS_MSG_ID, Shared};
 use crate::memory::dlq_id;
 use crate::{
-    Acker, BusError, ConsumerSpec, Delivery, HDR_DLQ_CONSUMER, HDR_DLQ_REASON, HDR_ORIGINAL_ID, HDR_ORIGINAL_SEQUENCE, HDR_ORIGINAL_SUBJECT,
-    Message, Settle, Subscription, dlq_subject,
+    Acker, BusError, ConsumerSpec, Delivery, HDR_DLQ_CONSUMER, HDR_DLQ_REASON, HDR_ORIGINAL_ID, HDR_ORIGINAL_SEQUENCE, HDR_ORIGINAL_SUBJECT, Message, Settle,
+    Subscription, dlq_subject,
 };
 
 /// Longest reason kept in the `Nl-Dlq-Reason` header.
@@ -84,11 +84,7 @@ struct MaxDeliveriesAdvisory {
 
 /// Listens for `MAX_DELIVERIES` advisories of every consumer of `stream` and dead-letters the message.
 /// This catches messages whose last attempt timed out (no nak, so our settle path never saw it).
-pub(super) async fn spawn_advisory_listener(
-    client: &async_nats::Client,
-    stream: &str,
-    dlq: Arc<DlqWriter>,
-) -> Result<tokio::task::JoinHandle<()>, BusError> {
+pub(super) async fn spawn_advisory_listener(client: &async_nats::Client, stream: &str, dlq: Arc<DlqWriter>) -> Result<tokio::task::JoinHandle<()>, BusError> {
     let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.*");
     let mut sub = client.subscribe(subject.clone()).await.map_err(|e| BusError::Connect(format!("subscribe {subject}: {e}")))?;
     // The SUB must reach the server before any consumer can exhaust a message.
@@ -138,14 +134,8 @@ impl NatsSubscription {
         let (msg, acker) = msg.split();
         let (id, headers) = from_headers(msg.headers.as_ref());
         let message = Message { subject: msg.subject.to_string(), id, headers, payload: msg.payload };
-        let acker = NatsAcker {
-            acker,
-            shared: Arc::clone(&self.shared),
-            durable: Arc::clone(&self.durable),
-            seq: sequence,
-            delivered,
-            max_deliver: self.max_deliver,
-        };
+        let acker =
+            NatsAcker { acker, shared: Arc::clone(&self.shared), durable: Arc::clone(&self.durable), seq: sequence, delivered, max_deliver: self.max_deliver };
         Ok(Delivery::new(message, delivered, sequence, Arc::new(acker)))
     }
 }

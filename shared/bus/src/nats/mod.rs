@@ -19,9 +19,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::context::{ConsumerInfoErrorKind, PublishAckFuture};
-use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::stream::{self, ConsumerErrorKind, StorageType};
 use async_nats::{ConnectOptions, HeaderMap, HeaderName, HeaderValue, Subject};
 use async_trait::async_trait;
@@ -223,10 +223,7 @@ impl NatsBus {
         let opts = config.connect_options(env).await?;
         let client = opts.connect(config.url.as_str()).await.map_err(|e| BusError::Connect(format!("{}: {e}", config.url)))?;
         let js = async_nats::jetstream::new(client.clone());
-        let stream = js
-            .get_or_create_stream(config.stream_config())
-            .await
-            .map_err(|e| BusError::Connect(format!("stream {}: {e}", config.stream)))?;
+        let stream = js.get_or_create_stream(config.stream_config()).await.map_err(|e| BusError::Connect(format!("stream {}: {e}", config.stream)))?;
         let dlq = Arc::new(DlqWriter::new(js.clone(), stream.clone()));
         let advisories = consume::spawn_advisory_listener(&client, &config.stream, Arc::clone(&dlq)).await?;
         Ok(Self { shared: Arc::new(Shared { client, js, stream, dlq, config: config.clone(), advisories }) })
@@ -335,11 +332,9 @@ impl Bus for NatsBus {
 
     async fn consumer_state(&self, durable: &str) -> Result<ConsumerState, BusError> {
         match self.shared.stream.consumer_info(durable).await {
-            Ok(info) => Ok(ConsumerState {
-                num_pending: info.num_pending,
-                num_ack_pending: info.num_ack_pending as u64,
-                num_redelivered: info.num_redelivered as u64,
-            }),
+            Ok(info) => {
+                Ok(ConsumerState { num_pending: info.num_pending, num_ack_pending: info.num_ack_pending as u64, num_redelivered: info.num_redelivered as u64 })
+            }
             Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => Err(not_found(durable)),
             Err(e) => Err(BusError::Consumer { durable: durable.to_owned(), reason: e.to_string() }),
         }
@@ -356,14 +351,7 @@ impl Bus for NatsBus {
     }
 
     async fn dead_letter_count(&self) -> Result<u64, BusError> {
-        let info = self
-            .shared
-            .stream
-            .info_with_subjects(format!("{DLQ_PREFIX}.>"))
-            .await
-            .map_err(|e| BusError::Broker(format!("stream info: {e}")))?;
-        info.try_fold(0u64, |sum, (_, n)| async move { Ok(sum + n as u64) })
-            .await
-            .map_err(|e| BusError::Broker(format!("stream info: {e}")))
+        let info = self.shared.stream.info_with_subjects(format!("{DLQ_PREFIX}.>")).await.map_err(|e| BusError::Broker(format!("stream info: {e}")))?;
+        info.try_fold(0u64, |sum, (_, n)| async move { Ok(sum + n as u64) }).await.map_err(|e| BusError::Broker(format!("stream info: {e}")))
     }
 }

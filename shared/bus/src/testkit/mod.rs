@@ -54,9 +54,8 @@ impl NatsServer {
     /// # Errors
     /// A message naming the cause: binary missing, spawn failure, or startup timeout (with the log tail).
     pub async fn try_start(config: Option<&str>) -> Result<Self, String> {
-        let bin = find_nats_server().ok_or_else(|| {
-            format!("nats-server not found on PATH (apt-get install nats-server, or set {NATS_SERVER_BIN_ENV} to its path)")
-        })?;
+        let bin = find_nats_server()
+            .ok_or_else(|| format!("nats-server not found on PATH (apt-get install nats-server, or set {NATS_SERVER_BIN_ENV} to its path)"))?;
         let dir = tempfile::Builder::new().prefix("nl-nats-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let mut cmd = Command::new(&bin);
         if let Some(text) = config {
@@ -65,7 +64,8 @@ impl NatsServer {
             cmd.arg("-c").arg(path);
         }
         cmd.args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"]).arg(dir.path().join("js"));
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| format!("spawning {}: {e}", bin.display()))?;
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| format!("spawning {}: {e}", bin.display()))?;
         let Some(stderr) = child.stderr.take() else {
             let _ = child.kill();
             return Err("nats-server stderr not captured".into());
