@@ -241,25 +241,13 @@ impl Core {
 
     async fn consume(&self, sub: &mut (dyn Subscription + 'static), mut stop: watch::Receiver<bool>) -> Result<(), EnricherError> {
         let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
-        loop {
-            let fetched = tokio::select! {
-                biased;
-                _ = stop.wait_for(|s| *s) => break,
-                r = sub.fetch(self.cfg.batch_size, wait) => r,
-            };
-            match fetched {
-                Ok(batch) if batch.is_empty() => {}
-                Ok(batch) => self.handle(batch).await,
-                Err(error) if error.is_retryable() => {
-                    warn!(%error, "Fetch failed; retrying.");
-                    let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
-                    tokio::select! {
-                        biased;
-                        _ = stop.wait_for(|s| *s) => break,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                }
-                Err(error) => return Err(error.into()),
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::pin!(stopped);
+        while let Some(batch) = nl_bus::next_batch(sub, self.cfg.batch_size, wait, stopped.as_mut()).await? {
+            if !batch.is_empty() {
+                self.handle(batch).await;
             }
         }
         Ok(())

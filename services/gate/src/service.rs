@@ -224,25 +224,8 @@ impl GateService {
         tokio::pin!(shutdown);
         let wait = Duration::from_millis(worker.cfg.fetch_wait_ms);
         info!(durable = %worker.cfg.durable, "Gate running.");
-        loop {
-            let fetched = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                r = sub.fetch(worker.cfg.batch_size, wait) => r,
-            };
-            match fetched {
-                Ok(batch) => worker.handle_batch(batch).await,
-                Err(error) if error.is_retryable() => {
-                    warn!(%error, "Fetch failed; retrying.");
-                    let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                }
-                Err(error) => return Err(error.into()),
-            }
+        while let Some(batch) = nl_bus::next_batch(&mut *sub, worker.cfg.batch_size, wait, shutdown.as_mut()).await? {
+            worker.handle_batch(batch).await;
         }
         let counts = worker.stats.snapshot();
         info!(?counts, "Gate stopped.");

@@ -258,25 +258,11 @@ impl Recorder {
         tokio::pin!(shutdown);
         let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
         info!(durable = %self.cfg.durable, path = %self.cfg.path.display(), "Recorder running.");
-        loop {
-            let fetched = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                r = self.sub.fetch(self.cfg.batch_size, wait) => r,
-            };
-            match fetched {
-                Ok(batch) if batch.is_empty() => self.idle_sync().await?,
-                Ok(batch) => self.handle(batch).await?,
-                Err(error) if error.is_retryable() => {
-                    warn!(%error, "Fetch failed; retrying.");
-                    let pause = error.retry_after().unwrap_or(APPEND_RETRY_DELAY);
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                }
-                Err(error) => return Err(error.into()),
+        while let Some(batch) = nl_bus::next_batch(&mut *self.sub, self.cfg.batch_size, wait, shutdown.as_mut()).await? {
+            if batch.is_empty() {
+                self.idle_sync().await?;
+            } else {
+                self.handle(batch).await?;
             }
         }
         if !matches!(self.cfg.fsync, FsyncConfig::Never) {

@@ -487,25 +487,8 @@ impl RiskScorer {
         tokio::pin!(shutdown);
         let wait = Duration::from_millis(core.cfg.fetch_wait_ms);
         info!(durable = %core.cfg.durable, "Risk scorer running.");
-        loop {
-            let fetched = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                r = sub.fetch(core.cfg.batch_size, wait) => r,
-            };
-            match fetched {
-                Ok(batch) => handle_batch(&core, batch).await,
-                Err(error) if error.is_retryable() => {
-                    warn!(%error, "Fetch failed; retrying.");
-                    let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                }
-                Err(error) => return Err(error.into()),
-            }
+        while let Some(batch) = nl_bus::next_batch(&mut *sub, core.cfg.batch_size, wait, shutdown.as_mut()).await? {
+            handle_batch(&core, batch).await;
         }
         let counts = core.stats.snapshot();
         info!(?counts, "Risk scorer stopped.");
