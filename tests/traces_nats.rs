@@ -128,9 +128,6 @@ async fn one_listing_is_one_trace_across_five_processes() {
         ("NL_DEX__GECKOTERMINAL__ENABLED", "false"),
         ("NL_DEX__DEXSCREENER__ENABLED", "false"),
         ("NL_SOURCES__OKX_SPOT__INTERVAL_SECS", "1"),
-        ("NL_SERVE__METRICS_ADDR", "127.0.0.1:0"),
-        ("NL_SERVE__LEDGER_GRPC_ADDR", "127.0.0.1:0"),
-        ("NL_SERVE__GATE_GRPC_ADDR", "127.0.0.1:0"),
         ("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ] {
         env.push((k.into(), v.into()));

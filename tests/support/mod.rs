@@ -25,8 +25,17 @@ pub fn nl(out_dir: &Path, extra: &[(&str, String)]) -> Command {
 }
 
 /// Env overrides that point a child `nl` at this NATS config (same stream name).
+/// Listeners bind ephemeral loopback ports, so no test (nor a process a failed test left behind) collides
+/// with another on a fixed port.
 pub fn nats_env(cfg: &NatsConfig) -> Vec<(&'static str, String)> {
-    vec![("NL_BUS__MODE", "nats".to_string()), ("NL_NATS__URL", cfg.url.clone()), ("NL_NATS__STREAM", cfg.stream.clone())]
+    vec![
+        ("NL_BUS__MODE", "nats".to_string()),
+        ("NL_NATS__URL", cfg.url.clone()),
+        ("NL_NATS__STREAM", cfg.stream.clone()),
+        ("NL_SERVE__METRICS_ADDR", "127.0.0.1:0".to_string()),
+        ("NL_SERVE__LEDGER_GRPC_ADDR", "127.0.0.1:0".to_string()),
+        ("NL_SERVE__GATE_GRPC_ADDR", "127.0.0.1:0".to_string()),
+    ]
 }
 
 /// Runs to completion and returns the output, panicking with stderr on a spawn failure.

@@ -6,9 +6,11 @@
 //! (`asset.discovered`, `asset.updated`, `risk.flagged`) are derived here and written to `outbox` in
 //! the same transaction, so they exist if and only if their cause committed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
+use bytes::Bytes;
 use nl_domain::{AssetUpsert, Decision, Envelope, EventId, EventType, GateDecision, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Verdict};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -155,7 +157,8 @@ fn meta_of(env: &Envelope) -> Meta<'_> {
 }
 
 /// Applies `envs` on `conn`, which the caller has inside a transaction.
-pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope]) -> Result<BatchResult> {
+/// `bodies[i]` is the JSON `envs[i]` was decoded from, stored verbatim when present.
+pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
     let parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(parse).collect();
 
     // Within the batch the first occurrence of an id wins; later ones are duplicates.
@@ -163,13 +166,22 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope]) 
     let mut unique = Vec::with_capacity(envs.len());
     for (i, e) in envs.iter().enumerate() {
         if *first.entry(e.event_id.as_str()).or_insert(i) == i {
-            unique.push((e, ts_str(&e.ts), serde_json::to_string(e)?));
+            let body = match bodies.get(i).and_then(|b| b.as_deref()).map(std::str::from_utf8) {
+                Some(Ok(text)) => Cow::Borrowed(text),
+                _ => Cow::Owned(serde_json::to_string(e)?),
+            };
+            unique.push((e, ts_str(&e.ts), body));
         }
     }
-    let inserted: HashSet<String> = returning_chunked(
+    // `seq` is the rowid: rows inserted by this statement get sequences above the current maximum. When
+    // every unique envelope was inserted (the usual case) no read-back is needed; otherwise the new ones
+    // are exactly the rows above that maximum.
+    let before: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events").fetch_one(&mut *conn).await?;
+    let attempted = unique.len();
+    let added = exec_chunked(
         conn,
         "INSERT INTO events (event_id, ts, type, run_id, config_hash, asset_id, source, body) ",
-        " ON CONFLICT(event_id) DO NOTHING RETURNING event_id",
+        " ON CONFLICT(event_id) DO NOTHING",
         8,
         &unique,
         |mut b, (e, ts, body)| {
@@ -180,16 +192,22 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope]) 
                 .push_bind(e.config_hash.as_str())
                 .push_bind(e.asset_id.as_deref())
                 .push_bind(e.source.as_deref())
-                .push_bind(body.as_str());
+                .push_bind(body.as_ref());
         },
     )
-    .await?
-    .into_iter()
-    .collect();
+    .await?;
     drop(unique);
+    let inserted: Option<HashSet<String>> = if usize::try_from(added).is_ok_and(|a| a == attempted) {
+        None
+    } else {
+        Some(sqlx::query_scalar("SELECT event_id FROM events WHERE seq > ?").bind(before).fetch_all(&mut *conn).await?.into_iter().collect())
+    };
 
-    let is_new: Vec<bool> =
-        envs.iter().enumerate().map(|(i, e)| first.get(e.event_id.as_str()) == Some(&i) && inserted.contains(e.event_id.as_str())).collect();
+    let is_new: Vec<bool> = envs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| first.get(e.event_id.as_str()) == Some(&i) && inserted.as_ref().is_none_or(|set| set.contains(e.event_id.as_str())))
+        .collect();
     let invalid: Vec<Option<String>> = parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
 
     let mut raws = Vec::new();

@@ -31,8 +31,11 @@ pub struct LedgerConfig {
     pub durable: String,
     /// How long one fetch waits for messages.
     pub fetch_wait_ms: u64,
-    /// Redelivery delay after a store failure.
-    pub nak_delay_ms: u64,
+    /// Pause before retrying a failed store (the batch is held, not nak'd).
+    pub retry_delay_ms: u64,
+    /// Whole-batch store attempts before the batch is stored event by event, dead-lettering only the
+    /// events that still fail.
+    pub store_attempts: u32,
 }
 
 impl Default for LedgerConfig {
@@ -46,7 +49,8 @@ impl Default for LedgerConfig {
             candidate_min_liquidity_usd: "10000".into(),
             durable: "ledger".into(),
             fetch_wait_ms: 500,
-            nak_delay_ms: 1000,
+            retry_delay_ms: 1000,
+            store_attempts: 5,
         }
     }
 }
@@ -81,6 +85,9 @@ impl LedgerConfig {
         }
         if self.durable.is_empty() {
             return bad("durable is empty".into());
+        }
+        if self.store_attempts == 0 {
+            return bad("store_attempts must be at least 1".into());
         }
         Ok(())
     }

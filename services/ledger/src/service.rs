@@ -1,16 +1,22 @@
 //! The ledger service: durable pull consumers on `nl.evt.>` (events) and `nl.raw.>` (verbatim source
-//! payloads, consumer `<durable>_raw`), each of which applies each fetched batch in one
-//! store call, publishes the derived events the commit produced, marks them published, and only then
-//! settles the inputs.
+//! payloads, consumer `<durable>_raw`), each of which applies each fetched batch in one store call,
+//! publishes the derived events the commit produced, marks them published, and then acks each input.
 //!
 //! * An undecodable payload is poison: terminated (dead-lettered) with the decode error, never stored.
 //! * A meta invalid for its type is stored in `events` and then terminated with the parse error.
-//! * A store failure naks the whole batch with a delay; idempotent writes make the retry safe.
-//! * A publish failure leaves the derived events pending in the outbox and naks the inputs; the
-//!   outbox is flushed again before the next batch, and redelivered inputs are duplicates.
+//! * A store failure is retried in place (`retry_delay_ms`, `store_attempts` times), then the batch is
+//!   stored event by event and only the events that still fail are dead-lettered.
+//! * A publish failure leaves the derived events pending in the outbox, which is flushed again before the
+//!   next batch (the inputs are acked: their consequences are durable).
 //! * On start, pending outbox rows from a previous crash are published first.
+//! * Each delivered payload is kept verbatim as its `events.body`.
+//!
+//! Acks stay one per delivery (JetStream `AckPolicy::Explicit`). A cumulative ack (`AckPolicy::All`) was
+//! tried and measured, and it loses events: deliveries still outstanding to a killed process, or in
+//! flight on a dropped connection, sit at the server until their `ack_wait` runs out, and the next
+//! cumulative ack of a later event settles them unstored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +25,7 @@ use std::time::Duration;
 use nl_bus::{Bus, ConsumerSpec, Delivery, Message, Subscription};
 use nl_domain::Envelope;
 use serde::Serialize;
+use tokio::sync::watch;
 use tracing::{Span, info, warn};
 
 use crate::config::LedgerConfig;
@@ -163,18 +170,15 @@ impl LedgerService {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
         let LedgerService { mut worker, mut sub, mut raw_worker, mut raw_sub } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
         // Either worker ending (shutdown or a fatal error) stops the other.
         let stop_tx = &stop_tx;
         let events = async {
-            let r = worker.run(&mut *sub, stopped(stop_rx.clone())).await;
+            let r = worker.run(&mut *sub, stop_rx.clone()).await;
             let _ = stop_tx.send(true);
             r
         };
         let raws = async {
-            let r = raw_worker.run(&mut *raw_sub, stopped(stop_rx.clone())).await;
+            let r = raw_worker.run(&mut *raw_sub, stop_rx.clone()).await;
             let _ = stop_tx.send(true);
             r
         };
@@ -192,8 +196,8 @@ impl LedgerService {
 }
 
 impl Worker {
-    async fn run(&mut self, sub: &mut (dyn Subscription + 'static), shutdown: impl Future<Output = ()>) -> Result<LedgerCounts> {
-        tokio::pin!(shutdown);
+    async fn run(&mut self, sub: &mut (dyn Subscription + 'static), stop: watch::Receiver<bool>) -> Result<LedgerCounts> {
+        let mut shutdown = Box::pin(stopped(stop.clone()));
         let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
         let batch_size = self.cfg.batch_size;
         let mut pending: Option<Vec<Delivery>> = None;
@@ -226,7 +230,7 @@ impl Worker {
             // SQLite transaction overlap. Batches are still applied and settled one at a time, in order.
             let handle = async {
                 match pending.take() {
-                    Some(batch) => self.handle(batch).await,
+                    Some(batch) => self.handle(batch, &mut Box::pin(stopped(stop.clone()))).await,
                     None => Ok(()),
                 }
             };
@@ -257,7 +261,7 @@ impl Worker {
         }
         // The batch fetched when shutdown came is finished, not stranded until its ack wait runs out.
         if let Some(batch) = pending.take() {
-            self.handle(batch).await?;
+            self.handle(batch, &mut Box::pin(stopped(stop.clone()))).await?;
         }
         let counts = self.stats.snapshot();
         info!(?counts, "Ledger stopped.");
@@ -300,7 +304,12 @@ impl Worker {
     }
 
     /// Decodes, applies, publishes derived events, then settles one fetched batch.
-    async fn handle(&mut self, batch: Vec<Delivery>) -> Result<()> {
+    ///
+    /// A failed store is retried here (the fetch of the next batch waits) rather than nak'd: a database
+    /// that is briefly unavailable must not dead-letter events. After `store_attempts` failed stores of
+    /// the whole batch, its envelopes are stored one by one and only those that still fail are
+    /// dead-lettered. A shutdown during the retries leaves the batch unacked, to be redelivered.
+    async fn handle(&mut self, batch: Vec<Delivery>, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Result<()> {
         LedgerStats::add(&self.stats.received, batch.len());
         let mut decoded = Vec::with_capacity(batch.len());
         let mut envs = Vec::with_capacity(batch.len());
@@ -328,40 +337,28 @@ impl Worker {
         if envs.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = envs.iter().map(|e| e.event_id.to_string()).collect();
         let by_asset: HashMap<String, Span> = envs.iter().zip(&spans).filter_map(|(e, s)| Some((e.asset_id.clone()?, s.clone()))).collect();
-        let outcome = match self.store.apply(envs).await {
-            Ok(outcome) => outcome,
-            Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
-            Err(error) => {
-                LedgerStats::add(&self.stats.store_errors, 1);
-                let delay = Duration::from_millis(self.cfg.nak_delay_ms);
-                warn!(%error, batch = decoded.len(), "Store failed; naking the batch.");
-                let reason = format!("ledger store failed: {error}");
-                for d in &decoded {
-                    self.settle(d.nak(Some(delay), &reason).await);
-                }
-                return Ok(());
-            }
-        };
+        let Some(stored) = self.store_retrying(envs, &decoded, shutdown).await? else { return Ok(()) };
+        let outcome = stored.outcome;
         LedgerStats::add(&self.stats.stored, outcome.new.len());
         LedgerStats::add(&self.stats.duplicates, outcome.duplicates.len());
 
+        // Derived events are committed in the outbox, so the inputs may be acked even if this publish
+        // fails: the outbox is flushed (with retries) before the next batch, and again on start.
         if let Err(error) = self.publish(outcome.derived, &by_asset).await {
-            // The derived events are committed and pending in the outbox; nak the inputs so nothing is
-            // acked before its consequences are out. Their redelivery is a duplicate.
             LedgerStats::add(&self.stats.publish_errors, 1);
             self.outbox_dirty = true;
-            warn!(%error, "Publishing derived events failed; naking the batch.");
-            let delay = Duration::from_millis(self.cfg.nak_delay_ms);
-            for d in &decoded {
-                self.settle(d.nak(Some(delay), "derived events not yet published").await);
+            if !error.is_retryable() {
+                return Err(error);
             }
-            return Ok(());
+            warn!(%error, "Publishing derived events failed; they stay in the outbox for the next flush.");
         }
 
         let invalid: HashMap<&str, &str> = outcome.invalid.iter().map(|i| (i.event_id.as_str(), i.error.as_str())).collect();
-        for ((d, id), span) in decoded.iter().zip(&ids).zip(&spans) {
+        for ((d, id), span) in decoded.iter().zip(&stored.ids).zip(&spans) {
+            if stored.failed.contains(id.as_str()) {
+                continue;
+            }
             match invalid.get(id.as_str()) {
                 Some(error) => {
                     LedgerStats::add(&self.stats.invalid, 1);
@@ -372,6 +369,58 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Stores the batch, retrying whole-batch failures `store_attempts` times, then one envelope at a
+    /// time, dead-lettering (and naming in `failed`) those that still fail. `None` on shutdown.
+    async fn store_retrying(&self, envs: Vec<Envelope>, decoded: &[Delivery], shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Result<Option<Stored>> {
+        let ids: Vec<String> = envs.iter().map(|e| e.event_id.to_string()).collect();
+        let mut envs = Some(envs);
+        for attempt in 1..=self.cfg.store_attempts {
+            // A failed apply consumed its envelopes; decode them again from the deliveries.
+            let batch = envs.take().map_or_else(|| redecode(decoded), Ok)?;
+            match self.store.apply_encoded(batch, bodies(decoded)).await {
+                Ok(outcome) => return Ok(Some(Stored { outcome, ids, failed: HashSet::new() })),
+                Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
+                Err(error) => {
+                    LedgerStats::add(&self.stats.store_errors, 1);
+                    warn!(%error, attempt, batch = decoded.len(), "Store failed; retrying the batch.");
+                    if !self.pause(shutdown).await {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let mut outcome = crate::ApplyOutcome::default();
+        let mut failed = HashSet::new();
+        for (env, d) in redecode(decoded)?.into_iter().zip(decoded) {
+            let id = env.event_id.to_string();
+            match self.store.apply_encoded(vec![env], vec![Some(d.message.payload.clone())]).await {
+                Ok(one) => {
+                    outcome.new.extend(one.new);
+                    outcome.duplicates.extend(one.duplicates);
+                    outcome.invalid.extend(one.invalid);
+                    outcome.derived.extend(one.derived);
+                }
+                Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
+                Err(error) => {
+                    LedgerStats::add(&self.stats.store_errors, 1);
+                    warn!(%error, event_id = %id, "Store keeps failing for this event; dead-lettering it.");
+                    self.settle(d.term(&format!("ledger store failed: {error}")).await);
+                    failed.insert(id);
+                }
+            }
+        }
+        Ok(Some(Stored { outcome, ids, failed }))
+    }
+
+    /// Waits `retry_delay_ms`; false when shutdown came first.
+    async fn pause(&self, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
+        tokio::select! {
+            biased;
+            () = shutdown => false,
+            () = tokio::time::sleep(Duration::from_millis(self.cfg.retry_delay_ms)) => true,
+        }
     }
 
     fn settle(&self, res: std::result::Result<(), nl_bus::BusError>) {
@@ -399,6 +448,29 @@ async fn fetch_batch(sub: &mut (dyn Subscription + 'static), batch_size: usize, 
         }
     }
     Ok(batch)
+}
+
+/// Completes once `stop` turns true (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// What [`Worker::store_retrying`] stored: the outcome, the batch's ids in delivery order, and the ids
+/// dead-lettered because their store kept failing.
+struct Stored {
+    outcome: crate::ApplyOutcome,
+    ids: Vec<String>,
+    failed: HashSet<String>,
+}
+
+/// The delivered JSON of each delivery, kept verbatim as `events.body`.
+fn bodies(decoded: &[Delivery]) -> Vec<Option<bytes::Bytes>> {
+    decoded.iter().map(|d| Some(d.message.payload.clone())).collect()
+}
+
+/// The envelopes of deliveries that decoded once (so they decode again).
+fn redecode(decoded: &[Delivery]) -> Result<Vec<Envelope>> {
+    decoded.iter().map(|d| Envelope::from_json(&d.message.payload).map_err(|e| LedgerError::Corrupt(format!("envelope decoded once, not twice: {e}")))).collect()
 }
 
 fn preview(payload: &[u8]) -> String {

@@ -1,6 +1,7 @@
 //! [`LedgerStore`]: the handle services use. Writes go to the writer task through a bounded channel
 //! (callers wait when it is full: back-pressure, not loss); reads go to the read-only pool.
 
+use bytes::Bytes;
 use nl_domain::{Envelope, EventId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,10 +64,24 @@ impl LedgerStore {
     /// [`LedgerError::Db`] when the transaction failed (nothing of it was stored);
     /// [`LedgerError::WriterGone`] when the writer task has stopped.
     pub async fn apply(&self, envs: Vec<Envelope>) -> Result<ApplyOutcome> {
+        let bodies = vec![None; envs.len()];
+        self.apply_encoded(envs, bodies).await
+    }
+
+    /// Like [`LedgerStore::apply`], with the JSON each envelope was decoded from (as delivered), kept
+    /// verbatim as its `events.body` instead of encoding the envelope again. `bodies[i]` belongs to
+    /// `envs[i]`; `None` (or a body that is not UTF-8) encodes the envelope.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply`]; [`LedgerError::Corrupt`] when the two vectors differ in length.
+    pub async fn apply_encoded(&self, envs: Vec<Envelope>, bodies: Vec<Option<Bytes>>) -> Result<ApplyOutcome> {
+        if envs.len() != bodies.len() {
+            return Err(LedgerError::Corrupt(format!("{} envelopes with {} bodies", envs.len(), bodies.len())));
+        }
         if envs.is_empty() {
             return Ok(ApplyOutcome::default());
         }
-        self.call(|reply| Command::Apply { envs, reply }).await
+        self.call(|reply| Command::Apply { envs, bodies, reply }).await
     }
 
     /// Marks outbox events as published; returns how many were pending.

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
 use nl_domain::{Envelope, EventId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
@@ -16,7 +17,7 @@ use crate::error::Result;
 
 /// A request to the writer.
 pub(crate) enum Command {
-    Apply { envs: Vec<Envelope>, reply: oneshot::Sender<Result<ApplyOutcome>> },
+    Apply { envs: Vec<Envelope>, bodies: Vec<Option<Bytes>>, reply: oneshot::Sender<Result<ApplyOutcome>> },
     MarkPublished { ids: Vec<EventId>, reply: oneshot::Sender<Result<u64>> },
     PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
@@ -55,12 +56,14 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
             }
         }
         let mut envs = Vec::with_capacity(weight);
+        let mut bodies = Vec::with_capacity(weight);
         let items: Vec<Item> = cmds
             .into_iter()
             .map(|c| match c {
-                Command::Apply { envs: mut e, reply } => {
+                Command::Apply { envs: mut e, bodies: mut b, reply } => {
                     let start = envs.len();
                     envs.append(&mut e);
+                    bodies.append(&mut b);
                     Item::Apply(start..envs.len(), reply)
                 }
                 Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
@@ -71,12 +74,12 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
         debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
         if items.len() == 1 {
             for item in items {
-                run_alone(&pool, &envs, item).await;
+                run_alone(&pool, &envs, &bodies, item).await;
             }
             continue;
         }
         let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
-        match transact(&pool, &envs, &others).await {
+        match transact(&pool, &envs, &bodies, &others).await {
             Ok((batch, answers)) => {
                 let mut answers = answers.into_iter();
                 for item in items {
@@ -91,7 +94,7 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
             Err(error) => {
                 warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
                 for item in items {
-                    run_alone(&pool, &envs, item).await;
+                    run_alone(&pool, &envs, &bodies, item).await;
                 }
             }
         }
@@ -99,15 +102,15 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
     debug!("Writer stopped: every handle was dropped.");
 }
 
-async fn run_alone(pool: &SqlitePool, envs: &[Envelope], item: Item) {
+async fn run_alone(pool: &SqlitePool, envs: &[Envelope], bodies: &[Option<Bytes>], item: Item) {
     match item {
         Item::Apply(range, reply) => {
-            let slice = &envs[range];
-            let res = transact(pool, slice, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let (slice, encoded) = (&envs[range.clone()], &bodies[range]);
+            let res = transact(pool, slice, encoded, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
             let _ = reply.send(res);
         }
         other => {
-            let res = transact(pool, &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            let res = transact(pool, &[], &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
             reply_other(other, res);
         }
     }
@@ -125,10 +128,10 @@ fn reply_other(item: Item, res: Result<u64>) {
     }
 }
 
-/// One transaction: apply `envs` (if any), then run `others` in order.
-async fn transact(pool: &SqlitePool, envs: &[Envelope], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
+/// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order.
+async fn transact(pool: &SqlitePool, envs: &[Envelope], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
     let mut tx = pool.begin().await?;
-    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, envs).await? };
+    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, envs, bodies).await? };
     let mut answers = Vec::with_capacity(others.len());
     for item in others {
         answers.push(exec_other(&mut tx, item).await?);

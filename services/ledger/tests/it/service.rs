@@ -112,3 +112,54 @@ async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+/// A store failure is not nak'd: the batch is retried in place (`store_attempts`), then stored event by
+/// event, and only the event that keeps failing is dead-lettered.
+/// Each stored body is the payload exactly as delivered.
+#[tokio::test]
+async fn a_store_failure_is_retried_then_only_the_failing_event_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = LedgerConfig::with_db_path(dir.path().join("nl.db"));
+    cfg.fetch_wait_ms = 50;
+    cfg.retry_delay_ms = 10;
+    cfg.store_attempts = 2;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+
+    let envs = nl_ledger::bench_envelopes(20);
+    let poison = envs[7].event_id.to_string();
+    // A trigger makes every insert of one event fail, as a store failure that does not go away would.
+    let pre = LedgerStore::open(&cfg).await.unwrap();
+    drop(pre);
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", cfg.db_path.display())).await.unwrap();
+    let trigger = format!("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = '{poison}' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END");
+    sqlx::query(sqlx::AssertSqlSafe(trigger)).execute(&db).await.unwrap();
+    db.close().await;
+
+    // Payloads with extra spacing: stored verbatim, not re-encoded.
+    let msgs: Vec<Message> = envs.iter().map(|e| Message::new(e.subject(), e.event_id.as_str(), format!(" {} ", String::from_utf8(e.to_json().unwrap()).unwrap()))).collect();
+    bus.publish_batch(msgs.clone()).await.unwrap();
+
+    let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
+    let store = svc.store();
+    let stats = svc.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(svc.run(async {
+        let _ = stopped.await;
+    }));
+    let done = wait_until(Duration::from_secs(20), || async {
+        let st = bus.consumer_state("ledger").await.unwrap();
+        count(&store, "events").await == 19 && st.num_pending == 0 && st.num_ack_pending == 0
+    })
+    .await;
+    assert!(done, "events={} state={:?} stats={:?}", count(&store, "events").await, bus.consumer_state("ledger").await, stats.snapshot());
+    assert_eq!(bus.dead_letter_count().await.unwrap(), 1, "only the poisoned event is dead-lettered");
+    stop.send(()).unwrap();
+    let counts = task.await.unwrap().unwrap();
+    // Two whole-batch attempts, then one failure of the poisoned event alone.
+    assert_eq!(counts.store_errors, 3, "{counts:?}");
+    assert_eq!(counts.stored, 19);
+
+    let reader = sqlx::SqlitePool::connect(&format!("sqlite://{}", cfg.db_path.display())).await.unwrap();
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM events WHERE event_id = ?").bind(envs[0].event_id.as_str()).fetch_one(&reader).await.unwrap();
+    assert_eq!(body, String::from_utf8(msgs[0].payload.to_vec()).unwrap(), "body kept as delivered");
+}

@@ -126,6 +126,19 @@ impl NatsSubscription {
         BusError::Consumer { durable: self.durable.to_string(), reason: reason.to_string() }
     }
 
+    /// A failed pull. A consumer that is gone (deleted, no responders) is not retryable: the service
+    /// restarts and binds it again. Anything else (a timeout, a dropped connection) is a passing broker
+    /// condition, retried by the caller.
+    fn pull_err(&self, e: &dyn std::fmt::Display) -> BusError {
+        let text = e.to_string();
+        let lower = text.to_ascii_lowercase();
+        if ["deleted", "no responders", "not found", "404"].iter().any(|gone| lower.contains(gone)) {
+            self.err(format!("pull: {text}"))
+        } else {
+            BusError::Broker(format!("consumer {}: pull: {text}", self.durable))
+        }
+    }
+
     fn to_delivery(&self, msg: async_nats::jetstream::Message) -> Result<Delivery, BusError> {
         let (delivered, sequence) = {
             let info = msg.info().map_err(|e| self.err(format!("bad delivery metadata: {e}")))?;
@@ -164,7 +177,7 @@ impl Subscription for NatsSubscription {
         while raw.is_empty() {
             if self.open.is_none() {
                 let expires = deadline.saturating_duration_since(Instant::now()).max(MIN_EXPIRES);
-                let batch = self.consumer.batch().max_messages(max).expires(expires).messages().await.map_err(|e| self.err(format!("pull: {e}")))?;
+                let batch = self.consumer.batch().max_messages(max).expires(expires).messages().await.map_err(|e| self.pull_err(&e))?;
                 self.open = Some((batch, Instant::now() + expires + EXPIRY_GRACE));
             }
             let Some((batch, stale_at)) = self.open.as_mut() else { continue };
@@ -186,7 +199,7 @@ impl Subscription for NatsSubscription {
                     self.open = None;
                     let text = e.to_string();
                     if !text.contains("409") {
-                        return Err(self.err(format!("pull: {text}")));
+                        return Err(self.pull_err(&text));
                     }
                     // 409 (flow control, e.g. max waiting requests): back off instead of spinning.
                     tracing::debug!(durable = %self.durable, error = %text, "Pull refused; backing off.");
