@@ -470,7 +470,10 @@ fn bodies(decoded: &[Delivery]) -> Vec<Option<bytes::Bytes>> {
 
 /// The envelopes of deliveries that decoded once (so they decode again).
 fn redecode(decoded: &[Delivery]) -> Result<Vec<Envelope>> {
-    decoded.iter().map(|d| Envelope::from_json(&d.message.payload).map_err(|e| LedgerError::Corrupt(format!("envelope decoded once, not twice: {e}")))).collect()
+    decoded
+        .iter()
+        .map(|d| Envelope::from_json(&d.message.payload).map_err(|e| LedgerError::Corrupt(format!("envelope decoded once, not twice: {e}"))))
+        .collect()
 }
 
 fn preview(payload: &[u8]) -> String {

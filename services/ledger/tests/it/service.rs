@@ -15,6 +15,26 @@ fn msg(e: &Envelope) -> Message {
     Message::new(e.subject(), e.event_id.as_str(), e.to_json().unwrap())
 }
 
+type Running = tokio::task::JoinHandle<Result<nl_ledger::LedgerCounts, nl_ledger::LedgerError>>;
+
+/// Runs the service until the returned sender fires (or is dropped).
+fn start(svc: nl_ledger::LedgerService) -> (tokio::sync::oneshot::Sender<()>, Running) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(svc.run(async {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
+
+/// Waits until `table` holds `rows` rows and `durable` has nothing pending or unacked.
+async fn drained(bus: &Arc<dyn Bus>, store: &LedgerStore, durable: &str, table: &str, rows: i64) -> bool {
+    wait_until(Duration::from_secs(20), || async {
+        let st = bus.consumer_state(durable).await.unwrap();
+        count(store, table).await == rows && st.num_pending == 0 && st.num_ack_pending == 0
+    })
+    .await
+}
+
 #[tokio::test]
 async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,19 +66,12 @@ async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
     let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
     let store = svc.store();
     let stats = svc.stats();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(svc.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, task) = start(svc);
 
     // The pre-crash upsert, 503 valid + 1 invalid; 1 old + 1 new discovered and 1 risk.flagged come back
     // through the bus.
     let expected = 1 + envs.len() as i64 + 1 + 3;
-    let done = wait_until(Duration::from_secs(20), || async {
-        let st = bus.consumer_state("ledger").await.unwrap();
-        count(&store, "events").await == expected && st.num_pending == 0 && st.num_ack_pending == 0
-    })
-    .await;
+    let done = drained(&bus, &store, "ledger", "events", expected).await;
     assert!(done, "events={} state={:?} stats={:?}", count(&store, "events").await, bus.consumer_state("ledger").await, stats.snapshot());
     assert_eq!(bus.dead_letter_count().await.unwrap(), 2, "undecodable + invalid meta");
     assert!(store.pending_outbox(10).await.unwrap().is_empty(), "everything derived was published");
@@ -96,15 +109,8 @@ async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
 
     let svc = nl_ledger::build(cfg, Arc::clone(&bus)).await.unwrap();
     let store = svc.store();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(svc.run(async {
-        let _ = stopped.await;
-    }));
-    let done = wait_until(Duration::from_secs(20), || async {
-        let st = bus.consumer_state("ledger_raw").await.unwrap();
-        count(&store, "raw_events").await == 1 && st.num_pending == 0 && st.num_ack_pending == 0
-    })
-    .await;
+    let (stop, task) = start(svc);
+    let done = drained(&bus, &store, "ledger_raw", "raw_events", 1).await;
     assert!(done, "raw_events={} state={:?}", count(&store, "raw_events").await, bus.consumer_state("ledger_raw").await);
     let row: (String, Option<String>, Option<i64>) =
         sqlx::query_as("SELECT payload, parse_error, http_status FROM raw_events").fetch_one(store.reader().pool()).await.unwrap();
@@ -136,21 +142,15 @@ async fn a_store_failure_is_retried_then_only_the_failing_event_is_dead_lettered
     db.close().await;
 
     // Payloads with extra spacing: stored verbatim, not re-encoded.
-    let msgs: Vec<Message> = envs.iter().map(|e| Message::new(e.subject(), e.event_id.as_str(), format!(" {} ", String::from_utf8(e.to_json().unwrap()).unwrap()))).collect();
+    let msgs: Vec<Message> =
+        envs.iter().map(|e| Message::new(e.subject(), e.event_id.as_str(), format!(" {} ", String::from_utf8(e.to_json().unwrap()).unwrap()))).collect();
     bus.publish_batch(msgs.clone()).await.unwrap();
 
     let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
     let store = svc.store();
     let stats = svc.stats();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(svc.run(async {
-        let _ = stopped.await;
-    }));
-    let done = wait_until(Duration::from_secs(20), || async {
-        let st = bus.consumer_state("ledger").await.unwrap();
-        count(&store, "events").await == 19 && st.num_pending == 0 && st.num_ack_pending == 0
-    })
-    .await;
+    let (stop, task) = start(svc);
+    let done = drained(&bus, &store, "ledger", "events", 19).await;
     assert!(done, "events={} state={:?} stats={:?}", count(&store, "events").await, bus.consumer_state("ledger").await, stats.snapshot());
     assert_eq!(bus.dead_letter_count().await.unwrap(), 1, "only the poisoned event is dead-lettered");
     stop.send(()).unwrap();
