@@ -9,7 +9,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,15 +79,8 @@ impl Receiver {
 }
 
 /// Kills every child still running on drop (a failed assertion must not leak processes).
-struct Procs(Vec<(&'static str, Child)>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.0 {
-            support::sigkill(c);
-        }
-    }
-}
+/// The services, killed on drop ([`support::Spawned`]).
+struct Procs(Vec<(&'static str, support::Spawned)>);
 
 async fn decisions(db: &std::path::Path) -> i64 {
     if !db.exists() {

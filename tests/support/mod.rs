@@ -43,9 +43,31 @@ pub fn run(mut c: Command) -> Output {
     c.output().expect("spawn nl")
 }
 
+/// A spawned process that is SIGKILLed and reaped when dropped, so a failing test leaves nothing running.
+pub struct Spawned(Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        sigkill(&mut self.0);
+    }
+}
+
 /// Spawns a long-running `nl` (e.g. `serve ledger`) with piped stderr discarded.
-pub fn spawn(mut c: Command) -> Child {
-    c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn nl")
+pub fn spawn(mut c: Command) -> Spawned {
+    Spawned(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn nl"))
 }
 
 /// Kills with SIGKILL (std's `Child::kill` on Unix) and reaps.
