@@ -200,7 +200,7 @@ impl Worker {
         let mut shutdown = Box::pin(stopped(stop.clone()));
         let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
         let batch_size = self.cfg.batch_size;
-        let mut pending: Option<Vec<Delivery>> = None;
+        let mut pending: Option<Decoded> = None;
         info!(durable = %self.cfg.durable, db = %self.cfg.db_path.display(), "Ledger running.");
         loop {
             if self.outbox_dirty {
@@ -228,6 +228,8 @@ impl Worker {
             }
             // Fetch the next batch while the previous one commits, so the broker round trip and the
             // SQLite transaction overlap. Batches are still applied and settled one at a time, in order.
+            // Decoding happens on the fetch side too, so it overlaps the previous batch's transaction.
+            let stats = Arc::clone(&self.stats);
             let handle = async {
                 match pending.take() {
                     Some(batch) => self.handle(batch, &mut Box::pin(stopped(stop.clone()))).await,
@@ -238,14 +240,17 @@ impl Worker {
                 tokio::select! {
                     biased;
                     () = &mut shutdown => None,
-                    r = fetch_batch(sub, batch_size, wait) => Some(r),
+                    r = fetch_batch(sub, batch_size, wait) => Some(match r {
+                        Ok(batch) => Ok(decode(batch, &stats).await),
+                        Err(e) => Err(e),
+                    }),
                 }
             };
             let (handled, fetched) = futures::future::join(handle, fetch).await;
             handled?;
             let Some(fetched) = fetched else { break };
             match fetched {
-                Ok(batch) if batch.is_empty() => {}
+                Ok(batch) if batch.envs.is_empty() => {}
                 Ok(batch) => pending = Some(batch),
                 Err(error) if error.is_retryable() => {
                     warn!(%error, "Fetch failed; retrying.");
@@ -303,37 +308,14 @@ impl Worker {
         Ok(())
     }
 
-    /// Decodes, applies, publishes derived events, then settles one fetched batch.
+    /// Applies one decoded batch, publishes the derived events, then settles the batch.
     ///
     /// A failed store is retried here (the fetch of the next batch waits) rather than nak'd: a database
     /// that is briefly unavailable must not dead-letter events. After `store_attempts` failed stores of
     /// the whole batch, its envelopes are stored one by one and only those that still fail are
     /// dead-lettered. A shutdown during the retries leaves the batch unacked, to be redelivered.
-    async fn handle(&mut self, batch: Vec<Delivery>, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Result<()> {
-        LedgerStats::add(&self.stats.received, batch.len());
-        let mut decoded = Vec::with_capacity(batch.len());
-        let mut envs = Vec::with_capacity(batch.len());
-        // One span per delivery, open until it is settled (a batch commits many traces at once).
-        let mut spans: Vec<Span> = Vec::with_capacity(batch.len());
-        for d in batch {
-            let span = nl_bus::trace::handle_span("ledger", &d.message);
-            match Envelope::from_json(&d.message.payload) {
-                Ok(env) => {
-                    if let Some(asset) = &env.asset_id {
-                        span.record("asset_id", asset.as_str());
-                    }
-                    envs.push(env);
-                    decoded.push(d);
-                    spans.push(span);
-                }
-                Err(error) => {
-                    LedgerStats::add(&self.stats.undecodable, 1);
-                    let preview = preview(&d.message.payload);
-                    span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating."));
-                    self.settle(d.term(&format!("undecodable envelope: {error}; payload starts {preview}")).await);
-                }
-            }
-        }
+    async fn handle(&mut self, batch: Decoded, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Result<()> {
+        let Decoded { deliveries: decoded, envs, spans } = batch;
         if envs.is_empty() {
             return Ok(());
         }
@@ -363,9 +345,9 @@ impl Worker {
                 Some(error) => {
                     LedgerStats::add(&self.stats.invalid, 1);
                     span.in_scope(|| warn!(event_id = %id, subject = %d.message.subject, %error, "Invalid meta; kept in events, terminating."));
-                    self.settle(d.term(&format!("invalid meta: {error}")).await);
+                    settle(&self.stats, d.term(&format!("invalid meta: {error}")).await);
                 }
-                None => self.settle(d.ack().await),
+                None => settle(&self.stats, d.ack().await),
             }
         }
         Ok(())
@@ -406,7 +388,7 @@ impl Worker {
                 Err(error) => {
                     LedgerStats::add(&self.stats.store_errors, 1);
                     warn!(%error, event_id = %id, "Store keeps failing for this event; dead-lettering it.");
-                    self.settle(d.term(&format!("ledger store failed: {error}")).await);
+                    settle(&self.stats, d.term(&format!("ledger store failed: {error}")).await);
                     failed.insert(id);
                 }
             }
@@ -420,13 +402,6 @@ impl Worker {
             biased;
             () = shutdown => false,
             () = tokio::time::sleep(Duration::from_millis(self.cfg.retry_delay_ms)) => true,
-        }
-    }
-
-    fn settle(&self, res: std::result::Result<(), nl_bus::BusError>) {
-        if let Err(error) = res {
-            LedgerStats::add(&self.stats.settle_errors, 1);
-            warn!(%error, "Settling a delivery failed; the bus will redeliver it.");
         }
     }
 }
@@ -448,6 +423,49 @@ async fn fetch_batch(sub: &mut (dyn Subscription + 'static), batch_size: usize, 
         }
     }
     Ok(batch)
+}
+
+/// A fetched batch, decoded: the deliveries whose envelope decoded, those envelopes, and one span per
+/// delivery, open until it is settled (a batch commits many traces at once). Undecodable deliveries were
+/// already terminated.
+struct Decoded {
+    deliveries: Vec<Delivery>,
+    envs: Vec<Envelope>,
+    spans: Vec<Span>,
+}
+
+/// Decodes a fetched batch, dead-lettering (terminating) what does not decode as an envelope.
+async fn decode(batch: Vec<Delivery>, stats: &LedgerStats) -> Decoded {
+    LedgerStats::add(&stats.received, batch.len());
+    let mut out = Decoded { deliveries: Vec::with_capacity(batch.len()), envs: Vec::with_capacity(batch.len()), spans: Vec::with_capacity(batch.len()) };
+    for d in batch {
+        let span = nl_bus::trace::handle_span("ledger", &d.message);
+        match Envelope::from_json(&d.message.payload) {
+            Ok(env) => {
+                if let Some(asset) = &env.asset_id {
+                    span.record("asset_id", asset.as_str());
+                }
+                out.envs.push(env);
+                out.deliveries.push(d);
+                out.spans.push(span);
+            }
+            Err(error) => {
+                LedgerStats::add(&stats.undecodable, 1);
+                let preview = preview(&d.message.payload);
+                span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating."));
+                settle(stats, d.term(&format!("undecodable envelope: {error}; payload starts {preview}")).await);
+            }
+        }
+    }
+    out
+}
+
+/// Counts and logs a failed settle (the bus redelivers the delivery).
+fn settle(stats: &LedgerStats, res: std::result::Result<(), nl_bus::BusError>) {
+    if let Err(error) = res {
+        LedgerStats::add(&stats.settle_errors, 1);
+        warn!(%error, "Settling a delivery failed; the bus will redeliver it.");
+    }
 }
 
 /// Completes once `stop` turns true (or its sender is gone).
