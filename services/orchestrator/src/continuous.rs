@@ -23,13 +23,13 @@ use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::push::PushOptionsMap;
 use nl_collector::serve::{CollectorReplica, ServeConfig, build_sources, default_owner};
-use nl_collector::{CollectorCtx, RunIdentity, SourceCounters};
+use nl_collector::{RunIdentity, SourceCounters};
 use nl_domain::{EventType, Ts};
 use nl_ledger::LedgerStore;
 use tracing::warn;
 
 use crate::cycle::{CycleConfig, RunRecord, assemble_manifest, publish_run_event, run_results, start_services};
-use crate::ledger_state::LedgerStateStore;
+use crate::ledger_state::embedded_ctx;
 use crate::manifest::{EventsRange, RunManifest, complete_lines_from};
 
 /// A cycle's config plus the push-feed options (`[push.<name>]`).
@@ -108,13 +108,7 @@ pub async fn run_continuous(
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());
-    let ctx = CollectorCtx {
-        bus: Arc::clone(&bus),
-        state: Arc::new(LedgerStateStore(store.clone())),
-        leases: None,
-        lease_renew_every: Duration::from_secs(5),
-        run: run.clone(),
-    };
+    let ctx = embedded_ctx(&bus, &store, &run);
     let replica = CollectorReplica::new(sources, ctx, default_owner());
     let mut state = Run {
         cfg,

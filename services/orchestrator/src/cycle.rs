@@ -15,7 +15,7 @@ use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message};
 use nl_collector::config::SourcesConfig;
 use nl_collector::sources::dex::config::{DexSourcesConfig, build_dex_sources};
-use nl_collector::{Collector, CollectorCtx, PollReport, RunIdentity};
+use nl_collector::{Collector, PollReport, RunIdentity};
 use nl_config::StorageConfig;
 use nl_domain::{Envelope, EventType, Ts};
 use nl_enricher::EnricherConfig;
@@ -25,7 +25,7 @@ use nl_recorder::RecorderConfig;
 use nl_risk_scorer::service::RiskScorerConfig;
 use serde::Serialize;
 
-use crate::ledger_state::LedgerStateStore;
+use crate::ledger_state::embedded_ctx;
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
 
@@ -106,13 +106,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 
     let sources = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?;
     progress(&format!("run {run_id}: polling {} sources", sources.len()));
-    let ctx = CollectorCtx {
-        bus: Arc::clone(&bus),
-        state: Arc::new(LedgerStateStore(store.clone())),
-        leases: None,
-        lease_renew_every: Duration::from_secs(5),
-        run: run.clone(),
-    };
+    let ctx = embedded_ctx(&bus, &store, &run);
     let collector = Collector::new(sources, ctx);
     let reports = collector.poll_all_once(started_at).await;
     for r in &reports {
