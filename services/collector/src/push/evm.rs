@@ -192,14 +192,15 @@ impl EvmPushSource {
     }
 
     /// Polls until the cursor stops advancing (caught up with the safe head), a poll fails, or `stop`.
+    /// Counted (`gap_fills`) once done, like the CEX feeds' gap fills.
     async fn backfill(&self, ctx: &CollectorCtx, stop: &watch::Receiver<bool>) -> Option<EvmCursor> {
-        self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
         let mut cursor = self.load_cursor(ctx).await;
         loop {
             let before = cursor.as_ref().map(|c| c.next_block);
             let (ok, after) = self.poll(ctx).await;
             cursor = after;
             if !ok || *stop.borrow() || cursor.as_ref().map(|c| c.next_block) == before {
+                self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
                 return cursor;
             }
         }

@@ -37,7 +37,7 @@ pub struct PushStatus {
     pub parse_errors: AtomicU64,
     /// Error frames the venue sent.
     pub venue_errors: AtomicU64,
-    /// Gap-fill polls run.
+    /// Gap-fill polls completed.
     pub gap_fills: AtomicU64,
     /// Successful connections (all sessions).
     pub connects: AtomicU64,
@@ -196,8 +196,9 @@ impl PushSource {
     /// One poll of the REST twin (same state key), then the state as that poll left it.
     async fn fill_gap(&self, ctx: &CollectorCtx, state: FeedState) -> FeedState {
         let Some(gap) = &self.gap_fill else { return state };
-        self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
         let report = poll_once(gap.as_ref(), ctx, Arc::clone(&self.status.counters), chrono::Utc::now()).await;
+        // Counted once the poll is done, so a reader seeing the count also sees the poll's effects.
+        self.status.gap_fills.fetch_add(1, Ordering::Relaxed);
         if !report.ok() {
             warn!(source = %self.name, errors = ?report.errors, not_committed = ?report.not_committed, "Gap-fill poll incomplete.");
         }
