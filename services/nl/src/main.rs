@@ -59,13 +59,29 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     };
     // Flushes queued spans while the runtime still runs.
     telemetry.shutdown();
     code
+}
+
+/// The error and its causes on one line, `: `-separated. A cause whose text its parent's message already
+/// ends with (library errors often print their source) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// The default `service.name` of this process's spans (`OTEL_SERVICE_NAME` overrides it).
@@ -96,5 +112,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { cycles, out_dir } => cmd_demo::demo(&loaded, cycles, out_dir).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench { target, events } => bench::run(&loaded, target, events).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[test]
+    fn a_cause_its_parent_already_prints_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let e = anyhow::Error::new(io).context("cannot read config file c.toml: No such file or directory (os error 2)").context("loading config c.toml");
+        assert_eq!(error_chain(&e), "loading config c.toml: cannot read config file c.toml: No such file or directory (os error 2)");
+        assert_eq!(error_chain(&anyhow::anyhow!("inner").context("outer")), "outer: inner");
     }
 }
