@@ -61,6 +61,9 @@ pub struct LedgerStats {
     pub store_errors: AtomicU64,
     pub publish_errors: AtomicU64,
     pub settle_errors: AtomicU64,
+    /// Notified (all waiters) after each batch's `stored`/`duplicates` counts are added, so a reader can
+    /// wait for progress instead of polling the counters.
+    pub progress: tokio::sync::Notify,
 }
 
 /// A snapshot of [`LedgerStats`].
@@ -324,6 +327,7 @@ impl Worker {
         let outcome = stored.outcome;
         LedgerStats::add(&self.stats.stored, outcome.new.len());
         LedgerStats::add(&self.stats.duplicates, outcome.duplicates.len());
+        self.stats.progress.notify_waiters();
 
         // Derived events are committed in the outbox, so the inputs may be acked even if this publish
         // fails: the outbox is flushed (with retries) before the next batch, and again on start.

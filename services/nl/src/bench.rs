@@ -151,14 +151,22 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
         let c = stats.snapshot();
         c.stored + c.duplicates
     };
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while usize::try_from(written()).unwrap_or(0) < n {
-        anyhow::ensure!(Instant::now() < deadline, "ledger did not drain {n} events within 10 minutes ({} written)", written());
-        if ledger.is_finished() {
-            let ended = ledger.await.context("ledger task")?;
-            anyhow::bail!("the ledger stopped after {} of {n} events: {ended:?}", written());
+    let mut ledger = ledger;
+    let timeout = tokio::time::sleep(Duration::from_secs(600));
+    tokio::pin!(timeout);
+    loop {
+        // Registered before the check, so a batch committed in between still wakes us.
+        let progressed = stats.progress.notified();
+        tokio::pin!(progressed);
+        progressed.as_mut().enable();
+        if usize::try_from(written()).unwrap_or(0) >= n {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::select! {
+            () = &mut progressed => {}
+            ended = &mut ledger => anyhow::bail!("the ledger stopped after {} of {n} events: {:?}", written(), ended.context("ledger task")?),
+            () = &mut timeout => anyhow::bail!("ledger did not drain {n} events within 10 minutes ({} written)", written()),
+        }
     }
     let total = rate(n, start.elapsed());
     let _ = stop_tx.send(());
