@@ -44,7 +44,8 @@ fn base_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(5)).foreign_keys(true)
 }
 
-/// Opens the writer's pool: one connection, WAL, `synchronous=NORMAL`, 5 s busy timeout, foreign keys.
+/// Opens the writer's pool: one connection, WAL, `synchronous=NORMAL`, 5 s busy timeout, foreign keys,
+/// in-memory statement journals.
 /// Creates the file and its parent directories when missing.
 ///
 /// Event ids are hashes, so every insert lands on a random page of the `event_id` index. Checkpointing
@@ -52,6 +53,12 @@ fn base_options(path: &Path) -> SqliteConnectOptions {
 /// checkpointing every [`WAL_AUTOCHECKPOINT_PAGES`] lets one checkpoint absorb many commits' rewrites of
 /// the same pages (measured: about 1.5-2x batched insert rate). The WAL is truncated back to
 /// [`WAL_SIZE_LIMIT_BYTES`] after a checkpoint.
+///
+/// `temp_store=MEMORY` keeps statement journals in memory. A multi-row insert that may abort part way
+/// (NOT NULL, foreign keys) keeps one, and past 64 KiB SQLite spilled it to a file under `/var/tmp`:
+/// measured on `nl bench ledger --events 20000`, those temp files took 45k of the writer's 151k
+/// `pwrite` calls and 108 MB, more than the WAL itself. With them in memory the raw batched insert rate
+/// rose by 10-25 % (interleaved runs).
 ///
 /// # Errors
 /// [`LedgerError::Io`] when the directory cannot be created, [`LedgerError::Open`] when SQLite cannot open it.
@@ -64,6 +71,7 @@ pub async fn open_write_pool(path: &Path) -> Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory")
         .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
         .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string());
     SqlitePoolOptions::new()

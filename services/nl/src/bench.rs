@@ -86,6 +86,8 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
             let (rate, publish) = through_bus(Arc::clone(&bus), n, "nats-backlog", Mode::Backlog).await?;
             println!("  NATS JetStream publish (windowed PubAcks, nothing consuming): {publish:>6.0} events/s");
             println!("  NATS -> ledger -> SQLite (draining that backlog):         {rate:>10.0} events/s  ({:.0}% of raw)", 100.0 * rate / raw.max(1.0));
+            let consume = nl_bus::bench::bench_consume(bus.as_ref(), nl_ledger::service::EVENTS_FILTER, n).await.context("NATS consume bench")?;
+            println!("  NATS fetch + ack only, same backlog (no store):           {consume:>10.0} events/s");
             // Fresh stream contents: a second server, so the ledger does not see the backlog's events.
             drop(bus);
             drop(server);

@@ -23,6 +23,9 @@ async fn up_down_up() {
     assert_eq!(window, "1440");
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
     assert_eq!(mode, "wal");
+    // 2 = MEMORY: statement journals of multi-row inserts stay off the disk.
+    let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&pool).await.unwrap();
+    assert_eq!(temp_store, 2);
 
     migrate_down(&pool, 0).await.unwrap();
     assert_eq!(schema_objects(&pool).await.unwrap(), vec![("table".to_string(), "_sqlx_migrations".to_string())]);
