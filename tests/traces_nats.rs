@@ -78,7 +78,6 @@ impl Receiver {
     }
 }
 
-/// Kills every child still running on drop (a failed assertion must not leak processes).
 /// The services, killed on drop ([`support::Spawned`]).
 struct Procs(Vec<(&'static str, support::Spawned)>);
 

@@ -121,6 +121,9 @@ async fn enrich(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Longest a bench ledger run may take to store every published event.
+const DRAIN_LIMIT: Duration = Duration::from_secs(600);
+
 /// Publishes `n` events for the ledger (see [`Mode`]); returns (ledger events/s, publish events/s).
 async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir().context("temp dir")?;
@@ -154,22 +157,24 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
         c.stored + c.duplicates
     };
     let mut ledger = ledger;
-    let timeout = tokio::time::sleep(Duration::from_secs(600));
-    tokio::pin!(timeout);
-    loop {
-        // Registered before the check, so a batch committed in between still wakes us.
-        let progressed = stats.progress.notified();
-        tokio::pin!(progressed);
-        progressed.as_mut().enable();
-        if usize::try_from(written()).unwrap_or(0) >= n {
-            break;
+    let drained = async {
+        loop {
+            // Registered before the check, so a batch committed in between still wakes us.
+            let progressed = stats.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if usize::try_from(written()).unwrap_or(0) >= n {
+                return anyhow::Ok(());
+            }
+            tokio::select! {
+                () = &mut progressed => {}
+                ended = &mut ledger => anyhow::bail!("the ledger stopped after {} of {n} events: {:?}", written(), ended.context("ledger task")?),
+            }
         }
-        tokio::select! {
-            () = &mut progressed => {}
-            ended = &mut ledger => anyhow::bail!("the ledger stopped after {} of {n} events: {:?}", written(), ended.context("ledger task")?),
-            () = &mut timeout => anyhow::bail!("ledger did not drain {n} events within 10 minutes ({} written)", written()),
-        }
-    }
+    };
+    tokio::time::timeout(DRAIN_LIMIT, drained)
+        .await
+        .map_err(|_| anyhow::anyhow!("ledger did not drain {n} events within {DRAIN_LIMIT:?} ({} written)", written()))??;
     let total = rate(n, start.elapsed());
     let _ = stop_tx.send(());
     ledger.await.context("ledger task")?.context("ledger")?;
