@@ -23,7 +23,7 @@ fn nl(out: &Path, args: &[&str]) -> std::process::Output {
 fn user_objects(db: &Path) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(async {
-        let reader = nl_ledger::LedgerReader::open(db, 1).await.expect("open");
+        let reader = nl_ledger::SqliteReader::open(db, 1).await.expect("open");
         let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_migrations%'")
             .fetch_all(reader.pool())
             .await

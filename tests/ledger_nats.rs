@@ -15,7 +15,7 @@ use nl_bus::{Bus, Message, NatsBus};
 const N: usize = 10_000;
 
 async fn ids_in_db(db: &std::path::Path) -> BTreeSet<String> {
-    let reader = nl_ledger::LedgerReader::open(db, 1).await.expect("open db");
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.expect("open db");
     let rows: Vec<(String,)> = sqlx::query_as("SELECT event_id FROM events").fetch_all(reader.pool()).await.expect("select");
     reader.pool().close().await;
     rows.into_iter().map(|r| r.0).collect()

@@ -23,7 +23,7 @@ use support::{KEEP, field, sim_env, stderr, stdout};
 
 /// Rows of `sql` as JSON arrays, sorted (the SQL returns one TEXT column per row: `json_array(...)`).
 async fn rows(db: &Path, sql: &str) -> Vec<String> {
-    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
     let mut out: Vec<String> =
         sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(reader.pool()).await.unwrap().into_iter().map(|r| r.0).collect();
     reader.pool().close().await;

@@ -90,7 +90,7 @@ fn manifests(out: &Path) -> BTreeMap<String, Value> {
 }
 
 async fn has_cursor(db: &Path, source: &str) -> bool {
-    let Ok(reader) = nl_ledger::LedgerReader::open(db, 1).await else { return false };
+    let Ok(reader) = nl_ledger::SqliteReader::open(db, 1).await else { return false };
     let found = reader.get_cursor(source).await.ok().flatten().is_some();
     reader.pool().close().await;
     found
@@ -107,7 +107,7 @@ async fn has_all(db: &Path, run_id: &str, want: &[String]) -> bool {
 
 /// `asset_id -> number of asset.discovered events` in the ledger.
 async fn discovery_counts(db: &Path) -> BTreeMap<String, i64> {
-    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT asset_id, COUNT(*) FROM events WHERE type = 'asset.discovered' GROUP BY asset_id").fetch_all(reader.pool()).await.unwrap();
     reader.pool().close().await;

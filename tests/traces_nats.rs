@@ -85,7 +85,7 @@ async fn decisions(db: &std::path::Path) -> i64 {
     if !db.exists() {
         return 0;
     }
-    let Ok(reader) = nl_ledger::LedgerReader::open(db, 1).await else { return 0 };
+    let Ok(reader) = nl_ledger::SqliteReader::open(db, 1).await else { return 0 };
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE asset_id = ?1 AND type IN ('candidate.promoted', 'candidate.rejected')")
         .bind(ASSET)
         .fetch_one(reader.pool())

@@ -87,7 +87,7 @@ pub async fn count(db: &Path, table: &str) -> i64 {
     if !db.exists() {
         return 0;
     }
-    let Ok(reader) = nl_ledger::LedgerReader::open(db, 1).await else { return 0 };
+    let Ok(reader) = nl_ledger::SqliteReader::open(db, 1).await else { return 0 };
     let stats = match reader.stats().await {
         Ok(s) => s,
         Err(_) => return 0,
@@ -142,7 +142,7 @@ pub fn sim_env(url: &str, keep: &[&str]) -> Vec<(String, String)> {
 
 /// `asset.discovered` asset ids of one run, from the ledger's events table.
 pub async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
-    let reader = nl_ledger::LedgerReader::open(db, 1).await.unwrap();
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
     let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1")
         .bind(run_id)
         .fetch_all(reader.pool())

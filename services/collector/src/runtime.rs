@@ -11,18 +11,15 @@ use std::time::Duration;
 
 use nl_bus::lease::{Lease, Leases};
 use nl_bus::{Bus, Message};
-use nl_domain::{Envelope, EventType, ListingObservation, RawEvent, Ts};
+use nl_domain::{ListingObservation, Ts};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::source::{PollError, PollOutcome, Source};
 use crate::state::StateStore;
 
-/// Subject of raw payloads of `source`.
-#[must_use]
-pub fn raw_subject(source: &str) -> String {
-    format!("nl.raw.{source}")
-}
+pub use nl_bus::raw_messages;
+pub use nl_domain::raw_subject;
 
 /// The run identity (shared with every service).
 pub use nl_domain::RunIdentity;
@@ -272,23 +269,6 @@ async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: 
     report
 }
 
-/// Raw payloads as `raw.captured` envelopes on `nl.raw.<source>`.
-#[must_use]
-pub fn raw_messages(raws: &[RawEvent], run: &RunIdentity) -> Vec<Message> {
-    raws.iter()
-        .filter_map(|r| {
-            let mut meta = serde_json::to_value(r).ok()?;
-            if r.run_id.is_empty() {
-                // Sources built without a run (e.g. long-lived pollers) get the publishing run's id.
-                meta["run_id"] = serde_json::Value::String(run.run_id.clone());
-            }
-            let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, &run.run_id, &run.config_hash, meta).with_source(r.source.clone());
-            env.event_id = nl_domain::EventId(r.raw_id.clone());
-            let body = env.to_json().ok()?;
-            Some(Message::new(raw_subject(&r.source), r.raw_id.clone(), body))
-        })
-        .collect()
-}
 
 /// Observations as `listing.observed` / `listing.retracted` envelopes, each the start of its own trace
 /// (a `collector.observe` root span whose context the message carries downstream).

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
-use nl_collector::runtime::{RunIdentity, raw_messages};
+use nl_bus::raw_messages;
+use nl_domain::RunIdentity;
 use nl_collector::sources::dex::DexPool;
 use nl_collector::sources::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};

@@ -13,8 +13,7 @@
 //! A decision with no rejecting code is `PROMOTED`, followed by any `UNKNOWN_ALLOWED:` notes and
 //! `PASS:<code>` for every check that passed and has not expired.
 
-use nl_domain::{Decimal, Decision, GateDecision, RiskEvaluation, ScoreRecord, Snapshot, Ts, Verdict};
-use nl_risk_scorer::{CHECK_CODES, effective_age_minutes};
+use nl_domain::{CheckCode, Decimal, Decision, GateDecision, RiskEvaluation, ScoreRecord, Snapshot, Ts, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::GateError;
@@ -34,7 +33,7 @@ pub struct GateConfig {
     /// An unknown hard-fail check rejects (the default). `false` only notes it.
     #[serde(default = "default_true")]
     pub unknown_as_fail: bool,
-    pub hard_fail: Vec<String>,
+    pub hard_fail: Vec<CheckCode>,
 }
 
 const fn default_true() -> bool {
@@ -49,22 +48,17 @@ impl Default for GateConfig {
             min_age_minutes: 10,
             max_age_minutes: None,
             unknown_as_fail: true,
-            hard_fail: ["honeypot", "buy_tax_high", "sell_tax_high", "mintable", "lp_unlocked", "mint_authority", "freeze_authority"]
-                .map(String::from)
-                .to_vec(),
+            hard_fail: CheckCode::DEFAULT_HARD_FAIL.to_vec(),
         }
     }
 }
 
 impl GateConfig {
-    /// Checks that hard-fail codes are known checks and that the thresholds are coherent.
+    /// Checks that the thresholds are coherent (hard-fail codes are checked when the config is read).
     ///
     /// # Errors
     /// [`GateError::Config`] naming the first problem.
     pub fn validate(&self) -> Result<(), GateError> {
-        if let Some(code) = self.hard_fail.iter().find(|c| !CHECK_CODES.contains(&c.as_str())) {
-            return Err(GateError::Config(format!("hard_fail: unknown check code {code:?}")));
-        }
         if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 {
             return Err(GateError::Config("min_liquidity_usd and min_age_minutes must be >= 0".into()));
         }
@@ -104,7 +98,7 @@ pub fn decide(eval: &RiskEvaluation, score: &ScoreRecord, snapshot: Option<&Snap
         Some(l) if l < cfg.min_liquidity_usd => codes.push(("LIQUIDITY_BELOW_MIN".into(), true)),
         Some(_) => {}
     }
-    match snap.and_then(|s| effective_age_minutes(s, now)) {
+    match snap.and_then(|s| s.age_minutes_at(now)) {
         None if cfg.min_age_minutes > 0 || cfg.max_age_minutes.is_some() => codes.push(("AGE_UNKNOWN".into(), true)),
         Some(a) if a < cfg.min_age_minutes => codes.push(("AGE_BELOW_MIN".into(), true)),
         Some(a) if cfg.max_age_minutes.is_some_and(|m| a > m) => codes.push(("AGE_ABOVE_MAX".into(), true)),
@@ -154,7 +148,7 @@ mod tests {
     }
 
     fn check(code: &str, verdict: Verdict) -> RiskCheck {
-        RiskCheck { code: code.into(), verdict, provider: "goplus".into(), observed_at: now(), expires_at: later(600), severity: 0, value: None, detail: None }
+        RiskCheck { code: code.parse().unwrap(), verdict, provider: "goplus".into(), observed_at: now(), expires_at: later(600), severity: 0, value: None, detail: None }
     }
 
     fn eval(checks: Vec<RiskCheck>) -> RiskEvaluation {
@@ -267,8 +261,8 @@ mod tests {
     #[test]
     fn config_validation_and_defaults() {
         assert!(GateConfig::default().validate().is_ok());
-        let bad = GateConfig { hard_fail: vec!["ai_says_ok".into()], ..GateConfig::default() };
-        assert!(bad.validate().is_err());
+        let bad = r#"{"score_threshold":50,"min_liquidity_usd":1,"min_age_minutes":1,"hard_fail":["ai_says_ok"]}"#;
+        assert!(serde_json::from_str::<GateConfig>(bad).is_err(), "an unknown hard-fail code is refused");
         let bad = GateConfig { max_age_minutes: Some(1), ..GateConfig::default() };
         assert!(bad.validate().is_err());
         let cfg: GateConfig = serde_json::from_str(r#"{"score_threshold":"50","min_liquidity_usd":10000,"min_age_minutes":10,"hard_fail":[]}"#).unwrap();

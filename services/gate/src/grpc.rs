@@ -1,7 +1,7 @@
 //! The gRPC `nl.v1.Gate` server.
 //!
 //! * `Check(asset_id)` returns the latest stored decision (with its reason codes) from a
-//!   [`DecisionSource`], normally the ledger.
+//!   [`LedgerReader`] (the ledger's read side).
 //! * `CheckExecution(asset_id, confirm_token, dry_run)` answers the L6 question through
 //!   [`check_execution`]: not allowed unless execution is enabled, armed, the presented token matches the
 //!   one in the environment variable the config names, it is not a dry run, and the latest decision is
@@ -11,9 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use nl_domain::{AssetId, Decision, GateDecision};
-use nl_ledger::{DecisionRow, LedgerReader};
+use nl_domain::{AssetId, GateDecision, LedgerReader, ReadError};
 use nl_proto::pb;
 use nl_proto::pb::gate_server::{Gate, GateServer};
 use tokio::net::TcpListener;
@@ -24,51 +22,12 @@ use tonic::{Request, Response, Status};
 use crate::service::GateServiceError;
 use crate::{ExecutionConfig, check_execution};
 
-/// Where the server reads the latest decision of an asset.
-#[async_trait]
-pub trait DecisionSource: Send + Sync + 'static {
-    /// The latest decision on `asset_id`, `None` when there is none.
-    ///
-    /// # Errors
-    /// [`GateServiceError`] when the store cannot be read or holds a corrupt row.
-    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError>;
-}
-
-#[async_trait]
-impl DecisionSource for LedgerReader {
-    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError> {
-        self.latest(asset_id).await?.decision.map(decision_from_row).transpose()
-    }
-}
-
-/// Converts a `gate_decisions` row back into the domain decision.
-///
-/// # Errors
-/// [`GateServiceError::Corrupt`] naming the field that does not parse.
-pub fn decision_from_row(row: DecisionRow) -> Result<GateDecision, GateServiceError> {
-    let corrupt = |field: &str, e: &dyn std::fmt::Display| GateServiceError::Corrupt(format!("{} {field}: {e}", row.event_id));
-    let decision = match row.decision.as_str() {
-        "promoted" => Decision::Promoted,
-        "rejected" => Decision::Rejected,
-        other => return Err(corrupt("decision", &other)),
-    };
-    Ok(GateDecision {
-        asset_id: AssetId::parse(&row.asset_id).map_err(|e| corrupt("asset_id", &e))?,
-        decision,
-        reason_codes: serde_json::from_str(&row.reason_codes_json).map_err(|e| corrupt("reason_codes_json", &e))?,
-        rule_set_version: row.rule_set_version.clone(),
-        config_hash: row.config_hash.clone(),
-        inputs: serde_json::from_str(&row.inputs_json).map_err(|e| corrupt("inputs_json", &e))?,
-        decided_at: chrono::DateTime::parse_from_rfc3339(&row.decided_at).map_err(|e| corrupt("decided_at", &e))?.with_timezone(&chrono::Utc),
-    })
-}
-
 type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Implementation of `nl.v1.Gate`.
 #[derive(Clone)]
 pub struct GateGrpc {
-    decisions: Arc<dyn DecisionSource>,
+    decisions: Arc<dyn LedgerReader>,
     execution: ExecutionConfig,
     env: EnvLookup,
 }
@@ -83,7 +42,7 @@ impl GateGrpc {
     /// A server reading decisions from `decisions`, with the confirmation token read from the process
     /// environment.
     #[must_use]
-    pub fn new(decisions: Arc<dyn DecisionSource>, execution: ExecutionConfig) -> Self {
+    pub fn new(decisions: Arc<dyn LedgerReader>, execution: ExecutionConfig) -> Self {
         Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()) }
     }
 
@@ -102,9 +61,9 @@ impl GateGrpc {
 
     async fn latest(&self, asset_id: &str) -> Result<Option<GateDecision>, Status> {
         let asset = AssetId::parse(asset_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        self.decisions.latest_decision(&asset.to_string()).await.map_err(|e| match e {
-            GateServiceError::Corrupt(_) => Status::data_loss(e.to_string()),
-            _ => Status::unavailable(e.to_string()),
+        self.decisions.latest_decision(&asset).await.map_err(|e| match e {
+            ReadError::Corrupt(_) => Status::data_loss(e.to_string()),
+            ReadError::Unavailable(_) => Status::unavailable(e.to_string()),
         })
     }
 }

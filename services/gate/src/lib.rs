@@ -22,5 +22,5 @@ pub use bench::{bench_pipeline, bench_risk_gate, serve_fine_evm_providers};
 pub use decide::{GateConfig, decide};
 pub use error::GateError;
 pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};
-pub use grpc::{DecisionSource, GateGrpc, decision_from_row, serve, serve_listener};
+pub use grpc::{GateGrpc, serve, serve_listener};
 pub use service::{DecideError, GateCounts, GateService, GateServiceConfig, GateServiceError, GateStats, build, decide_envelope};

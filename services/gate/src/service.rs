@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
 use nl_domain::{Decision, Envelope, EventType, GateDecision};
-use nl_risk_scorer::{RunIdentity, ScoreComputed};
+use nl_domain::{RunIdentity, ScoreComputed};
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument, Span, info, warn};
 
@@ -89,10 +89,6 @@ pub enum GateServiceError {
     Config(String),
     #[error("bus: {0}")]
     Bus(#[from] BusError),
-    #[error("ledger: {0}")]
-    Ledger(#[from] nl_ledger::LedgerError),
-    #[error("stored decision is corrupt: {0}")]
-    Corrupt(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("grpc transport: {0}")]

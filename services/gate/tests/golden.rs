@@ -64,7 +64,7 @@ fn outage_is_unknown_never_pass_and_disagreement_is_shown() {
         assert_eq!(c.verdict, Verdict::Unknown, "{} must be unknown during an outage", c.code);
     }
     let dis = file.run_step(find("provider_disagreement"), 0);
-    assert_eq!(dis.evaluation.disagreements, vec!["honeypot".to_string()]);
+    assert_eq!(dis.evaluation.disagreements, vec![nl_domain::CheckCode::Honeypot]);
     assert!(dis.evaluation.checks.iter().any(|c| c.code == "provider_disagreement" && c.verdict == Verdict::Fail));
 }
 

@@ -18,8 +18,9 @@ use nl_bus::{Bus, MemoryBus, Message};
 use nl_domain::{AssetId, AssetUpsert, Decision, Envelope, EventType, ObservationKind, Sighting, Snapshot, Ts};
 use nl_gate::golden::{GoldenFile, GoldenScenario};
 use nl_gate::mock::{MockResponse, ProviderMock};
-use nl_gate::{GateServiceConfig, decision_from_row};
-use nl_ledger::{AssetFilter, LedgerConfig, LedgerReader};
+use nl_domain::GateDecision;
+use nl_gate::GateServiceConfig;
+use nl_ledger::{AssetFilter, LedgerConfig, SqliteReader};
 use nl_risk_scorer::clients::ProvidersConfig;
 use nl_risk_scorer::{Clock, Provider, RiskScorerConfig, RiskScorerCtx, RunIdentity};
 
@@ -109,12 +110,12 @@ async fn start_step(bus: &MemoryBus, mock: &ProviderMock, clock: &ReplayClock, s
 }
 
 /// Waits until every `(scenario, step)` has a stored decision taken at the step's `now`, then compares.
-async fn check_step(reader: &LedgerReader, todo: &[(&GoldenScenario, usize)]) -> Vec<String> {
+async fn check_step(reader: &SqliteReader, todo: &[(&GoldenScenario, usize)]) -> Vec<String> {
     let done = wait_until(WAIT, || async {
         for (sc, step) in todo {
             let latest = reader.latest(&sc.asset_id.to_string()).await.unwrap();
             let Some(row) = latest.decision else { return false };
-            if decision_from_row(row).unwrap().decided_at != sc.steps[*step].now {
+            if GateDecision::try_from(row).unwrap().decided_at != sc.steps[*step].now {
                 return false;
             }
         }
@@ -124,7 +125,7 @@ async fn check_step(reader: &LedgerReader, todo: &[(&GoldenScenario, usize)]) ->
     assert!(done, "not every scenario reached a decision in time");
     let mut failures = Vec::new();
     for (sc, step) in todo {
-        let d = decision_from_row(reader.latest(&sc.asset_id.to_string()).await.unwrap().decision.unwrap()).unwrap();
+        let d = GateDecision::try_from(reader.latest(&sc.asset_id.to_string()).await.unwrap().decision.unwrap()).unwrap();
         let want = &sc.steps[*step].expected;
         if (d.decision, &d.reason_codes) != (want.decision, &want.reason_codes) {
             failures

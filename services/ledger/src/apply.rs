@@ -11,10 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use bytes::Bytes;
-use nl_domain::{AssetUpsert, Decision, Envelope, EventId, EventType, GateDecision, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Verdict};
-use serde::Deserialize;
+use nl_domain::{AiMeta, AssetUpsert, Decision, Envelope, RiskFlagged, RunMeta, EventId, EventType, GateDecision, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Verdict};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
@@ -82,22 +81,6 @@ enum Typed {
     Ai(&'static str, AiMeta),
 }
 
-/// The fields of a `run.*` meta the ledger uses; the whole meta is kept as the manifest.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RunMeta {
-    dry_run: bool,
-    status: Option<String>,
-}
-
-/// The fields of an `ai.*.completed` meta the ledger indexes; the whole meta is kept as the body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AiMeta {
-    model: Option<String>,
-    artifact_path: Option<String>,
-}
-
 fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
     T::deserialize(&env.meta).map_err(|e| format!("meta of {} is not a valid {what}: {e}", env.kind))
 }
@@ -106,18 +89,7 @@ fn object_meta<T: DeserializeOwned + Default>(env: &Envelope, what: &str) -> std
     match &env.meta {
         Value::Null => Ok(T::default()),
         Value::Object(_) => meta_as(env, what),
-        other => Err(format!("meta of {} must be an object, got {}", env.kind, json_kind(other))),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        other => Err(format!("meta of {} must be an object, got {}", env.kind, nl_domain::events::json_kind(other))),
     }
 }
 
@@ -373,17 +345,17 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
 }
 
 fn risk_flagged(cause: &Envelope, r: &RiskEvaluation, asset: &str, previous: Option<i64>) -> Envelope {
-    let failed: Vec<&str> = r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code.as_str()).collect();
-    let meta = json!({
-        "asset_id": asset,
-        "severity": r.severity,
-        "previous_severity": previous,
-        "rule_set_version": r.rule_set_version,
-        "evaluated_at": ts_str(&r.evaluated_at),
-        "failed_checks": failed,
-        "disagreements": r.disagreements,
-        "risk_event_id": cause.event_id,
-    });
+    let body = RiskFlagged {
+        asset_id: asset.to_string(),
+        severity: r.severity,
+        previous_severity: previous,
+        rule_set_version: r.rule_set_version.clone(),
+        evaluated_at: ts_str(&r.evaluated_at),
+        failed_checks: r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code).collect(),
+        disagreements: r.disagreements.clone(),
+        risk_event_id: cause.event_id.clone(),
+    };
+    let meta = serde_json::to_value(&body).unwrap_or(Value::Null);
     let mut env = Envelope::new(EventType::RiskFlagged, &[asset, cause.event_id.as_str()], cause.ts, &cause.run_id, &cause.config_hash, meta)
         .with_asset(asset);
     env.symbol.clone_from(&cause.symbol);

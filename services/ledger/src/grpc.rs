@@ -13,14 +13,14 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use crate::error::{LedgerError, Result};
-use crate::read::LedgerReader;
+use crate::read::SqliteReader;
 use crate::rows::{AssetFilter, AssetRow, DecisionRow, RiskRow, ScoreRow, SnapshotRow};
 use crate::store::LedgerStore;
 
 /// Implementation of `nl.v1.Ledger`.
 #[derive(Clone)]
 pub struct LedgerGrpc {
-    reader: LedgerReader,
+    reader: SqliteReader,
     bus: Option<Arc<dyn Bus>>,
 }
 
@@ -32,7 +32,7 @@ impl std::fmt::Debug for LedgerGrpc {
 
 impl LedgerGrpc {
     #[must_use]
-    pub fn new(reader: LedgerReader) -> Self {
+    pub fn new(reader: SqliteReader) -> Self {
         Self { reader, bus: None }
     }
 

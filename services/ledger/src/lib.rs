@@ -3,7 +3,7 @@
 //! * [`LedgerStore`]: a single writer task (one connection, WAL) fed by a bounded command channel,
 //!   group-committing idempotent multi-row inserts; history-dependent events (`asset.discovered`,
 //!   `asset.updated`, `risk.flagged`) are derived in the same transaction into an outbox.
-//! * [`LedgerReader`]: queries over a separate read-only pool.
+//! * [`SqliteReader`]: queries over a separate read-only pool.
 //! * [`service`]: the bus consumer (`Config → build → run(shutdown)`), acking only after commit and
 //!   after derived events are published.
 //! * [`grpc`]: the `nl.v1.Ledger` read API.
@@ -19,6 +19,7 @@ mod insert;
 mod merge;
 pub mod read;
 pub mod rows;
+mod runs;
 pub mod service;
 pub mod store;
 mod writer;
@@ -30,7 +31,8 @@ pub use db::MIGRATOR;
 pub use error::LedgerError;
 pub use grpc::{LedgerGrpc, serve, serve_listener};
 pub use merge::DEFAULT_STATUS;
-pub use read::LedgerReader;
+pub use read::SqliteReader;
+pub use runs::{ALL_RUNS, RunDecision, RunResults, copy_raws};
 pub use rows::{AssetFilter, AssetPage, AssetRow, DecisionRow, Latest, RiskRow, ScoreRow, SnapshotRow, Stats};
 pub use service::{LedgerCounts, LedgerService, LedgerStats, build, build_with_store};
 pub use store::LedgerStore;

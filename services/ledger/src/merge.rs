@@ -2,8 +2,7 @@
 //! `asset.discovered`; a new `(source, instrument_id)` sighting or a changed status is `asset.updated`.
 //! Pure: no I/O, times come from the envelopes, so a replay merges to the same rows.
 
-use nl_domain::{AssetId, AssetUpsert, Envelope, EventType, Sighting};
-use serde_json::json;
+use nl_domain::{AssetChanged, AssetId, AssetUpsert, Envelope, EventType, Sighting};
 
 use crate::db::ts_str;
 use crate::error::{LedgerError, Result};
@@ -111,35 +110,34 @@ impl AssetState {
 
     /// The post-commit event announcing `change`, caused by `cause` (`None` for [`Change::Quiet`]).
     pub fn derived_event(&self, change: &Change, up: &AssetUpsert, cause: &Envelope) -> Result<Option<Envelope>> {
-        let asset = serde_json::to_value(&self.row)?;
-        let sightings = serde_json::to_value(&self.sightings)?;
         let id = self.row.asset_id.as_str();
         let s = &up.sighting;
-        let (kind, id_parts, meta) = match change {
+        let mut body = AssetChanged {
+            asset: serde_json::to_value(&self.row)?,
+            sightings: self.sightings.clone(),
+            sighting: s.clone(),
+            changes: Vec::new(),
+            previous_status: None,
+            cause_event_id: cause.event_id.clone(),
+        };
+        let (kind, id_parts) = match change {
             Change::Quiet => return Ok(None),
-            Change::Discovered => (
-                EventType::AssetDiscovered,
-                vec![id.to_string()],
-                json!({ "asset": asset, "sightings": sightings, "sighting": s, "cause_event_id": cause.event_id }),
-            ),
+            Change::Discovered => (EventType::AssetDiscovered, vec![id.to_string()]),
             Change::Updated { new_sighting, previous_status } => {
-                let mut changes = Vec::new();
                 if *new_sighting {
-                    changes.push("new_sighting");
+                    body.changes.push("new_sighting".into());
                 }
                 if previous_status.is_some() {
-                    changes.push("status");
+                    body.changes.push("status".into());
                 }
+                body.previous_status.clone_from(previous_status);
                 (
                     EventType::AssetUpdated,
                     vec![id.to_string(), s.source.clone(), s.instrument_id.clone(), self.row.status.clone(), cause.event_id.to_string()],
-                    json!({
-                        "asset": asset, "sightings": sightings, "sighting": s, "changes": changes,
-                        "previous_status": previous_status, "cause_event_id": cause.event_id,
-                    }),
                 )
             }
         };
+        let meta = serde_json::to_value(&body)?;
         let parts: Vec<&str> = id_parts.iter().map(String::as_str).collect();
         let mut env = Envelope::new(kind, &parts, cause.ts, &cause.run_id, &cause.config_hash, meta)
             .with_asset(id)

@@ -31,17 +31,17 @@ pub const TABLES: &[&str] = &[
 pub const VIEWS: &[&str] =
     &["v_latest_snapshot", "v_latest_risk", "v_latest_score", "v_latest_decision", "v_assets_new", "v_assets_candidates"];
 
-/// Default and maximum page sizes of [`LedgerReader::list_assets`].
+/// Default and maximum page sizes of [`SqliteReader::list_assets`].
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// Read-only queries on the ledger database.
 #[derive(Debug, Clone)]
-pub struct LedgerReader {
+pub struct SqliteReader {
     pool: SqlitePool,
 }
 
-impl LedgerReader {
+impl SqliteReader {
     /// Opens `connections` read-only connections on an existing database.
     ///
     /// # Errors
@@ -159,5 +159,17 @@ impl LedgerReader {
             .into_iter()
             .map(|(id, body)| Envelope::from_json(body.as_bytes()).map_err(|e| LedgerError::Corrupt(format!("outbox event {id}: {e}"))))
             .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl nl_domain::LedgerReader for SqliteReader {
+    async fn latest_decision(&self, asset: &nl_domain::AssetId) -> std::result::Result<Option<nl_domain::GateDecision>, nl_domain::ReadError> {
+        let row: Option<DecisionRow> = sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?")
+            .bind(asset.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| nl_domain::ReadError::Unavailable(e.to_string()))?;
+        row.map(nl_domain::GateDecision::try_from).transpose()
     }
 }

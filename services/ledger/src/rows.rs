@@ -111,7 +111,7 @@ pub struct Stats {
     pub last_run_id: Option<String>,
 }
 
-/// Which assets [`crate::LedgerReader::list_assets`] returns.
+/// Which assets [`crate::SqliteReader::list_assets`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetFilter {
@@ -139,4 +139,31 @@ pub struct AssetPage {
     pub assets: Vec<AssetRow>,
     /// Pass back to get the next page; `None` on the last page.
     pub next_page_token: Option<String>,
+}
+
+impl TryFrom<DecisionRow> for nl_domain::GateDecision {
+    type Error = nl_domain::ReadError;
+
+    /// The domain decision a `gate_decisions` row stores; [`ReadError::Corrupt`] names the field that does
+    /// not parse.
+    ///
+    /// [`ReadError::Corrupt`]: nl_domain::ReadError::Corrupt
+    fn try_from(row: DecisionRow) -> std::result::Result<Self, Self::Error> {
+        use nl_domain::{AssetId, Decision};
+        let corrupt = |field: &str, e: &dyn std::fmt::Display| nl_domain::ReadError::Corrupt(format!("{} {field}: {e}", row.event_id));
+        let decision = match row.decision.as_str() {
+            "promoted" => Decision::Promoted,
+            "rejected" => Decision::Rejected,
+            other => return Err(corrupt("decision", &other)),
+        };
+        Ok(Self {
+            asset_id: AssetId::parse(&row.asset_id).map_err(|e| corrupt("asset_id", &e))?,
+            decision,
+            reason_codes: serde_json::from_str(&row.reason_codes_json).map_err(|e| corrupt("reason_codes_json", &e))?,
+            rule_set_version: row.rule_set_version.clone(),
+            config_hash: row.config_hash.clone(),
+            inputs: serde_json::from_str(&row.inputs_json).map_err(|e| corrupt("inputs_json", &e))?,
+            decided_at: chrono::DateTime::parse_from_rfc3339(&row.decided_at).map_err(|e| corrupt("decided_at", &e))?.with_timezone(&chrono::Utc),
+        })
+    }
 }

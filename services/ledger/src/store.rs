@@ -9,7 +9,7 @@ use crate::apply::ApplyOutcome;
 use crate::config::LedgerConfig;
 use crate::db::{migrate_up, open_write_pool};
 use crate::error::{LedgerError, Result};
-use crate::read::LedgerReader;
+use crate::read::SqliteReader;
 use crate::writer::{self, Command};
 
 /// Settings keys the views read.
@@ -21,7 +21,7 @@ pub const SETTING_CANDIDATE_MIN_LIQUIDITY_USD: &str = "candidate_min_liquidity_u
 #[derive(Debug, Clone)]
 pub struct LedgerStore {
     tx: mpsc::Sender<Command>,
-    reader: LedgerReader,
+    reader: SqliteReader,
 }
 
 impl LedgerStore {
@@ -39,7 +39,7 @@ impl LedgerStore {
             writer::set_setting(&mut conn, SETTING_NEW_WINDOW_MINUTES, &cfg.new_window_minutes.to_string()).await?;
             writer::set_setting(&mut conn, SETTING_CANDIDATE_MIN_LIQUIDITY_USD, &cfg.candidate_min_liquidity_usd).await?;
         }
-        let reader = LedgerReader::open(&cfg.db_path, cfg.read_connections).await?;
+        let reader = SqliteReader::open(&cfg.db_path, cfg.read_connections).await?;
         let (tx, rx) = mpsc::channel(cfg.channel_bound);
         tokio::spawn(writer::run(write, rx, cfg.batch_size));
         Ok(Self { tx, reader })
@@ -47,7 +47,7 @@ impl LedgerStore {
 
     /// The read side.
     #[must_use]
-    pub fn reader(&self) -> &LedgerReader {
+    pub fn reader(&self) -> &SqliteReader {
         &self.reader
     }
 
@@ -116,7 +116,7 @@ impl LedgerStore {
     /// Up to `limit` derived events not yet published, oldest first (re-publish after a crash).
     ///
     /// # Errors
-    /// See [`LedgerReader::pending_outbox`].
+    /// See [`SqliteReader::pending_outbox`].
     pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<Envelope>> {
         self.reader.pending_outbox(limit).await
     }

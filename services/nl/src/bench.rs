@@ -18,7 +18,7 @@ use chrono::SubsecRound;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message, NatsBus};
 use nl_collector::RunIdentity;
-use nl_collector::runtime::raw_messages;
+use nl_bus::raw_messages;
 use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerStore};

@@ -18,12 +18,8 @@ pub async fn db_init(loaded: &Loaded<NlConfig>, down_to: Option<i64>) -> anyhow:
     if let Some(target) = down_to {
         let pool = store.reader().pool().clone();
         drop(store);
-        let writer = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&cfg.db_path))
-            .await
-            .context("opening the database for undo")?;
-        nl_ledger::MIGRATOR.undo(&writer, target).await.with_context(|| format!("undoing migrations down to {target}"))?;
+        let writer = nl_ledger::db::open_write_pool(&cfg.db_path).await.context("opening the database for undo")?;
+        nl_ledger::db::migrate_down(&writer, target).await.with_context(|| format!("undoing migrations down to {target}"))?;
         writer.close().await;
         pool.close().await;
         println!("Migrations undone down to version {target}: {}", cfg.db_path.display());
@@ -36,18 +32,12 @@ pub async fn db_init(loaded: &Loaded<NlConfig>, down_to: Option<i64>) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-/// Names of the user tables and views in the schema.
+/// Names of the user tables and views in the schema (the migrations' bookkeeping table left out).
 ///
 /// # Errors
 /// When sqlite_master cannot be read.
 pub async fn schema_objects(pool: &sqlx::SqlitePool) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT type, name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%' AND name != '_sqlx_migrations' ORDER BY type, name",
-    )
-    .fetch_all(pool)
-    .await
-    .context("reading the schema")?;
-    let tables = rows.iter().filter(|(t, _)| t == "table").map(|(_, n)| n.clone()).collect();
-    let views = rows.iter().filter(|(t, _)| t == "view").map(|(_, n)| n.clone()).collect();
-    Ok((tables, views))
+    let rows = nl_ledger::db::schema_objects(pool).await.context("reading the schema")?;
+    let names = |kind: &str| rows.iter().filter(|(t, n)| t == kind && n != "_sqlx_migrations").map(|(_, n)| n.clone()).collect();
+    Ok((names("table"), names("view")))
 }

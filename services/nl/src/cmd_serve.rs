@@ -12,14 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use async_trait::async_trait;
 use nl_bus::{Bus, NatsBus};
 use nl_collector::SourceCounters;
 use nl_config::Loaded;
-use nl_domain::GateDecision;
-use nl_gate::{DecisionSource, GateServiceError};
-use nl_proto::pb;
-use nl_proto::pb::ledger_client::LedgerClient;
 use nl_telemetry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -154,7 +149,7 @@ async fn serve_consumer(
             registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
             watch_consumers(registry, &bus, vec![cfg.gate.durable.clone()], stop).await;
             let channel = Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
-            let decisions: Arc<dyn DecisionSource> = Arc::new(LedgerDecisions { client: LedgerClient::new(channel) });
+            let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(channel));
             let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
             let grpc_task = tokio::spawn(nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait()));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
@@ -176,27 +171,6 @@ pub(crate) fn service_label(service: ServiceName) -> &'static str {
         ServiceName::Enricher => "enricher",
         ServiceName::RiskScorer => "risk-scorer",
         ServiceName::Gate => "gate",
-    }
-}
-
-/// The gate's decisions, read through the ledger's gRPC API (the ledger is the only DB writer).
-struct LedgerDecisions {
-    client: LedgerClient<Channel>,
-}
-
-#[async_trait]
-impl DecisionSource for LedgerDecisions {
-    async fn latest_decision(&self, asset_id: &str) -> Result<Option<GateDecision>, GateServiceError> {
-        let req = pb::GetLatestRequest { asset_id: asset_id.to_string() };
-        let resp = match self.client.clone().get_latest(req).await {
-            Ok(r) => r.into_inner(),
-            Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
-            Err(s) => return Err(GateServiceError::Io(std::io::Error::other(format!("ledger GetLatest: {s}")))),
-        };
-        resp.decision
-            .and_then(|d| d.decision)
-            .map(|d| GateDecision::try_from(d).map_err(|e| GateServiceError::Corrupt(format!("{asset_id}: {e}"))))
-            .transpose()
     }
 }
 

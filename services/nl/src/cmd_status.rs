@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use nl_bus::{Bus, NatsBus};
 use nl_config::Loaded;
-use nl_ledger::LedgerReader;
+use nl_ledger::SqliteReader;
 
 use crate::config::{BusMode, NlConfig};
 
@@ -18,7 +18,7 @@ pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
     if !cfg.ledger.db_path.exists() {
         anyhow::bail!("no database at {} (run `nl db-init` first)", cfg.ledger.db_path.display());
     }
-    let reader = LedgerReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
+    let reader = SqliteReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
     let stats = reader.stats().await.context("reading stats")?;
     println!("database: {}", cfg.ledger.db_path.display());
     println!("config_hash: {}", loaded.config_hash);

@@ -28,7 +28,7 @@ use nl_domain::{EventType, Ts};
 use nl_ledger::LedgerStore;
 use tracing::warn;
 
-use crate::cycle::{CycleConfig, RunRecord, assemble_manifest, publish_run_event, run_results, start_services};
+use crate::cycle::{CycleConfig, RunRecord, assemble_manifest, publish_run_event, start_services};
 use crate::ledger_state::embedded_ctx;
 use crate::manifest::{EventsRange, RunManifest, complete_lines_from};
 
@@ -262,7 +262,7 @@ impl Run<'_> {
 
     /// `summary`: status, checkpoint count, per-source counters and the run's results so far.
     async fn summary(&self, status: &str) -> anyhow::Result<serde_json::Value> {
-        let (new_assets, promoted, rejected) = run_results(&self.store, &self.run.run_id).await?;
+        let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = self.store.reader().run_results(&self.run.run_id).await?;
         let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let sources: Vec<serde_json::Value> = self
             .counters

@@ -115,7 +115,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     }
     pipeline.drain(opts.drain_timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await?;
 
-    let (new_assets, promoted, rejected) = run_results(&store, &run_id).await?;
+    let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = store.reader().run_results(&run_id).await?;
     let summary = serde_json::json!({
         "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "errors": r.errors, "not_committed": r.not_committed})).collect::<Vec<_>>(),
         "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(),
@@ -213,7 +213,7 @@ pub(crate) async fn assemble_manifest(cfg: &CycleConfig, store: &LedgerStore, re
         db_path: record.db_path.to_path_buf(),
         events: record.events,
         row_counts: stats.tables.iter().cloned().collect(),
-        events_per_type: events_per_type(store, &record.run.run_id).await?,
+        events_per_type: store.reader().events_per_type(&record.run.run_id).await?,
         dry_run: record.dry_run,
         errors: record.errors,
         summary: record.summary,
@@ -234,9 +234,8 @@ async fn scratch_copy(cfg: &CycleConfig, dir: &Path) -> anyhow::Result<(LedgerCo
     ledger.db_path = dir.join("nl.db");
     recorder.path = dir.join("events.jsonl");
     if cfg.ledger.db_path.exists() {
-        let reader = nl_ledger::LedgerReader::open(&cfg.ledger.db_path, 1).await?;
-        let target = ledger.db_path.to_string_lossy().replace('\'', "''");
-        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'"))).execute(reader.pool()).await.context("copying the DB for the dry run")?;
+        let reader = nl_ledger::SqliteReader::open(&cfg.ledger.db_path, 1).await?;
+        reader.copy_to(&ledger.db_path).await.context("copying the DB for the dry run")?;
         reader.pool().close().await;
     }
     if cfg.recorder.path.exists() {
@@ -249,35 +248,10 @@ async fn asset_ids(db: &Path) -> anyhow::Result<BTreeSet<String>> {
     if !db.exists() {
         return Ok(BTreeSet::new());
     }
-    let reader = nl_ledger::LedgerReader::open(db, 1).await?;
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT asset_id FROM assets").fetch_all(reader.pool()).await?;
+    let reader = nl_ledger::SqliteReader::open(db, 1).await?;
+    let ids = reader.asset_ids().await?;
     reader.pool().close().await;
-    Ok(rows.into_iter().map(|r| r.0).collect())
-}
-
-pub(crate) async fn run_results(store: &LedgerStore, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
-    let pool = store.reader().pool();
-    let new: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.discovered' AND run_id = ?1 ORDER BY asset_id")
-        .bind(run_id)
-        .fetch_all(pool)
-        .await?;
-    // An asset can be decided more than once in a run (one decision per snapshot); count its latest once.
-    let decided: Vec<(String, String)> = sqlx::query_as(
-        "SELECT g.asset_id, g.decision FROM gate_decisions g WHERE g.run_id = ?1 \
-         AND g.id = (SELECT MAX(h.id) FROM gate_decisions h WHERE h.asset_id = g.asset_id AND h.run_id = ?1) ORDER BY g.asset_id",
-    )
-    .bind(run_id)
-    .fetch_all(pool)
-    .await?;
-    let promoted = decided.iter().filter(|(_, d)| d == "promoted").map(|(a, _)| a.clone()).collect();
-    let rejected = decided.iter().filter(|(_, d)| d == "rejected").map(|(a, _)| a.clone()).collect();
-    Ok((new.into_iter().map(|r| r.0).collect(), promoted, rejected))
-}
-
-pub(crate) async fn events_per_type(store: &LedgerStore, run_id: &str) -> anyhow::Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT type, COUNT(*) FROM events WHERE run_id = ?1 GROUP BY type").bind(run_id).fetch_all(store.reader().pool()).await?;
-    Ok(rows.into_iter().collect())
+    Ok(ids)
 }
 
 /// Each source's cursor: kept whole when small, else its SHA-256 and size.

@@ -9,30 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context;
-use nl_ledger::LedgerReader;
+use nl_ledger::SqliteReader;
 use serde::Serialize;
 
-/// The run id that selects every run of a DB.
-pub const ALL_RUNS: &str = "all";
+pub use nl_ledger::{ALL_RUNS, RunDecision};
 
-/// One asset's latest decision in a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunDecision {
-    pub asset_id: String,
-    pub decision: String,
-    pub reason_codes: Vec<String>,
-    /// The score the decision used (exact decimal text), when stored.
-    pub score: Option<String>,
-    pub rule_set_version: String,
-    pub event_id: String,
-    pub decided_at: String,
-}
-
-impl RunDecision {
-    fn same(&self, other: &Self) -> bool {
-        (&self.decision, &self.reason_codes, &self.score, &self.rule_set_version)
-            == (&other.decision, &other.reason_codes, &other.score, &other.rule_set_version)
-    }
+/// Two decisions are the same when decision, reason codes, score and rule-set version are.
+fn same(a: &RunDecision, b: &RunDecision) -> bool {
+    (&a.decision, &a.reason_codes, &a.score, &a.rule_set_version) == (&b.decision, &b.reason_codes, &b.score, &b.rule_set_version)
 }
 
 /// An asset whose decision differs between run A and run B (`None`: not decided in that run).
@@ -58,43 +42,17 @@ impl DecisionDiff {
     }
 }
 
-type DecisionDbRow = (String, String, String, String, String, String, Option<String>);
-
 /// Each asset's latest decision in `run` (or in every run, for [`ALL_RUNS`]) of the DB at `db`.
 ///
 /// # Errors
 /// The DB does not exist or cannot be read, or `run` is neither a run of it nor [`ALL_RUNS`].
 pub async fn run_decisions(db: &Path, run: &str) -> anyhow::Result<BTreeMap<String, RunDecision>> {
     anyhow::ensure!(db.exists(), "no database at {}", db.display());
-    let reader = LedgerReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
-    let pool = reader.pool();
-    if run != ALL_RUNS {
-        let known: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM runs WHERE run_id = ?1 UNION SELECT 1 FROM gate_decisions WHERE run_id = ?1 LIMIT 1")
-            .bind(run)
-            .fetch_optional(pool)
-            .await?;
-        if known.is_none() {
-            pool.close().await;
-            anyhow::bail!("run {run} is not in {} (give the run's database with --db-a/--db-b, or `{ALL_RUNS}`)", db.display());
-        }
-    }
-    let rows: Vec<DecisionDbRow> = sqlx::query_as(
-        "SELECT g.asset_id, g.decision, g.reason_codes_json, g.rule_set_version, g.event_id, g.decided_at, \
-           (SELECT s.score FROM listing_scores s WHERE s.event_id IN (SELECT value FROM json_each(g.inputs_json)) LIMIT 1) \
-         FROM gate_decisions g WHERE ?1 = 'all' OR g.run_id = ?1 ORDER BY g.asset_id, g.decided_at, g.event_id",
-    )
-    .bind(run)
-    .fetch_all(pool)
-    .await
-    .with_context(|| format!("reading decisions of {run}"))?;
-    pool.close().await;
-    let mut out = BTreeMap::new();
-    for (asset_id, decision, reasons, rule_set_version, event_id, decided_at, score) in rows {
-        let reason_codes: Vec<String> = serde_json::from_str(&reasons).with_context(|| format!("decision {event_id}: reason codes {reasons:?}"))?;
-        // Rows come in decision-time order per asset: the last one is the latest.
-        out.insert(asset_id.clone(), RunDecision { asset_id, decision, reason_codes, score, rule_set_version, event_id, decided_at });
-    }
-    Ok(out)
+    let reader = SqliteReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
+    let known = run == ALL_RUNS || reader.has_run(run).await?;
+    let decisions = if known { Some(reader.run_decisions(run).await.with_context(|| format!("reading decisions of {run}"))?) } else { None };
+    reader.pool().close().await;
+    decisions.ok_or_else(|| anyhow::anyhow!("run {run} is not in {} (give the run's database with --db-a/--db-b, or `{ALL_RUNS}`)", db.display()))
 }
 
 /// The assets whose latest decisions differ between `a` and `b`, by asset id.
@@ -106,7 +64,7 @@ pub fn diff_decisions(a: &BTreeMap<String, RunDecision>, b: &BTreeMap<String, Ru
         .filter_map(|id| {
             let (da, db) = (a.get(id), b.get(id));
             match (da, db) {
-                (Some(x), Some(y)) if x.same(y) => None,
+                (Some(x), Some(y)) if same(x, y) => None,
                 _ => Some(DecisionDiff { asset_id: id.clone(), a: da.cloned(), b: db.cloned() }),
             }
         })

@@ -15,7 +15,7 @@
 //!   `rederived_from`); the original raw_events rows are copied into the scratch DB unchanged.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,13 +27,13 @@ use nl_collector::runtime::observation_messages;
 use nl_collector::sources::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_collector::{RunIdentity, Source};
 use nl_domain::{EventType, ListingObservation, RawEvent};
-use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
+use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
 use nl_recorder::RecorderConfig;
 use nl_risk_scorer::Provider;
 use nl_sourcekit::RecordedQueues;
 use serde::Serialize;
 
-use crate::cycle::{CycleConfig, enabled_sources, events_per_type, publish_run_event};
+use crate::cycle::{CycleConfig, enabled_sources, publish_run_event};
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
 use crate::recorded::{RecordedPairs, recorded_providers};
@@ -113,11 +113,12 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     anyhow::ensure!(!db_path.exists(), "{} already exists: re-derive into a fresh folder", db_path.display());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
-    let reader = LedgerReader::open(&source_db, 2).await.with_context(|| format!("opening {}", source_db.display()))?;
+    let reader = SqliteReader::open(&source_db, 2).await.with_context(|| format!("opening {}", source_db.display()))?;
     let segments = segments(&reader, opts.run.as_deref()).await?;
     let rederived_from: Vec<String> = segments.iter().filter(|s| s.publish).map(|s| s.run_id.clone()).collect();
     progress(&format!("run {run_id}: re-deriving {} run(s) from raw_events of {}", rederived_from.len(), source_db.display()));
-    copy_raws(&source_db, &db_path, &segments).await?;
+    let runs: Vec<&str> = segments.iter().map(|s| s.run_id.as_str()).collect();
+    nl_ledger::copy_raws(&source_db, &db_path, &runs).await.with_context(|| format!("copying raw events into {}", db_path.display()))?;
 
     let ledger_cfg = LedgerConfig { db_path: db_path.clone(), ..cfg.ledger.clone() };
     let recorder_cfg = RecorderConfig { path: out_dir.join("events.jsonl"), ..cfg.recorder.clone() };
@@ -129,7 +130,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     let mut raws_read = 0usize;
     let mut first = true;
     for seg in &segments {
-        let raws = load_raws(&reader, &seg.run_id).await?;
+        let raws = reader.raws_of_run(&seg.run_id).await.with_context(|| format!("reading raw events of {}", seg.run_id))?;
         raws_read += raws.len();
         let mut report = SegmentReport { run_id: seg.run_id.clone(), raws: raws.len(), ..SegmentReport::default() };
         let mut observations: Vec<ListingObservation> = Vec::new();
@@ -186,7 +187,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
         db_path: db_path.clone(),
         events: EventsRange { path: events_path.clone(), start: 0, end: events_end, count: count_lines(&events_path, 0, events_end).unwrap_or(0) },
         row_counts: stats.tables.iter().cloned().collect(),
-        events_per_type: events_per_type(&store, &run_id).await?,
+        events_per_type: store.reader().events_per_type(&run_id).await?,
         dry_run: false,
         errors: Vec::new(),
         summary,
@@ -218,12 +219,8 @@ fn ticker_bases(cfg: &CycleConfig) -> HashMap<String, String> {
 }
 
 /// The original runs in the order of their first raw event; with `only`, the runs up to it, only it published.
-async fn segments(reader: &LedgerReader, only: Option<&str>) -> anyhow::Result<Vec<Segment>> {
-    let runs: Vec<(String,)> = sqlx::query_as("SELECT run_id FROM raw_events GROUP BY run_id ORDER BY MIN(observed_at), run_id")
-        .fetch_all(reader.pool())
-        .await
-        .context("listing runs")?;
-    let runs: Vec<String> = runs.into_iter().map(|r| r.0).collect();
+async fn segments(reader: &SqliteReader, only: Option<&str>) -> anyhow::Result<Vec<Segment>> {
+    let runs = reader.raw_runs().await.context("listing runs")?;
     if runs.is_empty() {
         bail!("raw_events is empty: nothing to re-derive");
     }
@@ -236,57 +233,6 @@ async fn segments(reader: &LedgerReader, only: Option<&str>) -> anyhow::Result<V
             runs.into_iter().take(pos + 1).map(|run_id| Segment { publish: run_id == r, run_id }).collect()
         }
     })
-}
-
-type RawRow = (String, String, String, Option<i64>, String, String, String, Option<String>, String);
-
-/// The raw events of `run_id` in receive order.
-async fn load_raws(reader: &LedgerReader, run_id: &str) -> anyhow::Result<Vec<RawEvent>> {
-    let rows: Vec<RawRow> = sqlx::query_as(
-        "SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id FROM raw_events \
-         WHERE run_id = ?1 ORDER BY observed_at, raw_id",
-    )
-    .bind(run_id)
-    .fetch_all(reader.pool())
-    .await
-    .with_context(|| format!("reading raw events of {run_id}"))?;
-    rows.into_iter()
-        .map(|(raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id)| {
-            let observed_at =
-                chrono::DateTime::parse_from_rfc3339(&observed_at).with_context(|| format!("raw {raw_id}: observed_at {observed_at:?}"))?.with_timezone(&Utc);
-            Ok(RawEvent {
-                raw_id,
-                source,
-                endpoint,
-                http_status: status.and_then(|s| u16::try_from(s).ok()),
-                observed_at,
-                content_hash,
-                payload,
-                parse_error,
-                run_id,
-            })
-        })
-        .collect()
-}
-
-/// Creates the scratch DB and copies the replayed runs' raw_events rows into it, unchanged.
-async fn copy_raws(source_db: &Path, db: &Path, segments: &[Segment]) -> anyhow::Result<()> {
-    let pool = nl_ledger::db::open_write_pool(db).await.with_context(|| format!("creating {}", db.display()))?;
-    nl_ledger::db::migrate_up(&pool).await?;
-    let mut conn = pool.acquire().await?;
-    let src = source_db.to_string_lossy().replace('\'', "''");
-    sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{src}' AS src"))).execute(&mut *conn).await.context("attaching the source DB")?;
-    for seg in segments {
-        sqlx::query("INSERT OR IGNORE INTO raw_events SELECT * FROM src.raw_events WHERE run_id = ?1")
-            .bind(&seg.run_id)
-            .execute(&mut *conn)
-            .await
-            .context("copying raw events")?;
-    }
-    sqlx::query("DETACH DATABASE src").execute(&mut *conn).await?;
-    drop(conn);
-    pool.close().await;
-    Ok(())
 }
 
 /// The embedded pipeline of a re-derivation: enricher (recorded pairs, no re-snapshot rounds), risk-scorer

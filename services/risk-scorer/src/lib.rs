@@ -23,7 +23,7 @@ pub mod service;
 
 pub use error::RiskError;
 pub use facts::{Provider, ProviderReport, SecurityFacts};
-pub use rules::{CHECK_CODES, RiskRules, VerdictTtl, effective_age_minutes, evaluate, severity_rose};
+pub use rules::{RiskRules, VerdictTtl, evaluate, severity_rose};
 pub use score::{LogScale, ScoreConfig, score};
 pub use service::{
     Clock, Evaluated, HandleError, RiskScorer, RiskScorerConfig, RiskScorerCore, RiskScorerCounts, RiskScorerCtx, RiskScorerStats, RunIdentity,

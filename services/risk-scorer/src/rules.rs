@@ -6,7 +6,7 @@
 //! the worst verdict wins (any fail → fail) and a pass/fail split is recorded as a disagreement.
 //! Checks that do not apply to the asset's chain family are omitted.
 
-use nl_domain::{AssetId, ChainFamily, Decimal, RiskCheck, RiskEvaluation, Snapshot, Ts, Verdict};
+use nl_domain::{AssetId, ChainFamily, CheckCode, Decimal, RiskCheck, RiskEvaluation, Snapshot, Ts, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,26 +14,6 @@ use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
 
 #[cfg(test)]
 mod tests;
-
-/// Every check code this crate can emit, in evaluation order.
-pub const CHECK_CODES: [&str; 16] = [
-    "low_liquidity",
-    "low_holders",
-    "very_new_contract",
-    "honeypot",
-    "buy_tax_high",
-    "sell_tax_high",
-    "mintable",
-    "owner_not_renounced",
-    "proxy",
-    "not_open_source",
-    "holder_concentration",
-    "lp_unlocked",
-    "mint_authority",
-    "freeze_authority",
-    "creator_honeypot_history",
-    "provider_disagreement",
-];
 
 /// How long a verdict stays valid after its input was observed, per input source (seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +58,7 @@ pub struct RiskRules {
     /// Checks whose failure is critical: a failed check in this list gets severity 100. The gate has its
     /// own, authoritative hard-fail list; keeping both equal is the normal setup.
     #[serde(default)]
-    pub hard_fail: Vec<String>,
+    pub hard_fail: Vec<CheckCode>,
 }
 
 impl Default for RiskRules {
@@ -93,15 +73,13 @@ impl Default for RiskRules {
             min_lp_locked_pct: Decimal::new(90, 2),
             min_age_minutes: 10,
             ttl_seconds: VerdictTtl { goplus: 900, honeypot_is: 600, rugcheck: 600, snapshot: 600 },
-            hard_fail: ["honeypot", "buy_tax_high", "sell_tax_high", "mintable", "lp_unlocked", "mint_authority", "freeze_authority"]
-                .map(String::from)
-                .to_vec(),
+            hard_fail: CheckCode::DEFAULT_HARD_FAIL.to_vec(),
         }
     }
 }
 
 impl RiskRules {
-    /// Checks ranges and that every hard-fail code is a known check.
+    /// Checks ranges (hard-fail codes are checked when the config is read: [`CheckCode`] is closed).
     ///
     /// # Errors
     /// [`RiskError::Config`] naming the first invalid setting.
@@ -118,9 +96,6 @@ impl RiskRules {
         if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 {
             return bad("rules.min_liquidity_usd and rules.min_age_minutes must be >= 0".into());
         }
-        if let Some(code) = self.hard_fail.iter().find(|c| !CHECK_CODES.contains(&c.as_str())) {
-            return bad(format!("rules.hard_fail: unknown check code {code:?}"));
-        }
         Ok(())
     }
 }
@@ -131,17 +106,9 @@ pub fn severity_rose(prev: Option<u8>, cur: u8) -> bool {
     prev.map_or(cur > 0, |p| cur > p)
 }
 
-/// Minutes since pool creation at `now`: the snapshot's `age_minutes` plus whole minutes elapsed since
-/// the snapshot was taken. `None` when the snapshot has no age.
-#[must_use]
-pub fn effective_age_minutes(s: &Snapshot, now: Ts) -> Option<i64> {
-    let elapsed = (now - s.observed_at).num_minutes().max(0);
-    s.age_minutes.map(|a| a.saturating_add(elapsed))
-}
-
 /// A provider-fed check: which families it applies to, its intrinsic severity and how a fact is judged.
 struct FactRule {
-    code: &'static str,
+    code: CheckCode,
     severity: u8,
     evm: bool,
     solana: bool,
@@ -154,23 +121,23 @@ fn dec(d: Decimal) -> Value {
 }
 
 const FACT_RULES: [FactRule; 12] = [
-    FactRule { code: "honeypot", severity: 100, evm: true, solana: false, judge: |f, _| f.is_honeypot.map(|b| (b, Value::Bool(b))) },
-    FactRule { code: "buy_tax_high", severity: 70, evm: true, solana: true, judge: |f, r| f.buy_tax.map(|t| (t > r.max_buy_tax, dec(t))) },
-    FactRule { code: "sell_tax_high", severity: 90, evm: true, solana: true, judge: |f, r| f.sell_tax.map(|t| (t > r.max_sell_tax, dec(t))) },
-    FactRule { code: "mintable", severity: 70, evm: true, solana: false, judge: |f, _| f.is_mintable.map(|b| (b, Value::Bool(b))) },
-    FactRule { code: "owner_not_renounced", severity: 40, evm: true, solana: false, judge: |f, _| f.owner_renounced.map(|b| (!b, Value::Bool(b))) },
-    FactRule { code: "proxy", severity: 40, evm: true, solana: false, judge: |f, _| f.is_proxy.map(|b| (b, Value::Bool(b))) },
-    FactRule { code: "not_open_source", severity: 50, evm: true, solana: false, judge: |f, _| f.is_open_source.map(|b| (!b, Value::Bool(b))) },
-    FactRule { code: "holder_concentration", severity: 50, evm: true, solana: true, judge: |f, r| f.top_holder_pct.map(|p| (p > r.max_top_holder_pct, dec(p))) },
-    FactRule { code: "lp_unlocked", severity: 70, evm: true, solana: true, judge: |f, r| f.lp_locked_pct.map(|p| (p < r.min_lp_locked_pct, dec(p))) },
-    FactRule { code: "mint_authority", severity: 80, evm: false, solana: true, judge: |f, _| f.mint_authority_enabled.map(|b| (b, Value::Bool(b))) },
-    FactRule { code: "freeze_authority", severity: 90, evm: false, solana: true, judge: |f, _| f.freeze_authority_enabled.map(|b| (b, Value::Bool(b))) },
-    FactRule { code: "creator_honeypot_history", severity: 60, evm: true, solana: false, judge: |f, _| f.creator_honeypot_history.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::Honeypot, severity: 100, evm: true, solana: false, judge: |f, _| f.is_honeypot.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::BuyTaxHigh, severity: 70, evm: true, solana: true, judge: |f, r| f.buy_tax.map(|t| (t > r.max_buy_tax, dec(t))) },
+    FactRule { code: CheckCode::SellTaxHigh, severity: 90, evm: true, solana: true, judge: |f, r| f.sell_tax.map(|t| (t > r.max_sell_tax, dec(t))) },
+    FactRule { code: CheckCode::Mintable, severity: 70, evm: true, solana: false, judge: |f, _| f.is_mintable.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::OwnerNotRenounced, severity: 40, evm: true, solana: false, judge: |f, _| f.owner_renounced.map(|b| (!b, Value::Bool(b))) },
+    FactRule { code: CheckCode::Proxy, severity: 40, evm: true, solana: false, judge: |f, _| f.is_proxy.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::NotOpenSource, severity: 50, evm: true, solana: false, judge: |f, _| f.is_open_source.map(|b| (!b, Value::Bool(b))) },
+    FactRule { code: CheckCode::HolderConcentration, severity: 50, evm: true, solana: true, judge: |f, r| f.top_holder_pct.map(|p| (p > r.max_top_holder_pct, dec(p))) },
+    FactRule { code: CheckCode::LpUnlocked, severity: 70, evm: true, solana: true, judge: |f, r| f.lp_locked_pct.map(|p| (p < r.min_lp_locked_pct, dec(p))) },
+    FactRule { code: CheckCode::MintAuthority, severity: 80, evm: false, solana: true, judge: |f, _| f.mint_authority_enabled.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::FreezeAuthority, severity: 90, evm: false, solana: true, judge: |f, _| f.freeze_authority_enabled.map(|b| (b, Value::Bool(b))) },
+    FactRule { code: CheckCode::CreatorHoneypotHistory, severity: 60, evm: true, solana: false, judge: |f, _| f.creator_honeypot_history.map(|b| (b, Value::Bool(b))) },
 ];
 
 /// `low_holders` from provider holder counts, used when the snapshot has none.
 const HOLDERS_FROM_PROVIDERS: FactRule =
-    FactRule { code: "low_holders", severity: 30, evm: true, solana: true, judge: |f, r| f.holder_count.map(|n| (n < r.min_holders, Value::from(n))) };
+    FactRule { code: CheckCode::LowHolders, severity: 30, evm: true, solana: true, judge: |f, r| f.holder_count.map(|n| (n < r.min_holders, Value::from(n))) };
 
 const SEV_LOW_LIQUIDITY: u8 = 60;
 const SEV_LOW_HOLDERS: u8 = 30;
@@ -255,7 +222,7 @@ impl<'a> Inputs<'a> {
         let Some(first) = deciding.iter().min_by_key(|j| (j.2, j.0)) else {
             let provider = if self.expected.is_empty() { "none".to_string() } else { join(self.expected.iter().copied()) };
             let check = RiskCheck {
-                code: rule.code.into(),
+                code: rule.code,
                 verdict: Verdict::Unknown,
                 provider,
                 observed_at: self.now,
@@ -268,7 +235,7 @@ impl<'a> Inputs<'a> {
         };
         let (verdict, severity) = if any_fail { (Verdict::Fail, self.fail_severity(rule.code, rule.severity)) } else { (Verdict::Pass, 0) };
         let check = RiskCheck {
-            code: rule.code.into(),
+            code: rule.code,
             verdict,
             provider: join(deciding.iter().map(|j| j.0)),
             observed_at: first.1,
@@ -280,8 +247,8 @@ impl<'a> Inputs<'a> {
         (check, disagree)
     }
 
-    fn fail_severity(&self, code: &str, intrinsic: u8) -> u8 {
-        if self.rules.hard_fail.iter().any(|c| c == code) { 100 } else { intrinsic }
+    fn fail_severity(&self, code: CheckCode, intrinsic: u8) -> u8 {
+        if self.rules.hard_fail.contains(&code) { 100 } else { intrinsic }
     }
 }
 
@@ -293,14 +260,14 @@ fn join(providers: impl Iterator<Item = Provider>) -> String {
 }
 
 /// A check judged from the market snapshot.
-fn snapshot_check(code: &str, severity: u8, snap: Option<(&Snapshot, Ts)>, judged: Option<(bool, Value)>, inputs: &Inputs<'_>) -> RiskCheck {
+fn snapshot_check(code: CheckCode, severity: u8, snap: Option<(&Snapshot, Ts)>, judged: Option<(bool, Value)>, inputs: &Inputs<'_>) -> RiskCheck {
     let (provider, observed_at, expires_at) = match snap {
         Some((s, exp)) => (format!("snapshot:{}", s.source), s.observed_at, exp),
         None => ("snapshot".to_string(), inputs.now, inputs.now),
     };
     match judged {
         Some((failed, value)) if snap.is_some() => RiskCheck {
-            code: code.into(),
+            code,
             verdict: if failed { Verdict::Fail } else { Verdict::Pass },
             provider,
             observed_at,
@@ -310,7 +277,7 @@ fn snapshot_check(code: &str, severity: u8, snap: Option<(&Snapshot, Ts)>, judge
             detail: None,
         },
         _ => RiskCheck {
-            code: code.into(),
+            code,
             verdict: Verdict::Unknown,
             provider,
             observed_at: inputs.now,
@@ -336,31 +303,31 @@ pub fn evaluate(asset: &AssetId, snapshot: Option<&Snapshot>, reports: &[Provide
         .map(|s| (s, plus_secs(s.observed_at, rules.ttl_seconds.snapshot)))
         .filter(|(_, exp)| *exp > now);
 
-    let mut checks = Vec::with_capacity(CHECK_CODES.len());
+    let mut checks = Vec::with_capacity(CheckCode::ALL.len());
     let liq = snap.and_then(|(s, _)| s.liquidity_usd).map(|l| (l < rules.min_liquidity_usd, dec(l)));
-    checks.push(snapshot_check("low_liquidity", SEV_LOW_LIQUIDITY, snap, liq, &inputs));
+    checks.push(snapshot_check(CheckCode::LowLiquidity, SEV_LOW_LIQUIDITY, snap, liq, &inputs));
 
     let mut disagreements = Vec::new();
     match snap.and_then(|(s, _)| s.holders) {
-        Some(n) => checks.push(snapshot_check("low_holders", SEV_LOW_HOLDERS, snap, Some((n < rules.min_holders, Value::from(n))), &inputs)),
+        Some(n) => checks.push(snapshot_check(CheckCode::LowHolders, SEV_LOW_HOLDERS, snap, Some((n < rules.min_holders, Value::from(n))), &inputs)),
         None if fam.is_some() => {
             let (c, disagree) = inputs.check(&HOLDERS_FROM_PROVIDERS);
             if disagree {
-                disagreements.push(c.code.clone());
+                disagreements.push(c.code);
             }
             checks.push(c);
         }
-        None => checks.push(snapshot_check("low_holders", SEV_LOW_HOLDERS, snap, None, &inputs)),
+        None => checks.push(snapshot_check(CheckCode::LowHolders, SEV_LOW_HOLDERS, snap, None, &inputs)),
     }
 
-    let age = snap.and_then(|(s, _)| effective_age_minutes(s, now)).map(|a| (a < rules.min_age_minutes, Value::from(a)));
-    checks.push(snapshot_check("very_new_contract", SEV_VERY_NEW, snap, age, &inputs));
+    let age = snap.and_then(|(s, _)| s.age_minutes_at(now)).map(|a| (a < rules.min_age_minutes, Value::from(a)));
+    checks.push(snapshot_check(CheckCode::VeryNewContract, SEV_VERY_NEW, snap, age, &inputs));
 
     if let Some(f) = fam {
         for rule in FACT_RULES.iter().filter(|r| if f == ChainFamily::Evm { r.evm } else { r.solana }) {
             let (c, disagree) = inputs.check(rule);
             if disagree {
-                disagreements.push(c.code.clone());
+                disagreements.push(c.code);
             }
             checks.push(c);
         }
@@ -371,18 +338,18 @@ pub fn evaluate(asset: &AssetId, snapshot: Option<&Snapshot>, reports: &[Provide
     RiskEvaluation { asset_id: asset.clone(), rule_set_version: rules.version.clone(), evaluated_at: now, checks, severity, disagreements }
 }
 
-fn disagreement_check(inputs: &Inputs<'_>, codes: &[String]) -> RiskCheck {
+fn disagreement_check(inputs: &Inputs<'_>, codes: &[CheckCode]) -> RiskCheck {
     let observed_at = inputs.fresh.iter().map(|(r, _)| r.observed_at).min().unwrap_or(inputs.now);
     let expires_at = inputs.fresh.iter().map(|(_, e)| *e).min().unwrap_or(inputs.now);
     let failed = !codes.is_empty();
     RiskCheck {
-        code: "provider_disagreement".into(),
+        code: CheckCode::ProviderDisagreement,
         verdict: if failed { Verdict::Fail } else { Verdict::Pass },
         provider: if inputs.fresh.is_empty() { "none".into() } else { join(inputs.fresh.iter().map(|(r, _)| r.provider)) },
         observed_at,
         expires_at,
-        severity: if failed { inputs.fail_severity("provider_disagreement", SEV_DISAGREEMENT) } else { 0 },
-        value: Some(Value::from(codes.to_vec())),
+        severity: if failed { inputs.fail_severity(CheckCode::ProviderDisagreement, SEV_DISAGREEMENT) } else { 0 },
+        value: Some(Value::from(codes.iter().map(|c| c.as_str()).collect::<Vec<_>>())),
         detail: Some(format!("{} fresh provider report(s) compared", inputs.fresh.len())),
     }
 }

@@ -5,11 +5,11 @@
 //! or unknown risk check. All arithmetic is `Decimal`; the logarithm is [`crate::math::log10`], which is
 //! itself pure `Decimal`, so scores are bit-identical across machines.
 
-use nl_domain::{Decimal, RiskEvaluation, ScoreComponent, ScoreRecord, Snapshot, Verdict};
+use nl_domain::{CheckCode, Decimal, RiskEvaluation, ScoreComponent, ScoreRecord, Snapshot, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::math::{log10, signed1, thousands};
-use crate::{RiskError, effective_age_minutes};
+use crate::RiskError;
 
 /// Decimal places of each contribution and of the score.
 const SCORE_DP: u32 = 2;
@@ -100,8 +100,8 @@ impl ScoreConfig {
 }
 
 /// A human label of a check code for reasons: `sell_tax_high` → `sell tax`.
-fn label(code: &str) -> String {
-    code.trim_end_matches("_high").replace('_', " ")
+fn label(code: CheckCode) -> String {
+    code.as_str().trim_end_matches("_high").replace('_', " ")
 }
 
 /// Scores one evaluated asset. `snapshot` is ignored when it belongs to another asset; holders fall back
@@ -118,7 +118,7 @@ pub fn score(eval: &RiskEvaluation, snapshot: Option<&Snapshot>, source_count: u
     let holders = snap.and_then(|s| s.holders).or_else(|| {
         eval.checks.iter().find(|c| c.code == "low_holders" && c.verdict != Verdict::Unknown).and_then(|c| c.value.as_ref()).and_then(serde_json::Value::as_u64)
     });
-    let age = snap.and_then(|s| effective_age_minutes(s, eval.evaluated_at));
+    let age = snap.and_then(|s| s.age_minutes_at(eval.evaluated_at));
     log_term("liquidity_usd", snap.and_then(|s| s.liquidity_usd), &cfg.liquidity_usd, &|x| format!("liquidity ${}", thousands(x)), "liquidity unknown");
     log_term("volume_24h_usd", snap.and_then(|s| s.volume_24h_usd), &cfg.volume_24h_usd, &|x| format!("24h volume ${}", thousands(x)), "24h volume unknown");
     log_term("holders", holders.map(Decimal::from), &cfg.holders, &|x| format!("{x} holders"), "holders unknown");
@@ -141,7 +141,7 @@ pub fn score(eval: &RiskEvaluation, snapshot: Option<&Snapshot>, source_count: u
         let contribution = -penalty.round_dp(SCORE_DP);
         comps.push((
             ScoreComponent { name: format!("risk:{}", c.code), input: Some(Decimal::from(c.severity)), weight: -penalty, contribution },
-            format!("{} {word} ({})", label(&c.code), signed1(contribution)),
+            format!("{} {word} ({})", label(c.code), signed1(contribution)),
         ));
     }
 
@@ -185,7 +185,7 @@ mod tests {
     }
 
     fn check(code: &str, verdict: Verdict) -> RiskCheck {
-        RiskCheck { code: code.into(), verdict, provider: "goplus".into(), observed_at: now(), expires_at: now(), severity: 90, value: None, detail: None }
+        RiskCheck { code: code.parse().unwrap(), verdict, provider: "goplus".into(), observed_at: now(), expires_at: now(), severity: 90, value: None, detail: None }
     }
 
     fn snap(liq: Option<&str>) -> Snapshot {

@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
-use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Ts};
+use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription, raw_messages};
+use nl_domain::{AssetId, Envelope, EventType, RawEvent, Snapshot, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, Span, debug, info, warn};
@@ -43,25 +43,6 @@ pub const SNAPSHOT_SUBJECT: &str = "nl.evt.snapshot.recorded";
 pub const SERVICE_SOURCE: &str = "risk-scorer";
 /// Largest accepted `batch_size` and `concurrency` (invariant 8).
 pub const MAX_BOUND: usize = 10_000;
-
-/// The subject raw captures of `source` are published on (the collector's convention).
-#[must_use]
-pub fn raw_subject(source: &str) -> String {
-    format!("nl.raw.{source}")
-}
-
-/// Raw captures as `raw.captured` envelopes on `nl.raw.<source>`, event id = `raw_id`.
-#[must_use]
-pub fn raw_messages(raws: &[RawEvent], run_id: &str, config_hash: &str) -> Vec<Message> {
-    raws.iter()
-        .filter_map(|r| {
-            let meta = serde_json::to_value(r).ok()?;
-            let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, run_id, config_hash, meta).with_source(r.source.clone());
-            env.event_id = nl_domain::EventId(r.raw_id.clone());
-            Some(Message::new(raw_subject(&r.source), r.raw_id.clone(), env.to_json().ok()?))
-        })
-        .collect()
-}
 
 /// Where the service gets time from.
 pub trait Clock: Send + Sync {
@@ -178,38 +159,8 @@ pub enum ServiceError {
     Bus(#[from] BusError),
 }
 
-/// The `score.computed` meta: a [`ScoreRecord`] plus everything the gate needs to decide without state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreComputed {
-    #[serde(flatten)]
-    pub record: ScoreRecord,
-    /// `[snapshot_event_id, risk_event_id]`.
-    pub inputs: Vec<String>,
-    pub evaluation: RiskEvaluation,
-    pub snapshot: Option<Snapshot>,
-    pub source_count: u32,
-    /// Raw events of the provider reports the evaluation used (replay provenance).
-    #[serde(default)]
-    pub provider_raw_ids: Vec<String>,
-}
-
-impl ScoreComputed {
-    /// The meta JSON.
-    ///
-    /// # Errors
-    /// Only if a value cannot be represented as JSON, which these types never produce.
-    pub fn to_meta(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
-    }
-
-    /// Parses a `score.computed` meta.
-    ///
-    /// # Errors
-    /// The serde error when a field is missing or malformed.
-    pub fn from_meta(meta: &Value) -> Result<Self, serde_json::Error> {
-        Self::deserialize(meta)
-    }
-}
+/// The `score.computed` body (defined with every other event body in nl-domain).
+pub use nl_domain::ScoreComputed;
 
 /// The run identity (shared with every service).
 pub use nl_domain::RunIdentity;
@@ -595,7 +546,7 @@ fn settled(core: &RiskScorerCore, res: Result<(), BusError>, sequence: u64) {
 /// The messages of one evaluated snapshot, all carrying `span`'s trace context: its raw captures, and its
 /// `risk.evaluated` and `score.computed` events.
 fn encode(core: &RiskScorerCore, out: &Evaluated, span: &Span) -> Result<(Vec<Message>, [Message; 2]), HandleError> {
-    let raws = raw_messages(&out.raws, &core.ctx.run.run_id, &core.ctx.run.config_hash).into_iter().map(|m| m.traced(span)).collect();
+    let raws = raw_messages(&out.raws, &core.ctx.run).into_iter().map(|m| m.traced(span)).collect();
     let message = |e: &Envelope| {
         let body = e.to_json().map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
         Ok::<_, HandleError>(Message::new(e.subject(), e.event_id.0.clone(), body).traced(span))

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+mod envelope;
 pub mod error;
 pub mod lease;
 pub mod memory;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use envelope::raw_messages;
 pub use error::BusError;
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};

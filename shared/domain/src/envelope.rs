@@ -113,10 +113,14 @@ impl Envelope {
         self
     }
 
-    /// The bus subject of this event.
+    /// The bus subject of this event: `nl.evt.<type>`, except raw captures, which go to
+    /// `nl.raw.<source>` so a consumer can take every source's payloads apart from the events.
     #[must_use]
     pub fn subject(&self) -> String {
-        self.kind.subject()
+        match (self.kind, &self.source) {
+            (EventType::RawCaptured, Some(source)) => crate::raw_subject(source),
+            _ => self.kind.subject(),
+        }
     }
 
     /// Serializes to one JSON line (no trailing newline).

@@ -9,4 +9,8 @@ pub enum DomainError {
     Decimal { input: String, reason: String },
     #[error("unknown event type {0:?} (known types: {known})", known = crate::EventType::known_list())]
     EventType(String),
+    #[error("unknown check code {0:?} (known codes: {known})", known = crate::CheckCode::known_list())]
+    CheckCode(String),
+    #[error("meta of {kind} is not a valid {what}: {reason}")]
+    Body { kind: crate::EventType, what: &'static str, reason: String },
 }

@@ -2,21 +2,27 @@
 #![forbid(unsafe_code)]
 
 pub mod asset_id;
+pub mod check_code;
 pub mod decimal;
 pub mod envelope;
 pub mod error;
 pub mod event_type;
+pub mod events;
 pub mod observation;
+pub mod read;
 pub mod records;
 
 pub use asset_id::{AssetId, ChainFamily};
+pub use check_code::CheckCode;
 pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
+pub use events::{AiMeta, AssetChanged, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
+pub use read::{LedgerReader, ReadError};
 pub use records::{
-    AssetUpsert, Decision, GateDecision, RawEvent, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+    AssetUpsert, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };
 pub use rust_decimal::Decimal;
 

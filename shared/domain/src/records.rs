@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{AssetId, EventId, EventType, Ts};
+use crate::{AssetId, Envelope, EventId, EventType, Ts};
 
 /// A fetched payload, kept verbatim (`raw_events`). Parse failures keep the payload and the error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,35 @@ impl RawEvent {
         let at = observed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let raw_id = EventId::derive(EventType::RawCaptured, &[source, endpoint, &at, &content_hash]).0;
         Self { raw_id, source: source.into(), endpoint: endpoint.into(), http_status, observed_at, content_hash, payload, parse_error: None, run_id: run_id.into() }
+    }
+
+    /// The `raw.captured` envelope of this capture, published by `run`: event id = `raw_id`, published on
+    /// [`raw_subject`] of its source (see [`Envelope::subject`]). A capture made outside a run (a long-lived
+    /// poller) gets the publishing run's id. The one builder every producer of raw captures uses.
+    #[must_use]
+    pub fn to_envelope(&self, run: &crate::RunIdentity) -> Envelope {
+        let mut meta = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if self.run_id.is_empty() {
+            meta["run_id"] = serde_json::Value::String(run.run_id.clone());
+        }
+        let mut env = Envelope::new(EventType::RawCaptured, &[], self.observed_at, &run.run_id, &run.config_hash, meta).with_source(self.source.clone());
+        env.event_id = EventId(self.raw_id.clone());
+        env
+    }
+}
+
+/// The subject raw captures of `source` are published on: `nl.raw.<source>`.
+#[must_use]
+pub fn raw_subject(source: &str) -> String {
+    format!("nl.raw.{source}")
+}
+
+impl Snapshot {
+    /// The asset's age at `now`: the recorded age plus the minutes elapsed since the snapshot was observed.
+    #[must_use]
+    pub fn age_minutes_at(&self, now: Ts) -> Option<i64> {
+        let elapsed = (now - self.observed_at).num_minutes().max(0);
+        self.age_minutes.map(|a| a.saturating_add(elapsed))
     }
 }
 
@@ -61,8 +90,7 @@ pub enum Verdict {
 /// One check's verdict with its provenance and expiry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskCheck {
-    /// Rule code, e.g. `honeypot`, `sell_tax_high`, `mint_authority`.
-    pub code: String,
+    pub code: crate::CheckCode,
     pub verdict: Verdict,
     pub provider: String,
     pub observed_at: Ts,
@@ -84,7 +112,7 @@ pub struct RiskEvaluation {
     /// Highest severity among failed checks.
     pub severity: u8,
     /// Codes on which providers disagreed.
-    pub disagreements: Vec<String>,
+    pub disagreements: Vec<crate::CheckCode>,
 }
 
 /// One term of the score formula.

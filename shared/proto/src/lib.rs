@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+mod reader;
 
 /// Code generated from `proto/nl/v1/*.proto`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -11,3 +12,4 @@ pub mod pb {
 }
 
 pub use convert::ConvertError;
+pub use reader::GrpcLedgerReader;

@@ -92,7 +92,7 @@ pub fn risk(asset: &str, ts: Ts, severity: u8, tag: &str) -> Envelope {
         rule_set_version: "r1".into(),
         evaluated_at: ts,
         checks: vec![RiskCheck {
-            code: "honeypot".into(),
+            code: nl_domain::CheckCode::Honeypot,
             verdict: if severity > 0 { Verdict::Fail } else { Verdict::Pass },
             provider: "goplus".into(),
             observed_at: ts,

@@ -210,7 +210,7 @@ fn disagreement_is_worst_of_and_recorded() {
     let c = check(&e, "honeypot");
     assert_eq!((c.verdict, c.provider.as_str(), c.severity), (Verdict::Fail, "honeypot_is", 100));
     assert_eq!(c.detail.as_deref(), Some("goplus=false; honeypot_is=true"));
-    assert_eq!(e.disagreements, vec!["honeypot".to_string()]);
+    assert_eq!(e.disagreements, vec![nl_domain::CheckCode::Honeypot]);
     let dis = check(&e, "provider_disagreement");
     assert_eq!((dis.verdict, dis.provider.as_str()), (Verdict::Fail, "goplus+honeypot_is"));
     assert_eq!(e.severity, 100);
@@ -251,13 +251,13 @@ fn hard_fail_codes_raise_severity_and_rules_validate() {
     let mut rules = RiskRules::default();
     let e = evaluate(&a, None, &[report(Provider::Goplus, mins_ago(1), f.clone())], &rules, now());
     assert_eq!(e.severity, 40);
-    rules.hard_fail.push("proxy".into());
+    rules.hard_fail.push(nl_domain::CheckCode::Proxy);
     let e = evaluate(&a, None, &[report(Provider::Goplus, mins_ago(1), f)], &rules, now());
     assert_eq!(e.severity, 100);
 
     assert!(RiskRules::default().validate().is_ok());
-    rules.hard_fail.push("bogus".into());
-    assert!(rules.validate().is_err());
+    let bogus = serde_json::to_string(&rules).unwrap().replace("\"proxy\"", "\"bogus\"");
+    assert!(serde_json::from_str::<RiskRules>(&bogus).is_err(), "an unknown hard-fail code is refused");
     let r = RiskRules { max_sell_tax: d("10"), ..RiskRules::default() };
     assert!(r.validate().is_err(), "taxes are fractions");
     let json = serde_json::to_string(&RiskRules::default()).unwrap().replace("\"version\"", "\"extra\":1,\"version\"");

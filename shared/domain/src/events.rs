@@ -1,0 +1,235 @@
+//! Typed event bodies: one body type per event type, and the one decoder every consumer uses.
+//!
+//! An envelope's `meta` is the body serialized as JSON (the wire and events.jsonl format). Consumers call
+//! [`Body::decode`] (or [`Envelope::body`]) instead of picking fields out of `meta` by hand, so a body that
+//! does not fit its type is refused in one place, with the type and the serde error.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{AssetUpsert, CheckCode, DomainError, Envelope, EventId, EventType, GateDecision, ListingObservation, RawEvent, RiskEvaluation, ScoreRecord, Sighting, Snapshot};
+
+/// `snapshot.recorded`: a market snapshot, plus how many sources had seen the asset when the enricher
+/// knew (`None` = one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecorded {
+    #[serde(flatten)]
+    pub snapshot: Snapshot,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_count: Option<u32>,
+}
+
+/// `score.computed`: a [`ScoreRecord`] plus everything the gate needs to decide without state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreComputed {
+    #[serde(flatten)]
+    pub record: ScoreRecord,
+    /// `[snapshot_event_id, risk_event_id]`.
+    pub inputs: Vec<String>,
+    pub evaluation: RiskEvaluation,
+    pub snapshot: Option<Snapshot>,
+    pub source_count: u32,
+    /// Raw events of the provider reports the evaluation used (replay provenance).
+    #[serde(default)]
+    pub provider_raw_ids: Vec<String>,
+}
+
+impl ScoreComputed {
+    /// The meta JSON.
+    ///
+    /// # Errors
+    /// Only if a value cannot be represented as JSON, which these types never produce.
+    pub fn to_meta(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    /// Parses a `score.computed` meta.
+    ///
+    /// # Errors
+    /// The serde error when a field is missing or malformed.
+    pub fn from_meta(meta: &Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(meta)
+    }
+}
+
+/// `asset.discovered` and `asset.updated`, emitted by the ledger after the commit that caused them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetChanged {
+    /// The asset row as stored after the change.
+    pub asset: Value,
+    /// Every sighting of the asset so far.
+    pub sightings: Vec<Sighting>,
+    /// The sighting that caused the change.
+    pub sighting: Sighting,
+    /// `new_sighting` and/or `status` (updates only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<String>,
+    pub cause_event_id: EventId,
+}
+
+/// `risk.flagged`: an evaluation got worse than the asset's previous one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskFlagged {
+    pub asset_id: String,
+    pub severity: u8,
+    pub previous_severity: Option<i64>,
+    pub rule_set_version: String,
+    /// RFC 3339 evaluation time.
+    pub evaluated_at: String,
+    pub failed_checks: Vec<CheckCode>,
+    pub disagreements: Vec<CheckCode>,
+    pub risk_event_id: EventId,
+}
+
+/// `run.started` / `run.completed`: the fields every consumer uses; the whole meta is the run manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunMeta {
+    pub dry_run: bool,
+    pub status: Option<String>,
+}
+
+/// `ai.l<N>.completed`: the fields the ledger indexes; the whole meta is the body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AiMeta {
+    pub model: Option<String>,
+    pub artifact_path: Option<String>,
+}
+
+/// The body of an event, by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    RawCaptured(Box<RawEvent>),
+    /// `listing.observed` and `listing.retracted`.
+    Listing(Box<ListingObservation>),
+    AssetUpserted(Box<AssetUpsert>),
+    /// `asset.discovered` and `asset.updated`.
+    AssetChanged(Box<AssetChanged>),
+    SnapshotRecorded(Box<SnapshotRecorded>),
+    RiskEvaluated(Box<RiskEvaluation>),
+    RiskFlagged(Box<RiskFlagged>),
+    ScoreComputed(Box<ScoreComputed>),
+    /// `candidate.promoted` and `candidate.rejected`.
+    Decision(Box<GateDecision>),
+    /// `run.started` and `run.completed`.
+    Run(RunMeta),
+    /// `ai.l1.completed` … `ai.l4.completed`.
+    Ai(AiMeta),
+    /// Types whose meta is free-form (`experiment.tagged`, `manual.note`).
+    Other(Value),
+}
+
+impl Body {
+    /// Decodes `env.meta` as the body of `env.kind`.
+    ///
+    /// # Errors
+    /// [`DomainError::Body`] naming the type, the expected body and the serde error.
+    pub fn decode(env: &Envelope) -> Result<Self, DomainError> {
+        use EventType as T;
+        Ok(match env.kind {
+            T::RawCaptured => Self::RawCaptured(typed(env, "RawEvent")?),
+            T::ListingObserved | T::ListingRetracted => Self::Listing(typed(env, "ListingObservation")?),
+            T::AssetUpserted => Self::AssetUpserted(typed(env, "AssetUpsert")?),
+            T::AssetDiscovered | T::AssetUpdated => Self::AssetChanged(typed(env, "AssetChanged")?),
+            T::SnapshotRecorded => Self::SnapshotRecorded(typed(env, "Snapshot")?),
+            T::RiskEvaluated => Self::RiskEvaluated(typed(env, "RiskEvaluation")?),
+            T::RiskFlagged => Self::RiskFlagged(typed(env, "RiskFlagged")?),
+            T::ScoreComputed => Self::ScoreComputed(typed(env, "ScoreComputed")?),
+            T::CandidatePromoted | T::CandidateRejected => Self::Decision(typed(env, "GateDecision")?),
+            T::RunStarted | T::RunCompleted => Self::Run(object_or_null(env, "run meta")?),
+            T::AiL1Completed | T::AiL2Completed | T::AiL3Completed | T::AiL4Completed => Self::Ai(object_or_null(env, "AI meta")?),
+            T::ExperimentTagged | T::Manual => Self::Other(env.meta.clone()),
+        })
+    }
+}
+
+impl Envelope {
+    /// The typed body of this event ([`Body::decode`]).
+    ///
+    /// # Errors
+    /// See [`Body::decode`].
+    pub fn body(&self) -> Result<Body, DomainError> {
+        Body::decode(self)
+    }
+}
+
+fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &'static str) -> Result<T, DomainError> {
+    T::deserialize(&env.meta).map_err(|e| DomainError::Body { kind: env.kind, what, reason: e.to_string() })
+}
+
+fn typed<T: DeserializeOwned>(env: &Envelope, what: &'static str) -> Result<Box<T>, DomainError> {
+    meta_as(env, what).map(Box::new)
+}
+
+/// An object meta as `T`; `null` is `T::default()`; any other JSON kind is refused.
+fn object_or_null<T: DeserializeOwned + Default>(env: &Envelope, what: &'static str) -> Result<T, DomainError> {
+    match &env.meta {
+        Value::Null => Ok(T::default()),
+        Value::Object(_) => meta_as(env, what),
+        other => Err(DomainError::Body { kind: env.kind, what, reason: format!("must be an object, got {}", json_kind(other)) }),
+    }
+}
+
+/// The JSON kind of `v`, as an error message names it.
+#[must_use]
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn env(kind: EventType, meta: Value) -> Envelope {
+        let ts = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        Envelope::new(kind, &["x"], ts, "r", "c", meta)
+    }
+
+    #[test]
+    fn bodies_decode_by_type_and_bad_ones_name_the_type() {
+        assert_eq!(env(EventType::RunStarted, Value::Null).body().unwrap(), Body::Run(RunMeta::default()));
+        let run = env(EventType::RunCompleted, json!({"dry_run": true, "status": "completed", "summary": {}})).body().unwrap();
+        assert_eq!(run, Body::Run(RunMeta { dry_run: true, status: Some("completed".into()) }));
+        let err = env(EventType::RunStarted, json!([1])).body().unwrap_err().to_string();
+        assert!(err.contains("run.started") && err.contains("an array"), "{err}");
+        let err = env(EventType::ScoreComputed, json!({"score": "1"})).body().unwrap_err().to_string();
+        assert!(err.contains("score.computed") && err.contains("ScoreComputed"), "{err}");
+        assert!(matches!(env(EventType::Manual, json!("note")).body().unwrap(), Body::Other(_)));
+    }
+
+    #[test]
+    fn snapshot_body_keeps_the_flat_snapshot_shape() {
+        let ts = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let snap = Snapshot {
+            asset_id: crate::AssetId::parse("cex:okx:NEW").unwrap(),
+            observed_at: ts,
+            source: "okx_spot".into(),
+            price_usd: None,
+            fdv_usd: None,
+            market_cap_usd: None,
+            liquidity_usd: None,
+            volume_24h_usd: None,
+            holders: Some(7),
+            age_minutes: Some(3),
+            raw_event_id: None,
+        };
+        let e = env(EventType::SnapshotRecorded, serde_json::to_value(&snap).unwrap());
+        let Body::SnapshotRecorded(b) = e.body().unwrap() else { panic!("not a snapshot body") };
+        assert_eq!(b.snapshot, snap);
+        assert_eq!(b.source_count, None);
+        assert_eq!(snap.age_minutes_at(ts + chrono::Duration::minutes(10)), Some(13));
+    }
+}
