@@ -103,3 +103,44 @@ fn bad_input_fails_fast_in_one_line() {
     assert!(stderr(&o).contains("nl serve <service>"), "{}", stderr(&o));
     assert!(!out.path().join("runs").exists(), "nothing started");
 }
+
+#[test]
+fn argument_errors_print_clap_whole_message_and_bare_nl_prints_help() {
+    let out = tempfile::tempdir().expect("tmp");
+    let o = nl(out.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "bare nl is a usage error");
+    assert!(stderr(&o).contains("Usage: nl") && stderr(&o).contains("run-cycle"), "the help, with the commands: {}", stderr(&o));
+    let o = nl(out.path(), &["run-cycl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'run-cycle'") && stderr(&o).contains("Usage:"), "did-you-mean and usage: {}", stderr(&o));
+    let o = nl(out.path(), &["bench", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("possible values"), "the possible values: {}", stderr(&o));
+    // An override naming a source the config does not have says so and names the near ones.
+    let mut c = support::nl(out.path(), &[("NL_SOURCES__BINANCE__ENABLED", "false".to_string())]);
+    c.arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("there is no [sources.binance]") && stderr(&o).contains("binance_spot"), "{}", stderr(&o));
+}
+
+#[test]
+fn replay_to_a_closed_pipe_exits_quietly() {
+    use std::io::Read;
+    let out = tempfile::tempdir().expect("tmp");
+    let o = nl(out.path(), &["events", "append", "--type", "manual.note", "--asset-id", "cex:okx:NEW"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Grow the file well past a pipe buffer, so the writer is still writing when the reader goes away.
+    let path = out.path().join("events.jsonl");
+    let line = std::fs::read_to_string(&path).expect("events.jsonl");
+    std::fs::write(&path, line.repeat(2000)).expect("grow events.jsonl");
+    let mut c = support::nl(out.path(), &[]);
+    c.args(["replay-events"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn nl");
+    let mut first = [0u8; 64];
+    child.stdout.take().expect("stdout").read_exact(&mut first).expect("some output");
+    // stdout is dropped here: the reader went away, as `| head -c 64` does.
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(0), "closed pipe is not an error: {}", stderr(&o));
+    assert!(!stderr(&o).contains("error") && !stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

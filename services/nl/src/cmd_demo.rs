@@ -73,9 +73,10 @@ pub(crate) fn cycle_config(c: &NlConfig) -> anyhow::Result<CycleConfig> {
     })
 }
 
-/// A fresh folder under `out/demo/` (a demo always starts from an empty DB so the CEX baseline is the simulator's).
-fn default_out_dir() -> PathBuf {
-    PathBuf::from("out/demo").join(chrono::Utc::now().format("demo_%Y%m%d_%H%M%S_%3f").to_string())
+/// A fresh folder `demo/demo_<UTC time>` under the configured `[storage] out_dir` (`NL_STORAGE__OUT_DIR`):
+/// a demo always starts from an empty DB, so the CEX baseline is the simulator's and a real DB is untouched.
+fn default_out_dir(storage_out: &Path) -> PathBuf {
+    storage_out.join("demo").join(chrono::Utc::now().format("demo_%Y%m%d_%H%M%S_%3f").to_string())
 }
 
 /// Runs the demo and prints its summary.
@@ -85,7 +86,7 @@ fn default_out_dir() -> PathBuf {
 pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(cycles >= 1, "--cycles must be at least 1");
     let sim = nl_simulator::Simulator::start().await.context("starting the simulator")?;
-    let out_dir = out_dir.unwrap_or_else(default_out_dir);
+    let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&loaded.config.storage.out_dir));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let cfg = cycle_config(&demo_config(&loaded.config, &sim.base_url(), &out_dir)?)?;
     println!("demo: simulated venues at {}, outputs in {}", sim.base_url(), out_dir.display());
@@ -128,5 +129,16 @@ pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBu
         println!("  rejected   {a}");
     }
     println!("outputs: {}", out_dir.display());
+    print_how_to_look(&cfg.ledger.db_path, &cfg.recorder.path, &out_dir);
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::cmd_cycle::EXIT_SOURCES_FAILED) })
+}
+
+/// Where a demo's results are and the commands a user types to look at them.
+fn print_how_to_look(db: &Path, events: &Path, out_dir: &Path) {
+    println!("look at the results:");
+    println!("  NL_STORAGE__OUT_DIR={} nl status", out_dir.display());
+    println!("  sqlite3 {} 'SELECT asset_id, symbol, first_seen_at FROM v_assets_new'", db.display());
+    println!("  sqlite3 {} 'SELECT * FROM v_assets_candidates'", db.display());
+    println!("  sqlite3 {} 'SELECT asset_id, decision, reason_codes_json FROM v_latest_decision'", db.display());
+    println!("  nl replay-events --path {} --type candidate.promoted", events.display());
 }

@@ -101,8 +101,8 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
             Some(Arc::new(NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?))
         }
     };
-    let (mut n, mut bad) = (0usize, 0usize);
-    let mut batch = Vec::new();
+    let (mut n, mut bad, mut dup) = (0usize, 0usize, 0usize);
+    let mut batch = Vec::with_capacity(REPLAY_BATCH);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for item in reader {
@@ -111,10 +111,20 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
                 n += 1;
                 match &bus {
                     None => {
-                        out.write_all(&env.to_json()?)?;
-                        out.write_all(b"\n")?;
+                        let line = env.to_json()?;
+                        match out.write_all(&line).and_then(|()| out.write_all(b"\n")) {
+                            Ok(()) => {}
+                            // The reader went away (`nl replay-events | head`): stop quietly, as `cat` does.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                            Err(e) => return Err(e).context("writing to stdout"),
+                        }
                     }
-                    Some(_) => batch.push(Message::new(env.subject(), env.event_id.0.clone(), env.to_json()?)),
+                    Some(bus) => {
+                        batch.push(Message::from_envelope(&env)?);
+                        if batch.len() == REPLAY_BATCH {
+                            dup += publish_replayed(bus.as_ref(), std::mem::take(&mut batch)).await?;
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -123,11 +133,24 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
             }
         }
     }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing to stdout");
+    }
     drop(out);
     if let Some(bus) = bus {
-        let acks = bus.publish_batch(batch).await.context("publishing to the bus")?;
-        let dup = acks.iter().filter(|a| a.duplicate).count();
+        dup += publish_replayed(bus.as_ref(), batch).await?;
         eprintln!("replayed {n} events to the bus ({dup} deduplicated by event_id)");
     }
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Events published to the bus per batch by `replay-events --to bus` (bounded memory on a large file).
+const REPLAY_BATCH: usize = 1000;
+
+/// Publishes one replay batch; the number the bus deduplicated by event id.
+async fn publish_replayed(bus: &dyn Bus, batch: Vec<Message>) -> anyhow::Result<usize> {
+    let acks = bus.publish_batch(batch).await.context("publishing to the bus")?;
+    Ok(acks.iter().filter(|a| a.duplicate).count())
 }

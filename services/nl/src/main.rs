@@ -33,15 +33,22 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            // One line: clap's first line says what is wrong; `--help` has the rest.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see `nl --help`)");
-            return ExitCode::from(2);
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                // Bare `nl` (or a command group without its subcommand): the help, as a usage error.
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    eprint!("{}", e.render());
+                    ExitCode::from(2)
+                }
+                // clap's whole message: what is wrong, "did you mean", possible values, usage.
+                _ => {
+                    let _ = e.print();
+                    ExitCode::from(2)
+                }
+            };
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

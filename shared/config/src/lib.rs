@@ -91,15 +91,24 @@ where
         return Err(ConfigError::InlineSecret { path: path.to_path_buf(), key });
     }
     let overrides = collect_overrides(vars)?;
+    let file_table = table.clone();
+    let mut hints = Vec::new();
     for o in &overrides {
-        env::apply(&mut table, o);
+        if let Some(created) = env::apply(&mut table, o) {
+            hints.push((o.var.clone(), env::missing_table_hint(&file_table, &created)));
+        }
     }
     let names: Vec<String> = overrides.iter().map(|o| o.var.clone()).collect();
     let config: T = match toml::Value::Table(table).try_into() {
         Ok(c) => c,
         Err(e) => {
             let e: toml::de::Error = e;
-            return Err(ConfigError::Env { path: path.to_path_buf(), vars: culprits::<T>(text, &overrides).join(", "), message: e.message().to_string() });
+            let vars = culprits::<T>(text, &overrides);
+            let mut message = e.message().trim().to_string();
+            for (var, hint) in hints.iter().filter(|(v, _)| vars.contains(v)) {
+                message = format!("{hint} (set by {var}); {message}");
+            }
+            return Err(ConfigError::Env { path: path.to_path_buf(), vars: vars.join(", "), message });
         }
     };
     let full = serde_json::to_value(&config).map_err(|e| file_err(e.to_string()))?;

@@ -108,3 +108,25 @@ fn run_ids_have_the_form_and_differ() {
     assert_ne!(a, b);
     assert!(!is_valid_run_id("nl_2026_bad"));
 }
+
+#[test]
+fn an_override_naming_a_missing_table_says_so_and_lists_the_near_names() {
+    #[derive(Debug, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Kinded {
+        kind: String,
+        #[serde(default)]
+        enabled: bool,
+    }
+    #[derive(Debug, Deserialize, Serialize)]
+    struct WithSources {
+        sources: std::collections::BTreeMap<String, Kinded>,
+    }
+    let file = "[sources.binance_spot]\nkind = \"binance\"\n[sources.okx_spot]\nkind = \"okx\"\n";
+    let e = load_str::<WithSources, _>(Path::new("c.toml"), file, env(&[("NL_SOURCES__BINANCE__ENABLED", "false")])).unwrap_err().to_string();
+    assert!(e.contains("NL_SOURCES__BINANCE__ENABLED"), "{e}");
+    assert!(e.contains("there is no [sources.binance]"), "{e}");
+    assert!(e.contains("binance_spot, okx_spot") && e.contains("did you mean `binance_spot`"), "{e}");
+    let ok = load_str::<WithSources, _>(Path::new("c.toml"), file, env(&[("NL_SOURCES__BINANCE_SPOT__ENABLED", "true")])).unwrap();
+    assert!(ok.config.sources["binance_spot"].enabled);
+}
