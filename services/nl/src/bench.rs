@@ -22,7 +22,7 @@ use nl_bus::raw_messages;
 use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerStore};
-use nl_orchestrator::{CycleConfig, RederiveOptions};
+use nl_runtime::{CycleConfig, RederiveOptions};
 use nl_risk_scorer::Provider;
 use nl_risk_scorer::clients::request_path;
 use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
@@ -201,7 +201,7 @@ async fn rederive(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
     let written = write_raws(&cfg, pages).await?;
     println!("  generated and stored {written} raw events in {:.2} s", t0.elapsed().as_secs_f64());
     let opts = RederiveOptions { run: None, out_dir: None, drain_timeout: Duration::from_secs(3600) };
-    let o = nl_orchestrator::rederive(&cfg, &opts, |_| {}).await?;
+    let o = nl_runtime::rederive(&cfg, &opts, |_| {}).await?;
     let per_type = &o.manifest.events_per_type;
     let count = |t: &str| per_type.get(t).copied().unwrap_or(0);
     println!(

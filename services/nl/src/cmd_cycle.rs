@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use nl_config::Loaded;
-use nl_orchestrator::{CycleConfig, CycleOptions};
+use nl_runtime::{CycleConfig, CycleOptions};
 
 use crate::config::NlConfig;
 
@@ -36,7 +36,7 @@ pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
 pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let cfg = cycle_config(loaded);
     let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
-    let out = nl_orchestrator::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
+    let out = nl_runtime::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
     let m = &out.manifest;
     println!("run {}{}", m.run_id, if dry_run { " (dry run: nothing written to the DB or events.jsonl)" } else { "" });
     println!("config_hash {}", m.config_hash);

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nl_config::Loaded;
-use nl_orchestrator::{CycleConfig, CycleOptions};
+use nl_runtime::{CycleConfig, CycleOptions};
 
 use crate::config::NlConfig;
 
@@ -97,7 +97,7 @@ pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBu
             sim.advance();
         }
         let opts = CycleOptions { dry_run: false, drain_timeout: Duration::from_secs(60) };
-        let out = nl_orchestrator::run_cycle(&cfg, opts, |line| tracing::debug!("{line}")).await?;
+        let out = nl_runtime::run_cycle(&cfg, opts, |line| tracing::debug!("{line}")).await?;
         failed += out.failed_sources().len();
         for r in out.failed_sources() {
             println!("  FAILED {}", r.errors.first().or(r.not_committed.as_ref()).map_or(r.source.as_str(), String::as_str));

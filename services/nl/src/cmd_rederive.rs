@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use nl_config::Loaded;
-use nl_orchestrator::diff::{ALL_RUNS, DecisionDiff, RunDecision};
-use nl_orchestrator::{RederiveOptions, diff_decisions, run_decisions};
+use nl_runtime::diff::{ALL_RUNS, DecisionDiff, RunDecision};
+use nl_runtime::{RederiveOptions, diff_decisions, run_decisions};
 
 use crate::cmd_cycle::{EXIT_SOURCES_FAILED, cycle_config};
 use crate::config::NlConfig;
@@ -26,7 +26,7 @@ pub const EXIT_DIFF_TROUBLE: u8 = 2;
 pub async fn rederive(loaded: &Loaded<NlConfig>, run: Option<String>, out: Option<PathBuf>, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let cfg = cycle_config(loaded);
     let opts = RederiveOptions { run: run.clone(), out_dir: out, drain_timeout: Duration::from_secs(drain_timeout_secs) };
-    let o = nl_orchestrator::rederive(&cfg, &opts, |line| eprintln!("{line}")).await?;
+    let o = nl_runtime::rederive(&cfg, &opts, |line| eprintln!("{line}")).await?;
     println!("run {} (re-derived from raw_events of {})", o.run_id, cfg.ledger.db_path.display());
     println!("config_hash {}", o.manifest.config_hash);
     println!(

@@ -1,4 +1,6 @@
-//! L0, the orchestrator: runs cycles and writes their manifests.
+//! The embedded runtime (L0 in embedded mode): starts services together over one bus, runs cycles and writes
+//! their manifests. With the `nl` binary it is the only crate that links service crates; the `orchestrator`
+//! service proper (gRPC `Orchestrator`, distributed mode) drives cycles over the bus.
 //!
 //! * [`cycle`]: one cycle (`nl run-cycle`): every source once, drained, manifest written;
 //! * [`continuous`]: continuous operation (`nl run`): sources on their schedules and push feeds until
