@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::EventType;
-use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource};
+use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use serde_json::json;
 use tokio::time::Instant;
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_sourcekit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 use serde::{Deserialize, Serialize};
 
 use crate::source::Source;
@@ -443,8 +443,8 @@ fn http_source(
         http.secrets.push(SecretParam { name: header.to_string(), location: SecretLocation::Header, value_env: var.clone() });
     }
     HttpSource::with_env(name, http, budgets.get(&c.provider), env).map_err(|e| match e {
-        nl_sourcekit::BuildError::BaseUrl(u) => field(name, "base_url", format!("`{u}` is not an absolute http(s) URL")),
-        nl_sourcekit::BuildError::MissingSecret { env, .. } => field(name, "api_key_env", format!("environment variable `{env}` is unset or empty")),
+        nl_adapters::kit::BuildError::BaseUrl(u) => field(name, "base_url", format!("`{u}` is not an absolute http(s) URL")),
+        nl_adapters::kit::BuildError::MissingSecret { env, .. } => field(name, "api_key_env", format!("environment variable `{env}` is unset or empty")),
         other => field(name, "http client", other.to_string()),
     })
 }

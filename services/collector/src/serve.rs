@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nl_bus::{Bus, NatsBus, NatsConfig, NatsLeases};
-use nl_sourcekit::{BudgetConfig, BudgetRegistry, EnvLookup};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry, EnvLookup};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ListingObservation, RawEvent, Ts};
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::kit::RecordedResponses;
 
 /// Why a poll did not fully succeed. The runtime counts it by kind and keeps going.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,9 +82,9 @@ pub trait Source: Send + Sync {
 
 /// The re-derivation of a source whose outcome follows from one response: replays the capture `raw` (an
 /// unreadable capture gives an empty outcome) and runs `process` on it, as the live poll does on a fetch.
-pub(crate) fn replay_response(raw: &RawEvent, process: impl FnOnce(&nl_sourcekit::Fetched, &mut PollOutcome)) -> Option<PollOutcome> {
+pub(crate) fn replay_response(raw: &RawEvent, process: impl FnOnce(&nl_adapters::kit::Fetched, &mut PollOutcome)) -> Option<PollOutcome> {
     let mut out = PollOutcome::default();
-    if let Ok(f) = nl_sourcekit::recorded::replay(raw) {
+    if let Ok(f) = nl_adapters::kit::recorded::replay(raw) {
         process(&f, &mut out);
     }
     Some(out)

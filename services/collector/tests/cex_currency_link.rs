@@ -11,8 +11,8 @@ use nl_collector::PollReport;
 use nl_collector::config::build_sources_for_run;
 use nl_collector::sources::cex::mock::MockResponse;
 use nl_domain::RawEvent;
-use nl_sourcekit::RecordedQueues;
-use nl_sourcekit::{BudgetConfig, BudgetRegistry};
+use nl_adapters::kit::RecordedQueues;
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
 const KUCOIN_SYMBOLS: &str = "/api/v2/symbols";

@@ -14,7 +14,7 @@ use nl_collector::sources::cex::mock::{MockResponse, MockVenue};
 use nl_collector::config::{SourceConfig, SourceKind, SourcesConfig};
 use nl_collector::{MemoryStateStore, StateStore};
 use nl_domain::{Envelope, EventType};
-use nl_sourcekit::{BudgetConfig, BudgetRegistry};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 
 const NAME: &str = "okx_ws";
 const REST_PATH: &str = "/api/v5/public/instruments";

@@ -27,7 +27,7 @@ use nl_collector::runtime::{RunIdentity, raw_messages};
 use nl_collector::sources::dex::DexPool;
 use nl_collector::sources::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::kit::RecordedResponses;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{Span, debug, info, warn};

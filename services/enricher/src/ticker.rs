@@ -14,8 +14,8 @@ use std::sync::Arc;
 use nl_collector::sources::cex::{Ticker, TickerDescriptor, ticker_descriptor};
 use nl_collector::sources::dex::config::per_minute_budget;
 use nl_domain::{ListingObservation, ObservationKind, RawEvent, Snapshot, Ts};
-use nl_sourcekit::recorded::fetch_captured;
-use nl_sourcekit::{HttpConfig, HttpSource, RecordedResponses};
+use nl_adapters::kit::recorded::fetch_captured;
+use nl_adapters::kit::{HttpConfig, HttpSource, RecordedResponses};
 use serde::{Deserialize, Serialize};
 
 use crate::config::CexTickersConfig;

@@ -19,7 +19,7 @@ use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity, Sourc
 use nl_domain::Sighting;
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_ledger::LedgerConfig;
-use nl_sourcekit::{BudgetConfig, BudgetRegistry};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
 const SYMBOLS: &str = include_str!("../../collector/src/sources/cex/kucoin/test_data/http_get_v2_symbols.json");

@@ -21,7 +21,7 @@ use nl_bus::testkit::wait_until;
 use nl_domain::{Decimal, RawEvent, Snapshot, Ts};
 use nl_enricher::stats::Stage;
 use nl_enricher::{EnricherConfig, tokio_clock};
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::kit::RecordedResponses;
 
 const OKX_TICKER: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_market_ticker.json");
 const GATE_TICKER: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_tickers_pair.json");

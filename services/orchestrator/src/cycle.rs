@@ -148,7 +148,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
 pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
     let budgets =
-        nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
+        nl_adapters::kit::BudgetRegistry::new(cfg.budget_configs()?, nl_adapters::kit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
     let mut sources = nl_collector::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
     sources.extend(build_dex_sources(dex, run_id)?);
     Ok(sources)

@@ -30,7 +30,7 @@ use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
 use nl_recorder::RecorderConfig;
 use nl_risk_scorer::Provider;
-use nl_sourcekit::RecordedQueues;
+use nl_adapters::kit::RecordedQueues;
 use serde::Serialize;
 
 use crate::cycle::{CycleConfig, enabled_sources, events_per_type, publish_run_event};

@@ -1,4 +1,4 @@
-//! Provider HTTP clients (GoPlus, honeypot.is, rugcheck) over [`nl_sourcekit::HttpSource`], and the
+//! Provider HTTP clients (GoPlus, honeypot.is, rugcheck) over [`nl_adapters::kit::HttpSource`], and the
 //! bounded per-asset report cache.
 //!
 //! Each provider has its own budget, base URL and optional API key (config names the env variable, never
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::SubsecRound;
 use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
-use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
+use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -144,9 +144,9 @@ impl ProvidersConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{provider}: budget: {source}")]
-    Budget { provider: Provider, source: nl_sourcekit::BudgetError },
+    Budget { provider: Provider, source: nl_adapters::kit::BudgetError },
     #[error("{provider}: http client: {source}")]
-    Http { provider: Provider, source: nl_sourcekit::BuildError },
+    Http { provider: Provider, source: nl_adapters::kit::BuildError },
 }
 
 /// What one provider fetch produced.

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, Span, debug, info, warn};
 
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::kit::RecordedResponses;
 
 use crate::clients::{CachedReport, ClientError, ProviderClients, ProvidersConfig, ReportCache, providers_for};
 use crate::{Provider, RiskRules, ScoreConfig, evaluate, score};

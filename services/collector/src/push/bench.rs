@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::{Envelope, EventType};
-use nl_sourcekit::WsConfig;
+use nl_adapters::kit::WsConfig;
 use tokio::time::Instant;
 
 use super::kind::PushKind;

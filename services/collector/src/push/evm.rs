@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nl_domain::{RawEvent, Ts};
-use nl_sourcekit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
+use nl_adapters::kit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};

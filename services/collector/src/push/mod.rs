@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_sourcekit::{BudgetRegistry, EnvHeader, EnvLookup, HttpConfig, HttpSource, WsConfig};
+use nl_adapters::kit::{BudgetRegistry, EnvHeader, EnvLookup, HttpConfig, HttpSource, WsConfig};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 

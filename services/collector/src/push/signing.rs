@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nl_sourcekit::{EnvLookup, UrlFn};
+use nl_adapters::kit::{EnvLookup, UrlFn};
 use sha2::{Digest, Sha256};
 
 const BLOCK: usize = 64;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_sourcekit::{UrlFn, WsConfig, WsEvent, WsHandle};
+use nl_adapters::kit::{UrlFn, WsConfig, WsEvent, WsHandle};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 

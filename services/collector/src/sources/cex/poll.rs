@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
-use nl_sourcekit::{FetchError, Fetched, HttpSource, RecordedResponses, recorded};
+use nl_adapters::kit::{FetchError, Fetched, HttpSource, RecordedResponses, recorded};
 
 use super::currency::{CurrencyDescriptor, annotate, contract_links};
 use serde::{Deserialize, Serialize};

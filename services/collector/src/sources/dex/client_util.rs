@@ -5,7 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use nl_domain::RawEvent;
-use nl_sourcekit::{FetchError, Fetched};
+use nl_adapters::kit::{FetchError, Fetched};
 use serde::{Deserialize, Serialize};
 
 use super::evm::QuoteSet;

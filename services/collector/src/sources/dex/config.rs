@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use nl_sourcekit::{Budget, BudgetConfig, BudgetError, BuildError, SecretParam};
+use nl_adapters::kit::{Budget, BudgetConfig, BudgetError, BuildError, SecretParam};
 use serde::{Deserialize, Serialize};
 
 use super::dexscreener::client::{DexScreenerClient, ProfilesSource, ProfilesVariant};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use nl_sourcekit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, recorded};
+use nl_adapters::kit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ListingObservation, Ts};
-use nl_sourcekit::{BudgetConfig, HttpConfig, HttpSource};
+use nl_adapters::kit::{BudgetConfig, HttpConfig, HttpSource};
 use serde_json::json;
 use tracing::warn;
 
@@ -112,7 +112,7 @@ impl EvmLogSource {
         let mut http_cfg = HttpConfig::new(cfg.rpc_url.clone());
         http_cfg.timeout_ms = cfg.timeout_ms;
         http_cfg.secrets.clone_from(&cfg.rpc_secrets);
-        let budget = nl_sourcekit::Budget::new(BudgetConfig::new(cfg.calls_per_sec, (cfg.calls_per_sec * 2.0).max(1.0)))
+        let budget = nl_adapters::kit::Budget::new(BudgetConfig::new(cfg.calls_per_sec, (cfg.calls_per_sec * 2.0).max(1.0)))
             .map_err(|error| DexBuildError::Budget { source_name: name.clone(), error })?;
         let http =
             HttpSource::with_env(name.clone(), http_cfg, Arc::new(budget), env).map_err(|error| DexBuildError::Http { source_name: name.clone(), error })?;

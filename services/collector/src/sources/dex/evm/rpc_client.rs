@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nl_domain::RawEvent;
-use nl_sourcekit::{FetchError, HttpSource};
+use nl_adapters::kit::{FetchError, HttpSource};
 use serde_json::Value;
 
 use super::erc20::{CallOutcome, TokenMeta, metadata_requests, token_meta};

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use nl_sourcekit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
+use nl_adapters::kit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::debug;

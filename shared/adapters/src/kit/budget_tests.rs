@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use super::*;
-use crate::headers::{Usage, UsageKind};
+use crate::kit::headers::{Usage, UsageKind};
 
 fn budget(rate: f64, burst: f64) -> Budget {
     Budget::new(BudgetConfig::new(rate, burst)).expect("valid")

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::headers::{self, Usage};
+use crate::kit::headers::{self, Usage};
 
 /// Longest body excerpt carried in error messages.
 pub const BODY_EXCERPT_CHARS: usize = 512;

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use nl_sourcekit::{Budget, BudgetConfig, BuildError, FetchError, HttpConfig, HttpSource, SecretLocation, SecretParam, UsageKind};
+use nl_adapters::kit::{Budget, BudgetConfig, BuildError, FetchError, HttpConfig, HttpSource, SecretLocation, SecretParam, UsageKind};
 use tokio::time::Instant;
 
 #[derive(Clone, Default)]
@@ -270,7 +270,7 @@ async fn secrets_are_sent_but_never_exposed() {
     };
     let s = HttpSource::with_env("t", cfg.clone(), budget(), &env).unwrap();
     let f = s.get("/echo?page=1", 1).await.unwrap();
-    assert_eq!(f.body, format!("query=page=1&apikey=q-s3cr3t;header=h-s3cr3t;ua={}", nl_sourcekit::USER_AGENT));
+    assert_eq!(f.body, format!("query=page=1&apikey=q-s3cr3t;header=h-s3cr3t;ua={}", nl_adapters::kit::USER_AGENT));
     assert!(f.url.ends_with("/echo?page=1&apikey=REDACTED"), "{}", f.url);
     let raw = f.to_raw_event("t", "run");
     assert!(!raw.endpoint.contains("s3cr3t"));

@@ -25,8 +25,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
-use crate::backoff::Backoff;
-use crate::http::install_crypto_provider;
+use crate::kit::backoff::Backoff;
+use crate::kit::http::install_crypto_provider;
 
 fn d_ping_interval_ms() -> u64 {
     20_000
@@ -212,7 +212,7 @@ impl WsClient {
     /// A client for `cfg` (nothing connects until [`run`](Self::run)).
     #[must_use]
     pub fn new(cfg: WsConfig) -> Self {
-        let log_url = reqwest::Url::parse(&cfg.url).map_or_else(|_| "<invalid url>".to_owned(), |u| crate::secrets::redact_url(&u, &[]));
+        let log_url = reqwest::Url::parse(&cfg.url).map_or_else(|_| "<invalid url>".to_owned(), |u| crate::kit::secrets::redact_url(&u, &[]));
         Self { cfg, shared: Arc::new(Shared::default()), log_url, url_fn: None, env: Arc::new(|k| std::env::var(k).ok()) }
     }
 

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use nl_sourcekit::{WsClient, WsConfig, WsEvent, WsExit};
+use nl_adapters::kit::{WsClient, WsConfig, WsEvent, WsExit};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
@@ -103,7 +103,7 @@ struct Running {
     events: mpsc::Receiver<WsEvent>,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<WsExit>,
-    handle: nl_sourcekit::WsHandle,
+    handle: nl_adapters::kit::WsHandle,
 }
 
 fn start(cfg: WsConfig, capacity: usize) -> Running {

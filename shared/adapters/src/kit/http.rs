@@ -16,12 +16,12 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::backoff::Backoff;
-use crate::budget::Budget;
-use crate::fetch::{FetchError, Fetched};
-use crate::headers;
-use crate::secrets::{self, ResolvedSecret, SecretLocation, SecretParam};
-use crate::stats::SourceStats;
+use crate::kit::backoff::Backoff;
+use crate::kit::budget::Budget;
+use crate::kit::fetch::{FetchError, Fetched};
+use crate::kit::headers;
+use crate::kit::secrets::{self, ResolvedSecret, SecretLocation, SecretParam};
+use crate::kit::stats::SourceStats;
 
 /// User-Agent sent on every request.
 pub const USER_AGENT: &str = concat!("nl/", env!("CARGO_PKG_VERSION"));
@@ -397,7 +397,7 @@ fn fetched(
     observed_at: chrono::DateTime<Utc>,
     url: &str,
     remembered: Option<&Validators>,
-    usage: Option<crate::headers::Usage>,
+    usage: Option<crate::kit::headers::Usage>,
     attempts: u32,
 ) -> Fetched {
     let header_str = |n: &str| hdrs.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);

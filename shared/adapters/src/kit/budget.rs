@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::headers::Usage;
+use crate::kit::headers::Usage;
 
 /// Above this venue-side usage fraction the bucket stops entirely until the venue window resets.
 const PAUSE_FRACTION: f64 = 0.95;

@@ -14,8 +14,8 @@ use chrono::SubsecRound;
 
 use nl_domain::{RawEvent, Ts};
 
-use crate::fetch::{FetchError, Fetched};
-use crate::http::HttpSource;
+use crate::kit::fetch::{FetchError, Fetched};
+use crate::kit::http::HttpSource;
 
 /// Recorded responses, keyed by the capture's `source` and the request's path and query.
 pub trait RecordedResponses: Send + Sync {

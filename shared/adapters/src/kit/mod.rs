@@ -1,4 +1,4 @@
-//! Shared source plumbing for every CEX, DEX and risk source of nl.
+//! Shared source plumbing for every CEX, DEX and risk adapter of nl (formerly the `nl-sourcekit` crate).
 //!
 //! - [`Budget`] / [`BudgetRegistry`]: one async token bucket per provider, penalised by
 //!   `Retry-After` and bans and throttled by the venue's own usage headers.
@@ -6,8 +6,6 @@
 //! - [`HttpSource`]: budgeted HTTP client with conditional requests, backoff, raw capture and stats.
 //! - [`recorded`]: recorded responses in place of the network (re-derivation from `raw_events`).
 //! - [`ws`]: a reconnecting WebSocket client with subscribe replay and a silence watchdog.
-#![forbid(unsafe_code)]
-
 mod backoff;
 pub mod budget;
 mod fetch;

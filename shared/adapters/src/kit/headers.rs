@@ -1,7 +1,7 @@
 //! Venue rate-limit headers parsed into one [`Usage`] shape, plus `Retry-After`.
 //!
 //! Venues report their own view of our usage; feeding it to the
-//! [`Budget`](crate::Budget) lets us slow down *before* the venue answers 429 or bans the IP.
+//! [`Budget`](crate::kit::Budget) lets us slow down *before* the venue answers 429 or bans the IP.
 //! Header names are matched case-insensitively (they come from a [`HeaderMap`]).
 
 use std::time::Duration;
@@ -138,7 +138,7 @@ pub fn parse_retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dura
     parse_retry_after_value(header(headers, "retry-after")?, now)
 }
 
-/// Whether a response header is worth keeping on [`Fetched`](crate::Fetched): caching
+/// Whether a response header is worth keeping on [`Fetched`](crate::kit::Fetched): caching
 /// validators, dates and every rate-limit family (so raw captures explain throttling later).
 #[must_use]
 pub fn is_kept_header(name: &str) -> bool {

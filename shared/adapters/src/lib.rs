@@ -1,0 +1,10 @@
+//! Every venue, chain and provider nl talks to, in one place: clients, wire models, parsers, recorded
+//! `test_data/` and loopback mocks. Services (collector, enricher, risk-scorer) hold their runtime and
+//! domain logic; how a venue is asked and how its answer is read lives here, so no service crate has to
+//! depend on another one for venue code.
+//!
+//! * [`kit`]: the plumbing every adapter shares (budgeted HTTP client, backoff, rate-limit headers,
+//!   recorded responses, secrets, stats, reconnecting WebSocket).
+#![forbid(unsafe_code)]
+
+pub mod kit;
