@@ -16,10 +16,10 @@ use std::time::Duration;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 use serde::{Deserialize, Serialize};
 
-use crate::source::Source;
-use crate::sources::cex::currency::CurrencyDescriptor;
-use crate::sources::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
-use crate::sources::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
+use nl_adapters::Source;
+use nl_adapters::cex::currency::CurrencyDescriptor;
+use nl_adapters::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
+use nl_adapters::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
 
 /// The implementation behind a source entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

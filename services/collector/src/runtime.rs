@@ -15,7 +15,7 @@ use nl_domain::{Envelope, EventType, ListingObservation, RawEvent, Ts};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::source::{PollError, PollOutcome, Source};
+use nl_adapters::{PollError, PollOutcome, Source};
 use crate::state::StateStore;
 
 /// Subject of raw payloads of `source`.

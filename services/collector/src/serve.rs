@@ -28,8 +28,8 @@ use crate::config::{SourcesConfig, build_sources_for_run};
 use crate::push::evm::{EvmPushSource, build_dex_feeds};
 use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, PushStatus, build_push_sources};
 use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
-use crate::source::Source;
-use crate::sources::dex::config::{DexBuildError, DexSourcesConfig};
+use nl_adapters::Source;
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
 
 fn d_lease_ttl_secs() -> u64 {

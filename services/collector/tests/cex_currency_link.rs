@@ -9,7 +9,7 @@ mod cex_common;
 use cex_common::{Harness, drain, test_data};
 use nl_collector::PollReport;
 use nl_collector::config::build_sources_for_run;
-use nl_collector::sources::cex::mock::MockResponse;
+use nl_adapters::cex::mock::MockResponse;
 use nl_domain::RawEvent;
 use nl_adapters::kit::RecordedQueues;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};

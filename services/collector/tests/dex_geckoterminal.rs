@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dex_support::{Harness, WETH, meta};
-use nl_collector::Source;
-use nl_collector::sources::dex::config::GeckoTerminalConfig;
-use nl_collector::sources::dex::geckoterminal::client::GeckoTerminalSource;
+use nl_adapters::Source;
+use nl_adapters::dex::config::GeckoTerminalConfig;
+use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
 use serde_json::{Value, json};
 
 #[derive(Default)]

@@ -10,7 +10,7 @@ use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
 use nl_collector::push::mock::MockWsVenue;
 use nl_collector::push::{PushOptions, PushOptionsMap, build_push_sources};
 use nl_collector::runtime::{CollectorCtx, RunIdentity, raw_subject};
-use nl_collector::sources::cex::mock::{MockResponse, MockVenue};
+use nl_adapters::cex::mock::{MockResponse, MockVenue};
 use nl_collector::config::{SourceConfig, SourceKind, SourcesConfig};
 use nl_collector::{MemoryStateStore, StateStore};
 use nl_domain::{Envelope, EventType};

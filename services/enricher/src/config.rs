@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use nl_collector::sources::dex::config::DexScreenerConfig;
+use nl_adapters::dex::config::DexScreenerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EnricherError;
@@ -172,7 +172,7 @@ impl CexTickersConfig {
     /// instrument-list base URLs from `[sources]`).
     #[must_use]
     pub fn resolve_base_urls(&self, venue_urls: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        nl_collector::sources::cex::ticker::TICKER_VENUES
+        nl_adapters::cex::ticker::TICKER_VENUES
             .iter()
             .filter_map(|v| self.base_urls.get(*v).or_else(|| venue_urls.get(*v)).map(|u| ((*v).to_string(), u.clone())))
             .collect()
@@ -218,8 +218,8 @@ impl EnricherConfig {
         if t.timeout_ms == 0 {
             return bad("enricher.cex_tickers.timeout_ms must be positive".into());
         }
-        if let Some(v) = t.base_urls.keys().find(|v| nl_collector::sources::cex::ticker_descriptor(v).is_none()) {
-            let known = nl_collector::sources::cex::ticker::TICKER_VENUES.join(", ");
+        if let Some(v) = t.base_urls.keys().find(|v| nl_adapters::cex::ticker_descriptor(v).is_none()) {
+            let known = nl_adapters::cex::ticker::TICKER_VENUES.join(", ");
             return bad(format!("enricher.cex_tickers.base_urls: no ticker lookup for venue {v:?} (known: {known})"));
         }
         Ok(())

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use nl_bus::BusError;
-use nl_collector::sources::dex::config::DexBuildError;
+use nl_adapters::dex::config::DexBuildError;
 
 /// Errors building or running the enricher.
 #[derive(Debug, thiserror::Error)]

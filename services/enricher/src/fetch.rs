@@ -3,9 +3,9 @@
 //! it returns was parsed from its single successful response, and a snapshot can point at that raw.
 
 use async_trait::async_trait;
-use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, TokenPairs};
+use nl_adapters::dex::dexscreener::client::{DexScreenerClient, TokenPairs};
 
-pub use nl_collector::sources::dex::dexscreener::MAX_TOKENS_PER_CALL;
+pub use nl_adapters::dex::dexscreener::MAX_TOKENS_PER_CALL;
 
 /// Looks up the pairs of up to [`MAX_TOKENS_PER_CALL`] token addresses on one chain.
 #[async_trait]

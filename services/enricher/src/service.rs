@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
 use nl_collector::runtime::{RunIdentity, raw_messages};
-use nl_collector::sources::dex::DexPool;
-use nl_collector::sources::dex::config::build_dexscreener_client;
+use nl_adapters::dex::DexPool;
+use nl_adapters::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
 use nl_adapters::kit::RecordedResponses;
 use tokio::sync::{Notify, watch};

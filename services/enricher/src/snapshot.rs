@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use nl_collector::sources::dex::DexPool;
+use nl_adapters::dex::DexPool;
 use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, Snapshot, Ts};
 
 /// `source` of snapshots built from DexScreener pairs.
@@ -109,7 +109,7 @@ mod tests {
 
     use super::*;
     use chrono::TimeZone;
-    use nl_collector::sources::dex::dexscreener::parse_pairs;
+    use nl_adapters::dex::dexscreener::parse_pairs;
     use nl_domain::{ChangeKind, Decimal, ObservationKind};
 
     const PAIRS: &str = include_str!("../test_data/http_get_latest_dex_pairs.json");

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nl_collector::sources::cex::{Ticker, TickerDescriptor, ticker_descriptor};
-use nl_collector::sources::dex::config::per_minute_budget;
+use nl_adapters::cex::{Ticker, TickerDescriptor, ticker_descriptor};
+use nl_adapters::dex::config::per_minute_budget;
 use nl_domain::{ListingObservation, ObservationKind, RawEvent, Snapshot, Ts};
 use nl_adapters::kit::recorded::fetch_captured;
 use nl_adapters::kit::{HttpConfig, HttpSource, RecordedResponses};

@@ -12,19 +12,20 @@ use std::time::Duration;
 use nl_bus::testkit::wait_until;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::config::{SourcesConfig, build_sources_for_run};
-use nl_collector::sources::cex::mock::{MockResponse, MockVenue};
-use nl_collector::sources::dex::config::GeckoTerminalConfig;
-use nl_collector::sources::dex::geckoterminal::client::GeckoTerminalSource;
-use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity, Source};
+use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_adapters::dex::config::GeckoTerminalConfig;
+use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
+use nl_adapters::Source;
+use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_domain::Sighting;
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_ledger::LedgerConfig;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
-const SYMBOLS: &str = include_str!("../../collector/src/sources/cex/kucoin/test_data/http_get_v2_symbols.json");
-const CURRENCY: &str = include_str!("../../collector/src/sources/cex/kucoin/test_data/http_get_v3_currencies_currency.json");
-const NEW_POOLS: &str = include_str!("../../collector/src/sources/dex/geckoterminal/test_data/http_get_new_pools.json");
+const SYMBOLS: &str = include_str!("../../../shared/adapters/src/cex/kucoin/test_data/http_get_v2_symbols.json");
+const CURRENCY: &str = include_str!("../../../shared/adapters/src/cex/kucoin/test_data/http_get_v3_currencies_currency.json");
+const NEW_POOLS: &str = include_str!("../../../shared/adapters/src/dex/geckoterminal/test_data/http_get_new_pools.json");
 /// Base token of the first pool in `NEW_POOLS`.
 const MINT: &str = "Dc26VNVhXVSZXGmCR92yTMhQx6ZygLz5NLMv9zSyg6Fp";
 const WAIT: Duration = Duration::from_secs(20);

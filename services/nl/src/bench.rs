@@ -53,7 +53,7 @@ fn build_kind() -> &'static str {
 const MAX_PUSH_ROUNDS: usize = 1_000;
 
 async fn dex_evm(n: usize) -> anyhow::Result<()> {
-    use nl_collector::sources::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    use nl_adapters::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
     let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
     println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
     let (p50, p99) = nl_collector::bench::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;

@@ -24,7 +24,7 @@ use nl_risk_scorer::clients::ProvidersConfig;
 use serde_json::{Value, json};
 
 /// The recorded DexScreener pair every served pair is shaped after.
-const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+const DS_PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
 const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
 
 /// What one run measured.

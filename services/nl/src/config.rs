@@ -11,7 +11,7 @@ use nl_ledger::LedgerConfig;
 use nl_collector::config::SourcesConfig;
 use nl_collector::push::PushOptionsMap;
 use nl_collector::serve::CollectorSettings;
-use nl_collector::sources::dex::config::DexSourcesConfig;
+use nl_adapters::dex::config::DexSourcesConfig;
 use nl_enricher::EnricherConfig;
 use nl_gate::service::GateServiceConfig;
 use nl_recorder::RecorderConfig;

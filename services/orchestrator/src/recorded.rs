@@ -13,8 +13,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
-use nl_collector::sources::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
+use nl_adapters::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
+use nl_adapters::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
 use nl_domain::RawEvent;
 use nl_enricher::PairFetcher;
 use nl_adapters::kit::{RecordedQueues, recorded};

@@ -7,14 +7,14 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-const OKX_INSTRUMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_public_instruments_spot.json");
-const OKX_ANNOUNCEMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_support_announcements.json");
-const BINANCE_EXCHANGE_INFO: &str = include_str!("../../collector/src/sources/cex/binance/test_data/http_get_exchange_info.json");
-const GATE_PAIRS: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_currency_pairs.json");
-const OKX_TICKER: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_market_ticker.json");
-const GATE_TICKER: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_tickers_pair.json");
-const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
-const DS_PROFILES: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
+const OKX_INSTRUMENTS: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_public_instruments_spot.json");
+const OKX_ANNOUNCEMENTS: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_support_announcements.json");
+const BINANCE_EXCHANGE_INFO: &str = include_str!("../../../shared/adapters/src/cex/binance/test_data/http_get_exchange_info.json");
+const GATE_PAIRS: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_currency_pairs.json");
+const OKX_TICKER: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_market_ticker.json");
+const GATE_TICKER: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_tickers_pair.json");
+const DS_PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+const DS_PROFILES: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
 const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
 const RUGCHECK_REPORT: &str = include_str!("../../risk-scorer/src/providers/rugcheck/test_data/http_get_report.json");
 

@@ -4,7 +4,15 @@
 //! depend on another one for venue code.
 //!
 //! * [`kit`]: the plumbing every adapter shares (budgeted HTTP client, backoff, rate-limit headers,
-//!   recorded responses, secrets, stats, reconnecting WebSocket).
+//!   recorded responses, secrets, stats, reconnecting WebSocket);
+//! * [`source`]: the contract a pollable source implements ([`Source`], [`PollOutcome`], [`PollError`]);
+//! * [`cex`]: centralized exchanges (instrument lists, announcements, currencies, tickers);
+//! * [`dex`]: DEX aggregators (GeckoTerminal, DexScreener) and chains (EVM factory logs, Solana program logs).
 #![forbid(unsafe_code)]
 
+pub mod cex;
+pub mod dex;
 pub mod kit;
+pub mod source;
+
+pub use source::{PollError, PollOutcome, Source};

@@ -35,11 +35,11 @@ use tracing::{debug, info, warn};
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use super::source::PushStatus;
 use crate::runtime::{CollectorCtx, observation_messages, poll_once, raw_messages};
-use crate::source::{PollOutcome, Source};
-use crate::sources::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
-use crate::sources::dex::evm::client::EvmLogSource;
-use crate::sources::dex::evm::cursor::EvmCursor;
-use crate::sources::dex::evm::{WsFrame, parse_ws_frame};
+use nl_adapters::{PollOutcome, Source};
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
+use nl_adapters::dex::evm::client::EvmLogSource;
+use nl_adapters::dex::evm::cursor::EvmCursor;
+use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
 
 /// The push task of one EVM chain.
 pub struct EvmPushSource {
@@ -274,7 +274,7 @@ pub struct DexFeeds {
 }
 
 /// Builds the DEX feeds for `nl serve collector` / `nl run`: like
-/// [`build_dex_sources_with_env`](crate::sources::dex::config::build_dex_sources_with_env), except that a
+/// [`build_dex_sources_with_env`](nl_adapters::dex::config::build_dex_sources_with_env), except that a
 /// chain with `ws_url` becomes an [`EvmPushSource`] instead of a poll source.
 ///
 /// # Errors

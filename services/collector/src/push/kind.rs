@@ -1,9 +1,9 @@
 //! The push feeds nl knows: their config kind names, default URLs, subscribe messages, keepalives, frame
 //! parsers, and which REST endpoint (if any) fills a connection gap with the same state key.
 
-use crate::sources::cex::poll::InstrumentListDescriptor;
-use crate::sources::cex::types::{ParseError, WsFrame};
-use crate::sources::cex::{binance, coinbase, kraken, okx};
+use nl_adapters::cex::poll::InstrumentListDescriptor;
+use nl_adapters::cex::types::{ParseError, WsFrame};
+use nl_adapters::cex::{binance, coinbase, kraken, okx};
 
 /// `kind = "okx_instruments_ws"`: OKX `instruments` channel (SPOT), keyless.
 pub const OKX_INSTRUMENTS_WS: &str = "okx_instruments_ws";

@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::config::{BuildError, SourceConfig, SourceKind, SourcesConfig};
-use crate::source::Source;
-use crate::sources::cex::poll::InstrumentListSource;
+use nl_adapters::Source;
+use nl_adapters::cex::poll::InstrumentListSource;
 
 pub use kind::{PUSH_KINDS, PushKind};
 pub use source::{PushSource, PushStatus, run_push_sources};

@@ -22,8 +22,8 @@ use super::frame::{FeedState, FrameContext, process_text};
 use super::kind::PushKind;
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
-use crate::source::Source;
-use crate::sources::cex::AnnouncementPolicy;
+use nl_adapters::Source;
+use nl_adapters::cex::AnnouncementPolicy;
 
 /// Live status of a push source, for metrics and health checks.
 #[derive(Debug, Default)]

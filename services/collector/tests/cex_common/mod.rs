@@ -8,7 +8,7 @@ use std::time::Duration;
 use nl_bus::testkit::unique_name;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
 use nl_collector::config::{SourcesConfig, build_sources_for_run};
-use nl_collector::sources::cex::mock::MockVenue;
+use nl_adapters::cex::mock::MockVenue;
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_adapters::kit::BudgetRegistry;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub struct Harness {
 
 /// Reads a `test_data` file of a venue.
 pub fn test_data(venue: &str, file: &str) -> String {
-    let path = format!("{}/src/sources/cex/{venue}/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../shared/adapters/src/cex/{venue}/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
