@@ -14,7 +14,6 @@ pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounte
 pub use state::{MemoryStateStore, StateError, StateStore};
 
 pub mod bench;
-pub mod config;
 pub mod push;
 pub mod serve;
 pub mod state_nats;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use nl_bus::BusError;
 use nl_adapters::dex::config::DexBuildError;
+use nl_bus::BusError;
 
 /// Errors building or running the enricher.
 #[derive(Debug, thiserror::Error)]

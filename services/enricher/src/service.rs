@@ -22,12 +22,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
-use nl_collector::runtime::{RunIdentity, raw_messages};
 use nl_adapters::dex::DexPool;
 use nl_adapters::dex::config::build_dexscreener_client;
-use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
 use nl_adapters::kit::RecordedResponses;
+use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
+use nl_collector::runtime::{RunIdentity, raw_messages};
+use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{Span, debug, info, warn};

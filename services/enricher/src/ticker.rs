@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use nl_adapters::cex::{Ticker, TickerDescriptor, ticker_descriptor};
 use nl_adapters::dex::config::per_minute_budget;
-use nl_domain::{ListingObservation, ObservationKind, RawEvent, Snapshot, Ts};
 use nl_adapters::kit::recorded::fetch_captured;
 use nl_adapters::kit::{HttpConfig, HttpSource, RecordedResponses};
+use nl_domain::{ListingObservation, ObservationKind, RawEvent, Snapshot, Ts};
 use serde::{Deserialize, Serialize};
 
 use crate::config::CexTickersConfig;

@@ -9,18 +9,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_bus::testkit::wait_until;
-use nl_bus::{Bus, MemoryBus};
-use nl_collector::config::{SourcesConfig, build_sources_for_run};
+use nl_adapters::Source;
+use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
 use nl_adapters::cex::mock::{MockResponse, MockVenue};
 use nl_adapters::dex::config::GeckoTerminalConfig;
 use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
-use nl_adapters::Source;
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
+use nl_bus::testkit::wait_until;
+use nl_bus::{Bus, MemoryBus};
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_domain::Sighting;
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_ledger::LedgerConfig;
-use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
 const SYMBOLS: &str = include_str!("../../../shared/adapters/src/cex/kucoin/test_data/http_get_v2_symbols.json");

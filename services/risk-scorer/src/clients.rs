@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::SubsecRound;
-use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
 use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
+use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 

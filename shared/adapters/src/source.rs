@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nl_domain::{ListingObservation, RawEvent, Ts};
+
 use crate::kit::RecordedResponses;
 
 /// Why a poll did not fully succeed. The runtime counts it by kind and keeps going.

@@ -26,8 +26,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use nl_domain::{RawEvent, Ts};
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
+use nl_adapters::dex::evm::client::EvmLogSource;
+use nl_adapters::dex::evm::cursor::EvmCursor;
+use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
 use nl_adapters::kit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
+use nl_adapters::{PollOutcome, Source};
+use nl_domain::{RawEvent, Ts};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
@@ -35,11 +40,6 @@ use tracing::{debug, info, warn};
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use super::source::PushStatus;
 use crate::runtime::{CollectorCtx, observation_messages, poll_once, raw_messages};
-use nl_adapters::{PollOutcome, Source};
-use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
-use nl_adapters::dex::evm::client::EvmLogSource;
-use nl_adapters::dex::evm::cursor::EvmCursor;
-use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
 
 /// The push task of one EVM chain.
 pub struct EvmPushSource {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use nl_bus::lease::Lease;
 use nl_adapters::kit::{UrlFn, WsClient, WsConfig, WsEvent};
+use nl_bus::lease::Lease;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
+use nl_adapters::cex::mock::MockVenue;
+use nl_adapters::kit::BudgetRegistry;
 use nl_bus::testkit::unique_name;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
-use nl_collector::config::{SourcesConfig, build_sources_for_run};
-use nl_adapters::cex::mock::MockVenue;
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
-use nl_adapters::kit::BudgetRegistry;
 use serde_json::Value;
 
 pub const RUN_ID: &str = "nl_20260101_000000Z_0000abcd";

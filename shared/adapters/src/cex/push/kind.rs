@@ -1,9 +1,9 @@
 //! The push feeds nl knows: their config kind names, default URLs, subscribe messages, keepalives, frame
 //! parsers, and which REST endpoint (if any) fills a connection gap with the same state key.
 
-use nl_adapters::cex::poll::InstrumentListDescriptor;
-use nl_adapters::cex::types::{ParseError, WsFrame};
-use nl_adapters::cex::{binance, coinbase, kraken, okx};
+use crate::cex::poll::InstrumentListDescriptor;
+use crate::cex::types::{ParseError, WsFrame};
+use crate::cex::{binance, coinbase, kraken, okx};
 
 /// `kind = "okx_instruments_ws"`: OKX `instruments` channel (SPOT), keyless.
 pub const OKX_INSTRUMENTS_WS: &str = "okx_instruments_ws";
@@ -16,7 +16,7 @@ pub const BINANCE_CONTRACT_INFO_WS: &str = "binance_contract_info_ws";
 /// `kind = "binance_announcements_ws"`: Binance announcement WebSocket; needs a read-only API key and secret.
 pub const BINANCE_ANNOUNCEMENTS_WS: &str = "binance_announcements_ws";
 
-/// Every push kind, for [`SourcesConfig::ensure_kinds_known`](crate::config::SourcesConfig::ensure_kinds_known).
+/// Every push kind, for [`SourcesConfig::ensure_kinds_known`](crate::cex::config::SourcesConfig::ensure_kinds_known).
 pub const PUSH_KINDS: [&str; 5] = [OKX_INSTRUMENTS_WS, KRAKEN_INSTRUMENT_WS, COINBASE_STATUS_WS, BINANCE_CONTRACT_INFO_WS, BINANCE_ANNOUNCEMENTS_WS];
 
 /// One push feed implementation.

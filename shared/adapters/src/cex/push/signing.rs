@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nl_adapters::kit::{EnvLookup, UrlFn};
 use sha2::{Digest, Sha256};
+
+use crate::kit::{EnvLookup, UrlFn};
 
 const BLOCK: usize = 64;
 

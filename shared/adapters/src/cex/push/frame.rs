@@ -6,9 +6,9 @@
 use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
 use tracing::warn;
 
-use nl_adapters::cex::poll::{AnnouncementState, InstrumentListState};
-use nl_adapters::cex::types::WsFrame;
-use nl_adapters::cex::{AnnouncementPolicy, announcement_observations, diff, diff_partial, select_new_announcements, to_observation};
+use crate::cex::poll::{AnnouncementState, InstrumentListState};
+use crate::cex::types::WsFrame;
+use crate::cex::{AnnouncementPolicy, announcement_observations, diff, diff_partial, select_new_announcements, to_observation};
 
 use super::kind::PushKind;
 

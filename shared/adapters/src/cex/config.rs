@@ -1,25 +1,26 @@
-//! The collector's `[sources.<name>]` configuration and the builder that turns it into pollable sources.
+//! The `[sources.<name>]` configuration of the CEX poll sources and the builder that turns it into pollable
+//! sources (the collector runs them).
 //!
 //! Each entry names its implementation (`kind`), where it fetches (`base_url`, overridable per environment as
 //! `NL_SOURCES__<NAME>__BASE_URL`), how often, and the budget of its provider. Sources of the same provider
 //! share one token bucket, so their `rate_per_sec`/`burst` must agree; build the [`BudgetRegistry`] from
 //! [`SourcesConfig::budget_configs`]. Secrets never appear here: `api_key_env` names an environment variable.
 //!
-//! Extension point: kinds this module does not implement (push feeds in `push/`, DEX sources) deserialize as
-//! [`SourceKind::Other`]; [`build_sources`] leaves them to their own builders, and
+//! Extension point: kinds this module does not implement (push feeds, see [`push`](crate::cex::push); DEX
+//! sources) deserialize as [`SourceKind::Other`]; [`build_sources`] leaves them to their own builders, and
 //! [`SourcesConfig::ensure_kinds_known`] rejects any kind no builder claims.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_adapters::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 use serde::{Deserialize, Serialize};
 
-use nl_adapters::Source;
-use nl_adapters::cex::currency::CurrencyDescriptor;
-use nl_adapters::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
-use nl_adapters::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
+use crate::Source;
+use crate::cex::currency::CurrencyDescriptor;
+use crate::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
+use crate::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
+use crate::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 
 /// The implementation behind a source entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -443,8 +444,8 @@ fn http_source(
         http.secrets.push(SecretParam { name: header.to_string(), location: SecretLocation::Header, value_env: var.clone() });
     }
     HttpSource::with_env(name, http, budgets.get(&c.provider), env).map_err(|e| match e {
-        nl_adapters::kit::BuildError::BaseUrl(u) => field(name, "base_url", format!("`{u}` is not an absolute http(s) URL")),
-        nl_adapters::kit::BuildError::MissingSecret { env, .. } => field(name, "api_key_env", format!("environment variable `{env}` is unset or empty")),
+        crate::kit::BuildError::BaseUrl(u) => field(name, "base_url", format!("`{u}` is not an absolute http(s) URL")),
+        crate::kit::BuildError::MissingSecret { env, .. } => field(name, "api_key_env", format!("environment variable `{env}` is unset or empty")),
         other => field(name, "http client", other.to_string()),
     })
 }
