@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::SubsecRound;
+use nl_adapters::providers::{Provider, request_path};
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message, NatsBus};
 use nl_collector::RunIdentity;
@@ -23,8 +24,6 @@ use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerStore};
 use nl_orchestrator::{CycleConfig, RederiveOptions};
-use nl_risk_scorer::Provider;
-use nl_risk_scorer::clients::request_path;
 use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
 
 use crate::cli::BenchTarget;

@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
+use nl_adapters::providers::ProvidersConfig;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_collector::runtime::{RunIdentity, observation_messages};
@@ -20,7 +21,6 @@ use nl_domain::{AssetId, ChangeKind, Decision, Envelope, GateDecision, ListingOb
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_gate::GateServiceConfig;
 use nl_risk_scorer::RiskScorerConfig;
-use nl_risk_scorer::clients::ProvidersConfig;
 use serde_json::{Value, json};
 
 /// The recorded DexScreener pair every served pair is shaped after.

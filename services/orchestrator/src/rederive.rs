@@ -24,6 +24,7 @@ use chrono::Utc;
 use nl_adapters::Source;
 use nl_adapters::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_adapters::kit::RecordedQueues;
+use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::RunIdentity;
@@ -31,7 +32,6 @@ use nl_collector::runtime::observation_messages;
 use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerReader, LedgerStore};
 use nl_recorder::RecorderConfig;
-use nl_risk_scorer::Provider;
 use serde::Serialize;
 
 use crate::cycle::{CycleConfig, enabled_sources, events_per_type, publish_run_event};

@@ -7,12 +7,14 @@
 //!   recorded responses, secrets, stats, reconnecting WebSocket);
 //! * [`source`]: the contract a pollable source implements ([`Source`], [`PollOutcome`], [`PollError`]);
 //! * [`cex`]: centralized exchanges (instrument lists, announcements, currencies, tickers);
-//! * [`dex`]: DEX aggregators (GeckoTerminal, DexScreener) and chains (EVM factory logs, Solana program logs).
+//! * [`dex`]: DEX aggregators (GeckoTerminal, DexScreener) and chains (EVM factory logs, Solana program logs);
+//! * [`providers`]: token security providers (GoPlus, honeypot.is, rugcheck) and their normalized facts.
 #![forbid(unsafe_code)]
 
 pub mod cex;
 pub mod dex;
 pub mod kit;
+pub mod providers;
 pub mod source;
 
 pub use source::{PollError, PollOutcome, Source};

@@ -4,20 +4,20 @@ use nl_domain::Ts;
 
 use super::models::IsHoneypotResponse;
 use crate::providers::wire::{count, flag, percent_to_fraction};
-use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
+use crate::providers::{Provider, ProviderError, ProviderReport, SecurityFacts};
 
 /// Parses an `IsHoneypot` body. Simulation-derived facts (honeypot, taxes) are only taken when
 /// `simulationSuccess` is true; contract facts and holder count do not depend on the simulation.
 ///
 /// # Errors
-/// [`RiskError::Decode`] when the body is not a JSON object of the documented shape (e.g. a 429 text page).
-pub fn parse_is_honeypot(body: &str, observed_at: Ts) -> Result<ProviderReport, RiskError> {
+/// [`ProviderError::Decode`] when the body is not a JSON object of the documented shape (e.g. a 429 text page).
+pub fn parse_is_honeypot(body: &str, observed_at: Ts) -> Result<ProviderReport, ProviderError> {
     let provider = Provider::HoneypotIs;
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| RiskError::decode(provider, e, body))?;
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| ProviderError::decode(provider, e, body))?;
     if !value.is_object() {
-        return Err(RiskError::decode(provider, "expected a JSON object", body));
+        return Err(ProviderError::decode(provider, "expected a JSON object", body));
     }
-    let r: IsHoneypotResponse = serde_json::from_value(value).map_err(|e| RiskError::decode(provider, e, body))?;
+    let r: IsHoneypotResponse = serde_json::from_value(value).map_err(|e| ProviderError::decode(provider, e, body))?;
     let simulated = flag(r.simulation_success.as_deref()) == Some(true);
     let sim = r.simulation_result.as_ref().filter(|_| simulated);
     let code = r.contract_code.as_ref();
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn rate_limit_page_and_truncated_json_are_errors() {
         for body in ["Too Many Requests", "{\"simulationSuccess\":tr", "[]", ""] {
-            assert!(matches!(parse_is_honeypot(body, now()), Err(RiskError::Decode { .. })), "{body:?}");
+            assert!(matches!(parse_is_honeypot(body, now()), Err(ProviderError::Decode { .. })), "{body:?}");
         }
     }
 }

@@ -4,7 +4,7 @@ use nl_domain::{Decimal, Ts};
 
 use super::models::{Holder, TokenSecurity, TokenSecurityResponse};
 use crate::providers::wire::{count, decimal, flag};
-use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
+use crate::providers::{Provider, ProviderError, ProviderReport, SecurityFacts};
 
 /// Addresses that hold burned tokens or mean "no owner".
 const BURN_ADDRESSES: [&str; 2] = ["0x0000000000000000000000000000000000000000", "0x000000000000000000000000000000000000dead"];
@@ -12,22 +12,22 @@ const BURN_ADDRESSES: [&str; 2] = ["0x0000000000000000000000000000000000000000",
 /// Parses a GoPlus `token_security` body for `address`.
 ///
 /// # Errors
-/// [`RiskError::Decode`] for a body that is not the documented envelope, [`RiskError::ProviderCode`] when
-/// `code != 1`, [`RiskError::MissingToken`] when `result` has no entry for the address.
-pub fn parse_token_security(body: &str, address: &str, observed_at: Ts) -> Result<ProviderReport, RiskError> {
+/// [`ProviderError::Decode`] for a body that is not the documented envelope, [`ProviderError::ProviderCode`] when
+/// `code != 1`, [`ProviderError::MissingToken`] when `result` has no entry for the address.
+pub fn parse_token_security(body: &str, address: &str, observed_at: Ts) -> Result<ProviderReport, ProviderError> {
     let provider = Provider::Goplus;
-    let resp: TokenSecurityResponse = serde_json::from_str(body).map_err(|e| RiskError::decode(provider, e, body))?;
+    let resp: TokenSecurityResponse = serde_json::from_str(body).map_err(|e| ProviderError::decode(provider, e, body))?;
     let code = resp.code.unwrap_or_default();
     if code.trim() != "1" {
-        return Err(RiskError::ProviderCode { provider, code, message: resp.message.unwrap_or_default() });
+        return Err(ProviderError::ProviderCode { provider, code, message: resp.message.unwrap_or_default() });
     }
     let wanted = address.trim().to_ascii_lowercase();
     let entry = resp
         .result
         .and_then(|mut m| m.remove(&wanted).or_else(|| m.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(&wanted)).map(|(_, v)| v)))
         .filter(serde_json::Value::is_object)
-        .ok_or(RiskError::MissingToken { provider, address: wanted })?;
-    let token: TokenSecurity = serde_json::from_value(entry).map_err(|e| RiskError::decode(provider, e, body))?;
+        .ok_or(ProviderError::MissingToken { provider, address: wanted })?;
+    let token: TokenSecurity = serde_json::from_value(entry).map_err(|e| ProviderError::decode(provider, e, body))?;
     Ok(ProviderReport { provider, observed_at, facts: facts(&token) })
 }
 
@@ -132,15 +132,15 @@ mod tests {
     #[test]
     fn error_code_is_an_error_not_a_pass() {
         let e = parse_token_security(RATE_LIMITED, "0x6982508145454ce325ddbe47a25d4ec3d2311933", now()).unwrap_err();
-        assert!(matches!(e, RiskError::ProviderCode { ref code, .. } if code == "4029"), "{e}");
+        assert!(matches!(e, ProviderError::ProviderCode { ref code, .. } if code == "4029"), "{e}");
         assert!(e.is_retryable());
     }
 
     #[test]
     fn missing_address_and_garbage_are_errors() {
-        assert!(matches!(parse_token_security(WETH, "0x0000000000000000000000000000000000000001", now()), Err(RiskError::MissingToken { .. })));
-        assert!(matches!(parse_token_security("{\"code\":1,\"result\":", "0x01", now()), Err(RiskError::Decode { .. })));
-        assert!(matches!(parse_token_security("<html>502</html>", "0x01", now()), Err(RiskError::Decode { .. })));
+        assert!(matches!(parse_token_security(WETH, "0x0000000000000000000000000000000000000001", now()), Err(ProviderError::MissingToken { .. })));
+        assert!(matches!(parse_token_security("{\"code\":1,\"result\":", "0x01", now()), Err(ProviderError::Decode { .. })));
+        assert!(matches!(parse_token_security("<html>502</html>", "0x01", now()), Err(ProviderError::Decode { .. })));
         let odd_sibling = r#"{"code":1,"result":{"note":"x","0x01":{"is_honeypot":"1"}}}"#;
         assert_eq!(parse_token_security(odd_sibling, "0x01", now()).unwrap().facts.is_honeypot, Some(true));
     }

@@ -4,7 +4,7 @@ use nl_domain::{Decimal, Ts};
 
 use super::models::{Market, Report, Risk};
 use crate::providers::wire::{count, decimal, percent_to_fraction};
-use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
+use crate::providers::{Provider, ProviderError, ProviderReport, SecurityFacts};
 
 /// Parses a rugcheck full report or report summary.
 ///
@@ -15,14 +15,14 @@ use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
 /// `baseUSD + quoteUSD`). Taxes: Token-2022 `transferFee.pct` applies to buys and sells alike.
 ///
 /// # Errors
-/// [`RiskError::Decode`] when the body is not a JSON object of the documented shape.
-pub fn parse_report(body: &str, observed_at: Ts) -> Result<ProviderReport, RiskError> {
+/// [`ProviderError::Decode`] when the body is not a JSON object of the documented shape.
+pub fn parse_report(body: &str, observed_at: Ts) -> Result<ProviderReport, ProviderError> {
     let provider = Provider::Rugcheck;
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| RiskError::decode(provider, e, body))?;
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| ProviderError::decode(provider, e, body))?;
     if !value.is_object() {
-        return Err(RiskError::decode(provider, "expected a JSON object", body));
+        return Err(ProviderError::decode(provider, "expected a JSON object", body));
     }
-    let r: Report = serde_json::from_value(value).map_err(|e| RiskError::decode(provider, e, body))?;
+    let r: Report = serde_json::from_value(value).map_err(|e| ProviderError::decode(provider, e, body))?;
     let token = r.token.as_ref();
     let fee = r.transfer_fee.as_ref().and_then(|f| percent_to_fraction(f.pct.as_deref()));
     let facts = SecurityFacts {
@@ -121,7 +121,7 @@ mod tests {
     fn absent_everything_is_unknown() {
         let f = parse_report("{}", now()).unwrap().facts;
         assert_eq!(f, SecurityFacts::default());
-        assert!(matches!(parse_report("rate limited", now()), Err(RiskError::Decode { .. })));
-        assert!(matches!(parse_report("null", now()), Err(RiskError::Decode { .. })));
+        assert!(matches!(parse_report("rate limited", now()), Err(ProviderError::Decode { .. })));
+        assert!(matches!(parse_report("null", now()), Err(ProviderError::Decode { .. })));
     }
 }
