@@ -10,7 +10,7 @@
 pub mod runtime;
 pub mod state;
 
-pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once, raw_subject};
+pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 
 pub mod bench;

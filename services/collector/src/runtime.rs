@@ -9,20 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nl_adapters::capture::{observation_messages, raw_messages};
+use nl_adapters::{PollError, PollOutcome, Source};
+use nl_bus::Bus;
 use nl_bus::lease::{Lease, Leases};
-use nl_bus::{Bus, Message};
-use nl_domain::{Envelope, EventType, ListingObservation, RawEvent, Ts};
+use nl_domain::Ts;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use nl_adapters::{PollError, PollOutcome, Source};
 use crate::state::StateStore;
-
-/// Subject of raw payloads of `source`.
-#[must_use]
-pub fn raw_subject(source: &str) -> String {
-    format!("nl.raw.{source}")
-}
 
 /// The run identity (shared with every service).
 pub use nl_domain::RunIdentity;
@@ -270,39 +265,6 @@ async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: 
         counters.last_success_ms.store(ms, Ordering::Relaxed);
     }
     report
-}
-
-/// Raw payloads as `raw.captured` envelopes on `nl.raw.<source>`.
-#[must_use]
-pub fn raw_messages(raws: &[RawEvent], run: &RunIdentity) -> Vec<Message> {
-    raws.iter()
-        .filter_map(|r| {
-            let mut meta = serde_json::to_value(r).ok()?;
-            if r.run_id.is_empty() {
-                // Sources built without a run (e.g. long-lived pollers) get the publishing run's id.
-                meta["run_id"] = serde_json::Value::String(run.run_id.clone());
-            }
-            let mut env = Envelope::new(EventType::RawCaptured, &[&r.raw_id], r.observed_at, &run.run_id, &run.config_hash, meta).with_source(r.source.clone());
-            env.event_id = nl_domain::EventId(r.raw_id.clone());
-            let body = env.to_json().ok()?;
-            Some(Message::new(raw_subject(&r.source), r.raw_id.clone(), body))
-        })
-        .collect()
-}
-
-/// Observations as `listing.observed` / `listing.retracted` envelopes, each the start of its own trace
-/// (a `collector.observe` root span whose context the message carries downstream).
-#[must_use]
-pub fn observation_messages(observations: &[ListingObservation], run: &RunIdentity) -> Vec<Message> {
-    observations
-        .iter()
-        .filter_map(|o| {
-            let env = o.to_envelope(&run.run_id, &run.config_hash);
-            let body = env.to_json().ok()?;
-            let span = nl_bus::trace::root_span("collector", "observe", env.kind.as_str(), env.asset_id.as_deref().unwrap_or_default());
-            Some(Message::new(env.subject(), env.event_id.0.clone(), body).traced(&span))
-        })
-        .collect()
 }
 
 #[cfg(test)]

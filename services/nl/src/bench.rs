@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::SubsecRound;
+use nl_adapters::capture::raw_messages;
 use nl_adapters::providers::{Provider, request_path};
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message, NatsBus};
 use nl_collector::RunIdentity;
-use nl_collector::runtime::raw_messages;
 use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerStore};

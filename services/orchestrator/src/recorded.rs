@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use nl_adapters::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
+use nl_adapters::dex::dexscreener::PairFetcher;
 use nl_adapters::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
 use nl_adapters::kit::{RecordedQueues, recorded};
 use nl_domain::RawEvent;
-use nl_enricher::PairFetcher;
 
 /// Recorded risk-provider responses of one run: `raws` (in receive order) of the providers named in
 /// `base_urls` (provider → configured base URL), keyed by provider and request path.

@@ -6,11 +6,13 @@
 //! * [`kit`]: the plumbing every adapter shares (budgeted HTTP client, backoff, rate-limit headers,
 //!   recorded responses, secrets, stats, reconnecting WebSocket);
 //! * [`source`]: the contract a pollable source implements ([`Source`], [`PollOutcome`], [`PollError`]);
+//! * [`capture`]: what the adapters capture (raws, observations) as bus messages;
 //! * [`cex`]: centralized exchanges (instrument lists, announcements, currencies, tickers);
 //! * [`dex`]: DEX aggregators (GeckoTerminal, DexScreener) and chains (EVM factory logs, Solana program logs);
 //! * [`providers`]: token security providers (GoPlus, honeypot.is, rugcheck) and their normalized facts.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod cex;
 pub mod dex;
 pub mod kit;

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use nl_adapters::capture::{observation_messages, raw_messages};
 use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
 use nl_adapters::dex::evm::client::EvmLogSource;
 use nl_adapters::dex::evm::cursor::EvmCursor;
@@ -39,7 +40,7 @@ use tracing::{debug, info, warn};
 
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use super::source::PushStatus;
-use crate::runtime::{CollectorCtx, observation_messages, poll_once, raw_messages};
+use crate::runtime::{CollectorCtx, poll_once};
 
 /// The push task of one EVM chain.
 pub struct EvmPushSource {

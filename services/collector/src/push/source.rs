@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nl_adapters::Source;
+use nl_adapters::capture::{observation_messages, raw_messages};
 use nl_adapters::cex::AnnouncementPolicy;
 use nl_adapters::cex::push::PushKind;
 use nl_adapters::cex::push::frame::{FeedState, FrameContext, process_text};
@@ -23,7 +24,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
-use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
+use crate::runtime::{CollectorCtx, SourceCounters, poll_once};
 
 /// Live status of a push source, for metrics and health checks.
 #[derive(Debug, Default)]

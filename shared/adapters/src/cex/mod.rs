@@ -1,9 +1,10 @@
 //! Centralized-exchange sources: per-venue wire models and parsers for instrument lists, announcement
-//! feeds, push frames and single-pair tickers ([`ticker`]), the announcement title parser, and the
-//! baseline/diff logic that turns snapshots into `listing.observed` observations. The parsers do no I/O:
-//! [`poll`] holds the HTTP poll sources that call them with response bodies (endpoint descriptors in each
-//! venue's `client.rs`), [`config`] builds them from `[sources]`, [`push`] holds the venue side of the
-//! WebSocket feeds, and [`mock`] a scripted mock venue for tests and benchmarks.
+//! feeds, push frames and single-pair tickers ([`ticker`], looked up by [`ticker_client`]), the
+//! announcement title parser, and the baseline/diff logic that turns snapshots into `listing.observed`
+//! observations. The parsers do no I/O: [`poll`] holds the HTTP poll sources that call them with response
+//! bodies (endpoint descriptors in each venue's `client.rs`), [`config`] builds them from `[sources]`,
+//! [`push`] holds the venue side of the WebSocket feeds, and [`mock`] a scripted mock venue for tests and
+//! benchmarks.
 
 pub mod config;
 pub mod currency;
@@ -13,6 +14,7 @@ pub mod mock;
 pub mod poll;
 pub mod push;
 pub mod ticker;
+pub mod ticker_client;
 pub mod title;
 pub mod types;
 mod wire;

@@ -23,9 +23,9 @@ use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_ledger::LedgerConfig;
 use serde_json::Value;
 
-const SYMBOLS: &str = include_str!("../../../shared/adapters/src/cex/kucoin/test_data/http_get_v2_symbols.json");
-const CURRENCY: &str = include_str!("../../../shared/adapters/src/cex/kucoin/test_data/http_get_v3_currencies_currency.json");
-const NEW_POOLS: &str = include_str!("../../../shared/adapters/src/dex/geckoterminal/test_data/http_get_new_pools.json");
+const SYMBOLS: &str = include_str!("../shared/adapters/src/cex/kucoin/test_data/http_get_v2_symbols.json");
+const CURRENCY: &str = include_str!("../shared/adapters/src/cex/kucoin/test_data/http_get_v3_currencies_currency.json");
+const NEW_POOLS: &str = include_str!("../shared/adapters/src/dex/geckoterminal/test_data/http_get_new_pools.json");
 /// Base token of the first pool in `NEW_POOLS`.
 const MINT: &str = "Dc26VNVhXVSZXGmCR92yTMhQx6ZygLz5NLMv9zSyg6Fp";
 const WAIT: Duration = Duration::from_secs(20);

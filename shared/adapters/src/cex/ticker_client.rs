@@ -1,25 +1,62 @@
-//! CEX listings' market values from the listing venue's public single-pair ticker.
+//! Single-pair ticker lookups of CEX listings: a spot instrument observation names the pair ([`TickerRef`]:
+//! venue, instrument id, quote); the [`TickerClient`] asks that venue's ticker endpoint ([`TickerDescriptor`]s,
+//! one [`HttpSource`] and budget per venue) and keeps every response, or the failure to get one, as a raw
+//! capture (source `<venue>_ticker`). In a re-derivation the same requests are answered from those captures.
 //!
-//! A spot instrument observation names the pair ([`TickerRef`]: venue, instrument id, quote); the
-//! [`TickerClient`] asks that venue's ticker endpoint (collector descriptors, one [`HttpSource`] and budget
-//! per venue) and keeps every response, or the failure to get one, as a raw capture (source
-//! `<venue>_ticker`). In a re-derivation the same requests are answered from those captures.
-//!
-//! Only a USD-stablecoin quote (USDT, USDC, USD) gives a USD price and volume; any other quote leaves both
-//! NULL (no conversion). FDV, liquidity and holders are never known for a CEX pair.
+//! [`CexTickersConfig`] is the `[enricher.cex_tickers]` table: which venues are looked up, where, and on
+//! what budget.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nl_adapters::cex::{Ticker, TickerDescriptor, ticker_descriptor};
-use nl_adapters::dex::config::per_minute_budget;
-use nl_adapters::kit::recorded::fetch_captured;
-use nl_adapters::kit::{HttpConfig, HttpSource, RecordedResponses};
-use nl_domain::{ListingObservation, ObservationKind, RawEvent, Snapshot, Ts};
+use nl_domain::{ListingObservation, ObservationKind, RawEvent, Ts};
 use serde::{Deserialize, Serialize};
 
-use crate::config::CexTickersConfig;
-use crate::error::EnricherError;
+use crate::cex::ticker::TICKER_VENUES;
+use crate::cex::{Ticker, TickerDescriptor, ticker_descriptor};
+use crate::dex::config::per_minute_budget;
+use crate::kit::recorded::fetch_captured;
+use crate::kit::{HttpConfig, HttpSource, RecordedResponses};
+
+/// Ticker lookups of CEX listings (OKX, Gate, KuCoin, Bybit): last price and 24 h quote volume of the
+/// listed pair, on each venue's public single-ticker endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CexTickersConfig {
+    /// Look tickers up at all. Default true.
+    pub enabled: bool,
+    /// Budget per venue (a bucket of its own in the enricher). Default 60.
+    pub calls_per_min: f64,
+    /// Per-request timeout. Default 10 000.
+    pub timeout_ms: u64,
+    /// Venue → REST base URL. A venue not named here uses the `base_url` of its enabled instrument-list
+    /// source in `[sources]` (so a mock or simulator set there serves the tickers too); a venue with neither
+    /// is not looked up. Default empty.
+    pub base_urls: BTreeMap<String, String>,
+}
+
+impl Default for CexTickersConfig {
+    fn default() -> Self {
+        Self { enabled: true, calls_per_min: 60.0, timeout_ms: 10_000, base_urls: BTreeMap::new() }
+    }
+}
+
+impl CexTickersConfig {
+    /// The base URL of every ticker venue that has one: `base_urls`, else `venue_urls` (the venues'
+    /// instrument-list base URLs from `[sources]`).
+    #[must_use]
+    pub fn resolve_base_urls(&self, venue_urls: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        TICKER_VENUES.iter().filter_map(|v| self.base_urls.get(*v).or_else(|| venue_urls.get(*v)).map(|u| ((*v).to_string(), u.clone()))).collect()
+    }
+}
+
+/// A venue's ticker client could not be built (bad base URL or budget).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{venue}: {reason}")]
+pub struct TickerBuildError {
+    pub venue: String,
+    pub reason: String,
+}
 
 /// Quotes whose price is a USD price.
 pub const USD_QUOTES: [&str; 3] = ["USDT", "USDC", "USD"];
@@ -50,18 +87,6 @@ impl TickerRef {
     #[must_use]
     pub fn usd_quoted(&self) -> bool {
         USD_QUOTES.iter().any(|q| q.eq_ignore_ascii_case(&self.quote))
-    }
-}
-
-/// Sets `s`'s price and 24 h volume from `ticker` when the pair is USD-quoted (else they stay NULL), and
-/// points the snapshot at the ticker's capture.
-pub fn apply_ticker(s: &mut Snapshot, pair: &TickerRef, ticker: &Ticker, raw_event_id: Option<String>) {
-    if pair.usd_quoted() {
-        s.price_usd = ticker.last;
-        s.volume_24h_usd = ticker.quote_volume_24h;
-    }
-    if raw_event_id.is_some() {
-        s.raw_event_id = raw_event_id;
     }
 }
 
@@ -99,12 +124,12 @@ impl TickerClient {
     /// [`CexTickersConfig::resolve_base_urls`]).
     ///
     /// # Errors
-    /// [`EnricherError::Config`] for a bad base URL or budget, naming the venue.
-    pub fn new(cfg: &CexTickersConfig, base_urls: &BTreeMap<String, String>, run_id: &str) -> Result<Self, EnricherError> {
+    /// [`TickerBuildError`] for a bad base URL or budget, naming the venue.
+    pub fn new(cfg: &CexTickersConfig, base_urls: &BTreeMap<String, String>, run_id: &str) -> Result<Self, TickerBuildError> {
         let mut venues = BTreeMap::new();
         for (venue, url) in base_urls {
             let Some(desc) = ticker_descriptor(venue) else { continue };
-            let bad = |e: String| EnricherError::Config(format!("enricher.cex_tickers ({venue}): {e}"));
+            let bad = |reason: String| TickerBuildError { venue: venue.clone(), reason };
             let budget = per_minute_budget(cfg.calls_per_min).map_err(|e| bad(e.to_string()))?;
             let mut http_cfg = HttpConfig::new(url.clone());
             http_cfg.timeout_ms = cfg.timeout_ms;
@@ -144,10 +169,8 @@ impl TickerClient {
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use chrono::TimeZone;
-    use nl_domain::{AssetId, ChangeKind, Decimal};
+    use nl_domain::{AssetId, ChangeKind};
 
     use super::*;
 
@@ -185,30 +208,17 @@ mod tests {
     }
 
     #[test]
-    fn only_usd_quotes_give_usd_values() {
-        let t = Ticker { instrument_id: None, last: Decimal::from_str("0.4187").ok(), quote_volume_24h: Decimal::from_str("5841232.918347").ok() };
-        let o = obs(ObservationKind::CexInstrument, "okx", "NEWT-USDT", Some("USDT"));
-        let blank = || Snapshot {
-            asset_id: o.asset_id.clone(),
-            observed_at: o.emitted_at,
-            source: "enricher_cex".into(),
-            price_usd: None,
-            fdv_usd: None,
-            market_cap_usd: None,
-            liquidity_usd: None,
-            volume_24h_usd: None,
-            holders: None,
-            age_minutes: None,
-            raw_event_id: Some("obs-raw".into()),
-        };
-        let mut usd = blank();
-        apply_ticker(&mut usd, &TickerRef::of(&o).expect("pair"), &t, Some("ticker-raw".into()));
-        assert_eq!((usd.price_usd, usd.volume_24h_usd), (t.last, t.quote_volume_24h));
-        assert_eq!(usd.raw_event_id.as_deref(), Some("ticker-raw"));
-        let btc = TickerRef { quote: "BTC".into(), ..TickerRef::of(&o).expect("pair") };
-        let mut not_usd = blank();
-        apply_ticker(&mut not_usd, &btc, &t, None);
-        assert_eq!((not_usd.price_usd, not_usd.volume_24h_usd), (None, None), "a BTC price is not converted");
-        assert_eq!(not_usd.raw_event_id.as_deref(), Some("obs-raw"));
+    fn ticker_base_urls_prefer_the_override_then_the_sources() {
+        let mut t = CexTickersConfig::default();
+        t.base_urls.insert("gate".into(), "http://override".into());
+        let from_sources = BTreeMap::from([
+            ("gate".to_string(), "http://src-gate".to_string()),
+            ("okx".to_string(), "http://src-okx".to_string()),
+            ("binance".to_string(), "http://b".to_string()),
+        ]);
+        let got = t.resolve_base_urls(&from_sources);
+        assert_eq!(got.get("gate").map(String::as_str), Some("http://override"));
+        assert_eq!(got.get("okx").map(String::as_str), Some("http://src-okx"));
+        assert!(!got.contains_key("binance") && !got.contains_key("kucoin"), "no ticker lookup, or no URL: not looked up");
     }
 }
