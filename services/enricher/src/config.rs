@@ -131,7 +131,7 @@ impl Default for DexScreenerEnrichConfig {
 }
 
 impl DexScreenerEnrichConfig {
-    /// The collector's DexScreener config carrying these lookup settings (its discovery polls are off).
+    /// The DexScreener adapter config carrying these lookup settings (its discovery polls are off).
     #[must_use]
     pub fn to_collector_config(&self) -> DexScreenerConfig {
         DexScreenerConfig {

@@ -14,6 +14,8 @@
 //!
 //! [`SecurityFacts`]: nl_adapters::providers::SecurityFacts
 //! [`ProviderReport`]: nl_adapters::providers::ProviderReport
+//! [`RiskEvaluation`]: nl_domain::RiskEvaluation
+//! [`ScoreRecord`]: nl_domain::ScoreRecord
 #![forbid(unsafe_code)]
 
 pub mod cache;

@@ -8,7 +8,7 @@
 //!   its `parse_error`, reported as [`PollError::Parse`], and the state is not advanced;
 //! * `304 Not Modified` produces nothing and keeps the state;
 //! * 429/418 become [`PollError::RateLimited`] so the runtime waits before the next poll (the shared
-//!   provider budget is already paused by sourcekit, so there is no retry storm);
+//!   provider budget is already paused by the kit's budget, so there is no retry storm);
 //! * observations point at the raw they came from (`raw_event_id`);
 //! * where the venue has a currency endpoint ([`CurrencyDescriptor`]), the base currency of each `New`
 //!   instrument is looked up (same HTTP client and budget, every response kept raw, at most
