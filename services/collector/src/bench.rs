@@ -14,21 +14,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_adapters::Source;
+use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_adapters::cex::okx;
+use nl_adapters::cex::poll::InstrumentListSource;
+use nl_adapters::dex::config::EvmChainConfig;
+use nl_adapters::dex::evm::client::EvmLogSource;
+use nl_adapters::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
+use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::EventType;
-use nl_sourcekit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::push::evm::EvmPushSource;
 use crate::runtime::{Collector, CollectorCtx, RunIdentity};
-use crate::source::Source;
-use crate::sources::cex::mock::{MockResponse, MockVenue};
-use crate::sources::cex::okx;
-use crate::sources::cex::poll::InstrumentListSource;
-use crate::sources::dex::config::EvmChainConfig;
-use crate::sources::dex::evm::client::EvmLogSource;
-use crate::sources::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use crate::state::{MemoryStateStore, StateStore};
 
 /// Path of the OKX instrument list on the mock venue.

@@ -1,23 +1,19 @@
 //! The collector: turns venue endpoints, push feeds and chain logs into verbatim `raw.captured` payloads
 //! and parsed `listing.observed` events.
 //!
-//! * [`sources`]: per-venue wire models and parsers (pure);
-//! * [`source`]: the contract a pollable source implements;
+//! Venue clients, parsers and the [`Source`](nl_adapters::Source) contract live in `nl-adapters`.
+//!
 //! * [`runtime`]: polling, durable publishing, state, leases;
 //! * [`state`]: where sources keep their cursors.
 #![forbid(unsafe_code)]
 
 pub mod runtime;
-pub mod source;
-pub mod sources;
 pub mod state;
 
-pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once, raw_subject};
-pub use source::{PollError, PollOutcome, Source};
+pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 
 pub mod bench;
-pub mod config;
 pub mod push;
 pub mod serve;
 pub mod state_nats;

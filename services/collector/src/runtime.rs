@@ -9,17 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nl_bus::{observation_messages, raw_messages};
+use nl_adapters::{PollError, PollOutcome, Source};
+use nl_bus::Bus;
 use nl_bus::lease::{Lease, Leases};
-use nl_bus::{Bus, Message};
-use nl_domain::{ListingObservation, Ts};
+use nl_domain::Ts;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::source::{PollError, PollOutcome, Source};
 use crate::state::StateStore;
-
-pub use nl_bus::raw_messages;
-pub use nl_domain::raw_subject;
 
 /// The run identity (shared with every service).
 pub use nl_domain::RunIdentity;
@@ -267,22 +265,6 @@ async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: 
         counters.last_success_ms.store(ms, Ordering::Relaxed);
     }
     report
-}
-
-
-/// Observations as `listing.observed` / `listing.retracted` envelopes, each the start of its own trace
-/// (a `collector.observe` root span whose context the message carries downstream).
-#[must_use]
-pub fn observation_messages(observations: &[ListingObservation], run: &RunIdentity) -> Vec<Message> {
-    observations
-        .iter()
-        .filter_map(|o| {
-            let env = o.to_envelope(&run.run_id, &run.config_hash);
-            let body = env.to_json().ok()?;
-            let span = nl_bus::trace::root_span("collector", "observe", env.kind.as_str(), env.asset_id.as_deref().unwrap_or_default());
-            Some(Message::new(env.subject(), env.event_id.0.clone(), body).traced(&span))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -19,17 +19,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_adapters::Source;
+use nl_adapters::cex::config::{BuildError, SourcesConfig, build_sources_for_run};
+use nl_adapters::cex::push::PUSH_KINDS;
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry, EnvLookup};
 use nl_bus::{Bus, NatsBus, NatsConfig, NatsLeases};
-use nl_sourcekit::{BudgetConfig, BudgetRegistry, EnvLookup};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::config::{SourcesConfig, build_sources_for_run};
 use crate::push::evm::{EvmPushSource, build_dex_feeds};
-use crate::push::{PUSH_KINDS, PushOptionsMap, PushSource, PushStatus, build_push_sources};
+use crate::push::{PushOptionsMap, PushSource, PushStatus, build_push_sources};
 use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
-use crate::source::Source;
-use crate::sources::dex::config::{DexBuildError, DexSourcesConfig};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
 
 fn d_lease_ttl_secs() -> u64 {
@@ -86,7 +87,7 @@ pub struct ServeConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("sources: {0}")]
-    Sources(#[from] crate::config::BuildError),
+    Sources(#[from] BuildError),
     #[error("budgets: {0}")]
     Budget(String),
     #[error("nats: {0}")]

@@ -7,12 +7,12 @@
 mod cex_common;
 
 use cex_common::{Harness, drain, test_data};
+use nl_adapters::cex::config::build_sources_for_run;
+use nl_adapters::cex::mock::MockResponse;
+use nl_adapters::kit::RecordedQueues;
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use nl_collector::PollReport;
-use nl_collector::config::build_sources_for_run;
-use nl_collector::sources::cex::mock::MockResponse;
 use nl_domain::RawEvent;
-use nl_sourcekit::RecordedQueues;
-use nl_sourcekit::{BudgetConfig, BudgetRegistry};
 use serde_json::Value;
 
 const KUCOIN_SYMBOLS: &str = "/api/v2/symbols";
@@ -116,7 +116,7 @@ async fn lookups_can_be_turned_off_and_are_rejected_where_unsupported() {
     assert!(r.ok() && r.new == 1, "{r:?}");
     assert_eq!(h.venue.hit_count(GATE_NEW), 0);
 
-    let mut cfg = nl_collector::config::SourcesConfig::defaults().only(&["okx_spot"]);
+    let mut cfg = nl_adapters::cex::config::SourcesConfig::defaults().only(&["okx_spot"]);
     cfg.get_mut("okx_spot").unwrap().max_currency_lookups = Some(3);
     let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1.0, 1.0)).unwrap();
     let err = build_sources_for_run(&cfg, &budgets, &|_| None, "run").err().unwrap();

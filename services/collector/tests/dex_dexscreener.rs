@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use dex_support::{Harness, meta};
-use nl_collector::sources::dex::config::{DexScreenerConfig, per_minute_budget};
-use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, ProfilesSource, ProfilesVariant};
+use nl_adapters::dex::config::{DexScreenerConfig, per_minute_budget};
+use nl_adapters::dex::dexscreener::client::{DexScreenerClient, ProfilesSource, ProfilesVariant};
 
-const PROFILES: &str = include_str!("../src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
-const TOKENS_V1: &str = include_str!("../src/sources/dex/dexscreener/test_data/http_get_tokens_v1.json");
+const PROFILES: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
+const TOKENS_V1: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_tokens_v1.json");
 
 type Seen = Arc<Mutex<Vec<String>>>;
 

@@ -11,10 +11,11 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U160, aliases::I24, aliases::U24};
 use alloy_sol_types::SolEvent;
 use dex_support::{Harness, MockLog, MockNode, TokenInfo, USDC, V3_FACTORY, V4_POOL_MANAGER, WETH, a, addr, events, lower, meta, v2_pair};
+use nl_adapters::Source;
+use nl_adapters::dex::config::EvmChainConfig;
+use nl_adapters::dex::evm::client::EvmLogSource;
 use nl_bus::testkit::wait_until;
-use nl_collector::sources::dex::config::EvmChainConfig;
-use nl_collector::sources::dex::evm::client::EvmLogSource;
-use nl_collector::{Collector, Source};
+use nl_collector::Collector;
 use serde_json::Value;
 
 fn config(node: &MockNode) -> EvmChainConfig {

@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dex_support::{Harness, WETH, meta};
-use nl_collector::Source;
-use nl_collector::sources::dex::config::GeckoTerminalConfig;
-use nl_collector::sources::dex::geckoterminal::client::GeckoTerminalSource;
+use nl_adapters::Source;
+use nl_adapters::dex::config::GeckoTerminalConfig;
+use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
 use serde_json::{Value, json};
 
 #[derive(Default)]
@@ -206,7 +206,7 @@ async fn rederive_from_the_kept_raws_gives_the_same_observations_and_state() {
     let mut state = None;
     let mut envs = Vec::new();
     for raw in &raws {
-        let out = src.rederive(state.as_ref(), raw, &nl_sourcekit::RecordedQueues::default()).expect("GeckoTerminal re-derives from raw");
+        let out = src.rederive(state.as_ref(), raw, &nl_adapters::kit::RecordedQueues::default()).expect("GeckoTerminal re-derives from raw");
         state = out.next_state.or(state);
         envs.extend(out.observations.iter().map(|o| serde_json::to_value(o.to_envelope("r", "c")).unwrap()));
     }

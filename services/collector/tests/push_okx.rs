@@ -5,16 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_domain::raw_subject;
+use nl_adapters::cex::config::{SourceConfig, SourceKind, SourcesConfig};
+use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use nl_bus::testkit::wait_until;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
-use nl_collector::push::mock::MockWsVenue;
 use nl_collector::push::{PushOptions, PushOptionsMap, build_push_sources};
-use nl_collector::runtime::{CollectorCtx, RunIdentity, raw_subject};
-use nl_collector::sources::cex::mock::{MockResponse, MockVenue};
-use nl_collector::config::{SourceConfig, SourceKind, SourcesConfig};
+use nl_collector::runtime::{CollectorCtx, RunIdentity};
 use nl_collector::{MemoryStateStore, StateStore};
 use nl_domain::{Envelope, EventType};
-use nl_sourcekit::{BudgetConfig, BudgetRegistry};
 
 const NAME: &str = "okx_ws";
 const REST_PATH: &str = "/api/v5/public/instruments";

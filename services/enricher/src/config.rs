@@ -1,10 +1,12 @@
 //! `[enricher]` configuration: the durable consumer, the bounded re-snapshot schedule, the DexScreener
 //! pair lookups and the CEX ticker lookups. Every field has a default, so an empty table is valid.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use nl_collector::sources::dex::config::DexScreenerConfig;
+use nl_adapters::cex::ticker::TICKER_VENUES;
+use nl_adapters::cex::ticker_client::CexTickersConfig;
+use nl_adapters::cex::ticker_descriptor;
+use nl_adapters::dex::config::DexScreenerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EnricherError;
@@ -129,7 +131,7 @@ impl Default for DexScreenerEnrichConfig {
 }
 
 impl DexScreenerEnrichConfig {
-    /// The collector's DexScreener config carrying these lookup settings (its discovery polls are off).
+    /// The DexScreener adapter config carrying these lookup settings (its discovery polls are off).
     #[must_use]
     pub fn to_collector_config(&self) -> DexScreenerConfig {
         DexScreenerConfig {
@@ -141,41 +143,6 @@ impl DexScreenerEnrichConfig {
             timeout_ms: self.timeout_ms,
             ..DexScreenerConfig::default()
         }
-    }
-}
-
-/// Ticker lookups of CEX listings (OKX, Gate, KuCoin, Bybit): last price and 24 h quote volume of the
-/// listed pair, on each venue's public single-ticker endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CexTickersConfig {
-    /// Look tickers up at all. Default true.
-    pub enabled: bool,
-    /// Budget per venue (a bucket of its own in the enricher). Default 60.
-    pub calls_per_min: f64,
-    /// Per-request timeout. Default 10 000.
-    pub timeout_ms: u64,
-    /// Venue → REST base URL. A venue not named here uses the `base_url` of its enabled instrument-list
-    /// source in `[sources]` (so a mock or simulator set there serves the tickers too); a venue with neither
-    /// is not looked up. Default empty.
-    pub base_urls: BTreeMap<String, String>,
-}
-
-impl Default for CexTickersConfig {
-    fn default() -> Self {
-        Self { enabled: true, calls_per_min: 60.0, timeout_ms: 10_000, base_urls: BTreeMap::new() }
-    }
-}
-
-impl CexTickersConfig {
-    /// The base URL of every ticker venue that has one: `base_urls`, else `venue_urls` (the venues'
-    /// instrument-list base URLs from `[sources]`).
-    #[must_use]
-    pub fn resolve_base_urls(&self, venue_urls: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        nl_collector::sources::cex::ticker::TICKER_VENUES
-            .iter()
-            .filter_map(|v| self.base_urls.get(*v).or_else(|| venue_urls.get(*v)).map(|u| ((*v).to_string(), u.clone())))
-            .collect()
     }
 }
 
@@ -218,8 +185,8 @@ impl EnricherConfig {
         if t.timeout_ms == 0 {
             return bad("enricher.cex_tickers.timeout_ms must be positive".into());
         }
-        if let Some(v) = t.base_urls.keys().find(|v| nl_collector::sources::cex::ticker_descriptor(v).is_none()) {
-            let known = nl_collector::sources::cex::ticker::TICKER_VENUES.join(", ");
+        if let Some(v) = t.base_urls.keys().find(|v| ticker_descriptor(v).is_none()) {
+            let known = TICKER_VENUES.join(", ");
             return bad(format!("enricher.cex_tickers.base_urls: no ticker lookup for venue {v:?} (known: {known})"));
         }
         Ok(())
@@ -264,20 +231,5 @@ mod tests {
         c.cex_tickers.base_urls.insert("kraken".into(), "http://127.0.0.1:1".into());
         let err = c.validate().expect_err("unknown venue").to_string();
         assert!(err.contains("kraken"), "{err}");
-    }
-
-    #[test]
-    fn ticker_base_urls_prefer_the_override_then_the_sources() {
-        let mut t = CexTickersConfig::default();
-        t.base_urls.insert("gate".into(), "http://override".into());
-        let from_sources = BTreeMap::from([
-            ("gate".to_string(), "http://src-gate".to_string()),
-            ("okx".to_string(), "http://src-okx".to_string()),
-            ("binance".to_string(), "http://b".to_string()),
-        ]);
-        let got = t.resolve_base_urls(&from_sources);
-        assert_eq!(got.get("gate").map(String::as_str), Some("http://override"));
-        assert_eq!(got.get("okx").map(String::as_str), Some("http://src-okx"));
-        assert!(!got.contains_key("binance") && !got.contains_key("kucoin"), "no ticker lookup, or no URL: not looked up");
     }
 }

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use nl_adapters::cex::ticker_client::TickerBuildError;
+use nl_adapters::dex::config::DexBuildError;
 use nl_bus::BusError;
-use nl_collector::sources::dex::config::DexBuildError;
 
 /// Errors building or running the enricher.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,13 @@ pub enum EnricherError {
     /// An output could not be serialized (never expected: every output is plain data).
     #[error("encoding {what} failed: {error}")]
     Encode { what: &'static str, error: String },
+}
+
+impl From<TickerBuildError> for EnricherError {
+    /// A ticker client that cannot be built is a config error of `[enricher.cex_tickers]`.
+    fn from(e: TickerBuildError) -> Self {
+        Self::Config(format!("enricher.cex_tickers ({}): {}", e.venue, e.reason))
+    }
 }
 
 impl EnricherError {

@@ -4,30 +4,25 @@
 //!
 //! * [`config`]: `[enricher]` settings;
 //! * [`normalize`]: observation → asset upsert (pure);
-//! * [`snapshot`]: snapshots from carried pool data, DexScreener pairs or CEX listing times (pure);
-//! * [`ticker`]: CEX tickers of the listed pair (venue lookups, raw captures, USD mapping);
+//! * [`snapshot`]: snapshots from carried pool data, DexScreener pairs, CEX listing times or the listed
+//!   pair's ticker (pure);
 //! * [`schedule`]: the bounded tracked set with its age tiers;
-//! * [`fetch`]: the pair source trait (DexScreener);
 //! * [`service`]: `build(cfg, ctx) → run(shutdown)`;
 //! * [`stats`]: the counters.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod error;
-pub mod fetch;
 pub mod normalize;
 pub mod schedule;
 pub mod service;
 pub mod snapshot;
 pub mod stats;
-pub mod ticker;
 
-pub use config::{CexTickersConfig, DexScreenerEnrichConfig, EnricherConfig, ScheduleConfig, Tier};
+pub use config::{DexScreenerEnrichConfig, EnricherConfig, ScheduleConfig, Tier};
 pub use error::EnricherError;
-pub use fetch::PairFetcher;
 pub use normalize::{normalize, upsert_event_id};
 pub use schedule::Schedule;
 pub use service::{Clock, EnricherCtx, EnricherService, LISTING_FILTER, build, system_clock, tokio_clock};
 pub use snapshot::snapshot_event_id;
 pub use stats::{EnricherCounts, EnricherStats};
-pub use ticker::{TickerClient, TickerRef};

@@ -1,7 +1,7 @@
 //! Pure mapping of a `listing.observed` / `listing.retracted` observation to the `asset.upserted` the
 //! ledger merges: the asset's identity (linked to a contract where the venue says which), and one sighting.
 
-use nl_collector::sources::cex::currency::{LINK_CHAIN_KEY, LINK_CONTRACT_KEY};
+use nl_adapters::cex::currency::{LINK_CHAIN_KEY, LINK_CONTRACT_KEY};
 use nl_domain::{AssetId, AssetUpsert, ChangeKind, Envelope, EventId, EventType, ListingObservation, ObservationKind, Sighting};
 use serde_json::{Map, Value};
 

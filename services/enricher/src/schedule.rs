@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use nl_adapters::cex::ticker_client::TickerRef;
 use nl_domain::AssetId;
 use tokio::time::Instant;
 
 use crate::config::ScheduleConfig;
-use crate::ticker::TickerRef;
 
 #[derive(Debug, Clone)]
 struct Entry {

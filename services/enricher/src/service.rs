@@ -22,25 +22,24 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
 use nl_bus::raw_messages;
-use nl_domain::RunIdentity;
-use nl_collector::sources::dex::DexPool;
-use nl_collector::sources::dex::config::build_dexscreener_client;
-use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot, Ts};
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::cex::ticker_client::{TickerClient, TickerRef};
+use nl_adapters::dex::DexPool;
+use nl_adapters::dex::config::build_dexscreener_client;
+use nl_adapters::dex::dexscreener::{MAX_TOKENS_PER_CALL, PairFetcher};
+use nl_adapters::kit::RecordedResponses;
+use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
+use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, RunIdentity, Snapshot, Ts};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::{Span, debug, info, warn};
 
 use crate::config::EnricherConfig;
 use crate::error::EnricherError;
-use crate::fetch::{MAX_TOKENS_PER_CALL, PairFetcher};
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::{Due, Schedule, Tracked};
-use crate::snapshot::{best_pool, carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
+use crate::snapshot::{apply_ticker, best_pool, carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
 use crate::stats::{Dropped, EnricherCounts, EnricherStats, Stage};
-use crate::ticker::{TickerClient, TickerRef, apply_ticker};
 
 /// Subjects the enricher consumes: `listing.observed` and `listing.retracted`.
 pub const LISTING_FILTER: &str = "nl.evt.listing.>";

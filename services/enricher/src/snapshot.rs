@@ -1,11 +1,13 @@
 //! Pure construction of market snapshots: from pool data carried by an observation (GeckoTerminal), from
 //! DexScreener pairs (best pool by liquidity), or for CEX listings (age, and the values of the pair's ticker,
-//! set by [`crate::ticker::apply_ticker`]). Missing values stay `None`
+//! set by [`apply_ticker`]). Missing values stay `None`
 //! (NULL), never 0; decimals come through exactly as the source parsers produced them.
 
 use std::cmp::Ordering;
 
-use nl_collector::sources::dex::DexPool;
+use nl_adapters::cex::Ticker;
+use nl_adapters::cex::ticker_client::TickerRef;
+use nl_adapters::dex::DexPool;
 use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, Snapshot, Ts};
 
 /// `source` of snapshots built from DexScreener pairs.
@@ -103,17 +105,29 @@ pub fn pool_snapshot(pool: &DexPool, observed_at: Ts, raw_event_id: Option<Strin
     Ok(s)
 }
 
+/// Sets `s`'s price and 24 h volume from `ticker` when the pair is USD-quoted (else they stay NULL), and
+/// points the snapshot at the ticker's capture.
+pub fn apply_ticker(s: &mut Snapshot, pair: &TickerRef, ticker: &Ticker, raw_event_id: Option<String>) {
+    if pair.usd_quoted() {
+        s.price_usd = ticker.last;
+        s.volume_24h_usd = ticker.quote_volume_24h;
+    }
+    if raw_event_id.is_some() {
+        s.raw_event_id = raw_event_id;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
 
     use super::*;
     use chrono::TimeZone;
-    use nl_collector::sources::dex::dexscreener::parse_pairs;
+    use nl_adapters::dex::dexscreener::parse_pairs;
     use nl_domain::{ChangeKind, Decimal, ObservationKind};
 
-    const PAIRS: &str = include_str!("../test_data/http_get_latest_dex_pairs.json");
-    const TOKENS_V1: &str = include_str!("../test_data/http_get_tokens_v1.json");
+    const PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+    const TOKENS_V1: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_tokens_v1.json");
     const STONK: &str = "solana:3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";
 
     fn all_pools() -> Vec<DexPool> {
@@ -207,5 +221,33 @@ mod tests {
         assert!(s.price_usd.is_none() && s.liquidity_usd.is_none() && s.volume_24h_usd.is_none() && s.holders.is_none());
         let none = ListingObservation { scheduled_at: None, source_published_at: None, ..obs };
         assert!(cex_age_snapshot(&none, &none.asset_id, t).is_none());
+    }
+
+    #[test]
+    fn only_usd_quotes_give_usd_values() {
+        let t = Ticker { instrument_id: None, last: Decimal::from_str("0.4187").ok(), quote_volume_24h: Decimal::from_str("5841232.918347").ok() };
+        let usdt = TickerRef { venue: "okx".into(), instrument_id: "NEWT-USDT".into(), quote: "USDT".into() };
+        let blank = || Snapshot {
+            asset_id: AssetId::cex("okx", "NEWT").expect("id"),
+            observed_at: at(),
+            source: "enricher_cex".into(),
+            price_usd: None,
+            fdv_usd: None,
+            market_cap_usd: None,
+            liquidity_usd: None,
+            volume_24h_usd: None,
+            holders: None,
+            age_minutes: None,
+            raw_event_id: Some("obs-raw".into()),
+        };
+        let mut usd = blank();
+        apply_ticker(&mut usd, &usdt, &t, Some("ticker-raw".into()));
+        assert_eq!((usd.price_usd, usd.volume_24h_usd), (t.last, t.quote_volume_24h));
+        assert_eq!(usd.raw_event_id.as_deref(), Some("ticker-raw"));
+        let btc = TickerRef { quote: "BTC".into(), ..usdt };
+        let mut not_usd = blank();
+        apply_ticker(&mut not_usd, &btc, &t, None);
+        assert_eq!((not_usd.price_usd, not_usd.volume_24h_usd), (None, None), "a BTC price is not converted");
+        assert_eq!(not_usd.raw_event_id.as_deref(), Some("obs-raw"));
     }
 }

@@ -16,15 +16,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::*;
+use nl_adapters::kit::RecordedResponses;
 use nl_bus::MemoryBus;
 use nl_bus::testkit::wait_until;
 use nl_domain::{Decimal, RawEvent, Snapshot, Ts};
 use nl_enricher::stats::Stage;
 use nl_enricher::{EnricherConfig, tokio_clock};
-use nl_sourcekit::RecordedResponses;
 
-const OKX_TICKER: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_market_ticker.json");
-const GATE_TICKER: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_tickers_pair.json");
+const OKX_TICKER: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_market_ticker.json");
+const GATE_TICKER: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_tickers_pair.json");
 const T: Duration = Duration::from_secs(10);
 
 fn d(s: &str) -> Option<Decimal> {

@@ -61,7 +61,7 @@ pub async fn bench_risk_gate(n: usize) -> (f64, f64) {
 /// The golden file lacks the `fine_evm` payloads, or the port cannot be bound.
 pub async fn serve_fine_evm_providers() -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     use nl_domain::AssetId;
-    use nl_risk_scorer::Provider;
+    use nl_adapters::providers::Provider;
 
     use crate::mock::{MockResponse, ProviderMock};
 
@@ -87,7 +87,7 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
 
     use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
     use nl_domain::{AssetId, Decimal, Envelope, EventType, Snapshot};
-    use nl_risk_scorer::clients::ProvidersConfig;
+    use nl_adapters::providers::ProvidersConfig;
     use nl_risk_scorer::{RiskScorerConfig, RiskScorerCtx, RunIdentity};
 
     use crate::service::{GateServiceConfig, build as build_gate};

@@ -7,9 +7,9 @@
 //! newer rugcheck report). A payload with an `http_status` other than 200, or one that does not parse,
 //! yields no report: the checks it would have fed are unknown.
 
+use nl_adapters::providers::{Provider, ProviderError, ProviderReport, goplus, honeypot, rugcheck};
 use nl_domain::{AssetId, Decimal, Decision, GateDecision, RiskEvaluation, ScoreRecord, Snapshot, Ts};
-use nl_risk_scorer::providers::{goplus, honeypot, rugcheck};
-use nl_risk_scorer::{Provider, ProviderReport, RiskError, RiskRules, ScoreConfig, evaluate, score};
+use nl_risk_scorer::{RiskRules, ScoreConfig, evaluate, score};
 use serde::{Deserialize, Serialize};
 
 use crate::{GateConfig, GateError, decide};
@@ -105,17 +105,17 @@ impl GoldenPayload {
     /// Parses the payload for `asset` with the provider's parser.
     ///
     /// # Errors
-    /// The parser's [`RiskError`], or [`RiskError::Field`] for a non-200 status or GoPlus asked about a
+    /// The parser's [`ProviderError`], or [`ProviderError::Field`] for a non-200 status or GoPlus asked about a
     /// CEX-only asset.
-    pub fn parse(&self, asset: &AssetId) -> Result<ProviderReport, RiskError> {
+    pub fn parse(&self, asset: &AssetId) -> Result<ProviderReport, ProviderError> {
         if let Some(status) = self.http_status.filter(|s| *s != 200) {
-            return Err(RiskError::Field { provider: self.provider, field: "http_status", reason: format!("HTTP {status}") });
+            return Err(ProviderError::Field { provider: self.provider, field: "http_status", reason: format!("HTTP {status}") });
         }
         let body = self.body_text();
         match self.provider {
             Provider::Goplus => {
                 let AssetId::Chain { address, .. } = asset else {
-                    return Err(RiskError::Field { provider: self.provider, field: "asset_id", reason: "not an on-chain asset".into() });
+                    return Err(ProviderError::Field { provider: self.provider, field: "asset_id", reason: "not an on-chain asset".into() });
                 };
                 goplus::parse_token_security(&body, address, self.observed_at)
             }

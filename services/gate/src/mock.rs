@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use nl_risk_scorer::Provider;
+use nl_adapters::providers::Provider;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 

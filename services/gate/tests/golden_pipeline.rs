@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nl_adapters::providers::{Provider, ProvidersConfig};
 use nl_bus::testkit::wait_until;
 use nl_bus::{Bus, MemoryBus, Message};
 use nl_domain::{AssetId, AssetUpsert, Decision, Envelope, EventType, ObservationKind, Sighting, Snapshot, Ts};
@@ -21,8 +22,7 @@ use nl_gate::mock::{MockResponse, ProviderMock};
 use nl_domain::GateDecision;
 use nl_gate::GateServiceConfig;
 use nl_ledger::{AssetFilter, LedgerConfig, SqliteReader};
-use nl_risk_scorer::clients::ProvidersConfig;
-use nl_risk_scorer::{Clock, Provider, RiskScorerConfig, RiskScorerCtx, RunIdentity};
+use nl_risk_scorer::{Clock, RiskScorerConfig, RiskScorerCtx, RunIdentity};
 
 const WAIT: Duration = Duration::from_secs(20);
 

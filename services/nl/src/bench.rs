@@ -15,16 +15,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::SubsecRound;
+use nl_bus::raw_messages;
+use nl_adapters::providers::{Provider, request_path};
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message, NatsBus};
 use nl_collector::RunIdentity;
-use nl_bus::raw_messages;
 use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
 use nl_ledger::{LedgerConfig, LedgerStore};
 use nl_runtime::{CycleConfig, RederiveOptions};
-use nl_risk_scorer::Provider;
-use nl_risk_scorer::clients::request_path;
 use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
 
 use crate::cli::BenchTarget;
@@ -53,7 +52,7 @@ fn build_kind() -> &'static str {
 const MAX_PUSH_ROUNDS: usize = 1_000;
 
 async fn dex_evm(n: usize) -> anyhow::Result<()> {
-    use nl_collector::sources::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    use nl_adapters::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
     let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
     println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
     let (p50, p99) = nl_collector::bench::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;

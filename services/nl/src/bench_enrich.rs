@@ -13,18 +13,19 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
+use nl_bus::observation_messages;
+use nl_adapters::providers::ProvidersConfig;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
-use nl_collector::runtime::{RunIdentity, observation_messages};
+use nl_collector::runtime::RunIdentity;
 use nl_domain::{AssetId, ChangeKind, Decision, Envelope, GateDecision, ListingObservation, ObservationKind};
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_gate::GateServiceConfig;
 use nl_risk_scorer::RiskScorerConfig;
-use nl_risk_scorer::clients::ProvidersConfig;
 use serde_json::{Value, json};
 
 /// The recorded DexScreener pair every served pair is shaped after.
-const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+const DS_PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
 const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
 
 /// What one run measured.

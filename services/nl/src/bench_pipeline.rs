@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use nl_bus::observation_messages;
 use nl_bus::testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, ConsumerSpec, NatsBus, Subscription};
 use nl_collector::bench::percentile;
-use nl_collector::runtime::observation_messages;
 use nl_config::Loaded;
 use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RunIdentity};
 use tokio::process::{Child, Command};

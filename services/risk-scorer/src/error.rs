@@ -1,41 +1,9 @@
-//! Errors of provider parsing and rule validation.
+//! Errors of rule and score validation. Provider payload errors are [`nl_adapters::providers::ProviderError`].
 
-use crate::Provider;
-
-/// Longest payload excerpt kept in a decode error.
-const EXCERPT_CHARS: usize = 200;
-
-/// Why a provider payload could not be turned into a report, or a config is invalid.
+/// Why a rules or score config is invalid.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RiskError {
-    /// The body is not the JSON shape the provider documents.
-    #[error("{provider}: cannot decode payload: {reason} (payload starts {excerpt:?})")]
-    Decode { provider: Provider, reason: String, excerpt: String },
-    /// The provider answered, but with an error status in its envelope (GoPlus `code != 1`).
-    #[error("{provider}: provider error code {code}: {message}")]
-    ProviderCode { provider: Provider, code: String, message: String },
-    /// The payload has no entry for the requested token.
-    #[error("{provider}: no result for address {address}")]
-    MissingToken { provider: Provider, address: String },
-    /// A field the report cannot do without is malformed.
-    #[error("{provider}: bad field {field}: {reason}")]
-    Field { provider: Provider, field: &'static str, reason: String },
     /// A rules or score config failed validation.
     #[error("invalid config: {0}")]
     Config(String),
-}
-
-impl RiskError {
-    /// Builds a [`RiskError::Decode`] that keeps a truncated copy of the payload.
-    #[must_use]
-    pub fn decode(provider: Provider, reason: impl ToString, payload: &str) -> Self {
-        Self::Decode { provider, reason: reason.to_string(), excerpt: payload.chars().take(EXCERPT_CHARS).collect() }
-    }
-
-    /// Whether retrying the same request later could succeed. Provider error codes (rate limits,
-    /// outages) are retryable; malformed payloads and config errors are not.
-    #[must_use]
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::ProviderCode { .. })
-    }
 }

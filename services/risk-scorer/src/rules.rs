@@ -6,11 +6,12 @@
 //! the worst verdict wins (any fail → fail) and a pass/fail split is recorded as a disagreement.
 //! Checks that do not apply to the asset's chain family are omitted.
 
+use nl_adapters::providers::{Provider, ProviderReport, SecurityFacts};
 use nl_domain::{AssetId, ChainFamily, CheckCode, Decimal, RiskCheck, RiskEvaluation, Snapshot, Ts, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Provider, ProviderReport, RiskError, SecurityFacts};
+use crate::RiskError;
 
 #[cfg(test)]
 mod tests;

@@ -32,10 +32,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Instrument, Span, debug, info, warn};
 
-use nl_sourcekit::RecordedResponses;
+use nl_adapters::kit::RecordedResponses;
+use nl_adapters::providers::{ClientError, Provider, ProviderClients, ProvidersConfig, providers_for};
 
-use crate::clients::{CachedReport, ClientError, ProviderClients, ProvidersConfig, ReportCache, providers_for};
-use crate::{Provider, RiskRules, ScoreConfig, evaluate, score};
+use crate::cache::{CachedReport, ReportCache};
+use crate::{RiskRules, ScoreConfig, evaluate, score};
 
 /// Subject the service consumes.
 pub const SNAPSHOT_SUBJECT: &str = "nl.evt.snapshot.recorded";

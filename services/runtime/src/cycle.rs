@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use nl_adapters::cex::config::SourcesConfig;
+use nl_adapters::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus, Message};
-use nl_collector::config::SourcesConfig;
-use nl_collector::sources::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_collector::{Collector, PollReport, RunIdentity};
 use nl_config::StorageConfig;
 use nl_domain::{Envelope, EventType, Ts};
@@ -146,10 +146,10 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 }
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
-pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_collector::Source>>> {
+pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_adapters::Source>>> {
     let budgets =
-        nl_sourcekit::BudgetRegistry::new(cfg.budget_configs()?, nl_sourcekit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
-    let mut sources = nl_collector::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
+        nl_adapters::kit::BudgetRegistry::new(cfg.budget_configs()?, nl_adapters::kit::BudgetConfig::new(1.0, 1.0)).map_err(|e| anyhow::anyhow!("budgets: {e}"))?;
+    let mut sources = nl_adapters::cex::config::build_sources_for_run(cfg, &budgets, &|k| std::env::var(k).ok(), run_id)?;
     sources.extend(build_dex_sources(dex, run_id)?);
     Ok(sources)
 }

@@ -2,7 +2,7 @@
 //! lookups' responses as kept in raw_events, handed back to the risk-scorer and the enricher in place of the
 //! network.
 //!
-//! * [`recorded_providers`] ([`nl_sourcekit::RecordedQueues`]) answers by provider name and request path, first in first out: the n-th request
+//! * [`recorded_providers`] ([`nl_adapters::kit::RecordedQueues`]) answers by provider name and request path, first in first out: the n-th request
 //!   gets the n-th answer (the risk-scorer's report cache makes the requests per asset the same ones). The
 //!   enricher's ticker lookups are answered the same way, keyed by `<venue>_ticker`;
 //! * [`RecordedPairs`] answers pair lookups by token, so a lookup batched differently from the original one
@@ -13,11 +13,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use nl_collector::sources::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
-use nl_collector::sources::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
+use nl_adapters::dex::dexscreener::client::{DexScreenerClient, DexScreenerFetchError, TokenPairs};
+use nl_adapters::dex::dexscreener::PairFetcher;
+use nl_adapters::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
+use nl_adapters::kit::{RecordedQueues, recorded};
 use nl_domain::RawEvent;
-use nl_enricher::PairFetcher;
-use nl_sourcekit::{RecordedQueues, recorded};
 
 /// Recorded risk-provider responses of one run: `raws` (in receive order) of the providers named in
 /// `base_urls` (provider → configured base URL), keyed by provider and request path.
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn providers_are_keyed_by_provider_and_path_under_their_base() {
-        use nl_sourcekit::RecordedResponses;
+        use nl_adapters::kit::RecordedResponses;
         let path = "/api/v1/token_security/1?contract_addresses=0xab";
         let raws = vec![raw("goplus", &format!("https://gp.example/x{path}"), 10, "a"), raw("rugcheck", "https://rc.example/v1/tokens/x/report", 20, "b")];
         let bases = HashMap::from([("goplus".to_string(), "https://gp.example/x/".to_string())]);

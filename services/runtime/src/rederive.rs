@@ -2,9 +2,9 @@
 //! from the recorded raw payloads alone, into a scratch DB, with no network.
 //!
 //! * The original runs are replayed in order, one segment per run. Each source's recorded responses are fed
-//!   to [`nl_collector::Source::rederive`] in receive order, carrying its state across runs as its cursor
+//!   to [`nl_adapters::Source::rederive`] in receive order, carrying its state across runs as its cursor
 //!   was carried; with `--run R` the runs before R only rebuild that state. A source's lookup captures
-//!   ([`nl_collector::Source::lookup_path`], e.g. CEX currency responses) are not re-derived on their own:
+//!   ([`nl_adapters::Source::lookup_path`], e.g. CEX currency responses) are not re-derived on their own:
 //!   they answer the lookups that re-deriving the same run's responses makes.
 //! * A replayed run gets fresh enricher, risk-scorer and gate instances (as each `nl run-cycle` had) on an
 //!   embedded bus, drained by accounting like a cycle. Provider, pair and ticker lookups are answered from
@@ -21,16 +21,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
+use nl_adapters::Source;
+use nl_bus::observation_messages;
+use nl_adapters::cex::ticker::{TICKER_VENUES, ticker_descriptor};
+use nl_adapters::kit::RecordedQueues;
+use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
-use nl_collector::runtime::observation_messages;
-use nl_collector::sources::cex::ticker::{TICKER_VENUES, ticker_descriptor};
-use nl_collector::{RunIdentity, Source};
+use nl_collector::RunIdentity;
 use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
 use nl_recorder::RecorderConfig;
-use nl_risk_scorer::Provider;
-use nl_sourcekit::RecordedQueues;
 use serde::Serialize;
 
 use crate::cycle::{CycleConfig, enabled_sources, publish_run_event};
@@ -198,7 +199,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
 
 /// Whether `source` names captures answered by the recorded layers (risk providers, pair and ticker lookups).
 fn is_answer(source: &str) -> bool {
-    source == nl_collector::sources::dex::dexscreener::client::DexScreenerClient::SOURCE
+    source == nl_adapters::dex::dexscreener::client::DexScreenerClient::SOURCE
         || Provider::ALL.iter().any(|p| p.as_str() == source)
         || TICKER_VENUES.iter().any(|v| ticker_descriptor(v).is_some_and(|d| d.source_name() == source))
 }

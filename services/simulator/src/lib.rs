@@ -11,9 +11,10 @@
 //! * risk providers: GoPlus `/api/v1/token_security/{chain}`, honeypot.is `/v2/IsHoneypot`, rugcheck
 //!   `/v1/tokens/{mint}/report`.
 //!
-//! Payloads are the real-shaped recordings from the collector's and gate's `test_data`, templated with the
-//! simulated instruments and tokens ([`world`]). [`Simulator::advance`] moves to the next tick: every venue
-//! lists one more instrument, and two more pools appear on-chain (one clean token, one honeypot).
+//! Payloads are the real-shaped recordings from the adapters' `test_data` and the gate's golden scenarios,
+//! templated with the simulated instruments and tokens ([`world`]). [`Simulator::advance`] moves to the next
+//! tick: every venue lists one more instrument, and two more pools appear on-chain (one clean token, one
+//! honeypot).
 #![forbid(unsafe_code)]
 
 pub mod routes;

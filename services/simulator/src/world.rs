@@ -1,22 +1,22 @@
 //! The simulated world at a tick: which instruments each venue lists and which pools exist, rendered as
-//! the venues' real payload shapes. Templates are the recordings in the collector's, risk-scorer's and
-//! gate's `test_data`; every time in them is fixed at [`World::new`], so a payload only changes when the
+//! the venues' real payload shapes. Templates are the recordings in the adapters' `test_data` and the
+//! gate's golden scenarios; every time in them is fixed at [`World::new`], so a payload only changes when the
 //! tick does (venues that diff their lists see exactly the new instruments).
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-const OKX_INSTRUMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_public_instruments_spot.json");
-const OKX_ANNOUNCEMENTS: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_support_announcements.json");
-const BINANCE_EXCHANGE_INFO: &str = include_str!("../../collector/src/sources/cex/binance/test_data/http_get_exchange_info.json");
-const GATE_PAIRS: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_currency_pairs.json");
-const OKX_TICKER: &str = include_str!("../../collector/src/sources/cex/okx/test_data/http_get_market_ticker.json");
-const GATE_TICKER: &str = include_str!("../../collector/src/sources/cex/gate/test_data/http_get_spot_tickers_pair.json");
-const DS_PAIRS: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
-const DS_PROFILES: &str = include_str!("../../collector/src/sources/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
+const OKX_INSTRUMENTS: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_public_instruments_spot.json");
+const OKX_ANNOUNCEMENTS: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_support_announcements.json");
+const BINANCE_EXCHANGE_INFO: &str = include_str!("../../../shared/adapters/src/cex/binance/test_data/http_get_exchange_info.json");
+const GATE_PAIRS: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_currency_pairs.json");
+const OKX_TICKER: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_market_ticker.json");
+const GATE_TICKER: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_tickers_pair.json");
+const DS_PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+const DS_PROFILES: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
 const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
-const RUGCHECK_REPORT: &str = include_str!("../../risk-scorer/src/providers/rugcheck/test_data/http_get_report.json");
+const RUGCHECK_REPORT: &str = include_str!("../../../shared/adapters/src/providers/rugcheck/test_data/http_get_report.json");
 
 /// The quote token of every simulated pool (WETH on Ethereum).
 pub const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";

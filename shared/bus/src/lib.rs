@@ -27,7 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use envelope::raw_messages;
+pub use envelope::{observation_messages, raw_messages};
 pub use error::BusError;
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_adapters::cex::push::PushKind;
+use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_adapters::kit::WsConfig;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::{Envelope, EventType};
-use nl_sourcekit::WsConfig;
 use tokio::time::Instant;
 
-use super::kind::PushKind;
-use super::mock::MockWsVenue;
 use super::source::PushSource;
 use crate::runtime::{CollectorCtx, RunIdentity};
 use crate::state::{MemoryStateStore, StateStore};

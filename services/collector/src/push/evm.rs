@@ -26,20 +26,21 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use nl_bus::{observation_messages, raw_messages};
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
+use nl_adapters::dex::evm::client::EvmLogSource;
+use nl_adapters::dex::evm::cursor::EvmCursor;
+use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
+use nl_adapters::kit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
+use nl_adapters::{PollOutcome, Source};
 use nl_domain::{RawEvent, Ts};
-use nl_sourcekit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
 use super::source::PushStatus;
-use crate::runtime::{CollectorCtx, observation_messages, poll_once, raw_messages};
-use crate::source::{PollOutcome, Source};
-use crate::sources::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
-use crate::sources::dex::evm::client::EvmLogSource;
-use crate::sources::dex::evm::cursor::EvmCursor;
-use crate::sources::dex::evm::{WsFrame, parse_ws_frame};
+use crate::runtime::{CollectorCtx, poll_once};
 
 /// The push task of one EVM chain.
 pub struct EvmPushSource {
@@ -274,7 +275,7 @@ pub struct DexFeeds {
 }
 
 /// Builds the DEX feeds for `nl serve collector` / `nl run`: like
-/// [`build_dex_sources_with_env`](crate::sources::dex::config::build_dex_sources_with_env), except that a
+/// [`build_dex_sources_with_env`](nl_adapters::dex::config::build_dex_sources_with_env), except that a
 /// chain with `ws_url` becomes an [`EvmPushSource`] instead of a poll source.
 ///
 /// # Errors

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use nl_adapters::kit::{UrlFn, WsClient, WsConfig, WsEvent};
 use nl_bus::lease::Lease;
-use nl_sourcekit::{UrlFn, WsClient, WsConfig, WsEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -144,7 +144,7 @@ impl LeaseKeeper {
 pub(crate) struct Reader {
     pub(crate) events: mpsc::Receiver<WsEvent>,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<nl_sourcekit::WsExit>,
+    task: JoinHandle<nl_adapters::kit::WsExit>,
     status: Arc<PushStatus>,
 }
 

@@ -1,14 +1,11 @@
 //! Push sources: venue WebSocket feeds that report listings as they happen, with a REST gap fill on every
-//! (re)connect.
+//! (re)connect. The venue side of each feed (kinds, subscribe messages, frame parsing, signing, the mock
+//! venue) is in [`nl_adapters::cex::push`]; this module runs them.
 //!
-//! * [`kind`]: the feeds (`okx_instruments_ws`, `kraken_instrument_ws`, `coinbase_status_ws`,
-//!   `binance_contract_info_ws`, `binance_announcements_ws`), their subscribe/keepalive/parser;
-//! * [`frame`]: pure frame handling (raw, parse, diff, observations);
 //! * [`source`]: [`PushSource`], the task that runs one feed under a lease;
 //! * [`evm`]: [`evm::EvmPushSource`], EVM factory logs over `eth_subscribe("logs")` with an `eth_getLogs`
 //!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here);
-//! * [`signing`]: the signed URL of the Binance announcement feed;
-//! * [`mock`]: a scripted WebSocket venue for tests and [`bench`].
+//! * [`bench`](mod@bench): push latency against the scripted WebSocket venue.
 //!
 //! Push entries live in `[sources.<name>]` like poll entries (`kind`, `ws_url`, `base_url` of the REST gap
 //! fill, `provider`/`rate_per_sec`/`burst` of its budget, `api_key_env`), so
@@ -18,26 +15,22 @@
 
 pub mod bench;
 pub mod evm;
-pub mod frame;
-pub mod kind;
 mod lease;
-pub mod mock;
-pub mod signing;
 pub mod source;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_sourcekit::{BudgetRegistry, EnvHeader, EnvLookup, HttpConfig, HttpSource, WsConfig};
+use nl_adapters::Source;
+use nl_adapters::cex::config::{BuildError, SourceConfig, SourceKind, SourcesConfig};
+use nl_adapters::cex::poll::InstrumentListSource;
+use nl_adapters::cex::push::PushKind;
+use nl_adapters::cex::push::signing::announcement_url_fn;
+use nl_adapters::kit::{BudgetRegistry, EnvHeader, EnvLookup, HttpConfig, HttpSource, WsConfig};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::config::{BuildError, SourceConfig, SourceKind, SourcesConfig};
-use crate::source::Source;
-use crate::sources::cex::poll::InstrumentListSource;
-
-pub use kind::{PUSH_KINDS, PushKind};
 pub use source::{PushSource, PushStatus, run_push_sources};
 
 /// Default announcement topic.
@@ -110,7 +103,7 @@ fn ws_config(name: &str, kind: PushKind, c: &SourceConfig, o: &PushOptions) -> R
     Ok(ws)
 }
 
-/// Builds every enabled push entry of `sources` (entries whose kind is in [`PUSH_KINDS`]), with `options`
+/// Builds every enabled push entry of `sources` (entries whose kind is in [`PUSH_KINDS`](nl_adapters::cex::push::PUSH_KINDS)), with `options`
 /// from `[push.<name>]`, gap-fill HTTP clients sharing `budgets`, secrets read through `env`, and raws
 /// stamped with `run_id`.
 ///
@@ -154,7 +147,7 @@ pub fn build_push_sources(
             }
             ws.env_headers.push(EnvHeader { name: "X-MBX-APIKEY".into(), value_env: key_env });
             let topic = o.topic.clone().unwrap_or_else(|| DEFAULT_TOPIC.to_string());
-            let url_fn = signing::announcement_url_fn(topic, o.recv_window_ms.unwrap_or(DEFAULT_RECV_WINDOW_MS), secret_env, Arc::clone(&env));
+            let url_fn = announcement_url_fn(topic, o.recv_window_ms.unwrap_or(DEFAULT_RECV_WINDOW_MS), secret_env, Arc::clone(&env));
             push = PushSource::new(name, kind, ws, run_id).with_url_fn(url_fn);
         } else if c.api_key_env.is_some() || o.api_secret_env.is_some() || o.topic.is_some() || o.recv_window_ms.is_some() {
             return Err(field(name, "api_key_env", format!("kind `{}` is keyless and takes no key, secret, topic or recvWindow", kind.as_str())));

@@ -14,16 +14,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_sourcekit::{UrlFn, WsConfig, WsEvent, WsHandle};
+use nl_adapters::Source;
+use nl_bus::{observation_messages, raw_messages};
+use nl_adapters::cex::AnnouncementPolicy;
+use nl_adapters::cex::push::PushKind;
+use nl_adapters::cex::push::frame::{FeedState, FrameContext, process_text};
+use nl_adapters::kit::{UrlFn, WsConfig, WsEvent, WsHandle};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use super::frame::{FeedState, FrameContext, process_text};
-use super::kind::PushKind;
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
-use crate::runtime::{CollectorCtx, SourceCounters, observation_messages, poll_once, raw_messages};
-use crate::source::Source;
-use crate::sources::cex::AnnouncementPolicy;
+use crate::runtime::{CollectorCtx, SourceCounters, poll_once};
 
 /// Live status of a push source, for metrics and health checks.
 #[derive(Debug, Default)]

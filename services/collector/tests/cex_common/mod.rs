@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
+use nl_adapters::cex::mock::MockVenue;
+use nl_adapters::kit::BudgetRegistry;
 use nl_bus::testkit::unique_name;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
-use nl_collector::config::{SourcesConfig, build_sources_for_run};
-use nl_collector::sources::cex::mock::MockVenue;
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
-use nl_sourcekit::BudgetRegistry;
 use serde_json::Value;
 
 pub const RUN_ID: &str = "nl_20260101_000000Z_0000abcd";
@@ -25,7 +25,7 @@ pub struct Harness {
 
 /// Reads a `test_data` file of a venue.
 pub fn test_data(venue: &str, file: &str) -> String {
-    let path = format!("{}/src/sources/cex/{venue}/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../shared/adapters/src/cex/{venue}/test_data/{file}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -42,7 +42,7 @@ impl Harness {
 
     /// A fresh collector (a "process start"): new sources, budgets and HTTP clients, same bus and state.
     pub fn collector(&self) -> Collector {
-        let budgets = BudgetRegistry::new(self.cfg.budget_configs().unwrap(), nl_sourcekit::BudgetConfig::new(1.0, 1.0)).unwrap();
+        let budgets = BudgetRegistry::new(self.cfg.budget_configs().unwrap(), nl_adapters::kit::BudgetConfig::new(1.0, 1.0)).unwrap();
         let sources = build_sources_for_run(&self.cfg, &budgets, &|_| None, RUN_ID).unwrap();
         let ctx = CollectorCtx {
             bus: self.bus.clone(),

@@ -13,19 +13,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use nl_bus::observation_messages;
+use nl_adapters::dex::dexscreener::client::TokenPairs;
+use nl_adapters::dex::dexscreener::{PairFetcher, chain_id_for_chain, parse_pairs};
 use nl_bus::testkit::unique_name;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
-use nl_collector::runtime::{RunIdentity, observation_messages};
-use nl_collector::sources::dex::dexscreener::client::TokenPairs;
-use nl_collector::sources::dex::dexscreener::{chain_id_for_chain, parse_pairs};
-use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RawEvent, Ts};
-use nl_enricher::{Clock, EnricherConfig, EnricherCtx, EnricherService, EnricherStats, PairFetcher};
+use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RawEvent, RunIdentity, Ts};
+use nl_enricher::{Clock, EnricherConfig, EnricherCtx, EnricherService, EnricherStats};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const PAIRS: &str = include_str!("../../test_data/http_get_latest_dex_pairs.json");
-pub const TOKENS_V1: &str = include_str!("../../test_data/http_get_tokens_v1.json");
+pub const PAIRS: &str = include_str!("../../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
+pub const TOKENS_V1: &str = include_str!("../../../../shared/adapters/src/dex/dexscreener/test_data/http_get_tokens_v1.json");
 
 /// STONK: two pairs across the payloads (pumpswap with liquidity, meteoradbc without).
 pub const STONK: &str = "3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";

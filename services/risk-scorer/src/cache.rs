@@ -1,0 +1,106 @@
+//! The risk-scorer's bounded per-asset cache of the latest provider reports: a report younger than the
+//! TTL is reused instead of asking the provider again, and a failed refresh keeps the previous report.
+
+use std::collections::{BTreeMap, HashMap};
+
+use nl_adapters::providers::{Provider, ProviderReport};
+use nl_domain::{AssetId, Ts};
+
+/// A cached report with the raw event it came from.
+#[derive(Debug, Clone)]
+pub struct CachedReport {
+    pub report: ProviderReport,
+    pub raw_id: Option<String>,
+}
+
+/// The latest successful report per provider per asset. Bounded: beyond `max_assets` the asset touched
+/// longest ago is evicted. A failed refresh keeps the previous report; the rules' TTL decides whether it
+/// still counts.
+#[derive(Debug)]
+pub struct ReportCache {
+    max_assets: usize,
+    ttl_secs: i64,
+    tick: u64,
+    entries: HashMap<AssetId, (u64, BTreeMap<Provider, CachedReport>)>,
+}
+
+impl ReportCache {
+    /// An empty cache holding at most `max_assets` assets (at least 1); a report younger than `ttl_secs`
+    /// is reused without asking the provider again.
+    #[must_use]
+    pub fn new(max_assets: usize, ttl_secs: u64) -> Self {
+        Self { max_assets: max_assets.max(1), ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX), tick: 0, entries: HashMap::new() }
+    }
+
+    /// Cached reports of `asset`, any age.
+    #[must_use]
+    pub fn get(&self, asset: &AssetId) -> Vec<CachedReport> {
+        self.entries.get(asset).map(|(_, m)| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether `p`'s cached report on `asset` is young enough to reuse at `now`.
+    #[must_use]
+    pub fn is_fresh(&self, asset: &AssetId, p: Provider, now: Ts) -> bool {
+        self.entries.get(asset).and_then(|(_, m)| m.get(&p)).is_some_and(|c| (now - c.report.observed_at).num_seconds() < self.ttl_secs)
+    }
+
+    /// Stores a report, unless an equally new or newer one is cached.
+    pub fn put(&mut self, asset: &AssetId, entry: CachedReport) {
+        self.tick += 1;
+        if !self.entries.contains_key(asset)
+            && self.entries.len() >= self.max_assets
+            && let Some(oldest) = self.entries.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
+        }
+        let (touched, map) = self.entries.entry(asset.clone()).or_insert_with(|| (0, BTreeMap::new()));
+        *touched = self.tick;
+        let newer = map.get(&entry.report.provider).is_none_or(|c| c.report.observed_at < entry.report.observed_at);
+        if newer {
+            map.insert(entry.report.provider, entry);
+        }
+    }
+
+    /// Number of cached assets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use nl_adapters::providers::SecurityFacts;
+
+    use super::*;
+
+    fn at(s: &str) -> Ts {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cache_keeps_newest_and_is_bounded() {
+        let a = AssetId::parse("cex:okx:A").unwrap();
+        let b = AssetId::parse("cex:okx:B").unwrap();
+        let rep =
+            |t: &str| CachedReport { report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() }, raw_id: None };
+        let mut c = ReportCache::new(1, 300);
+        c.put(&a, rep("2026-10-08T12:00:00Z"));
+        c.put(&a, rep("2026-10-08T11:00:00Z"));
+        assert_eq!(c.get(&a)[0].report.observed_at, at("2026-10-08T12:00:00Z"), "an older report never replaces a newer one");
+        assert!(c.is_fresh(&a, Provider::Goplus, at("2026-10-08T12:04:59Z")));
+        assert!(!c.is_fresh(&a, Provider::Goplus, at("2026-10-08T12:05:00Z")));
+        assert!(!c.is_fresh(&a, Provider::HoneypotIs, at("2026-10-08T12:00:00Z")));
+        c.put(&b, rep("2026-10-08T12:00:00Z"));
+        assert_eq!(c.len(), 1);
+        assert!(c.get(&a).is_empty(), "the least recently touched asset was evicted");
+    }
+}

@@ -1,0 +1,36 @@
+//! Centralized-exchange sources: per-venue wire models and parsers for instrument lists, announcement
+//! feeds, push frames and single-pair tickers ([`ticker`], looked up by [`ticker_client`]), the
+//! announcement title parser, and the baseline/diff logic that turns snapshots into `listing.observed`
+//! observations. The parsers do no I/O: [`poll`] holds the HTTP poll sources that call them with response
+//! bodies (endpoint descriptors in each venue's `client.rs`), [`config`] builds them from `[sources]`,
+//! [`push`] holds the venue side of the WebSocket feeds, and [`mock`] a scripted mock venue for tests and
+//! benchmarks.
+
+pub mod config;
+pub mod currency;
+pub mod cursor;
+pub mod diff;
+pub mod mock;
+pub mod poll;
+pub mod push;
+pub mod ticker;
+pub mod ticker_client;
+pub mod title;
+pub mod types;
+mod wire;
+
+pub mod binance;
+pub mod bitget;
+pub mod bybit;
+pub mod coinbase;
+pub mod gate;
+pub mod kraken;
+pub mod kucoin;
+pub mod mexc;
+pub mod okx;
+
+pub use cursor::{AnnouncementPolicy, AnnouncementSelection, SeenAnnouncements, select_new_announcements};
+pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, to_observation};
+pub use ticker::{Ticker, TickerDescriptor, ticker_descriptor};
+pub use title::{TitleInfo, parse_title};
+pub use types::{Announcement, AnnouncementAction, CoinRef, Instrument, InstrumentStatus, Market, ParseError, WsFrame};

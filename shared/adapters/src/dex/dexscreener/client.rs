@@ -1,0 +1,246 @@
+//! DexScreener over HTTP: [`ProfilesSource`] polls `token-profiles/latest/v1` or `token-boosts/latest/v1`
+//! (secondary discovery: only tokens that paid for a profile or boost show up), and
+//! [`DexScreenerClient::fetch_pairs_for_tokens`] looks up pairs by token for the enricher, ≤ 30 per call.
+//!
+//! Like `new_pools`, the "latest" lists hold only recent items, so the first poll reports them (no
+//! baseline); a bounded seen set in the durable state prevents repeats across polls and restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_domain::{ChangeKind, RawEvent, Ts};
+use crate::kit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, recorded};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::parse::{parse_pairs, parse_token_boosts, parse_token_profiles, token_batches, tokens_v1_path};
+use crate::source::{PollError, PollOutcome, Source};
+use crate::dex::client_util::{BoundedSeen, keep_error_response, poll_error, raw_from};
+use crate::dex::config::{DexBuildError, DexScreenerConfig, per_minute_budget};
+use crate::dex::pool::{DexPool, ObservationContext};
+
+/// Which "latest" list a [`ProfilesSource`] polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfilesVariant {
+    /// `token-profiles/latest/v1`, source `dexscreener_profiles`.
+    Profiles,
+    /// `token-boosts/latest/v1`, source `dexscreener_boosts`.
+    Boosts,
+}
+
+impl ProfilesVariant {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Profiles => "/token-profiles/latest/v1",
+            Self::Boosts => "/token-boosts/latest/v1",
+        }
+    }
+
+    /// The source name.
+    #[must_use]
+    pub fn source_name(self) -> &'static str {
+        match self {
+            Self::Profiles => "dexscreener_profiles",
+            Self::Boosts => "dexscreener_boosts",
+        }
+    }
+}
+
+/// Durable state: seen `chain:token` keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfilesState {
+    #[serde(default)]
+    pub seen: BoundedSeen,
+}
+
+fn http_source(name: &str, cfg: &DexScreenerConfig, budget: Arc<Budget>) -> Result<HttpSource, DexBuildError> {
+    let mut http_cfg = HttpConfig::new(cfg.base_url.clone());
+    http_cfg.timeout_ms = cfg.timeout_ms;
+    HttpSource::new(name, http_cfg, budget).map_err(|error| DexBuildError::Http { source_name: name.to_string(), error })
+}
+
+/// Polls a DexScreener "latest" list.
+#[derive(Debug)]
+pub struct ProfilesSource {
+    variant: ProfilesVariant,
+    http: HttpSource,
+    interval: Duration,
+    seen_cap: usize,
+    run_id: String,
+}
+
+impl ProfilesSource {
+    /// Builds the source on a (shared) profiles budget.
+    ///
+    /// # Errors
+    /// [`DexBuildError::Http`] for a bad base URL.
+    pub fn from_config(cfg: &DexScreenerConfig, variant: ProfilesVariant, budget: Arc<Budget>, run_id: &str) -> Result<Self, DexBuildError> {
+        Ok(Self {
+            variant,
+            http: http_source(variant.source_name(), cfg, budget)?,
+            interval: Duration::from_millis(cfg.interval_ms),
+            seen_cap: cfg.seen_cap,
+            run_id: run_id.to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl Source for ProfilesSource {
+    fn name(&self) -> &str {
+        self.variant.source_name()
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+        let mut out = PollOutcome::default();
+        match self.http.get(self.variant.path(), 1).await {
+            Ok(fetched) => self.process(&fetched, state, &mut out),
+            Err(e) => {
+                keep_error_response(&mut out.raws, &e, self.variant.source_name(), &self.run_id, "");
+                out.errors.push(poll_error(self.variant.source_name(), &e));
+            }
+        }
+        out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        crate::source::replay_response(raw, |f, out| self.process(f, state, out))
+    }
+}
+
+impl ProfilesSource {
+    /// Parses a fetched list and reports the unseen tokens. The clock is the response's receive time.
+    fn process(&self, fetched: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
+        let name = self.variant.source_name();
+        let mut st: ProfilesState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        let mut raw = raw_from(fetched, name, &self.run_id, "");
+        let parsed = match self.variant {
+            ProfilesVariant::Profiles => parse_token_profiles(&fetched.body).map(|(p, e)| (p.into_iter().map(|p| (p, None)).collect::<Vec<_>>(), e)),
+            ProfilesVariant::Boosts => parse_token_boosts(&fetched.body)
+                .map(|(b, e)| (b.into_iter().map(|b| (b.profile, Some(json!({"amount": b.amount, "total_amount": b.total_amount})))).collect(), e)),
+        };
+        let (items, item_errors) = match parsed {
+            Ok(x) => x,
+            Err(e) => {
+                raw.parse_error = Some(e.to_string());
+                out.raws.push(raw);
+                out.errors.push(PollError::Parse { source_name: name.to_string(), message: e.to_string() });
+                return;
+            }
+        };
+        if !item_errors.is_empty() {
+            let msg = item_errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            raw.parse_error = Some(msg.clone());
+            out.errors.push(PollError::Parse { source_name: name.to_string(), message: msg });
+        }
+        let at = fetched.observed_at;
+        let ctx = ObservationContext { source: name.to_string(), first_observed_at: at, emitted_at: at, raw_event_id: Some(raw.raw_id.clone()) };
+        out.raws.push(raw);
+        for (profile, boost) in items {
+            if !st.seen.insert(format!("{}:{}", profile.chain, profile.token_address), self.seen_cap) {
+                continue;
+            }
+            match profile.to_observation(&ctx, ChangeKind::New) {
+                Ok(mut obs) => {
+                    if let (Some(d), Some(b)) = (obs.details.as_object_mut(), boost) {
+                        d.insert("boost".into(), b);
+                    }
+                    out.observations.push(obs);
+                }
+                Err(e) => out.errors.push(PollError::Parse { source_name: name.to_string(), message: format!("{}: {e}", profile.token_address) }),
+            }
+        }
+        out.next_state = serde_json::to_value(&st).ok();
+    }
+}
+
+/// What a pair lookup returned: pools, the raw responses to keep, and per-batch errors.
+#[derive(Debug, Default)]
+pub struct TokenPairs {
+    pub pools: Vec<DexPool>,
+    pub raws: Vec<RawEvent>,
+    pub errors: Vec<DexScreenerFetchError>,
+}
+
+/// A failed pair lookup batch.
+#[derive(Debug, thiserror::Error)]
+pub enum DexScreenerFetchError {
+    #[error("dexscreener fetch: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("dexscreener parse: {0}")]
+    Parse(String),
+}
+
+/// DexScreener pair lookups (`/tokens/v1/{chainId}/{≤30 addresses}`) for the enricher.
+#[derive(Debug)]
+pub struct DexScreenerClient {
+    http: HttpSource,
+    run_id: String,
+}
+
+impl DexScreenerClient {
+    /// Source name of the raws this client captures.
+    pub const SOURCE: &'static str = "dexscreener_pairs";
+
+    /// Builds the client with its own pairs budget.
+    ///
+    /// # Errors
+    /// [`DexBuildError`] for a bad base URL or budget.
+    pub fn from_config(cfg: &DexScreenerConfig, run_id: &str) -> Result<Self, DexBuildError> {
+        let budget = per_minute_budget(cfg.pairs_calls_per_min).map_err(|error| DexBuildError::Budget { source_name: Self::SOURCE.into(), error })?;
+        Ok(Self { http: http_source(Self::SOURCE, cfg, budget)?, run_id: run_id.to_string() })
+    }
+
+    /// Pairs of `addrs` on `chain` (our slug), in batches of at most 30 addresses per call. Every response
+    /// is returned as a raw event (parse failures carry their error, and a lookup that got no response at all is
+    /// kept as a capture of its error); a failed batch does not stop the
+    /// others, except a 429, after which the remaining batches are skipped (the budget is paused).
+    pub async fn fetch_pairs_for_tokens(&self, chain: &str, addrs: &[String]) -> TokenPairs {
+        let mut out = TokenPairs::default();
+        for batch in token_batches(addrs) {
+            let path = tokens_v1_path(chain, &batch);
+            match self.http.get(&path, 1).await {
+                Ok(f) => {
+                    let mut raw = raw_from(&f, Self::SOURCE, &self.run_id, "");
+                    match parse_pairs(&f.body) {
+                        Ok(page) => {
+                            if !page.errors.is_empty() {
+                                raw.parse_error = Some(page.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                            }
+                            out.pools.extend(page.pools);
+                        }
+                        Err(e) => {
+                            raw.parse_error = Some(e.to_string());
+                            out.errors.push(DexScreenerFetchError::Parse(e.to_string()));
+                        }
+                    }
+                    out.raws.push(raw);
+                }
+                Err(e) => {
+                    match e.response() {
+                        Some(_) => keep_error_response(&mut out.raws, &e, Self::SOURCE, &self.run_id, ""),
+                        // Kept too, so a re-derivation sees that this lookup failed (not a later one).
+                        None => out.raws.push(recorded::failure_capture(
+                            Self::SOURCE,
+                            &self.http.shown_url(&path),
+                            chrono::Utc::now(),
+                            &e.to_string(),
+                            &self.run_id,
+                        )),
+                    }
+                    let stop = matches!(e, FetchError::RateLimited { .. });
+                    out.errors.push(e.into());
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+}

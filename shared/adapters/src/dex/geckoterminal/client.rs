@@ -1,0 +1,207 @@
+//! [`GeckoTerminalSource`]: polls `/networks/{network}/new_pools?page=N&include=base_token,quote_token,dex`
+//! for each configured network and reports every pool once.
+//!
+//! First run: **no baseline.** Unlike a CEX instrument list, every pool on `new_pools` is genuinely
+//! recent (≤ 48 h old), so the first poll reports what it sees instead of swallowing it as "existing".
+//! A bounded per-network set of seen pool ids in the durable state makes sure nothing is reported twice,
+//! across polls and restarts.
+//!
+//! Paging stops at `max_pages`, at an empty page, or at a page whose pools are all known. A 429 stops the
+//! whole poll at once (the provider budget is penalised by `Retry-After`, so the next call waits; no storm).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_domain::{ChangeKind, RawEvent, Ts};
+use crate::kit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tracing::debug;
+
+use super::parse::{chain_for_network, parse_pools};
+use crate::source::{PollError, PollOutcome, Source};
+use crate::dex::client_util::{BoundedSeen, keep_error_response, non_quote_view, poll_error, raw_from};
+use crate::dex::config::{DexBuildError, GeckoTerminalConfig, per_minute_budget};
+use crate::dex::evm::QuoteSet;
+use crate::dex::pool::ObservationContext;
+
+/// Durable state: seen pools (`{chain}:{pool address}`) per chain slug.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeckoTerminalState {
+    #[serde(default)]
+    pub seen: BTreeMap<String, BoundedSeen>,
+}
+
+/// The GeckoTerminal `new_pools` source.
+pub struct GeckoTerminalSource {
+    name: String,
+    http: HttpSource,
+    networks: Vec<String>,
+    max_pages: u32,
+    interval: Duration,
+    seen_cap: usize,
+    quotes: QuoteSet,
+    run_id: String,
+    keyed: bool,
+}
+
+impl std::fmt::Debug for GeckoTerminalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeckoTerminalSource").field("name", &self.name).field("networks", &self.networks).field("keyed", &self.keyed).finish_non_exhaustive()
+    }
+}
+
+impl GeckoTerminalSource {
+    /// Builds the source. With `api_key_env` set and non-empty in `env`, the keyed root, key header and
+    /// keyed budget are used; otherwise keyless.
+    ///
+    /// # Errors
+    /// [`DexBuildError`] for a bad URL, budget or page count.
+    pub fn from_config(cfg: &GeckoTerminalConfig, run_id: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, DexBuildError> {
+        let name = cfg.name.clone();
+        if cfg.max_pages == 0 || cfg.max_pages > 10 {
+            return Err(DexBuildError::Invalid { source_name: name, reason: "max_pages must be 1..=10 (pages beyond 10 are paid)".into() });
+        }
+        let key_env = cfg.api_key_env.as_deref().filter(|k| env(k).is_some_and(|v| !v.is_empty()));
+        let (base, per_min) = match key_env {
+            Some(_) => (cfg.keyed_base_url.clone(), cfg.keyed_calls_per_min),
+            None => (cfg.base_url.clone(), cfg.calls_per_min),
+        };
+        let mut http_cfg = HttpConfig::new(base);
+        http_cfg.timeout_ms = cfg.timeout_ms;
+        http_cfg.headers.insert("Accept".into(), "application/json".into());
+        if let Some(k) = key_env {
+            http_cfg.secrets.push(SecretParam { name: cfg.api_key_header.clone(), location: SecretLocation::Header, value_env: k.to_string() });
+        }
+        let budget = per_minute_budget(per_min).map_err(|error| DexBuildError::Budget { source_name: name.clone(), error })?;
+        let http = HttpSource::with_env(name.clone(), http_cfg, budget, env).map_err(|error| DexBuildError::Http { source_name: name.clone(), error })?;
+        Ok(Self {
+            name,
+            http,
+            networks: cfg.networks.clone(),
+            max_pages: cfg.max_pages,
+            interval: Duration::from_millis(cfg.interval_ms),
+            seen_cap: cfg.seen_per_network,
+            quotes: QuoteSet::defaults(),
+            run_id: run_id.to_string(),
+            keyed: key_env.is_some(),
+        })
+    }
+
+    /// The HTTP client (budget and stats, for metrics and tests).
+    #[must_use]
+    pub fn http(&self) -> &HttpSource {
+        &self.http
+    }
+
+    /// Whether an API key is in use.
+    #[must_use]
+    pub fn keyed(&self) -> bool {
+        self.keyed
+    }
+
+    fn path(network: &str, page: u32) -> String {
+        format!("/networks/{network}/new_pools?page={page}&include=base_token,quote_token,dex")
+    }
+
+    /// Polls one network; returns false when the poll must stop (rate limited).
+    async fn poll_network(&self, network: &str, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
+        for page in 1..=self.max_pages {
+            let fetched = match self.http.get(&Self::path(network, page), 1).await {
+                Ok(f) => f,
+                Err(e) => {
+                    keep_error_response(&mut out.raws, &e, &self.name, &self.run_id, "");
+                    out.errors.push(poll_error(&self.name, &e));
+                    return !matches!(e, FetchError::RateLimited { .. });
+                }
+            };
+            let more = self.process_page(network, &fetched, seen, out);
+            debug!(source = %self.name, network, page, more, "GeckoTerminal page.");
+            if !more {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Reports the unseen pools of one fetched page; returns whether the next page is worth fetching (the
+    /// page parsed and had unseen pools). The clock is the response's receive time.
+    fn process_page(&self, network: &str, fetched: &Fetched, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
+        let now = fetched.observed_at;
+        let mut raw = raw_from(fetched, &self.name, &self.run_id, "");
+        let page_doc = match parse_pools(&fetched.body) {
+            Ok(p) => p,
+            Err(e) => {
+                raw.parse_error = Some(e.to_string());
+                out.raws.push(raw);
+                out.errors.push(PollError::Parse { source_name: self.name.clone(), message: e.to_string() });
+                return false;
+            }
+        };
+        if !page_doc.errors.is_empty() {
+            let msg = page_doc.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            raw.parse_error = Some(msg.clone());
+            out.errors.push(PollError::Parse { source_name: self.name.clone(), message: msg });
+        }
+        let ctx = ObservationContext { source: self.name.clone(), first_observed_at: now, emitted_at: now, raw_event_id: Some(raw.raw_id.clone()) };
+        out.raws.push(raw);
+        let mut fresh = 0usize;
+        for pool in &page_doc.pools {
+            let key = format!("{}:{}", pool.chain, pool.pool_address);
+            if !seen.insert(key, self.seen_cap) {
+                continue;
+            }
+            fresh += 1;
+            let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
+            match view.to_observation(&ctx, ChangeKind::New) {
+                Ok(mut obs) => {
+                    if let (Some(d), Ok(snap)) = (obs.details.as_object_mut(), view.to_snapshot(&self.name, now, ctx.raw_event_id.clone())) {
+                        d.insert("network".into(), json!(network));
+                        d.insert("snapshot".into(), serde_json::to_value(&snap).unwrap_or_default());
+                        d.insert("base_decimals".into(), json!(view.base_token.decimals));
+                    }
+                    out.observations.push(obs);
+                }
+                Err(e) => out.errors.push(PollError::Parse { source_name: self.name.clone(), message: format!("pool {}: {e}", pool.pool_address) }),
+            }
+        }
+        !page_doc.pools.is_empty() && fresh > 0
+    }
+}
+
+#[async_trait]
+impl Source for GeckoTerminalSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+        let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        let mut out = PollOutcome::default();
+        for network in &self.networks {
+            let seen = st.seen.entry(chain_for_network(network)).or_default();
+            if !self.poll_network(network, seen, &mut out).await {
+                break;
+            }
+        }
+        out.next_state = serde_json::to_value(&st).ok();
+        out
+    }
+
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        let mut out = PollOutcome::default();
+        // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
+        let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
+        if let Ok(f) = recorded::replay(raw) {
+            let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+            self.process_page(network, &f, st.seen.entry(chain_for_network(network)).or_default(), &mut out);
+            out.next_state = serde_json::to_value(&st).ok();
+        }
+        Some(out)
+    }
+}

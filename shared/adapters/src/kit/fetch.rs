@@ -1,0 +1,219 @@
+//! What a fetch returns: [`Fetched`] (any HTTP status, body verbatim) and the classified [`FetchError`].
+//!
+//! Error variants that had a response keep it, so callers can still write error bodies to
+//! `raw_events` ([`FetchError::response`]); nothing the venue said is lost.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::kit::headers::{self, Usage};
+
+/// Longest body excerpt carried in error messages.
+pub const BODY_EXCERPT_CHARS: usize = 512;
+
+/// One HTTP response as observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// HTTP status code.
+    pub status: u16,
+    /// Body, verbatim (lossy UTF-8). Empty on 304. Never parsed here: a truncated payload fails in
+    /// the caller's parser, where the parse error is recorded next to the raw bytes.
+    pub body: String,
+    /// Kept response headers (validators, dates, rate-limit families), lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Receive time.
+    pub observed_at: DateTime<Utc>,
+    /// Request URL with credentials redacted; safe to log and store.
+    pub url: String,
+    /// `ETag` of the representation (the remembered one on 304).
+    pub etag: Option<String>,
+    /// `Last-Modified` of the representation (the remembered one on 304).
+    pub last_modified: Option<String>,
+    /// The server answered 304 to our conditional request: nothing changed, skip parsing.
+    pub not_modified: bool,
+    /// The venue's usage header reading, if any.
+    pub usage: Option<Usage>,
+    /// Attempts it took (1 = no retry).
+    pub attempts: u32,
+}
+
+impl Fetched {
+    /// The first kept header named `name` (case-insensitive).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the status is 2xx.
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first [`BODY_EXCERPT_CHARS`] characters of the body.
+    #[must_use]
+    pub fn body_excerpt(&self) -> String {
+        self.body.chars().take(BODY_EXCERPT_CHARS).collect()
+    }
+
+    /// The raw capture of this response for `raw_events`, with the redacted URL as endpoint.
+    #[must_use]
+    pub fn to_raw_event(&self, source: &str, run_id: &str) -> nl_domain::RawEvent {
+        nl_domain::RawEvent::new(source, &self.url, Some(self.status), self.observed_at, self.body.clone(), run_id)
+    }
+}
+
+/// A failed fetch, classified for retry decisions.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// 429 or 418 (ban). The provider budget is already penalised until `retry_after` passes.
+    #[error("rate limited (HTTP {status}), retry after {retry_after:?}")]
+    RateLimited {
+        /// 429 or 418.
+        status: u16,
+        /// From `Retry-After`, or the configured default.
+        retry_after: Duration,
+        /// The response, for raw capture.
+        response: Box<Fetched>,
+    },
+    /// 5xx still failing after all attempts.
+    #[error("upstream HTTP {status} after {attempts} attempt(s)")]
+    Upstream {
+        /// Last status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// The last response, for raw capture.
+        response: Box<Fetched>,
+    },
+    /// Any other non-success status (4xx, unexpected 1xx/3xx); not retried.
+    #[error("HTTP {status}: {body_excerpt}")]
+    Status {
+        /// The status.
+        status: u16,
+        /// Start of the body.
+        body_excerpt: String,
+        /// The response, for raw capture.
+        response: Box<Fetched>,
+    },
+    /// No complete response within the per-request timeout, on every attempt.
+    #[error("timed out after {attempts} attempt(s)")]
+    Timeout {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Could not connect, on every attempt.
+    #[error("connect failed after {attempts} attempt(s): {message}")]
+    Connect {
+        /// Attempts made.
+        attempts: u32,
+        /// Cause, without URL.
+        message: String,
+    },
+    /// Other transport failures (reset mid-body, protocol errors), on every attempt.
+    #[error("transport error after {attempts} attempt(s): {message}")]
+    Transport {
+        /// Attempts made.
+        attempts: u32,
+        /// Cause, without URL.
+        message: String,
+    },
+    /// The request could not be built (bad path, unserialisable body).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl FetchError {
+    /// Whether trying again later can succeed (NAK with delay rather than poison).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Upstream { .. } | Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
+            Self::Status { status, .. } => matches!(status, 408 | 425),
+            Self::InvalidRequest(_) => false,
+        }
+    }
+
+    /// How long to wait before retrying, when the server said so.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::Upstream { response, .. } => {
+                response.header("retry-after").and_then(|v| headers::parse_retry_after_value(v, response.observed_at))
+            }
+            _ => None,
+        }
+    }
+
+    /// The HTTP response behind the error, if there was one (write it to `raw_events`).
+    #[must_use]
+    pub fn response(&self) -> Option<&Fetched> {
+        match self {
+            Self::RateLimited { response, .. } | Self::Upstream { response, .. } | Self::Status { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+
+    /// A short label for metrics (`errors_total{kind}`).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Upstream { .. } => "upstream",
+            Self::Status { .. } => "status",
+            Self::Timeout { .. } => "timeout",
+            Self::Connect { .. } => "connect",
+            Self::Transport { .. } => "transport",
+            Self::InvalidRequest(_) => "invalid_request",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(status: u16, headers: Vec<(String, String)>) -> Fetched {
+        Fetched {
+            status,
+            body: "x".repeat(2000),
+            headers,
+            observed_at: Utc::now(),
+            url: "https://h/p?apikey=REDACTED".into(),
+            etag: None,
+            last_modified: None,
+            not_modified: false,
+            usage: None,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        let rl = FetchError::RateLimited { status: 429, retry_after: Duration::from_secs(2), response: Box::new(fetched(429, vec![])) };
+        assert!(rl.is_retryable());
+        assert_eq!(rl.retry_after(), Some(Duration::from_secs(2)));
+        assert_eq!(rl.response().map(|r| r.status), Some(429));
+        let up = FetchError::Upstream { status: 503, attempts: 3, response: Box::new(fetched(503, vec![("retry-after".into(), "7".into())])) };
+        assert!(up.is_retryable());
+        assert_eq!(up.retry_after(), Some(Duration::from_secs(7)));
+        let st = FetchError::Status { status: 404, body_excerpt: String::new(), response: Box::new(fetched(404, vec![])) };
+        assert!(!st.is_retryable());
+        assert_eq!(st.retry_after(), None);
+        assert!(FetchError::Timeout { attempts: 3 }.is_retryable());
+        assert!(!FetchError::InvalidRequest("x".into()).is_retryable());
+        assert_eq!(FetchError::Timeout { attempts: 1 }.kind(), "timeout");
+    }
+
+    #[test]
+    fn raw_event_uses_redacted_url_and_verbatim_body() {
+        let f = fetched(500, vec![]);
+        let raw = f.to_raw_event("binance_spot", "run-1");
+        assert_eq!(raw.endpoint, "https://h/p?apikey=REDACTED");
+        assert_eq!(raw.http_status, Some(500));
+        assert_eq!(raw.payload.len(), 2000);
+        assert_eq!(f.body_excerpt().len(), BODY_EXCERPT_CHARS);
+    }
+}

@@ -1,0 +1,27 @@
+//! Shared source plumbing for every CEX, DEX and risk adapter of nl (formerly the `nl-sourcekit` crate).
+//!
+//! - [`Budget`] / [`BudgetRegistry`]: one async token bucket per provider, penalised by
+//!   `Retry-After` and bans and throttled by the venue's own usage headers.
+//! - [`headers`]: venue rate-limit headers as one [`Usage`] shape, and `Retry-After`.
+//! - [`HttpSource`]: budgeted HTTP client with conditional requests, backoff, raw capture and stats.
+//! - [`recorded`]: recorded responses in place of the network (re-derivation from `raw_events`).
+//! - [`ws`]: a reconnecting WebSocket client with subscribe replay and a silence watchdog.
+mod backoff;
+pub mod budget;
+mod fetch;
+pub mod headers;
+mod http;
+pub mod recorded;
+mod secrets;
+mod stats;
+pub mod ws;
+
+pub use backoff::Backoff;
+pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus};
+pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
+pub use headers::{Usage, UsageKind};
+pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
+pub use recorded::{RecordedQueues, RecordedResponses};
+pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
+pub use stats::{SourceStats, StatsSnapshot};
+pub use ws::{EnvHeader, EnvLookup, UrlFn, WsClient, WsConfig, WsEvent, WsExit, WsHandle};

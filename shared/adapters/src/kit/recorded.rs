@@ -1,0 +1,230 @@
+//! Answering requests from recorded responses instead of the network: re-derivation from `raw_events`.
+//!
+//! Every response a stage fetches is captured as a [`RawEvent`] (status, body, receive time, redacted URL,
+//! and for a failure without a response the error). [`replay`] turns such a capture back into what the
+//! fetch returned then, so the stage's own parser and logic run on it unchanged. [`RecordedResponses`] is
+//! the lookup a re-derivation provides in place of a live client; [`RecordedQueues`] is its first in, first
+//! out implementation.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::SubsecRound;
+
+use nl_domain::{RawEvent, Ts};
+
+use crate::kit::fetch::{FetchError, Fetched};
+use crate::kit::http::HttpSource;
+
+/// Recorded responses, keyed by the capture's `source` and the request's path and query.
+pub trait RecordedResponses: Send + Sync {
+    /// Takes (consumes) the recorded answer of `source` to `path_and_query`: the earliest capture of that
+    /// request not taken yet, so the n-th request gets the n-th answer. `None` when none is left.
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent>;
+}
+
+/// Recorded responses by source and request path, each path's captures in receive order: the n-th request
+/// of a path gets its n-th capture.
+#[derive(Debug, Default)]
+pub struct RecordedQueues {
+    queues: Mutex<HashMap<(String, String), VecDeque<RawEvent>>>,
+}
+
+impl RecordedQueues {
+    /// Captures not taken (yet).
+    #[must_use]
+    pub fn unused(&self) -> usize {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
+    }
+}
+
+/// From `(source, request path, capture)` in receive order.
+impl FromIterator<(String, String, RawEvent)> for RecordedQueues {
+    fn from_iter<I: IntoIterator<Item = (String, String, RawEvent)>>(iter: I) -> Self {
+        let mut queues: HashMap<(String, String), VecDeque<RawEvent>> = HashMap::new();
+        for (source, path, raw) in iter {
+            queues.entry((source, path)).or_default().push_back(raw);
+        }
+        Self { queues: Mutex::new(queues) }
+    }
+}
+
+impl RecordedResponses for RecordedQueues {
+    fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
+    }
+}
+
+/// The request path and query a capture of `endpoint` answered on a source configured with `base_url`: the
+/// endpoint's path with the base URL's path prefix removed (`https://h/api/x?y` on `https://h/api/` →
+/// `/x?y`), so captures key like the paths clients ask for, whatever host they were recorded from.
+#[must_use]
+pub fn request_path<'a>(endpoint: &'a str, base_url: &str) -> &'a str {
+    let prefix = endpoint_path(base_url).split('?').next().unwrap_or_default().trim_end_matches('/');
+    let path = endpoint_path(endpoint);
+    path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path)
+}
+
+/// The path and query of a captured endpoint (`https://host/a/b?c=1#m` → `/a/b?c=1#m`); the endpoint itself
+/// when it is not a URL (e.g. an RPC method name).
+#[must_use]
+pub fn endpoint_path(endpoint: &str) -> &str {
+    match endpoint.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => endpoint,
+    }
+}
+
+/// What a live fetch returned when it received `raw`: `Ok` for a 2xx, else the error the live client
+/// classifies that status as (429/418 rate limited, 5xx upstream, other statuses), and a capture without a
+/// status (a transport failure recorded with its error) as a transport error. Response headers are not
+/// captured, so none are restored (a recorded 429 carries no `Retry-After` hint).
+///
+/// # Errors
+/// The [`FetchError`] of a non-success capture, as described.
+pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
+    let fetched = Fetched {
+        status: raw.http_status.unwrap_or(0),
+        body: raw.payload.clone(),
+        headers: Vec::new(),
+        observed_at: raw.observed_at,
+        url: raw.endpoint.clone(),
+        etag: None,
+        last_modified: None,
+        not_modified: false,
+        usage: None,
+        attempts: 1,
+    };
+    match raw.http_status {
+        None => Err(FetchError::Transport { attempts: 1, message: raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into()) }),
+        Some(s) if (200..300).contains(&s) => Ok(fetched),
+        Some(status @ (429 | 418)) => Err(FetchError::RateLimited { status, retry_after: Duration::ZERO, response: Box::new(fetched) }),
+        Some(status) if status >= 500 => Err(FetchError::Upstream { status, attempts: 1, response: Box::new(fetched) }),
+        Some(status) => Err(FetchError::Status { status, body_excerpt: fetched.body_excerpt(), response: Box::new(fetched) }),
+    }
+}
+
+/// The capture of a request that got no response at all (timeout, connect or transport error, or not sent
+/// because the budget was paused): no status, an empty payload and why, so a re-derivation sees that this
+/// request failed rather than answering it with a later one.
+#[must_use]
+pub fn failure_capture(source: &str, endpoint: &str, observed_at: nl_domain::Ts, error: &str, run_id: &str) -> RawEvent {
+    let mut raw = RawEvent::new(source, endpoint, None, observed_at.trunc_subsecs(3), String::new(), run_id);
+    raw.parse_error = Some(error.to_string());
+    raw
+}
+
+/// What one lookup through [`fetch_captured`] produced.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The response as captured, or the capture of a request that got no response (or was not sent because
+    /// the budget was paused); `None` only when a re-derivation had no recorded answer to give.
+    pub raw: Option<RawEvent>,
+    /// The successful response to parse, or why there is none (also set as the capture's `parse_error`).
+    pub response: Result<Fetched, String>,
+}
+
+/// One GET of `path` through `src` that always leaves a capture: live, or answered from `recorded` (keyed by
+/// `source` and `path`) in a re-derivation. A live response is stamped `received_at` (milliseconds, as
+/// raw_events keeps it), so parsing the capture later gives the same result; a recorded one keeps its
+/// recorded time. While the budget is paused the request is not sent (waiting out a `Retry-After` would stall
+/// the caller) and that is captured too, so a re-derivation skips it the same way.
+pub async fn fetch_captured(
+    src: &HttpSource,
+    recorded: Option<&dyn RecordedResponses>,
+    source: &str,
+    path: &str,
+    weight: u32,
+    received_at: Ts,
+    run_id: &str,
+) -> Captured {
+    let failed = |raw: RawEvent| Captured { response: Err(raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into())), raw: Some(raw) };
+    let result = match recorded {
+        Some(rec) => match rec.take(source, path) {
+            // A request that got no response then gets none now, and keeps its capture.
+            Some(raw) if raw.http_status.is_none() => return failed(raw),
+            Some(raw) => replay(&raw),
+            None => return Captured { raw: None, response: Err("no recorded response".into()) },
+        },
+        None => {
+            if let Some(paused) = src.budget().status().paused_for {
+                return failed(failure_capture(source, &src.shown_url(path), received_at, &format!("not sent: budget paused for {paused:?}"), run_id));
+            }
+            src.get(path, weight).await
+        }
+    };
+    let (mut fetched, failure) = match result {
+        Ok(f) if f.not_modified => (f, Some("304 not modified".to_string())),
+        Ok(f) => (f, None),
+        Err(e) => match e.response() {
+            Some(resp) => (resp.clone(), Some(e.to_string())),
+            None => return failed(failure_capture(source, &src.shown_url(path), received_at, &e.to_string(), run_id)),
+        },
+    };
+    if recorded.is_none() {
+        fetched.observed_at = received_at.trunc_subsecs(3);
+    }
+    let mut raw = fetched.to_raw_event(source, run_id);
+    raw.parse_error.clone_from(&failure);
+    Captured { raw: Some(raw), response: failure.map_or(Ok(fetched), Err) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn raw(status: Option<u16>) -> RawEvent {
+        RawEvent::new("goplus", "https://api.gopluslabs.io/api/v1/token_security/1?contract_addresses=0xab", status, chrono::Utc::now(), "{}".into(), "r")
+    }
+
+    #[test]
+    fn replays_each_status_as_the_live_client_classifies_it() {
+        let ok = replay(&raw(Some(200))).unwrap();
+        assert_eq!((ok.status, ok.body.as_str()), (200, "{}"));
+        assert!(matches!(replay(&raw(Some(429))), Err(FetchError::RateLimited { status: 429, .. })));
+        assert!(matches!(replay(&raw(Some(503))), Err(FetchError::Upstream { status: 503, .. })));
+        assert!(matches!(replay(&raw(Some(404))), Err(FetchError::Status { status: 404, .. })));
+        let e = failure_capture("goplus", "https://x/y", chrono::Utc::now(), &FetchError::Timeout { attempts: 3 }.to_string(), "r");
+        assert_eq!(e.http_status, None);
+        match replay(&e) {
+            Err(FetchError::Transport { message, .. }) => assert!(message.contains("timed out"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn queues_answer_each_request_with_the_next_capture_of_it() {
+        let path = "/api/v1/token_security/1?contract_addresses=0xab";
+        let raws = [("a", 10), ("b", 20)].map(|(body, s)| {
+            let r =
+                RawEvent::new("goplus", &format!("https://gp.example/x{path}"), Some(200), chrono::Utc::now() + chrono::Duration::seconds(s), body.into(), "r");
+            ("goplus".to_string(), request_path(&r.endpoint, "https://gp.example/x/").to_string(), r)
+        });
+        let rec: RecordedQueues = raws.into_iter().collect();
+        assert_eq!(rec.unused(), 2);
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "a");
+        assert_eq!(rec.take("honeypot_is", path), None, "keyed by source");
+        assert_eq!(rec.take("goplus", path).unwrap().payload, "b");
+        assert_eq!(rec.take("goplus", path), None);
+        assert_eq!(rec.unused(), 0);
+    }
+
+    #[test]
+    fn request_path_drops_the_base_prefix_only() {
+        assert_eq!(request_path("https://h/api/v4/x?y=1", "https://other/api"), "/v4/x?y=1");
+        assert_eq!(request_path("https://h/apix/v4", "https://h/api/"), "/apix/v4", "a prefix ends at a segment");
+        assert_eq!(request_path("http://127.0.0.1:9/a/b", "http://127.0.0.1:9/"), "/a/b");
+        assert_eq!(request_path("https://h/p/a?k=1", "https://h/p?key=REDACTED"), "/a?k=1");
+    }
+
+    #[test]
+    fn endpoint_path_strips_scheme_and_host() {
+        assert_eq!(endpoint_path("https://h:8080/a/b?c=1"), "/a/b?c=1");
+        assert_eq!(endpoint_path("http://127.0.0.1:1/x#eth_getLogs(0x1..0x2)"), "/x#eth_getLogs(0x1..0x2)");
+        assert_eq!(endpoint_path("https://h"), "/");
+        assert_eq!(endpoint_path("eth_call"), "eth_call");
+    }
+}

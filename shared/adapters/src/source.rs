@@ -1,0 +1,92 @@
+//! The contract between the collector runtime and one source.
+//!
+//! A poll source fetches once, keeps every payload as a [`RawEvent`] (parse failures included, with their
+//! error), parses, diffs against the state its previous poll returned and hands back observations plus
+//! the next state. The runtime publishes raws and observations (durably) and only then saves the state, so
+//! a crash in between re-polls and re-emits the same deterministic event ids, which every consumer dedupes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_domain::{ListingObservation, RawEvent, Ts};
+
+use crate::kit::RecordedResponses;
+
+/// Why a poll did not fully succeed. The runtime counts it by kind and keeps going.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PollError {
+    /// The venue could not be reached or answered with an error status.
+    #[error("{source_name}: fetch failed: {message}")]
+    Fetch { source_name: String, message: String },
+    /// The venue asked us to slow down (429/418); the next poll waits at least this long.
+    #[error("{source_name}: rate limited, retry after {retry_after:?}")]
+    RateLimited { source_name: String, retry_after: Duration },
+    /// The payload did not parse; it is kept in raw_events with this error.
+    #[error("{source_name}: parse failed: {message}")]
+    Parse { source_name: String, message: String },
+}
+
+impl PollError {
+    /// A short label for metrics (`errors_total{stage}`).
+    #[must_use]
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Self::Fetch { .. } => "fetch",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Parse { .. } => "parse",
+        }
+    }
+}
+
+/// What one poll produced.
+#[derive(Debug, Default)]
+pub struct PollOutcome {
+    /// Every payload fetched during the poll, verbatim.
+    pub raws: Vec<RawEvent>,
+    /// New, updated or retracted listings.
+    pub observations: Vec<ListingObservation>,
+    /// The state to hand to the next poll; `None` keeps the previous state (e.g. after a failed fetch).
+    pub next_state: Option<serde_json::Value>,
+    /// Failures of this poll; the runtime counts them and logs them by source.
+    pub errors: Vec<PollError>,
+}
+
+/// One pollable source (a venue endpoint, a chain's factory logs, ...).
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// The config name, e.g. `okx_instruments`. Also the lease key and the state key.
+    fn name(&self) -> &str;
+
+    /// Time between polls.
+    fn interval(&self) -> Duration;
+
+    /// Polls once. `state` is the `next_state` of the last poll whose outputs were published.
+    async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome;
+
+    /// Re-derives, without I/O, what a poll made of one of its recorded responses (`raw`, as kept in
+    /// raw_events): the observations and the next state, exactly as if the fetch had just returned it. A
+    /// poll's clock is its responses' receive times, so the result does not depend on when this runs.
+    /// Lookups the poll made after that response are answered from `answers` (the same run's captures of
+    /// this source that [`lookup_path`](Self::lookup_path) names), in the order the poll made them.
+    /// `None` when the source cannot re-derive from raw events (the default; e.g. RPC log sources).
+    fn rederive(&self, _state: Option<&serde_json::Value>, _raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        None
+    }
+
+    /// When `raw` is the capture of a lookup a poll makes besides its main fetch (e.g. a CEX currency
+    /// endpoint), the request path it answers: re-derivation does not re-derive it on its own but hands it
+    /// to [`rederive`](Self::rederive) through `answers` under this path. `None` (the default) otherwise.
+    fn lookup_path(&self, _raw: &RawEvent) -> Option<String> {
+        None
+    }
+}
+
+/// The re-derivation of a source whose outcome follows from one response: replays the capture `raw` (an
+/// unreadable capture gives an empty outcome) and runs `process` on it, as the live poll does on a fetch.
+pub(crate) fn replay_response(raw: &RawEvent, process: impl FnOnce(&crate::kit::Fetched, &mut PollOutcome)) -> Option<PollOutcome> {
+    let mut out = PollOutcome::default();
+    if let Ok(f) = crate::kit::recorded::replay(raw) {
+        process(&f, &mut out);
+    }
+    Some(out)
+}
