@@ -6,31 +6,42 @@
 //! * consumers are durable and pull-based; delivery is at-least-once; `ack`/`nak`/`term` are explicit;
 //!   an unacked delivery is redelivered after `ack_wait`;
 //! * after `max_deliver` failed attempts a message is copied to `nl.dlq.<consumer>.<subject>` and
-//!   terminated, so poison is counted and visible, never redelivered forever.
+//!   terminated, so poison is counted and visible, never redelivered forever;
+//! * a delivery dropped unsettled is NAKed.
+//!
+//! On top of the bus sit the pieces every consuming service shares: the [`handler`] kernel (one consumer
+//! loop: fetch, decode, handle, publish, then settle) and the [`service`] lifecycle (`build(cfg,
+//! ServiceCtx)`, then `run(shutdown)`).
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod error;
+pub mod handler;
 pub mod lease;
 pub mod memory;
 pub mod nats;
+pub mod service;
 mod subject;
 pub mod testkit;
 pub mod trace;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use error::BusError;
+pub use handler::{BatchHandler, Consumer, ConsumerConfig, ConsumerCounts, ConsumerStats, Handler, Item, Outcome};
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};
 pub use nats::{NatsBus, NatsConfig};
+pub use service::{BoxError, Clock, Counts, EnvLookup, Service, ServiceCtx, SystemClock, TokioClock};
 pub use subject::subject_matches;
+/// The shutdown signal every service's `run` takes.
+pub use tokio_util::sync::CancellationToken;
 
 /// Subject prefix of dead-lettered messages.
 pub const DLQ_PREFIX: &str = "nl.dlq";
@@ -146,6 +157,12 @@ pub trait Acker: Send + Sync {
 }
 
 /// A delivered message with its attempt count and its settle handle.
+///
+/// A delivery that is dropped without having been settled is NAKed (redelivered at once, or
+/// dead-lettered on its last attempt) instead of waiting out its `ack_wait`: a handler that panics, a
+/// consumer that stops on a fatal error, or a batch abandoned at shutdown hands its work back promptly.
+/// The NAK is sent from a task spawned on the current tokio runtime; outside a runtime the broker's
+/// `ack_wait` redelivers it as before.
 pub struct Delivery {
     pub message: Message,
     /// 1 on first delivery.
@@ -153,7 +170,12 @@ pub struct Delivery {
     /// Stream sequence.
     pub sequence: u64,
     acker: Arc<dyn Acker>,
+    /// Set once a settle succeeded; a delivery dropped with this unset is NAKed.
+    settled: AtomicBool,
 }
+
+/// The reason a delivery dropped unsettled is NAKed with.
+pub const DROPPED_UNSETTLED: &str = "dropped unsettled";
 
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,25 +186,50 @@ impl std::fmt::Debug for Delivery {
 impl Delivery {
     #[must_use]
     pub fn new(message: Message, delivered: u32, sequence: u64, acker: Arc<dyn Acker>) -> Self {
-        Self { message, delivered, sequence, acker }
+        Self { message, delivered, sequence, acker, settled: AtomicBool::new(false) }
+    }
+
+    /// Settles the delivery `how`, with `reason` for a NAK or a term (kept in the dead letter).
+    ///
+    /// # Errors
+    /// See [`Acker::settle`]. A delivery whose settle failed is still NAKed when dropped.
+    pub async fn settle(&self, how: Settle, reason: Option<&str>) -> Result<(), BusError> {
+        self.acker.settle(how, reason).await?;
+        self.settled.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn ack(&self) -> Result<(), BusError> {
-        self.acker.settle(Settle::Ack, None).await
+        self.settle(Settle::Ack, None).await
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn nak(&self, delay: Option<Duration>, reason: &str) -> Result<(), BusError> {
-        self.acker.settle(Settle::Nak(delay), Some(reason)).await
+        self.settle(Settle::Nak(delay), Some(reason)).await
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn term(&self, reason: &str) -> Result<(), BusError> {
-        self.acker.settle(Settle::Term, Some(reason)).await
+        self.settle(Settle::Term, Some(reason)).await
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if self.settled.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (acker, sequence) = (Arc::clone(&self.acker), self.sequence);
+        runtime.spawn(async move {
+            if let Err(error) = acker.settle(Settle::Nak(None), Some(DROPPED_UNSETTLED)).await {
+                tracing::debug!(sequence, %error, "NAK of a delivery dropped unsettled failed; its ack wait will redeliver it.");
+            }
+        });
     }
 }
 
@@ -205,7 +252,7 @@ pub const FETCH_RETRY_PAUSE: Duration = Duration::from_secs(1);
 ///
 /// # Errors
 /// A fetch error that is not retryable.
-pub async fn next_batch<F: Future<Output = ()> + ?Sized>(
+pub async fn next_batch<F: std::future::Future<Output = ()> + ?Sized>(
     sub: &mut (dyn Subscription + 'static),
     max: usize,
     wait: Duration,
