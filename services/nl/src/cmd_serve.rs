@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use nl_bus::{Bus, NatsBus};
+use nl_bus::{Bus, CancellationToken, NatsBus, ServiceCtx};
 use nl_collector::SourceCounters;
 use nl_config::Loaded;
 use nl_domain::GateDecision;
@@ -22,7 +22,6 @@ use nl_proto::pb;
 use nl_proto::pb::ledger_client::LedgerClient;
 use nl_telemetry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::cli::ServiceName;
@@ -33,24 +32,26 @@ const CONSUMER_POLL: Duration = Duration::from_secs(5);
 
 /// One shutdown signal, awaited by many tasks.
 #[derive(Clone)]
-struct Stop(watch::Receiver<bool>);
+struct Stop(CancellationToken);
 
 impl Stop {
-    /// Resolves on SIGINT/SIGTERM (the watcher task is spawned once here).
+    /// Cancelled on SIGINT/SIGTERM (the watcher task is spawned once here).
     fn on_signal() -> Self {
-        let (tx, rx) = watch::channel(false);
+        let token = CancellationToken::new();
+        let cancel = token.clone();
         tokio::spawn(async move {
             nl_telemetry::shutdown_signal().await;
-            let _ = tx.send(true);
+            cancel.cancel();
         });
-        Self(rx)
+        Self(token)
     }
 
     fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.0.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+        self.0.clone().cancelled_owned()
+    }
+
+    fn token(&self) -> CancellationToken {
+        self.0.clone()
     }
 }
 
@@ -148,8 +149,7 @@ async fn serve_consumer(
             tracing::info!(?counts, "Risk scorer stopped.");
         }
         ServiceName::Gate => {
-            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
-            let svc = nl_gate::build(cfg.gate.clone(), Arc::clone(&bus), run).await.context("starting the gate")?;
+            let svc = nl_gate::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the gate")?;
             let stats = svc.stats();
             registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
             watch_consumers(registry, &bus, vec![cfg.gate.durable.clone()], stop).await;
@@ -159,7 +159,7 @@ async fn serve_consumer(
             let grpc_task = tokio::spawn(nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait()));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
             ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("gate stopped")?;
+            let counts = svc.run(stop.token()).await.context("gate stopped")?;
             tracing::info!(?counts, "Gate stopped.");
             grpc_task.await.context("gRPC Gate task")?.context("gRPC Gate")?;
         }
@@ -376,12 +376,11 @@ mod tests {
         let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig::default()));
         let run = nl_risk_scorer::RunIdentity { run_id: "nl_20261121_000000Z_00000000".into(), config_hash: "h".into() };
         let cfg = nl_gate::GateServiceConfig::default();
-        let svc = nl_gate::build(cfg.clone(), Arc::clone(&bus), run).await?;
+        let svc = nl_gate::build(cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await?;
         let registry = Arc::new(Registry::new());
         let stats = svc.stats();
         registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
-        let (_tx, rx) = watch::channel(false);
-        watch_consumers(&registry, &bus, vec![cfg.durable.clone()], &Stop(rx)).await;
+        watch_consumers(&registry, &bus, vec![cfg.durable.clone()], &Stop(CancellationToken::new())).await;
         let (status, body) = get(start_http(registry).await?, "/metrics").await?;
         assert_eq!(status, 200);
         for name in [

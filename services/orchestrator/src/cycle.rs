@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus, Message};
+use nl_bus::{Bus, MemoryBus, Message, ServiceCtx};
 use nl_collector::config::SourcesConfig;
 use nl_collector::sources::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_collector::{Collector, PollReport, RunIdentity};
@@ -173,8 +173,8 @@ pub(crate) async fn start_services(
         .await
         .context("starting the risk-scorer")?;
     pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(bus), run.clone()).await.context("starting the gate")?;
-    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
+    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the gate")?;
+    pipeline.spawn_service(Box::new(gate));
     let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(bus)).await.context("starting the ledger")?;
     let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
     pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use nl_bus::{Bus, ConsumerState};
+use nl_bus::{Bus, CancellationToken, ConsumerState, Service};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -34,6 +34,7 @@ pub struct Pipeline {
     bus: Arc<dyn Bus>,
     durables: Vec<String>,
     stop: watch::Sender<bool>,
+    cancel: CancellationToken,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
 }
 
@@ -41,7 +42,7 @@ impl Pipeline {
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>) -> Self {
         let (stop, _) = watch::channel(false);
-        Self { bus, durables: Vec::new(), stop, tasks: JoinSet::new() }
+        Self { bus, durables: Vec::new(), stop, cancel: CancellationToken::new(), tasks: JoinSet::new() }
     }
 
     /// The bus the services share.
@@ -61,6 +62,13 @@ impl Pipeline {
         let fut = start(shutdown);
         let name = name.to_string();
         self.tasks.spawn(async move { (name, fut.await) });
+    }
+
+    /// Spawns a built service; its durables join the drain order (spawn upstream services first).
+    pub fn spawn_service(&mut self, service: Box<dyn Service>) {
+        self.durables.extend(service.durables());
+        let (name, shutdown) = (service.name().to_string(), self.cancel.clone());
+        self.tasks.spawn(async move { (name, service.run(shutdown).await.map(drop).map_err(|e| anyhow::anyhow!(e))) });
     }
 
     /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row.
@@ -121,6 +129,7 @@ impl Pipeline {
     /// Tells every service to stop and waits for them; returns the services that failed.
     pub async fn stop(mut self) -> Vec<String> {
         let _ = self.stop.send(true);
+        self.cancel.cancel();
         let mut failed = Vec::new();
         while let Some(done) = self.tasks.join_next().await {
             match done {

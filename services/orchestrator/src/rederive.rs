@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus};
+use nl_bus::{Bus, MemoryBus, ServiceCtx};
 use nl_collector::runtime::observation_messages;
 use nl_collector::sources::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_collector::{RunIdentity, Source};
@@ -312,8 +312,8 @@ async fn start_pipeline(
     let rctx = nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()).with_recorded(providers);
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
     pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), run.clone()).await.context("starting the gate")?;
-    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
+    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the gate")?;
+    pipeline.spawn_service(Box::new(gate));
     let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
     let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
     pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {

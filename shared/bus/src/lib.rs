@@ -38,6 +38,8 @@ pub use handler::{BatchHandler, Consumer, ConsumerConfig, ConsumerCounts, Consum
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};
 pub use nats::{NatsBus, NatsConfig};
+/// The metrics registry a [`Service`] registers its counters with.
+pub use nl_telemetry::Registry;
 pub use service::{BoxError, Clock, Counts, EnvLookup, Service, ServiceCtx, SystemClock, TokioClock};
 pub use subject::subject_matches;
 /// The shutdown signal every service's `run` takes.

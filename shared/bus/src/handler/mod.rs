@@ -97,6 +97,9 @@ pub trait Handler: Send + Sync + 'static {
     /// # Errors
     /// A fatal error: the consumer stops and returns it; the batch's deliveries are NAKed.
     fn handle(&self, input: Self::Input, span: &Span) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+
+    /// As [`BatchHandler::after_publish`].
+    fn after_publish(&self, _published: bool) {}
 }
 
 /// A consuming service's logic for a whole fetched batch; what [`Consumer`] runs. Every [`Handler`] is
@@ -144,6 +147,10 @@ impl<H: Handler> BatchHandler for H {
 
     fn handle_batch(&self, items: Vec<Item<Self::Input>>) -> impl Future<Output = Result<Vec<Outcome>, Self::Error>> + Send {
         handle_each(self, items)
+    }
+
+    fn after_publish(&self, published: bool) {
+        Handler::after_publish(self, published);
     }
 }
 

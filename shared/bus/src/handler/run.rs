@@ -115,6 +115,12 @@ impl<H: BatchHandler> Consumer<H> {
         Ok(Self { handler, sub, bus, cfg, stats })
     }
 
+    /// The durable consumer's name.
+    #[must_use]
+    pub fn durable(&self) -> &str {
+        &self.cfg.spec.durable
+    }
+
     /// The handler.
     #[must_use]
     pub fn handler(&self) -> &H {
