@@ -109,7 +109,7 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
         .map_err(|e| e.to_string())?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await.map_err(|e| e.to_string())?;
     let stop = CancellationToken::new();
-    let scorer_task = tokio::spawn(scorer.run(stop.clone().cancelled_owned()));
+    let scorer_task = tokio::spawn(scorer.run(stop.clone()));
     let gate_task = tokio::spawn(gate.run(stop.clone()));
 
     let now = chrono::Utc::now();

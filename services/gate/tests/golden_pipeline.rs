@@ -165,7 +165,7 @@ async fn golden_scenarios_through_the_event_pipeline() {
     let stop = CancellationToken::new();
     let tasks = (
         tokio::spawn(ledger.run(stop.clone().cancelled_owned())),
-        tokio::spawn(scorer.run(stop.clone().cancelled_owned())),
+        tokio::spawn(scorer.run(stop.clone())),
         tokio::spawn(gate.run(stop.clone())),
     );
 

@@ -131,7 +131,7 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
     let stop = CancellationToken::new();
     let tasks = (
         tokio::spawn(enricher.run(stop.clone().cancelled_owned())),
-        tokio::spawn(scorer.run(stop.clone().cancelled_owned())),
+        tokio::spawn(scorer.run(stop.clone())),
         tokio::spawn(gate.run(stop.clone())),
     );
 

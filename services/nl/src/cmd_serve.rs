@@ -138,14 +138,12 @@ async fn serve_consumer(
             tracing::info!(?counts, "Enricher stopped.");
         }
         ServiceName::RiskScorer => {
-            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
-            let ctx = nl_risk_scorer::RiskScorerCtx::new(Arc::clone(&bus), run);
-            let svc = nl_risk_scorer::build(cfg.risk_scorer.clone(), ctx).await.context("starting the risk scorer")?;
+            let svc = nl_risk_scorer::build(cfg.risk_scorer.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the risk scorer")?;
             let stats = svc.core().stats();
             registry.on_scrape(move |r| export_risk(r, &stats.snapshot()));
             watch_consumers(registry, &bus, vec![cfg.risk_scorer.durable.clone()], stop).await;
             ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("risk scorer stopped")?;
+            let counts = svc.run(stop.token()).await.context("risk scorer stopped")?;
             tracing::info!(?counts, "Risk scorer stopped.");
         }
         ServiceName::Gate => {

@@ -309,9 +309,9 @@ async fn start_pipeline(
         .with_recorded_tickers(tickers);
     let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
     pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
-    let rctx = nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()).with_recorded(providers);
+    let rctx = nl_risk_scorer::service::RiskScorerCtx::from(ServiceCtx::new(Arc::clone(&bus), run.clone())).with_recorded(providers);
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
-    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn_service(Box::new(risk));
     let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the gate")?;
     pipeline.spawn_service(Box::new(gate));
     let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;

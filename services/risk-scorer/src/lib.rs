@@ -27,5 +27,5 @@ pub use rules::{CHECK_CODES, RiskRules, VerdictTtl, effective_age_minutes, evalu
 pub use score::{LogScale, ScoreConfig, score};
 pub use service::{
     Clock, Evaluated, HandleError, RiskScorer, RiskScorerConfig, RiskScorerCore, RiskScorerCounts, RiskScorerCtx, RiskScorerStats, RunIdentity,
-    ScoreComputed, ServiceError, SystemClock, build,
+    ScoreComputed, ServiceClock, ServiceError, build,
 };
