@@ -119,12 +119,12 @@ async fn serve_consumer(
             grpc_task.await.context("gRPC Ledger task")?.context("gRPC Ledger")?;
         }
         ServiceName::Recorder => {
-            let svc = nl_recorder::build(cfg.recorder.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
+            let svc = nl_recorder::build(cfg.recorder.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the recorder")?;
             let stats = svc.stats();
             registry.on_scrape(move |r| export_recorder(r, &stats.snapshot()));
             watch_consumers(registry, &bus, vec![cfg.recorder.durable.clone()], stop).await;
             ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("recorder stopped")?;
+            let counts = svc.run(stop.token()).await.context("recorder stopped")?;
             tracing::info!(?counts, "Recorder stopped.");
         }
         ServiceName::Enricher => {

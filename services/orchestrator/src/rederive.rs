@@ -319,8 +319,8 @@ async fn start_pipeline(
     pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
         Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
     });
-    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
-    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the recorder")?;
+    pipeline.spawn_service(Box::new(recorder));
     Ok((pipeline, bus))
 }
 
