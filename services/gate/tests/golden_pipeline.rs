@@ -148,7 +148,7 @@ async fn golden_scenarios_through_the_event_pipeline() {
 
     let dir = tempfile::tempdir().unwrap();
     let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
-    let ledger = nl_ledger::build(ledger_cfg, Arc::clone(&dynbus)).await.unwrap();
+    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
     let reader = ledger.store().reader().clone();
     let rs_cfg = RiskScorerConfig {
         rules: file.rules.clone(),
@@ -164,7 +164,7 @@ async fn golden_scenarios_through_the_event_pipeline() {
 
     let stop = CancellationToken::new();
     let tasks = (
-        tokio::spawn(ledger.run(stop.clone().cancelled_owned())),
+        tokio::spawn(ledger.run(stop.clone())),
         tokio::spawn(scorer.run(stop.clone())),
         tokio::spawn(gate.run(stop.clone())),
     );

@@ -105,7 +105,7 @@ async fn serve_consumer(
     let label = service_label(service);
     match service {
         ServiceName::Ledger => {
-            let svc = nl_ledger::build(cfg.ledger.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
+            let svc = nl_ledger::build(cfg.ledger.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the ledger")?;
             let stats = svc.stats();
             registry.on_scrape(move |r| export_ledger(r, &stats.snapshot()));
             watch_consumers(registry, &bus, vec![cfg.ledger.durable.clone(), nl_ledger::service::raw_durable(&cfg.ledger.durable)], stop).await;
@@ -114,7 +114,7 @@ async fn serve_consumer(
             let grpc_task = tokio::spawn(nl_ledger::grpc::serve_listener(listener, grpc, stop.wait()));
             tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
             ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("ledger stopped")?;
+            let counts = svc.run(stop.token()).await.context("ledger stopped")?;
             tracing::info!(?counts, "Ledger stopped.");
             grpc_task.await.context("gRPC Ledger task")?.context("gRPC Ledger")?;
         }

@@ -314,11 +314,8 @@ async fn start_pipeline(
     pipeline.spawn_service(Box::new(risk));
     let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the gate")?;
     pipeline.spawn_service(Box::new(gate));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
-    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
-    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
-        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
-    });
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the ledger")?;
+    pipeline.spawn_service(Box::new(ledger));
     let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the recorder")?;
     pipeline.spawn_service(Box::new(recorder));
     Ok((pipeline, bus))
