@@ -8,10 +8,12 @@
 //! * [`ticker`]: CEX tickers of the listed pair (venue lookups, raw captures, USD mapping);
 //! * [`schedule`]: the bounded tracked set with its age tiers;
 //! * [`fetch`]: the pair source trait (DexScreener);
-//! * [`service`]: `build(cfg, ctx) → run(shutdown)`;
+//! * [`service`]: `build(cfg, ctx) → run(shutdown)`, the re-snapshot rounds;
+//! * `batch`: the consumer's batch handler (observations → upserts, snapshots, raw captures);
 //! * [`stats`]: the counters.
 #![forbid(unsafe_code)]
 
+mod batch;
 pub mod config;
 pub mod error;
 pub mod fetch;
@@ -27,7 +29,7 @@ pub use error::EnricherError;
 pub use fetch::PairFetcher;
 pub use normalize::{normalize, upsert_event_id};
 pub use schedule::Schedule;
-pub use service::{Clock, EnricherCtx, EnricherService, LISTING_FILTER, build, system_clock, tokio_clock};
+pub use service::{EnricherCtx, EnricherService, LISTING_FILTER, build};
 pub use snapshot::snapshot_event_id;
 pub use stats::{EnricherCounts, EnricherStats};
 pub use ticker::{TickerClient, TickerRef};

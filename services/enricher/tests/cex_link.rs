@@ -73,7 +73,7 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     ecfg.dexscreener.enabled = false;
     let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
     let stop = CancellationToken::new();
-    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone().cancelled_owned())));
+    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone())));
 
     let c = collector(&venue, Arc::clone(&bus), &run);
     assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "baseline and first pools");

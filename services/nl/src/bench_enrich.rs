@@ -129,11 +129,7 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         .context("gate")?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await?;
     let stop = CancellationToken::new();
-    let tasks = (
-        tokio::spawn(enricher.run(stop.clone().cancelled_owned())),
-        tokio::spawn(scorer.run(stop.clone())),
-        tokio::spawn(gate.run(stop.clone())),
-    );
+    let tasks = (tokio::spawn(enricher.run(stop.clone())), tokio::spawn(scorer.run(stop.clone())), tokio::spawn(gate.run(stop.clone())));
 
     let now = chrono::Utc::now();
     let observations = (0..n).map(|i| observation(i, now)).collect::<anyhow::Result<Vec<_>>>()?;

@@ -168,7 +168,7 @@ pub(crate) async fn start_services(
 
     let ectx = nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone()).with_venue_urls(cfg.sources.venue_base_urls());
     let enricher = nl_enricher::build(cfg.enricher.clone(), ectx).await.context("starting the enricher")?;
-    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn_service(Box::new(enricher));
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the risk-scorer")?;
     pipeline.spawn_service(Box::new(risk));
     let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the gate")?;

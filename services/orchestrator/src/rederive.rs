@@ -308,7 +308,7 @@ async fn start_pipeline(
         .with_venue_urls(cfg.sources.venue_base_urls())
         .with_recorded_tickers(tickers);
     let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
-    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn_service(Box::new(enricher));
     let rctx = nl_risk_scorer::service::RiskScorerCtx::from(ServiceCtx::new(Arc::clone(&bus), run.clone())).with_recorded(providers);
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
     pipeline.spawn_service(Box::new(risk));

@@ -245,43 +245,6 @@ pub trait Subscription: Send {
     async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
 }
 
-/// Pause after a retryable fetch error that names no `retry_after`.
-pub const FETCH_RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-/// The next batch of a consumer loop: up to `max` deliveries, waiting up to `wait` for the first (an empty
-/// batch when none came). A retryable fetch error is logged and retried after its `retry_after` (else
-/// [`FETCH_RETRY_PAUSE`]). `Ok(None)` once `shutdown` completes, which wins over a ready fetch.
-///
-/// # Errors
-/// A fetch error that is not retryable.
-pub async fn next_batch<F: std::future::Future<Output = ()> + ?Sized>(
-    sub: &mut (dyn Subscription + 'static),
-    max: usize,
-    wait: Duration,
-    mut shutdown: std::pin::Pin<&mut F>,
-) -> Result<Option<Vec<Delivery>>, BusError> {
-    loop {
-        let fetched = tokio::select! {
-            biased;
-            () = shutdown.as_mut() => return Ok(None),
-            r = sub.fetch(max, wait) => r,
-        };
-        match fetched {
-            Ok(batch) => return Ok(Some(batch)),
-            Err(error) if error.is_retryable() => {
-                tracing::warn!(%error, "Fetch failed; retrying.");
-                let pause = error.retry_after().unwrap_or(FETCH_RETRY_PAUSE);
-                tokio::select! {
-                    biased;
-                    () = shutdown.as_mut() => return Ok(None),
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
 /// Counters of a consumer, as the broker sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConsumerState {

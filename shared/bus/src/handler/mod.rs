@@ -25,7 +25,7 @@ use tracing::{Instrument, Span};
 use crate::{BusError, Message};
 
 pub use run::{Consumer, ConsumerConfig};
-pub use stats::{ConsumerCounts, ConsumerStats, DROPPED_HELP, ERRORS_HELP};
+pub use stats::{ConsumerCounts, ConsumerStats, DROPPED_HELP, ERRORS_HELP, PUBLISHED_HELP, RECEIVED_HELP};
 
 /// Bytes of an undecodable payload kept in logs and term reasons.
 pub const PREVIEW_BYTES: usize = 200;

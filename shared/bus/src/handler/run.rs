@@ -25,7 +25,8 @@ use super::{BatchHandler, ConsumerStats, Item, Outcome, preview};
 use crate::trace::{TRACEPARENT, handle_span};
 use crate::{Bus, BusError, ConsumerSpec, Delivery, Message, Settle, Subscription};
 
-use crate::FETCH_RETRY_PAUSE;
+/// Pause after a retryable fetch error that names no `retry_after`.
+pub const FETCH_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// How a [`Consumer`] fetches and settles.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,8 +45,10 @@ pub struct ConsumerCounts {
     pub settle_errors: u64,
 }
 
-const RECEIVED_HELP: &str = "Messages (or venue records) received.";
-const PUBLISHED_HELP: &str = "Outputs published or written.";
+/// Help of `nl_received_total`.
+pub const RECEIVED_HELP: &str = "Messages (or venue records) received.";
+/// Help of `nl_published_total`.
+pub const PUBLISHED_HELP: &str = "Outputs published or written.";
 /// Help of `nl_errors_total`, for services that add stages of their own.
 pub const ERRORS_HELP: &str = "Errors, by stage.";
 /// Help of `nl_dropped_total`, for services that add reasons of their own.
