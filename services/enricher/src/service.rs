@@ -7,7 +7,7 @@
 //!   `raw.captured` and the snapshot points at it), or for a CEX listing its age plus, for a USD-quoted spot
 //!   pair on a venue with a ticker lookup, the ticker's last price and 24 h quote volume (the response is
 //!   published as a `raw.captured` too; a failed lookup leaves those values NULL);
-//! * outputs go out through the `nl-bus` handler kernel (the enricher is a [`BatchHandler`], see
+//! * outputs go out through the `nl-bus` handler kernel (the enricher is a [`nl_bus::BatchHandler`], see
 //!   `crate::batch`): raw captures first, then the events, and only when they are stored are the inputs
 //!   acked (a failure naks them with a delay); undecodable inputs are terminated;
 //! * on-chain assets and CEX listings with a looked-up pair join the bounded tracked set, whose timer loop
@@ -127,7 +127,7 @@ pub(crate) struct Core {
     pub(crate) stats: Arc<EnricherStats>,
 }
 
-/// The consumer's [`BatchHandler`] (see `crate::batch`): the shared core and what the batch being
+/// The consumer's [`nl_bus::BatchHandler`] (see `crate::batch`): the shared core and what the batch being
 /// published leaves to do.
 pub(crate) struct Enriching(pub(crate) Arc<Core>, pub(crate) Mutex<Option<AfterPublish>>);
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span, debug, info, warn};
+use tracing::{Instrument, Span, debug, warn};
 
 use super::{BatchHandler, ConsumerStats, Item, Outcome, preview};
 use crate::trace::{TRACEPARENT, handle_span};
@@ -143,7 +143,7 @@ impl<H: BatchHandler> Consumer<H> {
     pub async fn run(self, shutdown: CancellationToken) -> Result<H, H::Error> {
         let Self { handler, mut sub, bus, cfg, stats } = self;
         let parts = Parts { handler: &handler, bus: bus.as_ref(), cfg: &cfg, stats: &stats };
-        info!(service = cfg.service, durable = %cfg.spec.durable, "Consuming.");
+        debug!(service = cfg.service, durable = %cfg.spec.durable, "Consuming.");
         let mut current: Option<Fetched<H::Input>> = None;
         loop {
             let handling = async {
@@ -185,7 +185,7 @@ impl<H: BatchHandler> Consumer<H> {
                 Some(Err(error)) => return Err(error.into()),
             }
         }
-        info!(service = cfg.service, counts = ?stats.snapshot(), "Stopped consuming.");
+        debug!(service = cfg.service, counts = ?stats.snapshot(), "Stopped consuming.");
         Ok(handler)
     }
 }

@@ -5,7 +5,7 @@
 //! conditions with deadlines ([`wait_until`], fetch waits), never on bare sleeps. Timers use ack waits
 //! of 1 s so the NATS run stays quick; the memory run uses a paused clock. Cases panic on failure.
 //!
-//! The `kernel_*` cases ([`kernel`]) run the handler kernel's consumer loop over each bus.
+//! The `kernel_*` cases (module `kernel`) run the handler kernel's consumer loop over each bus.
 
 mod kernel;
 
