@@ -16,7 +16,7 @@ use nl_adapters::dex::config::GeckoTerminalConfig;
 use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use nl_bus::testkit::wait_until;
-use nl_bus::{Bus, MemoryBus};
+use nl_bus::{Bus, CancellationToken, MemoryBus, ServiceCtx};
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_domain::Sighting;
 use nl_enricher::{EnricherConfig, EnricherCtx};
@@ -67,16 +67,14 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
     let run = RunIdentity { run_id: "nl_20261010_000000Z_deadbeef".into(), config_hash: "cafe".into() };
     let dir = tempfile::tempdir().unwrap();
-    let ledger = nl_ledger::build(LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) }, Arc::clone(&bus)).await.unwrap();
+    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
     let reader = ledger.store().reader().clone();
     let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
     ecfg.dexscreener.enabled = false;
     let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let tasks = (tokio::spawn(ledger.run(stopped(rx.clone()))), tokio::spawn(enricher.run(stopped(rx))));
+    let stop = CancellationToken::new();
+    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone())));
 
     let c = collector(&venue, Arc::clone(&bus), &run);
     assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "baseline and first pools");
@@ -97,7 +95,7 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     let row = reader.get_asset(&asset_id).await.unwrap().unwrap();
     assert_eq!((row.chain.as_deref(), row.address.as_deref()), (Some("solana"), Some(MINT)));
 
-    stop.send(true).unwrap();
+    stop.cancel();
     let (l, e) = tasks;
     l.await.unwrap().unwrap();
     e.await.unwrap().unwrap();

@@ -7,10 +7,13 @@
 //! * [`snapshot`]: snapshots from carried pool data, DexScreener pairs, CEX listing times or the listed
 //!   pair's ticker (pure);
 //! * [`schedule`]: the bounded tracked set with its age tiers;
-//! * [`service`]: `build(cfg, ctx) → run(shutdown)`;
+//! * [`fetch`]: the pair source trait (DexScreener);
+//! * [`service`]: `build(cfg, ctx) → run(shutdown)`, the re-snapshot rounds;
+//! * `batch`: the consumer's batch handler (observations → upserts, snapshots, raw captures);
 //! * [`stats`]: the counters.
 #![forbid(unsafe_code)]
 
+mod batch;
 pub mod config;
 pub mod error;
 pub mod normalize;
@@ -23,6 +26,6 @@ pub use config::{DexScreenerEnrichConfig, EnricherConfig, ScheduleConfig, Tier};
 pub use error::EnricherError;
 pub use normalize::{normalize, upsert_event_id};
 pub use schedule::Schedule;
-pub use service::{Clock, EnricherCtx, EnricherService, LISTING_FILTER, build, system_clock, tokio_clock};
+pub use service::{EnricherCtx, EnricherService, LISTING_FILTER, build};
 pub use snapshot::snapshot_event_id;
 pub use stats::{EnricherCounts, EnricherStats};

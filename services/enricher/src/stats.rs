@@ -1,9 +1,13 @@
-//! The enricher's fixed counter set: `received`, `published`, `errors{stage}`, `dropped{reason}`, and the
-//! tracked-set gauge with its shed counter.
+//! The enricher's fixed counter set: `received`, `published`, `errors{stage}`, `dropped{reason}` (the
+//! first two and the publish and settle errors kept by the handler kernel), and the tracked-set gauge
+//! with its shed counter.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP};
+use nl_bus::{ConsumerStats, Registry};
 use serde::Serialize;
 
 /// Where an error happened.
@@ -32,18 +36,17 @@ pub enum Dropped {
     Expired,
 }
 
-/// Live counters; cheap to update from any task.
+/// Live counters; cheap to update from any task. Received, published, publish and settle errors are the
+/// kernel's ([`ConsumerStats`]); the scheduler's publishes count there too.
 #[derive(Debug, Default)]
 pub struct EnricherStats {
-    pub received: AtomicU64,
-    pub published: AtomicU64,
-    /// Published messages the bus already held (redeliveries, re-derivations).
-    pub duplicates: AtomicU64,
+    pub consumer: Arc<ConsumerStats>,
     pub snapshots: AtomicU64,
     pub rescheduled_snapshots: AtomicU64,
     pub tracked: AtomicU64,
     pub shed_total: AtomicU64,
-    errors: [AtomicU64; 4],
+    /// Decode and fetch errors (publish and settle errors are the kernel's).
+    errors: [AtomicU64; 2],
     dropped: [AtomicU64; 4],
 }
 
@@ -61,7 +64,7 @@ pub struct EnricherCounts {
     pub dropped: BTreeMap<&'static str, u64>,
 }
 
-const STAGES: [(Stage, &str); 4] = [(Stage::Decode, "decode"), (Stage::Fetch, "fetch"), (Stage::Publish, "publish"), (Stage::Settle, "settle")];
+const OWN_STAGES: [(Stage, &str); 2] = [(Stage::Decode, "decode"), (Stage::Fetch, "fetch")];
 const REASONS: [(Dropped, &str); 4] =
     [(Dropped::Undecodable, "undecodable"), (Dropped::UnexpectedType, "unexpected_type"), (Dropped::Shed, "shed"), (Dropped::Expired, "expired")];
 
@@ -71,8 +74,14 @@ impl EnricherStats {
     }
 
     pub(crate) fn error(&self, stage: Stage) {
-        let i = STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
-        self.errors[i].fetch_add(1, Ordering::Relaxed);
+        match stage {
+            Stage::Publish => Self::add(&self.consumer.publish_errors, 1),
+            Stage::Settle => Self::add(&self.consumer.settle_errors, 1),
+            Stage::Decode | Stage::Fetch => {
+                let i = OWN_STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
+                self.errors[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     pub(crate) fn drop_one(&self, reason: Dropped, n: u64) {
@@ -83,7 +92,11 @@ impl EnricherStats {
     /// Errors counted at `stage`.
     #[must_use]
     pub fn errors_at(&self, stage: Stage) -> u64 {
-        STAGES.iter().position(|(s, _)| *s == stage).map_or(0, |i| self.errors[i].load(Ordering::Relaxed))
+        match stage {
+            Stage::Publish => self.consumer.publish_errors.load(Ordering::Relaxed),
+            Stage::Settle => self.consumer.settle_errors.load(Ordering::Relaxed),
+            Stage::Decode | Stage::Fetch => OWN_STAGES.iter().position(|(s, _)| *s == stage).map_or(0, |i| self.errors[i].load(Ordering::Relaxed)),
+        }
     }
 
     /// Drops counted for `reason`.
@@ -95,17 +108,37 @@ impl EnricherStats {
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> EnricherCounts {
+        let c = self.consumer.snapshot();
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut errors: BTreeMap<&'static str, u64> = OWN_STAGES.iter().zip(&self.errors).map(|((_, n), c)| (*n, g(c))).collect();
+        errors.extend([("publish", c.publish_errors), ("settle", c.settle_errors)]);
         EnricherCounts {
-            received: g(&self.received),
-            published: g(&self.published),
-            duplicates: g(&self.duplicates),
+            received: c.received,
+            published: c.published,
+            duplicates: c.duplicates,
             snapshots: g(&self.snapshots),
             rescheduled_snapshots: g(&self.rescheduled_snapshots),
             tracked: g(&self.tracked),
             shed_total: g(&self.shed_total),
-            errors: STAGES.iter().zip(&self.errors).map(|((_, n), c)| (*n, g(c))).collect(),
+            errors,
             dropped: REASONS.iter().zip(&self.dropped).map(|((_, n), c)| (*n, g(c))).collect(),
         }
+    }
+
+    /// The kernel's fixed metric set (every undecodable input, foreign types included, counts as
+    /// `dropped{reason="undecodable"}`) plus the enricher's own errors and drops, the tracked-set gauge
+    /// and `nl_enricher_snapshots_total`.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn export(&self, r: &Registry) {
+        self.consumer.export(r);
+        let c = self.snapshot();
+        for (_, stage) in OWN_STAGES {
+            r.counter_set("nl_errors_total", ERRORS_HELP, &[("stage", stage)], c.errors.get(stage).copied().unwrap_or(0) as f64);
+        }
+        for reason in ["unexpected_type", "shed", "expired"] {
+            r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", reason)], c.dropped.get(reason).copied().unwrap_or(0) as f64);
+        }
+        r.gauge_set("nl_enricher_tracked", "Assets on the refresh schedule.", &[], c.tracked as f64);
+        r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
     }
 }

@@ -21,7 +21,7 @@ use nl_bus::MemoryBus;
 use nl_bus::testkit::wait_until;
 use nl_domain::{Decimal, RawEvent, Snapshot, Ts};
 use nl_enricher::stats::Stage;
-use nl_enricher::{EnricherConfig, tokio_clock};
+use nl_enricher::EnricherConfig;
 
 const OKX_TICKER: &str = include_str!("../../../shared/adapters/src/cex/okx/test_data/http_get_market_ticker.json");
 const GATE_TICKER: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_tickers_pair.json");
@@ -158,7 +158,7 @@ async fn non_usd_quotes_are_not_looked_up_and_stay_null() {
 
 /// Answers every `okx_ticker` request with the recorded ticker, received "now" on the given clock.
 struct RecordedOkx {
-    clock: nl_enricher::Clock,
+    clock: Clock,
     asked: Mutex<Vec<String>>,
 }
 
@@ -166,7 +166,7 @@ impl RecordedResponses for RecordedOkx {
     fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
         self.asked.lock().unwrap().push(format!("{source} {path_and_query}"));
         let endpoint = format!("http://127.0.0.1:1{path_and_query}");
-        (source == "okx_ticker").then(|| RawEvent::new(source, &endpoint, Some(200), (self.clock)(), OKX_TICKER.into(), "orig-run"))
+        (source == "okx_ticker").then(|| RawEvent::new(source, &endpoint, Some(200), self.clock.now(), OKX_TICKER.into(), "orig-run"))
     }
 }
 
@@ -178,7 +178,7 @@ async fn cex_listings_are_re_snapshotted_on_the_age_tiers() {
     let rec = Arc::new(RecordedOkx { clock: Arc::clone(&clock), asked: Mutex::new(Vec::new()) });
     let c = ctx(&bus).with_clock(Arc::clone(&clock)).with_venue_urls(urls("http://127.0.0.1:1")).with_recorded_tickers(rec.clone());
     let svc = start(cfg(), c).await;
-    publish(&bus, &[newt("okx", "NEWT-USDT", "USDT", clock())]).await;
+    publish(&bus, &[newt("okx", "NEWT-USDT", "USDT", clock.now())]).await;
     assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
 
     // Age 30 min: the 60 s tier.

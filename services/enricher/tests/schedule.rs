@@ -13,7 +13,7 @@ use nl_bus::MemoryBus;
 use nl_bus::testkit::wait_until;
 use nl_domain::Snapshot;
 use nl_enricher::stats::Dropped;
-use nl_enricher::{EnricherConfig, tokio_clock};
+use nl_enricher::EnricherConfig;
 
 async fn snapshots(bus: &MemoryBus) -> Vec<Snapshot> {
     let mut v: Vec<Snapshot> = read_all(bus, "nl.evt.snapshot.recorded").await.into_iter().map(|e| serde_json::from_value(e.meta).unwrap()).collect();
@@ -34,7 +34,7 @@ async fn re_snapshots_follow_the_age_tiers() {
     let pairs = StaticPairs::new(Arc::clone(&clock));
     let svc = start(cfg(), ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
 
-    publish(&bus, &[dex_obs("solana", STONK, clock())]).await;
+    publish(&bus, &[dex_obs("solana", STONK, clock.now())]).await;
     assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
 
     // Exactly one tier interval (60 s at age 58 min) later, the schedule re-snapshots.
@@ -65,7 +65,7 @@ async fn assets_stop_being_tracked_past_the_maximum_age() {
     let pairs = StaticPairs::new(Arc::clone(&clock));
     let svc = start(cfg(), ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
 
-    publish(&bus, &[dex_obs("solana", STONK, clock())]).await;
+    publish(&bus, &[dex_obs("solana", STONK, clock.now())]).await;
     assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
     tokio::time::advance(Duration::from_secs(3599)).await;
     assert!(wait_until(Duration::from_millis(20), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await, "hourly past 24 h");
@@ -87,9 +87,9 @@ async fn full_tracked_set_sheds_the_oldest_and_batches_stay_within_30() {
     config.max_tracked = 10;
     let svc = start(config, ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
 
-    let obs: Vec<_> = (1..=35u32).map(|i| dex_obs("eth", &format!("0x{i:040x}"), clock())).collect();
+    let obs: Vec<_> = (1..=35u32).map(|i| dex_obs("eth", &format!("0x{i:040x}"), clock.now())).collect();
     publish(&bus, &obs).await;
-    assert!(wait_until(Duration::from_secs(5), || async { svc.stats.received.load(Ordering::SeqCst) == 35 }).await);
+    assert!(wait_until(Duration::from_secs(5), || async { svc.stats.snapshot().received == 35 }).await);
     assert!(wait_until(Duration::from_secs(5), || async { svc.stats.shed_total.load(Ordering::SeqCst) == 25 }).await);
     assert_eq!(svc.stats.tracked.load(Ordering::SeqCst), 10);
     assert_eq!(svc.stats.dropped_for(Dropped::Shed), 25);

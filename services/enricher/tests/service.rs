@@ -21,8 +21,8 @@ fn now() -> nl_domain::Ts {
 
 /// A context whose clock stands 5 minutes after STONK's pair was created, so the asset is young enough
 /// to be tracked whatever today's date is.
-fn young(bus: &MemoryBus) -> (nl_enricher::EnricherCtx, nl_enricher::Clock) {
-    let clock = nl_enricher::tokio_clock(ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(5));
+fn young(bus: &MemoryBus) -> (nl_enricher::EnricherCtx, Clock) {
+    let clock = tokio_clock(ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(5));
     (ctx(bus).with_clock(std::sync::Arc::clone(&clock)), clock)
 }
 
@@ -32,7 +32,7 @@ async fn observation_gives_one_upsert_one_snapshot_one_raw_with_exact_decimals()
     let mock = start_mock().await;
     let (ctx, clock) = young(&bus);
     let svc = start(config_for(&mock), ctx).await;
-    let obs = dex_obs("solana", STONK, clock());
+    let obs = dex_obs("solana", STONK, clock.now());
     publish(&bus, std::slice::from_ref(&obs)).await;
     assert!(wait_until(T, || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
 
@@ -78,11 +78,11 @@ async fn redelivered_observation_republishes_the_same_ids() {
     let mock = start_mock().await;
     let (ctx, clock) = young(&bus);
     let svc = start(config_for(&mock), ctx).await;
-    let obs = dex_obs("solana", STONK, clock());
+    let obs = dex_obs("solana", STONK, clock.now());
     publish(&bus, std::slice::from_ref(&obs)).await;
     assert!(wait_until(T, || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
     republish(&bus, &obs).await;
-    assert!(wait_until(T, || async { svc.stats.received.load(Ordering::SeqCst) == 2 && svc.stats.duplicates.load(Ordering::SeqCst) == 2 }).await);
+    assert!(wait_until(T, || async { svc.stats.snapshot().received == 2 && svc.stats.snapshot().duplicates == 2 }).await);
 
     let ups = read_all(&bus, "nl.evt.asset.upserted").await;
     let snaps = read_all(&bus, "nl.evt.snapshot.recorded").await;
@@ -150,7 +150,7 @@ async fn carried_pool_data_and_cex_listings_need_no_fetch_and_retractions_get_no
     let cex = cex_obs("okx", "NEW", at, Some(at - chrono::Duration::minutes(15)));
     let retract = nl_domain::ListingObservation { change: ChangeKind::Retracted, ..cex_obs("okx", "OLD", at, None) };
     publish(&bus, &[gecko, cex, retract]).await;
-    assert!(wait_until(T, || async { svc.stats.received.load(Ordering::SeqCst) == 3 && svc.stats.snapshots.load(Ordering::SeqCst) == 2 }).await);
+    assert!(wait_until(T, || async { svc.stats.snapshot().received == 3 && svc.stats.snapshots.load(Ordering::SeqCst) == 2 }).await);
 
     assert_eq!(mock.hits.load(Ordering::SeqCst), 0, "no fetch: GeckoTerminal data carried, CEX has no pairs");
     assert!(read_all(&bus, "nl.raw.>").await.is_empty());
@@ -177,7 +177,7 @@ async fn rate_limited_lookup_still_upserts_records_the_response_and_acks() {
     mock.fail_with.store(429, Ordering::SeqCst);
     let svc = start(config_for(&mock), ctx(&bus)).await;
     publish(&bus, &[dex_obs("solana", STONK, now())]).await;
-    assert!(wait_until(T, || async { svc.stats.errors_at(Stage::Fetch) == 1 && svc.stats.published.load(Ordering::SeqCst) >= 1 }).await);
+    assert!(wait_until(T, || async { svc.stats.errors_at(Stage::Fetch) == 1 && svc.stats.snapshot().published >= 1 }).await);
     assert!(wait_until(T, || async { bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await);
     assert_eq!(read_all(&bus, "nl.evt.asset.upserted").await.len(), 1);
     assert!(read_all(&bus, "nl.evt.snapshot.recorded").await.is_empty());
@@ -202,6 +202,6 @@ async fn undecodable_and_foreign_inputs_are_terminated_and_counted() {
     assert_eq!(svc.stats.dropped_for(Dropped::Undecodable), 1);
     assert_eq!(svc.stats.dropped_for(Dropped::UnexpectedType), 1);
     assert_eq!(svc.stats.errors_at(Stage::Decode), 2);
-    assert_eq!(svc.stats.published.load(Ordering::SeqCst), 0);
+    assert_eq!(svc.stats.snapshot().published, 0);
     svc.stop().await;
 }

@@ -85,7 +85,7 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+    use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message, ServiceCtx};
     use nl_domain::{AssetId, Decimal, Envelope, EventType, Snapshot};
     use nl_adapters::providers::ProvidersConfig;
     use nl_risk_scorer::{RiskScorerConfig, RiskScorerCtx, RunIdentity};
@@ -104,15 +104,13 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
         ..RiskScorerConfig::default()
     };
     let scorer = nl_risk_scorer::build(rs_cfg, RiskScorerCtx::new(Arc::clone(&bus), run.clone())).await.map_err(|e| e.to_string())?;
-    let gate =
-        build_gate(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, Arc::clone(&bus), run.clone()).await.map_err(|e| e.to_string())?;
+    let gate = build_gate(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, ServiceCtx::new(Arc::clone(&bus), run.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await.map_err(|e| e.to_string())?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let scorer_task = tokio::spawn(scorer.run(stopped(stop_rx.clone())));
-    let gate_task = tokio::spawn(gate.run(stopped(stop_rx)));
+    let stop = CancellationToken::new();
+    let scorer_task = tokio::spawn(scorer.run(stop.clone()));
+    let gate_task = tokio::spawn(gate.run(stop.clone()));
 
     let now = chrono::Utc::now();
     let mut sent: HashMap<String, Instant> = HashMap::with_capacity(n);
@@ -152,7 +150,7 @@ async fn run_risk_gate(n: usize) -> Result<(f64, f64), String> {
         }
     }
     let total = start.elapsed().as_secs_f64();
-    let _ = stop_tx.send(true);
+    stop.cancel();
     let _ = scorer_task.await;
     let _ = gate_task.await;
     mock_task.abort();

@@ -6,16 +6,19 @@
 //! and its event id derives from asset, inputs, rule-set version and config hash, so re-deriving from the
 //! same events gives byte-identical decisions. L5 is final: nothing but the score event is an input.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription};
+use async_trait::async_trait;
+use nl_bus::{
+    BoxError, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Handler, Message, Outcome, Registry, Service,
+    ServiceCtx,
+};
 use nl_domain::{Decision, Envelope, EventType, GateDecision};
 use nl_domain::{RunIdentity, ScoreComputed};
 use serde::{Deserialize, Serialize};
-use tracing::{Instrument, Span, info, warn};
+use tracing::{Span, info};
 
 use crate::{ExecutionConfig, GateConfig, decide};
 
@@ -103,15 +106,14 @@ pub enum DecideError {
     Poison(String),
 }
 
-/// Live counters.
+/// Live counters: the kernel's, plus the decisions published.
 #[derive(Debug, Default)]
 pub struct GateStats {
-    pub received: AtomicU64,
+    pub consumer: Arc<ConsumerStats>,
     pub promoted: AtomicU64,
     pub rejected: AtomicU64,
-    pub poison: AtomicU64,
-    pub retried: AtomicU64,
-    pub settle_errors: AtomicU64,
+    /// Decisions of the batch being published, counted once the publish succeeds.
+    pending: Mutex<(u64, u64)>,
 }
 
 /// A snapshot of [`GateStats`].
@@ -120,28 +122,40 @@ pub struct GateCounts {
     pub received: u64,
     pub promoted: u64,
     pub rejected: u64,
+    /// Undecodable deliveries and score events that could not be decided, terminated.
     pub poison: u64,
     pub retried: u64,
     pub settle_errors: u64,
 }
 
 impl GateStats {
-    fn inc(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> GateCounts {
+        let c = self.consumer.snapshot();
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         GateCounts {
-            received: g(&self.received),
+            received: c.received,
             promoted: g(&self.promoted),
             rejected: g(&self.rejected),
-            poison: g(&self.poison),
-            retried: g(&self.retried),
-            settle_errors: g(&self.settle_errors),
+            poison: c.undecodable + c.poison,
+            retried: c.retried,
+            settle_errors: c.settle_errors,
         }
+    }
+
+    /// The kernel's fixed metric set plus `nl_gate_decisions_total{decision}`.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn export(&self, r: &Registry) {
+        self.consumer.export(r);
+        let c = self.snapshot();
+        r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "promoted")], c.promoted as f64);
+        r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "rejected")], c.rejected as f64);
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        // Two plain counters: a panicked holder cannot leave them half-written.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -176,122 +190,113 @@ pub fn decide_envelope(env: &Envelope, cfg: &GateConfig, run: &RunIdentity) -> R
 
 /// The built service; [`GateService::run`] drives it.
 pub struct GateService {
-    worker: Worker,
-    sub: Box<dyn Subscription>,
-}
-
-/// Everything but the subscription (which is `Send` but not `Sync`), so `&Worker` may cross awaits.
-struct Worker {
-    cfg: GateServiceConfig,
-    run: RunIdentity,
-    bus: Arc<dyn Bus>,
+    consumer: Consumer<Decider>,
     stats: Arc<GateStats>,
 }
 
 impl std::fmt::Debug for GateService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GateService").field("cfg", &self.worker.cfg).field("run", &self.worker.run).finish_non_exhaustive()
+        f.debug_struct("GateService").field("consumer", &self.consumer).finish_non_exhaustive()
     }
+}
+
+/// The gate's [`Handler`]: one score event in, one decision out.
+struct Decider {
+    gate: GateConfig,
+    run: RunIdentity,
+    stats: Arc<GateStats>,
 }
 
 /// Validates `cfg` and binds the durable consumer.
 ///
 /// # Errors
 /// [`GateServiceError::Config`] or [`GateServiceError::Bus`].
-pub async fn build(cfg: GateServiceConfig, bus: Arc<dyn Bus>, run: RunIdentity) -> Result<GateService, GateServiceError> {
+pub async fn build(cfg: GateServiceConfig, ctx: ServiceCtx) -> Result<GateService, GateServiceError> {
     cfg.validate()?;
-    let sub = bus.subscribe(cfg.consumer_spec()).await?;
-    Ok(GateService { worker: Worker { cfg, run, bus, stats: Arc::new(GateStats::default()) }, sub })
+    let stats = Arc::new(GateStats::default());
+    let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
+        .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
+    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats) };
+    let consumer = Consumer::bind(ctx.bus, kernel, decider, Arc::clone(&stats.consumer)).await?;
+    Ok(GateService { consumer, stats })
 }
 
 impl GateService {
     /// The live counters.
     #[must_use]
     pub fn stats(&self) -> Arc<GateStats> {
-        Arc::clone(&self.worker.stats)
+        Arc::clone(&self.stats)
     }
 
-    /// Decides score events until `shutdown` completes; the batch in flight is finished first.
+    /// Decides score events until `shutdown` is cancelled; the batch in flight is finished first.
     ///
     /// # Errors
     /// A non-retryable bus error on fetch.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<GateCounts, GateServiceError> {
-        let GateService { worker, mut sub } = self;
-        tokio::pin!(shutdown);
-        let wait = Duration::from_millis(worker.cfg.fetch_wait_ms);
-        info!(durable = %worker.cfg.durable, "Gate running.");
-        while let Some(batch) = nl_bus::next_batch(&mut *sub, worker.cfg.batch_size, wait, shutdown.as_mut()).await? {
-            worker.handle_batch(batch).await;
-        }
-        let counts = worker.stats.snapshot();
+    pub async fn run(self, shutdown: CancellationToken) -> Result<GateCounts, GateServiceError> {
+        info!("Gate running.");
+        self.consumer.run(shutdown).await?;
+        let counts = self.stats.snapshot();
         info!(?counts, "Gate stopped.");
         Ok(counts)
     }
 }
 
-impl Worker {
-    /// Decides one delivery in its handling span: the decision and the message to publish, carrying the
-    /// span's trace context.
-    fn decide(&self, d: &Delivery, span: &Span) -> Result<(GateDecision, Message), String> {
-        let env = Envelope::from_json(&d.message.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
+#[async_trait]
+impl Service for GateService {
+    fn name(&self) -> &'static str {
+        SERVICE_SOURCE
+    }
+
+    fn durables(&self) -> Vec<String> {
+        vec![self.consumer.durable().to_owned()]
+    }
+
+    fn register_metrics(&self, registry: &Registry) {
+        let stats = Arc::clone(&self.stats);
+        registry.on_scrape(move |r| stats.export(r));
+    }
+
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
+        Ok(Counts::of(&GateService::run(*self, shutdown).await?))
+    }
+}
+
+impl Handler for Decider {
+    type Input = Envelope;
+    type Error = GateServiceError;
+
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+        let env = Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
         if let Some(asset) = &env.asset_id {
             span.record("asset_id", asset.as_str());
         }
-        let (decision, out) = decide_envelope(&env, &self.cfg.gate, &self.run).map_err(|DecideError::Poison(reason)| reason)?;
-        let body = out.to_json().map_err(|e| format!("envelope JSON: {e}"))?;
-        Ok((decision, Message::new(out.subject(), out.event_id.0.clone(), body).traced(span)))
+        Ok(env)
     }
 
-    /// Decides a fetched batch, publishes all its decisions in one pipelined `publish_batch` (in delivery
-    /// order) and only then acks the inputs; a failed publish naks them all (event ids make the retry
-    /// safe). Poison is terminated at once.
-    async fn handle_batch(&self, batch: Vec<Delivery>) {
-        let mut decided = Vec::with_capacity(batch.len());
-        let mut msgs = Vec::with_capacity(batch.len());
-        for d in batch {
-            GateStats::inc(&self.stats.received);
-            let span = nl_bus::trace::handle_span("gate", &d.message);
-            match self.decide(&d, &span) {
-                Ok((decision, msg)) => {
-                    msgs.push(msg);
-                    decided.push((d, decision.decision, span));
-                }
-                Err(reason) => {
-                    GateStats::inc(&self.stats.poison);
-                    span.in_scope(|| warn!(sequence = d.sequence, %reason, "Unusable score event; terminating."));
-                    self.settled(d.term(&reason).instrument(span).await, d.sequence);
-                }
-            }
+    /// Decides one score event; its decision goes out carrying the handling span's trace context.
+    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, GateServiceError> {
+        let (decision, out) = match decide_envelope(&env, &self.gate, &self.run) {
+            Ok(decided) => decided,
+            Err(DecideError::Poison(reason)) => return Ok(Outcome::Poison(reason)),
+        };
+        let body = match out.to_json() {
+            Ok(body) => body,
+            Err(e) => return Ok(Outcome::poison(format!("envelope JSON: {e}"))),
+        };
+        let mut pending = self.stats.pending();
+        if decision.decision == Decision::Promoted {
+            pending.0 += 1
+        } else {
+            pending.1 += 1
         }
-        if decided.is_empty() {
-            return;
-        }
-        match self.bus.publish_batch(msgs).await {
-            Ok(_) => {
-                let acks = decided.iter().map(|(d, decision, span)| {
-                    GateStats::inc(if *decision == Decision::Promoted { &self.stats.promoted } else { &self.stats.rejected });
-                    async move { (d.sequence, d.ack().instrument(span.clone()).await) }
-                });
-                for (sequence, settled) in futures::future::join_all(acks).await {
-                    self.settled(settled, sequence);
-                }
-            }
-            Err(error) => {
-                warn!(batch = decided.len(), %error, "Publishing decisions failed; the batch will be redelivered.");
-                let delay = error.retry_after().unwrap_or(Duration::from_millis(self.cfg.nak_delay_ms));
-                let reason = error.to_string();
-                for (d, _, span) in &decided {
-                    GateStats::inc(&self.stats.retried);
-                    self.settled(d.nak(Some(delay), &reason).instrument(span.clone()).await, d.sequence);
-                }
-            }
-        }
+        Ok(Outcome::Done(vec![Message::new(out.subject(), out.event_id.0.clone(), body)]))
     }
 
-    fn settled(&self, settled: Result<(), BusError>, sequence: u64) {
-        if let Err(error) = settled {
-            GateStats::inc(&self.stats.settle_errors);
-            warn!(%error, sequence, "Settle failed; the bus will redeliver.");
+    fn after_publish(&self, published: bool) {
+        let (promoted, rejected) = std::mem::take(&mut *self.stats.pending());
+        if published {
+            self.stats.promoted.fetch_add(promoted, Ordering::Relaxed);
+            self.stats.rejected.fetch_add(rejected, Ordering::Relaxed);
         }
     }
 }

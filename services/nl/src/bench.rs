@@ -18,7 +18,7 @@ use chrono::SubsecRound;
 use nl_bus::raw_messages;
 use nl_adapters::providers::{Provider, request_path};
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus, Message, NatsBus};
+use nl_bus::{Bus, CancellationToken, MemoryBus, Message, NatsBus, ServiceCtx};
 use nl_collector::RunIdentity;
 use nl_config::Loaded;
 use nl_domain::{AssetId, Envelope, RawEvent};
@@ -129,11 +129,12 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
     let db = dir.path().join(format!("bench-{label}.db"));
     let mut cfg = LedgerConfig::with_db_path(&db);
     cfg.batch_size = nl_ledger::BENCH_TX_ROWS;
-    let svc = nl_ledger::build(cfg, Arc::clone(&bus)).await.context("starting the ledger")?;
+    let run = RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: "bench".into() };
+    let svc = nl_ledger::build(cfg, ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the ledger")?;
     let stats = svc.stats();
     let envs = nl_ledger::bench_envelopes(n);
     let msgs: Vec<Message> = envs.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect::<anyhow::Result<_>>()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = CancellationToken::new();
     let publish_all = || async {
         let start = Instant::now();
         for chunk in msgs.chunks(4096) {
@@ -143,9 +144,7 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
     };
     let publish_first = if mode == Mode::Backlog { Some(publish_all().await?) } else { None };
     let start = Instant::now();
-    let ledger = tokio::spawn(svc.run(async move {
-        let _ = stop_rx.await;
-    }));
+    let ledger = tokio::spawn(svc.run(stop.clone()));
     let publish = match publish_first {
         Some(p) => p,
         None => publish_all().await?,
@@ -175,7 +174,7 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
         .await
         .map_err(|_| anyhow::anyhow!("ledger did not drain {n} events within {DRAIN_LIMIT:?} ({} written)", written()))??;
     let total = rate(n, start.elapsed());
-    let _ = stop_tx.send(());
+    stop.cancel();
     ledger.await.context("ledger task")?.context("ledger")?;
     Ok((total, publish))
 }

@@ -16,8 +16,8 @@ use axum::routing::get;
 use nl_bus::observation_messages;
 use nl_adapters::providers::ProvidersConfig;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, ConsumerSpec, MemoryBus};
-use nl_collector::runtime::RunIdentity;
+use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, ServiceCtx};
+use nl_domain::RunIdentity;
 use nl_domain::{AssetId, ChangeKind, Decision, Envelope, GateDecision, ListingObservation, ObservationKind};
 use nl_enricher::{EnricherConfig, EnricherCtx};
 use nl_gate::GateServiceConfig;
@@ -125,14 +125,12 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         ..RiskScorerConfig::default()
     };
     let scorer = nl_risk_scorer::build(rs_cfg, nl_risk_scorer::RiskScorerCtx::new(Arc::clone(&bus), run.clone())).await.context("risk-scorer")?;
-    let gate = nl_gate::build(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, Arc::clone(&bus), run.clone()).await.context("gate")?;
+    let gate = nl_gate::build(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, ServiceCtx::new(Arc::clone(&bus), run.clone()))
+        .await
+        .context("gate")?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let tasks =
-        (tokio::spawn(enricher.run(stopped(stop_rx.clone()))), tokio::spawn(scorer.run(stopped(stop_rx.clone()))), tokio::spawn(gate.run(stopped(stop_rx))));
+    let stop = CancellationToken::new();
+    let tasks = (tokio::spawn(enricher.run(stop.clone())), tokio::spawn(scorer.run(stop.clone())), tokio::spawn(gate.run(stop.clone())));
 
     let now = chrono::Utc::now();
     let observations = (0..n).map(|i| observation(i, now)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -163,7 +161,7 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         }
     }
     let total = start.elapsed().as_secs_f64();
-    let _ = stop_tx.send(true);
+    stop.cancel();
     let (e, s, g) = tasks;
     let _ = (e.await, s.await, g.await);
     ds_task.abort();

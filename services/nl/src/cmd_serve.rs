@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use nl_bus::{Bus, NatsBus};
+use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP, PUBLISHED_HELP, RECEIVED_HELP};
+use nl_bus::{Bus, CancellationToken, NatsBus, Service, ServiceCtx};
 use nl_collector::SourceCounters;
 use nl_config::Loaded;
 use nl_telemetry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::cli::ServiceName;
@@ -28,24 +28,26 @@ const CONSUMER_POLL: Duration = Duration::from_secs(5);
 
 /// One shutdown signal, awaited by many tasks.
 #[derive(Clone)]
-struct Stop(watch::Receiver<bool>);
+struct Stop(CancellationToken);
 
 impl Stop {
-    /// Resolves on SIGINT/SIGTERM (the watcher task is spawned once here).
+    /// Cancelled on SIGINT/SIGTERM (the watcher task is spawned once here).
     fn on_signal() -> Self {
-        let (tx, rx) = watch::channel(false);
+        let token = CancellationToken::new();
+        let cancel = token.clone();
         tokio::spawn(async move {
             nl_telemetry::shutdown_signal().await;
-            let _ = tx.send(true);
+            cancel.cancel();
         });
-        Self(rx)
+        Self(token)
     }
 
     fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.0.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+        self.0.clone().cancelled_owned()
+    }
+
+    fn token(&self) -> CancellationToken {
+        self.0.clone()
     }
 }
 
@@ -86,7 +88,9 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// The services that consume the stream: bind, export stats, mark ready, run.
+/// The services that consume the stream: build, start the service's own API if it has one (the ledger's
+/// and the gate's gRPC), then the same for every service: register its metrics, watch its consumers, mark
+/// ready, run.
 async fn serve_consumer(
     cfg: &NlConfig,
     service: ServiceName,
@@ -96,69 +100,46 @@ async fn serve_consumer(
     ready: &AtomicBool,
     stop: &Stop,
 ) -> anyhow::Result<()> {
-    let label = service_label(service);
-    match service {
+    let ctx = ServiceCtx::new(Arc::clone(&bus), run);
+    let mut api: Option<(&str, tokio::task::JoinHandle<anyhow::Result<()>>)> = None;
+    let svc: Box<dyn Service> = match service {
         ServiceName::Ledger => {
-            let svc = nl_ledger::build(cfg.ledger.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
-            let stats = svc.stats();
-            registry.on_scrape(move |r| export_ledger(r, &stats.snapshot()));
-            watch_consumers(registry, &bus, vec![cfg.ledger.durable.clone(), nl_ledger::service::raw_durable(&cfg.ledger.durable)], stop).await;
-            let listener = TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
+            let svc = nl_ledger::build(cfg.ledger.clone(), ctx).await.context("starting the ledger")?;
+            let listener =
+                TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
             let grpc = nl_ledger::grpc::LedgerGrpc::new(svc.store().reader().clone()).with_bus(Arc::clone(&bus));
-            let grpc_task = tokio::spawn(nl_ledger::grpc::serve_listener(listener, grpc, stop.wait()));
+            let served = nl_ledger::grpc::serve_listener(listener, grpc, stop.wait());
+            api = Some(("gRPC Ledger", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
-            ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("ledger stopped")?;
-            tracing::info!(?counts, "Ledger stopped.");
-            grpc_task.await.context("gRPC Ledger task")?.context("gRPC Ledger")?;
+            Box::new(svc)
         }
-        ServiceName::Recorder => {
-            let svc = nl_recorder::build(cfg.recorder.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
-            let stats = svc.stats();
-            registry.on_scrape(move |r| export_recorder(r, &stats.snapshot()));
-            watch_consumers(registry, &bus, vec![cfg.recorder.durable.clone()], stop).await;
-            ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("recorder stopped")?;
-            tracing::info!(?counts, "Recorder stopped.");
-        }
+        ServiceName::Recorder => Box::new(nl_recorder::build(cfg.recorder.clone(), ctx).await.context("starting the recorder")?),
         ServiceName::Enricher => {
-            let ctx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run).with_venue_urls(cfg.sources.venue_base_urls());
-            let svc = nl_enricher::build(cfg.enricher.clone(), ctx).await.context("starting the enricher")?;
-            let stats = svc.stats();
-            registry.on_scrape(move |r| export_enricher(r, &stats.snapshot()));
-            watch_consumers(registry, &bus, vec![cfg.enricher.durable.clone()], stop).await;
-            ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("enricher stopped")?;
-            tracing::info!(?counts, "Enricher stopped.");
+            let ctx = nl_enricher::EnricherCtx::from(ctx).with_venue_urls(cfg.sources.venue_base_urls());
+            Box::new(nl_enricher::build(cfg.enricher.clone(), ctx).await.context("starting the enricher")?)
         }
-        ServiceName::RiskScorer => {
-            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
-            let ctx = nl_risk_scorer::RiskScorerCtx::new(Arc::clone(&bus), run);
-            let svc = nl_risk_scorer::build(cfg.risk_scorer.clone(), ctx).await.context("starting the risk scorer")?;
-            let stats = svc.core().stats();
-            registry.on_scrape(move |r| export_risk(r, &stats.snapshot()));
-            watch_consumers(registry, &bus, vec![cfg.risk_scorer.durable.clone()], stop).await;
-            ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("risk scorer stopped")?;
-            tracing::info!(?counts, "Risk scorer stopped.");
-        }
+        ServiceName::RiskScorer => Box::new(nl_risk_scorer::build(cfg.risk_scorer.clone(), ctx).await.context("starting the risk scorer")?),
         ServiceName::Gate => {
-            let run = nl_risk_scorer::RunIdentity { run_id: run.run_id, config_hash: run.config_hash };
-            let svc = nl_gate::build(cfg.gate.clone(), Arc::clone(&bus), run).await.context("starting the gate")?;
-            let stats = svc.stats();
-            registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
-            watch_consumers(registry, &bus, vec![cfg.gate.durable.clone()], stop).await;
-            let channel = Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+            let svc = nl_gate::build(cfg.gate.clone(), ctx).await.context("starting the gate")?;
+            let channel =
+                Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
             let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(channel));
             let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
-            let grpc_task = tokio::spawn(nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait()));
+            let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait());
+            api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
-            ready.store(true, Ordering::Relaxed);
-            let counts = svc.run(stop.wait()).await.context("gate stopped")?;
-            tracing::info!(?counts, "Gate stopped.");
-            grpc_task.await.context("gRPC Gate task")?.context("gRPC Gate")?;
+            Box::new(svc)
         }
-        ServiceName::Collector => anyhow::bail!("{label} does not consume the stream"),
+        ServiceName::Collector => anyhow::bail!("{} does not consume the stream", service_label(service)),
+    };
+    svc.register_metrics(registry);
+    watch_consumers(registry, &bus, svc.durables(), stop).await;
+    ready.store(true, Ordering::Relaxed);
+    let name = svc.name();
+    let counts = svc.run(stop.token()).await.map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("{name} stopped"))?;
+    tracing::info!(service = name, ?counts, "Service stopped.");
+    if let Some((what, task)) = api {
+        task.await.with_context(|| format!("{what} task"))?.context(what)?;
     }
     Ok(())
 }
@@ -207,11 +188,6 @@ async fn refresh_consumers(registry: &Registry, bus: &dyn Bus, durables: &[Strin
     }
 }
 
-const RECEIVED_HELP: &str = "Messages (or venue records) received.";
-const PUBLISHED_HELP: &str = "Outputs published or written.";
-const ERRORS_HELP: &str = "Errors, by stage.";
-const DROPPED_HELP: &str = "Inputs dropped on purpose (duplicates, poison, shed), by reason.";
-
 /// The fixed per-service set: received, published, errors by stage, dropped by reason.
 fn export_common(r: &Registry, received: u64, published: u64, errors: &[(&str, u64)], dropped: &[(&str, u64)]) {
     r.counter_set("nl_received_total", RECEIVED_HELP, &[], received as f64);
@@ -222,46 +198,6 @@ fn export_common(r: &Registry, received: u64, published: u64, errors: &[(&str, u
     for (reason, n) in dropped {
         r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", reason)], *n as f64);
     }
-}
-
-fn export_ledger(r: &Registry, c: &nl_ledger::service::LedgerCounts) {
-    export_common(
-        r,
-        c.received,
-        c.derived_published,
-        &[("store", c.store_errors), ("publish", c.publish_errors), ("settle", c.settle_errors)],
-        &[("duplicate", c.duplicates), ("invalid", c.invalid), ("undecodable", c.undecodable)],
-    );
-    r.counter_set("nl_ledger_stored_total", "Events committed to the DB.", &[], c.stored as f64);
-}
-
-fn export_recorder(r: &Registry, c: &nl_recorder::RecorderCounts) {
-    export_common(r, c.received, c.written, &[("append", c.append_errors), ("settle", c.settle_errors)], &[("duplicate", c.duplicates), ("undecodable", c.undecodable)]);
-}
-
-fn export_enricher(r: &Registry, c: &nl_enricher::EnricherCounts) {
-    let errors: Vec<(&str, u64)> = c.errors.iter().map(|(k, v)| (*k, *v)).collect();
-    let dropped: Vec<(&str, u64)> = c.dropped.iter().map(|(k, v)| (*k, *v)).collect();
-    export_common(r, c.received, c.published, &errors, &dropped);
-    r.gauge_set("nl_enricher_tracked", "Assets on the refresh schedule.", &[], c.tracked as f64);
-    r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
-}
-
-fn export_risk(r: &Registry, c: &nl_risk_scorer::RiskScorerCounts) {
-    export_common(
-        r,
-        c.received,
-        c.published,
-        &[("provider", c.provider_failures), ("publish", c.retried), ("settle", c.settle_errors)],
-        &[("poison", c.poison)],
-    );
-    r.counter_set("nl_risk_provider_fetches_total", "Security-provider calls.", &[], c.provider_fetches as f64);
-}
-
-fn export_gate(r: &Registry, c: &nl_gate::GateCounts) {
-    export_common(r, c.received, c.promoted + c.rejected, &[("publish", c.retried), ("settle", c.settle_errors)], &[("poison", c.poison)]);
-    r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "promoted")], c.promoted as f64);
-    r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "rejected")], c.rejected as f64);
 }
 
 /// Collector totals plus per-source health, read from the sources' counters at scrape time.
@@ -350,12 +286,10 @@ mod tests {
         let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig::default()));
         let run = nl_risk_scorer::RunIdentity { run_id: "nl_20261121_000000Z_00000000".into(), config_hash: "h".into() };
         let cfg = nl_gate::GateServiceConfig::default();
-        let svc = nl_gate::build(cfg.clone(), Arc::clone(&bus), run).await?;
+        let svc = nl_gate::build(cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run)).await?;
         let registry = Arc::new(Registry::new());
-        let stats = svc.stats();
-        registry.on_scrape(move |r| export_gate(r, &stats.snapshot()));
-        let (_tx, rx) = watch::channel(false);
-        watch_consumers(&registry, &bus, vec![cfg.durable.clone()], &Stop(rx)).await;
+        svc.register_metrics(&registry);
+        watch_consumers(&registry, &bus, vec![cfg.durable.clone()], &Stop(CancellationToken::new())).await;
         let (status, body) = get(start_http(registry).await?, "/metrics").await?;
         assert_eq!(status, 200);
         for name in [

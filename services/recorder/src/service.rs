@@ -7,18 +7,24 @@
 //!   id set make the retry write each event once.
 //! * Shutdown is checked between batches only: a fetched batch is always written and settled first.
 //!
-//! File I/O runs on the blocking pool, one batch at a time, so fsync never stalls the async workers.
+//! The consumer loop is the `nl-bus` handler kernel; the recorder is a [`BatchHandler`] (one append per
+//! batch). File I/O runs on the blocking pool, one batch at a time, so fsync never stalls the async
+//! workers.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, ConsumerSpec, Delivery, Subscription};
+use async_trait::async_trait;
+use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP};
+use nl_bus::{
+    BatchHandler, BoxError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Item, Message, Outcome, Registry, Service,
+    ServiceCtx,
+};
 use nl_domain::Envelope;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{Span, info, warn};
 
 use crate::error::RecorderError;
 use crate::log::{DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
@@ -29,8 +35,8 @@ pub const EVENTS_FILTER: &str = "nl.evt.>";
 pub const MAX_BATCH_SIZE: usize = 10_000;
 /// Delay before a batch whose append failed is redelivered.
 const APPEND_RETRY_DELAY: Duration = Duration::from_secs(1);
-/// Bytes of an undecodable payload kept in logs and term reasons.
-const PREVIEW_BYTES: usize = 200;
+/// The service's name (its handle spans are `recorder.handle`).
+const SERVICE: &str = "recorder";
 
 /// `[recorder]` configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,19 +165,17 @@ impl From<FsyncConfig> for FsyncRepr {
     }
 }
 
-/// Live counters, shared with whoever holds [`Recorder::stats`].
+/// Live counters, shared with whoever holds [`Recorder::stats`]: the kernel's, plus the log's.
 #[derive(Debug, Default)]
 pub struct RecorderStats {
-    received: AtomicU64,
+    consumer: Arc<ConsumerStats>,
     written: AtomicU64,
     duplicates: AtomicU64,
-    undecodable: AtomicU64,
     append_errors: AtomicU64,
-    settle_errors: AtomicU64,
 }
 
 /// A snapshot of [`RecorderStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct RecorderCounts {
     /// Deliveries fetched.
     pub received: u64,
@@ -191,15 +195,26 @@ impl RecorderStats {
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> RecorderCounts {
+        let c = self.consumer.snapshot();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RecorderCounts {
-            received: get(&self.received),
+            received: c.received,
             written: get(&self.written),
             duplicates: get(&self.duplicates),
-            undecodable: get(&self.undecodable),
+            undecodable: c.undecodable,
             append_errors: get(&self.append_errors),
-            settle_errors: get(&self.settle_errors),
+            settle_errors: c.settle_errors,
         }
+    }
+
+    /// The kernel's fixed metric set (events written count as published) plus
+    /// `nl_errors_total{stage="append"}` and `nl_dropped_total{reason="duplicate"}`.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn export(&self, r: &Registry) {
+        self.consumer.export(r);
+        let c = self.snapshot();
+        r.counter_set("nl_errors_total", ERRORS_HELP, &[("stage", "append")], c.append_errors as f64);
+        r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", "duplicate")], c.duplicates as f64);
     }
 
     fn add(counter: &AtomicU64, n: u64) {
@@ -209,17 +224,21 @@ impl RecorderStats {
 
 /// A built recorder, ready to [`run`](Recorder::run).
 pub struct Recorder {
-    cfg: RecorderConfig,
-    /// `None` only while a blocking task holds it, or after that task died.
-    log: Option<EventLog>,
-    sub: Box<dyn Subscription>,
-    stats: Arc<RecorderStats>,
+    consumer: Consumer<Writer>,
 }
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("cfg", &self.cfg).field("log", &self.log).finish_non_exhaustive()
+        f.debug_struct("Recorder").field("cfg", &self.consumer.handler().cfg).field("consumer", &self.consumer).finish_non_exhaustive()
     }
+}
+
+/// The recorder's [`BatchHandler`]: appends a batch to the log, one write (and fsync) per batch.
+struct Writer {
+    cfg: RecorderConfig,
+    /// `None` only while a blocking task holds it, or after that task died.
+    log: Mutex<Option<EventLog>>,
+    stats: Arc<RecorderStats>,
 }
 
 /// Validates `cfg`, opens (and repairs) the log, and binds the durable consumer.
@@ -227,112 +246,104 @@ impl std::fmt::Debug for Recorder {
 /// # Errors
 /// [`RecorderError::Config`] for a bad config; the errors of [`EventLog::open`]; [`RecorderError::Bus`]
 /// when the consumer cannot be created.
-pub async fn build(cfg: RecorderConfig, bus: Arc<dyn Bus>) -> Result<Recorder, RecorderError> {
+pub async fn build(cfg: RecorderConfig, ctx: ServiceCtx) -> Result<Recorder, RecorderError> {
     cfg.validate()?;
     let (path, policy) = (cfg.path.clone(), cfg.fsync.policy());
     let log = blocking(move || EventLog::open(path, policy)).await?;
-    let sub = bus.subscribe(cfg.consumer_spec()).await?;
-    Ok(Recorder { cfg, log: Some(log), sub, stats: Arc::new(RecorderStats::default()) })
+    let kernel = ConsumerConfig::new(SERVICE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms));
+    let stats = Arc::new(RecorderStats::default());
+    let consumer_stats = Arc::clone(&stats.consumer);
+    let writer = Writer { cfg, log: Mutex::new(Some(log)), stats };
+    Ok(Recorder { consumer: Consumer::bind(ctx.bus, kernel, writer, consumer_stats).await? })
 }
 
 impl Recorder {
     /// A handle on the live counters.
     #[must_use]
     pub fn stats(&self) -> Arc<RecorderStats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.consumer.handler().stats)
     }
 
     /// The effective config.
     #[must_use]
     pub fn config(&self) -> &RecorderConfig {
-        &self.cfg
+        &self.consumer.handler().cfg
     }
 
-    /// Fetches, writes and acks batches until `shutdown` completes; the batch in flight when it does
-    /// is finished first. Returns the final counters.
+    /// Fetches, writes and acks batches until `shutdown` is cancelled; the batch in flight when it is
+    /// gets finished first. Returns the final counters.
     ///
     /// # Errors
     /// A non-retryable bus error, a log that cannot be reopened after a failed write, or a panicked
     /// file task. Retryable bus errors are logged and retried.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<RecorderCounts, RecorderError> {
-        tokio::pin!(shutdown);
-        let wait = Duration::from_millis(self.cfg.fetch_wait_ms);
-        info!(durable = %self.cfg.durable, path = %self.cfg.path.display(), "Recorder running.");
-        while let Some(batch) = nl_bus::next_batch(&mut *self.sub, self.cfg.batch_size, wait, shutdown.as_mut()).await? {
-            if batch.is_empty() {
-                self.idle_sync().await?;
-            } else {
-                self.handle(batch).await?;
-            }
+    pub async fn run(self, shutdown: CancellationToken) -> Result<RecorderCounts, RecorderError> {
+        let cfg = self.config();
+        info!(durable = %cfg.durable, path = %cfg.path.display(), "Recorder running.");
+        let writer = self.consumer.run(shutdown).await?;
+        if !matches!(writer.cfg.fsync, FsyncConfig::Never) {
+            writer.with_log(EventLog::sync).await?;
         }
-        if !matches!(self.cfg.fsync, FsyncConfig::Never) {
-            self.with_log(EventLog::sync).await?;
-        }
-        let counts = self.stats.snapshot();
+        let counts = writer.stats.snapshot();
         info!(?counts, "Recorder stopped.");
         Ok(counts)
     }
+}
 
-    /// Decodes, appends, then settles one fetched batch.
-    async fn handle(&mut self, batch: Vec<Delivery>) -> Result<(), RecorderError> {
-        RecorderStats::add(&self.stats.received, batch.len() as u64);
-        let mut decoded = Vec::with_capacity(batch.len());
-        let mut envelopes = Vec::with_capacity(batch.len());
-        for d in batch {
-            match Envelope::from_json(&d.message.payload) {
-                Ok(env) => {
-                    envelopes.push(env);
-                    decoded.push(d);
-                }
-                Err(error) => {
-                    RecorderStats::add(&self.stats.undecodable, 1);
-                    let preview = preview(&d.message.payload);
-                    warn!(subject = %d.message.subject, sequence = d.sequence, %error, payload = %preview, "Undecodable event; terminating.");
-                    let reason = format!("undecodable envelope: {error}; payload starts {preview}");
-                    if let Err(error) = d.term(&reason).await {
-                        RecorderStats::add(&self.stats.settle_errors, 1);
-                        warn!(%error, sequence = d.sequence, "Term failed; the bus will redeliver.");
-                    }
-                }
-            }
-        }
-        if envelopes.is_empty() {
-            return Ok(());
-        }
+#[async_trait]
+impl Service for Recorder {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
 
+    fn durables(&self) -> Vec<String> {
+        vec![self.consumer.durable().to_owned()]
+    }
+
+    fn register_metrics(&self, registry: &Registry) {
+        let stats = self.stats();
+        registry.on_scrape(move |r| stats.export(r));
+    }
+
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
+        Ok(Counts::of(&Recorder::run(*self, shutdown).await?))
+    }
+}
+
+impl BatchHandler for Writer {
+    type Input = Envelope;
+    type Error = RecorderError;
+
+    fn decode(&self, msg: &Message, _span: &Span) -> Result<Envelope, String> {
+        Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))
+    }
+
+    /// Appends the batch; on a failed append every delivery is retried after a delay (the log's
+    /// rollback and id set make the retry write each event once).
+    async fn handle_batch(&self, items: Vec<Item<Envelope>>) -> Result<Vec<Outcome>, RecorderError> {
+        let n = items.len();
+        let envelopes: Vec<Envelope> = items.into_iter().map(|i| i.input).collect();
         match self.with_log(move |log| log.append_batch(&envelopes)).await {
             Ok(out) => {
                 RecorderStats::add(&self.stats.written, out.written as u64);
                 RecorderStats::add(&self.stats.duplicates, out.duplicates as u64);
-                let acks = futures::future::join_all(decoded.iter().map(Delivery::ack)).await;
-                self.count_settle_failures(acks, "Ack");
-                Ok(())
+                ConsumerStats::add(&self.stats.consumer.published, out.written);
+                Ok((0..n).map(|_| Outcome::Done(Vec::new())).collect())
             }
             Err(RecorderError::Task(reason)) => Err(RecorderError::Task(reason)),
             Err(error) => {
                 RecorderStats::add(&self.stats.append_errors, 1);
-                warn!(%error, events = decoded.len(), "Append failed; nak'ing the batch for redelivery.");
+                warn!(%error, events = n, "Append failed; nak'ing the batch for redelivery.");
                 let reason = format!("append failed: {error}");
-                let naks = futures::future::join_all(decoded.iter().map(|d| d.nak(Some(APPEND_RETRY_DELAY), &reason))).await;
-                self.count_settle_failures(naks, "Nak");
                 if matches!(error, RecorderError::Poisoned { .. }) {
                     self.reopen().await?;
                 }
-                Ok(())
+                Ok((0..n).map(|_| Outcome::retry(Some(APPEND_RETRY_DELAY), reason.clone())).collect())
             }
         }
     }
 
-    fn count_settle_failures(&self, results: Vec<Result<(), nl_bus::BusError>>, what: &str) {
-        let failed: Vec<_> = results.into_iter().filter_map(Result::err).collect();
-        if let Some(error) = failed.first() {
-            RecorderStats::add(&self.stats.settle_errors, failed.len() as u64);
-            warn!(%error, failed = failed.len(), "{what} failed; the bus will redeliver and dedup absorbs it.");
-        }
-    }
-
     /// Under an interval policy, an idle moment is when pending bytes get synced.
-    async fn idle_sync(&mut self) -> Result<(), RecorderError> {
+    async fn idle(&self) -> Result<(), RecorderError> {
         if matches!(self.cfg.fsync, FsyncConfig::Interval { .. })
             && let Err(error) = self.with_log(EventLog::sync).await
         {
@@ -343,44 +354,43 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+impl Writer {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<EventLog>> {
+        // The slot only ever holds the log or nothing; a panicked holder cannot leave it half-written.
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 
     /// Drops the log and opens it again, which repairs whatever a failed write left behind.
-    async fn reopen(&mut self) -> Result<(), RecorderError> {
-        drop(self.log.take());
+    async fn reopen(&self) -> Result<(), RecorderError> {
+        drop(self.slot().take());
         let (path, policy) = (self.cfg.path.clone(), self.cfg.fsync.policy());
-        self.log = Some(blocking(move || EventLog::open(path, policy)).await?);
+        let log = blocking(move || EventLog::open(path, policy)).await?;
+        *self.slot() = Some(log);
         info!(path = %self.cfg.path.display(), "Events log reopened after a failed write.");
         Ok(())
     }
 
     /// Runs `f` on the log on the blocking pool.
-    async fn with_log<T, F>(&mut self, f: F) -> Result<T, RecorderError>
+    async fn with_log<T, F>(&self, f: F) -> Result<T, RecorderError>
     where
         T: Send + 'static,
         F: FnOnce(&mut EventLog) -> Result<T, RecorderError> + Send + 'static,
     {
-        let mut log = self.log.take().ok_or_else(|| RecorderError::Task("events log lost by an earlier failed task".to_string()))?;
+        let mut log = self.slot().take().ok_or_else(|| RecorderError::Task("events log lost by an earlier failed task".to_string()))?;
         let (log, result) = blocking(move || {
             let r = f(&mut log);
             Ok((log, r))
         })
         .await?;
-        self.log = Some(log);
+        *self.slot() = Some(log);
         result
     }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RecorderError> + Send + 'static) -> Result<T, RecorderError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| RecorderError::Task(e.to_string()))?
-}
-
-fn preview(payload: &[u8]) -> String {
-    let cut = &payload[..payload.len().min(PREVIEW_BYTES)];
-    let mut s: String = String::from_utf8_lossy(cut).into_owned();
-    if payload.len() > PREVIEW_BYTES {
-        s.push_str("...");
-    }
-    s
 }
 
 #[cfg(test)]
@@ -431,12 +441,5 @@ mod tests {
         assert!(huge.validate().is_err());
         let bad_name = RecorderConfig { durable: "a.b".to_string(), ..RecorderConfig::default() };
         assert!(bad_name.validate().is_err());
-    }
-
-    #[test]
-    fn preview_is_bounded() {
-        assert_eq!(preview(b"abc"), "abc");
-        let long = vec![b'x'; 1000];
-        assert_eq!(preview(&long).len(), PREVIEW_BYTES + 3);
     }
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 use nl_bus::testkit::wait_until;
-use nl_bus::{Bus, MemoryBus, Message};
-use nl_domain::{Envelope, EventType};
+use nl_bus::{Bus, CancellationToken, MemoryBus, Message, ServiceCtx};
+use nl_domain::{Envelope, EventType, RunIdentity};
 use nl_recorder::{EventLog, FsyncConfig, FsyncPolicy, RecorderConfig, RecorderCounts, ReplayFilter, build, read_events};
-use tokio::sync::oneshot;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -19,6 +18,10 @@ fn event(i: u64) -> Envelope {
     let ts = chrono::Utc.timestamp_millis_opt(1_700_000_000_000 + i as i64).unwrap();
     let kind = if i.is_multiple_of(2) { EventType::AssetDiscovered } else { EventType::ScoreComputed };
     Envelope::new(kind, &["svc", &i.to_string()], ts, "nl_20260101_000000Z_00000000", "cfg", serde_json::json!({ "i": i }))
+}
+
+fn ctx(bus: &MemoryBus) -> ServiceCtx {
+    ServiceCtx::new(Arc::new(bus.clone()), RunIdentity { run_id: "nl_20260101_000000Z_00000000".into(), config_hash: "cfg".into() })
 }
 
 fn message(e: &Envelope) -> Message {
@@ -44,13 +47,11 @@ async fn drained(bus: &MemoryBus, durable: &str) -> bool {
 
 async fn run_until_drained(bus: &MemoryBus, cfg: RecorderConfig) -> RecorderCounts {
     let durable = cfg.durable.clone();
-    let recorder = build(cfg, Arc::new(bus.clone())).await.unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(recorder.run(async move {
-        let _ = stopped.await;
-    }));
+    let recorder = build(cfg, ctx(bus)).await.unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(recorder.run(stop.clone()));
     assert!(drained(bus, &durable).await, "recorder did not drain the stream");
-    stop.send(()).unwrap();
+    stop.cancel();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap()
 }
 
@@ -108,9 +109,9 @@ async fn second_recorder_on_the_same_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     let bus = MemoryBus::default();
-    let _first = build(config(&path), Arc::new(bus.clone())).await.unwrap();
+    let _first = build(config(&path), ctx(&bus)).await.unwrap();
     let second = RecorderConfig { durable: "recorder2".to_string(), ..config(&path) };
-    assert!(matches!(build(second, Arc::new(bus)).await, Err(nl_recorder::RecorderError::Locked { .. })));
+    assert!(matches!(build(second, ctx(&bus)).await, Err(nl_recorder::RecorderError::Locked { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,8 +125,10 @@ async fn shutdown_returns_and_interval_policy_syncs() {
     assert_eq!(counts.written, 5);
     assert_eq!(ids_in_file(&path).len(), 5);
 
-    // An already-resolved shutdown stops the loop before any fetch.
-    let recorder = build(config(&path), Arc::new(bus.clone())).await.unwrap();
-    let counts = tokio::time::timeout(WAIT, recorder.run(std::future::ready(()))).await.unwrap().unwrap();
+    // An already-cancelled shutdown stops the loop before any fetch.
+    let recorder = build(config(&path), ctx(&bus)).await.unwrap();
+    let cancelled = CancellationToken::new();
+    cancelled.cancel();
+    let counts = tokio::time::timeout(WAIT, recorder.run(cancelled)).await.unwrap().unwrap();
     assert_eq!(counts, RecorderCounts::default());
 }

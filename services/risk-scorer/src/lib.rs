@@ -30,5 +30,5 @@ pub use rules::{RiskRules, VerdictTtl, evaluate, severity_rose};
 pub use score::{LogScale, ScoreConfig, score};
 pub use service::{
     Clock, Evaluated, HandleError, RiskScorer, RiskScorerConfig, RiskScorerCore, RiskScorerCounts, RiskScorerCtx, RiskScorerStats, RunIdentity,
-    ScoreComputed, ServiceError, SystemClock, build,
+    ScoreComputed, ServiceClock, ServiceError, build,
 };

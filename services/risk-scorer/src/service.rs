@@ -16,21 +16,28 @@
 //! * A provider that fails, is rate-limited or whose budget is paused gives no report: its checks are
 //!   `Unknown`, never `Pass`. Re-evaluation over time follows from the enricher re-snapshotting on a
 //!   schedule; verdicts past their TTL count as unknown.
-//! * The clock is injected ([`Clock`]) so recorded scenarios replay at their own time. The wall clock
-//!   evaluates a snapshot as of its observation time, and provider requests can be answered from recorded
-//!   responses ([`RiskScorerCtx::with_recorded`]), so re-deriving from raw_events gives the same results.
+//! * The clock is injected ([`Clock`]) so recorded scenarios replay at their own time. By default
+//!   ([`ServiceClock`]) a snapshot is evaluated as of its observation time, and provider requests can be
+//!   answered from recorded responses ([`RiskScorerCtx::with_recorded`]), so re-deriving from raw_events
+//!   gives the same results.
+//!
+//! The consumer loop is the `nl-bus` handler kernel: [`RiskScorer`] is a [`Handler`] whose order key is the
+//! asset, so snapshots of one asset are evaluated in order and different assets concurrently.
 
-use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, Delivery, Message, Subscription, raw_messages};
+use async_trait::async_trait;
+use nl_bus::handler::ERRORS_HELP;
+use nl_bus::{
+    BoxError, Bus, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Handler, Message, Outcome, Registry, Service,
+    ServiceCtx,
+};
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, Snapshot, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{Instrument, Span, debug, info, warn};
+use tracing::{Span, debug, info};
 
 use nl_adapters::kit::RecordedResponses;
 use nl_adapters::providers::{ClientError, Provider, ProviderClients, ProvidersConfig, providers_for};
@@ -45,7 +52,7 @@ pub const SERVICE_SOURCE: &str = "risk-scorer";
 /// Largest accepted `batch_size` and `concurrency` (invariant 8).
 pub const MAX_BOUND: usize = 10_000;
 
-/// Where the service gets time from.
+/// Where the scorer gets time from: the service clock plus replay timing.
 pub trait Clock: Send + Sync {
     /// The evaluation time.
     fn now(&self) -> Ts;
@@ -60,13 +67,13 @@ pub trait Clock: Send + Sync {
     }
 }
 
-/// The wall clock for provider responses; snapshots are evaluated at their observation time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+/// The service's clock ([`ServiceCtx::clock`]) for provider responses; snapshots are evaluated at their
+/// observation time.
+pub struct ServiceClock(pub Arc<dyn nl_bus::Clock>);
 
-impl Clock for SystemClock {
+impl Clock for ServiceClock {
     fn now(&self) -> Ts {
-        chrono::Utc::now()
+        self.0.now()
     }
     /// A snapshot is evaluated as of its own observation time, never the wall clock, so re-deriving it
     /// from raw_events gives the same ages, expiries, scores and decisions.
@@ -167,31 +174,35 @@ pub use nl_domain::ScoreComputed;
 pub use nl_domain::RunIdentity;
 
 /// Resolves an environment variable (injected so tests need not touch the process environment).
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub use nl_bus::EnvLookup;
 
-/// What the service needs from its surroundings.
+/// What the service needs from its surroundings: the [`ServiceCtx`] plus the scorer's own extras.
 #[derive(Clone)]
 pub struct RiskScorerCtx {
-    pub bus: Arc<dyn Bus>,
-    pub run: RunIdentity,
-    pub clock: Arc<dyn Clock>,
-    /// Resolves API key variables (normally `std::env::var`).
-    pub env: EnvLookup,
+    pub service: ServiceCtx,
+    /// Replay timing; `None` is [`ServiceClock`] over the service clock.
+    pub clock: Option<Arc<dyn Clock>>,
     /// Recorded provider responses to answer from instead of the network (re-derivation).
     pub recorded: Option<Arc<dyn RecordedResponses>>,
+}
+
+impl From<ServiceCtx> for RiskScorerCtx {
+    fn from(service: ServiceCtx) -> Self {
+        Self { service, clock: None, recorded: None }
+    }
 }
 
 impl RiskScorerCtx {
     /// A context on the wall clock and the process environment.
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>, run: RunIdentity) -> Self {
-        Self { bus, run, clock: Arc::new(SystemClock), env: Arc::new(|k| std::env::var(k).ok()), recorded: None }
+        ServiceCtx::new(bus, run).into()
     }
 
-    /// Replaces the clock.
+    /// Replaces the clock (replays: a fixed `now`, recorded response times).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 
@@ -203,18 +214,14 @@ impl RiskScorerCtx {
     }
 }
 
-/// Live counters.
+/// Live counters: the kernel's, plus the scorer's own.
 #[derive(Debug, Default)]
 pub struct RiskScorerStats {
-    pub received: AtomicU64,
+    pub consumer: Arc<ConsumerStats>,
     pub evaluated: AtomicU64,
-    pub published: AtomicU64,
     pub provider_fetches: AtomicU64,
     pub provider_failures: AtomicU64,
     pub cache_hits: AtomicU64,
-    pub poison: AtomicU64,
-    pub retried: AtomicU64,
-    pub settle_errors: AtomicU64,
 }
 
 /// A snapshot of [`RiskScorerStats`].
@@ -226,6 +233,7 @@ pub struct RiskScorerCounts {
     pub provider_fetches: u64,
     pub provider_failures: u64,
     pub cache_hits: u64,
+    /// Undecodable deliveries and snapshot events that could not be evaluated, terminated.
     pub poison: u64,
     pub retried: u64,
     pub settle_errors: u64,
@@ -239,18 +247,29 @@ impl RiskScorerStats {
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> RiskScorerCounts {
+        let c = self.consumer.snapshot();
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RiskScorerCounts {
-            received: g(&self.received),
+            received: c.received,
             evaluated: g(&self.evaluated),
-            published: g(&self.published),
+            published: c.published,
             provider_fetches: g(&self.provider_fetches),
             provider_failures: g(&self.provider_failures),
             cache_hits: g(&self.cache_hits),
-            poison: g(&self.poison),
-            retried: g(&self.retried),
-            settle_errors: g(&self.settle_errors),
+            poison: c.undecodable + c.poison,
+            retried: c.retried,
+            settle_errors: c.settle_errors,
         }
+    }
+
+    /// The kernel's fixed metric set plus `nl_errors_total{stage="provider"}` and
+    /// `nl_risk_provider_fetches_total`.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn export(&self, r: &Registry) {
+        self.consumer.export(r);
+        let c = self.snapshot();
+        r.counter_set("nl_errors_total", ERRORS_HELP, &[("stage", "provider")], c.provider_failures as f64);
+        r.counter_set("nl_risk_provider_fetches_total", "Security-provider calls.", &[], c.provider_fetches as f64);
     }
 }
 
@@ -273,7 +292,8 @@ pub struct Evaluated {
 /// The evaluation core, shared by the consumer loop and in-process callers (benches, replays).
 pub struct RiskScorerCore {
     cfg: RiskScorerConfig,
-    ctx: RiskScorerCtx,
+    run: RunIdentity,
+    clock: Arc<dyn Clock>,
     clients: ProviderClients,
     cache: Mutex<ReportCache>,
     stats: Arc<RiskScorerStats>,
@@ -292,12 +312,14 @@ impl RiskScorerCore {
     /// [`ServiceError::Config`] or [`ServiceError::Client`].
     pub fn new(cfg: RiskScorerConfig, ctx: RiskScorerCtx) -> Result<Self, ServiceError> {
         cfg.validate()?;
-        let mut clients = ProviderClients::new(&cfg.providers, &ctx.run.run_id, ctx.env.as_ref())?;
-        if let Some(rec) = &ctx.recorded {
-            clients = clients.with_recorded(Arc::clone(rec));
+        let RiskScorerCtx { service, clock, recorded } = ctx;
+        let mut clients = ProviderClients::new(&cfg.providers, &service.run.run_id, service.env.as_ref())?;
+        if let Some(rec) = recorded {
+            clients = clients.with_recorded(rec);
         }
         let cache = Mutex::new(ReportCache::new(cfg.report_cache_max_assets, cfg.report_cache_ttl_secs));
-        Ok(Self { cfg, ctx, clients, cache, stats: Arc::new(RiskScorerStats::default()) })
+        let clock = clock.unwrap_or_else(|| Arc::new(ServiceClock(service.clock)));
+        Ok(Self { cfg, run: service.run, clock, clients, cache, stats: Arc::new(RiskScorerStats::default()) })
     }
 
     /// The live counters.
@@ -328,14 +350,14 @@ impl RiskScorerCore {
         let snapshot = Snapshot::deserialize(&env.meta).map_err(|e| HandleError::Poison(format!("meta is not a Snapshot: {e}")))?;
         let source_count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
         let asset = snapshot.asset_id.clone();
-        let now = self.ctx.clock.evaluation_time(snapshot.observed_at);
+        let now = self.clock.evaluation_time(snapshot.observed_at);
 
         let stale: Vec<Provider> = {
             let cache = self.cache();
             providers_for(&asset).iter().copied().filter(|p| !cache.is_fresh(&asset, *p, now)).collect()
         };
         RiskScorerStats::add(&self.stats.cache_hits, providers_for(&asset).len() - stale.len());
-        let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, self.ctx.clock.received_at(*p, &asset)))).await;
+        let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, self.clock.received_at(*p, &asset)))).await;
         let mut raws = Vec::with_capacity(fetches.len());
         {
             let mut cache = self.cache();
@@ -359,7 +381,7 @@ impl RiskScorerCore {
         let evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
         let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
         let asset_str = asset.to_string();
-        let (run_id, config_hash) = (&self.ctx.run.run_id, &self.ctx.run.config_hash);
+        let (run_id, config_hash) = (&self.run.run_id, &self.run.config_hash);
         let snap_id = env.event_id.as_str();
 
         let risk_meta = serde_json::to_value(&evaluation).map_err(|e| HandleError::Poison(format!("evaluation JSON: {e}")))?;
@@ -399,8 +421,8 @@ fn stamp(mut out: Envelope, snap: &Envelope, asset: &AssetId) -> Envelope {
 
 /// The built service; [`RiskScorer::run`] drives it.
 pub struct RiskScorer {
+    consumer: Consumer<Scoring>,
     core: Arc<RiskScorerCore>,
-    sub: Box<dyn Subscription>,
 }
 
 impl std::fmt::Debug for RiskScorer {
@@ -409,17 +431,23 @@ impl std::fmt::Debug for RiskScorer {
     }
 }
 
-/// Validates `cfg`, builds the provider clients and binds the durable consumer.
+/// The scorer's [`Handler`]: one snapshot in; its raw captures, `risk.evaluated` and `score.computed` out.
+struct Scoring(Arc<RiskScorerCore>);
+
+/// Validates `cfg`, builds the provider clients and binds the durable consumer. `ctx` is a
+/// [`ServiceCtx`], or a [`RiskScorerCtx`] with the scorer's extras.
 ///
 /// # Errors
 /// [`ServiceError::Config`], [`ServiceError::Client`], or [`ServiceError::Bus`] when the consumer
 /// cannot be bound.
-pub async fn build(cfg: RiskScorerConfig, ctx: RiskScorerCtx) -> Result<RiskScorer, ServiceError> {
-    let spec = cfg.consumer_spec();
-    let bus = Arc::clone(&ctx.bus);
+pub async fn build(cfg: RiskScorerConfig, ctx: impl Into<RiskScorerCtx>) -> Result<RiskScorer, ServiceError> {
+    let ctx = ctx.into();
+    let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
+        .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
+    let bus = Arc::clone(&ctx.service.bus);
     let core = Arc::new(RiskScorerCore::new(cfg, ctx)?);
-    let sub = bus.subscribe(spec).await?;
-    Ok(RiskScorer { core, sub })
+    let consumer = Consumer::bind(bus, kernel, Scoring(Arc::clone(&core)), Arc::clone(&core.stats.consumer)).await?;
+    Ok(RiskScorer { consumer, core })
 }
 
 impl RiskScorer {
@@ -429,140 +457,79 @@ impl RiskScorer {
         Arc::clone(&self.core)
     }
 
-    /// Fetches and processes snapshots until `shutdown` completes; the batch in flight is finished
+    /// Fetches and processes snapshots until `shutdown` is cancelled; the batch in flight is finished
     /// first. Snapshots of one asset are processed in order, different assets concurrently (bounded).
     ///
     /// # Errors
     /// A non-retryable bus error on fetch.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RiskScorerCounts, ServiceError> {
-        let RiskScorer { core, mut sub } = self;
-        tokio::pin!(shutdown);
-        let wait = Duration::from_millis(core.cfg.fetch_wait_ms);
-        info!(durable = %core.cfg.durable, "Risk scorer running.");
-        while let Some(batch) = nl_bus::next_batch(&mut *sub, core.cfg.batch_size, wait, shutdown.as_mut()).await? {
-            handle_batch(&core, batch).await;
-        }
-        let counts = core.stats.snapshot();
+    pub async fn run(self, shutdown: CancellationToken) -> Result<RiskScorerCounts, ServiceError> {
+        info!("Risk scorer running.");
+        self.consumer.run(shutdown).await?;
+        let counts = self.core.stats.snapshot();
         info!(?counts, "Risk scorer stopped.");
         Ok(counts)
     }
 }
 
-/// A delivery's payload as an envelope, or why it is not one.
-type Decoded = Result<Envelope, String>;
+#[async_trait]
+impl Service for RiskScorer {
+    fn name(&self) -> &'static str {
+        SERVICE_SOURCE
+    }
 
-/// One evaluated delivery, with its handling span (the trace context its outputs carry).
-struct Handled {
-    delivery: Delivery,
-    span: Span,
-    result: Result<Evaluated, HandleError>,
+    fn durables(&self) -> Vec<String> {
+        vec![self.consumer.durable().to_owned()]
+    }
+
+    fn register_metrics(&self, registry: &Registry) {
+        let stats = self.core.stats();
+        registry.on_scrape(move |r| stats.export(r));
+    }
+
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
+        Ok(Counts::of(&RiskScorer::run(*self, shutdown).await?))
+    }
 }
 
-/// Groups a batch by asset and evaluates the groups concurrently, each group in delivery order. Then the
-/// batch's raw captures are published in one pipelined batch, then its `risk.evaluated` / `score.computed`
-/// events in another (so every raw is stored before the events that use it), and only then are the
-/// snapshots acked; a failed publish naks them all (event ids make the retry safe). Poison is terminated.
-async fn handle_batch(core: &RiskScorerCore, batch: Vec<Delivery>) {
-    use futures::StreamExt;
-    RiskScorerStats::add(&core.stats.received, batch.len());
-    let mut groups: BTreeMap<String, Vec<(Delivery, Decoded)>> = BTreeMap::new();
-    for d in batch {
-        let env = Envelope::from_json(&d.message.payload).map_err(|e| format!("undecodable envelope: {e}"));
-        let key = env.as_ref().ok().and_then(|e| e.asset_id.clone()).unwrap_or_else(|| d.message.id.clone());
-        groups.entry(key).or_default().push((d, env));
+impl Handler for Scoring {
+    type Input = Envelope;
+    type Error = ServiceError;
+
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+        let env = Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
+        if let Some(asset) = &env.asset_id {
+            span.record("asset_id", asset.as_str());
+        }
+        Ok(env)
     }
-    let handled: Vec<Vec<Handled>> = futures::stream::iter(groups.into_values())
-        .map(|group| async move {
-            let mut out = Vec::with_capacity(group.len());
-            for (delivery, env) in group {
-                let span = nl_bus::trace::handle_span("risk-scorer", &delivery.message);
-                let result = evaluate_delivery(core, env, &span).instrument(span.clone()).await;
-                out.push(Handled { delivery, span, result });
-            }
-            out
-        })
-        .buffered(core.cfg.concurrency)
-        .collect()
-        .await;
-    let mut ok = Vec::new();
-    let (mut raws, mut events) = (Vec::new(), Vec::new());
-    for h in handled.into_iter().flatten() {
-        match h.result.and_then(|out| encode(core, &out, &h.span)) {
-            Ok((r, e)) => {
-                raws.extend(r);
-                events.extend(e);
-                ok.push((h.delivery, h.span));
-            }
-            Err(HandleError::Poison(reason)) => {
-                RiskScorerStats::add(&core.stats.poison, 1);
-                let d = &h.delivery;
-                h.span.in_scope(|| warn!(subject = %d.message.subject, sequence = d.sequence, %reason, "Unusable snapshot event; terminating."));
-                settled(core, d.term(&reason).instrument(h.span.clone()).await, d.sequence);
+
+    fn order_key<'a>(&self, env: &'a Envelope) -> Option<&'a str> {
+        env.asset_id.as_deref()
+    }
+
+    fn concurrency(&self) -> usize {
+        self.0.cfg.concurrency
+    }
+
+    /// Refreshes reports for, evaluates and scores one snapshot. Its raw captures go out before its events
+    /// (the kernel publishes a batch's raws first), so every raw is stored before the events that use it.
+    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, ServiceError> {
+        let core = &self.0;
+        let out = match core.evaluate_envelope(&env).await {
+            Ok(out) => out,
+            Err(HandleError::Poison(reason)) => return Ok(Outcome::Poison(reason)),
+        };
+        let mut msgs = nl_bus::raw_messages(&out.raws, &core.run);
+        for e in [&out.risk, &out.score] {
+            match e.to_json() {
+                Ok(body) => msgs.push(Message::new(e.subject(), e.event_id.0.clone(), body)),
+                Err(error) => return Ok(Outcome::poison(format!("envelope JSON: {error}"))),
             }
         }
-    }
-    if ok.is_empty() {
-        return;
-    }
-    let (n_raws, n_events) = (raws.len(), events.len());
-    let published = async {
-        if !raws.is_empty() {
-            core.ctx.bus.publish_batch(raws).await?;
-            RiskScorerStats::add(&core.stats.published, n_raws);
-        }
-        core.ctx.bus.publish_batch(events).await?;
-        RiskScorerStats::add(&core.stats.published, n_events);
-        Ok::<(), BusError>(())
-    };
-    match published.await {
-        Ok(()) => {
-            let acks = ok.iter().map(|(d, span)| async move { (d.sequence, d.ack().instrument(span.clone()).await) });
-            for (sequence, res) in futures::future::join_all(acks).await {
-                settled(core, res, sequence);
-            }
-        }
-        Err(error) => nak_all(core, &ok, &error).await,
+        Ok(Outcome::Done(msgs))
     }
 }
 
-/// Naks deliveries whose outputs were not all stored, to be redelivered after the error's or the
-/// configured delay.
-async fn nak_all(core: &RiskScorerCore, deliveries: &[(Delivery, Span)], error: &BusError) {
-    warn!(deliveries = deliveries.len(), %error, "Publish failed; will be redelivered.");
-    let delay = error.retry_after().unwrap_or(Duration::from_millis(core.cfg.nak_delay_ms));
-    let reason = error.to_string();
-    for (d, span) in deliveries {
-        RiskScorerStats::add(&core.stats.retried, 1);
-        settled(core, d.nak(Some(delay), &reason).instrument(span.clone()).await, d.sequence);
-    }
-}
-
-fn settled(core: &RiskScorerCore, res: Result<(), BusError>, sequence: u64) {
-    if let Err(error) = res {
-        RiskScorerStats::add(&core.stats.settle_errors, 1);
-        warn!(%error, sequence, "Settle failed; the bus will redeliver.");
-    }
-}
-
-/// The messages of one evaluated snapshot, all carrying `span`'s trace context: its raw captures, and its
-/// `risk.evaluated` and `score.computed` events.
-fn encode(core: &RiskScorerCore, out: &Evaluated, span: &Span) -> Result<(Vec<Message>, [Message; 2]), HandleError> {
-    let raws = raw_messages(&out.raws, &core.ctx.run).into_iter().map(|m| m.traced(span)).collect();
-    let message = |e: &Envelope| {
-        let body = e.to_json().map_err(|e| HandleError::Poison(format!("envelope JSON: {e}")))?;
-        Ok::<_, HandleError>(Message::new(e.subject(), e.event_id.0.clone(), body).traced(span))
-    };
-    Ok((raws, [message(&out.risk)?, message(&out.score)?]))
-}
-
-/// Refreshes reports for, evaluates and scores one delivered snapshot (`env` is its decoded payload).
-async fn evaluate_delivery(core: &RiskScorerCore, env: Decoded, span: &Span) -> Result<Evaluated, HandleError> {
-    let env = env.map_err(HandleError::Poison)?;
-    if let Some(asset) = &env.asset_id {
-        span.record("asset_id", asset.as_str());
-    }
-    core.evaluate_envelope(&env).await
-}
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use nl_adapters::providers::ProvidersConfig;
 use nl_bus::testkit::wait_until;
-use nl_bus::{Bus, ConsumerSpec, Delivery, MemoryBus, Message, Subscription};
+use nl_bus::{Bus, CancellationToken, ConsumerSpec, Delivery, MemoryBus, Message, Subscription};
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, Snapshot, Ts, Verdict};
 use nl_risk_scorer::{Clock, RiskScorerConfig, RiskScorerCtx, RunIdentity, ScoreComputed};
 use serde_json::Value;
@@ -122,7 +122,7 @@ async fn publish(bus: &MemoryBus, env: &Envelope, id: &str) {
 struct Harness {
     bus: MemoryBus,
     script: Script,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<nl_risk_scorer::RiskScorerCounts, nl_risk_scorer::ServiceError>>,
     core: Arc<nl_risk_scorer::RiskScorerCore>,
 }
@@ -137,16 +137,14 @@ async fn start(cache_ttl: u64) -> Harness {
         RiskScorerCtx::new(Arc::new(bus.clone()), RunIdentity { run_id: "run".into(), config_hash: "cfg".into() }).with_clock(Arc::new(FixedClock(now())));
     let svc = nl_risk_scorer::build(cfg, ctx).await.unwrap();
     let core = svc.core();
-    let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(svc.run(async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(svc.run(stop.clone()));
     Harness { bus, script, stop, task, core }
 }
 
 impl Harness {
     async fn stop(self) -> nl_risk_scorer::RiskScorerCounts {
-        let _ = self.stop.send(true);
+        self.stop.cancel();
         self.task.await.unwrap().unwrap()
     }
 }

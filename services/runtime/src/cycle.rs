@@ -14,7 +14,7 @@ use chrono::Utc;
 use nl_adapters::cex::config::SourcesConfig;
 use nl_adapters::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus, Message};
+use nl_bus::{Bus, MemoryBus, Message, ServiceCtx};
 use nl_collector::{Collector, PollReport, RunIdentity};
 use nl_config::StorageConfig;
 use nl_domain::{Envelope, EventType, Ts};
@@ -168,20 +168,15 @@ pub(crate) async fn start_services(
 
     let ectx = nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone()).with_venue_urls(cfg.sources.venue_base_urls());
     let enricher = nl_enricher::build(cfg.enricher.clone(), ectx).await.context("starting the enricher")?;
-    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
-    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(bus), run.clone()))
-        .await
-        .context("starting the risk-scorer")?;
-    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(bus), run.clone()).await.context("starting the gate")?;
-    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(bus)).await.context("starting the ledger")?;
-    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
-    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
-        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
-    });
-    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(bus)).await.context("starting the recorder")?;
-    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn_service(Box::new(enricher));
+    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the risk-scorer")?;
+    pipeline.spawn_service(Box::new(risk));
+    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the gate")?;
+    pipeline.spawn_service(Box::new(gate));
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the ledger")?;
+    pipeline.spawn_service(Box::new(ledger));
+    let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the recorder")?;
+    pipeline.spawn_service(Box::new(recorder));
     Ok(pipeline)
 }
 

@@ -5,22 +5,13 @@
 //! nothing unacked, everything it will ever send downstream is already counted there. Two clean passes in a
 //! row make the answer robust against work that starts between checks.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use nl_bus::{Bus, ConsumerState};
-use tokio::sync::watch;
+use nl_bus::{Bus, CancellationToken, ConsumerState, Service};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
-
-/// A running service's future.
-pub type ServiceFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
-
-/// Resolves when the pipeline is told to stop.
-pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Consumer counters at the end of a drain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,15 +24,14 @@ pub struct DrainReport {
 pub struct Pipeline {
     bus: Arc<dyn Bus>,
     durables: Vec<String>,
-    stop: watch::Sender<bool>,
+    cancel: CancellationToken,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
 }
 
 impl Pipeline {
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>) -> Self {
-        let (stop, _) = watch::channel(false);
-        Self { bus, durables: Vec::new(), stop, tasks: JoinSet::new() }
+        Self { bus, durables: Vec::new(), cancel: CancellationToken::new(), tasks: JoinSet::new() }
     }
 
     /// The bus the services share.
@@ -50,17 +40,11 @@ impl Pipeline {
         Arc::clone(&self.bus)
     }
 
-    /// Spawns a service. `durables` are the consumers it owns, listed in pipeline order across calls
-    /// (spawn upstream services first).
-    pub fn spawn(&mut self, name: &str, durables: &[&str], start: impl FnOnce(Shutdown) -> ServiceFuture) {
-        self.durables.extend(durables.iter().map(ToString::to_string));
-        let mut rx = self.stop.subscribe();
-        let shutdown: Shutdown = Box::pin(async move {
-            let _ = rx.wait_for(|s| *s).await;
-        });
-        let fut = start(shutdown);
-        let name = name.to_string();
-        self.tasks.spawn(async move { (name, fut.await) });
+    /// Spawns a built service; its durables join the drain order (spawn upstream services first).
+    pub fn spawn_service(&mut self, service: Box<dyn Service>) {
+        self.durables.extend(service.durables());
+        let (name, shutdown) = (service.name().to_string(), self.cancel.clone());
+        self.tasks.spawn(async move { (name, service.run(shutdown).await.map(drop).map_err(|e| anyhow::anyhow!(e))) });
     }
 
     /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row.
@@ -120,7 +104,7 @@ impl Pipeline {
 
     /// Tells every service to stop and waits for them; returns the services that failed.
     pub async fn stop(mut self) -> Vec<String> {
-        let _ = self.stop.send(true);
+        self.cancel.cancel();
         let mut failed = Vec::new();
         while let Some(done) = self.tasks.join_next().await {
             match done {

@@ -27,7 +27,7 @@ use nl_adapters::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_adapters::kit::RecordedQueues;
 use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus};
+use nl_bus::{Bus, MemoryBus, ServiceCtx};
 use nl_collector::RunIdentity;
 use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
@@ -255,19 +255,16 @@ async fn start_pipeline(
         .with_venue_urls(cfg.sources.venue_base_urls())
         .with_recorded_tickers(tickers);
     let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
-    pipeline.spawn("enricher", &[cfg.enricher.durable.as_str()], |sd| Box::pin(async move { enricher.run(sd).await.map(drop).map_err(Into::into) }));
-    let rctx = nl_risk_scorer::service::RiskScorerCtx::new(Arc::clone(&bus), run.clone()).with_recorded(providers);
+    pipeline.spawn_service(Box::new(enricher));
+    let rctx = nl_risk_scorer::service::RiskScorerCtx::from(ServiceCtx::new(Arc::clone(&bus), run.clone())).with_recorded(providers);
     let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
-    pipeline.spawn("risk-scorer", &[cfg.risk_scorer.durable.as_str()], |sd| Box::pin(async move { risk.run(sd).await.map(drop).map_err(Into::into) }));
-    let gate = nl_gate::service::build(cfg.gate.clone(), Arc::clone(&bus), run.clone()).await.context("starting the gate")?;
-    pipeline.spawn("gate", &[cfg.gate.durable.as_str()], |sd| Box::pin(async move { gate.run(sd).await.map(drop).map_err(Into::into) }));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), Arc::clone(&bus)).await.context("starting the ledger")?;
-    let raw_durable = nl_ledger::service::raw_durable(&ledger_cfg.durable);
-    pipeline.spawn("ledger", &[ledger_cfg.durable.as_str(), raw_durable.as_str()], |sd| {
-        Box::pin(async move { ledger.run(sd).await.map(drop).map_err(Into::into) })
-    });
-    let recorder = nl_recorder::build(recorder_cfg.clone(), Arc::clone(&bus)).await.context("starting the recorder")?;
-    pipeline.spawn("recorder", &[recorder_cfg.durable.as_str()], |sd| Box::pin(async move { recorder.run(sd).await.map(drop).map_err(Into::into) }));
+    pipeline.spawn_service(Box::new(risk));
+    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the gate")?;
+    pipeline.spawn_service(Box::new(gate));
+    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the ledger")?;
+    pipeline.spawn_service(Box::new(ledger));
+    let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the recorder")?;
+    pipeline.spawn_service(Box::new(recorder));
     Ok((pipeline, bus))
 }
 

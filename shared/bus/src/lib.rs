@@ -6,22 +6,29 @@
 //! * consumers are durable and pull-based; delivery is at-least-once; `ack`/`nak`/`term` are explicit;
 //!   an unacked delivery is redelivered after `ack_wait`;
 //! * after `max_deliver` failed attempts a message is copied to `nl.dlq.<consumer>.<subject>` and
-//!   terminated, so poison is counted and visible, never redelivered forever.
+//!   terminated, so poison is counted and visible, never redelivered forever;
+//! * a delivery dropped unsettled is NAKed.
+//!
+//! On top of the bus sit the pieces every consuming service shares: the [`handler`] kernel (one consumer
+//! loop: fetch, decode, handle, publish, then settle) and the [`service`] lifecycle (`build(cfg,
+//! ServiceCtx)`, then `run(shutdown)`).
 #![forbid(unsafe_code)]
 
 pub mod bench;
 mod envelope;
 pub mod error;
+pub mod handler;
 pub mod lease;
 pub mod memory;
 pub mod nats;
+pub mod service;
 mod subject;
 pub mod testkit;
 pub mod trace;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,10 +36,16 @@ use bytes::Bytes;
 
 pub use envelope::{observation_messages, raw_messages};
 pub use error::BusError;
+pub use handler::{BatchHandler, Consumer, ConsumerConfig, ConsumerCounts, ConsumerStats, Handler, Item, Outcome};
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};
 pub use nats::{NatsBus, NatsConfig};
+/// The metrics registry a [`Service`] registers its counters with.
+pub use nl_telemetry::Registry;
+pub use service::{BoxError, Clock, Counts, EnvLookup, Service, ServiceCtx, SystemClock, TokioClock};
 pub use subject::subject_matches;
+/// The shutdown signal every service's `run` takes.
+pub use tokio_util::sync::CancellationToken;
 
 /// Subject prefix of dead-lettered messages.
 pub const DLQ_PREFIX: &str = "nl.dlq";
@@ -148,6 +161,12 @@ pub trait Acker: Send + Sync {
 }
 
 /// A delivered message with its attempt count and its settle handle.
+///
+/// A delivery that is dropped without having been settled is NAKed (redelivered at once, or
+/// dead-lettered on its last attempt) instead of waiting out its `ack_wait`: a handler that panics, a
+/// consumer that stops on a fatal error, or a batch abandoned at shutdown hands its work back promptly.
+/// The NAK is sent from a task spawned on the current tokio runtime; outside a runtime the broker's
+/// `ack_wait` redelivers it as before.
 pub struct Delivery {
     pub message: Message,
     /// 1 on first delivery.
@@ -155,7 +174,12 @@ pub struct Delivery {
     /// Stream sequence.
     pub sequence: u64,
     acker: Arc<dyn Acker>,
+    /// Set once a settle succeeded; a delivery dropped with this unset is NAKed.
+    settled: AtomicBool,
 }
+
+/// The reason a delivery dropped unsettled is NAKed with.
+pub const DROPPED_UNSETTLED: &str = "dropped unsettled";
 
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,25 +190,50 @@ impl std::fmt::Debug for Delivery {
 impl Delivery {
     #[must_use]
     pub fn new(message: Message, delivered: u32, sequence: u64, acker: Arc<dyn Acker>) -> Self {
-        Self { message, delivered, sequence, acker }
+        Self { message, delivered, sequence, acker, settled: AtomicBool::new(false) }
+    }
+
+    /// Settles the delivery `how`, with `reason` for a NAK or a term (kept in the dead letter).
+    ///
+    /// # Errors
+    /// See [`Acker::settle`]. A delivery whose settle failed is still NAKed when dropped.
+    pub async fn settle(&self, how: Settle, reason: Option<&str>) -> Result<(), BusError> {
+        self.acker.settle(how, reason).await?;
+        self.settled.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn ack(&self) -> Result<(), BusError> {
-        self.acker.settle(Settle::Ack, None).await
+        self.settle(Settle::Ack, None).await
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn nak(&self, delay: Option<Duration>, reason: &str) -> Result<(), BusError> {
-        self.acker.settle(Settle::Nak(delay), Some(reason)).await
+        self.settle(Settle::Nak(delay), Some(reason)).await
     }
 
     /// # Errors
     /// See [`Acker::settle`].
     pub async fn term(&self, reason: &str) -> Result<(), BusError> {
-        self.acker.settle(Settle::Term, Some(reason)).await
+        self.settle(Settle::Term, Some(reason)).await
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if self.settled.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (acker, sequence) = (Arc::clone(&self.acker), self.sequence);
+        runtime.spawn(async move {
+            if let Err(error) = acker.settle(Settle::Nak(None), Some(DROPPED_UNSETTLED)).await {
+                tracing::debug!(sequence, %error, "NAK of a delivery dropped unsettled failed; its ack wait will redeliver it.");
+            }
+        });
     }
 }
 
@@ -196,43 +245,6 @@ pub trait Subscription: Send {
     /// # Errors
     /// `BusError` on connection or consumer failure.
     async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
-}
-
-/// Pause after a retryable fetch error that names no `retry_after`.
-pub const FETCH_RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-/// The next batch of a consumer loop: up to `max` deliveries, waiting up to `wait` for the first (an empty
-/// batch when none came). A retryable fetch error is logged and retried after its `retry_after` (else
-/// [`FETCH_RETRY_PAUSE`]). `Ok(None)` once `shutdown` completes, which wins over a ready fetch.
-///
-/// # Errors
-/// A fetch error that is not retryable.
-pub async fn next_batch<F: Future<Output = ()> + ?Sized>(
-    sub: &mut (dyn Subscription + 'static),
-    max: usize,
-    wait: Duration,
-    mut shutdown: std::pin::Pin<&mut F>,
-) -> Result<Option<Vec<Delivery>>, BusError> {
-    loop {
-        let fetched = tokio::select! {
-            biased;
-            () = shutdown.as_mut() => return Ok(None),
-            r = sub.fetch(max, wait) => r,
-        };
-        match fetched {
-            Ok(batch) => return Ok(Some(batch)),
-            Err(error) if error.is_retryable() => {
-                tracing::warn!(%error, "Fetch failed; retrying.");
-                let pause = error.retry_after().unwrap_or(FETCH_RETRY_PAUSE);
-                tokio::select! {
-                    biased;
-                    () = shutdown.as_mut() => return Ok(None),
-                    () = tokio::time::sleep(pause) => {}
-                }
-            }
-            Err(error) => return Err(error),
-        }
-    }
 }
 
 /// Counters of a consumer, as the broker sees them.

@@ -1,5 +1,6 @@
 //! The bus contract suite, run against `MemoryBus` (paused clock) and `NatsBus` (a real nats-server
-//! 2.9 per test). Every case in `nl_bus::testkit::contract::CASES` must appear in both lists.
+//! 2.9 per test), including the handler kernel's cases. Every case in `nl_bus::testkit::contract::CASES`
+//! must appear in both lists.
 
 use nl_bus::testkit::{NatsServer, contract};
 use nl_bus::{MemoryBus, NatsBus};
@@ -7,21 +8,29 @@ use nl_bus::{MemoryBus, NatsBus};
 macro_rules! contract_cases {
     ($($case:ident),* $(,)?) => {
         mod memory {
+            use std::sync::Arc;
+
+            use nl_bus::Bus;
+
             $(
                 #[tokio::test(start_paused = true)]
                 async fn $case() {
-                    let bus = nl_bus::MemoryBus::default();
+                    let bus: Arc<dyn Bus> = Arc::new(nl_bus::MemoryBus::default());
                     nl_bus::testkit::contract::$case(&bus).await;
                 }
             )*
         }
 
         mod nats {
+            use std::sync::Arc;
+
+            use nl_bus::Bus;
+
             $(
                 #[tokio::test]
                 async fn $case() {
                     let server = nl_bus::testkit::NatsServer::start().await;
-                    let bus = nl_bus::NatsBus::connect(&server.bus_config()).await.expect("connect");
+                    let bus: Arc<dyn Bus> = Arc::new(nl_bus::NatsBus::connect(&server.bus_config()).await.expect("connect"));
                     nl_bus::testkit::contract::$case(&bus).await;
                 }
             )*
@@ -51,13 +60,21 @@ contract_cases!(
     filter_subject_selects,
     max_ack_pending_bounds_outstanding,
     consumer_state_counts,
+    kernel_done_publishes_then_acks,
+    kernel_retry_redelivers_after_the_delay,
+    kernel_poison_goes_to_the_dlq,
+    kernel_publish_failure_naks,
+    kernel_nak_on_drop_redelivers_promptly,
+    kernel_max_deliver_exhausted_goes_to_the_dlq,
+    kernel_same_order_key_stays_in_order,
 );
 
 /// The `run(name)` dispatcher reaches every case (used by other crates to run the suite by name).
 #[tokio::test(start_paused = true)]
 async fn dispatcher_runs_every_case() {
     for case in contract::CASES {
-        contract::run(case, &MemoryBus::default()).await;
+        let bus: std::sync::Arc<dyn nl_bus::Bus> = std::sync::Arc::new(MemoryBus::default());
+        contract::run(case, &bus).await;
     }
 }
 

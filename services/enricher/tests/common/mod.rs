@@ -17,11 +17,10 @@ use nl_bus::observation_messages;
 use nl_adapters::dex::dexscreener::client::TokenPairs;
 use nl_adapters::dex::dexscreener::{PairFetcher, chain_id_for_chain, parse_pairs};
 use nl_bus::testkit::unique_name;
-use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message, TokioClock};
 use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RawEvent, RunIdentity, Ts};
-use nl_enricher::{Clock, EnricherConfig, EnricherCtx, EnricherService, EnricherStats};
+use nl_enricher::{EnricherConfig, EnricherCtx, EnricherService, EnricherStats};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const PAIRS: &str = include_str!("../../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
@@ -33,6 +32,14 @@ pub const STONK: &str = "3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";
 pub const KYS: &str = "DppWLLeBgn49Poy15Jqq8vewEEtSrMBQNzKKzYgZpump";
 /// STONK's pumpswap `pairCreatedAt` (ms).
 pub const STONK_CREATED_MS: i64 = 1_791_632_043_000;
+
+/// The service clock the tests hand in.
+pub type Clock = Arc<dyn nl_bus::Clock>;
+
+/// A clock at `base` that follows tokio's (paused) clock.
+pub fn tokio_clock(base: Ts) -> Clock {
+    Arc::new(TokioClock::starting_at(base))
+}
 
 pub fn run() -> RunIdentity {
     RunIdentity { run_id: "nl_20261010_000000Z_deadbeef".into(), config_hash: "cafe".into() }
@@ -123,7 +130,7 @@ impl PairFetcher for StaticPairs {
         let chain_id = chain_id_for_chain(chain);
         let body = tokens_v1_body(&chain_id, addrs);
         let endpoint = format!("http://static/tokens/v1/{chain_id}/{}", addrs.join(","));
-        let raw = RawEvent::new("dexscreener_pairs", &endpoint, Some(200), (self.clock)(), body.clone(), &run().run_id);
+        let raw = RawEvent::new("dexscreener_pairs", &endpoint, Some(200), self.clock.now(), body.clone(), &run().run_id);
         let pools = parse_pairs(&body).unwrap().pools;
         TokenPairs { pools, raws: vec![raw], errors: Vec::new() }
     }
@@ -212,15 +219,13 @@ pub async fn read_all(bus: &MemoryBus, filter: &str) -> Vec<Envelope> {
 /// A running service and the handle that stops it.
 pub struct Running {
     pub stats: Arc<EnricherStats>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: CancellationToken,
     handle: JoinHandle<()>,
 }
 
 impl Running {
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) {
+        self.stop.cancel();
         self.handle.await.unwrap();
     }
 }
@@ -228,15 +233,12 @@ impl Running {
 pub async fn start(cfg: EnricherConfig, ctx: EnricherCtx) -> Running {
     let svc: EnricherService = nl_enricher::build(cfg, ctx).await.unwrap();
     let stats = svc.stats();
-    let (tx, rx) = oneshot::channel::<()>();
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone();
     let handle = tokio::spawn(async move {
-        svc.run(async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
+        svc.run(shutdown).await.unwrap();
     });
-    Running { stats, stop: Some(tx), handle }
+    Running { stats, stop, handle }
 }
 
 pub fn ctx(bus: &MemoryBus) -> EnricherCtx {

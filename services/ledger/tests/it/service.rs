@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_bus::testkit::wait_until;
-use nl_bus::{Bus, ConsumerSpec, MemoryBus, Message};
+use nl_bus::testkit::{service_ctx, wait_until};
+use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message};
 use nl_domain::{Envelope, EventType};
 use nl_ledger::{LedgerConfig, LedgerStore};
 use serde_json::json;
@@ -17,12 +17,10 @@ fn msg(e: &Envelope) -> Message {
 
 type Running = tokio::task::JoinHandle<Result<nl_ledger::LedgerCounts, nl_ledger::LedgerError>>;
 
-/// Runs the service until the returned sender fires (or is dropped).
-fn start(svc: nl_ledger::LedgerService) -> (tokio::sync::oneshot::Sender<()>, Running) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(svc.run(async {
-        let _ = stopped.await;
-    }));
+/// Runs the service until the returned token is cancelled.
+fn start(svc: nl_ledger::LedgerService) -> (CancellationToken, Running) {
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(svc.run(stop.clone()));
     (stop, task)
 }
 
@@ -63,7 +61,7 @@ async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
     msgs.push(Message::new("nl.evt.manual.note", "garbage-1", b"{not json".to_vec()));
     bus.publish_batch(msgs.clone()).await.unwrap();
 
-    let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
+    let svc = nl_ledger::build(cfg.clone(), service_ctx(Arc::clone(&bus))).await.unwrap();
     let store = svc.store();
     let stats = svc.stats();
     let (stop, task) = start(svc);
@@ -87,7 +85,7 @@ async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
     }
     assert!(seen.contains(&crashed_derived.to_string()) && seen.len() >= 3, "derived events published: {seen:?}");
 
-    stop.send(()).unwrap();
+    stop.cancel();
     let counts = task.await.unwrap().unwrap();
     assert_eq!(counts.undecodable, 1);
     assert_eq!(counts.invalid, 1);
@@ -107,7 +105,7 @@ async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
     e.event_id = nl_domain::EventId(raw.raw_id.clone());
     bus.publish(Message::new("nl.raw.okx_spot", raw.raw_id.clone(), e.to_json().unwrap())).await.unwrap();
 
-    let svc = nl_ledger::build(cfg, Arc::clone(&bus)).await.unwrap();
+    let svc = nl_ledger::build(cfg, service_ctx(Arc::clone(&bus))).await.unwrap();
     let store = svc.store();
     let (stop, task) = start(svc);
     let done = drained(&bus, &store, "ledger_raw", "raw_events", 1).await;
@@ -115,7 +113,7 @@ async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
     let row: (String, Option<String>, Option<i64>) =
         sqlx::query_as("SELECT payload, parse_error, http_status FROM raw_events").fetch_one(store.reader().pool()).await.unwrap();
     assert_eq!(row, ("{\"code\":\"0\",\"da".to_string(), Some("EOF while parsing".to_string()), Some(200)));
-    stop.send(()).unwrap();
+    stop.cancel();
     task.await.unwrap().unwrap();
 }
 
@@ -146,14 +144,14 @@ async fn a_store_failure_is_retried_then_only_the_failing_event_is_dead_lettered
         envs.iter().map(|e| Message::new(e.subject(), e.event_id.as_str(), format!(" {} ", String::from_utf8(e.to_json().unwrap()).unwrap()))).collect();
     bus.publish_batch(msgs.clone()).await.unwrap();
 
-    let svc = nl_ledger::build(cfg.clone(), Arc::clone(&bus)).await.unwrap();
+    let svc = nl_ledger::build(cfg.clone(), service_ctx(Arc::clone(&bus))).await.unwrap();
     let store = svc.store();
     let stats = svc.stats();
     let (stop, task) = start(svc);
     let done = drained(&bus, &store, "ledger", "events", 19).await;
     assert!(done, "events={} state={:?} stats={:?}", count(&store, "events").await, bus.consumer_state("ledger").await, stats.snapshot());
     assert_eq!(bus.dead_letter_count().await.unwrap(), 1, "only the poisoned event is dead-lettered");
-    stop.send(()).unwrap();
+    stop.cancel();
     let counts = task.await.unwrap().unwrap();
     // Two whole-batch attempts, then one failure of the poisoned event alone.
     assert_eq!(counts.store_errors, 3, "{counts:?}");

@@ -4,8 +4,13 @@
 //! Each case takes a fresh bus, namespaces its subjects and durables with [`unique_name`], and waits on
 //! conditions with deadlines ([`wait_until`], fetch waits), never on bare sleeps. Timers use ack waits
 //! of 1 s so the NATS run stays quick; the memory run uses a paused clock. Cases panic on failure.
+//!
+//! The `kernel_*` cases (module `kernel`) run the handler kernel's consumer loop over each bus.
+
+mod kernel;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -36,7 +41,19 @@ pub const CASES: &[&str] = &[
     "filter_subject_selects",
     "max_ack_pending_bounds_outstanding",
     "consumer_state_counts",
+    "kernel_done_publishes_then_acks",
+    "kernel_retry_redelivers_after_the_delay",
+    "kernel_poison_goes_to_the_dlq",
+    "kernel_publish_failure_naks",
+    "kernel_nak_on_drop_redelivers_promptly",
+    "kernel_max_deliver_exhausted_goes_to_the_dlq",
+    "kernel_same_order_key_stays_in_order",
 ];
+
+pub use kernel::{
+    kernel_done_publishes_then_acks, kernel_max_deliver_exhausted_goes_to_the_dlq, kernel_nak_on_drop_redelivers_promptly, kernel_poison_goes_to_the_dlq,
+    kernel_publish_failure_naks, kernel_retry_redelivers_after_the_delay, kernel_same_order_key_stays_in_order,
+};
 
 struct Ns {
     prefix: String,
@@ -107,7 +124,7 @@ async fn wait_dlq(bus: &dyn Bus, want: u64) {
 ///
 /// # Panics
 /// When the case fails or the name is unknown.
-pub async fn run(case: &str, bus: &dyn Bus) {
+pub async fn run(case: &str, bus: &Arc<dyn Bus>) {
     match case {
         "publish_fetch_ack" => publish_fetch_ack(bus).await,
         "publish_batch_in_order" => publish_batch_in_order(bus).await,
@@ -124,13 +141,21 @@ pub async fn run(case: &str, bus: &dyn Bus) {
         "filter_subject_selects" => filter_subject_selects(bus).await,
         "max_ack_pending_bounds_outstanding" => max_ack_pending_bounds_outstanding(bus).await,
         "consumer_state_counts" => consumer_state_counts(bus).await,
+        "kernel_done_publishes_then_acks" => kernel_done_publishes_then_acks(bus).await,
+        "kernel_retry_redelivers_after_the_delay" => kernel_retry_redelivers_after_the_delay(bus).await,
+        "kernel_poison_goes_to_the_dlq" => kernel_poison_goes_to_the_dlq(bus).await,
+        "kernel_publish_failure_naks" => kernel_publish_failure_naks(bus).await,
+        "kernel_nak_on_drop_redelivers_promptly" => kernel_nak_on_drop_redelivers_promptly(bus).await,
+        "kernel_max_deliver_exhausted_goes_to_the_dlq" => kernel_max_deliver_exhausted_goes_to_the_dlq(bus).await,
+        "kernel_same_order_key_stays_in_order" => kernel_same_order_key_stays_in_order(bus).await,
         other => panic!("unknown contract case {other}"),
     }
 }
 
 /// Publish two messages (one with a header), fetch, check content and metadata, ack, and see the
 /// consumer settle with nothing redelivered.
-pub async fn publish_fetch_ack(bus: &dyn Bus) {
+pub async fn publish_fetch_ack(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let subject = ns.subject("a");
     let mut m1 = Message::new(&subject, "id-1", "p1");
@@ -155,7 +180,8 @@ pub async fn publish_fetch_ack(bus: &dyn Bus) {
 }
 
 /// `publish_batch` acks in input order with growing sequences; republishing the batch is all duplicates.
-pub async fn publish_batch_in_order(bus: &dyn Bus) {
+pub async fn publish_batch_in_order(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let subject = ns.subject("batch");
     let msgs: Vec<Message> = (0..600).map(|i| Message::new(&subject, format!("b-{i}"), format!("{i}"))).collect();
@@ -177,7 +203,8 @@ pub async fn publish_batch_in_order(bus: &dyn Bus) {
 }
 
 /// The same id twice: one stored message, the second ack is a duplicate with the original sequence.
-pub async fn dedup_by_id(bus: &dyn Bus) {
+pub async fn dedup_by_id(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let subject = ns.subject("d");
     let first = bus.publish(Message::new(&subject, "same", "one")).await.expect("publish");
@@ -194,7 +221,8 @@ pub async fn dedup_by_id(bus: &dyn Bus) {
 }
 
 /// A nak'd message comes back with `delivered = 2`.
-pub async fn redelivery_after_nak(bus: &dyn Bus) {
+pub async fn redelivery_after_nak(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     publish_n(bus, &ns.subject("n"), 1).await;
     let spec = ns.spec(ns.all());
@@ -211,7 +239,8 @@ pub async fn redelivery_after_nak(bus: &dyn Bus) {
 }
 
 /// `nak(Some(delay))` holds the redelivery back for about the delay.
-pub async fn nak_delay_is_honoured(bus: &dyn Bus) {
+pub async fn nak_delay_is_honoured(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     publish_n(bus, &ns.subject("n"), 1).await;
     let mut sub = bus.subscribe(ns.spec(ns.all())).await.expect("subscribe");
@@ -227,7 +256,8 @@ pub async fn nak_delay_is_honoured(bus: &dyn Bus) {
 }
 
 /// An unsettled delivery is redelivered once `ack_wait` passes.
-pub async fn redelivery_after_ack_wait(bus: &dyn Bus) {
+pub async fn redelivery_after_ack_wait(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     publish_n(bus, &ns.subject("w"), 1).await;
     let mut sub = bus.subscribe(ns.spec(ns.all())).await.expect("subscribe");
@@ -254,7 +284,8 @@ async fn dlq_copy(bus: &dyn Bus, ns: &Ns, durable: &str) -> Delivery {
 }
 
 /// `max_deliver` naks dead-letter the message; it is not redelivered.
-pub async fn dead_letter_after_max_deliver_naks(bus: &dyn Bus) {
+pub async fn dead_letter_after_max_deliver_naks(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let before = bus.dead_letter_count().await.expect("dlq count");
     publish_n(bus, &ns.subject("x"), 1).await;
@@ -277,7 +308,8 @@ pub async fn dead_letter_after_max_deliver_naks(bus: &dyn Bus) {
 }
 
 /// `term` dead-letters at once; no redelivery even after ack_wait.
-pub async fn dead_letter_on_term(bus: &dyn Bus) {
+pub async fn dead_letter_on_term(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let before = bus.dead_letter_count().await.expect("dlq count");
     publish_n(bus, &ns.subject("x"), 1).await;
@@ -293,7 +325,8 @@ pub async fn dead_letter_on_term(bus: &dyn Bus) {
 }
 
 /// Never settling: after `max_deliver` ack-wait expiries the message is dead-lettered, once.
-pub async fn dead_letter_after_ack_wait_exhausted(bus: &dyn Bus) {
+pub async fn dead_letter_after_ack_wait_exhausted(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let before = bus.dead_letter_count().await.expect("dlq count");
     publish_n(bus, &ns.subject("x"), 1).await;
@@ -302,11 +335,14 @@ pub async fn dead_letter_after_ack_wait_exhausted(bus: &dyn Bus) {
     let mut sub = bus.subscribe(spec.clone()).await.expect("subscribe");
     let deadline = Instant::now() + SOON;
     let mut attempts = Vec::new();
+    // Held, not dropped: a delivery dropped unsettled is NAKed, and this case is about the ack wait.
+    let mut held = Vec::new();
     // Keep pulling (as a live consumer does) without settling.
     while bus.dead_letter_count().await.expect("dlq count") < before + 1 {
         assert!(Instant::now() < deadline, "not dead-lettered; attempts so far {attempts:?}");
         for d in sub.fetch(1, Duration::from_millis(300)).await.expect("fetch") {
             attempts.push(d.delivered);
+            held.push(d);
         }
     }
     assert_eq!(attempts, vec![1, 2], "delivered max_deliver times");
@@ -314,10 +350,12 @@ pub async fn dead_letter_after_ack_wait_exhausted(bus: &dyn Bus) {
     let d = dlq_copy(bus, &ns, &spec.durable).await;
     assert!(d.message.headers.get(HDR_DLQ_REASON).is_some_and(|r| r.contains("max_deliver")));
     assert_eq!(bus.dead_letter_count().await.expect("dlq count"), before + 1, "exactly one dead letter");
+    drop(held);
 }
 
 /// Drop a subscription holding unacked deliveries; a new one on the same durable gets exactly those.
-pub async fn no_loss_on_consumer_restart(bus: &dyn Bus) {
+pub async fn no_loss_on_consumer_restart(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let ids = publish_n(bus, &ns.subject("r"), 10).await;
     let spec = ns.spec(ns.all());
@@ -350,7 +388,8 @@ pub async fn no_loss_on_consumer_restart(bus: &dyn Bus) {
 }
 
 /// Regression: deleting a consumer forgets it; recreating it starts over from the stream's start.
-pub async fn delete_and_recreate_consumer(bus: &dyn Bus) {
+pub async fn delete_and_recreate_consumer(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let ids = publish_n(bus, &ns.subject("del"), 3).await;
     let spec = ns.spec(ns.all());
@@ -376,7 +415,8 @@ pub async fn delete_and_recreate_consumer(bus: &dyn Bus) {
 }
 
 /// Two subscriptions on one durable split the work; acked, nothing is seen twice.
-pub async fn two_subscriptions_share_work(bus: &dyn Bus) {
+pub async fn two_subscriptions_share_work(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     let acks = bus.publish_batch((0..200).map(|i| Message::new(ns.subject("s"), format!("s-{i}"), "x")).collect()).await.expect("publish");
     assert_eq!(acks.len(), 200);
@@ -401,7 +441,8 @@ pub async fn two_subscriptions_share_work(bus: &dyn Bus) {
 }
 
 /// `*` and `>` filters select like NATS.
-pub async fn filter_subject_selects(bus: &dyn Bus) {
+pub async fn filter_subject_selects(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     for s in ["a.x", "b.x", "a.y.z"] {
         bus.publish(Message::new(ns.subject(s), s, s)).await.expect("publish");
@@ -416,7 +457,8 @@ pub async fn filter_subject_selects(bus: &dyn Bus) {
 }
 
 /// At most `max_ack_pending` deliveries are outstanding; an ack lets the next one through.
-pub async fn max_ack_pending_bounds_outstanding(bus: &dyn Bus) {
+pub async fn max_ack_pending_bounds_outstanding(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     publish_n(bus, &ns.subject("m"), 5).await;
     let mut spec = ns.spec(ns.all());
@@ -433,7 +475,8 @@ pub async fn max_ack_pending_bounds_outstanding(bus: &dyn Bus) {
 }
 
 /// `consumer_state` tracks pending and ack-pending counts.
-pub async fn consumer_state_counts(bus: &dyn Bus) {
+pub async fn consumer_state_counts(bus: &Arc<dyn Bus>) {
+    let bus = bus.as_ref();
     let ns = Ns::new();
     publish_n(bus, &ns.subject("c"), 5).await;
     let spec = ns.spec(ns.all());

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::NatsConfig;
+use crate::{Bus, NatsConfig, ServiceCtx};
 
 /// Env variable that overrides where the `nats-server` binary is.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
@@ -173,6 +173,12 @@ where
         tokio::time::sleep(step).await;
         step = (step * 2).min(Duration::from_millis(100));
     }
+}
+
+/// A [`ServiceCtx`] over `bus` for tests: a fixed run identity, the wall clock, the process environment.
+#[must_use]
+pub fn service_ctx(bus: Arc<dyn Bus>) -> ServiceCtx {
+    ServiceCtx::new(bus, nl_domain::RunIdentity { run_id: "nl_20260101_000000Z_00000000".into(), config_hash: "test".into() })
 }
 
 /// A name unique within this process and very likely across processes: `<prefix>_<pid>_<n>_<nanos>`,

@@ -1,0 +1,235 @@
+//! The enricher's [`BatchHandler`]: a fetched batch of observations in, per observation its upsert and
+//! (for the first observation of an asset that gets one) its snapshot out, with the provider responses
+//! they used as raw captures.
+//!
+//! A batch is handled as one because its lookups are shared: DexScreener pairs are asked for up to 30
+//! addresses per call and a CEX asset gets one ticker lookup per batch. Each output still belongs to
+//! the observation it came from (so it continues that observation's trace); a pair response that served
+//! several observations goes with the first of them. The assets join the tracked set only once the
+//! batch's outputs are published.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{MutexGuard, PoisonError};
+
+use nl_bus::{BatchHandler, Item, Message, Outcome};
+use nl_bus::raw_messages;
+use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot};
+use tokio::time::Instant;
+use tracing::{Span, debug, warn};
+
+use crate::error::EnricherError;
+use crate::normalize::{asset_of, upsert_envelope};
+use crate::schedule::Tracked;
+use crate::service::{Core, Enriching};
+use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
+use crate::stats::{Dropped, EnricherStats, Stage};
+use nl_adapters::cex::ticker_client::TickerRef;
+
+/// What a batch leaves to do once its outputs are published: track its assets and count its snapshots.
+#[derive(Default)]
+pub(crate) struct AfterPublish {
+    observations: Vec<ListingObservation>,
+    initial: HashMap<AssetId, Snapshot>,
+    cex_pairs: HashMap<AssetId, TickerRef>,
+    snapshots: usize,
+}
+
+/// The outputs of one observation before encoding.
+#[derive(Default)]
+struct Outputs {
+    raws: Vec<RawEvent>,
+    upsert: Option<Envelope>,
+    snapshots: Vec<Snapshot>,
+}
+
+impl BatchHandler for Enriching {
+    type Input = ListingObservation;
+    type Error = EnricherError;
+
+    fn decode(&self, msg: &nl_bus::Message, span: &Span) -> Result<ListingObservation, String> {
+        let (reason, why) = match decode(msg) {
+            Ok(obs) => {
+                span.record("asset_id", asset_of(&obs).to_string());
+                return Ok(obs);
+            }
+            Err(failed) => failed,
+        };
+        self.0.stats.drop_one(reason, 1);
+        self.0.stats.error(Stage::Decode);
+        Err(why)
+    }
+
+    async fn handle_batch(&self, items: Vec<Item<ListingObservation>>) -> Result<Vec<Outcome>, EnricherError> {
+        let observations: Vec<ListingObservation> = items.into_iter().map(|i| i.input).collect();
+        let core = &self.0;
+        let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
+        let mut symbols: HashMap<AssetId, String> = HashMap::new();
+        let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
+        // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
+        let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
+        for (i, obs) in observations.iter().enumerate() {
+            match upsert_envelope(obs, &core.run.run_id, &core.run.config_hash) {
+                Ok(env) => out[i].upsert = Some(env),
+                Err(error) => warn!(%error, "Encoding an upsert failed."),
+            }
+            let asset = asset_of(obs);
+            if !obs.symbol.is_empty() {
+                symbols.insert(asset.clone(), obs.symbol.clone());
+            }
+            if obs.change == ChangeKind::Retracted {
+                continue;
+            }
+            if let Some(s) = carried_snapshot(obs, &asset) {
+                out[i].snapshots.push(s);
+            } else if matches!(asset, AssetId::Chain { .. }) {
+                if core.pairs.is_some() {
+                    need_fetch.push((i, asset));
+                }
+            } else {
+                let pair = core.ticker_pair(obs);
+                match cex.get(&asset) {
+                    Some((_, Some(_))) => {}
+                    Some((_, None)) if pair.is_none() => {}
+                    _ => {
+                        cex.insert(asset, (i, pair));
+                    }
+                }
+            }
+        }
+        let mut cex_pairs: HashMap<AssetId, TickerRef> = HashMap::new();
+        for (asset, (i, pair)) in cex {
+            let obs = &observations[i];
+            let mut snap = cex_age_snapshot(obs, &asset, obs.emitted_at);
+            if let Some(pair) = pair {
+                let s = snap.get_or_insert_with(|| cex_snapshot(&asset, obs.emitted_at, None, obs.raw_event_id.clone()));
+                core.add_ticker(s, &pair, &mut out[i].raws).await;
+                cex_pairs.insert(asset, pair);
+            }
+            out[i].snapshots.extend(snap);
+        }
+        let wanted: Vec<AssetId> = need_fetch.iter().map(|(_, a)| a.clone()).collect();
+        if let Some((first, _)) = need_fetch.first() {
+            let found = core.fetch_best_pools(&wanted, &mut out[*first].raws).await;
+            for (i, asset) in &need_fetch {
+                let obs = &observations[*i];
+                if let Some((pool, raw_id)) = found.get(asset) {
+                    if let Some(sym) = &pool.base_token.symbol {
+                        symbols.entry(asset.clone()).or_insert_with(|| sym.clone());
+                    }
+                    match pool_snapshot(pool, obs.emitted_at, raw_id.clone(), obs.source_published_at) {
+                        Ok(s) => out[*i].snapshots.push(s),
+                        Err(error) => warn!(asset = %asset, %error, "Pool snapshot failed."),
+                    }
+                } else {
+                    debug!(asset = %asset, "No DexScreener pair yet; the schedule will look again.");
+                }
+            }
+        }
+        let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
+        let outcomes = out
+            .into_iter()
+            .map(|o| {
+                after.snapshots += o.snapshots.len();
+                after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
+                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
+            })
+            .collect();
+        after.observations = observations;
+        *self.pending() = Some(after);
+        Ok(outcomes)
+    }
+
+    fn after_publish(&self, published: bool) {
+        let Some(after) = self.pending().take() else { return };
+        if !published {
+            return;
+        }
+        let stats = &self.0.stats;
+        EnricherStats::add(&stats.snapshots, after.snapshots);
+        if self.0.tracking() {
+            self.0.track_all(&after);
+        }
+    }
+}
+
+impl Enriching {
+    fn pending(&self) -> MutexGuard<'_, Option<AfterPublish>> {
+        // Set by one batch, taken once its outputs are published; a panicked holder leaves at worst nothing.
+        self.1.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Core {
+    /// The messages of one observation (or one scheduler round): raw captures, then the upsert, then
+    /// snapshots (named with the symbols seen).
+    pub(crate) fn encode<'a>(
+        &self,
+        raws: Vec<RawEvent>,
+        events: impl Iterator<Item = &'a Envelope>,
+        snapshots: &[Snapshot],
+        symbols: &HashMap<AssetId, String>,
+    ) -> Result<Vec<Message>, EnricherError> {
+        let mut msgs = raw_messages(&raws, &self.run);
+        let envelope = |env: &Envelope| {
+            let body = env.to_json().map_err(|e| EnricherError::Encode { what: "envelope", error: e.to_string() })?;
+            Ok::<_, EnricherError>(Message::new(env.subject(), env.event_id.as_str(), body))
+        };
+        for env in events {
+            msgs.push(envelope(env)?);
+        }
+        for s in snapshots {
+            let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), &self.run.run_id, &self.run.config_hash)
+                .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
+            msgs.push(envelope(&env)?);
+        }
+        Ok(msgs)
+    }
+
+    /// Adds a published batch's on-chain assets, and its CEX assets with a looked-up pair, to the tracked
+    /// set (first re-snapshot one tier after now).
+    fn track_all(&self, after: &AfterPublish) {
+        let now_ts = self.clock.now();
+        let now = Instant::now();
+        let mut added = false;
+        let mut sched = self.schedule();
+        for obs in after.observations.iter().filter(|o| o.change != ChangeKind::Retracted) {
+            let asset = asset_of(obs);
+            let pair = after.cex_pairs.get(&asset).cloned();
+            if pair.is_none() && !matches!(asset, AssetId::Chain { .. }) {
+                continue;
+            }
+            let born = after
+                .initial
+                .get(&asset)
+                .and_then(|s| s.age_minutes.map(|a| s.observed_at - chrono::Duration::minutes(a)))
+                .or(obs.source_published_at)
+                .unwrap_or(obs.first_observed_at);
+            let age = (now_ts - born).to_std().unwrap_or_default();
+            match sched.track(asset, age, now, pair) {
+                Tracked::Added { evicted } => {
+                    added = true;
+                    if let Some(old) = evicted {
+                        EnricherStats::add(&self.stats.shed_total, 1);
+                        self.stats.drop_one(Dropped::Shed, 1);
+                        warn!(evicted = %old, bound = self.cfg.max_tracked, "Tracked set full; evicted the oldest-tracked asset.");
+                    }
+                }
+                Tracked::Known | Tracked::TooOld => {}
+            }
+        }
+        self.stats.tracked.store(sched.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        drop(sched);
+        if added {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// An observation from a delivered message, or why it is poison.
+fn decode(msg: &nl_bus::Message) -> Result<ListingObservation, (Dropped, String)> {
+    let env = Envelope::from_json(&msg.payload).map_err(|e| (Dropped::Undecodable, format!("undecodable envelope: {e}")))?;
+    if !matches!(env.kind, EventType::ListingObserved | EventType::ListingRetracted) {
+        return Err((Dropped::UnexpectedType, format!("unexpected event type {} on {}", env.kind, msg.subject)));
+    }
+    serde_json::from_value(env.meta).map_err(|e| (Dropped::Undecodable, format!("meta of {} is not a ListingObservation: {e}", env.kind)))
+}
