@@ -5,7 +5,7 @@
 //! and the gate decides. Latency is per asset, from its observation's publish to its `candidate.*`
 //! decision being seen; throughput is assets decided per second. No ledger in the loop.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,15 +13,16 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
-use nl_bus::observation_messages;
 use nl_adapters::providers::ProvidersConfig;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, ServiceCtx};
-use nl_domain::RunIdentity;
-use nl_domain::{AssetId, ChangeKind, Decision, Envelope, GateDecision, ListingObservation, ObservationKind};
-use nl_enricher::{EnricherConfig, EnricherCtx};
+use nl_bus::{Bus, ConsumerSpec, MemoryBus, observation_messages};
+use nl_domain::{AssetId, ChangeKind, Decision, Envelope, GateDecision, ListingObservation, ObservationKind, RunIdentity};
+use nl_enricher::EnricherConfig;
 use nl_gate::GateServiceConfig;
+use nl_ledger::LedgerConfig;
+use nl_recorder::RecorderConfig;
 use nl_risk_scorer::RiskScorerConfig;
+use nl_runtime::{Extras, ServiceConfigs, Stage, Topology};
 use serde_json::{Value, json};
 
 /// The recorded DexScreener pair every served pair is shaped after.
@@ -116,7 +117,6 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
     let mut ecfg = EnricherConfig { batch_size: 256, fetch_wait_ms: 20, ..EnricherConfig::default() };
     ecfg.schedule.enabled = false;
     (ecfg.dexscreener.base_url, ecfg.dexscreener.calls_per_min) = (ds_url, 1e9);
-    let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.context("enricher")?;
     let rs_cfg = RiskScorerConfig {
         providers: ProvidersConfig::all_at(&format!("http://{risk_addr}")),
         concurrency: 64,
@@ -124,13 +124,11 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         fetch_wait_ms: 20,
         ..RiskScorerConfig::default()
     };
-    let scorer = nl_risk_scorer::build(rs_cfg, nl_risk_scorer::RiskScorerCtx::new(Arc::clone(&bus), run.clone())).await.context("risk-scorer")?;
-    let gate = nl_gate::build(GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() }, ServiceCtx::new(Arc::clone(&bus), run.clone()))
-        .await
-        .context("gate")?;
+    let gate = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    let (ledger, recorder, venue_urls) = (LedgerConfig::default(), RecorderConfig::default(), BTreeMap::new());
+    let cfgs = ServiceConfigs { enricher: &ecfg, risk_scorer: &rs_cfg, gate: &gate, ledger: &ledger, recorder: &recorder, venue_urls: &venue_urls };
+    let pipeline = Topology::of(&[Stage::Enricher, Stage::RiskScorer, Stage::Gate]).start(cfgs, &bus, &run, &Extras::default()).await?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await?;
-    let stop = CancellationToken::new();
-    let tasks = (tokio::spawn(enricher.run(stop.clone())), tokio::spawn(scorer.run(stop.clone())), tokio::spawn(gate.run(stop.clone())));
 
     let now = chrono::Utc::now();
     let observations = (0..n).map(|i| observation(i, now)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -161,9 +159,8 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         }
     }
     let total = start.elapsed().as_secs_f64();
-    stop.cancel();
-    let (e, s, g) = tasks;
-    let _ = (e.await, s.await, g.await);
+    let failed = pipeline.stop().await;
+    anyhow::ensure!(failed.is_empty(), "services failed during the bench: {}", failed.join("; "));
     ds_task.abort();
     risk_task.abort();
     if micros.len() < n {

@@ -13,12 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP, PUBLISHED_HELP, RECEIVED_HELP};
-use nl_bus::{Bus, CancellationToken, NatsBus, Service, ServiceCtx};
+use nl_bus::{Bus, CancellationToken, NatsBus, ServiceCtx};
 use nl_collector::SourceCounters;
 use nl_config::Loaded;
 use nl_telemetry::Registry;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
+
+use nl_runtime::{Extras, ServiceConfigs, Stage};
 
 use crate::cli::ServiceName;
 use crate::config::NlConfig;
@@ -101,26 +103,28 @@ async fn serve_consumer(
     stop: &Stop,
 ) -> anyhow::Result<()> {
     let ctx = ServiceCtx::new(Arc::clone(&bus), run);
+    let stage = match service {
+        ServiceName::Ledger => Stage::Ledger,
+        ServiceName::Recorder => Stage::Recorder,
+        ServiceName::Enricher => Stage::Enricher,
+        ServiceName::RiskScorer => Stage::RiskScorer,
+        ServiceName::Gate => Stage::Gate,
+        ServiceName::Collector => anyhow::bail!("{} does not consume the stream", service_label(service)),
+    };
+    let mut extras = Extras::default();
     let mut api: Option<(&str, tokio::task::JoinHandle<anyhow::Result<()>>)> = None;
-    let svc: Box<dyn Service> = match service {
-        ServiceName::Ledger => {
-            let svc = nl_ledger::build(cfg.ledger.clone(), ctx).await.context("starting the ledger")?;
+    match stage {
+        Stage::Ledger => {
+            let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.context("starting the ledger")?;
             let listener =
                 TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
-            let grpc = nl_ledger::grpc::LedgerGrpc::new(svc.store().reader().clone()).with_bus(Arc::clone(&bus));
+            let grpc = nl_ledger::grpc::LedgerGrpc::new(store.reader().clone()).with_bus(Arc::clone(&bus));
             let served = nl_ledger::grpc::serve_listener(listener, grpc, stop.wait());
             api = Some(("gRPC Ledger", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
-            Box::new(svc)
+            extras.store = Some(store);
         }
-        ServiceName::Recorder => Box::new(nl_recorder::build(cfg.recorder.clone(), ctx).await.context("starting the recorder")?),
-        ServiceName::Enricher => {
-            let ctx = nl_enricher::EnricherCtx::from(ctx).with_venue_urls(cfg.sources.venue_base_urls());
-            Box::new(nl_enricher::build(cfg.enricher.clone(), ctx).await.context("starting the enricher")?)
-        }
-        ServiceName::RiskScorer => Box::new(nl_risk_scorer::build(cfg.risk_scorer.clone(), ctx).await.context("starting the risk scorer")?),
-        ServiceName::Gate => {
-            let svc = nl_gate::build(cfg.gate.clone(), ctx).await.context("starting the gate")?;
+        Stage::Gate => {
             let channel =
                 Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
             let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(channel));
@@ -128,10 +132,19 @@ async fn serve_consumer(
             let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait());
             api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
-            Box::new(svc)
         }
-        ServiceName::Collector => anyhow::bail!("{} does not consume the stream", service_label(service)),
+        Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}
+    }
+    let venue_urls = cfg.sources.venue_base_urls();
+    let cfgs = ServiceConfigs {
+        enricher: &cfg.enricher,
+        risk_scorer: &cfg.risk_scorer,
+        gate: &cfg.gate,
+        ledger: &cfg.ledger,
+        recorder: &cfg.recorder,
+        venue_urls: &venue_urls,
     };
+    let svc = nl_runtime::topology::build(stage, cfgs, ctx, &extras).await?;
     svc.register_metrics(registry);
     watch_consumers(registry, &bus, svc.durables(), stop).await;
     ready.store(true, Ordering::Relaxed);
@@ -261,7 +274,7 @@ async fn mock_file(dir: &Path, path: &str) -> axum::response::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nl_bus::{MemoryBus, MemoryBusConfig};
+    use nl_bus::{MemoryBus, MemoryBusConfig, Service};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {

@@ -14,7 +14,7 @@ use chrono::Utc;
 use nl_adapters::cex::config::SourcesConfig;
 use nl_adapters::dex::config::{DexSourcesConfig, build_dex_sources};
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus, Message, ServiceCtx};
+use nl_bus::{Bus, MemoryBus, Message};
 use nl_collector::{Collector, PollReport, RunIdentity};
 use nl_config::StorageConfig;
 use nl_domain::{Envelope, EventType, Ts};
@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::ledger_state::embedded_ctx;
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
+use crate::topology::{Extras, ServiceConfigs, Topology};
 
 /// Everything a cycle needs from the configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +44,21 @@ pub struct CycleConfig {
     pub memory_max_messages: usize,
     pub config_hash: String,
     pub effective_config: serde_json::Value,
+}
+
+impl CycleConfig {
+    /// The service configs of this cycle ([`crate::topology::build`]); `venue_urls` from `sources`.
+    #[must_use]
+    pub fn service_configs<'a>(&'a self, venue_urls: &'a std::collections::BTreeMap<String, String>) -> ServiceConfigs<'a> {
+        ServiceConfigs {
+            enricher: &self.enricher,
+            risk_scorer: &self.risk_scorer,
+            gate: &self.gate,
+            ledger: &self.ledger,
+            recorder: &self.recorder,
+            venue_urls,
+        }
+    }
 }
 
 /// How to run it.
@@ -154,8 +170,7 @@ pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_i
     Ok(sources)
 }
 
-/// The pipeline's services over `bus`, spawned in pipeline order: enricher, risk-scorer, gate, ledger
-/// (on `store`), recorder.
+/// Starts every consuming service of [`Topology::pipeline`] over `bus`, the ledger on the shared `store`.
 pub(crate) async fn start_services(
     cfg: &CycleConfig,
     bus: &Arc<dyn Bus>,
@@ -164,20 +179,9 @@ pub(crate) async fn start_services(
     recorder_cfg: &RecorderConfig,
     run: &RunIdentity,
 ) -> anyhow::Result<Pipeline> {
-    let mut pipeline = Pipeline::new(Arc::clone(bus));
-
-    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(bus), run.clone()).with_venue_urls(cfg.sources.venue_base_urls());
-    let enricher = nl_enricher::build(cfg.enricher.clone(), ectx).await.context("starting the enricher")?;
-    pipeline.spawn_service(Box::new(enricher));
-    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the risk-scorer")?;
-    pipeline.spawn_service(Box::new(risk));
-    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the gate")?;
-    pipeline.spawn_service(Box::new(gate));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the ledger")?;
-    pipeline.spawn_service(Box::new(ledger));
-    let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(bus), run.clone())).await.context("starting the recorder")?;
-    pipeline.spawn_service(Box::new(recorder));
-    Ok(pipeline)
+    let venue_urls = cfg.sources.venue_base_urls();
+    let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
+    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None }).await
 }
 
 /// What a run's manifest says beyond the config and what the ledger tells.

@@ -22,11 +22,13 @@ pub mod manifest;
 pub mod pipeline;
 pub mod recorded;
 pub mod rederive;
+pub mod topology;
 
 pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous};
 pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};
 pub use pipeline::{DrainReport, Pipeline};
+pub use topology::{Extras, Recorded, ServiceConfigs, Stage, Topology};
 pub use rederive::{RederiveOptions, RederiveOutcome, SegmentReport, rederive};
 pub use diff::{DecisionDiff, RunDecision, diff_decisions, run_decisions};

@@ -27,7 +27,7 @@ use nl_adapters::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_adapters::kit::RecordedQueues;
 use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
-use nl_bus::{Bus, MemoryBus, ServiceCtx};
+use nl_bus::{Bus, MemoryBus};
 use nl_collector::RunIdentity;
 use nl_domain::{EventType, ListingObservation, RawEvent};
 use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
@@ -38,6 +38,7 @@ use crate::cycle::{CycleConfig, enabled_sources, publish_run_event};
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
 use crate::recorded::{RecordedPairs, recorded_providers};
+use crate::topology::{Extras, Recorded, ServiceConfigs, Topology};
 
 /// Observations published per bus batch.
 const PUBLISH_CHUNK: usize = 1_000;
@@ -204,15 +205,6 @@ fn is_answer(source: &str) -> bool {
         || TICKER_VENUES.iter().any(|v| ticker_descriptor(v).is_some_and(|d| d.source_name() == source))
 }
 
-/// The recorded answers a replayed run's pipeline is given.
-#[derive(Default)]
-struct Answers {
-    pairs: Arc<RecordedPairs>,
-    providers: Arc<RecordedQueues>,
-    /// Ticker captures, keyed like the providers' (by `<venue>_ticker` and request path).
-    tickers: Arc<RecordedQueues>,
-}
-
 /// `<venue>_ticker` → the base URL the enricher looks that venue's tickers up at, to key their captures.
 fn ticker_bases(cfg: &CycleConfig) -> HashMap<String, String> {
     let urls = cfg.enricher.cex_tickers.resolve_base_urls(&cfg.sources.venue_base_urls());
@@ -236,35 +228,19 @@ async fn segments(reader: &SqliteReader, only: Option<&str>) -> anyhow::Result<V
     })
 }
 
-/// The embedded pipeline of a re-derivation: enricher (recorded pairs, no re-snapshot rounds), risk-scorer
-/// (recorded providers), gate, ledger and recorder, over a fresh bus.
+/// The embedded pipeline of a re-derivation over a fresh bus: every stage of [`Topology::pipeline`], the
+/// enricher and risk-scorer answered from `recorded` (empty answers when only run events are published).
 async fn start_pipeline(
     cfg: &CycleConfig,
     run: &RunIdentity,
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
-    answers: Option<Answers>,
+    recorded: Recorded,
 ) -> anyhow::Result<(Pipeline, Arc<dyn Bus>)> {
-    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
-    let bus: Arc<dyn Bus> = Arc::new(mem);
-    let mut pipeline = Pipeline::new(Arc::clone(&bus));
-    let Answers { pairs, providers, tickers } = answers.unwrap_or_default();
-    let mut enricher_cfg = cfg.enricher.clone();
-    enricher_cfg.schedule.enabled = false;
-    let ectx = nl_enricher::EnricherCtx::new(Arc::clone(&bus), run.clone())
-        .with_pair_fetcher(pairs)
-        .with_venue_urls(cfg.sources.venue_base_urls())
-        .with_recorded_tickers(tickers);
-    let enricher = nl_enricher::build(enricher_cfg, ectx).await.context("starting the enricher")?;
-    pipeline.spawn_service(Box::new(enricher));
-    let rctx = nl_risk_scorer::service::RiskScorerCtx::from(ServiceCtx::new(Arc::clone(&bus), run.clone())).with_recorded(providers);
-    let risk = nl_risk_scorer::service::build(cfg.risk_scorer.clone(), rctx).await.context("starting the risk-scorer")?;
-    pipeline.spawn_service(Box::new(risk));
-    let gate = nl_gate::service::build(cfg.gate.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the gate")?;
-    pipeline.spawn_service(Box::new(gate));
-    let ledger = nl_ledger::build_with_store(ledger_cfg.clone(), store.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the ledger")?;
-    pipeline.spawn_service(Box::new(ledger));
-    let recorder = nl_recorder::build(recorder_cfg.clone(), ServiceCtx::new(Arc::clone(&bus), run.clone())).await.context("starting the recorder")?;
-    pipeline.spawn_service(Box::new(recorder));
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() }));
+    let venue_urls = cfg.sources.venue_base_urls();
+    let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
+    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded) };
+    let pipeline = Topology::pipeline().start(cfgs, &bus, run, &extras).await?;
     Ok((pipeline, bus))
 }
 
@@ -285,8 +261,8 @@ async fn run_segment(
     let providers = Arc::new(recorded_providers(raws, &provider_bases));
     let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
     let tickers = Arc::new(recorded_providers(raws, &ticker_bases(cfg)));
-    let answers = Answers { pairs: Arc::clone(&pairs), providers: Arc::clone(&providers), tickers: Arc::clone(&tickers) };
-    let (mut pipeline, bus) = start_pipeline(cfg, run, out, Some(answers)).await?;
+    let recorded = Recorded { pairs: Arc::clone(&pairs) as _, providers: Arc::clone(&providers) as _, tickers: Arc::clone(&tickers) as _ };
+    let (mut pipeline, bus) = start_pipeline(cfg, run, out, recorded).await?;
     if let Some(meta) = started {
         publish_run_event(&bus, EventType::RunStarted, run, meta).await?;
     }
@@ -309,7 +285,12 @@ async fn finish_run(
     summary: &serde_json::Value,
     drain_timeout: Duration,
 ) -> anyhow::Result<()> {
-    let (mut pipeline, bus) = start_pipeline(cfg, run, out, None).await?;
+    let none = Recorded {
+        pairs: Arc::new(RecordedPairs::default()),
+        providers: Arc::new(RecordedQueues::default()),
+        tickers: Arc::new(RecordedQueues::default()),
+    };
+    let (mut pipeline, bus) = start_pipeline(cfg, run, out, none).await?;
     publish_run_event(&bus, EventType::RunCompleted, run, serde_json::json!({"status": "completed", "summary": summary})).await?;
     pipeline.drain(drain_timeout, |_| {}).await?;
     let failed = pipeline.stop().await;
