@@ -17,6 +17,7 @@ use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, Ra
 use tokio::time::Instant;
 use tracing::{Span, debug, warn};
 
+use crate::change::MarketFacts;
 use crate::error::EnricherError;
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::Tracked;
@@ -205,7 +206,13 @@ impl Core {
                 .or(obs.source_published_at)
                 .unwrap_or(obs.first_observed_at);
             let age = (now_ts - born).to_std().unwrap_or_default();
-            match sched.track(asset, age, now, pair) {
+            let initial = after.initial.get(&asset).map(MarketFacts::of);
+            let tracked = sched.track(asset.clone(), age, now, pair);
+            // Every published first snapshot is the baseline its asset's re-snapshots are compared with.
+            if let Some(facts) = initial {
+                sched.published(&asset, facts, now);
+            }
+            match tracked {
                 Tracked::Added { evicted } => {
                     added = true;
                     if let Some(old) = evicted {

@@ -7,6 +7,7 @@ use nl_adapters::cex::ticker::TICKER_VENUES;
 use nl_adapters::cex::ticker_client::CexTickersConfig;
 use nl_adapters::cex::ticker_descriptor;
 use nl_adapters::dex::config::DexScreenerConfig;
+use nl_domain::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EnricherError;
@@ -69,8 +70,10 @@ pub struct Tier {
 }
 
 /// Re-snapshot cadence. Tiers are checked in order; an asset older than every tier uses `else_every_secs`;
-/// past `stop_after_minutes` it is no longer tracked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// past `stop_after_minutes` it is no longer tracked. A re-snapshot is published only when a market fact
+/// moved by more than `change_tolerance_pct`, appeared or disappeared, or `max_quiet_secs` passed since the
+/// asset's last published snapshot (see `crate::change`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// Re-snapshot tracked on-chain assets at all. Default true.
@@ -81,6 +84,12 @@ pub struct ScheduleConfig {
     pub else_every_secs: u64,
     /// Stop tracking past this age. Default 10 080 (7 days).
     pub stop_after_minutes: u64,
+    /// Relative move (percent) of price, FDV, market cap, liquidity, 24 h volume or holders beyond which
+    /// a re-snapshot is published. Default 1.0.
+    pub change_tolerance_pct: f64,
+    /// Publish a re-snapshot anyway once this long passed since the asset's last published snapshot, so
+    /// its age advances and its risk verdicts renew downstream; 0 publishes every round. Default 600.
+    pub max_quiet_secs: u64,
 }
 
 impl Default for ScheduleConfig {
@@ -90,6 +99,8 @@ impl Default for ScheduleConfig {
             tiers: vec![Tier { max_age_minutes: 60, every_secs: 60 }, Tier { max_age_minutes: 1_440, every_secs: 300 }],
             else_every_secs: 3_600,
             stop_after_minutes: 10_080,
+            change_tolerance_pct: 1.0,
+            max_quiet_secs: 600,
         }
     }
 }
@@ -101,6 +112,18 @@ impl ScheduleConfig {
         let minutes = age.as_secs() / 60;
         let secs = self.tiers.iter().find(|t| minutes < t.max_age_minutes).map_or(self.else_every_secs, |t| t.every_secs);
         Duration::from_secs(secs)
+    }
+
+    /// `change_tolerance_pct` as a fraction (0.01 for 1 %); a value `validate` rejects counts as zero.
+    #[must_use]
+    pub fn tolerance(&self) -> Decimal {
+        Decimal::try_from(self.change_tolerance_pct).map_or(Decimal::ZERO, |pct| pct / Decimal::ONE_HUNDRED)
+    }
+
+    /// How long an unchanged asset may go without a published snapshot.
+    #[must_use]
+    pub fn max_quiet(&self) -> Duration {
+        Duration::from_secs(self.max_quiet_secs)
     }
 
     /// Age past which an asset is no longer tracked.
@@ -168,6 +191,9 @@ impl EnricherConfig {
         if s.else_every_secs == 0 || s.tiers.iter().any(|t| t.every_secs == 0) {
             return bad("enricher.schedule intervals must be positive".into());
         }
+        if !(s.change_tolerance_pct.is_finite() && s.change_tolerance_pct >= 0.0) {
+            return bad(format!("enricher.schedule.change_tolerance_pct must be >= 0, got {}", s.change_tolerance_pct));
+        }
         if s.tiers.windows(2).any(|w| w[0].max_age_minutes >= w[1].max_age_minutes) {
             return bad("enricher.schedule.tiers must have increasing max_age_minutes".into());
         }
@@ -207,6 +233,7 @@ mod tests {
         assert_eq!(s.interval_for(Duration::from_secs(24 * 3600 - 1)), Duration::from_secs(300));
         assert_eq!(s.interval_for(Duration::from_secs(24 * 3600)), Duration::from_secs(3600));
         assert_eq!(s.stop_after(), Duration::from_secs(7 * 24 * 3600));
+        assert_eq!((s.tolerance(), s.max_quiet()), (Decimal::new(1, 2), Duration::from_secs(600)));
     }
 
     #[test]
@@ -223,6 +250,8 @@ mod tests {
         assert!(c.validate().is_err());
         c.max_tracked = 10;
         c.schedule.tiers = vec![Tier { max_age_minutes: 100, every_secs: 60 }, Tier { max_age_minutes: 50, every_secs: 60 }];
+        assert!(c.validate().is_err());
+        c.schedule = ScheduleConfig { change_tolerance_pct: -1.0, ..ScheduleConfig::default() };
         assert!(c.validate().is_err());
         c.schedule = ScheduleConfig::default();
         c.dexscreener.calls_per_min = 0.0;

@@ -7,6 +7,7 @@
 //! * [`snapshot`]: snapshots from carried pool data, DexScreener pairs, CEX listing times or the listed
 //!   pair's ticker (pure);
 //! * [`schedule`]: the bounded tracked set with its age tiers;
+//! * [`change`]: whether a re-snapshot moved beyond the tolerance (unchanged ones are not published);
 //! * [`fetch`]: the pair source trait (DexScreener);
 //! * [`service`]: `build(cfg, ctx) → run(shutdown)`, the re-snapshot rounds;
 //! * `batch`: the consumer's batch handler (observations → upserts, snapshots, raw captures);
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+pub mod change;
 pub mod config;
 pub mod error;
 pub mod normalize;

@@ -3,15 +3,19 @@
 //! is full the oldest-tracked asset is evicted (explicit, counted load shedding); past the configured
 //! maximum age an asset stops being tracked.
 //!
+//! Each entry also keeps the market facts of the asset's last published snapshot and when it was
+//! published, so a round can skip a re-snapshot that says nothing new ([`Schedule::unchanged`]).
+//!
 //! Time is `tokio::time::Instant`, so the schedule runs on a paused clock in tests.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use nl_adapters::cex::ticker_client::TickerRef;
-use nl_domain::AssetId;
+use nl_domain::{AssetId, Decimal};
 use tokio::time::Instant;
 
+use crate::change::MarketFacts;
 use crate::config::ScheduleConfig;
 
 #[derive(Debug, Clone)]
@@ -25,6 +29,8 @@ struct Entry {
     next_due: Option<Instant>,
     /// The CEX pair to look up; `None` for on-chain assets.
     pair: Option<TickerRef>,
+    /// The facts of the last published snapshot and when it was published.
+    published: Option<(MarketFacts, Instant)>,
 }
 
 /// What [`Schedule::track`] did.
@@ -53,6 +59,7 @@ pub struct Due {
 #[derive(Debug)]
 pub struct Schedule {
     cfg: ScheduleConfig,
+    tolerance: Decimal,
     max_tracked: usize,
     entries: HashMap<AssetId, Entry>,
     by_seq: BTreeMap<u64, AssetId>,
@@ -67,6 +74,7 @@ impl Schedule {
     #[must_use]
     pub fn new(cfg: ScheduleConfig, max_tracked: usize) -> Self {
         Self {
+            tolerance: cfg.tolerance(),
             cfg,
             max_tracked: max_tracked.max(1),
             entries: HashMap::new(),
@@ -91,7 +99,7 @@ impl Schedule {
         let seq = self.next_seq;
         self.next_seq += 1;
         let due = now + self.cfg.interval_for(age);
-        self.entries.insert(asset.clone(), Entry { seq, tracked_at: now, age_at_track: age, next_due: Some(due), pair });
+        self.entries.insert(asset.clone(), Entry { seq, tracked_at: now, age_at_track: age, next_due: Some(due), pair, published: None });
         self.by_seq.insert(seq, asset);
         self.queue.insert((due, seq));
         Tracked::Added { evicted }
@@ -163,6 +171,21 @@ impl Schedule {
         }
         self.queue.insert((due, e.seq));
         true
+    }
+
+    /// Records that a snapshot of `asset` with `facts` was published at `at` (ignored when untracked).
+    pub fn published(&mut self, asset: &AssetId, facts: MarketFacts, at: Instant) {
+        if let Some(e) = self.entries.get_mut(asset) {
+            e.published = Some((facts, at));
+        }
+    }
+
+    /// Whether a re-snapshot of `asset` with `facts` at `now` says nothing new: the asset has a published
+    /// snapshot less than `max_quiet_secs` old and no fact moved beyond the tolerance since.
+    #[must_use]
+    pub fn unchanged(&self, asset: &AssetId, facts: &MarketFacts, now: Instant) -> bool {
+        let Some((last, at)) = self.entries.get(asset).and_then(|e| e.published.as_ref()) else { return false };
+        now.saturating_duration_since(*at) < self.cfg.max_quiet() && !facts.moved_from(last, self.tolerance)
     }
 
     /// Tracked assets.

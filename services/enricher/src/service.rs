@@ -12,7 +12,8 @@
 //!   acked (a failure naks them with a delay); undecodable inputs are terminated;
 //! * on-chain assets and CEX listings with a looked-up pair join the bounded tracked set, whose timer loop
 //!   re-fetches due assets (pairs in batches of at most 30 addresses per chain, one ticker per CEX pair) and
-//!   publishes new snapshots.
+//!   publishes new snapshots, unless no market fact moved beyond `[enricher.schedule] change_tolerance_pct`
+//!   and the asset's last snapshot is younger than `max_quiet_secs` (counted as `unchanged`).
 //!
 //! Snapshot ids derive from asset, observation time and source. The first snapshot of an observation is
 //! stamped with the observation's `emitted_at`, so a redelivery re-publishes the same ids (the fetched
@@ -35,6 +36,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::batch::AfterPublish;
+use crate::change::MarketFacts;
 use crate::config::EnricherConfig;
 use crate::error::EnricherError;
 use nl_adapters::dex::dexscreener::{MAX_TOKENS_PER_CALL, PairFetcher};
@@ -330,8 +332,9 @@ impl Core {
         }
     }
 
-    /// One scheduler round: re-fetch up to `max_refresh_per_round` due assets, publish their snapshots
-    /// (and the raw responses), then schedule each one's next round by its age tier.
+    /// One scheduler round: re-fetch up to `max_refresh_per_round` due assets, publish the snapshots that
+    /// say something new (and all raw responses; unchanged ones are counted, see `crate::change`), then
+    /// schedule each one's next round by its age tier.
     async fn round(&self, now: Instant) {
         let due: Vec<Due> = self.schedule().take_due(now, self.cfg.max_refresh_per_round);
         if due.is_empty() {
@@ -362,15 +365,31 @@ impl Core {
             }
         }
         symbols.extend(found.iter().filter_map(|(a, (p, _))| p.base_token.symbol.clone().map(|s| (a.clone(), s))));
-        match self.publish(raws, &snapshots, &symbols).await {
-            Ok(()) => EnricherStats::add(&self.stats.rescheduled_snapshots, snapshots.len()),
+        let fetched = snapshots.len();
+        let (snapshots, facts): (Vec<Snapshot>, Vec<MarketFacts>) = {
+            let sched = self.schedule();
+            snapshots.into_iter().map(|s| (MarketFacts::of(&s), s)).filter(|(f, s)| !sched.unchanged(&s.asset_id, f, now)).map(|(f, s)| (s, f)).unzip()
+        };
+        EnricherStats::add(&self.stats.unchanged, fetched - snapshots.len());
+        // The raw responses are recorded even when every snapshot was unchanged: they are what was fetched.
+        let published = match self.publish(raws, &snapshots, &symbols).await {
+            Ok(()) => {
+                EnricherStats::add(&self.stats.rescheduled_snapshots, snapshots.len());
+                true
+            }
             Err(error) => {
                 // Nothing to nak: the next round of each asset fetches fresh data again.
                 self.stats.error(Stage::Publish);
                 warn!(%error, assets = due.len(), "Publishing scheduled snapshots failed; they are retried next round.");
+                false
+            }
+        };
+        let mut sched = self.schedule();
+        if published {
+            for (s, f) in snapshots.iter().zip(facts) {
+                sched.published(&s.asset_id, f, now);
             }
         }
-        let mut sched = self.schedule();
         let mut expired = 0;
         for d in &due {
             // Not contained: evicted while the round ran (already counted as shed).

@@ -1,6 +1,6 @@
 //! The enricher's fixed counter set: `received`, `published`, `errors{stage}`, `dropped{reason}` (the
-//! first two and the publish and settle errors kept by the handler kernel), and the tracked-set gauge
-//! with its shed counter.
+//! first two and the publish and settle errors kept by the handler kernel), the tracked-set gauge with
+//! its shed counter, and the re-snapshots skipped as unchanged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,6 +43,8 @@ pub struct EnricherStats {
     pub consumer: Arc<ConsumerStats>,
     pub snapshots: AtomicU64,
     pub rescheduled_snapshots: AtomicU64,
+    /// Re-snapshots not published because no fact moved beyond the tolerance (see `crate::change`).
+    pub unchanged: AtomicU64,
     pub tracked: AtomicU64,
     pub shed_total: AtomicU64,
     /// Decode and fetch errors (publish and settle errors are the kernel's).
@@ -58,6 +60,7 @@ pub struct EnricherCounts {
     pub duplicates: u64,
     pub snapshots: u64,
     pub rescheduled_snapshots: u64,
+    pub unchanged: u64,
     pub tracked: u64,
     pub shed_total: u64,
     pub errors: BTreeMap<&'static str, u64>,
@@ -118,6 +121,7 @@ impl EnricherStats {
             duplicates: c.duplicates,
             snapshots: g(&self.snapshots),
             rescheduled_snapshots: g(&self.rescheduled_snapshots),
+            unchanged: g(&self.unchanged),
             tracked: g(&self.tracked),
             shed_total: g(&self.shed_total),
             errors,
@@ -127,7 +131,7 @@ impl EnricherStats {
 
     /// The kernel's fixed metric set (every undecodable input, foreign types included, counts as
     /// `dropped{reason="undecodable"}`) plus the enricher's own errors and drops, the tracked-set gauge
-    /// and `nl_enricher_snapshots_total`.
+    /// `nl_enricher_snapshots_total` and `nl_enricher_unchanged_total`.
     #[allow(clippy::cast_precision_loss)]
     pub fn export(&self, r: &Registry) {
         self.consumer.export(r);
@@ -140,5 +144,6 @@ impl EnricherStats {
         }
         r.gauge_set("nl_enricher_tracked", "Assets on the refresh schedule.", &[], c.tracked as f64);
         r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
+        r.counter_set("nl_enricher_unchanged_total", "Re-snapshots not published: no fact moved beyond the tolerance.", &[], c.unchanged as f64);
     }
 }

@@ -177,7 +177,10 @@ async fn cex_listings_are_re_snapshotted_on_the_age_tiers() {
     let clock = tokio_clock(base);
     let rec = Arc::new(RecordedOkx { clock: Arc::clone(&clock), asked: Mutex::new(Vec::new()) });
     let c = ctx(&bus).with_clock(Arc::clone(&clock)).with_venue_urls(urls("http://127.0.0.1:1")).with_recorded_tickers(rec.clone());
-    let svc = start(cfg(), c).await;
+    // The recorded ticker never moves; publish every round anyway (the cadence is what is tested here).
+    let mut config = cfg();
+    config.schedule.max_quiet_secs = 0;
+    let svc = start(config, c).await;
     publish(&bus, &[newt("okx", "NEWT-USDT", "USDT", clock.now())]).await;
     assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
 

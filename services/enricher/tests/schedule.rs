@@ -5,10 +5,14 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use common::*;
+use nl_adapters::dex::dexscreener::PairFetcher;
+use nl_adapters::dex::dexscreener::client::TokenPairs;
+use nl_domain::Decimal;
 use nl_bus::MemoryBus;
 use nl_bus::testkit::wait_until;
 use nl_domain::Snapshot;
@@ -21,8 +25,74 @@ async fn snapshots(bus: &MemoryBus) -> Vec<Snapshot> {
     v
 }
 
+/// Publishes every round (`max_quiet_secs = 0`): the recorded pairs never move, and these tests are about
+/// the cadence and the bounds, not about skipping unchanged snapshots.
 fn cfg() -> EnricherConfig {
-    EnricherConfig { fetch_wait_ms: 50, ..EnricherConfig::default() }
+    let mut c = EnricherConfig { fetch_wait_ms: 50, ..EnricherConfig::default() };
+    c.schedule.max_quiet_secs = 0;
+    c
+}
+
+/// The recorded pairs with every price scaled by a factor the test sets (in basis points of the original).
+struct MovingPairs {
+    inner: Arc<StaticPairs>,
+    price_bps: AtomicI64,
+}
+
+#[async_trait]
+impl PairFetcher for MovingPairs {
+    async fn fetch_pairs(&self, chain: &str, addrs: &[String]) -> TokenPairs {
+        let mut got = self.inner.fetch_pairs(chain, addrs).await;
+        let factor = Decimal::new(self.price_bps.load(Ordering::SeqCst), 4);
+        for p in &mut got.pools {
+            p.price_usd = p.price_usd.map(|v| v * factor);
+        }
+        got
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unchanged_re_snapshots_are_not_published_until_a_fact_moves_or_the_quiet_time_passes() {
+    let bus = MemoryBus::default();
+    let created = ts_ms(STONK_CREATED_MS);
+    let clock = tokio_clock(created + chrono::Duration::minutes(20));
+    let pairs = Arc::new(MovingPairs { inner: StaticPairs::new(Arc::clone(&clock)), price_bps: AtomicI64::new(10_000) });
+    let mut config = EnricherConfig { fetch_wait_ms: 50, ..EnricherConfig::default() };
+    config.schedule.max_quiet_secs = 600;
+    let svc = start(config, ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
+    publish(&bus, &[dex_obs("solana", STONK, clock.now())]).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
+
+    // Rounds every 60 s at age 20 min; a 0.5 % move is within the default 1 % tolerance.
+    pairs.price_bps.store(10_050, Ordering::SeqCst);
+    for rounds in 1..=3 {
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(wait_until(Duration::from_secs(1), || async { svc.stats.unchanged.load(Ordering::SeqCst) == rounds }).await);
+    }
+    assert_eq!(snapshots(&bus).await.len(), 1, "no new snapshot.recorded within the tolerance");
+    assert_eq!(svc.stats.rescheduled_snapshots.load(Ordering::SeqCst), 0);
+    assert_eq!(read_all(&bus, "nl.raw.>").await.len(), 4, "what was fetched is still recorded");
+
+    // A 2 % move: exactly one new snapshot, the new baseline.
+    pairs.price_bps.store(10_200, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.rescheduled_snapshots.load(Ordering::SeqCst) == 1 }).await);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.unchanged.load(Ordering::SeqCst) == 4 }).await);
+    let snaps = snapshots(&bus).await;
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(snaps[1].price_usd, snaps[0].price_usd.map(|p| p * Decimal::new(102, 2)));
+
+    // Quiet since the last published snapshot for 600 s: the next round publishes even though nothing moved.
+    for rounds in 5..=12 {
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(wait_until(Duration::from_secs(1), || async { svc.stats.unchanged.load(Ordering::SeqCst) == rounds }).await);
+    }
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.rescheduled_snapshots.load(Ordering::SeqCst) == 2 }).await);
+    assert_eq!(svc.stats.unchanged.load(Ordering::SeqCst), 12);
+    assert_eq!(svc.stats.snapshot().unchanged, 12);
+    svc.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
