@@ -14,6 +14,7 @@ pub mod bench;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod footprint;
 pub mod grpc;
 mod insert;
 mod merge;
@@ -29,6 +30,7 @@ pub use bench::{BENCH_TX_ROWS, bench_envelopes, bench_ledger_apply, bench_raw_in
 pub use config::LedgerConfig;
 pub use db::MIGRATOR;
 pub use error::LedgerError;
+pub use footprint::{Footprint, TableBytes, footprint};
 pub use grpc::{LedgerGrpc, serve, serve_listener};
 pub use merge::DEFAULT_STATUS;
 pub use read::SqliteReader;
