@@ -84,7 +84,8 @@ impl LedgerStore {
         self.call(|reply| Command::Apply { envs, bodies, reply }).await
     }
 
-    /// Marks outbox events as published; returns how many were pending.
+    /// Marks outbox events as published, which removes them from the outbox (they are stored in `events`
+    /// once consumed back); returns how many were pending.
     ///
     /// # Errors
     /// As [`LedgerStore::apply`].
