@@ -71,7 +71,7 @@ fn copies_that_differ_or_are_not_in_the_file_stay_whole() {
     let (snap, risk) = (snapshot(), risk());
     let other = score(&snap, &risk, json!({"asset_id": "eth:0xab", "checks": [], "severity": 0}));
     let mut log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
-    log.append_batch(&[other.clone()]).unwrap();
+    log.append_batch(std::slice::from_ref(&other)).unwrap();
     assert!(lines(&path)[0]["meta"].get("$cited").is_none(), "nothing cited: neither input is in the file");
     log.append_batch(&[snap.clone(), risk.clone(), score(&snap, &risk, json!({"differs": true}))]).unwrap();
     let stored = &lines(&path)[3];
