@@ -123,5 +123,5 @@ async fn a_raw_copied_before_its_capture_is_applied_rebuilds_from_the_stored_row
     let (meta,): (Option<String>,) =
         sqlx::query_as("SELECT meta FROM events WHERE event_id = ?").bind(env.event_id.as_str()).fetch_one(store.reader().pool()).await.unwrap();
     assert_eq!(meta, Some(json!({"run_id": RUN}).to_string()));
-    assert_eq!(store.reader().envelopes(&[env.event_id.clone()]).await.unwrap(), vec![env]);
+    assert_eq!(store.reader().envelopes(std::slice::from_ref(&env.event_id)).await.unwrap(), vec![env]);
 }
