@@ -9,7 +9,7 @@
 //! * A publish failure leaves the derived events pending in the outbox, which is flushed again before the
 //!   next batch (the inputs are acked: their consequences are durable).
 //! * On start, pending outbox rows from a previous crash are published first.
-//! * Each delivered payload is kept verbatim as its `events.body`.
+//! * A delivered payload is kept verbatim as `events.body` when its row keeps the whole envelope (see `kept`).
 //!
 //! Acks stay one per delivery (JetStream `AckPolicy::Explicit`). A cumulative ack (`AckPolicy::All`) was
 //! tried and measured, and it loses events: deliveries still outstanding to a killed process, or in
@@ -485,7 +485,7 @@ struct Stored {
     failed: HashSet<String>,
 }
 
-/// The delivered JSON of each delivery, kept verbatim as `events.body`.
+/// The delivered JSON of each delivery, kept verbatim as `events.body` where the whole envelope is kept.
 fn bodies(decoded: &[Delivery]) -> Vec<Option<bytes::Bytes>> {
     decoded.iter().map(|d| Some(d.message.payload.clone())).collect()
 }
