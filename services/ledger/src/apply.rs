@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use bytes::Bytes;
-use nl_domain::stored::{Citation, citations, cited_value};
+use nl_domain::stored::{Citation, citations, is_cited_copy};
 use nl_domain::{AssetUpsert, Envelope, EventId, EventType, RiskEvaluation, RiskFlagged, RunMeta, Verdict};
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -95,7 +95,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     let held = held_citations(conn, envs, &unique).await?;
     let holds = |c: &Citation<'_>| {
         let cited = held.get(c.event_id).map(|e| (e.kind, &e.meta)).or_else(|| first.get(c.event_id).map(|&i| (envs[i].kind, &envs[i].meta)));
-        cited.is_some_and(|(kind, meta)| kind == c.kind && cited_value(kind, meta).as_ref() == Some(c.copy))
+        cited.is_some_and(|(kind, meta)| kind == c.kind && is_cited_copy(kind, meta, c.copy))
     };
     let mut rows = Vec::with_capacity(unique.len());
     for &i in &unique {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use nl_domain::{AiMeta, AssetId, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::db::ts_str;
 use crate::error::{LedgerError, Result};
@@ -50,7 +50,7 @@ impl Typed {
         let (id, run, cfg) = (env.event_id.as_str(), env.run_id.as_str(), env.config_hash.as_str());
         let encode = |e: LedgerError| format!("meta of {} cannot be stored: {e}", env.kind);
         Ok(match env.kind {
-            T::RawCaptured => Self::Raw(Box::new(RawRow::of(&meta_as(env, "RawEvent")?, now))),
+            T::RawCaptured => Self::Raw(Box::new(RawRow::of(meta_as(env, "RawEvent")?, now))),
             T::AssetUpserted => Self::Asset(Box::new(meta_as(env, "AssetUpsert")?)),
             T::SnapshotRecorded => {
                 let s: Snapshot = meta_as(env, "Snapshot")?;
@@ -200,18 +200,18 @@ impl RiskRow {
         })
     }
 
-    /// The `risk.evaluated` meta this row stands for.
+    /// The `risk.evaluated` meta this row stands for: the [`RiskEvaluation`] JSON, built from the stored
+    /// JSON columns without a typed round trip (the ledger rebuilds one per evaluation it stores).
     pub(crate) fn meta(&self) -> Result<Value> {
         let id = self.event_id.as_str();
-        let r = RiskEvaluation {
-            asset_id: asset(id, &self.asset_id)?,
-            rule_set_version: self.rule_set_version.clone(),
-            evaluated_at: ts("evaluated_at", id, &self.evaluated_at)?,
-            checks: json("checks_json", id, &self.checks_json)?,
-            severity: u8::try_from(self.severity).map_err(|e| LedgerError::Corrupt(format!("severity of {id}: {e}")))?,
-            disagreements: json("disagreements_json", id, &self.disagreements_json)?,
-        };
-        Ok(serde_json::to_value(r)?)
+        let mut m = Map::new();
+        m.insert("asset_id".into(), Value::String(self.asset_id.clone()));
+        m.insert("rule_set_version".into(), Value::String(self.rule_set_version.clone()));
+        m.insert("evaluated_at".into(), serde_json::to_value(ts("evaluated_at", id, &self.evaluated_at)?)?);
+        m.insert("checks".into(), json::<Value>("checks_json", id, &self.checks_json)?);
+        m.insert("severity".into(), Value::from(self.severity));
+        m.insert("disagreements".into(), json::<Value>("disagreements_json", id, &self.disagreements_json)?);
+        Ok(Value::Object(m))
     }
 }
 
@@ -289,17 +289,17 @@ impl DecisionRow {
 }
 
 impl RawRow {
-    pub(crate) fn of(r: &RawEvent, inserted_at: &str) -> Self {
+    pub(crate) fn of(r: RawEvent, inserted_at: &str) -> Self {
         Self {
-            raw_id: r.raw_id.clone(),
-            source: r.source.clone(),
-            endpoint: r.endpoint.clone(),
-            http_status: r.http_status.map(i64::from),
             observed_at: ts_str(&r.observed_at),
-            content_hash: r.content_hash.clone(),
-            payload: r.payload.clone(),
-            parse_error: r.parse_error.clone(),
-            run_id: r.run_id.clone(),
+            raw_id: r.raw_id,
+            source: r.source,
+            endpoint: r.endpoint,
+            http_status: r.http_status.map(i64::from),
+            content_hash: r.content_hash,
+            payload: r.payload,
+            parse_error: r.parse_error,
+            run_id: r.run_id,
             inserted_at: inserted_at.to_string(),
         }
     }
@@ -313,7 +313,7 @@ impl RawRow {
             raw_id: self.raw_id.clone(),
             source: self.source.clone(),
             endpoint: self.endpoint.clone(),
-            http_status: self.http_status.and_then(|s| u16::try_from(s).ok()),
+            http_status: self.http_status(),
             observed_at: ts("observed_at", &self.raw_id, &self.observed_at)?,
             content_hash: self.content_hash.clone(),
             payload: self.payload.clone(),
@@ -322,8 +322,63 @@ impl RawRow {
         })
     }
 
-    /// The `raw.captured` meta this row stands for.
+    fn http_status(&self) -> Option<u16> {
+        self.http_status.and_then(|s| u16::try_from(s).ok())
+    }
+
+    /// The `raw.captured` meta this row stands for: the [`RawEvent`] JSON, built with one copy of each
+    /// field (a payload can be large).
     pub(crate) fn meta(&self) -> Result<Value> {
-        Ok(serde_json::to_value(self.to_event()?)?)
+        let text = |s: &str| Value::String(s.to_string());
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+        let mut m = Map::new();
+        m.insert("raw_id".into(), text(&self.raw_id));
+        m.insert("source".into(), text(&self.source));
+        m.insert("endpoint".into(), text(&self.endpoint));
+        m.insert("http_status".into(), self.http_status().map_or(Value::Null, Value::from));
+        m.insert("observed_at".into(), serde_json::to_value(ts("observed_at", &self.raw_id, &self.observed_at)?)?);
+        m.insert("content_hash".into(), text(&self.content_hash));
+        m.insert("payload".into(), text(&self.payload));
+        m.insert("parse_error".into(), opt(&self.parse_error));
+        m.insert("run_id".into(), text(&self.run_id));
+        Ok(Value::Object(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+    use nl_domain::{CheckCode, RiskCheck, Verdict};
+
+    /// The metas built from columns without a typed round trip are the domain types' JSON.
+    #[test]
+    fn column_built_metas_are_the_domain_json() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + chrono::Duration::milliseconds(250);
+        let r = RiskEvaluation {
+            asset_id: AssetId::parse("eth:0x00000000000000000000000000000000000000aa").unwrap(),
+            rule_set_version: "risk-rules-v1".into(),
+            evaluated_at: at,
+            checks: vec![RiskCheck {
+                code: CheckCode::Honeypot,
+                verdict: Verdict::Unknown,
+                provider: "goplus".into(),
+                observed_at: at,
+                expires_at: at,
+                severity: 0,
+                value: Some(serde_json::json!(0.25)),
+                detail: Some("goplus: fact not reported".into()),
+            }],
+            severity: 70,
+            disagreements: vec![CheckCode::Honeypot],
+        };
+        assert_eq!(RiskRow::of("e", "r", "c", &r).unwrap().meta().unwrap(), serde_json::to_value(&r).unwrap());
+        for status in [Some(200), None] {
+            let mut raw = RawEvent::new("goplus", "https://x/y", status, at, "{\"a\":1}".into(), "run");
+            raw.parse_error = status.is_none().then(|| "EOF".into());
+            assert_eq!(RawRow::of(raw.clone(), "now").meta().unwrap(), serde_json::to_value(&raw).unwrap());
+            assert_eq!(RawRow::of(raw.clone(), "now").to_event().unwrap(), raw);
+        }
     }
 }

@@ -31,7 +31,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nl_domain::stored::{Citation, cited_value, stored_form};
+use nl_domain::stored::{Citation, cited_view, stored_form};
 use nl_domain::{Envelope, EventId};
 use tracing::{info, warn};
 
@@ -95,7 +95,7 @@ pub struct EventLog {
     len: u64,
     count: u64,
     ids: HashSet<IdKey>,
-    /// [`digest`] of the [`cited_value`] of each citable event in the file.
+    /// [`digest`] of the [`nl_domain::stored::cited_value`] of each citable event in the file.
     cited: HashMap<IdKey, u64>,
     policy: FsyncPolicy,
     last_sync: Instant,
@@ -212,7 +212,7 @@ impl EventLog {
             let line = encoded.map_err(|source| RecorderError::Encode { event_id: env.event_id.to_string(), source })?;
             buf.extend_from_slice(&line);
             buf.push(b'\n');
-            if let Some(v) = cited_value(env.kind, &env.meta) {
+            if let Some(v) = cited_view(env.kind, &env.meta) {
                 fresh_cited.insert(key.clone(), digest(&v));
             }
             fresh.insert(key);
@@ -314,7 +314,7 @@ impl EventLog {
 }
 
 /// A 64-bit digest of `v`'s JSON, to tell whether a copy equals a cited event's contribution.
-fn digest(v: &serde_json::Value) -> u64 {
+fn digest(v: &impl serde::Serialize) -> u64 {
     struct HashWriter(std::hash::DefaultHasher);
     impl Write for HashWriter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -362,7 +362,7 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
                 }
                 let key = IdKey::of(&env.event_id);
                 if out.ids.insert(key.clone()) {
-                    if let Some(v) = cited_value(env.kind, &env.meta) {
+                    if let Some(v) = cited_view(env.kind, &env.meta) {
                         out.cited.insert(key, digest(&v));
                     }
                 } else {

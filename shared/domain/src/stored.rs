@@ -85,15 +85,56 @@ pub fn citations(kind: EventType, meta: &Value) -> Vec<Citation<'_>> {
 /// What an event of `kind` with `meta` is, when another event cites it; `None` for types never cited.
 #[must_use]
 pub fn cited_value(kind: EventType, meta: &Value) -> Option<Value> {
-    match kind {
-        EventType::SnapshotRecorded => {
-            let mut snapshot = meta.as_object()?.clone();
-            snapshot.remove("source_count");
-            Some(Value::Object(snapshot))
+    match cited_view(kind, meta)? {
+        CitedView::Whole(v) => Some(v.clone()),
+        CitedView::Without(obj, key) => Some(Value::Object(obj.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| (k.clone(), v.clone())).collect())),
+    }
+}
+
+/// Whether `copy` equals the [`cited_value`] of an event of `kind` with `meta` (without building it).
+#[must_use]
+pub fn is_cited_copy(kind: EventType, meta: &Value, copy: &Value) -> bool {
+    match cited_view(kind, meta) {
+        Some(CitedView::Whole(v)) => v == copy,
+        Some(CitedView::Without(obj, key)) => {
+            copy.as_object().is_some_and(|c| c.len() == obj.len() - usize::from(obj.contains_key(key)) && obj.iter().filter(|(k, _)| k.as_str() != key).all(|(k, v)| c.get(k) == Some(v)))
         }
-        EventType::RiskEvaluated => Some(meta.clone()),
-        EventType::AssetUpserted => meta.get("sighting").cloned(),
+        None => false,
+    }
+}
+
+/// The [`cited_value`] of an event, borrowed from its meta; serializes as that value.
+#[derive(Debug, Clone, Copy)]
+pub enum CitedView<'a> {
+    Whole(&'a Value),
+    /// An object without one key.
+    Without(&'a Map<String, Value>, &'static str),
+}
+
+/// The [`cited_value`] of an event of `kind` with `meta`, borrowed.
+#[must_use]
+pub fn cited_view(kind: EventType, meta: &Value) -> Option<CitedView<'_>> {
+    match kind {
+        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, "source_count")),
+        EventType::RiskEvaluated => Some(CitedView::Whole(meta)),
+        EventType::AssetUpserted => meta.get("sighting").map(CitedView::Whole),
         _ => None,
+    }
+}
+
+impl serde::Serialize for CitedView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Self::Whole(v) => v.serialize(s),
+            Self::Without(obj, key) => {
+                let mut m = s.serialize_map(None)?;
+                for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != *key) {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
     }
 }
 
@@ -117,10 +158,7 @@ pub fn stored_form(kind: EventType, meta: &Value, mut holds: impl FnMut(&Citatio
     if dropped.is_empty() {
         return None;
     }
-    let mut stored = obj.clone();
-    for k in &dropped {
-        stored.remove(*k);
-    }
+    let mut stored: Map<String, Value> = obj.iter().filter(|(k, _)| !dropped.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     stored.insert(CITED_KEY.to_string(), Value::from(dropped));
     Some(Value::Object(stored))
 }
@@ -219,6 +257,19 @@ mod tests {
         assert!(stored.get("sightings").is_none() && stored.get("sighting").is_none());
         restore(EventType::AssetDiscovered, &mut stored, lookup).unwrap();
         assert_eq!(stored, meta);
+    }
+
+    #[test]
+    fn cited_copies_compare_and_serialize_without_copying() {
+        let snap = json!({"asset_id": "a", "price_usd": "2", "source_count": 3});
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a", "price_usd": "2"})));
+        assert!(!is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a"})));
+        assert!(!is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a", "price_usd": "2", "x": 1})));
+        let plain = json!({"asset_id": "a", "price_usd": "2"});
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &plain, &plain));
+        assert!(!is_cited_copy(EventType::ScoreComputed, &plain, &plain), "never cited");
+        let view = cited_view(EventType::SnapshotRecorded, &snap).unwrap();
+        assert_eq!(serde_json::to_value(view).unwrap(), cited_value(EventType::SnapshotRecorded, &snap).unwrap());
     }
 
     #[test]
