@@ -64,7 +64,8 @@ impl Typed {
             }
             T::ScoreComputed => {
                 let s: ScoreRecord = meta_as(env, "ScoreRecord")?;
-                let extras: ScoreExtras = meta_as(env, "ScoreComputed")?;
+                // What does not fit the columns stays in the events row's residual.
+                let extras: ScoreExtras = meta_as(env, "ScoreComputed").unwrap_or_default();
                 Self::Score(Box::new(ScoreRow::of(id, run, cfg, &s, &extras).map_err(encode)?))
             }
             T::CandidatePromoted | T::CandidateRejected => {

@@ -125,3 +125,16 @@ async fn a_raw_copied_before_its_capture_is_applied_rebuilds_from_the_stored_row
     assert_eq!(meta, Some(json!({"run_id": RUN}).to_string()));
     assert_eq!(store.reader().envelopes(std::slice::from_ref(&env.event_id)).await.unwrap(), vec![env]);
 }
+
+#[tokio::test]
+async fn keys_the_columns_cannot_hold_stay_in_the_residual() {
+    let t = open().await;
+    let mut odd = score("cex:okx:NEW", at(2), "12.5", "odd");
+    odd.meta["source_count"] = json!("two");
+    odd.meta["extra"] = json!({"k": [1, 2]});
+    let out = t.store.apply(vec![odd.clone()]).await.unwrap();
+    assert!(out.invalid.is_empty(), "a valid ScoreRecord with odd extras is stored: {:?}", out.invalid);
+    let (meta, body) = kept(&t, &odd.event_id).await;
+    assert_eq!((meta, body), (Some(json!({"extra": {"k": [1, 2]}, "source_count": "two"}).to_string()), None));
+    assert_eq!(t.store.reader().envelopes(std::slice::from_ref(&odd.event_id)).await.unwrap(), vec![odd]);
+}
