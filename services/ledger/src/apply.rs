@@ -6,22 +6,23 @@
 //! (`asset.discovered`, `asset.updated`, `risk.flagged`) are derived here and written to `outbox` in
 //! the same transaction, so they exist if and only if their cause committed.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use bytes::Bytes;
-use nl_domain::{AiMeta, AssetUpsert, Decision, Envelope, RiskFlagged, RunMeta, EventId, EventType, GateDecision, RawEvent, RiskEvaluation, ScoreRecord, Snapshot, Verdict};
-use serde::de::DeserializeOwned;
+use nl_domain::stored::{Citation, citations, is_cited_copy};
+use nl_domain::{AssetUpsert, Envelope, EventId, EventType, RiskEvaluation, RiskFlagged, RunMeta, Verdict};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::db::{now_str, ts_str};
 use crate::error::Result;
-use crate::insert::{self, AiRow, Meta, exec_chunked, returning_chunked};
+use crate::insert::{self, exec_chunked, fetch_in, returning_chunked};
+use crate::kept::kept;
 use crate::merge::{AssetState, Change};
-use crate::rows::AssetRow;
+use crate::rebuild;
+use crate::rows::{AssetRow, RawRow, RiskRow};
+use crate::typed::Typed;
 
 /// An envelope kept in `events` whose meta did not parse for its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,96 +68,55 @@ impl BatchResult {
     }
 }
 
-/// A meta parsed for its type.
-enum Typed {
-    /// Types the ledger only logs in `events`.
-    Plain,
-    Raw(RawEvent),
-    Asset(AssetUpsert),
-    Snapshot(Snapshot),
-    Risk(RiskEvaluation),
-    Score(ScoreRecord),
-    Decision(GateDecision),
-    Run(RunMeta),
-    Ai(&'static str, AiMeta),
-}
-
-fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
-    T::deserialize(&env.meta).map_err(|e| format!("meta of {} is not a valid {what}: {e}", env.kind))
-}
-
-fn object_meta<T: DeserializeOwned + Default>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
-    match &env.meta {
-        Value::Null => Ok(T::default()),
-        Value::Object(_) => meta_as(env, what),
-        other => Err(format!("meta of {} must be an object, got {}", env.kind, nl_domain::events::json_kind(other))),
-    }
-}
-
-fn parse(env: &Envelope) -> std::result::Result<Typed, String> {
-    use EventType as T;
-    Ok(match env.kind {
-        T::RawCaptured => Typed::Raw(meta_as(env, "RawEvent")?),
-        T::AssetUpserted => Typed::Asset(meta_as(env, "AssetUpsert")?),
-        T::SnapshotRecorded => Typed::Snapshot(meta_as(env, "Snapshot")?),
-        T::RiskEvaluated => Typed::Risk(meta_as(env, "RiskEvaluation")?),
-        T::ScoreComputed => Typed::Score(meta_as(env, "ScoreRecord")?),
-        T::CandidatePromoted | T::CandidateRejected => {
-            let d: GateDecision = meta_as(env, "GateDecision")?;
-            let expected = if env.kind == T::CandidatePromoted { Decision::Promoted } else { Decision::Rejected };
-            if d.decision != expected {
-                return Err(format!("{} carries decision {:?}", env.kind, d.decision));
-            }
-            Typed::Decision(d)
-        }
-        T::RunStarted | T::RunCompleted => Typed::Run(object_meta(env, "run meta")?),
-        T::AiL1Completed => Typed::Ai("l1", object_meta(env, "AI output")?),
-        T::AiL2Completed => Typed::Ai("l2", object_meta(env, "AI output")?),
-        T::AiL3Completed => Typed::Ai("l3", object_meta(env, "AI output")?),
-        T::AiL4Completed => Typed::Ai("l4", object_meta(env, "AI output")?),
-        T::ListingObserved
-        | T::ListingRetracted
-        | T::AssetDiscovered
-        | T::AssetUpdated
-        | T::RiskFlagged
-        | T::ExperimentTagged
-        | T::Manual => Typed::Plain,
-    })
-}
-
-fn meta_of(env: &Envelope) -> Meta<'_> {
-    Meta { event_id: env.event_id.as_str(), run_id: &env.run_id, config_hash: &env.config_hash }
-}
-
 /// Applies `envs` on `conn`, which the caller has inside a transaction.
-/// `bodies[i]` is the JSON `envs[i]` was decoded from, stored verbatim when present.
+/// `bodies[i]` is the JSON `envs[i]` was decoded from, kept verbatim when its row keeps the whole envelope.
 pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
-    let parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(parse).collect();
+    let now = now_str();
+    let mut parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(|e| Typed::parse(e, &now)).collect();
 
     // Within the batch the first occurrence of an id wins; later ones are duplicates.
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
     let mut unique = Vec::with_capacity(envs.len());
     for (i, e) in envs.iter().enumerate() {
         if *first.entry(e.event_id.as_str()).or_insert(i) == i {
-            let body = match bodies.get(i).and_then(|b| b.as_deref()).map(std::str::from_utf8) {
-                Some(Ok(text)) => Cow::Borrowed(text),
-                _ => Cow::Owned(serde_json::to_string(e)?),
-            };
-            unique.push((e, ts_str(&e.ts), body));
+            unique.push(i);
         }
     }
+    // A raw capture whose payload is already stored (a re-derivation copies raw_events first) is rebuilt
+    // from the stored row, so that row is what its events row is kept against.
+    let raw_ids: Vec<String> = unique.iter().filter(|i| matches!(parsed[**i], Ok(Typed::Raw(_)))).map(|i| envs[*i].event_id.0.clone()).collect();
+    if !raw_ids.is_empty() {
+        for row in fetch_in::<RawRow>(conn, "SELECT * FROM raw_events WHERE raw_id IN", &raw_ids).await? {
+            if let Some(&i) = first.get(row.raw_id.as_str()) {
+                parsed[i] = Ok(Typed::Raw(Box::new(row)));
+            }
+        }
+    }
+    let held = held_citations(conn, envs, &unique).await?;
+    let holds = |c: &Citation<'_>| {
+        let cited = held.get(c.event_id).map(|e| (e.kind, &e.meta)).or_else(|| first.get(c.event_id).map(|&i| (envs[i].kind, &envs[i].meta)));
+        cited.is_some_and(|(kind, meta)| kind == c.kind && is_cited_copy(kind, meta, c.copy))
+    };
+    let mut rows = Vec::with_capacity(unique.len());
+    for &i in &unique {
+        let e = &envs[i];
+        let base = parsed[i].as_ref().ok().map(Typed::base).transpose()?.flatten();
+        let delivered = bodies.get(i).and_then(|b| b.as_deref()).and_then(|b| std::str::from_utf8(b).ok());
+        rows.push((e, ts_str(&e.ts), kept(e, delivered, base.as_ref(), holds)?));
+    }
+    drop(held);
     // `seq` is the rowid: rows inserted by this statement get sequences above the current maximum. When
     // every unique envelope was inserted (the usual case) no read-back is needed; otherwise the new ones
     // are exactly the rows above that maximum.
     let before: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events").fetch_one(&mut *conn).await?;
-    let attempted = unique.len();
+    let attempted = rows.len();
     let added = exec_chunked(
         conn,
-        "INSERT INTO events (event_id, ts, type, run_id, config_hash, asset_id, source, body) ",
+        "INSERT INTO events (event_id, ts, type, run_id, config_hash, asset_id, source, symbol, chain, meta, body) ",
         " ON CONFLICT(event_id) DO NOTHING",
-        8,
-        &unique,
-        |mut b, (e, ts, body)| {
+        11,
+        &rows,
+        |mut b, (e, ts, kept)| {
             b.push_bind(e.event_id.as_str())
                 .push_bind(ts.as_str())
                 .push_bind(e.kind.as_str())
@@ -164,11 +124,14 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
                 .push_bind(e.config_hash.as_str())
                 .push_bind(e.asset_id.as_deref())
                 .push_bind(e.source.as_deref())
-                .push_bind(body.as_ref());
+                .push_bind(e.symbol.as_deref())
+                .push_bind(e.chain.as_deref())
+                .push_bind(kept.meta.as_deref())
+                .push_bind(kept.body.as_deref());
         },
     )
     .await?;
-    drop(unique);
+    drop(rows);
     let inserted: Option<HashSet<String>> = if usize::try_from(added).is_ok_and(|a| a == attempted) {
         None
     } else {
@@ -192,30 +155,20 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     let mut assets = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let (true, Ok(typed)) = (is_new[i], p) else { continue };
-        let env = &envs[i];
         match typed {
             Typed::Plain => {}
-            Typed::Raw(r) => raws.push(r),
-            Typed::Asset(u) => assets.push((i, u)),
-            Typed::Snapshot(s) => snaps.push((meta_of(env), s)),
-            Typed::Risk(r) => risks.push((i, r)),
-            Typed::Score(s) => scores.push((meta_of(env), s, serde_json::to_string(&s.components)?)),
-            Typed::Decision(d) => decisions.push((meta_of(env), d, serde_json::to_string(&d.reason_codes)?, serde_json::to_string(&d.inputs)?)),
-            Typed::Run(r) => runs.push((env, r)),
-            Typed::Ai(layer, a) => ais.push(AiRow {
-                meta: meta_of(env),
-                asset_id: env.asset_id.as_deref(),
-                layer,
-                model: a.model.clone(),
-                artifact_path: a.artifact_path.clone(),
-                body_json: serde_json::to_string(&env.meta)?,
-                created_at: ts_str(&env.ts),
-            }),
+            Typed::Raw(r) => raws.push(&**r),
+            Typed::Asset(u) => assets.push((i, &**u)),
+            Typed::Snapshot(s) => snaps.push(&**s),
+            Typed::Risk(r) => risks.push((i, &r.0, &r.1)),
+            Typed::Score(s) => scores.push(&**s),
+            Typed::Decision(d) => decisions.push(&**d),
+            Typed::Run(r) => runs.push((&envs[i], r)),
+            Typed::Ai(a) => ais.push(&**a),
         }
     }
 
-    let now = now_str();
-    insert::raw_events(conn, &raws, &now).await?;
+    insert::raw_events(conn, &raws).await?;
     insert::snapshots(conn, &snaps).await?;
     insert::scores(conn, &scores).await?;
     insert::decisions(conn, &decisions).await?;
@@ -231,23 +184,16 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     Ok(BatchResult { is_new, invalid, derived })
 }
 
-/// Rows of `SELECT … IN (ids)`, chunked. `head` ends just before the opening parenthesis.
-async fn fetch_in<T>(conn: &mut SqliteConnection, head: &str, ids: &[String]) -> Result<Vec<T>>
-where
-    T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-{
-    let mut out = Vec::new();
-    for chunk in ids.chunks(crate::db::MAX_ROWS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push(" (");
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(id.as_str());
-        }
-        qb.push(")");
-        out.extend(qb.build_query_as::<T>().fetch_all(&mut *conn).await?);
+/// The stored events the batch's new envelopes cite (see [`nl_domain::stored`]), rebuilt, by id. Cited
+/// events of the batch itself that are not stored yet are looked up in the batch by the caller.
+async fn held_citations(conn: &mut SqliteConnection, envs: &[Envelope], unique: &[usize]) -> Result<HashMap<String, Envelope>> {
+    let mut wanted: Vec<String> = unique.iter().flat_map(|&i| citations(envs[i].kind, &envs[i].meta)).map(|c| c.event_id.to_string()).collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    wanted.sort_unstable();
+    wanted.dedup();
+    rebuild::envelopes(conn, &wanted).await
 }
 
 async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(usize, &AssetUpsert)]) -> Result<Vec<(usize, Envelope)>> {
@@ -312,11 +258,11 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
 /// Inserts evaluations and derives `risk.flagged` where severity rose above the asset's previous
 /// latest evaluation (an asset's first evaluation rises from 0). Out-of-order (older) evaluations are
 /// stored but never flag.
-async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(usize, &RiskEvaluation)]) -> Result<Vec<(usize, Envelope)>> {
+async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(usize, &RiskEvaluation, &RiskRow)]) -> Result<Vec<(usize, Envelope)>> {
     if risks.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = risks.iter().map(|(_, r)| r.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+    let ids: Vec<String> = risks.iter().map(|(_, r, _)| r.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
     let mut latest: HashMap<String, (String, i64)> = HashMap::new();
     for (asset, at, severity) in
         fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, evaluated_at, severity FROM v_latest_risk WHERE asset_id IN", &ids).await?
@@ -325,7 +271,7 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
     }
     let mut rows = Vec::with_capacity(risks.len());
     let mut derived = Vec::new();
-    for &(i, r) in risks {
+    for &(i, r, row) in risks {
         let env = &envs[i];
         let asset = r.asset_id.to_string();
         let at = ts_str(&r.evaluated_at);
@@ -338,7 +284,7 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
             }
             latest.insert(asset, (at, severity));
         }
-        rows.push((meta_of(env), r, serde_json::to_string(&r.checks)?, serde_json::to_string(&r.disagreements)?));
+        rows.push(row);
     }
     insert::risks(conn, &rows).await?;
     Ok(derived)

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use nl_domain::Envelope;
+use nl_domain::{Envelope, EventId};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::db::open_read_pool;
@@ -144,6 +144,19 @@ impl SqliteReader {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(Stats { tables, events_by_type, outbox_pending, last_run_id })
+    }
+
+    /// The published envelopes of the stored events among `ids`, in the order of `ids` (ids not stored are
+    /// left out). Rebuilt from what the ledger keeps: the `events` columns, the typed row, and the events a
+    /// stored meta cites ([`nl_domain::stored`]); equal, field for field, to the envelopes that were applied.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] when a stored row does not rebuild.
+    pub async fn envelopes(&self, ids: &[EventId]) -> Result<Vec<Envelope>> {
+        let mut conn = self.pool.acquire().await?;
+        let wanted: Vec<String> = ids.iter().map(|i| i.0.clone()).collect();
+        let by_id = crate::rebuild::envelopes(&mut conn, &wanted).await?;
+        Ok(ids.iter().filter_map(|id| by_id.get(id.as_str()).cloned()).collect())
     }
 
     /// Up to `limit` derived events committed but not yet published, oldest first.

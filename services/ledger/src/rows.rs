@@ -40,6 +40,8 @@ pub struct SnapshotRow {
     pub age_minutes: Option<i64>,
     pub raw_event_id: Option<String>,
     pub run_id: String,
+    /// Sources that had seen the asset when the enricher took the snapshot (`None` = not said).
+    pub source_count: Option<i64>,
 }
 
 /// One row of `risk_flags` / `v_latest_risk`.
@@ -70,6 +72,11 @@ pub struct ScoreRow {
     pub formula_version: String,
     pub run_id: String,
     pub config_hash: String,
+    /// JSON array `[snapshot_event_id, risk_event_id]` the score was computed from (`None` = not said).
+    pub inputs_json: Option<String>,
+    pub source_count: Option<i64>,
+    /// JSON array of the raw events of the provider reports the evaluation used.
+    pub provider_raw_ids_json: Option<String>,
 }
 
 /// One row of `gate_decisions` / `v_latest_decision`.
@@ -86,6 +93,21 @@ pub struct DecisionRow {
     pub inputs_json: String,
     pub decided_at: String,
     pub run_id: String,
+}
+
+/// One row of `raw_events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RawRow {
+    pub raw_id: String,
+    pub source: String,
+    pub endpoint: String,
+    pub http_status: Option<i64>,
+    pub observed_at: String,
+    pub content_hash: String,
+    pub payload: String,
+    pub parse_error: Option<String>,
+    pub run_id: String,
+    pub inserted_at: String,
 }
 
 /// The latest row of each per-asset history.

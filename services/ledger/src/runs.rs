@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::{migrate_up, open_write_pool};
 use crate::error::{LedgerError, Result};
 use crate::read::SqliteReader;
+use crate::rows::RawRow;
 
 /// The run id that selects every run of a DB in [`SqliteReader::run_decisions`].
 pub const ALL_RUNS: &str = "all";
@@ -37,7 +38,6 @@ pub struct RunDecision {
 }
 
 type DecisionDbRow = (String, String, String, String, String, String, Option<String>);
-type RawRow = (String, String, String, Option<i64>, String, String, String, Option<String>, String);
 
 impl SqliteReader {
     /// Every asset id in the DB.
@@ -96,22 +96,11 @@ impl SqliteReader {
     /// # Errors
     /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] for an unreadable `observed_at`.
     pub async fn raws_of_run(&self, run_id: &str) -> Result<Vec<RawEvent>> {
-        let rows: Vec<RawRow> = sqlx::query_as(
-            "SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id FROM raw_events \
-             WHERE run_id = ?1 ORDER BY observed_at, raw_id",
-        )
-        .bind(run_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter()
-            .map(|(raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id)| {
-                let observed_at = chrono::DateTime::parse_from_rfc3339(&observed_at)
-                    .map_err(|e| LedgerError::Corrupt(format!("raw {raw_id}: observed_at {observed_at:?}: {e}")))?
-                    .with_timezone(&chrono::Utc);
-                let http_status = status.and_then(|s| u16::try_from(s).ok());
-                Ok(RawEvent { raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id })
-            })
-            .collect()
+        let rows: Vec<RawRow> = sqlx::query_as("SELECT * FROM raw_events WHERE run_id = ?1 ORDER BY observed_at, raw_id")
+            .bind(run_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(RawRow::to_event).collect()
     }
 
     /// Whether `run` is known to the DB (a `runs` row or a decision of it).

@@ -9,7 +9,7 @@
 //! * A publish failure leaves the derived events pending in the outbox, which is flushed again before the
 //!   next batch (the inputs are acked: their consequences are durable).
 //! * On start, pending outbox rows from a previous crash are published first.
-//! * Each delivered payload is kept verbatim as its `events.body`.
+//! * A delivered payload is kept verbatim as `events.body` when its row keeps the whole envelope (see `kept`).
 //!
 //! The consumer loops are the `nl-bus` handler kernel, one per consumer, with the ledger as a
 //! [`BatchHandler`]: a batch is committed in one transaction and answers one outcome per delivery. The

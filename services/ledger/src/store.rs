@@ -69,8 +69,9 @@ impl LedgerStore {
     }
 
     /// Like [`LedgerStore::apply`], with the JSON each envelope was decoded from (as delivered), kept
-    /// verbatim as its `events.body` instead of encoding the envelope again. `bodies[i]` belongs to
-    /// `envs[i]`; `None` (or a body that is not UTF-8) encodes the envelope.
+    /// verbatim as its `events.body` instead of encoding the envelope again where the row keeps the whole
+    /// envelope (free-form types; see the `kept` module). `bodies[i]` belongs to `envs[i]`; `None` (or a
+    /// body that is not UTF-8) encodes the envelope.
     ///
     /// # Errors
     /// As [`LedgerStore::apply`]; [`LedgerError::Corrupt`] when the two vectors differ in length.
@@ -84,7 +85,8 @@ impl LedgerStore {
         self.call(|reply| Command::Apply { envs, bodies, reply }).await
     }
 
-    /// Marks outbox events as published; returns how many were pending.
+    /// Marks outbox events as published, which removes them from the outbox (they are stored in `events`
+    /// once consumed back); returns how many were pending.
     ///
     /// # Errors
     /// As [`LedgerStore::apply`].

@@ -169,13 +169,12 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
         .rows_affected())
 }
 
+/// Deletes published events from the outbox: once on the bus they live in `events` (the ledger stores
+/// what it publishes), so the outbox row would be a second copy. Returns how many were pending.
 async fn mark_published(conn: &mut SqliteConnection, ids: &[EventId]) -> Result<u64> {
-    let now = now_str();
     let mut n = 0;
     for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE outbox SET published_at = ");
-        qb.push_bind(now.as_str());
-        qb.push(" WHERE published_at IS NULL AND event_id IN (");
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM outbox WHERE event_id IN (");
         let mut sep = qb.separated(", ");
         for id in chunk {
             sep.push_bind(id.as_str());

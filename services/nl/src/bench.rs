@@ -7,7 +7,8 @@
 //! * `nl bench enrich` ([`crate::bench_enrich`]): enrich + risk + score + gate per asset over `MemoryBus`;
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
 //! * `nl bench rederive`: raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from
-//!   a generated run of GeckoTerminal `new_pools` pages and the GoPlus/honeypot.is answers for their tokens.
+//!   a generated run of GeckoTerminal `new_pools` pages and the GoPlus/honeypot.is answers for their tokens;
+//! * `nl bench bytes` ([`crate::bench_bytes`]): bytes written per listing, next to the Python reference's.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,13 +34,15 @@ use crate::config::NlConfig;
 ///
 /// # Errors
 /// When a component cannot be started.
-pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize>, runs: usize) -> anyhow::Result<ExitCode> {
+    let n = n.unwrap_or_else(|| target.default_events());
     match target {
         BenchTarget::Ledger => ledger(n).await?,
         BenchTarget::Enrich => enrich(n).await?,
         BenchTarget::DexEvm => dex_evm(n).await?,
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
         BenchTarget::Rederive => rederive(loaded, n).await?,
+        BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -191,15 +194,9 @@ async fn rederive(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
     let pages = n.div_ceil(RAWS_PER_PAGE).max(1);
     println!("nl bench rederive: {} raw events ({pages} GeckoTerminal pages of 2 new pools + 4 provider answers), {} build", pages * RAWS_PER_PAGE, build());
     let dir = tempfile::tempdir().context("temp dir")?;
-    // Never contacted: re-derivation answers from the recorded raws; the URL only shapes their endpoints.
-    let mut c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir.path())?;
-    c.bus.memory_max_messages = c.bus.memory_max_messages.max(pages * 40);
-    let cfg = crate::cmd_demo::cycle_config(&c)?;
-    let t0 = Instant::now();
-    let written = write_raws(&cfg, pages).await?;
-    println!("  generated and stored {written} raw events in {:.2} s", t0.elapsed().as_secs_f64());
-    let opts = RederiveOptions { run: None, out_dir: None, drain_timeout: Duration::from_secs(3600) };
-    let o = nl_runtime::rederive(&cfg, &opts, |_| {}).await?;
+    let g = rederive_generated(loaded, pages, dir.path()).await?;
+    println!("  generated and stored {} raw events in {:.2} s", g.written, g.generated_in.as_secs_f64());
+    let o = &g.outcome;
     let per_type = &o.manifest.events_per_type;
     let count = |t: &str| per_type.get(t).copied().unwrap_or(0);
     println!(
@@ -213,6 +210,31 @@ async fn rederive(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
     println!("  throughput: {:>10.0} raw events/s", o.raws_per_sec());
     anyhow::ensure!(o.not_rederived.is_empty(), "raw events not re-derived: {:?}", o.not_rederived);
     Ok(())
+}
+
+/// A generated run re-derived: raw events written, how long generating took, and the re-derivation.
+pub(crate) struct Generated {
+    pub written: usize,
+    pub generated_in: Duration,
+    pub outcome: nl_runtime::RederiveOutcome,
+}
+
+/// Writes a generated run of `pages` pages (2 new pools each, with their provider answers) into a DB under
+/// `dir`, then re-derives it (into `dir/runs/<run id>/rederive/`).
+///
+/// # Errors
+/// When the bench config, the DB or the re-derivation fails.
+pub(crate) async fn rederive_generated(loaded: &Loaded<NlConfig>, pages: usize, dir: &std::path::Path) -> anyhow::Result<Generated> {
+    // Never contacted: re-derivation answers from the recorded raws; the URL only shapes their endpoints.
+    let mut c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir)?;
+    c.bus.memory_max_messages = c.bus.memory_max_messages.max(pages * 40);
+    let cfg = crate::cmd_demo::cycle_config(&c)?;
+    let t0 = Instant::now();
+    let written = write_raws(&cfg, pages).await?;
+    let generated_in = t0.elapsed();
+    let opts = RederiveOptions { run: None, out_dir: None, drain_timeout: Duration::from_secs(3600) };
+    let outcome = nl_runtime::rederive(&cfg, &opts, |_| {}).await?;
+    Ok(Generated { written, generated_in, outcome })
 }
 
 fn build() -> &'static str {

@@ -116,9 +116,12 @@ pub enum Command {
     Bench {
         #[arg(value_enum)]
         target: BenchTarget,
-        /// Number of events (of assets, for `enrich`).
-        #[arg(long, default_value_t = 100_000)]
-        events: usize,
+        /// Number of events (of assets for `enrich`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
+        #[arg(long)]
+        events: Option<usize>,
+        /// Repetitions of `bytes` (it prints min/median/max over them).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -188,4 +191,18 @@ pub enum BenchTarget {
     Pipeline,
     /// Raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from a generated set of raw events.
     Rederive,
+    /// Bytes written per listing (DB + events.jsonl) by `nl demo --cycles 20` and by a re-derivation of `--events`
+    /// generated listings, next to the Python reference (scripts/bench/pyref.py) on as many listings, with breakdowns.
+    Bytes,
+}
+
+impl BenchTarget {
+    /// `--events` when not given.
+    #[must_use]
+    pub fn default_events(self) -> usize {
+        match self {
+            Self::Bytes => 2_000,
+            _ => 100_000,
+        }
+    }
 }

@@ -79,33 +79,41 @@ fn default_out_dir(storage_out: &Path) -> PathBuf {
     storage_out.join("demo").join(chrono::Utc::now().format("demo_%Y%m%d_%H%M%S_%3f").to_string())
 }
 
-/// Runs the demo and prints its summary.
+/// What the cycles of a demo found (assets, across cycles) and how many sources failed.
+#[derive(Debug, Default)]
+pub(crate) struct DemoTotals {
+    pub discovered: BTreeSet<String>,
+    pub promoted: BTreeSet<String>,
+    pub rejected: BTreeSet<String>,
+    pub failed: usize,
+}
+
+/// Runs `cycles` demo cycles against a fresh simulator with outputs in `out_dir`, handing one progress
+/// line per cycle (and per failed source) to `line`.
 ///
 /// # Errors
 /// The simulator could not start, or a cycle failed fatally.
-pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: &Path, mut line: impl FnMut(String)) -> anyhow::Result<DemoTotals> {
     anyhow::ensure!(cycles >= 1, "--cycles must be at least 1");
     let sim = nl_simulator::Simulator::start().await.context("starting the simulator")?;
-    let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&loaded.config.storage.out_dir));
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let cfg = cycle_config(&demo_config(&loaded.config, &sim.base_url(), &out_dir)?)?;
-    println!("demo: simulated venues at {}, outputs in {}", sim.base_url(), out_dir.display());
-    let (mut discovered, mut promoted, mut rejected) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    let mut failed = 0usize;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let cfg = cycle_config(&demo_config(&loaded.config, &sim.base_url(), out_dir)?)?;
+    line(format!("demo: simulated venues at {}, outputs in {}", sim.base_url(), out_dir.display()));
+    let mut totals = DemoTotals::default();
     for i in 1..=cycles {
         if i > 1 {
             sim.advance();
         }
         let opts = CycleOptions { dry_run: false, drain_timeout: Duration::from_secs(60) };
         let out = nl_runtime::run_cycle(&cfg, opts, |line| tracing::debug!("{line}")).await?;
-        failed += out.failed_sources().len();
+        totals.failed += out.failed_sources().len();
         for r in out.failed_sources() {
-            println!("  FAILED {}", r.errors.first().or(r.not_committed.as_ref()).map_or(r.source.as_str(), String::as_str));
+            line(format!("  FAILED {}", r.errors.first().or(r.not_committed.as_ref()).map_or(r.source.as_str(), String::as_str)));
         }
         // An asset can be decided more than once per cycle (once per snapshot); count assets.
         let (new, prom, rej): (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) =
             (out.new_assets.into_iter().collect(), out.promoted.into_iter().collect(), out.rejected.into_iter().collect());
-        println!(
+        line(format!(
             "cycle {i}/{cycles} (tick {}): run {}  discovered {}  promoted {}  rejected {}  events {}",
             sim.tick(),
             out.manifest.run_id,
@@ -113,24 +121,35 @@ pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBu
             prom.len(),
             rej.len(),
             out.manifest.events.count
-        );
-        discovered.extend(new);
-        promoted.extend(prom);
-        rejected.extend(rej);
+        ));
+        totals.discovered.extend(new);
+        totals.promoted.extend(prom);
+        totals.rejected.extend(rej);
     }
-    println!("summary: discoveries {}  promotions {}  rejections {}", discovered.len(), promoted.len(), rejected.len());
-    for a in &discovered {
+    Ok(totals)
+}
+
+/// Runs the demo and prints its summary.
+///
+/// # Errors
+/// The simulator could not start, or a cycle failed fatally.
+pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let out_dir = out_dir.unwrap_or_else(|| default_out_dir(&loaded.config.storage.out_dir));
+    let t = run_demo(loaded, cycles, &out_dir, |l| println!("{l}")).await?;
+    println!("summary: discoveries {}  promotions {}  rejections {}", t.discovered.len(), t.promoted.len(), t.rejected.len());
+    for a in &t.discovered {
         println!("  discovered {a}");
     }
-    for a in &promoted {
+    for a in &t.promoted {
         println!("  promoted   {a}");
     }
-    for a in &rejected {
+    for a in &t.rejected {
         println!("  rejected   {a}");
     }
     println!("outputs: {}", out_dir.display());
-    print_how_to_look(&cfg.ledger.db_path, &cfg.recorder.path, &out_dir);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::cmd_cycle::EXIT_SOURCES_FAILED) })
+    let storage = nl_config::StorageConfig { out_dir: out_dir.clone() };
+    print_how_to_look(&storage.db_path(), &storage.events_path(), &out_dir);
+    Ok(if t.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::cmd_cycle::EXIT_SOURCES_FAILED) })
 }
 
 /// Where a demo's results are and the commands a user types to look at them.

@@ -91,7 +91,7 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
         None => None,
     };
     let types = args.kinds.iter().map(|t| t.parse::<EventType>().context("--type")).collect::<anyhow::Result<Vec<_>>>()?;
-    let reader = nl_recorder::read_events(&path, ReplayFilter { from_ts, types, byte_range: None }).with_context(|| format!("reading {}", path.display()))?;
+    let reader = nl_recorder::read_published(&path, ReplayFilter { from_ts, types, byte_range: None }).with_context(|| format!("reading {}", path.display()))?;
     let bus: Option<Arc<dyn Bus>> = match args.to {
         ReplayTarget::Stdout => None,
         ReplayTarget::Bus => {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
 mod cli;
@@ -118,7 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => cmd_status::status(&loaded).await,
         Command::Demo { cycles, out_dir } => cmd_demo::demo(&loaded, cycles, out_dir).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
-        Command::Bench { target, events } => bench::run(&loaded, target, events).await,
+        Command::Bench { target, events, runs } => bench::run(&loaded, target, events, runs).await,
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! * [`log`] — [`EventLog`], the single writer: torn-tail repair on open, dedup by id, one write and
 //!   one fsync per batch.
-//! * [`replay`] — [`read_events`], a streaming, filtering reader.
+//! * [`replay`] — [`read_events`], a streaming, filtering reader, and [`read_published`], which also
+//!   restores what the log stored as citations.
 //! * [`service`] — [`Recorder`], the bus consumer that acks only after the batch is durable.
 #![forbid(unsafe_code)]
 
@@ -15,5 +16,5 @@ pub mod service;
 
 pub use error::RecorderError;
 pub use log::{AppendOutcome, DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
-pub use replay::{EventReader, ReplayError, ReplayFilter, read_events};
+pub use replay::{EventReader, Published, ReplayError, ReplayFilter, read_events, read_published};
 pub use service::{FsyncConfig, Recorder, RecorderConfig, RecorderCounts, RecorderStats, build};

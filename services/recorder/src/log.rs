@@ -13,16 +13,25 @@
 //! * **Single writer.** `open` takes an exclusive advisory lock on the file; a second writer gets
 //!   [`RecorderError::Locked`]. Readers ([`crate::read_events`]) need no lock.
 //!
+//! * **Each fact once.** A line holds the *stored form* of its event ([`nl_domain::stored`]): a copy of
+//!   another event's body (a score's evaluation and snapshot, an asset change's sighting) is dropped and
+//!   cited by event id when that event is already in the file with the same content. The log keeps a
+//!   64-bit digest of what each citable event (snapshot, risk evaluation, upsert) contributes, so it drops
+//!   only copies it can restore exactly; [`crate::read_published`] restores them.
+//!
 //! **Memory.** The id set grows with the file: about 16 bytes per canonical id (32 lowercase hex
-//! digits) plus hash-set overhead, roughly 40 bytes per event, so ~400 MB per 10 million events.
-//! Rotate the file (start a new path) long before that matters; a rotated file starts a new id set.
+//! digits) plus hash-set overhead, roughly 40 bytes per event, so ~400 MB per 10 million events; the
+//! digests add about as much per citable event. Rotate the file (start a new path) long before that
+//! matters; a rotated file starts a new id set.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
+use std::hash::Hasher;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nl_domain::stored::{Citation, cited_view, stored_form};
 use nl_domain::{Envelope, EventId};
 use tracing::{info, warn};
 
@@ -65,7 +74,10 @@ enum IdKey {
 
 impl IdKey {
     fn of(id: &EventId) -> Self {
-        let s = id.as_str();
+        Self::of_str(id.as_str())
+    }
+
+    fn of_str(s: &str) -> Self {
         // Only the canonical lowercase form maps to a number, so two different strings never share a key.
         let canonical = s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         match canonical.then(|| u128::from_str_radix(s, 16).ok()).flatten() {
@@ -83,6 +95,8 @@ pub struct EventLog {
     len: u64,
     count: u64,
     ids: HashSet<IdKey>,
+    /// [`digest`] of the [`nl_domain::stored::cited_value`] of each citable event in the file.
+    cited: HashMap<IdKey, u64>,
     policy: FsyncPolicy,
     last_sync: Instant,
     /// Bytes written since the last sync.
@@ -94,6 +108,7 @@ pub struct EventLog {
 /// Result of scanning an existing file.
 struct Scan {
     ids: HashSet<IdKey>,
+    cited: HashMap<IdKey, u64>,
     count: u64,
     valid_end: u64,
     total: u64,
@@ -147,10 +162,22 @@ impl EventLog {
             warn!(path = %path.display(), repeated = scan.repeated_ids, "Events log already holds repeated event ids (written by an older writer); left as is.");
         }
         info!(path = %path.display(), events = scan.count, bytes = scan.valid_end, "Events log open.");
-        Ok(Self { path, file, len: scan.valid_end, count: scan.count, ids: scan.ids, policy, last_sync: Instant::now(), dirty: false, poisoned: false })
+        Ok(Self {
+            path,
+            file,
+            len: scan.valid_end,
+            count: scan.count,
+            ids: scan.ids,
+            cited: scan.cited,
+            policy,
+            last_sync: Instant::now(),
+            dirty: false,
+            poisoned: false,
+        })
     }
 
-    /// Appends the events whose ids are new, in input order, with one write, then syncs per policy.
+    /// Appends the events whose ids are new, in input order, each in its stored form, with one write, then
+    /// syncs per policy.
     ///
     /// On error nothing is remembered and the partial write is truncated away, so retrying the same
     /// batch (or a redelivery of it) is safe.
@@ -166,6 +193,7 @@ impl EventLog {
         let start = self.len;
         let mut buf = Vec::with_capacity(events.len().saturating_mul(512));
         let mut fresh: HashSet<IdKey> = HashSet::new();
+        let mut fresh_cited: HashMap<IdKey, u64> = HashMap::new();
         let mut duplicates = 0;
         for env in events {
             let key = IdKey::of(&env.event_id);
@@ -173,9 +201,20 @@ impl EventLog {
                 duplicates += 1;
                 continue;
             }
-            let line = env.to_json().map_err(|source| RecorderError::Encode { event_id: env.event_id.to_string(), source })?;
+            let held = |c: &Citation<'_>| {
+                let k = IdKey::of_str(c.event_id);
+                self.cited.get(&k).or_else(|| fresh_cited.get(&k)).is_some_and(|d| *d == digest(c.copy))
+            };
+            let encoded = match stored_form(env.kind, &env.meta, held) {
+                Some(meta) => env.to_json_with_meta(&meta),
+                None => env.to_json(),
+            };
+            let line = encoded.map_err(|source| RecorderError::Encode { event_id: env.event_id.to_string(), source })?;
             buf.extend_from_slice(&line);
             buf.push(b'\n');
+            if let Some(v) = cited_view(env.kind, &env.meta) {
+                fresh_cited.insert(key.clone(), digest(&v));
+            }
             fresh.insert(key);
         }
         let written = fresh.len();
@@ -197,6 +236,7 @@ impl EventLog {
         self.len = end;
         self.count += written as u64;
         self.ids.extend(fresh);
+        self.cited.extend(fresh_cited);
         Ok(AppendOutcome { written, duplicates, byte_range: (start, end) })
     }
 
@@ -273,11 +313,29 @@ impl EventLog {
     }
 }
 
-/// Reads the whole file once: ids, count, and where the valid prefix ends.
+/// A 64-bit digest of `v`'s JSON, to tell whether a copy equals a cited event's contribution.
+fn digest(v: &impl serde::Serialize) -> u64 {
+    struct HashWriter(std::hash::DefaultHasher);
+    impl Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = HashWriter(std::hash::DefaultHasher::new());
+    // Writing a `Value` into an infallible writer cannot fail.
+    let _ = serde_json::to_writer(&mut w, v);
+    w.0.finish()
+}
+
+/// Reads the whole file once: ids, digests of citable events, count, and where the valid prefix ends.
 fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
-    let mut out = Scan { ids: HashSet::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, repeated_ids: 0 };
+    let mut out = Scan { ids: HashSet::new(), cited: HashMap::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, repeated_ids: 0 };
     let mut line_no = 0u64;
     // The first invalid line after the last valid one: a tail candidate until a valid line follows.
     let mut first_bad: Option<(u64, u64, String)> = None;
@@ -302,7 +360,12 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
                 if let Some((line, offset, reason)) = first_bad.take() {
                     return Err(RecorderError::Corrupt { path: path.to_path_buf(), line, offset, reason });
                 }
-                if !out.ids.insert(IdKey::of(&env.event_id)) {
+                let key = IdKey::of(&env.event_id);
+                if out.ids.insert(key.clone()) {
+                    if let Some(v) = cited_view(env.kind, &env.meta) {
+                        out.cited.insert(key, digest(&v));
+                    }
+                } else {
                     out.repeated_ids += 1;
                 }
                 out.count += 1;

@@ -1,16 +1,19 @@
 //! Reading `events.jsonl` back: a streaming iterator (one line in memory at a time) with filters by
-//! time, type and byte range. Used by `nl replay-events` and by re-derivation.
+//! time, type and byte range ([`read_events`], the lines as stored), and the same with each event's
+//! published meta restored ([`read_published`], for `nl replay-events`).
 //!
 //! A bad line does not end the stream: it yields a [`ReplayError`] naming its line number and byte
 //! offset, and the caller decides to skip it ([`ReplayError::is_line_error`]) or stop. Errors that
 //! make further reading meaningless (I/O, a torn tail, a byte range that splits a line) end the
 //! iteration after being yielded.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use nl_domain::{Envelope, EventType, Ts};
+use nl_domain::stored::{cited_events, cited_value, restore};
+use nl_domain::{DomainError, Envelope, EventType, Ts};
 
 use crate::lines::{self, MAX_LINE_BYTES};
 
@@ -52,6 +55,8 @@ pub enum ReplayError {
     Torn { line: u64, offset: u64, bytes: u64 },
     #[error("line {line} (byte {offset}) runs past the end of the byte range at {end}")]
     PastRangeEnd { line: u64, offset: u64, end: u64 },
+    #[error("event {event_id} cites an event the file does not hold: {source}")]
+    Restore { event_id: String, source: DomainError },
 }
 
 impl ReplayError {
@@ -59,7 +64,7 @@ impl ReplayError {
     /// after which the iterator ends.
     #[must_use]
     pub fn is_line_error(&self) -> bool {
-        matches!(self, Self::Parse { .. } | Self::TooLong { .. })
+        matches!(self, Self::Parse { .. } | Self::TooLong { .. } | Self::Restore { .. })
     }
 }
 
@@ -97,6 +102,56 @@ pub fn read_events(path: impl AsRef<Path>, filter: ReplayFilter) -> Result<Event
         end = Some(e);
     }
     Ok(EventReader { path, reader: BufReader::with_capacity(1 << 16, file), filter, offset: start, end, line: 0, buf: Vec::new(), done: false })
+}
+
+/// Like [`read_events`], with each event's meta as published: what the log stored as a citation of an
+/// earlier event ([`nl_domain::stored`]) is put back from that event.
+///
+/// Before the first event it reads the filtered events once (which events they cite) and the file up to
+/// the filter's end once (the cited values, kept in memory until the end).
+///
+/// # Errors
+/// As [`read_events`].
+pub fn read_published(path: impl AsRef<Path>, filter: ReplayFilter) -> Result<Published, ReplayError> {
+    let path = path.as_ref();
+    let mut needed: HashMap<String, EventType> = HashMap::new();
+    for env in read_events(path, filter.clone())?.flatten() {
+        needed.extend(cited_events(env.kind, &env.meta).into_iter().map(|(kind, id)| (id.to_string(), kind)));
+    }
+    let mut held: HashMap<String, serde_json::Value> = HashMap::new();
+    if !needed.is_empty() {
+        let upto = ReplayFilter { byte_range: filter.byte_range.map(|(_, end)| (0, end)), ..ReplayFilter::default() };
+        for env in read_events(path, upto)?.flatten() {
+            if needed.get(env.event_id.as_str()) == Some(&env.kind)
+                && !held.contains_key(env.event_id.as_str())
+                && let Some(v) = cited_value(env.kind, &env.meta)
+            {
+                held.insert(env.event_id.0.clone(), v);
+            }
+        }
+    }
+    Ok(Published { events: read_events(path, filter)?, held })
+}
+
+/// The reader returned by [`read_published`].
+#[derive(Debug)]
+pub struct Published {
+    events: EventReader,
+    held: HashMap<String, serde_json::Value>,
+}
+
+impl Iterator for Published {
+    type Item = Result<Envelope, ReplayError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.events.next()?.and_then(|mut env| {
+            let held = &self.held;
+            match restore(env.kind, &mut env.meta, |_, id| held.get(id).cloned()) {
+                Ok(()) => Ok(env),
+                Err(source) => Err(ReplayError::Restore { event_id: env.event_id.0, source }),
+            }
+        }))
+    }
 }
 
 /// The streaming reader returned by [`read_events`].

@@ -53,7 +53,7 @@ pub struct RunIdentity {
 }
 
 /// The envelope. Field names and order are the runbook's event schema; absent values serialize as `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Envelope {
     pub event_id: EventId,
     #[serde(with = "ts_millis")]
@@ -131,12 +131,65 @@ impl Envelope {
         serde_json::to_vec(self)
     }
 
+    /// Serializes to one JSON line with `meta` in place of this envelope's (a stored form, see
+    /// [`crate::stored`]), without copying the envelope.
+    ///
+    /// # Errors
+    /// As [`Envelope::to_json`].
+    pub fn to_json_with_meta(&self, meta: &serde_json::Value) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.with_meta(meta))
+    }
+
+    fn with_meta<'a>(&'a self, meta: &'a serde_json::Value) -> EnvelopeRef<'a> {
+        EnvelopeRef {
+            event_id: &self.event_id,
+            ts: &self.ts,
+            kind: self.kind,
+            run_id: &self.run_id,
+            config_hash: &self.config_hash,
+            asset_id: self.asset_id.as_deref(),
+            symbol: self.symbol.as_deref(),
+            chain: self.chain.as_deref(),
+            source: self.source.as_deref(),
+            meta,
+            v: self.v,
+        }
+    }
+
     /// Parses one JSON envelope.
     ///
     /// # Errors
     /// The serde_json error (with line/column) when the bytes are not a valid envelope.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+}
+
+/// The one serialized layout of an envelope, borrowed (so a stored form can swap `meta` without a copy).
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    event_id: &'a EventId,
+    #[serde(serialize_with = "ts_ref")]
+    ts: &'a Ts,
+    #[serde(rename = "type")]
+    kind: EventType,
+    run_id: &'a str,
+    config_hash: &'a str,
+    asset_id: Option<&'a str>,
+    symbol: Option<&'a str>,
+    chain: Option<&'a str>,
+    source: Option<&'a str>,
+    meta: &'a serde_json::Value,
+    v: u32,
+}
+
+fn ts_ref<S: serde::Serializer>(ts: &&Ts, s: S) -> Result<S::Ok, S::Error> {
+    ts_millis::serialize(ts, s)
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.with_meta(&self.meta).serialize(s)
     }
 }
 

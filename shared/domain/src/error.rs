@@ -13,4 +13,6 @@ pub enum DomainError {
     CheckCode(String),
     #[error("meta of {kind} is not a valid {what}: {reason}")]
     Body { kind: crate::EventType, what: &'static str, reason: String },
+    #[error("stored {kind} cites its {key} as event {event_id:?}, which is not at hand")]
+    Cited { kind: crate::EventType, key: String, event_id: String },
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod observation;
 pub mod read;
 pub mod records;
+pub mod stored;
 
 pub use asset_id::{AssetId, ChainFamily};
 pub use check_code::CheckCode;

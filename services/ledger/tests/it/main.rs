@@ -4,6 +4,7 @@
 mod fixtures;
 mod grpc;
 mod migrations;
+mod rebuild;
 mod service;
 mod store;
 mod views;

@@ -107,6 +107,7 @@ async fn asset_merge_derives_discovered_then_updated() {
     assert_eq!(pending[0], *discovered);
     assert_eq!(t.store.mark_published(pending.iter().map(|e| e.event_id.clone()).collect()).await.unwrap(), 3);
     assert!(t.store.pending_outbox(100).await.unwrap().is_empty());
+    assert_eq!(count(&t.store, "outbox").await, 0, "published rows are pruned, not kept as a second copy");
     assert_eq!(t.store.mark_published(vec![pending[0].event_id.clone()]).await.unwrap(), 0);
 }
 

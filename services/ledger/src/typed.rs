@@ -1,0 +1,385 @@
+//! Typed rows from domain values, and the meta each row stands for: both directions of one mapping, so
+//! what the ledger writes and what it reads back go through the same code. A meta rebuilt from a row is the
+//! published one up to what the row cannot hold (a time finer than milliseconds, a key the type does not
+//! know, a citation); [`crate::kept`] keeps that difference in the `events` row.
+
+use std::str::FromStr;
+
+use nl_domain::{AiMeta, AssetId, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::db::ts_str;
+use crate::error::{LedgerError, Result};
+use crate::insert::AiRow;
+use crate::rows::{DecisionRow, RawRow, RiskRow, ScoreRow, SnapshotRow};
+
+/// An envelope's meta parsed for its type, as the row it goes to.
+pub(crate) enum Typed {
+    /// Types the ledger only logs in `events`.
+    Plain,
+    Raw(Box<RawRow>),
+    Asset(Box<AssetUpsert>),
+    Snapshot(Box<SnapshotRow>),
+    /// The evaluation (risk flags are derived from it) and its row.
+    Risk(Box<(RiskEvaluation, RiskRow)>),
+    Score(Box<ScoreRow>),
+    Decision(Box<DecisionRow>),
+    Run(RunMeta),
+    Ai(Box<AiRow>),
+}
+
+fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
+    T::deserialize(&env.meta).map_err(|e| format!("meta of {} is not a valid {what}: {e}", env.kind))
+}
+
+fn object_meta<T: DeserializeOwned + Default>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
+    match &env.meta {
+        Value::Null => Ok(T::default()),
+        Value::Object(_) => meta_as(env, what),
+        other => Err(format!("meta of {} must be an object, got {}", env.kind, nl_domain::events::json_kind(other))),
+    }
+}
+
+impl Typed {
+    /// Parses `env`'s meta for its type into its row (`now` stamps raw rows); the error says why it does
+    /// not parse.
+    pub(crate) fn parse(env: &Envelope, now: &str) -> std::result::Result<Self, String> {
+        use EventType as T;
+        let (id, run, cfg) = (env.event_id.as_str(), env.run_id.as_str(), env.config_hash.as_str());
+        let encode = |e: LedgerError| format!("meta of {} cannot be stored: {e}", env.kind);
+        Ok(match env.kind {
+            T::RawCaptured => Self::Raw(Box::new(RawRow::of(meta_as(env, "RawEvent")?, now))),
+            T::AssetUpserted => Self::Asset(Box::new(meta_as(env, "AssetUpsert")?)),
+            T::SnapshotRecorded => {
+                let s: Snapshot = meta_as(env, "Snapshot")?;
+                let count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+                Self::Snapshot(Box::new(SnapshotRow::of(id, run, &s, count)))
+            }
+            T::RiskEvaluated => {
+                let r: RiskEvaluation = meta_as(env, "RiskEvaluation")?;
+                let row = RiskRow::of(id, run, cfg, &r).map_err(encode)?;
+                Self::Risk(Box::new((r, row)))
+            }
+            T::ScoreComputed => {
+                let s: ScoreRecord = meta_as(env, "ScoreRecord")?;
+                // What does not fit the columns stays in the events row's residual.
+                let extras: ScoreExtras = meta_as(env, "ScoreComputed").unwrap_or_default();
+                Self::Score(Box::new(ScoreRow::of(id, run, cfg, &s, &extras).map_err(encode)?))
+            }
+            T::CandidatePromoted | T::CandidateRejected => {
+                let d: GateDecision = meta_as(env, "GateDecision")?;
+                let expected = if env.kind == T::CandidatePromoted { Decision::Promoted } else { Decision::Rejected };
+                if d.decision != expected {
+                    return Err(format!("{} carries decision {:?}", env.kind, d.decision));
+                }
+                Self::Decision(Box::new(DecisionRow::of(id, run, &d).map_err(encode)?))
+            }
+            T::RunStarted | T::RunCompleted => Self::Run(object_meta(env, "run meta")?),
+            T::AiL1Completed => Self::ai(env, "l1")?,
+            T::AiL2Completed => Self::ai(env, "l2")?,
+            T::AiL3Completed => Self::ai(env, "l3")?,
+            T::AiL4Completed => Self::ai(env, "l4")?,
+            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::ExperimentTagged | T::Manual => {
+                Self::Plain
+            }
+        })
+    }
+
+    fn ai(env: &Envelope, layer: &'static str) -> std::result::Result<Self, String> {
+        let a: AiMeta = object_meta(env, "AI output")?;
+        Ok(Self::Ai(Box::new(AiRow {
+            event_id: env.event_id.0.clone(),
+            run_id: env.run_id.clone(),
+            asset_id: env.asset_id.clone(),
+            layer,
+            model: a.model,
+            artifact_path: a.artifact_path,
+            body_json: serde_json::to_string(&env.meta).map_err(|e| e.to_string())?,
+            created_at: ts_str(&env.ts),
+        })))
+    }
+
+    /// The meta this row stands for (see [`crate::kept`]); `None` for types without a row of their own.
+    pub(crate) fn base(&self) -> Result<Option<Value>> {
+        Ok(Some(match self {
+            Self::Raw(r) => r.meta()?,
+            Self::Snapshot(s) => s.meta()?,
+            Self::Risk(r) => r.1.meta()?,
+            Self::Score(s) => s.meta()?,
+            Self::Decision(d) => d.meta()?,
+            Self::Ai(a) => serde_json::from_str(&a.body_json)?,
+            Self::Plain | Self::Asset(_) | Self::Run(_) => return Ok(None),
+        }))
+    }
+}
+
+/// A stored time (RFC 3339) as a domain time.
+fn ts(what: &str, id: &str, s: &str) -> Result<Ts> {
+    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {s:?}: {e}")))
+}
+
+fn asset(id: &str, s: &str) -> Result<AssetId> {
+    AssetId::parse(s).map_err(|e| LedgerError::Corrupt(format!("asset_id of {id}: {e}")))
+}
+
+fn decimal(what: &str, id: &str, s: Option<&str>) -> Result<Option<Decimal>> {
+    s.map(|s| Decimal::from_str(s).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {s:?}: {e}")))).transpose()
+}
+
+fn json<T: for<'de> Deserialize<'de>>(what: &str, id: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {e}")))
+}
+
+/// Adds `key: value` to an object meta.
+fn with(mut meta: Value, key: &str, value: Option<Value>) -> Value {
+    if let (Some(obj), Some(v)) = (meta.as_object_mut(), value) {
+        obj.insert(key.to_string(), v);
+    }
+    meta
+}
+
+fn dec(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+impl SnapshotRow {
+    pub(crate) fn of(event_id: &str, run_id: &str, s: &Snapshot, source_count: Option<u32>) -> Self {
+        Self {
+            id: 0,
+            event_id: event_id.to_string(),
+            asset_id: s.asset_id.to_string(),
+            observed_at: ts_str(&s.observed_at),
+            source: s.source.clone(),
+            price_usd: dec(s.price_usd),
+            fdv_usd: dec(s.fdv_usd),
+            market_cap_usd: dec(s.market_cap_usd),
+            liquidity_usd: dec(s.liquidity_usd),
+            volume_24h_usd: dec(s.volume_24h_usd),
+            holders: s.holders.map(|h| i64::try_from(h).unwrap_or(i64::MAX)),
+            age_minutes: s.age_minutes,
+            raw_event_id: s.raw_event_id.clone(),
+            run_id: run_id.to_string(),
+            source_count: source_count.map(i64::from),
+        }
+    }
+
+    /// The `snapshot.recorded` meta this row stands for.
+    pub(crate) fn meta(&self) -> Result<Value> {
+        let id = self.event_id.as_str();
+        let s = Snapshot {
+            asset_id: asset(id, &self.asset_id)?,
+            observed_at: ts("observed_at", id, &self.observed_at)?,
+            source: self.source.clone(),
+            price_usd: decimal("price_usd", id, self.price_usd.as_deref())?,
+            fdv_usd: decimal("fdv_usd", id, self.fdv_usd.as_deref())?,
+            market_cap_usd: decimal("market_cap_usd", id, self.market_cap_usd.as_deref())?,
+            liquidity_usd: decimal("liquidity_usd", id, self.liquidity_usd.as_deref())?,
+            volume_24h_usd: decimal("volume_24h_usd", id, self.volume_24h_usd.as_deref())?,
+            holders: self.holders.and_then(|h| u64::try_from(h).ok()),
+            age_minutes: self.age_minutes,
+            raw_event_id: self.raw_event_id.clone(),
+        };
+        Ok(with(serde_json::to_value(s)?, "source_count", self.source_count.map(Value::from)))
+    }
+}
+
+impl RiskRow {
+    pub(crate) fn of(event_id: &str, run_id: &str, config_hash: &str, r: &RiskEvaluation) -> Result<Self> {
+        Ok(Self {
+            id: 0,
+            event_id: event_id.to_string(),
+            asset_id: r.asset_id.to_string(),
+            evaluated_at: ts_str(&r.evaluated_at),
+            rule_set_version: r.rule_set_version.clone(),
+            severity: i64::from(r.severity),
+            checks_json: serde_json::to_string(&r.checks)?,
+            disagreements_json: serde_json::to_string(&r.disagreements)?,
+            run_id: run_id.to_string(),
+            config_hash: config_hash.to_string(),
+        })
+    }
+
+    /// The `risk.evaluated` meta this row stands for: the [`RiskEvaluation`] JSON, built from the stored
+    /// JSON columns without a typed round trip (the ledger rebuilds one per evaluation it stores).
+    pub(crate) fn meta(&self) -> Result<Value> {
+        let id = self.event_id.as_str();
+        let mut m = Map::new();
+        m.insert("asset_id".into(), Value::String(self.asset_id.clone()));
+        m.insert("rule_set_version".into(), Value::String(self.rule_set_version.clone()));
+        m.insert("evaluated_at".into(), serde_json::to_value(ts("evaluated_at", id, &self.evaluated_at)?)?);
+        m.insert("checks".into(), json::<Value>("checks_json", id, &self.checks_json)?);
+        m.insert("severity".into(), Value::from(self.severity));
+        m.insert("disagreements".into(), json::<Value>("disagreements_json", id, &self.disagreements_json)?);
+        Ok(Value::Object(m))
+    }
+}
+
+/// What a `score.computed` meta carries beyond its [`ScoreRecord`], as far as `listing_scores` keeps it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ScoreExtras {
+    inputs: Option<Vec<String>>,
+    source_count: Option<u32>,
+    provider_raw_ids: Option<Vec<String>>,
+}
+
+impl ScoreRow {
+    pub(crate) fn of(event_id: &str, run_id: &str, config_hash: &str, s: &ScoreRecord, extras: &ScoreExtras) -> Result<Self> {
+        let list = |v: &Option<Vec<String>>| v.as_ref().map(serde_json::to_string).transpose();
+        Ok(Self {
+            id: 0,
+            event_id: event_id.to_string(),
+            asset_id: s.asset_id.to_string(),
+            computed_at: ts_str(&s.computed_at),
+            score: s.score.to_string(),
+            breakdown_json: serde_json::to_string(&s.components)?,
+            reason: s.reason.clone(),
+            formula_version: s.formula_version.clone(),
+            run_id: run_id.to_string(),
+            config_hash: config_hash.to_string(),
+            inputs_json: list(&extras.inputs)?,
+            source_count: extras.source_count.map(i64::from),
+            provider_raw_ids_json: list(&extras.provider_raw_ids)?,
+        })
+    }
+
+    /// The `score.computed` meta this row stands for, without what it cites (see [`nl_domain::stored`]).
+    pub(crate) fn meta(&self) -> Result<Value> {
+        let id = self.event_id.as_str();
+        let record = ScoreRecord {
+            asset_id: asset(id, &self.asset_id)?,
+            score: decimal("score", id, Some(&self.score))?.unwrap_or_default(),
+            components: json("breakdown_json", id, &self.breakdown_json)?,
+            reason: self.reason.clone(),
+            formula_version: self.formula_version.clone(),
+            computed_at: ts("computed_at", id, &self.computed_at)?,
+        };
+        let list = |what: &str, s: &Option<String>| s.as_deref().map(|s| json::<Value>(what, id, s)).transpose();
+        let meta = with(serde_json::to_value(record)?, "inputs", list("inputs_json", &self.inputs_json)?);
+        let meta = with(meta, "source_count", self.source_count.map(Value::from));
+        Ok(with(meta, "provider_raw_ids", list("provider_raw_ids_json", &self.provider_raw_ids_json)?))
+    }
+}
+
+impl DecisionRow {
+    pub(crate) fn of(event_id: &str, run_id: &str, d: &GateDecision) -> Result<Self> {
+        let decision = match d.decision {
+            nl_domain::Decision::Promoted => "promoted",
+            nl_domain::Decision::Rejected => "rejected",
+        };
+        Ok(Self {
+            id: 0,
+            event_id: event_id.to_string(),
+            asset_id: d.asset_id.to_string(),
+            decision: decision.to_string(),
+            reason_codes_json: serde_json::to_string(&d.reason_codes)?,
+            rule_set_version: d.rule_set_version.clone(),
+            config_hash: d.config_hash.clone(),
+            inputs_json: serde_json::to_string(&d.inputs)?,
+            decided_at: ts_str(&d.decided_at),
+            run_id: run_id.to_string(),
+        })
+    }
+
+    /// The `candidate.*` meta this row stands for.
+    pub(crate) fn meta(&self) -> Result<Value> {
+        let d = GateDecision::try_from(self.clone()).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+        Ok(serde_json::to_value(d)?)
+    }
+}
+
+impl RawRow {
+    pub(crate) fn of(r: RawEvent, inserted_at: &str) -> Self {
+        Self {
+            observed_at: ts_str(&r.observed_at),
+            raw_id: r.raw_id,
+            source: r.source,
+            endpoint: r.endpoint,
+            http_status: r.http_status.map(i64::from),
+            content_hash: r.content_hash,
+            payload: r.payload,
+            parse_error: r.parse_error,
+            run_id: r.run_id,
+            inserted_at: inserted_at.to_string(),
+        }
+    }
+
+    /// The raw event this row holds.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] for an unreadable `observed_at`.
+    pub fn to_event(&self) -> Result<RawEvent> {
+        Ok(RawEvent {
+            raw_id: self.raw_id.clone(),
+            source: self.source.clone(),
+            endpoint: self.endpoint.clone(),
+            http_status: self.http_status(),
+            observed_at: ts("observed_at", &self.raw_id, &self.observed_at)?,
+            content_hash: self.content_hash.clone(),
+            payload: self.payload.clone(),
+            parse_error: self.parse_error.clone(),
+            run_id: self.run_id.clone(),
+        })
+    }
+
+    fn http_status(&self) -> Option<u16> {
+        self.http_status.and_then(|s| u16::try_from(s).ok())
+    }
+
+    /// The `raw.captured` meta this row stands for: the [`RawEvent`] JSON, built with one copy of each
+    /// field (a payload can be large).
+    pub(crate) fn meta(&self) -> Result<Value> {
+        let text = |s: &str| Value::String(s.to_string());
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+        let mut m = Map::new();
+        m.insert("raw_id".into(), text(&self.raw_id));
+        m.insert("source".into(), text(&self.source));
+        m.insert("endpoint".into(), text(&self.endpoint));
+        m.insert("http_status".into(), self.http_status().map_or(Value::Null, Value::from));
+        m.insert("observed_at".into(), serde_json::to_value(ts("observed_at", &self.raw_id, &self.observed_at)?)?);
+        m.insert("content_hash".into(), text(&self.content_hash));
+        m.insert("payload".into(), text(&self.payload));
+        m.insert("parse_error".into(), opt(&self.parse_error));
+        m.insert("run_id".into(), text(&self.run_id));
+        Ok(Value::Object(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+    use nl_domain::{CheckCode, RiskCheck, Verdict};
+
+    /// The metas built from columns without a typed round trip are the domain types' JSON.
+    #[test]
+    fn column_built_metas_are_the_domain_json() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + chrono::Duration::milliseconds(250);
+        let r = RiskEvaluation {
+            asset_id: AssetId::parse("eth:0x00000000000000000000000000000000000000aa").unwrap(),
+            rule_set_version: "risk-rules-v1".into(),
+            evaluated_at: at,
+            checks: vec![RiskCheck {
+                code: CheckCode::Honeypot,
+                verdict: Verdict::Unknown,
+                provider: "goplus".into(),
+                observed_at: at,
+                expires_at: at,
+                severity: 0,
+                value: Some(serde_json::json!(0.25)),
+                detail: Some("goplus: fact not reported".into()),
+            }],
+            severity: 70,
+            disagreements: vec![CheckCode::Honeypot],
+        };
+        assert_eq!(RiskRow::of("e", "r", "c", &r).unwrap().meta().unwrap(), serde_json::to_value(&r).unwrap());
+        for status in [Some(200), None] {
+            let mut raw = RawEvent::new("goplus", "https://x/y", status, at, "{\"a\":1}".into(), "run");
+            raw.parse_error = status.is_none().then(|| "EOF".into());
+            assert_eq!(RawRow::of(raw.clone(), "now").meta().unwrap(), serde_json::to_value(&raw).unwrap());
+            assert_eq!(RawRow::of(raw.clone(), "now").to_event().unwrap(), raw);
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The stored form of event bodies (invariant 9: store each fact once).
+//!
+//! On the wire an event may carry copies of its inputs: `score.computed` carries the evaluation and the
+//! snapshot it was computed from, so the gate decides from that one event without state. Storage keeps
+//! each fact in one place and cites it by event id. This module says, per event type, which keys of a
+//! meta are copies and where the original lives, so the ledger (`events`) and the recorder
+//! (`events.jsonl`) drop and restore them with one conversion:
+//!
+//! | type | key | copy of |
+//! |---|---|---|
+//! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count` |
+//! | `score.computed` | `evaluation` | the meta of `risk.evaluated` `inputs[1]` |
+//! | `asset.discovered`, `asset.updated` | `sighting` | the `sighting` of the `asset.upserted` `cause_event_id` |
+//! | `asset.discovered`, `asset.updated` | `sightings` | its own `asset.sources_json`, parsed |
+//!
+//! A stored meta lacks the keys it cites and names them in [`CITED_KEY`] (`"$cited": ["snapshot",
+//! "evaluation"]`); [`restore`] puts them back. A store drops a cited key only when it holds the cited event
+//! and the copy equals it ([`stored_form`] asks the store through a closure), so restoring gives back,
+//! exactly, the meta that was published.
+
+use serde_json::{Map, Value};
+
+use crate::{DomainError, EventType};
+
+/// The key of a stored meta that lists the keys it dropped (a meta never has it on the wire).
+pub const CITED_KEY: &str = "$cited";
+
+/// One key of a meta that copies another event's body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Citation<'a> {
+    /// The key in the citing meta.
+    pub key: &'static str,
+    /// The type of the cited event.
+    pub kind: EventType,
+    /// The cited event's id.
+    pub event_id: &'a str,
+    /// The copy, as the citing meta carries it.
+    pub copy: &'a Value,
+}
+
+/// Where each citing type finds the id of each cited event.
+enum Source {
+    /// `inputs[i]`.
+    Input(usize),
+    /// The string at this key.
+    Key(&'static str),
+}
+
+/// `(key, cited type, where its id is)` for each type that cites.
+fn cites(kind: EventType) -> &'static [(&'static str, EventType, Source)] {
+    use EventType as T;
+    match kind {
+        T::ScoreComputed => &[("snapshot", T::SnapshotRecorded, Source::Input(0)), ("evaluation", T::RiskEvaluated, Source::Input(1))],
+        T::AssetDiscovered | T::AssetUpdated => &[("sighting", T::AssetUpserted, Source::Key("cause_event_id"))],
+        _ => &[],
+    }
+}
+
+/// The key of a meta that repeats another key of the same meta, parsed: `(copy, source object, source key)`.
+fn internal_copy(kind: EventType) -> Option<(&'static str, &'static str, &'static str)> {
+    matches!(kind, EventType::AssetDiscovered | EventType::AssetUpdated).then_some(("sightings", "asset", "sources_json"))
+}
+
+fn cited_id<'a>(meta: &'a Map<String, Value>, source: &Source) -> Option<&'a str> {
+    match source {
+        Source::Input(i) => meta.get("inputs")?.get(*i)?.as_str(),
+        Source::Key(k) => meta.get(*k)?.as_str(),
+    }
+}
+
+/// The keys of `meta` (of an event of `kind`) that copy another event's body, with the cited ids. A key
+/// whose value is `null` copies nothing and is not listed.
+#[must_use]
+pub fn citations(kind: EventType, meta: &Value) -> Vec<Citation<'_>> {
+    let Some(obj) = meta.as_object() else { return Vec::new() };
+    cites(kind)
+        .iter()
+        .filter_map(|(key, cited, source)| {
+            let copy = obj.get(*key).filter(|v| !v.is_null())?;
+            Some(Citation { key, kind: *cited, event_id: cited_id(obj, source)?, copy })
+        })
+        .collect()
+}
+
+/// What an event of `kind` with `meta` is, when another event cites it; `None` for types never cited.
+#[must_use]
+pub fn cited_value(kind: EventType, meta: &Value) -> Option<Value> {
+    match cited_view(kind, meta)? {
+        CitedView::Whole(v) => Some(v.clone()),
+        CitedView::Without(obj, key) => Some(Value::Object(obj.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| (k.clone(), v.clone())).collect())),
+    }
+}
+
+/// Whether `copy` equals the [`cited_value`] of an event of `kind` with `meta` (without building it).
+#[must_use]
+pub fn is_cited_copy(kind: EventType, meta: &Value, copy: &Value) -> bool {
+    match cited_view(kind, meta) {
+        Some(CitedView::Whole(v)) => v == copy,
+        Some(CitedView::Without(obj, key)) => {
+            copy.as_object().is_some_and(|c| c.len() == obj.len() - usize::from(obj.contains_key(key)) && obj.iter().filter(|(k, _)| k.as_str() != key).all(|(k, v)| c.get(k) == Some(v)))
+        }
+        None => false,
+    }
+}
+
+/// The [`cited_value`] of an event, borrowed from its meta; serializes as that value.
+#[derive(Debug, Clone, Copy)]
+pub enum CitedView<'a> {
+    Whole(&'a Value),
+    /// An object without one key.
+    Without(&'a Map<String, Value>, &'static str),
+}
+
+/// The [`cited_value`] of an event of `kind` with `meta`, borrowed.
+#[must_use]
+pub fn cited_view(kind: EventType, meta: &Value) -> Option<CitedView<'_>> {
+    match kind {
+        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, "source_count")),
+        EventType::RiskEvaluated => Some(CitedView::Whole(meta)),
+        EventType::AssetUpserted => meta.get("sighting").map(CitedView::Whole),
+        _ => None,
+    }
+}
+
+impl serde::Serialize for CitedView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Self::Whole(v) => v.serialize(s),
+            Self::Without(obj, key) => {
+                let mut m = s.serialize_map(None)?;
+                for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != *key) {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// The value `copy` repeats inside `meta`, parsed.
+fn internal_source(meta: &Map<String, Value>, object: &str, key: &str) -> Option<Value> {
+    serde_json::from_str(meta.get(object)?.get(key)?.as_str()?).ok()
+}
+
+/// The stored form of `meta` (of an event of `kind`): without the citations `holds` confirms (the store
+/// holds the cited event and its [`cited_value`] equals the copy) and without internal copies, the dropped
+/// keys listed under [`CITED_KEY`]. `None` when nothing can be dropped: store `meta` as it is.
+#[must_use]
+pub fn stored_form(kind: EventType, meta: &Value, mut holds: impl FnMut(&Citation<'_>) -> bool) -> Option<Value> {
+    let obj = meta.as_object().filter(|o| !o.contains_key(CITED_KEY))?;
+    let mut dropped: Vec<&str> = citations(kind, meta).iter().filter(|c| holds(c)).map(|c| c.key).collect();
+    if let Some((copy, object, key)) = internal_copy(kind)
+        && obj.get(copy).is_some_and(|v| Some(v) == internal_source(obj, object, key).as_ref())
+    {
+        dropped.push(copy);
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut stored: Map<String, Value> = obj.iter().filter(|(k, _)| !dropped.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    stored.insert(CITED_KEY.to_string(), Value::from(dropped));
+    Some(Value::Object(stored))
+}
+
+/// The events a stored meta (of an event of `kind`) cites for the keys it dropped: `(type, id)`.
+#[must_use]
+pub fn cited_events(kind: EventType, stored: &Value) -> Vec<(EventType, &str)> {
+    let Some(obj) = stored.as_object() else { return Vec::new() };
+    let listed: Vec<&str> = obj.get(CITED_KEY).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    cites(kind).iter().filter(|(k, ..)| listed.contains(k)).filter_map(|(_, cited, source)| Some((*cited, cited_id(obj, source)?))).collect()
+}
+
+/// Puts back what [`stored_form`] dropped from `stored` (of an event of `kind`) and removes [`CITED_KEY`];
+/// a meta without it is left as it is. `lookup(kind, id)` gives the [`cited_value`] of a cited event.
+///
+/// # Errors
+/// [`DomainError::Cited`] when a cited event is unknown to `lookup`, or a listed key is not one this type
+/// cites.
+pub fn restore(kind: EventType, stored: &mut Value, mut lookup: impl FnMut(EventType, &str) -> Option<Value>) -> Result<(), DomainError> {
+    let Some(obj) = stored.as_object_mut() else { return Ok(()) };
+    let Some(listed) = obj.remove(CITED_KEY) else { return Ok(()) };
+    let bad = |key: &str, id: &str| DomainError::Cited { kind, key: key.to_string(), event_id: id.to_string() };
+    for key in listed.as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap_or_default();
+        let value = if let Some((_, cited, source)) = cites(kind).iter().find(|(k, ..)| *k == key) {
+            let id = cited_id(obj, source).unwrap_or_default().to_string();
+            lookup(*cited, &id).ok_or_else(|| bad(key, &id))?
+        } else if let Some((_, object, from)) = internal_copy(kind).filter(|(copy, ..)| *copy == key) {
+            internal_source(obj, object, from).ok_or_else(|| bad(key, ""))?
+        } else {
+            return Err(bad(key, ""));
+        };
+        obj.insert(key.to_string(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn score() -> Value {
+        json!({"score": "1", "inputs": ["snap1", "risk1"], "snapshot": {"asset_id": "a", "price_usd": "2"}, "evaluation": {"checks": []}, "source_count": 1})
+    }
+
+    fn lookup(kind: EventType, id: &str) -> Option<Value> {
+        match (kind, id) {
+            (EventType::SnapshotRecorded, "snap1") => cited_value(kind, &json!({"asset_id": "a", "price_usd": "2", "source_count": 3})),
+            (EventType::RiskEvaluated, "risk1") => cited_value(kind, &json!({"checks": []})),
+            (EventType::AssetUpserted, "up1") => cited_value(kind, &json!({"asset_id": "a", "sighting": {"source": "s"}})),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_score_cites_its_snapshot_and_evaluation_and_restores_exactly() {
+        let meta = score();
+        let cites: Vec<_> = citations(EventType::ScoreComputed, &meta).iter().map(|c| (c.key, c.kind, c.event_id)).collect();
+        assert_eq!(cites, vec![("snapshot", EventType::SnapshotRecorded, "snap1"), ("evaluation", EventType::RiskEvaluated, "risk1")]);
+        let mut stored = stored_form(EventType::ScoreComputed, &meta, |c| lookup(c.kind, c.event_id).as_ref() == Some(c.copy)).unwrap();
+        assert_eq!(stored, json!({"score": "1", "inputs": ["snap1", "risk1"], "source_count": 1, "$cited": ["snapshot", "evaluation"]}));
+        assert_eq!(cited_events(EventType::ScoreComputed, &stored), vec![(EventType::SnapshotRecorded, "snap1"), (EventType::RiskEvaluated, "risk1")]);
+        restore(EventType::ScoreComputed, &mut stored, lookup).unwrap();
+        assert_eq!(stored, meta);
+    }
+
+    #[test]
+    fn only_confirmed_copies_are_dropped() {
+        let mut meta = score();
+        meta["evaluation"] = json!({"checks": ["differs"]});
+        let mut stored = stored_form(EventType::ScoreComputed, &meta, |c| lookup(c.kind, c.event_id).as_ref() == Some(c.copy)).unwrap();
+        assert_eq!(stored["$cited"], json!(["snapshot"]));
+        assert_eq!(stored["evaluation"], meta["evaluation"]);
+        restore(EventType::ScoreComputed, &mut stored, lookup).unwrap();
+        assert_eq!(stored, meta);
+        assert_eq!(stored_form(EventType::ScoreComputed, &meta, |_| false), None, "nothing confirmed: stored as is");
+        let plain = json!({"score": "1"});
+        assert_eq!(stored_form(EventType::ScoreComputed, &plain, |_| true), None);
+        let mut same = plain.clone();
+        restore(EventType::ScoreComputed, &mut same, |_, _| None).unwrap();
+        assert_eq!(same, plain, "a meta without $cited is left alone");
+    }
+
+    #[test]
+    fn asset_changes_cite_the_cause_sighting_and_drop_the_parsed_sources() {
+        let meta = json!({
+            "asset": {"asset_id": "a", "sources_json": "[{\"source\":\"s\"}]"},
+            "sightings": [{"source": "s"}],
+            "sighting": {"source": "s"},
+            "cause_event_id": "up1",
+        });
+        let mut stored = stored_form(EventType::AssetDiscovered, &meta, |c| lookup(c.kind, c.event_id).as_ref() == Some(c.copy)).unwrap();
+        assert_eq!(stored["$cited"], json!(["sighting", "sightings"]));
+        assert!(stored.get("sightings").is_none() && stored.get("sighting").is_none());
+        restore(EventType::AssetDiscovered, &mut stored, lookup).unwrap();
+        assert_eq!(stored, meta);
+    }
+
+    #[test]
+    fn cited_copies_compare_and_serialize_without_copying() {
+        let snap = json!({"asset_id": "a", "price_usd": "2", "source_count": 3});
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a", "price_usd": "2"})));
+        assert!(!is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a"})));
+        assert!(!is_cited_copy(EventType::SnapshotRecorded, &snap, &json!({"asset_id": "a", "price_usd": "2", "x": 1})));
+        let plain = json!({"asset_id": "a", "price_usd": "2"});
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &plain, &plain));
+        assert!(!is_cited_copy(EventType::ScoreComputed, &plain, &plain), "never cited");
+        let view = cited_view(EventType::SnapshotRecorded, &snap).unwrap();
+        assert_eq!(serde_json::to_value(view).unwrap(), cited_value(EventType::SnapshotRecorded, &snap).unwrap());
+    }
+
+    #[test]
+    fn a_missing_cited_event_is_an_error() {
+        let mut stored = json!({"inputs": ["gone", "risk1"], "$cited": ["snapshot"]});
+        let err = restore(EventType::ScoreComputed, &mut stored, lookup).unwrap_err();
+        assert!(err.to_string().contains("snapshot") && err.to_string().contains("gone"), "{err}");
+        let mut bogus = json!({"$cited": ["nope"]});
+        assert!(restore(EventType::ScoreComputed, &mut bogus, lookup).is_err());
+    }
+}
