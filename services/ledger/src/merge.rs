@@ -65,7 +65,13 @@ impl AssetState {
         let s = &up.sighting;
         let seen = ts_str(&s.first_observed_at);
         let row = &mut self.row;
-        row.symbol.clone_from(&up.symbol);
+        // Arrival order is not deterministic (sources publish concurrently), so identity follows the
+        // sighting order instead: the earliest sighting wins, ties broken by source name, and an empty
+        // symbol never replaces a known one. A re-derivation then merges to the same row.
+        let earlier = (seen.as_str(), s.source.as_str()) < (row.first_seen_at.as_str(), row.first_source.as_str());
+        if !up.symbol.is_empty() && (row.symbol.is_empty() || earlier) {
+            row.symbol.clone_from(&up.symbol);
+        }
         if up.name.is_some() {
             row.name.clone_from(&up.name);
         }
@@ -76,7 +82,7 @@ impl AssetState {
         if address.is_some() {
             row.address = address;
         }
-        if seen < row.first_seen_at {
+        if earlier {
             row.first_seen_at.clone_from(&seen);
             row.first_source.clone_from(&s.source);
         }
