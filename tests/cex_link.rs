@@ -15,7 +15,7 @@ use nl_adapters::cex::mock::{MockResponse, MockVenue};
 use nl_adapters::dex::config::GeckoTerminalConfig;
 use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, MemoryBus, ServiceCtx};
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_domain::Sighting;

@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use nl_bus::testkit::{NatsServer, wait_until};
+use nl_testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, Message, NatsBus};
 
 const N: usize = 10_000;

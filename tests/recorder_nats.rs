@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use nl_bus::testkit::{NatsServer, wait_until};
+use nl_testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, Message, NatsBus};
 use nl_domain::Envelope;
 

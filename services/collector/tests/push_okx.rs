@@ -10,7 +10,7 @@ use nl_adapters::cex::config::{SourceConfig, SourceKind, SourcesConfig};
 use nl_adapters::cex::mock::{MockResponse, MockVenue};
 use nl_adapters::cex::push::mock::MockWsVenue;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
 use nl_collector::push::{PushOptions, PushOptionsMap, build_push_sources};
 use nl_collector::runtime::{CollectorCtx, RunIdentity};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use nl_bus::MemoryBus;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_domain::Snapshot;
 use nl_enricher::stats::Dropped;
 use nl_enricher::EnricherConfig;

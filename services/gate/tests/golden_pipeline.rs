@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nl_adapters::providers::{Provider, ProvidersConfig};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, MemoryBus, Message, ServiceCtx};
 use nl_domain::{AssetId, AssetUpsert, Decision, Envelope, EventType, ObservationKind, Sighting, Snapshot, Ts};
 use nl_gate::golden::{GoldenFile, GoldenScenario};

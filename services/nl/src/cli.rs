@@ -183,6 +183,9 @@ pub enum BenchTarget {
     /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
     /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
     DexEvm,
+    /// CEX listing detection latency against loopback mock venues: OKX instrument-list polling (every 200 ms)
+    /// and the OKX WebSocket push, p50/p99 over min(events, 50) listings each.
+    Collector,
     /// Listings/s to a gate decision and observation -> decision p50/p99 with enricher, risk-scorer, gate
     /// and ledger as separate `nl serve` processes over a private nats-server (`--events` listings per phase).
     Pipeline,

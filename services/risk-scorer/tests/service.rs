@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use nl_adapters::providers::ProvidersConfig;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, Delivery, MemoryBus, Message, Subscription};
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, Snapshot, Ts, Verdict};
 use nl_risk_scorer::{Clock, RiskScorerConfig, RiskScorerCtx, RunIdentity, ScoreComputed};

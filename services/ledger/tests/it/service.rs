@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_bus::testkit::{service_ctx, wait_until};
+use nl_testkit::{service_ctx, wait_until};
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message};
 use nl_domain::{Envelope, EventType};
 use nl_ledger::{LedgerConfig, LedgerStore};
