@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use nl_domain::raw_subject;
 use nl_adapters::cex::config::{SourceConfig, SourceKind, SourcesConfig};
-use nl_adapters::cex::mock::{MockResponse, MockVenue};
-use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
+use nl_testkit::ws_venue::MockWsVenue;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use nl_testkit::wait_until;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};

@@ -6,6 +6,7 @@
 //!   against loopback mock venues;
 //! * `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
 //!   throughput;
+//! * `nl bench risk-gate`: snapshot -> risk-scorer -> gate over `MemoryBus`, providers on loopback;
 //! * `nl bench enrich` ([`crate::bench_enrich`]): enrich + risk + score + gate per asset over `MemoryBus`;
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
 //! * `nl bench rederive`: raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from
@@ -31,6 +32,7 @@ use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
 mod bus;
 pub(crate) mod collector;
 mod collector_push;
+mod risk_gate;
 
 use crate::cli::BenchTarget;
 use crate::config::NlConfig;
@@ -45,6 +47,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: usize) -> an
         BenchTarget::Enrich => enrich(n).await?,
         BenchTarget::Collector => collector(n).await?,
         BenchTarget::DexEvm => dex_evm(n).await?,
+        BenchTarget::RiskGate => risk_gate(n).await?,
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
         BenchTarget::Rederive => rederive(loaded, n).await?,
     }
@@ -130,6 +133,14 @@ enum Mode {
     Concurrent,
     /// Publish everything first, then start the ledger; the rate is events over its start to its last commit.
     Backlog,
+}
+
+async fn risk_gate(n: usize) -> anyhow::Result<()> {
+    println!("nl bench risk-gate: {n} assets, snapshot -> risk + score -> gate over MemoryBus, providers on loopback, {} build", build_kind());
+    let (per_sec, p99_micros) = risk_gate::bench_risk_gate(n).await.context("risk-gate bench")?;
+    println!("  throughput:                          {per_sec:>10.0} decisions/s");
+    println!("  latency snapshot -> decision p99:    {:>10.1} ms", p99_micros / 1e3);
+    Ok(())
 }
 
 async fn enrich(n: usize) -> anyhow::Result<()> {

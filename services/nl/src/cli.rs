@@ -116,7 +116,7 @@ pub enum Command {
     Bench {
         #[arg(value_enum)]
         target: BenchTarget,
-        /// Number of events (of assets, for `enrich`).
+        /// Number of events (of assets, for `enrich` and `risk-gate`).
         #[arg(long, default_value_t = 100_000)]
         events: usize,
     },
@@ -180,6 +180,8 @@ pub enum BenchTarget {
     Ledger,
     /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.
     Enrich,
+    /// Snapshot -> risk + score -> gate per asset over MemoryBus (providers on loopback): decisions/s and p99 latency.
+    RiskGate,
     /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
     /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
     DexEvm,

@@ -1,12 +1,19 @@
 //! Test support shared by every crate's tests and by `nl bench`: a throwaway `nats-server` per test
-//! ([`NatsServer`]), a condition waiter ([`wait_until`]), unique names, a test [`ServiceCtx`], and the bus
-//! [`contract`] suite both bus implementations must pass.
+//! ([`NatsServer`]), a condition waiter ([`wait_until`]), unique names, a test [`ServiceCtx`], the bus
+//! [`contract`] suite both bus implementations must pass, and scripted loopback counterparts: a CEX venue
+//! over HTTP ([`cex_venue`]) and WebSocket ([`ws_venue`]), an EVM node ([`evm_node`]) and the risk
+//! providers ([`provider_mock`]); and the [`golden`] scenarios as data.
 //!
 //! It is its own crate so production crates do not ship it: crates take it as a dev-dependency (the `nl`
 //! binary links it for `nl bench`). Helpers panic with a clear message instead of returning errors, which
 //! is what a test wants.
 
+pub mod cex_venue;
 pub mod contract;
+pub mod evm_node;
+pub mod golden;
+pub mod provider_mock;
+pub mod ws_venue;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};

@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nl_adapters::Source;
-use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
 use nl_adapters::cex::okx;
 use nl_adapters::cex::poll::InstrumentListSource;
 use nl_adapters::dex::config::EvmChainConfig;
 use nl_adapters::dex::evm::client::EvmLogSource;
-use nl_adapters::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
+use nl_testkit::evm_node::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::EventType;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nl_adapters::cex::push::PushKind;
-use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_testkit::ws_venue::MockWsVenue;
 use nl_adapters::kit::WsConfig;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::{Envelope, EventType};
