@@ -9,8 +9,12 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use crate::db::{rows_per_statement, ts_str};
 use crate::error::Result;
 
-/// `INSERT`s `items` as `head VALUES (...), (...) tail`, chunked.
-pub(crate) async fn exec_chunked<T>(
+/// `INSERT`s `items` as `head VALUES (...), (...) tail`, chunked; returns the rows affected. Public for
+/// `nl bench ledger`'s raw-SQLite baseline, which must batch exactly as the ledger does.
+///
+/// # Errors
+/// The first failing statement.
+pub async fn exec_chunked<T>(
     conn: &mut SqliteConnection,
     head: &str,
     tail: &str,

@@ -30,6 +30,8 @@ use nl_runtime::{CycleConfig, RederiveOptions};
 use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
 
 mod bus;
+mod dex;
+mod ledger;
 pub(crate) mod collector;
 mod collector_push;
 mod risk_gate;
@@ -77,7 +79,7 @@ async fn collector(n: usize) -> anyhow::Result<()> {
 }
 
 async fn dex_evm(n: usize) -> anyhow::Result<()> {
-    use nl_adapters::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    use dex::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
     let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
     println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
     let (p50, p99) = collector::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;
@@ -93,10 +95,10 @@ async fn dex_evm(n: usize) -> anyhow::Result<()> {
 
 async fn ledger(n: usize) -> anyhow::Result<()> {
     println!("nl bench ledger: {n} events of ~200 bytes, {} build", build_kind());
-    let raw = nl_ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
-    println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", nl_ledger::BENCH_TX_ROWS);
+    let raw = ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
+    println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", ledger::BENCH_TX_ROWS);
 
-    let store = nl_ledger::bench_ledger_apply(n, nl_ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
+    let store = ledger::bench_ledger_apply(n, ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
     println!("  ledger store apply, no bus (dedup, typed dispatch):       {store:>10.0} events/s  ({:.0}% of raw)", 100.0 * store / raw.max(1.0));
 
     let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
@@ -161,11 +163,11 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join(format!("bench-{label}.db"));
     let mut cfg = LedgerConfig::with_db_path(&db);
-    cfg.batch_size = nl_ledger::BENCH_TX_ROWS;
+    cfg.batch_size = ledger::BENCH_TX_ROWS;
     let run = RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: "bench".into() };
     let svc = nl_ledger::build(cfg, ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the ledger")?;
     let stats = svc.stats();
-    let envs = nl_ledger::bench_envelopes(n);
+    let envs = nl_testkit::bench_envelopes(n);
     let msgs: Vec<Message> = envs.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect::<anyhow::Result<_>>()?;
     let stop = CancellationToken::new();
     let publish_all = || async {

@@ -2,7 +2,7 @@
 //! ([`NatsServer`]), a condition waiter ([`wait_until`]), unique names, a test [`ServiceCtx`], the bus
 //! [`contract`] suite both bus implementations must pass, and scripted loopback counterparts: a CEX venue
 //! over HTTP ([`cex_venue`]) and WebSocket ([`ws_venue`]), an EVM node ([`evm_node`]) and the risk
-//! providers ([`provider_mock`]); and the [`golden`] scenarios as data.
+//! providers ([`provider_mock`]); the [`golden`] scenarios as data; and [`bench_envelopes`], bulk events.
 //!
 //! It is its own crate so production crates do not ship it: crates take it as a dev-dependency (the `nl`
 //! binary links it for `nl bench`). Helpers panic with a clear message instead of returning errors, which
@@ -10,6 +10,7 @@
 
 pub mod cex_venue;
 pub mod contract;
+mod envelopes;
 pub mod evm_node;
 pub mod golden;
 pub mod provider_mock;
@@ -24,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nl_bus::{Bus, NatsConfig, ServiceCtx};
+
+pub use envelopes::bench_envelopes;
 
 /// Env variable that overrides where the `nats-server` binary is.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
