@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; CI's .ci/run calls exactly this).
-# Installs what the tests need when it is missing (nats-server from Debian's packages), then runs every
+# Installs what the tests need when it is missing (nats-server and python3 from Debian's packages), checks
+# that no service crate depends on another (scripts/check-deps.py), then runs every
 # test in the workspace. Tests start their own nats-server on a free loopback port with a temporary store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -19,4 +21,6 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
+# Architecture check first: a service crate that depends on another service crate fails CI.
+python3 scripts/check-deps.py
 cargo test --workspace --locked "$@"

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use nl_adapters::Source;
 use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
-use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
 use nl_adapters::dex::config::GeckoTerminalConfig;
 use nl_adapters::dex::geckoterminal::client::GeckoTerminalSource;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, MemoryBus, ServiceCtx};
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use nl_domain::Sighting;

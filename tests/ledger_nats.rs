@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use nl_bus::testkit::{NatsServer, wait_until};
+use nl_testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, Message, NatsBus};
 
 const N: usize = 10_000;
@@ -30,7 +30,7 @@ async fn ledger_survives_sigkill_and_double_publish_is_idempotent() {
     let db = out.path().join("nl.db");
     let env = support::nats_env(&cfg);
 
-    let envs = nl_ledger::bench_envelopes(N);
+    let envs = nl_testkit::bench_envelopes(N);
     let published: BTreeSet<String> = envs.iter().map(|e| e.event_id.0.clone()).collect();
     assert_eq!(published.len(), N);
     let msgs: Vec<Message> = envs.iter().map(|e| Message::new(e.subject(), e.event_id.0.clone(), e.to_json().expect("json"))).collect();

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use nl_bus::testkit::{NatsServer, wait_until};
+use nl_testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, Message, NatsBus};
 use nl_domain::Envelope;
 
@@ -27,7 +27,7 @@ async fn recorder_survives_sigkill_with_exactly_once_lines() {
     let mut env = support::nats_env(&cfg);
     env.push(("NL_RECORDER__BATCH_SIZE", "50".to_string()));
 
-    let envs = nl_ledger::bench_envelopes(N);
+    let envs = nl_testkit::bench_envelopes(N);
     let msgs: Vec<Message> = envs.iter().map(|e| Message::new(e.subject(), e.event_id.0.clone(), e.to_json().expect("json"))).collect();
     bus.publish_batch(msgs).await.expect("publish");
 

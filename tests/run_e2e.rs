@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use nl_adapters::cex::push::mock::MockWsVenue;
-use nl_bus::testkit::wait_until;
+use nl_testkit::ws_venue::MockWsVenue;
+use nl_testkit::wait_until;
 use nl_simulator::{Simulator, TokenKind, world::token_address};
 use serde_json::Value;
 use support::{KEEP, discovered, sim_env};

@@ -1,5 +1,5 @@
 //! Helpers for the end-to-end tests: run the real `nl` binary against a temp output dir and, where
-//! needed, a real nats-server started by `nl_bus::testkit::NatsServer`, or the loopback venues of
+//! needed, a real nats-server started by `nl_testkit::NatsServer`, or the loopback venues of
 //! `nl_simulator` ([`sim_env`]).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 

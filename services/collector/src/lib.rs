@@ -13,7 +13,6 @@ pub mod state;
 pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 
-pub mod bench;
 pub mod push;
 pub mod serve;
 pub mod state_nats;

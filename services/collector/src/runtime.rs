@@ -306,7 +306,7 @@ mod tests {
         let task = tokio::spawn(collector.run(async move {
             let _ = rx.await;
         }));
-        assert!(nl_bus::testkit::wait_until(Duration::from_secs(10), || async { polls.polls.load(Ordering::Relaxed) == 1 }).await);
+        assert!(nl_testkit::wait_until(Duration::from_secs(10), || async { polls.polls.load(Ordering::Relaxed) == 1 }).await);
         tx.send(()).expect("the collector is waiting for shutdown");
         let stopped = tokio::time::timeout(Duration::from_secs(10), task).await;
         assert!(matches!(stopped, Ok(Ok(()))), "the collector stops while the fetch is still pending");

@@ -4,7 +4,7 @@
 mod cex_common;
 
 use cex_common::{Harness, ms, test_data};
-use nl_adapters::cex::mock::MockResponse;
+use nl_testkit::cex_venue::MockResponse;
 use nl_collector::{Collector, PollReport, StateStore};
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ mod cex_common;
 
 use cex_common::{Harness, drain, test_data};
 use nl_adapters::cex::config::build_sources_for_run;
-use nl_adapters::cex::mock::MockResponse;
+use nl_testkit::cex_venue::MockResponse;
 use nl_adapters::kit::RecordedQueues;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
 use nl_collector::PollReport;

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use cex_common::{Harness, drain, ms, test_data};
-use nl_adapters::cex::mock::MockResponse;
-use nl_bus::testkit::wait_until;
+use nl_testkit::cex_venue::MockResponse;
+use nl_testkit::wait_until;
 use nl_collector::{PollReport, StateStore};
 use serde_json::{Value, json};
 

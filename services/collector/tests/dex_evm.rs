@@ -14,7 +14,7 @@ use dex_support::{Harness, MockLog, MockNode, TokenInfo, USDC, V3_FACTORY, V4_PO
 use nl_adapters::Source;
 use nl_adapters::dex::config::EvmChainConfig;
 use nl_adapters::dex::evm::client::EvmLogSource;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_collector::Collector;
 use serde_json::Value;
 

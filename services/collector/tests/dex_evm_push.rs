@@ -13,7 +13,7 @@ use std::time::Duration;
 use dex_support::{Harness, MockNode, TokenInfo, WETH, a, addr, lower, meta, v2_pair};
 use nl_adapters::dex::config::{DexScreenerConfig, DexSourcesConfig, EvmChainConfig, GeckoTerminalConfig};
 use nl_adapters::kit::{SecretLocation, SecretParam};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_collector::push::evm::{EvmPushSource, build_dex_feeds};
 use nl_collector::serve::{Feeds, ServeConfig, build_feed_sources};
 use serde_json::Value;

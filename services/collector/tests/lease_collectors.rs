@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::Uri;
-use nl_bus::testkit::{NatsServer, unique_name, wait_until};
+use nl_testkit::{NatsServer, unique_name, wait_until};
 use tokio::time::Instant;
 
 const PROCS: usize = 3;

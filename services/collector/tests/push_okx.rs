@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use nl_domain::raw_subject;
 use nl_adapters::cex::config::{SourceConfig, SourceKind, SourcesConfig};
-use nl_adapters::cex::mock::{MockResponse, MockVenue};
-use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
+use nl_testkit::ws_venue::MockWsVenue;
 use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
 use nl_collector::push::{PushOptions, PushOptionsMap, build_push_sources};
 use nl_collector::runtime::{CollectorCtx, RunIdentity};

@@ -18,7 +18,7 @@ use axum::routing::get;
 use common::*;
 use nl_adapters::kit::RecordedResponses;
 use nl_bus::MemoryBus;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_domain::{Decimal, RawEvent, Snapshot, Ts};
 use nl_enricher::stats::Stage;
 use nl_enricher::EnricherConfig;

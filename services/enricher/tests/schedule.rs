@@ -14,7 +14,7 @@ use nl_adapters::dex::dexscreener::PairFetcher;
 use nl_adapters::dex::dexscreener::client::TokenPairs;
 use nl_domain::Decimal;
 use nl_bus::MemoryBus;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_domain::Snapshot;
 use nl_enricher::stats::Dropped;
 use nl_enricher::EnricherConfig;

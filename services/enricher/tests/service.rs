@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, MemoryBus};
 use nl_domain::{AssetUpsert, ChangeKind, Decimal, EventType, RawEvent, Snapshot};
 use nl_enricher::stats::{Dropped, Stage};

@@ -5,20 +5,16 @@
 //! L5 is final: no function here takes AI output, text descriptions or anything but numeric and flag
 //! inputs. There is no order-placing code in nl; L6 only answers "allowed or not" to an external executor.
 //!
-//! The I/O lives at the edge: [`service`] (the bus consumer of `score.computed`), [`grpc`] (the `Gate`
-//! server) and [`mock`] (loopback provider mocks for tests and benches).
+//! The I/O lives at the edge: [`service`] (the bus consumer of `score.computed`) and [`grpc`] (the `Gate`
+//! server).
 #![forbid(unsafe_code)]
 
-pub mod bench;
 pub mod decide;
 pub mod error;
 pub mod execution;
-pub mod golden;
 pub mod grpc;
-pub mod mock;
 pub mod service;
 
-pub use bench::{bench_pipeline, bench_risk_gate, serve_fine_evm_providers};
 pub use decide::{GateConfig, decide};
 pub use error::GateError;
 pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};

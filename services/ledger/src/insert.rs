@@ -10,8 +10,12 @@ use crate::db::rows_per_statement;
 use crate::error::Result;
 use crate::rows::{DecisionRow, RawRow, RiskRow, ScoreRow, SnapshotRow};
 
-/// `INSERT`s `items` as `head VALUES (...), (...) tail`, chunked.
-pub(crate) async fn exec_chunked<T>(
+/// `INSERT`s `items` as `head VALUES (...), (...) tail`, chunked; returns the rows affected. Public for
+/// `nl bench ledger`'s raw-SQLite baseline, which must batch exactly as the ledger does.
+///
+/// # Errors
+/// The first failing statement.
+pub async fn exec_chunked<T>(
     conn: &mut SqliteConnection,
     head: &str,
     tail: &str,

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 mod apply;
-pub mod bench;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -29,11 +28,11 @@ mod typed;
 mod writer;
 
 pub use apply::{ApplyOutcome, InvalidEvent};
-pub use bench::{BENCH_TX_ROWS, bench_envelopes, bench_ledger_apply, bench_raw_insert};
 pub use config::LedgerConfig;
 pub use db::MIGRATOR;
 pub use error::LedgerError;
 pub use footprint::{Footprint, TableBytes, footprint};
+pub use insert::exec_chunked;
 pub use grpc::{LedgerGrpc, serve, serve_listener};
 pub use merge::DEFAULT_STATUS;
 pub use read::SqliteReader;

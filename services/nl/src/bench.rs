@@ -2,8 +2,11 @@
 //!
 //! * `nl bench ledger`: events/s into SQLite through `MemoryBus` and through NATS, next to SQLite's raw
 //!   batched-insert rate for the same rows on the same machine, in the same run;
+//! * `nl bench collector`: CEX listing detection latency, OKX instrument-list polling and OKX WebSocket push,
+//!   against loopback mock venues;
 //! * `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
 //!   throughput;
+//! * `nl bench risk-gate`: snapshot -> risk-scorer -> gate over `MemoryBus`, providers on loopback;
 //! * `nl bench enrich` ([`crate::bench_enrich`]): enrich + risk + score + gate per asset over `MemoryBus`;
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
 //! * `nl bench rederive`: raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from
@@ -27,6 +30,13 @@ use nl_ledger::{LedgerConfig, LedgerStore};
 use nl_runtime::{CycleConfig, RederiveOptions};
 use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
 
+mod bus;
+mod dex;
+mod ledger;
+pub(crate) mod collector;
+mod collector_push;
+mod risk_gate;
+
 use crate::cli::BenchTarget;
 use crate::config::NlConfig;
 
@@ -39,7 +49,9 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
     match target {
         BenchTarget::Ledger => ledger(n).await?,
         BenchTarget::Enrich => enrich(n).await?,
+        BenchTarget::Collector => collector(n).await?,
         BenchTarget::DexEvm => dex_evm(n).await?,
+        BenchTarget::RiskGate => risk_gate(n).await?,
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
         BenchTarget::Rederive => rederive(loaded, n).await?,
         BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
@@ -54,11 +66,26 @@ fn build_kind() -> &'static str {
 /// Most pushed pairs timed by `nl bench dex-evm` (each is one mined block and a few round trips).
 const MAX_PUSH_ROUNDS: usize = 1_000;
 
+/// Most listings timed per detection path by `nl bench collector` (polling runs in real time, one interval each).
+const MAX_DETECTION_ROUNDS: usize = 50;
+/// Poll interval of the instrument-list source in `nl bench collector`.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+async fn collector(n: usize) -> anyhow::Result<()> {
+    let rounds = n.clamp(1, MAX_DETECTION_ROUNDS);
+    println!("nl bench collector: {rounds} new listings per detection path, {} build", build_kind());
+    let (p50, p99) = collector::bench_poll_detection(POLL_INTERVAL, rounds).await.context("poll detection bench")?;
+    println!("  poll detection (OKX instrument list every {POLL_INTERVAL:?} -> listing.observed): p50 {p50:>9.3?}  p99 {p99:>9.3?}");
+    let (p50, p99) = collector_push::bench_push_detection(rounds).await.context("push detection bench")?;
+    println!("  push detection (OKX WebSocket frame -> listing.observed):           p50 {p50:>9.3?}  p99 {p99:>9.3?}");
+    Ok(())
+}
+
 async fn dex_evm(n: usize) -> anyhow::Result<()> {
-    use nl_adapters::dex::bench::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
+    use dex::{decode_frames_throughput, decode_throughput, generate_logs, subscription_frame};
     let rounds = n.clamp(1, MAX_PUSH_ROUNDS);
     println!("nl bench dex-evm: {rounds} pushed pairs, {n} logs decoded, {} build", build_kind());
-    let (p50, p99) = nl_collector::bench::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;
+    let (p50, p99) = collector::bench_evm_push_latency(rounds).await.context("EVM push latency bench")?;
     println!("  push detection (WS log -> listing.observed, header + ERC-20 metadata lookups): p50 {p50:>9.3?}  p99 {p99:>9.3?}");
     let logs = generate_logs(n);
     let d = decode_throughput(&logs);
@@ -71,10 +98,10 @@ async fn dex_evm(n: usize) -> anyhow::Result<()> {
 
 async fn ledger(n: usize) -> anyhow::Result<()> {
     println!("nl bench ledger: {n} events of ~200 bytes, {} build", build_kind());
-    let raw = nl_ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
-    println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", nl_ledger::BENCH_TX_ROWS);
+    let raw = ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
+    println!("  SQLite raw batched insert (push_values, 1 tx/{} rows):  {raw:>10.0} rows/s", ledger::BENCH_TX_ROWS);
 
-    let store = nl_ledger::bench_ledger_apply(n, nl_ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
+    let store = ledger::bench_ledger_apply(n, ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
     println!("  ledger store apply, no bus (dedup, typed dispatch):       {store:>10.0} events/s  ({:.0}% of raw)", 100.0 * store / raw.max(1.0));
 
     let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
@@ -82,18 +109,18 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
     println!("  MemoryBus publish:                                        {publish:>10.0} events/s");
     println!("  MemoryBus -> ledger -> SQLite (end to end):               {rate:>10.0} events/s  ({:.0}% of raw)", 100.0 * rate / raw.max(1.0));
 
-    match nl_bus::testkit::NatsServer::try_start(None).await {
+    match nl_testkit::NatsServer::try_start(None).await {
         Ok(server) => {
             let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&server.bus_config()).await.context("connecting to the bench nats-server")?);
             let (rate, publish) = through_bus(Arc::clone(&bus), n, "nats-backlog", Mode::Backlog).await?;
             println!("  NATS JetStream publish (windowed PubAcks, nothing consuming): {publish:>6.0} events/s");
             println!("  NATS -> ledger -> SQLite (draining that backlog):         {rate:>10.0} events/s  ({:.0}% of raw)", 100.0 * rate / raw.max(1.0));
-            let consume = nl_bus::bench::bench_consume(bus.as_ref(), nl_ledger::service::EVENTS_FILTER, n).await.context("NATS consume bench")?;
+            let consume = bus::bench_consume(bus.as_ref(), nl_ledger::service::EVENTS_FILTER, n).await.context("NATS consume bench")?;
             println!("  NATS fetch + ack only, same backlog (no store):           {consume:>10.0} events/s");
             // Fresh stream contents: a second server, so the ledger does not see the backlog's events.
             drop(bus);
             drop(server);
-            let server = nl_bus::testkit::NatsServer::try_start(None).await.map_err(|e| anyhow::anyhow!("second bench nats-server: {e}"))?;
+            let server = nl_testkit::NatsServer::try_start(None).await.map_err(|e| anyhow::anyhow!("second bench nats-server: {e}"))?;
             let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&server.bus_config()).await.context("connecting to the bench nats-server")?);
             let (rate, publish) = through_bus(bus, n, "nats", Mode::Concurrent).await?;
             println!("  NATS publish while the ledger consumes:                   {publish:>10.0} events/s");
@@ -111,6 +138,14 @@ enum Mode {
     Concurrent,
     /// Publish everything first, then start the ledger; the rate is events over its start to its last commit.
     Backlog,
+}
+
+async fn risk_gate(n: usize) -> anyhow::Result<()> {
+    println!("nl bench risk-gate: {n} assets, snapshot -> risk + score -> gate over MemoryBus, providers on loopback, {} build", build_kind());
+    let (per_sec, p99_micros) = risk_gate::bench_risk_gate(n).await.context("risk-gate bench")?;
+    println!("  throughput:                          {per_sec:>10.0} decisions/s");
+    println!("  latency snapshot -> decision p99:    {:>10.1} ms", p99_micros / 1e3);
+    Ok(())
 }
 
 async fn enrich(n: usize) -> anyhow::Result<()> {
@@ -131,11 +166,11 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join(format!("bench-{label}.db"));
     let mut cfg = LedgerConfig::with_db_path(&db);
-    cfg.batch_size = nl_ledger::BENCH_TX_ROWS;
+    cfg.batch_size = ledger::BENCH_TX_ROWS;
     let run = RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: "bench".into() };
     let svc = nl_ledger::build(cfg, ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the ledger")?;
     let stats = svc.stats();
-    let envs = nl_ledger::bench_envelopes(n);
+    let envs = nl_testkit::bench_envelopes(n);
     let msgs: Vec<Message> = envs.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect::<anyhow::Result<_>>()?;
     let stop = CancellationToken::new();
     let publish_all = || async {

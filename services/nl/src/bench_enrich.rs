@@ -110,7 +110,7 @@ fn observation(i: usize, at: nl_domain::Ts) -> anyhow::Result<ListingObservation
 pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures> {
     anyhow::ensure!(n > 0, "--events must be at least 1");
     let (ds_url, ds_task) = serve_dexscreener().await?;
-    let (risk_addr, risk_task) = nl_gate::serve_fine_evm_providers().await.map_err(anyhow::Error::msg)?;
+    let (risk_addr, risk_task) = nl_testkit::golden::serve_fine_evm_providers().await.map_err(anyhow::Error::msg)?;
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.saturating_mul(16).max(10_000), ..MemoryBusConfig::default() }));
     let run = RunIdentity { run_id: "nl_bench".into(), config_hash: "bench".into() };
 

@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use nl_bus::observation_messages;
-use nl_bus::testkit::{NatsServer, wait_until};
 use nl_bus::{Bus, ConsumerSpec, NatsBus, Subscription};
-use nl_collector::bench::percentile;
 use nl_config::Loaded;
 use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RunIdentity};
+use nl_testkit::{NatsServer, wait_until};
 use tokio::process::{Child, Command};
 
+use crate::bench::collector::percentile;
 use crate::config::NlConfig;
 
 /// The throughput target, listings per second.

@@ -116,7 +116,7 @@ pub enum Command {
     Bench {
         #[arg(value_enum)]
         target: BenchTarget,
-        /// Number of events (of assets for `enrich`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
+        /// Number of events (of assets for `enrich` and `risk-gate`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
         #[arg(long)]
         events: Option<usize>,
         /// Repetitions of `bytes` (it prints min/median/max over them).
@@ -183,9 +183,14 @@ pub enum BenchTarget {
     Ledger,
     /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.
     Enrich,
+    /// Snapshot -> risk + score -> gate per asset over MemoryBus (providers on loopback): decisions/s and p99 latency.
+    RiskGate,
     /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
     /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
     DexEvm,
+    /// CEX listing detection latency against loopback mock venues: OKX instrument-list polling (every 200 ms)
+    /// and the OKX WebSocket push, p50/p99 over min(events, 50) listings each.
+    Collector,
     /// Listings/s to a gate decision and observation -> decision p50/p99 with enricher, risk-scorer, gate
     /// and ledger as separate `nl serve` processes over a private nats-server (`--events` listings per phase).
     Pipeline,

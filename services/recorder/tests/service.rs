@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, MemoryBus, Message, ServiceCtx};
 use nl_domain::{Envelope, EventType, RunIdentity};
 use nl_recorder::{EventLog, FsyncConfig, FsyncPolicy, RecorderConfig, RecorderCounts, ReplayFilter, build, read_events};

@@ -1,5 +1,5 @@
 //! The risk-scorer service over `MemoryBus` against axum mocks of GoPlus, honeypot.is and rugcheck on
-//! `127.0.0.1:0`, serving the golden payloads of `services/gate/tests/golden_scenarios.json`.
+//! `127.0.0.1:0`, serving the golden payloads of `shared/testkit/data/golden_scenarios.json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -12,13 +12,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use nl_adapters::providers::ProvidersConfig;
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, Delivery, MemoryBus, Message, Subscription};
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, RiskEvaluation, Snapshot, Ts, Verdict};
 use nl_risk_scorer::{Clock, RiskScorerConfig, RiskScorerCtx, RunIdentity, ScoreComputed};
 use serde_json::Value;
 
-const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
+const GOLDEN: &str = nl_testkit::golden::GOLDEN_SCENARIOS;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn now() -> Ts {

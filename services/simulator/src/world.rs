@@ -15,7 +15,7 @@ const OKX_TICKER: &str = include_str!("../../../shared/adapters/src/cex/okx/test
 const GATE_TICKER: &str = include_str!("../../../shared/adapters/src/cex/gate/test_data/http_get_spot_tickers_pair.json");
 const DS_PAIRS: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_latest_dex_pairs.json");
 const DS_PROFILES: &str = include_str!("../../../shared/adapters/src/dex/dexscreener/test_data/http_get_token_profiles_latest.json");
-const GOLDEN: &str = include_str!("../../gate/tests/golden_scenarios.json");
+const GOLDEN: &str = include_str!("../../../shared/testkit/data/golden_scenarios.json");
 const RUGCHECK_REPORT: &str = include_str!("../../../shared/adapters/src/providers/rugcheck/test_data/http_get_report.json");
 
 /// The quote token of every simulated pool (WETH on Ethereum).

@@ -14,7 +14,6 @@
 //! ServiceCtx)`, then `run(shutdown)`).
 #![forbid(unsafe_code)]
 
-pub mod bench;
 mod envelope;
 pub mod error;
 pub mod handler;
@@ -23,7 +22,6 @@ pub mod memory;
 pub mod nats;
 pub mod service;
 mod subject;
-pub mod testkit;
 pub mod trace;
 
 use std::collections::BTreeMap;

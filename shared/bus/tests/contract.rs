@@ -1,8 +1,8 @@
 //! The bus contract suite, run against `MemoryBus` (paused clock) and `NatsBus` (a real nats-server
-//! 2.9 per test), including the handler kernel's cases. Every case in `nl_bus::testkit::contract::CASES`
+//! 2.9 per test), including the handler kernel's cases. Every case in `nl_testkit::contract::CASES`
 //! must appear in both lists.
 
-use nl_bus::testkit::{NatsServer, contract};
+use nl_testkit::{NatsServer, contract};
 use nl_bus::{MemoryBus, NatsBus};
 
 macro_rules! contract_cases {
@@ -16,7 +16,7 @@ macro_rules! contract_cases {
                 #[tokio::test(start_paused = true)]
                 async fn $case() {
                     let bus: Arc<dyn Bus> = Arc::new(nl_bus::MemoryBus::default());
-                    nl_bus::testkit::contract::$case(&bus).await;
+                    nl_testkit::contract::$case(&bus).await;
                 }
             )*
         }
@@ -29,9 +29,9 @@ macro_rules! contract_cases {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let server = nl_bus::testkit::NatsServer::start().await;
+                    let server = nl_testkit::NatsServer::start().await;
                     let bus: Arc<dyn Bus> = Arc::new(nl_bus::NatsBus::connect(&server.bus_config()).await.expect("connect"));
-                    nl_bus::testkit::contract::$case(&bus).await;
+                    nl_testkit::contract::$case(&bus).await;
                 }
             )*
         }
@@ -87,7 +87,7 @@ async fn nats_server_helper_starts_and_stops() {
     let port = server.port();
     drop(server);
     let refused =
-        nl_bus::testkit::wait_until(std::time::Duration::from_secs(5), || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() })
+        nl_testkit::wait_until(std::time::Duration::from_secs(5), || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() })
             .await;
     assert!(refused, "server killed on drop");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use nl_bus::testkit::{NatsServer, unique_name, wait_until};
+use nl_testkit::{NatsServer, unique_name, wait_until};
 use nl_bus::{Leases, MemoryLeases, NatsBus, NatsLeases};
 
 #[tokio::test]

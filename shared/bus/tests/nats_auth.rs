@@ -1,6 +1,6 @@
 //! Connecting with secrets taken from the env variables the config names, against a real server.
 
-use nl_bus::testkit::NatsServer;
+use nl_testkit::NatsServer;
 use nl_bus::{Bus, BusError, Message, NatsBus, NatsConfig};
 
 const PASSWORD_VAR: &str = "NL_TEST_NATS_PASSWORD";

@@ -4,8 +4,7 @@
 //!
 //! * [`source`]: [`PushSource`], the task that runs one feed under a lease;
 //! * [`evm`]: [`evm::EvmPushSource`], EVM factory logs over `eth_subscribe("logs")` with an `eth_getLogs`
-//!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here);
-//! * [`bench`](mod@bench): push latency against the scripted WebSocket venue.
+//!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here).
 //!
 //! Push entries live in `[sources.<name>]` like poll entries (`kind`, `ws_url`, `base_url` of the REST gap
 //! fill, `provider`/`rate_per_sec`/`burst` of its budget, `api_key_env`), so
@@ -13,7 +12,6 @@
 //! no field for go in `[push.<name>]` ([`PushOptions`]): the announcement feed's secret variable and
 //! WebSocket tuning.
 
-pub mod bench;
 pub mod evm;
 mod lease;
 pub mod source;

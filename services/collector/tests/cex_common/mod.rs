@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
-use nl_adapters::cex::mock::MockVenue;
+use nl_testkit::cex_venue::MockVenue;
 use nl_adapters::kit::BudgetRegistry;
-use nl_bus::testkit::unique_name;
+use nl_testkit::unique_name;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus, Subscription};
 use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity};
 use serde_json::Value;

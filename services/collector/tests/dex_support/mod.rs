@@ -9,7 +9,7 @@ use std::time::Duration;
 use alloy_primitives::Address;
 use async_trait::async_trait;
 use nl_bus::{Bus, BusError, ConsumerSpec, ConsumerState, MemoryBus, Message, PublishAck, Subscription};
-pub use nl_adapters::dex::evm::mock::{
+pub use nl_testkit::evm_node::{
     ETH_V2_FACTORY as V2_FACTORY, ETH_V3_FACTORY as V3_FACTORY, ETH_V4_POOL_MANAGER as V4_POOL_MANAGER, MockLog, MockNode, TokenInfo,
 };
 use nl_adapters::Source;

@@ -16,7 +16,7 @@ use axum::routing::get;
 use nl_bus::observation_messages;
 use nl_adapters::dex::dexscreener::client::TokenPairs;
 use nl_adapters::dex::dexscreener::{PairFetcher, chain_id_for_chain, parse_pairs};
-use nl_bus::testkit::unique_name;
+use nl_testkit::unique_name;
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message, TokioClock};
 use nl_domain::{AssetId, ChangeKind, Envelope, ListingObservation, ObservationKind, RawEvent, RunIdentity, Ts};
 use nl_enricher::{EnricherConfig, EnricherCtx, EnricherService, EnricherStats};

@@ -81,7 +81,7 @@ async fn down_and_up_again_leave_the_same_schema_and_keep_events() {
     let path = dir.path().join("nl.db");
     let store = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(&path)).await.unwrap();
     let snap = crate::fixtures::snapshot("cex:okx:NEW", crate::fixtures::at(1), Some("5"), "s");
-    let note = nl_ledger::bench_envelopes(1);
+    let note = nl_testkit::bench_envelopes(1);
     store.apply(vec![snap.clone(), note[0].clone()]).await.unwrap();
     drop(store);
     let pool = open_write_pool(&path).await.unwrap();

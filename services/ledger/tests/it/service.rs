@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nl_bus::testkit::{service_ctx, wait_until};
+use nl_testkit::{service_ctx, wait_until};
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message};
 use nl_domain::{Envelope, EventType};
 use nl_ledger::{LedgerConfig, LedgerStore};
@@ -54,7 +54,7 @@ async fn consumes_applies_publishes_derived_and_dead_letters_poison() {
         risk("cex:okx:NEW", at(2), 80, "r"),
         snapshot("cex:okx:NEW", at(2), Some("100"), "s"),
     ];
-    envs.extend(nl_ledger::bench_envelopes(500));
+    envs.extend(nl_testkit::bench_envelopes(500));
     let invalid = env(EventType::ScoreComputed, &["bad"], at(3), "cex:okx:NEW", json!({"score": "not a record"}));
     let mut msgs: Vec<Message> = envs.iter().map(msg).collect();
     msgs.push(msg(&invalid));
@@ -129,7 +129,7 @@ async fn a_store_failure_is_retried_then_only_the_failing_event_is_dead_lettered
     cfg.store_attempts = 2;
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
 
-    let envs = nl_ledger::bench_envelopes(20);
+    let envs = nl_testkit::bench_envelopes(20);
     let poison = envs[7].event_id.to_string();
     // A trigger makes every insert of one event fail, as a store failure that does not go away would.
     let pre = LedgerStore::open(&cfg).await.unwrap();

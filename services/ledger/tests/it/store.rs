@@ -1,7 +1,7 @@
 //! The store: idempotence, derivations, invalid metas, outbox, cursors, group commit.
 
 use nl_domain::{Envelope, EventType, RawEvent};
-use nl_ledger::bench_envelopes;
+use nl_testkit::bench_envelopes;
 use serde_json::json;
 
 use crate::fixtures::*;

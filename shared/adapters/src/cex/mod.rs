@@ -3,14 +3,13 @@
 //! announcement title parser, and the baseline/diff logic that turns snapshots into `listing.observed`
 //! observations. The parsers do no I/O: [`poll`] holds the HTTP poll sources that call them with response
 //! bodies (endpoint descriptors in each venue's `client.rs`), [`config`] builds them from `[sources]`,
-//! [`push`] holds the venue side of the WebSocket feeds, and [`mock`] a scripted mock venue for tests and
-//! benchmarks.
+//! and [`push`] holds the venue side of the WebSocket feeds. The scripted mock venue for tests and benchmarks
+//! is `nl_testkit::cex_venue`.
 
 pub mod config;
 pub mod currency;
 pub mod cursor;
 pub mod diff;
-pub mod mock;
 pub mod poll;
 pub mod push;
 pub mod ticker;

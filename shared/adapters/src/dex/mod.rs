@@ -5,7 +5,6 @@
 //! [`evm::PoolCreated`] / [`solana::LaunchEvent`] (chain events), and from there to domain
 //! [`nl_domain::ListingObservation`]s and [`nl_domain::Snapshot`]s.
 
-pub mod bench;
 pub mod client_util;
 pub mod config;
 pub mod dexscreener;

@@ -4,12 +4,12 @@
 //! * [`kind`]: the feeds (`okx_instruments_ws`, `kraken_instrument_ws`, `coinbase_status_ws`,
 //!   `binance_contract_info_ws`, `binance_announcements_ws`), their subscribe/keepalive/parser and REST gap fill;
 //! * [`frame`]: pure frame handling (raw, parse, diff, observations);
-//! * [`signing`]: the signed URL of the Binance announcement feed;
-//! * [`mock`]: a scripted WebSocket venue for tests and benchmarks.
+//! * [`signing`]: the signed URL of the Binance announcement feed.
+//!
+//! The scripted WebSocket venue for tests and benchmarks is `nl_testkit::ws_venue`.
 
 pub mod frame;
 pub mod kind;
-pub mod mock;
 pub mod signing;
 
 pub use kind::{PUSH_KINDS, PushKind};

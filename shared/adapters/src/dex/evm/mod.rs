@@ -1,7 +1,7 @@
 //! EVM factory logs: event ABIs, JSON-RPC wire types and request builders, factory registry, log
 //! decoding into [`PoolCreated`], quote-token filtering, observations, ERC-20 metadata decoding and
-//! block-range planning (pure), plus the polling [`client::EvmLogSource`] and its JSON-RPC client, and a
-//! loopback [`mock::MockNode`] (HTTP + WebSocket) for tests and benchmarks.
+//! block-range planning (pure), plus the polling [`client::EvmLogSource`] and its JSON-RPC client. The loopback
+//! mock node for tests and benchmarks is `nl_testkit::evm_node`.
 
 pub mod client;
 pub mod cursor;
@@ -9,7 +9,6 @@ pub mod decode;
 pub mod erc20;
 pub mod error;
 pub mod events;
-pub mod mock;
 pub mod observe;
 pub mod quotes;
 pub mod ranges;

@@ -1,66 +1,29 @@
-//! Throughput baselines for `nl bench ledger`: SQLite's raw batched insert rate of `events` rows on one
+//! `nl bench ledger`'s store figures: SQLite's raw batched insert rate of `events` rows on one
 //! connection, and the ledger's own rate (actor, dedup, typed dispatch, group commit) on the same rows.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::TimeZone;
-use nl_domain::{Envelope, EventType};
-
-use crate::config::LedgerConfig;
-use crate::db::{migrate_up, open_write_pool, ts_str};
-use crate::error::{LedgerError, Result};
-use crate::insert::exec_chunked;
-use crate::store::LedgerStore;
+use anyhow::Context;
+use nl_domain::Envelope;
+use nl_ledger::db::{migrate_up, open_write_pool, ts_str};
+use nl_ledger::{LedgerConfig, LedgerStore, exec_chunked};
+use nl_testkit::bench_envelopes;
 
 /// Rows per transaction in the raw baseline; the bench ledger uses the same `batch_size`.
 pub const BENCH_TX_ROWS: usize = 5000;
-
-/// `n` distinct `manual.note` envelopes of about 250 bytes, time-ordered, deterministic.
-#[must_use]
-pub fn bench_envelopes(n: usize) -> Vec<Envelope> {
-    let base = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
-    (0..n)
-        .map(|i| {
-            let ts = base + chrono::Duration::milliseconds(i64::try_from(i).unwrap_or(i64::MAX));
-            let meta = serde_json::json!({ "seq": i, "note": "x".repeat(64) });
-            Envelope::new(EventType::Manual, &["bench", &i.to_string()], ts, "nl_20260101_000000Z_00000000", "bench", meta)
-                .with_asset(format!("cex:bench:A{}", i % 1000))
-                .with_source("bench")
-        })
-        .collect()
-}
-
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(tag: &str) -> Self {
-        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        Self(std::env::temp_dir().join(format!("nl-bench-{tag}-{}-{nanos}", std::process::id())))
-    }
-    fn db(&self) -> PathBuf {
-        self.0.join("nl.db")
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Inserts `n` `events` rows (from [`bench_envelopes`]) into a fresh, migrated temporary database
 /// with multi-row `push_values` statements, [`BENCH_TX_ROWS`] rows per transaction, on one connection
 /// (WAL, synchronous=NORMAL). Returns rows per second.
 ///
 /// # Errors
-/// [`LedgerError`] when the temporary database cannot be created or written.
-pub async fn bench_raw_insert(n: usize) -> Result<f64> {
-    let tmp = TempDb::new("raw");
-    let pool = open_write_pool(&tmp.db()).await?;
+/// When the temporary database cannot be created or written.
+pub async fn bench_raw_insert(n: usize) -> anyhow::Result<f64> {
+    let tmp = tempfile::tempdir().context("temp dir")?;
+    let pool = open_write_pool(&tmp.path().join("nl.db")).await?;
     migrate_up(&pool).await?;
     let envs = bench_envelopes(n);
-    let rows: Vec<(&Envelope, String, String)> = envs.iter().map(|e| Ok((e, ts_str(&e.ts), serde_json::to_string(e)?))).collect::<Result<_>>()?;
+    let rows: Vec<(&Envelope, String, String)> = envs.iter().map(|e| Ok((e, ts_str(&e.ts), serde_json::to_string(e)?))).collect::<anyhow::Result<_>>()?;
     let start = Instant::now();
     for batch in rows.chunks(BENCH_TX_ROWS) {
         let mut tx = pool.begin().await?;
@@ -93,10 +56,10 @@ pub async fn bench_raw_insert(n: usize) -> Result<f64> {
 /// with up to `concurrency` calls in flight (so the writer can group-commit). Returns envelopes per second.
 ///
 /// # Errors
-/// [`LedgerError`] when the store cannot be opened or an apply fails.
-pub async fn bench_ledger_apply(n: usize, batch: usize, concurrency: usize) -> Result<f64> {
-    let tmp = TempDb::new("ledger");
-    let store = LedgerStore::open(&LedgerConfig::with_db_path(tmp.db())).await?;
+/// When the store cannot be opened or an apply fails.
+pub async fn bench_ledger_apply(n: usize, batch: usize, concurrency: usize) -> anyhow::Result<f64> {
+    let tmp = tempfile::tempdir().context("temp dir")?;
+    let store = LedgerStore::open(&LedgerConfig::with_db_path(tmp.path().join("nl.db"))).await?;
     let envs = bench_envelopes(n);
     let chunks: Vec<Vec<Envelope>> = envs.chunks(batch.max(1)).map(<[Envelope]>::to_vec).collect();
     let start = Instant::now();
@@ -104,14 +67,14 @@ pub async fn bench_ledger_apply(n: usize, batch: usize, concurrency: usize) -> R
     for chunk in chunks {
         while set.len() >= concurrency.max(1) {
             if let Some(r) = set.join_next().await {
-                r.map_err(|e| LedgerError::Corrupt(format!("bench task: {e}")))??;
+                r.context("bench task")??;
             }
         }
         let s = store.clone();
         set.spawn(async move { s.apply(chunk).await.map(|_| ()) });
     }
     while let Some(r) = set.join_next().await {
-        r.map_err(|e| LedgerError::Corrupt(format!("bench task: {e}")))??;
+        r.context("bench task")??;
     }
     Ok(rate(n, start))
 }

@@ -9,16 +9,18 @@
 //! snapshot is published as a snapshot with no market values (the enricher had none).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod golden_replay;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use golden_replay::GoldenScenario;
 use nl_adapters::providers::{Provider, ProvidersConfig};
-use nl_bus::testkit::wait_until;
+use nl_testkit::wait_until;
 use nl_bus::{Bus, CancellationToken, MemoryBus, Message, ServiceCtx};
 use nl_domain::{AssetId, AssetUpsert, Decision, Envelope, EventType, ObservationKind, Sighting, Snapshot, Ts};
-use nl_gate::golden::{GoldenFile, GoldenScenario};
-use nl_gate::mock::{MockResponse, ProviderMock};
+use nl_testkit::provider_mock::{MockResponse, ProviderMock};
 use nl_domain::GateDecision;
 use nl_gate::GateServiceConfig;
 use nl_ledger::{AssetFilter, LedgerConfig, SqliteReader};
@@ -139,7 +141,7 @@ async fn check_step(reader: &SqliteReader, todo: &[(&GoldenScenario, usize)]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn golden_scenarios_through_the_event_pipeline() {
-    let file = GoldenFile::from_json(include_str!("golden_scenarios.json")).unwrap();
+    let file = golden_replay::load().unwrap();
     let mock = ProviderMock::new();
     let (addr, mock_task) = mock.serve().await.unwrap();
     let clock = Arc::new(ReplayClock::default());

@@ -1,12 +1,14 @@
 //! Property: free text (token name, symbol, description, including instruction-like strings aimed at an
 //! AI) never changes a decision. Decisions depend only on numeric and flag inputs.
 
-use nl_gate::golden::{GoldenFile, GoldenScenario};
+mod golden_replay;
+
+use golden_replay::{GoldenFile, GoldenScenario, Replay};
 use proptest::prelude::*;
 use serde_json::Value;
 
 fn file() -> GoldenFile {
-    GoldenFile::from_json(include_str!("golden_scenarios.json")).expect("golden file")
+    golden_replay::load().expect("golden file")
 }
 
 /// Sets every free-text field the providers send (and an extra `description`) to the given strings.

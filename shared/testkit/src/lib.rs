@@ -1,10 +1,20 @@
-//! Test support shared by every crate's tests: a throwaway `nats-server` per test, a condition waiter,
-//! unique names, and the bus [`contract`] suite both implementations must pass.
+//! Test support shared by every crate's tests and by `nl bench`: a throwaway `nats-server` per test
+//! ([`NatsServer`]), a condition waiter ([`wait_until`]), unique names, a test [`ServiceCtx`], the bus
+//! [`contract`] suite both bus implementations must pass, and scripted loopback counterparts: a CEX venue
+//! over HTTP ([`cex_venue`]) and WebSocket ([`ws_venue`]), an EVM node ([`evm_node`]) and the risk
+//! providers ([`provider_mock`]); the [`golden`] scenarios as data; and [`bench_envelopes`], bulk events.
 //!
-//! This is test code compiled into the library so other crates' tests can use it; helpers panic with
-//! a clear message instead of returning errors, which is what a test wants.
+//! It is its own crate so production crates do not ship it: crates take it as a dev-dependency (the `nl`
+//! binary links it for `nl bench`). Helpers panic with a clear message instead of returning errors, which
+//! is what a test wants.
 
+pub mod cex_venue;
 pub mod contract;
+mod envelopes;
+pub mod evm_node;
+pub mod golden;
+pub mod provider_mock;
+pub mod ws_venue;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -14,7 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{Bus, NatsConfig, ServiceCtx};
+use nl_bus::{Bus, NatsConfig, ServiceCtx};
+
+pub use envelopes::bench_envelopes;
 
 /// Env variable that overrides where the `nats-server` binary is.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";

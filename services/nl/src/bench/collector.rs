@@ -1,4 +1,4 @@
-//! Detection-latency benchmarks: how long from "the venue starts listing an instrument" to
+//! `nl bench collector` and `nl bench dex-evm`: detection-latency benchmarks, how long from "the venue starts listing an instrument" to
 //! "`listing.observed` is durably published".
 //!
 //! * [`bench_poll_detection`]: a mock OKX venue serves a baseline; the collector runs over a `MemoryBus`
@@ -14,43 +14,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use nl_adapters::Source;
-use nl_adapters::cex::mock::{MockResponse, MockVenue};
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
 use nl_adapters::cex::okx;
 use nl_adapters::cex::poll::InstrumentListSource;
 use nl_adapters::dex::config::EvmChainConfig;
 use nl_adapters::dex::evm::client::EvmLogSource;
-use nl_adapters::dex::evm::mock::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
+use nl_testkit::evm_node::{ETH_V2_FACTORY, MockLog, MockNode, TokenInfo};
 use nl_adapters::kit::{Budget, BudgetConfig, HttpConfig, HttpSource};
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::EventType;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::push::evm::EvmPushSource;
-use crate::runtime::{Collector, CollectorCtx, RunIdentity};
-use crate::state::{MemoryStateStore, StateStore};
+use nl_collector::push::evm::EvmPushSource;
+use nl_collector::{Collector, CollectorCtx, MemoryStateStore, RunIdentity, StateStore};
 
 /// Path of the OKX instrument list on the mock venue.
 const OKX_PATH: &str = "/api/v5/public/instruments";
 const SOURCE: &str = "bench_okx_spot";
-
-/// Why a benchmark run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// The mock venue could not start.
-    #[error("mock venue: {0}")]
-    Io(#[from] std::io::Error),
-    /// The source could not be built.
-    #[error("source: {0}")]
-    Build(String),
-    /// The bus failed.
-    #[error("bus: {0}")]
-    Bus(#[from] nl_bus::BusError),
-    /// A listing (or the baseline) was not observed in time.
-    #[error("{0} not observed within {1:?}")]
-    Timeout(String, Duration),
-}
 
 fn okx_payload(n: usize) -> String {
     let mut data = vec![json!({"instId": "BTC-USD", "instType": "SPOT", "baseCcy": "BTC", "quoteCcy": "USD", "state": "live", "listTime": "1733454000000"})];
@@ -81,13 +64,13 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// `n × interval`.
 ///
 /// # Errors
-/// [`BenchError`] when the mock venue, source or bus cannot start, or a listing is not observed within
+/// When the mock venue, source or bus cannot start, or a listing is not observed within
 /// three intervals plus 5 s.
-pub async fn bench_poll_detection(interval: Duration, n: usize) -> Result<(Duration, Duration), BenchError> {
+pub async fn bench_poll_detection(interval: Duration, n: usize) -> anyhow::Result<(Duration, Duration)> {
     let venue = MockVenue::start().await?;
     venue.set(OKX_PATH, MockResponse::json(okx_payload(0)));
-    let budget = Arc::new(Budget::new(BudgetConfig::new(1000.0, 1000.0)).map_err(|e| BenchError::Build(e.to_string()))?);
-    let http = HttpSource::new(SOURCE, HttpConfig::new(venue.base_url()), budget).map_err(|e| BenchError::Build(e.to_string()))?;
+    let budget = Arc::new(Budget::new(BudgetConfig::new(1000.0, 1000.0)).context("bench budget")?);
+    let http = HttpSource::new(SOURCE, HttpConfig::new(venue.base_url()), budget).context("bench HTTP source")?;
     let source: Arc<dyn Source> = Arc::new(InstrumentListSource::new(SOURCE, interval, http, okx::client::SPOT, "bench"));
     let bus = Arc::new(MemoryBus::default());
     let state = Arc::new(MemoryStateStore::default());
@@ -99,12 +82,12 @@ pub async fn bench_poll_detection(interval: Duration, n: usize) -> Result<(Durat
         let _ = stop_rx.await;
     }));
     let deadline = interval * 3 + Duration::from_secs(5);
-    let baseline = nl_bus::testkit::wait_until(deadline, || async { state.load(SOURCE).await.ok().flatten().is_some() }).await;
+    let baseline = nl_testkit::wait_until(deadline, || async { state.load(SOURCE).await.ok().flatten().is_some() }).await;
     let mut latencies = Vec::with_capacity(n);
     let result = if baseline {
         measure(&venue, sub.as_mut(), interval, n, deadline, &mut latencies).await
     } else {
-        Err(BenchError::Timeout("baseline".into(), deadline))
+        Err(anyhow::anyhow!("baseline not observed within {deadline:?}"))
     };
     let _ = stop_tx.send(());
     let _ = runner.await;
@@ -120,7 +103,7 @@ async fn measure(
     n: usize,
     deadline: Duration,
     latencies: &mut Vec<Duration>,
-) -> Result<(), BenchError> {
+) -> anyhow::Result<()> {
     for i in 0..n {
         // Pacing, not waiting for work: spreads each emission over the poll cycle.
         tokio::time::sleep(interval.mul_f64(phase(i))).await;
@@ -131,7 +114,7 @@ async fn measure(
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(BenchError::Timeout(want, deadline));
+                anyhow::bail!("{want} not observed within {deadline:?}");
             }
             let batch = sub.fetch(16, left).await?;
             let mut seen = false;
@@ -163,8 +146,8 @@ fn bench_ctx(bus: &Arc<MemoryBus>, state: &Arc<MemoryStateStore>) -> CollectorCt
 /// returns the (p50, p99) latency from the node pushing the log to its `listing.observed` being published.
 ///
 /// # Errors
-/// [`BenchError`] when the mock node, source or bus cannot start, or a pair is not observed within 10 s.
-pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), BenchError> {
+/// When the mock node, source or bus cannot start, or a pair is not observed within 10 s.
+pub async fn bench_evm_push_latency(n: usize) -> anyhow::Result<(Duration, Duration)> {
     const SOURCE: &str = "bench_evm_eth";
     let deadline = Duration::from_secs(10);
     let node = MockNode::start(2_000).await?;
@@ -180,16 +163,16 @@ pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), Be
         calls_per_sec: 1_000_000.0,
         ..EvmChainConfig::default()
     };
-    let scan = Arc::new(EvmLogSource::from_config(&cfg, "bench", &|_| None).map_err(|e| BenchError::Build(e.to_string()))?);
-    let push = Arc::new(EvmPushSource::from_config(&cfg, scan, "bench", &|_| None).map_err(|e| BenchError::Build(e.to_string()))?);
+    let scan = Arc::new(EvmLogSource::from_config(&cfg, "bench", &|_| None).context("EVM log source")?);
+    let push = Arc::new(EvmPushSource::from_config(&cfg, scan, "bench", &|_| None).context("EVM push source")?);
     let bus = Arc::new(MemoryBus::default());
     let state = Arc::new(MemoryStateStore::default());
     let mut sub = bus.subscribe(ConsumerSpec::new("bench_evm_push", EventType::ListingObserved.subject())).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(Arc::clone(&push).run(bench_ctx(&bus, &state), stop_rx));
-    let ready = nl_bus::testkit::wait_until(deadline, || async { node.subscriptions() > 0 && state.load(SOURCE).await.ok().flatten().is_some() }).await;
+    let ready = nl_testkit::wait_until(deadline, || async { node.subscriptions() > 0 && state.load(SOURCE).await.ok().flatten().is_some() }).await;
     let result =
-        if ready { push_rounds(&node, sub.as_mut(), n, deadline).await } else { Err(BenchError::Timeout("subscription and backfill".into(), deadline)) };
+        if ready { push_rounds(&node, sub.as_mut(), n, deadline).await } else { Err(anyhow::anyhow!("subscription and backfill not observed within {deadline:?}")) };
     let _ = stop_tx.send(true);
     let _ = runner.await;
     let mut latencies = result?;
@@ -197,9 +180,9 @@ pub async fn bench_evm_push_latency(n: usize) -> Result<(Duration, Duration), Be
     Ok((percentile(&latencies, 0.50), percentile(&latencies, 0.99)))
 }
 
-async fn push_rounds(node: &MockNode, sub: &mut dyn nl_bus::Subscription, n: usize, deadline: Duration) -> Result<Vec<Duration>, BenchError> {
-    let factory: alloy_primitives::Address = ETH_V2_FACTORY.parse().map_err(|e| BenchError::Build(format!("factory address: {e}")))?;
-    let weth: alloy_primitives::Address = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".parse().map_err(|e| BenchError::Build(format!("WETH address: {e}")))?;
+async fn push_rounds(node: &MockNode, sub: &mut dyn nl_bus::Subscription, n: usize, deadline: Duration) -> anyhow::Result<Vec<Duration>> {
+    let factory: alloy_primitives::Address = ETH_V2_FACTORY.parse().map_err(|e| anyhow::anyhow!("factory address: {e}"))?;
+    let weth: alloy_primitives::Address = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".parse().map_err(|e| anyhow::anyhow!("WETH address: {e}"))?;
     let mut latencies = Vec::with_capacity(n);
     for i in 0..n as u64 {
         let token = alloy_primitives::Address::left_padding_from(&(0xbe00_0000_0000 + i).to_be_bytes());
@@ -212,7 +195,7 @@ async fn push_rounds(node: &MockNode, sub: &mut dyn nl_bus::Subscription, n: usi
         'wait: loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(BenchError::Timeout(want, deadline));
+                anyhow::bail!("{want} not observed within {deadline:?}");
             }
             for d in sub.fetch(16, left).await? {
                 let body: serde_json::Value = serde_json::from_slice(&d.message.payload).unwrap_or_default();

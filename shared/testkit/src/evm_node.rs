@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::events::v2;
+use nl_adapters::dex::evm::events::v2;
 
 /// Ethereum Uniswap V2 factory (reference §3.3), lowercase.
 pub const ETH_V2_FACTORY: &str = "0x5c69bee701ef814a2b6a3edd4b1652cb9cc5aa6f";

@@ -1,4 +1,4 @@
-//! Benchmark helpers (no tests): how many factory logs one collector decodes and maps to observations
+//! `nl bench dex-evm`'s decode figures: how many factory logs one collector decodes and maps to observations
 //! per second. Logs are generated with alloy's ABI encoder (V2/V3/V4 round-robin against the Ethereum
 //! default factories), so the figure covers hex parsing, ABI decoding, quote filtering and observation
 //! building, without I/O; [`decode_frames_throughput`] adds JSON parsing of the `eth_subscription`
@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, U160, U256, aliases::I24, aliases::U24};
 use alloy_sol_types::SolEvent;
 
-use super::evm::events::{v2, v3, v4};
-use super::evm::{FactoryRegistry, QuoteSet, RpcLog, WsFrame, decode_log, parse_ws_frame, to_observations};
-use super::pool::ObservationContext;
+use nl_adapters::dex::evm::events::{v2, v3, v4};
+use nl_adapters::dex::evm::{FactoryRegistry, QuoteSet, RpcLog, WsFrame, decode_log, parse_ws_frame, to_observations};
+use nl_adapters::dex::pool::ObservationContext;
 
 /// What a decode run measured.
 #[derive(Debug, Clone, Copy, PartialEq)]

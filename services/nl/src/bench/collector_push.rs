@@ -1,35 +1,24 @@
 //! Push detection latency: a mock WebSocket venue emits a frame with a new OKX instrument, and the time until
-//! its `listing.observed` is published (durably, on a [`MemoryBus`]) is measured. Not a test; call
-//! [`bench_push_detection`] from a bench harness or the CLI.
+//! its `listing.observed` is published (durably, on a [`MemoryBus`]) is measured, for `nl bench collector`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use nl_adapters::cex::push::PushKind;
-use nl_adapters::cex::push::mock::MockWsVenue;
+use nl_testkit::ws_venue::MockWsVenue;
 use nl_adapters::kit::WsConfig;
 use nl_bus::{Bus, ConsumerSpec, MemoryBus};
 use nl_domain::{Envelope, EventType};
 use tokio::time::Instant;
 
-use super::source::PushSource;
-use crate::runtime::{CollectorCtx, RunIdentity};
-use crate::state::{MemoryStateStore, StateStore};
+use nl_collector::push::PushSource;
+use nl_collector::{CollectorCtx, MemoryStateStore, RunIdentity, StateStore};
+
+use super::collector::percentile;
 
 const SOURCE: &str = "bench_okx_ws";
 /// How long one detection may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Why a benchmark run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PushBenchError {
-    #[error("mock venue: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("bus: {0}")]
-    Bus(#[from] nl_bus::BusError),
-    #[error("timed out after {1:?} waiting for {0}")]
-    Timeout(String, Duration),
-}
 
 fn frame(ids: &[String]) -> String {
     let rows: Vec<String> = ids
@@ -39,21 +28,12 @@ fn frame(ids: &[String]) -> String {
     format!(r#"{{"arg":{{"channel":"instruments","instType":"SPOT"}},"data":[{}]}}"#, rows.join(","))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// Runs `n` detections and returns the (p50, p99) latency from the mock venue sending a frame with a new
 /// instrument to its `listing.observed` being published.
 ///
 /// # Errors
-/// [`PushBenchError`] when the mock or bus fails, or a detection takes longer than 10 s.
-pub async fn bench_push_detection(n: usize) -> Result<(Duration, Duration), PushBenchError> {
+/// When the mock or bus fails, or a detection takes longer than 10 s.
+pub async fn bench_push_detection(n: usize) -> anyhow::Result<(Duration, Duration)> {
     let venue = MockWsVenue::start().await?;
     let bus = Arc::new(MemoryBus::default());
     let state = Arc::new(MemoryStateStore::default());
@@ -70,13 +50,13 @@ pub async fn bench_push_detection(n: usize) -> Result<(Duration, Duration), Push
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(Arc::clone(&source).run(ctx, stop_rx));
     let result = async {
-        if !nl_bus::testkit::wait_until(DEADLINE, || async { venue.live() > 0 }).await {
-            return Err(PushBenchError::Timeout("connection".into(), DEADLINE));
+        if !nl_testkit::wait_until(DEADLINE, || async { venue.live() > 0 }).await {
+            anyhow::bail!("timed out after {DEADLINE:?} waiting for the connection");
         }
         // The first push (OKX sends the full list after subscribing) is the baseline.
         venue.send(frame(&["BTC-USDT".to_string()]));
-        if !nl_bus::testkit::wait_until(DEADLINE, || async { state.load(SOURCE).await.ok().flatten().is_some() }).await {
-            return Err(PushBenchError::Timeout("baseline".into(), DEADLINE));
+        if !nl_testkit::wait_until(DEADLINE, || async { state.load(SOURCE).await.ok().flatten().is_some() }).await {
+            anyhow::bail!("timed out after {DEADLINE:?} waiting for the baseline");
         }
         let mut latencies = Vec::with_capacity(n);
         for i in 0..n {
@@ -87,7 +67,7 @@ pub async fn bench_push_detection(n: usize) -> Result<(Duration, Duration), Push
             'wait: loop {
                 let left = until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(PushBenchError::Timeout(want, DEADLINE));
+                    anyhow::bail!("timed out after {DEADLINE:?} waiting for {want}");
                 }
                 for d in sub.fetch(16, left).await? {
                     d.ack().await?;

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
 use super::{ACK_WAIT, Ns, SOON, drain, publish_n, wait_dlq, wait_state};
-use crate::handler::{Consumer, ConsumerConfig, ConsumerStats, Handler, Outcome};
-use crate::testkit::unique_name;
-use crate::{
+use nl_bus::handler::{Consumer, ConsumerConfig, ConsumerStats, Handler, Outcome};
+use crate::unique_name;
+use nl_bus::{
     Acker, Bus, BusError, ConsumerSpec, ConsumerState, Delivery, HDR_DLQ_REASON, HDR_ORIGINAL_SUBJECT, Message, PublishAck, Settle, Subscription, dlq_subject,
 };
 
@@ -271,8 +271,8 @@ pub async fn kernel_retry_redelivers_after_the_delay(bus: &Arc<dyn Bus>) {
 
 /// Reads the one dead letter of `durable` for `subject` and returns its reason.
 async fn dead_letter_reason(bus: &dyn Bus, durable: &str, id: &str) -> String {
-    let copies = read(bus, &format!("{}.{durable}.>", crate::DLQ_PREFIX), 1).await;
-    let found = copies.iter().find(|m| m.headers.get(crate::HDR_ORIGINAL_ID).map(String::as_str) == Some(id));
+    let copies = read(bus, &format!("{}.{durable}.>", nl_bus::DLQ_PREFIX), 1).await;
+    let found = copies.iter().find(|m| m.headers.get(nl_bus::HDR_ORIGINAL_ID).map(String::as_str) == Some(id));
     let found = found.unwrap_or_else(|| panic!("no dead letter of {id}: {copies:?}"));
     let original = found.headers.get(HDR_ORIGINAL_SUBJECT).cloned().unwrap_or_default();
     assert_eq!(found.subject, dlq_subject(durable, &original), "nl.dlq.<consumer>.<subject>");
@@ -293,7 +293,7 @@ pub async fn kernel_poison_goes_to_the_dlq(bus: &Arc<dyn Bus>) {
     assert_eq!(handler.attempts(&ids[0]), 1, "poison handled once");
     assert_eq!(handler.attempts(&ids[1]), 0, "undecodable never handled");
     let reasons: Vec<String> = {
-        let copies = read(bus.as_ref(), &format!("{}.{durable}.>", crate::DLQ_PREFIX), 2).await;
+        let copies = read(bus.as_ref(), &format!("{}.{durable}.>", nl_bus::DLQ_PREFIX), 2).await;
         assert_eq!(copies.len(), 2, "{copies:?}");
         copies.iter().map(|m| m.headers.get(HDR_DLQ_REASON).cloned().unwrap_or_default()).collect()
     };

@@ -1,5 +1,4 @@
-//! A loopback mock of the three risk providers (GoPlus, honeypot.is, rugcheck) for tests and
-//! [`crate::bench_risk_gate`]. Responses are keyed by provider and token address; an unknown token gets a
+//! A loopback mock of the three risk providers (GoPlus, honeypot.is, rugcheck) for tests and benches. Responses are keyed by provider and token address; an unknown token gets a
 //! fallback (when set) or a 404. Rate-limit responses carry `Retry-After: 0` unless told otherwise, so
 //! one scripted 429 does not pause the provider budget for the rest of a test.
 

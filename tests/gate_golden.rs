@@ -1,11 +1,13 @@
 //! Golden scenarios: parse → evaluate → score → decide for every asset and step in
-//! `golden_scenarios.json`, compared with the expected decision and reason codes.
+//! `shared/testkit/data/golden_scenarios.json`, compared with the expected decision and reason codes.
 
+mod golden_replay;
+
+use golden_replay::{GoldenFile, Replay};
 use nl_domain::{Decision, Verdict};
-use nl_gate::golden::GoldenFile;
 
 fn load() -> GoldenFile {
-    GoldenFile::from_json(include_str!("golden_scenarios.json")).expect("golden file parses and validates")
+    golden_replay::load().expect("golden file parses and validates")
 }
 
 #[test]
@@ -90,7 +92,7 @@ fn golden_configs_are_the_shipped_defaults() {
 
 #[test]
 fn bench_helper_runs() {
-    let (per_sec, p99) = nl_gate::bench_pipeline(2_000);
+    let (per_sec, p99) = golden_replay::bench_pipeline(2_000);
     assert!(per_sec > 0.0 && p99 > 0.0, "{per_sec} {p99}");
     println!("bench_pipeline(2000): {per_sec:.0} decisions/s, p99 {p99:.1} µs");
 }

@@ -1,5 +1,5 @@
-//! The bus contract: every case runs against both [`crate::MemoryBus`] and [`crate::NatsBus`]
-//! (see `tests/contract.rs`), so the two stay interchangeable.
+//! The bus contract: every case runs against both [`nl_bus::MemoryBus`] and [`nl_bus::NatsBus`]
+//! (see `shared/bus/tests/contract.rs`), so the two stay interchangeable.
 //!
 //! Each case takes a fresh bus, namespaces its subjects and durables with [`unique_name`], and waits on
 //! conditions with deadlines ([`wait_until`], fetch waits), never on bare sleeps. Timers use ack waits
@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{unique_name, wait_until};
-use crate::{Bus, BusError, ConsumerSpec, ConsumerState, Delivery, HDR_DLQ_REASON, HDR_ORIGINAL_SUBJECT, Message, Subscription};
+use nl_bus::{Bus, BusError, ConsumerSpec, ConsumerState, Delivery, HDR_DLQ_REASON, HDR_ORIGINAL_SUBJECT, Message, Subscription};
 
 /// Generous deadline for anything that should happen "soon".
 const SOON: Duration = Duration::from_secs(10);
@@ -24,7 +24,7 @@ const SOON: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(1500);
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
-/// Names of every case, in the order `tests/contract.rs` runs them.
+/// Names of every case, in the order `shared/bus/tests/contract.rs` runs them.
 pub const CASES: &[&str] = &[
     "publish_fetch_ack",
     "publish_batch_in_order",
@@ -272,12 +272,12 @@ pub async fn redelivery_after_ack_wait(bus: &Arc<dyn Bus>) {
 }
 
 async fn dlq_copy(bus: &dyn Bus, ns: &Ns, durable: &str) -> Delivery {
-    let spec = ConsumerSpec::new(unique_name("dlqreader"), format!("{}.{durable}.>", crate::DLQ_PREFIX));
+    let spec = ConsumerSpec::new(unique_name("dlqreader"), format!("{}.{durable}.>", nl_bus::DLQ_PREFIX));
     let mut sub = bus.subscribe(spec).await.expect("subscribe dlq");
     let got = drain(sub.as_mut(), 1, SOON).await;
     assert_eq!(got.len(), 1, "one dead letter for {durable}");
     let d = got.into_iter().next().expect("checked len");
-    assert_eq!(d.message.subject, crate::dlq_subject(durable, &ns.subject("x")));
+    assert_eq!(d.message.subject, nl_bus::dlq_subject(durable, &ns.subject("x")));
     assert_eq!(d.message.headers.get(HDR_ORIGINAL_SUBJECT), Some(&ns.subject("x")));
     d.ack().await.expect("ack dlq");
     d

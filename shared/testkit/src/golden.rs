@@ -1,6 +1,8 @@
-//! Golden scenarios: recorded-shape provider payloads, market snapshots and the decision each must
-//! produce. The file (`tests/golden_scenarios.json`) carries its own rules, score and gate configs, so it
-//! can be replayed here (parse → evaluate → score → decide) and through the full event pipeline.
+//! Golden scenarios, as data: recorded-shape provider payloads, market snapshots and the decision each must
+//! produce ([`GOLDEN_SCENARIOS`], `data/golden_scenarios.json`). The file carries its own rules, score and
+//! gate configs; their types belong to the risk-scorer and the gate, so [`GoldenFile`] is generic over
+//! them (JSON values by default) and the replay (evaluate → score → decide) lives with the end-to-end tests
+//! that link those services (`tests/golden_replay`).
 //!
 //! A scenario has one or more steps. Steps are cumulative: step *k* sees every payload of steps 1..=k,
 //! and the risk rules use the newest report per provider (so "LP locked later" is a second step with a
@@ -8,19 +10,31 @@
 //! yields no report: the checks it would have fed are unknown.
 
 use nl_adapters::providers::{Provider, ProviderError, ProviderReport, goplus, honeypot, rugcheck};
-use nl_domain::{AssetId, Decimal, Decision, GateDecision, RiskEvaluation, ScoreRecord, Snapshot, Ts};
-use nl_risk_scorer::{RiskRules, ScoreConfig, evaluate, score};
+use nl_domain::{AssetId, Decimal, Decision, Snapshot, Ts};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{GateConfig, GateError, decide};
+use crate::provider_mock::{MockResponse, ProviderMock};
+
+/// The shipped golden scenarios, embedded so tests and benches need no files at run time.
+pub const GOLDEN_SCENARIOS: &str = include_str!("../data/golden_scenarios.json");
+
+/// Why a golden file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum GoldenError {
+    #[error("golden file JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("golden file: {0}")]
+    Invalid(String),
+}
 
 /// The golden file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GoldenFile {
-    pub rules: RiskRules,
-    pub score: ScoreConfig,
-    pub gate: GateConfig,
+pub struct GoldenFile<Rules = serde_json::Value, Score = serde_json::Value, Gate = serde_json::Value> {
+    pub rules: Rules,
+    pub score: Score,
+    pub gate: Gate,
     pub config_hash: String,
     pub scenarios: Vec<GoldenScenario>,
 }
@@ -133,16 +147,6 @@ pub struct GoldenExpected {
     pub reason_codes: Vec<String>,
 }
 
-/// Everything one step produced.
-#[derive(Debug, Clone)]
-pub struct StepOutcome {
-    pub evaluation: RiskEvaluation,
-    pub score: ScoreRecord,
-    pub decision: GateDecision,
-    /// Payloads that yielded no report, with why.
-    pub provider_errors: Vec<String>,
-}
-
 /// Prepared inputs of one step: what the pipeline has after parsing.
 #[derive(Debug, Clone)]
 pub struct StepInputs {
@@ -155,22 +159,30 @@ pub struct StepInputs {
     pub provider_errors: Vec<String>,
 }
 
-impl GoldenFile {
-    /// Parses and validates a golden file.
+impl<Rules: DeserializeOwned, Score: DeserializeOwned, Gate: DeserializeOwned> GoldenFile<Rules, Score, Gate> {
+    /// Parses a golden file and checks that every scenario has a step (validating the configs is the
+    /// caller's: their types know how).
     ///
     /// # Errors
-    /// [`GateError::Json`] for malformed JSON, [`GateError::Golden`] for invalid configs or empty scenarios.
-    pub fn from_json(text: &str) -> Result<Self, GateError> {
+    /// [`GoldenError::Json`] for malformed JSON, [`GoldenError::Invalid`] for a scenario without steps.
+    pub fn from_json(text: &str) -> Result<Self, GoldenError> {
         let file: Self = serde_json::from_str(text)?;
-        file.rules.validate().map_err(|e| GateError::Golden(e.to_string()))?;
-        file.score.validate().map_err(|e| GateError::Golden(e.to_string()))?;
-        file.gate.validate()?;
         if let Some(s) = file.scenarios.iter().find(|s| s.steps.is_empty()) {
-            return Err(GateError::Golden(format!("scenario {} has no steps", s.name)));
+            return Err(GoldenError::Invalid(format!("scenario {} has no steps", s.name)));
         }
         Ok(file)
     }
 
+    /// The shipped file, [`GOLDEN_SCENARIOS`].
+    ///
+    /// # Errors
+    /// As [`GoldenFile::from_json`].
+    pub fn shipped() -> Result<Self, GoldenError> {
+        Self::from_json(GOLDEN_SCENARIOS)
+    }
+}
+
+impl<Rules, Score, Gate> GoldenFile<Rules, Score, Gate> {
     /// The parsed inputs of step `step` (0-based) of `scenario`; payloads accumulate over steps.
     #[must_use]
     pub fn step_inputs(scenario: &GoldenScenario, step: usize) -> StepInputs {
@@ -187,19 +199,25 @@ impl GoldenFile {
         let inputs = vec![format!("golden:{}:{step}:snapshot", scenario.name), format!("golden:{}:{step}:risk", scenario.name), format!("golden:{}:{step}:score", scenario.name)];
         StepInputs { snapshot: st.snapshot.as_ref().map(|s| s.to_snapshot(&asset)), asset, reports, source_count: scenario.source_count, now: st.now, inputs, provider_errors }
     }
+}
 
-    /// Runs evaluate → score → decide over prepared inputs.
-    #[must_use]
-    pub fn run_inputs(&self, i: &StepInputs) -> StepOutcome {
-        let evaluation = evaluate(&i.asset, i.snapshot.as_ref(), &i.reports, &self.rules, i.now);
-        let score = score(&evaluation, i.snapshot.as_ref(), i.source_count, &self.score);
-        let decision = decide(&evaluation, &score, i.snapshot.as_ref(), &self.gate, &self.config_hash, i.inputs.clone(), i.now);
-        StepOutcome { evaluation, score, decision, provider_errors: i.provider_errors.clone() }
-    }
-
-    /// Parses, evaluates, scores and decides step `step` of `scenario`.
-    #[must_use]
-    pub fn run_step(&self, scenario: &GoldenScenario, step: usize) -> StepOutcome {
-        self.run_inputs(&Self::step_inputs(scenario, step))
-    }
+/// Serves GoPlus and honeypot.is on `127.0.0.1:0` answering every EVM token with the golden `fine_evm`
+/// payloads (GoPlus keyed to the asked address); rugcheck answers 404. For benchmarks of the event path.
+///
+/// # Errors
+/// The golden file lacks the `fine_evm` payloads, or the port cannot be bound.
+pub async fn serve_fine_evm_providers() -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
+    let file: GoldenFile = GoldenFile::shipped().map_err(|e| e.to_string())?;
+    let fine = file.scenarios.iter().find(|s| s.name == "fine_evm").ok_or("no fine_evm scenario")?;
+    let AssetId::Chain { address: fine_addr, .. } = &fine.asset_id else { return Err("fine_evm is not on-chain".into()) };
+    let body = |p: Provider| fine.steps[0].payloads.iter().find(|x| x.provider == p).map(GoldenPayload::body_text);
+    let goplus = body(Provider::Goplus).ok_or("no goplus payload")?;
+    let honeypot = body(Provider::HoneypotIs).ok_or("no honeypot payload")?;
+    let fine_addr = fine_addr.clone();
+    let mock = ProviderMock::new().with_fallback(move |p, addr| match p {
+        Provider::Goplus => Some(MockResponse::ok(goplus.replace(&fine_addr, addr))),
+        Provider::HoneypotIs => Some(MockResponse::ok(honeypot.clone())),
+        Provider::Rugcheck => None,
+    });
+    mock.serve().await.map_err(|e| e.to_string())
 }
