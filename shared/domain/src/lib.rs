@@ -11,6 +11,7 @@ pub mod events;
 pub mod observation;
 pub mod read;
 pub mod records;
+mod wire_enum;
 pub mod stored;
 
 pub use asset_id::{AssetId, ChainFamily};
