@@ -266,11 +266,7 @@ impl Handler for Decider {
     type Error = GateServiceError;
 
     fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
-        let env = Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
-        if let Some(asset) = &env.asset_id {
-            span.record("asset_id", asset.as_str());
-        }
-        Ok(env)
+        nl_bus::handler::decode_envelope(msg, span)
     }
 
     /// Decides one score event; its decision goes out carrying the handling span's trace context.

@@ -269,10 +269,7 @@ impl BatchHandler for Committer {
     type Error = LedgerError;
 
     fn decode(&self, msg: &Message, span: &Span) -> std::result::Result<Delivered, String> {
-        let env = Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
-        if let Some(asset) = &env.asset_id {
-            span.record("asset_id", asset.as_str());
-        }
+        let env = nl_bus::handler::decode_envelope(msg, span)?;
         Ok(Delivered { env, body: msg.payload.clone() })
     }
 

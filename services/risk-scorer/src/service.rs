@@ -496,11 +496,7 @@ impl Handler for Scoring {
     type Error = ServiceError;
 
     fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
-        let env = Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
-        if let Some(asset) = &env.asset_id {
-            span.record("asset_id", asset.as_str());
-        }
-        Ok(env)
+        nl_bus::handler::decode_envelope(msg, span)
     }
 
     fn order_key<'a>(&self, env: &'a Envelope) -> Option<&'a str> {

@@ -203,6 +203,19 @@ pub async fn handle_each<H: Handler + ?Sized>(h: &H, items: Vec<Item<H::Input>>)
     Ok(slots.into_iter().map(|o| o.unwrap_or_else(|| Outcome::retry(None, "not handled"))).collect())
 }
 
+/// A delivered message as an envelope, recording its `asset_id` on the handling span: what most handlers
+/// decode. The error names what went wrong (the kernel adds a payload preview when it terminates it).
+///
+/// # Errors
+/// The serde error when the payload is not an envelope.
+pub fn decode_envelope(msg: &Message, span: &Span) -> Result<nl_domain::Envelope, String> {
+    let env = nl_domain::Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
+    if let Some(asset) = &env.asset_id {
+        span.record("asset_id", asset.as_str());
+    }
+    Ok(env)
+}
+
 /// The first [`PREVIEW_BYTES`] of a payload as text (lossy), with `...` when cut.
 #[must_use]
 pub fn preview(payload: &[u8]) -> String {
