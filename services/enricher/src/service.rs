@@ -23,8 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use nl_bus::{BoxError, Bus, CancellationToken, Clock, Consumer, ConsumerConfig, ConsumerSpec, Counts, Registry, Service, ServiceCtx};
+use nl_bus::{Bus, CancellationToken, Clock, Consumer, ConsumerConfig, ConsumerSpec, ServiceCtx};
 use nl_domain::RunIdentity;
 use nl_adapters::dex::DexPool;
 use nl_adapters::dex::config::build_dexscreener_client;
@@ -198,25 +197,7 @@ impl EnricherService {
     }
 }
 
-#[async_trait]
-impl Service for EnricherService {
-    fn name(&self) -> &'static str {
-        SERVICE
-    }
-
-    fn durables(&self) -> Vec<String> {
-        vec![self.consumer.durable().to_owned()]
-    }
-
-    fn register_metrics(&self, registry: &Registry) {
-        let stats = self.stats();
-        registry.on_scrape(move |r| stats.export(r));
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
-        Ok(Counts::of(&EnricherService::run(*self, shutdown).await?))
-    }
-}
+nl_bus::impl_service!(EnricherService, SERVICE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| s.stats());
 
 impl Core {
     pub(crate) fn schedule(&self) -> MutexGuard<'_, Schedule> {

@@ -10,9 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use nl_bus::{
-    BoxError, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Handler, Message, Outcome, Registry, Service,
+    BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Handler, Message, Outcome, Registry,
     ServiceCtx,
 };
 use nl_domain::{Decision, Envelope, EventType, GateDecision};
@@ -241,25 +240,7 @@ impl GateService {
     }
 }
 
-#[async_trait]
-impl Service for GateService {
-    fn name(&self) -> &'static str {
-        SERVICE_SOURCE
-    }
-
-    fn durables(&self) -> Vec<String> {
-        vec![self.consumer.durable().to_owned()]
-    }
-
-    fn register_metrics(&self, registry: &Registry) {
-        let stats = Arc::clone(&self.stats);
-        registry.on_scrape(move |r| stats.export(r));
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
-        Ok(Counts::of(&GateService::run(*self, shutdown).await?))
-    }
-}
+nl_bus::impl_service!(GateService, SERVICE_SOURCE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| Arc::clone(&s.stats));
 
 impl Handler for Decider {
     type Input = Envelope;

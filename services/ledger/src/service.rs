@@ -26,11 +26,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP};
 use nl_bus::{
-    BatchHandler, BoxError, Bus, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Item, Message, Outcome, Registry, Service,
+    BatchHandler, Bus, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Item, Message, Outcome, Registry,
     ServiceCtx,
 };
 use nl_domain::Envelope;
@@ -226,25 +225,7 @@ impl LedgerService {
     }
 }
 
-#[async_trait]
-impl Service for LedgerService {
-    fn name(&self) -> &'static str {
-        SERVICE
-    }
-
-    fn durables(&self) -> Vec<String> {
-        vec![self.events.durable().to_owned(), self.raws.durable().to_owned()]
-    }
-
-    fn register_metrics(&self, registry: &Registry) {
-        let stats = self.stats();
-        registry.on_scrape(move |r| stats.export(r));
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
-        Ok(Counts::of(&LedgerService::run(*self, shutdown).await?))
-    }
-}
+nl_bus::impl_service!(LedgerService, SERVICE, durables = |s| vec![s.events.durable().to_owned(), s.raws.durable().to_owned()], stats = |s| s.stats());
 
 /// One delivered event: its envelope and its payload, kept verbatim as `events.body`.
 struct Delivered {

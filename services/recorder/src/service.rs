@@ -16,10 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP};
 use nl_bus::{
-    BatchHandler, BoxError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Item, Message, Outcome, Registry, Service,
+    BatchHandler, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Item, Message, Outcome, Registry,
     ServiceCtx,
 };
 use nl_domain::Envelope;
@@ -289,25 +288,7 @@ impl Recorder {
     }
 }
 
-#[async_trait]
-impl Service for Recorder {
-    fn name(&self) -> &'static str {
-        SERVICE
-    }
-
-    fn durables(&self) -> Vec<String> {
-        vec![self.consumer.durable().to_owned()]
-    }
-
-    fn register_metrics(&self, registry: &Registry) {
-        let stats = self.stats();
-        registry.on_scrape(move |r| stats.export(r));
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
-        Ok(Counts::of(&Recorder::run(*self, shutdown).await?))
-    }
-}
+nl_bus::impl_service!(Recorder, SERVICE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| s.stats());
 
 impl BatchHandler for Writer {
     type Input = Envelope;

@@ -28,10 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use nl_bus::handler::ERRORS_HELP;
 use nl_bus::{
-    BoxError, Bus, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Counts, Handler, Message, Outcome, Registry, Service,
+    Bus, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Handler, Message, Outcome, Registry,
     ServiceCtx,
 };
 use nl_domain::{AssetId, Envelope, EventType, RawEvent, Snapshot, Ts};
@@ -471,25 +470,7 @@ impl RiskScorer {
     }
 }
 
-#[async_trait]
-impl Service for RiskScorer {
-    fn name(&self) -> &'static str {
-        SERVICE_SOURCE
-    }
-
-    fn durables(&self) -> Vec<String> {
-        vec![self.consumer.durable().to_owned()]
-    }
-
-    fn register_metrics(&self, registry: &Registry) {
-        let stats = self.core.stats();
-        registry.on_scrape(move |r| stats.export(r));
-    }
-
-    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
-        Ok(Counts::of(&RiskScorer::run(*self, shutdown).await?))
-    }
-}
+nl_bus::impl_service!(RiskScorer, SERVICE_SOURCE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| s.core.stats());
 
 impl Handler for Scoring {
     type Input = Envelope;

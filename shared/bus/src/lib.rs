@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use envelope::{observation_messages, raw_messages};
@@ -44,6 +43,8 @@ pub use service::{BoxError, Clock, Counts, EnvLookup, Service, ServiceCtx, Syste
 pub use subject::subject_matches;
 /// The shutdown signal every service's `run` takes.
 pub use tokio_util::sync::CancellationToken;
+#[doc(hidden)]
+pub use async_trait::async_trait;
 
 /// Subject prefix of dead-lettered messages.
 pub const DLQ_PREFIX: &str = "nl.dlq";

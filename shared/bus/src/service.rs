@@ -191,3 +191,34 @@ mod tests {
         assert_eq!(clock.now(), base + chrono::Duration::seconds(90));
     }
 }
+
+/// Implements [`Service`] for a consuming service whose inherent `run(self, CancellationToken)` returns
+/// its typed counts and whose `stats()`-like expression gives an `Arc` of something with
+/// `export(&Registry)`: `impl_service!(GateService, "gate", durables = |s| vec![..], stats = |s| ..)`.
+/// The same four methods for every service, written once.
+#[macro_export]
+macro_rules! impl_service {
+    ($ty:ty, $name:expr, durables = |$d:ident| $durables:expr, stats = |$s:ident| $stats:expr) => {
+        #[$crate::async_trait]
+        impl $crate::Service for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn durables(&self) -> Vec<String> {
+                let $d = self;
+                $durables
+            }
+
+            fn register_metrics(&self, registry: &$crate::Registry) {
+                let $s = self;
+                let stats = $stats;
+                registry.on_scrape(move |r| stats.export(r));
+            }
+
+            async fn run(self: Box<Self>, shutdown: $crate::CancellationToken) -> Result<$crate::Counts, $crate::BoxError> {
+                Ok($crate::Counts::of(&<$ty>::run(*self, shutdown).await?))
+            }
+        }
+    };
+}
