@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use futures::{Stream, StreamExt};
 use nl_domain::RawEvent;
 use serde::Serialize;
 
@@ -91,27 +92,17 @@ impl SqliteReader {
         Ok(runs.into_iter().map(|r| r.0).collect())
     }
 
-    /// The raw events of `run_id` in receive order.
-    ///
-    /// # Errors
-    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] for an unreadable `observed_at`.
-    pub async fn raws_of_run(&self, run_id: &str) -> Result<Vec<RawEvent>> {
-        let rows: Vec<RawRow> = sqlx::query_as(
+    /// The raw events of `run_id` in receive order, one row at a time: a re-derivation reads a run of any
+    /// size in bounded memory. An item fails with [`LedgerError::Db`] on query failure,
+    /// [`LedgerError::Corrupt`] for an unreadable `observed_at`.
+    pub fn stream_raws_of_run<'a>(&'a self, run_id: &'a str) -> impl Stream<Item = Result<RawEvent>> + Send + 'a {
+        sqlx::query_as::<_, RawRow>(
             "SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id FROM raw_events \
              WHERE run_id = ?1 ORDER BY observed_at, raw_id",
         )
         .bind(run_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter()
-            .map(|(raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id)| {
-                let observed_at = chrono::DateTime::parse_from_rfc3339(&observed_at)
-                    .map_err(|e| LedgerError::Corrupt(format!("raw {raw_id}: observed_at {observed_at:?}: {e}")))?
-                    .with_timezone(&chrono::Utc);
-                let http_status = status.and_then(|s| u16::try_from(s).ok());
-                Ok(RawEvent { raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id })
-            })
-            .collect()
+        .fetch(self.pool())
+        .map(|row| raw_event(row?))
     }
 
     /// Whether `run` is known to the DB (a `runs` row or a decision of it).
@@ -159,6 +150,15 @@ impl SqliteReader {
         sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'"))).execute(self.pool()).await?;
         Ok(())
     }
+}
+
+/// The [`RawEvent`] of a `raw_events` row.
+fn raw_event((raw_id, source, endpoint, status, observed_at, content_hash, payload, parse_error, run_id): RawRow) -> Result<RawEvent> {
+    let observed_at = chrono::DateTime::parse_from_rfc3339(&observed_at)
+        .map_err(|e| LedgerError::Corrupt(format!("raw {raw_id}: observed_at {observed_at:?}: {e}")))?
+        .with_timezone(&chrono::Utc);
+    let http_status = status.and_then(|s| u16::try_from(s).ok());
+    Ok(RawEvent { raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id })
 }
 
 /// Creates (and migrates) the DB at `target` and copies the `raw_events` rows of `runs` from the DB at

@@ -192,8 +192,7 @@ async fn rederive(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
     println!("nl bench rederive: {} raw events ({pages} GeckoTerminal pages of 2 new pools + 4 provider answers), {} build", pages * RAWS_PER_PAGE, build());
     let dir = tempfile::tempdir().context("temp dir")?;
     // Never contacted: re-derivation answers from the recorded raws; the URL only shapes their endpoints.
-    let mut c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir.path())?;
-    c.bus.memory_max_messages = c.bus.memory_max_messages.max(pages * 40);
+    let c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir.path())?;
     let cfg = crate::cmd_demo::cycle_config(&c)?;
     let t0 = Instant::now();
     let written = write_raws(&cfg, pages).await?;

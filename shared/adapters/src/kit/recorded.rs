@@ -37,6 +37,12 @@ impl RecordedQueues {
     pub fn unused(&self) -> usize {
         self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
     }
+
+    /// Adds a capture of `source` answering `path`, after the ones already queued for it (captures arrive
+    /// in receive order while a re-derivation streams a run).
+    pub fn push(&self, source: String, path: String, raw: RawEvent) {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).entry((source, path)).or_default().push_back(raw);
+    }
 }
 
 /// From `(source, request path, capture)` in receive order.
