@@ -54,6 +54,10 @@ const READ_CHUNK: usize = 2_000;
 const LOOKAHEAD: usize = 10_000;
 /// Deliveries outstanding in the pipeline above which reading waits.
 const MAX_BACKLOG: u64 = 10_000;
+/// How long the re-derivation's bus remembers a message id. A duplicate there comes only from a
+/// service re-publishing a retried delivery's outputs moments later (the ledger and the recorder dedup
+/// by event id on their own); the default two minutes would keep every id of a run that takes less.
+const DEDUP_WINDOW: Duration = Duration::from_secs(10);
 
 /// What to re-derive and where.
 #[derive(Debug, Clone)]
@@ -326,7 +330,7 @@ async fn start_pipeline(
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
     answers: Option<Answers>,
 ) -> anyhow::Result<(Pipeline, Arc<dyn Bus>, MemoryBus)> {
-    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, duplicate_window: DEDUP_WINDOW });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let mut pipeline = Pipeline::new(Arc::clone(&bus));
     let Answers { pairs, providers, tickers } = answers.unwrap_or_default();
