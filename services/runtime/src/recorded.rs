@@ -71,7 +71,13 @@ impl PairFetcher for RecordedPairs {
             let mut by_token = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
             for a in addrs {
                 let Some(key) = token_keys(&tokens_v1_path(chain, std::slice::from_ref(a))).pop() else { continue };
-                if let Some(raw) = by_token.get_mut(&key).and_then(VecDeque::pop_front)
+                let Some(queue) = by_token.get_mut(&key) else { continue };
+                let raw = queue.pop_front();
+                // A drained token's key is dropped: a streamed re-derivation keys new tokens all along.
+                if queue.is_empty() {
+                    by_token.remove(&key);
+                }
+                if let Some(raw) = raw
                     && !used.iter().any(|u| u.raw_id == raw.raw_id)
                 {
                     used.push(raw);

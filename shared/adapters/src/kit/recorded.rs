@@ -58,7 +58,15 @@ impl FromIterator<(String, String, RawEvent)> for RecordedQueues {
 
 impl RecordedResponses for RecordedQueues {
     fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
+        let key = (source.to_string(), path_and_query.to_string());
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let queue = queues.get_mut(&key)?;
+        let raw = queue.pop_front();
+        // A drained path's key is dropped: a streamed re-derivation keys a new path per asset.
+        if queue.is_empty() {
+            queues.remove(&key);
+        }
+        raw
     }
 }
 
