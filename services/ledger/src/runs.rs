@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use futures::{Stream, StreamExt};
 use nl_domain::RawEvent;
 use serde::Serialize;
 
@@ -91,16 +92,14 @@ impl SqliteReader {
         Ok(runs.into_iter().map(|r| r.0).collect())
     }
 
-    /// The raw events of `run_id` in receive order.
-    ///
-    /// # Errors
-    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] for an unreadable `observed_at`.
-    pub async fn raws_of_run(&self, run_id: &str) -> Result<Vec<RawEvent>> {
-        let rows: Vec<RawRow> = sqlx::query_as("SELECT * FROM raw_events WHERE run_id = ?1 ORDER BY observed_at, raw_id")
+    /// The raw events of `run_id` in receive order, one row at a time: a re-derivation reads a run of any
+    /// size in bounded memory. An item fails with [`LedgerError::Db`] on query failure,
+    /// [`LedgerError::Corrupt`] for an unreadable `observed_at`.
+    pub fn stream_raws_of_run<'a>(&'a self, run_id: &'a str) -> impl Stream<Item = Result<RawEvent>> + Send + 'a {
+        sqlx::query_as::<_, RawRow>("SELECT * FROM raw_events WHERE run_id = ?1 ORDER BY observed_at, raw_id")
             .bind(run_id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(RawRow::to_event).collect()
+            .fetch(self.pool())
+            .map(|row| row.map_err(LedgerError::from).and_then(|r| r.to_event()))
     }
 
     /// Whether `run` is known to the DB (a `runs` row or a decision of it).

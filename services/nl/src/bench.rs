@@ -261,8 +261,7 @@ pub(crate) struct Generated {
 /// When the bench config, the DB or the re-derivation fails.
 pub(crate) async fn rederive_generated(loaded: &Loaded<NlConfig>, pages: usize, dir: &std::path::Path) -> anyhow::Result<Generated> {
     // Never contacted: re-derivation answers from the recorded raws; the URL only shapes their endpoints.
-    let mut c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir)?;
-    c.bus.memory_max_messages = c.bus.memory_max_messages.max(pages * 40);
+    let c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir)?;
     let cfg = crate::cmd_demo::cycle_config(&c)?;
     let t0 = Instant::now();
     let written = write_raws(&cfg, pages).await?;

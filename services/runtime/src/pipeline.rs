@@ -52,7 +52,21 @@ impl Pipeline {
     ///
     /// # Errors
     /// A service task ended early (its error is reported), or `timeout` passed with work outstanding.
-    pub async fn drain(&mut self, timeout: Duration, mut progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
+    pub async fn drain(&mut self, timeout: Duration, progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
+        self.settle_to(0, 2, timeout, progress).await
+    }
+
+    /// Waits until at most `limit` deliveries are outstanding over every consumer: backpressure for a
+    /// feeder that publishes faster than the pipeline consumes.
+    ///
+    /// # Errors
+    /// As [`Self::drain`].
+    pub async fn wait_backlog(&mut self, limit: u64, timeout: Duration) -> anyhow::Result<()> {
+        self.settle_to(limit, 1, timeout, |_| {}).await.map(drop)
+    }
+
+    /// Polls the consumers until at most `limit` deliveries are outstanding in `passes` checks in a row.
+    async fn settle_to(&mut self, limit: u64, passes: u32, timeout: Duration, mut progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut clean = 0u32;
         let mut checks = 0u32;
@@ -71,9 +85,9 @@ impl Pipeline {
                 outstanding += st.num_pending + st.num_ack_pending;
                 states.push((d.clone(), st));
             }
-            if outstanding == 0 {
+            if outstanding <= limit {
                 clean += 1;
-                if clean >= 2 {
+                if clean >= passes {
                     return Ok(DrainReport { consumers: states, checks });
                 }
                 continue;

@@ -2,7 +2,7 @@
 //! lookups' responses as kept in raw_events, handed back to the risk-scorer and the enricher in place of the
 //! network.
 //!
-//! * [`recorded_providers`] ([`nl_adapters::kit::RecordedQueues`]) answers by provider name and request path, first in first out: the n-th request
+//! * [`index_provider`] ([`nl_adapters::kit::RecordedQueues`]) answers by provider name and request path, first in first out: the n-th request
 //!   gets the n-th answer (the risk-scorer's report cache makes the requests per asset the same ones). The
 //!   enricher's ticker lookups are answered the same way, keyed by `<venue>_ticker`;
 //! * [`RecordedPairs`] answers pair lookups by token, so a lookup batched differently from the original one
@@ -19,16 +19,13 @@ use nl_adapters::dex::dexscreener::parse::{parse_pairs, tokens_v1_path};
 use nl_adapters::kit::{RecordedQueues, recorded};
 use nl_domain::RawEvent;
 
-/// Recorded risk-provider responses of one run: `raws` (in receive order) of the providers named in
-/// `base_urls` (provider → configured base URL), keyed by provider and request path.
-#[must_use]
-pub fn recorded_providers(raws: &[RawEvent], base_urls: &HashMap<String, String>) -> RecordedQueues {
-    raws.iter()
-        .filter_map(|r| {
-            let base = base_urls.get(&r.source)?;
-            Some((r.source.clone(), recorded::request_path(&r.endpoint, base).to_string(), r.clone()))
-        })
-        .collect()
+/// Queues `raw` in `providers` under its provider and request path when it is a capture of one of the
+/// providers named in `base_urls` (provider → configured base URL); returns whether it was. Captures are
+/// indexed in receive order.
+pub fn index_provider(providers: &RecordedQueues, raw: &RawEvent, base_urls: &HashMap<String, String>) -> bool {
+    let Some(base) = base_urls.get(&raw.source) else { return false };
+    providers.push(raw.source.clone(), recorded::request_path(&raw.endpoint, base).to_string(), raw.clone());
+    true
 }
 
 /// `{chainId}/{token}` keys of a `/tokens/v1/{chainId}/{a,b,…}` request path.
@@ -45,17 +42,18 @@ pub struct RecordedPairs {
 }
 
 impl RecordedPairs {
-    /// Indexes the `dexscreener_pairs` captures among `raws` (in receive order); `base_url` is the configured one.
-    #[must_use]
-    pub fn new(raws: &[RawEvent], base_url: &str) -> Self {
-        let mut by_token: HashMap<String, VecDeque<Arc<RawEvent>>> = HashMap::new();
-        for r in raws.iter().filter(|r| r.source == DexScreenerClient::SOURCE) {
-            let raw = Arc::new(r.clone());
-            for k in token_keys(recorded::request_path(&r.endpoint, base_url)) {
-                by_token.entry(k).or_default().push_back(Arc::clone(&raw));
-            }
+    /// Indexes `raw` when it is a `dexscreener_pairs` capture (captures come in receive order); `base_url`
+    /// is the configured one.
+    pub fn push(&self, raw: &RawEvent, base_url: &str) {
+        if raw.source != DexScreenerClient::SOURCE {
+            return;
         }
-        Self { by_token: Mutex::new(by_token) }
+        let keys = token_keys(recorded::request_path(&raw.endpoint, base_url));
+        let shared = Arc::new(raw.clone());
+        let mut by_token = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+        for k in keys {
+            by_token.entry(k).or_default().push_back(Arc::clone(&shared));
+        }
     }
 
     /// Token answers not asked for.
@@ -73,7 +71,13 @@ impl PairFetcher for RecordedPairs {
             let mut by_token = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
             for a in addrs {
                 let Some(key) = token_keys(&tokens_v1_path(chain, std::slice::from_ref(a))).pop() else { continue };
-                if let Some(raw) = by_token.get_mut(&key).and_then(VecDeque::pop_front)
+                let Some(queue) = by_token.get_mut(&key) else { continue };
+                let raw = queue.pop_front();
+                // A drained token's key is dropped: a streamed re-derivation keys new tokens all along.
+                if queue.is_empty() {
+                    by_token.remove(&key);
+                }
+                if let Some(raw) = raw
                     && !used.iter().any(|u| u.raw_id == raw.raw_id)
                 {
                     used.push(raw);
@@ -117,7 +121,10 @@ mod tests {
         let path = "/api/v1/token_security/1?contract_addresses=0xab";
         let raws = vec![raw("goplus", &format!("https://gp.example/x{path}"), 10, "a"), raw("rugcheck", "https://rc.example/v1/tokens/x/report", 20, "b")];
         let bases = HashMap::from([("goplus".to_string(), "https://gp.example/x/".to_string())]);
-        let rec = recorded_providers(&raws, &bases);
+        let rec = RecordedQueues::default();
+        for r in &raws {
+            index_provider(&rec, r, &bases);
+        }
         assert_eq!(rec.unused(), 1, "only configured providers");
         assert_eq!(rec.take("goplus", path).unwrap().payload, "a");
     }

@@ -9,12 +9,17 @@
 //! * A replayed run gets fresh enricher, risk-scorer and gate instances (as each `nl run-cycle` had) on an
 //!   embedded bus, drained by accounting like a cycle. Provider, pair and ticker lookups are answered from
 //!   the same run's captures ([`crate::recorded`]); enricher re-snapshot rounds are off (their timing is wall-clock).
+//! * A run is streamed, not loaded: raws are read in receive order [`READ_CHUNK`] at a time, and a source
+//!   response is re-derived and its observations published once [`LOOKAHEAD`] more raws have been read, so
+//!   the lookups and answers it causes (captured after it) are indexed before they are asked for. Reading
+//!   waits while more than [`MAX_BACKLOG`] deliveries are outstanding, and settled messages are compacted
+//!   out of the bus, so memory follows these bounds, not the run's size.
 //! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
 //!   are content-derived, so with the same config the assets, scores and decisions are the originals,
 //!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
 //!   `rederived_from`); the original raw_events rows are copied into the scratch DB unchanged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +34,8 @@ use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::RunIdentity;
-use nl_domain::{EventType, ListingObservation, RawEvent};
+use nl_domain::{EventType, RawEvent};
+use futures::StreamExt;
 use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
 use nl_recorder::RecorderConfig;
 use serde::Serialize;
@@ -37,11 +43,22 @@ use serde::Serialize;
 use crate::cycle::{CycleConfig, enabled_sources, publish_run_event};
 use crate::manifest::{EventsRange, RunManifest, code_version, count_lines};
 use crate::pipeline::Pipeline;
-use crate::recorded::{RecordedPairs, recorded_providers};
+use crate::recorded::{RecordedPairs, index_provider};
 use crate::topology::{Extras, Recorded, ServiceConfigs, Topology};
 
 /// Observations published per bus batch.
 const PUBLISH_CHUNK: usize = 1_000;
+/// Raw events read per step.
+const READ_CHUNK: usize = 2_000;
+/// Raw events read past a source response before it is re-derived. A lookup or answer captured further
+/// than this after the response that caused it is found only if the pipeline asks late enough.
+const LOOKAHEAD: usize = 10_000;
+/// Deliveries outstanding in the pipeline above which reading waits.
+const MAX_BACKLOG: u64 = 10_000;
+/// How long the re-derivation's bus remembers a message id. A duplicate there comes only from a
+/// service re-publishing a retried delivery's outputs moments later (the ledger and the recorder dedup
+/// by event id on their own); the default two minutes would keep every id of a run that takes less.
+const DEDUP_WINDOW: Duration = Duration::from_secs(10);
 
 /// What to re-derive and where.
 #[derive(Debug, Clone)]
@@ -126,45 +143,87 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     let recorder_cfg = RecorderConfig { path: out_dir.join("events.jsonl"), ..cfg.recorder.clone() };
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", db_path.display()))?;
     let sources: HashMap<String, Arc<dyn Source>> = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?.into_iter().map(|s| (s.name().to_string(), s)).collect();
+    let bases = AnswerBases::new(cfg);
+    let out = (&ledger_cfg, &recorder_cfg, &store);
     let mut states: HashMap<String, Option<serde_json::Value>> = HashMap::new();
     let mut not_rederived: BTreeMap<String, usize> = BTreeMap::new();
     let mut reports = Vec::new();
     let mut raws_read = 0usize;
     let mut first = true;
     for seg in &segments {
-        let raws = reader.raws_of_run(&seg.run_id).await.with_context(|| format!("reading raw events of {}", seg.run_id))?;
-        raws_read += raws.len();
-        let mut report = SegmentReport { run_id: seg.run_id.clone(), raws: raws.len(), ..SegmentReport::default() };
-        let mut observations: Vec<ListingObservation> = Vec::new();
-        let lookups: RecordedQueues = raws.iter().filter_map(|r| Some((r.source.clone(), sources.get(&r.source)?.lookup_path(r)?, r.clone()))).collect();
-        for raw in &raws {
-            let Some(src) = sources.get(&raw.source) else {
-                if !is_answer(&raw.source) {
-                    *not_rederived.entry(raw.source.clone()).or_default() += 1;
+        let mut report = SegmentReport { run_id: seg.run_id.clone(), ..SegmentReport::default() };
+        let answers = seg.publish.then(Answers::default);
+        let mut feed = match &answers {
+            Some(a) => Some(start_pipeline(cfg, &run, out, a.clone()).await?),
+            None => None,
+        };
+        if let Some((_, bus, _)) = &feed
+            && first
+        {
+            let meta = serde_json::json!({"status": "started", "started_at": started_at, "rederived_from": rederived_from});
+            publish_run_event(bus, EventType::RunStarted, &run, meta).await?;
+            first = false;
+        }
+        let lookups = RecordedQueues::default();
+        let mut pending: VecDeque<(usize, RawEvent)> = VecDeque::new();
+        let mut raws = std::pin::pin!(reader.stream_raws_of_run(&seg.run_id));
+        let mut end = false;
+        while !end {
+            for _ in 0..READ_CHUNK {
+                let Some(raw) = raws.next().await else {
+                    end = true;
+                    break;
+                };
+                let raw = raw.with_context(|| format!("reading raw events of {}", seg.run_id))?;
+                report.raws += 1;
+                if let Some(a) = &answers {
+                    a.index(&raw, &bases);
                 }
-                continue;
-            };
-            if src.lookup_path(raw).is_some() {
-                continue;
-            }
-            let state = states.entry(raw.source.clone()).or_default();
-            match src.rederive(state.as_ref(), raw, &lookups) {
-                Some(out) => {
-                    report.source_raws += 1;
-                    if out.next_state.is_some() {
-                        *state = out.next_state;
+                let Some(src) = sources.get(&raw.source) else {
+                    if !is_answer(&raw.source) {
+                        *not_rederived.entry(raw.source.clone()).or_default() += 1;
                     }
-                    observations.extend(out.observations);
+                    continue;
+                };
+                match src.lookup_path(&raw) {
+                    Some(path) => lookups.push(raw.source.clone(), path, raw),
+                    None => pending.push_back((report.raws, raw)),
                 }
-                None => *not_rederived.entry(raw.source.clone()).or_default() += 1,
+            }
+            let mut observations = Vec::new();
+            while let Some((pos, _)) = pending.front()
+                && (end || pos + LOOKAHEAD <= report.raws)
+            {
+                let Some((_, raw)) = pending.pop_front() else { break };
+                let Some(src) = sources.get(&raw.source) else { continue };
+                let state = states.entry(raw.source.clone()).or_default();
+                match src.rederive(state.as_ref(), &raw, &lookups) {
+                    Some(derived) => {
+                        report.source_raws += 1;
+                        if derived.next_state.is_some() {
+                            *state = derived.next_state;
+                        }
+                        observations.extend(derived.observations);
+                    }
+                    None => *not_rederived.entry(raw.source.clone()).or_default() += 1,
+                }
+            }
+            report.observations += observations.len();
+            if let Some((pipeline, bus, mem)) = &mut feed {
+                for chunk in observation_messages(&observations, &run).chunks(PUBLISH_CHUNK) {
+                    bus.publish_batch(chunk.to_vec()).await.context("publishing re-derived observations")?;
+                    pipeline.wait_backlog(MAX_BACKLOG, opts.drain_timeout).await?;
+                    let _retained = mem.compact();
+                }
             }
         }
-        report.observations = observations.len();
+        raws_read += report.raws;
         report.unused_answers = lookups.unused();
-        if seg.publish {
-            let meta = serde_json::json!({"status": "started", "started_at": started_at, "rederived_from": rederived_from});
-            run_segment(cfg, &run, (&ledger_cfg, &recorder_cfg, &store), &raws, &observations, opts.drain_timeout, first.then_some(meta), &mut report).await?;
-            first = false;
+        if let (Some((mut pipeline, _, _)), Some(answers)) = (feed, answers) {
+            pipeline.drain(opts.drain_timeout, |_| {}).await?;
+            let failed = pipeline.stop().await;
+            anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
+            report.unused_answers += answers.unused();
             progress(&format!(
                 "  {:<32} raws {:>7}  observations {:>6}  unused answers {}",
                 seg.run_id, report.raws, report.observations, report.unused_answers
@@ -174,7 +233,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     }
     reader.pool().close().await;
     let summary = serde_json::json!({"rederived_from": rederived_from, "source_db": source_db, "segments": reports, "not_rederived": not_rederived, "raws_read": raws_read});
-    finish_run(cfg, &run, (&ledger_cfg, &recorder_cfg, &store), &summary, opts.drain_timeout).await?;
+    finish_run(cfg, &run, out, &summary, opts.drain_timeout).await?;
     let stats = store.reader().stats().await?;
     let events_path = recorder_cfg.path.clone();
     let events_end = std::fs::metadata(&events_path).map_or(0, |m| m.len());
@@ -205,10 +264,46 @@ fn is_answer(source: &str) -> bool {
         || TICKER_VENUES.iter().any(|v| ticker_descriptor(v).is_some_and(|d| d.source_name() == source))
 }
 
-/// `<venue>_ticker` → the base URL the enricher looks that venue's tickers up at, to key their captures.
-fn ticker_bases(cfg: &CycleConfig) -> HashMap<String, String> {
-    let urls = cfg.enricher.cex_tickers.resolve_base_urls(&cfg.sources.venue_base_urls());
-    urls.into_iter().filter_map(|(v, u)| ticker_descriptor(&v).map(|d| (d.source_name(), u))).collect()
+/// The recorded answers a replayed run's pipeline is given, indexed as the run's raws are read.
+#[derive(Clone, Default)]
+struct Answers {
+    pairs: Arc<RecordedPairs>,
+    providers: Arc<RecordedQueues>,
+    /// Ticker captures, keyed like the providers' (by `<venue>_ticker` and request path).
+    tickers: Arc<RecordedQueues>,
+}
+
+impl Answers {
+    /// Indexes `raw` where it answers a lookup.
+    fn index(&self, raw: &RawEvent, bases: &AnswerBases) {
+        index_provider(&self.providers, raw, &bases.providers);
+        index_provider(&self.tickers, raw, &bases.tickers);
+        self.pairs.push(raw, &bases.pairs);
+    }
+
+    /// Answers never asked for.
+    fn unused(&self) -> usize {
+        self.providers.unused() + self.pairs.unused() + self.tickers.unused()
+    }
+}
+
+/// The configured base URLs recorded answers were asked from, to key captures by request path.
+struct AnswerBases {
+    /// Provider name → base URL.
+    providers: HashMap<String, String>,
+    /// `<venue>_ticker` → the base URL the enricher looks that venue's tickers up at.
+    tickers: HashMap<String, String>,
+    /// DexScreener's base URL.
+    pairs: String,
+}
+
+impl AnswerBases {
+    fn new(cfg: &CycleConfig) -> Self {
+        let providers = Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
+        let urls = cfg.enricher.cex_tickers.resolve_base_urls(&cfg.sources.venue_base_urls());
+        let tickers = urls.into_iter().filter_map(|(v, u)| ticker_descriptor(&v).map(|d| (d.source_name(), u))).collect();
+        Self { providers, tickers, pairs: cfg.enricher.dexscreener.base_url.clone() }
+    }
 }
 
 /// The original runs in the order of their first raw event; with `only`, the runs up to it, only it published.
@@ -234,47 +329,16 @@ async fn start_pipeline(
     cfg: &CycleConfig,
     run: &RunIdentity,
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
-    recorded: Recorded,
-) -> anyhow::Result<(Pipeline, Arc<dyn Bus>)> {
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() }));
+    answers: Answers,
+) -> anyhow::Result<(Pipeline, Arc<dyn Bus>, MemoryBus)> {
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, duplicate_window: DEDUP_WINDOW });
+    let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
+    let recorded = Recorded { pairs: answers.pairs, providers: answers.providers, tickers: answers.tickers };
     let extras = Extras { store: Some(store.clone()), recorded: Some(recorded) };
     let pipeline = Topology::pipeline().start(cfgs, &bus, run, &extras).await?;
-    Ok((pipeline, bus))
-}
-
-/// Replays one original run's observations through a fresh pipeline answered from its captures.
-#[allow(clippy::too_many_arguments)]
-async fn run_segment(
-    cfg: &CycleConfig,
-    run: &RunIdentity,
-    out: (&LedgerConfig, &RecorderConfig, &LedgerStore),
-    raws: &[RawEvent],
-    observations: &[ListingObservation],
-    drain_timeout: Duration,
-    started: Option<serde_json::Value>,
-    report: &mut SegmentReport,
-) -> anyhow::Result<()> {
-    let provider_bases: HashMap<String, String> =
-        Provider::ALL.iter().map(|p| (p.as_str().to_string(), cfg.risk_scorer.providers.of(*p).base_url.clone())).collect();
-    let providers = Arc::new(recorded_providers(raws, &provider_bases));
-    let pairs = Arc::new(RecordedPairs::new(raws, &cfg.enricher.dexscreener.base_url));
-    let tickers = Arc::new(recorded_providers(raws, &ticker_bases(cfg)));
-    let recorded = Recorded { pairs: Arc::clone(&pairs) as _, providers: Arc::clone(&providers) as _, tickers: Arc::clone(&tickers) as _ };
-    let (mut pipeline, bus) = start_pipeline(cfg, run, out, recorded).await?;
-    if let Some(meta) = started {
-        publish_run_event(&bus, EventType::RunStarted, run, meta).await?;
-    }
-    let msgs = observation_messages(observations, run);
-    for chunk in msgs.chunks(PUBLISH_CHUNK) {
-        bus.publish_batch(chunk.to_vec()).await.context("publishing re-derived observations")?;
-    }
-    pipeline.drain(drain_timeout, |_| {}).await?;
-    let failed = pipeline.stop().await;
-    anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
-    report.unused_answers += providers.unused() + pairs.unused() + tickers.unused();
-    Ok(())
+    Ok((pipeline, bus, mem))
 }
 
 /// Publishes `run.completed` (the runs table row) through a last short-lived pipeline.
@@ -285,12 +349,7 @@ async fn finish_run(
     summary: &serde_json::Value,
     drain_timeout: Duration,
 ) -> anyhow::Result<()> {
-    let none = Recorded {
-        pairs: Arc::new(RecordedPairs::default()),
-        providers: Arc::new(RecordedQueues::default()),
-        tickers: Arc::new(RecordedQueues::default()),
-    };
-    let (mut pipeline, bus) = start_pipeline(cfg, run, out, none).await?;
+    let (mut pipeline, bus, _) = start_pipeline(cfg, run, out, Answers::default()).await?;
     publish_run_event(&bus, EventType::RunCompleted, run, serde_json::json!({"status": "completed", "summary": summary})).await?;
     pipeline.drain(drain_timeout, |_| {}).await?;
     let failed = pipeline.stop().await;

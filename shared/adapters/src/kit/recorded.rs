@@ -37,6 +37,12 @@ impl RecordedQueues {
     pub fn unused(&self) -> usize {
         self.queues.lock().unwrap_or_else(PoisonError::into_inner).values().map(VecDeque::len).sum()
     }
+
+    /// Adds a capture of `source` answering `path`, after the ones already queued for it (captures arrive
+    /// in receive order while a re-derivation streams a run).
+    pub fn push(&self, source: String, path: String, raw: RawEvent) {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner).entry((source, path)).or_default().push_back(raw);
+    }
 }
 
 /// From `(source, request path, capture)` in receive order.
@@ -52,7 +58,15 @@ impl FromIterator<(String, String, RawEvent)> for RecordedQueues {
 
 impl RecordedResponses for RecordedQueues {
     fn take(&self, source: &str, path_and_query: &str) -> Option<RawEvent> {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner).get_mut(&(source.to_string(), path_and_query.to_string()))?.pop_front()
+        let key = (source.to_string(), path_and_query.to_string());
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let queue = queues.get_mut(&key)?;
+        let raw = queue.pop_front();
+        // A drained path's key is dropped: a streamed re-derivation keys a new path per asset.
+        if queue.is_empty() {
+            queues.remove(&key);
+        }
+        raw
     }
 }
 
