@@ -151,7 +151,7 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
                 Ok(outcome) => commit(&name, outcome, &ctx, &counters, now).await,
                 Err(report) => report,
             };
-            next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default());
+            next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default().min(nl_adapters::kit::headers::MAX_VENUE_DELAY));
         }
         // With a lease, wake at least every renew period to keep it alive between polls.
         wake = match &ctx.leases {

@@ -30,6 +30,16 @@ fn default_threshold() -> f64 {
     0.8
 }
 
+fn default_max_pause_secs() -> u64 {
+    3600
+}
+
+/// `now + d`, or `now + cap` when `d` exceeds `cap` or the sum does not fit an `Instant`: venue values
+/// never reach unchecked time arithmetic.
+fn later(now: Instant, d: Duration, cap: Duration) -> Instant {
+    now.checked_add(d.min(cap)).unwrap_or(now)
+}
+
 /// Budget of one provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,13 +51,17 @@ pub struct BudgetConfig {
     /// Venue-side usage fraction (from rate-limit headers) above which we slow down, default 0.8.
     #[serde(default = "default_threshold")]
     pub header_slowdown_threshold: f64,
+    /// The longest a venue can pause this budget (`Retry-After`, a ban, a usage reset), default 3600 s;
+    /// a longer ask pauses this long and the next request learns the rest from the venue.
+    #[serde(default = "default_max_pause_secs")]
+    pub max_pause_secs: u64,
 }
 
 impl BudgetConfig {
     /// A config with the default slowdown threshold.
     #[must_use]
     pub fn new(rate_per_sec: f64, burst: f64) -> Self {
-        Self { rate_per_sec, burst, header_slowdown_threshold: default_threshold() }
+        Self { rate_per_sec, burst, header_slowdown_threshold: default_threshold(), max_pause_secs: default_max_pause_secs() }
     }
 
     /// Checks that the numbers make a usable bucket.
@@ -65,6 +79,9 @@ impl BudgetConfig {
         let t = self.header_slowdown_threshold;
         if !(t > 0.0 && t <= 1.0) {
             return Err(BudgetError::Invalid(format!("header_slowdown_threshold must be in (0, 1], got {t}")));
+        }
+        if self.max_pause_secs == 0 {
+            return Err(BudgetError::Invalid("max_pause_secs must be > 0".into()));
         }
         Ok(())
     }
@@ -156,16 +173,23 @@ impl Budget {
 
     /// Stops all acquisitions until `until` (from `Retry-After` or a ban). Never shortens an
     /// existing pause. The bucket restarts empty, so the first request after a ban is not a burst.
+    /// A pause is never longer than `max_pause_secs` from now.
     pub fn penalize_until(&self, until: Instant) {
+        let now = Instant::now();
+        let until = until.min(later(now, Duration::MAX, self.max_pause()));
         let mut s = lock(&self.state);
-        s.refill(&self.cfg, Instant::now());
+        s.refill(&self.cfg, now);
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
         s.tokens = s.tokens.min(0.0);
     }
 
     /// [`penalize_until`](Self::penalize_until) `now + delay`.
     pub fn penalize_for(&self, delay: Duration) {
-        self.penalize_until(Instant::now() + delay);
+        self.penalize_until(later(Instant::now(), delay, self.max_pause()));
+    }
+
+    fn max_pause(&self) -> Duration {
+        Duration::from_secs(self.cfg.max_pause_secs)
     }
 
     /// Adaptive throttling from a venue usage reading: `fraction_used` of the venue window is used
@@ -200,7 +224,7 @@ impl Budget {
     /// time the throttle lasts one minute (the common venue window).
     pub fn observe_usage(&self, usage: &Usage, now: DateTime<Utc>) -> bool {
         let reset_in = usage.reset_in(now).unwrap_or(Duration::from_secs(60));
-        self.slow_down(usage.fraction_used(), Instant::now() + reset_in)
+        self.slow_down(usage.fraction_used(), later(Instant::now(), reset_in, self.max_pause()))
     }
 
     /// Current state, for metrics and tests.

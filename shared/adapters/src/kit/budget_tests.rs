@@ -180,3 +180,19 @@ async fn registry_shares_one_bucket_per_provider() {
     cfgs.insert("bad".to_owned(), BudgetConfig::new(-1.0, 1.0));
     assert!(BudgetRegistry::new(cfgs, BudgetConfig::new(1.0, 1.0)).is_err());
 }
+
+#[test]
+fn a_venue_cannot_pause_a_budget_past_its_maximum_or_overflow_time() {
+    // Retry-After: 18446744073709551615 used to panic in `Instant + Duration`.
+    let b = budget(1.0, 1.0);
+    b.penalize_for(Duration::MAX);
+    let paused = b.status().paused_for.expect("paused");
+    assert!(paused <= Duration::from_secs(3600) && paused > Duration::from_secs(3590), "{paused:?}");
+    let b = budget(1.0, 1.0);
+    b.penalize_until(Instant::now() + Duration::from_secs(10 * 24 * 3600));
+    assert!(b.status().paused_for.expect("paused") <= Duration::from_secs(3600));
+    let strict = Budget::new(BudgetConfig { max_pause_secs: 5, ..BudgetConfig::new(1.0, 1.0) }).unwrap();
+    strict.penalize_for(Duration::from_secs(600));
+    assert!(strict.status().paused_for.expect("paused") <= Duration::from_secs(5));
+    assert!(BudgetConfig { max_pause_secs: 0, ..BudgetConfig::new(1.0, 1.0) }.validate().is_err());
+}

@@ -105,7 +105,7 @@ pub fn parse_usage(headers: &HeaderMap, now: DateTime<Utc>, binance_weight_limit
     if let (Some(remaining), Some(limit)) = (header_u64(headers, "gw-ratelimit-remaining"), header_u64(headers, "gw-ratelimit-limit")) {
         let reset_at = header_u64(headers, "gw-ratelimit-reset")
             .and_then(|ms| chrono::Duration::try_milliseconds(i64::try_from(ms).ok()?))
-            .map(|d| now + d);
+            .and_then(|d| now.checked_add_signed(d));
         return Some(Usage { used: limit.saturating_sub(remaining), limit, reset_at, kind: UsageKind::Kucoin });
     }
     if let (Some(remaining), Some(limit)) =
@@ -117,19 +117,25 @@ pub fn parse_usage(headers: &HeaderMap, now: DateTime<Utc>, binance_weight_limit
     None
 }
 
+/// The longest delay a venue can ask for through a header: longer values are venue bugs or hostile, and
+/// taken as this (a day), so no caller does time arithmetic on an unbounded venue value.
+pub const MAX_VENUE_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses a `Retry-After` value: delay-seconds (`"120"`, leniently `"1.5"`) or an HTTP-date
-/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`). A date in the past gives zero.
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`). A date in the past gives zero; anything longer than
+/// [`MAX_VENUE_DELAY`] (up to `u64::MAX` seconds) gives [`MAX_VENUE_DELAY`].
 #[must_use]
 pub fn parse_retry_after_value(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    let delay = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs > MAX_VENUE_DELAY.as_secs_f64() { MAX_VENUE_DELAY } else { Duration::try_from_secs_f64(secs).ok()? }
+    } else {
+        let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        (at - now).to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(MAX_VENUE_DELAY))
 }
 
 /// The `Retry-After` header of `headers`, if present and parsable.
@@ -163,6 +169,20 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.timestamp_opt(1_760_000_030, 0).single().expect("ts")
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_a_day_whatever_the_venue_sends() {
+        let now = Utc::now();
+        assert_eq!(parse_retry_after_value("18446744073709551615", now), Some(MAX_VENUE_DELAY));
+        assert_eq!(parse_retry_after_value("1e300", now), Some(MAX_VENUE_DELAY));
+        assert_eq!(parse_retry_after_value("Fri, 31 Dec 9999 23:59:59 GMT", now), Some(MAX_VENUE_DELAY));
+        assert_eq!(parse_retry_after_value("2", now), Some(Duration::from_secs(2)));
+        let mut h = HeaderMap::new();
+        h.insert("gw-ratelimit-remaining", "1".parse().unwrap());
+        h.insert("gw-ratelimit-limit", "10".parse().unwrap());
+        h.insert("gw-ratelimit-reset", "9223372036854775807".parse().unwrap());
+        assert!(parse_usage(&h, now, 6000).is_some(), "an absurd reset is dropped, not a panic");
     }
 
     #[test]
