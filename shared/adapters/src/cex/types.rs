@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use nl_domain::Ts;
 
 /// Longest payload excerpt kept in a [`ParseError`], in characters.
-pub const EXCERPT_CHARS: usize = 256;
+pub const EXCERPT_CHARS: usize = crate::kit::quote::QUOTE_CHARS;
 
 /// Trading state of an instrument, normalized across venues. The venue's own word is kept in
 /// [`Instrument::raw_status`].

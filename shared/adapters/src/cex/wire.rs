@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use nl_domain::Ts;
 
-use super::types::{EXCERPT_CHARS, Instrument, ParseError};
+use super::types::{Instrument, ParseError};
 
 /// Deserializes a string, number or bool as `Some(String)`; `null`, absent, `""` and `"null"` become `None`.
 /// Used wherever a venue sends numbers as strings, strings as numbers, or `""` for "not yet known".
@@ -49,9 +49,9 @@ pub(crate) fn secs_to_ts(v: Option<&str>) -> Option<Ts> {
     chrono::DateTime::from_timestamp(s, 0)
 }
 
-/// The first [`EXCERPT_CHARS`] characters of a payload (char-boundary safe).
+/// A payload excerpt for an error ([`crate::kit::quote::quote`]: bounded, control characters escaped).
 pub(crate) fn excerpt(body: &str) -> String {
-    body.chars().take(EXCERPT_CHARS).collect()
+    crate::kit::quote::quote(body)
 }
 
 /// Decodes `body` as `T`, mapping serde errors to [`ParseError::Decode`] with a payload excerpt.
@@ -61,7 +61,7 @@ pub(crate) fn decode<T: DeserializeOwned>(venue: &'static str, what: &'static st
 
 /// A venue error envelope as a [`ParseError::Venue`].
 pub(crate) fn venue_error(venue: &'static str, code: impl Into<String>, msg: Option<&str>, body: &str) -> ParseError {
-    ParseError::Venue { venue, code: code.into(), msg: msg.unwrap_or_default().to_string(), excerpt: excerpt(body) }
+    ParseError::Venue { venue, code: crate::kit::quote::quote(&code.into()), msg: crate::kit::quote::quote(msg.unwrap_or_default()), excerpt: excerpt(body) }
 }
 
 /// Splits `BASE<sep>QUOTE` (e.g. `NEW-USDT`, `NEW_USDT`, `NEW/USD`); `None` unless both sides are non-empty.
@@ -93,6 +93,7 @@ pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::cex::types::EXCERPT_CHARS;
 
     #[derive(Deserialize)]
     struct Probe {

@@ -27,18 +27,8 @@ pub(crate) fn ts_from_secs(secs: i64) -> Option<Ts> {
     chrono::DateTime::from_timestamp(secs, 0)
 }
 
-/// Keeps at most 256 characters of a payload for error messages.
-pub(crate) fn truncate(s: &str) -> String {
-    const MAX: usize = 256;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+/// A payload excerpt for an error ([`crate::kit::quote::quote`]: bounded, control characters escaped).
+pub(crate) use crate::kit::quote::quote as truncate;
 
 /// Deserializes `null` as the type's default (empty map/vec), for collections that may be `null`.
 pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>

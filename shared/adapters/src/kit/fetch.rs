@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::kit::headers::{self, Usage};
 
 /// Longest body excerpt carried in error messages.
-pub const BODY_EXCERPT_CHARS: usize = 512;
+pub const BODY_EXCERPT_CHARS: usize = crate::kit::quote::QUOTE_CHARS;
 
 /// One HTTP response as observed.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,10 +51,10 @@ impl Fetched {
         (200..300).contains(&self.status)
     }
 
-    /// The first [`BODY_EXCERPT_CHARS`] characters of the body.
+    /// The first [`BODY_EXCERPT_CHARS`] characters of the body, control characters escaped.
     #[must_use]
     pub fn body_excerpt(&self) -> String {
-        self.body.chars().take(BODY_EXCERPT_CHARS).collect()
+        crate::kit::quote::quote(&self.body)
     }
 
     /// The raw capture of this response for `raw_events`, with the redacted URL as endpoint.

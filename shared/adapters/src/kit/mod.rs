@@ -10,6 +10,7 @@ mod backoff;
 pub mod budget;
 mod fetch;
 pub mod headers;
+pub mod quote;
 mod http;
 pub mod recorded;
 mod secrets;

@@ -2,9 +2,6 @@
 
 use super::Provider;
 
-/// Longest payload excerpt kept in a decode error.
-const EXCERPT_CHARS: usize = 200;
-
 /// Why a provider payload could not be turned into a report.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProviderError {
@@ -26,7 +23,7 @@ impl ProviderError {
     /// Builds a [`ProviderError::Decode`] that keeps a truncated copy of the payload.
     #[must_use]
     pub fn decode(provider: Provider, reason: impl ToString, payload: &str) -> Self {
-        Self::Decode { provider, reason: reason.to_string(), excerpt: payload.chars().take(EXCERPT_CHARS).collect() }
+        Self::Decode { provider, reason: reason.to_string(), excerpt: crate::kit::quote::quote(payload) }
     }
 
     /// Whether retrying the same request later could succeed. Provider error codes (rate limits,
