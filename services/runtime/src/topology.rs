@@ -97,12 +97,6 @@ impl Topology {
         Self { stages: stages.to_vec() }
     }
 
-    /// The stages, in order.
-    #[must_use]
-    pub fn stages(&self) -> &[Stage] {
-        &self.stages
-    }
-
     /// Builds every stage over `bus` and spawns it into a [`Pipeline`] (upstream first).
     ///
     /// # Errors
