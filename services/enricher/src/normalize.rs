@@ -27,6 +27,8 @@ const PAIR_KEYS: &[&str] = &[
     "program",
     "url",
     "labels",
+    // The base token's decimals (GeckoTerminal token attributes): the ledger's `assets.decimals`.
+    "base_decimals",
 ];
 
 /// The asset an observation is about: its own id, or, for a CEX-only id whose `details` name a valid
