@@ -220,3 +220,34 @@ async fn a_demo_db_and_event_feed_meet_the_runbook_contract_and_review_works() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cex:okx:NOSUCHCOIN") && stderr(&o).contains("not in"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_old_nl_db_in_the_out_dir_is_renamed_on_first_open_with_one_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let legacy = out.join("nl.db");
+    // A DB written under the old name, with an event in it.
+    let old = [("NL_LEDGER__DB_PATH", legacy.display().to_string())];
+    let mut c = support::nl(out, &old);
+    c.args(["events", "append", "--type", "manual.note", "--asset-id", "cex:okx:OLD"]);
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(legacy.exists());
+
+    let status = || {
+        let mut c = support::nl(out, &[]);
+        c.arg("status");
+        support::run(c)
+    };
+    let o = status();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let notes: Vec<String> = stderr(&o).lines().filter(|l| l.contains("renamed")).map(String::from).collect();
+    assert_eq!(notes.len(), 1, "{}", stderr(&o));
+    assert!(notes[0].contains("nl.db") && notes[0].contains(nl_config::DB_FILE_NAME), "{}", notes[0]);
+    assert!(!legacy.exists() && out.join(nl_config::DB_FILE_NAME).exists());
+    assert!(stdout(&o).contains("manual.note"), "the old DB's events are there: {}", stdout(&o));
+
+    let o = status();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("renamed"), "only the first open renames: {}", stderr(&o));
+}
