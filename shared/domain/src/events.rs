@@ -233,6 +233,15 @@ mod tests {
     }
 
     #[test]
+    fn a_review_body_is_an_optional_reviewer_and_note() {
+        let r = env(EventType::AssetReviewed, json!({"reviewed_by": "desk", "note": "seen"})).body().unwrap();
+        assert_eq!(r, Body::AssetReviewed(AssetReviewed { reviewed_by: Some("desk".into()), note: Some("seen".into()) }));
+        assert_eq!(env(EventType::AssetReviewed, Value::Null).body().unwrap(), Body::AssetReviewed(AssetReviewed::default()));
+        let err = env(EventType::AssetReviewed, json!({"reviewd_by": "x"})).body().unwrap_err().to_string();
+        assert!(err.contains("asset.reviewed") && err.contains("reviewd_by"), "{err}");
+    }
+
+    #[test]
     fn snapshot_body_keeps_the_flat_snapshot_shape() {
         let ts = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let snap = Snapshot {
