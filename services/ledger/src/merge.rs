@@ -2,7 +2,7 @@
 //! `asset.discovered`; a new `(source, instrument_id)` sighting or a changed status is `asset.updated`.
 //! Pure: no I/O, times come from the envelopes, so a replay merges to the same rows.
 
-use nl_domain::{AssetChanged, AssetId, AssetUpsert, Envelope, EventType, Sighting};
+use nl_domain::{AssetChanged, AssetId, AssetUpsert, BASE_DECIMALS_KEY, Envelope, EventType, Sighting};
 
 use crate::db::ts_str;
 use crate::error::{LedgerError, Result};
@@ -172,9 +172,6 @@ fn kind_of(id: &AssetId) -> &'static str {
         AssetId::Cex { .. } => "cex",
     }
 }
-
-/// Key of a DEX sighting's pair detail holding the base token's decimals (GeckoTerminal token attributes).
-pub const BASE_DECIMALS_KEY: &str = "base_decimals";
 
 /// The token decimals a sighting carries, when its source gave them.
 fn decimals_of(s: &Sighting) -> Option<i64> {

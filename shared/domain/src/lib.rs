@@ -24,7 +24,7 @@ pub use events::{AiMeta, AssetChanged, AssetReviewed, Body, RiskFlagged, RunMeta
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use records::{
-    AssetUpsert, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };
 pub use rust_decimal::Decimal;
 
