@@ -19,6 +19,21 @@ ALTER TABLE raw_events ADD COLUMN venue_type TEXT CHECK (venue_type IN ('CEX', '
 ALTER TABLE assets RENAME COLUMN address TO contract_address;
 ALTER TABLE assets ADD COLUMN decimals INTEGER;
 ALTER TABLE assets ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+-- The rule tags the ledger derives from the sightings (nl_ledger::tags), for rows stored before; risk tags
+-- follow with the asset's next risk evaluation.
+UPDATE assets SET tags_json = (
+    SELECT json_group_array(t) FROM (
+        SELECT t FROM (
+            SELECT assets.kind AS t
+            UNION SELECT json_extract(s.value, '$.kind') FROM json_each(assets.sources_json) AS s
+            UNION SELECT 'multi_source'
+                WHERE (SELECT COUNT(DISTINCT json_extract(s.value, '$.source')) FROM json_each(assets.sources_json) AS s) > 1
+            UNION SELECT 'cex_and_dex'
+                WHERE EXISTS (SELECT 1 FROM json_each(assets.sources_json) AS s WHERE json_extract(s.value, '$.kind') IN ('dex_pool', 'token_profile'))
+                  AND EXISTS (SELECT 1 FROM json_each(assets.sources_json) AS s WHERE json_extract(s.value, '$.kind') NOT IN ('dex_pool', 'token_profile'))
+        ) ORDER BY t
+    )
+);
 
 ALTER TABLE market_snapshots RENAME COLUMN observed_at TO ts;
 ALTER TABLE market_snapshots RENAME COLUMN price_usd TO price;
