@@ -32,6 +32,7 @@ pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Re
 /// # Errors
 /// A bad or unknown asset id, or a write failure.
 pub async fn review(loaded: &Loaded<NlConfig>, asset_id: &str, by: Option<String>, note: Option<String>) -> anyhow::Result<ExitCode> {
+    AssetId::parse(asset_id).context("ASSET_ID")?;
     let body = AssetReviewed { reviewed_by: by, note };
     let meta = serde_json::to_string(&body)?;
     let env = manual_event(EventType::AssetReviewed.as_str(), asset_id, &meta, None, Some("review".into()), &loaded.config_hash)?;

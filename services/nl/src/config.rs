@@ -164,3 +164,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
     Ok(loaded)
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
