@@ -36,7 +36,7 @@ pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
 pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let cfg = cycle_config(loaded);
     let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
-    let out = nl_runtime::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
+    let out = nl_runtime::run_cycle(&cfg, opts, |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
     let m = &out.manifest;
     println!("run {}{}", m.run_id, if dry_run { " (dry run: nothing written to the DB or events.jsonl)" } else { "" });
     println!("config_hash {}", m.config_hash);
