@@ -1,7 +1,8 @@
 //! Canary secrets: credentials in URLs (`user:pass@`), an API key from the environment, NATS URL
 //! credentials and the L6 confirm token are set to recognisable values, then `nl run-cycle` (debug logs,
 //! text and JSON), `status`, `replay-events` and `preflight` run against the loopback simulator. Not one
-//! occurrence may appear in stdout, stderr, events.jsonl, the DB files or the manifests.
+//! occurrence may appear in stdout, stderr, events.jsonl, the DB files or the manifests. In JSON log mode
+//! every stderr line (the progress lines included) is JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -53,6 +54,11 @@ async fn canary_secrets_appear_in_no_output_log_event_db_or_manifest() {
         let o = nl(out, &env, args).await;
         if args == ["run-cycle"] {
             assert_eq!(o.status.code(), Some(0), "every source, the one with user info in its URL included, succeeds\n{}\n{}", stdout(&o), stderr(&o));
+        }
+        if format == "json" {
+            for line in stderr(&o).lines() {
+                assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "JSON mode: every stderr line is JSON: {line}");
+            }
         }
         printed.push((format!("{args:?} ({format}) stdout"), o.stdout));
         printed.push((format!("{args:?} ({format}) stderr"), o.stderr));
