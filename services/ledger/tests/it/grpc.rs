@@ -69,7 +69,7 @@ async fn ledger_grpc_roundtrip() {
 
     let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
     let rows = |name: &str| stats.tables.iter().find(|t| t.table == name).map(|t| t.rows);
-    assert_eq!(rows("events"), Some(6));
+    assert_eq!(rows("events"), Some(9), "six applied plus the three derived events, stored with their outbox rows");
     assert_eq!(rows("assets"), Some(2));
     assert_eq!(stats.outbox_pending, 3, "two discovered + one risk.flagged, unpublished");
     assert_eq!(stats.dead_letter_count, Some(0));

@@ -211,3 +211,20 @@ async fn raw_runs_scores_decisions_ai_and_cursors() {
     t.store.put_cursor("evm_eth", &json!({"block": 120}), Some(8)).await.unwrap();
     assert_eq!(t.store.reader().get_cursor("evm_eth").await.unwrap(), Some(json!({"block": 120})));
 }
+
+#[tokio::test]
+async fn derived_events_are_in_events_with_their_outbox_rows_before_any_publish() {
+    let t = open().await;
+    let a = "cex:okx:NEW";
+    let out = t.store.apply(vec![upsert(a, "okx_instruments", "NEW-USDT", Some("preopen"), at(1))]).await.unwrap();
+    let discovered = out.derived[0].clone();
+    // A crash now (published or not) must not lose it: it is already stored, exactly as published.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE type = 'asset.discovered'").fetch_all(t.store.reader().pool()).await.unwrap();
+    assert_eq!(stored, vec![discovered.event_id.to_string()]);
+    assert_eq!(t.store.reader().envelopes(&[discovered.event_id.clone()]).await.unwrap(), vec![discovered.clone()], "rebuilds to the published envelope");
+    assert_eq!(count(&t.store, "outbox").await, 1);
+    // Consumed back from the bus, it is a duplicate.
+    let back = t.store.apply(vec![discovered.clone()]).await.unwrap();
+    assert_eq!((back.new.len(), back.duplicates.len()), (0, 1));
+    assert_eq!(count(&t.store, "events").await, 2);
+}
