@@ -138,6 +138,9 @@ pub async fn run_continuous(
         opts.checkpoint_every.as_secs()
     ));
     progress(&format!("manifest {}", manifest_path.display()));
+    for stale in crate::recovery::abort_stale_runs(&bus, &state.store, &run, &c.storage.runs_dir()).await? {
+        progress(&format!("run {stale} was left running by a process that is gone: marked aborted"));
+    }
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let collector = tokio::spawn(replica.run(async move {

@@ -21,6 +21,7 @@ pub mod ledger_state;
 pub mod manifest;
 pub mod pipeline;
 pub mod recorded;
+mod recovery;
 pub mod rederive;
 pub mod topology;
 
