@@ -190,6 +190,12 @@ pub async fn run_continuous(
     if dead_letters > 0 {
         errors.push(format!("{dead_letters} messages dead-lettered"));
     }
+    for (name, c) in &state.counters {
+        let panics = c.panics.load(Ordering::Relaxed);
+        if panics > 0 {
+            errors.push(format!("source {name}: its task panicked {panics} time(s) and was restarted"));
+        }
+    }
     state.advance_events()?;
     // What is left after the drain shows in `summary.bus_retained` (0 when everything settled).
     let _ = state.mem.compact();
@@ -274,7 +280,7 @@ impl Run<'_> {
                 serde_json::json!({
                     "source": name, "polls": get(&c.polls), "raws": get(&c.raws), "observations": get(&c.observations),
                     "errors": get(&c.errors), "rate_limited": get(&c.rate_limited), "publish_failures": get(&c.publish_failures),
-                    "last_success_ms": get(&c.last_success_ms),
+                    "last_success_ms": get(&c.last_success_ms), "panics": get(&c.panics),
                 })
             })
             .collect();
