@@ -105,3 +105,62 @@ async fn sigint_during_run_cycle_writes_an_interrupted_manifest_and_the_summary(
     let statuses = run_statuses(&out.join("nl.db")).await;
     assert_eq!(statuses, vec![(run_id, "interrupted".to_string())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_or_damaged_db_is_never_silently_replaced_and_a_clean_exit_leaves_no_wal() {
+    let sim = Simulator::start().await.unwrap();
+    let env = sim_env(&sim.base_url(), &KEEP);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_path_buf();
+    let db = out.join("nl.db");
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let run_id = support::field(&support::stdout(&o), "run ").to_string();
+
+    // Clean exit: the WAL is checkpointed, so nl.db alone holds every row.
+    assert_eq!(std::fs::metadata(out.join("nl.db-wal")).map_or(0, |m| m.len()), 0, "no WAL content left behind");
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::copy(&db, alone.path().join("nl.db")).unwrap();
+    let m = manifest(&out, &run_id);
+    assert_eq!(support::count(&alone.path().join("nl.db"), "events").await, m["row_counts"]["events"].as_i64().unwrap());
+
+    // The DB is lost (deleted with its WAL): no fresh DB beside events.jsonl.
+    let saved = std::fs::read(&db).unwrap();
+    let events = std::fs::read(out.join("events.jsonl")).unwrap();
+    for f in ["nl.db", "nl.db-wal", "nl.db-shm"] {
+        let _ = std::fs::remove_file(out.join(f));
+    }
+    for args in [&["run-cycle"][..], &["run", "--checkpoint-secs", "1"]] {
+        let o = support::nl_output(&out, &env, args).await;
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", support::stdout(&o));
+        assert!(support::stderr(&o).contains("refusing to start a new, empty DB"), "{}", support::stderr(&o));
+        assert!(support::stderr(&o).contains("nl rebuild --from-events"), "points to a rebuild: {}", support::stderr(&o));
+        assert!(!db.exists(), "no DB was created");
+        assert_eq!(std::fs::read(out.join("events.jsonl")).unwrap(), events, "the log is untouched");
+    }
+
+    // Random bytes inside the DB: status and preflight report it, a run refuses it.
+    let mut damaged = saved.clone();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let end = damaged.len().min(8 * 1024 + 64 * 1024);
+    for b in &mut damaged[8 * 1024..end] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x.to_le_bytes()[0];
+    }
+    std::fs::write(&db, &damaged).unwrap();
+    let o = support::nl_output(&out, &env, &["status"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", support::stdout(&o), support::stderr(&o));
+    assert!(support::stdout(&o).contains("quick_check): FAILED") || support::stderr(&o).contains("malformed"), "{}\n{}", support::stdout(&o), support::stderr(&o));
+    let o = support::nl_output(&out, &env, &["preflight"]).await;
+    assert!(support::stdout(&o).contains("FAIL db integrity"), "{}", support::stdout(&o));
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", support::stdout(&o));
+    assert_eq!(std::fs::read(out.join("events.jsonl")).unwrap(), events, "nothing was stored beside a damaged DB");
+
+    // Restored, everything works again.
+    std::fs::write(&db, &saved).unwrap();
+    let o = support::nl_output(&out, &env, &["status"]).await;
+    assert!(o.status.success() && support::stdout(&o).contains("quick_check): ok"), "{}", support::stdout(&o));
+}

@@ -104,6 +104,7 @@ pub async fn run_continuous(
 
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: c.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
+    crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
@@ -202,6 +203,7 @@ pub async fn run_continuous(
     let status = if errors.is_empty() { "completed" } else { "failed" };
     let manifest = state.manifest(status, errors).await?;
     let manifest_path = manifest.rewrite(&c.storage.runs_dir())?;
+    nl_ledger::db::checkpoint_wal(&c.ledger.db_path).await.context("checkpointing the WAL")?;
     Ok(ContinuousOutcome { manifest, manifest_path, checkpoints: state.checkpoints })
 }
 

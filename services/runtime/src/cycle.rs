@@ -118,6 +118,9 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
+    if !opts.dry_run {
+        crate::recovery::refuse_fresh_db_beside_events(&ledger_cfg.db_path, &events_path).await?;
+    }
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
     let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
@@ -178,6 +181,8 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let record = RunRecord { run: &run, started_at, db_path: &ledger_cfg.db_path, sources: &names, events, dry_run: opts.dry_run, errors, summary };
     let manifest = assemble_manifest(cfg, &store, record).await?;
     let manifest_path = manifest.write(&runs_dir)?;
+    // A clean end leaves the DB file complete on its own.
+    nl_ledger::db::checkpoint_wal(&ledger_cfg.db_path).await.context("checkpointing the WAL")?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
     Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters, interrupted: interrupted.is_cancelled() })
 }

@@ -2,6 +2,9 @@
 //! process that is gone: the recorder's lock on events.jsonl, which the new run now holds, would have kept
 //! the new run from starting while it lived. Such a run is closed as `aborted`, with the reason, by a
 //! `run.completed` event in its name (so events.jsonl and the DB agree) and in its manifest when it has one.
+//!
+//! An events.jsonl that holds events beside a missing or empty DB means the DB was lost (deleted, or its
+//! WAL removed after a crash): a run does not start a fresh DB there, which would silently drop history.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,4 +47,32 @@ fn mark_manifest_aborted(runs_dir: &Path, run_id: &str, reason: &str) -> anyhow:
     manifest.errors.push(reason.to_owned());
     manifest.rewrite(runs_dir)?;
     Ok(())
+}
+
+/// Fails when `events` holds events but the DB at `db` is missing or holds none.
+///
+/// # Errors
+/// The refusal, saying what to do.
+pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> anyhow::Result<()> {
+    let logged = std::fs::metadata(events).map_or(0, |m| m.len());
+    if logged == 0 {
+        return Ok(());
+    }
+    let state = if db.exists() {
+        let reader = nl_ledger::SqliteReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
+        let has = reader.has_events().await;
+        reader.pool().close().await;
+        if has {
+            return Ok(());
+        }
+        "holds no events"
+    } else {
+        "is missing"
+    };
+    anyhow::bail!(
+        "{} holds {logged} bytes of events but the DB {} {state} (deleted, or its WAL lost after a crash); refusing to start a new, empty DB beside them. \
+         Restore the DB with its -wal file, or rebuild it from the log with `nl rebuild --from-events`, or move events.jsonl away to start afresh",
+        events.display(),
+        db.display()
+    )
 }

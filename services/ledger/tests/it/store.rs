@@ -228,3 +228,28 @@ async fn derived_events_are_in_events_with_their_outbox_rows_before_any_publish(
     assert_eq!((back.new.len(), back.duplicates.len()), (0, 1));
     assert_eq!(count(&t.store, "events").await, 2);
 }
+
+#[tokio::test]
+async fn a_db_with_random_bytes_inside_is_refused_at_open() {
+    let t = open().await;
+    t.store.apply(bench_envelopes(3_000)).await.unwrap();
+    let path = t.db();
+    let TestStore { store, dir: _dir } = t;
+    drop(store);
+    nl_ledger::db::checkpoint_wal(&path).await.unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 80 * 1024, "{} bytes", bytes.len());
+    // 64 KiB of pseudo-random bytes past the header page.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in &mut bytes[8 * 1024..72 * 1024] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x.to_le_bytes()[0];
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(&path)).await.expect_err("a damaged DB is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("quick_check") || msg.contains("malformed"), "{msg}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written to it");
+}
