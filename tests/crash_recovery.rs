@@ -3,7 +3,10 @@
 //! * `nl run` killed with SIGKILL: the next run finds its `running` row (the recorder's lock proves the
 //!   process is gone), records `run.completed` with status `aborted` and the reason, and marks its manifest;
 //! * SIGINT during `nl run-cycle`: polling stops, the manifest is written as `interrupted`, the summary is
-//!   printed and the exit code is 130.
+//!   printed and the exit code is 130;
+//! * a deleted DB is not silently re-created beside events.jsonl, `nl rebuild --from-events` restores its
+//!   row counts, random bytes in the DB are reported (`status`, `preflight`) and refused, and a clean exit
+//!   leaves no WAL content.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -137,6 +140,23 @@ async fn a_lost_or_damaged_db_is_never_silently_replaced_and_a_clean_exit_leaves
         assert!(support::stderr(&o).contains("nl rebuild --from-events"), "points to a rebuild: {}", support::stderr(&o));
         assert!(!db.exists(), "no DB was created");
         assert_eq!(std::fs::read(out.join("events.jsonl")).unwrap(), events, "the log is untouched");
+    }
+
+    // `nl rebuild --from-events` restores the row counts (source cursors are not events).
+    let o = support::nl_output(&out, &env, &["rebuild", "--from-events"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", support::stdout(&o), support::stderr(&o));
+    let original = alone.path().join("nl.db");
+    // Raw payloads live only in the DB (raw_events), never in the log: everything else comes back.
+    for table in m["row_counts"].as_object().unwrap().keys().filter(|t| !["source_cursors", "raw_events", "events"].contains(&t.as_str())) {
+        assert_eq!(support::count(&db, table).await, support::count(&original, table).await, "rows of {table} after the rebuild");
+    }
+    let raws = support::count(&original, "raw_events").await;
+    assert!(raws > 0 && support::count(&db, "events").await > 0);
+    assert_eq!(support::count(&db, "events").await, support::count(&original, "events").await - raws, "every event but the raw captures");
+    let o = support::nl_output(&out, &env, &["rebuild", "--from-events"]).await;
+    assert_eq!(o.status.code(), Some(1), "a DB holding events is never rebuilt over");
+    for f in ["nl.db", "nl.db-wal", "nl.db-shm"] {
+        let _ = std::fs::remove_file(out.join(f));
     }
 
     // Random bytes inside the DB: status and preflight report it, a run refuses it.

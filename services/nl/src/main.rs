@@ -124,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rederive { from_raw: _, run, out, drain_timeout_secs } => cmd_rederive::rederive(&loaded, run, out, drain_timeout_secs).await,
         Command::DiffRuns { a, b, db_a, db_b } => cmd_rederive::diff_runs(&loaded, &a, &b, db_a, db_b).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
+        Command::Rebuild { from_events: _ } => cmd_db::rebuild(&loaded).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,
         Command::Serve { service } => cmd_serve::serve(&loaded, service).await,
