@@ -128,3 +128,37 @@ async fn execution_needs_every_condition() {
     assert!(exec(&mut env_client, A, &path, false).await.allowed);
     assert_eq!(exec(&mut env_client, A, TOKEN, false).await.reasons, ["CONFIRM_TOKEN_MISMATCH"]);
 }
+
+#[tokio::test]
+async fn execution_check_is_no_token_oracle_while_disabled_or_not_armed() {
+    let (store, _dir) = ledger().await;
+    let reader = Arc::new(store.reader().clone());
+    let token_env = |k: &str| (k == "NL_TEST_CONFIRM").then(|| TOKEN.to_string());
+    for (enabled, armed) in [(false, false), (true, false), (false, true)] {
+        let cfg = ExecutionConfig { enabled, armed, confirm_token_env: "NL_TEST_CONFIRM".into() };
+        let (mut c, _stop) = client(GateGrpc::new(reader.clone(), cfg).with_env(token_env)).await;
+        let right = exec(&mut c, A, TOKEN, false).await;
+        let wrong = exec(&mut c, A, "s3cret-confirX", false).await;
+        assert_eq!(right, wrong, "enabled={enabled} armed={armed}: the answer must not depend on the presented token");
+        assert!(!right.reasons.iter().any(|r| r == "CONFIRM_TOKEN_MISMATCH"), "{:?}", right.reasons);
+    }
+}
+
+#[tokio::test]
+async fn a_gate_with_a_bearer_token_refuses_requests_without_it() {
+    use nl_proto::auth::{AttachBearer, RequireBearer};
+    let (store, _dir) = ledger().await;
+    let svc = GateGrpc::new(Arc::new(store.reader().clone()), ExecutionConfig::default()).with_auth(RequireBearer::new(Some("grpc-tok".into())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_listener(listener, svc, std::future::pending()));
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut c = GateClient::new(channel.clone());
+    for call in [c.check(pb::CheckRequest { asset_id: A.into() }).await.map(|_| ()), c.check_execution(pb::CheckExecutionRequest { asset_id: A.into(), ..Default::default() }).await.map(|_| ())] {
+        assert_eq!(call.unwrap_err().code(), tonic::Code::Unauthenticated);
+    }
+    let mut wrong = GateClient::with_interceptor(channel.clone(), AttachBearer::new(Some("grpc-tok2"), "V").unwrap());
+    assert_eq!(wrong.check(pb::CheckRequest { asset_id: A.into() }).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut authed = GateClient::with_interceptor(channel, AttachBearer::new(Some("grpc-tok"), "V").unwrap());
+    assert!(authed.check(pb::CheckRequest { asset_id: A.into() }).await.is_ok());
+}

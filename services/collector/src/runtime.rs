@@ -46,6 +46,8 @@ pub struct SourceCounters {
     /// Unix milliseconds of the last poll without errors (0 = never).
     pub last_success_ms: AtomicU64,
     pub leases_lost: AtomicU64,
+    /// Times the source's task panicked (and was restarted).
+    pub panics: AtomicU64,
 }
 
 /// What one poll of one source did, for cycle summaries.
@@ -102,18 +104,33 @@ impl Collector {
         futures::future::join_all(futs).await
     }
 
-    /// Runs until `shutdown` resolves: one task per source, each on its own interval.
+    /// Runs until `shutdown` resolves: one task per source, each on its own interval. A source whose task
+    /// panics is counted (`panics`, logged as an error) and restarted.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
+        let mut by_task = std::collections::HashMap::new();
+        let spawn = |tasks: &mut tokio::task::JoinSet<()>, source: &Arc<dyn Source>| {
+            let (source, ctx, counters, stop) = (Arc::clone(source), self.ctx.clone(), self.counter(source.name()), stop_rx.clone());
+            tasks.spawn(async move { run_source(source, ctx, counters, stop).await }).id()
+        };
         for source in &self.sources {
-            let source = Arc::clone(source);
-            let ctx = self.ctx.clone();
-            let counters = self.counter(source.name());
-            let stop = stop_rx.clone();
-            tasks.spawn(async move { run_source(source, ctx, counters, stop).await });
+            by_task.insert(spawn(&mut tasks, source), Arc::clone(source));
         }
-        shutdown.await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(Err(e)) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let Some(source) = by_task.remove(&e.id()) else { continue };
+                    if e.is_panic() {
+                        self.counter(source.name()).panics.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(source = source.name(), error = %e, "Source task panicked; restarting it.");
+                        by_task.insert(spawn(&mut tasks, &source), source);
+                    }
+                }
+            }
+        }
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
     }
@@ -311,5 +328,44 @@ mod tests {
         let stopped = tokio::time::timeout(Duration::from_secs(10), task).await;
         assert!(matches!(stopped, Ok(Ok(()))), "the collector stops while the fetch is still pending");
         assert_eq!(state.load("stuck").await.expect("memory state loads"), None, "an abandoned poll saves no state");
+    }
+
+    /// A source whose first poll panics (a parser bug meeting a hostile payload); later polls succeed.
+    struct PanicsOnce(AtomicU64);
+
+    #[async_trait]
+    impl Source for PanicsOnce {
+        fn name(&self) -> &str {
+            "panics_once"
+        }
+        fn interval(&self) -> Duration {
+            Duration::from_millis(10)
+        }
+        async fn poll(&self, _state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+            assert!(self.0.fetch_add(1, Ordering::Relaxed) > 0, "first poll panics");
+            PollOutcome::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_source_is_counted_and_restarted() {
+        let ctx = CollectorCtx {
+            bus: Arc::new(MemoryBus::default()),
+            state: Arc::new(MemoryStateStore::default()),
+            leases: None,
+            lease_renew_every: Duration::from_secs(5),
+            run: RunIdentity { run_id: "r".into(), config_hash: "c".into() },
+        };
+        let collector = Collector::new(vec![Arc::new(PanicsOnce(AtomicU64::new(0)))], ctx);
+        let c = Arc::clone(&collector.counters()["panics_once"]);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(collector.run(async move {
+            let _ = rx.await;
+        }));
+        let restarted = nl_testkit::wait_until(Duration::from_secs(10), || async { c.polls.load(Ordering::Relaxed) >= 3 }).await;
+        assert!(restarted, "the source polls again after its task panicked");
+        assert_eq!(c.panics.load(Ordering::Relaxed), 1);
+        tx.send(()).expect("the collector is waiting for shutdown");
+        assert!(matches!(tokio::time::timeout(Duration::from_secs(10), task).await, Ok(Ok(()))));
     }
 }

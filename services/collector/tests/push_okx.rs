@@ -54,6 +54,7 @@ fn sources(rest: &str, ws: &str) -> SourcesConfig {
         api_key_env: None,
         lookback_minutes: None,
         max_currency_lookups: None,
+        max_body_bytes: None,
     };
     SourcesConfig([(NAME.to_string(), entry)].into_iter().collect())
 }

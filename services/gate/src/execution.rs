@@ -5,6 +5,7 @@
 //! promoted decision. Each unmet condition adds its reason code.
 
 use nl_domain::{Decision, GateDecision};
+use nl_proto::auth::constant_time_eq;
 use serde::{Deserialize, Serialize};
 
 /// L6 switches. The defaults make execution impossible.
@@ -46,11 +47,14 @@ pub fn check_execution(cfg: &ExecutionConfig, presented_token: Option<&str>, env
     let expected = if cfg.confirm_token_env.trim().is_empty() { None } else { env_lookup(&cfg.confirm_token_env).filter(|t| !t.is_empty()) };
     match expected {
         None => reasons.push("CONFIRM_TOKEN_ENV_UNSET"),
-        Some(expected) => {
+        // The presented token is judged only once execution is enabled and armed: otherwise any caller
+        // could use the answer as an oracle for the token.
+        Some(expected) if cfg.enabled && cfg.armed => {
             if !presented_token.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
                 reasons.push("CONFIRM_TOKEN_MISMATCH");
             }
         }
+        Some(_) => {}
     }
     if dry_run {
         reasons.push("DRY_RUN");
@@ -59,18 +63,6 @@ pub fn check_execution(cfg: &ExecutionConfig, presented_token: Option<&str>, env
         reasons.push("NOT_PROMOTED");
     }
     ExecutionCheck { allowed: reasons.is_empty(), reasons: reasons.into_iter().map(String::from).collect() }
-}
-
-/// Compares two byte strings in time that depends only on their lengths, not on where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len().max(b.len());
-    let mut diff = u8::from(a.len() != b.len());
-    for i in 0..len {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= std::hint::black_box(x ^ y);
-    }
-    diff == 0
 }
 
 #[cfg(test)]
@@ -117,7 +109,7 @@ mod tests {
                 assert_eq!(got.reasons.iter().any(|r| r == code), !cond, "mask {mask:06b} {code}");
             }
             // A mismatch can only be judged against a configured token.
-            assert_eq!(got.reasons.iter().any(|r| r == "CONFIRM_TOKEN_MISMATCH"), env_set && !token_ok, "mask {mask:06b}");
+            assert_eq!(got.reasons.iter().any(|r| r == "CONFIRM_TOKEN_MISMATCH"), enabled && armed && env_set && !token_ok, "mask {mask:06b}");
         }
         assert_eq!(allowed_count, 1);
     }

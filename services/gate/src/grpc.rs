@@ -15,6 +15,8 @@ use nl_domain::{AssetId, GateDecision, LedgerReader, ReadError};
 use nl_proto::pb;
 use nl_proto::pb::gate_server::{Gate, GateServer};
 use tokio::net::TcpListener;
+use nl_proto::auth::RequireBearer;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
@@ -30,6 +32,7 @@ pub struct GateGrpc {
     decisions: Arc<dyn LedgerReader>,
     execution: ExecutionConfig,
     env: EnvLookup,
+    auth: RequireBearer,
 }
 
 impl std::fmt::Debug for GateGrpc {
@@ -43,7 +46,14 @@ impl GateGrpc {
     /// environment.
     #[must_use]
     pub fn new(decisions: Arc<dyn LedgerReader>, execution: ExecutionConfig) -> Self {
-        Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()) }
+        Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()), auth: RequireBearer::default() }
+    }
+
+    /// Requires a bearer token on every request (`UNAUTHENTICATED` without it) when `auth` has one.
+    #[must_use]
+    pub fn with_auth(mut self, auth: RequireBearer) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// Replaces the environment lookup (tests, secret stores).
@@ -105,6 +115,8 @@ pub async fn serve(addr: SocketAddr, svc: GateGrpc, shutdown: impl Future<Output
 /// # Errors
 /// [`GateServiceError::Transport`] when serving fails.
 pub async fn serve_listener(listener: TcpListener, svc: GateGrpc, shutdown: impl Future<Output = ()>) -> Result<(), GateServiceError> {
-    Server::builder().add_service(svc.into_service()).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
+    let auth = svc.auth.clone();
+    let service = InterceptedService::new(svc.into_service(), auth);
+    Server::builder().add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! Every envelope goes to `events` (`ON CONFLICT DO NOTHING … RETURNING` tells new from duplicate);
 //! only new ones reach their typed table. A meta that does not parse for its type is still kept in
 //! `events` and reported, so the service can dead-letter it. History-dependent events
-//! (`asset.discovered`, `asset.updated`, `risk.flagged`) are derived here and written to `outbox` in
-//! the same transaction, so they exist if and only if their cause committed.
+//! (`asset.discovered`, `asset.updated`, `risk.flagged`) are derived here and written to `outbox` and
+//! `events` in the same transaction, so they exist if and only if their cause committed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -191,6 +191,12 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     derived.extend(apply_risks(conn, envs, &risks).await?);
     derived.sort_by_key(|(i, _)| *i);
     let derived = write_outbox(conn, derived, &now).await?;
+    // Derived events go to `events` in this transaction too: published from the outbox, they come back
+    // as duplicates, and a crash between publishing and consuming them loses nothing.
+    if !derived.is_empty() {
+        let derived_envs: Vec<Envelope> = derived.iter().map(|(_, e)| e.clone()).collect();
+        Box::pin(apply_batch(conn, &derived_envs, &[])).await?;
+    }
     Ok(BatchResult { is_new, invalid, derived })
 }
 

@@ -155,3 +155,31 @@ pub async fn schema_objects(pool: &SqlitePool) -> Result<Vec<(String, String)>> 
     .await?;
     Ok(rows)
 }
+
+/// `PRAGMA quick_check`: the problems SQLite finds in the file's structure, empty when it is sound.
+///
+/// # Errors
+/// [`LedgerError::Db`] when the check itself cannot run (a file that is not a database at all).
+pub async fn quick_check(pool: &SqlitePool) -> Result<Vec<String>> {
+    let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(pool).await?;
+    Ok(rows.into_iter().filter(|r| r != "ok").collect())
+}
+
+/// Copies the WAL into the database file and truncates it, so `path` alone holds everything committed
+/// (a clean exit leaves no state only the WAL knows). Best effort: a missing file is fine.
+///
+/// # Errors
+/// [`LedgerError::Open`] or [`LedgerError::Db`] when the checkpoint cannot run.
+pub async fn checkpoint_wal(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(base_options(path))
+        .await
+        .map_err(|source| LedgerError::Open { path: path.display().to_string(), source })?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}

@@ -8,6 +8,8 @@ use nl_bus::Bus;
 use nl_proto::pb;
 use nl_proto::pb::ledger_server::{Ledger, LedgerServer};
 use tokio::net::TcpListener;
+use nl_proto::auth::RequireBearer;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
@@ -22,6 +24,7 @@ use crate::store::LedgerStore;
 pub struct LedgerGrpc {
     reader: SqliteReader,
     bus: Option<Arc<dyn Bus>>,
+    auth: RequireBearer,
 }
 
 impl std::fmt::Debug for LedgerGrpc {
@@ -33,7 +36,14 @@ impl std::fmt::Debug for LedgerGrpc {
 impl LedgerGrpc {
     #[must_use]
     pub fn new(reader: SqliteReader) -> Self {
-        Self { reader, bus: None }
+        Self { reader, bus: None, auth: RequireBearer::default() }
+    }
+
+    /// Requires a bearer token on every request (`UNAUTHENTICATED` without it) when `auth` has one.
+    #[must_use]
+    pub fn with_auth(mut self, auth: RequireBearer) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// Lets `Stats` report the bus's dead-letter count.
@@ -64,7 +74,9 @@ pub async fn serve(addr: SocketAddr, store: &LedgerStore, shutdown: impl Future<
 /// # Errors
 /// [`LedgerError::Transport`] when serving fails.
 pub async fn serve_listener(listener: TcpListener, svc: LedgerGrpc, shutdown: impl Future<Output = ()>) -> Result<()> {
-    Server::builder().add_service(svc.into_service()).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
+    let auth = svc.auth.clone();
+    let service = InterceptedService::new(svc.into_service(), auth);
+    Server::builder().add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
     Ok(())
 }
 

@@ -127,6 +127,19 @@ impl SqliteReader {
         Ok(Latest { asset_id: asset_id.to_string(), snapshot, risk, score, decision })
     }
 
+    /// Whether `events` holds a row (false when the table does not exist yet).
+    pub async fn has_events(&self) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
+    }
+
+    /// `PRAGMA quick_check`: the problems found, empty when the file is sound.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] when the check cannot run.
+    pub async fn quick_check(&self) -> Result<Vec<String>> {
+        crate::db::quick_check(&self.pool).await
+    }
+
     /// Row counts per table, events per type, pending outbox rows and the last run.
     ///
     /// # Errors

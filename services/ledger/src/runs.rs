@@ -72,6 +72,16 @@ impl SqliteReader {
         Ok(RunResults { discovered: discovered.into_iter().map(|r| r.0).collect(), promoted: of("promoted"), rejected: of("rejected") })
     }
 
+    /// Runs still `running` (not dry runs): `(run_id, config_hash)`, oldest first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn unfinished_runs(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT run_id, config_hash FROM runs WHERE status = 'running' AND dry_run = 0 ORDER BY started_at, run_id")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Events of `run_id` per type.
     ///
     /// # Errors

@@ -25,15 +25,23 @@ pub struct LedgerStore {
 }
 
 impl LedgerStore {
-    /// Validates `cfg`, opens (creating) the database, applies pending migrations, writes the view
-    /// settings from `cfg`, fills missing `raw_events.venue_type`s of the sources `cfg` names, opens the
-    /// read pool and starts the writer task.
+    /// Validates `cfg`, opens (creating) the database, refuses it when `PRAGMA quick_check` finds damage,
+    /// applies pending migrations, writes the view settings from `cfg`, fills missing `raw_events.venue_type`s
+    /// of the sources `cfg` names, opens the read pool and starts the writer task.
     ///
     /// # Errors
     /// [`LedgerError::Config`], [`LedgerError::Open`], [`LedgerError::Migrate`] or [`LedgerError::Db`].
     pub async fn open(cfg: &LedgerConfig) -> Result<Self> {
         cfg.validate()?;
         let write = open_write_pool(&cfg.db_path).await?;
+        let problems = crate::db::quick_check(&write).await?;
+        if !problems.is_empty() {
+            return Err(LedgerError::Corrupt(format!(
+                "{} fails PRAGMA quick_check ({}); refusing to write to it: restore a backup or rebuild it from events.jsonl",
+                cfg.db_path.display(),
+                problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+            )));
+        }
         migrate_up(&write).await?;
         {
             let mut conn = write.acquire().await?;

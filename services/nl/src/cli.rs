@@ -69,6 +69,14 @@ pub enum Command {
         #[arg(long)]
         db_b: Option<PathBuf>,
     },
+    /// Rebuild a lost or damaged DB from events.jsonl: every recorded event applied again in order. The DB
+    /// must not exist (move a damaged one away first). Raw payloads (raw_events) and source cursors are not
+    /// in the log: the next poll of an instrument list takes a new baseline.
+    Rebuild {
+        /// Rebuild from the events log (required: the only mode).
+        #[arg(long, required = true)]
+        from_events: bool,
+    },
     /// Create (or migrate) the SQLite database: runbook tables and views.
     DbInit {
         /// Undo migrations down to this version instead (0 removes everything).

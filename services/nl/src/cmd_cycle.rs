@@ -10,6 +10,8 @@ use crate::config::NlConfig;
 
 /// Exit code when the cycle completed but some sources failed.
 pub const EXIT_SOURCES_FAILED: u8 = 3;
+/// Exit code when SIGINT/SIGTERM stopped the cycle (the manifest says `interrupted`).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The embedded pipeline's config from the loaded config (shared with `nl run`).
 pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
@@ -35,10 +37,20 @@ pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
 /// Fatal failures only (a component could not start, the pipeline did not drain, outputs not writable).
 pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let cfg = cycle_config(loaded);
-    let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs) };
-    let out = nl_runtime::run_cycle(&cfg, opts, |line| eprintln!("{line}")).await?;
+    let interrupt = nl_bus::CancellationToken::new();
+    let on_signal = interrupt.clone();
+    let watcher = tokio::spawn(async move {
+        nl_telemetry::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let opts = CycleOptions { dry_run, drain_timeout: Duration::from_secs(drain_timeout_secs), interrupt: Some(interrupt) };
+    let out = nl_runtime::run_cycle(&cfg, opts, |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
+    watcher.abort();
     let m = &out.manifest;
     println!("run {}{}", m.run_id, if dry_run { " (dry run: nothing written to the DB or events.jsonl)" } else { "" });
+    if out.interrupted {
+        println!("INTERRUPTED: polling was stopped by a signal; what was published is recorded");
+    }
     println!("config_hash {}", m.config_hash);
     println!("sources: {} polled, {} failed", out.sources.len(), out.failed_sources().len());
     for r in out.failed_sources() {
@@ -62,5 +74,11 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
         println!("dead letters: {}", out.dead_letters);
     }
     println!("manifest {}", out.manifest_path.display());
-    Ok(if out.failed_sources().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_SOURCES_FAILED) })
+    Ok(if out.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if out.failed_sources().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SOURCES_FAILED)
+    })
 }

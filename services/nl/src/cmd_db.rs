@@ -1,4 +1,5 @@
-//! `nl db-init`: create or migrate the SQLite database (or undo migrations with `--down-to`).
+//! `nl db-init`: create or migrate the SQLite database (or undo migrations with `--down-to`); `nl rebuild
+//! --from-events`: a lost DB rebuilt from events.jsonl.
 
 use std::process::ExitCode;
 
@@ -40,4 +41,19 @@ pub async fn schema_objects(pool: &sqlx::SqlitePool) -> anyhow::Result<(Vec<Stri
     let rows = nl_ledger::db::schema_objects(pool).await.context("reading the schema")?;
     let names = |kind: &str| rows.iter().filter(|(t, n)| t == kind && n != "_sqlx_migrations").map(|(_, n)| n.clone()).collect();
     Ok((names("table"), names("view")))
+}
+
+/// Runs `nl rebuild --from-events`: a new DB from events.jsonl, then its row counts.
+///
+/// # Errors
+/// When the DB already holds events, or the log or the DB cannot be read or written.
+pub async fn rebuild(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
+    let (ledger, events) = (&loaded.config.ledger, &loaded.config.recorder.path);
+    let report = nl_runtime::rebuild_from_events(ledger, events, |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
+    println!("rebuilt {} from {}: {} events read, {} stored", ledger.db_path.display(), events.display(), report.read, report.stored);
+    for (table, rows) in &report.row_counts {
+        println!("  {table:<20} {rows}");
+    }
+    println!("raw payloads (raw_events) and source cursors are not in the log: the next poll of each instrument list takes a new baseline");
+    Ok(ExitCode::SUCCESS)
 }

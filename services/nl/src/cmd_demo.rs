@@ -104,7 +104,7 @@ pub(crate) async fn run_demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: &P
         if i > 1 {
             sim.advance();
         }
-        let opts = CycleOptions { dry_run: false, drain_timeout: Duration::from_secs(60) };
+        let opts = CycleOptions { dry_run: false, drain_timeout: Duration::from_secs(60), interrupt: None };
         let out = nl_runtime::run_cycle(&cfg, opts, |line| tracing::debug!("{line}")).await?;
         totals.failed += out.failed_sources().len();
         for r in out.failed_sources() {

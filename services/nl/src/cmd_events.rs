@@ -155,7 +155,7 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
             }
             Err(e) => {
                 bad += 1;
-                eprintln!("skipping: {e}");
+                nl_telemetry::stderr::line(tracing::Level::WARN, &format!("skipping: {e}"));
             }
         }
     }
@@ -167,7 +167,7 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
     drop(out);
     if let Some(bus) = bus {
         dup += publish_replayed(bus.as_ref(), batch).await?;
-        eprintln!("replayed {n} events to the bus ({dup} deduplicated by event_id)");
+        nl_telemetry::stderr::line(tracing::Level::INFO, &format!("replayed {n} events to the bus ({dup} deduplicated by event_id)"));
     }
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -6,7 +6,8 @@
 //! 3. no secret values in the config file (`nl_config::find_inline_secrets` on the raw TOML);
 //! 4. the DB and events.jsonl are writable: their folders are created, existing files are opened for
 //!    append (nothing is written), missing ones are probed with a temp file in their folder;
-//! 5. `run_id` and `config_hash` are documented: the README mentions both.
+//! 5. `run_id` and `config_hash` are documented: the README mentions both;
+//! 6. the DB, when it exists, passes `PRAGMA quick_check`.
 //!
 //! The config is loaded here (not before dispatch) so a config that fails to load, e.g. because it holds
 //! a secret, still gets a report.
@@ -37,7 +38,10 @@ impl Check {
 /// # Errors
 /// None in practice: every failure is a FAIL line.
 pub async fn preflight(config_path: &Path, readme: &Path) -> anyhow::Result<ExitCode> {
-    let checks = run_checks(config_path, readme);
+    let mut checks = run_checks(config_path, readme);
+    if let Ok(l) = config::load(config_path) {
+        checks.push(check_db_integrity(&l.config.ledger.db_path).await);
+    }
     for c in &checks {
         println!("{} {:<22} {}", if c.ok { "PASS" } else { "FAIL" }, c.name, c.detail);
     }
@@ -82,6 +86,27 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
     }
     checks.push(check_readme(readme));
     checks
+}
+
+/// `PRAGMA quick_check` on the DB when it exists (a missing DB is created by the first run).
+pub async fn check_db_integrity(db: &Path) -> Check {
+    const NAME: &str = "db integrity";
+    if !db.exists() {
+        return Check::new(NAME, true, format!("{} does not exist yet", db.display()));
+    }
+    let problems = match nl_ledger::SqliteReader::open(db, 1).await {
+        Ok(reader) => {
+            let r = reader.quick_check().await;
+            reader.pool().close().await;
+            r.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match problems {
+        Ok(p) if p.is_empty() => Check::new(NAME, true, format!("{}: PRAGMA quick_check ok", db.display())),
+        Ok(p) => Check::new(NAME, false, format!("{}: PRAGMA quick_check: {}", db.display(), p.iter().take(3).cloned().collect::<Vec<_>>().join("; "))),
+        Err(e) => Check::new(NAME, false, format!("{}: {e}", db.display())),
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -26,7 +26,7 @@ pub const EXIT_DIFF_TROUBLE: u8 = 2;
 pub async fn rederive(loaded: &Loaded<NlConfig>, run: Option<String>, out: Option<PathBuf>, drain_timeout_secs: u64) -> anyhow::Result<ExitCode> {
     let cfg = cycle_config(loaded);
     let opts = RederiveOptions { run: run.clone(), out_dir: out, drain_timeout: Duration::from_secs(drain_timeout_secs) };
-    let o = nl_runtime::rederive(&cfg, &opts, |line| eprintln!("{line}")).await?;
+    let o = nl_runtime::rederive(&cfg, &opts, |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
     println!("run {} (re-derived from raw_events of {})", o.run_id, cfg.ledger.db_path.display());
     println!("config_hash {}", o.manifest.config_hash);
     println!(
@@ -67,7 +67,7 @@ pub async fn diff_runs(loaded: &Loaded<NlConfig>, a: &str, b: &str, db_a: Option
     let (da, dbb) = match sides.await {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            nl_telemetry::stderr::line(tracing::Level::ERROR, &format!("error: {e:#}"));
             return Ok(ExitCode::from(EXIT_DIFF_TROUBLE));
         }
     };

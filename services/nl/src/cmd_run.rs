@@ -32,7 +32,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     }
     let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone() };
     let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
-    let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| eprintln!("{line}")).await?;
+    let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
     let m = &out.manifest;
     println!("run {} ({})", m.run_id, m.summary["status"].as_str().unwrap_or("?"));
     println!("config_hash {}", m.config_hash);

@@ -81,7 +81,7 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
         ready.store(true, Ordering::Relaxed);
         replica.run(stop.wait()).await;
     } else {
-        let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
+        let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
         serve_consumer(cfg, service, bus, run, &registry, &ready, &stop).await?;
     }
     ready.store(false, Ordering::Relaxed);
@@ -111,6 +111,9 @@ async fn serve_consumer(
         ServiceName::Gate => Stage::Gate,
         ServiceName::Collector => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
+    let token_env = cfg.serve.grpc_token_env.as_str();
+    let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
+    let require = nl_proto::auth::RequireBearer::new(token.clone());
     let mut extras = Extras::default();
     let mut api: Option<(&str, tokio::task::JoinHandle<anyhow::Result<()>>)> = None;
     match stage {
@@ -118,7 +121,7 @@ async fn serve_consumer(
             let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.context("starting the ledger")?;
             let listener =
                 TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
-            let grpc = nl_ledger::grpc::LedgerGrpc::new(store.reader().clone()).with_bus(Arc::clone(&bus));
+            let grpc = nl_ledger::grpc::LedgerGrpc::new(store.reader().clone()).with_bus(Arc::clone(&bus)).with_auth(require);
             let served = nl_ledger::grpc::serve_listener(listener, grpc, stop.wait());
             api = Some(("gRPC Ledger", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
@@ -127,9 +130,10 @@ async fn serve_consumer(
         Stage::Gate => {
             let channel =
                 Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
-            let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(channel));
+            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
+            let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach));
             let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
-            let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()), stop.wait());
+            let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()).with_auth(require), stop.wait());
             api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
         }

@@ -9,7 +9,8 @@ use nl_ledger::SqliteReader;
 
 use crate::config::{BusMode, NlConfig};
 
-/// Prints row counts per table, events per type, dead letters and the last run.
+/// Prints the DB's integrity (`PRAGMA quick_check`; exit 1 when damaged), row counts per table, events per
+/// type, dead letters and the last run.
 ///
 /// # Errors
 /// When the database is missing (run `nl db-init`) or unreadable.
@@ -19,8 +20,18 @@ pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no database at {} (run `nl db-init` first)", cfg.ledger.db_path.display());
     }
     let reader = SqliteReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
-    let stats = reader.stats().await.context("reading stats")?;
+    let problems = reader.quick_check().await.context("PRAGMA quick_check")?;
     println!("database: {}", cfg.ledger.db_path.display());
+    if !problems.is_empty() {
+        println!("integrity (PRAGMA quick_check): FAILED");
+        for p in problems.iter().take(10) {
+            println!("  {p}");
+        }
+        println!("the database is damaged: restore a backup or rebuild it from events.jsonl (`nl rebuild --from-events`)");
+        return Ok(ExitCode::from(1));
+    }
+    println!("integrity (PRAGMA quick_check): ok");
+    let stats = reader.stats().await.context("reading stats")?;
     println!("config_hash: {}", loaded.config_hash);
     println!("tables:");
     for (t, n) in &stats.tables {

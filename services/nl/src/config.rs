@@ -57,15 +57,19 @@ pub struct ServeSection {
     pub gate_grpc_addr: SocketAddr,
     /// Where `nl serve gate` reads decisions: the ledger's gRPC endpoint (the ledger is the only DB writer).
     pub ledger_url: String,
+    /// Env variable holding the bearer token every gRPC service requires (and the gate sends to the
+    /// ledger). Empty: no authentication (keep the gRPC addresses on loopback then).
+    pub grpc_token_env: String,
 }
 
 impl Default for ServeSection {
     fn default() -> Self {
         Self {
-            metrics_addr: SocketAddr::from(([0, 0, 0, 0], 9100)),
-            ledger_grpc_addr: SocketAddr::from(([0, 0, 0, 0], 50051)),
-            gate_grpc_addr: SocketAddr::from(([0, 0, 0, 0], 50052)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9100)),
+            ledger_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            gate_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             ledger_url: "http://127.0.0.1:50051".into(),
+            grpc_token_env: String::new(),
         }
     }
 }

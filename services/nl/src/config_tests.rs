@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
@@ -32,4 +32,20 @@ fn every_venue_source_of_the_default_config_has_its_venue_type() {
 fn the_db_defaults_to_the_runbook_file_under_the_out_dir() {
     let c = repo_config().config;
     assert_eq!(c.ledger.db_path, c.storage.out_dir.join("new_listings.sqlite"));
+}
+
+#[test]
+fn every_listener_binds_loopback_by_default_in_code_and_in_the_shipped_config() {
+    let d = ServeSection::default();
+    for addr in [d.metrics_addr, d.ledger_grpc_addr, d.gate_grpc_addr] {
+        assert!(addr.ip().is_loopback(), "{addr}");
+    }
+    assert!(d.grpc_token_env.is_empty(), "authentication is opt-in");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+    let text = std::fs::read_to_string(&path).expect("config/default.toml");
+    let shipped: NlConfig = nl_config::load_str(&path, &text, std::iter::empty()).expect("config/default.toml loads").config;
+    for addr in [shipped.serve.metrics_addr, shipped.serve.ledger_grpc_addr, shipped.serve.gate_grpc_addr] {
+        assert!(addr.ip().is_loopback(), "config/default.toml binds {addr}");
+    }
+    assert!(text.contains("grpc_token_env"), "the shipped config documents grpc_token_env");
 }

@@ -41,12 +41,12 @@ fn main() -> ExitCode {
                 }
                 // Bare `nl` (or a command group without its subcommand): the help, as a usage error.
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    eprint!("{}", e.render());
+                    usage_error(&e, true);
                     ExitCode::from(2)
                 }
                 // clap's whole message: what is wrong, "did you mean", possible values, usage.
                 _ => {
-                    let _ = e.print();
+                    usage_error(&e, false);
                     ExitCode::from(2)
                 }
             };
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            nl_telemetry::stderr::line(tracing::Level::ERROR, &format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -67,13 +67,25 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            nl_telemetry::stderr::line(tracing::Level::ERROR, &format!("error: {}", error_chain(&e)));
             ExitCode::from(1)
         }
     };
     // Flushes queued spans while the runtime still runs.
     telemetry.shutdown();
     code
+}
+
+/// clap's message on stderr: as clap renders it in text mode (`plain`: without colours), one JSON line in
+/// JSON mode.
+fn usage_error(e: &clap::Error, plain: bool) {
+    match nl_telemetry::LogFormat::from_env() {
+        nl_telemetry::LogFormat::Text if plain => eprint!("{}", e.render()),
+        nl_telemetry::LogFormat::Text => {
+            let _ = e.print();
+        }
+        nl_telemetry::LogFormat::Json => nl_telemetry::stderr::line(tracing::Level::ERROR, e.render().to_string().trim_end()),
+    }
 }
 
 /// The error and its causes on one line, `: `-separated. A cause whose text its parent's message already
@@ -115,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rederive { from_raw: _, run, out, drain_timeout_secs } => cmd_rederive::rederive(&loaded, run, out, drain_timeout_secs).await,
         Command::DiffRuns { a, b, db_a, db_b } => cmd_rederive::diff_runs(&loaded, &a, &b, db_a, db_b).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
+        Command::Rebuild { from_events: _ } => cmd_db::rebuild(&loaded).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
         Command::Review { asset_id, by, note } => cmd_events::review(&loaded, &asset_id, by, note).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,

@@ -17,6 +17,11 @@ pub enum RecorderError {
     /// earlier lines are never rewritten, so this needs an operator.
     #[error("events log {path} is corrupt at line {line} (byte {offset}): {reason}; only a torn tail is repaired automatically")]
     Corrupt { path: PathBuf, line: u64, offset: u64, reason: String },
+    /// Complete lines at the end of the log did not parse (not a torn write, which leaves one
+    /// unterminated line): they were moved to `quarantine` and the log cut back to its last valid line.
+    /// Opening again succeeds; the operator decides what the quarantined lines were.
+    #[error("events log {path}: {lines} corrupt line(s) ({bytes} bytes) at its end, first at line {line}: {reason}; moved to {quarantine} (nothing deleted); inspect it, then start again")]
+    Quarantined { path: PathBuf, quarantine: PathBuf, lines: u64, bytes: u64, line: u64, reason: String },
     /// An envelope could not be serialized.
     #[error("cannot serialize event {event_id}: {source}")]
     Encode { event_id: String, source: serde_json::Error },
@@ -42,7 +47,7 @@ impl RecorderError {
         match self {
             Self::Io { .. } | Self::Poisoned { .. } => true,
             Self::Bus(e) => e.is_retryable(),
-            Self::Locked { .. } | Self::Corrupt { .. } | Self::Encode { .. } | Self::Config(_) | Self::Task(_) => false,
+            Self::Locked { .. } | Self::Corrupt { .. } | Self::Quarantined { .. } | Self::Encode { .. } | Self::Config(_) | Self::Task(_) => false,
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod error;
 mod lines;
 pub mod log;
+mod quarantine;
 pub mod replay;
 pub mod service;
 

@@ -3,9 +3,11 @@
 //! Invariant 3 of the architecture: lines are never rewritten and no `event_id` is ever written twice.
 //!
 //! * **Torn tail.** A crash mid-write can leave a final line without `\n`, or (after a power loss)
-//!   garbage after the last good line. [`EventLog::open`] truncates the file back to the end of the
-//!   last complete, parseable line and warns with the number of bytes cut. An invalid line *followed*
-//!   by a valid one is not a torn tail; `open` refuses the file rather than rewrite history.
+//!   garbage without a newline after the last good line. [`EventLog::open`] cuts that one unterminated
+//!   line and warns with the number of bytes cut. Complete (terminated) lines at the end that do not
+//!   parse are not a torn write: their bytes are moved to `events.jsonl.quarantine-<ts>` and `open`
+//!   fails with [`RecorderError::Quarantined`] saying so (nothing is deleted; the next open succeeds).
+//!   An invalid line *followed* by a valid one is refused ([`RecorderError::Corrupt`]), never rewritten.
 //! * **Exactly once.** `open` loads every `event_id` in the file; [`EventLog::append_batch`] skips ids
 //!   already present and repeats within the batch. The order is write → fsync → remember ids, so events
 //!   whose write did not survive a crash are not remembered, are redelivered (they were never acked),
@@ -33,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use nl_domain::stored::{Citation, cited_view, stored_form};
 use nl_domain::{Envelope, EventId};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::error::RecorderError;
 use crate::lines::{self, MAX_LINE_BYTES};
@@ -113,6 +115,10 @@ struct Scan {
     valid_end: u64,
     total: u64,
     cut_lines: u64,
+    /// Terminated lines among the invalid tail (a torn write leaves none).
+    complete_bad_lines: u64,
+    /// The first invalid line of the tail: line number and reason.
+    first_bad: Option<(u64, String)>,
     repeated_ids: u64,
 }
 
@@ -152,6 +158,15 @@ impl EventLog {
         }
 
         let scan = scan(&file, &path)?;
+        if scan.complete_bad_lines > 0 {
+            let quarantine = crate::quarantine::quarantine(&file, &path, scan.valid_end, scan.total)?;
+            file.set_len(scan.valid_end).map_err(io("cut the quarantined lines"))?;
+            file.sync_all().map_err(io("fsync after quarantine"))?;
+            let (line, reason) = scan.first_bad.unwrap_or_default();
+            let (lines, bytes) = (scan.cut_lines, scan.total - scan.valid_end);
+            error!(path = %path.display(), quarantine = %quarantine.display(), lines, bytes, "Corrupt lines at the end of the events log moved to quarantine.");
+            return Err(RecorderError::Quarantined { path, quarantine, lines, bytes, line, reason });
+        }
         if scan.valid_end < scan.total {
             let cut = scan.total - scan.valid_end;
             warn!(path = %path.display(), bytes_cut = cut, lines_cut = scan.cut_lines, keep = scan.valid_end, "Repairing torn tail of the events log.");
@@ -335,7 +350,8 @@ fn digest(v: &impl serde::Serialize) -> u64 {
 fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
-    let mut out = Scan { ids: HashSet::new(), cited: HashMap::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, repeated_ids: 0 };
+    let mut out =
+        Scan { ids: HashSet::new(), cited: HashMap::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, complete_bad_lines: 0, first_bad: None, repeated_ids: 0 };
     let mut line_no = 0u64;
     // The first invalid line after the last valid one: a tail candidate until a valid line follows.
     let mut first_bad: Option<(u64, u64, String)> = None;
@@ -373,10 +389,12 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
             }
             Err(reason) => {
                 out.cut_lines += 1;
+                out.complete_bad_lines += u64::from(line.terminated);
                 first_bad.get_or_insert((line_no, offset, reason));
             }
         }
     }
+    out.first_bad = first_bad.map(|(line, _, reason)| (line, reason));
     Ok(out)
 }
 
@@ -469,9 +487,9 @@ mod tests {
     }
 
     #[test]
-    fn garbage_tail_is_cut_terminated_or_not() {
+    fn an_unterminated_garbage_tail_is_cut() {
         let good = [line(1), line(2)].concat();
-        for tail in [&b"garbage\n"[..], b"{\"event_id\":1}\n", b"\0\0\0\0\0\0", b"not json\n\0\0\0\n{\"half", b"\n"] {
+        for tail in [&b"\0\0\0\0\0\0"[..], b"{\"half", b"garbage"] {
             let (_d, path) = file_with(&[good.as_slice(), tail].concat());
             let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
             assert_eq!(fs::read(&path).unwrap(), good, "tail {tail:?}");
@@ -480,7 +498,23 @@ mod tests {
     }
 
     #[test]
-    fn file_of_only_garbage_is_emptied() {
+    fn complete_corrupt_lines_at_the_end_are_quarantined_with_an_error_never_deleted() {
+        let good = [line(1), line(2)].concat();
+        for tail in [&b"garbage\n"[..], b"{\"event_id\":1}\n", b"not json\n\0\0\0\n{\"half", b"\n"] {
+            let (dir, path) = file_with(&[good.as_slice(), tail].concat());
+            let err = EventLog::open(&path, FsyncPolicy::Never).unwrap_err();
+            let RecorderError::Quarantined { quarantine, bytes, .. } = &err else { panic!("tail {tail:?}: {err}") };
+            assert!(err.to_string().contains("quarantine-") && err.to_string().contains("nothing deleted"), "{err}");
+            assert_eq!(fs::read(quarantine).unwrap(), tail, "every byte after the last good line is kept");
+            assert_eq!(*bytes, tail.len() as u64);
+            assert_eq!(fs::read(&path).unwrap(), good, "the log keeps its good lines");
+            assert!(quarantine.starts_with(dir.path()));
+            assert_eq!(EventLog::open(&path, FsyncPolicy::Never).unwrap().count(), 2, "the next open succeeds");
+        }
+    }
+
+    #[test]
+    fn file_of_only_an_unterminated_line_is_emptied() {
         let (_d, path) = file_with(b"{\"partial");
         let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
         assert_eq!((log.len(), fs::metadata(&path).unwrap().len()), (0, 0));

@@ -104,6 +104,7 @@ pub async fn run_continuous(
 
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: c.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
+    crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
@@ -138,6 +139,9 @@ pub async fn run_continuous(
         opts.checkpoint_every.as_secs()
     ));
     progress(&format!("manifest {}", manifest_path.display()));
+    for stale in crate::recovery::abort_stale_runs(&bus, &state.store, &run, &c.storage.runs_dir()).await? {
+        progress(&format!("run {stale} was left running by a process that is gone: marked aborted"));
+    }
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let collector = tokio::spawn(replica.run(async move {
@@ -187,12 +191,19 @@ pub async fn run_continuous(
     if dead_letters > 0 {
         errors.push(format!("{dead_letters} messages dead-lettered"));
     }
+    for (name, c) in &state.counters {
+        let panics = c.panics.load(Ordering::Relaxed);
+        if panics > 0 {
+            errors.push(format!("source {name}: its task panicked {panics} time(s) and was restarted"));
+        }
+    }
     state.advance_events()?;
     // What is left after the drain shows in `summary.bus_retained` (0 when everything settled).
     let _ = state.mem.compact();
     let status = if errors.is_empty() { "completed" } else { "failed" };
     let manifest = state.manifest(status, errors).await?;
     let manifest_path = manifest.rewrite(&c.storage.runs_dir())?;
+    nl_ledger::db::checkpoint_wal(&c.ledger.db_path).await.context("checkpointing the WAL")?;
     Ok(ContinuousOutcome { manifest, manifest_path, checkpoints: state.checkpoints })
 }
 
@@ -271,7 +282,7 @@ impl Run<'_> {
                 serde_json::json!({
                     "source": name, "polls": get(&c.polls), "raws": get(&c.raws), "observations": get(&c.observations),
                     "errors": get(&c.errors), "rate_limited": get(&c.rate_limited), "publish_failures": get(&c.publish_failures),
-                    "last_success_ms": get(&c.last_success_ms),
+                    "last_success_ms": get(&c.last_success_ms), "panics": get(&c.panics),
                 })
             })
             .collect();

@@ -62,10 +62,13 @@ impl CycleConfig {
 }
 
 /// How to run it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct CycleOptions {
     pub dry_run: bool,
     pub drain_timeout: Duration,
+    /// Cancelled on SIGINT/SIGTERM: polling stops, what was published is drained and the run is recorded
+    /// as `interrupted` (manifest, `runs` row, summary).
+    pub interrupt: Option<nl_bus::CancellationToken>,
 }
 
 /// What a dry run would have changed.
@@ -86,6 +89,8 @@ pub struct CycleOutcome {
     pub promoted: Vec<String>,
     pub rejected: Vec<String>,
     pub dead_letters: u64,
+    /// Stopped by [`CycleOptions::interrupt`].
+    pub interrupted: bool,
 }
 
 impl CycleOutcome {
@@ -113,18 +118,34 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
 
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
+    if !opts.dry_run {
+        crate::recovery::refuse_fresh_db_beside_events(&ledger_cfg.db_path, &events_path).await?;
+    }
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
     let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
 
     publish_run_event(&bus, EventType::RunStarted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": "started", "started_at": started_at})).await?;
+    if !opts.dry_run {
+        for stale in crate::recovery::abort_stale_runs(&bus, &store, &run, &runs_dir).await? {
+            progress(&format!("run {stale} was left running by a process that is gone: marked aborted"));
+        }
+    }
 
     let sources = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?;
     progress(&format!("run {run_id}: polling {} sources", sources.len()));
     let ctx = embedded_ctx(&bus, &store, &run);
     let collector = Collector::new(sources, ctx);
-    let reports = collector.poll_all_once(started_at).await;
+    let interrupted = opts.interrupt.clone().unwrap_or_default();
+    let reports = tokio::select! {
+        reports = collector.poll_all_once(started_at) => reports,
+        () = interrupted.cancelled() => Vec::new(),
+    };
+    let status = if interrupted.is_cancelled() { "interrupted" } else { "completed" };
+    if interrupted.is_cancelled() {
+        progress("interrupted: polling stopped; draining what was published and writing the manifest");
+    }
     for r in &reports {
         let status = if r.ok() { "ok".to_string() } else { format!("FAILED ({})", r.errors.first().or(r.not_committed.as_ref()).map_or("", String::as_str)) };
         progress(&format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  {status}", r.source, r.raws, r.new, r.updated));
@@ -134,9 +155,9 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = store.reader().run_results(&run_id).await?;
     let summary = serde_json::json!({
         "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "errors": r.errors, "not_committed": r.not_committed})).collect::<Vec<_>>(),
-        "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(),
+        "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "status": status,
     });
-    publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": "completed", "summary": summary})).await?;
+    publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": status, "summary": summary})).await?;
     pipeline.drain(opts.drain_timeout, |_| {}).await?;
     let dead_letters = bus.dead_letter_count().await.unwrap_or_default();
     let failed = pipeline.stop().await;
@@ -146,6 +167,9 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     errors.extend(failed);
     if dead_letters > 0 {
         errors.push(format!("{dead_letters} messages dead-lettered"));
+    }
+    if interrupted.is_cancelled() {
+        errors.push("interrupted by a signal while polling: sources that had not finished report nothing".into());
     }
     let events = EventsRange {
         path: events_path.clone(),
@@ -157,8 +181,10 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let record = RunRecord { run: &run, started_at, db_path: &ledger_cfg.db_path, sources: &names, events, dry_run: opts.dry_run, errors, summary };
     let manifest = assemble_manifest(cfg, &store, record).await?;
     let manifest_path = manifest.write(&runs_dir)?;
+    // A clean end leaves the DB file complete on its own.
+    nl_ledger::db::checkpoint_wal(&ledger_cfg.db_path).await.context("checkpointing the WAL")?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
-    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters })
+    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters, interrupted: interrupted.is_cancelled() })
 }
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)

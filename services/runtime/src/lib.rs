@@ -9,6 +9,7 @@
 //!   in-flight work on every durable consumer (never by sleeping);
 //! * [`rederive`]: `nl rederive --from-raw`: the pipeline again from raw_events alone into a scratch DB,
 //!   provider lookups answered from their captures ([`recorded`]);
+//! * [`rebuild`]: `nl rebuild --from-events`: a new DB from events.jsonl;
 //! * [`diff`]: `nl diff-runs`: the decisions that differ between two runs or re-derivations;
 //! * [`manifest`]: `runs/<run_id>/manifest.json`: identity, effective config, code version, source cursors,
 //!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
@@ -20,7 +21,9 @@ pub mod diff;
 pub mod ledger_state;
 pub mod manifest;
 pub mod pipeline;
+pub mod rebuild;
 pub mod recorded;
+mod recovery;
 pub mod rederive;
 pub mod topology;
 
@@ -30,5 +33,6 @@ pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};
 pub use pipeline::{DrainReport, Pipeline};
 pub use topology::{Extras, Recorded, ServiceConfigs, Stage, Topology};
+pub use rebuild::{RebuildReport, rebuild_from_events};
 pub use rederive::{RederiveOptions, RederiveOutcome, SegmentReport, rederive};
 pub use diff::{DecisionDiff, RunDecision, diff_decisions, run_decisions};

@@ -55,6 +55,7 @@ async fn handler(State(m): State<Mock>, req: Request) -> Response {
         "/truncated" => (StatusCode::OK, [("content-type", "application/json")], r#"{"symbols":[{"symbol":"ET"#).into_response(),
         "/weight" => (StatusCode::OK, [("x-mbx-used-weight-1m", "5900")], "{}").into_response(),
         "/ban" => (StatusCode::IM_A_TEAPOT, "banned").into_response(),
+        "/huge" => (StatusCode::OK, "x".repeat(3 * 1024 * 1024)).into_response(),
         "/missing" => (StatusCode::NOT_FOUND, r#"{"code":-1121,"msg":"Invalid symbol."}"#).into_response(),
         "/echo" => {
             let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -299,4 +300,21 @@ fn bad_base_url_is_rejected() {
     assert!(matches!(err, BuildError::BaseUrl(_)));
     let cfg: Result<HttpConfig, _> = serde_json::from_str(r#"{"base_url":"https://x","timeout":5}"#);
     assert!(cfg.is_err(), "unknown fields are rejected");
+}
+
+#[tokio::test]
+async fn a_body_over_max_body_bytes_is_kept_as_a_capped_prefix_with_its_size_and_hash() {
+    let (base, _mock) = serve().await;
+    let s = HttpSource::new("t", HttpConfig { max_body_bytes: 64 * 1024, ..config(&base) }, budget()).unwrap();
+    let err = s.get("/huge", 1).await.unwrap_err();
+    let FetchError::TooLarge { size, limit, sha256, response } = &err else { panic!("{err}") };
+    let whole = "x".repeat(3 * 1024 * 1024);
+    assert_eq!((*size, *limit), (whole.len() as u64, 64 * 1024));
+    assert_eq!(*sha256, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(whole.as_bytes())));
+    assert_eq!(response.body.len(), 64 * 1024, "only the prefix is kept");
+    assert_eq!(err.response().map(|r| r.status), Some(200), "kept for raw capture");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().len() < 300, "the message quotes no venue text: {err}");
+    // Under the cap nothing changes.
+    assert_eq!(source(&base).get("/huge", 1).await.unwrap().body.len(), whole.len());
 }

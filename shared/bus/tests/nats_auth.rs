@@ -67,3 +67,45 @@ fn duplicate_window_is_clamped_to_max_age() {
     let cfg = NatsConfig { max_age_secs: 30, ..NatsConfig::default() };
     assert_eq!(cfg.stream_config().duplicate_window, std::time::Duration::from_secs(30));
 }
+
+/// A writer the test can read back: every log line of the connection attempts.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_in_the_url_authenticate_and_never_reach_errors_or_debug_logs() {
+    let server = NatsServer::start_with_config("authorization { user: nl, password: CANARY-pw-7 }").await;
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || sink.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let with_creds = |host: &str| NatsConfig { url: format!("nats://nl:CANARY-pw-7@{host}"), ..server.bus_config() };
+    let host = server.url().trim_start_matches("nats://").to_owned();
+    let bus = NatsBus::connect_with_env(&with_creds(&host), &|_: &str| None).await.expect("URL credentials connect");
+    bus.publish(Message::new("nl.auth.url", "u1", "x")).await.expect("publish");
+    assert!(!format!("{bus:?}").contains("CANARY"), "{bus:?}");
+
+    // A closed port: the error names the server, not the password.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let err = NatsBus::connect_with_env(&with_creds(&closed.to_string()), &|_: &str| None).await.expect_err("closed port");
+    let msg = err.to_string();
+    assert!(msg.contains(&closed.to_string()) && !msg.contains("CANARY"), "{msg}");
+
+    let logs = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8 logs");
+    assert!(logs.contains("connect"), "debug logging was captured: {logs}");
+    assert!(!logs.contains("CANARY"), "{logs}");
+
+    let both = NatsConfig { token_env: Some(TOKEN_VAR.into()), ..with_creds(&host) };
+    assert!(matches!(NatsBus::connect_with_env(&both, &|_: &str| Some("x".into())).await, Err(BusError::Connect(_))), "one auth method");
+}

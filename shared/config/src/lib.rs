@@ -83,14 +83,16 @@ where
     T: DeserializeOwned + Serialize,
     I: IntoIterator<Item = (String, String)>,
 {
-    let file_err = |message: String| ConfigError::File { path: path.to_path_buf(), message: message.trim().to_string() };
-    // Deserialize the file alone first: toml's errors then carry line and column in the file.
-    let _: T = toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
+    let overrides = collect_overrides(vars)?;
+    // Values at secret-looking keys never reach a message (toml quotes the offending line).
+    let known: Vec<&str> = overrides.iter().filter(|o| o.path.last().is_some_and(|k| is_secret_key(k))).map(|o| o.raw.as_str()).collect();
+    let file_err = |message: String| ConfigError::File { path: path.to_path_buf(), message: secrets::scrub_message(message.trim(), &known) };
     let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
     if let Some(key) = find_inline_secrets(&table).into_iter().next() {
         return Err(ConfigError::InlineSecret { path: path.to_path_buf(), key });
     }
-    let overrides = collect_overrides(vars)?;
+    // Deserialize the file alone first: toml's errors then carry line and column in the file.
+    let _: T = toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
     let file_table = table.clone();
     let mut hints = Vec::new();
     for o in &overrides {
@@ -108,7 +110,7 @@ where
             for (var, hint) in hints.iter().filter(|(v, _)| vars.contains(v)) {
                 message = format!("{hint} (set by {var}); {message}");
             }
-            return Err(ConfigError::Env { path: path.to_path_buf(), vars: vars.join(", "), message });
+            return Err(ConfigError::Env { path: path.to_path_buf(), vars: vars.join(", "), message: secrets::scrub_message(&message, &known) });
         }
     };
     let full = serde_json::to_value(&config).map_err(|e| file_err(e.to_string()))?;

@@ -33,7 +33,8 @@ fn walk(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A copy of `v` with every secret-looking key removed, for hashing and manifests.
+/// A copy of `v` with every secret-looking key removed and credentials in URLs redacted, for hashing and
+/// manifests.
 #[must_use]
 pub fn redact(v: &serde_json::Value) -> serde_json::Value {
     match v {
@@ -41,6 +42,33 @@ pub fn redact(v: &serde_json::Value) -> serde_json::Value {
             serde_json::Value::Object(m.iter().filter(|(k, _)| !is_secret_key(k)).map(|(k, v)| (k.clone(), redact(v))).collect())
         }
         serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(redact).collect()),
+        serde_json::Value::String(s) => serde_json::Value::String(nl_domain::redact::redact_urls(s)),
         other => other.clone(),
     }
+}
+
+/// `message` (a config error) without secret values: lines that assign a secret-looking key
+/// (`password = "…"`, as toml quotes the offending line) lose their value, every value in `known`
+/// is replaced, and credentials in URLs are redacted.
+#[must_use]
+pub fn scrub_message(message: &str, known: &[&str]) -> String {
+    let mut out: Vec<String> = message.lines().map(scrub_assignment).collect();
+    for line in &mut out {
+        for value in known.iter().filter(|v| !v.is_empty()) {
+            *line = line.replace(value, nl_domain::redact::REDACTED);
+        }
+        *line = nl_domain::redact::redact_urls(line);
+    }
+    let mut joined = out.join("\n");
+    if message.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
+}
+
+/// `key = value` with a secret-looking key keeps `key = ` and loses the value.
+fn scrub_assignment(line: &str) -> String {
+    let Some((lhs, _)) = line.split_once('=') else { return line.to_owned() };
+    let key = lhs.trim_end().rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).next().unwrap_or("");
+    if is_secret_key(key) { format!("{lhs}= {}", nl_domain::redact::REDACTED) } else { line.to_owned() }
 }

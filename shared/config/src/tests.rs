@@ -130,3 +130,34 @@ fn an_override_naming_a_missing_table_says_so_and_lists_the_near_names() {
     let ok = load_str::<WithSources, _>(Path::new("c.toml"), file, env(&[("NL_SOURCES__BINANCE_SPOT__ENABLED", "true")])).unwrap();
     assert!(ok.config.sources["binance_spot"].enabled);
 }
+
+#[test]
+fn url_credentials_are_redacted_from_the_effective_config() {
+    let vars = env(&[("NL_NATS__URL", "nats://nl:CANARY-pw@10.0.0.1:4222"), ("NL_SOURCES__BINANCE__BASE_URL", "https://h/api?apikey=CANARY-key&page=1")]);
+    let l: Loaded<Cfg> = load_str(Path::new("c.toml"), FILE, vars).unwrap();
+    let json = l.effective_json.to_string();
+    assert!(!json.contains("CANARY"), "{json}");
+    assert_eq!(l.effective_json["nats"]["url"], "nats://REDACTED@10.0.0.1:4222");
+    assert_eq!(l.effective_json["sources"]["binance"]["base_url"], "https://h/api?apikey=REDACTED&page=1");
+    assert_eq!(l.config.nats.url, "nats://nl:CANARY-pw@10.0.0.1:4222", "the config itself keeps what it was given");
+}
+
+#[test]
+fn config_errors_at_secret_looking_keys_do_not_echo_the_value() {
+    // A syntax error on a secret line: toml quotes the line.
+    let text = FILE.replace("password_env = \"NL_NATS_PASSWORD\"", "password = CANARY-bare");
+    let e = load_str::<Cfg, _>(Path::new("c.toml"), &text, env(&[])).unwrap_err().to_string();
+    assert!(!e.contains("CANARY"), "{e}");
+    assert!(e.contains("c.toml"), "{e}");
+    // An unknown secret-looking key: the unknown-field error also quotes the line.
+    let text = FILE.replace("[storage]", "[storage]\napi_token = \"CANARY-tok\"");
+    let e = load_str::<Cfg, _>(Path::new("c.toml"), &text, env(&[])).unwrap_err().to_string();
+    assert!(!e.contains("CANARY"), "{e}");
+    assert!(e.contains("storage.api_token"), "{e}");
+    // A secret-looking key set from the environment is kept out of the effective config.
+    let l: Loaded<Cfg> = load_str(Path::new("c.toml"), FILE, env(&[("NL_NATS__PASSWORD", "[CANARY-env")])).unwrap();
+    assert!(!l.effective_json.to_string().contains("CANARY"), "{}", l.effective_json);
+    // A URL with credentials in a bad override.
+    let e = load_str::<Cfg, _>(Path::new("c.toml"), FILE, env(&[("NL_SOURCES__BINANCE__INTERVAL_SECS", "\"https://u:CANARY@h\"")])).unwrap_err().to_string();
+    assert!(!e.contains("CANARY"), "{e}");
+}

@@ -11,6 +11,7 @@ pub mod events;
 pub mod observation;
 pub mod read;
 pub mod records;
+pub mod redact;
 mod wire_enum;
 pub mod stored;
 

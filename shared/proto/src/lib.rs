@@ -2,6 +2,7 @@
 //! from domain types. Generated types stay at this edge; the domain crate never sees them.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod convert;
 mod reader;
 

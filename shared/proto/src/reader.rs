@@ -2,22 +2,30 @@
 //! ledger process is the only one that opens the database.
 
 use nl_domain::{AssetId, GateDecision, LedgerReader, ReadError};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use crate::auth::AttachBearer;
 use crate::pb;
 use crate::pb::ledger_client::LedgerClient;
 
 /// A ledger read through its gRPC API.
 #[derive(Debug, Clone)]
 pub struct GrpcLedgerReader {
-    client: LedgerClient<Channel>,
+    client: LedgerClient<InterceptedService<Channel, AttachBearer>>,
 }
 
 impl GrpcLedgerReader {
     /// A reader on `channel` (connected lazily or eagerly by the caller).
     #[must_use]
     pub fn new(channel: Channel) -> Self {
-        Self { client: LedgerClient::new(channel) }
+        Self::with_auth(channel, AttachBearer::default())
+    }
+
+    /// A reader whose requests carry the ledger's bearer token.
+    #[must_use]
+    pub fn with_auth(channel: Channel, auth: AttachBearer) -> Self {
+        Self { client: LedgerClient::with_interceptor(channel, auth) }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Logging and tracing setup shared by every service: `EnvFilter` (default `info`, `RUST_LOG` overrides),
-//! human or JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output;
+//! human or JSON lines (`NL_LOG_FORMAT=json`), always to stderr so stdout stays clean for command output,
+//! one record per line with control characters escaped ([`stderr`]);
 //! spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set ([`traces`]).
 //!
 //! Also the tiny Prometheus registry ([`metrics`]) and the `/metrics` + `/healthz` + `/readyz` endpoint
@@ -11,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod traces;
 pub mod shutdown;
+pub mod stderr;
 
 pub use http::{serve_http, serve_listener};
 pub use metrics::{MetricKind, Registry};
@@ -96,7 +98,7 @@ pub fn init(service: &str) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let logs = match LogFormat::from_env() {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_filter(filter).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).with_ansi(false).with_writer(stderr::EscapingStderr).with_filter(filter).boxed(),
     };
     let mut layers: Vec<Box<dyn Layer<Subscribers> + Send + Sync>> = vec![logs];
     let endpoint = traces::endpoint_from_env();
@@ -115,6 +117,10 @@ pub fn init(service: &str) -> Telemetry {
             let _ = p.shutdown();
         }
         return Telemetry::default();
+    }
+    if LogFormat::from_env() == LogFormat::Json {
+        // A panic's message is a stderr line too.
+        std::panic::set_hook(Box::new(|info| stderr::line(tracing::Level::ERROR, &format!("panic: {info}"))));
     }
     if let Some(p) = &provider {
         traces::install_globals(p);

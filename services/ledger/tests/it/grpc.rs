@@ -69,7 +69,7 @@ async fn ledger_grpc_roundtrip() {
 
     let stats = client.stats(pb::StatsRequest {}).await.unwrap().into_inner();
     let rows = |name: &str| stats.tables.iter().find(|t| t.table == name).map(|t| t.rows);
-    assert_eq!(rows("events"), Some(6));
+    assert_eq!(rows("events"), Some(9), "six applied plus the three derived events, stored with their outbox rows");
     assert_eq!(rows("assets"), Some(2));
     assert_eq!(stats.outbox_pending, 3, "two discovered + one risk.flagged, unpublished");
     assert_eq!(stats.dead_letter_count, Some(0));
@@ -77,4 +77,30 @@ async fn ledger_grpc_roundtrip() {
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_ledger_with_a_bearer_token_answers_only_requests_carrying_it() {
+    use nl_domain::LedgerReader;
+    use nl_proto::auth::{AttachBearer, RequireBearer};
+    let t = open().await;
+    let a = "cex:okx:AAA";
+    t.store.apply(vec![upsert(a, "okx_instruments", "AAA-USDT", Some("live"), at(1)), decision(a, at(3), true)]).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = LedgerGrpc::new(t.store.reader().clone()).with_auth(RequireBearer::new(Some("ledger-tok".into())));
+    tokio::spawn(serve_listener(listener, svc, std::future::pending()));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+
+    let mut anonymous = LedgerClient::new(channel.clone());
+    let refused = anonymous.stats(pb::StatsRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let refused = anonymous.get_asset(pb::GetAssetRequest { asset_id: a.into() }).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    let asset = nl_domain::AssetId::parse(a).unwrap();
+    let wrong = nl_proto::GrpcLedgerReader::with_auth(channel.clone(), AttachBearer::new(Some("ledger-tok-x"), "V").unwrap());
+    assert!(wrong.latest_decision(&asset).await.is_err());
+    let reader = nl_proto::GrpcLedgerReader::with_auth(channel, AttachBearer::new(Some("ledger-tok"), "V").unwrap());
+    assert!(reader.latest_decision(&asset).await.unwrap().is_some(), "the gate's reader carries the token");
 }

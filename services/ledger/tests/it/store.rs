@@ -211,3 +211,45 @@ async fn raw_runs_scores_decisions_ai_and_cursors() {
     t.store.put_cursor("evm_eth", &json!({"block": 120}), Some(8)).await.unwrap();
     assert_eq!(t.store.reader().get_cursor("evm_eth").await.unwrap(), Some(json!({"block": 120})));
 }
+
+#[tokio::test]
+async fn derived_events_are_in_events_with_their_outbox_rows_before_any_publish() {
+    let t = open().await;
+    let a = "cex:okx:NEW";
+    let out = t.store.apply(vec![upsert(a, "okx_instruments", "NEW-USDT", Some("preopen"), at(1))]).await.unwrap();
+    let discovered = out.derived[0].clone();
+    // A crash now (published or not) must not lose it: it is already stored, exactly as published.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE type = 'asset.discovered'").fetch_all(t.store.reader().pool()).await.unwrap();
+    assert_eq!(stored, vec![discovered.event_id.to_string()]);
+    assert_eq!(t.store.reader().envelopes(&[discovered.event_id.clone()]).await.unwrap(), vec![discovered.clone()], "rebuilds to the published envelope");
+    assert_eq!(count(&t.store, "outbox").await, 1);
+    // Consumed back from the bus, it is a duplicate.
+    let back = t.store.apply(vec![discovered.clone()]).await.unwrap();
+    assert_eq!((back.new.len(), back.duplicates.len()), (0, 1));
+    assert_eq!(count(&t.store, "events").await, 2);
+}
+
+#[tokio::test]
+async fn a_db_with_random_bytes_inside_is_refused_at_open() {
+    let t = open().await;
+    t.store.apply(bench_envelopes(3_000)).await.unwrap();
+    let path = t.db();
+    let TestStore { store, dir: _dir } = t;
+    drop(store);
+    nl_ledger::db::checkpoint_wal(&path).await.unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 80 * 1024, "{} bytes", bytes.len());
+    // 64 KiB of pseudo-random bytes past the header page.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in &mut bytes[8 * 1024..72 * 1024] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x.to_le_bytes()[0];
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(&path)).await.expect_err("a damaged DB is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("quick_check") || msg.contains("malformed"), "{msg}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written to it");
+}

@@ -173,6 +173,10 @@ pub struct SourceConfig {
     /// off). Each lookup is one request on the provider's budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_currency_lookups: Option<usize>,
+    /// Largest response body kept (default 32 MiB); a longer one is kept as its prefix with its size and
+    /// SHA-256, and the poll fails with that error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
 }
 
 impl SourceConfig {
@@ -196,6 +200,7 @@ impl SourceConfig {
             api_key_env: None,
             lookback_minutes: None,
             max_currency_lookups: None,
+            max_body_bytes: None,
         }
     }
 
@@ -436,6 +441,9 @@ fn http_source(
     }
     let mut http = HttpConfig::new(c.base_url.clone());
     http.timeout_ms = c.timeout_ms;
+    if let Some(max) = c.max_body_bytes {
+        http.max_body_bytes = max;
+    }
     http.headers = endpoint.headers.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
     if let Some(var) = &c.api_key_env {
         let Some(header) = endpoint.api_key_header else {

@@ -97,6 +97,19 @@ pub enum FetchError {
         /// The response, for raw capture.
         response: Box<Fetched>,
     },
+    /// The body was longer than `max_body_bytes`: `response` holds its first `limit` bytes; `size` and
+    /// `sha256` describe the whole body. Not retried (the same body would come back).
+    #[error("response body of {size} bytes exceeds max_body_bytes = {limit} (sha256 {sha256}); its first {limit} bytes are kept")]
+    TooLarge {
+        /// Bytes the server sent.
+        size: u64,
+        /// The configured cap.
+        limit: u64,
+        /// SHA-256 (hex) of the whole body.
+        sha256: String,
+        /// The response with the capped body, for raw capture.
+        response: Box<Fetched>,
+    },
     /// No complete response within the per-request timeout, on every attempt.
     #[error("timed out after {attempts} attempt(s)")]
     Timeout {
@@ -131,7 +144,7 @@ impl FetchError {
         match self {
             Self::RateLimited { .. } | Self::Upstream { .. } | Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
             Self::Status { status, .. } => matches!(status, 408 | 425),
-            Self::InvalidRequest(_) => false,
+            Self::InvalidRequest(_) | Self::TooLarge { .. } => false,
         }
     }
 
@@ -151,7 +164,9 @@ impl FetchError {
     #[must_use]
     pub fn response(&self) -> Option<&Fetched> {
         match self {
-            Self::RateLimited { response, .. } | Self::Upstream { response, .. } | Self::Status { response, .. } => Some(response),
+            Self::RateLimited { response, .. } | Self::Upstream { response, .. } | Self::Status { response, .. } | Self::TooLarge { response, .. } => {
+                Some(response)
+            }
             _ => None,
         }
     }
@@ -167,6 +182,7 @@ impl FetchError {
             Self::Connect { .. } => "connect",
             Self::Transport { .. } => "transport",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::TooLarge { .. } => "too_large",
         }
     }
 }

@@ -59,6 +59,13 @@ fn d_ban_secs() -> u64 {
 fn d_weight_limit() -> u64 {
     headers::BINANCE_DEFAULT_WEIGHT_LIMIT
 }
+fn d_max_body_bytes() -> u64 {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+/// Default cap on a response body: Binance's full `exchangeInfo`, the largest list nl reads, is in the
+/// low tens of MB; this leaves about twice that as headroom.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// HTTP client settings of one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +95,10 @@ pub struct HttpConfig {
     /// Limit paired with `X-MBX-USED-WEIGHT-1M` (default 6000).
     #[serde(default = "d_weight_limit")]
     pub used_weight_limit: u64,
+    /// Largest response body read (default [`DEFAULT_MAX_BODY_BYTES`]). A longer body is read to its end
+    /// for its size and SHA-256 but only this many bytes are kept: [`FetchError::TooLarge`].
+    #[serde(default = "d_max_body_bytes")]
+    pub max_body_bytes: u64,
     /// Extra non-secret headers, e.g. `Accept-Language`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -109,6 +120,7 @@ impl HttpConfig {
             default_retry_after_secs: d_retry_after_secs(),
             ban_retry_after_secs: d_ban_secs(),
             used_weight_limit: d_weight_limit(),
+            max_body_bytes: d_max_body_bytes(),
             headers: BTreeMap::new(),
             secrets: Vec::new(),
         }
@@ -310,7 +322,7 @@ impl HttpSource {
             self.stats.request();
             let known = if conditional { self.validators(&key) } else { Validators::default() };
             let result = self.send_once(&method, &url, body.as_deref(), &known).await;
-            let (status, hdrs, bytes) = match result {
+            let (status, hdrs, (bytes, oversize)) = match result {
                 Ok(ok) => ok,
                 Err(e) => {
                     let err = transport_error(e, attempt);
@@ -336,6 +348,11 @@ impl HttpSource {
             }
             let not_modified = status == StatusCode::NOT_MODIFIED && conditional;
             let fetched = fetched(status, &hdrs, &bytes, observed_at, &redacted, not_modified.then_some(&known), usage, attempt);
+            if let Some((size, sha256)) = oversize {
+                self.stats.error();
+                warn!(source = %self.name, url = %redacted, size, limit = self.cfg.max_body_bytes, "Response body over max_body_bytes; keeping its prefix.");
+                return Err(FetchError::TooLarge { size, limit: self.cfg.max_body_bytes, sha256, response: Box::new(fetched) });
+            }
             if fetched.not_modified || status.is_success() {
                 if conditional && status.is_success() {
                     self.remember(&key, Validators { etag: fetched.etag.clone(), last_modified: fetched.last_modified.clone() });
@@ -369,8 +386,9 @@ impl HttpSource {
         }
     }
 
-    /// One HTTP exchange, body included (the per-request timeout covers both).
-    async fn send_once(&self, method: &Method, url: &Url, body: Option<&[u8]>, known: &Validators) -> Result<(StatusCode, HeaderMap, bytes::Bytes), reqwest::Error> {
+    /// One HTTP exchange, body included (the per-request timeout covers both). The body is kept up to
+    /// `max_body_bytes`; past that it is read on for its total size and SHA-256 (returned), never kept.
+    async fn send_once(&self, method: &Method, url: &Url, body: Option<&[u8]>, known: &Validators) -> Result<(StatusCode, HeaderMap, CappedBody), reqwest::Error> {
         let mut req = self.client.request(method.clone(), url.clone()).timeout(Duration::from_millis(self.cfg.timeout_ms)).headers(self.fixed_headers.clone());
         if let Some(etag) = &known.etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -381,12 +399,36 @@ impl HttpSource {
         if let Some(b) = body {
             req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_vec());
         }
-        let resp = req.send().await?;
+        let mut resp = req.send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        Ok((status, headers, resp.bytes().await?))
+        let cap = usize::try_from(self.cfg.max_body_bytes).unwrap_or(usize::MAX);
+        let hint = resp.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        let mut kept = Vec::with_capacity(hint.min(cap));
+        let mut total: u64 = 0;
+        let mut over: Option<sha2::Sha256> = None;
+        while let Some(chunk) = resp.chunk().await? {
+            total += chunk.len() as u64;
+            if let Some(h) = &mut over {
+                sha2::Digest::update(h, &chunk);
+                continue;
+            }
+            let room = cap - kept.len();
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if chunk.len() > room {
+                let mut h = <sha2::Sha256 as sha2::Digest>::new();
+                sha2::Digest::update(&mut h, &kept);
+                sha2::Digest::update(&mut h, &chunk[room..]);
+                over = Some(h);
+            }
+        }
+        let oversize = over.map(|h| (total, hex::encode(sha2::Digest::finalize(h))));
+        Ok((status, headers, (bytes::Bytes::from(kept), oversize)))
     }
 }
+
+/// A response body as read: at most `max_body_bytes`, and `(total size, SHA-256)` when it was longer.
+type CappedBody = (bytes::Bytes, Option<(u64, String)>);
 
 /// Builds the [`Fetched`] record; on 304 (`remembered` is set) the validators are the known ones.
 #[allow(clippy::too_many_arguments)]

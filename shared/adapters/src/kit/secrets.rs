@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Placeholder written where a secret was.
-pub const REDACTED: &str = "REDACTED";
+pub use nl_domain::redact::REDACTED;
 
 /// Where a secret goes on the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,12 +56,7 @@ impl ResolvedSecret {
 }
 
 /// Whether a query parameter name looks like a credential even if it is not configured as one.
-#[must_use]
-pub fn is_sensitive_param(name: &str) -> bool {
-    const WORDS: &[&str] = &["key", "token", "secret", "signature", "password", "passwd", "auth", "credential"];
-    let n = name.to_ascii_lowercase();
-    n == "sig" || WORDS.iter().any(|w| n.contains(w))
-}
+pub use nl_domain::redact::is_sensitive_param;
 
 /// `url` with credentials removed: user info dropped, secret and credential-looking query values
 /// replaced by [`REDACTED`], and every configured secret value replaced wherever it appears.

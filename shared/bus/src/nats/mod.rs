@@ -141,15 +141,43 @@ impl NatsConfig {
         }
     }
 
-    async fn connect_options(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<ConnectOptions, BusError> {
+    /// The server URLs without user info, and the credentials that were in them. They go to the client as
+    /// options, never inside a URL: the client logs server addresses (user info included) at debug level.
+    fn url_credentials(&self) -> Result<(String, Option<(String, Option<String>)>), BusError> {
+        let mut creds = None;
+        let mut urls = Vec::new();
+        for part in self.url.split(',') {
+            let (url, found) = nl_domain::redact::split_userinfo(part.trim());
+            if found.is_some() && creds.is_some() && found != creds {
+                return Err(BusError::Connect("nats.url: every server URL must carry the same credentials".into()));
+            }
+            creds = creds.or(found);
+            urls.push(url);
+        }
+        Ok((urls.join(","), creds))
+    }
+
+    async fn connect_options(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<(ConnectOptions, String), BusError> {
         let secret = |field: &str, var: &str| {
             env(var).filter(|v| !v.is_empty()).ok_or_else(|| BusError::Connect(format!("env variable {var} (nats.{field}) is not set")))
         };
-        let methods = [self.user.is_some() || self.password_env.is_some(), self.token_env.is_some(), self.nkey_seed_env.is_some(), self.creds_file.is_some()];
+        let (url, url_creds) = self.url_credentials()?;
+        let methods = [
+            self.user.is_some() || self.password_env.is_some(),
+            self.token_env.is_some(),
+            self.nkey_seed_env.is_some(),
+            self.creds_file.is_some(),
+            url_creds.is_some(),
+        ];
         if methods.iter().filter(|m| **m).count() > 1 {
-            return Err(BusError::Connect("configure one of user/password_env, token_env, nkey_seed_env, creds_file".into()));
+            return Err(BusError::Connect("configure one of user/password_env, token_env, nkey_seed_env, creds_file, credentials in nats.url".into()));
         }
         let mut opts = ConnectOptions::new();
+        match url_creds {
+            Some((user, Some(password))) => opts = opts.user_and_password(user, password),
+            Some((token, None)) => opts = opts.token(token),
+            None => {}
+        }
         match (&self.user, &self.password_env) {
             (Some(user), Some(var)) => opts = opts.user_and_password(user.clone(), secret("password_env", var)?),
             (None, None) => {}
@@ -172,7 +200,7 @@ impl NatsConfig {
             (None, None) => {}
             _ => return Err(BusError::Connect("nats.cert_file and nats.key_file go together".into())),
         }
-        Ok(opts.require_tls(self.require_tls).name(&self.connect_name).connection_timeout(Duration::from_secs(5)))
+        Ok((opts.require_tls(self.require_tls).name(&self.connect_name).connection_timeout(Duration::from_secs(5)), url))
     }
 }
 
@@ -200,7 +228,7 @@ pub struct NatsBus {
 
 impl std::fmt::Debug for NatsBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsBus").field("url", &self.shared.config.url).field("stream", &self.shared.config.stream).finish_non_exhaustive()
+        f.debug_struct("NatsBus").field("url", &nl_domain::redact::redact_urls(&self.shared.config.url)).field("stream", &self.shared.config.stream).finish_non_exhaustive()
     }
 }
 
@@ -220,8 +248,8 @@ impl NatsBus {
     /// # Errors
     /// As [`NatsBus::connect`].
     pub async fn connect_with_env(config: &NatsConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, BusError> {
-        let opts = config.connect_options(env).await?;
-        let client = opts.connect(config.url.as_str()).await.map_err(|e| BusError::Connect(format!("{}: {e}", config.url)))?;
+        let (opts, url) = config.connect_options(env).await?;
+        let client = opts.connect(url.as_str()).await.map_err(|e| BusError::Connect(nl_domain::redact::redact_urls(&format!("{url}: {e}"))))?;
         let js = async_nats::jetstream::new(client.clone());
         let stream = js.get_or_create_stream(config.stream_config()).await.map_err(|e| BusError::Connect(format!("stream {}: {e}", config.stream)))?;
         let dlq = Arc::new(DlqWriter::new(js.clone(), stream.clone()));

@@ -1,0 +1,78 @@
+//! Runs a crash left behind. A run still `running` in the DB when an embedded run starts belongs to a
+//! process that is gone: the recorder's lock on events.jsonl, which the new run now holds, would have kept
+//! the new run from starting while it lived. Such a run is closed as `aborted`, with the reason, by a
+//! `run.completed` event in its name (so events.jsonl and the DB agree) and in its manifest when it has one.
+//!
+//! An events.jsonl that holds events beside a missing or empty DB means the DB was lost (deleted, or its
+//! WAL removed after a crash): a run does not start a fresh DB there, which would silently drop history.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use nl_bus::Bus;
+use nl_collector::RunIdentity;
+use nl_domain::EventType;
+use nl_ledger::LedgerStore;
+
+use crate::cycle::publish_run_event;
+use crate::manifest::RunManifest;
+
+/// Marks every unfinished run but `current` as `aborted`; returns their ids.
+///
+/// # Errors
+/// The DB cannot be read, or the event cannot be published.
+pub(crate) async fn abort_stale_runs(bus: &Arc<dyn Bus>, store: &LedgerStore, current: &RunIdentity, runs_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let stale: Vec<(String, String)> = store.reader().unfinished_runs().await?.into_iter().filter(|(id, _)| *id != current.run_id).collect();
+    for (run_id, config_hash) in &stale {
+        let reason = format!("aborted: the process running it is gone (killed or crashed); found by run {}", current.run_id);
+        let run = RunIdentity { run_id: run_id.clone(), config_hash: config_hash.clone() };
+        publish_run_event(bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": false, "status": "aborted", "reason": reason})).await?;
+        mark_manifest_aborted(runs_dir, run_id, &reason)?;
+    }
+    Ok(stale.into_iter().map(|(id, _)| id).collect())
+}
+
+/// Sets `summary.status = "aborted"` and adds `reason` to the errors of a run's manifest, if it has one.
+fn mark_manifest_aborted(runs_dir: &Path, run_id: &str, reason: &str) -> anyhow::Result<()> {
+    let path = RunManifest::path_in(runs_dir, run_id);
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+    let mut manifest: RunManifest = serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    match manifest.summary.as_object_mut() {
+        Some(summary) => {
+            summary.insert("status".into(), "aborted".into());
+        }
+        None => manifest.summary = serde_json::json!({"status": "aborted"}),
+    }
+    manifest.errors.push(reason.to_owned());
+    manifest.rewrite(runs_dir)?;
+    Ok(())
+}
+
+/// Fails when `events` holds events but the DB at `db` is missing or holds none.
+///
+/// # Errors
+/// The refusal, saying what to do.
+pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> anyhow::Result<()> {
+    let logged = std::fs::metadata(events).map_or(0, |m| m.len());
+    if logged == 0 {
+        return Ok(());
+    }
+    let state = if db.exists() {
+        let reader = nl_ledger::SqliteReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
+        let has = reader.has_events().await;
+        reader.pool().close().await;
+        if has {
+            return Ok(());
+        }
+        "holds no events"
+    } else {
+        "is missing"
+    };
+    anyhow::bail!(
+        "{} holds {logged} bytes of events but the DB {} {state} (deleted, or its WAL lost after a crash); refusing to start a new, empty DB beside them. \
+         Restore the DB with its -wal file, or rebuild it from the log with `nl rebuild --from-events`, or move events.jsonl away to start afresh",
+        events.display(),
+        db.display()
+    )
+}
