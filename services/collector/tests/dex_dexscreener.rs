@@ -1,9 +1,11 @@
-//! DexScreener clients against a loopback axum mock: the profiles source reports each token once across
-//! polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
+//! DexScreener clients against a loopback axum mock: the profiles source records its first poll as known
+//! (the list carries no time, so nothing in it is within the lookback) and reports each later token once
+//! across polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
 #![allow(clippy::unwrap_used)]
 
 mod dex_support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -17,9 +19,22 @@ const TOKENS_V1: &str = include_str!("../../../shared/adapters/src/dex/dexscreen
 
 type Seen = Arc<Mutex<Vec<String>>>;
 
+/// The token the recorded profiles list names that the first poll does not see yet.
+const LATER: &str = "3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";
+
+/// The recorded profiles; the first answer lacks [`LATER`].
+fn profiles(call: usize) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(PROFILES).unwrap();
+    if call == 0 {
+        v.as_array_mut().unwrap().retain(|p| p["tokenAddress"] != LATER);
+    }
+    v.to_string()
+}
+
 async fn start(seen: Seen) -> String {
+    let calls = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new()
-        .route("/token-profiles/latest/v1", get(|| async { PROFILES }))
+        .route("/token-profiles/latest/v1", get(move || async move { profiles(calls.fetch_add(1, Ordering::SeqCst)) }))
         .route(
             "/tokens/v1/{chain}/{addrs}",
             get(|State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
@@ -39,19 +54,21 @@ fn cfg(url: &str) -> DexScreenerConfig {
 }
 
 #[tokio::test]
-async fn profiles_are_reported_once() {
+async fn first_poll_is_known_then_profiles_are_reported_once() {
     let url = start(Seen::default()).await;
     let budget = per_minute_budget(6_000.0).unwrap();
     let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
     let h = Harness::new();
     h.poll(src.clone()).await;
-    let first = h.bus.observed().len();
-    assert!(first >= 1);
-    assert!(h.bus.observed().iter().any(|e| meta(e)["asset_id"] == "solana:3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump"));
-    assert_eq!(meta(&h.bus.observed()[0])["kind"], "token_profile");
+    assert!(h.bus.observed().is_empty(), "undated items on the first poll are known, not new");
+    h.poll(src.clone()).await;
+    let observed = h.bus.observed();
+    assert_eq!(observed.len(), 1, "only the token that appeared after the first poll");
+    assert_eq!(meta(&observed[0])["asset_id"], format!("solana:{LATER}"));
+    assert_eq!(meta(&observed[0])["kind"], "token_profile");
     h.poll(src).await;
-    assert_eq!(h.bus.observed().len(), first, "no repeats");
-    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 2);
+    assert_eq!(h.bus.observed().len(), 1, "no repeats");
+    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 3);
 }
 
 #[tokio::test]

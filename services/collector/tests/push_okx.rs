@@ -54,6 +54,8 @@ fn sources(rest: &str, ws: &str) -> SourcesConfig {
         api_key_env: None,
         lookback_minutes: None,
         max_currency_lookups: None,
+        delist_after_polls: None,
+        max_shrink_fraction: None,
     };
     SourcesConfig([(NAME.to_string(), entry)].into_iter().collect())
 }

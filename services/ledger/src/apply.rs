@@ -153,12 +153,14 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     let mut ais = Vec::new();
     let mut runs = Vec::new();
     let mut assets = Vec::new();
+    let mut delisted = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let (true, Ok(typed)) = (is_new[i], p) else { continue };
         match typed {
             Typed::Plain => {}
             Typed::Raw(r) => raws.push(&**r),
             Typed::Asset(u) => assets.push((i, &**u)),
+            Typed::Delisted(d) => delisted.push(&**d),
             Typed::Snapshot(s) => snaps.push(&**s),
             Typed::Risk(r) => risks.push((i, &r.0, &r.1)),
             Typed::Score(s) => scores.push(&**s),
@@ -178,6 +180,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     }
 
     let mut derived = merge_assets(conn, envs, &assets).await?;
+    mark_delisted(conn, &delisted).await?;
     derived.extend(apply_risks(conn, envs, &risks).await?);
     derived.sort_by_key(|(i, _)| *i);
     let derived = write_outbox(conn, derived, &now).await?;
@@ -253,6 +256,19 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
     )
     .await?;
     Ok(derived)
+}
+
+/// Marks the named assets `delisted` (the `events` row keeps the venue, time and announcement). An
+/// asset nl never recorded stays unrecorded: a delisting is not a listing.
+async fn mark_delisted(conn: &mut SqliteConnection, delisted: &[&nl_domain::AssetDelisted]) -> Result<()> {
+    for d in delisted {
+        sqlx::query("UPDATE assets SET status = 'delisted', updated_at = ? WHERE asset_id = ?")
+            .bind(ts_str(&d.observed_at))
+            .bind(&d.asset_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Inserts evaluations and derives `risk.flagged` where severity rose above the asset's previous

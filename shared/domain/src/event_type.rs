@@ -11,6 +11,7 @@ wire_enum! {
         AssetUpserted => "asset.upserted",
         AssetDiscovered => "asset.discovered",
         AssetUpdated => "asset.updated",
+        AssetDelisted => "asset.delisted",
         SnapshotRecorded => "snapshot.recorded",
         RiskEvaluated => "risk.evaluated",
         RiskFlagged => "risk.flagged",

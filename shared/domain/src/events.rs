@@ -70,6 +70,48 @@ pub struct AssetChanged {
     pub cause_event_id: EventId,
 }
 
+/// `asset.delisted`: a venue delists (or has dropped) an asset. Emitted by the collector from a delisting
+/// announcement or an instrument gone for N consecutive polls; never creates an asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetDelisted {
+    /// `cex:<venue>:<BASE>`.
+    pub asset_id: String,
+    pub symbol: String,
+    pub venue: String,
+    /// The collector source that saw it.
+    pub source: String,
+    /// `announcement` (a delisting title) or `vanished` (gone from the instrument list).
+    pub reason: String,
+    /// When the delisting takes effect, where the title or feed says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<crate::Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The venue instruments concerned (vanished ones, or the pairs a title names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruments: Vec<String>,
+    /// When nl saw it (the receive time of the response).
+    pub observed_at: crate::Ts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_event_id: Option<String>,
+}
+
+impl AssetDelisted {
+    /// The envelope: deterministic id from asset, venue, reason and announcement (or instruments), stamped
+    /// with the observation time so a re-derivation gives the same event.
+    #[must_use]
+    pub fn to_envelope(&self, run_id: &str, config_hash: &str) -> Envelope {
+        let which = self.announcement_id.clone().unwrap_or_else(|| self.instruments.join(","));
+        let meta = serde_json::to_value(self).unwrap_or(Value::Null);
+        Envelope::new(EventType::AssetDelisted, &[&self.asset_id, &self.venue, &self.reason, &which], self.observed_at, run_id, config_hash, meta)
+            .with_asset(self.asset_id.clone())
+            .with_symbol(self.symbol.clone())
+            .with_source(self.source.clone())
+    }
+}
+
 /// `risk.flagged`: an evaluation got worse than the asset's previous one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskFlagged {
@@ -109,6 +151,7 @@ pub enum Body {
     AssetUpserted(Box<AssetUpsert>),
     /// `asset.discovered` and `asset.updated`.
     AssetChanged(Box<AssetChanged>),
+    AssetDelisted(Box<AssetDelisted>),
     SnapshotRecorded(Box<SnapshotRecorded>),
     RiskEvaluated(Box<RiskEvaluation>),
     RiskFlagged(Box<RiskFlagged>),
@@ -135,6 +178,7 @@ impl Body {
             T::ListingObserved | T::ListingRetracted => Self::Listing(typed(env, "ListingObservation")?),
             T::AssetUpserted => Self::AssetUpserted(typed(env, "AssetUpsert")?),
             T::AssetDiscovered | T::AssetUpdated => Self::AssetChanged(typed(env, "AssetChanged")?),
+            T::AssetDelisted => Self::AssetDelisted(typed(env, "AssetDelisted")?),
             T::SnapshotRecorded => Self::SnapshotRecorded(typed(env, "Snapshot")?),
             T::RiskEvaluated => Self::RiskEvaluated(typed(env, "RiskEvaluation")?),
             T::RiskFlagged => Self::RiskFlagged(typed(env, "RiskFlagged")?),

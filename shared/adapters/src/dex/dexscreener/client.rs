@@ -67,6 +67,7 @@ pub struct ProfilesSource {
     http: HttpSource,
     interval: Duration,
     seen_cap: usize,
+    lookback: chrono::Duration,
     run_id: String,
 }
 
@@ -81,6 +82,7 @@ impl ProfilesSource {
             http: http_source(variant.source_name(), cfg, budget)?,
             interval: Duration::from_millis(cfg.interval_ms),
             seen_cap: cfg.seen_cap,
+            lookback: crate::dex::client_util::lookback(cfg.lookback_minutes),
             run_id: run_id.to_string(),
         })
     }
@@ -118,6 +120,8 @@ impl ProfilesSource {
     fn process(&self, fetched: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.variant.source_name();
         let mut st: ProfilesState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        // The first poll (nothing known yet) reports only items published within the lookback.
+        let first_poll = st.seen.is_empty();
         let mut raw = raw_from(fetched, name, &self.run_id, "");
         let parsed = match self.variant {
             ProfilesVariant::Profiles => parse_token_profiles(&fetched.body).map(|(p, e)| (p.into_iter().map(|p| (p, None)).collect::<Vec<_>>(), e)),
@@ -146,6 +150,7 @@ impl ProfilesSource {
                 continue;
             }
             match profile.to_observation(&ctx, ChangeKind::New) {
+                Ok(obs) if first_poll && !crate::dex::client_util::new_on_first_poll(obs.source_published_at, at, self.lookback) => {}
                 Ok(mut obs) => {
                     if let (Some(d), Some(b)) = (obs.details.as_object_mut(), boost) {
                         d.insert("boost".into(), b);
