@@ -96,7 +96,7 @@ impl Pipeline {
         }
         let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1_000.0, 1_000.0)).unwrap();
         let sources: Vec<Arc<dyn Source>> = build_sources_for_run(&cfg, &budgets, &|_| None, &self.run.run_id).unwrap();
-        Collector::new(sources, nl_runtime::embedded_ctx(&self.bus, &self.store, &self.run))
+        Collector::new(sources, nl_runtime::ledger_state::embedded_ctx(&self.bus, &self.store, &self.run))
     }
 
     /// One cycle with these bodies; waits until the ledger stored everything the cycle published.
@@ -112,7 +112,7 @@ impl Pipeline {
         sqlx::query_scalar("SELECT asset_id FROM events WHERE type = ? ORDER BY asset_id").bind(kind).fetch_all(self.store.reader().pool()).await.unwrap()
     }
 
-    async fn query(&self, sql: &str) -> Vec<String> {
+    async fn query(&self, sql: &'static str) -> Vec<String> {
         sqlx::query_scalar(sql).fetch_all(self.store.reader().pool()).await.unwrap()
     }
 
