@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use dex_support::{Harness, meta};
 use nl_adapters::dex::config::{DexScreenerConfig, per_minute_budget};
@@ -32,14 +33,19 @@ fn profiles(call: usize) -> String {
 }
 
 async fn start(seen: Seen) -> String {
+    start_with(seen, StatusCode::OK).await
+}
+
+/// The mock; token lookups answer `tokens` (the recorded body when OK, an error otherwise).
+async fn start_with(seen: Seen, tokens: StatusCode) -> String {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new()
         .route("/token-profiles/latest/v1", get(move || async move { profiles(calls.fetch_add(1, Ordering::SeqCst)) }))
         .route(
             "/tokens/v1/{chain}/{addrs}",
-            get(|State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
+            get(move |State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
                 s.lock().unwrap().push(format!("{chain}/{addrs}"));
-                TOKENS_V1
+                (tokens, if tokens == StatusCode::OK { TOKENS_V1 } else { "{\"error\":\"not found\"}" })
             }),
         )
         .with_state(seen);
@@ -54,8 +60,9 @@ fn cfg(url: &str) -> DexScreenerConfig {
 }
 
 #[tokio::test]
-async fn first_poll_is_known_then_profiles_are_reported_once() {
-    let url = start(Seen::default()).await;
+async fn first_poll_is_known_then_profiles_are_reported_once_with_a_name() {
+    let lookups = Seen::default();
+    let url = start(Arc::clone(&lookups)).await;
     let budget = per_minute_budget(6_000.0).unwrap();
     let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
     let h = Harness::new();
@@ -66,9 +73,30 @@ async fn first_poll_is_known_then_profiles_are_reported_once() {
     assert_eq!(observed.len(), 1, "only the token that appeared after the first poll");
     assert_eq!(meta(&observed[0])["asset_id"], format!("solana:{LATER}"));
     assert_eq!(meta(&observed[0])["kind"], "token_profile");
+    // An address-only sighting is named by a token lookup before it is published.
+    assert_eq!(*lookups.lock().unwrap(), [format!("solana/{LATER}")]);
+    assert_eq!((meta(&observed[0])["symbol"].as_str(), observed[0]["symbol"].as_str()), (Some("STONK"), Some("STONK")));
+    assert!(meta(&observed[0])["details"].get("metadata_missing").is_none());
     h.poll(src).await;
     assert_eq!(h.bus.observed().len(), 1, "no repeats");
-    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 3);
+    assert_eq!(lookups.lock().unwrap().len(), 1, "known tokens are not looked up again");
+    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 4, "three lists and the lookup, kept raw");
+}
+
+#[tokio::test]
+async fn a_failed_name_lookup_marks_the_sighting_metadata_missing() {
+    let url = start_with(Seen::default(), StatusCode::NOT_FOUND).await;
+    let budget = per_minute_budget(6_000.0).unwrap();
+    let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
+    let h = Harness::new();
+    h.poll(src.clone()).await;
+    let report = h.poll(src).await;
+    assert_eq!(report.errors.iter().filter(|e| e.contains("fetch failed: HTTP 404")).count(), 1, "the failed lookup is reported: {report:?}");
+    let observed = h.bus.observed();
+    assert_eq!(observed.len(), 1);
+    assert_eq!(meta(&observed[0])["details"]["metadata_missing"], true);
+    let raws = h.bus.raws("dexscreener_profiles");
+    assert!(raws.iter().any(|r| r["meta"]["http_status"] == 404 && r["meta"]["parse_error"].is_string()), "the 404 is kept with its error");
 }
 
 #[tokio::test]

@@ -68,6 +68,10 @@ pub struct AssetChanged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_status: Option<String>,
     pub cause_event_id: EventId,
+    /// No source named the asset yet (an address-only sighting whose token lookup failed): its symbol is
+    /// unknown, never `""` on the event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metadata_missing: bool,
 }
 
 /// `asset.delisted`: a venue delists (or has dropped) an asset. Emitted by the collector from a delisting
