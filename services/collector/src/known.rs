@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nl_adapters::cex::poll::state_knows_asset;
+use nl_adapters::cex::KnownSet;
+use nl_adapters::cex::poll::known_set_of;
 use nl_adapters::{PollOutcome, Source};
 use nl_domain::{ChangeKind, ObservationKind};
 use tracing::{debug, warn};
@@ -37,11 +38,11 @@ impl KnownAssets {
         if self.by_venue.is_empty() || !outcome.observations.iter().any(is_announced_listing) {
             return;
         }
-        let mut states: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+        let mut states: BTreeMap<&str, Vec<KnownSet>> = BTreeMap::new();
         for (venue, names) in &self.by_venue {
             for name in names {
                 match state.load(name).await {
-                    Ok(Some(s)) => states.entry(venue.as_str()).or_default().push(s),
+                    Ok(Some(s)) => states.entry(venue.as_str()).or_default().extend(known_set_of(&s)),
                     Ok(None) => {}
                     Err(error) => warn!(source = %name, %error, "Cannot read the known assets of this venue; announcements are not checked against them."),
                 }
@@ -49,7 +50,7 @@ impl KnownAssets {
         }
         outcome.observations.retain(|o| {
             let known = is_announced_listing(o)
-                && states.get(o.venue.as_str()).is_some_and(|ss| ss.iter().any(|s| state_knows_asset(s, &o.symbol)));
+                && states.get(o.venue.as_str()).is_some_and(|ss| ss.iter().any(|k| k.is_known_asset(&o.symbol)));
             if known {
                 debug!(source = %o.source, asset = %o.asset_id, "Announcement names a known asset; not a listing.");
             }

@@ -123,6 +123,8 @@ async fn first_poll_reports_only_recent_pools_then_pages_until_known() {
     // Afterwards every unknown pool is new, whatever its age (downtime backfill), and paging goes on.
     let mut page1: Vec<Value> = (4..=19).map(|i| pool("eth", &evm(0x1000 + i), &evm(0x2000 + i), WETH, json!("100"))).collect();
     page1.push(old_pool("eth", &evm(0x1020), &evm(0x2020)));
+    // A new pool of the token the first poll met in an old pool: that token is known, not listed anew.
+    page1.push(pool("eth", &evm(0x1500), &evm(0x2002), WETH, json!("100")));
     page1.extend(first);
     let mut page2: Vec<Value> = (21..=24).map(|i| pool("eth", &evm(0x1000 + i), &evm(0x2000 + i), WETH, json!("100"))).collect();
     // WETH is the aggregator's base here: the observed asset must be the other side.
@@ -133,6 +135,7 @@ async fn first_poll_reports_only_recent_pools_then_pages_until_known() {
     assert_eq!(gt.lock().unwrap().requests.len(), 3, "max_pages = 2");
     let obs = h.bus.observed();
     assert_eq!(obs.len(), 1 + 17 + 5, "every unknown pool, the day-old one included; the known ones not again");
+    assert!(!obs.iter().any(|e| meta(e)["asset_id"] == format!("eth:{}", evm(0x2002))), "no new pool of a known token is a listing");
     let swapped = obs.iter().find(|e| meta(e)["instrument_id"] == evm(0x1999)).unwrap();
     assert_eq!(meta(swapped)["asset_id"], format!("eth:{}", evm(0x2999)));
     assert_eq!(meta(swapped)["details"]["snapshot"]["price_usd"], Value::Null, "base price does not apply after the swap");

@@ -208,10 +208,10 @@ impl ListPolicy {
     }
 }
 
-/// Saved state of an instrument-list source knows `base` as a known asset (recorded by its baseline).
+/// The known set in the saved state of an instrument-list source (`None` when unreadable).
 #[must_use]
-pub fn state_knows_asset(state: &serde_json::Value, base: &str) -> bool {
-    serde_json::from_value::<InstrumentListState>(state.clone()).is_ok_and(|s| s.known.is_known_asset(base))
+pub fn known_set_of(state: &serde_json::Value) -> Option<KnownSet> {
+    InstrumentListState::deserialize(state).ok().map(|s| s.known)
 }
 
 impl InstrumentListSource {

@@ -130,7 +130,8 @@ impl GeckoTerminalSource {
     /// Reports the unseen pools of one fetched page; returns whether the next page is worth fetching (the
     /// page parsed and had unseen pools). The clock is the response's receive time. A page met while the
     /// network knows no pool yet is its first poll: only pools created within the lookback are new, the
-    /// rest are recorded as known, and no further page is read.
+    /// rest (and their tokens: a later pool of such a token is not new either) are recorded as known, and
+    /// no further page is read.
     fn process_page(&self, network: &str, fetched: &Fetched, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
         let now = fetched.observed_at;
         let first_poll = seen.is_empty();
@@ -158,10 +159,16 @@ impl GeckoTerminalSource {
                 continue;
             }
             fresh += 1;
+            let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
+            // A token met in an old pool on the first poll is known: its later pools are not new listings.
+            let token_key = format!("token:{}:{}", view.chain, view.base_token.address);
             if first_poll && !crate::dex::client_util::new_on_first_poll(pool.created_at, now, self.lookback) {
+                seen.insert(token_key, self.seen_cap);
                 continue;
             }
-            let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
+            if !first_poll && seen.contains(&token_key) {
+                continue;
+            }
             match view.to_observation(&ctx, ChangeKind::New) {
                 Ok(mut obs) => {
                     if let (Some(d), Ok(snap)) = (obs.details.as_object_mut(), view.to_snapshot(&self.name, now, ctx.raw_event_id.clone())) {
