@@ -51,7 +51,14 @@ fn collector(venue: &MockVenue, bus: Arc<dyn Bus>, run: &RunIdentity) -> Collect
     (kucoin.base_url, kucoin.rate_per_sec, kucoin.burst) = (venue.base_url(), 1_000.0, 1_000.0);
     let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1_000.0, 1_000.0)).unwrap();
     let mut sources: Vec<Arc<dyn Source>> = build_sources_for_run(&cfg, &budgets, &|_| None, &run.run_id).unwrap();
-    let gt = GeckoTerminalConfig { base_url: venue.base_url(), networks: vec!["solana".into()], calls_per_min: 6_000.0, ..GeckoTerminalConfig::default() };
+    // The recorded pool is months old; this test is about linking, not the first poll's lookback window.
+    let gt = GeckoTerminalConfig {
+        base_url: venue.base_url(),
+        networks: vec!["solana".into()],
+        calls_per_min: 6_000.0,
+        lookback_minutes: 10 * 365 * 24 * 60,
+        ..GeckoTerminalConfig::default()
+    };
     sources.push(Arc::new(GeckoTerminalSource::from_config(&gt, &run.run_id, &|_| None).unwrap()));
     let ctx = CollectorCtx { bus, state: Arc::new(MemoryStateStore::default()), leases: None, lease_renew_every: Duration::from_secs(10), run: run.clone() };
     Collector::new(sources, ctx)

@@ -4,13 +4,18 @@
 //! Venue clients, parsers and the [`Source`](nl_adapters::Source) contract live in `nl-adapters`.
 //!
 //! * [`runtime`]: polling, durable publishing, state, leases;
-//! * [`state`]: where sources keep their cursors.
+//! * [`state`]: where sources keep their cursors;
+//! * [`known`]: assets a venue's baseline made known (announcements naming them are not listings);
+//! * [`cycle`]: in-cycle retries of `nl run-cycle`.
 #![forbid(unsafe_code)]
 
+pub mod cycle;
+pub mod known;
 pub mod runtime;
 pub mod state;
 
-pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, poll_once};
+pub use cycle::CyclePolicy;
+pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, delisting_messages, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 
 pub mod push;

@@ -17,6 +17,7 @@ use nl_domain::Ts;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::known::KnownAssets;
 use crate::state::StateStore;
 
 /// The run identity (shared with every service).
@@ -58,7 +59,11 @@ pub struct PollReport {
     pub new: usize,
     pub updated: usize,
     pub retracted: usize,
+    /// `asset.delisted` events published.
+    pub delisted: usize,
     pub errors: Vec<String>,
+    /// Errors of earlier attempts that a retry within the cycle got past.
+    pub retried: Vec<String>,
     /// The longest wait a venue asked for (429/418 `Retry-After`).
     pub retry_after: Option<Duration>,
     /// Publishing or saving state failed: the poll's outputs will be produced again next time.
@@ -77,13 +82,15 @@ pub struct Collector {
     sources: Vec<Arc<dyn Source>>,
     ctx: CollectorCtx,
     counters: BTreeMap<String, Arc<SourceCounters>>,
+    known: Arc<KnownAssets>,
 }
 
 impl Collector {
     #[must_use]
     pub fn new(sources: Vec<Arc<dyn Source>>, ctx: CollectorCtx) -> Self {
         let counters = sources.iter().map(|s| (s.name().to_string(), Arc::new(SourceCounters::default()))).collect();
-        Self { sources, ctx, counters }
+        let known = Arc::new(KnownAssets::of(&sources));
+        Self { sources, ctx, counters, known }
     }
 
     /// Per-source counters, keyed by source name.
@@ -100,7 +107,14 @@ impl Collector {
 
     /// Polls every source once, concurrently, ignoring leases (one cycle of `nl run-cycle`).
     pub async fn poll_all_once(&self, now: Ts) -> Vec<PollReport> {
-        let futs = self.sources.iter().map(|s| poll_once(s.as_ref(), &self.ctx, self.counter(s.name()), now));
+        let futs = self.sources.iter().map(|s| poll_known(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now));
+        futures::future::join_all(futs).await
+    }
+
+    /// Polls every source once, concurrently, retrying within the cycle as `policy` allows (one cycle of
+    /// `nl run-cycle`; see [`crate::cycle`]).
+    pub async fn poll_all_within(&self, now: Ts, policy: crate::cycle::CyclePolicy) -> Vec<PollReport> {
+        let futs = self.sources.iter().map(|s| crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now, policy));
         futures::future::join_all(futs).await
     }
 
@@ -112,7 +126,8 @@ impl Collector {
         let mut by_task = std::collections::HashMap::new();
         let spawn = |tasks: &mut tokio::task::JoinSet<()>, source: &Arc<dyn Source>| {
             let (source, ctx, counters, stop) = (Arc::clone(source), self.ctx.clone(), self.counter(source.name()), stop_rx.clone());
-            tasks.spawn(async move { run_source(source, ctx, counters, stop).await }).id()
+            let known = Arc::clone(&self.known);
+            tasks.spawn(async move { run_source(source, ctx, counters, known, stop).await }).id()
         };
         for source in &self.sources {
             by_task.insert(spawn(&mut tasks, source), Arc::clone(source));
@@ -140,7 +155,13 @@ impl Collector {
     }
 }
 
-async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<SourceCounters>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn run_source(
+    source: Arc<dyn Source>,
+    ctx: CollectorCtx,
+    counters: Arc<SourceCounters>,
+    known: Arc<KnownAssets>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let name = source.name().to_string();
     let mut lease: Option<Lease> = None;
     let mut next_poll = Instant::now();
@@ -165,7 +186,7 @@ async fn run_source(source: Arc<dyn Source>, ctx: CollectorCtx, counters: Arc<So
                 f = fetch(source.as_ref(), &ctx, &counters, now) => f,
             };
             let report = match fetched {
-                Ok(outcome) => commit(&name, outcome, &ctx, &counters, now).await,
+                Ok(outcome) => commit(&name, outcome, &ctx, &counters, Some(&known), now).await,
                 Err(report) => report,
             };
             next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default().min(nl_adapters::kit::headers::MAX_VENUE_DELAY));
@@ -218,14 +239,22 @@ async fn hold_lease(leases: &dyn Leases, name: &str, lease: &mut Option<Lease>, 
 /// Polls one source once and commits its outputs: raws and observations published, then state saved.
 pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, now: Ts) -> PollReport {
     match fetch(source, ctx, &counters, now).await {
-        Ok(outcome) => commit(source.name(), outcome, ctx, &counters, now).await,
+        Ok(outcome) => commit(source.name(), outcome, ctx, &counters, None, now).await,
+        Err(report) => report,
+    }
+}
+
+/// [`poll_once`], dropping announced listings of assets `known` records.
+pub(crate) async fn poll_known(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, known: &KnownAssets, now: Ts) -> PollReport {
+    match fetch(source, ctx, &counters, now).await {
+        Ok(outcome) => commit(source.name(), outcome, ctx, &counters, Some(known), now).await,
         Err(report) => report,
     }
 }
 
 /// The part of a poll that may be abandoned at shutdown: load the state, fetch and parse. Nothing is
 /// published or saved yet, so dropping it loses nothing (the next poll starts from the same state).
-async fn fetch(source: &dyn Source, ctx: &CollectorCtx, counters: &SourceCounters, now: Ts) -> Result<PollOutcome, PollReport> {
+pub(crate) async fn fetch(source: &dyn Source, ctx: &CollectorCtx, counters: &SourceCounters, now: Ts) -> Result<PollOutcome, PollReport> {
     let name = source.name().to_string();
     let state = match ctx.state.load(&name).await {
         Ok(s) => s,
@@ -238,11 +267,20 @@ async fn fetch(source: &dyn Source, ctx: &CollectorCtx, counters: &SourceCounter
     Ok(source.poll(state.as_ref(), now).await)
 }
 
+/// Delistings as `asset.delisted` messages.
+#[must_use]
+pub fn delisting_messages(delistings: &[nl_domain::AssetDelisted], run: &RunIdentity) -> Vec<nl_bus::Message> {
+    delistings.iter().filter_map(|d| nl_bus::Message::from_envelope(&d.to_envelope(&run.run_id, &run.config_hash)).ok()).collect()
+}
+
 /// The part of a poll that always runs to the end once started: publish, then save the state.
-async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: &SourceCounters, now: Ts) -> PollReport {
+pub(crate) async fn commit(name: &str, mut outcome: PollOutcome, ctx: &CollectorCtx, counters: &SourceCounters, known: Option<&KnownAssets>, now: Ts) -> PollReport {
     let name = name.to_string();
-    let PollOutcome { raws, observations, next_state, errors } = outcome;
-    let mut report = PollReport { source: name.clone(), raws: raws.len(), ..PollReport::default() };
+    if let Some(known) = known {
+        known.drop_known(ctx.state.as_ref(), &mut outcome).await;
+    }
+    let PollOutcome { raws, observations, next_state, errors, delistings } = outcome;
+    let mut report = PollReport { source: name.clone(), raws: raws.len(), delisted: delistings.len(), ..PollReport::default() };
     for o in &observations {
         match o.change {
             nl_domain::ChangeKind::New => report.new += 1,
@@ -259,7 +297,11 @@ async fn commit(name: &str, outcome: PollOutcome, ctx: &CollectorCtx, counters: 
         warn!(source = %name, stage = e.stage(), error = %e, "Poll error.");
         report.errors.push(e.to_string());
     }
-    let msgs = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&observations, &ctx.run)).collect::<Vec<_>>();
+    let msgs = raw_messages(&raws, &ctx.run)
+        .into_iter()
+        .chain(observation_messages(&observations, &ctx.run))
+        .chain(delisting_messages(&delistings, &ctx.run))
+        .collect::<Vec<_>>();
     if !msgs.is_empty()
         && let Err(error) = ctx.bus.publish_batch(msgs).await
     {

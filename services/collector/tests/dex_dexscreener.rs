@@ -1,12 +1,15 @@
-//! DexScreener clients against a loopback axum mock: the profiles source reports each token once across
-//! polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
+//! DexScreener clients against a loopback axum mock: the profiles source records its first poll as known
+//! (the list carries no time, so nothing in it is within the lookback) and reports each later token once
+//! across polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
 #![allow(clippy::unwrap_used)]
 
 mod dex_support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use dex_support::{Harness, meta};
 use nl_adapters::dex::config::{DexScreenerConfig, per_minute_budget};
@@ -17,14 +20,32 @@ const TOKENS_V1: &str = include_str!("../../../shared/adapters/src/dex/dexscreen
 
 type Seen = Arc<Mutex<Vec<String>>>;
 
+/// The token the recorded profiles list names that the first poll does not see yet.
+const LATER: &str = "3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";
+
+/// The recorded profiles; the first answer lacks [`LATER`].
+fn profiles(call: usize) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(PROFILES).unwrap();
+    if call == 0 {
+        v.as_array_mut().unwrap().retain(|p| p["tokenAddress"] != LATER);
+    }
+    v.to_string()
+}
+
 async fn start(seen: Seen) -> String {
+    start_with(seen, StatusCode::OK).await
+}
+
+/// The mock; token lookups answer `tokens` (the recorded body when OK, an error otherwise).
+async fn start_with(seen: Seen, tokens: StatusCode) -> String {
+    let calls = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new()
-        .route("/token-profiles/latest/v1", get(|| async { PROFILES }))
+        .route("/token-profiles/latest/v1", get(move || async move { profiles(calls.fetch_add(1, Ordering::SeqCst)) }))
         .route(
             "/tokens/v1/{chain}/{addrs}",
-            get(|State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
+            get(move |State(s): State<Seen>, Path((chain, addrs)): Path<(String, String)>| async move {
                 s.lock().unwrap().push(format!("{chain}/{addrs}"));
-                TOKENS_V1
+                (tokens, if tokens == StatusCode::OK { TOKENS_V1 } else { "{\"error\":\"not found\"}" })
             }),
         )
         .with_state(seen);
@@ -39,19 +60,43 @@ fn cfg(url: &str) -> DexScreenerConfig {
 }
 
 #[tokio::test]
-async fn profiles_are_reported_once() {
-    let url = start(Seen::default()).await;
+async fn first_poll_is_known_then_profiles_are_reported_once_with_a_name() {
+    let lookups = Seen::default();
+    let url = start(Arc::clone(&lookups)).await;
     let budget = per_minute_budget(6_000.0).unwrap();
     let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
     let h = Harness::new();
     h.poll(src.clone()).await;
-    let first = h.bus.observed().len();
-    assert!(first >= 1);
-    assert!(h.bus.observed().iter().any(|e| meta(e)["asset_id"] == "solana:3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump"));
-    assert_eq!(meta(&h.bus.observed()[0])["kind"], "token_profile");
+    assert!(h.bus.observed().is_empty(), "undated items on the first poll are known, not new");
+    h.poll(src.clone()).await;
+    let observed = h.bus.observed();
+    assert_eq!(observed.len(), 1, "only the token that appeared after the first poll");
+    assert_eq!(meta(&observed[0])["asset_id"], format!("solana:{LATER}"));
+    assert_eq!(meta(&observed[0])["kind"], "token_profile");
+    // An address-only sighting is named by a token lookup before it is published.
+    assert_eq!(*lookups.lock().unwrap(), [format!("solana/{LATER}")]);
+    assert_eq!((meta(&observed[0])["symbol"].as_str(), observed[0]["symbol"].as_str()), (Some("STONK"), Some("STONK")));
+    assert!(meta(&observed[0])["details"].get("metadata_missing").is_none());
     h.poll(src).await;
-    assert_eq!(h.bus.observed().len(), first, "no repeats");
-    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 2);
+    assert_eq!(h.bus.observed().len(), 1, "no repeats");
+    assert_eq!(lookups.lock().unwrap().len(), 1, "known tokens are not looked up again");
+    assert_eq!(h.bus.raws("dexscreener_profiles").len(), 4, "three lists and the lookup, kept raw");
+}
+
+#[tokio::test]
+async fn a_failed_name_lookup_marks_the_sighting_metadata_missing() {
+    let url = start_with(Seen::default(), StatusCode::NOT_FOUND).await;
+    let budget = per_minute_budget(6_000.0).unwrap();
+    let src = Arc::new(ProfilesSource::from_config(&cfg(&url), ProfilesVariant::Profiles, budget, "run").unwrap());
+    let h = Harness::new();
+    h.poll(src.clone()).await;
+    let report = h.poll(src).await;
+    assert_eq!(report.errors.iter().filter(|e| e.contains("fetch failed: HTTP 404")).count(), 1, "the failed lookup is reported: {report:?}");
+    let observed = h.bus.observed();
+    assert_eq!(observed.len(), 1);
+    assert_eq!(meta(&observed[0])["details"]["metadata_missing"], true);
+    let raws = h.bus.raws("dexscreener_profiles");
+    assert!(raws.iter().any(|r| r["meta"]["http_status"] == 404 && r["meta"]["parse_error"].is_string()), "the 404 is kept with its error");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! GeckoTerminal `new_pools` source against a loopback axum mock, over `MemoryBus`: paging and its stop
-//! rules, no repeats across polls, quote-side selection, a 429 with `Retry-After` (the next call waits,
+//! GeckoTerminal `new_pools` source against a loopback axum mock, over `MemoryBus`: the first poll of a
+//! network (one page; only pools created within the lookback are new), paging and its stop rules, no
+//! repeats across polls, quote-side selection, a 429 with `Retry-After` (the next call waits,
 //! nothing is retried in a storm), `null` reserves kept as missing, unparseable pages kept raw, and
 //! re-derivation from the kept raws alone giving the same observations and state.
 #![allow(clippy::unwrap_used)]
@@ -70,10 +71,21 @@ fn evm(i: u64) -> String {
     format!("0x{i:040x}")
 }
 
+/// When the test's pools were created: a minute before the test started, within the default lookback.
+static CREATED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+
+/// A pool created a day before [`CREATED`]: older than the first poll's lookback.
+fn old_pool(network: &str, address: &str, base: &str) -> Value {
+    let mut p = pool(network, address, base, WETH, json!("100"));
+    p["attributes"]["pool_created_at"] = json!("2026-10-07T19:24:46Z");
+    p
+}
+
 fn pool(network: &str, pool: &str, base: &str, quote: &str, reserve: Value) -> Value {
     json!({
         "id": format!("{network}_{pool}"), "type": "pool",
-        "attributes": {"address": pool, "name": "X / Y", "pool_created_at": "2026-10-07T19:24:46Z",
+        "attributes": {"address": pool, "name": "X / Y", "pool_created_at": *CREATED,
             "base_token_price_usd": "0.5", "fdv_usd": "1000", "market_cap_usd": null, "reserve_in_usd": reserve,
             "volume_usd": {"h24": "10"}},
         "relationships": {
@@ -95,39 +107,52 @@ fn source(url: &str, networks: &[&str], max_pages: u32) -> Arc<dyn Source> {
 }
 
 #[tokio::test]
-async fn pages_until_known_and_never_repeats() {
+async fn first_poll_reports_only_recent_pools_then_pages_until_known() {
     let gt: Shared = Arc::default();
-    let page1: Vec<Value> = (1..=20).map(|i| pool("eth", &evm(0x1000 + i), &evm(0x2000 + i), WETH, json!("100"))).collect();
+    // First poll: one page, whatever max_pages; the day-old pool is recorded as known, the recent one is new.
+    let first = vec![pool("eth", &evm(0x1001), &evm(0x2001), WETH, json!("100")), old_pool("eth", &evm(0x1002), &evm(0x2002))];
+    gt.lock().unwrap().pages.insert("eth".into(), vec![first.clone(), vec![pool("eth", &evm(0x1003), &evm(0x2003), WETH, json!("1"))]]);
+    let url = start(Arc::clone(&gt)).await;
+    let h = Harness::new();
+    let src = source(&url, &["eth"], 2);
+    assert!(h.poll(Arc::clone(&src)).await.ok());
+    assert_eq!(gt.lock().unwrap().requests.len(), 1, "the first poll of a network reads one page");
+    let obs = h.bus.observed();
+    assert_eq!(obs.iter().map(|e| meta(e)["instrument_id"].clone()).collect::<Vec<_>>(), [json!(evm(0x1001))], "only the recent pool is new");
+
+    // Afterwards every unknown pool is new, whatever its age (downtime backfill), and paging goes on.
+    let mut page1: Vec<Value> = (4..=19).map(|i| pool("eth", &evm(0x1000 + i), &evm(0x2000 + i), WETH, json!("100"))).collect();
+    page1.push(old_pool("eth", &evm(0x1020), &evm(0x2020)));
+    // A new pool of the token the first poll met in an old pool: that token is known, not listed anew.
+    page1.push(pool("eth", &evm(0x1500), &evm(0x2002), WETH, json!("100")));
+    page1.extend(first);
     let mut page2: Vec<Value> = (21..=24).map(|i| pool("eth", &evm(0x1000 + i), &evm(0x2000 + i), WETH, json!("100"))).collect();
     // WETH is the aggregator's base here: the observed asset must be the other side.
     page2.push(pool("eth", &evm(0x1999), WETH, &evm(0x2999), json!("5")));
     gt.lock().unwrap().pages.insert("eth".into(), vec![page1.clone(), page2, vec![pool("eth", &evm(0x1fff), &evm(0x2fff), WETH, json!("1"))]]);
-    let url = start(Arc::clone(&gt)).await;
-    let h = Harness::new();
-    let src = source(&url, &["eth"], 2);
-
     let report = h.poll(Arc::clone(&src)).await;
     assert!(report.ok(), "{report:?}");
-    assert_eq!(gt.lock().unwrap().requests.len(), 2, "max_pages = 2");
+    assert_eq!(gt.lock().unwrap().requests.len(), 3, "max_pages = 2");
     let obs = h.bus.observed();
-    assert_eq!(obs.len(), 25, "first run reports every recent pool (no baseline)");
+    assert_eq!(obs.len(), 1 + 17 + 5, "every unknown pool, the day-old one included; the known ones not again");
+    assert!(!obs.iter().any(|e| meta(e)["asset_id"] == format!("eth:{}", evm(0x2002))), "no new pool of a known token is a listing");
     let swapped = obs.iter().find(|e| meta(e)["instrument_id"] == evm(0x1999)).unwrap();
     assert_eq!(meta(swapped)["asset_id"], format!("eth:{}", evm(0x2999)));
     assert_eq!(meta(swapped)["details"]["snapshot"]["price_usd"], Value::Null, "base price does not apply after the swap");
 
     // Nothing new: page 1 is fully known, so paging stops after one request and nothing is re-reported.
     assert!(h.poll(Arc::clone(&src)).await.ok());
-    assert_eq!(gt.lock().unwrap().requests.len(), 3);
-    assert_eq!(h.bus.observed().len(), 25);
+    assert_eq!(gt.lock().unwrap().requests.len(), 4);
+    assert_eq!(h.bus.observed().len(), 23);
 
     // Two new pools on page 1 (a restart in between: a new source instance, same state).
     let mut fresh = vec![pool("eth", &evm(0x1a01), &evm(0x2a01), WETH, json!("7")), pool("eth", &evm(0x1a02), &evm(0x2a02), WETH, json!("7"))];
     fresh.extend(page1.into_iter().take(18));
     gt.lock().unwrap().pages.get_mut("eth").unwrap()[0] = fresh;
     assert!(h.poll(source(&url, &["eth"], 2)).await.ok());
-    assert_eq!(h.bus.observed().len(), 27);
+    assert_eq!(h.bus.observed().len(), 25);
     let ids: std::collections::HashSet<String> = h.bus.observed().iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect();
-    assert_eq!(ids.len(), 27);
+    assert_eq!(ids.len(), 25);
 }
 
 #[tokio::test]
@@ -173,7 +198,7 @@ async fn null_reserve_is_missing_and_bad_pages_are_kept_raw() {
     assert_eq!(meta(null_one)["details"]["snapshot"]["market_cap_usd"], Value::Null);
     let other = obs.iter().find(|e| meta(e)["instrument_id"] == evm(0x11)).unwrap();
     assert_eq!(meta(other)["details"]["snapshot"]["liquidity_usd"], "12.5");
-    assert_eq!(meta(other)["source_published_at"], "2026-10-07T19:24:46Z");
+    assert_eq!(meta(other)["source_published_at"], *CREATED);
     assert_eq!(meta(other)["symbol"], "T0021");
 
     let raws = h.bus.raws("geckoterminal");

@@ -55,6 +55,8 @@ fn sources(rest: &str, ws: &str) -> SourcesConfig {
         lookback_minutes: None,
         max_currency_lookups: None,
         max_body_bytes: None,
+        delist_after_polls: None,
+        max_shrink_fraction: None,
     };
     SourcesConfig([(NAME.to_string(), entry)].into_iter().collect())
 }

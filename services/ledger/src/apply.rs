@@ -161,12 +161,14 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     let mut runs = Vec::new();
     let mut assets = Vec::new();
     let mut reviews = Vec::new();
+    let mut delisted = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let (true, Ok(typed)) = (is_new[i], p) else { continue };
         match typed {
             Typed::Plain => {}
             Typed::Raw(r) => raws.push(&**r),
             Typed::Asset(u) => assets.push((i, &**u)),
+            Typed::Delisted(d) => delisted.push(&**d),
             Typed::Snapshot(s) => snaps.push(&**s),
             Typed::Risk(r) => risks.push((i, &r.0, &r.1)),
             Typed::Score(s) => scores.push(&**s),
@@ -188,6 +190,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
 
     let mut derived = merge_assets(conn, envs, &assets).await?;
     apply_reviews(conn, &reviews).await?;
+    mark_delisted(conn, &delisted).await?;
     derived.extend(apply_risks(conn, envs, &risks).await?);
     derived.sort_by_key(|(i, _)| *i);
     let derived = write_outbox(conn, derived, &now).await?;
@@ -281,6 +284,19 @@ async fn apply_reviews(conn: &mut SqliteConnection, reviews: &[(&str, &str)]) ->
         sqlx::query("UPDATE assets SET reviewed_at = ?1 WHERE asset_id = ?2 AND (reviewed_at IS NULL OR reviewed_at < ?1)")
             .bind(at)
             .bind(asset)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks the named assets `delisted` (the `events` row keeps the venue, time and announcement). An
+/// asset nl never recorded stays unrecorded: a delisting is not a listing.
+async fn mark_delisted(conn: &mut SqliteConnection, delisted: &[&nl_domain::AssetDelisted]) -> Result<()> {
+    for d in delisted {
+        sqlx::query("UPDATE assets SET status = 'delisted', updated_at = ? WHERE asset_id = ?")
+            .bind(ts_str(&d.observed_at))
+            .bind(&d.asset_id)
             .execute(&mut *conn)
             .await?;
     }

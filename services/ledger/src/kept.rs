@@ -56,6 +56,7 @@ pub(crate) fn form(kind: EventType) -> Form {
         | T::AssetDiscovered
         | T::AssetUpdated
         | T::AssetReviewed
+        | T::AssetDelisted
         | T::RiskFlagged
         | T::RunStarted
         | T::RunCompleted => Form::Meta,

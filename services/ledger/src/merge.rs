@@ -135,6 +135,7 @@ impl AssetState {
             cause_event_id: cause.event_id.clone(),
             contract_address: self.row.contract_address.clone(),
             venue_type: Some(self.row.venue_type().to_string()),
+            metadata_missing: self.row.symbol.trim().is_empty(),
         };
         let (kind, id_parts) = match change {
             Change::Quiet => return Ok(None),
@@ -155,10 +156,10 @@ impl AssetState {
         };
         let meta = serde_json::to_value(&body)?;
         let parts: Vec<&str> = id_parts.iter().map(String::as_str).collect();
-        let mut env = Envelope::new(kind, &parts, cause.ts, &cause.run_id, &cause.config_hash, meta)
-            .with_asset(id)
-            .with_symbol(self.row.symbol.clone())
-            .with_source(s.source.clone());
+        let mut env = Envelope::new(kind, &parts, cause.ts, &cause.run_id, &cause.config_hash, meta).with_asset(id).with_source(s.source.clone());
+        if !body.metadata_missing {
+            env = env.with_symbol(self.row.symbol.clone());
+        }
         if let Some(chain) = &self.row.chain {
             env = env.with_chain(chain.clone());
         }
@@ -250,5 +251,17 @@ mod tests {
         assert_eq!(ev.ts, e4.ts, "derived events carry the cause's time, so replays derive the same event");
         let again = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4, &e4).unwrap().unwrap();
         assert_eq!(ev.event_id, again.event_id);
+        assert!(ev.meta.get("metadata_missing").is_none(), "a named asset carries no flag");
+    }
+
+    #[test]
+    fn an_asset_nobody_named_is_discovered_with_metadata_missing_and_no_symbol() {
+        let (mut u, e) = up("dexscreener_profiles", "0xabc", None, 1);
+        u.symbol = String::new();
+        let st = AssetState::new(&u, &e).unwrap();
+        let ev = st.derived_event(&Change::Discovered, &u, &e).unwrap().unwrap();
+        assert_eq!(ev.kind, EventType::AssetDiscovered);
+        assert_eq!(ev.symbol, None, "never symbol \"\"");
+        assert_eq!(ev.meta["metadata_missing"], true);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use nl_domain::{AiMeta, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
+use nl_domain::{AiMeta, AssetDelisted, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -21,6 +21,8 @@ pub(crate) enum Typed {
     Plain,
     Raw(Box<RawRow>),
     Asset(Box<AssetUpsert>),
+    /// Marks a known asset delisted; never creates one.
+    Delisted(Box<AssetDelisted>),
     Snapshot(Box<SnapshotRow>),
     /// The evaluation (risk flags are derived from it) and its row.
     Risk(Box<(RiskEvaluation, RiskRow)>),
@@ -54,6 +56,7 @@ impl Typed {
         Ok(match env.kind {
             T::RawCaptured => Self::Raw(Box::new(RawRow::of(meta_as(env, "RawEvent")?, now))),
             T::AssetUpserted => Self::Asset(Box::new(meta_as(env, "AssetUpsert")?)),
+            T::AssetDelisted => Self::Delisted(Box::new(meta_as(env, "AssetDelisted")?)),
             T::SnapshotRecorded => {
                 let s: Snapshot = meta_as(env, "Snapshot")?;
                 let count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
@@ -117,7 +120,7 @@ impl Typed {
             Self::Score(s) => s.meta()?,
             Self::Decision(d) => d.meta()?,
             Self::Ai(a) => serde_json::from_str(&a.body_json)?,
-            Self::Plain | Self::Asset(_) | Self::Run(_) | Self::Review(..) => return Ok(None),
+            Self::Plain | Self::Asset(_) | Self::Delisted(_) | Self::Run(_) | Self::Review(..) => return Ok(None),
         }))
     }
 }

@@ -26,6 +26,7 @@ pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
         sources: c.sources.clone(),
         dex: c.dex.clone(),
         memory_max_messages: c.bus.memory_max_messages,
+        max_in_cycle_wait_secs: c.run.max_in_cycle_wait_secs,
         config_hash: loaded.config_hash.clone(),
         effective_config: loaded.effective_json.clone(),
     }

@@ -68,6 +68,7 @@ pub(crate) fn cycle_config(c: &NlConfig) -> anyhow::Result<CycleConfig> {
         sources: c.sources.clone(),
         dex: c.dex.clone(),
         memory_max_messages: c.bus.memory_max_messages,
+        max_in_cycle_wait_secs: c.run.max_in_cycle_wait_secs,
         config_hash: nl_config::hash_of(c),
         effective_config: effective,
     })

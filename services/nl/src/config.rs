@@ -82,11 +82,14 @@ pub struct RunSection {
     pub checkpoint_secs: u64,
     /// On SIGINT/SIGTERM, give up draining the pipeline after this many seconds.
     pub drain_timeout_secs: u64,
+    /// `nl run-cycle`: the longest rate-limit wait (`Retry-After`, a ban on a shared budget) a source sits
+    /// through within the cycle before it retries; longer ones fail the source now, by name.
+    pub max_in_cycle_wait_secs: u64,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { checkpoint_secs: 60, drain_timeout_secs: 30 }
+        Self { checkpoint_secs: 60, drain_timeout_secs: 30, max_in_cycle_wait_secs: nl_collector::cycle::DEFAULT_MAX_IN_CYCLE_WAIT_SECS }
     }
 }
 

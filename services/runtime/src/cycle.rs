@@ -42,6 +42,8 @@ pub struct CycleConfig {
     pub sources: SourcesConfig,
     pub dex: DexSourcesConfig,
     pub memory_max_messages: usize,
+    /// In-cycle retries: the longest rate-limit wait a source sits through ([`nl_collector::CyclePolicy`]).
+    pub max_in_cycle_wait_secs: u64,
     pub config_hash: String,
     pub effective_config: serde_json::Value,
 }
@@ -139,7 +141,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let collector = Collector::new(sources, ctx);
     let interrupted = opts.interrupt.clone().unwrap_or_default();
     let reports = tokio::select! {
-        reports = collector.poll_all_once(started_at) => reports,
+        reports = collector.poll_all_within(started_at, nl_collector::CyclePolicy::with_max_wait_secs(cfg.max_in_cycle_wait_secs)) => reports,
         () = interrupted.cancelled() => Vec::new(),
     };
     let status = if interrupted.is_cancelled() { "interrupted" } else { "completed" };
@@ -148,13 +150,13 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     }
     for r in &reports {
         let status = if r.ok() { "ok".to_string() } else { format!("FAILED ({})", r.errors.first().or(r.not_committed.as_ref()).map_or("", String::as_str)) };
-        progress(&format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  {status}", r.source, r.raws, r.new, r.updated));
+        progress(&format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  delisted {:>3}  {status}", r.source, r.raws, r.new, r.updated, r.delisted));
     }
     pipeline.drain(opts.drain_timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await?;
 
     let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = store.reader().run_results(&run_id).await?;
     let summary = serde_json::json!({
-        "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "errors": r.errors, "not_committed": r.not_committed})).collect::<Vec<_>>(),
+        "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "delisted": r.delisted, "errors": r.errors, "retried": r.retried, "not_committed": r.not_committed})).collect::<Vec<_>>(),
         "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "status": status,
     });
     publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": status, "summary": summary})).await?;

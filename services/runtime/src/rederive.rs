@@ -191,6 +191,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
                 }
             }
             let mut observations = Vec::new();
+            let mut delistings = Vec::new();
             while let Some((pos, _)) = pending.front()
                 && (end || pos + LOOKAHEAD <= report.raws)
             {
@@ -204,13 +205,16 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
                             *state = derived.next_state;
                         }
                         observations.extend(derived.observations);
+                        delistings.extend(derived.delistings);
                     }
                     None => *not_rederived.entry(raw.source.clone()).or_default() += 1,
                 }
             }
             report.observations += observations.len();
             if let Some((pipeline, bus, mem)) = &mut feed {
-                for chunk in observation_messages(&observations, &run).chunks(PUBLISH_CHUNK) {
+                let mut messages = observation_messages(&observations, &run);
+                messages.extend(nl_collector::delisting_messages(&delistings, &run));
+                for chunk in messages.chunks(PUBLISH_CHUNK) {
                     bus.publish_batch(chunk.to_vec()).await.context("publishing re-derived observations")?;
                     pipeline.wait_backlog(MAX_BACKLOG, opts.drain_timeout).await?;
                     let _retained = mem.compact();

@@ -17,13 +17,22 @@ use crate::kit::RecordedResponses;
 pub enum PollError {
     /// The venue could not be reached or answered with an error status.
     #[error("{source_name}: fetch failed: {message}")]
-    Fetch { source_name: String, message: String },
+    Fetch {
+        source_name: String,
+        message: String,
+        /// A 5xx, timeout or transport failure: trying again soon may succeed.
+        transient: bool,
+    },
     /// The venue asked us to slow down (429/418); the next poll waits at least this long.
     #[error("{source_name}: rate limited, retry after {retry_after:?}")]
     RateLimited { source_name: String, retry_after: Duration },
     /// The payload did not parse; it is kept in raw_events with this error.
     #[error("{source_name}: parse failed: {message}")]
     Parse { source_name: String, message: String },
+    /// The payload parsed but is not a plausible snapshot (empty first list, a list that shrank past the
+    /// configured fraction): an outage. It is kept raw and does not move the baseline.
+    #[error("{source_name}: implausible snapshot (outage?): {message}")]
+    Implausible { source_name: String, message: String },
 }
 
 impl PollError {
@@ -34,6 +43,7 @@ impl PollError {
             Self::Fetch { .. } => "fetch",
             Self::RateLimited { .. } => "rate_limited",
             Self::Parse { .. } => "parse",
+            Self::Implausible { .. } => "implausible",
         }
     }
 }
@@ -49,6 +59,9 @@ pub struct PollOutcome {
     pub next_state: Option<serde_json::Value>,
     /// Failures of this poll; the runtime counts them and logs them by source.
     pub errors: Vec<PollError>,
+    /// Delistings seen by this poll (a delisting title, an instrument gone for N polls); published as
+    /// `asset.delisted`, never as listings.
+    pub delistings: Vec<nl_domain::AssetDelisted>,
 }
 
 /// One pollable source (a venue endpoint, a chain's factory logs, ...).
@@ -70,6 +83,18 @@ pub trait Source: Send + Sync {
     /// this source that [`lookup_path`](Self::lookup_path) names), in the order the poll made them.
     /// `None` when the source cannot re-derive from raw events (the default; e.g. RPC log sources).
     fn rederive(&self, _state: Option<&serde_json::Value>, _raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        None
+    }
+
+    /// For an instrument-list source: the venue whose known assets its state records (see
+    /// [`crate::cex::poll::state_knows_asset`]); the collector drops listings of those assets from other
+    /// sources (an announcement naming a coin the venue already listed at baseline is not new).
+    fn known_assets_venue(&self) -> Option<&str> {
+        None
+    }
+
+    /// How long the source's rate budget is paused (a 429/418 on any source of its provider), if it is.
+    fn budget_paused_for(&self) -> Option<Duration> {
         None
     }
 

@@ -12,6 +12,7 @@ wire_enum! {
         AssetDiscovered => "asset.discovered",
         AssetUpdated => "asset.updated",
         AssetReviewed => "asset.reviewed",
+        AssetDelisted => "asset.delisted",
         SnapshotRecorded => "snapshot.recorded",
         RiskEvaluated => "risk.evaluated",
         RiskFlagged => "risk.flagged",

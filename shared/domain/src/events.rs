@@ -75,6 +75,10 @@ pub struct AssetChanged {
     /// The runbook's `meta.venue_type`: `CEX` or `DEX` (absent only in events stored before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venue_type: Option<String>,
+    /// No source named the asset yet (an address-only sighting whose token lookup failed): its symbol is
+    /// unknown, never `""` on the event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metadata_missing: bool,
 }
 
 /// `asset.reviewed`: an operator marked the asset reviewed (`nl review`); the ledger sets
@@ -88,6 +92,48 @@ pub struct AssetReviewed {
     pub reviewed_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// `asset.delisted`: a venue delists (or has dropped) an asset. Emitted by the collector from a delisting
+/// announcement or an instrument gone for N consecutive polls; never creates an asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetDelisted {
+    /// `cex:<venue>:<BASE>`.
+    pub asset_id: String,
+    pub symbol: String,
+    pub venue: String,
+    /// The collector source that saw it.
+    pub source: String,
+    /// `announcement` (a delisting title) or `vanished` (gone from the instrument list).
+    pub reason: String,
+    /// When the delisting takes effect, where the title or feed says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<crate::Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The venue instruments concerned (vanished ones, or the pairs a title names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruments: Vec<String>,
+    /// When nl saw it (the receive time of the response).
+    pub observed_at: crate::Ts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_event_id: Option<String>,
+}
+
+impl AssetDelisted {
+    /// The envelope: deterministic id from asset, venue, reason and announcement (or instruments), stamped
+    /// with the observation time so a re-derivation gives the same event.
+    #[must_use]
+    pub fn to_envelope(&self, run_id: &str, config_hash: &str) -> Envelope {
+        let which = self.announcement_id.clone().unwrap_or_else(|| self.instruments.join(","));
+        let meta = serde_json::to_value(self).unwrap_or(Value::Null);
+        Envelope::new(EventType::AssetDelisted, &[&self.asset_id, &self.venue, &self.reason, &which], self.observed_at, run_id, config_hash, meta)
+            .with_asset(self.asset_id.clone())
+            .with_symbol(self.symbol.clone())
+            .with_source(self.source.clone())
+    }
 }
 
 /// `risk.flagged`: an evaluation got worse than the asset's previous one.
@@ -130,6 +176,7 @@ pub enum Body {
     /// `asset.discovered` and `asset.updated`.
     AssetChanged(Box<AssetChanged>),
     AssetReviewed(AssetReviewed),
+    AssetDelisted(Box<AssetDelisted>),
     SnapshotRecorded(Box<SnapshotRecorded>),
     RiskEvaluated(Box<RiskEvaluation>),
     RiskFlagged(Box<RiskFlagged>),
@@ -157,6 +204,7 @@ impl Body {
             T::AssetUpserted => Self::AssetUpserted(typed(env, "AssetUpsert")?),
             T::AssetDiscovered | T::AssetUpdated => Self::AssetChanged(typed(env, "AssetChanged")?),
             T::AssetReviewed => Self::AssetReviewed(object_or_null(env, "AssetReviewed")?),
+            T::AssetDelisted => Self::AssetDelisted(typed(env, "AssetDelisted")?),
             T::SnapshotRecorded => Self::SnapshotRecorded(typed(env, "Snapshot")?),
             T::RiskEvaluated => Self::RiskEvaluated(typed(env, "RiskEvaluation")?),
             T::RiskFlagged => Self::RiskFlagged(typed(env, "RiskFlagged")?),

@@ -21,7 +21,7 @@ pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
-pub use events::{AiMeta, AssetChanged, AssetReviewed, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
+pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use records::{

@@ -224,7 +224,11 @@ impl PushSource {
             warn!(source = %self.name, %error, "Venue sent an error frame.");
         }
         let raws: Vec<_> = p.raw.into_iter().collect();
-        let msgs: Vec<_> = raw_messages(&raws, &ctx.run).into_iter().chain(observation_messages(&p.observations, &ctx.run)).collect();
+        let msgs: Vec<_> = raw_messages(&raws, &ctx.run)
+            .into_iter()
+            .chain(observation_messages(&p.observations, &ctx.run))
+            .chain(crate::runtime::delisting_messages(&p.delistings, &ctx.run))
+            .collect();
         if !msgs.is_empty()
             && let Err(error) = ctx.bus.publish_batch(msgs).await
         {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Source;
 use crate::cex::currency::CurrencyDescriptor;
-use crate::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource};
+use crate::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource, ListPolicy};
 use crate::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
 use crate::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 
@@ -177,6 +177,15 @@ pub struct SourceConfig {
     /// SHA-256, and the poll fails with that error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
+    /// Instrument kinds only: an instrument absent from this many consecutive lists is delisted
+    /// (`asset.delisted` when no other pair of its base is listed; default 3, at least 1). A shorter
+    /// absence is a flap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delist_after_polls: Option<u32>,
+    /// Instrument kinds only: a list with more than this fraction fewer instruments than the last one
+    /// (or an empty one) is an outage, kept raw, and does not move the baseline (default 0.5, in (0, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_shrink_fraction: Option<f64>,
 }
 
 impl SourceConfig {
@@ -201,6 +210,8 @@ impl SourceConfig {
             lookback_minutes: None,
             max_currency_lookups: None,
             max_body_bytes: None,
+            delist_after_polls: None,
+            max_shrink_fraction: None,
         }
     }
 
@@ -399,7 +410,7 @@ pub fn build_sources_for_run(
                 if c.lookback_minutes.is_some() {
                     return Err(field(name, "lookback_minutes", "only announcement kinds use it"));
                 }
-                let mut src = InstrumentListSource::new(name, interval, http, desc, run_id);
+                let mut src = InstrumentListSource::new(name, interval, http, desc, run_id).with_policy(list_policy(name, c)?);
                 match (c.kind.currency_lookup(), c.max_currency_lookups) {
                     (Some(cur), max) => src = src.with_currency_lookup(cur, max.unwrap_or(DEFAULT_MAX_CURRENCY_LOOKUPS)),
                     (None, Some(_)) => return Err(field(name, "max_currency_lookups", "only kucoin_symbols and gate_pairs link listings to contracts")),
@@ -411,6 +422,9 @@ pub fn build_sources_for_run(
                 if c.max_currency_lookups.is_some() {
                     return Err(field(name, "max_currency_lookups", "only kucoin_symbols and gate_pairs link listings to contracts"));
                 }
+                if c.delist_after_polls.is_some() || c.max_shrink_fraction.is_some() {
+                    return Err(field(name, "delist_after_polls/max_shrink_fraction", "only instrument-list kinds use them"));
+                }
                 let mut policy = AnnouncementPolicy::default();
                 if let Some(m) = c.lookback_minutes {
                     let minutes = i64::try_from(m).map_err(|_| field(name, "lookback_minutes", "too large"))?;
@@ -421,6 +435,24 @@ pub fn build_sources_for_run(
         }
     }
     Ok(out)
+}
+
+/// The delisting and outage policy of an instrument-list entry.
+fn list_policy(name: &str, c: &SourceConfig) -> Result<ListPolicy, BuildError> {
+    let mut p = ListPolicy::default();
+    if let Some(n) = c.delist_after_polls {
+        if n == 0 {
+            return Err(field(name, "delist_after_polls", "must be at least 1"));
+        }
+        p.diff.delist_after = n;
+    }
+    if let Some(f) = c.max_shrink_fraction {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(field(name, "max_shrink_fraction", format!("{f} is not in (0, 1]")));
+        }
+        p.max_shrink_fraction = f;
+    }
+    Ok(p)
 }
 
 fn http_source(

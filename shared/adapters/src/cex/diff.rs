@@ -5,6 +5,11 @@
 //! never announced on first start. Afterwards only ids never seen before are `New`; a status, raw-status or
 //! schedule change, or a re-appearance after removal, is `Updated` (never a second `New`). Removed ids stay in
 //! the set, marked removed, for exactly that reason.
+//!
+//! A baseline instrument's asset (venue + base) is a known asset: nothing about it is reported later, not a
+//! status change, not a re-appearance, not a new quote pair for the same base (that pair joins the baseline).
+//! An id absent from [`DiffPolicy::delist_after`] consecutive complete snapshots is reported once in
+//! [`DiffOutcome::vanished`] (a delisting, never a listing); a shorter absence is a flap.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -27,6 +32,41 @@ pub struct KnownEntry {
     /// Absent from the latest complete snapshot.
     #[serde(default)]
     pub removed: bool,
+    /// The base asset as the venue spells it (absent in sets saved before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Part of a known asset: in the first snapshot, or a pair of a base that was. Entries saved before
+    /// this flag existed count as known, so nothing old is ever reported new.
+    #[serde(default = "known_by_default")]
+    pub baseline: bool,
+    /// Consecutive complete snapshots the id was absent from.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing: u32,
+}
+
+fn known_by_default() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How long an instrument may be absent before it counts as delisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffPolicy {
+    /// Consecutive complete snapshots without an id before it is reported vanished (at least 1).
+    pub delist_after: u32,
+}
+
+/// Default of [`DiffPolicy::delist_after`].
+pub const DEFAULT_DELIST_AFTER_POLLS: u32 = 3;
+
+impl Default for DiffPolicy {
+    fn default() -> Self {
+        Self { delist_after: DEFAULT_DELIST_AFTER_POLLS }
+    }
 }
 
 /// Everything a source has seen, keyed by venue instrument id. Serializable so it survives restarts.
@@ -58,29 +98,48 @@ pub struct DiffOutcome {
     pub updated: Vec<(Instrument, InstrumentStatus)>,
     /// Ids present before and absent from this complete snapshot.
     pub removed: Vec<String>,
+    /// Ids absent from exactly `delist_after` consecutive complete snapshots (reported once).
+    pub vanished: Vec<String>,
     /// The set to persist for the next diff.
     pub next: KnownSet,
     /// True when this call established the baseline.
     pub baseline: bool,
 }
 
-fn entry(inst: &Instrument, first_seen: Ts) -> KnownEntry {
+fn entry(inst: &Instrument, first_seen: Ts, baseline: bool) -> KnownEntry {
     KnownEntry {
         status: inst.status.clone(),
         raw_status: inst.raw_status.clone(),
         scheduled_at: inst.scheduled_at,
         first_seen,
         removed: false,
+        base: Some(inst.base.clone()),
+        baseline,
+        missing: 0,
     }
 }
 
-fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, complete: bool) -> DiffOutcome {
+impl KnownSet {
+    /// Whether `base` (any quote) belongs to a known asset of this set: one recorded by the baseline.
+    #[must_use]
+    pub fn is_known_asset(&self, base: &str) -> bool {
+        self.entries.values().any(|e| e.baseline && e.base.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(base)))
+    }
+
+    /// Whether an instrument of `base` is listed in the latest snapshot.
+    #[must_use]
+    pub fn is_listed(&self, base: &str) -> bool {
+        self.entries.values().any(|e| !e.removed && e.base.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(base)))
+    }
+}
+
+fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, complete: bool, policy: DiffPolicy) -> DiffOutcome {
     let Some(known) = known else {
         let mut next = KnownSet::default();
         for inst in snapshot {
-            next.entries.entry(inst.instrument_id.clone()).or_insert_with(|| entry(inst, now));
+            next.entries.entry(inst.instrument_id.clone()).or_insert_with(|| entry(inst, now, true));
         }
-        return DiffOutcome { new: Vec::new(), updated: Vec::new(), removed: Vec::new(), next, baseline: true };
+        return DiffOutcome { new: Vec::new(), updated: Vec::new(), removed: Vec::new(), vanished: Vec::new(), next, baseline: true };
     };
     let mut next = known.clone();
     let mut new = Vec::new();
@@ -92,44 +151,66 @@ fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, comple
         }
         match next.entries.get_mut(&inst.instrument_id) {
             None => {
-                next.entries.insert(inst.instrument_id.clone(), entry(inst, now));
-                new.push(inst.clone());
+                // A new quote pair of a known asset is part of that asset, not a listing.
+                let known_asset = known.is_known_asset(&inst.base);
+                next.entries.insert(inst.instrument_id.clone(), entry(inst, now, known_asset));
+                if !known_asset {
+                    new.push(inst.clone());
+                }
             }
             Some(e) => {
                 let changed =
                     e.removed || e.status != inst.status || e.raw_status != inst.raw_status || e.scheduled_at != inst.scheduled_at;
-                if changed {
-                    updated.push((inst.clone(), e.status.clone()));
-                    let first_seen = e.first_seen;
-                    *e = entry(inst, first_seen);
+                if changed || e.missing > 0 {
+                    if changed && !e.baseline {
+                        updated.push((inst.clone(), e.status.clone()));
+                    }
+                    *e = entry(inst, e.first_seen, e.baseline);
                 }
             }
         }
     }
     let mut removed = Vec::new();
+    let mut vanished = Vec::new();
     // An empty "complete" snapshot is far more likely a venue glitch than every pair delisted at once.
     if complete && !snapshot.is_empty() {
         for (id, e) in &mut next.entries {
-            if !e.removed && !present.contains(id.as_str()) {
+            if present.contains(id.as_str()) {
+                continue;
+            }
+            if !e.removed {
                 e.removed = true;
                 removed.push(id.clone());
             }
+            let limit = policy.delist_after.max(1);
+            if e.missing < limit {
+                e.missing += 1;
+                if e.missing == limit {
+                    vanished.push(id.clone());
+                }
+            }
         }
     }
-    DiffOutcome { new, updated, removed, next, baseline: false }
+    DiffOutcome { new, updated, removed, vanished, next, baseline: false }
 }
 
 /// Diffs a complete snapshot (a full instrument list) against what is known. `known == None` establishes the
 /// baseline: everything is recorded, nothing is reported. An empty snapshot never removes anything.
 #[must_use]
 pub fn diff(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts) -> DiffOutcome {
-    diff_inner(known, snapshot, now, true)
+    diff_inner(known, snapshot, now, true, DiffPolicy::default())
+}
+
+/// [`diff`] with an explicit delisting policy.
+#[must_use]
+pub fn diff_with(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, policy: DiffPolicy) -> DiffOutcome {
+    diff_inner(known, snapshot, now, true, policy)
 }
 
 /// Like [`diff`] for a partial update (a push delta): reports new and updated ids but never removals.
 #[must_use]
 pub fn diff_partial(known: Option<&KnownSet>, delta: &[Instrument], now: Ts) -> DiffOutcome {
-    diff_inner(known, delta, now, false)
+    diff_inner(known, delta, now, false, DiffPolicy::default())
 }
 
 /// Converts one instrument into a `listing.observed` observation (`CexContract` for futures, else
@@ -269,11 +350,19 @@ mod tests {
         assert_eq!(again.next.entries["NEWUSDT"].first_seen, t(60));
     }
 
+    /// The baseline plus `NEWUSDT` (status `raw`), listed after it: a known set where NEW is not known.
+    fn with_new_listing(status: InstrumentStatus, raw: &str) -> (KnownSet, Vec<Instrument>) {
+        let base = diff(None, &snap(), t(0)).next;
+        let mut s = snap();
+        s.push(inst("NEWUSDT", "NEW", status, raw));
+        let out = diff(Some(&base), &s, t(30));
+        assert_eq!(out.new.len(), 1);
+        (out.next, s)
+    }
+
     #[test]
     fn break_to_trading_flap_is_updated() {
-        let mut s = snap();
-        s.push(inst("NEWUSDT", "NEW", InstrumentStatus::Halted, "BREAK"));
-        let k = diff(None, &s, t(0)).next;
+        let (k, mut s) = with_new_listing(InstrumentStatus::Halted, "BREAK");
         s[2] = inst("NEWUSDT", "NEW", InstrumentStatus::Trading, "TRADING");
         let out = diff(Some(&k), &s, t(60));
         assert!(out.new.is_empty());
@@ -287,26 +376,81 @@ mod tests {
 
     #[test]
     fn schedule_change_is_updated() {
-        let mut s = snap();
-        let k = diff(None, &s, t(0)).next;
-        s[0].scheduled_at = Some(t(3600));
-        let out = diff(Some(&k), &s, t(10));
+        let (k, mut s) = with_new_listing(InstrumentStatus::PreTrading, "PENDING");
+        s[2].scheduled_at = Some(t(3600));
+        let out = diff(Some(&k), &s, t(40));
         assert_eq!(out.updated.len(), 1);
     }
 
     #[test]
     fn removal_then_reappearance_is_updated_not_new() {
-        let k = diff(None, &snap(), t(0)).next;
-        let only_btc = vec![snap()[0].clone()];
-        let out = diff(Some(&k), &only_btc, t(60));
-        assert_eq!(out.removed, vec!["ETHUSDT".to_string()]);
-        assert!(out.next.entries["ETHUSDT"].removed);
-        let back = diff(Some(&out.next), &snap(), t(120));
+        let (k, s) = with_new_listing(InstrumentStatus::Trading, "TRADING");
+        let out = diff(Some(&k), &s[..2], t(60));
+        assert_eq!(out.removed, vec!["NEWUSDT".to_string()]);
+        assert!(out.next.entries["NEWUSDT"].removed);
+        let back = diff(Some(&out.next), &s, t(120));
         assert!(back.new.is_empty());
         assert_eq!(back.updated.len(), 1);
-        assert_eq!(back.updated[0].0.instrument_id, "ETHUSDT");
-        assert!(!back.next.entries["ETHUSDT"].removed);
-        assert_eq!(back.next.entries["ETHUSDT"].first_seen, t(0));
+        assert_eq!(back.updated[0].0.instrument_id, "NEWUSDT");
+        assert!(!back.next.entries["NEWUSDT"].removed);
+        assert_eq!(back.next.entries["NEWUSDT"].first_seen, t(30));
+    }
+
+    #[test]
+    fn nothing_about_a_baseline_asset_is_reported() {
+        let k = diff(None, &snap(), t(0)).next;
+        // Status flap both ways: recorded, not reported.
+        let mut s = snap();
+        s[1] = inst("ETHUSDT", "ETH", InstrumentStatus::Halted, "BREAK");
+        let out = diff(Some(&k), &s, t(60));
+        assert!(out.new.is_empty() && out.updated.is_empty());
+        assert_eq!(out.next.entries["ETHUSDT"].status, InstrumentStatus::Halted);
+        let out = diff(Some(&out.next), &snap(), t(120));
+        assert!(out.new.is_empty() && out.updated.is_empty());
+        // Vanish and come back.
+        let gone = diff(Some(&out.next), &snap()[..1], t(180));
+        let back = diff(Some(&gone.next), &snap(), t(240));
+        assert!(back.new.is_empty() && back.updated.is_empty() && back.vanished.is_empty());
+        // A new quote pair of a known base joins the baseline: not new, and its own flaps stay quiet.
+        let mut s = snap();
+        let mut eth_usdc = inst("ETHUSDC", "ETH", InstrumentStatus::Trading, "TRADING");
+        eth_usdc.quote = "USDC".into();
+        s.push(eth_usdc.clone());
+        let pair = diff(Some(&back.next), &s, t(300));
+        assert!(pair.new.is_empty() && pair.updated.is_empty());
+        assert!(pair.next.entries["ETHUSDC"].baseline);
+        s[2].status = InstrumentStatus::Halted;
+        assert!(diff(Some(&pair.next), &s, t(360)).updated.is_empty());
+    }
+
+    #[test]
+    fn gone_for_n_polls_is_vanished_once() {
+        let k = diff(None, &snap(), t(0)).next;
+        let policy = DiffPolicy { delist_after: 3 };
+        let only_btc = &snap()[..1];
+        let mut state = k;
+        for poll in 1..=2 {
+            let out = diff_with(Some(&state), only_btc, t(60 * poll), policy);
+            assert!(out.vanished.is_empty(), "poll {poll}: a shorter absence is a flap");
+            state = out.next;
+        }
+        let third = diff_with(Some(&state), only_btc, t(180), policy);
+        assert_eq!(third.vanished, vec!["ETHUSDT".to_string()]);
+        let fourth = diff_with(Some(&third.next), only_btc, t(240), policy);
+        assert!(fourth.vanished.is_empty(), "reported once");
+        // Back: the count restarts.
+        let back = diff_with(Some(&fourth.next), &snap(), t(300), policy);
+        assert_eq!(back.next.entries["ETHUSDT"].missing, 0);
+        // A flap (gone once, back) never reaches the limit.
+        let gone = diff_with(Some(&back.next), only_btc, t(360), policy);
+        let again = diff_with(Some(&gone.next), &snap(), t(420), policy);
+        assert!(gone.vanished.is_empty() && again.vanished.is_empty() && again.next.entries["ETHUSDT"].missing == 0);
+    }
+
+    #[test]
+    fn legacy_entries_count_as_known() {
+        let legacy: KnownEntry = serde_json::from_value(json!({"status": "Trading", "scheduled_at": null, "first_seen": t(0)})).unwrap();
+        assert!(legacy.baseline && legacy.missing == 0 && legacy.base.is_none());
     }
 
     #[test]

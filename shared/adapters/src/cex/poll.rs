@@ -24,7 +24,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nl_domain::{ChangeKind, ListingObservation, RawEvent, Ts};
+use nl_domain::{ChangeKind, RawEvent, Ts};
 use crate::kit::{FetchError, Fetched, HttpSource, RecordedResponses, recorded};
 
 use super::currency::{CurrencyDescriptor, annotate, contract_links};
@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::cursor::{AnnouncementPolicy, SeenAnnouncements, select_new_announcements};
-use super::diff::{KnownSet, announcement_observations, diff, to_observation};
-use super::types::{Announcement, Instrument, ParseError};
+use super::diff::{DiffPolicy, KnownSet, announcement_observations, diff_with, to_observation};
+use super::types::{Announcement, AnnouncementAction, Instrument, ParseError};
 use crate::source::{PollError, PollOutcome, Source};
 
 /// Parser of an instrument-list response body.
@@ -101,12 +101,11 @@ fn classify(result: Result<Fetched, FetchError>, name: &str, run_id: &str, out: 
         Ok(f) => Fetch::Body(f),
         Err(e) => {
             if let Some(resp) = e.response() {
-                out.raws.push(resp.to_raw_event(name, run_id));
+                let mut raw = resp.to_raw_event(name, run_id);
+                raw.parse_error = Some(e.to_string());
+                out.raws.push(raw);
             }
-            out.errors.push(match &e {
-                FetchError::RateLimited { retry_after, .. } => PollError::RateLimited { source_name: name.to_string(), retry_after: *retry_after },
-                other => PollError::Fetch { source_name: name.to_string(), message: other.to_string() },
-            });
+            out.errors.push(crate::dex::client_util::poll_error(name, &e));
             Fetch::Done
         }
     }
@@ -168,13 +167,65 @@ pub struct InstrumentListSource {
     currency: Option<CurrencyDescriptor>,
     /// The most currency lookups per poll; `0` never links.
     max_lookups: usize,
+    policy: ListPolicy,
+}
+
+/// When an instrument list counts as a delisting or an outage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListPolicy {
+    /// Delisting after this many consecutive complete snapshots without an instrument.
+    pub diff: DiffPolicy,
+    /// A snapshot with fewer than `(1 - max_shrink_fraction)` of the listed instruments is an outage.
+    pub max_shrink_fraction: f64,
+}
+
+/// Default of [`ListPolicy::max_shrink_fraction`].
+pub const DEFAULT_MAX_SHRINK_FRACTION: f64 = 0.5;
+
+impl Default for ListPolicy {
+    fn default() -> Self {
+        Self { diff: DiffPolicy::default(), max_shrink_fraction: DEFAULT_MAX_SHRINK_FRACTION }
+    }
+}
+
+impl ListPolicy {
+    /// Why `snapshot` is not a plausible full list given `known` (`None` when it is): empty, or shrunk by
+    /// more than the allowed fraction of the instruments listed before.
+    #[must_use]
+    pub fn implausible(&self, known: Option<&KnownSet>, snapshot: usize) -> Option<String> {
+        let listed = known.map_or(0, |k| k.entries.values().filter(|e| !e.removed).count());
+        if snapshot == 0 {
+            return Some(match known {
+                None => "empty first snapshot; not taken as the baseline".to_string(),
+                Some(_) => format!("empty snapshot ({listed} instruments listed before)"),
+            });
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let floor = listed as f64 * (1.0 - self.max_shrink_fraction.clamp(0.0, 1.0));
+        #[allow(clippy::cast_precision_loss)]
+        let shrunk = (snapshot as f64) < floor;
+        shrunk.then(|| format!("{snapshot} instruments, down from {listed} (more than {:.0} % fewer)", self.max_shrink_fraction * 100.0))
+    }
+}
+
+/// The known set in the saved state of an instrument-list source (`None` when unreadable).
+#[must_use]
+pub fn known_set_of(state: &serde_json::Value) -> Option<KnownSet> {
+    InstrumentListState::deserialize(state).ok().map(|s| s.known)
 }
 
 impl InstrumentListSource {
     /// A source named `name` polling `desc` through `http` every `interval`; raws carry `run_id`.
     #[must_use]
     pub fn new(name: impl Into<String>, interval: Duration, http: HttpSource, desc: InstrumentListDescriptor, run_id: impl Into<String>) -> Self {
-        Self { name: name.into(), interval, http, desc, run_id: run_id.into(), currency: None, max_lookups: 0 }
+        Self { name: name.into(), interval, http, desc, run_id: run_id.into(), currency: None, max_lookups: 0, policy: ListPolicy::default() }
+    }
+
+    /// Uses `policy` for delistings and outages.
+    #[must_use]
+    pub fn with_policy(mut self, policy: ListPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Looks up the base currency of up to `max_per_poll` new instruments per poll at `currency` to link
@@ -293,6 +344,14 @@ impl Source for InstrumentListSource {
         })
     }
 
+    fn known_assets_venue(&self) -> Option<&str> {
+        Some(self.desc.venue)
+    }
+
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.http.budget().status().paused_for
+    }
+
     fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
         let desc = self.currency?;
         let path = recorded::request_path(&raw.endpoint, &self.http.shown_url(""));
@@ -301,14 +360,24 @@ impl Source for InstrumentListSource {
 }
 
 impl InstrumentListSource {
-    /// Parses a fetched list and diffs it against `state`. The clock is the response's receive time.
+    /// Parses a fetched list and diffs it against `state`. The clock is the response's receive time. An
+    /// implausible snapshot (empty, or shrunk past the policy) is kept raw, reported, and leaves the state.
     fn process(&self, f: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.name.as_str();
         let Some((instruments, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
         let known: Option<InstrumentListState> = load_state(state, name, out);
+        let known = known.as_ref().map(|k| &k.known);
+        if let Some(message) = self.policy.implausible(known, instruments.len()) {
+            warn!(source = %name, %message, "Implausible instrument list; the baseline does not move.");
+            if let Some(raw) = out.raws.iter_mut().find(|r| r.raw_id == raw_id) {
+                raw.parse_error = Some(format!("implausible snapshot: {message}"));
+            }
+            out.errors.push(PollError::Implausible { source_name: name.to_string(), message });
+            return;
+        }
         // First-seen time is the receive time of the response that showed the instrument.
         let seen_at = f.observed_at;
-        let d = diff(known.as_ref().map(|k| &k.known), &instruments, seen_at);
+        let d = diff_with(known, &instruments, seen_at, self.policy.diff);
         let changes = d.new.iter().map(|i| (i, ChangeKind::New, seen_at)).chain(d.updated.iter().map(|(i, _)| {
             let first = d.next.entries.get(&i.instrument_id).map_or(seen_at, |e| e.first_seen);
             (i, ChangeKind::Updated, first)
@@ -320,8 +389,40 @@ impl InstrumentListSource {
                 Err(error) => warn!(source = %name, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
             }
         }
+        out.delistings.extend(vanished_delistings(self.desc.venue, name, &d.vanished, &d.next, seen_at, &raw_id));
         out.next_state = state_value(&InstrumentListState { known: d.next }, name, out);
     }
+}
+
+/// One `asset.delisted` per base whose instruments all vanished (a base still listed under another quote
+/// is not delisted).
+fn vanished_delistings(venue: &str, source: &str, vanished: &[String], next: &KnownSet, at: Ts, raw_id: &str) -> Vec<nl_domain::AssetDelisted> {
+    let mut by_base: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for id in vanished {
+        if let Some(base) = next.entries.get(id).and_then(|e| e.base.clone()) {
+            by_base.entry(base.to_ascii_uppercase()).or_default().push(id.clone());
+        }
+    }
+    by_base
+        .into_iter()
+        .filter(|(base, _)| !next.is_listed(base))
+        .filter_map(|(base, instruments)| {
+            let asset_id = nl_domain::AssetId::cex(venue, &base).ok()?.to_string();
+            Some(nl_domain::AssetDelisted {
+                asset_id,
+                symbol: base,
+                venue: venue.to_string(),
+                source: source.to_string(),
+                reason: "vanished".into(),
+                scheduled_at: None,
+                announcement_id: None,
+                title: None,
+                instruments,
+                observed_at: at,
+                raw_event_id: Some(raw_id.to_string()),
+            })
+        })
+        .collect()
 }
 
 /// Polls a venue's listing-announcement feed and reports each article once (one observation per coin named
@@ -387,15 +488,42 @@ impl Source for AnnouncementSource {
 
 impl AnnouncementSource {
     /// Parses a fetched feed and selects the unseen articles. The clock (lookback, max age) is the
-    /// response's receive time.
+    /// response's receive time. A delisting title is a delisting, whatever the feed: `asset.delisted` per
+    /// coin, never a listing.
     fn process(&self, f: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.name.as_str();
         let Some((anns, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
         let seen: Option<AnnouncementState> = load_state(state, name, out);
         let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, f.observed_at, &self.policy);
-        let observations: Vec<ListingObservation> =
-            sel.new.iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))).collect();
-        out.observations = observations;
+        let (delistings, listings): (Vec<&Announcement>, Vec<&Announcement>) =
+            sel.new.iter().partition(|a| a.action == AnnouncementAction::Delisting);
+        out.observations = listings.into_iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))).collect();
+        out.delistings = delistings.into_iter().flat_map(|a| announcement_delistings(a, name, f.observed_at, &raw_id)).collect();
         out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, out);
     }
+}
+
+/// One `asset.delisted` per coin a delisting announcement names, with the time its title gives.
+#[must_use]
+pub fn announcement_delistings(ann: &Announcement, source: &str, at: Ts, raw_id: &str) -> Vec<nl_domain::AssetDelisted> {
+    let scheduled_at = super::title::scheduled_time(&ann.title);
+    ann.coins
+        .iter()
+        .filter_map(|coin| {
+            let asset_id = nl_domain::AssetId::cex(&ann.venue, &coin.symbol).ok()?.to_string();
+            Some(nl_domain::AssetDelisted {
+                asset_id,
+                symbol: coin.symbol.clone(),
+                venue: ann.venue.clone(),
+                source: source.to_string(),
+                reason: "announcement".into(),
+                scheduled_at,
+                announcement_id: Some(ann.id.clone()),
+                title: Some(ann.title.clone()),
+                instruments: ann.pairs.iter().filter(|(b, _)| *b == coin.symbol).map(|(b, q)| format!("{b}/{q}")).collect(),
+                observed_at: at,
+                raw_event_id: Some(raw_id.to_string()),
+            })
+        })
+        .collect()
 }

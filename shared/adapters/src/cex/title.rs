@@ -152,6 +152,18 @@ fn detect_action(lower: &str, words: &[&str], markets: &[Market]) -> Announcemen
     AnnouncementAction::Other
 }
 
+/// The date (and `HH:MM` time, UTC, when it follows) a title names: "Binance Will Delist X on 2025-03-21",
+/// "... on 2025-03-21 03:00 (UTC)". Midnight UTC when only the date is given; `None` without a date.
+#[must_use]
+pub fn scheduled_time(title: &str) -> Option<Ts> {
+    let words: Vec<&str> = title.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',').filter(|w| !w.is_empty()).collect();
+    words.iter().enumerate().find_map(|(i, w)| {
+        let date = chrono::NaiveDate::parse_from_str(w, "%Y-%m-%d").ok()?;
+        let time = words.get(i + 1).and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()).unwrap_or_default();
+        Some(date.and_time(time).and_utc())
+    })
+}
+
 /// A whitespace token or a parenthesised group.
 #[derive(Debug)]
 enum Unit {

@@ -238,3 +238,14 @@ fn quotes_are_not_coins() {
     let t = parse_title("Binance Adds FET/TRY & PROS/USDT Trading Pairs");
     assert!(t.coins.iter().all(|c| c.symbol != "USDT" && c.symbol != "TRY"));
 }
+
+#[test]
+fn scheduled_time_of_delisting_titles() {
+    use chrono::TimeZone;
+    let at = |y, m, d, h, min| chrono::Utc.with_ymd_and_hms(y, m, d, h, min, 0).single();
+    assert_eq!(scheduled_time("Binance Will Delist BETA, BURGER, LOKA on 2024-09-30"), at(2024, 9, 30, 0, 0));
+    assert_eq!(scheduled_time("Binance Will Delist ANT, MULTI, VAI on 2024-02-20 03:00 (UTC)"), at(2024, 2, 20, 3, 0));
+    assert_eq!(scheduled_time("Notice of Removal of Spot Trading Pairs - 2025-03-21"), at(2025, 3, 21, 0, 0));
+    assert_eq!(scheduled_time("OKX to delist DORA, ICX, STORJ, ZEUS and ELF spot trading pairs"), None);
+    assert_eq!(scheduled_time("Delist on 2025-13-45"), None);
+}

@@ -84,6 +84,12 @@ pub(crate) fn require_usable(venue: &'static str, rows: usize, out: Vec<Instrume
     Ok(out)
 }
 
+/// The venue's payload envelope (`result`, `data`), which a real answer always carries: a body without it
+/// (`{}`) is an error, never an empty list, so it cannot pass for a baseline.
+pub(crate) fn require_envelope<T>(venue: &'static str, what: &'static str, key: &str, v: Option<T>, body: &str) -> Result<T, ParseError> {
+    v.ok_or_else(|| ParseError::Invalid { venue, what, reason: format!("no `{key}` in the payload"), excerpt: excerpt(body) })
+}
+
 /// `Some(s)` unless empty after trimming.
 pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
     s.map(str::trim).filter(|s| !s.is_empty()).map(ToString::to_string)

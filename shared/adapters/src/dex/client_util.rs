@@ -24,12 +24,29 @@ pub fn raw_from(f: &Fetched, source: &str, run_id: &str, endpoint_suffix: &str) 
     RawEvent::new(source, &endpoint, Some(f.status), f.observed_at, f.body.clone(), run_id)
 }
 
+/// Default `lookback_minutes` of a feed of new things (GeckoTerminal `new_pools`, DexScreener lists).
+pub const DEFAULT_LOOKBACK_MINUTES: u64 = 10;
+
+/// The lookback window of `minutes` (saturating for absurd values).
+#[must_use]
+pub fn lookback(minutes: u64) -> chrono::Duration {
+    chrono::Duration::try_minutes(i64::try_from(minutes).unwrap_or(i64::MAX)).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Whether an item first met on a feed's very first poll is new: its own creation or publication time is
+/// within `lookback` of `now`. Older or undated items are recorded as known and never reported; after the
+/// first poll every unknown item is new, whatever its age (downtime backfill).
+#[must_use]
+pub fn new_on_first_poll(published: Option<nl_domain::Ts>, now: nl_domain::Ts, lookback: chrono::Duration) -> bool {
+    published.is_some_and(|p| now.signed_duration_since(p) <= lookback)
+}
+
 /// A fetch failure as a poll error (429/418 become `RateLimited` so the runtime delays the next poll).
 #[must_use]
 pub fn poll_error(source: &str, e: &FetchError) -> PollError {
     match e {
         FetchError::RateLimited { retry_after, .. } => PollError::RateLimited { source_name: source.to_string(), retry_after: *retry_after },
-        other => PollError::Fetch { source_name: source.to_string(), message: other.to_string() },
+        other => PollError::Fetch { source_name: source.to_string(), message: other.to_string(), transient: other.is_retryable() },
     }
 }
 

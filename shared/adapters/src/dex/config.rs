@@ -52,6 +52,9 @@ pub struct GeckoTerminalConfig {
     pub keyed_calls_per_min: f64,
     /// Pool ids remembered per network so restarts never re-report. Default 500.
     pub seen_per_network: usize,
+    /// First poll of a network: only pools created within this many minutes are new; older ones are
+    /// recorded as known (and that poll reads one page). Default 10.
+    pub lookback_minutes: u64,
     /// Per-request timeout. Default 10 000.
     pub timeout_ms: u64,
 }
@@ -71,6 +74,7 @@ impl Default for GeckoTerminalConfig {
             calls_per_min: 10.0,
             keyed_calls_per_min: 100.0,
             seen_per_network: 500,
+            lookback_minutes: super::client_util::DEFAULT_LOOKBACK_MINUTES,
             timeout_ms: 10_000,
         }
     }
@@ -96,6 +100,9 @@ pub struct DexScreenerConfig {
     pub pairs_calls_per_min: f64,
     /// Tokens remembered per source so restarts never re-report. Default 2 000.
     pub seen_cap: usize,
+    /// First poll of profiles/boosts: only items published within this many minutes are new (the lists
+    /// carry no time, so the first poll records every item as known). Default 10.
+    pub lookback_minutes: u64,
     /// Default 10 000.
     pub timeout_ms: u64,
 }
@@ -111,6 +118,7 @@ impl Default for DexScreenerConfig {
             profiles_calls_per_min: 60.0,
             pairs_calls_per_min: 300.0,
             seen_cap: 2_000,
+            lookback_minutes: super::client_util::DEFAULT_LOOKBACK_MINUTES,
             timeout_ms: 10_000,
         }
     }

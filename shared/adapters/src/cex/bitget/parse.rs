@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
-use crate::cex::wire::{decode, ms_to_ts, require_usable, venue_error};
+use crate::cex::wire::{decode, require_envelope, ms_to_ts, require_usable, venue_error};
 
 use super::models::{BitgetAnnouncement, Envelope, Symbol};
 
@@ -48,7 +48,7 @@ fn instrument(s: Symbol) -> Option<Instrument> {
 /// # Errors
 /// `Decode` for malformed JSON, `Venue` when `code != "00000"`, `Invalid` when no row is usable.
 pub fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ParseError> {
-    let rows = check(decode::<Envelope<Vec<Symbol>>>(VENUE, "symbols", body)?, body)?.unwrap_or_default();
+    let rows = require_envelope(VENUE, "symbols", "data", check(decode::<Envelope<Vec<Symbol>>>(VENUE, "symbols", body)?, body)?, body)?;
     let n = rows.len();
     require_usable(VENUE, n, rows.into_iter().filter_map(instrument).collect(), body)
 }

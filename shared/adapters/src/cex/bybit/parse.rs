@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::cex::ticker::{Ticker, ticker_from};
 use crate::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
-use crate::cex::wire::{decode, ms_to_ts, require_usable, venue_error};
+use crate::cex::wire::{decode, require_envelope, ms_to_ts, require_usable, venue_error};
 
 use super::models::{BybitAnnouncement, Envelope, SpotInstrument, SpotTicker};
 
@@ -23,7 +23,7 @@ fn status(raw: &str) -> InstrumentStatus {
 
 fn check<T>(env: Envelope<T>, body: &str) -> Result<Vec<T>, ParseError> {
     match env.ret_code.as_deref() {
-        Some("0") => Ok(env.result.map(|r| r.list).unwrap_or_default()),
+        Some("0") => require_envelope(VENUE, "list", "result", env.result.map(|r| r.list), body),
         code => Err(venue_error(VENUE, code.unwrap_or("missing"), env.ret_msg.as_deref(), body)),
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::cex::types::{Instrument, InstrumentStatus, Market, ParseError, WsFrame};
-use crate::cex::wire::{decode, excerpt, require_usable, split_pair, venue_error};
+use crate::cex::wire::{decode, excerpt, require_envelope, require_usable, split_pair, venue_error};
 
 use super::models::{AssetPair, AssetPairsEnvelope, InstrumentData, WsMessage, WsPair};
 
@@ -51,7 +51,7 @@ pub fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ParseError> {
     if let Some(first) = env.error.first() {
         return Err(venue_error(VENUE, first.split(':').next().unwrap_or(first).to_string(), Some(&env.error.join("; ")), body));
     }
-    let pairs = env.result.unwrap_or_default();
+    let pairs = require_envelope(VENUE, "AssetPairs", "result", env.result, body)?;
     let n = pairs.len();
     require_usable(VENUE, n, pairs.into_iter().filter_map(|(k, p)| rest_instrument(k, p)).collect(), body)
 }

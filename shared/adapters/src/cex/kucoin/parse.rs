@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cex::currency::{CurrencyChain, CurrencyInfo};
 use crate::cex::ticker::{Ticker, ticker_from};
 use crate::cex::types::{Announcement, Instrument, InstrumentStatus, Market, ParseError};
-use crate::cex::wire::{decode, excerpt, ms_to_ts, require_usable, split_pair, venue_error};
+use crate::cex::wire::{decode, require_envelope, excerpt, ms_to_ts, require_usable, split_pair, venue_error};
 
 use super::models::{AnnouncementPage, Currency, Envelope, KucoinAnnouncement, MarketStats, Symbol};
 
@@ -60,7 +60,7 @@ fn instrument(s: Symbol) -> Option<Instrument> {
 /// # Errors
 /// `Decode` for malformed JSON, `Venue` when `code != "200000"`, `Invalid` when no row is usable.
 pub fn parse_instruments(body: &str) -> Result<Vec<Instrument>, ParseError> {
-    let rows = check(decode::<Envelope<Vec<Symbol>>>(VENUE, "symbols", body)?, body)?.unwrap_or_default();
+    let rows = require_envelope(VENUE, "symbols", "data", check(decode::<Envelope<Vec<Symbol>>>(VENUE, "symbols", body)?, body)?, body)?;
     let n = rows.len();
     require_usable(VENUE, n, rows.into_iter().filter_map(instrument).collect(), body)
 }

@@ -52,6 +52,8 @@ pub struct Processed {
     /// The frame verbatim (with its parse error, if any); `None` for keepalive replies.
     pub raw: Option<RawEvent>,
     pub observations: Vec<ListingObservation>,
+    /// Delisting announcements (never listings).
+    pub delistings: Vec<nl_domain::AssetDelisted>,
     /// The state after this frame, when it changed.
     pub next: Option<FeedState>,
     /// The parse error, if the frame did not parse.
@@ -112,7 +114,11 @@ pub fn process_text(cx: &FrameContext<'_>, text: &str, received_at: Ts, state: &
             let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), std::slice::from_ref(&ann), received_at, cx.policy);
             let emitted_at = chrono::Utc::now();
             for a in &sel.new {
-                out.observations.extend(announcement_observations(a, cx.source, received_at, emitted_at, Some(&raw_id)));
+                if a.action == crate::cex::types::AnnouncementAction::Delisting {
+                    out.delistings.extend(crate::cex::poll::announcement_delistings(a, cx.source, received_at, &raw_id));
+                } else {
+                    out.observations.extend(announcement_observations(a, cx.source, received_at, emitted_at, Some(&raw_id)));
+                }
             }
             if seen.as_ref().map(|s| &s.seen) != Some(&sel.next) {
                 out.next = Some(FeedState::Announcements(Some(AnnouncementState { seen: sel.next })));

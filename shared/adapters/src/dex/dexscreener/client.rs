@@ -14,6 +14,7 @@ use crate::kit::{Budget, FetchError, Fetched, HttpConfig, HttpSource, RecordedRe
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::naming;
 use super::parse::{parse_pairs, parse_token_boosts, parse_token_profiles, token_batches, tokens_v1_path};
 use crate::source::{PollError, PollOutcome, Source};
 use crate::dex::client_util::{BoundedSeen, keep_error_response, poll_error, raw_from};
@@ -67,7 +68,10 @@ pub struct ProfilesSource {
     http: HttpSource,
     interval: Duration,
     seen_cap: usize,
+    lookback: chrono::Duration,
     run_id: String,
+    /// Names new address-only tokens (`/tokens/v1`) before they are published.
+    lookup: DexScreenerClient,
 }
 
 impl ProfilesSource {
@@ -81,7 +85,9 @@ impl ProfilesSource {
             http: http_source(variant.source_name(), cfg, budget)?,
             interval: Duration::from_millis(cfg.interval_ms),
             seen_cap: cfg.seen_cap,
+            lookback: crate::dex::client_util::lookback(cfg.lookback_minutes),
             run_id: run_id.to_string(),
+            lookup: DexScreenerClient::for_source(cfg, run_id, variant.source_name())?,
         })
     }
 }
@@ -99,7 +105,13 @@ impl Source for ProfilesSource {
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
         match self.http.get(self.variant.path(), 1).await {
-            Ok(fetched) => self.process(&fetched, state, &mut out),
+            Ok(fetched) => {
+                self.process(&fetched, state, &mut out);
+                for (chain, addrs) in naming::unnamed(&out.observations) {
+                    let found = self.lookup.fetch_pairs_for_tokens(&chain, &addrs).await;
+                    self.name_from(&chain, found, &mut out);
+                }
+            }
             Err(e) => {
                 keep_error_response(&mut out.raws, &e, self.variant.source_name(), &self.run_id, "");
                 out.errors.push(poll_error(self.variant.source_name(), &e));
@@ -108,8 +120,34 @@ impl Source for ProfilesSource {
         out
     }
 
-    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
-        crate::source::replay_response(raw, |f, out| self.process(f, state, out))
+    fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        crate::source::replay_response(raw, |f, out| {
+            self.process(f, state, out);
+            for (chain, addrs) in naming::unnamed(&out.observations) {
+                let found = self.lookup.replay_pairs_for_tokens(&chain, &addrs, answers);
+                self.name_from(&chain, found, out);
+            }
+        })
+    }
+
+    fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
+        self.lookup.lookup_path(raw)
+    }
+}
+
+impl ProfilesSource {
+    /// Names the unnamed new observations in `out` from one chain's token lookup, keeping its raws; a
+    /// failed lookup is a poll error and leaves them marked `metadata_missing`.
+    fn name_from(&self, chain: &str, found: TokenPairs, out: &mut PollOutcome) {
+        let name = self.variant.source_name();
+        out.raws.extend(found.raws);
+        for e in found.errors {
+            out.errors.push(match e {
+                DexScreenerFetchError::Fetch(f) => poll_error(name, &f),
+                DexScreenerFetchError::Parse(message) => PollError::Parse { source_name: name.to_string(), message },
+            });
+        }
+        naming::apply_names(&mut out.observations, chain, &found.pools);
     }
 }
 
@@ -118,6 +156,8 @@ impl ProfilesSource {
     fn process(&self, fetched: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.variant.source_name();
         let mut st: ProfilesState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        // The first poll (nothing known yet) reports only items published within the lookback.
+        let first_poll = st.seen.is_empty();
         let mut raw = raw_from(fetched, name, &self.run_id, "");
         let parsed = match self.variant {
             ProfilesVariant::Profiles => parse_token_profiles(&fetched.body).map(|(p, e)| (p.into_iter().map(|p| (p, None)).collect::<Vec<_>>(), e)),
@@ -146,6 +186,7 @@ impl ProfilesSource {
                 continue;
             }
             match profile.to_observation(&ctx, ChangeKind::New) {
+                Ok(obs) if first_poll && !crate::dex::client_util::new_on_first_poll(obs.source_published_at, at, self.lookback) => {}
                 Ok(mut obs) => {
                     if let (Some(d), Some(b)) = (obs.details.as_object_mut(), boost) {
                         d.insert("boost".into(), b);
@@ -181,6 +222,8 @@ pub enum DexScreenerFetchError {
 pub struct DexScreenerClient {
     http: HttpSource,
     run_id: String,
+    /// The `source` of the raws it captures.
+    source: String,
 }
 
 impl DexScreenerClient {
@@ -192,8 +235,17 @@ impl DexScreenerClient {
     /// # Errors
     /// [`DexBuildError`] for a bad base URL or budget.
     pub fn from_config(cfg: &DexScreenerConfig, run_id: &str) -> Result<Self, DexBuildError> {
-        let budget = per_minute_budget(cfg.pairs_calls_per_min).map_err(|error| DexBuildError::Budget { source_name: Self::SOURCE.into(), error })?;
-        Ok(Self { http: http_source(Self::SOURCE, cfg, budget)?, run_id: run_id.to_string() })
+        Self::for_source(cfg, run_id, Self::SOURCE)
+    }
+
+    /// Builds the client with its own pairs budget, capturing raws as `source` (a source's own lookups are
+    /// its lookup answers at re-derivation, apart from the enricher's).
+    ///
+    /// # Errors
+    /// [`DexBuildError`] for a bad base URL or budget.
+    pub fn for_source(cfg: &DexScreenerConfig, run_id: &str, source: &str) -> Result<Self, DexBuildError> {
+        let budget = per_minute_budget(cfg.pairs_calls_per_min).map_err(|error| DexBuildError::Budget { source_name: source.into(), error })?;
+        Ok(Self { http: http_source(source, cfg, budget)?, run_id: run_id.to_string(), source: source.to_string() })
     }
 
     /// Pairs of `addrs` on `chain` (our slug), in batches of at most 30 addresses per call. Every response
@@ -204,43 +256,69 @@ impl DexScreenerClient {
         let mut out = TokenPairs::default();
         for batch in token_batches(addrs) {
             let path = tokens_v1_path(chain, &batch);
-            match self.http.get(&path, 1).await {
-                Ok(f) => {
-                    let mut raw = raw_from(&f, Self::SOURCE, &self.run_id, "");
-                    match parse_pairs(&f.body) {
-                        Ok(page) => {
-                            if !page.errors.is_empty() {
-                                raw.parse_error = Some(page.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
-                            }
-                            out.pools.extend(page.pools);
-                        }
-                        Err(e) => {
-                            raw.parse_error = Some(e.to_string());
-                            out.errors.push(DexScreenerFetchError::Parse(e.to_string()));
-                        }
-                    }
-                    out.raws.push(raw);
-                }
-                Err(e) => {
-                    match e.response() {
-                        Some(_) => keep_error_response(&mut out.raws, &e, Self::SOURCE, &self.run_id, ""),
-                        // Kept too, so a re-derivation sees that this lookup failed (not a later one).
-                        None => out.raws.push(recorded::failure_capture(
-                            Self::SOURCE,
-                            &self.http.shown_url(&path),
-                            chrono::Utc::now(),
-                            &e.to_string(),
-                            &self.run_id,
-                        )),
-                    }
-                    let stop = matches!(e, FetchError::RateLimited { .. });
-                    out.errors.push(e.into());
-                    if stop {
-                        break;
-                    }
-                }
+            let result = self.http.get(&path, 1).await;
+            if let Err(e) = &result
+                && e.response().is_none()
+            {
+                // Kept too, so a re-derivation sees that this lookup failed (not a later one).
+                out.raws.push(recorded::failure_capture(&self.source, &self.http.shown_url(&path), chrono::Utc::now(), &e.to_string(), &self.run_id));
+            }
+            if self.absorb(result, &mut out) {
+                break;
             }
         }
         out
+    }
+
+    /// [`fetch_pairs_for_tokens`](Self::fetch_pairs_for_tokens) answered by recorded responses (a batch
+    /// without one failed): the same batches, in the same order, no request made.
+    pub fn replay_pairs_for_tokens(&self, chain: &str, addrs: &[String], answers: &dyn RecordedResponses) -> TokenPairs {
+        let mut out = TokenPairs::default();
+        for batch in token_batches(addrs) {
+            let Some(raw) = answers.take(&self.source, &tokens_v1_path(chain, &batch)) else { continue };
+            if self.absorb(recorded::replay(&raw), &mut out) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The request path a capture of this client answers (`/tokens/v1/...`), if it is one.
+    #[must_use]
+    pub fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
+        let path = recorded::request_path(&raw.endpoint, &self.http.shown_url(""));
+        path.starts_with("/tokens/v1/").then(|| path.to_string())
+    }
+
+    /// Adds one batch's response to `out` (the raw kept, pools parsed); true when the remaining batches
+    /// must be skipped (a 429: the budget is paused).
+    fn absorb(&self, result: Result<Fetched, FetchError>, out: &mut TokenPairs) -> bool {
+        match result {
+            Ok(f) => {
+                let mut raw = raw_from(&f, &self.source, &self.run_id, "");
+                match parse_pairs(&f.body) {
+                    Ok(page) => {
+                        if !page.errors.is_empty() {
+                            raw.parse_error = Some(page.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                        }
+                        out.pools.extend(page.pools);
+                    }
+                    Err(e) => {
+                        raw.parse_error = Some(e.to_string());
+                        out.errors.push(DexScreenerFetchError::Parse(e.to_string()));
+                    }
+                }
+                out.raws.push(raw);
+                false
+            }
+            Err(e) => {
+                if e.response().is_some() {
+                    keep_error_response(&mut out.raws, &e, &self.source, &self.run_id, "");
+                }
+                let stop = matches!(e, FetchError::RateLimited { .. });
+                out.errors.push(e.into());
+                stop
+            }
+        }
     }
 }

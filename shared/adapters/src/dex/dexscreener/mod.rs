@@ -5,6 +5,7 @@
 pub mod client;
 pub mod error;
 pub mod models;
+pub mod naming;
 pub mod pairs;
 pub mod parse;
 

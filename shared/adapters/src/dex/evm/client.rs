@@ -145,7 +145,7 @@ impl EvmLogSource {
     fn fail(&self, out: &mut PollOutcome, what: &str, e: &RpcCallError) {
         let err = match e {
             RpcCallError::Fetch(f) => poll_error(&self.name, f),
-            RpcCallError::Rpc(r) => PollError::Fetch { source_name: self.name.clone(), message: format!("{what}: {r}") },
+            RpcCallError::Rpc(r) => PollError::Fetch { source_name: self.name.clone(), message: format!("{what}: {r}"), transient: false },
         };
         out.errors.push(err);
     }

@@ -41,6 +41,7 @@ pub struct GeckoTerminalSource {
     max_pages: u32,
     interval: Duration,
     seen_cap: usize,
+    lookback: chrono::Duration,
     quotes: QuoteSet,
     run_id: String,
     keyed: bool,
@@ -83,6 +84,7 @@ impl GeckoTerminalSource {
             max_pages: cfg.max_pages,
             interval: Duration::from_millis(cfg.interval_ms),
             seen_cap: cfg.seen_per_network,
+            lookback: crate::dex::client_util::lookback(cfg.lookback_minutes),
             quotes: QuoteSet::defaults(),
             run_id: run_id.to_string(),
             keyed: key_env.is_some(),
@@ -126,9 +128,13 @@ impl GeckoTerminalSource {
     }
 
     /// Reports the unseen pools of one fetched page; returns whether the next page is worth fetching (the
-    /// page parsed and had unseen pools). The clock is the response's receive time.
+    /// page parsed and had unseen pools). The clock is the response's receive time. A page met while the
+    /// network knows no pool yet is its first poll: only pools created within the lookback are new, the
+    /// rest (and their tokens: a later pool of such a token is not new either) are recorded as known, and
+    /// no further page is read.
     fn process_page(&self, network: &str, fetched: &Fetched, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
         let now = fetched.observed_at;
+        let first_poll = seen.is_empty();
         let mut raw = raw_from(fetched, &self.name, &self.run_id, "");
         let page_doc = match parse_pools(&fetched.body) {
             Ok(p) => p,
@@ -154,6 +160,15 @@ impl GeckoTerminalSource {
             }
             fresh += 1;
             let Some(view) = non_quote_view(pool, &self.quotes) else { continue };
+            // A token met in an old pool on the first poll is known: its later pools are not new listings.
+            let token_key = format!("token:{}:{}", view.chain, view.base_token.address);
+            if first_poll && !crate::dex::client_util::new_on_first_poll(pool.created_at, now, self.lookback) {
+                seen.insert(token_key, self.seen_cap);
+                continue;
+            }
+            if !first_poll && seen.contains(&token_key) {
+                continue;
+            }
             match view.to_observation(&ctx, ChangeKind::New) {
                 Ok(mut obs) => {
                     if let (Some(d), Ok(snap)) = (obs.details.as_object_mut(), view.to_snapshot(&self.name, now, ctx.raw_event_id.clone())) {
@@ -166,7 +181,7 @@ impl GeckoTerminalSource {
                 Err(e) => out.errors.push(PollError::Parse { source_name: self.name.clone(), message: format!("pool {}: {e}", pool.pool_address) }),
             }
         }
-        !page_doc.pools.is_empty() && fresh > 0
+        !first_poll && !page_doc.pools.is_empty() && fresh > 0
     }
 }
 

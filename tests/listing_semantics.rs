@@ -1,0 +1,188 @@
+//! What "new" means, through the real pipeline: Binance's instrument list and its new-listings article
+//! feed (real payload shapes from the adapters' `test_data`) on a loopback mock venue, the collector
+//! publishing on a `MemoryBus`, the enricher normalizing, and the ledger merging into SQLite, with source
+//! state kept in the ledger (as `nl run-cycle` does), so a restart is a new collector on the same DB.
+//!
+//! Rules (issue #15): a baseline instrument is a known asset (status flaps both ways, vanishing and coming
+//! back, a new quote pair for its base, an announcement naming it: nothing is discovered); a delisting is
+//! not a listing (a delisting title in the listings feed, an instrument gone for 3 polls: `asset.delisted`,
+//! never an asset); an empty or envelope-less snapshot is not a baseline (#16).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nl_adapters::Source;
+use nl_adapters::cex::config::{SourcesConfig, build_sources_for_run};
+use nl_adapters::kit::{BudgetConfig, BudgetRegistry};
+use nl_bus::{Bus, MemoryBus, ServiceCtx};
+use nl_collector::{Collector, PollReport, RunIdentity};
+use nl_enricher::{EnricherConfig, EnricherCtx};
+use nl_ledger::{LedgerConfig, LedgerStore};
+use nl_testkit::cex_venue::{MockResponse, MockVenue};
+use serde_json::{Value, json};
+
+const EXCHANGE_INFO: &str = include_str!("../shared/adapters/src/cex/binance/test_data/http_get_exchange_info.json");
+const ARTICLES: &str = include_str!("../shared/adapters/src/cex/binance/test_data/http_get_cms_article_list.json");
+const SPOT: &str = "/api/v3/exchangeInfo";
+const CMS: &str = "/bapi/composite/v1/public/cms/article/list/query";
+
+/// An exchangeInfo body with these `(symbol, base, quote, status)` rows, each shaped like the recorded one.
+fn exchange_info(rows: &[(&str, &str, &str, &str)]) -> String {
+    let mut v: Value = serde_json::from_str(EXCHANGE_INFO).unwrap();
+    let template = v["symbols"][0].clone();
+    let symbols: Vec<Value> = rows
+        .iter()
+        .map(|(symbol, base, quote, status)| {
+            let mut r = template.clone();
+            (r["symbol"], r["baseAsset"], r["quoteAsset"], r["status"]) = (json!(symbol), json!(base), json!(quote), json!(status));
+            r
+        })
+        .collect();
+    v["symbols"] = Value::Array(symbols);
+    v.to_string()
+}
+
+/// The recorded article list (old articles) plus these `(code, title)` articles released now.
+fn articles(fresh: &[(&str, &str)]) -> String {
+    let mut v: Value = serde_json::from_str(ARTICLES).unwrap();
+    let list = v.pointer_mut("/data/catalogs/0/articles").unwrap().as_array_mut().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (i, (code, title)) in fresh.iter().enumerate() {
+        list.insert(i, json!({"id": 300_000 + i, "code": code, "title": title, "type": 1, "releaseDate": now}));
+    }
+    v.to_string()
+}
+
+/// The baseline: three bases, TON on one quote.
+const BASELINE: &[(&str, &str, &str, &str)] =
+    &[("ETHBTC", "ETH", "BTC", "TRADING"), ("TONUSDT", "TON", "USDT", "TRADING"), ("FLAPUSDT", "FLAP", "USDT", "TRADING"), ("GONEUSDT", "GONE", "USDT", "TRADING"), ("BYEUSDT", "BYE", "USDT", "TRADING")];
+
+struct Pipeline {
+    venue: MockVenue,
+    bus: Arc<dyn Bus>,
+    store: LedgerStore,
+    run: RunIdentity,
+    services: nl_runtime::Pipeline,
+    _dir: tempfile::TempDir,
+}
+
+impl Pipeline {
+    async fn start() -> Self {
+        let venue = MockVenue::start().await.unwrap();
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+        let run = RunIdentity { run_id: "nl_20261207_000000Z_5e3a0001".into(), config_hash: "cafe".into() };
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+        let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+        let store = ledger.store().clone();
+        let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
+        ecfg.dexscreener.enabled = false;
+        ecfg.cex_tickers.enabled = false;
+        let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+        let mut services = nl_runtime::Pipeline::new(Arc::clone(&bus));
+        services.spawn_service(Box::new(enricher));
+        services.spawn_service(Box::new(ledger));
+        Self { venue, bus, store, run, services, _dir: dir }
+    }
+
+    /// A collector over Binance spot and announcements, state in the ledger (a fresh one is a restart).
+    fn collector(&self) -> Collector {
+        let mut cfg = SourcesConfig::defaults().only(&["binance_spot", "binance_announcements"]);
+        for name in ["binance_spot", "binance_announcements"] {
+            let c = cfg.get_mut(name).unwrap();
+            (c.base_url, c.rate_per_sec, c.burst) = (self.venue.base_url(), 1_000.0, 1_000.0);
+        }
+        let budgets = BudgetRegistry::new(cfg.budget_configs().unwrap(), BudgetConfig::new(1_000.0, 1_000.0)).unwrap();
+        let sources: Vec<Arc<dyn Source>> = build_sources_for_run(&cfg, &budgets, &|_| None, &self.run.run_id).unwrap();
+        Collector::new(sources, nl_runtime::ledger_state::embedded_ctx(&self.bus, &self.store, &self.run))
+    }
+
+    /// One cycle with these bodies; waits until the ledger stored everything the cycle published.
+    async fn cycle(&mut self, c: &Collector, list: &str, feed: &str) -> BTreeMap<String, PollReport> {
+        self.venue.set(SPOT, MockResponse::json(list));
+        self.venue.set(CMS, MockResponse::json(feed));
+        let reports = c.poll_all_once(chrono::Utc::now()).await;
+        self.services.drain(Duration::from_secs(20), |_| {}).await.unwrap();
+        reports.into_iter().map(|r| (r.source.clone(), r)).collect()
+    }
+
+    async fn assets_of(&self, kind: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT asset_id FROM events WHERE type = ? ORDER BY asset_id").bind(kind).fetch_all(self.store.reader().pool()).await.unwrap()
+    }
+
+    async fn query(&self, sql: &'static str) -> Vec<String> {
+        sqlx::query_scalar(sql).fetch_all(self.store.reader().pool()).await.unwrap()
+    }
+
+    async fn stop(self) {
+        assert!(self.services.stop().await.is_empty(), "no service failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_new_listings_are_discovered_and_delistings_are_not_listings() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+
+    // 1. Baseline: every instrument is a known asset; the feed's old articles are not new.
+    let r = p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    assert!(r.values().all(PollReport::ok) && r.values().all(|r| r.new == 0), "{r:?}");
+
+    // 2. New listings plus everything that must not be one: FLAP halts, GONE and BYE vanish, TON gets a
+    //    USDC pair, and the listings feed carries a delisting title, a known coin and a two-coin listing.
+    let mut list = vec![("ETHBTC", "ETH", "BTC", "TRADING"), ("TONUSDT", "TON", "USDT", "TRADING"), ("FLAPUSDT", "FLAP", "USDT", "BREAK")];
+    list.extend([("TONUSDC", "TON", "USDC", "TRADING"), ("NEWUSDT", "NEW", "USDT", "TRADING")]);
+    let feed = articles(&[
+        ("a-delist", "Binance Will Delist BYE on 2026-12-20"),
+        ("a-known", "Binance Will List Toncoin (TON)"),
+        ("a-two", "Binance Will List Amp (AMP) and PlayDapp (PLA)"),
+    ]);
+    let r = p.cycle(&c, &exchange_info(&list), &feed).await;
+    assert!(r.values().all(PollReport::ok), "{r:?}");
+
+    // 3. The flapped instrument trades again, GONE comes back; restart the collector (state in the DB).
+    let c = p.collector();
+    let mut list = vec![("ETHBTC", "ETH", "BTC", "TRADING"), ("TONUSDT", "TON", "USDT", "TRADING"), ("FLAPUSDT", "FLAP", "USDT", "TRADING")];
+    list.extend([("TONUSDC", "TON", "USDC", "TRADING"), ("NEWUSDT", "NEW", "USDT", "TRADING"), ("GONEUSDT", "GONE", "USDT", "TRADING")]);
+    p.cycle(&c, &exchange_info(&list), &feed).await;
+    // BYE stays gone: its third missing poll makes it a delisting too (the announcement already did).
+    list.retain(|(s, ..)| *s != "GONEUSDT");
+    p.cycle(&c, &exchange_info(&list), &feed).await;
+    p.cycle(&c, &exchange_info(&list), &feed).await;
+
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:AMP", "cex:binance:NEW", "cex:binance:PLA"], "discovered = the new listings, each once");
+    let delisted = p.query("SELECT DISTINCT asset_id FROM events WHERE type = 'asset.delisted' ORDER BY asset_id").await;
+    assert_eq!(delisted, ["cex:binance:BYE"], "GONE was gone for two polls only: a flap");
+    let reasons = p.query("SELECT json_extract(meta, '$.reason') || ':' || coalesce(json_extract(meta, '$.announcement_id'), '') || ':' || coalesce(json_extract(meta, '$.scheduled_at'), '') FROM events WHERE type = 'asset.delisted' ORDER BY 1").await;
+    assert_eq!(reasons, ["announcement:a-delist:2026-12-20T00:00:00Z", "vanished::"], "{reasons:?}");
+    let rows = p.query("SELECT asset_id FROM assets ORDER BY asset_id").await;
+    assert_eq!(rows, ["cex:binance:AMP", "cex:binance:NEW", "cex:binance:PLA"], "no known or delisted asset became a row");
+    let fresh = p.query("SELECT asset_id FROM v_assets_new ORDER BY asset_id").await;
+    assert_eq!(fresh, rows, "known assets are not in v_assets_new");
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_implausible_first_snapshot_is_not_a_baseline() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    // Binance answering `{}` (no `symbols`), then an empty list: outages, kept raw, no baseline.
+    let r = p.cycle(&c, "{}", &articles(&[])).await;
+    assert!(!r["binance_spot"].ok(), "{r:?}");
+    let r = p.cycle(&c, &exchange_info(&[]), &articles(&[])).await;
+    assert!(r["binance_spot"].errors[0].contains("implausible snapshot"), "{r:?}");
+    assert!(p.store.reader().get_cursor("binance_spot").await.unwrap().is_none(), "the baseline did not move");
+    // The venue comes back: that is the baseline, and nothing in it is new.
+    let r = p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 0, "{r:?}");
+    // Half the list gone at once is an outage too; the full list after it changes nothing.
+    let r = p.cycle(&c, &exchange_info(&BASELINE[..2]), &articles(&[])).await;
+    assert!(r["binance_spot"].errors[0].contains("down from 5"), "{r:?}");
+    p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    assert!(p.assets_of("asset.discovered").await.is_empty());
+    let kept = p.query("SELECT parse_error FROM raw_events WHERE source = 'binance_spot' AND parse_error IS NOT NULL ORDER BY observed_at").await;
+    assert_eq!(kept.len(), 3, "every implausible response is kept with its error: {kept:?}");
+    p.stop().await;
+}
