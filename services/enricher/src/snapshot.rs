@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use nl_adapters::cex::Ticker;
 use nl_adapters::cex::ticker_client::TickerRef;
 use nl_adapters::dex::DexPool;
-use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, Snapshot, Ts};
+use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, NO_MARKET_SOURCE, Snapshot, Ts};
 
 /// `source` of snapshots built from DexScreener pairs.
 pub const DEXSCREENER: &str = "dexscreener";
@@ -56,18 +56,37 @@ pub fn carried_snapshot(obs: &ListingObservation, asset: &AssetId) -> Option<Sna
 /// observation gives neither time. No market value is invented.
 #[must_use]
 pub fn cex_age_snapshot(obs: &ListingObservation, asset: &AssetId, observed_at: Ts) -> Option<Snapshot> {
-    let listed = obs.scheduled_at.or(obs.source_published_at)?;
-    Some(cex_snapshot(asset, observed_at, Some((observed_at - listed).num_minutes()), obs.raw_event_id.clone()))
+    let age = listed_age(obs, observed_at)?;
+    Some(cex_snapshot(asset, observed_at, Some(age), obs.raw_event_id.clone()))
+}
+
+/// Minutes from the observation's scheduled trading start (or, without one, its publication time) to `at`.
+fn listed_age(obs: &ListingObservation, at: Ts) -> Option<i64> {
+    obs.scheduled_at.or(obs.source_published_at).map(|listed| (at - listed).num_minutes())
 }
 
 /// A CEX listing snapshot with only its age: every market value NULL until a ticker fills price and volume
 /// (FDV, liquidity and holders are never known for a CEX pair).
 #[must_use]
 pub fn cex_snapshot(asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
+    blank_snapshot(CEX, asset, observed_at, age_minutes, raw_event_id)
+}
+
+/// The snapshot of an observation nothing gave market data for (no pool carried, no pair found, the lookup
+/// failed, or no ticker for the venue): every value NULL, the age from the observation's times when it
+/// has one. It is published all the same, so the asset is evaluated (its facts are unknown) and the gate
+/// rejects it with `NO_MARKET_DATA` until data arrives. CEX assets keep their source, [`CEX`].
+#[must_use]
+pub fn no_data_snapshot(obs: &ListingObservation, asset: &AssetId) -> Snapshot {
+    let source = if matches!(asset, AssetId::Cex { .. }) { CEX } else { NO_MARKET_SOURCE };
+    blank_snapshot(source, asset, obs.emitted_at, listed_age(obs, obs.emitted_at), obs.raw_event_id.clone())
+}
+
+fn blank_snapshot(source: &str, asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
     Snapshot {
         asset_id: asset.clone(),
         observed_at,
-        source: CEX.to_string(),
+        source: source.to_string(),
         price_usd: None,
         fdv_usd: None,
         market_cap_usd: None,

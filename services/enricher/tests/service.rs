@@ -180,7 +180,11 @@ async fn rate_limited_lookup_still_upserts_records_the_response_and_acks() {
     assert!(wait_until(T, || async { svc.stats.errors_at(Stage::Fetch) == 1 && svc.stats.snapshot().published >= 1 }).await);
     assert!(wait_until(T, || async { bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await);
     assert_eq!(read_all(&bus, "nl.evt.asset.upserted").await.len(), 1);
-    assert!(read_all(&bus, "nl.evt.snapshot.recorded").await.is_empty());
+    // No market data yet: the asset is still evaluated, from a snapshot whose every market value is NULL.
+    let snaps: Vec<Snapshot> = read_all(&bus, "nl.evt.snapshot.recorded").await.into_iter().map(|e| serde_json::from_value(e.meta).unwrap()).collect();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].source, "none");
+    assert!(snaps[0].price_usd.is_none() && snaps[0].liquidity_usd.is_none() && snaps[0].volume_24h_usd.is_none() && snaps[0].holders.is_none());
     let raws = read_all(&bus, "nl.raw.>").await;
     assert_eq!(raws.len(), 1, "the 429 response is kept");
     let raw: RawEvent = serde_json::from_value(raws[0].meta.clone()).unwrap();
