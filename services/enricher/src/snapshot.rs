@@ -243,6 +243,38 @@ mod tests {
     }
 
     #[test]
+    fn no_data_snapshot_has_every_market_value_null() {
+        let t = at();
+        let obs = ListingObservation {
+            source: "binance_spot".into(),
+            venue: "binance".into(),
+            kind: ObservationKind::CexInstrument,
+            change: ChangeKind::New,
+            asset_id: AssetId::parse("cex:binance:NEW").expect("id"),
+            symbol: "NEW".into(),
+            name: None,
+            base: None,
+            quote: None,
+            instrument_id: "NEWUSDT".into(),
+            status: None,
+            source_published_at: None,
+            scheduled_at: None,
+            first_observed_at: t,
+            emitted_at: t,
+            raw_event_id: Some("raw".into()),
+            details: serde_json::Value::Null,
+        };
+        let s = no_data_snapshot(&obs, &obs.asset_id);
+        assert_eq!((s.source.as_str(), s.age_minutes, s.observed_at, s.raw_event_id.as_deref()), (CEX, None, t, Some("raw")));
+        assert!(s.price_usd.is_none() && s.fdv_usd.is_none() && s.market_cap_usd.is_none() && s.liquidity_usd.is_none());
+        assert!(s.volume_24h_usd.is_none() && s.holders.is_none());
+        let linked = AssetId::parse("bsc:0x00000000000000000000000000006a7e00000002").expect("id");
+        let published = ListingObservation { source_published_at: Some(t - chrono::Duration::minutes(45)), ..obs };
+        let s = no_data_snapshot(&published, &linked);
+        assert_eq!((s.source.as_str(), s.age_minutes), (NO_MARKET_SOURCE, Some(45)), "an on-chain asset without a pool yet");
+    }
+
+    #[test]
     fn only_usd_quotes_give_usd_values() {
         let t = Ticker { instrument_id: None, last: Decimal::from_str("0.4187").ok(), quote_volume_24h: Decimal::from_str("5841232.918347").ok() };
         let usdt = TickerRef { venue: "okx".into(), instrument_id: "NEWT-USDT".into(), quote: "USDT".into() };
