@@ -65,6 +65,8 @@ impl BatchHandler for Enriching {
         let core = &self.0;
         let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
+        // Sources that had seen each observation's asset by then (so the count does not depend on batching).
+        let seen: Vec<u32> = observations.iter().map(|o| core.saw(&asset_of(o), &o.source)).collect();
         let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
         // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
         let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
@@ -138,10 +140,12 @@ impl BatchHandler for Enriching {
         let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
-            .map(|o| {
+            .zip(&seen)
+            .map(|(o, n)| {
                 after.snapshots += o.snapshots.len();
                 after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
-                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
+                let counts = o.snapshots.iter().map(|s| (s.asset_id.clone(), *n)).collect();
+                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols, &counts).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
             })
             .collect();
         after.observations = observations;
@@ -171,13 +175,14 @@ impl Enriching {
 
 impl Core {
     /// The messages of one observation (or one scheduler round): raw captures, then the upsert, then
-    /// snapshots (named with the symbols seen).
+    /// snapshots (named with the symbols seen, stamped with the number of sources that saw the asset).
     pub(crate) fn encode<'a>(
         &self,
         raws: Vec<RawEvent>,
         events: impl Iterator<Item = &'a Envelope>,
         snapshots: &[Snapshot],
         symbols: &HashMap<AssetId, String>,
+        source_counts: &HashMap<AssetId, u32>,
     ) -> Result<Vec<Message>, EnricherError> {
         let mut msgs = raw_messages(&raws, &self.run);
         let envelope = |env: &Envelope| {
@@ -188,7 +193,8 @@ impl Core {
             msgs.push(envelope(env)?);
         }
         for s in snapshots {
-            let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), &self.run.run_id, &self.run.config_hash)
+            let count = source_counts.get(&s.asset_id).copied();
+            let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), count, &self.run.run_id, &self.run.config_hash)
                 .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
             msgs.push(envelope(&env)?);
         }

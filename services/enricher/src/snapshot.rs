@@ -23,12 +23,16 @@ pub fn snapshot_event_id(s: &Snapshot) -> EventId {
     EventId::derive(EventType::SnapshotRecorded, &[&s.asset_id.to_string(), &at, &s.source])
 }
 
-/// The `snapshot.recorded` envelope of `s`, stamped with its observation time.
+/// The `snapshot.recorded` envelope of `s`, stamped with its observation time and, when known, how many
+/// sources had seen the asset (`meta.source_count`).
 ///
 /// # Errors
 /// `serde_json::Error` if the snapshot cannot be encoded (it is plain data, so this does not happen).
-pub fn snapshot_envelope(s: &Snapshot, symbol: Option<&str>, run_id: &str, config_hash: &str) -> Result<Envelope, serde_json::Error> {
-    let meta = serde_json::to_value(s)?;
+pub fn snapshot_envelope(s: &Snapshot, symbol: Option<&str>, source_count: Option<u32>, run_id: &str, config_hash: &str) -> Result<Envelope, serde_json::Error> {
+    let mut meta = serde_json::to_value(s)?;
+    if let (Some(n), Some(obj)) = (source_count, meta.as_object_mut()) {
+        obj.insert("source_count".into(), n.into());
+    }
     let mut env = Envelope::new(EventType::SnapshotRecorded, &[], s.observed_at, run_id, config_hash, meta)
         .with_asset(s.asset_id.to_string())
         .with_source(s.source.clone());
@@ -208,7 +212,8 @@ mod tests {
         let c = pool_snapshot(stonk, at() + chrono::Duration::seconds(60), None, None).expect("snap");
         assert_eq!(snapshot_event_id(&a), snapshot_event_id(&b));
         assert_ne!(snapshot_event_id(&a), snapshot_event_id(&c));
-        let env = snapshot_envelope(&a, Some("STONK"), "run", "hash").expect("env");
+        let env = snapshot_envelope(&a, Some("STONK"), Some(2), "run", "hash").expect("env");
+        assert_eq!(env.meta["source_count"], 2);
         assert_eq!(env.chain.as_deref(), Some("solana"));
         assert_eq!(serde_json::from_value::<Snapshot>(env.meta).expect("meta"), a);
     }

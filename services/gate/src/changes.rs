@@ -10,9 +10,7 @@
 //! decision is remembered only once it was published ([`LastDecisions::commit`]); a batch that failed to
 //! publish is forgotten ([`LastDecisions::discard`]), so its redelivery decides again.
 
-use std::collections::{HashMap, VecDeque};
-
-use nl_domain::{Decision, GateDecision};
+use nl_domain::{BoundedMap, Decision, GateDecision};
 
 /// What makes two decisions of one asset the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +33,7 @@ impl DecisionKey {
 /// The last published decision per asset, plus the decisions of the batch being published.
 #[derive(Debug)]
 pub struct LastDecisions {
-    max_assets: usize,
-    last: HashMap<String, DecisionKey>,
-    order: VecDeque<String>,
+    last: BoundedMap<String, DecisionKey>,
     pending: Vec<(String, DecisionKey)>,
 }
 
@@ -45,7 +41,7 @@ impl LastDecisions {
     /// An empty set remembering at most `max_assets` assets.
     #[must_use]
     pub fn new(max_assets: usize) -> Self {
-        Self { max_assets: max_assets.max(1), last: HashMap::new(), order: VecDeque::new(), pending: Vec::new() }
+        Self { last: BoundedMap::new(max_assets), pending: Vec::new() }
     }
 
     /// Whether `d` differs from its asset's last decision (published, or pending in this batch); if so it
@@ -64,13 +60,7 @@ impl LastDecisions {
     /// The staged decisions were published: remember them.
     pub fn commit(&mut self) {
         for (asset, key) in std::mem::take(&mut self.pending) {
-            if self.last.insert(asset.clone(), key).is_none() {
-                self.order.push_back(asset);
-                while self.last.len() > self.max_assets {
-                    let Some(old) = self.order.pop_front() else { break };
-                    self.last.remove(&old);
-                }
-            }
+            self.last.insert(asset, key);
         }
     }
 

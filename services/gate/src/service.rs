@@ -1,13 +1,14 @@
 //! The gate service: a durable pull consumer on `nl.evt.score.computed` that runs [`decide`] and
 //! publishes `candidate.promoted` / `candidate.rejected` (meta = [`GateDecision`]).
 //!
-//! Stateless by construction: the score event carries the evaluation and the snapshot it was computed
-//! from ([`ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
+//! Each decision needs nothing but its score event: it carries the evaluation and the snapshot it was
+//! computed from ([`ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
 //! and its event id derives from asset, inputs, rule-set version and config hash, so re-deriving from the
 //! same events gives byte-identical decisions. L5 is final: nothing but the score event is an input.
 //!
 //! Decide only on change: a decision equal to the asset's last published one is not re-emitted (counted
-//! as `unchanged`; see [`crate::changes`]). Score events of one asset are decided in order (the asset is
+//! as `unchanged`; see [`crate::changes`]); that memory is the service's only state, and it decides
+//! what is published, never what a decision says. Score events of one asset are decided in order (the asset is
 //! the order key).
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -16,9 +16,9 @@
 //! Sources that disagree on the price beyond a tolerance are recorded ([`SourceDisagreement`]) and become
 //! the `source_disagreement` check (see [`disagreement_check`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 
-use nl_domain::{AssetId, CheckCode, Decimal, NO_MARKET_SOURCE, RiskCheck, Snapshot, Ts, Verdict};
+use nl_domain::{AssetId, BoundedMap, CheckCode, Decimal, NO_MARKET_SOURCE, RiskCheck, Snapshot, Ts, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// One source's latest snapshot of an asset, with its event id and the source count it was stamped with.
@@ -32,30 +32,18 @@ pub struct Member {
 /// The latest snapshot per source of the most recently seen assets (bounded: the least recently updated
 /// asset is forgotten first; its next snapshot starts a new view).
 #[derive(Debug)]
-pub struct SourceSnapshots {
-    max_assets: usize,
-    by_asset: HashMap<AssetId, BTreeMap<String, Member>>,
-    order: VecDeque<AssetId>,
-}
+pub struct SourceSnapshots(BoundedMap<AssetId, BTreeMap<String, Member>>);
 
 impl SourceSnapshots {
     /// An empty set holding at most `max_assets` assets.
     #[must_use]
     pub fn new(max_assets: usize) -> Self {
-        Self { max_assets: max_assets.max(1), by_asset: HashMap::new(), order: VecDeque::new() }
+        Self(BoundedMap::new(max_assets))
     }
 
     /// Keeps `m` unless its source already has a later snapshot of the asset; returns the asset's members.
     pub fn add(&mut self, m: Member) -> Vec<Member> {
-        let asset = m.snapshot.asset_id.clone();
-        if !self.by_asset.contains_key(&asset) {
-            while self.by_asset.len() >= self.max_assets {
-                let Some(old) = self.order.pop_front() else { break };
-                self.by_asset.remove(&old);
-            }
-            self.order.push_back(asset.clone());
-        }
-        let members = self.by_asset.entry(asset).or_default();
+        let members = self.0.get_or_insert_with(m.snapshot.asset_id.clone(), BTreeMap::new);
         let newer = |kept: &Member| (m.snapshot.observed_at, m.event_id.as_str()) > (kept.snapshot.observed_at, kept.event_id.as_str());
         match members.get(&m.snapshot.source) {
             Some(kept) if !newer(kept) => {}

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod asset_id;
+pub mod bounded;
 pub mod check_code;
 pub mod decimal;
 pub mod envelope;
@@ -15,6 +16,7 @@ mod wire_enum;
 pub mod stored;
 
 pub use asset_id::{AssetId, ChainFamily};
+pub use bounded::BoundedMap;
 pub use check_code::CheckCode;
 pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
