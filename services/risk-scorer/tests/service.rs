@@ -275,3 +275,52 @@ async fn undecodable_snapshot_is_dead_lettered() {
     assert!(ok, "poison is terminated, not redelivered forever");
     assert_eq!(h.stop().await.poison, 1);
 }
+
+/// `snapshot_env` from another source, with a price, observed `secs` after 11:59.
+fn source_snapshot(asset: &AssetId, source: &str, price: &str, secs: i64) -> Envelope {
+    let mut env = snapshot_env(asset, None);
+    let at = env.ts + chrono::Duration::seconds(secs);
+    env.meta["source"] = source.into();
+    env.meta["price_usd"] = price.into();
+    env.meta["observed_at"] = serde_json::to_value(at).unwrap();
+    let mut out = Envelope::new(EventType::SnapshotRecorded, &[&asset.to_string(), source], at, "run", "cfg", env.meta).with_asset(asset.to_string());
+    out.ts = at;
+    out
+}
+
+/// Issue 15: two sources' snapshots of one asset are scored as one merged view, whichever arrives first;
+/// their price disagreement is a failed `source_disagreement` check listed in `disagreements`.
+#[tokio::test]
+async fn two_sources_are_one_merged_view_in_either_order() {
+    let mut last = Vec::new();
+    for reversed in [false, true] {
+        let h = start(300).await;
+        let asset = script_golden(&h.script, "fine_evm");
+        let mut snaps = vec![source_snapshot(&asset, "geckoterminal", "0.52", 0), source_snapshot(&asset, "dexscreener", "0.0003798", 0)];
+        if reversed {
+            snaps.reverse();
+        }
+        for s in &snaps {
+            h.core.evaluate_envelope(s).await.unwrap();
+        }
+        // The second evaluation of the asset: once more the first snapshot (a redelivery), now merged.
+        let out = h.core.evaluate_envelope(&snaps[0]).await.unwrap();
+        let sc = ScoreComputed::from_meta(&out.score.meta).unwrap();
+        let view = sc.snapshot.clone().unwrap();
+        assert_eq!(view.source, "dexscreener+geckoterminal");
+        assert_eq!(sc.source_count, 2, "both sources count");
+        let merged = sc.merged.clone().unwrap();
+        let mut ids: Vec<String> = snaps.iter().map(|s| s.event_id.0.clone()).collect();
+        ids.sort();
+        assert_eq!(merged.snapshots, ids);
+        assert_eq!(merged.provenance.get("price_usd").map(String::as_str), Some("dexscreener"), "same time: by source name");
+        assert_eq!(sc.evaluation.disagreements, vec![nl_domain::CheckCode::SourceDisagreement]);
+        let check = sc.evaluation.checks.iter().find(|c| c.code == "source_disagreement").unwrap();
+        assert_eq!((check.verdict, check.severity), (Verdict::Fail, 50));
+        assert!(sc.record.reason.contains("source disagreement failed (-35.0)"), "{}", sc.record.reason);
+        last.push((sc.record, sc.evaluation, view));
+        h.stop().await;
+    }
+    let (a, b) = (&last[0], &last[1]);
+    assert_eq!(a, b, "the merged view, evaluation and score do not depend on the order");
+}
