@@ -25,6 +25,7 @@ mod runs;
 pub mod service;
 pub mod store;
 mod typed;
+pub mod views;
 mod writer;
 
 pub use apply::{ApplyOutcome, InvalidEvent};

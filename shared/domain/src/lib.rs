@@ -13,6 +13,7 @@ pub mod read;
 pub mod records;
 mod wire_enum;
 pub mod stored;
+pub mod views;
 
 pub use asset_id::{AssetId, ChainFamily};
 pub use check_code::CheckCode;
@@ -23,6 +24,7 @@ pub use event_type::EventType;
 pub use events::{AiMeta, AssetChanged, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
+pub use views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{
     AssetUpsert, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };
