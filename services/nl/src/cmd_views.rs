@@ -92,17 +92,19 @@ fn cut(s: &str, n: usize) -> String {
 /// The listings as an aligned text table.
 #[must_use]
 pub fn table(rows: &[Listing], candidates: bool) -> String {
+    // The symbol column is as wide as the widest symbol (up to 40), so a symbol is shown whole.
+    let sw = rows.iter().map(|l| clean(&l.symbol).chars().count()).max().unwrap_or(6).clamp(6, 40);
     let mut out = format!(
-        "{:<19}  {:<12} {:<20} {:<10} {:<16} {:>10} {:>12} {:>7}  {:<9} {:<8} {}\n",
+        "{:<19}  {:<sw$} {:<20} {:<10} {:<16} {:>10} {:>12} {:>7}  {:<9} {:<8} {}\n",
         "first seen (UTC)", "symbol", "name", "chain", "venue", "latency", "liquidity", "score", "decision", "risk P/F/U", if candidates { "why" } else { "asset id" }
     );
     for l in rows {
         let risk = l.risk.map_or_else(|| "-".into(), |r| format!("{}/{}/{}", r.pass, r.fail, r.unknown));
         let last = if candidates { l.reason_codes.join(",") } else { l.asset_id.to_string() };
         out.push_str(&format!(
-            "{:<19}  {:<12} {:<20} {:<10} {:<16} {:>10} {:>12} {:>7}  {:<9} {:<10} {}\n",
+            "{:<19}  {:<sw$} {:<20} {:<10} {:<16} {:>10} {:>12} {:>7}  {:<9} {:<10} {}\n",
             l.first_seen_at.format("%Y-%m-%d %H:%M:%S"),
-            cut(&l.symbol, 12),
+            cut(&l.symbol, 40),
             cut(l.name.as_deref().unwrap_or(""), 20),
             cut(l.chain.as_deref().unwrap_or(l.kind.as_str()), 10),
             cut(&l.venues.join(","), 16),

@@ -46,7 +46,7 @@ pub fn time_series(title: &str, points: &[(Ts, f64)]) -> Option<String> {
             .ok()?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(BG)
             .bold_line_style(GRID)
             .axis_style(GRID)
             .label_style(label_style(11))
