@@ -39,7 +39,7 @@ pub async fn reader(cfg: &NlConfig, from: &ReadFrom) -> anyhow::Result<Arc<dyn L
 
 fn db_path(cfg: &NlConfig, out_dir: Option<&PathBuf>) -> PathBuf {
     match out_dir {
-        Some(dir) => nl_config::StorageConfig { out_dir: dir.clone(), ..cfg.storage.clone() }.db_path(),
+        Some(dir) => nl_config::StorageConfig { out_dir: dir.clone() }.db_path(),
         None => cfg.ledger.db_path.clone(),
     }
 }
