@@ -67,12 +67,22 @@ pub async fn list(loaded: &Loaded<NlConfig>, args: &ListArgs, candidates: bool) 
     let q = query(args, candidates)?;
     let reader = reader(&loaded.config, &args.from).await?;
     let rows = reader.listings(&q).await.context("reading listings")?;
-    match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Csv => print!("{}", nl_web::csv::listings_csv(&rows)),
-        OutputFormat::Table => print!("{}", table(&rows, candidates)),
-    }
+    emit(&match args.format {
+        OutputFormat::Json => serde_json::to_string_pretty(&rows)? + "\n",
+        OutputFormat::Csv => nl_web::csv::listings_csv(&rows),
+        OutputFormat::Table => table(&rows, candidates),
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to stdout; a reader that went away (`nl list | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e).context("writing to stdout")),
+        _ => Ok(()),
+    }
 }
 
 fn dash<T: ToString>(v: Option<T>) -> String {
@@ -131,11 +141,7 @@ pub async fn show(loaded: &Loaded<NlConfig>, asset_id: &str, json: bool, from: &
         eprintln!("error: no asset {asset} in the ledger");
         return Ok(ExitCode::from(1));
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
-    } else {
-        print!("{}", detail_text(&d));
-    }
+    emit(&if json { serde_json::to_string_pretty(&d)? + "\n" } else { detail_text(&d) })?;
     Ok(ExitCode::SUCCESS)
 }
 
