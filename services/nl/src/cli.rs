@@ -274,6 +274,10 @@ pub enum BenchTarget {
     Pipeline,
     /// Raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from a generated set of raw events.
     Rederive,
+    /// The web dashboard on `--events` assets (10 ledger events each): p50/p95 render of the listings, filtered,
+    /// candidates and asset pages over loopback HTTP next to the bare listings query, and the SSE delay from
+    /// a ledger commit to its row on an open live stream.
+    Web,
     /// Bytes written per listing (DB + events.jsonl) by `nl demo --cycles 20` and by a re-derivation of `--events`
     /// generated listings, next to the Python reference (scripts/bench/pyref.py) on as many listings, with breakdowns.
     Bytes,

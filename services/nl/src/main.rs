@@ -6,6 +6,7 @@ mod bench;
 mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
+mod bench_web;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
