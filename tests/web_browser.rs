@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nl_domain::{AssetId, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, ObservationKind, Sighting, Snapshot, Ts};
+use nl_domain::{AssetId, Decimal, Decision, Envelope, EventType, GateDecision, Snapshot, Ts};
 use serde_json::Value;
 use support::webdriver::{Browser, http};
 
 const EVIL: &str = "<script>alert(1)</script>";
 const EVIL_ID: &str = "cex:okx:EVIL";
+const RUN: &str = "nl_20261207_000000Z_webtest0";
 
 fn shots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web_browser");
@@ -28,30 +29,16 @@ fn shots_dir() -> PathBuf {
 }
 
 fn env(kind: EventType, parts: &[&str], ts: Ts, asset: &str, meta: Value) -> Envelope {
-    Envelope::new(kind, parts, ts, "nl_20261207_000000Z_webtest0", "webtest", meta).with_asset(asset).with_source("okx_spot")
+    Envelope::new(kind, parts, ts, RUN, "webtest", meta).with_asset(asset).with_source("okx_spot")
 }
 
-/// A CEX listing as the enricher announces it: `asset.upserted` with one OKX sighting.
+/// A CEX listing as the enricher announces it: `asset.upserted` with one OKX sighting, published 2 s before.
 fn listing(asset: &str, symbol: &str, name: &str, ts: Ts) -> Envelope {
-    let up = AssetUpsert {
-        asset_id: AssetId::parse(asset).expect("id"),
-        symbol: symbol.into(),
-        name: Some(name.into()),
-        chain: None,
-        address: None,
-        sighting: Sighting {
-            source: "okx_spot".into(),
-            venue: "okx".into(),
-            kind: ObservationKind::CexInstrument,
-            instrument_id: format!("{symbol}-USDT"),
-            status: Some("live".into()),
-            source_published_at: Some(ts - chrono::Duration::seconds(2)),
-            scheduled_at: None,
-            first_observed_at: ts,
-            pair: Value::Null,
-        },
-    };
-    env(EventType::AssetUpserted, &[asset, "okx_spot", &ts.to_rfc3339()], ts, asset, serde_json::to_value(up).expect("json"))
+    let mut up = nl_testkit::listing_upsert(asset, symbol, ts);
+    up.name = Some(name.into());
+    up.sighting.status = Some("live".into());
+    up.sighting.source_published_at = Some(ts - chrono::Duration::seconds(2));
+    nl_testkit::upsert_envelope(&up, RUN)
 }
 
 /// A liquid snapshot and a promoted decision whose reason code is attacker-shaped too.
@@ -127,7 +114,7 @@ fn dashboard_in_headless_chromium() {
     let store = rt.block_on(nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(db.clone()))).expect("ledger");
     let reader = rt.block_on(nl_ledger::SqliteReader::open(&db, 2)).expect("reader");
     let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::default());
-    let ctx = nl_bus::ServiceCtx::new(bus, nl_domain::RunIdentity { run_id: "nl_20261207_000000Z_webtest0".into(), config_hash: "webtest".into() });
+    let ctx = nl_bus::ServiceCtx::new(bus, nl_domain::RunIdentity { run_id: RUN.into(), config_hash: "webtest".into() });
     let cfg = nl_web::WebConfig { addr: "127.0.0.1:0".parse().expect("addr"), ..nl_web::WebConfig::default() };
     let web = rt.block_on(nl_web::WebService::bind(cfg, &ctx, Arc::new(reader))).expect("bind");
     let addr = web.local_addr().expect("addr").to_string();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nl_domain::{AssetId, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, LedgerReader, ListingQuery, ObservationKind, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
+use nl_domain::{AssetId, Decimal, Decision, Envelope, EventType, GateDecision, LedgerReader, ListingQuery, RiskEvaluation, ScoreRecord, Snapshot, Ts};
 use nl_ledger::{LedgerConfig, LedgerStore};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,26 +37,10 @@ fn asset_id(i: usize) -> String {
 fn asset_events(i: usize, t: Ts) -> anyhow::Result<Vec<Envelope>> {
     let id = asset_id(i);
     let asset = AssetId::parse(&id)?;
-    let dex = !id.starts_with("cex:");
-    let up = AssetUpsert {
-        asset_id: asset.clone(),
-        symbol: format!("TK{i}"),
-        name: Some(format!("Token {i}")),
-        chain: dex.then(|| "eth".to_string()),
-        address: dex.then(|| id.trim_start_matches("eth:").to_string()),
-        sighting: Sighting {
-            source: if dex { "geckoterminal".into() } else { "okx_spot".into() },
-            venue: if dex { "uniswap_v2".into() } else { "okx".into() },
-            kind: if dex { ObservationKind::DexPool } else { ObservationKind::CexInstrument },
-            instrument_id: format!("TK{i}"),
-            status: None,
-            source_published_at: Some(t - chrono::Duration::seconds(3)),
-            scheduled_at: None,
-            first_observed_at: t,
-            pair: Value::Null,
-        },
-    };
-    let mut out = vec![env(EventType::AssetUpserted, &[&id, "up"], t, &id, serde_json::to_value(up)?)];
+    let mut up = nl_testkit::listing_upsert(&id, &format!("TK{i}"), t);
+    up.name = Some(format!("Token {i}"));
+    up.sighting.source_published_at = Some(t - chrono::Duration::seconds(3));
+    let mut out = vec![nl_testkit::upsert_envelope(&up, RUN)];
     for k in 0..6_i64 {
         let at = t + chrono::Duration::minutes(k + 1);
         let s = Snapshot {
@@ -186,26 +170,8 @@ async fn sse_delays(addr: &str, store: &LedgerStore) -> anyhow::Result<Vec<Durat
     let mut xs = Vec::with_capacity(SSE_ROUNDS);
     for k in 0..SSE_ROUNDS {
         let id = format!("cex:okx:LIVE{k}");
-        let now = chrono::Utc::now();
-        let up = AssetUpsert {
-            asset_id: AssetId::parse(&id)?,
-            symbol: format!("LIVE{k}"),
-            name: None,
-            chain: None,
-            address: None,
-            sighting: Sighting {
-                source: "okx_spot".into(),
-                venue: "okx".into(),
-                kind: ObservationKind::CexInstrument,
-                instrument_id: format!("LIVE{k}-USDT"),
-                status: None,
-                source_published_at: None,
-                scheduled_at: None,
-                first_observed_at: now,
-                pair: Value::Null,
-            },
-        };
-        store.apply(vec![env(EventType::AssetUpserted, &[&id, "live"], now, &id, serde_json::to_value(up)?)]).await?;
+        let up = nl_testkit::listing_upsert(&id, &format!("LIVE{k}"), chrono::Utc::now());
+        store.apply(vec![nl_testkit::upsert_envelope(&up, RUN)]).await?;
         let committed = Instant::now();
         read_until(&mut s, &mut buf, &format!("data-id=\"{id}\""), &mut seen).await?;
         xs.push(committed.elapsed());
