@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use nl_bus::NatsConfig;
 
+pub mod webdriver;
+
 /// The repo's default config file.
 pub fn default_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml")

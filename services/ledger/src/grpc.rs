@@ -218,6 +218,15 @@ impl Ledger for LedgerGrpc {
         }))
     }
 
+    async fn view(&self, req: Request<pb::ViewRequest>) -> std::result::Result<Response<pb::ViewResponse>, Status> {
+        let req = req.into_inner();
+        let json = crate::views::answer(self.reader.pool(), &req.view, &req.query_json).await.map_err(|e| match e {
+            crate::views::ViewError::Request(m) => Status::invalid_argument(m),
+            crate::views::ViewError::Store(e) => status(&e),
+        })?;
+        Ok(Response::new(pb::ViewResponse { json }))
+    }
+
     async fn stats(&self, _req: Request<pb::StatsRequest>) -> std::result::Result<Response<pb::StatsResponse>, Status> {
         let s = self.reader.stats().await.map_err(|e| status(&e))?;
         let dead_letter_count = match &self.bus {

@@ -26,6 +26,7 @@ pub mod tags;
 pub mod service;
 pub mod store;
 mod typed;
+pub mod views;
 mod writer;
 
 pub use apply::{ApplyOutcome, InvalidEvent};

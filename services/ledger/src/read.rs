@@ -199,4 +199,29 @@ impl nl_domain::LedgerReader for SqliteReader {
             .map_err(|e| nl_domain::ReadError::Unavailable(e.to_string()))?;
         row.map(nl_domain::GateDecision::try_from).transpose()
     }
+
+    async fn listings(&self, query: &nl_domain::ListingQuery) -> std::result::Result<Vec<nl_domain::Listing>, nl_domain::ReadError> {
+        crate::views::listings(&self.pool, query).await.map_err(read_error)
+    }
+
+    async fn asset_detail(&self, asset: &nl_domain::AssetId) -> std::result::Result<Option<nl_domain::AssetDetail>, nl_domain::ReadError> {
+        crate::views::asset_detail(&self.pool, asset).await.map_err(read_error)
+    }
+
+    async fn sources(&self) -> std::result::Result<Vec<nl_domain::SourceHealth>, nl_domain::ReadError> {
+        crate::views::sources(&self.pool).await.map_err(read_error)
+    }
+
+    async fn runs(&self, limit: u32) -> std::result::Result<Vec<nl_domain::RunSummary>, nl_domain::ReadError> {
+        crate::views::runs(&self.pool, limit).await.map_err(read_error)
+    }
+
+    async fn change_mark(&self) -> std::result::Result<i64, nl_domain::ReadError> {
+        crate::views::change_mark(&self.pool).await.map_err(read_error)
+    }
+}
+
+/// A store failure as a read error: retryable failures are `Unavailable`, the rest `Corrupt`.
+pub(crate) fn read_error(e: LedgerError) -> nl_domain::ReadError {
+    if e.is_retryable() { nl_domain::ReadError::Unavailable(e.to_string()) } else { nl_domain::ReadError::Corrupt(e.to_string()) }
 }

@@ -11,7 +11,8 @@
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
 //! * `nl bench rederive`: raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from
 //!   a generated run of GeckoTerminal `new_pools` pages and the GoPlus/honeypot.is answers for their tokens;
-//! * `nl bench bytes` ([`crate::bench_bytes`]): bytes written per listing, next to the Python reference's.
+//! * `nl bench bytes` ([`crate::bench_bytes`]): bytes written per listing, next to the Python reference's;
+//! * `nl bench web` ([`crate::bench_web`]): dashboard page renders and SSE delay on a large ledger.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
         BenchTarget::Rederive => rederive(loaded, n).await?,
         BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
+        BenchTarget::Web => crate::bench_web::web(n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,9 @@ pub enum Command {
         /// On shutdown, give up draining after this many seconds (default: `[run] drain_timeout_secs`).
         #[arg(long)]
         drain_timeout_secs: Option<u64>,
+        /// Also serve the web dashboard on this address (e.g. 127.0.0.1:8088; `[web]` sets the rest).
+        #[arg(long)]
+        web: Option<std::net::SocketAddr>,
     },
     /// Re-derive assets, scores and decisions from raw_events alone (no network) into a scratch DB under
     /// runs/<new run id>/rederive/. With the same config the decisions equal the originals; compare with
@@ -118,6 +121,28 @@ pub enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// New listings, newest first, with their latest liquidity, score, decision and risk counts.
+    List(ListArgs),
+    /// Candidates (`v_assets_candidates`): latest decision promoted and liquidity at the minimum, with why.
+    Candidates(ListArgs),
+    /// One asset: identity, sources, snapshot, risk checks, score breakdown, decision and reasons, timeline.
+    Show {
+        /// Asset id: <chain>:<address> or cex:<venue>:<BASE>.
+        asset_id: String,
+        /// Print the detail as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        from: ReadFrom,
+    },
+    /// The web dashboard over an existing out dir, read-only (live: it shows new commits as they land).
+    Web {
+        /// Listen address (default `[web] addr`, loopback).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        from: ReadFrom,
+    },
     /// Go/no-go checks (config recorded, L6 blocked, no secrets, outputs writable, ids documented); exit 1 on any FAIL.
     Preflight {
         /// README that must document run_id and config_hash.
@@ -143,6 +168,57 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+}
+
+/// Where the views read the ledger.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReadFrom {
+    /// Read the DB under this out dir (e.g. a `nl demo` folder) instead of the configured one.
+    #[arg(long, conflicts_with = "ledger_url")]
+    pub out_dir: Option<PathBuf>,
+    /// Read through the ledger's gRPC API (distributed mode), e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    pub ledger_url: Option<String>,
+}
+
+/// Filters and format of `nl list` / `nl candidates`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only listings first seen within this long (90s, 30m, 1h, 2d, 1w) or since an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Chain slug, e.g. solana, eth, bsc.
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// A venue that saw it, e.g. okx, binance, raydium.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// cex or dex.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// promoted or rejected (the latest gate decision).
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// Minimum latest liquidity in USD.
+    #[arg(long)]
+    pub min_liquidity: Option<String>,
+    /// Case-insensitive text in the symbol, name or asset id.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub from: ReadFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +271,8 @@ pub enum ServiceName {
     Enricher,
     RiskScorer,
     Gate,
+    /// The web dashboard, reading the ledger over gRPC (`[serve] ledger_url`).
+    Web,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -216,6 +294,10 @@ pub enum BenchTarget {
     Pipeline,
     /// Raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from a generated set of raw events.
     Rederive,
+    /// The web dashboard on `--events` assets (10 ledger events each): p50/p95 render of the listings, filtered,
+    /// candidates and asset pages over loopback HTTP next to the bare listings query, and the SSE delay from
+    /// a ledger commit to its row on an open live stream.
+    Web,
     /// Bytes written per listing (DB + events.jsonl) by `nl demo --cycles 20` and by a re-derivation of `--events`
     /// generated listings, next to the Python reference (scripts/bench/pyref.py) on as many listings, with breakdowns.
     Bytes,

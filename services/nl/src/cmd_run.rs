@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use nl_config::Loaded;
 use nl_runtime::{ContinuousConfig, ContinuousOptions};
 
@@ -15,7 +15,7 @@ use crate::config::{BusMode, NlConfig};
 ///
 /// # Errors
 /// Bad settings, or a component that could not start (nothing is running yet then).
-pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_timeout_secs: Option<u64>) -> anyhow::Result<ExitCode> {
+pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_timeout_secs: Option<u64>, web: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
     let c = &loaded.config;
     if c.bus.mode != BusMode::Memory {
         bail!(
@@ -32,7 +32,16 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     }
     let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone() };
     let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
-    let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await?;
+    let dashboard = match web {
+        Some(addr) => Some(start_web(loaded, addr).await?),
+        None => None,
+    };
+    let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await;
+    if let Some((stop, task)) = dashboard {
+        stop.cancel();
+        let _ = task.await;
+    }
+    let out = out?;
     let m = &out.manifest;
     println!("run {} ({})", m.run_id, m.summary["status"].as_str().unwrap_or("?"));
     println!("config_hash {}", m.config_hash);
@@ -48,4 +57,26 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     }
     println!("manifest {}", out.manifest_path.display());
     Ok(if out.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Starts the dashboard of `nl run --web ADDR` over the run's DB (created first if needed), read-only.
+async fn start_web(loaded: &Loaded<NlConfig>, addr: std::net::SocketAddr) -> anyhow::Result<(nl_bus::CancellationToken, tokio::task::JoinHandle<()>)> {
+    let c = &loaded.config;
+    // The ledger creates the DB when the run starts; create it now so the dashboard can open it. The store
+    // is dropped at once: the run's ledger is the writer.
+    let store = nl_ledger::LedgerStore::open(&c.ledger).await.with_context(|| format!("opening database {}", c.ledger.db_path.display()))?;
+    let reader = std::sync::Arc::new(store.reader().clone());
+    drop(store);
+    let bus: std::sync::Arc<dyn nl_bus::Bus> = std::sync::Arc::new(nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig::default()));
+    let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
+    let svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
+    eprintln!("dashboard on http://{}/", svc.local_addr()?);
+    let stop = nl_bus::CancellationToken::new();
+    let token = stop.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = svc.serve(token).await {
+            tracing::error!(error = %e, "the dashboard stopped");
+        }
+    });
+    Ok((stop, task))
 }

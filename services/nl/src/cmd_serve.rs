@@ -80,6 +80,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
         export_sources(&registry, replica.counters());
         ready.store(true, Ordering::Relaxed);
         replica.run(stop.wait()).await;
+    } else if service == ServiceName::Web {
+        serve_web(cfg, run, &registry, &ready, &stop).await?;
     } else {
         let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
         serve_consumer(cfg, service, bus, run, &registry, &ready, &stop).await?;
@@ -88,6 +90,19 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
     let _ = http.await;
     tracing::info!(service = label, "Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `nl serve web`: the dashboard over the ledger's gRPC API (`[serve] ledger_url`); the bus is NATS.
+async fn serve_web(cfg: &NlConfig, run: nl_collector::RunIdentity, registry: &Arc<Registry>, ready: &AtomicBool, stop: &Stop) -> anyhow::Result<()> {
+    let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
+    let reader = crate::cmd_views::reader(cfg, &from).await?;
+    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
+    let web = nl_web::WebService::bind(cfg.web.clone(), &ServiceCtx::new(bus, run), reader).await.context("starting the dashboard")?;
+    tracing::info!(addr = %web.local_addr()?, "Dashboard.");
+    nl_bus::Service::register_metrics(&web, registry);
+    ready.store(true, Ordering::Relaxed);
+    web.serve(stop.token()).await?;
+    Ok(())
 }
 
 /// The services that consume the stream: build, start the service's own API if it has one (the ledger's
@@ -109,7 +124,7 @@ async fn serve_consumer(
         ServiceName::Enricher => Stage::Enricher,
         ServiceName::RiskScorer => Stage::RiskScorer,
         ServiceName::Gate => Stage::Gate,
-        ServiceName::Collector => anyhow::bail!("{} does not consume the stream", service_label(service)),
+        ServiceName::Collector | ServiceName::Web => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
     let token_env = cfg.serve.grpc_token_env.as_str();
     let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
@@ -169,6 +184,7 @@ pub(crate) fn service_label(service: ServiceName) -> &'static str {
         ServiceName::Enricher => "enricher",
         ServiceName::RiskScorer => "risk-scorer",
         ServiceName::Gate => "gate",
+        ServiceName::Web => "web",
     }
 }
 

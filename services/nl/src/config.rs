@@ -115,6 +115,8 @@ pub struct NlConfig {
     pub gate: GateServiceConfig,
     pub serve: ServeSection,
     pub run: RunSection,
+    /// The web dashboard (`nl web`, `nl serve web`, `nl run --web`).
+    pub web: nl_web::WebConfig,
 }
 
 impl NlConfig {

@@ -6,6 +6,7 @@ mod bench;
 mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
+mod bench_web;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
@@ -16,6 +17,7 @@ mod cmd_run;
 mod cmd_rederive;
 mod cmd_serve;
 mod cmd_status;
+mod cmd_views;
 mod config;
 
 use std::process::ExitCode;
@@ -123,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
-        Command::Run { checkpoint_secs, drain_timeout_secs } => cmd_run::run(&loaded, checkpoint_secs, drain_timeout_secs).await,
+        Command::Run { checkpoint_secs, drain_timeout_secs, web } => cmd_run::run(&loaded, checkpoint_secs, drain_timeout_secs, web).await,
         Command::Rederive { from_raw: _, run, out, drain_timeout_secs } => cmd_rederive::rederive(&loaded, run, out, drain_timeout_secs).await,
         Command::DiffRuns { a, b, db_a, db_b } => cmd_rederive::diff_runs(&loaded, &a, &b, db_a, db_b).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
@@ -135,6 +137,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::MockVenue { dir, port } => cmd_serve::mock_venue(dir, port).await,
         Command::Status => cmd_status::status(&loaded).await,
         Command::Demo { cycles, out_dir } => cmd_demo::demo(&loaded, cycles, out_dir).await,
+        Command::List(args) => cmd_views::list(&loaded, &args, false).await,
+        Command::Candidates(args) => cmd_views::list(&loaded, &args, true).await,
+        Command::Show { asset_id, json, from } => cmd_views::show(&loaded, &asset_id, json, &from).await,
+        Command::Web { addr, from } => cmd_views::web(&loaded, addr, &from).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench { target, events, runs } => bench::run(&loaded, target, events, runs).await,
     }

@@ -15,6 +15,7 @@ pub mod records;
 pub mod redact;
 mod wire_enum;
 pub mod stored;
+pub mod views;
 
 pub use asset_id::{AssetId, ChainFamily};
 pub use bounded::BoundedMap;
@@ -26,6 +27,7 @@ pub use event_type::EventType;
 pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, MergedFrom, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
+pub use views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{
     AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, NO_MARKET_SOURCE, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };

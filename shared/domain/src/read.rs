@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::views::{AssetDetail, Listing, ListingQuery, RunSummary, SourceHealth};
 use crate::{AssetId, GateDecision};
 
 /// Why a read failed.
@@ -25,4 +26,35 @@ pub trait LedgerReader: Send + Sync + 'static {
     /// # Errors
     /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
     async fn latest_decision(&self, asset: &AssetId) -> Result<Option<GateDecision>, ReadError>;
+
+    /// Listings matching `query`, newest first (at most `query.effective_limit()`).
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn listings(&self, query: &ListingQuery) -> Result<Vec<Listing>, ReadError>;
+
+    /// Everything known about `asset`, `None` when it is unknown.
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn asset_detail(&self, asset: &AssetId) -> Result<Option<AssetDetail>, ReadError>;
+
+    /// Health of every source that captured something, by source name.
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn sources(&self) -> Result<Vec<SourceHealth>, ReadError>;
+
+    /// The latest `limit` runs, newest first.
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn runs(&self, limit: u32) -> Result<Vec<RunSummary>, ReadError>;
+
+    /// A number that grows whenever the ledger commits an event (the last event's sequence number): live
+    /// views poll it to learn that something changed.
+    ///
+    /// # Errors
+    /// [`ReadError::Unavailable`] when the store cannot be read.
+    async fn change_mark(&self) -> Result<i64, ReadError>;
 }

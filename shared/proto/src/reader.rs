@@ -1,6 +1,7 @@
 //! [`LedgerReader`] over gRPC `Ledger`: how a service reads the ledger in distributed mode, where the
 //! ledger process is the only one that opens the database.
 
+use nl_domain::views::{AssetDetail, Listing, ListingQuery, RunSummary, SourceHealth};
 use nl_domain::{AssetId, GateDecision, LedgerReader, ReadError};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -27,6 +28,14 @@ impl GrpcLedgerReader {
     pub fn with_auth(channel: Channel, auth: AttachBearer) -> Self {
         Self { client: LedgerClient::with_interceptor(channel, auth) }
     }
+
+    /// One `Ledger.View` call, its JSON answer decoded.
+    async fn view<T: serde::de::DeserializeOwned>(&self, view: &str, query: &impl serde::Serialize) -> Result<T, ReadError> {
+        let query_json = serde_json::to_string(query).map_err(|e| ReadError::Corrupt(format!("view {view} query: {e}")))?;
+        let req = pb::ViewRequest { view: view.to_string(), query_json };
+        let resp = self.client.clone().view(req).await.map_err(|s| ReadError::Unavailable(format!("ledger View {view}: {s}")))?.into_inner();
+        serde_json::from_str(&resp.json).map_err(|e| ReadError::Corrupt(format!("ledger View {view} answer: {e}")))
+    }
 }
 
 #[async_trait::async_trait]
@@ -39,5 +48,25 @@ impl LedgerReader for GrpcLedgerReader {
             Err(s) => return Err(ReadError::Unavailable(format!("ledger GetLatest: {s}"))),
         };
         resp.decision.and_then(|d| d.decision).map(|d| GateDecision::try_from(d).map_err(|e| ReadError::Corrupt(format!("{asset}: {e}")))).transpose()
+    }
+
+    async fn listings(&self, query: &ListingQuery) -> Result<Vec<Listing>, ReadError> {
+        self.view("listings", query).await
+    }
+
+    async fn asset_detail(&self, asset: &AssetId) -> Result<Option<AssetDetail>, ReadError> {
+        self.view("asset_detail", &asset.to_string()).await
+    }
+
+    async fn sources(&self) -> Result<Vec<SourceHealth>, ReadError> {
+        self.view("sources", &()).await
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<RunSummary>, ReadError> {
+        self.view("runs", &limit).await
+    }
+
+    async fn change_mark(&self) -> Result<i64, ReadError> {
+        self.view("change_mark", &()).await
     }
 }

@@ -18,3 +18,50 @@ pub fn bench_envelopes(n: usize) -> Vec<Envelope> {
         })
         .collect()
 }
+
+/// A new listing as the enricher announces it: one sighting at `ts` (a CEX id is an OKX spot instrument, an
+/// on-chain id a Uniswap v2 pool seen by GeckoTerminal). Callers adjust fields (name, publication time).
+///
+/// # Panics
+/// When `asset` is not a valid asset id.
+#[must_use]
+pub fn listing_upsert(asset: &str, symbol: &str, ts: nl_domain::Ts) -> nl_domain::AssetUpsert {
+    let asset_id = nl_domain::AssetId::parse(asset).unwrap_or_else(|e| panic!("asset id {asset}: {e}"));
+    let onchain = asset.split_once(':').filter(|(chain, _)| *chain != "cex");
+    let (source, venue, kind) = match onchain {
+        Some(_) => ("geckoterminal", "uniswap_v2", nl_domain::ObservationKind::DexPool),
+        None => ("okx_spot", "okx", nl_domain::ObservationKind::CexInstrument),
+    };
+    nl_domain::AssetUpsert {
+        asset_id,
+        symbol: symbol.into(),
+        name: None,
+        chain: onchain.map(|(chain, _)| chain.to_string()),
+        address: onchain.map(|(_, address)| address.to_string()),
+        sighting: nl_domain::Sighting {
+            source: source.into(),
+            venue: venue.into(),
+            kind,
+            instrument_id: format!("{symbol}-USDT"),
+            status: None,
+            source_published_at: None,
+            scheduled_at: None,
+            first_observed_at: ts,
+            pair: serde_json::Value::Null,
+        },
+    }
+}
+
+/// The `asset.upserted` envelope of `up` in run `run_id`.
+///
+/// # Panics
+/// Never in practice: an `AssetUpsert` always serializes.
+#[must_use]
+pub fn upsert_envelope(up: &nl_domain::AssetUpsert, run_id: &str) -> Envelope {
+    let id = up.asset_id.to_string();
+    let at = up.sighting.first_observed_at;
+    let meta = serde_json::to_value(up).unwrap_or_else(|e| panic!("upsert of {id}: {e}"));
+    Envelope::new(EventType::AssetUpserted, &[&id, &up.sighting.source, &up.sighting.instrument_id, &at.to_rfc3339()], at, run_id, "bench", meta)
+        .with_asset(id)
+        .with_source(up.sighting.source.clone())
+}

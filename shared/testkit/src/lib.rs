@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use nl_bus::{Bus, NatsConfig, ServiceCtx};
 
-pub use envelopes::bench_envelopes;
+pub use envelopes::{bench_envelopes, listing_upsert, upsert_envelope};
 
 /// Env variable that overrides where the `nats-server` binary is.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod grpc;
+mod listing_views;
 mod migrations;
 mod runbook;
 mod rebuild;

@@ -1,0 +1,396 @@
+//! The SQL of the read models people look at ([`nl_domain::views`]): the new-listings list, one asset's
+//! detail, source health and runs. Every query the CLI views and the dashboard need lives here, so a
+//! column rename touches this file only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use nl_domain::views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
+use nl_domain::{AssetId, Decimal, Decision, GateDecision, RiskCheck, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
+use sqlx::SqlitePool;
+
+use crate::db::ts_str;
+use crate::error::{LedgerError, Result};
+use crate::rows::{DecisionRow, RiskRow, ScoreRow, SnapshotRow};
+
+/// Snapshots an asset detail carries (the latest ones) and timeline entries it shows.
+pub const DETAIL_SNAPSHOTS: u32 = 500;
+pub const DETAIL_TIMELINE: u32 = 500;
+/// Recent assets whose sightings feed the per-source detection latency.
+pub const LATENCY_SAMPLE_ASSETS: u32 = 2000;
+
+/// One asset joined with its latest snapshot, score, risk and decision. Latest = latest by time, ties broken
+/// by the higher id, as the `v_latest_*` views define it (inlined so that the newest-first scan stays on
+/// `assets_first_seen` and stops at the limit).
+const LISTINGS_SQL: &str = "
+SELECT a.asset_id, a.symbol, a.name, a.chain, a.address, a.kind, a.status, a.sources_json, a.first_seen_at,
+       a.first_source, a.reviewed_at, s.price_usd, s.liquidity_usd, d.decision, d.reason_codes_json,
+       (SELECT c.score FROM listing_scores AS c WHERE c.asset_id = a.asset_id
+        ORDER BY c.computed_at DESC, c.id DESC LIMIT 1) AS score,
+       (SELECT r.checks_json FROM risk_flags AS r WHERE r.asset_id = a.asset_id
+        ORDER BY r.evaluated_at DESC, r.id DESC LIMIT 1) AS checks_json
+FROM assets AS a
+LEFT JOIN market_snapshots AS s ON s.id = (SELECT s2.id FROM market_snapshots AS s2 WHERE s2.asset_id = a.asset_id
+                                           ORDER BY s2.observed_at DESC, s2.id DESC LIMIT 1)
+LEFT JOIN gate_decisions AS d ON d.id = (SELECT d2.id FROM gate_decisions AS d2 WHERE d2.asset_id = a.asset_id
+                                         ORDER BY d2.decided_at DESC, d2.id DESC LIMIT 1)
+WHERE (?1 IS NULL OR a.first_seen_at >= ?1)
+  AND (?2 IS NULL OR a.chain = ?2)
+  AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.sources_json) AS j WHERE json_extract(j.value, '$.venue') = ?3))
+  AND (?4 IS NULL OR a.kind = ?4)
+  AND (?5 IS NULL OR d.decision = ?5)
+  AND (?6 IS NULL OR (s.liquidity_usd IS NOT NULL AND CAST(s.liquidity_usd AS REAL) >= ?6))
+  AND (?7 IS NULL OR instr(lower(a.symbol || ' ' || COALESCE(a.name, '') || ' ' || a.asset_id), lower(?7)) > 0)
+  AND (?8 = 0 OR EXISTS (SELECT 1 FROM v_assets_candidates AS v WHERE v.asset_id = a.asset_id))
+  AND (?9 IS NULL OR a.asset_id = ?9)
+ORDER BY a.first_seen_at DESC, a.asset_id DESC
+LIMIT ?10";
+
+/// An asset's typed events, newest first (sightings and the review come from the asset row).
+const TIMELINE_SQL: &str = "
+SELECT ts, type, event_id, summary FROM (
+  SELECT observed_at AS ts, 'snapshot.recorded' AS type, event_id,
+         source || ': price ' || COALESCE(price_usd, '?') || ', liquidity ' || COALESCE(liquidity_usd, '?') AS summary
+  FROM market_snapshots WHERE asset_id = ?1
+  UNION ALL
+  SELECT evaluated_at, 'risk.evaluated', event_id, 'rule set ' || rule_set_version || ', severity ' || severity
+  FROM risk_flags WHERE asset_id = ?1
+  UNION ALL
+  SELECT computed_at, 'score.computed', event_id, 'score ' || score || ' (' || formula_version || ')'
+  FROM listing_scores WHERE asset_id = ?1
+  UNION ALL
+  SELECT decided_at, 'candidate.' || decision, event_id, 'reasons ' || reason_codes_json
+  FROM gate_decisions WHERE asset_id = ?1
+  UNION ALL
+  SELECT created_at, 'ai.' || layer || '.completed', event_id, 'advisory, model ' || COALESCE(model, '?')
+  FROM ai_outputs WHERE asset_id = ?1
+) ORDER BY ts DESC, event_id DESC LIMIT ?2";
+
+const SOURCES_SQL: &str = "
+SELECT r.source, COUNT(*) AS captures,
+       SUM(r.parse_error IS NOT NULL OR COALESCE(r.http_status, 0) >= 400) AS errors,
+       SUM(COALESCE(r.http_status, 0) = 429) AS rate_limited,
+       MAX(r.observed_at) AS last_capture_at,
+       MAX(CASE WHEN r.parse_error IS NULL AND COALESCE(r.http_status, 200) < 400 THEN r.observed_at END) AS last_success_at,
+       (SELECT COALESCE(e.parse_error, 'HTTP ' || e.http_status) FROM raw_events AS e
+        WHERE e.source = r.source AND (e.parse_error IS NOT NULL OR COALESCE(e.http_status, 0) >= 400)
+        ORDER BY e.observed_at DESC LIMIT 1) AS last_error,
+       (SELECT c.lease_rev FROM source_cursors AS c WHERE c.source = r.source) AS lease_rev
+FROM raw_events AS r GROUP BY r.source ORDER BY r.source";
+
+const LATENCY_SQL: &str = "
+SELECT json_extract(j.value, '$.source'), json_extract(j.value, '$.first_observed_at'),
+       json_extract(j.value, '$.source_published_at')
+FROM (SELECT sources_json FROM assets ORDER BY first_seen_at DESC LIMIT ?1) AS a, json_each(a.sources_json) AS j
+WHERE json_extract(j.value, '$.source_published_at') IS NOT NULL";
+
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    asset_id: String,
+    symbol: String,
+    name: Option<String>,
+    chain: Option<String>,
+    address: Option<String>,
+    kind: String,
+    status: String,
+    sources_json: String,
+    first_seen_at: String,
+    first_source: String,
+    reviewed_at: Option<String>,
+    price_usd: Option<String>,
+    liquidity_usd: Option<String>,
+    decision: Option<String>,
+    reason_codes_json: Option<String>,
+    score: Option<String>,
+    checks_json: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SourceRow {
+    source: String,
+    captures: i64,
+    errors: i64,
+    rate_limited: i64,
+    last_capture_at: Option<String>,
+    last_success_at: Option<String>,
+    last_error: Option<String>,
+    lease_rev: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    run_id: String,
+    config_hash: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    dry_run: i64,
+    manifest_json: String,
+    status: String,
+}
+
+fn corrupt(what: &str, id: &str, e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Corrupt(format!("{what} of {id}: {e}"))
+}
+
+fn ts(what: &str, id: &str, s: &str) -> Result<Ts> {
+    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| corrupt(what, id, format!("{s:?}: {e}")))
+}
+
+fn opt_ts(what: &str, id: &str, s: Option<&str>) -> Result<Option<Ts>> {
+    s.map(|s| ts(what, id, s)).transpose()
+}
+
+fn decimal(what: &str, id: &str, s: Option<&str>) -> Result<Option<Decimal>> {
+    s.map(|s| Decimal::from_str(s).map_err(|e| corrupt(what, id, format!("{s:?}: {e}")))).transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, id: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, id, e))
+}
+
+fn value<T: serde::de::DeserializeOwned>(what: &str, id: &str, v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| corrupt(what, id, e))
+}
+
+impl ListingRow {
+    fn into_listing(self) -> Result<(Listing, Vec<Sighting>)> {
+        let id = self.asset_id.as_str();
+        let sightings: Vec<Sighting> = json("assets.sources_json", id, &self.sources_json)?;
+        let venues: BTreeSet<String> = sightings.iter().map(|s| s.venue.clone()).collect();
+        let sources: BTreeSet<String> = sightings.iter().map(|s| s.source.clone()).collect();
+        let first = sightings.iter().filter(|s| s.source_published_at.is_some()).min_by_key(|s| s.first_observed_at);
+        let checks: Option<Vec<RiskCheck>> = self.checks_json.as_deref().map(|c| json("risk_flags.checks_json", id, c)).transpose()?;
+        let reason_codes: Vec<String> =
+            self.reason_codes_json.as_deref().map(|r| json("gate_decisions.reason_codes_json", id, r)).transpose()?.unwrap_or_default();
+        let listing = Listing {
+            asset_id: AssetId::parse(id).map_err(|e| corrupt("asset_id", id, e))?,
+            kind: MarketKind::parse(&self.kind).ok_or_else(|| corrupt("assets.kind", id, &self.kind))?,
+            decision: self.decision.as_deref().map(|d| Decision::parse(d).ok_or_else(|| corrupt("gate_decisions.decision", id, d))).transpose()?,
+            first_seen_at: ts("assets.first_seen_at", id, &self.first_seen_at)?,
+            reviewed_at: opt_ts("assets.reviewed_at", id, self.reviewed_at.as_deref())?,
+            price_usd: decimal("price_usd", id, self.price_usd.as_deref())?,
+            liquidity_usd: decimal("liquidity_usd", id, self.liquidity_usd.as_deref())?,
+            score: decimal("listing_scores.score", id, self.score.as_deref())?,
+            source_published_at: first.and_then(|s| s.source_published_at),
+            risk: checks.as_deref().map(RiskSummary::of),
+            venues: venues.into_iter().collect(),
+            sources: sources.into_iter().collect(),
+            reason_codes,
+            symbol: self.symbol,
+            name: self.name,
+            chain: self.chain,
+            address: self.address,
+            status: self.status,
+            first_source: self.first_source,
+        };
+        Ok((listing, sightings))
+    }
+}
+
+async fn listing_rows(pool: &SqlitePool, q: &ListingQuery, asset: Option<&str>) -> Result<Vec<ListingRow>> {
+    Ok(sqlx::query_as(LISTINGS_SQL)
+        .bind(q.since.as_ref().map(ts_str))
+        .bind(q.chain.as_deref())
+        .bind(q.venue.as_deref())
+        .bind(q.kind.map(MarketKind::as_str))
+        .bind(q.decision.map(Decision::as_str))
+        .bind(q.min_liquidity_usd.map(|d| d.to_string().parse::<f64>().unwrap_or(f64::MAX)))
+        .bind(q.text.as_deref().filter(|t| !t.is_empty()))
+        .bind(i64::from(q.candidates_only))
+        .bind(asset)
+        .bind(i64::from(q.effective_limit()))
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Listings matching `q`, newest first.
+pub(crate) async fn listings(pool: &SqlitePool, q: &ListingQuery) -> Result<Vec<Listing>> {
+    listing_rows(pool, q, None).await?.into_iter().map(|r| r.into_listing().map(|(l, _)| l)).collect()
+}
+
+/// Everything known about one asset.
+pub(crate) async fn asset_detail(pool: &SqlitePool, asset: &AssetId) -> Result<Option<AssetDetail>> {
+    let id = asset.to_string();
+    let query = ListingQuery { limit: 1, ..ListingQuery::default() };
+    let Some(row) = listing_rows(pool, &query, Some(&id)).await?.into_iter().next() else { return Ok(None) };
+    let (listing, sightings) = row.into_listing()?;
+
+    let mut snapshot_rows: Vec<SnapshotRow> =
+        sqlx::query_as("SELECT * FROM market_snapshots WHERE asset_id = ? ORDER BY observed_at DESC, id DESC LIMIT ?")
+            .bind(&id)
+            .bind(i64::from(DETAIL_SNAPSHOTS))
+            .fetch_all(pool)
+            .await?;
+    snapshot_rows.reverse();
+    let snapshots = snapshot_rows.iter().map(|r| value::<Snapshot>("snapshot", &r.event_id, r.meta()?)).collect::<Result<Vec<_>>>()?;
+
+    let risk_row: Option<RiskRow> = sqlx::query_as("SELECT * FROM v_latest_risk WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
+    let risk = risk_row.as_ref().map(|r| value::<RiskEvaluation>("risk evaluation", &r.event_id, r.meta()?)).transpose()?;
+    let score_row: Option<ScoreRow> = sqlx::query_as("SELECT * FROM v_latest_score WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
+    let score = score_row.as_ref().map(|s| value::<ScoreRecord>("score", &s.event_id, s.meta()?)).transpose()?;
+    let decision_row: Option<DecisionRow> =
+        sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
+    let decision_event_id = decision_row.as_ref().map(|d| d.event_id.clone());
+    let decision = decision_row.map(GateDecision::try_from).transpose().map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+
+    let timeline = timeline(pool, &listing, &sightings).await?;
+    let notes: Vec<(String, Option<String>, String, String, String)> =
+        sqlx::query_as("SELECT layer, model, created_at, body_json, event_id FROM ai_outputs WHERE asset_id = ? ORDER BY created_at, id")
+            .bind(&id)
+            .fetch_all(pool)
+            .await?;
+    let ai_notes = notes
+        .into_iter()
+        .map(|(layer, model, created_at, body, event_id)| {
+            Ok(AiNote { created_at: ts("ai_outputs.created_at", &event_id, &created_at)?, body: json("ai_outputs.body_json", &event_id, &body)?, layer, model })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(AssetDetail {
+        listing,
+        sightings,
+        snapshots,
+        risk,
+        risk_event_id: risk_row.map(|r| r.event_id),
+        score,
+        decision,
+        decision_event_id,
+        timeline,
+        ai_notes,
+    }))
+}
+
+/// The typed events of the asset plus its sightings and review, oldest first.
+async fn timeline(pool: &SqlitePool, listing: &Listing, sightings: &[Sighting]) -> Result<Vec<TimelineEntry>> {
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as(TIMELINE_SQL).bind(listing.asset_id.to_string()).bind(i64::from(DETAIL_TIMELINE)).fetch_all(pool).await?;
+    let mut entries = rows
+        .into_iter()
+        .map(|(at, event_type, event_id, summary)| Ok(TimelineEntry { ts: ts("timeline ts", &event_id, &at)?, event_type, event_id, summary }))
+        .collect::<Result<Vec<_>>>()?;
+    entries.extend(sightings.iter().map(|s| TimelineEntry {
+        ts: s.first_observed_at,
+        event_type: "listing.observed".into(),
+        event_id: String::new(),
+        summary: format!("{} saw {} on {} ({})", s.source, s.instrument_id, s.venue, s.status.as_deref().unwrap_or("no status")),
+    }));
+    if let Some(at) = listing.reviewed_at {
+        entries.push(TimelineEntry { ts: at, event_type: "asset.reviewed".into(), event_id: String::new(), summary: "marked reviewed".into() });
+    }
+    entries.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| stage(&a.event_type).cmp(&stage(&b.event_type))));
+    Ok(entries)
+}
+
+/// Pipeline order of an event type, for entries stamped the same instant.
+fn stage(event_type: &str) -> u8 {
+    match event_type.split('.').next().unwrap_or("") {
+        "listing" => 0,
+        "snapshot" => 1,
+        "risk" => 2,
+        "score" => 3,
+        "candidate" => 4,
+        "ai" => 5,
+        _ => 6,
+    }
+}
+
+/// Source health from raw captures, cursors and recent sightings.
+pub(crate) async fn sources(pool: &SqlitePool) -> Result<Vec<SourceHealth>> {
+    let rows: Vec<SourceRow> = sqlx::query_as(SOURCES_SQL).fetch_all(pool).await?;
+    let samples: Vec<(Option<String>, Option<String>, Option<String>)> =
+        sqlx::query_as(LATENCY_SQL).bind(i64::from(LATENCY_SAMPLE_ASSETS)).fetch_all(pool).await?;
+    let mut latencies: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (source, observed, published) in samples {
+        let (Some(source), Some(observed), Some(published)) = (source, observed, published) else { continue };
+        let (Ok(o), Ok(p)) = (chrono::DateTime::parse_from_rfc3339(&observed), chrono::DateTime::parse_from_rfc3339(&published)) else { continue };
+        latencies.entry(source).or_default().push((o - p).num_milliseconds());
+    }
+    rows.into_iter()
+        .map(|r| {
+            let mut lat = latencies.remove(&r.source).unwrap_or_default();
+            lat.sort_unstable();
+            Ok(SourceHealth {
+                captures: u64::try_from(r.captures).unwrap_or(0),
+                errors: u64::try_from(r.errors).unwrap_or(0),
+                rate_limited: u64::try_from(r.rate_limited).unwrap_or(0),
+                last_capture_at: opt_ts("raw_events.observed_at", &r.source, r.last_capture_at.as_deref())?,
+                last_success_at: opt_ts("raw_events.observed_at", &r.source, r.last_success_at.as_deref())?,
+                latency_p50_ms: percentile(&lat, 50),
+                latency_p99_ms: percentile(&lat, 99),
+                last_error: r.last_error,
+                lease_rev: r.lease_rev,
+                source: r.source,
+            })
+        })
+        .collect()
+}
+
+/// The `pct` percentile (nearest rank) of sorted `xs`.
+fn percentile(xs: &[i64], pct: usize) -> Option<i64> {
+    if xs.is_empty() {
+        return None;
+    }
+    let rank = (xs.len() * pct).div_ceil(100).max(1);
+    xs.get(rank - 1).copied()
+}
+
+/// The latest `limit` runs, newest first.
+pub(crate) async fn runs(pool: &SqlitePool, limit: u32) -> Result<Vec<RunSummary>> {
+    let rows: Vec<RunRow> = sqlx::query_as(
+        "SELECT run_id, config_hash, started_at, finished_at, dry_run, manifest_json, status FROM runs
+         ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(RunSummary {
+                started_at: opt_ts("runs.started_at", &r.run_id, r.started_at.as_deref())?,
+                finished_at: opt_ts("runs.finished_at", &r.run_id, r.finished_at.as_deref())?,
+                manifest: json("runs.manifest_json", &r.run_id, &r.manifest_json)?,
+                dry_run: r.dry_run != 0,
+                run_id: r.run_id,
+                config_hash: r.config_hash,
+                status: r.status,
+            })
+        })
+        .collect()
+}
+
+/// The last committed event's sequence number (0 when there is none).
+pub(crate) async fn change_mark(pool: &SqlitePool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(pool).await?)
+}
+
+/// Why a [`answer`] failed: a bad request, or the store.
+#[derive(Debug)]
+pub(crate) enum ViewError {
+    Request(String),
+    Store(LedgerError),
+}
+
+impl From<LedgerError> for ViewError {
+    fn from(e: LedgerError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The JSON answer of the named view to a JSON query: the gRPC `Ledger.View` call.
+pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> std::result::Result<String, ViewError> {
+    fn query<T: serde::de::DeserializeOwned>(view: &str, q: &str) -> std::result::Result<T, ViewError> {
+        serde_json::from_str(if q.is_empty() { "null" } else { q }).map_err(|e| ViewError::Request(format!("query of view {view}: {e}")))
+    }
+    let out = match view {
+        "listings" => serde_json::to_string(&listings(pool, &query::<ListingQuery>(view, query_json)?).await?),
+        "asset_detail" => {
+            let id: String = query(view, query_json)?;
+            let asset = AssetId::parse(&id).map_err(|e| ViewError::Request(format!("asset id {id:?}: {e}")))?;
+            serde_json::to_string(&asset_detail(pool, &asset).await?)
+        }
+        "sources" => serde_json::to_string(&sources(pool).await?),
+        "runs" => serde_json::to_string(&runs(pool, query::<u32>(view, query_json)?).await?),
+        "change_mark" => serde_json::to_string(&change_mark(pool).await?),
+        other => return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark)"))),
+    };
+    out.map_err(|e| ViewError::Store(e.into()))
+}

@@ -1,0 +1,120 @@
+//! The web dashboard (`nl web`, `nl serve web`, `nl run --web ADDR`): server-rendered pages over a
+//! [`LedgerReader`] — new listings (live over SSE), asset detail with SVG charts, candidates, sources and
+//! runs — plus CSV exports. Read-only: it never writes the ledger. Every asset is embedded in the binary.
+//!
+//! Lifecycle as every service: [`WebService::bind`] (config, [`ServiceCtx`], reader), then
+//! [`WebService::run`] until shutdown.
+#![forbid(unsafe_code)]
+
+pub mod charts;
+pub mod config;
+pub mod csv;
+mod detail;
+pub mod error;
+pub mod filters;
+mod live;
+pub mod pages;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nl_bus::{BoxError, Counts, Service, ServiceCtx};
+use nl_domain::LedgerReader;
+use nl_telemetry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use config::WebConfig;
+pub use error::WebError;
+pub use server::{WebCounts, WebStats};
+
+/// A bound dashboard, ready to serve.
+pub struct WebService {
+    listener: TcpListener,
+    state: Arc<server::AppState>,
+    changes: watch::Sender<i64>,
+    reader: Arc<dyn LedgerReader>,
+    poll: Duration,
+}
+
+impl std::fmt::Debug for WebService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebService").field("addr", &self.listener.local_addr().ok()).finish_non_exhaustive()
+    }
+}
+
+impl WebService {
+    /// Validates `cfg`, reads the token from the environment and binds `cfg.addr`.
+    ///
+    /// # Errors
+    /// [`WebError::Config`] for a bad config or a missing token, [`WebError::Bind`] when the address is taken.
+    pub async fn bind(cfg: WebConfig, ctx: &ServiceCtx, reader: Arc<dyn LedgerReader>) -> Result<Self, WebError> {
+        cfg.validate()?;
+        let token = cfg.token(&ctx.env)?;
+        let listener = TcpListener::bind(cfg.addr).await.map_err(|source| WebError::Bind { addr: cfg.addr, source })?;
+        let (changes, rx) = watch::channel(-1);
+        let poll = Duration::from_millis(cfg.poll_ms);
+        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx });
+        Ok(Self { listener, state, changes, reader, poll })
+    }
+
+    /// The bound address (the real port when `addr` asked for port 0).
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The live counters.
+    #[must_use]
+    pub fn stats(&self) -> Arc<WebStats> {
+        self.state.stats.clone()
+    }
+
+    /// Serves until `shutdown`; open live streams end with it.
+    ///
+    /// # Errors
+    /// [`WebError::Serve`] when accepting connections fails.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<WebCounts, WebError> {
+        let poller = tokio::spawn(live::poll_changes(self.reader, self.poll, self.changes, shutdown.clone()));
+        let stats = self.state.stats.clone();
+        let app = server::router(self.state);
+        let stop = shutdown.clone();
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        shutdown.cancel();
+        let _ = poller.await;
+        served?;
+        Ok(stats.snapshot())
+    }
+}
+
+#[async_trait]
+impl Service for WebService {
+    fn name(&self) -> &'static str {
+        "web"
+    }
+
+    fn durables(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn register_metrics(&self, registry: &Registry) {
+        let stats = self.state.stats.clone();
+        registry.on_scrape(move |r| {
+            let c = stats.snapshot();
+            for (name, v) in [("pages", c.pages), ("exports", c.exports), ("live_streams", c.live_streams), ("live_pushes", c.live_pushes), ("read_errors", c.read_errors), ("unauthorized", c.unauthorized)] {
+                r.counter_set("nl_web_total", "Dashboard requests and pushes by kind.", &[("kind", name)], v as f64);
+            }
+        });
+    }
+
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<Counts, BoxError> {
+        let counts = self.serve(shutdown).await?;
+        Ok(Counts::of(&counts))
+    }
+}

@@ -1,0 +1,267 @@
+//! Server-rendered pages (maud escapes every interpolated string): the layout, the new-listings list,
+//! candidates, and sources and runs.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use nl_domain::views::{Listing, RunSummary, SourceHealth};
+use nl_domain::{Decimal, Ts};
+
+use crate::filters::Filters;
+
+/// Which page the navigation highlights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Listings,
+    Candidates,
+    Sources,
+    Asset,
+}
+
+/// The page frame: navigation, stylesheet and script (all served from the binary).
+#[must_use]
+pub fn layout(title: &str, nav: Nav, body: &Markup) -> Markup {
+    let link = |href: &str, label: &str, this: Nav| html! { a href=(href) class=[(nav == this).then_some("active")] { (label) } };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · nl" }
+                link rel="stylesheet" href="/static/style.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header {
+                    span.brand { "nl" }
+                    span.tag { "new-listings radar · read-only" }
+                    nav {
+                        (link("/", "New listings", Nav::Listings))
+                        (link("/candidates", "Candidates", Nav::Candidates))
+                        (link("/sources", "Sources & runs", Nav::Sources))
+                    }
+                    span #live.live title="live updates" { "○ offline" }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A time as `YYYY-MM-DD HH:MM:SS` UTC.
+#[must_use]
+pub fn when(t: &Ts) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A USD amount, compact.
+#[must_use]
+pub fn usd(d: Option<Decimal>) -> String {
+    d.map_or_else(|| "—".to_string(), |d| format!("${}", crate::charts::compact(crate::charts::float(d))))
+}
+
+/// A latency in ms as `1.2 s` / `3.4 min`.
+#[must_use]
+pub fn latency(ms: Option<i64>) -> String {
+    match ms {
+        None => "—".into(),
+        Some(ms) if ms.abs() < 1000 => format!("{ms} ms"),
+        Some(ms) if ms.abs() < 120_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) if ms.abs() < 7_200_000 => format!("{:.1} min", ms as f64 / 60_000.0),
+        Some(ms) => format!("{:.1} h", ms as f64 / 3_600_000.0),
+    }
+}
+
+/// The decision as a badge.
+#[must_use]
+pub fn decision_badge(l: &Listing) -> Markup {
+    match l.decision {
+        Some(d) => html! { span class={"badge " (d.as_str())} title=(l.reason_codes.join(", ")) { (d.as_str()) } },
+        None => html! { span.badge.none { "pending" } },
+    }
+}
+
+/// The table rows of `listings` (also what the live view pushes).
+#[must_use]
+pub fn listing_rows(listings: &[Listing]) -> Markup {
+    html! {
+        @for l in listings {
+            tr data-id=(l.asset_id.to_string()) {
+                td.time { (when(&l.first_seen_at)) }
+                td.sym { a href={"/asset/" (l.asset_id.to_string())} { (l.symbol) } }
+                td { (l.name.as_deref().unwrap_or("")) }
+                td { span class={"kind " (l.kind.as_str())} { (l.kind.as_str()) } " " (l.chain.as_deref().unwrap_or("")) " " span.dim { (l.venues.join(", ")) } }
+                td.dim { (l.sources.join(", ")) }
+                td.num { (latency(l.latency_ms())) }
+                td.num { (usd(l.liquidity_usd)) }
+                td.num { (l.score.map(|s| s.round_dp(2).to_string()).unwrap_or_else(|| "—".into())) }
+                td { (decision_badge(l)) }
+                td.risk {
+                    @match l.risk {
+                        Some(r) => { span.pass { (r.pass) } " / " span.fail { (r.fail) } " / " span.unknown { (r.unknown) } }
+                        None => { span.dim { "—" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn listing_table(listings: &[Listing]) -> Markup {
+    html! {
+        table.listings {
+            thead { tr {
+                th { "first seen (UTC)" } th { "symbol" } th { "name" } th { "chain / venue" } th { "sources" }
+                th { "latency" } th { "liquidity" } th { "score" } th { "decision" } th title="pass / fail / unknown" { "risk P/F/U" }
+            } }
+            tbody #rows { (listing_rows(listings)) }
+        }
+        @if listings.is_empty() { p.empty { "No listings match." } }
+    }
+}
+
+fn select(name: &str, current: Option<&String>, options: &[(&str, &str)]) -> Markup {
+    let current = current.map(String::as_str).unwrap_or("");
+    html! {
+        select name=(name) {
+            @for (value, label) in options { option value=(value) selected[*value == current] { (label) } }
+        }
+    }
+}
+
+fn filter_form(action: &str, f: &Filters, raw_query: &str) -> Markup {
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    html! {
+        form.filters method="get" action=(action) {
+            input type="search" name="q" placeholder="search symbol, name, id" value=(value(&f.q));
+            input name="chain" placeholder="chain" value=(value(&f.chain)) size="10";
+            input name="venue" placeholder="venue" value=(value(&f.venue)) size="10";
+            (select("kind", f.kind.as_ref(), &[("", "CEX + DEX"), ("cex", "CEX"), ("dex", "DEX")]))
+            (select("decision", f.decision.as_ref(), &[("", "any decision"), ("promoted", "promoted"), ("rejected", "rejected")]))
+            input name="min_liq" placeholder="min liquidity $" value=(value(&f.min_liq)) size="12";
+            input name="since" placeholder="since (1h, 2d)" value=(value(&f.since)) size="10";
+            button type="submit" { "Filter" }
+            @if f.any() { a.clear href=(action) { "clear" } }
+            a.csv href={(action.trim_end_matches('/')) "/export.csv?" (raw_query)} { "CSV" }
+        }
+    }
+}
+
+/// The new-listings page (live): filters in the URL, newest first.
+#[must_use]
+pub fn listings_page(listings: &[Listing], f: &Filters, raw_query: &str) -> Markup {
+    layout(
+        "New listings",
+        Nav::Listings,
+        &html! {
+            h1 { "New listings" span.count { (listings.len()) " shown" } }
+            (filter_form("/", f, raw_query))
+            div #listing data-live={"/live?" (raw_query)} { (listing_table(listings)) }
+        },
+    )
+}
+
+/// The candidates page: `v_assets_candidates`, with the reasons each passed.
+#[must_use]
+pub fn candidates_page(listings: &[Listing], f: &Filters, raw_query: &str) -> Markup {
+    layout(
+        "Candidates",
+        Nav::Candidates,
+        &html! {
+            h1 { "Candidates" span.count { (listings.len()) } }
+            p.dim { "Latest gate decision promoted and latest liquidity at the candidate minimum (v_assets_candidates)." }
+            (filter_form("/candidates", f, raw_query))
+            table.listings {
+                thead { tr { th { "first seen (UTC)" } th { "symbol" } th { "chain / venue" } th { "liquidity" } th { "score" } th { "why it passed" } } }
+                tbody {
+                    @for l in listings {
+                        tr data-id=(l.asset_id.to_string()) {
+                            td.time { (when(&l.first_seen_at)) }
+                            td.sym { a href={"/asset/" (l.asset_id.to_string())} { (l.symbol) } }
+                            td { (l.chain.as_deref().unwrap_or("")) " " span.dim { (l.venues.join(", ")) } }
+                            td.num { (usd(l.liquidity_usd)) }
+                            td.num { (l.score.map(|s| s.round_dp(2).to_string()).unwrap_or_else(|| "—".into())) }
+                            td { @for code in &l.reason_codes { code { (code) } " " } }
+                        }
+                    }
+                }
+            }
+            @if listings.is_empty() { p.empty { "No candidates." } }
+        },
+    )
+}
+
+fn age(now: Ts, t: Option<Ts>) -> String {
+    t.map_or_else(|| "never".into(), |t| format!("{} ago", latency(Some((now - t).num_milliseconds()))))
+}
+
+/// Sources (health, detection latency, leases) and runs (manifest, config hash, event range).
+#[must_use]
+pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary]) -> Markup {
+    layout(
+        "Sources and runs",
+        Nav::Sources,
+        &html! {
+            h1 { "Sources" }
+            table.listings {
+                thead { tr {
+                    th { "source" } th { "last success" } th { "captures" } th { "errors" } th { "429s" }
+                    th { "latency p50" } th { "latency p99" } th { "lease rev" } th { "last error" }
+                } }
+                tbody {
+                    @for s in sources {
+                        tr {
+                            td.sym { (s.source) }
+                            td { (age(now, s.last_success_at)) }
+                            td.num { (s.captures) }
+                            td.num class=[(s.errors > 0).then_some("warn")] { (s.errors) }
+                            td.num class=[(s.rate_limited > 0).then_some("warn")] { (s.rate_limited) }
+                            td.num { (latency(s.latency_p50_ms)) }
+                            td.num { (latency(s.latency_p99_ms)) }
+                            td.num { (s.lease_rev.map(|r| r.to_string()).unwrap_or_else(|| "—".into())) }
+                            td.dim.clip { (s.last_error.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+            @if sources.is_empty() { p.empty { "No captures yet." } }
+            h1 { "Runs" }
+            @for r in runs {
+                details.run {
+                    summary {
+                        code { (r.run_id) } " "
+                        span class={"badge " (r.status)} { (r.status) } " "
+                        @if r.dry_run { span.badge.none { "dry run" } " " }
+                        span.dim { "config " code { (r.config_hash) } " · " (r.started_at.as_ref().map(when).unwrap_or_default()) " → " (r.finished_at.as_ref().map(when).unwrap_or_default()) }
+                        " " span.dim { (event_range(&r.manifest)) }
+                    }
+                    pre { (serde_json::to_string_pretty(&r.manifest).unwrap_or_default()) }
+                }
+            }
+            @if runs.is_empty() { p.empty { "No runs yet." } }
+        },
+    )
+}
+
+/// The manifest's slice of events.jsonl (`events: {start, end, count}`), when it records one.
+fn event_range(manifest: &serde_json::Value) -> String {
+    let field = |k: &str| manifest.pointer(&format!("/events/{k}")).and_then(serde_json::Value::as_u64);
+    match (field("start"), field("end"), field("count")) {
+        (Some(a), Some(b), Some(n)) => format!("events.jsonl bytes {a}..{b} ({n} events)"),
+        _ => String::new(),
+    }
+}
+
+/// A page saying what went wrong (the message is escaped like everything else).
+#[must_use]
+pub fn error_page(title: &str, message: &str) -> Markup {
+    layout(title, Nav::Asset, &html! { h1 { (title) } p.error { (message) } p { a href="/" { "back to new listings" } } })
+}
+
+/// Raw SVG markup produced by the chart renderer (plotters escapes its text).
+#[must_use]
+pub fn svg(s: Option<String>, empty: &str) -> Markup {
+    match s {
+        Some(s) => html! { div.chart { (PreEscaped(s)) } },
+        None => html! { p.empty { (empty) } },
+    }
+}

@@ -1,0 +1,231 @@
+//! The dashboard in headless Chromium (Debian `chromium` + `chromium-driver`, installed when missing),
+//! against a DB produced by `nl demo`:
+//! * every page renders with the demo's symbols and decisions (checked in the DOM), and is screenshotted
+//!   to `<CARGO_TARGET_TMPDIR>/web_browser/*.png`;
+//! * a listing the ledger commits while the page is open appears over SSE within 1 s;
+//! * filters in the URL narrow the list;
+//! * a token named `<script>alert(1)</script>` renders as text (no script runs, no alert) on the listings,
+//!   candidates and asset pages, in the CSV export and in `nl list`;
+//! * "mark reviewed" answers 501 and changes nothing (the `asset.reviewed` event is not in this build).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nl_domain::{AssetId, Decimal, Decision, Envelope, EventType, GateDecision, Snapshot, Ts};
+use serde_json::Value;
+use support::webdriver::{Browser, http};
+
+const EVIL: &str = "<script>alert(1)</script>";
+const EVIL_ID: &str = "cex:okx:EVIL";
+const RUN: &str = "nl_20261207_000000Z_webtest0";
+
+fn shots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web_browser");
+    std::fs::create_dir_all(&dir).expect("screens dir");
+    dir
+}
+
+fn env(kind: EventType, parts: &[&str], ts: Ts, asset: &str, meta: Value) -> Envelope {
+    Envelope::new(kind, parts, ts, RUN, "webtest", meta).with_asset(asset).with_source("okx_spot")
+}
+
+/// A CEX listing as the enricher announces it: `asset.upserted` with one OKX sighting, published 2 s before.
+fn listing(asset: &str, symbol: &str, name: &str, ts: Ts) -> Envelope {
+    let mut up = nl_testkit::listing_upsert(asset, symbol, ts);
+    up.name = Some(name.into());
+    up.sighting.status = Some("live".into());
+    up.sighting.source_published_at = Some(ts - chrono::Duration::seconds(2));
+    nl_testkit::upsert_envelope(&up, RUN)
+}
+
+/// A liquid snapshot and a promoted decision whose reason code is attacker-shaped too.
+fn promoted(asset: &str, ts: Ts) -> Vec<Envelope> {
+    let s = Snapshot {
+        asset_id: AssetId::parse(asset).expect("id"),
+        observed_at: ts,
+        source: "okx_spot".into(),
+        price_usd: Some(Decimal::new(12, 1)),
+        fdv_usd: None,
+        market_cap_usd: None,
+        liquidity_usd: Some(Decimal::new(50_000, 0)),
+        volume_24h_usd: None,
+        holders: None,
+        age_minutes: Some(1),
+        raw_event_id: None,
+    };
+    let d = GateDecision {
+        asset_id: AssetId::parse(asset).expect("id"),
+        decision: Decision::Promoted,
+        reason_codes: vec!["PROMOTED".into(), "<b>bold</b>".into()],
+        rule_set_version: "risk-rules-v1".into(),
+        config_hash: "webtest".into(),
+        inputs: vec![],
+        decided_at: ts,
+    };
+    vec![
+        env(EventType::SnapshotRecorded, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::to_value(s).expect("json")),
+        env(EventType::CandidatePromoted, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::to_value(d).expect("json")),
+    ]
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis()).expect("ms")
+}
+
+fn rows_js() -> &'static str {
+    "return Array.from(document.querySelectorAll('#rows tr[data-id], table.listings tbody tr[data-id]'))\
+       .map(tr => ({id: tr.getAttribute('data-id'), sym: tr.querySelector('.sym').innerText,\
+                    decision: (tr.querySelector('.badge') || {innerText: ''}).innerText}));"
+}
+
+fn rows(b: &Browser) -> Vec<(String, String, String)> {
+    let v = b.js(rows_js());
+    v.as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap_or("").into(), r["sym"].as_str().unwrap_or("").into(), r["decision"].as_str().unwrap_or("").into()))
+        .collect()
+}
+
+/// No script of the page's own besides app.js, no alert open, and the evil name shown as text.
+fn assert_inert(b: &Browser, page: &str) {
+    assert_eq!(b.js("return document.querySelectorAll('script').length"), Value::from(1), "{page}: an injected script element exists");
+    assert_eq!(b.js("return document.querySelectorAll('img, b').length"), Value::from(0), "{page}: injected markup became elements");
+    assert!(b.alert_text().is_none(), "{page}: an alert is open");
+    let text = b.js("return document.body.innerText");
+    assert!(text.as_str().unwrap_or("").contains(EVIL), "{page}: the token name is not shown as text");
+}
+
+#[test]
+fn dashboard_in_headless_chromium() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let demo = tmp.path().join("demo");
+    let mut c = support::nl(tmp.path(), &[]);
+    c.args(["demo", "--cycles", "3", "--out-dir"]).arg(&demo);
+    let o = support::run(c);
+    assert!(o.status.success(), "nl demo failed: {}", support::stderr(&o));
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let db = demo.join("nl.db");
+    // The ledger is the writer of the new listings this test publishes (the demo has exited).
+    let store = rt.block_on(nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(db.clone()))).expect("ledger");
+    let reader = rt.block_on(nl_ledger::SqliteReader::open(&db, 2)).expect("reader");
+    let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::default());
+    let ctx = nl_bus::ServiceCtx::new(bus, nl_domain::RunIdentity { run_id: RUN.into(), config_hash: "webtest".into() });
+    let cfg = nl_web::WebConfig { addr: "127.0.0.1:0".parse().expect("addr"), ..nl_web::WebConfig::default() };
+    let web = rt.block_on(nl_web::WebService::bind(cfg, &ctx, Arc::new(reader))).expect("bind");
+    let addr = web.local_addr().expect("addr").to_string();
+    let stop = nl_bus::CancellationToken::new();
+    let server = rt.spawn(web.serve(stop.clone()));
+    let base = format!("http://{addr}");
+    let shots = shots_dir();
+    let b = Browser::start(1400, 1100);
+
+    // New listings: the demo's DEX and CEX listings with their decisions.
+    b.goto(&format!("{base}/"));
+    let all = rows(&b);
+    let syms: Vec<&str> = all.iter().map(|r| r.1.as_str()).collect();
+    for s in ["SIMCA", "SIMHA", "SIMCC", "SOKXB", "SANNB"] {
+        assert!(syms.contains(&s), "{s} missing from {syms:?}");
+    }
+    let decision = |sym: &str| all.iter().find(|r| r.1 == sym).map(|r| r.2.clone()).unwrap_or_default();
+    assert_eq!(decision("SIMCA"), "promoted");
+    assert_eq!(decision("SIMHA"), "rejected");
+
+    // Live: a listing committed now shows up on the open page over SSE within 1 s.
+    b.wait_for("return document.getElementById('live').className === 'live on'", Duration::from_secs(10));
+    b.js("window.__seen = null; const id = 'cex:okx:LIVE1';\
+          new MutationObserver(() => { if (!window.__seen && document.querySelector(`tr[data-id=\"${id}\"]`)) window.__seen = Date.now(); })\
+            .observe(document.getElementById('rows'), {childList: true, subtree: true}); return true;");
+    let t = chrono::Utc::now();
+    rt.block_on(store.apply(vec![listing("cex:okx:LIVE1", "LIVE1", "Live One", t)])).expect("commit");
+    let committed = now_ms();
+    let seen = b.wait_for("return window.__seen", Duration::from_secs(5)).as_i64().expect("ms");
+    let delay = seen - committed;
+    println!("SSE delay from ledger commit to the row in the DOM: {delay} ms");
+    assert!(delay < 1000, "the new listing took {delay} ms to appear");
+    assert_eq!(rows(&b).first().map(|r| r.1.clone()), Some("LIVE1".into()), "newest first");
+    assert_eq!(b.js("return document.querySelector('tr[data-id=\"cex:okx:LIVE1\"]').className"), Value::from("new"), "a new row is highlighted");
+    b.screenshot(&shots.join("listings.png"));
+
+    // Filters in the URL narrow the list.
+    b.goto(&format!("{base}/?decision=promoted"));
+    let promoted_rows = rows(&b);
+    assert!(!promoted_rows.is_empty() && promoted_rows.len() < all.len(), "{promoted_rows:?}");
+    assert!(promoted_rows.iter().all(|r| r.2 == "promoted"), "{promoted_rows:?}");
+    b.goto(&format!("{base}/?q=simh"));
+    let found = rows(&b);
+    assert!(!found.is_empty() && found.iter().all(|r| r.1.starts_with("SIMH")), "{found:?}");
+    b.goto(&format!("{base}/?kind=cex&venue=okx"));
+    let okx = rows(&b);
+    assert!(!okx.is_empty() && okx.iter().all(|r| r.0.starts_with("cex:okx:")), "{okx:?}");
+    b.goto(&format!("{base}/?min_liq=1000000000"));
+    assert!(rows(&b).is_empty());
+    assert_eq!(b.js("return document.querySelector('input[name=min_liq]').value"), Value::from("1000000000"), "the form shows the URL's filter");
+
+    // Candidates: the promoted DEX pools, with why they passed.
+    b.goto(&format!("{base}/candidates"));
+    let cands = rows(&b);
+    let cand_syms: Vec<&str> = cands.iter().map(|r| r.1.as_str()).collect();
+    assert!(cand_syms.contains(&"SIMCA") && !cand_syms.contains(&"SIMHA"), "{cand_syms:?}");
+    assert!(b.js("return document.body.innerText").as_str().unwrap_or("").contains("PASS:honeypot"), "reasons shown");
+    b.screenshot(&shots.join("candidates.png"));
+
+    // Asset detail: decision with reason codes, config_hash and rule set; risk verdicts; SVG charts.
+    let simha = all.iter().find(|r| r.1 == "SIMHA").map(|r| r.0.clone()).expect("SIMHA");
+    b.goto(&format!("{base}/asset/{simha}"));
+    assert_eq!(b.js("return document.getElementById('decision').innerText"), Value::from("rejected"));
+    let text = b.js("return document.body.innerText").as_str().unwrap_or("").to_string();
+    for want in ["HARD_FAIL:honeypot", "config_hash", "risk-rules-v1", "honeypot", "goplus", "Timeline", "candidate.rejected", "score breakdown"] {
+        assert!(text.contains(want), "asset page lacks {want:?}");
+    }
+    assert!(b.js("return document.querySelectorAll('.badge.fail').length").as_u64().unwrap_or(0) >= 1, "a failed check");
+    assert!(b.js("return document.querySelectorAll('.chart svg').length").as_u64().unwrap_or(0) >= 3, "price, liquidity and score charts");
+    b.screenshot(&shots.join("asset.png"));
+
+    // Sources and runs.
+    b.goto(&format!("{base}/sources"));
+    let text = b.js("return document.body.innerText").as_str().unwrap_or("").to_string();
+    for want in ["okx_spot", "geckoterminal", "Runs", "completed"] {
+        assert!(text.contains(want), "sources page lacks {want:?}");
+    }
+    b.screenshot(&shots.join("sources.png"));
+
+    // An attacker-named token renders as text everywhere.
+    let t = chrono::Utc::now();
+    let mut evil = vec![listing(EVIL_ID, EVIL, "<img src=x onerror=alert(2)>", t)];
+    evil.extend(promoted(EVIL_ID, t));
+    rt.block_on(store.apply(evil)).expect("commit");
+    b.goto(&format!("{base}/"));
+    assert_inert(&b, "listings");
+    b.goto(&format!("{base}/candidates"));
+    assert_inert(&b, "candidates");
+    b.goto(&format!("{base}/asset/{EVIL_ID}"));
+    assert_inert(&b, "asset");
+    b.screenshot(&shots.join("escaped.png"));
+    let (status, csv) = http(&addr, "GET", "/export.csv?q=EVIL", &[], None);
+    assert_eq!(status, 200);
+    assert!(csv.lines().nth(1).unwrap_or("").contains(",<script>alert(1)</script>,"), "{csv}");
+    let mut c = support::nl(tmp.path(), &[]);
+    c.args(["list", "--search", "EVIL", "--out-dir"]).arg(&demo);
+    let o = support::run(c);
+    assert!(o.status.success() && support::stdout(&o).contains(EVIL), "{}", support::stdout(&o));
+
+    // "Mark reviewed" is not available in this build: a clear 501, nothing written.
+    let (status, body) = http(&addr, "POST", &format!("/asset/{EVIL_ID}/review"), &[], None);
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("asset.reviewed"), "{body}");
+    let reviewed: Option<String> = rt
+        .block_on(sqlx::query_scalar("SELECT reviewed_at FROM assets WHERE asset_id = ?").bind(EVIL_ID).fetch_one(store.reader().pool()))
+        .expect("query");
+    assert_eq!(reviewed, None);
+
+    drop(b);
+    stop.cancel();
+    let counts = rt.block_on(server).expect("join").expect("serve");
+    assert!(counts.live_pushes >= 2 && counts.pages >= 10, "{counts:?}");
+    println!("screenshots in {}", shots.display());
+}
