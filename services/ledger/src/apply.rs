@@ -198,7 +198,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     // as duplicates, and a crash between publishing and consuming them loses nothing.
     if !derived.is_empty() {
         let derived_envs: Vec<Envelope> = derived.iter().map(|(_, e)| e.clone()).collect();
-        Box::pin(apply_batch(conn, &derived_envs, &[])).await?;
+        Box::pin(apply_batch(conn, venues, &derived_envs, &[])).await?;
     }
     Ok(BatchResult { is_new, invalid, derived })
 }
