@@ -23,15 +23,15 @@ pub const LATENCY_SAMPLE_ASSETS: u32 = 2000;
 /// by the higher id, as the `v_latest_*` views define it (inlined so that the newest-first scan stays on
 /// `assets_first_seen` and stops at the limit).
 const LISTINGS_SQL: &str = "
-SELECT a.asset_id, a.symbol, a.name, a.chain, a.address, a.kind, a.status, a.sources_json, a.first_seen_at,
-       a.first_source, a.reviewed_at, s.price_usd, s.liquidity_usd, d.decision, d.reason_codes_json,
-       (SELECT c.score FROM listing_scores AS c WHERE c.asset_id = a.asset_id
-        ORDER BY c.computed_at DESC, c.id DESC LIMIT 1) AS score,
-       (SELECT r.checks_json FROM risk_flags AS r WHERE r.asset_id = a.asset_id
-        ORDER BY r.evaluated_at DESC, r.id DESC LIMIT 1) AS checks_json
+SELECT a.asset_id, a.symbol, a.name, a.chain, a.contract_address AS address, a.kind, a.status, a.sources_json, a.first_seen_at,
+       a.first_source, a.reviewed_at, s.price AS price_usd, s.liquidity_usd, d.decision, d.reason_codes_json,
+       (SELECT CAST(c.score AS TEXT) FROM listing_scores AS c WHERE c.asset_id = a.asset_id
+        ORDER BY c.ts DESC, c.id DESC LIMIT 1) AS score,
+       (SELECT r.flags_json FROM risk_flags AS r WHERE r.asset_id = a.asset_id
+        ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS checks_json
 FROM assets AS a
 LEFT JOIN market_snapshots AS s ON s.id = (SELECT s2.id FROM market_snapshots AS s2 WHERE s2.asset_id = a.asset_id
-                                           ORDER BY s2.observed_at DESC, s2.id DESC LIMIT 1)
+                                           ORDER BY s2.ts DESC, s2.id DESC LIMIT 1)
 LEFT JOIN gate_decisions AS d ON d.id = (SELECT d2.id FROM gate_decisions AS d2 WHERE d2.asset_id = a.asset_id
                                          ORDER BY d2.decided_at DESC, d2.id DESC LIMIT 1)
 WHERE (?1 IS NULL OR a.first_seen_at >= ?1)
@@ -49,14 +49,14 @@ LIMIT ?10";
 /// An asset's typed events, newest first (sightings and the review come from the asset row).
 const TIMELINE_SQL: &str = "
 SELECT ts, type, event_id, summary FROM (
-  SELECT observed_at AS ts, 'snapshot.recorded' AS type, event_id,
-         source || ': price ' || COALESCE(price_usd, '?') || ', liquidity ' || COALESCE(liquidity_usd, '?') AS summary
+  SELECT ts, 'snapshot.recorded' AS type, event_id,
+         source || ': price ' || COALESCE(price, '?') || ', liquidity ' || COALESCE(liquidity_usd, '?') AS summary
   FROM market_snapshots WHERE asset_id = ?1
   UNION ALL
-  SELECT evaluated_at, 'risk.evaluated', event_id, 'rule set ' || rule_set_version || ', severity ' || severity
+  SELECT ts, 'risk.evaluated', event_id, 'rule set ' || rule_set_version || ', severity ' || severity
   FROM risk_flags WHERE asset_id = ?1
   UNION ALL
-  SELECT computed_at, 'score.computed', event_id, 'score ' || score || ' (' || formula_version || ')'
+  SELECT ts, 'score.computed', event_id, 'score ' || score || ' (' || formula_version || ')'
   FROM listing_scores WHERE asset_id = ?1
   UNION ALL
   SELECT decided_at, 'candidate.' || decision, event_id, 'reasons ' || reason_codes_json
@@ -159,7 +159,7 @@ impl ListingRow {
         let venues: BTreeSet<String> = sightings.iter().map(|s| s.venue.clone()).collect();
         let sources: BTreeSet<String> = sightings.iter().map(|s| s.source.clone()).collect();
         let first = sightings.iter().filter(|s| s.source_published_at.is_some()).min_by_key(|s| s.first_observed_at);
-        let checks: Option<Vec<RiskCheck>> = self.checks_json.as_deref().map(|c| json("risk_flags.checks_json", id, c)).transpose()?;
+        let checks: Option<Vec<RiskCheck>> = self.checks_json.as_deref().map(|c| json("risk_flags.flags_json", id, c)).transpose()?;
         let reason_codes: Vec<String> =
             self.reason_codes_json.as_deref().map(|r| json("gate_decisions.reason_codes_json", id, r)).transpose()?.unwrap_or_default();
         let listing = Listing {
@@ -216,7 +216,7 @@ pub(crate) async fn asset_detail(pool: &SqlitePool, asset: &AssetId) -> Result<O
     let (listing, sightings) = row.into_listing()?;
 
     let mut snapshot_rows: Vec<SnapshotRow> =
-        sqlx::query_as("SELECT * FROM market_snapshots WHERE asset_id = ? ORDER BY observed_at DESC, id DESC LIMIT ?")
+        sqlx::query_as("SELECT * FROM market_snapshots WHERE asset_id = ? ORDER BY ts DESC, id DESC LIMIT ?")
             .bind(&id)
             .bind(i64::from(DETAIL_SNAPSHOTS))
             .fetch_all(pool)

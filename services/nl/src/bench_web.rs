@@ -116,7 +116,7 @@ async fn time_page(addr: &str, path: &str) -> anyhow::Result<Vec<Duration>> {
 pub async fn web(n: usize) -> anyhow::Result<()> {
     println!("nl bench web: {n} assets, {} events, {} build", n * 10, if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" });
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("nl.db");
+    let db = dir.path().join("new_listings.sqlite");
     let store = LedgerStore::open(&LedgerConfig::with_db_path(db.clone())).await?;
     let t0 = chrono::Utc::now() - chrono::Duration::days(30);
     let fill = Instant::now();

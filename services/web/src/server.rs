@@ -145,12 +145,12 @@ async fn asset(State(s): St, Path(id): Path<String>) -> Result<Response, Failure
     }
 }
 
-/// "Mark reviewed" must become an `asset.reviewed` event that the ledger applies (invariant 1); that
-/// event type is not in this build, so the button answers 501 and says so.
+/// "Mark reviewed" must become an `asset.reviewed` event that the ledger applies (invariant 1). The
+/// dashboard has no path to the ledger's writer yet, so the button answers 501 and names the command that does it.
 async fn review(Path(id): Path<String>) -> Failure {
     Failure(
         StatusCode::NOT_IMPLEMENTED,
-        format!("marking {id} reviewed needs the asset.reviewed event (`nl review`), which this build does not have yet; nothing was changed"),
+        format!("the dashboard cannot mark {id} reviewed yet; run `nl review {id}` (it emits asset.reviewed, which the ledger applies); nothing was changed"),
     )
 }
 
