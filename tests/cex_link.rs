@@ -93,7 +93,7 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     assert_eq!(sources().await, ["geckoterminal", "kucoin_symbols"], "one asset, both sources");
     assert!(reader.get_asset("cex:kucoin:NEW").await.unwrap().is_none(), "no separate CEX-only asset");
     let row = reader.get_asset(&asset_id).await.unwrap().unwrap();
-    assert_eq!((row.chain.as_deref(), row.address.as_deref()), (Some("solana"), Some(MINT)));
+    assert_eq!((row.chain.as_deref(), row.contract_address.as_deref()), (Some("solana"), Some(MINT)));
 
     stop.cancel();
     let (l, e) = tasks;

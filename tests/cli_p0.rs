@@ -65,7 +65,7 @@ fn p0_db_init_append_replay_and_migrations_roundtrip() {
 
     let o = nl(out.path(), &["db-init", "--down-to", "0"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let left = user_objects(&out.path().join("nl.db"));
+    let left = user_objects(&out.path().join("new_listings.sqlite"));
     assert!(left.is_empty(), "schema not empty after down to 0: {left:?}");
     let o = nl(out.path(), &["db-init"]);
     assert!(o.status.success(), "up again: {}", stderr(&o));

@@ -5,7 +5,7 @@
 //! * `nl run-cycle` twice: manifest identity, row counts equal to the DB, events byte ranges that are
 //!   contiguous and disjoint and whose line counts match; the CEX baseline rule (first poll reports
 //!   nothing new), then exactly the simulator's new listings;
-//! * `nl run-cycle --dry-run` leaves nl.db and events.jsonl byte-identical and reports would-be changes;
+//! * `nl run-cycle --dry-run` leaves new_listings.sqlite and events.jsonl byte-identical and reports would-be changes;
 //! * `nl demo` finishes offline in under a minute with discoveries, promotions and rejections;
 //! * `nl preflight` passes on the repo config and fails (exit 1) with L6 armed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -34,7 +34,7 @@ async fn check_manifest(out: &Path, m: &Value, run_id: &str, config_hash: &str) 
     assert_eq!(m["dry_run"], false);
     assert!(m["errors"].as_array().unwrap().is_empty(), "{}", m["errors"]);
     for (table, n) in m["row_counts"].as_object().unwrap() {
-        assert_eq!(support::count(&out.join("nl.db"), table).await, n.as_i64().unwrap(), "row count of {table}");
+        assert_eq!(support::count(&out.join("new_listings.sqlite"), table).await, n.as_i64().unwrap(), "row count of {table}");
     }
     let ev = &m["events"];
     let (start, end, count) = (ev["start"].as_u64().unwrap(), ev["end"].as_u64().unwrap(), ev["count"].as_u64().unwrap());
@@ -72,7 +72,7 @@ async fn run_cycle_twice_then_dry_run_against_simulated_venues() {
     let (start1, end1) = check_manifest(out, &m1, &run1, &hash).await;
     assert_eq!(start1, 0);
     let tick0: BTreeSet<String> = [TokenKind::Clean, TokenKind::Honeypot].into_iter().map(|k| format!("eth:{}", token_address(0, k))).collect();
-    assert_eq!(discovered(&out.join("nl.db"), &run1).await, tick0, "first cycle: pools only, CEX lists baselined");
+    assert_eq!(discovered(&out.join("new_listings.sqlite"), &run1).await, tick0, "first cycle: pools only, CEX lists baselined");
     for src in KEEP {
         assert!(!m1["source_versions"][src].is_null(), "cursor of {src}: {}", m1["source_versions"]);
     }
@@ -91,24 +91,24 @@ async fn run_cycle_twice_then_dry_run_against_simulated_venues() {
     // One new instrument per list, the announced one, and the two new pools.
     let mut expected: BTreeSet<String> = ["cex:okx:SOKXB", "cex:binance:SBNBB", "cex:gate:SGATB", "cex:okx:SANNB"].into_iter().map(String::from).collect();
     expected.extend([TokenKind::Clean, TokenKind::Honeypot].into_iter().map(|k| format!("eth:{}", token_address(1, k))));
-    let got = discovered(&out.join("nl.db"), &run2).await;
+    let got = discovered(&out.join("new_listings.sqlite"), &run2).await;
     assert_eq!(got, expected, "second cycle reports exactly the new listings");
     assert!(s2.contains(&format!("new assets discovered: {}", got.len())), "{s2}");
     // Issue 15: every discovered asset reached a decision, Binance's and the Gate listing linked to a
     // contract with no pool included (rejected with NO_MARKET_DATA).
     assert_eq!(field(&s2, "undecided assets: "), "0", "{s2}");
     assert_eq!(m2["summary"]["undecided"], 0, "{}", m2["summary"]);
-    let binance = support::latest_reasons(&out.join("nl.db"), "cex:binance:SBNBB").await;
+    let binance = support::latest_reasons(&out.join("new_listings.sqlite"), "cex:binance:SBNBB").await;
     assert!(binance.first().is_some_and(|r| r == "NO_MARKET_DATA"), "{binance:?}");
 
     // Dry run at tick 2: nothing written to the DB or events.jsonl; would-be changes reported.
     sim.advance();
-    let (db, events) = (out.join("nl.db"), out.join("events.jsonl"));
-    let before = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("nl.db-wal")));
+    let (db, events) = (out.join("new_listings.sqlite"), out.join("events.jsonl"));
+    let before = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("new_listings.sqlite-wal")));
     let o = nl(out, &env, &["run-cycle", "--dry-run"]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
-    let after = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("nl.db-wal")));
-    assert_eq!(before, after, "dry run leaves nl.db and events.jsonl byte-identical");
+    let after = (sha256_file(&db), sha256_file(&events), sha256_file(&out.join("new_listings.sqlite-wal")));
+    assert_eq!(before, after, "dry run leaves new_listings.sqlite and events.jsonl byte-identical");
     let s3 = stdout(&o);
     let would: usize = field(&s3, "new assets would be discovered: ").parse().unwrap();
     assert!(would >= 5, "{s3}");
@@ -133,7 +133,7 @@ fn demo_discovers_promotes_and_rejects_offline_in_under_a_minute() {
     let n = |word: &str| -> u64 { summary.split(word).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|x| x.parse().ok()).unwrap_or(0) };
     assert!(n("discoveries") >= 1 && n("promotions") >= 1 && n("rejections") >= 1, "{s}");
     assert_eq!(s.lines().filter(|l| l.starts_with("cycle ")).count(), 3, "{s}");
-    assert!(demo_out.join("nl.db").exists() && demo_out.join("events.jsonl").exists());
+    assert!(demo_out.join("new_listings.sqlite").exists() && demo_out.join("events.jsonl").exists());
     // Issue 15: each promotion and rejection says why, in words and codes; no asset is left undecided.
     let promoted: Vec<&str> = s.lines().filter(|l| l.trim_start().starts_with("promoted ")).collect();
     assert!(promoted.iter().any(|l| l.contains("(promoted: PROMOTED, score ") && l.contains("liquidity $")), "{s}");
@@ -158,7 +158,7 @@ fn preflight_passes_on_repo_config_and_fails_when_l6_is_armed() {
     let o = support::run(c);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("PASS ")).count(), 6, "{}", stdout(&o));
-    assert!(!tmp.path().join("nl.db").exists() && !tmp.path().join("events.jsonl").exists(), "preflight creates no output files");
+    assert!(!tmp.path().join("new_listings.sqlite").exists() && !tmp.path().join("events.jsonl").exists(), "preflight creates no output files");
 
     let mut c = support::nl(tmp.path(), &[("NL_GATE__EXECUTION__ENABLED", "true".into()), ("NL_GATE__EXECUTION__ARMED", "true".into())]);
     c.arg("preflight").arg("--readme").arg(&readme);

@@ -27,7 +27,7 @@ async fn ledger_survives_sigkill_and_double_publish_is_idempotent() {
     let cfg = server.bus_config();
     let bus = NatsBus::connect(&cfg).await.expect("connect");
     let out = tempfile::tempdir().expect("tmp");
-    let db = out.path().join("nl.db");
+    let db = out.path().join("new_listings.sqlite");
     let env = support::nats_env(&cfg);
 
     let envs = nl_testkit::bench_envelopes(N);

@@ -45,19 +45,19 @@ fn comparable(run: Option<&str>) -> Vec<(&'static str, String)> {
         ),
         (
             "listing_scores",
-            format!("SELECT json_array(event_id, asset_id, computed_at, score, breakdown_json, reason, formula_version) FROM listing_scores{}", w("")),
+            format!("SELECT json_array(event_id, asset_id, ts, score, breakdown_json, reason, formula_version) FROM listing_scores{}", w("")),
         ),
         (
             "risk_flags",
             format!(
-                "SELECT json_array(event_id, asset_id, evaluated_at, rule_set_version, severity, checks_json, disagreements_json) FROM risk_flags{}",
+                "SELECT json_array(event_id, asset_id, ts, rule_set_version, severity, flags_json, disagreements_json) FROM risk_flags{}",
                 w("")
             ),
         ),
         (
             "market_snapshots",
             format!(
-                "SELECT json_array(event_id, asset_id, observed_at, source, price_usd, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id) FROM market_snapshots{}",
+                "SELECT json_array(event_id, asset_id, ts, source, price, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id) FROM market_snapshots{}",
                 w("")
             ),
         ),
@@ -73,7 +73,7 @@ async fn assert_same(orig: &Path, orig_run: Option<&str>, rederived: &Path) {
 }
 
 fn scratch_db(out: &Path, run_id: &str) -> PathBuf {
-    out.join("runs").join(run_id).join("rederive").join("nl.db")
+    out.join("runs").join(run_id).join("rederive").join("new_listings.sqlite")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +82,7 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let env = sim_env(&sim.base_url(), &KEEP);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    let db = out.join("nl.db");
+    let db = out.join("new_listings.sqlite");
 
     let o = nl(out, &env, &["run-cycle"]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
@@ -106,7 +106,7 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let all = field(&stdout(&o), "run ").to_string();
     assert!(all.starts_with("nl_") && all != run2, "{}", stdout(&o));
     assert_same(&db, None, &scratch_db(out, &all)).await;
-    let assets = "SELECT json_array(asset_id, symbol, name, chain, address, kind, first_seen_at, first_source, last_seen_at, sources_json, status) FROM assets";
+    let assets = "SELECT json_array(asset_id, symbol, name, chain, contract_address, kind, first_seen_at, first_source, last_seen_at, sources_json, status, decimals, tags_json) FROM assets";
     assert_eq!(rows(&db, assets).await, rows(&scratch_db(out, &all), assets).await, "assets re-derived identically");
     assert_eq!(rows(&scratch_db(out, &all), &first_source).await, [r#"["gate_pairs"]"#], "the link is re-applied from the recorded currency response");
     let o = nl(out, &env, &["diff-runs", "all", &all]).await;
@@ -115,7 +115,7 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("runs").join(&all).join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["summary"]["rederived_from"].as_array().map(Vec::len), Some(3), "{}", m["summary"]);
     assert!(m["summary"]["not_rederived"].get("gate_pairs").is_none(), "{}", m["summary"]);
-    let priced = "SELECT json_array(asset_id, price_usd, raw_event_id) FROM market_snapshots WHERE source = 'enricher_cex' AND price_usd IS NOT NULL";
+    let priced = "SELECT json_array(asset_id, price, raw_event_id) FROM market_snapshots WHERE source = 'enricher_cex' AND price IS NOT NULL";
     assert!(!rows(&db, priced).await.is_empty(), "CEX listings got their ticker's price");
     assert_eq!(rows(&db, priced).await, rows(&scratch_db(out, &all), priced).await, "ticker snapshots re-derived from the recorded tickers");
     let skipped = m["summary"]["not_rederived"].as_object().map(|o| o.keys().filter(|k| k.ends_with("_ticker")).count());
@@ -144,7 +144,7 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
         .iter()
         .map(|r| {
             let v: serde_json::Value = serde_json::from_str(r).unwrap();
-            (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().parse().unwrap())
+            (v[0].as_str().unwrap().to_string(), v[1].as_f64().unwrap())
         })
         .collect();
     let lowest_passing = scored.iter().map(|(_, s)| *s).filter(|s| *s >= 50.0).fold(f64::INFINITY, f64::min);

@@ -127,7 +127,7 @@ async fn nl_run_polls_pushes_checkpoints_and_drains_on_sigterm() {
     let env = run_env(&sim.base_url(), &ws.url());
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    let db = out.join("nl.db");
+    let db = out.join("new_listings.sqlite");
     let child = spawn_run(out, &env, "run1");
 
     // The manifest exists from the start; the run id is read from it.

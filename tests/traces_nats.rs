@@ -137,7 +137,7 @@ async fn one_listing_is_one_trace_across_five_processes() {
     // The collector's first poll baselines the venue's list; the next one sees the instrument listed at tick 1.
     assert!(wait_until(Duration::from_secs(60), || async { sim.hits() >= 1 }).await, "the collector never polled the venue");
     sim.advance();
-    let db = tmp.path().join("nl.db");
+    let db = tmp.path().join("new_listings.sqlite");
     assert!(wait_until(Duration::from_secs(120), || async { decisions(&db).await >= 1 }).await, "no gate decision for {ASSET} reached the ledger");
 
     // Graceful stop flushes each process's queued spans before it exits.

@@ -2,7 +2,7 @@
 //! ledger merges: the asset's identity (linked to a contract where the venue says which), and one sighting.
 
 use nl_adapters::cex::currency::{LINK_CHAIN_KEY, LINK_CONTRACT_KEY};
-use nl_domain::{AssetId, AssetUpsert, ChangeKind, Envelope, EventId, EventType, ListingObservation, ObservationKind, Sighting};
+use nl_domain::{AssetId, AssetUpsert, BASE_DECIMALS_KEY, ChangeKind, Envelope, EventId, EventType, ListingObservation, ObservationKind, Sighting};
 use serde_json::{Map, Value};
 
 /// Sighting status of a retracted observation.
@@ -28,6 +28,10 @@ const PAIR_KEYS: &[&str] = &[
     "url",
     "labels",
 ];
+
+// The pair detail's [`BASE_DECIMALS_KEY`] comes from GeckoTerminal's token attributes (`base_decimals`), the
+// ERC-20 `decimals()` of a factory-log pool's new token (`token_meta.decimals`) or a Solana launch's mint
+// (`decimals`).
 
 /// The asset an observation is about: its own id, or, for a CEX-only id whose `details` name a valid
 /// chain and contract (written by the collector from the venue's currency info), the on-chain id. An
@@ -83,6 +87,11 @@ fn pair_detail(obs: &ListingObservation) -> Value {
                 m.insert((*k).to_string(), v.clone());
             }
         }
+    }
+    let details = &obs.details;
+    let decimals = [details.get(BASE_DECIMALS_KEY), details.pointer("/token_meta/decimals"), details.get("decimals")];
+    if let Some(d) = decimals.into_iter().flatten().find(|v| v.is_u64()) {
+        m.insert(BASE_DECIMALS_KEY.into(), d.clone());
     }
     Value::Object(m)
 }
@@ -203,6 +212,21 @@ mod tests {
         assert_eq!(up.sighting.pair["quote_token"], "So11111111111111111111111111111111111111112");
         assert!(up.sighting.pair.get("url").is_none(), "null keys are not copied");
         assert!(up.sighting.pair.get("snapshot").is_none(), "market data is not pair detail");
+        assert!(up.sighting.pair.get(BASE_DECIMALS_KEY).is_none(), "no decimals given, none made up");
+    }
+
+    #[test]
+    fn base_token_decimals_come_from_whichever_source_gives_them() {
+        let asset = "eth:0xa1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+        for (details, want) in [
+            (json!({"base_decimals": 9}), Some(9)),
+            (json!({"token_meta": {"decimals": 18, "flags": []}}), Some(18)),
+            (json!({"decimals": 6, "slot": 1}), Some(6)),
+            (json!({"token_meta": {"decimals": null, "flags": ["decimals_reverted"]}}), None),
+        ] {
+            let up = normalize(&obs(asset, ObservationKind::DexPool, ChangeKind::New, details.clone()));
+            assert_eq!(up.sighting.pair.get(BASE_DECIMALS_KEY).and_then(Value::as_u64), want, "{details}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use nl_domain::{AssetUpsert, Envelope, EventId, EventType, RiskEvaluation, RiskF
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
+use crate::config::VenueTypes;
 use crate::db::{now_str, ts_str};
 use crate::error::Result;
 use crate::insert::{self, exec_chunked, fetch_in, returning_chunked};
@@ -22,6 +23,7 @@ use crate::kept::kept;
 use crate::merge::{AssetState, Change};
 use crate::rebuild;
 use crate::rows::{AssetRow, RawRow, RiskRow};
+use crate::tags;
 use crate::typed::Typed;
 
 /// An envelope kept in `events` whose meta did not parse for its type.
@@ -70,9 +72,14 @@ impl BatchResult {
 
 /// Applies `envs` on `conn`, which the caller has inside a transaction.
 /// `bodies[i]` is the JSON `envs[i]` was decoded from, kept verbatim when its row keeps the whole envelope.
-pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
+pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
     let now = now_str();
     let mut parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(|e| Typed::parse(e, &now)).collect();
+    for p in &mut parsed {
+        if let Ok(Typed::Raw(r)) = p {
+            r.venue_type = venues.get(&r.source).cloned();
+        }
+    }
 
     // Within the batch the first occurrence of an id wins; later ones are duplicates.
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
@@ -153,6 +160,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     let mut ais = Vec::new();
     let mut runs = Vec::new();
     let mut assets = Vec::new();
+    let mut reviews = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let (true, Ok(typed)) = (is_new[i], p) else { continue };
         match typed {
@@ -165,6 +173,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
             Typed::Decision(d) => decisions.push(&**d),
             Typed::Run(r) => runs.push((&envs[i], r)),
             Typed::Ai(a) => ais.push(&**a),
+            Typed::Review(asset, at) => reviews.push((asset.as_str(), at.as_str())),
         }
     }
 
@@ -178,6 +187,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, envs: &[Envelope], 
     }
 
     let mut derived = merge_assets(conn, envs, &assets).await?;
+    apply_reviews(conn, &reviews).await?;
     derived.extend(apply_risks(conn, envs, &risks).await?);
     derived.sort_by_key(|(i, _)| *i);
     let derived = write_outbox(conn, derived, &now).await?;
@@ -227,19 +237,20 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
     let rows: Vec<&AssetRow> = states.iter().filter(|(k, _)| touched.contains(*k)).map(|(_, s)| &s.row).collect();
     exec_chunked(
         conn,
-        "INSERT INTO assets (asset_id, symbol, name, chain, address, kind, first_seen_at, first_source, last_seen_at, sources_json, status, reviewed_at, updated_at, run_id) ",
+        "INSERT INTO assets (asset_id, symbol, name, chain, contract_address, kind, first_seen_at, first_source, last_seen_at, sources_json, status, \
+         reviewed_at, updated_at, run_id, decimals, tags_json) ",
         " ON CONFLICT(asset_id) DO UPDATE SET symbol = excluded.symbol, name = excluded.name, chain = excluded.chain, \
-         address = excluded.address, kind = excluded.kind, first_seen_at = excluded.first_seen_at, first_source = excluded.first_source, \
+         contract_address = excluded.contract_address, kind = excluded.kind, first_seen_at = excluded.first_seen_at, first_source = excluded.first_source, \
          last_seen_at = excluded.last_seen_at, sources_json = excluded.sources_json, status = excluded.status, \
-         updated_at = excluded.updated_at, run_id = excluded.run_id",
-        14,
+         updated_at = excluded.updated_at, run_id = excluded.run_id, decimals = excluded.decimals, tags_json = excluded.tags_json",
+        16,
         &rows,
         |mut b, r| {
             b.push_bind(r.asset_id.as_str())
                 .push_bind(r.symbol.as_str())
                 .push_bind(r.name.as_deref())
                 .push_bind(r.chain.as_deref())
-                .push_bind(r.address.as_deref())
+                .push_bind(r.contract_address.as_deref())
                 .push_bind(r.kind.as_str())
                 .push_bind(r.first_seen_at.as_str())
                 .push_bind(r.first_source.as_str())
@@ -248,11 +259,26 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
                 .push_bind(r.status.as_str())
                 .push_bind(r.reviewed_at.as_deref())
                 .push_bind(r.updated_at.as_str())
-                .push_bind(r.run_id.as_str());
+                .push_bind(r.run_id.as_str())
+                .push_bind(r.decimals)
+                .push_bind(r.tags_json.as_str());
         },
     )
     .await?;
     Ok(derived)
+}
+
+/// Sets `assets.reviewed_at` to the latest review time of each reviewed asset. A review of an asset the
+/// ledger does not know changes no row (the event is still kept in `events`).
+async fn apply_reviews(conn: &mut SqliteConnection, reviews: &[(&str, &str)]) -> Result<()> {
+    for (asset, at) in reviews {
+        sqlx::query("UPDATE assets SET reviewed_at = ?1 WHERE asset_id = ?2 AND (reviewed_at IS NULL OR reviewed_at < ?1)")
+            .bind(at)
+            .bind(asset)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Inserts evaluations and derives `risk.flagged` where severity rose above the asset's previous
@@ -265,12 +291,13 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
     let ids: Vec<String> = risks.iter().map(|(_, r, _)| r.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
     let mut latest: HashMap<String, (String, i64)> = HashMap::new();
     for (asset, at, severity) in
-        fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, evaluated_at, severity FROM v_latest_risk WHERE asset_id IN", &ids).await?
+        fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, ts, severity FROM v_latest_risk WHERE asset_id IN", &ids).await?
     {
         latest.insert(asset, (at, severity));
     }
     let mut rows = Vec::with_capacity(risks.len());
     let mut derived = Vec::new();
+    let mut newest: HashMap<String, &RiskEvaluation> = HashMap::new();
     for &(i, r, row) in risks {
         let env = &envs[i];
         let asset = r.asset_id.to_string();
@@ -282,12 +309,39 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
             if severity > prev_severity {
                 derived.push((i, risk_flagged(env, r, &asset, prev.map(|(_, s)| s))));
             }
+            newest.insert(asset.clone(), r);
             latest.insert(asset, (at, severity));
         }
         rows.push(row);
     }
     insert::risks(conn, &rows).await?;
+    risk_tags(conn, &newest).await?;
     Ok(derived)
+}
+
+/// Replaces the `risk:<check>` tags of each asset with the failed checks of its newest evaluation.
+async fn risk_tags(conn: &mut SqliteConnection, newest: &HashMap<String, &RiskEvaluation>) -> Result<()> {
+    let ids: Vec<String> = newest.keys().cloned().collect();
+    let mut changed = Vec::new();
+    for (asset, old) in fetch_in::<(String, String)>(conn, "SELECT asset_id, tags_json FROM assets WHERE asset_id IN", &ids).await? {
+        let Some(r) = newest.get(&asset) else { continue };
+        let tags = tags::with_risk(&old, r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code.as_str()));
+        if tags != old {
+            changed.push((asset, tags));
+        }
+    }
+    exec_chunked(
+        conn,
+        "WITH t(asset_id, tags_json) AS (",
+        ") UPDATE assets SET tags_json = (SELECT t.tags_json FROM t WHERE t.asset_id = assets.asset_id) WHERE asset_id IN (SELECT asset_id FROM t)",
+        2,
+        &changed,
+        |mut b, (asset, tags)| {
+            b.push_bind(asset.as_str()).push_bind(tags.as_str());
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn risk_flagged(cause: &Envelope, r: &RiskEvaluation, asset: &str, previous: Option<i64>) -> Envelope {

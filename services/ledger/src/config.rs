@@ -1,21 +1,28 @@
 //! `[ledger]` configuration.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LedgerError, Result};
 
+pub use nl_config::{DB_FILE_NAME, LEGACY_DB_FILE_NAME};
 /// Default location of the SQLite database.
-pub const DEFAULT_DB_PATH: &str = "out/research/new_listings/nl.db";
+pub const DEFAULT_DB_PATH: &str = "out/research/new_listings/new_listings.sqlite";
+/// The runbook's `venue_type` values.
+pub const VENUE_TYPES: [&str; 2] = ["CEX", "DEX"];
 /// Largest accepted `batch_size` and `channel_bound` (invariant 8: every batch has a bound).
 pub const MAX_BOUND: usize = 100_000;
+
+/// `raw_events.venue_type` (`CEX` or `DEX`) by source name, shared by the writer.
+pub type VenueTypes = std::sync::Arc<BTreeMap<String, String>>;
 
 /// `[ledger]` configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LedgerConfig {
-    /// The SQLite database file. Default `out/research/new_listings/nl.db`.
+    /// The SQLite database file. Default `out/research/new_listings/new_listings.sqlite`.
     pub db_path: PathBuf,
     /// Envelopes per group-committed transaction, and deliveries per bus fetch.
     pub batch_size: usize,
@@ -36,6 +43,10 @@ pub struct LedgerConfig {
     /// Whole-batch store attempts before the batch is stored event by event, dead-lettering only the
     /// events that still fail.
     pub store_attempts: u32,
+    /// `raw_events.venue_type` by source name (`CEX` or `DEX`), derived from the configured sources'
+    /// kinds by the binary (not a config key). A source not listed stores NULL (risk providers).
+    #[serde(skip)]
+    pub venue_types: BTreeMap<String, String>,
 }
 
 impl Default for LedgerConfig {
@@ -51,6 +62,7 @@ impl Default for LedgerConfig {
             fetch_wait_ms: 500,
             retry_delay_ms: 1000,
             store_attempts: 5,
+            venue_types: BTreeMap::new(),
         }
     }
 }
@@ -88,6 +100,9 @@ impl LedgerConfig {
         }
         if self.store_attempts == 0 {
             return bad("store_attempts must be at least 1".into());
+        }
+        if let Some((source, v)) = self.venue_types.iter().find(|(_, v)| !VENUE_TYPES.contains(&v.as_str())) {
+            return bad(format!("venue type of source {source} must be CEX or DEX, got {v:?}"));
         }
         Ok(())
     }

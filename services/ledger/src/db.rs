@@ -1,12 +1,13 @@
 //! Opening the database: the embedded migrations, the single-connection write pool and the read-only pool.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::SecondsFormat;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::config::LEGACY_DB_FILE_NAME;
 use crate::error::{LedgerError, Result};
 
 /// The reversible migrations in `/migrations`, embedded at compile time.
@@ -93,6 +94,35 @@ pub async fn open_read_pool(path: &Path, connections: u32) -> Result<SqlitePool>
         .connect_with(opts)
         .await
         .map_err(|source| LedgerError::Open { path: path.display().to_string(), source })
+}
+
+/// Adopts a database left under its pre-runbook name: when `path` does not exist and a
+/// [`LEGACY_DB_FILE_NAME`] (`nl.db`) does in the same folder, renames it, with its `-wal` and `-shm` files,
+/// to `path`. Returns the old path when it moved it. The sidecars move first, so an interrupted adoption
+/// is finished by the next call and no committed page is left behind. Nothing happens when `path` already
+/// exists or is itself named `nl.db`. Run it before any connection opens either file.
+///
+/// # Errors
+/// The I/O error of a failed rename.
+pub fn adopt_legacy_db(path: &Path) -> std::io::Result<Option<PathBuf>> {
+    let legacy = path.with_file_name(LEGACY_DB_FILE_NAME);
+    if legacy == path || path.exists() || !legacy.is_file() {
+        return Ok(None);
+    }
+    for suffix in ["-wal", "-shm"] {
+        let from = sidecar(&legacy, suffix);
+        if from.exists() {
+            std::fs::rename(&from, sidecar(path, suffix))?;
+        }
+    }
+    std::fs::rename(&legacy, path)?;
+    Ok(Some(legacy))
+}
+
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 /// Applies every pending migration.

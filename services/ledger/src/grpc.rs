@@ -79,7 +79,7 @@ impl From<AssetRow> for pb::Asset {
             symbol: a.symbol,
             name: a.name,
             chain: a.chain,
-            address: a.address,
+            address: a.contract_address,
             kind: a.kind,
             first_seen_at: a.first_seen_at,
             first_source: a.first_source,
@@ -97,10 +97,10 @@ impl From<SnapshotRow> for pb::LatestSnapshot {
     fn from(s: SnapshotRow) -> Self {
         Self {
             event_id: s.event_id,
-            observed_at: s.observed_at,
+            observed_at: s.ts,
             source: s.source,
-            price_usd: s.price_usd,
-            fdv_usd: s.fdv_usd,
+            price_usd: s.price,
+            fdv_usd: s.fdv,
             market_cap_usd: s.market_cap_usd,
             liquidity_usd: s.liquidity_usd,
             volume_24h_usd: s.volume_24h_usd,
@@ -116,10 +116,10 @@ impl From<RiskRow> for pb::LatestRisk {
     fn from(r: RiskRow) -> Self {
         Self {
             event_id: r.event_id,
-            evaluated_at: r.evaluated_at,
+            evaluated_at: r.ts,
             rule_set_version: r.rule_set_version,
             severity: u32::try_from(r.severity).unwrap_or(0),
-            checks_json: r.checks_json,
+            checks_json: r.flags_json,
             disagreements_json: r.disagreements_json,
             run_id: r.run_id,
             config_hash: r.config_hash,
@@ -131,8 +131,8 @@ impl From<ScoreRow> for pb::LatestScore {
     fn from(s: ScoreRow) -> Self {
         Self {
             event_id: s.event_id,
-            computed_at: s.computed_at,
-            score: s.score,
+            computed_at: s.ts,
+            score: s.score.to_string(),
             breakdown_json: s.breakdown_json,
             reason: s.reason,
             formula_version: s.formula_version,

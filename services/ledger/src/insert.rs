@@ -74,9 +74,9 @@ where
 pub(crate) async fn raw_events(conn: &mut SqliteConnection, rows: &[&RawRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload, parse_error, run_id, inserted_at) ",
+        "INSERT INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, run_id, inserted_at, venue_type) ",
         " ON CONFLICT(raw_id) DO NOTHING",
-        10,
+        11,
         rows,
         |mut b, r| {
             b.push_bind(r.raw_id.as_str())
@@ -85,10 +85,11 @@ pub(crate) async fn raw_events(conn: &mut SqliteConnection, rows: &[&RawRow]) ->
                 .push_bind(r.http_status)
                 .push_bind(r.observed_at.as_str())
                 .push_bind(r.content_hash.as_str())
-                .push_bind(r.payload.as_str())
+                .push_bind(r.payload_json.as_str())
                 .push_bind(r.parse_error.as_deref())
                 .push_bind(r.run_id.as_str())
-                .push_bind(r.inserted_at.as_str());
+                .push_bind(r.inserted_at.as_str())
+                .push_bind(r.venue_type.as_deref());
         },
     )
     .await
@@ -97,17 +98,17 @@ pub(crate) async fn raw_events(conn: &mut SqliteConnection, rows: &[&RawRow]) ->
 pub(crate) async fn snapshots(conn: &mut SqliteConnection, rows: &[&SnapshotRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO market_snapshots (event_id, asset_id, observed_at, source, price_usd, fdv_usd, market_cap_usd, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id, run_id, source_count) ",
+        "INSERT INTO market_snapshots (event_id, asset_id, ts, source, price, fdv, market_cap_usd, liquidity_usd, volume_24h_usd, holders, age_minutes, raw_event_id, run_id, source_count) ",
         " ON CONFLICT(event_id) DO NOTHING",
         14,
         rows,
         |mut b, s| {
             b.push_bind(s.event_id.as_str())
                 .push_bind(s.asset_id.as_str())
-                .push_bind(s.observed_at.as_str())
+                .push_bind(s.ts.as_str())
                 .push_bind(s.source.as_str())
-                .push_bind(s.price_usd.as_deref())
-                .push_bind(s.fdv_usd.as_deref())
+                .push_bind(s.price.as_deref())
+                .push_bind(s.fdv.as_deref())
                 .push_bind(s.market_cap_usd.as_deref())
                 .push_bind(s.liquidity_usd.as_deref())
                 .push_bind(s.volume_24h_usd.as_deref())
@@ -124,17 +125,17 @@ pub(crate) async fn snapshots(conn: &mut SqliteConnection, rows: &[&SnapshotRow]
 pub(crate) async fn risks(conn: &mut SqliteConnection, rows: &[&RiskRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO risk_flags (event_id, asset_id, evaluated_at, rule_set_version, severity, checks_json, disagreements_json, run_id, config_hash) ",
+        "INSERT INTO risk_flags (event_id, asset_id, ts, rule_set_version, severity, flags_json, disagreements_json, run_id, config_hash) ",
         " ON CONFLICT(event_id) DO NOTHING",
         9,
         rows,
         |mut b, r| {
             b.push_bind(r.event_id.as_str())
                 .push_bind(r.asset_id.as_str())
-                .push_bind(r.evaluated_at.as_str())
+                .push_bind(r.ts.as_str())
                 .push_bind(r.rule_set_version.as_str())
                 .push_bind(r.severity)
-                .push_bind(r.checks_json.as_str())
+                .push_bind(r.flags_json.as_str())
                 .push_bind(r.disagreements_json.as_str())
                 .push_bind(r.run_id.as_str())
                 .push_bind(r.config_hash.as_str());
@@ -146,15 +147,15 @@ pub(crate) async fn risks(conn: &mut SqliteConnection, rows: &[&RiskRow]) -> Res
 pub(crate) async fn scores(conn: &mut SqliteConnection, rows: &[&ScoreRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO listing_scores (event_id, asset_id, computed_at, score, breakdown_json, reason, formula_version, run_id, config_hash, inputs_json, source_count, provider_raw_ids_json) ",
+        "INSERT INTO listing_scores (event_id, asset_id, ts, score, breakdown_json, reason, formula_version, run_id, config_hash, inputs_json, source_count, provider_raw_ids_json) ",
         " ON CONFLICT(event_id) DO NOTHING",
         12,
         rows,
         |mut b, s| {
             b.push_bind(s.event_id.as_str())
                 .push_bind(s.asset_id.as_str())
-                .push_bind(s.computed_at.as_str())
-                .push_bind(s.score.as_str())
+                .push_bind(s.ts.as_str())
+                .push_bind(s.score)
                 .push_bind(s.breakdown_json.as_str())
                 .push_bind(s.reason.as_str())
                 .push_bind(s.formula_version.as_str())

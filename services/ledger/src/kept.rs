@@ -55,6 +55,7 @@ pub(crate) fn form(kind: EventType) -> Form {
         | T::AssetUpserted
         | T::AssetDiscovered
         | T::AssetUpdated
+        | T::AssetReviewed
         | T::RiskFlagged
         | T::RunStarted
         | T::RunCompleted => Form::Meta,

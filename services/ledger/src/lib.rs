@@ -22,6 +22,7 @@ pub mod read;
 mod rebuild;
 pub mod rows;
 mod runs;
+pub mod tags;
 pub mod service;
 pub mod store;
 mod typed;

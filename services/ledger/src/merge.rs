@@ -2,11 +2,12 @@
 //! `asset.discovered`; a new `(source, instrument_id)` sighting or a changed status is `asset.updated`.
 //! Pure: no I/O, times come from the envelopes, so a replay merges to the same rows.
 
-use nl_domain::{AssetChanged, AssetId, AssetUpsert, Envelope, EventType, Sighting};
+use nl_domain::{AssetChanged, AssetId, AssetUpsert, BASE_DECIMALS_KEY, Envelope, EventType, Sighting};
 
 use crate::db::ts_str;
 use crate::error::{LedgerError, Result};
 use crate::rows::AssetRow;
+use crate::tags;
 
 /// Status of an asset whose sightings never carried one.
 pub const DEFAULT_STATUS: &str = "observed";
@@ -44,7 +45,7 @@ impl AssetState {
             symbol: up.symbol.clone(),
             name: up.name.clone(),
             chain,
-            address,
+            contract_address: address,
             kind: kind_of(&up.asset_id).into(),
             first_seen_at: first_seen.clone(),
             first_source: up.sighting.source.clone(),
@@ -54,9 +55,12 @@ impl AssetState {
             reviewed_at: None,
             updated_at: ts_str(&env.ts),
             run_id: env.run_id.clone(),
+            decimals: decimals_of(&up.sighting),
+            tags_json: String::new(),
         };
         let mut state = Self { row, sightings: vec![up.sighting.clone()] };
         state.row.sources_json = serde_json::to_string(&state.sightings)?;
+        state.row.tags_json = tags::of_sightings(&state.row.kind, &state.sightings, "[]");
         Ok(state)
     }
 
@@ -80,7 +84,10 @@ impl AssetState {
             row.chain = chain;
         }
         if address.is_some() {
-            row.address = address;
+            row.contract_address = address;
+        }
+        if let Some(d) = decimals_of(s) {
+            row.decimals = Some(d);
         }
         if earlier {
             row.first_seen_at.clone_from(&seen);
@@ -107,6 +114,7 @@ impl AssetState {
         }
         let status_changed = row.status != previous_status;
         row.sources_json = serde_json::to_string(&self.sightings)?;
+        row.tags_json = tags::of_sightings(&row.kind, &self.sightings, &row.tags_json);
         Ok(if new_sighting || status_changed {
             Change::Updated { new_sighting, previous_status: status_changed.then_some(previous_status) }
         } else {
@@ -125,6 +133,8 @@ impl AssetState {
             changes: Vec::new(),
             previous_status: None,
             cause_event_id: cause.event_id.clone(),
+            contract_address: self.row.contract_address.clone(),
+            venue_type: Some(self.row.venue_type().to_string()),
         };
         let (kind, id_parts) = match change {
             Change::Quiet => return Ok(None),
@@ -161,6 +171,11 @@ fn kind_of(id: &AssetId) -> &'static str {
         AssetId::Chain { .. } => "dex",
         AssetId::Cex { .. } => "cex",
     }
+}
+
+/// The token decimals a sighting carries, when its source gave them.
+fn decimals_of(s: &Sighting) -> Option<i64> {
+    s.pair.get(BASE_DECIMALS_KEY).and_then(serde_json::Value::as_i64)
 }
 
 fn chain_and_address(up: &AssetUpsert) -> (Option<String>, Option<String>) {

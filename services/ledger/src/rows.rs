@@ -9,8 +9,9 @@ pub struct AssetRow {
     pub symbol: String,
     pub name: Option<String>,
     pub chain: Option<String>,
-    pub address: Option<String>,
-    /// `cex` or `dex`.
+    /// The token's contract address (mint on Solana) when known.
+    pub contract_address: Option<String>,
+    /// `cex` or `dex` (the venue type, lowercase; see [`AssetRow::venue_type`]).
     pub kind: String,
     pub first_seen_at: String,
     pub first_source: String,
@@ -21,6 +22,18 @@ pub struct AssetRow {
     pub reviewed_at: Option<String>,
     pub updated_at: String,
     pub run_id: String,
+    /// Token decimals where a source gives them (GeckoTerminal token attributes); `None` = unknown.
+    pub decimals: Option<i64>,
+    /// JSON array of the asset's rule tags, sorted (see [`crate::tags`]).
+    pub tags_json: String,
+}
+
+impl AssetRow {
+    /// The runbook's `venue_type`: `CEX` or `DEX`.
+    #[must_use]
+    pub fn venue_type(&self) -> &'static str {
+        if self.kind == "dex" { "DEX" } else { "CEX" }
+    }
 }
 
 /// One row of `market_snapshots` / `v_latest_snapshot`. Decimals are exact strings; `None` is unknown.
@@ -29,10 +42,13 @@ pub struct SnapshotRow {
     pub id: i64,
     pub event_id: String,
     pub asset_id: String,
-    pub observed_at: String,
+    /// When the snapshot was observed.
+    pub ts: String,
     pub source: String,
-    pub price_usd: Option<String>,
-    pub fdv_usd: Option<String>,
+    /// USD price.
+    pub price: Option<String>,
+    /// Fully diluted valuation in USD.
+    pub fdv: Option<String>,
     pub market_cap_usd: Option<String>,
     pub liquidity_usd: Option<String>,
     pub volume_24h_usd: Option<String>,
@@ -50,23 +66,27 @@ pub struct RiskRow {
     pub id: i64,
     pub event_id: String,
     pub asset_id: String,
-    pub evaluated_at: String,
+    /// When the evaluation was made.
+    pub ts: String,
     pub rule_set_version: String,
     pub severity: i64,
-    pub checks_json: String,
+    /// JSON array of every rule check with its verdict (`pass`, `fail`, `unknown`).
+    pub flags_json: String,
     pub disagreements_json: String,
     pub run_id: String,
     pub config_hash: String,
 }
 
 /// One row of `listing_scores` / `v_latest_score`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ScoreRow {
     pub id: i64,
     pub event_id: String,
     pub asset_id: String,
-    pub computed_at: String,
-    pub score: String,
+    /// When the score was computed.
+    pub ts: String,
+    /// REAL in SQLite, so `ORDER BY score` is numeric.
+    pub score: f64,
     pub breakdown_json: String,
     pub reason: String,
     pub formula_version: String,
@@ -104,14 +124,18 @@ pub struct RawRow {
     pub http_status: Option<i64>,
     pub observed_at: String,
     pub content_hash: String,
-    pub payload: String,
+    /// The payload as received, verbatim (JSON for every HTTP source; kept as is when it does not parse).
+    pub payload_json: String,
     pub parse_error: Option<String>,
     pub run_id: String,
     pub inserted_at: String,
+    /// `CEX` or `DEX`, from the kind of the source that fetched it; `None` for non-venue sources (risk
+    /// providers) and sources the ledger was not told about.
+    pub venue_type: Option<String>,
 }
 
 /// The latest row of each per-asset history.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Latest {
     pub asset_id: String,
     pub snapshot: Option<SnapshotRow>,

@@ -41,7 +41,7 @@ pub struct RunDecision {
     pub decided_at: String,
 }
 
-type DecisionDbRow = (String, String, String, String, String, String, Option<String>);
+type DecisionDbRow = (String, String, String, String, String, String, Option<f64>);
 
 impl SqliteReader {
     /// Every asset id in the DB.
@@ -151,6 +151,7 @@ impl SqliteReader {
             let reason_codes: Vec<String> =
                 serde_json::from_str(&reasons).map_err(|e| LedgerError::Corrupt(format!("decision {event_id}: reason codes {reasons:?}: {e}")))?;
             // Rows come in decision-time order per asset: the last one is the latest.
+            let score = score.map(|s| s.to_string());
             out.insert(asset_id.clone(), RunDecision { asset_id, decision, reason_codes, score, rule_set_version, event_id, decided_at });
         }
         Ok(out)
@@ -167,6 +168,11 @@ impl SqliteReader {
     }
 }
 
+/// Copies one run's raw events from the attached `src` (a DB at the current schema).
+const RAW_COPY: &str = "INSERT OR IGNORE INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, \
+     run_id, inserted_at, venue_type) SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, run_id, \
+     inserted_at, venue_type FROM src.raw_events WHERE run_id = ?1";
+
 /// Creates (and migrates) the DB at `target` and copies the `raw_events` rows of `runs` from the DB at
 /// `source` into it, unchanged: the input of a re-derivation.
 ///
@@ -179,7 +185,7 @@ pub async fn copy_raws(source: &Path, target: &Path, runs: &[&str]) -> Result<()
     let src = source.to_string_lossy().replace('\'', "''");
     sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{src}' AS src"))).execute(&mut *conn).await?;
     for run in runs {
-        sqlx::query("INSERT OR IGNORE INTO raw_events SELECT * FROM src.raw_events WHERE run_id = ?1").bind(run).execute(&mut *conn).await?;
+        sqlx::query(RAW_COPY).bind(run).execute(&mut *conn).await?;
     }
     sqlx::query("DETACH DATABASE src").execute(&mut *conn).await?;
     drop(conn);

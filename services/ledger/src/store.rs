@@ -26,7 +26,8 @@ pub struct LedgerStore {
 
 impl LedgerStore {
     /// Validates `cfg`, opens (creating) the database, applies pending migrations, writes the view
-    /// settings from `cfg`, opens the read pool and starts the writer task.
+    /// settings from `cfg`, fills missing `raw_events.venue_type`s of the sources `cfg` names, opens the
+    /// read pool and starts the writer task.
     ///
     /// # Errors
     /// [`LedgerError::Config`], [`LedgerError::Open`], [`LedgerError::Migrate`] or [`LedgerError::Db`].
@@ -38,10 +39,11 @@ impl LedgerStore {
             let mut conn = write.acquire().await?;
             writer::set_setting(&mut conn, SETTING_NEW_WINDOW_MINUTES, &cfg.new_window_minutes.to_string()).await?;
             writer::set_setting(&mut conn, SETTING_CANDIDATE_MIN_LIQUIDITY_USD, &cfg.candidate_min_liquidity_usd).await?;
+            writer::backfill_venue_types(&mut conn, &cfg.venue_types).await?;
         }
         let reader = SqliteReader::open(&cfg.db_path, cfg.read_connections).await?;
         let (tx, rx) = mpsc::channel(cfg.channel_bound);
-        tokio::spawn(writer::run(write, rx, cfg.batch_size));
+        tokio::spawn(writer::run(write, rx, cfg.batch_size, std::sync::Arc::new(cfg.venue_types.clone())));
         Ok(Self { tx, reader })
     }
 

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use nl_domain::{AiMeta, AssetId, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
+use nl_domain::{AiMeta, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -28,6 +28,8 @@ pub(crate) enum Typed {
     Decision(Box<DecisionRow>),
     Run(RunMeta),
     Ai(Box<AiRow>),
+    /// `asset.reviewed`: the asset and the review time.
+    Review(String, String),
 }
 
 fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
@@ -77,6 +79,11 @@ impl Typed {
                 Self::Decision(Box::new(DecisionRow::of(id, run, &d).map_err(encode)?))
             }
             T::RunStarted | T::RunCompleted => Self::Run(object_meta(env, "run meta")?),
+            T::AssetReviewed => {
+                let _: AssetReviewed = object_meta(env, "AssetReviewed")?;
+                let asset = env.asset_id.clone().ok_or_else(|| format!("{} has no asset_id", env.kind))?;
+                Self::Review(asset, ts_str(&env.ts))
+            }
             T::AiL1Completed => Self::ai(env, "l1")?,
             T::AiL2Completed => Self::ai(env, "l2")?,
             T::AiL3Completed => Self::ai(env, "l3")?,
@@ -110,7 +117,7 @@ impl Typed {
             Self::Score(s) => s.meta()?,
             Self::Decision(d) => d.meta()?,
             Self::Ai(a) => serde_json::from_str(&a.body_json)?,
-            Self::Plain | Self::Asset(_) | Self::Run(_) => return Ok(None),
+            Self::Plain | Self::Asset(_) | Self::Run(_) | Self::Review(..) => return Ok(None),
         }))
     }
 }
@@ -144,16 +151,27 @@ fn dec(d: Option<Decimal>) -> Option<String> {
     d.map(|d| d.to_string())
 }
 
+/// A score as stored: REAL. Scores are small decimals (two places), which a double holds to the digit.
+fn score_real(d: Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// A stored score as the decimal it was: the shortest text that reads back as the same double. A score
+/// with more digits than a double holds rebuilds rounded; [`crate::kept`] keeps the published one.
+fn score_decimal(id: &str, f: f64) -> Result<Decimal> {
+    Decimal::from_str(&f.to_string()).map_err(|e| LedgerError::Corrupt(format!("score of {id}: {f}: {e}")))
+}
+
 impl SnapshotRow {
     pub(crate) fn of(event_id: &str, run_id: &str, s: &Snapshot, source_count: Option<u32>) -> Self {
         Self {
             id: 0,
             event_id: event_id.to_string(),
             asset_id: s.asset_id.to_string(),
-            observed_at: ts_str(&s.observed_at),
+            ts: ts_str(&s.observed_at),
             source: s.source.clone(),
-            price_usd: dec(s.price_usd),
-            fdv_usd: dec(s.fdv_usd),
+            price: dec(s.price_usd),
+            fdv: dec(s.fdv_usd),
             market_cap_usd: dec(s.market_cap_usd),
             liquidity_usd: dec(s.liquidity_usd),
             volume_24h_usd: dec(s.volume_24h_usd),
@@ -170,10 +188,10 @@ impl SnapshotRow {
         let id = self.event_id.as_str();
         let s = Snapshot {
             asset_id: asset(id, &self.asset_id)?,
-            observed_at: ts("observed_at", id, &self.observed_at)?,
+            observed_at: ts("ts", id, &self.ts)?,
             source: self.source.clone(),
-            price_usd: decimal("price_usd", id, self.price_usd.as_deref())?,
-            fdv_usd: decimal("fdv_usd", id, self.fdv_usd.as_deref())?,
+            price_usd: decimal("price", id, self.price.as_deref())?,
+            fdv_usd: decimal("fdv", id, self.fdv.as_deref())?,
             market_cap_usd: decimal("market_cap_usd", id, self.market_cap_usd.as_deref())?,
             liquidity_usd: decimal("liquidity_usd", id, self.liquidity_usd.as_deref())?,
             volume_24h_usd: decimal("volume_24h_usd", id, self.volume_24h_usd.as_deref())?,
@@ -191,10 +209,10 @@ impl RiskRow {
             id: 0,
             event_id: event_id.to_string(),
             asset_id: r.asset_id.to_string(),
-            evaluated_at: ts_str(&r.evaluated_at),
+            ts: ts_str(&r.evaluated_at),
             rule_set_version: r.rule_set_version.clone(),
             severity: i64::from(r.severity),
-            checks_json: serde_json::to_string(&r.checks)?,
+            flags_json: serde_json::to_string(&r.checks)?,
             disagreements_json: serde_json::to_string(&r.disagreements)?,
             run_id: run_id.to_string(),
             config_hash: config_hash.to_string(),
@@ -208,8 +226,8 @@ impl RiskRow {
         let mut m = Map::new();
         m.insert("asset_id".into(), Value::String(self.asset_id.clone()));
         m.insert("rule_set_version".into(), Value::String(self.rule_set_version.clone()));
-        m.insert("evaluated_at".into(), serde_json::to_value(ts("evaluated_at", id, &self.evaluated_at)?)?);
-        m.insert("checks".into(), json::<Value>("checks_json", id, &self.checks_json)?);
+        m.insert("evaluated_at".into(), serde_json::to_value(ts("ts", id, &self.ts)?)?);
+        m.insert("checks".into(), json::<Value>("flags_json", id, &self.flags_json)?);
         m.insert("severity".into(), Value::from(self.severity));
         m.insert("disagreements".into(), json::<Value>("disagreements_json", id, &self.disagreements_json)?);
         Ok(Value::Object(m))
@@ -231,8 +249,8 @@ impl ScoreRow {
             id: 0,
             event_id: event_id.to_string(),
             asset_id: s.asset_id.to_string(),
-            computed_at: ts_str(&s.computed_at),
-            score: s.score.to_string(),
+            ts: ts_str(&s.computed_at),
+            score: score_real(s.score),
             breakdown_json: serde_json::to_string(&s.components)?,
             reason: s.reason.clone(),
             formula_version: s.formula_version.clone(),
@@ -249,11 +267,11 @@ impl ScoreRow {
         let id = self.event_id.as_str();
         let record = ScoreRecord {
             asset_id: asset(id, &self.asset_id)?,
-            score: decimal("score", id, Some(&self.score))?.unwrap_or_default(),
+            score: score_decimal(id, self.score)?,
             components: json("breakdown_json", id, &self.breakdown_json)?,
             reason: self.reason.clone(),
             formula_version: self.formula_version.clone(),
-            computed_at: ts("computed_at", id, &self.computed_at)?,
+            computed_at: ts("ts", id, &self.ts)?,
         };
         let list = |what: &str, s: &Option<String>| s.as_deref().map(|s| json::<Value>(what, id, s)).transpose();
         let meta = with(serde_json::to_value(record)?, "inputs", list("inputs_json", &self.inputs_json)?);
@@ -298,10 +316,11 @@ impl RawRow {
             endpoint: r.endpoint,
             http_status: r.http_status.map(i64::from),
             content_hash: r.content_hash,
-            payload: r.payload,
+            payload_json: r.payload,
             parse_error: r.parse_error,
             run_id: r.run_id,
             inserted_at: inserted_at.to_string(),
+            venue_type: None,
         }
     }
 
@@ -317,7 +336,7 @@ impl RawRow {
             http_status: self.http_status(),
             observed_at: ts("observed_at", &self.raw_id, &self.observed_at)?,
             content_hash: self.content_hash.clone(),
-            payload: self.payload.clone(),
+            payload: self.payload_json.clone(),
             parse_error: self.parse_error.clone(),
             run_id: self.run_id.clone(),
         })
@@ -339,7 +358,7 @@ impl RawRow {
         m.insert("http_status".into(), self.http_status().map_or(Value::Null, Value::from));
         m.insert("observed_at".into(), serde_json::to_value(ts("observed_at", &self.raw_id, &self.observed_at)?)?);
         m.insert("content_hash".into(), text(&self.content_hash));
-        m.insert("payload".into(), text(&self.payload));
+        m.insert("payload".into(), text(&self.payload_json));
         m.insert("parse_error".into(), opt(&self.parse_error));
         m.insert("run_id".into(), text(&self.run_id));
         Ok(Value::Object(m))

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::apply::{ApplyOutcome, BatchResult, apply_batch};
+use crate::config::VenueTypes;
 use crate::db::{MAX_ROWS_PER_STATEMENT, now_str};
 use crate::error::Result;
 
@@ -42,7 +43,8 @@ enum Item {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize) {
+pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes) {
+    let venues = &venues;
     while let Some(first) = rx.recv().await {
         let mut weight = first.weight();
         let mut cmds = vec![first];
@@ -74,12 +76,12 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
         debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
         if items.len() == 1 {
             for item in items {
-                run_alone(&pool, &envs, &bodies, item).await;
+                run_alone(&pool, venues, &envs, &bodies, item).await;
             }
             continue;
         }
         let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
-        match transact(&pool, &envs, &bodies, &others).await {
+        match transact(&pool, venues, &envs, &bodies, &others).await {
             Ok((batch, answers)) => {
                 let mut answers = answers.into_iter();
                 for item in items {
@@ -94,7 +96,7 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
             Err(error) => {
                 warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
                 for item in items {
-                    run_alone(&pool, &envs, &bodies, item).await;
+                    run_alone(&pool, venues, &envs, &bodies, item).await;
                 }
             }
         }
@@ -102,15 +104,15 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
     debug!("Writer stopped: every handle was dropped.");
 }
 
-async fn run_alone(pool: &SqlitePool, envs: &[Envelope], bodies: &[Option<Bytes>], item: Item) {
+async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>], item: Item) {
     match item {
         Item::Apply(range, reply) => {
             let (slice, encoded) = (&envs[range.clone()], &bodies[range]);
-            let res = transact(pool, slice, encoded, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let res = transact(pool, venues, slice, encoded, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
             let _ = reply.send(res);
         }
         other => {
-            let res = transact(pool, &[], &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            let res = transact(pool, venues, &[], &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
             reply_other(other, res);
         }
     }
@@ -129,9 +131,9 @@ fn reply_other(item: Item, res: Result<u64>) {
 }
 
 /// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order.
-async fn transact(pool: &SqlitePool, envs: &[Envelope], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
+async fn transact(pool: &SqlitePool, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
     let mut tx = pool.begin().await?;
-    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, envs, bodies).await? };
+    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, venues, envs, bodies).await? };
     let mut answers = Vec::with_capacity(others.len());
     for item in others {
         answers.push(exec_other(&mut tx, item).await?);
@@ -157,6 +159,21 @@ async fn exec_other(conn: &mut SqliteConnection, item: &Item) -> Result<u64> {
         .rows_affected()),
         Item::SetSetting { key, value, .. } => set_setting(conn, key, value).await,
     }
+}
+
+/// Fills `raw_events.venue_type` where it is NULL for the sources `venues` names (rows stored before the
+/// column existed, or before the source was configured).
+pub(crate) async fn backfill_venue_types(conn: &mut SqliteConnection, venues: &std::collections::BTreeMap<String, String>) -> Result<u64> {
+    let mut n = 0;
+    for (source, venue) in venues.iter() {
+        n += sqlx::query("UPDATE raw_events SET venue_type = ? WHERE source = ? AND venue_type IS NULL")
+            .bind(venue)
+            .bind(source)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
 }
 
 /// Upserts one `settings` row.

@@ -87,7 +87,7 @@ async fn measure(db: &Path, jsonl: &Path) -> anyhow::Result<Measured> {
 async fn demo(loaded: &Loaded<NlConfig>) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir().context("temp dir")?;
     crate::cmd_demo::run_demo(loaded, DEMO_CYCLES, dir.path(), drop).await?;
-    measure(&dir.path().join("nl.db"), &dir.path().join("events.jsonl")).await
+    measure(&dir.path().join(nl_config::DB_FILE_NAME), &dir.path().join("events.jsonl")).await
 }
 
 async fn rederive(loaded: &Loaded<NlConfig>, listings: usize) -> anyhow::Result<Measured> {
@@ -117,7 +117,7 @@ async fn pyref(script: &Path, listings: usize) -> anyhow::Result<(Measured, Stri
         .context("running python3 (is it installed?)")?;
     let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
     anyhow::ensure!(output.status.success(), "{} failed: {}{}", script.display(), stdout, String::from_utf8_lossy(&output.stderr));
-    Ok((measure(&out.join("nl.db"), &out.join("events.jsonl")).await?, stdout))
+    Ok((measure(&out.join(nl_config::DB_FILE_NAME), &out.join("events.jsonl")).await?, stdout))
 }
 
 fn kb(bytes: f64) -> String {

@@ -90,7 +90,7 @@ impl Services {
             ("NL_NATS__URL".into(), nats.url.clone()),
             ("NL_NATS__STREAM".into(), nats.stream.clone()),
             ("NL_STORAGE__OUT_DIR".into(), out.display().to_string()),
-            ("NL_LEDGER__DB_PATH".into(), out.join("nl.db").display().to_string()),
+            ("NL_LEDGER__DB_PATH".into(), out.join(nl_config::DB_FILE_NAME).display().to_string()),
             ("NL_SERVE__METRICS_ADDR".into(), "127.0.0.1:0".into()),
             ("NL_SERVE__LEDGER_GRPC_ADDR".into(), "127.0.0.1:0".into()),
             ("NL_SERVE__GATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),

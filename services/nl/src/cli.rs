@@ -48,7 +48,7 @@ pub enum Command {
         /// Re-derive only this run (earlier runs only rebuild the sources' state); default: every run.
         #[arg(long)]
         run: Option<String>,
-        /// Scratch folder instead of runs/<new run id>/rederive/ (must not hold an nl.db yet).
+        /// Scratch folder instead of runs/<new run id>/rederive/ (must not hold a new_listings.sqlite yet).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Give up if a replayed run has not drained after this many seconds.
@@ -62,7 +62,7 @@ pub enum Command {
         a: String,
         /// Run id of side B (e.g. a re-derivation under another config).
         b: String,
-        /// DB of side A (default: the run's re-derivation DB runs/<A>/rederive/nl.db if there is one, else the configured DB).
+        /// DB of side A (default: the run's re-derivation DB runs/<A>/rederive/new_listings.sqlite if there is one, else the configured DB).
         #[arg(long)]
         db_a: Option<PathBuf>,
         /// DB of side B (default as for A).
@@ -79,6 +79,18 @@ pub enum Command {
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+    /// Mark an asset reviewed: emits `asset.reviewed`; the ledger sets its reviewed_at, so it leaves
+    /// v_assets_new once it is older than [ledger] new_window_minutes.
+    Review {
+        /// Asset id: <chain>:<address> or cex:<venue>:<BASE>.
+        asset_id: String,
+        /// Who reviewed it (free text).
+        #[arg(long)]
+        by: Option<String>,
+        /// A note kept with the review.
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Print or re-publish events from an events.jsonl file.
     ReplayEvents(ReplayArgs),

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use nl_bus::{Bus, Message, NatsBus};
 use nl_config::Loaded;
-use nl_domain::{AssetId, Envelope, EventType};
+use nl_domain::{AssetId, AssetReviewed, Envelope, EventType};
 use nl_ledger::LedgerStore;
 use nl_recorder::{EventLog, ReplayFilter};
 
@@ -22,6 +22,27 @@ use crate::config::{BusMode, NlConfig};
 pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Result<ExitCode> {
     let EventsCommand::Append { kind, asset_id, meta, symbol, source } = cmd;
     let env = manual_event(&kind, &asset_id, &meta, symbol, source, &loaded.config_hash)?;
+    emit(loaded, env, false).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `nl review ASSET_ID`: emits `asset.reviewed` through the normal path (the ledger applies it).
+/// In embedded mode an asset the ledger does not know is refused before anything is written.
+///
+/// # Errors
+/// A bad or unknown asset id, or a write failure.
+pub async fn review(loaded: &Loaded<NlConfig>, asset_id: &str, by: Option<String>, note: Option<String>) -> anyhow::Result<ExitCode> {
+    AssetId::parse(asset_id).context("ASSET_ID")?;
+    let body = AssetReviewed { reviewed_by: by, note };
+    let meta = serde_json::to_string(&body)?;
+    let env = manual_event(EventType::AssetReviewed.as_str(), asset_id, &meta, None, Some("review".into()), &loaded.config_hash)?;
+    emit(loaded, env, true).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes `env` (NATS mode) or appends it to events.jsonl and applies it to the DB (embedded mode).
+/// `known_asset`: refuse (embedded mode) when the ledger does not hold the event's asset.
+async fn emit(loaded: &Loaded<NlConfig>, env: Envelope, known_asset: bool) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     match cfg.bus.mode {
         BusMode::Nats => {
@@ -31,6 +52,12 @@ pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Re
             println!("{} published to {} (seq {}{})", env.event_id, env.subject(), ack.sequence, if ack.duplicate { ", duplicate" } else { "" });
         }
         BusMode::Memory => {
+            let store = LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
+            if let Some(asset) = env.asset_id.as_deref().filter(|_| known_asset)
+                && store.reader().get_asset(asset).await?.is_none()
+            {
+                bail!("asset {asset} is not in {} (ids are listed by v_assets_new)", cfg.ledger.db_path.display());
+            }
             let path = cfg.recorder.path.clone();
             let policy = cfg.recorder.fsync.policy();
             let env2 = env.clone();
@@ -39,7 +66,6 @@ pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Re
                 Ok(log.append_batch(&[env2])?)
             })
             .await??;
-            let store = LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
             store.apply(vec![env.clone()]).await?;
             let path = cfg.recorder.path.display();
             if out.written == 1 {
@@ -49,7 +75,7 @@ pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Re
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Builds the manual event after validating each argument.

@@ -84,7 +84,7 @@ pub async fn diff_runs(loaded: &Loaded<NlConfig>, a: &str, b: &str, db_a: Option
 /// The DB of `run`: the given one, else its re-derivation's scratch DB when there is one, else the configured DB.
 fn run_db(c: &NlConfig, run: &str, given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| {
-        let scratch = c.storage.runs_dir().join(run).join("rederive").join("nl.db");
+        let scratch = c.storage.runs_dir().join(run).join("rederive").join(nl_config::DB_FILE_NAME);
         if scratch.exists() { scratch } else { c.ledger.db_path.clone() }
     })
 }

@@ -1,6 +1,7 @@
 //! The `nl` binary's configuration: every section of `config/default.toml`, each typed by the crate that
 //! owns it (`deny_unknown_fields` all the way down), plus path resolution under `[storage] out_dir`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -110,7 +111,8 @@ pub struct NlConfig {
 }
 
 impl NlConfig {
-    /// Places the DB and events log under `storage.out_dir` unless they were set explicitly.
+    /// Places the DB and events log under `storage.out_dir` unless they were set explicitly, and tells the
+    /// ledger each source's venue type.
     fn resolve_paths(&mut self) {
         if self.ledger.db_path == Path::new(nl_ledger::config::DEFAULT_DB_PATH) {
             self.ledger.db_path = self.storage.db_path();
@@ -118,7 +120,37 @@ impl NlConfig {
         if self.recorder.path == Path::new(nl_recorder::DEFAULT_EVENTS_PATH) {
             self.recorder.path = self.storage.events_path();
         }
+        self.ledger.venue_types = self.venue_types();
     }
+
+    /// `raw_events.venue_type` by the source names raw captures carry: every `[sources.*]` entry (CEX
+    /// instrument lists, announcement feeds and push feeds, and their currency lookups) and the enricher's
+    /// CEX ticker lookups (`<venue>_ticker`) are `CEX`; GeckoTerminal, DexScreener (profiles, boosts and
+    /// the enricher's pair lookups) and the EVM factory-log sources are `DEX`. Risk providers are no venue
+    /// and are left out (NULL).
+    #[must_use]
+    pub fn venue_types(&self) -> BTreeMap<String, String> {
+        use nl_adapters::dex::dexscreener::client::{DexScreenerClient, ProfilesVariant};
+        let cex = self.sources.0.keys().cloned().chain(nl_adapters::cex::ticker::TICKER_VENUES.iter().map(|v| format!("{v}_ticker")));
+        let dex = [self.dex.geckoterminal.name.clone(), DexScreenerClient::SOURCE.to_string()]
+            .into_iter()
+            .chain([ProfilesVariant::Profiles, ProfilesVariant::Boosts].map(|v| v.source_name().to_string()))
+            .chain(self.dex.evm.values().map(nl_adapters::dex::config::EvmChainConfig::source_name));
+        cex.map(|s| (s, "CEX".to_string())).chain(dex.map(|s| (s, "DEX".to_string()))).collect()
+    }
+}
+
+/// Renames a database left as `nl.db` in the out dir to the configured path (the runbook's
+/// `new_listings.sqlite`), with its `-wal`/`-shm` files, and says so on one line of stderr.
+///
+/// # Errors
+/// The rename failed (nothing was lost: the old files stay where they were).
+pub fn adopt_legacy_db(config: &NlConfig) -> anyhow::Result<()> {
+    let path = &config.ledger.db_path;
+    if let Some(old) = nl_ledger::db::adopt_legacy_db(path).with_context(|| format!("renaming the old database to {}", path.display()))? {
+        eprintln!("note: renamed {} to {} (the runbook's database name); its data is unchanged", old.display(), path.display());
+    }
+    Ok(())
 }
 
 /// Loads and validates the configuration from `path` (plus `NL_*__*` env overrides).
@@ -132,3 +164,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
     Ok(loaded)
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -106,6 +106,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return cmd_preflight::preflight(&cli.config, readme).await;
     }
     let loaded = config::load(&cli.config)?;
+    if !matches!(cli.command, Command::MockVenue { .. } | Command::Demo { .. }) {
+        config::adopt_legacy_db(&loaded.config)?;
+    }
     match cli.command {
         Command::RunCycle { dry_run, drain_timeout_secs } => cmd_cycle::run_cycle(&loaded, dry_run, drain_timeout_secs).await,
         Command::Run { checkpoint_secs, drain_timeout_secs } => cmd_run::run(&loaded, checkpoint_secs, drain_timeout_secs).await,
@@ -113,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DiffRuns { a, b, db_a, db_b } => cmd_rederive::diff_runs(&loaded, &a, &b, db_a, db_b).await,
         Command::DbInit { down_to } => cmd_db::db_init(&loaded, down_to).await,
         Command::Events { command } => cmd_events::events(&loaded, command).await,
+        Command::Review { asset_id, by, note } => cmd_events::review(&loaded, &asset_id, by, note).await,
         Command::ReplayEvents(args) => cmd_events::replay(&loaded, args).await,
         Command::Serve { service } => cmd_serve::serve(&loaded, service).await,
         Command::MockVenue { dir, port } => cmd_serve::mock_venue(dir, port).await,

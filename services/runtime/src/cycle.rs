@@ -232,7 +232,7 @@ async fn scratch_copy(cfg: &CycleConfig, dir: &Path) -> anyhow::Result<(LedgerCo
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut ledger = cfg.ledger.clone();
     let mut recorder = cfg.recorder.clone();
-    ledger.db_path = dir.join("nl.db");
+    ledger.db_path = dir.join(nl_config::DB_FILE_NAME);
     recorder.path = dir.join("events.jsonl");
     if cfg.ledger.db_path.exists() {
         let reader = nl_ledger::SqliteReader::open(&cfg.ledger.db_path, 1).await?;

@@ -128,7 +128,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     anyhow::ensure!(source_db.exists(), "no database at {}: nothing to re-derive (run `nl run-cycle` first, or set [ledger] db_path)", source_db.display());
     let runs_dir = cfg.storage.runs_dir();
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| runs_dir.join(&run_id).join("rederive"));
-    let db_path = out_dir.join("nl.db");
+    let db_path = out_dir.join(nl_config::DB_FILE_NAME);
     anyhow::ensure!(!db_path.exists(), "{} already exists: re-derive into a fresh folder", db_path.display());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 

@@ -138,6 +138,12 @@ pub fn hash_of<T: Serialize>(config: &T) -> String {
     config_hash(&redact(&v))
 }
 
+/// File name of the SQLite database under the out dir: the runbook's `new_listings.sqlite`.
+pub const DB_FILE_NAME: &str = "new_listings.sqlite";
+/// The database's file name before the runbook's name was adopted; an existing one is renamed on first
+/// open (`nl_ledger::db::adopt_legacy_db`).
+pub const LEGACY_DB_FILE_NAME: &str = "nl.db";
+
 /// Where outputs live: `out/research/new_listings/` unless `NL_STORAGE__OUT_DIR` says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -154,7 +160,7 @@ impl Default for StorageConfig {
 impl StorageConfig {
     #[must_use]
     pub fn db_path(&self) -> PathBuf {
-        self.out_dir.join("nl.db")
+        self.out_dir.join(DB_FILE_NAME)
     }
     #[must_use]
     pub fn events_path(&self) -> PathBuf {

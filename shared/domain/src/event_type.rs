@@ -11,6 +11,7 @@ wire_enum! {
         AssetUpserted => "asset.upserted",
         AssetDiscovered => "asset.discovered",
         AssetUpdated => "asset.updated",
+        AssetReviewed => "asset.reviewed",
         SnapshotRecorded => "snapshot.recorded",
         RiskEvaluated => "risk.evaluated",
         RiskFlagged => "risk.flagged",

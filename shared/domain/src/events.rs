@@ -81,6 +81,26 @@ pub struct AssetChanged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_status: Option<String>,
     pub cause_event_id: EventId,
+    /// The runbook's `meta.contract_address`: the token's contract (mint on Solana); `null` while a CEX
+    /// listing is not linked to one.
+    #[serde(default)]
+    pub contract_address: Option<String>,
+    /// The runbook's `meta.venue_type`: `CEX` or `DEX` (absent only in events stored before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue_type: Option<String>,
+}
+
+/// `asset.reviewed`: an operator marked the asset reviewed (`nl review`); the ledger sets
+/// `assets.reviewed_at` to the event's `ts`, so the asset leaves `v_assets_new` once it is older than the
+/// window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssetReviewed {
+    /// Who reviewed it, as they gave it (free text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `risk.flagged`: an evaluation got worse than the asset's previous one.
@@ -122,6 +142,7 @@ pub enum Body {
     AssetUpserted(Box<AssetUpsert>),
     /// `asset.discovered` and `asset.updated`.
     AssetChanged(Box<AssetChanged>),
+    AssetReviewed(AssetReviewed),
     SnapshotRecorded(Box<SnapshotRecorded>),
     RiskEvaluated(Box<RiskEvaluation>),
     RiskFlagged(Box<RiskFlagged>),
@@ -148,6 +169,7 @@ impl Body {
             T::ListingObserved | T::ListingRetracted => Self::Listing(typed(env, "ListingObservation")?),
             T::AssetUpserted => Self::AssetUpserted(typed(env, "AssetUpsert")?),
             T::AssetDiscovered | T::AssetUpdated => Self::AssetChanged(typed(env, "AssetChanged")?),
+            T::AssetReviewed => Self::AssetReviewed(object_or_null(env, "AssetReviewed")?),
             T::SnapshotRecorded => Self::SnapshotRecorded(typed(env, "Snapshot")?),
             T::RiskEvaluated => Self::RiskEvaluated(typed(env, "RiskEvaluation")?),
             T::RiskFlagged => Self::RiskFlagged(typed(env, "RiskFlagged")?),
@@ -221,6 +243,15 @@ mod tests {
         let err = env(EventType::ScoreComputed, json!({"score": "1"})).body().unwrap_err().to_string();
         assert!(err.contains("score.computed") && err.contains("ScoreComputed"), "{err}");
         assert!(matches!(env(EventType::Manual, json!("note")).body().unwrap(), Body::Other(_)));
+    }
+
+    #[test]
+    fn a_review_body_is_an_optional_reviewer_and_note() {
+        let r = env(EventType::AssetReviewed, json!({"reviewed_by": "desk", "note": "seen"})).body().unwrap();
+        assert_eq!(r, Body::AssetReviewed(AssetReviewed { reviewed_by: Some("desk".into()), note: Some("seen".into()) }));
+        assert_eq!(env(EventType::AssetReviewed, Value::Null).body().unwrap(), Body::AssetReviewed(AssetReviewed::default()));
+        let err = env(EventType::AssetReviewed, json!({"reviewd_by": "x"})).body().unwrap_err().to_string();
+        assert!(err.contains("asset.reviewed") && err.contains("reviewd_by"), "{err}");
     }
 
     #[test]

@@ -22,11 +22,12 @@ pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
-pub use events::{AiMeta, AssetChanged, Body, MergedFrom, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
+pub use events::{AiMeta, AssetChanged, AssetReviewed, Body, MergedFrom, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use records::{
-    AssetUpsert, Decision, GateDecision, NO_MARKET_SOURCE, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, NO_MARKET_SOURCE, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot,
+    Verdict,
 };
 pub use rust_decimal::Decimal;
 

@@ -160,6 +160,10 @@ pub struct GateDecision {
     pub decided_at: Ts,
 }
 
+/// Key of a DEX sighting's `pair` detail holding the base token's decimals, where the source gave them
+/// (the ledger's `assets.decimals`).
+pub const BASE_DECIMALS_KEY: &str = "base_decimals";
+
 /// One source's sighting of an asset, as kept in `assets.sources_json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sighting {

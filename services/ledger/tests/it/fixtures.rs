@@ -133,6 +133,10 @@ pub fn decision(asset: &str, ts: Ts, promoted: bool) -> Envelope {
     env(kind, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::to_value(d).unwrap())
 }
 
+pub fn review(asset: &str, ts: Ts) -> Envelope {
+    env(EventType::AssetReviewed, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::json!({"reviewed_by": "desk"}))
+}
+
 pub async fn count(store: &LedgerStore, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(store.reader().pool()).await.unwrap()

@@ -4,6 +4,7 @@
 mod fixtures;
 mod grpc;
 mod migrations;
+mod runbook;
 mod rebuild;
 mod service;
 mod store;

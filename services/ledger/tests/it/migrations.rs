@@ -83,19 +83,42 @@ async fn down_and_up_again_leave_the_same_schema_and_keep_events() {
     let snap = crate::fixtures::snapshot("cex:okx:NEW", crate::fixtures::at(1), Some("5"), "s");
     let note = nl_testkit::bench_envelopes(1);
     store.apply(vec![snap.clone(), note[0].clone()]).await.unwrap();
+    store.apply(vec![crate::fixtures::score("cex:okx:NEW", crate::fixtures::at(2), "59.93", "s")]).await.unwrap();
+    let ups = [("okx_spot", 1), ("okx_announcements", 2)].map(|(s, m)| crate::fixtures::upsert("cex:okx:NEW", s, "NEW-USDT", None, crate::fixtures::at(m)));
+    store.apply(ups.to_vec()).await.unwrap();
+    let tags = store.reader().get_asset("cex:okx:NEW").await.unwrap().unwrap().tags_json;
+    assert_eq!(tags, r#"["cex","cex_instrument","multi_source"]"#);
     drop(store);
     let pool = open_write_pool(&path).await.unwrap();
     let full = schema_sql(&pool).await;
-    for target in [4, 0] {
+    let before_scores: Vec<(String, f64)> = sqlx::query_as("SELECT event_id, score FROM listing_scores").fetch_all(&pool).await.unwrap();
+    for target in [6, 4, 0] {
         migrate_down(&pool, target).await.unwrap();
+        if target == 6 {
+            // The pre-runbook names, with the data: scores back to TEXT.
+            let (price, at): (Option<String>, String) =
+                sqlx::query_as("SELECT price_usd, observed_at FROM market_snapshots").fetch_one(&pool).await.unwrap();
+            assert_eq!(price.as_deref(), Some("0.000123456789012345678901"));
+            assert_eq!(at, "2026-01-01T00:01:00.000Z");
+            let scores: Vec<(String, String)> = sqlx::query_as("SELECT event_id, score FROM listing_scores").fetch_all(&pool).await.unwrap();
+            assert_eq!(scores, before_scores.iter().map(|(e, s)| (e.clone(), format!("{s:?}"))).collect::<Vec<_>>());
+            sqlx::query("SELECT payload, address, evaluated_at, checks_json, computed_at FROM raw_events, assets, risk_flags, listing_scores")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        }
         if target == 4 {
             // Back to whole bodies: each still an envelope.
             let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM events ORDER BY seq").fetch_all(&pool).await.unwrap();
-            assert_eq!(bodies.len(), 2);
+            assert_eq!(bodies.len(), 5);
             assert_eq!(nl_domain::Envelope::from_json(bodies[0].as_bytes()).unwrap().event_id, snap.event_id);
             assert_eq!(nl_domain::Envelope::from_json(bodies[1].as_bytes()).unwrap(), note[0]);
         }
         migrate_up(&pool).await.unwrap();
         assert_eq!(schema_sql(&pool).await, full, "down to {target} and up again");
+        if target == 6 {
+            let again: String = sqlx::query_scalar("SELECT tags_json FROM assets").fetch_one(&pool).await.unwrap();
+            assert_eq!(again, tags, "the migration derives the ledger's sighting tags for rows stored before it");
+        }
     }
 }

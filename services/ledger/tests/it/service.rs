@@ -111,7 +111,7 @@ async fn raw_payloads_on_nl_raw_land_in_raw_events_with_their_parse_error() {
     let done = drained(&bus, &store, "ledger_raw", "raw_events", 1).await;
     assert!(done, "raw_events={} state={:?}", count(&store, "raw_events").await, bus.consumer_state("ledger_raw").await);
     let row: (String, Option<String>, Option<i64>) =
-        sqlx::query_as("SELECT payload, parse_error, http_status FROM raw_events").fetch_one(store.reader().pool()).await.unwrap();
+        sqlx::query_as("SELECT payload_json, parse_error, http_status FROM raw_events").fetch_one(store.reader().pool()).await.unwrap();
     assert_eq!(row, ("{\"code\":\"0\",\"da".to_string(), Some("EOF while parsing".to_string()), Some(200)));
     stop.cancel();
     task.await.unwrap().unwrap();

@@ -199,7 +199,7 @@ async fn raw_runs_scores_decisions_ai_and_cursors() {
     let ai: (String, Option<String>) = sqlx::query_as("SELECT layer, model FROM ai_outputs").fetch_one(t.store.reader().pool()).await.unwrap();
     assert_eq!(ai, ("l2".into(), Some("m1".into())));
     let latest = t.store.reader().latest("cex:okx:NEW").await.unwrap();
-    assert_eq!(latest.score.unwrap().score, "0.75");
+    assert_eq!(latest.score.unwrap().score, 0.75);
     let d = latest.decision.unwrap();
     assert_eq!((d.decision.as_str(), d.reason_codes_json.as_str()), ("promoted", "[\"ok\"]"));
     let stats = t.store.reader().stats().await.unwrap();

@@ -26,15 +26,15 @@ async fn latest_views_return_one_row_per_asset() {
     let snaps: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT asset_id, liquidity_usd FROM v_latest_snapshot ORDER BY asset_id").fetch_all(t.store.reader().pool()).await.unwrap();
     assert_eq!(snaps, vec![(a.to_string(), Some("3".to_string())), (b.to_string(), Some("6".to_string()))]);
-    let scores: Vec<(String, String)> =
+    let scores: Vec<(String, f64)> =
         sqlx::query_as("SELECT asset_id, score FROM v_latest_score ORDER BY asset_id").fetch_all(t.store.reader().pool()).await.unwrap();
-    assert_eq!(scores, vec![(a.to_string(), "2".to_string()), (b.to_string(), "9".to_string())]);
+    assert_eq!(scores, vec![(a.to_string(), 2.0), (b.to_string(), 9.0)]);
     let risks: Vec<(String, i64)> = sqlx::query_as("SELECT asset_id, severity FROM v_latest_risk").fetch_all(t.store.reader().pool()).await.unwrap();
     assert_eq!(risks, vec![(a.to_string(), 10)]);
 
     let latest = t.store.reader().latest(a).await.unwrap();
     let snap = latest.snapshot.unwrap();
-    assert_eq!(snap.price_usd.as_deref(), Some("0.000123456789012345678901"), "decimals stored exactly");
+    assert_eq!(snap.price.as_deref(), Some("0.000123456789012345678901"), "decimals stored exactly");
     assert_eq!(snap.holders, Some(42));
     assert!(latest.decision.is_none());
 }
@@ -72,9 +72,9 @@ async fn candidates_are_latest_promoted_above_min_liquidity() {
     let ids = |page: nl_ledger::AssetPage| page.assets.into_iter().map(|a| a.asset_id).collect::<Vec<_>>();
     let r = t.store.reader();
     assert_eq!(ids(r.list_assets(AssetFilter::Candidates, 0, None).await.unwrap()), vec![assets[1].to_string()]);
-    let (score, liq): (Option<String>, String) =
+    let (score, liq): (Option<f64>, String) =
         sqlx::query_as("SELECT latest_score, latest_liquidity_usd FROM v_assets_candidates").fetch_one(r.pool()).await.unwrap();
-    assert_eq!((score.as_deref(), liq.as_str()), (Some("0.9"), "5000"));
+    assert_eq!((score, liq.as_str()), (Some(0.9), "5000"));
 
     t.store.set_setting("candidate_min_liquidity_usd", "500").await.unwrap();
     assert_eq!(ids(r.list_assets(AssetFilter::Candidates, 0, None).await.unwrap()), vec![assets[1].to_string(), assets[2].to_string()]);
@@ -102,19 +102,38 @@ async fn new_view_uses_window_setting_and_review_state() {
         ])
         .await
         .unwrap();
-    // Reviewing is an operator action outside the ledger's event flow; write it directly here.
-    let w = nl_ledger::db::open_write_pool(&t.db()).await.unwrap();
-    sqlx::query("UPDATE assets SET reviewed_at = ? WHERE asset_id IN ('cex:okx:RECENT', 'cex:okx:OLDREV')")
-        .bind(ts_str(&now))
-        .execute(&w)
-        .await
-        .unwrap();
-    w.close().await;
-
     let ids = |page: nl_ledger::AssetPage| page.assets.into_iter().map(|a| a.asset_id).collect::<Vec<_>>();
     let r = t.store.reader();
+    assert_eq!(ids(r.list_assets(AssetFilter::New, 0, None).await.unwrap()).len(), 3, "not reviewed: new whatever their age");
+    // Reviewing is an `asset.reviewed` event the ledger applies (`nl review` emits it).
+    let out = t.store.apply(vec![review("cex:okx:RECENT", now), review("cex:okx:OLDREV", now)]).await.unwrap();
+    assert!(out.invalid.is_empty(), "{:?}", out.invalid);
+    let reviewed = r.get_asset("cex:okx:OLDREV").await.unwrap().unwrap().reviewed_at;
+    assert_eq!(reviewed, Some(ts_str(&now)));
+    // An older review never moves reviewed_at back.
+    t.store.apply(vec![review("cex:okx:OLDREV", old)]).await.unwrap();
+    assert_eq!(r.get_asset("cex:okx:OLDREV").await.unwrap().unwrap().reviewed_at, reviewed);
+    // A review of an unknown asset is kept in events and creates no asset.
+    let out = t.store.apply(vec![review("cex:okx:NOPE", now)]).await.unwrap();
+    assert!(out.invalid.is_empty() && out.new.len() == 1);
+    assert!(r.get_asset("cex:okx:NOPE").await.unwrap().is_none());
+
     assert_eq!(ids(r.list_assets(AssetFilter::New, 0, None).await.unwrap()), vec!["cex:okx:OLDNEW".to_string(), "cex:okx:RECENT".to_string()]);
     t.store.set_setting("new_window_minutes", "5").await.unwrap();
     assert_eq!(ids(r.list_assets(AssetFilter::New, 0, None).await.unwrap()), vec!["cex:okx:OLDNEW".to_string()], "RECENT is reviewed and now outside the window");
     assert_eq!(r.get_setting("new_window_minutes").await.unwrap().as_deref(), Some("5"));
+}
+
+#[tokio::test]
+async fn scores_are_numbers_so_order_by_score_is_numeric() {
+    let t = open().await;
+    let (a, b, c) = ("cex:okx:AAA", "cex:okx:BBB", "cex:okx:CCC");
+    t.store.apply(vec![score(a, at(1), "9.5", "a"), score(b, at(1), "59.93", "b"), score(c, at(1), "100", "c")]).await.unwrap();
+    let pool = t.store.reader().pool();
+    let order: Vec<(String,)> = sqlx::query_as("SELECT asset_id FROM v_latest_score ORDER BY score DESC").fetch_all(pool).await.unwrap();
+    assert_eq!(order, vec![(c.to_string(),), (b.to_string(),), (a.to_string(),)], "as TEXT, '9.5' > '59.93' > '100'");
+    let kind: String = sqlx::query_scalar("SELECT DISTINCT typeof(score) FROM listing_scores").fetch_one(pool).await.unwrap();
+    assert_eq!(kind, "real");
+    let above: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM listing_scores WHERE score > 50").fetch_one(pool).await.unwrap();
+    assert_eq!(above, 2);
 }

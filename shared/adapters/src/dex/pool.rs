@@ -132,6 +132,7 @@ impl DexPool {
                 "pool": self.pool_address,
                 "pair": self.name,
                 "base_token": self.base_token.address,
+                "base_decimals": self.base_token.decimals,
                 "quote_token": self.quote_token.address,
                 "quote_symbol": self.quote_token.symbol,
                 "url": self.url,
