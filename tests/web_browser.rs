@@ -124,16 +124,17 @@ fn dashboard_in_headless_chromium() {
     let shots = shots_dir();
     let b = Browser::start(1400, 1100);
 
-    // New listings: the demo's DEX and CEX listings with their decisions.
+    // New listings: the demo's DEX and CEX listings with their decisions (tick-0 pools are older than the
+    // first-poll lookback, so the demo discovers pools from tick 1 on: SIMCB clean, SIMHB honeypot).
     b.goto(&format!("{base}/"));
     let all = rows(&b);
     let syms: Vec<&str> = all.iter().map(|r| r.1.as_str()).collect();
-    for s in ["SIMCA", "SIMHA", "SIMCC", "SOKXB", "SANNB"] {
+    for s in ["SIMCB", "SIMHB", "SIMCC", "SOKXB", "SANNB"] {
         assert!(syms.contains(&s), "{s} missing from {syms:?}");
     }
     let decision = |sym: &str| all.iter().find(|r| r.1 == sym).map(|r| r.2.clone()).unwrap_or_default();
-    assert_eq!(decision("SIMCA"), "promoted");
-    assert_eq!(decision("SIMHA"), "rejected");
+    assert_eq!(decision("SIMCB"), "promoted");
+    assert_eq!(decision("SIMHB"), "rejected");
 
     // Live: a listing committed now shows up on the open page over SSE within 1 s.
     b.wait_for("return document.getElementById('live').className === 'live on'", Duration::from_secs(10));
@@ -170,13 +171,13 @@ fn dashboard_in_headless_chromium() {
     b.goto(&format!("{base}/candidates"));
     let cands = rows(&b);
     let cand_syms: Vec<&str> = cands.iter().map(|r| r.1.as_str()).collect();
-    assert!(cand_syms.contains(&"SIMCA") && !cand_syms.contains(&"SIMHA"), "{cand_syms:?}");
+    assert!(cand_syms.contains(&"SIMCB") && !cand_syms.contains(&"SIMHB"), "{cand_syms:?}");
     assert!(b.js("return document.body.innerText").as_str().unwrap_or("").contains("PASS:honeypot"), "reasons shown");
     b.screenshot(&shots.join("candidates.png"));
 
     // Asset detail: decision with reason codes, config_hash and rule set; risk verdicts; SVG charts.
-    let simha = all.iter().find(|r| r.1 == "SIMHA").map(|r| r.0.clone()).expect("SIMHA");
-    b.goto(&format!("{base}/asset/{simha}"));
+    let simhb = all.iter().find(|r| r.1 == "SIMHB").map(|r| r.0.clone()).expect("SIMHB");
+    b.goto(&format!("{base}/asset/{simhb}"));
     assert_eq!(b.js("return document.getElementById('decision').innerText"), Value::from("rejected"));
     let text = b.js("return document.body.innerText").as_str().unwrap_or("").to_string();
     for want in ["HARD_FAIL:honeypot", "config_hash", "risk-rules-v1", "honeypot", "goplus", "Timeline", "candidate.rejected", "score breakdown"] {
