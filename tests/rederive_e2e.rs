@@ -132,12 +132,10 @@ async fn rederive_reproduces_decisions_and_diff_runs_shows_a_threshold_change() 
     let o = nl(out, &env, &["diff-runs", &run2, &one]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
 
-    // Raise the score threshold just above the lowest passing score: exactly those assets change. Each
-    // asset's latest score of the run, not the one its latest decision cites: decisions are emitted only
-    // when they change, so a promotion stays the one first emitted while later evaluations re-score it.
+    // Raise the score threshold just above the lowest passing score: exactly those assets change.
     let latest = format!(
-        "SELECT json_array(s.asset_id, s.score) FROM listing_scores s \
-         WHERE s.run_id = '{run2}' AND s.id = (SELECT MAX(t.id) FROM listing_scores t WHERE t.asset_id = s.asset_id AND t.run_id = '{run2}')"
+        "SELECT json_array(g.asset_id, s.score) FROM gate_decisions g JOIN listing_scores s ON s.event_id IN (SELECT value FROM json_each(g.inputs_json)) \
+         WHERE g.run_id = '{run2}' AND g.id = (SELECT MAX(h.id) FROM gate_decisions h WHERE h.asset_id = g.asset_id AND h.run_id = '{run2}')"
     );
     let scored: Vec<(String, f64)> = rows(&db, &latest)
         .await

@@ -8,7 +8,7 @@
 //! several observations goes with the first of them. The assets join the tracked set only once the
 //! batch's outputs are published.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{MutexGuard, PoisonError};
 
 use nl_bus::{BatchHandler, Item, Message, Outcome};
@@ -22,7 +22,7 @@ use crate::error::EnricherError;
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::Tracked;
 use crate::service::{Core, Enriching};
-use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, no_data_snapshot, pool_snapshot, snapshot_envelope};
+use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
 use crate::stats::{Dropped, EnricherStats, Stage};
 use nl_adapters::cex::ticker_client::TickerRef;
 
@@ -65,8 +65,6 @@ impl BatchHandler for Enriching {
         let core = &self.0;
         let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
-        // Sources that had seen each observation's asset by then (so the count does not depend on batching).
-        let seen: Vec<u32> = observations.iter().map(|o| core.saw(&asset_of(o), &o.source)).collect();
         let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
         // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
         let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
@@ -128,24 +126,13 @@ impl BatchHandler for Enriching {
                 }
             }
         }
-        // Every observed asset is evaluated: one without any market data gets a snapshot saying so.
-        let mut covered: HashSet<AssetId> = out.iter().flat_map(|o| o.snapshots.iter().map(|s| s.asset_id.clone())).collect();
-        for (i, obs) in observations.iter().enumerate().filter(|(_, o)| o.change != ChangeKind::Retracted) {
-            let asset = asset_of(obs);
-            if !covered.contains(&asset) {
-                out[i].snapshots.push(no_data_snapshot(obs, &asset));
-                covered.insert(asset);
-            }
-        }
         let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
-            .zip(&seen)
-            .map(|(o, n)| {
+            .map(|o| {
                 after.snapshots += o.snapshots.len();
                 after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
-                let counts = o.snapshots.iter().map(|s| (s.asset_id.clone(), *n)).collect();
-                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols, &counts).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
+                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
             })
             .collect();
         after.observations = observations;
@@ -175,14 +162,13 @@ impl Enriching {
 
 impl Core {
     /// The messages of one observation (or one scheduler round): raw captures, then the upsert, then
-    /// snapshots (named with the symbols seen, stamped with the number of sources that saw the asset).
+    /// snapshots (named with the symbols seen).
     pub(crate) fn encode<'a>(
         &self,
         raws: Vec<RawEvent>,
         events: impl Iterator<Item = &'a Envelope>,
         snapshots: &[Snapshot],
         symbols: &HashMap<AssetId, String>,
-        source_counts: &HashMap<AssetId, u32>,
     ) -> Result<Vec<Message>, EnricherError> {
         let mut msgs = raw_messages(&raws, &self.run);
         let envelope = |env: &Envelope| {
@@ -193,8 +179,7 @@ impl Core {
             msgs.push(envelope(env)?);
         }
         for s in snapshots {
-            let count = source_counts.get(&s.asset_id).copied();
-            let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), count, &self.run.run_id, &self.run.config_hash)
+            let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), &self.run.run_id, &self.run.config_hash)
                 .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
             msgs.push(envelope(&env)?);
         }

@@ -19,7 +19,7 @@
 //! stamped with the observation's `emitted_at`, so a redelivery re-publishes the same ids (the fetched
 //! raw is new, and recorded, but the duplicate snapshot is dropped by the bus and the ledger).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use nl_bus::{Bus, CancellationToken, Clock, Consumer, ConsumerConfig, ConsumerSp
 use nl_domain::RunIdentity;
 use nl_adapters::dex::DexPool;
 use nl_adapters::dex::config::build_dexscreener_client;
-use nl_domain::{AssetId, BoundedMap, ListingObservation, RawEvent, Snapshot};
+use nl_domain::{AssetId, ListingObservation, RawEvent, Snapshot};
 use nl_adapters::cex::ticker_client::{TickerClient, TickerRef};
 use nl_adapters::kit::RecordedResponses;
 use tokio::sync::Notify;
@@ -124,8 +124,6 @@ pub(crate) struct Core {
     pub(crate) pairs: Option<Arc<dyn PairFetcher>>,
     tickers: Option<TickerClient>,
     schedule: Mutex<Schedule>,
-    /// The sources that observed each recently seen asset (bounded like the tracked set).
-    seen: Mutex<BoundedMap<AssetId, BTreeSet<String>>>,
     pub(crate) wake: Notify,
     pub(crate) stats: Arc<EnricherStats>,
 }
@@ -165,8 +163,7 @@ pub async fn build(cfg: EnricherConfig, ctx: impl Into<EnricherCtx>) -> Result<E
     let stats = Arc::new(EnricherStats::default());
     let consumer_stats = Arc::clone(&stats.consumer);
     let ServiceCtx { bus, run, clock, .. } = service;
-    let seen = Mutex::new(BoundedMap::new(cfg.max_tracked));
-    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, seen, wake: Notify::new(), stats });
+    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, wake: Notify::new(), stats });
     let consumer = Consumer::bind(bus, kernel, Enriching(Arc::clone(&core), Mutex::new(None)), consumer_stats).await?;
     Ok(EnricherService { consumer, core })
 }
@@ -206,23 +203,6 @@ impl Core {
     pub(crate) fn schedule(&self) -> MutexGuard<'_, Schedule> {
         // A panic while holding the lock leaves the schedule consistent enough to keep serving.
         self.schedule.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records that `source` observed `asset`; returns how many sources have observed it so far.
-    pub(crate) fn saw(&self, asset: &AssetId, source: &str) -> u32 {
-        // One set insert per call; a panicked holder cannot leave it half-written.
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let sources = seen.get_or_insert_with(asset.clone(), BTreeSet::new);
-        if !sources.contains(source) {
-            sources.insert(source.to_string());
-        }
-        u32::try_from(sources.len()).unwrap_or(u32::MAX)
-    }
-
-    /// How many sources have observed `asset` (as far as the bounded memory reaches).
-    fn sources_of(&self, asset: &AssetId) -> Option<u32> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.get(asset).map(|s| u32::try_from(s.len()).unwrap_or(u32::MAX))
     }
 
     pub(crate) fn tracking(&self) -> bool {
@@ -294,8 +274,7 @@ impl Core {
 
     /// Publishes a scheduler round's raw captures and snapshots in one batch and counts them.
     async fn publish(&self, raws: Vec<RawEvent>, snapshots: &[Snapshot], symbols: &HashMap<AssetId, String>) -> Result<(), EnricherError> {
-        let counts: HashMap<AssetId, u32> = snapshots.iter().filter_map(|s| self.sources_of(&s.asset_id).map(|n| (s.asset_id.clone(), n))).collect();
-        let msgs = self.encode(raws, std::iter::empty(), snapshots, symbols, &counts)?;
+        let msgs = self.encode(raws, std::iter::empty(), snapshots, symbols)?;
         if msgs.is_empty() {
             return Ok(());
         }

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use nl_adapters::cex::Ticker;
 use nl_adapters::cex::ticker_client::TickerRef;
 use nl_adapters::dex::DexPool;
-use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, NO_MARKET_SOURCE, Snapshot, Ts};
+use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObservation, Snapshot, Ts};
 
 /// `source` of snapshots built from DexScreener pairs.
 pub const DEXSCREENER: &str = "dexscreener";
@@ -23,16 +23,12 @@ pub fn snapshot_event_id(s: &Snapshot) -> EventId {
     EventId::derive(EventType::SnapshotRecorded, &[&s.asset_id.to_string(), &at, &s.source])
 }
 
-/// The `snapshot.recorded` envelope of `s`, stamped with its observation time and, when known, how many
-/// sources had seen the asset (`meta.source_count`).
+/// The `snapshot.recorded` envelope of `s`, stamped with its observation time.
 ///
 /// # Errors
 /// `serde_json::Error` if the snapshot cannot be encoded (it is plain data, so this does not happen).
-pub fn snapshot_envelope(s: &Snapshot, symbol: Option<&str>, source_count: Option<u32>, run_id: &str, config_hash: &str) -> Result<Envelope, serde_json::Error> {
-    let mut meta = serde_json::to_value(s)?;
-    if let (Some(n), Some(obj)) = (source_count, meta.as_object_mut()) {
-        obj.insert("source_count".into(), n.into());
-    }
+pub fn snapshot_envelope(s: &Snapshot, symbol: Option<&str>, run_id: &str, config_hash: &str) -> Result<Envelope, serde_json::Error> {
+    let meta = serde_json::to_value(s)?;
     let mut env = Envelope::new(EventType::SnapshotRecorded, &[], s.observed_at, run_id, config_hash, meta)
         .with_asset(s.asset_id.to_string())
         .with_source(s.source.clone());
@@ -60,37 +56,18 @@ pub fn carried_snapshot(obs: &ListingObservation, asset: &AssetId) -> Option<Sna
 /// observation gives neither time. No market value is invented.
 #[must_use]
 pub fn cex_age_snapshot(obs: &ListingObservation, asset: &AssetId, observed_at: Ts) -> Option<Snapshot> {
-    let age = listed_age(obs, observed_at)?;
-    Some(cex_snapshot(asset, observed_at, Some(age), obs.raw_event_id.clone()))
-}
-
-/// Minutes from the observation's scheduled trading start (or, without one, its publication time) to `at`.
-fn listed_age(obs: &ListingObservation, at: Ts) -> Option<i64> {
-    obs.scheduled_at.or(obs.source_published_at).map(|listed| (at - listed).num_minutes())
+    let listed = obs.scheduled_at.or(obs.source_published_at)?;
+    Some(cex_snapshot(asset, observed_at, Some((observed_at - listed).num_minutes()), obs.raw_event_id.clone()))
 }
 
 /// A CEX listing snapshot with only its age: every market value NULL until a ticker fills price and volume
 /// (FDV, liquidity and holders are never known for a CEX pair).
 #[must_use]
 pub fn cex_snapshot(asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
-    blank_snapshot(CEX, asset, observed_at, age_minutes, raw_event_id)
-}
-
-/// The snapshot of an observation nothing gave market data for (no pool carried, no pair found, the lookup
-/// failed, or no ticker for the venue): every value NULL, the age from the observation's times when it
-/// has one. It is published all the same, so the asset is evaluated (its facts are unknown) and the gate
-/// rejects it with `NO_MARKET_DATA` until data arrives. CEX assets keep their source, [`CEX`].
-#[must_use]
-pub fn no_data_snapshot(obs: &ListingObservation, asset: &AssetId) -> Snapshot {
-    let source = if matches!(asset, AssetId::Cex { .. }) { CEX } else { NO_MARKET_SOURCE };
-    blank_snapshot(source, asset, obs.emitted_at, listed_age(obs, obs.emitted_at), obs.raw_event_id.clone())
-}
-
-fn blank_snapshot(source: &str, asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
     Snapshot {
         asset_id: asset.clone(),
         observed_at,
-        source: source.to_string(),
+        source: CEX.to_string(),
         price_usd: None,
         fdv_usd: None,
         market_cap_usd: None,
@@ -212,8 +189,7 @@ mod tests {
         let c = pool_snapshot(stonk, at() + chrono::Duration::seconds(60), None, None).expect("snap");
         assert_eq!(snapshot_event_id(&a), snapshot_event_id(&b));
         assert_ne!(snapshot_event_id(&a), snapshot_event_id(&c));
-        let env = snapshot_envelope(&a, Some("STONK"), Some(2), "run", "hash").expect("env");
-        assert_eq!(env.meta["source_count"], 2);
+        let env = snapshot_envelope(&a, Some("STONK"), "run", "hash").expect("env");
         assert_eq!(env.chain.as_deref(), Some("solana"));
         assert_eq!(serde_json::from_value::<Snapshot>(env.meta).expect("meta"), a);
     }
@@ -245,38 +221,6 @@ mod tests {
         assert!(s.price_usd.is_none() && s.liquidity_usd.is_none() && s.volume_24h_usd.is_none() && s.holders.is_none());
         let none = ListingObservation { scheduled_at: None, source_published_at: None, ..obs };
         assert!(cex_age_snapshot(&none, &none.asset_id, t).is_none());
-    }
-
-    #[test]
-    fn no_data_snapshot_has_every_market_value_null() {
-        let t = at();
-        let obs = ListingObservation {
-            source: "binance_spot".into(),
-            venue: "binance".into(),
-            kind: ObservationKind::CexInstrument,
-            change: ChangeKind::New,
-            asset_id: AssetId::parse("cex:binance:NEW").expect("id"),
-            symbol: "NEW".into(),
-            name: None,
-            base: None,
-            quote: None,
-            instrument_id: "NEWUSDT".into(),
-            status: None,
-            source_published_at: None,
-            scheduled_at: None,
-            first_observed_at: t,
-            emitted_at: t,
-            raw_event_id: Some("raw".into()),
-            details: serde_json::Value::Null,
-        };
-        let s = no_data_snapshot(&obs, &obs.asset_id);
-        assert_eq!((s.source.as_str(), s.age_minutes, s.observed_at, s.raw_event_id.as_deref()), (CEX, None, t, Some("raw")));
-        assert!(s.price_usd.is_none() && s.fdv_usd.is_none() && s.market_cap_usd.is_none() && s.liquidity_usd.is_none());
-        assert!(s.volume_24h_usd.is_none() && s.holders.is_none());
-        let linked = AssetId::parse("bsc:0x00000000000000000000000000006a7e00000002").expect("id");
-        let published = ListingObservation { source_published_at: Some(t - chrono::Duration::minutes(45)), ..obs };
-        let s = no_data_snapshot(&published, &linked);
-        assert_eq!((s.source.as_str(), s.age_minutes), (NO_MARKET_SOURCE, Some(45)), "an on-chain asset without a pool yet");
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! server).
 #![forbid(unsafe_code)]
 
-pub mod changes;
 pub mod decide;
 pub mod error;
 pub mod execution;

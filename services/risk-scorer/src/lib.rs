@@ -21,7 +21,6 @@
 pub mod cache;
 pub mod error;
 pub mod math;
-pub mod merge;
 pub mod rules;
 pub mod score;
 pub mod service;

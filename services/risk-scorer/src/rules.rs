@@ -60,18 +60,7 @@ pub struct RiskRules {
     /// own, authoritative hard-fail list; keeping both equal is the normal setup.
     #[serde(default)]
     pub hard_fail: Vec<CheckCode>,
-    /// Largest accepted spread between two sources' prices of one asset, as `max / min − 1` (default 0.5:
-    /// the highest may be 1.5× the lowest); beyond it `source_disagreement` fails.
-    #[serde(default = "default_price_spread")]
-    pub max_source_price_spread: Decimal,
 }
-
-fn default_price_spread() -> Decimal {
-    Decimal::new(5, 1)
-}
-
-/// Severity of a failed `source_disagreement` (100 when it is in `hard_fail`).
-pub const SEV_SOURCE_DISAGREEMENT: u8 = 50;
 
 impl Default for RiskRules {
     fn default() -> Self {
@@ -86,7 +75,6 @@ impl Default for RiskRules {
             min_age_minutes: 10,
             ttl_seconds: VerdictTtl { goplus: 900, honeypot_is: 600, rugcheck: 600, snapshot: 600 },
             hard_fail: CheckCode::DEFAULT_HARD_FAIL.to_vec(),
-            max_source_price_spread: default_price_spread(),
         }
     }
 }
@@ -106,18 +94,10 @@ impl RiskRules {
                 return bad(format!("rules.{name} is a fraction in [0, 1], got {v}"));
             }
         }
-        if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 || self.max_source_price_spread < Decimal::ZERO {
-            return bad("rules.min_liquidity_usd, rules.min_age_minutes and rules.max_source_price_spread must be >= 0".into());
+        if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 {
+            return bad("rules.min_liquidity_usd and rules.min_age_minutes must be >= 0".into());
         }
         Ok(())
-    }
-}
-
-impl RiskRules {
-    /// The severity of a failed `code` with intrinsic severity `intrinsic`: 100 for a hard-fail code.
-    #[must_use]
-    pub fn fail_severity(&self, code: CheckCode, intrinsic: u8) -> u8 {
-        if self.hard_fail.contains(&code) { 100 } else { intrinsic }
     }
 }
 
@@ -269,7 +249,7 @@ impl<'a> Inputs<'a> {
     }
 
     fn fail_severity(&self, code: CheckCode, intrinsic: u8) -> u8 {
-        self.rules.fail_severity(code, intrinsic)
+        if self.rules.hard_fail.contains(&code) { 100 } else { intrinsic }
     }
 }
 

@@ -11,13 +11,8 @@
 //! * `score.computed` meta is a [`ScoreComputed`]: the [`ScoreRecord`] fields plus `inputs`
 //!   (`[snapshot_event_id, risk_event_id]`), `evaluation`, `snapshot`, `source_count` and
 //!   `provider_raw_ids`, so the gate is stateless and a decision can be re-derived from the event alone.
-//! * One view per asset: each source's latest snapshot is kept and the view merged from them
-//!   ([`crate::merge`]) is what is evaluated and scored, so an asset seen by two sources gets one decision
-//!   per evaluation from both sources' facts, not one per source. Sources whose prices disagree beyond
-//!   `rules.max_source_price_spread` fail the `source_disagreement` check and are listed in the
-//!   evaluation's `disagreements`.
-//! * The score's source count is every source that saw the asset: the largest `meta.source_count` a
-//!   member snapshot was stamped with, or the number of sources in the view, whichever is larger.
+//! * The score's source count is the snapshot event's `meta.source_count` when present, else 1: the
+//!   enricher knows how many sources saw the asset, the snapshot itself does not.
 //! * A provider that fails, is rate-limited or whose budget is paused gives no report: its checks are
 //!   `Unknown`, never `Pass`. Re-evaluation over time follows from the enricher re-snapshotting on a
 //!   schedule; verdicts past their TTL count as unknown.
@@ -38,7 +33,7 @@ use nl_bus::{
     Bus, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Handler, Message, Outcome, Registry,
     ServiceCtx,
 };
-use nl_domain::{AssetId, CheckCode, Envelope, EventType, MergedFrom, RawEvent, Snapshot, Ts, Verdict};
+use nl_domain::{AssetId, Envelope, EventType, RawEvent, Snapshot, Ts};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{Span, debug, info};
@@ -47,8 +42,6 @@ use nl_adapters::kit::RecordedResponses;
 use nl_adapters::providers::{ClientError, Provider, ProviderClients, ProvidersConfig, providers_for};
 
 use crate::cache::{CachedReport, ReportCache};
-use crate::merge::{Member, SourceSnapshots, disagreement_check, merge};
-use crate::rules::SEV_SOURCE_DISAGREEMENT;
 use crate::{RiskRules, ScoreConfig, evaluate, score};
 
 /// Subject the service consumes.
@@ -302,7 +295,6 @@ pub struct RiskScorerCore {
     clock: Arc<dyn Clock>,
     clients: ProviderClients,
     cache: Mutex<ReportCache>,
-    views: Mutex<SourceSnapshots>,
     stats: Arc<RiskScorerStats>,
 }
 
@@ -326,8 +318,7 @@ impl RiskScorerCore {
         }
         let cache = Mutex::new(ReportCache::new(cfg.report_cache_max_assets, cfg.report_cache_ttl_secs));
         let clock = clock.unwrap_or_else(|| Arc::new(ServiceClock(service.clock)));
-        let views = Mutex::new(SourceSnapshots::new(cfg.report_cache_max_assets));
-        Ok(Self { cfg, run: service.run, clock, clients, cache, views, stats: Arc::new(RiskScorerStats::default()) })
+        Ok(Self { cfg, run: service.run, clock, clients, cache, stats: Arc::new(RiskScorerStats::default()) })
     }
 
     /// The live counters.
@@ -347,13 +338,7 @@ impl RiskScorerCore {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn views(&self) -> std::sync::MutexGuard<'_, SourceSnapshots> {
-        // Every update is one map insert; a panicked holder cannot leave it half-written.
-        self.views.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Merges one `snapshot.recorded` envelope into its asset's view of every source (see [`crate::merge`]),
-    /// refreshes stale reports, evaluates and scores the view once. Publishes nothing.
+    /// Refreshes stale reports, evaluates and scores one `snapshot.recorded` envelope. Publishes nothing.
     ///
     /// # Errors
     /// [`HandleError::Poison`] when the envelope is not a snapshot event.
@@ -362,13 +347,8 @@ impl RiskScorerCore {
             return Err(HandleError::Poison(format!("expected snapshot.recorded, got {}", env.kind)));
         }
         let snapshot = Snapshot::deserialize(&env.meta).map_err(|e| HandleError::Poison(format!("meta is not a Snapshot: {e}")))?;
-        let stamped = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+        let source_count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
         let asset = snapshot.asset_id.clone();
-        let members = self.views().add(Member { snapshot, event_id: env.event_id.0.clone(), source_count: stamped });
-        let rules = &self.cfg.rules;
-        let view = merge(&members, rules.ttl_seconds.snapshot, rules.max_source_price_spread)
-            .ok_or_else(|| HandleError::Poison("no snapshot to evaluate".into()))?;
-        let (snapshot, source_count) = (view.snapshot.clone(), view.source_count);
         let now = self.clock.evaluation_time(snapshot.observed_at);
 
         let stale: Vec<Provider> = {
@@ -397,24 +377,18 @@ impl RiskScorerCore {
         let reports: Vec<_> = cached.iter().map(|c| c.report.clone()).collect();
         let provider_raw_ids: Vec<String> = cached.iter().filter_map(|c| c.raw_id.clone()).collect();
 
-        let mut evaluation = evaluate(&asset, Some(&snapshot), &reports, rules, now);
-        if let Some(check) = disagreement_check(&view, rules.fail_severity(CheckCode::SourceDisagreement, SEV_SOURCE_DISAGREEMENT), now, rules.ttl_seconds.snapshot) {
-            if check.verdict == Verdict::Fail {
-                evaluation.disagreements.push(check.code);
-                evaluation.severity = evaluation.severity.max(check.severity);
-            }
-            evaluation.checks.push(check);
-        }
+        let evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
         let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
         let asset_str = asset.to_string();
         let (run_id, config_hash) = (&self.run.run_id, &self.run.config_hash);
         let snap_id = env.event_id.as_str();
 
         let risk_meta = serde_json::to_value(&evaluation).map_err(|e| HandleError::Poison(format!("evaluation JSON: {e}")))?;
-        // A merged view's id also names the other snapshots it merged (a one-source view's id is unchanged).
-        let mut id_parts: Vec<&str> = vec![&asset_str, snap_id, &evaluation.rule_set_version];
-        id_parts.extend(view.merged_from.iter().map(String::as_str).filter(|id| *id != snap_id));
-        let risk = stamp(Envelope::new(EventType::RiskEvaluated, &id_parts, now, run_id, config_hash, risk_meta), env, &asset);
+        let risk = stamp(
+            Envelope::new(EventType::RiskEvaluated, &[&asset_str, snap_id, &evaluation.rule_set_version], now, run_id, config_hash, risk_meta),
+            env,
+            &asset,
+        );
         let computed_at = record.computed_at;
         let formula = record.formula_version.clone();
         let meta = ScoreComputed {
@@ -424,7 +398,6 @@ impl RiskScorerCore {
             snapshot: Some(snapshot),
             source_count,
             provider_raw_ids,
-            merged: (!view.merged_from.is_empty()).then(|| MergedFrom { snapshots: view.merged_from.clone(), provenance: view.provenance.clone() }),
         }
         .to_meta()
         .map_err(|e| HandleError::Poison(format!("score JSON: {e}")))?;

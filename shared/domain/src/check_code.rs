@@ -22,7 +22,6 @@ wire_enum! {
         FreezeAuthority => "freeze_authority",
         CreatorHoneypotHistory => "creator_honeypot_history",
         ProviderDisagreement => "provider_disagreement",
-        SourceDisagreement => "source_disagreement",
     }
 }
 

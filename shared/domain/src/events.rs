@@ -33,19 +33,6 @@ pub struct ScoreComputed {
     /// Raw events of the provider reports the evaluation used (replay provenance).
     #[serde(default)]
     pub provider_raw_ids: Vec<String>,
-    /// When `snapshot` merges several sources' snapshots: which ones, and which source gave each value.
-    /// Absent for a one-source view (then `snapshot` is the snapshot of `inputs[0]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<MergedFrom>,
-}
-
-/// The provenance of a market view merged from several sources' snapshots.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MergedFrom {
-    /// Event ids of the merged `snapshot.recorded` events, sorted.
-    pub snapshots: Vec<String>,
-    /// `field → source` for every market value of the merged snapshot (`price_usd → geckoterminal`).
-    pub provenance: std::collections::BTreeMap<String, String>,
 }
 
 impl ScoreComputed {

@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod asset_id;
-pub mod bounded;
 pub mod check_code;
 pub mod decimal;
 pub mod envelope;
@@ -18,18 +17,17 @@ pub mod stored;
 pub mod views;
 
 pub use asset_id::{AssetId, ChainFamily};
-pub use bounded::BoundedMap;
 pub use check_code::CheckCode;
 pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};
 pub use error::DomainError;
 pub use event_type::EventType;
-pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, MergedFrom, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
+pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{
-    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, NO_MARKET_SOURCE, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };
 pub use rust_decimal::Decimal;
 

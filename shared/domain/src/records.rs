@@ -62,10 +62,6 @@ impl Snapshot {
     }
 }
 
-/// `source` of a snapshot that no source gave market data for (every value NULL): the asset is evaluated
-/// all the same, its facts unknown.
-pub const NO_MARKET_SOURCE: &str = "none";
-
 /// A market snapshot. Missing values are `None` (NULL), never 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -31,7 +31,6 @@ fn full_score(snap: &Envelope, risk: &Envelope) -> Envelope {
         snapshot: Some(snapshot),
         source_count: 2,
         provider_raw_ids: vec!["r1".into()],
-        merged: None,
     };
     let asset = snap.asset_id.clone().unwrap();
     env(EventType::ScoreComputed, &[&asset, risk.event_id.as_str()], snap.ts, &asset, sc.to_meta().unwrap()).with_symbol("NEW").with_chain("eth")
