@@ -34,8 +34,6 @@ pub struct CyclePolicy {
     pub retries: u32,
     /// Backoff between those polls.
     pub backoff: Backoff,
-    /// How often a running poll checks whether its budget got paused past `max_wait`.
-    pub watch_every: Duration,
 }
 
 impl Default for CyclePolicy {
@@ -44,7 +42,6 @@ impl Default for CyclePolicy {
             max_wait: Duration::from_secs(DEFAULT_MAX_IN_CYCLE_WAIT_SECS),
             retries: 2,
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(4)),
-            watch_every: Duration::from_millis(100),
         }
     }
 }
@@ -80,10 +77,12 @@ pub(crate) async fn poll_with_retries(
             total.errors.push(error);
             return total;
         }
+        // Subscribed before the fetch starts, so a ban another source sets meanwhile is seen.
+        let pauses = source.budget_pauses();
         let fetched = tokio::select! {
             biased;
             f = fetch(source, ctx, &counters, now) => f,
-            () = watch_budget(source, policy) => match ban_error(source, policy.max_wait) {
+            () = watch_budget(source, pauses, policy.max_wait) => match ban_error(source, policy.max_wait) {
                 Some(error) => {
                     total.errors.push(error);
                     return total;
@@ -145,14 +144,17 @@ fn absorb(total: &mut PollReport, r: PollReport) {
     total.not_committed = r.not_committed;
 }
 
-/// Resolves when the source's budget is paused for longer than the cycle may wait (never otherwise).
-async fn watch_budget(source: &dyn Source, policy: CyclePolicy) {
-    loop {
-        tokio::time::sleep(policy.watch_every).await;
-        if source.budget_paused_for().is_some_and(|p| p > policy.max_wait) {
-            return;
+/// Resolves when the source's budget is paused for longer than the cycle may wait (never otherwise): it
+/// wakes on each pause the budget announces, not on a timer.
+async fn watch_budget(source: &dyn Source, pauses: Option<tokio::sync::watch::Receiver<u64>>, max_wait: Duration) {
+    if let Some(mut pauses) = pauses {
+        while pauses.changed().await.is_ok() {
+            if source.budget_paused_for().is_some_and(|p| p > max_wait) {
+                return;
+            }
         }
     }
+    std::future::pending::<()>().await;
 }
 
 /// The error of a source whose rate budget is paused past `max_wait`, naming it and the pause's end.

@@ -28,15 +28,17 @@ struct Scripted {
     steps: Mutex<VecDeque<Step>>,
     polls: AtomicU32,
     paused_until: Mutex<Option<Instant>>,
+    pauses: tokio::sync::watch::Sender<u64>,
 }
 
 impl Scripted {
     fn new(steps: Vec<Step>) -> Self {
-        Self { steps: Mutex::new(steps.into()), polls: AtomicU32::new(0), paused_until: Mutex::new(None) }
+        Self { steps: Mutex::new(steps.into()), polls: AtomicU32::new(0), paused_until: Mutex::new(None), pauses: tokio::sync::watch::Sender::new(0) }
     }
 
     fn pause_for(&self, d: Duration) {
         *self.paused_until.lock().unwrap() = Some(Instant::now() + d);
+        self.pauses.send_modify(|n| *n += 1);
     }
 }
 
@@ -55,6 +57,9 @@ impl Source for Scripted {
     fn budget_paused_for(&self) -> Option<Duration> {
         let until = (*self.paused_until.lock().unwrap())?;
         until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.pauses.subscribe())
     }
     async fn poll(&self, _state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let n = self.polls.fetch_add(1, Ordering::SeqCst);
@@ -154,7 +159,7 @@ async fn a_ban_on_the_shared_budget_fails_the_source_now() {
     assert!(took < Duration::from_secs(1));
     assert!(r.errors[0].starts_with("scripted: rate budget paused until ") && r.errors[0].contains("(600s"), "{r:?}");
 
-    // Paused by another source while this one waits on the budget: abandoned within the watch period.
+    // Paused by another source while this one waits on the budget: abandoned as soon as the pause is announced.
     let s = Arc::new(Scripted::new(vec![Step::Stuck]));
     let banner = Arc::clone(&s);
     tokio::spawn(async move {

@@ -98,6 +98,12 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// Changes each time the source's rate budget is paused or its pause extended (see
+    /// [`crate::kit::Budget::pauses`]); `None` for a source without a budget of its own.
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// When `raw` is the capture of a lookup a poll makes besides its main fetch (e.g. a CEX currency
     /// endpoint), the request path it answers: re-derivation does not re-derive it on its own but hands it
     /// to [`rederive`](Self::rederive) through `answers` under this path. `None` (the default) otherwise.

@@ -352,6 +352,10 @@ impl Source for InstrumentListSource {
         self.http.budget().status().paused_for
     }
 
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.http.budget().pauses())
+    }
+
     fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
         let desc = self.currency?;
         let path = recorded::request_path(&raw.endpoint, &self.http.shown_url(""));

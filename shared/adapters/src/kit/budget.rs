@@ -124,6 +124,8 @@ pub struct Budget {
     state: Mutex<State>,
     /// Serialises waiters so they are served first-come first-served without a thundering herd.
     turn: tokio::sync::Mutex<()>,
+    /// Bumped each time a pause starts or grows (see [`Budget::pauses`]).
+    pauses: tokio::sync::watch::Sender<u64>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -181,6 +183,20 @@ impl Budget {
         s.refill(&self.cfg, now);
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
         s.tokens = s.tokens.min(0.0);
+        drop(s);
+        self.paused();
+    }
+
+    /// Tells [`pauses`](Self::pauses) subscribers that a pause started or grew.
+    fn paused(&self) {
+        self.pauses.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes each time the budget is paused or its pause extended, so a caller can wait
+    /// for a ban instead of polling [`status`](Self::status).
+    #[must_use]
+    pub fn pauses(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pauses.subscribe()
     }
 
     /// [`penalize_until`](Self::penalize_until) `now + delay`.
@@ -212,6 +228,8 @@ impl Budget {
         if fraction_used >= PAUSE_FRACTION || factor < MIN_SLOW_FACTOR {
             s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
             s.tokens = s.tokens.min(0.0);
+            drop(s);
+            self.paused();
         } else {
             let active = s.slowed_until.is_some_and(|u| u > now);
             s.slow_factor = if active { s.slow_factor.min(factor) } else { factor };
@@ -343,7 +361,7 @@ impl BudgetRegistry {
 impl Budget {
     fn unchecked(cfg: BudgetConfig) -> Self {
         let state = State { tokens: cfg.burst, last: Instant::now(), paused_until: None, slowed_until: None, slow_factor: 1.0 };
-        Self { cfg, state: Mutex::new(state), turn: tokio::sync::Mutex::new(()) }
+        Self { cfg, state: Mutex::new(state), turn: tokio::sync::Mutex::new(()), pauses: tokio::sync::watch::Sender::new(0) }
     }
 }
 

@@ -196,3 +196,17 @@ fn a_venue_cannot_pause_a_budget_past_its_maximum_or_overflow_time() {
     assert!(strict.status().paused_for.expect("paused") <= Duration::from_secs(5));
     assert!(BudgetConfig { max_pause_secs: 0, ..BudgetConfig::new(1.0, 1.0) }.validate().is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn pauses_are_announced_to_subscribers_and_slowing_down_is_not_a_pause() {
+    let b = budget(1.0, 1.0);
+    let mut pauses = b.pauses();
+    assert!(!pauses.has_changed().expect("open"), "nothing announced yet");
+    assert!(b.slow_down(0.85, Instant::now() + Duration::from_secs(60)));
+    assert!(!pauses.has_changed().expect("open"), "a slowed refill is no pause");
+    b.penalize_for(Duration::from_secs(30));
+    pauses.changed().await.expect("announced");
+    assert!(b.status().paused_for.is_some());
+    assert!(b.slow_down(0.99, Instant::now() + Duration::from_secs(120)));
+    assert!(pauses.has_changed().expect("open"), "a usage reading at the limit pauses too");
+}
