@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 use nl_bus::Clock;
+use nl_domain::secret::constant_time_eq;
 use nl_domain::views::ListingQuery;
 use nl_domain::{AssetId, LedgerReader, ReadError};
 use serde::Serialize;
@@ -172,21 +173,17 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Equal in time whatever the position of the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// Whether `headers` carry the token: `Authorization: Bearer <token>`, or Basic auth whose password is it
 /// (what a browser prompts for).
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     if let Some(bearer) = value.strip_prefix("Bearer ") {
-        return same(bearer.trim().as_bytes(), token.as_bytes());
+        return constant_time_eq(bearer.trim().as_bytes(), token.as_bytes());
     }
     use base64::Engine as _;
     value.strip_prefix("Basic ").and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()).is_some_and(|pair| {
-        pair.iter().position(|c| *c == b':').is_some_and(|i| same(&pair[i + 1..], token.as_bytes()))
+        pair.iter().position(|c| *c == b':').is_some_and(|i| constant_time_eq(&pair[i + 1..], token.as_bytes()))
     })
 }
 

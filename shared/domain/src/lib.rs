@@ -12,6 +12,7 @@ pub mod observation;
 pub mod read;
 pub mod records;
 pub mod redact;
+pub mod secret;
 mod wire_enum;
 pub mod stored;
 pub mod views;

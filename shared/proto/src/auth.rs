@@ -30,18 +30,7 @@ pub fn token_from_env(var: &str, lookup: impl Fn(&str) -> Option<String>) -> Res
     lookup(var).filter(|t| !t.is_empty()).map(Some).ok_or_else(|| AuthError::Unset(var.to_owned()))
 }
 
-/// Compares two byte strings in time that depends only on their lengths, not on where they differ.
-#[must_use]
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len().max(b.len());
-    let mut diff = u8::from(a.len() != b.len());
-    for i in 0..len {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= std::hint::black_box(x ^ y);
-    }
-    diff == 0
-}
+pub use nl_domain::secret::constant_time_eq;
 
 /// Server side: checks `authorization: Bearer <token>` when a token is configured.
 #[derive(Clone, Default)]
@@ -145,13 +134,5 @@ mod tests {
         assert!(matches!(token_from_env("NL_T", |_| Some(String::new())), Err(AuthError::Unset(_))));
         assert_eq!(token_from_env("NL_T", |_| Some("x".into())).unwrap().as_deref(), Some("x"));
         assert!(!format!("{:?}", RequireBearer::new(Some("s3cret".into()))).contains("s3cret"));
-    }
-
-    #[test]
-    fn constant_time_eq_compares() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(constant_time_eq(b"", b""));
     }
 }
