@@ -20,7 +20,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "error: ${need_apt[*]} missing and apt-get unavailable; install nats-server 2.9 or newer" >&2
+    echo "error: ${need_apt[*]} missing and apt-get unavailable; install them (nats-server 2.9 or newer) and run again" >&2
     exit 1
   fi
 fi

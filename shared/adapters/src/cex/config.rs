@@ -474,6 +474,9 @@ fn http_source(
     let mut http = HttpConfig::new(c.base_url.clone());
     http.timeout_ms = c.timeout_ms;
     if let Some(max) = c.max_body_bytes {
+        if max == 0 {
+            return Err(field(name, "max_body_bytes", "must be at least 1 (every response would be refused)"));
+        }
         http.max_body_bytes = max;
     }
     http.headers = endpoint.headers.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();

@@ -81,6 +81,10 @@ async fn field_checks() {
     check(&|c| c.get_mut("binance_spot").unwrap().api_key_env = Some("UNSET".into()), "`UNSET` is unset");
     check(&|c| c.get_mut("okx_spot").unwrap().burst = 3.0, "provider `okx`");
     check(&|c| c.get_mut("okx_spot").unwrap().provider = " ".into(), "`provider`");
+    check(&|c| c.get_mut("okx_spot").unwrap().max_body_bytes = Some(0), "`max_body_bytes`");
+    check(&|c| c.get_mut("okx_spot").unwrap().delist_after_polls = Some(0), "`delist_after_polls`");
+    check(&|c| c.get_mut("okx_spot").unwrap().max_shrink_fraction = Some(1.5), "`max_shrink_fraction`");
+    check(&|c| c.get_mut("okx_announcements").unwrap().delist_after_polls = Some(3), "only instrument-list kinds");
 }
 
 #[tokio::test]
