@@ -126,7 +126,7 @@ impl Typed {
 }
 
 /// A stored time (RFC 3339) as a domain time.
-fn ts(what: &str, id: &str, s: &str) -> Result<Ts> {
+pub(crate) fn ts(what: &str, id: &str, s: &str) -> Result<Ts> {
     chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {s:?}: {e}")))
 }
 
@@ -134,11 +134,13 @@ fn asset(id: &str, s: &str) -> Result<AssetId> {
     AssetId::parse(s).map_err(|e| LedgerError::Corrupt(format!("asset_id of {id}: {e}")))
 }
 
-fn decimal(what: &str, id: &str, s: Option<&str>) -> Result<Option<Decimal>> {
+/// A stored decimal (exact TEXT), if any.
+pub(crate) fn decimal(what: &str, id: &str, s: Option<&str>) -> Result<Option<Decimal>> {
     s.map(|s| Decimal::from_str(s).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {s:?}: {e}")))).transpose()
 }
 
-fn json<T: for<'de> Deserialize<'de>>(what: &str, id: &str, s: &str) -> Result<T> {
+/// A stored JSON column.
+pub(crate) fn json<T: for<'de> Deserialize<'de>>(what: &str, id: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| LedgerError::Corrupt(format!("{what} of {id}: {e}")))
 }
 

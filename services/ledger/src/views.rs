@@ -3,15 +3,15 @@
 //! column rename touches this file only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 use nl_domain::views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
-use nl_domain::{AssetId, Decimal, Decision, GateDecision, RiskCheck, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
+use nl_domain::{AssetId, Decision, GateDecision, RiskCheck, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
 use sqlx::SqlitePool;
 
 use crate::db::ts_str;
 use crate::error::{LedgerError, Result};
 use crate::rows::{DecisionRow, RiskRow, ScoreRow, SnapshotRow};
+use crate::typed::{decimal, json, ts};
 
 /// Snapshots an asset detail carries (the latest ones) and timeline entries it shows.
 pub const DETAIL_SNAPSHOTS: u32 = 500;
@@ -132,20 +132,8 @@ fn corrupt(what: &str, id: &str, e: impl std::fmt::Display) -> LedgerError {
     LedgerError::Corrupt(format!("{what} of {id}: {e}"))
 }
 
-fn ts(what: &str, id: &str, s: &str) -> Result<Ts> {
-    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| corrupt(what, id, format!("{s:?}: {e}")))
-}
-
 fn opt_ts(what: &str, id: &str, s: Option<&str>) -> Result<Option<Ts>> {
     s.map(|s| ts(what, id, s)).transpose()
-}
-
-fn decimal(what: &str, id: &str, s: Option<&str>) -> Result<Option<Decimal>> {
-    s.map(|s| Decimal::from_str(s).map_err(|e| corrupt(what, id, format!("{s:?}: {e}")))).transpose()
-}
-
-fn json<T: serde::de::DeserializeOwned>(what: &str, id: &str, s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| corrupt(what, id, e))
 }
 
 fn value<T: serde::de::DeserializeOwned>(what: &str, id: &str, v: serde_json::Value) -> Result<T> {
