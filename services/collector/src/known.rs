@@ -35,11 +35,10 @@ impl KnownAssets {
     /// Drops the `New` announcement sightings in `outcome` whose coin a same-venue instrument list
     /// recorded as known (its baseline). Nothing about a known asset is a listing.
     pub async fn drop_known(&self, state: &dyn StateStore, outcome: &mut PollOutcome) {
-        if self.by_venue.is_empty() || !outcome.observations.iter().any(is_announced_listing) {
-            return;
-        }
+        // Only the venues the announced listings name: their lists' states are read, nobody else's.
+        let venues: std::collections::BTreeSet<&str> = outcome.observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.as_str()).collect();
         let mut states: BTreeMap<&str, Vec<KnownSet>> = BTreeMap::new();
-        for (venue, names) in &self.by_venue {
+        for (venue, names) in self.by_venue.iter().filter(|(v, _)| venues.contains(v.as_str())) {
             for name in names {
                 match state.load(name).await {
                     Ok(Some(s)) => states.entry(venue.as_str()).or_default().extend(known_set_of(&s)),
