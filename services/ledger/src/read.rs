@@ -218,6 +218,10 @@ impl nl_domain::LedgerReader for SqliteReader {
     async fn change_mark(&self) -> std::result::Result<i64, nl_domain::ReadError> {
         crate::views::change_mark(&self.pool).await.map_err(read_error)
     }
+
+    async fn events_after(&self, query: &nl_domain::EventFeedQuery) -> std::result::Result<Vec<nl_domain::FeedEvent>, nl_domain::ReadError> {
+        crate::views::events_after(&self.pool, query).await.map_err(read_error)
+    }
 }
 
 /// A store failure as a read error: retryable failures are `Unavailable`, the rest `Corrupt`.

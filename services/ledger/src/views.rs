@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nl_domain::views::{AiNote, AssetDetail, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
+use nl_domain::views::{AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 use nl_domain::{AssetId, Decision, GateDecision, RiskCheck, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
 use sqlx::SqlitePool;
 
@@ -350,6 +350,32 @@ pub(crate) async fn change_mark(pool: &SqlitePool) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(pool).await?)
 }
 
+/// Committed events after `q.after_seq` (of `q.types`, when given), oldest first: the feed alerts and
+/// `nl watch` tail. Walks the `events` primary key, so a page costs its rows, not the table.
+pub(crate) async fn events_after(pool: &SqlitePool, q: &EventFeedQuery) -> Result<Vec<FeedEvent>> {
+    let types = serde_json::to_string(&q.types).map_err(|e| LedgerError::Corrupt(format!("event types: {e}")))?;
+    type Row = (i64, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, event_id, ts, type, asset_id, symbol, chain, source, meta FROM events
+         WHERE seq > ?1 AND (?2 = '[]' OR type IN (SELECT value FROM json_each(?2)))
+         ORDER BY seq LIMIT ?3",
+    )
+    .bind(q.after_seq)
+    .bind(types)
+    .bind(i64::from(q.effective_limit()))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(seq, event_id, at, event_type, asset_id, symbol, chain, source, meta)| {
+            let meta = match meta.as_deref() {
+                Some(m) => serde_json::from_str(m).map_err(|e| LedgerError::Corrupt(format!("events.meta of {event_id}: {e}")))?,
+                None => serde_json::Value::Null,
+            };
+            Ok(FeedEvent { seq, ts: ts("events.ts", &event_id, &at)?, event_id, event_type, asset_id, symbol, chain, source, meta })
+        })
+        .collect()
+}
+
 /// Why a [`answer`] failed: a bad request, or the store.
 #[derive(Debug)]
 pub(crate) enum ViewError {
@@ -378,7 +404,8 @@ pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> s
         "sources" => serde_json::to_string(&sources(pool).await?),
         "runs" => serde_json::to_string(&runs(pool, query::<u32>(view, query_json)?).await?),
         "change_mark" => serde_json::to_string(&change_mark(pool).await?),
-        other => return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark)"))),
+        "events_after" => serde_json::to_string(&events_after(pool, &query::<EventFeedQuery>(view, query_json)?).await?),
+        other => return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after)"))),
     };
     out.map_err(|e| ViewError::Store(e.into()))
 }

@@ -32,14 +32,19 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     }
     let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone() };
     let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
+    let alerts = start_alerts(loaded).await?;
+    let board = alerts.as_ref().map(|a| a.board.clone());
     let dashboard = match web {
-        Some(addr) => Some(start_web(loaded, addr).await?),
+        Some(addr) => Some(start_web(loaded, addr, board).await?),
         None => None,
     };
     let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await;
     if let Some((stop, task)) = dashboard {
         stop.cancel();
         let _ = task.await;
+    }
+    if let Some(a) = alerts {
+        a.stop().await;
     }
     let out = out?;
     let m = &out.manifest;
@@ -59,17 +64,40 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     Ok(if out.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Starts the dashboard of `nl run --web ADDR` over the run's DB (created first if needed), read-only.
-async fn start_web(loaded: &Loaded<NlConfig>, addr: std::net::SocketAddr) -> anyhow::Result<(nl_bus::CancellationToken, tokio::task::JoinHandle<()>)> {
+/// A read-only reader of the run's DB (created first if needed: the ledger creates it when the run starts,
+/// and the store opened here is dropped at once, since the run's ledger is the writer), and a context on a
+/// private bus.
+async fn side_reader(loaded: &Loaded<NlConfig>) -> anyhow::Result<(std::sync::Arc<nl_ledger::SqliteReader>, nl_bus::ServiceCtx)> {
     let c = &loaded.config;
-    // The ledger creates the DB when the run starts; create it now so the dashboard can open it. The store
-    // is dropped at once: the run's ledger is the writer.
     let store = nl_ledger::LedgerStore::open(&c.ledger).await.with_context(|| format!("opening database {}", c.ledger.db_path.display()))?;
     let reader = std::sync::Arc::new(store.reader().clone());
     drop(store);
     let bus: std::sync::Arc<dyn nl_bus::Bus> = std::sync::Arc::new(nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig::default()));
     let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
-    let svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
+    Ok((reader, nl_bus::ServiceCtx::new(bus, run)))
+}
+
+/// The `[alerts.<name>]` sinks beside the run, reading its DB; `None` when none is enabled.
+async fn start_alerts(loaded: &Loaded<NlConfig>) -> anyhow::Result<Option<crate::cmd_alerts::RunningAlerts>> {
+    if !loaded.config.alerts.values().any(|s| s.enabled) {
+        return Ok(None);
+    }
+    let (reader, ctx) = side_reader(loaded).await?;
+    crate::cmd_alerts::start(&loaded.config, &ctx, reader)
+}
+
+/// Starts the dashboard of `nl run --web ADDR` over the run's DB, read-only.
+async fn start_web(
+    loaded: &Loaded<NlConfig>,
+    addr: std::net::SocketAddr,
+    alerts: Option<std::sync::Arc<nl_web::AlertBoard>>,
+) -> anyhow::Result<(nl_bus::CancellationToken, tokio::task::JoinHandle<()>)> {
+    let c = &loaded.config;
+    let (reader, ctx) = side_reader(loaded).await?;
+    let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader).await?;
+    if let Some(board) = alerts {
+        svc = svc.with_alerts(board);
+    }
     eprintln!("dashboard on http://{}/", svc.local_addr()?);
     let stop = nl_bus::CancellationToken::new();
     let token = stop.clone();

@@ -97,11 +97,21 @@ async fn serve_web(cfg: &NlConfig, run: nl_collector::RunIdentity, registry: &Ar
     let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
     let reader = crate::cmd_views::reader(cfg, &from).await?;
     let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
-    let web = nl_web::WebService::bind(cfg.web.clone(), &ServiceCtx::new(bus, run), reader).await.context("starting the dashboard")?;
+    let ctx = ServiceCtx::new(bus, run);
+    let alerts = crate::cmd_alerts::start(cfg, &ctx, Arc::clone(&reader))?;
+    let mut web = nl_web::WebService::bind(cfg.web.clone(), &ctx, reader).await.context("starting the dashboard")?;
+    if let Some(a) = &alerts {
+        web = web.with_alerts(a.board.clone());
+        nl_web::alerts::export_metrics(a.board.clone(), registry);
+    }
     tracing::info!(addr = %web.local_addr()?, "Dashboard.");
     nl_bus::Service::register_metrics(&web, registry);
     ready.store(true, Ordering::Relaxed);
-    web.serve(stop.token()).await?;
+    let served = web.serve(stop.token()).await;
+    if let Some(a) = alerts {
+        a.stop().await;
+    }
+    served?;
     Ok(())
 }
 

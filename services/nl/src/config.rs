@@ -117,6 +117,8 @@ pub struct NlConfig {
     pub run: RunSection,
     /// The web dashboard (`nl web`, `nl serve web`, `nl run --web`).
     pub web: nl_web::WebConfig,
+    /// Alert sinks by name (`[alerts.<name>]`): they run beside the dashboard and in `nl run`.
+    pub alerts: BTreeMap<String, nl_web::AlertSinkConfig>,
 }
 
 impl NlConfig {
@@ -171,6 +173,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
     loaded.config.resolve_paths();
     loaded.config.ledger.validate().map_err(|e| anyhow::anyhow!("config {}: [ledger] {e}", path.display()))?;
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
+    for (name, sink) in &loaded.config.alerts {
+        sink.validate(name).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    }
     Ok(loaded)
 }
 

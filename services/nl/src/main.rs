@@ -8,6 +8,7 @@ mod bench_enrich;
 mod bench_pipeline;
 mod bench_web;
 mod cli;
+mod cmd_alerts;
 mod cmd_cycle;
 mod cmd_db;
 mod cmd_demo;

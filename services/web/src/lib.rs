@@ -6,6 +6,7 @@
 //! [`WebService::run`] until shutdown.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod charts;
 pub mod config;
 pub mod csv;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use alerts::{AlertBoard, AlertSinkConfig, AlertsService, SinkKind};
 pub use config::WebConfig;
 pub use error::WebError;
 pub use server::{WebCounts, WebStats};
@@ -58,7 +60,7 @@ impl WebService {
         let listener = TcpListener::bind(cfg.addr).await.map_err(|source| WebError::Bind { addr: cfg.addr, source })?;
         let (changes, rx) = watch::channel(-1);
         let poll = Duration::from_millis(cfg.poll_ms);
-        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx });
+        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None });
         Ok(Self { listener, state, changes, reader, poll })
     }
 
@@ -68,6 +70,15 @@ impl WebService {
     /// The socket's error.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Shows `board` (the alert sinks running beside the dashboard) on the sources page.
+    #[must_use]
+    pub fn with_alerts(mut self, board: Arc<alerts::AlertBoard>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.alerts = Some(board);
+        }
+        self
     }
 
     /// The live counters.

@@ -194,9 +194,10 @@ fn age(now: Ts, t: Option<Ts>) -> String {
     t.map_or_else(|| "never".into(), |t| format!("{} ago", latency(Some((now - t).num_milliseconds()))))
 }
 
-/// Sources (health, detection latency, leases) and runs (manifest, config hash, event range).
+/// Sources (health, detection latency, leases), `extra` (the alert sinks), and runs (manifest, config
+/// hash, event range).
 #[must_use]
-pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary]) -> Markup {
+pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extra: &Markup) -> Markup {
     layout(
         "Sources and runs",
         Nav::Sources,
@@ -224,6 +225,7 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary]) -> M
                 }
             }
             @if sources.is_empty() { p.empty { "No captures yet." } }
+            (extra)
             h1 { "Runs" }
             @for r in runs {
                 details.run {

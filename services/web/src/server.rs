@@ -70,6 +70,8 @@ pub(crate) struct AppState {
     pub stats: Arc<WebStats>,
     /// The ledger's latest change mark, published by the poller.
     pub changes: watch::Receiver<i64>,
+    /// The alert sinks running beside the dashboard, shown on the sources page.
+    pub alerts: Option<Arc<crate::alerts::AlertBoard>>,
 }
 
 type St = State<Arc<AppState>>;
@@ -158,7 +160,9 @@ async fn review(Path(id): Path<String>) -> Failure {
 async fn sources(State(s): St) -> Result<Response, Failure> {
     let sources = s.reader.sources().await.map_err(|e| s.read_failed(&e))?;
     let runs = s.reader.runs(s.cfg.runs_shown).await.map_err(|e| s.read_failed(&e))?;
-    Ok(page(&s, &crate::pages::sources_page(s.clock.now(), &sources, &runs)))
+    let now = s.clock.now();
+    let alerts = s.alerts.as_ref().map(|b| crate::alerts::board_section(now, b)).unwrap_or_default();
+    Ok(page(&s, &crate::pages::sources_page(now, &sources, &runs, &alerts)))
 }
 
 async fn style() -> impl IntoResponse {

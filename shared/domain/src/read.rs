@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::views::{AssetDetail, Listing, ListingQuery, RunSummary, SourceHealth};
+use crate::views::{AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, RunSummary, SourceHealth};
 use crate::{AssetId, GateDecision};
 
 /// Why a read failed.
@@ -57,4 +57,14 @@ pub trait LedgerReader: Send + Sync + 'static {
     /// # Errors
     /// [`ReadError::Unavailable`] when the store cannot be read.
     async fn change_mark(&self) -> Result<i64, ReadError>;
+
+    /// Committed events after `query.after_seq`, oldest first: the feed alerts and `nl watch` tail. A
+    /// reader that does not serve it answers [`ReadError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn events_after(&self, query: &EventFeedQuery) -> Result<Vec<FeedEvent>, ReadError> {
+        let _ = query;
+        Err(ReadError::Unavailable("this ledger reader does not serve the event feed".into()))
+    }
 }

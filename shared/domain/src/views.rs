@@ -214,3 +214,43 @@ pub struct RunSummary {
     pub finished_at: Option<Ts>,
     pub manifest: serde_json::Value,
 }
+
+/// Default and maximum number of events of one [`EventFeedQuery`] page.
+pub const DEFAULT_FEED_LIMIT: u32 = 100;
+pub const MAX_FEED_LIMIT: u32 = 1000;
+
+/// A page of the ledger's committed events after a sequence number: what alerts and `nl watch` tail.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventFeedQuery {
+    /// Only events whose sequence number is greater than this (0 = from the first).
+    pub after_seq: i64,
+    /// Only these event types (`candidate.promoted`, ...); empty = every type.
+    pub types: Vec<String>,
+    /// At most this many (0 = [`DEFAULT_FEED_LIMIT`], capped at [`MAX_FEED_LIMIT`]).
+    pub limit: u32,
+}
+
+impl EventFeedQuery {
+    /// The limit actually applied.
+    #[must_use]
+    pub fn effective_limit(&self) -> u32 {
+        if self.limit == 0 { DEFAULT_FEED_LIMIT } else { self.limit.min(MAX_FEED_LIMIT) }
+    }
+}
+
+/// One committed event as the ledger's `events` table keeps it, in commit order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    /// The ledger's sequence number (grows with every commit; the same mark as `change_mark`).
+    pub seq: i64,
+    pub event_id: String,
+    pub ts: Ts,
+    pub event_type: String,
+    pub asset_id: Option<String>,
+    pub symbol: Option<String>,
+    pub chain: Option<String>,
+    pub source: Option<String>,
+    /// The stored meta (facts kept elsewhere are cited by event id, not repeated).
+    pub meta: serde_json::Value,
+}

@@ -1,7 +1,7 @@
 //! [`LedgerReader`] over gRPC `Ledger`: how a service reads the ledger in distributed mode, where the
 //! ledger process is the only one that opens the database.
 
-use nl_domain::views::{AssetDetail, Listing, ListingQuery, RunSummary, SourceHealth};
+use nl_domain::views::{AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, RunSummary, SourceHealth};
 use nl_domain::{AssetId, GateDecision, LedgerReader, ReadError};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -68,5 +68,9 @@ impl LedgerReader for GrpcLedgerReader {
 
     async fn change_mark(&self) -> Result<i64, ReadError> {
         self.view("change_mark", &()).await
+    }
+
+    async fn events_after(&self, query: &EventFeedQuery) -> Result<Vec<FeedEvent>, ReadError> {
+        self.view("events_after", query).await
     }
 }

@@ -1,0 +1,112 @@
+//! A sink's durable cursor: the last ledger sequence number it is done with, the ids of the events it
+//! alerted on recently, and the one request in flight. Written atomically (temp file, fsync, rename)
+//! after every message, so a restart resumes exactly where the sink stopped and never alerts twice.
+//!
+//! `in_flight` is written before each request and cleared by its answer. Finding it set at start means the
+//! process died during a request whose outcome is unknown: the event is skipped (never a double alert) and
+//! counted as `unconfirmed`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Event ids remembered (a rebuilt DB renumbers sequences; the ids still dedup).
+pub const RECENT_IDS: usize = 512;
+
+/// The event a request was sent for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub seq: i64,
+    pub event_id: String,
+}
+
+/// The stored state of one sink.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cursor {
+    /// Every event up to and including this sequence number is done (sent, filtered out or unconfirmed).
+    pub after_seq: i64,
+    /// Ids of the events most recently alerted on, oldest first (at most [`RECENT_IDS`]).
+    pub recent_ids: Vec<String>,
+    pub in_flight: Option<InFlight>,
+    /// Messages delivered over the cursor's life.
+    pub sent: u64,
+}
+
+impl Cursor {
+    /// Whether `event_id` was alerted on already.
+    #[must_use]
+    pub fn seen(&self, event_id: &str) -> bool {
+        self.recent_ids.iter().any(|i| i == event_id)
+    }
+
+    /// `seq` is done; `alerted` when a message went out for it.
+    pub fn done(&mut self, seq: i64, event_id: &str, alerted: bool) {
+        self.after_seq = self.after_seq.max(seq);
+        self.in_flight = None;
+        if alerted {
+            self.sent += 1;
+            self.recent_ids.push(event_id.to_string());
+            if self.recent_ids.len() > RECENT_IDS {
+                let cut = self.recent_ids.len() - RECENT_IDS;
+                self.recent_ids.drain(..cut);
+            }
+        }
+    }
+}
+
+/// Where a sink's cursor lives, and its reads and writes.
+#[derive(Debug, Clone)]
+pub struct CursorFile {
+    path: PathBuf,
+}
+
+impl CursorFile {
+    /// `<dir>/<sink>.cursor.json`.
+    #[must_use]
+    pub fn new(dir: &Path, sink: &str) -> Self {
+        Self { path: dir.join(format!("{sink}.cursor.json")) }
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored cursor, `None` before the first write.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read or parsed (it is left as is; the sink refuses to start rather
+    /// than guess and double-alert).
+    pub fn load(&self) -> std::io::Result<Option<Cursor>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", self.path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the stored cursor atomically and durably.
+    ///
+    /// # Errors
+    /// The directory or file cannot be written.
+    pub fn store(&self, cursor: &Cursor) -> std::io::Result<()> {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(cursor).map_err(std::io::Error::other)?;
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
