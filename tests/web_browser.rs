@@ -6,7 +6,8 @@
 //! * filters in the URL narrow the list;
 //! * a token named `<script>alert(1)</script>` renders as text (no script runs, no alert) on the listings,
 //!   candidates and asset pages, in the CSV export and in `nl list`;
-//! * "mark reviewed" answers 501 and changes nothing (the `asset.reviewed` event is not in this build).
+//! * "mark reviewed" clicked on `nl web`'s asset page ends with `reviewed_at` set in the DB through the
+//!   ledger (an `asset.reviewed` event, also in events.jsonl); a cross-site POST is refused.
 
 mod support;
 
@@ -215,14 +216,36 @@ fn dashboard_in_headless_chromium() {
     let o = support::run(c);
     assert!(o.status.success() && support::stdout(&o).contains(EVIL), "{}", support::stdout(&o));
 
-    // "Mark reviewed" from the page is not wired to the ledger yet: a clear 501 naming `nl review`, nothing written.
-    let (status, body) = http(&addr, "POST", &format!("/asset/{EVIL_ID}/review"), &[], None);
-    assert_eq!(status, 501, "{body}");
-    assert!(body.contains("asset.reviewed"), "{body}");
-    let reviewed: Option<String> = rt
-        .block_on(sqlx::query_scalar("SELECT reviewed_at FROM assets WHERE asset_id = ?").bind(EVIL_ID).fetch_one(store.reader().pool()))
-        .expect("query");
-    assert_eq!(reviewed, None);
+    // "Mark reviewed" on `nl web` (the embedded path `nl review` takes: events.jsonl, then the ledger). A
+    // cross-site POST is refused first, and nothing is written.
+    let mut c = support::nl(tmp.path(), &[]);
+    c.args(["web", "--addr", "127.0.0.1:0", "--out-dir"]).arg(&demo);
+    let mut nl_web = support::spawn_piped(c);
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(nl_web.stdout.take().expect("stdout")), &mut first).expect("nl web's address line");
+    let addr2 = first.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
+    let reviewed_at = || -> Option<String> {
+        rt.block_on(sqlx::query_scalar("SELECT reviewed_at FROM assets WHERE asset_id = ?").bind(EVIL_ID).fetch_one(store.reader().pool())).expect("query")
+    };
+    let path = format!("/asset/{EVIL_ID}/review");
+    let (status, body) = http(&addr2, "POST", &path, &[("Origin", "http://evil.example")], None);
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = http(&addr2, "POST", &path, &[("Sec-Fetch-Site", "cross-site")], None);
+    assert_eq!(status, 403);
+    let (status, _) = http(&addr2, "GET", &path, &[], None);
+    assert_eq!(status, 405, "POST only");
+    assert_eq!(reviewed_at(), None);
+    b.goto(&format!("http://{addr2}/asset/{EVIL_ID}"));
+    assert_eq!(b.js("return document.getElementById('reviewed').innerText"), Value::from("not yet"));
+    b.js("document.querySelector('form.review button').click(); return true;");
+    b.wait_for("const r = document.getElementById('reviewed'); return r && r.innerText !== 'not yet'", Duration::from_secs(10));
+    assert_eq!(b.js("return document.querySelector('form.review button').disabled"), Value::Bool(true), "reviewed: the button is disabled");
+    assert!(reviewed_at().is_some(), "reviewed_at is set in the DB");
+    let log = std::fs::read_to_string(demo.join("events.jsonl")).expect("events.jsonl");
+    let line = log.lines().rev().find(|l| l.contains("\"asset.reviewed\"")).expect("asset.reviewed in events.jsonl");
+    assert!(line.contains(EVIL_ID) && line.contains("\"source\":\"web\""), "{line}");
+    b.screenshot(&shots.join("reviewed.png"));
+    drop(nl_web);
 
     drop(b);
     stop.cancel();

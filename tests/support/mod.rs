@@ -72,6 +72,11 @@ pub fn spawn(mut c: Command) -> Spawned {
     Spawned(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn nl"))
 }
 
+/// Spawns a long-running `nl` whose stdout the test reads (e.g. `nl web`'s address line); stderr discarded.
+pub fn spawn_piped(mut c: Command) -> Spawned {
+    Spawned(c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn nl"))
+}
+
 /// Kills with SIGKILL (std's `Child::kill` on Unix) and reaps.
 pub fn sigkill(child: &mut Child) {
     let _ = child.kill();

@@ -22,7 +22,7 @@ use crate::config::{BusMode, NlConfig};
 pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Result<ExitCode> {
     let EventsCommand::Append { kind, asset_id, meta, symbol, source } = cmd;
     let env = manual_event(&kind, &asset_id, &meta, symbol, source, &loaded.config_hash)?;
-    emit(loaded, env, false).await?;
+    println!("{}", emit(&loaded.config, env, false).await?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -32,50 +32,71 @@ pub async fn events(loaded: &Loaded<NlConfig>, cmd: EventsCommand) -> anyhow::Re
 /// # Errors
 /// A bad or unknown asset id, or a write failure.
 pub async fn review(loaded: &Loaded<NlConfig>, asset_id: &str, by: Option<String>, note: Option<String>) -> anyhow::Result<ExitCode> {
-    AssetId::parse(asset_id).context("ASSET_ID")?;
-    let body = AssetReviewed { reviewed_by: by, note };
-    let meta = serde_json::to_string(&body)?;
-    let env = manual_event(EventType::AssetReviewed.as_str(), asset_id, &meta, None, Some("review".into()), &loaded.config_hash)?;
-    emit(loaded, env, true).await?;
+    let asset = AssetId::parse(asset_id).context("ASSET_ID")?;
+    let now = Utc::now();
+    let env = AssetReviewed { reviewed_by: by, note }.envelope(&asset, now, &nl_config::new_run_id(now), &loaded.config_hash, "review");
+    println!("{}", emit(&loaded.config, env, true).await?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Publishes `env` (NATS mode) or appends it to events.jsonl and applies it to the DB (embedded mode).
-/// `known_asset`: refuse (embedded mode) when the ledger does not hold the event's asset.
-async fn emit(loaded: &Loaded<NlConfig>, env: Envelope, known_asset: bool) -> anyhow::Result<()> {
-    let cfg = &loaded.config;
+/// Publishes `env` (NATS mode) or appends it to events.jsonl and applies it to the DB (embedded mode);
+/// returns a line saying where it went. `known_asset`: refuse (embedded mode) when the ledger does not
+/// hold the event's asset.
+///
+/// # Errors
+/// NATS unreachable, the DB or events.jsonl cannot be opened (e.g. a running `nl run` holds its lock), or
+/// the asset is unknown.
+pub async fn emit(cfg: &NlConfig, env: Envelope, known_asset: bool) -> anyhow::Result<String> {
     match cfg.bus.mode {
         BusMode::Nats => {
             // Distributed mode: the recorder and the ledger (sole DB writer) consume it from the bus.
             let bus = NatsBus::connect(&cfg.nats).await.context("connecting to NATS")?;
             let ack = bus.publish(Message::new(env.subject(), env.event_id.0.clone(), env.to_json()?)).await?;
-            println!("{} published to {} (seq {}{})", env.event_id, env.subject(), ack.sequence, if ack.duplicate { ", duplicate" } else { "" });
+            Ok(format!("{} published to {} (seq {}{})", env.event_id, env.subject(), ack.sequence, if ack.duplicate { ", duplicate" } else { "" }))
         }
-        BusMode::Memory => {
-            let store = LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
-            if let Some(asset) = env.asset_id.as_deref().filter(|_| known_asset)
-                && store.reader().get_asset(asset).await?.is_none()
-            {
-                bail!("asset {asset} is not in {} (ids are listed by v_assets_new)", cfg.ledger.db_path.display());
-            }
-            let path = cfg.recorder.path.clone();
-            let policy = cfg.recorder.fsync.policy();
-            let env2 = env.clone();
-            let out = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let mut log = EventLog::open(&path, policy).with_context(|| format!("opening {}", path.display()))?;
-                Ok(log.append_batch(&[env2])?)
-            })
-            .await??;
-            store.apply(vec![env.clone()]).await?;
-            let path = cfg.recorder.path.display();
-            if out.written == 1 {
-                println!("{} appended to {path} at bytes [{}, {})", env.event_id, out.byte_range.0, out.byte_range.1);
-            } else {
-                println!("{} already in {path} (not appended twice)", env.event_id);
-            }
-        }
+        BusMode::Memory => emit_embedded(cfg, env, known_asset).await,
     }
-    Ok(())
+}
+
+/// Embedded mode: appends `env` to events.jsonl and applies it to the DB (what the recorder and the ledger
+/// would do), refusing an unknown asset when `known_asset`.
+///
+/// # Errors
+/// The DB or events.jsonl cannot be opened (e.g. a running `nl run` holds its lock), or the asset is unknown.
+pub async fn emit_embedded(cfg: &NlConfig, env: Envelope, known_asset: bool) -> anyhow::Result<String> {
+    let store = LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
+    if let Some(asset) = env.asset_id.as_deref().filter(|_| known_asset)
+        && store.reader().get_asset(asset).await?.is_none()
+    {
+        bail!("asset {asset} is not in {} (ids are listed by v_assets_new)", cfg.ledger.db_path.display());
+    }
+    let path = cfg.recorder.path.clone();
+    let policy = cfg.recorder.fsync.policy();
+    let env2 = env.clone();
+    let out = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut log = EventLog::open(&path, policy).with_context(|| format!("opening {}", path.display()))?;
+        Ok(log.append_batch(&[env2])?)
+    })
+    .await??;
+    store.apply(vec![env.clone()]).await?;
+    let path = cfg.recorder.path.display();
+    if out.written == 1 {
+        Ok(format!("{} appended to {path} at bytes [{}, {})", env.event_id, out.byte_range.0, out.byte_range.1))
+    } else {
+        Ok(format!("{} already in {path} (not appended twice)", env.event_id))
+    }
+}
+
+/// The dashboard's writer in embedded mode, where `nl review` writes: events.jsonl and the DB of `cfg`. A
+/// running `nl run` on that out dir holds the events.jsonl lock, and the button then says so (`nl run
+/// --web` publishes to the run's own bus instead).
+pub struct ReviewPath(pub NlConfig);
+
+#[async_trait::async_trait]
+impl nl_web::EventWriter for ReviewPath {
+    async fn emit(&self, env: Envelope) -> Result<String, String> {
+        emit_embedded(&self.0, env, true).await.map_err(|e| format!("{e:#}"))
+    }
 }
 
 /// Builds the manual event after validating each argument.

@@ -34,11 +34,13 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
     let alerts = start_alerts(loaded).await?;
     let board = alerts.as_ref().map(|a| a.board.clone());
+    // The run's bus: the dashboard's "mark reviewed" publishes on it, so the run's ledger applies it.
+    let mem = nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig { max_messages: c.bus.memory_max_messages, ..nl_bus::MemoryBusConfig::default() });
     let dashboard = match web {
-        Some(addr) => Some(start_web(loaded, addr, board).await?),
+        Some(addr) => Some(start_web(loaded, addr, board, std::sync::Arc::new(mem.clone())).await?),
         None => None,
     };
-    let out = nl_runtime::run_continuous(&cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await;
+    let out = nl_runtime::run_continuous_on(mem, &cfg, opts, nl_telemetry::shutdown_signal(), |line| nl_telemetry::stderr::line(tracing::Level::INFO, line)).await;
     if let Some((stop, task)) = dashboard {
         stop.cancel();
         let _ = task.await;
@@ -91,10 +93,11 @@ async fn start_web(
     loaded: &Loaded<NlConfig>,
     addr: std::net::SocketAddr,
     alerts: Option<std::sync::Arc<nl_web::AlertBoard>>,
+    run_bus: std::sync::Arc<dyn nl_bus::Bus>,
 ) -> anyhow::Result<(nl_bus::CancellationToken, tokio::task::JoinHandle<()>)> {
     let c = &loaded.config;
     let (reader, ctx) = side_reader(loaded).await?;
-    let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader).await?;
+    let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader).await?.with_writer(std::sync::Arc::new(nl_web::BusWriter(run_bus)));
     if let Some(board) = alerts {
         svc = svc.with_alerts(board);
     }

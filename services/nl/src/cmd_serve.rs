@@ -99,7 +99,7 @@ async fn serve_web(cfg: &NlConfig, run: nl_collector::RunIdentity, registry: &Ar
     let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
     let ctx = ServiceCtx::new(bus, run);
     let alerts = crate::cmd_alerts::start(cfg, &ctx, Arc::clone(&reader))?;
-    let mut web = nl_web::WebService::bind(cfg.web.clone(), &ctx, reader).await.context("starting the dashboard")?;
+    let mut web = nl_web::WebService::bind(cfg.web.clone(), &ctx, reader).await.context("starting the dashboard")?.with_writer(Arc::new(nl_web::BusWriter(Arc::clone(&ctx.bus))));
     if let Some(a) = &alerts {
         web = web.with_alerts(a.board.clone());
         nl_web::alerts::export_metrics(a.board.clone(), registry);

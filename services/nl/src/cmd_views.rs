@@ -217,6 +217,24 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
     let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig::default()));
     let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
     let svc = nl_web::WebService::bind(cfg, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
+    // "Mark reviewed" takes `nl review`'s path on the DB shown (a remote ledger without NATS: none).
+    let svc = match (&from.ledger_url, loaded.config.bus.mode) {
+        (_, crate::config::BusMode::Nats) => {
+            let bus = nl_bus::NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?;
+            svc.with_writer(Arc::new(nl_web::BusWriter(Arc::new(bus))))
+        }
+        (Some(_), crate::config::BusMode::Memory) => svc,
+        (None, crate::config::BusMode::Memory) => {
+            let mut c = loaded.config.clone();
+            if let Some(dir) = &from.out_dir {
+                let storage = nl_config::StorageConfig { out_dir: dir.clone() };
+                c.ledger.db_path = storage.db_path();
+                c.recorder.path = storage.events_path();
+                c.storage = storage;
+            }
+            svc.with_writer(Arc::new(crate::cmd_events::ReviewPath(c)))
+        }
+    };
     println!("dashboard on http://{}/ (Ctrl-C to stop)", svc.local_addr()?);
     let stop = nl_bus::CancellationToken::new();
     let cancel = stop.clone();

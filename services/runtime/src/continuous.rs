@@ -92,6 +92,22 @@ pub async fn run_continuous(
     cfg: &ContinuousConfig,
     opts: ContinuousOptions,
     shutdown: impl Future<Output = ()>,
+    progress: impl FnMut(&str),
+) -> anyhow::Result<ContinuousOutcome> {
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.cycle.memory_max_messages, ..MemoryBusConfig::default() });
+    run_continuous_on(mem, cfg, opts, shutdown, progress).await
+}
+
+/// [`run_continuous`] over `mem`, a bus the caller keeps a handle of: what `nl run --web` gives the
+/// dashboard, so that "mark reviewed" reaches the run's ledger and recorder like any event.
+///
+/// # Errors
+/// As [`run_continuous`].
+pub async fn run_continuous_on(
+    mem: MemoryBus,
+    cfg: &ContinuousConfig,
+    opts: ContinuousOptions,
+    shutdown: impl Future<Output = ()>,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<ContinuousOutcome> {
     anyhow::ensure!(!opts.checkpoint_every.is_zero(), "the checkpoint interval must be at least one second");
@@ -102,7 +118,6 @@ pub async fn run_continuous(
     let sources = build_sources(&serve_cfg, &run.run_id).context("building the sources")?;
     let (polls, pushes) = (sources.polls.len(), sources.pushes.len());
 
-    let mem = MemoryBus::new(MemoryBusConfig { max_messages: c.memory_max_messages, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;

@@ -27,7 +27,7 @@ mod recovery;
 pub mod rederive;
 pub mod topology;
 
-pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous};
+pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous, run_continuous_on};
 pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};

@@ -15,6 +15,7 @@ pub mod error;
 pub mod filters;
 mod live;
 pub mod pages;
+pub mod review;
 mod server;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use alerts::{AlertBoard, AlertSinkConfig, AlertsService, SinkKind};
 pub use config::WebConfig;
 pub use error::WebError;
+pub use review::{BusWriter, EventWriter};
 pub use server::{WebCounts, WebStats};
 
 /// A bound dashboard, ready to serve.
@@ -60,7 +62,7 @@ impl WebService {
         let listener = TcpListener::bind(cfg.addr).await.map_err(|source| WebError::Bind { addr: cfg.addr, source })?;
         let (changes, rx) = watch::channel(-1);
         let poll = Duration::from_millis(cfg.poll_ms);
-        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None });
+        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None, writer: None, run: ctx.run.clone() });
         Ok(Self { listener, state, changes, reader, poll })
     }
 
@@ -77,6 +79,15 @@ impl WebService {
     pub fn with_alerts(mut self, board: Arc<alerts::AlertBoard>) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
             state.alerts = Some(board);
+        }
+        self
+    }
+
+    /// Lets "mark reviewed" emit `asset.reviewed` through `writer` (without one the button answers 501).
+    #[must_use]
+    pub fn with_writer(mut self, writer: Arc<dyn review::EventWriter>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.writer = Some(writer);
         }
         self
     }

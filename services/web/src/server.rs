@@ -72,12 +72,16 @@ pub(crate) struct AppState {
     pub changes: watch::Receiver<i64>,
     /// The alert sinks running beside the dashboard, shown on the sources page.
     pub alerts: Option<Arc<crate::alerts::AlertBoard>>,
+    /// Where "mark reviewed" sends its `asset.reviewed` event; `None`: the button answers 501.
+    pub writer: Option<Arc<dyn crate::review::EventWriter>>,
+    /// The identity the dashboard's own events carry.
+    pub run: nl_domain::RunIdentity,
 }
 
 type St = State<Arc<AppState>>;
 
 /// A failed request: a status and a message shown on an (escaped) error page.
-pub(crate) struct Failure(StatusCode, String);
+pub(crate) struct Failure(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -87,7 +91,7 @@ impl IntoResponse for Failure {
 }
 
 impl AppState {
-    fn read_failed(&self, e: &ReadError) -> Failure {
+    pub(crate) fn read_failed(&self, e: &ReadError) -> Failure {
         self.stats.read_errors.fetch_add(1, Ordering::Relaxed);
         match e {
             ReadError::Unavailable(m) => Failure(StatusCode::SERVICE_UNAVAILABLE, format!("ledger unavailable: {m}")),
@@ -146,15 +150,6 @@ async fn asset(State(s): St, Path(id): Path<String>) -> Result<Response, Failure
         Some(d) => Ok(page(&s, &crate::detail::asset_page(&d))),
         None => Err(Failure(StatusCode::NOT_FOUND, format!("no asset {id}"))),
     }
-}
-
-/// "Mark reviewed" must become an `asset.reviewed` event that the ledger applies (invariant 1). The
-/// dashboard has no path to the ledger's writer yet, so the button answers 501 and names the command that does it.
-async fn review(Path(id): Path<String>) -> Failure {
-    Failure(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("the dashboard cannot mark {id} reviewed yet; run `nl review {id}` (it emits asset.reviewed, which the ledger applies); nothing was changed"),
-    )
 }
 
 async fn sources(State(s): St) -> Result<Response, Failure> {
@@ -218,7 +213,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/candidates", get(candidates))
         .route("/candidates/export.csv", get(candidates_csv))
         .route("/asset/{id}", get(asset))
-        .route("/asset/{id}/review", post(review))
+        .route("/asset/{id}/review", post(crate::review::review))
         .route("/sources", get(sources))
         .route("/live", get(crate::live::live))
         .route("/static/style.css", get(style))

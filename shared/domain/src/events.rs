@@ -94,6 +94,23 @@ pub struct AssetReviewed {
     pub note: Option<String>,
 }
 
+impl AssetReviewed {
+    /// The `asset.reviewed` event for `asset` at `now`: what `nl review` and the dashboard's "mark reviewed"
+    /// button emit (the ledger applies it). Its id covers the asset, the time to the nanosecond and the
+    /// body, so two reviews are two events and a retried publish of one is one.
+    #[must_use]
+    pub fn envelope(&self, asset: &crate::AssetId, now: crate::Ts, run_id: &str, config_hash: &str, source: &str) -> Envelope {
+        let meta = serde_json::to_value(self).unwrap_or(Value::Null);
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let id = asset.to_string();
+        let env = Envelope::new(EventType::AssetReviewed, &[&id, &stamp, &meta.to_string()], now, run_id, config_hash, meta).with_asset(id.clone()).with_source(source);
+        match asset.chain_slug() {
+            Some(chain) => env.with_chain(chain),
+            None => env,
+        }
+    }
+}
+
 /// `asset.delisted`: a venue delists (or has dropped) an asset. Emitted by the collector from a delisting
 /// announcement or an instrument gone for N consecutive polls; never creates an asset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
