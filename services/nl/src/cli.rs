@@ -143,6 +143,8 @@ pub enum Command {
         #[command(flatten)]
         from: ReadFrom,
     },
+    /// Live tail of new listings and decisions (the ledger's committed events), until Ctrl-C.
+    Watch(crate::cmd_watch::WatchArgs),
     /// Go/no-go checks (config recorded, L6 blocked, no secrets, outputs writable, ids documented); exit 1 on any FAIL.
     Preflight {
         /// README that must document run_id and config_hash.

@@ -90,7 +90,7 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Control characters of token data removed, so a name cannot move the terminal's cursor or colour it.
-fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
 }
 

@@ -19,6 +19,7 @@ mod cmd_rederive;
 mod cmd_serve;
 mod cmd_status;
 mod cmd_views;
+mod cmd_watch;
 mod config;
 
 use std::process::ExitCode;
@@ -142,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Candidates(args) => cmd_views::list(&loaded, &args, true).await,
         Command::Show { asset_id, json, from } => cmd_views::show(&loaded, &asset_id, json, &from).await,
         Command::Web { addr, from } => cmd_views::web(&loaded, addr, &from).await,
+        Command::Watch(args) => cmd_watch::watch(&loaded, args).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench { target, events, runs } => bench::run(&loaded, target, events, runs).await,
     }
