@@ -275,6 +275,8 @@ pub enum ServiceName {
     Gate,
     /// The web dashboard, reading the ledger over gRPC (`[serve] ledger_url`).
     Web,
+    /// L0: gRPC `Orchestrator` (TriggerCycle, RunStatus), scheduled cycles, run events and manifests.
+    Orchestrator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

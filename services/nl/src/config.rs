@@ -119,6 +119,8 @@ pub struct NlConfig {
     pub web: nl_web::WebConfig,
     /// Alert sinks by name (`[alerts.<name>]`): they run beside the dashboard and in `nl run`.
     pub alerts: BTreeMap<String, nl_web::AlertSinkConfig>,
+    /// L0 in distributed mode (`nl serve orchestrator`).
+    pub orchestrator: nl_runtime::OrchestratorConfig,
 }
 
 impl NlConfig {

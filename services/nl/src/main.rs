@@ -9,6 +9,7 @@ mod bench_pipeline;
 mod bench_web;
 mod cli;
 mod cmd_alerts;
+mod cmd_orchestrator;
 mod cmd_cycle;
 mod cmd_db;
 mod cmd_demo;
