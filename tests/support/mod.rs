@@ -61,6 +61,12 @@ impl std::ops::DerefMut for Spawned {
     }
 }
 
+impl From<Child> for Spawned {
+    fn from(c: Child) -> Self {
+        Self(c)
+    }
+}
+
 impl Drop for Spawned {
     fn drop(&mut self) {
         sigkill(&mut self.0);
