@@ -97,7 +97,10 @@ impl Worker {
         while !stop.is_cancelled() {
             let q = EventFeedQuery { after_seq: cursor.after_seq, types: self.cfg.events.clone(), limit: PAGE };
             let page = match self.reader.events_after(&q).await {
-                Ok(p) => p,
+                Ok(p) => {
+                    self.stats.set_state("running");
+                    p
+                }
                 Err(e) => {
                     self.stats.fail(&e.to_string());
                     if !pause(poll, &stop).await {
@@ -118,7 +121,17 @@ impl Worker {
                     self.save(&cursor);
                     continue;
                 }
-                let listing = self.listing(&ev).await;
+                let listing = match self.listing(&ev).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        // Not filtered on a guess: the page is read again after a pause.
+                        self.stats.fail(&e.to_string());
+                        if !pause(poll, &stop).await {
+                            return;
+                        }
+                        break;
+                    }
+                };
                 if !self.passes(&ev, listing.as_ref()) {
                     self.stats.filtered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     cursor.done(ev.seq, &ev.event_id, false);
@@ -140,15 +153,9 @@ impl Worker {
     }
 
     /// The asset's listing row, when the ledger has one (a delisting of an asset nl never recorded has none).
-    async fn listing(&self, ev: &FeedEvent) -> Option<Listing> {
-        let id = AssetId::parse(ev.asset_id.as_deref()?).ok()?;
-        match self.reader.asset_detail(&id).await {
-            Ok(d) => d.map(|d| d.listing),
-            Err(e) => {
-                tracing::warn!(sink = %self.name, asset = %id, error = %e, "Alert without the asset's listing.");
-                None
-            }
-        }
+    async fn listing(&self, ev: &FeedEvent) -> Result<Option<Listing>, nl_domain::ReadError> {
+        let Some(id) = ev.asset_id.as_deref().and_then(|a| AssetId::parse(a).ok()) else { return Ok(None) };
+        Ok(self.reader.asset_detail(&id).await?.map(|d| d.listing))
     }
 
     fn passes(&self, ev: &FeedEvent, l: Option<&Listing>) -> bool {
