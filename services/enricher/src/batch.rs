@@ -8,7 +8,7 @@
 //! several observations goes with the first of them. The assets join the tracked set only once the
 //! batch's outputs are published.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{MutexGuard, PoisonError};
 
 use nl_bus::{BatchHandler, Item, Message, Outcome};
@@ -22,7 +22,7 @@ use crate::error::EnricherError;
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::Tracked;
 use crate::service::{Core, Enriching};
-use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
+use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, no_data_snapshot, pool_snapshot, snapshot_envelope};
 use crate::stats::{Dropped, EnricherStats, Stage};
 use nl_adapters::cex::ticker_client::TickerRef;
 
@@ -124,6 +124,15 @@ impl BatchHandler for Enriching {
                 } else {
                     debug!(asset = %asset, "No DexScreener pair yet; the schedule will look again.");
                 }
+            }
+        }
+        // Every observed asset is evaluated: one that no source gave market data for gets a snapshot saying so.
+        let mut covered: HashSet<AssetId> = out.iter().flat_map(|o| o.snapshots.iter().map(|s| s.asset_id.clone())).collect();
+        for (i, obs) in observations.iter().enumerate().filter(|(_, o)| o.change != ChangeKind::Retracted) {
+            let asset = asset_of(obs);
+            if !covered.contains(&asset) {
+                out[i].snapshots.push(no_data_snapshot(obs, &asset));
+                covered.insert(asset);
             }
         }
         let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };

@@ -273,7 +273,7 @@ impl Run<'_> {
 
     /// `summary`: status, checkpoint count, per-source counters and the run's results so far.
     async fn summary(&self, status: &str) -> anyhow::Result<serde_json::Value> {
-        let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = self.store.reader().run_results(&self.run.run_id).await?;
+        let nl_ledger::RunResults { discovered: new_assets, promoted, rejected, undecided } = self.store.reader().run_results(&self.run.run_id).await?;
         let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let sources: Vec<serde_json::Value> = self
             .counters
@@ -295,7 +295,7 @@ impl Run<'_> {
             "polls": self.counters.values().map(|c| get(&c.polls)).sum::<u64>(),
             "poll_errors": self.counters.values().map(|c| get(&c.errors)).sum::<u64>(),
             "sources": sources,
-            "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(),
+            "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "undecided": undecided.len(),
         }))
     }
 }
