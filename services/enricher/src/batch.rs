@@ -2,6 +2,9 @@
 //! (for the first observation of an asset that gets one) its snapshot out, with the provider responses
 //! they used as raw captures.
 //!
+//! The snapshots do not go out with the batch: once its raw captures and upserts are published they join
+//! the open round (`crate::round`), which publishes one merged snapshot per asset when it closes.
+//!
 //! A batch is handled as one because its lookups are shared: DexScreener pairs are asked for up to 30
 //! addresses per call and a CEX asset gets one ticker lookup per batch. Each output still belongs to
 //! the observation it came from (so it continues that observation's trace); a pair response that served
@@ -32,7 +35,8 @@ pub(crate) struct AfterPublish {
     observations: Vec<ListingObservation>,
     initial: HashMap<AssetId, Snapshot>,
     cex_pairs: HashMap<AssetId, TickerRef>,
-    snapshots: usize,
+    /// Per non-retracted observation: its asset, source, snapshots, symbol and handling span, for the round.
+    round: Vec<(AssetId, String, Vec<Snapshot>, Option<String>, Span)>,
 }
 
 /// The outputs of one observation before encoding.
@@ -61,7 +65,7 @@ impl BatchHandler for Enriching {
     }
 
     async fn handle_batch(&self, items: Vec<Item<ListingObservation>>) -> Result<Vec<Outcome>, EnricherError> {
-        let observations: Vec<ListingObservation> = items.into_iter().map(|i| i.input).collect();
+        let (observations, spans): (Vec<ListingObservation>, Vec<Span>) = items.into_iter().map(|i| (i.input, i.span)).unzip();
         let core = &self.0;
         let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
@@ -138,10 +142,16 @@ impl BatchHandler for Enriching {
         let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
-            .map(|o| {
-                after.snapshots += o.snapshots.len();
+            .zip(observations.iter().zip(spans))
+            .map(|(o, (obs, span))| {
                 after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
-                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
+                let encoded = core.encode(o.raws, o.upsert.iter(), &[], &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done);
+                if obs.change != ChangeKind::Retracted {
+                    let asset = asset_of(obs);
+                    let symbol = symbols.get(&asset).cloned();
+                    after.round.push((asset, obs.source.clone(), o.snapshots, symbol, span));
+                }
+                encoded
             })
             .collect();
         after.observations = observations;
@@ -154,8 +164,12 @@ impl BatchHandler for Enriching {
         if !published {
             return;
         }
-        let stats = &self.0.stats;
-        EnricherStats::add(&stats.snapshots, after.snapshots);
+        {
+            let mut rounds = self.0.rounds();
+            for (asset, source, snapshots, symbol, span) in &after.round {
+                rounds.add(asset, Some(source), snapshots.clone(), symbol.as_deref(), span);
+            }
+        }
         if self.0.tracking() {
             self.0.track_all(&after);
         }

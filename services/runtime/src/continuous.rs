@@ -106,7 +106,7 @@ pub async fn run_continuous(
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
-    let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
+    let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run, nl_enricher::RoundControl::timed()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());
     let ctx = embedded_ctx(&bus, &store, &run);

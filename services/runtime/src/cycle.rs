@@ -126,7 +126,9 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
         crate::recovery::refuse_fresh_db_beside_events(&ledger_cfg.db_path, &events_path).await?;
     }
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
-    let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
+    // One round per cycle: the enricher merges every source's snapshots of an asset seen in this cycle into
+    // one view, evaluated once, when the drain after polling closes it.
+    let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run, nl_enricher::RoundControl::explicit()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
 
@@ -208,10 +210,11 @@ pub(crate) async fn start_services(
     ledger_cfg: &LedgerConfig,
     recorder_cfg: &RecorderConfig,
     run: &RunIdentity,
+    rounds: nl_enricher::RoundControl,
 ) -> anyhow::Result<Pipeline> {
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
-    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None }).await
+    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None, rounds: Some(rounds) }).await
 }
 
 /// What a run's manifest says beyond the config and what the ledger tells.
