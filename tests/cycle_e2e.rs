@@ -147,6 +147,26 @@ fn demo_discovers_promotes_and_rejects_offline_in_under_a_minute() {
     let o = support::run(c);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("undecided assets: 0 "), "{}", stdout(&o));
+
+    // Issue 15: one decision per asset per cycle, from one merged view; a source disagreement is recorded.
+    let db = demo_out.join("new_listings.sqlite");
+    let query = |sql: &'static str| -> Vec<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(reader.pool()).await.unwrap();
+            reader.pool().close().await;
+            rows
+        })
+    };
+    let twice = query("SELECT asset_id || ' ' || run_id FROM gate_decisions GROUP BY asset_id, run_id HAVING COUNT(*) > 1");
+    assert!(twice.is_empty(), "an asset decided more than once in a cycle: {twice:?}");
+    let snapshots_twice = query("SELECT asset_id || ' ' || run_id FROM market_snapshots GROUP BY asset_id, run_id HAVING COUNT(*) > 1");
+    assert!(snapshots_twice.is_empty(), "one merged snapshot per asset and cycle: {snapshots_twice:?}");
+    let merged = query("SELECT source FROM market_snapshots WHERE source LIKE '%+%'");
+    assert!(!merged.is_empty(), "some asset was seen by two market sources and merged");
+    let disagreements = query("SELECT disagreements_json FROM risk_flags WHERE disagreements_json LIKE '%source_disagreement%'");
+    assert!(!disagreements.is_empty(), "the honeypot's GeckoTerminal and DexScreener prices disagree");
 }
 
 #[test]
