@@ -35,8 +35,17 @@ pub(crate) struct AfterPublish {
     observations: Vec<ListingObservation>,
     initial: HashMap<AssetId, Snapshot>,
     cex_pairs: HashMap<AssetId, TickerRef>,
-    /// Per non-retracted observation: its asset, source, snapshots, symbol and handling span, for the round.
-    round: Vec<(AssetId, String, Vec<Snapshot>, Option<String>, Span)>,
+    /// Per non-retracted observation, what it adds to the open round.
+    round: Vec<RoundEntry>,
+}
+
+/// What one observation adds to the open round: its asset, source, snapshots, symbol and handling span.
+struct RoundEntry {
+    asset: AssetId,
+    source: String,
+    snapshots: Vec<Snapshot>,
+    symbol: Option<String>,
+    span: Span,
 }
 
 /// The outputs of one observation before encoding.
@@ -149,7 +158,7 @@ impl BatchHandler for Enriching {
                 if obs.change != ChangeKind::Retracted {
                     let asset = asset_of(obs);
                     let symbol = symbols.get(&asset).cloned();
-                    after.round.push((asset, obs.source.clone(), o.snapshots, symbol, span));
+                    after.round.push(RoundEntry { asset, source: obs.source.clone(), snapshots: o.snapshots, symbol, span });
                 }
                 encoded
             })
@@ -166,8 +175,8 @@ impl BatchHandler for Enriching {
         }
         {
             let mut rounds = self.0.rounds();
-            for (asset, source, snapshots, symbol, span) in &after.round {
-                rounds.add(asset, Some(source), snapshots.clone(), symbol.as_deref(), span);
+            for e in &after.round {
+                rounds.add(&e.asset, Some(&e.source), e.snapshots.clone(), e.symbol.as_deref(), &e.span);
             }
         }
         if self.0.tracking() {
