@@ -94,6 +94,12 @@ async fn run_cycle_twice_then_dry_run_against_simulated_venues() {
     let got = discovered(&out.join("new_listings.sqlite"), &run2).await;
     assert_eq!(got, expected, "second cycle reports exactly the new listings");
     assert!(s2.contains(&format!("new assets discovered: {}", got.len())), "{s2}");
+    // Issue 15: every discovered asset reached a decision, Binance's and the Gate listing linked to a
+    // contract with no pool included (rejected with NO_MARKET_DATA).
+    assert_eq!(field(&s2, "undecided assets: "), "0", "{s2}");
+    assert_eq!(m2["summary"]["undecided"], 0, "{}", m2["summary"]);
+    let binance = support::latest_reasons(&out.join("new_listings.sqlite"), "cex:binance:SBNBB").await;
+    assert!(binance.first().is_some_and(|r| r == "NO_MARKET_DATA"), "{binance:?}");
 
     // Dry run at tick 2: nothing written to the DB or events.jsonl; would-be changes reported.
     sim.advance();
@@ -128,6 +134,39 @@ fn demo_discovers_promotes_and_rejects_offline_in_under_a_minute() {
     assert!(n("discoveries") >= 1 && n("promotions") >= 1 && n("rejections") >= 1, "{s}");
     assert_eq!(s.lines().filter(|l| l.starts_with("cycle ")).count(), 3, "{s}");
     assert!(demo_out.join("new_listings.sqlite").exists() && demo_out.join("events.jsonl").exists());
+    // Issue 15: each promotion and rejection says why, in words and codes; no asset is left undecided.
+    let promoted: Vec<&str> = s.lines().filter(|l| l.trim_start().starts_with("promoted ")).collect();
+    assert!(promoted.iter().any(|l| l.contains("(promoted: PROMOTED, score ") && l.contains("liquidity $")), "{s}");
+    let rejected: Vec<&str> = s.lines().filter(|l| l.trim_start().starts_with("rejected ")).collect();
+    assert!(rejected.iter().any(|l| l.contains("(rejected: HARD_FAIL:honeypot") && l.contains("honeypot failed (-35.0)")), "{s}");
+    assert!(rejected.iter().any(|l| l.contains("(rejected: NO_MARKET_DATA")), "{s}");
+    assert!(rejected.iter().all(|l| l.contains("(rejected: ") && l.contains(", score ")), "{s}");
+    assert_eq!(field(&s, "undecided assets: "), "0", "{s}");
+    let mut c = support::nl(&demo_out, &[]);
+    c.arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("undecided assets: 0 "), "{}", stdout(&o));
+
+    // Issue 15: one decision per asset per cycle, from one merged view; a source disagreement is recorded.
+    let db = demo_out.join("new_listings.sqlite");
+    let query = |sql: &'static str| -> Vec<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(reader.pool()).await.unwrap();
+            reader.pool().close().await;
+            rows
+        })
+    };
+    let twice = query("SELECT asset_id || ' ' || run_id FROM gate_decisions GROUP BY asset_id, run_id HAVING COUNT(*) > 1");
+    assert!(twice.is_empty(), "an asset decided more than once in a cycle: {twice:?}");
+    let snapshots_twice = query("SELECT asset_id || ' ' || run_id FROM market_snapshots GROUP BY asset_id, run_id HAVING COUNT(*) > 1");
+    assert!(snapshots_twice.is_empty(), "one merged snapshot per asset and cycle: {snapshots_twice:?}");
+    let merged = query("SELECT source FROM market_snapshots WHERE source LIKE '%+%'");
+    assert!(!merged.is_empty(), "some asset was seen by two market sources and merged");
+    let disagreements = query("SELECT disagreements_json FROM risk_flags WHERE disagreements_json LIKE '%source_disagreement%'");
+    assert!(!disagreements.is_empty(), "the honeypot's GeckoTerminal and DexScreener prices disagree");
 }
 
 #[test]

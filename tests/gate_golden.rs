@@ -96,3 +96,29 @@ fn bench_helper_runs() {
     assert!(per_sec > 0.0 && p99 > 0.0, "{per_sec} {p99}");
     println!("bench_pipeline(2000): {per_sec:.0} decisions/s, p99 {p99:.1} µs");
 }
+
+/// Issue 15: the shipped defaults promote a clean token at twice `min_liquidity_usd`, one hour old, with
+/// volume at 20 % of liquidity and 300 holders; the same token with a hard-fail check, or with its
+/// critical checks unknown, is rejected with its reason codes.
+#[test]
+fn the_reference_candidate_is_promoted_under_the_defaults_and_its_failures_rejected() {
+    let file = load();
+    let find = |n: &str| file.scenarios.iter().find(|s| s.name == n).expect("scenario");
+    let min_liq = nl_gate::GateConfig::default().min_liquidity_usd;
+    let reference = find("reference_candidate");
+    let snap = reference.steps[0].snapshot.as_ref().expect("snapshot");
+    let liq = snap.liquidity_usd.expect("liquidity");
+    assert_eq!(liq, min_liq * nl_domain::Decimal::from(2));
+    assert!(snap.volume_24h_usd.expect("volume") * nl_domain::Decimal::from(5) >= liq);
+    assert!(snap.holders.expect("holders") >= 300 && snap.age_minutes == Some(60) && reference.source_count == 1);
+    let out = file.run_step(reference, 0);
+    assert_eq!(out.decision.decision, Decision::Promoted, "{}", out.score.reason);
+    assert!(out.score.score >= nl_domain::Decimal::from(50) && out.score.score < nl_domain::Decimal::from(55), "just above 50: {}", out.score.score);
+    assert!(out.evaluation.checks.iter().all(|c| c.verdict == Verdict::Pass), "clean");
+    let hard = file.run_step(find("reference_candidate_hard_fail"), 0);
+    assert_eq!(hard.decision.decision, Decision::Rejected);
+    assert_eq!(hard.decision.reason_codes[0], "HARD_FAIL:sell_tax_high");
+    let unknown = file.run_step(find("reference_candidate_unknown_checks"), 0);
+    assert_eq!(unknown.decision.decision, Decision::Rejected);
+    assert!(unknown.decision.reason_codes.iter().filter(|r| r.starts_with("UNKNOWN_AS_FAIL:")).count() >= 5, "{:?}", unknown.decision.reason_codes);
+}

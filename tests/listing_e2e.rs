@@ -141,6 +141,11 @@ async fn three_cycles_discover_exactly_the_new_listings_and_the_delisting() {
     venue.set(SPOT, MockResponse::json(exchange_info(&cycle3)));
     let o = nl(out, &env, &["run-cycle"]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    // Every discovered asset reached a decision: the Binance listings have no market data (no ticker, no
+    // pool), so they are rejected with NO_MARKET_DATA rather than left undecided.
+    assert_eq!(support::field(&stdout(&o), "undecided assets: "), "0", "{}", stdout(&o));
+    let binance = support::latest_reasons(&db, "cex:binance:AMP").await;
+    assert_eq!(binance.first().map(String::as_str), Some("NO_MARKET_DATA"), "{binance:?}");
 
     let discovered = events_of(&db, "asset.discovered").await;
     let want = ["cex:binance:AMP".to_string(), "cex:binance:NEW".into(), "cex:binance:PLA".into(), format!("solana:{NEW_MINT}")];

@@ -165,6 +165,14 @@ pub async fn discovered(db: &Path, run_id: &str) -> BTreeSet<String> {
     rows.into_iter().map(|r| r.0).collect()
 }
 
+/// The reason codes of `asset`'s latest gate decision (empty when it has none).
+pub async fn latest_reasons(db: &Path, asset: &str) -> Vec<String> {
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
+    let latest = reader.latest(asset).await.unwrap();
+    reader.pool().close().await;
+    latest.decision.map(|d| serde_json::from_str(&d.reason_codes_json).unwrap()).unwrap_or_default()
+}
+
 /// Runs `nl <args>` with `env` off the async runtime (a loopback simulator keeps serving on it).
 pub async fn nl_output(out: &Path, env: &[(String, String)], args: &[&str]) -> Output {
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

@@ -2,13 +2,16 @@
 //! (for the first observation of an asset that gets one) its snapshot out, with the provider responses
 //! they used as raw captures.
 //!
+//! The snapshots do not go out with the batch: once its raw captures and upserts are published they join
+//! the open round (`crate::round`), which publishes one merged snapshot per asset when it closes.
+//!
 //! A batch is handled as one because its lookups are shared: DexScreener pairs are asked for up to 30
 //! addresses per call and a CEX asset gets one ticker lookup per batch. Each output still belongs to
 //! the observation it came from (so it continues that observation's trace); a pair response that served
 //! several observations goes with the first of them. The assets join the tracked set only once the
 //! batch's outputs are published.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{MutexGuard, PoisonError};
 
 use nl_bus::{BatchHandler, Item, Message, Outcome};
@@ -22,7 +25,7 @@ use crate::error::EnricherError;
 use crate::normalize::{asset_of, upsert_envelope};
 use crate::schedule::Tracked;
 use crate::service::{Core, Enriching};
-use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, pool_snapshot, snapshot_envelope};
+use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, no_data_snapshot, pool_snapshot, snapshot_envelope};
 use crate::stats::{Dropped, EnricherStats, Stage};
 use nl_adapters::cex::ticker_client::TickerRef;
 
@@ -32,7 +35,17 @@ pub(crate) struct AfterPublish {
     observations: Vec<ListingObservation>,
     initial: HashMap<AssetId, Snapshot>,
     cex_pairs: HashMap<AssetId, TickerRef>,
-    snapshots: usize,
+    /// Per non-retracted observation, what it adds to the open round.
+    round: Vec<RoundEntry>,
+}
+
+/// What one observation adds to the open round: its asset, source, snapshots, symbol and handling span.
+struct RoundEntry {
+    asset: AssetId,
+    source: String,
+    snapshots: Vec<Snapshot>,
+    symbol: Option<String>,
+    span: Span,
 }
 
 /// The outputs of one observation before encoding.
@@ -61,7 +74,7 @@ impl BatchHandler for Enriching {
     }
 
     async fn handle_batch(&self, items: Vec<Item<ListingObservation>>) -> Result<Vec<Outcome>, EnricherError> {
-        let observations: Vec<ListingObservation> = items.into_iter().map(|i| i.input).collect();
+        let (observations, spans): (Vec<ListingObservation>, Vec<Span>) = items.into_iter().map(|i| (i.input, i.span)).unzip();
         let core = &self.0;
         let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
@@ -126,13 +139,28 @@ impl BatchHandler for Enriching {
                 }
             }
         }
+        // Every observed asset is evaluated: one that no source gave market data for gets a snapshot saying so.
+        let mut covered: HashSet<AssetId> = out.iter().flat_map(|o| o.snapshots.iter().map(|s| s.asset_id.clone())).collect();
+        for (i, obs) in observations.iter().enumerate().filter(|(_, o)| o.change != ChangeKind::Retracted) {
+            let asset = asset_of(obs);
+            if !covered.contains(&asset) {
+                out[i].snapshots.push(no_data_snapshot(obs, &asset));
+                covered.insert(asset);
+            }
+        }
         let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
-            .map(|o| {
-                after.snapshots += o.snapshots.len();
+            .zip(observations.iter().zip(spans))
+            .map(|(o, (obs, span))| {
                 after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
-                core.encode(o.raws, o.upsert.iter(), &o.snapshots, &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done)
+                let encoded = core.encode(o.raws, o.upsert.iter(), &[], &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done);
+                if obs.change != ChangeKind::Retracted {
+                    let asset = asset_of(obs);
+                    let symbol = symbols.get(&asset).cloned();
+                    after.round.push(RoundEntry { asset, source: obs.source.clone(), snapshots: o.snapshots, symbol, span });
+                }
+                encoded
             })
             .collect();
         after.observations = observations;
@@ -145,8 +173,12 @@ impl BatchHandler for Enriching {
         if !published {
             return;
         }
-        let stats = &self.0.stats;
-        EnricherStats::add(&stats.snapshots, after.snapshots);
+        {
+            let mut rounds = self.0.rounds();
+            for e in &after.round {
+                rounds.add(&e.asset, Some(&e.source), e.snapshots.clone(), e.symbol.as_deref(), &e.span);
+            }
+        }
         if self.0.tracking() {
             self.0.track_all(&after);
         }

@@ -40,6 +40,9 @@ pub struct EnricherConfig {
     pub dexscreener: DexScreenerEnrichConfig,
     /// Single-pair ticker lookups of CEX listings.
     pub cex_tickers: CexTickersConfig,
+    /// A round (every source's snapshots of an asset merged into one evaluated snapshot) closes every
+    /// this many ms; 0 closes rounds only on request (a [`crate::RoundControl`]). Default 200.
+    pub round_ms: u64,
 }
 
 impl Default for EnricherConfig {
@@ -55,6 +58,7 @@ impl Default for EnricherConfig {
             schedule: ScheduleConfig::default(),
             dexscreener: DexScreenerEnrichConfig::default(),
             cex_tickers: CexTickersConfig::default(),
+            round_ms: 200,
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Per fetched batch of observations:
 //! * every observation becomes an `asset.upserted` (retractions with status `retracted`);
-//! * a non-retracted observation also gets a `snapshot.recorded`: from the pool data it carries
+//! * a non-retracted observation also gets a snapshot, which joins the open round (`crate::round`): when
+//!   the round closes, each asset gets ONE merged `snapshot.recorded` from every source's snapshots. The
+//!   snapshot comes from the pool data it carries
 //!   (GeckoTerminal), from DexScreener pairs (best pool by liquidity; every response is published as a
 //!   `raw.captured` and the snapshot points at it), or for a CEX listing its age plus, for a USD-quoted spot
 //!   pair on a venue with a ticker lookup, the ticker's last price and 24 h quote volume (the response is
@@ -37,6 +39,7 @@ use tracing::{info, warn};
 use crate::batch::AfterPublish;
 use crate::change::MarketFacts;
 use crate::config::EnricherConfig;
+use crate::round::{RoundControl, Rounds};
 use crate::error::EnricherError;
 use nl_adapters::dex::dexscreener::{MAX_TOKENS_PER_CALL, PairFetcher};
 use crate::schedule::{Due, Schedule};
@@ -59,11 +62,13 @@ pub struct EnricherCtx {
     pub venue_urls: BTreeMap<String, String>,
     /// Recorded ticker answers (re-derivation); `None` asks the venues.
     pub recorded_tickers: Option<Arc<dyn RecordedResponses>>,
+    /// Closes rounds on request (the embedded runtimes); an explicit one turns the round timer off.
+    pub rounds: Option<RoundControl>,
 }
 
 impl From<ServiceCtx> for EnricherCtx {
     fn from(service: ServiceCtx) -> Self {
-        Self { service, pairs: None, venue_urls: BTreeMap::new(), recorded_tickers: None }
+        Self { service, pairs: None, venue_urls: BTreeMap::new(), recorded_tickers: None, rounds: None }
     }
 }
 
@@ -95,6 +100,13 @@ impl EnricherCtx {
         self
     }
 
+    /// Lets `rounds` close this enricher's rounds (see [`RoundControl`]).
+    #[must_use]
+    pub fn with_rounds(mut self, rounds: RoundControl) -> Self {
+        self.rounds = Some(rounds);
+        self
+    }
+
     /// Uses `pairs` instead of building the DexScreener client from the config.
     #[must_use]
     pub fn with_pair_fetcher(mut self, pairs: Arc<dyn PairFetcher>) -> Self {
@@ -118,12 +130,16 @@ impl std::fmt::Debug for EnricherService {
 /// What the consumer and the scheduler share.
 pub(crate) struct Core {
     pub(crate) cfg: EnricherConfig,
-    bus: Arc<dyn Bus>,
+    pub(crate) bus: Arc<dyn Bus>,
     pub(crate) run: RunIdentity,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) pairs: Option<Arc<dyn PairFetcher>>,
     tickers: Option<TickerClient>,
     schedule: Mutex<Schedule>,
+    /// The open round (see `crate::round`).
+    pub(crate) rounds: Mutex<Rounds>,
+    /// How often the round timer closes a round; 0 = only on request.
+    round_ms: u64,
     pub(crate) wake: Notify,
     pub(crate) stats: Arc<EnricherStats>,
 }
@@ -140,7 +156,7 @@ pub(crate) struct Enriching(pub(crate) Arc<Core>, pub(crate) Mutex<Option<AfterP
 /// [`EnricherError::Config`] for a bad config or ticker base URL, [`EnricherError::Build`] for a bad
 /// DexScreener URL or budget, [`EnricherError::Bus`] when the consumer cannot be bound.
 pub async fn build(cfg: EnricherConfig, ctx: impl Into<EnricherCtx>) -> Result<EnricherService, EnricherError> {
-    let EnricherCtx { service, pairs, venue_urls, recorded_tickers } = ctx.into();
+    let EnricherCtx { service, pairs, venue_urls, recorded_tickers, rounds } = ctx.into();
     cfg.validate()?;
     let pairs: Option<Arc<dyn PairFetcher>> = match (cfg.dexscreener.enabled, pairs) {
         (false, _) => None,
@@ -163,7 +179,12 @@ pub async fn build(cfg: EnricherConfig, ctx: impl Into<EnricherCtx>) -> Result<E
     let stats = Arc::new(EnricherStats::default());
     let consumer_stats = Arc::clone(&stats.consumer);
     let ServiceCtx { bus, run, clock, .. } = service;
-    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, wake: Notify::new(), stats });
+    let round_ms = if rounds.as_ref().is_some_and(RoundControl::is_explicit) { 0 } else { cfg.round_ms };
+    let open = Mutex::new(Rounds::new(cfg.max_tracked));
+    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, rounds: open, round_ms, wake: Notify::new(), stats });
+    if let Some(r) = &rounds {
+        r.attach(&core);
+    }
     let consumer = Consumer::bind(bus, kernel, Enriching(Arc::clone(&core), Mutex::new(None)), consumer_stats).await?;
     Ok(EnricherService { consumer, core })
 }
@@ -190,7 +211,7 @@ impl EnricherService {
             stop.cancel();
             r
         };
-        let (result, ()) = tokio::join!(consumer, core.schedule_loop(&stop));
+        let (result, (), ()) = tokio::join!(consumer, core.schedule_loop(&stop), core.round_loop(&stop));
         let counts = core.stats.snapshot();
         info!(?counts, "Enricher stopped.");
         result.map(|()| counts)
@@ -272,17 +293,40 @@ impl Core {
         found
     }
 
-    /// Publishes a scheduler round's raw captures and snapshots in one batch and counts them.
-    async fn publish(&self, raws: Vec<RawEvent>, snapshots: &[Snapshot], symbols: &HashMap<AssetId, String>) -> Result<(), EnricherError> {
-        let msgs = self.encode(raws, std::iter::empty(), snapshots, symbols)?;
+    /// Publishes a scheduler round's raw captures in one batch (its snapshots join the open round).
+    async fn publish(&self, raws: Vec<RawEvent>) -> Result<(), EnricherError> {
+        let msgs = self.encode(raws, std::iter::empty(), &[], &HashMap::new())?;
         if msgs.is_empty() {
             return Ok(());
         }
         let acks = self.bus.publish_batch(msgs).await?;
         EnricherStats::add(&self.stats.consumer.published, acks.len());
         EnricherStats::add(&self.stats.consumer.duplicates, acks.iter().filter(|a| a.duplicate).count());
-        EnricherStats::add(&self.stats.snapshots, snapshots.len());
         Ok(())
+    }
+
+    /// Closes a round every `round_ms` (never when 0) and once more when stopped, so nothing gathered is
+    /// left unevaluated by a clean stop.
+    async fn round_loop(&self, stop: &CancellationToken) {
+        if self.round_ms > 0 {
+            let every = Duration::from_millis(self.round_ms);
+            loop {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(error) = self.close_round().await {
+                    self.stats.error(Stage::Publish);
+                    warn!(%error, "Closing a round failed; it is published with the next one.");
+                }
+            }
+        } else {
+            stop.cancelled().await;
+        }
+        if let Err(error) = self.close_round().await {
+            warn!(%error, "Closing the last round at stop failed.");
+        }
     }
 
     /// Sleeps until the earliest due asset (or a wake-up from the consumer) and runs rounds until stopped.
@@ -353,9 +397,13 @@ impl Core {
         };
         EnricherStats::add(&self.stats.unchanged, fetched - snapshots.len());
         // The raw responses are recorded even when every snapshot was unchanged: they are what was fetched.
-        let published = match self.publish(raws, &snapshots, &symbols).await {
+        let published = match self.publish(raws).await {
             Ok(()) => {
                 EnricherStats::add(&self.stats.rescheduled_snapshots, snapshots.len());
+                let mut rounds = self.rounds();
+                for s in &snapshots {
+                    rounds.add(&s.asset_id, None, vec![s.clone()], symbols.get(&s.asset_id).map(String::as_str), &tracing::Span::current());
+                }
                 true
             }
             Err(error) => {

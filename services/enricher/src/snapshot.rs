@@ -14,6 +14,8 @@ use nl_domain::{AssetId, DomainError, Envelope, EventId, EventType, ListingObser
 pub const DEXSCREENER: &str = "dexscreener";
 /// `source` of snapshots of CEX listings (age, and ticker values where the venue's ticker answered).
 pub const CEX: &str = "enricher_cex";
+/// `source` of the snapshot of an on-chain asset no source had market data for (see [`no_data_snapshot`]).
+pub const NO_DATA: &str = "enricher";
 
 /// The deterministic id of a snapshot: asset, observation time (ms) and source. A redelivered input
 /// re-derives the same snapshot time and therefore the same id.
@@ -56,18 +58,38 @@ pub fn carried_snapshot(obs: &ListingObservation, asset: &AssetId) -> Option<Sna
 /// observation gives neither time. No market value is invented.
 #[must_use]
 pub fn cex_age_snapshot(obs: &ListingObservation, asset: &AssetId, observed_at: Ts) -> Option<Snapshot> {
-    let listed = obs.scheduled_at.or(obs.source_published_at)?;
-    Some(cex_snapshot(asset, observed_at, Some((observed_at - listed).num_minutes()), obs.raw_event_id.clone()))
+    let age = listed_age(obs, observed_at)?;
+    Some(cex_snapshot(asset, observed_at, Some(age), obs.raw_event_id.clone()))
+}
+
+/// Minutes from the observation's scheduled trading start (or, without one, its publication time) to `at`.
+fn listed_age(obs: &ListingObservation, at: Ts) -> Option<i64> {
+    obs.scheduled_at.or(obs.source_published_at).map(|listed| (at - listed).num_minutes())
 }
 
 /// A CEX listing snapshot with only its age: every market value NULL until a ticker fills price and volume
 /// (FDV, liquidity and holders are never known for a CEX pair).
 #[must_use]
 pub fn cex_snapshot(asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
+    blank_snapshot(CEX, asset, observed_at, age_minutes, raw_event_id)
+}
+
+/// The snapshot of an observation nothing gave market data for (no pool carried, no pair found or the
+/// lookup failed, no ticker for the venue): every value NULL, the age from the observation's times when it
+/// has them. It is published all the same, so the asset is evaluated with its facts unknown and the gate
+/// rejects it with `NO_MARKET_DATA` until data arrives. CEX assets keep their source, [`CEX`]; on-chain
+/// ones get [`NO_DATA`].
+#[must_use]
+pub fn no_data_snapshot(obs: &ListingObservation, asset: &AssetId) -> Snapshot {
+    let source = if matches!(asset, AssetId::Cex { .. }) { CEX } else { NO_DATA };
+    blank_snapshot(source, asset, obs.emitted_at, listed_age(obs, obs.emitted_at), obs.raw_event_id.clone())
+}
+
+fn blank_snapshot(source: &str, asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
     Snapshot {
         asset_id: asset.clone(),
         observed_at,
-        source: CEX.to_string(),
+        source: source.to_string(),
         price_usd: None,
         fdv_usd: None,
         market_cap_usd: None,
@@ -221,6 +243,38 @@ mod tests {
         assert!(s.price_usd.is_none() && s.liquidity_usd.is_none() && s.volume_24h_usd.is_none() && s.holders.is_none());
         let none = ListingObservation { scheduled_at: None, source_published_at: None, ..obs };
         assert!(cex_age_snapshot(&none, &none.asset_id, t).is_none());
+    }
+
+    #[test]
+    fn no_data_snapshot_has_every_market_value_null() {
+        let t = at();
+        let obs = ListingObservation {
+            source: "binance_spot".into(),
+            venue: "binance".into(),
+            kind: ObservationKind::CexInstrument,
+            change: ChangeKind::New,
+            asset_id: AssetId::parse("cex:binance:NEW").expect("id"),
+            symbol: "NEW".into(),
+            name: None,
+            base: None,
+            quote: None,
+            instrument_id: "NEWUSDT".into(),
+            status: None,
+            source_published_at: None,
+            scheduled_at: None,
+            first_observed_at: t,
+            emitted_at: t,
+            raw_event_id: Some("raw".into()),
+            details: serde_json::Value::Null,
+        };
+        let s = no_data_snapshot(&obs, &obs.asset_id);
+        assert_eq!((s.source.as_str(), s.age_minutes, s.observed_at, s.raw_event_id.as_deref()), (CEX, None, t, Some("raw")));
+        assert!(s.price_usd.is_none() && s.fdv_usd.is_none() && s.market_cap_usd.is_none() && s.liquidity_usd.is_none());
+        assert!(s.volume_24h_usd.is_none() && s.holders.is_none());
+        let linked = AssetId::parse("bsc:0x00000000000000000000000000006a7e00000002").expect("id");
+        let published = ListingObservation { source_published_at: Some(t - chrono::Duration::minutes(45)), ..obs };
+        let s = no_data_snapshot(&published, &linked);
+        assert_eq!((s.source.as_str(), s.age_minutes), (NO_DATA, Some(45)), "a linked listing's age comes from its announcement");
     }
 
     #[test]

@@ -116,6 +116,8 @@ async fn re_snapshots_follow_the_age_tiers() {
         tokio::time::advance(Duration::from_secs(step)).await;
         assert!(wait_until(Duration::from_millis(20), || async { svc.stats.rescheduled_snapshots.load(Ordering::SeqCst) == expected }).await);
     }
+    // Re-snapshots join the open round; its timer (`round_ms`) publishes them.
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 5 }).await);
     let snaps = snapshots(&bus).await;
     let offsets: Vec<i64> = snaps.iter().take(5).map(|s| (s.observed_at - base).num_seconds()).collect();
     let ages: Vec<Option<i64>> = snaps.iter().take(5).map(|s| s.age_minutes).collect();
@@ -141,6 +143,7 @@ async fn assets_stop_being_tracked_past_the_maximum_age() {
     assert!(wait_until(Duration::from_millis(20), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await, "hourly past 24 h");
     tokio::time::advance(Duration::from_secs(1)).await;
     assert!(wait_until(Duration::from_secs(1), || async { svc.stats.dropped_for(Dropped::Expired) == 1 }).await);
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 2 }).await);
     let snaps = snapshots(&bus).await;
     let ages: Vec<Option<i64>> = snaps.iter().map(|s| s.age_minutes).collect();
     assert_eq!(ages, vec![Some(9990), Some(10050)], "hourly past 24 h; the next one would be past 7 days");

@@ -180,7 +180,13 @@ async fn rate_limited_lookup_still_upserts_records_the_response_and_acks() {
     assert!(wait_until(T, || async { svc.stats.errors_at(Stage::Fetch) == 1 && svc.stats.snapshot().published >= 1 }).await);
     assert!(wait_until(T, || async { bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await);
     assert_eq!(read_all(&bus, "nl.evt.asset.upserted").await.len(), 1);
-    assert!(read_all(&bus, "nl.evt.snapshot.recorded").await.is_empty());
+    // Issue 15: the asset is still evaluated, with every market value unknown (the gate says NO_MARKET_DATA).
+    assert!(wait_until(T, || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await);
+    let snaps = read_all(&bus, "nl.evt.snapshot.recorded").await;
+    assert_eq!(snaps.len(), 1);
+    let s: Snapshot = serde_json::from_value(snaps[0].meta.clone()).unwrap();
+    assert_eq!(s.source, "enricher");
+    assert!(s.price_usd.is_none() && s.liquidity_usd.is_none() && s.volume_24h_usd.is_none() && s.fdv_usd.is_none() && s.holders.is_none());
     let raws = read_all(&bus, "nl.raw.>").await;
     assert_eq!(raws.len(), 1, "the 429 response is kept");
     let raw: RawEvent = serde_json::from_value(raws[0].meta.clone()).unwrap();

@@ -3,6 +3,8 @@
 //!
 //! Reason codes, in order:
 //! * `INPUT_MISMATCH`: the score or snapshot belongs to another asset;
+//! * `NO_MARKET_DATA`: no source gave any market value (price, FDV, market cap, liquidity, 24 h volume,
+//!   holders) yet: the asset is evaluated anyway and stays rejected until data arrives;
 //! * per hard-fail check, in evaluation order: `HARD_FAIL:<code>` when it failed; when it is unknown
 //!   (or its verdict expired by `now`), `UNKNOWN_AS_FAIL:<code>`, or the non-rejecting note
 //!   `UNKNOWN_ALLOWED:<code>` if `unknown_as_fail = false`;
@@ -81,6 +83,10 @@ pub fn decide(eval: &RiskEvaluation, score: &ScoreRecord, snapshot: Option<&Snap
     if score.asset_id != eval.asset_id || snapshot.is_some_and(|s| s.asset_id != eval.asset_id) {
         codes.push(("INPUT_MISMATCH".into(), true));
     }
+    let snap = snapshot.filter(|s| s.asset_id == eval.asset_id);
+    if !snap.is_some_and(has_market_data) {
+        codes.push(("NO_MARKET_DATA".into(), true));
+    }
     for c in &eval.checks {
         let verdict = if c.verdict != Verdict::Unknown && c.expires_at <= now { Verdict::Unknown } else { c.verdict };
         let hard = cfg.hard_fail.contains(&c.code);
@@ -92,7 +98,6 @@ pub fn decide(eval: &RiskEvaluation, score: &ScoreRecord, snapshot: Option<&Snap
             _ => {}
         }
     }
-    let snap = snapshot.filter(|s| s.asset_id == eval.asset_id);
     match snap.and_then(|s| s.liquidity_usd) {
         None => codes.push(("LIQUIDITY_UNKNOWN".into(), true)),
         Some(l) if l < cfg.min_liquidity_usd => codes.push(("LIQUIDITY_BELOW_MIN".into(), true)),
@@ -123,6 +128,11 @@ pub fn decide(eval: &RiskEvaluation, score: &ScoreRecord, snapshot: Option<&Snap
         inputs,
         decided_at: now,
     }
+}
+
+/// Whether a source gave any market value for the asset (its age alone is not market data).
+fn has_market_data(s: &Snapshot) -> bool {
+    [s.price_usd, s.fdv_usd, s.market_cap_usd, s.liquidity_usd, s.volume_24h_usd].iter().any(Option::is_some) || s.holders.is_some()
 }
 
 #[cfg(test)]
@@ -191,9 +201,10 @@ mod tests {
             ("soft unknown ignored", vec![check("proxy", Verdict::Unknown)], 90, fine.clone(), Decision::Promoted, vec!["PROMOTED"]),
             ("score", vec![], 49, fine.clone(), Decision::Rejected, vec!["SCORE_BELOW_THRESHOLD"]),
             ("thin", vec![], 90, Some(snap(Some(9_999), Some(60))), Decision::Rejected, vec!["LIQUIDITY_BELOW_MIN"]),
-            ("no liq", vec![], 90, Some(snap(None, Some(60))), Decision::Rejected, vec!["LIQUIDITY_UNKNOWN"]),
+            ("no liq", vec![], 90, Some(Snapshot { volume_24h_usd: Some(Decimal::from(5_000)), ..snap(None, Some(60)) }), Decision::Rejected, vec!["LIQUIDITY_UNKNOWN"]),
+            ("no market data", vec![], 90, Some(snap(None, Some(60))), Decision::Rejected, vec!["NO_MARKET_DATA", "LIQUIDITY_UNKNOWN"]),
             ("young", vec![], 90, Some(snap(Some(50_000), Some(9))), Decision::Rejected, vec!["AGE_BELOW_MIN"]),
-            ("no snapshot", vec![], 90, None, Decision::Rejected, vec!["LIQUIDITY_UNKNOWN", "AGE_UNKNOWN"]),
+            ("no snapshot", vec![], 90, None, Decision::Rejected, vec!["NO_MARKET_DATA", "LIQUIDITY_UNKNOWN", "AGE_UNKNOWN"]),
             (
                 "everything",
                 vec![check("sell_tax_high", Verdict::Fail), check("mintable", Verdict::Unknown)],

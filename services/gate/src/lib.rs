@@ -9,6 +9,7 @@
 //! server).
 #![forbid(unsafe_code)]
 
+pub mod changes;
 pub mod decide;
 pub mod error;
 pub mod execution;

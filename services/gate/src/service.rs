@@ -1,10 +1,15 @@
 //! The gate service: a durable pull consumer on `nl.evt.score.computed` that runs [`decide`] and
 //! publishes `candidate.promoted` / `candidate.rejected` (meta = [`GateDecision`]).
 //!
-//! Stateless by construction: the score event carries the evaluation and the snapshot it was computed
-//! from ([`ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
+//! Each decision needs nothing but its score event: it carries the evaluation and the snapshot it was
+//! computed from ([`ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
 //! and its event id derives from asset, inputs, rule-set version and config hash, so re-deriving from the
 //! same events gives byte-identical decisions. L5 is final: nothing but the score event is an input.
+//!
+//! Decide only on change: a decision equal to the asset's last published one is not re-emitted (counted
+//! as `unchanged`; see [`crate::changes`]); that memory is the service's only state, and it decides
+//! what is published, never what a decision says. Score events of one asset are decided in order (the asset is
+//! the order key).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +24,7 @@ use nl_domain::{RunIdentity, ScoreComputed};
 use serde::{Deserialize, Serialize};
 use tracing::{Span, info};
 
+use crate::changes::LastDecisions;
 use crate::{ExecutionConfig, GateConfig, decide};
 
 /// Subject the service consumes.
@@ -47,6 +53,8 @@ pub struct GateServiceConfig {
     pub max_deliver: u32,
     /// Redelivery delay after a publish failure (default 1 000).
     pub nak_delay_ms: u64,
+    /// Assets whose last decision is remembered to suppress unchanged ones (default 100 000).
+    pub max_remembered_assets: usize,
 }
 
 impl Default for GateServiceConfig {
@@ -60,6 +68,7 @@ impl Default for GateServiceConfig {
             ack_wait_ms: 30_000,
             max_deliver: 5,
             nak_delay_ms: 1_000,
+            max_remembered_assets: 100_000,
         }
     }
 }
@@ -77,8 +86,10 @@ impl GateServiceConfig {
     /// [`GateServiceError::Config`] naming the first problem.
     pub fn validate(&self) -> Result<(), GateServiceError> {
         self.gate.validate().map_err(|e| GateServiceError::Config(e.to_string()))?;
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) || self.fetch_wait_ms == 0 {
-            return Err(GateServiceError::Config(format!("batch_size must be 1..={MAX_BATCH_SIZE} and fetch_wait_ms positive")));
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) || self.fetch_wait_ms == 0 || self.max_remembered_assets == 0 {
+            return Err(GateServiceError::Config(format!(
+                "batch_size must be 1..={MAX_BATCH_SIZE}, fetch_wait_ms and max_remembered_assets positive"
+            )));
         }
         self.consumer_spec().validate().map_err(|e| GateServiceError::Config(e.to_string()))
     }
@@ -111,6 +122,8 @@ pub struct GateStats {
     pub consumer: Arc<ConsumerStats>,
     pub promoted: AtomicU64,
     pub rejected: AtomicU64,
+    /// Decisions equal to their asset's last published one, not re-emitted.
+    pub unchanged: AtomicU64,
     /// Decisions of the batch being published, counted once the publish succeeds.
     pending: Mutex<(u64, u64)>,
 }
@@ -121,6 +134,8 @@ pub struct GateCounts {
     pub received: u64,
     pub promoted: u64,
     pub rejected: u64,
+    /// Decisions not re-emitted because they equal the asset's last one.
+    pub unchanged: u64,
     /// Undecodable deliveries and score events that could not be decided, terminated.
     pub poison: u64,
     pub retried: u64,
@@ -137,6 +152,7 @@ impl GateStats {
             received: c.received,
             promoted: g(&self.promoted),
             rejected: g(&self.rejected),
+            unchanged: g(&self.unchanged),
             poison: c.undecodable + c.poison,
             retried: c.retried,
             settle_errors: c.settle_errors,
@@ -150,6 +166,7 @@ impl GateStats {
         let c = self.snapshot();
         r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "promoted")], c.promoted as f64);
         r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "rejected")], c.rejected as f64);
+        r.counter_set("nl_gate_unchanged_total", "Decisions equal to the asset's last one, not re-emitted.", &[], c.unchanged as f64);
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
@@ -199,11 +216,19 @@ impl std::fmt::Debug for GateService {
     }
 }
 
-/// The gate's [`Handler`]: one score event in, one decision out.
+/// The gate's [`Handler`]: one score event in, its decision out when it changed.
 struct Decider {
     gate: GateConfig,
     run: RunIdentity,
     stats: Arc<GateStats>,
+    last: Mutex<LastDecisions>,
+}
+
+impl Decider {
+    fn last(&self) -> std::sync::MutexGuard<'_, LastDecisions> {
+        // Staging and committing are plain map updates; a panicked holder cannot leave them half-done.
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Validates `cfg` and binds the durable consumer.
@@ -215,7 +240,8 @@ pub async fn build(cfg: GateServiceConfig, ctx: ServiceCtx) -> Result<GateServic
     let stats = Arc::new(GateStats::default());
     let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
         .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
-    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats) };
+    let last = Mutex::new(LastDecisions::new(cfg.max_remembered_assets));
+    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last };
     let consumer = Consumer::bind(ctx.bus, kernel, decider, Arc::clone(&stats.consumer)).await?;
     Ok(GateService { consumer, stats })
 }
@@ -250,7 +276,12 @@ impl Handler for Decider {
         nl_bus::handler::decode_envelope(msg, span)
     }
 
-    /// Decides one score event; its decision goes out carrying the handling span's trace context.
+    fn order_key<'a>(&self, env: &'a Envelope) -> Option<&'a str> {
+        env.asset_id.as_deref()
+    }
+
+    /// Decides one score event; its decision goes out (carrying the handling span's trace context) when
+    /// it differs from the asset's last one.
     async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, GateServiceError> {
         let (decision, out) = match decide_envelope(&env, &self.gate, &self.run) {
             Ok(decided) => decided,
@@ -260,6 +291,10 @@ impl Handler for Decider {
             Ok(body) => body,
             Err(e) => return Ok(Outcome::poison(format!("envelope JSON: {e}"))),
         };
+        if !self.last().stage_if_changed(&decision) {
+            self.stats.unchanged.fetch_add(1, Ordering::Relaxed);
+            return Ok(Outcome::Done(vec![]));
+        }
         let mut pending = self.stats.pending();
         if decision.decision == Decision::Promoted {
             pending.0 += 1
@@ -271,6 +306,11 @@ impl Handler for Decider {
 
     fn after_publish(&self, published: bool) {
         let (promoted, rejected) = std::mem::take(&mut *self.stats.pending());
+        if published {
+            self.last().commit();
+        } else {
+            self.last().discard();
+        }
         if published {
             self.stats.promoted.fetch_add(promoted, Ordering::Relaxed);
             self.stats.rejected.fetch_add(rejected, Ordering::Relaxed);

@@ -156,7 +156,8 @@ impl SqliteReader {
             sqlx::query_scalar("SELECT run_id FROM runs ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT 1")
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(Stats { tables, events_by_type, outbox_pending, last_run_id })
+        let undecided = i64::try_from(self.undecided().await?.len()).unwrap_or(i64::MAX);
+        Ok(Stats { tables, events_by_type, outbox_pending, last_run_id, undecided })
     }
 
     /// The published envelopes of the stored events among `ids`, in the order of `ids` (ids not stored are

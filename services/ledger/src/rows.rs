@@ -155,6 +155,9 @@ pub struct Stats {
     pub outbox_pending: i64,
     /// The run with the latest `started_at`.
     pub last_run_id: Option<String>,
+    /// Assets without a gate decision.
+    #[serde(default)]
+    pub undecided: i64,
 }
 
 /// Which assets [`crate::SqliteReader::list_assets`] returns.

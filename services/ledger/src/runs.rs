@@ -17,12 +17,15 @@ use crate::rows::RawRow;
 /// The run id that selects every run of a DB in [`SqliteReader::run_decisions`].
 pub const ALL_RUNS: &str = "all";
 
-/// What a run concluded: assets first discovered in it, and each decided asset's latest decision.
+/// What a run concluded: assets first discovered in it, each decided asset's latest decision, and the
+/// assets of the DB that no decision covers yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunResults {
     pub discovered: Vec<String>,
     pub promoted: Vec<String>,
     pub rejected: Vec<String>,
+    /// Every asset of the DB without a gate decision (in any run), sorted.
+    pub undecided: Vec<String>,
 }
 
 /// One asset's latest decision in a run.
@@ -69,7 +72,22 @@ impl SqliteReader {
         .fetch_all(self.pool())
         .await?;
         let of = |want: &str| decided.iter().filter(|(_, d)| d == want).map(|(a, _)| a.clone()).collect();
-        Ok(RunResults { discovered: discovered.into_iter().map(|r| r.0).collect(), promoted: of("promoted"), rejected: of("rejected") })
+        let undecided = self.undecided().await?;
+        Ok(RunResults { discovered: discovered.into_iter().map(|r| r.0).collect(), promoted: of("promoted"), rejected: of("rejected"), undecided })
+    }
+
+    /// Every asset without a gate decision, sorted: each discovered asset should reach one (a rejection with
+    /// `NO_MARKET_DATA` at least), so a non-empty list names assets the pipeline lost or has not finished.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn undecided(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT a.asset_id FROM assets a WHERE NOT EXISTS (SELECT 1 FROM gate_decisions g WHERE g.asset_id = a.asset_id) ORDER BY a.asset_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Runs still `running` (not dry runs): `(run_id, config_hash)`, oldest first.

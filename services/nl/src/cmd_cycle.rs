@@ -67,6 +67,10 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
     for a in out.promoted.iter().take(20) {
         println!("  promoted {a}");
     }
+    println!("undecided assets: {}", out.undecided.len());
+    for a in out.undecided.iter().take(20) {
+        println!("  undecided {a}");
+    }
     println!("events: {} in {} bytes [{}, {})", m.events.count, m.events.path.display(), m.events.start, m.events.end);
     for (t, n) in &m.events_per_type {
         println!("  {t:<20} {n}");

@@ -10,7 +10,7 @@
 //! The first cycle is the CEX baseline (an instrument list's first poll reports nothing new); CEX listings
 //! appear from the second cycle on, DEX pools from the first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -86,6 +86,10 @@ pub(crate) struct DemoTotals {
     pub discovered: BTreeSet<String>,
     pub promoted: BTreeSet<String>,
     pub rejected: BTreeSet<String>,
+    /// Assets with no gate decision after the last cycle (should be none).
+    pub undecided: Vec<String>,
+    /// Each decided asset's latest decision, readable: decision, score and reasons.
+    pub reasons: BTreeMap<String, String>,
     pub failed: usize,
 }
 
@@ -126,8 +130,23 @@ pub(crate) async fn run_demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: &P
         totals.discovered.extend(new);
         totals.promoted.extend(prom);
         totals.rejected.extend(rej);
+        totals.undecided = out.undecided;
+    }
+    let reader = nl_ledger::SqliteReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
+    for a in totals.promoted.iter().chain(&totals.rejected) {
+        let latest = reader.latest(a).await.with_context(|| format!("reading the decision of {a}"))?;
+        totals.reasons.insert(a.clone(), readable(&latest));
     }
     Ok(totals)
+}
+
+/// An asset's latest decision in one line: `promoted, score 81.3: PROMOTED; liquidity $250,000 (+35.0), ...`.
+fn readable(latest: &nl_ledger::Latest) -> String {
+    let Some(d) = &latest.decision else { return "no decision".into() };
+    let codes: Vec<String> = serde_json::from_str(&d.reason_codes_json).unwrap_or_default();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).filter(|c| !c.starts_with("PASS:")).collect();
+    let score = latest.score.as_ref().map_or_else(String::new, |s| format!(", score {}: {}", s.score, s.reason));
+    format!("{}: {}{score}", d.decision, codes.join(", "))
 }
 
 /// Runs the demo and prints its summary.
@@ -142,10 +161,14 @@ pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBu
         println!("  discovered {a}");
     }
     for a in &t.promoted {
-        println!("  promoted   {a}");
+        println!("  promoted   {a} ({})", t.reasons.get(a).map_or("", String::as_str));
     }
     for a in &t.rejected {
-        println!("  rejected   {a}");
+        println!("  rejected   {a} ({})", t.reasons.get(a).map_or("", String::as_str));
+    }
+    println!("undecided assets: {}", t.undecided.len());
+    for a in &t.undecided {
+        println!("  undecided  {a}");
     }
     println!("outputs: {}", out_dir.display());
     let storage = nl_config::StorageConfig { out_dir: out_dir.clone() };

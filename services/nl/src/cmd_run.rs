@@ -54,7 +54,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     println!("config_hash {}", m.config_hash);
     println!("checkpoints: {}", out.checkpoints);
     println!("new assets discovered: {}", m.summary["new_assets"]);
-    println!("candidates promoted: {}  rejected: {}", m.summary["promoted"], m.summary["rejected"]);
+    println!("candidates promoted: {}  rejected: {}  undecided assets: {}", m.summary["promoted"], m.summary["rejected"], m.summary["undecided"]);
     println!("events: {} in {} bytes [{}, {})", m.events.count, m.events.path.display(), m.events.start, m.events.end);
     for (t, n) in &m.events_per_type {
         println!("  {t:<20} {n}");

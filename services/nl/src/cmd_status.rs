@@ -44,6 +44,7 @@ pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
     for (t, n) in &stats.events_by_type {
         println!("  {t:<20} {n}");
     }
+    println!("undecided assets: {} (discovered, no gate decision yet)", stats.undecided);
     println!("outbox pending: {}", stats.outbox_pending);
     let dead = stats.tables.iter().find(|(t, _)| t == "dead_letters").map(|(_, n)| *n);
     match (cfg.bus.mode, dead) {

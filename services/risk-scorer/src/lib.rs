@@ -24,6 +24,7 @@ pub mod math;
 pub mod rules;
 pub mod score;
 pub mod service;
+pub mod sources;
 
 pub use error::RiskError;
 pub use rules::{RiskRules, VerdictTtl, evaluate, severity_rose};

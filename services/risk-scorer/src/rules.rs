@@ -60,6 +60,14 @@ pub struct RiskRules {
     /// own, authoritative hard-fail list; keeping both equal is the normal setup.
     #[serde(default)]
     pub hard_fail: Vec<CheckCode>,
+    /// Largest accepted spread between two sources' prices of one asset, as `max / min − 1` (default 0.5:
+    /// the highest may be 1.5× the lowest); beyond it `source_disagreement` fails (see `crate::sources`).
+    #[serde(default = "default_price_spread")]
+    pub max_source_price_spread: Decimal,
+}
+
+fn default_price_spread() -> Decimal {
+    Decimal::new(5, 1)
 }
 
 impl Default for RiskRules {
@@ -75,6 +83,7 @@ impl Default for RiskRules {
             min_age_minutes: 10,
             ttl_seconds: VerdictTtl { goplus: 900, honeypot_is: 600, rugcheck: 600, snapshot: 600 },
             hard_fail: CheckCode::DEFAULT_HARD_FAIL.to_vec(),
+            max_source_price_spread: default_price_spread(),
         }
     }
 }
@@ -94,8 +103,8 @@ impl RiskRules {
                 return bad(format!("rules.{name} is a fraction in [0, 1], got {v}"));
             }
         }
-        if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 {
-            return bad("rules.min_liquidity_usd and rules.min_age_minutes must be >= 0".into());
+        if self.min_liquidity_usd < Decimal::ZERO || self.min_age_minutes < 0 || self.max_source_price_spread < Decimal::ZERO {
+            return bad("rules.min_liquidity_usd, rules.min_age_minutes and rules.max_source_price_spread must be >= 0".into());
         }
         Ok(())
     }

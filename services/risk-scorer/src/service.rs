@@ -13,6 +13,8 @@
 //!   `provider_raw_ids`, so the gate is stateless and a decision can be re-derived from the event alone.
 //! * The score's source count is the snapshot event's `meta.source_count` when present, else 1: the
 //!   enricher knows how many sources saw the asset, the snapshot itself does not.
+//! * A merged snapshot (`meta.merge.members`, one snapshot per source) adds the `source_disagreement`
+//!   check when two or more sources gave a price ([`crate::sources`]).
 //! * A provider that fails, is rate-limited or whose budget is paused gives no report: its checks are
 //!   `Unknown`, never `Pass`. Re-evaluation over time follows from the enricher re-snapshotting on a
 //!   schedule; verdicts past their TTL count as unknown.
@@ -377,7 +379,9 @@ impl RiskScorerCore {
         let reports: Vec<_> = cached.iter().map(|c| c.report.clone()).collect();
         let provider_raw_ids: Vec<String> = cached.iter().filter_map(|c| c.raw_id.clone()).collect();
 
-        let evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
+        let mut evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
+        // A merged view (one snapshot per source in `meta.merge`) whose sources' prices disagree is a fact.
+        crate::sources::add_source_check(&mut evaluation, &crate::sources::members_of(&env.meta), &self.cfg.rules);
         let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
         let asset_str = asset.to_string();
         let (run_id, config_hash) = (&self.run.run_id, &self.run.config_hash);

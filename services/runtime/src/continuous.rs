@@ -121,7 +121,7 @@ pub async fn run_continuous_on(
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
-    let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
+    let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run, nl_enricher::RoundControl::timed()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());
     let ctx = embedded_ctx(&bus, &store, &run);
@@ -288,7 +288,7 @@ impl Run<'_> {
 
     /// `summary`: status, checkpoint count, per-source counters and the run's results so far.
     async fn summary(&self, status: &str) -> anyhow::Result<serde_json::Value> {
-        let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = self.store.reader().run_results(&self.run.run_id).await?;
+        let nl_ledger::RunResults { discovered: new_assets, promoted, rejected, undecided } = self.store.reader().run_results(&self.run.run_id).await?;
         let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let sources: Vec<serde_json::Value> = self
             .counters
@@ -310,7 +310,7 @@ impl Run<'_> {
             "polls": self.counters.values().map(|c| get(&c.polls)).sum::<u64>(),
             "poll_errors": self.counters.values().map(|c| get(&c.errors)).sum::<u64>(),
             "sources": sources,
-            "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(),
+            "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "undecided": undecided.len(),
         }))
     }
 }

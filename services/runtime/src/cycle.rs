@@ -90,6 +90,8 @@ pub struct CycleOutcome {
     pub new_assets: Vec<String>,
     pub promoted: Vec<String>,
     pub rejected: Vec<String>,
+    /// Assets of the DB with no gate decision after the cycle (see `SqliteReader::undecided`).
+    pub undecided: Vec<String>,
     pub dead_letters: u64,
     /// Stopped by [`CycleOptions::interrupt`].
     pub interrupted: bool,
@@ -124,7 +126,9 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
         crate::recovery::refuse_fresh_db_beside_events(&ledger_cfg.db_path, &events_path).await?;
     }
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
-    let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
+    // One round per cycle: the enricher merges every source's snapshots of an asset seen in this cycle into
+    // one view, evaluated once, when the drain after polling closes it.
+    let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run, nl_enricher::RoundControl::explicit()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
 
@@ -154,10 +158,10 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     }
     pipeline.drain(opts.drain_timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await?;
 
-    let nl_ledger::RunResults { discovered: new_assets, promoted, rejected } = store.reader().run_results(&run_id).await?;
+    let nl_ledger::RunResults { discovered: new_assets, promoted, rejected, undecided } = store.reader().run_results(&run_id).await?;
     let summary = serde_json::json!({
         "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "delisted": r.delisted, "errors": r.errors, "retried": r.retried, "not_committed": r.not_committed})).collect::<Vec<_>>(),
-        "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "status": status,
+        "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "undecided": undecided.len(), "status": status,
     });
     publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": status, "summary": summary})).await?;
     pipeline.drain(opts.drain_timeout, |_| {}).await?;
@@ -186,7 +190,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     // A clean end leaves the DB file complete on its own.
     nl_ledger::db::checkpoint_wal(&ledger_cfg.db_path).await.context("checkpointing the WAL")?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
-    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, dead_letters, interrupted: interrupted.is_cancelled() })
+    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, undecided, dead_letters, interrupted: interrupted.is_cancelled() })
 }
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
@@ -206,10 +210,11 @@ pub(crate) async fn start_services(
     ledger_cfg: &LedgerConfig,
     recorder_cfg: &RecorderConfig,
     run: &RunIdentity,
+    rounds: nl_enricher::RoundControl,
 ) -> anyhow::Result<Pipeline> {
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
-    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None }).await
+    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None, rounds: Some(rounds) }).await
 }
 
 /// What a run's manifest says beyond the config and what the ledger tells.

@@ -1,6 +1,8 @@
 //! The embedded pipeline: services as tasks over one bus, stopped together, drained by accounting.
 //!
-//! Draining checks every durable consumer in pipeline order (upstream first). Each service publishes its
+//! Draining checks every durable consumer in pipeline order (upstream first). Once they settle, the
+//! enricher's open round is closed (its merged snapshots published) and the pipeline settles again, so a
+//! drained pipeline has evaluated everything it was sent. Each service publishes its
 //! outputs durably *before* acking its input, so once an upstream consumer shows nothing pending and
 //! nothing unacked, everything it will ever send downstream is already counted there. Two clean passes in a
 //! row make the answer robust against work that starts between checks.
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nl_bus::{Bus, CancellationToken, ConsumerState, Service};
+use nl_enricher::RoundControl;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -26,12 +29,20 @@ pub struct Pipeline {
     durables: Vec<String>,
     cancel: CancellationToken,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
+    rounds: Option<RoundControl>,
 }
 
 impl Pipeline {
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>) -> Self {
-        Self { bus, durables: Vec::new(), cancel: CancellationToken::new(), tasks: JoinSet::new() }
+        Self { bus, durables: Vec::new(), cancel: CancellationToken::new(), tasks: JoinSet::new(), rounds: None }
+    }
+
+    /// Closes the enricher's rounds through `rounds` when draining.
+    #[must_use]
+    pub fn with_rounds(mut self, rounds: RoundControl) -> Self {
+        self.rounds = Some(rounds);
+        self
     }
 
     /// The bus the services share.
@@ -47,12 +58,19 @@ impl Pipeline {
         self.tasks.spawn(async move { (name, service.run(shutdown).await.map(drop).map_err(|e| anyhow::anyhow!(e))) });
     }
 
-    /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row.
+    /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row, closes
+    /// the enricher's open round, and waits again while that round's merged snapshots are evaluated.
     /// `progress` is called about once a second with the total outstanding.
     ///
     /// # Errors
-    /// A service task ended early (its error is reported), or `timeout` passed with work outstanding.
-    pub async fn drain(&mut self, timeout: Duration, progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
+    /// A service task ended early (its error is reported), the round could not be published, or `timeout`
+    /// passed with work outstanding.
+    pub async fn drain(&mut self, timeout: Duration, mut progress: impl FnMut(u64)) -> anyhow::Result<DrainReport> {
+        let report = self.settle_to(0, 2, timeout, &mut progress).await?;
+        let Some(rounds) = &self.rounds else { return Ok(report) };
+        if rounds.close().await.context("closing the enricher's round")? == 0 {
+            return Ok(report);
+        }
         self.settle_to(0, 2, timeout, progress).await
     }
 

@@ -340,7 +340,8 @@ async fn start_pipeline(
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
     let recorded = Recorded { pairs: answers.pairs, providers: answers.providers, tickers: answers.tickers };
-    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded) };
+    // One round per replayed run, as `nl run-cycle` had: closed by the drain at the run's end.
+    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded), rounds: Some(nl_enricher::RoundControl::explicit()) };
     let pipeline = Topology::pipeline().start(cfgs, &bus, run, &extras).await?;
     Ok((pipeline, bus, mem))
 }

@@ -13,7 +13,7 @@ use nl_adapters::dex::dexscreener::PairFetcher;
 use nl_adapters::kit::RecordedResponses;
 use nl_bus::{Bus, Service, ServiceCtx};
 use nl_domain::RunIdentity;
-use nl_enricher::EnricherConfig;
+use nl_enricher::{EnricherConfig, RoundControl};
 use nl_gate::GateServiceConfig;
 use nl_ledger::{LedgerConfig, LedgerStore};
 use nl_recorder::RecorderConfig;
@@ -76,6 +76,10 @@ pub struct Extras {
     pub store: Option<LedgerStore>,
     /// Answers of a re-derivation.
     pub recorded: Option<Recorded>,
+    /// Closes the enricher's rounds: [`Pipeline::drain`] closes one once the pipeline settled. `None` in
+    /// [`Topology::start`] is a timed control (the `round_ms` timer runs too); `nl run-cycle`, `nl demo` and
+    /// `nl rederive` pass [`RoundControl::explicit`], so a run's round is exactly its observations.
+    pub rounds: Option<RoundControl>,
 }
 
 /// The services to start, in pipeline order.
@@ -102,10 +106,12 @@ impl Topology {
     /// # Errors
     /// The first service that fails to build, named.
     pub async fn start(&self, cfgs: ServiceConfigs<'_>, bus: &Arc<dyn Bus>, run: &RunIdentity, extras: &Extras) -> anyhow::Result<Pipeline> {
-        let mut pipeline = Pipeline::new(Arc::clone(bus));
+        let rounds = extras.rounds.clone().unwrap_or_else(RoundControl::timed);
+        let extras = Extras { rounds: Some(rounds.clone()), ..extras.clone() };
+        let mut pipeline = Pipeline::new(Arc::clone(bus)).with_rounds(rounds);
         for stage in &self.stages {
             let ctx = ServiceCtx::new(Arc::clone(bus), run.clone());
-            pipeline.spawn_service(build(*stage, cfgs, ctx, extras).await?);
+            pipeline.spawn_service(build(*stage, cfgs, ctx, &extras).await?);
         }
         Ok(pipeline)
     }
@@ -124,6 +130,9 @@ pub async fn build(stage: Stage, cfgs: ServiceConfigs<'_>, ctx: ServiceCtx, extr
             if let Some(r) = &extras.recorded {
                 cfg.schedule.enabled = false;
                 ectx = ectx.with_pair_fetcher(Arc::clone(&r.pairs)).with_recorded_tickers(Arc::clone(&r.tickers));
+            }
+            if let Some(rounds) = &extras.rounds {
+                ectx = ectx.with_rounds(rounds.clone());
             }
             Box::new(nl_enricher::build(cfg, ectx).await.with_context(what)?)
         }

@@ -335,6 +335,13 @@ impl World {
                 p["liquidity"] = json!({"usd": 250_000.0, "base": 480_000, "quote": 41.6});
                 p["volume"] = json!({"h24": 1_200_000, "h6": 300_000, "h1": 50_000, "m5": 1000});
                 p["pairCreatedAt"] = json!(ms(self.born));
+                // A clean token's pair agrees with its GeckoTerminal pool; a honeypot's keeps the recording's
+                // price (0.0003798 against the pool's 0.52), so the demo shows a source disagreement.
+                if kind == TokenKind::Clean {
+                    p["priceUsd"] = json!("0.52");
+                    p["fdv"] = json!(520_000);
+                    p["marketCap"] = json!(520_000);
+                }
                 p
             })
             .collect();

@@ -22,6 +22,7 @@ wire_enum! {
         FreezeAuthority => "freeze_authority",
         CreatorHoneypotHistory => "creator_honeypot_history",
         ProviderDisagreement => "provider_disagreement",
+        SourceDisagreement => "source_disagreement",
     }
 }
 

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod asset_id;
+pub mod bounded;
 pub mod check_code;
 pub mod decimal;
 pub mod envelope;
@@ -18,6 +19,7 @@ pub mod stored;
 pub mod views;
 
 pub use asset_id::{AssetId, ChainFamily};
+pub use bounded::BoundedMap;
 pub use check_code::CheckCode;
 pub use decimal::{parse_decimal, parse_opt_decimal};
 pub use envelope::{Envelope, EventId, RunIdentity, SCHEMA_VERSION};

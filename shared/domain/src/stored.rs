@@ -8,7 +8,7 @@
 //!
 //! | type | key | copy of |
 //! |---|---|---|
-//! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count` |
+//! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count` and `merge` |
 //! | `score.computed` | `evaluation` | the meta of `risk.evaluated` `inputs[1]` |
 //! | `asset.discovered`, `asset.updated` | `sighting` | the `sighting` of the `asset.upserted` `cause_event_id` |
 //! | `asset.discovered`, `asset.updated` | `sightings` | its own `asset.sources_json`, parsed |
@@ -87,7 +87,7 @@ pub fn citations(kind: EventType, meta: &Value) -> Vec<Citation<'_>> {
 pub fn cited_value(kind: EventType, meta: &Value) -> Option<Value> {
     match cited_view(kind, meta)? {
         CitedView::Whole(v) => Some(v.clone()),
-        CitedView::Without(obj, key) => Some(Value::Object(obj.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| (k.clone(), v.clone())).collect())),
+        CitedView::Without(obj, keys) => Some(Value::Object(obj.iter().filter(|(k, _)| !keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())),
     }
 }
 
@@ -96,9 +96,10 @@ pub fn cited_value(kind: EventType, meta: &Value) -> Option<Value> {
 pub fn is_cited_copy(kind: EventType, meta: &Value, copy: &Value) -> bool {
     match cited_view(kind, meta) {
         Some(CitedView::Whole(v)) => v == copy,
-        Some(CitedView::Without(obj, key)) => {
-            copy.as_object().is_some_and(|c| c.len() == obj.len() - usize::from(obj.contains_key(key)) && obj.iter().filter(|(k, _)| k.as_str() != key).all(|(k, v)| c.get(k) == Some(v)))
-        }
+        Some(CitedView::Without(obj, keys)) => copy.as_object().is_some_and(|c| {
+            c.len() == obj.len() - keys.iter().filter(|k| obj.contains_key(**k)).count()
+                && obj.iter().filter(|(k, _)| !keys.contains(&k.as_str())).all(|(k, v)| c.get(k) == Some(v))
+        }),
         None => false,
     }
 }
@@ -107,15 +108,16 @@ pub fn is_cited_copy(kind: EventType, meta: &Value, copy: &Value) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub enum CitedView<'a> {
     Whole(&'a Value),
-    /// An object without one key.
-    Without(&'a Map<String, Value>, &'static str),
+    /// An object without some keys.
+    Without(&'a Map<String, Value>, &'static [&'static str]),
 }
 
 /// The [`cited_value`] of an event of `kind` with `meta`, borrowed.
 #[must_use]
 pub fn cited_view(kind: EventType, meta: &Value) -> Option<CitedView<'_>> {
     match kind {
-        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, "source_count")),
+        // A snapshot's source count and merge record (`meta.merge`) are not part of the market view a score carries.
+        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, &["source_count", "merge"])),
         EventType::RiskEvaluated => Some(CitedView::Whole(meta)),
         EventType::AssetUpserted => meta.get("sighting").map(CitedView::Whole),
         _ => None,
@@ -127,9 +129,9 @@ impl serde::Serialize for CitedView<'_> {
         use serde::ser::SerializeMap;
         match self {
             Self::Whole(v) => v.serialize(s),
-            Self::Without(obj, key) => {
+            Self::Without(obj, keys) => {
                 let mut m = s.serialize_map(None)?;
-                for (k, v) in obj.iter().filter(|(k, _)| k.as_str() != *key) {
+                for (k, v) in obj.iter().filter(|(k, _)| !keys.contains(&k.as_str())) {
                     m.serialize_entry(k, v)?;
                 }
                 m.end()

@@ -1,0 +1,103 @@
+//! Rounds (issue 15): every source's snapshots of an asset in a round become ONE merged `snapshot.recorded`,
+//! the same whatever order the observations arrived in; an asset no source has market data for still gets
+//! one (every value NULL), so it is evaluated.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use common::*;
+use nl_bus::{Bus, MemoryBus};
+use nl_domain::{Decimal, Envelope, ListingObservation, Snapshot, Ts};
+use nl_enricher::RoundControl;
+use nl_enricher::merge::MergeInfo;
+use nl_testkit::wait_until;
+
+const T: Duration = Duration::from_secs(10);
+
+/// GeckoTerminal's sighting of STONK, carrying its pool's snapshot (a price 1.7× DexScreener's).
+fn gecko(at: Ts) -> ListingObservation {
+    let mut obs = dex_obs("solana", STONK, at);
+    obs.source = "geckoterminal".into();
+    let carried = Snapshot {
+        asset_id: obs.asset_id.clone(),
+        observed_at: at,
+        source: "geckoterminal".into(),
+        price_usd: Some(Decimal::from_str("0.000646").unwrap()),
+        fdv_usd: None,
+        market_cap_usd: None,
+        liquidity_usd: None,
+        volume_24h_usd: Some(Decimal::from(1_000)),
+        holders: Some(412),
+        age_minutes: Some(3),
+        raw_event_id: Some("gt-raw".into()),
+    };
+    obs.details["snapshot"] = serde_json::to_value(&carried).unwrap();
+    obs
+}
+
+/// Publishes `batches` one after the other (each handled before the next), closes the round and returns the
+/// snapshot events it published.
+async fn one_round(batches: &[Vec<ListingObservation>]) -> Vec<Envelope> {
+    let bus = MemoryBus::default();
+    let mock = start_mock().await;
+    let rounds = RoundControl::explicit();
+    let svc = start(config_for(&mock), ctx(&bus).with_rounds(rounds.clone())).await;
+    let mut sent = 0;
+    for b in batches {
+        publish(&bus, b).await;
+        sent += b.len() as u64;
+        assert!(wait_until(T, || async { svc.stats.snapshot().received == sent && bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await);
+    }
+    assert!(read_all(&bus, "nl.evt.snapshot.recorded").await.is_empty(), "nothing is evaluated before the round closes");
+    let n = rounds.close().await.unwrap();
+    let snaps = read_all(&bus, "nl.evt.snapshot.recorded").await;
+    assert_eq!(n, snaps.len());
+    assert_eq!(rounds.close().await.unwrap(), 0, "a closed round is empty");
+    svc.stop().await;
+    snaps
+}
+
+#[tokio::test]
+async fn two_sources_of_one_asset_make_one_merged_snapshot_whatever_the_order() {
+    let at = ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(5);
+    let (g, d) = (gecko(at), dex_obs("solana", STONK, at));
+    let a = one_round(&[vec![g.clone()], vec![d.clone()]]).await;
+    let b = one_round(&[vec![d], vec![g]]).await;
+    assert_eq!(a.len(), 1, "one asset, one snapshot per round");
+    // The DexScreener response is fetched anew in each round (so its raw id differs); all else is equal.
+    let without_raw_ids = |e: &Envelope| {
+        let mut m = e.meta.clone();
+        for member in m["merge"]["members"].as_array_mut().unwrap() {
+            member["raw_event_id"] = serde_json::Value::Null;
+        }
+        m
+    };
+    assert_eq!((a[0].event_id.as_str(), without_raw_ids(&a[0])), (b[0].event_id.as_str(), without_raw_ids(&b[0])), "arrival order does not matter");
+    let s: Snapshot = serde_json::from_value(a[0].meta.clone()).unwrap();
+    assert_eq!(s.source, "dexscreener+geckoterminal");
+    assert_eq!(s.liquidity_usd, Some(Decimal::from_str("52239.46").unwrap()), "liquidity only DexScreener gave");
+    assert_eq!(s.holders, Some(412), "holders only GeckoTerminal gave");
+    assert_eq!(a[0].meta["source_count"], 2, "two listing sources saw it");
+    let info: MergeInfo = serde_json::from_value(a[0].meta["merge"].clone()).unwrap();
+    let prices: Vec<(String, Option<Decimal>)> = info.members.iter().map(|m| (m.source.clone(), m.price_usd)).collect();
+    assert_eq!(
+        prices,
+        [("dexscreener".to_string(), Some(Decimal::from_str("0.0003798").unwrap())), ("geckoterminal".to_string(), Some(Decimal::from_str("0.000646").unwrap()))],
+        "every source's own values are kept"
+    );
+    assert_eq!(info.provenance.get("holders").map(String::as_str), Some("geckoterminal"));
+    assert_eq!(info.provenance.get("liquidity_usd").map(String::as_str), Some("dexscreener"));
+}
+
+#[tokio::test]
+async fn an_asset_without_market_data_still_gets_its_snapshot() {
+    let at = chrono::Utc::now();
+    let snaps = one_round(&[vec![cex_obs("binance", "NODATA", at, None)]]).await;
+    assert_eq!(snaps.len(), 1);
+    let s: Snapshot = serde_json::from_value(snaps[0].meta.clone()).unwrap();
+    assert_eq!((s.asset_id.to_string().as_str(), s.source.as_str()), ("cex:binance:NODATA", "enricher_cex"));
+    assert!(s.price_usd.is_none() && s.liquidity_usd.is_none() && s.volume_24h_usd.is_none() && s.holders.is_none());
+}

@@ -1,0 +1,120 @@
+//! Decide only on change: the last decision published per asset, so an unchanged decision is not
+//! re-emitted (a promoted asset re-evaluated on a new snapshot does not alert twice).
+//!
+//! A decision *changes* when it flips (promoted ↔ rejected), or when a rejection's reason codes differ (so a
+//! `NO_MARKET_DATA` rejection is followed by the rejection that the arriving data explains). A promotion
+//! that stays a promotion is unchanged whatever its `PASS:` notes say.
+//!
+//! The set is bounded (the least recently decided asset is forgotten first; its next decision is emitted
+//! again) and lives in one gate process: a restarted gate emits each asset's next decision once more. A
+//! decision is remembered only once it was published ([`LastDecisions::commit`]); a batch that failed to
+//! publish is forgotten ([`LastDecisions::discard`]), so its redelivery decides again.
+
+use nl_domain::{BoundedMap, Decision, GateDecision};
+
+/// What makes two decisions of one asset the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionKey {
+    Promoted,
+    Rejected(Vec<String>),
+}
+
+impl DecisionKey {
+    /// The key of `d`.
+    #[must_use]
+    pub fn of(d: &GateDecision) -> Self {
+        match d.decision {
+            Decision::Promoted => Self::Promoted,
+            Decision::Rejected => Self::Rejected(d.reason_codes.clone()),
+        }
+    }
+}
+
+/// The last published decision per asset, plus the decisions of the batch being published.
+#[derive(Debug)]
+pub struct LastDecisions {
+    last: BoundedMap<String, DecisionKey>,
+    pending: Vec<(String, DecisionKey)>,
+}
+
+impl LastDecisions {
+    /// An empty set remembering at most `max_assets` assets.
+    #[must_use]
+    pub fn new(max_assets: usize) -> Self {
+        Self { last: BoundedMap::new(max_assets), pending: Vec::new() }
+    }
+
+    /// Whether `d` differs from its asset's last decision (published, or pending in this batch); if so it
+    /// is staged as the asset's last decision until [`Self::commit`] or [`Self::discard`].
+    pub fn stage_if_changed(&mut self, d: &GateDecision) -> bool {
+        let asset = d.asset_id.to_string();
+        let key = DecisionKey::of(d);
+        let prev = self.pending.iter().rev().find(|(a, _)| *a == asset).map(|(_, k)| k).or_else(|| self.last.get(&asset));
+        if prev == Some(&key) {
+            return false;
+        }
+        self.pending.push((asset, key));
+        true
+    }
+
+    /// The staged decisions were published: remember them.
+    pub fn commit(&mut self) {
+        for (asset, key) in std::mem::take(&mut self.pending) {
+            self.last.insert(asset, key);
+        }
+    }
+
+    /// The staged decisions were not published: forget them.
+    pub fn discard(&mut self) {
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use nl_domain::AssetId;
+
+    use super::*;
+
+    fn d(asset: &str, decision: Decision, reasons: &[&str]) -> GateDecision {
+        GateDecision {
+            asset_id: AssetId::parse(asset).unwrap(),
+            decision,
+            reason_codes: reasons.iter().map(|r| (*r).to_string()).collect(),
+            rule_set_version: "v".into(),
+            config_hash: "c".into(),
+            inputs: vec![],
+            decided_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn only_changes_are_staged_and_only_published_ones_remembered() {
+        let mut l = LastDecisions::new(10);
+        let a = "cex:okx:A";
+        assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["NO_MARKET_DATA"])));
+        assert!(!l.stage_if_changed(&d(a, Decision::Rejected, &["NO_MARKET_DATA"])), "same batch, same rejection");
+        l.discard();
+        assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["NO_MARKET_DATA"])), "not published: decided again");
+        l.commit();
+        assert!(!l.stage_if_changed(&d(a, Decision::Rejected, &["NO_MARKET_DATA"])));
+        assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["SCORE_BELOW_THRESHOLD"])), "other reasons");
+        assert!(l.stage_if_changed(&d(a, Decision::Promoted, &["PROMOTED", "PASS:low_liquidity"])));
+        l.commit();
+        assert!(!l.stage_if_changed(&d(a, Decision::Promoted, &["PROMOTED"])), "a promotion stays one whatever its notes");
+        assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["HARD_FAIL:honeypot"])));
+    }
+
+    #[test]
+    fn bounded_forgetting_the_oldest() {
+        let mut l = LastDecisions::new(2);
+        for a in ["cex:okx:A", "cex:okx:B", "cex:okx:C"] {
+            assert!(l.stage_if_changed(&d(a, Decision::Promoted, &["PROMOTED"])));
+            l.commit();
+        }
+        assert!(!l.stage_if_changed(&d("cex:okx:C", Decision::Promoted, &["PROMOTED"])));
+        assert!(l.stage_if_changed(&d("cex:okx:A", Decision::Promoted, &["PROMOTED"])), "A was forgotten: emitted again");
+    }
+}

@@ -1,0 +1,81 @@
+//! The gate service over `MemoryBus`: decisions are emitted only when they change (issue 15).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message, ServiceCtx};
+use nl_domain::{AssetId, Decimal, Envelope, EventType, GateDecision, RiskEvaluation, RunIdentity, ScoreComputed, ScoreRecord, Snapshot, Ts};
+use nl_gate::GateServiceConfig;
+use nl_testkit::wait_until;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn at(min: i64) -> Ts {
+    "2026-10-08T12:00:00Z".parse::<Ts>().unwrap() + chrono::Duration::minutes(min)
+}
+
+/// A `score.computed` of `asset` at minute `min` scoring `score`, on a snapshot with enough liquidity and age.
+fn score_event(asset: &AssetId, min: i64, score: i64) -> Envelope {
+    let snapshot = Snapshot {
+        asset_id: asset.clone(),
+        observed_at: at(min),
+        source: "geckoterminal".into(),
+        price_usd: Some(Decimal::ONE),
+        fdv_usd: None,
+        market_cap_usd: None,
+        liquidity_usd: Some(Decimal::from(50_000)),
+        volume_24h_usd: None,
+        holders: None,
+        age_minutes: Some(60),
+        raw_event_id: None,
+    };
+    let evaluation = RiskEvaluation { asset_id: asset.clone(), rule_set_version: "r".into(), evaluated_at: at(min), checks: vec![], severity: 0, disagreements: vec![] };
+    let record = ScoreRecord { asset_id: asset.clone(), score: Decimal::from(score), components: vec![], reason: String::new(), formula_version: "f".into(), computed_at: at(min) };
+    let sc = ScoreComputed {
+        record,
+        inputs: vec![format!("snap-{min}"), format!("risk-{min}")],
+        evaluation,
+        snapshot: Some(snapshot),
+        source_count: 1,
+        provider_raw_ids: vec![],
+    };
+    Envelope::new(EventType::ScoreComputed, &[&asset.to_string(), &min.to_string()], at(min), "run", "cfg", sc.to_meta().unwrap()).with_asset(asset.to_string())
+}
+
+#[tokio::test]
+async fn an_unchanged_decision_is_not_emitted_again() {
+    let bus = MemoryBus::default();
+    let run = RunIdentity { run_id: "run".into(), config_hash: "cfg".into() };
+    let cfg = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    let gate = nl_gate::build(cfg, ServiceCtx::new(Arc::new(bus.clone()), run)).await.unwrap();
+    let stats = gate.stats();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(gate.run(stop.clone()));
+
+    let a = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
+    let b = AssetId::parse("cex:okx:NEWX").unwrap();
+    // a: promoted, promoted again on a new snapshot (not re-emitted), rejected, rejected alike (not
+    // re-emitted), promoted again. b: promoted once.
+    let events = [score_event(&a, 0, 60), score_event(&b, 0, 70), score_event(&a, 1, 75), score_event(&a, 2, 10), score_event(&a, 3, 20), score_event(&a, 4, 90)];
+    for e in &events {
+        bus.publish(Message::new(e.subject(), e.event_id.as_str(), e.to_json().unwrap())).await.unwrap();
+    }
+    assert!(wait_until(WAIT, || async { stats.snapshot().received == 6 && stats.snapshot().promoted + stats.snapshot().rejected == 4 }).await, "{:?}", stats.snapshot());
+    let mut sub = bus.subscribe(ConsumerSpec::new("t", "nl.evt.candidate.>")).await.unwrap();
+    let got: Vec<GateDecision> = sub
+        .fetch(100, Duration::from_millis(50))
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::from_value(Envelope::from_json(&d.message.payload).unwrap().meta).unwrap())
+        .collect();
+    let of_a: Vec<(nl_domain::Decision, Ts)> = got.iter().filter(|d| d.asset_id == a).map(|d| (d.decision, d.decided_at)).collect();
+    use nl_domain::Decision::{Promoted, Rejected};
+    assert_eq!(of_a, vec![(Promoted, at(0)), (Rejected, at(2)), (Promoted, at(4))]);
+    assert_eq!(got.iter().filter(|d| d.asset_id == b).count(), 1);
+    let counts = stats.snapshot();
+    assert_eq!((counts.promoted, counts.rejected, counts.unchanged), (3, 1, 2));
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
