@@ -126,7 +126,8 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
     };
     let gate = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
     let (ledger, recorder, venue_urls) = (LedgerConfig::default(), RecorderConfig::default(), BTreeMap::new());
-    let cfgs = ServiceConfigs { enricher: &ecfg, risk_scorer: &rs_cfg, gate: &gate, ledger: &ledger, recorder: &recorder, venue_urls: &venue_urls };
+    let ai = nl_ai_dispatch::AiConfig::default();
+    let cfgs = ServiceConfigs { enricher: &ecfg, risk_scorer: &rs_cfg, gate: &gate, ledger: &ledger, recorder: &recorder, ai: &ai, venue_urls: &venue_urls };
     let pipeline = Topology::of(&[Stage::Enricher, Stage::RiskScorer, Stage::Gate]).start(cfgs, &bus, &run, &Extras::default()).await?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await?;
 

@@ -143,6 +143,11 @@ pub enum Command {
         #[command(flatten)]
         from: ReadFrom,
     },
+    /// The AI layers L1–L4 (advisory): run one by hand, show an asset's notes, the token budget, the evals.
+    Ai {
+        #[command(subcommand)]
+        command: crate::cmd_ai::AiCommand,
+    },
     /// Go/no-go checks (config recorded, L6 blocked, no secrets, outputs writable, ids documented); exit 1 on any FAIL.
     Preflight {
         /// README that must document run_id and config_hash.
@@ -273,6 +278,8 @@ pub enum ServiceName {
     Gate,
     /// The web dashboard, reading the ledger over gRPC (`[serve] ledger_url`).
     Web,
+    /// The AI layers L1–L4 (needs `[ai] enabled` and an endpoint; reads the ledger over `[serve] ledger_url`).
+    AiDispatch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -42,7 +42,7 @@ pub async fn review(loaded: &Loaded<NlConfig>, asset_id: &str, by: Option<String
 
 /// Publishes `env` (NATS mode) or appends it to events.jsonl and applies it to the DB (embedded mode).
 /// `known_asset`: refuse (embedded mode) when the ledger does not hold the event's asset.
-async fn emit(loaded: &Loaded<NlConfig>, env: Envelope, known_asset: bool) -> anyhow::Result<()> {
+pub(crate) async fn emit(loaded: &Loaded<NlConfig>, env: Envelope, known_asset: bool) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     match cfg.bus.mode {
         BusMode::Nats => {

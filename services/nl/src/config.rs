@@ -117,6 +117,8 @@ pub struct NlConfig {
     pub run: RunSection,
     /// The web dashboard (`nl web`, `nl serve web`, `nl run --web`).
     pub web: nl_web::WebConfig,
+    /// The optional AI layers L1–L4 (off unless enabled with an endpoint).
+    pub ai: nl_ai_dispatch::AiConfig,
 }
 
 impl NlConfig {
@@ -171,6 +173,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
     loaded.config.resolve_paths();
     loaded.config.ledger.validate().map_err(|e| anyhow::anyhow!("config {}: [ledger] {e}", path.display()))?;
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
+    loaded.config.ai.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     Ok(loaded)
 }
 

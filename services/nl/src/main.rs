@@ -8,6 +8,7 @@ mod bench_enrich;
 mod bench_pipeline;
 mod bench_web;
 mod cli;
+mod cmd_ai;
 mod cmd_cycle;
 mod cmd_db;
 mod cmd_demo;
@@ -142,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show { asset_id, json, from } => cmd_views::show(&loaded, &asset_id, json, &from).await,
         Command::Web { addr, from } => cmd_views::web(&loaded, addr, &from).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
+        Command::Ai { command } => cmd_ai::ai(&loaded, command).await,
         Command::Bench { target, events, runs } => bench::run(&loaded, target, events, runs).await,
     }
 }

@@ -377,7 +377,9 @@ impl RiskScorerCore {
         let reports: Vec<_> = cached.iter().map(|c| c.report.clone()).collect();
         let provider_raw_ids: Vec<String> = cached.iter().filter_map(|c| c.raw_id.clone()).collect();
 
-        let evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
+        let mut evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
+        let texts: Vec<&str> = env.symbol.iter().map(String::as_str).chain(["name", "token_name", "description"].iter().filter_map(|k| env.meta.get(*k).and_then(Value::as_str))).collect();
+        crate::rules::apply_metadata_injection(&mut evaluation, &texts, &self.cfg.rules);
         let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
         let asset_str = asset.to_string();
         let (run_id, config_hash) = (&self.run.run_id, &self.run.config_hash);

@@ -340,8 +340,8 @@ async fn start_pipeline(
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
     let recorded = Recorded { pairs: answers.pairs, providers: answers.providers, tickers: answers.tickers };
-    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded) };
-    let pipeline = Topology::pipeline().start(cfgs, &bus, run, &extras).await?;
+    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded), ai_out_dir: Some(cfg.storage.out_dir.clone()), ai_reader: None };
+    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?;
     Ok((pipeline, bus, mem))
 }
 

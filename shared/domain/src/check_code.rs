@@ -22,13 +22,14 @@ wire_enum! {
         FreezeAuthority => "freeze_authority",
         CreatorHoneypotHistory => "creator_honeypot_history",
         ProviderDisagreement => "provider_disagreement",
+        MetadataInjection => "metadata_injection",
     }
 }
 
 impl CheckCode {
     /// The checks that fail an asset outright by default (risk rules' `hard_fail` and the gate's).
     pub const DEFAULT_HARD_FAIL: &'static [CheckCode] =
-        &[Self::Honeypot, Self::BuyTaxHigh, Self::SellTaxHigh, Self::Mintable, Self::LpUnlocked, Self::MintAuthority, Self::FreezeAuthority];
+        &[Self::Honeypot, Self::BuyTaxHigh, Self::SellTaxHigh, Self::Mintable, Self::LpUnlocked, Self::MintAuthority, Self::FreezeAuthority, Self::MetadataInjection];
 }
 
 impl PartialEq<&str> for CheckCode {
