@@ -158,7 +158,7 @@ fn content(layer: &str, reply: Reply) -> String {
         }),
         ("L3", r) => json!({"hypotheses": [{
             "question": "Do promoted DEX listings hold their price for a day?",
-            "hypothesis": if r == Reply::OverLong { long.clone() } else { "Promoted listings with deep liquidity fall less over 24 hours than the rest.".into() },
+            "hypothesis": if r == Reply::OverLong { long.clone() } else { "Promoted listings with deep liquidity fall less over a day than the rest.".into() },
             "metric": if r == Reply::BadEnum { "moon_factor" } else { "return_24h" },
             "evidence_ids": [if r == Reply::UnknownEvidence { "e999" } else { "e1" }],
         }]}),
