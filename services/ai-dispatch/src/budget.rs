@@ -105,7 +105,7 @@ impl Budget {
             }
             s.open_until = None;
         }
-        if s.daily_used.saturating_add(tokens) > self.cfg.daily_tokens || s.run_used.saturating_add(tokens) > self.cfg.run_tokens {
+        if s.daily_used.saturating_add(tokens) > self.cfg.daily_cap || s.run_used.saturating_add(tokens) > self.cfg.run_cap {
             return Err(Refusal::BudgetExhausted);
         }
         s.daily_used += tokens;
@@ -140,9 +140,9 @@ impl Budget {
         BudgetView {
             day: s.day,
             daily_used: s.daily_used,
-            daily_cap: self.cfg.daily_tokens,
+            daily_cap: self.cfg.daily_cap,
             run_used: s.run_used,
-            run_cap: self.cfg.run_tokens,
+            run_cap: self.cfg.run_cap,
             breaker_open: s.open_until.is_some_and(|u| Instant::now() < u),
             consecutive_failures: s.failures,
         }
@@ -160,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn caps_are_reserved_before_the_call_and_settled_after() {
-        let b = Budget::new(BudgetConfig { daily_tokens: 1000, run_tokens: 600, ..BudgetConfig::default() }, day());
+        let b = Budget::new(BudgetConfig { daily_cap: 1000, run_cap: 600, ..BudgetConfig::default() }, day());
         let r = b.reserve(Layer::L1, 500, day()).await.unwrap();
         assert_eq!(b.reserve(Layer::L2, 200, day()).await.unwrap_err(), Refusal::BudgetExhausted);
         b.settle(r, Some(100));

@@ -21,9 +21,9 @@ pub enum Dialect {
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetConfig {
     /// Tokens (prompt + completion) per UTC day, per process.
-    pub daily_tokens: u64,
+    pub daily_cap: u64,
     /// Tokens per run (per process run id).
-    pub run_tokens: u64,
+    pub run_cap: u64,
     /// Calls in flight per layer.
     pub concurrency_per_layer: usize,
     /// Consecutive failed calls that open the breaker.
@@ -34,7 +34,7 @@ pub struct BudgetConfig {
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self { daily_tokens: 500_000, run_tokens: 100_000, concurrency_per_layer: 1, breaker_failures: 5, breaker_cooldown_ms: 60_000 }
+        Self { daily_cap: 500_000, run_cap: 100_000, concurrency_per_layer: 1, breaker_failures: 5, breaker_cooldown_ms: 60_000 }
     }
 }
 
@@ -50,11 +50,12 @@ pub struct AiConfig {
     /// Env variable holding the API key (sent as `Authorization: Bearer`); empty: none.
     pub api_key_env: String,
     pub temperature: f64,
-    pub seed: u64,
+    /// Sent as the request's `seed` (greedy sampling plus a fixed seed gives repeatable replies).
+    pub rng: u64,
     pub timeout_ms: u64,
     pub response_format_dialect: Dialect,
     /// Completion tokens asked for per call (`max_tokens`), also what a call reserves from the budget.
-    pub max_tokens: u32,
+    pub max_completion: u32,
     /// Layers that run: any of `l1`, `l2`, `l3`, `l4`.
     pub layers: Vec<String>,
     /// L2 regime schedule (seconds; 0 = only on `run.completed`).
@@ -81,10 +82,10 @@ impl Default for AiConfig {
             model: String::new(),
             api_key_env: String::new(),
             temperature: 0.0,
-            seed: 42,
+            rng: 42,
             timeout_ms: 60_000,
             response_format_dialect: Dialect::JsonSchema,
-            max_tokens: 384,
+            max_completion: 384,
             layers: ["l1", "l2", "l3", "l4"].map(String::from).to_vec(),
             regime_interval_secs: 3600,
             max_text_chars: 200,
@@ -143,8 +144,8 @@ impl AiConfig {
         if let Some(l) = self.layers.iter().find(|l| !crate::layers::Layer::ALL.iter().any(|x| x.id() == l.as_str())) {
             return bad(format!("[ai] layers: unknown layer {l:?} (use l1, l2, l3, l4)"));
         }
-        if self.timeout_ms == 0 || self.max_tokens == 0 || self.max_text_chars == 0 || self.max_reply_bytes == 0 {
-            return bad("[ai] timeout_ms, max_tokens, max_text_chars and max_reply_bytes must be positive".into());
+        if self.timeout_ms == 0 || self.max_completion == 0 || self.max_text_chars == 0 || self.max_reply_bytes == 0 {
+            return bad("[ai] timeout_ms, max_completion, max_text_chars and max_reply_bytes must be positive".into());
         }
         if self.budget.concurrency_per_layer == 0 || self.budget.breaker_failures == 0 {
             return bad("[ai.budget] concurrency_per_layer and breaker_failures must be positive".into());

@@ -122,7 +122,7 @@ impl Engine {
             Err(e) => return self.failed(job, "no_randomness", &e.to_string()),
         };
         let body = self.request_for(job, &marker);
-        let estimate = u64::try_from(canonical::to_string(&body).len() / 3).unwrap_or(u64::MAX) + u64::from(self.cfg.max_tokens);
+        let estimate = u64::try_from(canonical::to_string(&body).len() / 3).unwrap_or(u64::MAX) + u64::from(self.cfg.max_completion);
         let reservation = match self.budget.reserve(job.layer, estimate, self.clock.now().date_naive()).await {
             Ok(r) => r,
             Err(refusal) => return self.failed(job, refusal.reason(), &format!("{estimate} tokens reserved per call")),

@@ -123,7 +123,7 @@ async fn an_over_long_reply_body_abstains() {
 async fn an_exhausted_budget_fails_closed_without_a_call() {
     let fake = FakeLlm::start("fake-model", "json_schema").await;
     let dir = tempfile::tempdir().unwrap();
-    let c = AiConfig { budget: BudgetConfig { daily_tokens: 50, ..BudgetConfig::default() }, ..cfg(&fake, Dialect::JsonSchema) };
+    let c = AiConfig { budget: BudgetConfig { daily_cap: 50, ..BudgetConfig::default() }, ..cfg(&fake, Dialect::JsonSchema) };
     let env = engine(c, dir.path()).run(&job(Layer::L1, "x"), false).await;
     assert_eq!(env.kind, EventType::AiFailed);
     assert_eq!((env.meta["layer"].as_str(), env.meta["reason"].as_str()), (Some("l1"), Some("budget_exhausted")));

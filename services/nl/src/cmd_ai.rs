@@ -187,7 +187,7 @@ fn budget(cfg: &NlConfig) -> anyhow::Result<ExitCode> {
     let b = &cfg.ai.budget;
     println!("AI: {}", cfg.ai.status_line());
     println!("today ({today}): {used} of {} tokens ({} left); per run cap {}; {} call(s) per layer at once; breaker after {} failures for {} ms",
-        b.daily_tokens, b.daily_tokens.saturating_sub(used), b.run_tokens, b.concurrency_per_layer, b.breaker_failures, b.breaker_cooldown_ms);
+        b.daily_cap, b.daily_cap.saturating_sub(used), b.run_cap, b.concurrency_per_layer, b.breaker_failures, b.breaker_cooldown_ms);
     for (k, n) in &by_status {
         println!("  {k}: {n}");
     }
