@@ -62,6 +62,8 @@ pub struct AiConfig {
     pub regime_interval_secs: u64,
     /// Cap on one untrusted text field (characters, after normalization).
     pub max_text_chars: usize,
+    /// Cap on the items of one evidence pack (small local models have small contexts).
+    pub max_pack_items: usize,
     /// Cap on a reply body (bytes); longer replies abstain.
     pub max_reply_bytes: usize,
     pub budget: BudgetConfig,
@@ -89,6 +91,7 @@ impl Default for AiConfig {
             layers: ["l1", "l2", "l3", "l4"].map(String::from).to_vec(),
             regime_interval_secs: 3600,
             max_text_chars: 200,
+            max_pack_items: 60,
             max_reply_bytes: 16_384,
             budget: BudgetConfig::default(),
             durable: "ai-dispatch".into(),
@@ -144,7 +147,7 @@ impl AiConfig {
         if let Some(l) = self.layers.iter().find(|l| !crate::layers::Layer::ALL.iter().any(|x| x.id() == l.as_str())) {
             return bad(format!("[ai] layers: unknown layer {l:?} (use l1, l2, l3, l4)"));
         }
-        if self.timeout_ms == 0 || self.max_completion == 0 || self.max_text_chars == 0 || self.max_reply_bytes == 0 {
+        if self.timeout_ms == 0 || self.max_completion == 0 || self.max_text_chars == 0 || self.max_reply_bytes == 0 || self.max_pack_items == 0 {
             return bad("[ai] timeout_ms, max_completion, max_text_chars and max_reply_bytes must be positive".into());
         }
         if self.budget.concurrency_per_layer == 0 || self.budget.breaker_failures == 0 {

@@ -11,6 +11,20 @@ use serde_json::{Value, json};
 use crate::governance;
 use crate::pack::{Pack, PackBuilder};
 
+/// Caps of one pack: characters per untrusted text, items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub chars: usize,
+    pub items: usize,
+}
+
+impl Limits {
+    #[must_use]
+    pub fn of(cfg: &crate::AiConfig) -> Self {
+        Self { chars: cfg.max_text_chars, items: cfg.max_pack_items }
+    }
+}
+
 /// Listings a run-level pack looks at, at most.
 pub const RUN_LISTINGS: u32 = 500;
 
@@ -29,9 +43,9 @@ pub enum PackError {
 ///
 /// # Errors
 /// [`PackError`].
-pub async fn l1(trigger: &Envelope, reader: Option<&Arc<dyn LedgerReader>>, max_chars: usize) -> Result<Pack, PackError> {
+pub async fn l1(trigger: &Envelope, reader: Option<&Arc<dyn LedgerReader>>, lim: Limits) -> Result<Pack, PackError> {
     let asset = trigger.asset_id.clone().ok_or_else(|| PackError::Trigger("no asset_id".into()))?;
-    let mut b = PackBuilder::new("l1", trigger.ts, Some(asset.clone()), max_chars);
+    let mut b = PackBuilder::new("l1", trigger.ts, Some(asset.clone()), lim.chars).with_max_items(lim.items);
     let deep = trigger.kind == nl_domain::EventType::CandidatePromoted;
     if deep {
         let d = GateDecision::deserialize_meta(&trigger.meta).map_err(PackError::Trigger)?;
@@ -64,8 +78,8 @@ pub async fn l1(trigger: &Envelope, reader: Option<&Arc<dyn LedgerReader>>, max_
 
 /// The L1 pack of an asset from the ledger's detail alone, as of `as_of` (`nl ai run`).
 #[must_use]
-pub fn l1_of_detail(asset: &str, d: &AssetDetail, as_of: Ts, max_chars: usize) -> Pack {
-    let mut b = PackBuilder::new("l1", as_of, Some(asset.to_owned()), max_chars);
+pub fn l1_of_detail(asset: &str, d: &AssetDetail, as_of: Ts, lim: Limits) -> Pack {
+    let mut b = PackBuilder::new("l1", as_of, Some(asset.to_owned()), lim.chars).with_max_items(lim.items);
     if let Some(dec) = &d.decision {
         b.push("decision", Some(dec.decided_at), d.decision_event_id.clone(), json!({
             "decision": dec.decision, "reason_codes": dec.reason_codes, "rule_set_version": dec.rule_set_version,
@@ -148,9 +162,9 @@ fn market_items(b: &mut PackBuilder, rows: &[Listing], as_of: Ts) {
 ///
 /// # Errors
 /// [`PackError::Read`].
-pub async fn run_level(layer: &str, as_of: Ts, reader: &Arc<dyn LedgerReader>, max_chars: usize) -> Result<Pack, PackError> {
+pub async fn run_level(layer: &str, as_of: Ts, reader: &Arc<dyn LedgerReader>, lim: Limits) -> Result<Pack, PackError> {
     let rows = run_listings(reader, as_of).await?;
-    let mut b = PackBuilder::new(layer, as_of, None, max_chars);
+    let mut b = PackBuilder::new(layer, as_of, None, lim.chars).with_max_items(lim.items);
     market_items(&mut b, &rows, as_of);
     if layer == "l3" {
         for l in rows.iter().filter(|l| l.decision == Some(Decision::Promoted)).take(20) {
@@ -166,14 +180,14 @@ pub async fn run_level(layer: &str, as_of: Ts, reader: &Arc<dyn LedgerReader>, m
 ///
 /// # Errors
 /// [`PackError::Read`].
-pub async fn l4(as_of: Ts, reader: &Arc<dyn LedgerReader>, max_chars: usize) -> Result<(Pack, Vec<governance::CandidateCheck>), PackError> {
+pub async fn l4(as_of: Ts, reader: &Arc<dyn LedgerReader>, lim: Limits) -> Result<(Pack, Vec<governance::CandidateCheck>), PackError> {
     let rows = run_listings(reader, as_of).await?;
     let mut checks = Vec::new();
     for l in rows.iter().filter(|l| l.decision == Some(Decision::Promoted)).take(50) {
         let detail = reader.asset_detail(&l.asset_id).await.map_err(|e| PackError::Read(e.to_string()))?;
         checks.push(governance::check(&l.asset_id.to_string(), detail.as_ref()));
     }
-    let mut b = PackBuilder::new("l4", as_of, None, max_chars);
+    let mut b = PackBuilder::new("l4", as_of, None, lim.chars).with_max_items(lim.items);
     for c in &checks {
         b.push("governance_check", Some(as_of), c.decision_event_id.clone(), serde_json::to_value(c).unwrap_or(Value::Null), &[]);
     }

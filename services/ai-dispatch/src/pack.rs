@@ -52,6 +52,13 @@ impl PackBuilder {
         Self { pack: Pack { layer: layer.into(), as_of, subject, items: Vec::new() }, max_chars, max_items: 200 }
     }
 
+    /// At most `n` items.
+    #[must_use]
+    pub fn with_max_items(mut self, n: usize) -> Self {
+        self.max_items = n;
+        self
+    }
+
     /// Adds an item unless it is newer than the trigger (or the pack is full); returns its id.
     pub fn push(&mut self, kind: &str, ts: Option<Ts>, source_event_id: Option<String>, facts: Value, text: &[(&str, Option<&str>)]) -> Option<String> {
         if ts.is_some_and(|t| t > self.pack.as_of) || self.pack.items.len() >= self.max_items {

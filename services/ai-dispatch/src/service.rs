@@ -211,7 +211,7 @@ nl_bus::impl_service!(AiService, crate::engine::SOURCE, durables = |s| s.durable
 /// Runs the run-level `layers` as of `as_of` and returns their events (failures included).
 pub async fn run_level_jobs(engine: &Engine, reader: &Arc<dyn LedgerReader>, trigger_id: &str, trigger_type: &str, as_of: Ts, layers: &[Layer]) -> Vec<Envelope> {
     let mut out = Vec::new();
-    let max = engine.config().max_text_chars;
+    let max = evidence::Limits::of(engine.config());
     for &layer in layers.iter().filter(|l| engine.config().layer_on(l.id())) {
         let built = match layer {
             Layer::L4 => evidence::l4(as_of, reader, max).await.map(|(p, checks)| (p, serde_json::to_value(checks).ok())),
@@ -221,7 +221,7 @@ pub async fn run_level_jobs(engine: &Engine, reader: &Arc<dyn LedgerReader>, tri
         match built {
             Ok((pack, extra)) => out.push(engine.run(&job(pack, extra), false).await),
             Err(e) => {
-                let empty = crate::pack::PackBuilder::new(layer.id(), as_of, None, max).finish();
+                let empty = crate::pack::PackBuilder::new(layer.id(), as_of, None, max.chars).finish();
                 out.push(engine.fail_job(&job(empty, None), "pack_unavailable", &e.to_string()));
             }
         }
@@ -240,7 +240,7 @@ impl Trigger {
         let cfg = self.engine.config();
         match env.kind {
             EventType::AssetDiscovered | EventType::CandidatePromoted if cfg.layer_on("l1") => {
-                let pack = evidence::l1(env, self.reader.as_ref(), cfg.max_text_chars).await?;
+                let pack = evidence::l1(env, self.reader.as_ref(), evidence::Limits::of(cfg)).await?;
                 let job = Job {
                     layer: Layer::L1,
                     trigger_event_id: env.event_id.0.clone(),

@@ -176,7 +176,7 @@ async fn the_l1_pack_of_a_discovery_holds_nothing_newer_than_the_trigger() {
         "cause_event_id": "c1", "contract_address": "0x0000000000000000000000000000515100000001", "venue_type": "DEX",
     });
     let env = Envelope::new(EventType::AssetDiscovered, &["a"], t, "r", "c", meta).with_asset("eth:0x0000000000000000000000000000515100000001");
-    let pack = nl_ai_dispatch::evidence::l1(&env, None, 200).await.unwrap();
+    let pack = nl_ai_dispatch::evidence::l1(&env, None, nl_ai_dispatch::evidence::Limits { chars: 200, items: 60 }).await.unwrap();
     assert!(pack.newer_than_trigger().is_empty());
     assert_eq!(pack.items.iter().filter(|i| i.kind == "sighting").count(), 1, "the later sighting is left out");
     assert_eq!(pack.items[0].text["name"], INJECTION);

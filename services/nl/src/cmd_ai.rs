@@ -95,7 +95,7 @@ fn engine(loaded: &Loaded<NlConfig>, out_dir: &Path, need_endpoint: bool) -> any
 }
 
 async fn job(engine: &Engine, reader: &Arc<dyn LedgerReader>, layer: Layer, asset_id: Option<&str>) -> anyhow::Result<Job> {
-    let max = engine.config().max_text_chars;
+    let max = nl_ai_dispatch::evidence::Limits::of(engine.config());
     let now = Utc::now();
     Ok(match layer {
         Layer::L1 => {
