@@ -284,6 +284,9 @@ pub enum ServiceName {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTarget {
+    /// AI layers: dispatch overhead per job against a loopback fake model, observation -> decision p99 AI
+    /// on vs off, and real-model L1 latency when NL_BENCH_AI_REAL_URL names a served model.
+    Ai,
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
     /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_ai;
 mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
