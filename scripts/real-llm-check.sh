@@ -44,6 +44,9 @@ def meta(text):  # `nl ai run` prints where it appended the event, then the even
 asset, out, a, b = sys.argv[1], sys.argv[2], meta(sys.argv[3]), meta(sys.argv[4])
 ok = True
 for m in (a, b):
+    if "artifact_path" not in m:
+        print(f"FAIL {asset}: no artifact: {m.get('reason')}: {m.get('detail')}")
+        sys.exit(1)
     path = f"{out}/{m['artifact_path']}"
     data = open(path, "rb").read()
     if hashlib.sha256(data).hexdigest() != m["artifact_sha256"]:

@@ -138,7 +138,7 @@ impl AiConfig {
         if self.enabled && (self.base_url.is_empty() || self.model.is_empty()) {
             return bad("[ai] enabled = true needs base_url and model (an OpenAI-compatible endpoint)".into());
         }
-        if !self.base_url.is_empty() && !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+        if !(self.base_url.is_empty() || self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return bad(format!("[ai] base_url must start with http:// or https://, got {:?}", self.base_url));
         }
         if !(0.0..=2.0).contains(&self.temperature) {

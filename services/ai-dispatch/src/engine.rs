@@ -108,12 +108,11 @@ impl Engine {
         let Some(prompt) = self.prompts.get(&job.layer) else { return self.failed(job, "no_prompt", "layer has no prompt") };
         let input_sha256 = job.pack.sha256();
         let key = Artifacts::key(&input_sha256, &prompt.sha256, &self.cfg.model);
-        if !fresh {
-            if let Some(stored) = self.artifacts.lookup(job.layer.id(), &key) {
+        if !fresh
+            && let Some(stored) = self.artifacts.lookup(job.layer.id(), &key) {
                 self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                 return self.completed(job, prompt, &stored, 0, true);
             }
-        }
         if self.cache_only {
             return self.failed(job, "not_cached", "re-derivation uses stored artifacts only");
         }

@@ -71,11 +71,10 @@ fn walk(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
             return;
         }
     }
-    if let Some(Value::Array(allowed)) = s.get("enum") {
-        if !allowed.contains(v) {
+    if let Some(Value::Array(allowed)) = s.get("enum")
+        && !allowed.contains(v) {
             errors.push(format!("{path}: {v} is not one of {}", Value::Array(allowed.clone())));
         }
-    }
     let num = |k: &str| s.get(k).and_then(Value::as_f64);
     let count = |k: &str| s.get(k).and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok());
     if let Some(text) = v.as_str() {
@@ -87,11 +86,10 @@ fn walk(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
             errors.push(format!("{path}: {n} characters, fewer than minLength"));
         }
     }
-    if let Some(x) = v.as_f64() {
-        if num("minimum").is_some_and(|m| x < m) || num("maximum").is_some_and(|m| x > m) {
+    if let Some(x) = v.as_f64()
+        && (num("minimum").is_some_and(|m| x < m) || num("maximum").is_some_and(|m| x > m)) {
             errors.push(format!("{path}: {x} is out of bounds"));
         }
-    }
     if let Some(items) = v.as_array() {
         if count("maxItems").is_some_and(|m| items.len() > m) || count("minItems").is_some_and(|m| items.len() < m) {
             errors.push(format!("{path}: {} items, outside minItems/maxItems", items.len()));

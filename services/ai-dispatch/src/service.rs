@@ -182,11 +182,10 @@ impl AiService {
                     let as_of = clock.now();
                     let trigger = format!("schedule:{}", as_of.format("%Y-%m-%dT%H:%MZ"));
                     for env in run_level_jobs(&engine, &reader, &trigger, "schedule", as_of, &[Layer::L2]).await {
-                        if let Ok(body) = env.to_json() {
-                            if let Err(error) = bus.publish(Message::new(env.subject(), env.event_id.0.clone(), body)).await {
+                        if let Ok(body) = env.to_json()
+                            && let Err(error) = bus.publish(Message::new(env.subject(), env.event_id.0.clone(), body)).await {
                                 warn!(%error, "Regime publish failed; the next tick tries again.");
                             }
-                        }
                     }
                 }
             });
