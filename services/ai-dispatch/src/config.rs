@@ -16,6 +16,19 @@ pub enum Dialect {
     JsonObjectSchema,
 }
 
+/// Where the datamark of a call comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerMode {
+    /// A fresh random marker per call (the default): nothing in the pack can predict it, but two calls on
+    /// the same input send different prompts, so even a greedy model may answer differently.
+    #[default]
+    PerCall,
+    /// Derived from the pack's and the prompt's hashes: the same input sends the byte-identical request
+    /// (what a reproducibility check of a model needs); predictable only to whoever can predict the whole pack.
+    PerInput,
+}
+
 /// Token budgets and the failure breaker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -54,6 +67,8 @@ pub struct AiConfig {
     pub rng: u64,
     pub timeout_ms: u64,
     pub response_format_dialect: Dialect,
+    /// `per_call` (default) or `per_input` (see [`MarkerMode`]).
+    pub marker: MarkerMode,
     /// Completion tokens asked for per call (`max_tokens`), also what a call reserves from the budget.
     pub max_completion: u32,
     /// Layers that run: any of `l1`, `l2`, `l3`, `l4`.
@@ -87,6 +102,7 @@ impl Default for AiConfig {
             rng: 42,
             timeout_ms: 60_000,
             response_format_dialect: Dialect::JsonSchema,
+            marker: MarkerMode::PerCall,
             max_completion: 384,
             layers: ["l1", "l2", "l3", "l4"].map(String::from).to_vec(),
             regime_interval_secs: 3600,

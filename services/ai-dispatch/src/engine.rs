@@ -116,9 +116,12 @@ impl Engine {
         if self.cache_only {
             return self.failed(job, "not_cached", "re-derivation uses stored artifacts only");
         }
-        let marker = match sanitize::marker() {
-            Ok(m) => m,
-            Err(e) => return self.failed(job, "no_randomness", &e.to_string()),
+        let marker = match self.cfg.marker {
+            crate::config::MarkerMode::PerInput => canonical::sha256_hex(format!("marker\u{1f}{key}").as_bytes())[..16].to_owned(),
+            crate::config::MarkerMode::PerCall => match sanitize::marker() {
+                Ok(m) => m,
+                Err(e) => return self.failed(job, "no_randomness", &e.to_string()),
+            },
         };
         let body = self.request_for(job, &marker);
         let estimate = u64::try_from(canonical::to_string(&body).len() / 3).unwrap_or(u64::MAX) + u64::from(self.cfg.max_completion);

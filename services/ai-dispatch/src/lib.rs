@@ -28,7 +28,7 @@ pub mod schema;
 pub mod service;
 pub mod shape;
 
-pub use config::{AiConfig, BudgetConfig, Dialect};
+pub use config::{AiConfig, BudgetConfig, Dialect, MarkerMode};
 pub use engine::{Engine, Job};
 pub use error::AiError;
 pub use layers::{Layer, Prompt};

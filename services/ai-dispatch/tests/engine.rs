@@ -163,6 +163,14 @@ async fn injected_metadata_reaches_the_model_only_datamarked_and_stays_out_of_th
     engine(cfg(&fake, Dialect::JsonSchema), tempfile::tempdir().unwrap().path()).run(&job(Layer::L1, INJECTION), true).await;
     let system2 = fake.requests()[1]["messages"][0]["content"].as_str().unwrap().to_owned();
     assert_ne!(system2.split('^').nth(1).unwrap(), marker);
+    // `per_input`: the same input sends the identical request twice.
+    let c = AiConfig { marker: nl_ai_dispatch::MarkerMode::PerInput, ..cfg(&fake, Dialect::JsonSchema) };
+    for _ in 0..2 {
+        engine(c.clone(), tempfile::tempdir().unwrap().path()).run(&job(Layer::L1, INJECTION), true).await;
+    }
+    let r = fake.requests();
+    assert_eq!(r[2], r[3], "per_input: byte-identical requests");
+    assert!(fake.violations().is_empty());
 }
 
 #[tokio::test]
