@@ -29,7 +29,7 @@ curl -fsS "http://127.0.0.1:$port/v1/models" >/dev/null || { echo "real-llm-chec
 out="$work/demo"
 "$nl" demo --cycles 2 --out-dir "$out" >/dev/null
 export NL_STORAGE__OUT_DIR="$out" NL_AI__ENABLED=true NL_AI__BASE_URL="http://127.0.0.1:$port/v1" NL_AI__MODEL=smollm2 \
-  NL_AI__RESPONSE_FORMAT_DIALECT=json_object_schema NL_AI__TIMEOUT_MS=300000 NL_AI__MAX_PACK_ITEMS=8 NL_AI__MARKER=per_input \
+  NL_AI__RESPONSE_FORMAT_DIALECT=json_object_schema NL_AI__TIMEOUT_MS=300000 NL_AI__MAX_PACK_ITEMS=5 NL_AI__MAX_TEXT_CHARS=80 NL_AI__MARKER=per_input \
   NL_AI__MAX_COMPLETION=256
 assets="$("$nl" list --format json --limit 3 | python3 -c 'import json,sys; print(" ".join(r["asset_id"] for r in json.load(sys.stdin)))')"
 [ "$(echo "$assets" | wc -w)" -eq 3 ] || { echo "real-llm-check: the demo has fewer than 3 assets: $assets" >&2; exit 1; }
