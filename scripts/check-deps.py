@@ -5,6 +5,9 @@ Services live under services/; only the `nl` binary and `nl-runtime` (which star
 may link them. Dev-dependencies count too: a test that needs two services belongs in the workspace's
 end-to-end tests (tests/, run by the nl package), not in one service's crate. Exit 1 names every
 offending edge.
+
+L5 isolation (ARCHITECTURE.md invariant 5): no crate on the decision path (the gate, and the enricher and
+risk-scorer that feed it) depends on `nl-ai-dispatch`, directly or through other workspace crates.
 """
 import json
 import subprocess
@@ -29,3 +32,32 @@ if bad:
         print(f"  {edge}")
     sys.exit(1)
 print(f"check-deps: {len(services - LINKERS)} service crates depend only on shared/ crates.")
+
+AI = "nl-ai-dispatch"
+DECISION_PATH = ["nl-gate", "nl-risk-scorer", "nl-enricher"]
+
+
+def reaches_ai(start):
+    """The chain of workspace crates from `start` to the AI crate, or None (every dependency kind)."""
+    seen, stack = set(), [(start, [start])]
+    while stack:
+        name, path = stack.pop()
+        if name == AI:
+            return path
+        if name in seen or name not in packages:
+            continue
+        seen.add(name)
+        stack.extend((d["name"], path + [d["name"]]) for d in packages[name]["dependencies"])
+    return None
+
+
+if AI not in packages:
+    print(f"check-deps: {AI} is not in the workspace")
+    sys.exit(1)
+chains = [c for c in (reaches_ai(n) for n in DECISION_PATH) if c]
+if chains:
+    print("L5 isolation broken: a decision-path crate depends on the AI layers:")
+    for c in chains:
+        print("  " + " -> ".join(c))
+    sys.exit(1)
+print(f"check-deps: {', '.join(DECISION_PATH)} do not depend on {AI} (L5 is final).")

@@ -184,6 +184,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     insert::scores(conn, &scores).await?;
     insert::decisions(conn, &decisions).await?;
     insert::ai_outputs(conn, &ais).await?;
+    ai_tags(conn, &ais).await?;
     for (env, r) in &runs {
         upsert_run(conn, env, r).await?;
     }
@@ -339,6 +340,40 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(u
     insert::risks(conn, &rows).await?;
     risk_tags(conn, &newest).await?;
     Ok(derived)
+}
+
+/// Replaces the `ai:` tags of each asset with those of its newest completed L1 note in this batch.
+async fn ai_tags(conn: &mut SqliteConnection, ais: &[&insert::AiRow]) -> Result<()> {
+    let mut newest: HashMap<String, &insert::AiRow> = HashMap::new();
+    for a in ais.iter().filter(|a| a.layer == "l1" && a.status.as_deref() == Some("completed")) {
+        if let Some(asset) = &a.asset_id {
+            newest.insert(asset.clone(), a);
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = newest.keys().cloned().collect();
+    let mut changed = Vec::new();
+    for (asset, old) in fetch_in::<(String, String)>(conn, "SELECT asset_id, tags_json FROM assets WHERE asset_id IN", &ids).await? {
+        let Some(a) = newest.get(&asset) else { continue };
+        let tags = tags::with_ai(&old, a.ai_tags.iter().map(String::as_str));
+        if tags != old {
+            changed.push((asset, tags));
+        }
+    }
+    exec_chunked(
+        conn,
+        "WITH t(asset_id, tags_json) AS (",
+        ") UPDATE assets SET tags_json = (SELECT t.tags_json FROM t WHERE t.asset_id = assets.asset_id) WHERE asset_id IN (SELECT asset_id FROM t)",
+        2,
+        &changed,
+        |mut b, (asset, tags)| {
+            b.push_bind(asset.as_str()).push_bind(tags.as_str());
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Replaces the `risk:<check>` tags of each asset with the failed checks of its newest evaluation.

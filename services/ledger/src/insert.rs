@@ -201,14 +201,28 @@ pub(crate) struct AiRow {
     pub artifact_path: Option<String>,
     pub body_json: String,
     pub created_at: String,
+    pub prompt_id: Option<String>,
+    pub prompt_sha256: Option<String>,
+    pub schema_version: Option<String>,
+    pub input_sha256: Option<String>,
+    pub artifact_sha256: Option<String>,
+    pub status: Option<String>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub trigger_event_id: Option<String>,
+    /// L1's tags, merged into `assets.tags_json` as `ai:<tag>` (empty for other layers and abstentions).
+    pub ai_tags: Vec<String>,
 }
 
 pub(crate) async fn ai_outputs(conn: &mut SqliteConnection, rows: &[&AiRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO ai_outputs (event_id, asset_id, layer, model, artifact_path, body_json, created_at, run_id) ",
-        " ON CONFLICT(event_id) DO NOTHING",
-        8,
+        "INSERT INTO ai_outputs (event_id, asset_id, layer, model, artifact_path, body_json, created_at, run_id, prompt_id, \
+         prompt_sha256, schema_version, input_sha256, artifact_sha256, status, tokens_in, tokens_out, latency_ms, trigger_event_id) ",
+        // Any conflict: the event already stored, or its artifact already stored by another trigger's row.
+        " ON CONFLICT DO NOTHING",
+        18,
         rows,
         |mut b, r| {
             b.push_bind(r.event_id.as_str())
@@ -218,7 +232,17 @@ pub(crate) async fn ai_outputs(conn: &mut SqliteConnection, rows: &[&AiRow]) -> 
                 .push_bind(r.artifact_path.as_deref())
                 .push_bind(r.body_json.as_str())
                 .push_bind(r.created_at.as_str())
-                .push_bind(r.run_id.as_str());
+                .push_bind(r.run_id.as_str())
+                .push_bind(r.prompt_id.as_deref())
+                .push_bind(r.prompt_sha256.as_deref())
+                .push_bind(r.schema_version.as_deref())
+                .push_bind(r.input_sha256.as_deref())
+                .push_bind(r.artifact_sha256.as_deref())
+                .push_bind(r.status.as_deref())
+                .push_bind(r.tokens_in)
+                .push_bind(r.tokens_out)
+                .push_bind(r.latency_ms)
+                .push_bind(r.trigger_event_id.as_deref());
         },
     )
     .await

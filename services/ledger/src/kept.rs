@@ -59,7 +59,8 @@ pub(crate) fn form(kind: EventType) -> Form {
         | T::AssetDelisted
         | T::RiskFlagged
         | T::RunStarted
-        | T::RunCompleted => Form::Meta,
+        | T::RunCompleted
+        | T::AiFailed => Form::Meta,
     }
 }
 

@@ -91,7 +91,7 @@ impl Typed {
             T::AiL2Completed => Self::ai(env, "l2")?,
             T::AiL3Completed => Self::ai(env, "l3")?,
             T::AiL4Completed => Self::ai(env, "l4")?,
-            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::ExperimentTagged | T::Manual => {
+            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::ExperimentTagged | T::Manual | T::AiFailed => {
                 Self::Plain
             }
         })
@@ -104,9 +104,24 @@ impl Typed {
             run_id: env.run_id.clone(),
             asset_id: env.asset_id.clone(),
             layer,
+            body_json: serde_json::to_string(&env.meta).map_err(|e| e.to_string())?,
+            ai_tags: if layer == "l1" && a.status.as_deref() == Some("completed") {
+                a.output.as_ref().and_then(|o| o.get("tags")).and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
+            } else {
+                Vec::new()
+            },
             model: a.model,
             artifact_path: a.artifact_path,
-            body_json: serde_json::to_string(&env.meta).map_err(|e| e.to_string())?,
+            prompt_id: a.prompt_id,
+            prompt_sha256: a.prompt_sha256,
+            schema_version: a.schema_version,
+            input_sha256: a.input_sha256,
+            artifact_sha256: a.artifact_sha256,
+            status: a.status,
+            tokens_in: a.tokens_in.and_then(|n| i64::try_from(n).ok()),
+            tokens_out: a.tokens_out.and_then(|n| i64::try_from(n).ok()),
+            latency_ms: a.latency_ms.and_then(|n| i64::try_from(n).ok()),
+            trigger_event_id: a.trigger_event_id,
             created_at: ts_str(&env.ts),
         })))
     }

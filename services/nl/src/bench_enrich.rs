@@ -108,6 +108,20 @@ fn observation(i: usize, at: nl_domain::Ts) -> anyhow::Result<ListingObservation
 /// A component or mock cannot start, or not every asset is decided within the deadline.
 #[allow(clippy::cast_precision_loss)]
 pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures> {
+    bench_enrich_risk_gate_with(n, None, None).await
+}
+
+/// As [`bench_enrich_risk_gate`], with the AI stage beside the pipeline when `ai` is given (its config and
+/// artifact dir): it consumes the same decisions (L1 deep on every promotion) on the same bus.
+///
+/// # Errors
+/// As [`bench_enrich_risk_gate`].
+#[allow(clippy::cast_precision_loss)]
+pub async fn bench_enrich_risk_gate_with(
+    n: usize,
+    with_ai: Option<(nl_ai_dispatch::AiConfig, std::path::PathBuf)>,
+    score_threshold: Option<nl_domain::Decimal>,
+) -> anyhow::Result<PipelineFigures> {
     anyhow::ensure!(n > 0, "--events must be at least 1");
     let (ds_url, ds_task) = serve_dexscreener().await?;
     let (risk_addr, risk_task) = nl_testkit::golden::serve_fine_evm_providers().await.map_err(anyhow::Error::msg)?;
@@ -124,10 +138,19 @@ pub async fn bench_enrich_risk_gate(n: usize) -> anyhow::Result<PipelineFigures>
         fetch_wait_ms: 20,
         ..RiskScorerConfig::default()
     };
-    let gate = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    let mut gate = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    if let Some(t) = score_threshold {
+        gate.gate.score_threshold = t;
+    }
     let (ledger, recorder, venue_urls) = (LedgerConfig::default(), RecorderConfig::default(), BTreeMap::new());
-    let cfgs = ServiceConfigs { enricher: &ecfg, risk_scorer: &rs_cfg, gate: &gate, ledger: &ledger, recorder: &recorder, venue_urls: &venue_urls };
-    let pipeline = Topology::of(&[Stage::Enricher, Stage::RiskScorer, Stage::Gate]).start(cfgs, &bus, &run, &Extras::default()).await?;
+    let (ai, ai_dir) = with_ai.clone().unwrap_or_default();
+    let cfgs = ServiceConfigs { enricher: &ecfg, risk_scorer: &rs_cfg, gate: &gate, ledger: &ledger, recorder: &recorder, ai: &ai, venue_urls: &venue_urls };
+    let mut stages = vec![Stage::Enricher, Stage::RiskScorer, Stage::Gate];
+    if with_ai.is_some() {
+        stages.push(Stage::AiDispatch);
+    }
+    let extras = Extras { ai_out_dir: Some(ai_dir), ..Extras::default() };
+    let pipeline = Topology::of(&stages).start(cfgs, &bus, &run, &extras).await?;
     let mut decisions = bus.subscribe(ConsumerSpec::new("bench-decisions", "nl.evt.candidate.>")).await?;
 
     let now = chrono::Utc::now();

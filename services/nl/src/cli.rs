@@ -145,6 +145,11 @@ pub enum Command {
     },
     /// Live tail of new listings and decisions (the ledger's committed events), until Ctrl-C.
     Watch(crate::cmd_watch::WatchArgs),
+    /// The AI layers L1–L4 (advisory): run one by hand, show an asset's notes, the token budget, the evals.
+    Ai {
+        #[command(subcommand)]
+        command: crate::cmd_ai::AiCommand,
+    },
     /// Go/no-go checks (config recorded, L6 blocked, no secrets, outputs writable, ids documented); exit 1 on any FAIL.
     Preflight {
         /// README that must document run_id and config_hash.
@@ -277,10 +282,15 @@ pub enum ServiceName {
     Web,
     /// L0: gRPC `Orchestrator` (TriggerCycle, RunStatus), scheduled cycles, run events and manifests.
     Orchestrator,
+    /// The AI layers L1–L4 (needs `[ai] enabled` and an endpoint; reads the ledger over `[serve] ledger_url`).
+    AiDispatch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTarget {
+    /// AI layers: dispatch overhead per job against a loopback fake model, observation -> decision p99 AI
+    /// on vs off, and real-model L1 latency when NL_BENCH_AI_REAL_URL names a served model.
+    Ai,
     /// Events/s into SQLite through MemoryBus and through NATS, against SQLite's raw batched-insert rate.
     Ledger,
     /// Per asset enrich + risk + score + gate (providers on loopback): assets/s and p50/p99 latency.

@@ -23,6 +23,7 @@ pub fn cycle_config(loaded: &Loaded<NlConfig>) -> CycleConfig {
         enricher: c.enricher.clone(),
         risk_scorer: c.risk_scorer.clone(),
         gate: c.gate.clone(),
+        ai: c.ai.clone(),
         sources: c.sources.clone(),
         dex: c.dex.clone(),
         memory_max_messages: c.bus.memory_max_messages,

@@ -65,6 +65,7 @@ pub(crate) fn cycle_config(c: &NlConfig) -> anyhow::Result<CycleConfig> {
         enricher: c.enricher.clone(),
         risk_scorer: c.risk_scorer.clone(),
         gate: c.gate.clone(),
+        ai: c.ai.clone(),
         sources: c.sources.clone(),
         dex: c.dex.clone(),
         memory_max_messages: c.bus.memory_max_messages,

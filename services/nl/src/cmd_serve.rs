@@ -136,6 +136,7 @@ async fn serve_consumer(
         ServiceName::Enricher => Stage::Enricher,
         ServiceName::RiskScorer => Stage::RiskScorer,
         ServiceName::Gate => Stage::Gate,
+        ServiceName::AiDispatch => Stage::AiDispatch,
         ServiceName::Collector | ServiceName::Web | ServiceName::Orchestrator => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
     let token_env = cfg.serve.grpc_token_env.as_str();
@@ -164,6 +165,14 @@ async fn serve_consumer(
             api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
         }
+        Stage::AiDispatch => {
+            anyhow::ensure!(cfg.ai.active(), "nl serve ai-dispatch: AI is {}", cfg.ai.status_line());
+            let channel =
+                Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
+            extras.ai_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
+            extras.ai_out_dir = Some(cfg.storage.out_dir.clone());
+        }
         Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}
     }
     let venue_urls = cfg.sources.venue_base_urls();
@@ -173,6 +182,7 @@ async fn serve_consumer(
         gate: &cfg.gate,
         ledger: &cfg.ledger,
         recorder: &cfg.recorder,
+        ai: &cfg.ai,
         venue_urls: &venue_urls,
     };
     let svc = nl_runtime::topology::build(stage, cfgs, ctx, &extras).await?;
@@ -198,6 +208,7 @@ pub(crate) fn service_label(service: ServiceName) -> &'static str {
         ServiceName::Gate => "gate",
         ServiceName::Web => "web",
         ServiceName::Orchestrator => "orchestrator",
+        ServiceName::AiDispatch => "ai-dispatch",
     }
 }
 

@@ -33,6 +33,7 @@ pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
     println!("integrity (PRAGMA quick_check): ok");
     let stats = reader.stats().await.context("reading stats")?;
     println!("config_hash: {}", loaded.config_hash);
+    println!("ai: {}", cfg.ai.status_line());
     println!("tables:");
     for (t, n) in &stats.tables {
         println!("  {t:<20} {n}");

@@ -121,6 +121,8 @@ pub struct NlConfig {
     pub alerts: BTreeMap<String, nl_web::AlertSinkConfig>,
     /// L0 in distributed mode (`nl serve orchestrator`).
     pub orchestrator: nl_runtime::OrchestratorConfig,
+    /// The optional AI layers L1–L4 (off unless enabled with an endpoint).
+    pub ai: nl_ai_dispatch::AiConfig,
 }
 
 impl NlConfig {
@@ -178,6 +180,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
     for (name, sink) in &loaded.config.alerts {
         sink.validate(name).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     }
+    loaded.config.ai.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     Ok(loaded)
 }
 

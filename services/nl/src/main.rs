@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_ai;
 mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
@@ -10,6 +11,7 @@ mod bench_web;
 mod cli;
 mod cmd_alerts;
 mod cmd_orchestrator;
+mod cmd_ai;
 mod cmd_cycle;
 mod cmd_db;
 mod cmd_demo;
@@ -146,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Web { addr, from } => cmd_views::web(&loaded, addr, &from).await,
         Command::Watch(args) => cmd_watch::watch(&loaded, args).await,
         Command::Preflight { .. } => Ok(ExitCode::SUCCESS),
+        Command::Ai { command } => cmd_ai::ai(&loaded, command).await,
         Command::Bench { target, events, runs } => bench::run(&loaded, target, events, runs).await,
     }
 }

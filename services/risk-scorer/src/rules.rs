@@ -348,6 +348,37 @@ pub fn evaluate(asset: &AssetId, snapshot: Option<&Snapshot>, reports: &[Provide
     RiskEvaluation { asset_id: asset.clone(), rule_set_version: rules.version.clone(), evaluated_at: now, checks, severity, disagreements }
 }
 
+/// Severity of a `metadata_injection` hit (a hard fail under the default lists).
+const SEV_METADATA_INJECTION: u8 = 90;
+
+/// The deterministic `metadata_injection` check: the token's own text (symbol, name, description) read
+/// as instructions to an automated reader (`nl_domain::injection`, pattern list
+/// [`nl_domain::injection::PATTERNS_VERSION`]). Only a hit adds a check (`fail`), so evaluations of
+/// tokens with ordinary names are unchanged. The rule, never a model, may move the gate.
+#[must_use]
+pub fn metadata_injection_check(texts: &[&str], rules: &RiskRules, now: Ts) -> Option<RiskCheck> {
+    let (field, phrase) = texts.iter().find_map(|t| nl_domain::injection::scan(t).map(|p| (*t, p)))?;
+    let severity = if rules.hard_fail.contains(&CheckCode::MetadataInjection) { 100 } else { SEV_METADATA_INJECTION };
+    Some(RiskCheck {
+        code: CheckCode::MetadataInjection,
+        verdict: Verdict::Fail,
+        provider: format!("rule:{}", nl_domain::injection::PATTERNS_VERSION),
+        observed_at: now,
+        expires_at: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        severity,
+        value: Some(Value::String(phrase.to_owned())),
+        detail: Some(format!("token metadata reads as an instruction ({} characters scanned)", field.chars().count())),
+    })
+}
+
+/// Adds the [`metadata_injection_check`] of `texts` to `eval` when it fires.
+pub fn apply_metadata_injection(eval: &mut RiskEvaluation, texts: &[&str], rules: &RiskRules) {
+    if let Some(c) = metadata_injection_check(texts, rules, eval.evaluated_at) {
+        eval.severity = eval.severity.max(c.severity);
+        eval.checks.push(c);
+    }
+}
+
 fn disagreement_check(inputs: &Inputs<'_>, codes: &[CheckCode]) -> RiskCheck {
     let observed_at = inputs.fresh.iter().map(|(r, _)| r.observed_at).min().unwrap_or(inputs.now);
     let expires_at = inputs.fresh.iter().map(|(_, e)| *e).min().unwrap_or(inputs.now);

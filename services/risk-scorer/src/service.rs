@@ -382,6 +382,8 @@ impl RiskScorerCore {
         let mut evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
         // A merged view (one snapshot per source in `meta.merge`) whose sources' prices disagree is a fact.
         crate::sources::add_source_check(&mut evaluation, &crate::sources::members_of(&env.meta), &self.cfg.rules);
+        let texts: Vec<&str> = env.symbol.iter().map(String::as_str).chain(["name", "token_name", "description"].iter().filter_map(|k| env.meta.get(*k).and_then(Value::as_str))).collect();
+        crate::rules::apply_metadata_injection(&mut evaluation, &texts, &self.cfg.rules);
         let record = score(&evaluation, Some(&snapshot), source_count, &self.cfg.score);
         let asset_str = asset.to_string();
         let (run_id, config_hash) = (&self.run.run_id, &self.run.config_hash);

@@ -39,6 +39,8 @@ pub struct CycleConfig {
     pub enricher: EnricherConfig,
     pub risk_scorer: RiskScorerConfig,
     pub gate: GateServiceConfig,
+    /// `[ai]`: the AI stage joins the pipeline when it is active.
+    pub ai: nl_ai_dispatch::AiConfig,
     pub sources: SourcesConfig,
     pub dex: DexSourcesConfig,
     pub memory_max_messages: usize,
@@ -58,6 +60,7 @@ impl CycleConfig {
             gate: &self.gate,
             ledger: &self.ledger,
             recorder: &self.recorder,
+            ai: &self.ai,
             venue_urls,
         }
     }
@@ -214,7 +217,8 @@ pub(crate) async fn start_services(
 ) -> anyhow::Result<Pipeline> {
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
-    Topology::pipeline().start(cfgs, bus, run, &Extras { store: Some(store.clone()), recorded: None, rounds: Some(rounds) }).await
+    let extras = Extras { store: Some(store.clone()), rounds: Some(rounds), ai_out_dir: Some(cfg.storage.out_dir.clone()), ..Extras::default() };
+    Topology::pipeline_with(&cfg.ai).start(cfgs, bus, run, &extras).await
 }
 
 /// What a run's manifest says beyond the config and what the ledger tells.

@@ -341,8 +341,14 @@ async fn start_pipeline(
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
     let recorded = Recorded { pairs: answers.pairs, providers: answers.providers, tickers: answers.tickers };
     // One round per replayed run, as `nl run-cycle` had: closed by the drain at the run's end.
-    let extras = Extras { store: Some(store.clone()), recorded: Some(recorded), rounds: Some(nl_enricher::RoundControl::explicit()) };
-    let pipeline = Topology::pipeline().start(cfgs, &bus, run, &extras).await?;
+    let extras = Extras {
+        store: Some(store.clone()),
+        recorded: Some(recorded),
+        rounds: Some(nl_enricher::RoundControl::explicit()),
+        ai_out_dir: Some(cfg.storage.out_dir.clone()),
+        ai_reader: None,
+    };
+    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?;
     Ok((pipeline, bus, mem))
 }
 

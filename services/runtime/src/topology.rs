@@ -11,8 +11,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use nl_adapters::dex::dexscreener::PairFetcher;
 use nl_adapters::kit::RecordedResponses;
+use nl_ai_dispatch::AiConfig;
 use nl_bus::{Bus, Service, ServiceCtx};
-use nl_domain::RunIdentity;
+use nl_domain::{LedgerReader, RunIdentity};
 use nl_enricher::{EnricherConfig, RoundControl};
 use nl_gate::GateServiceConfig;
 use nl_ledger::{LedgerConfig, LedgerStore};
@@ -29,6 +30,8 @@ pub enum Stage {
     Gate,
     Ledger,
     Recorder,
+    /// The optional AI layers (L1–L4): advisory, never an input of the gate.
+    AiDispatch,
 }
 
 impl Stage {
@@ -44,6 +47,7 @@ impl Stage {
             Stage::Gate => "gate",
             Stage::Ledger => "ledger",
             Stage::Recorder => "recorder",
+            Stage::AiDispatch => "ai-dispatch",
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct ServiceConfigs<'a> {
     pub gate: &'a GateServiceConfig,
     pub ledger: &'a LedgerConfig,
     pub recorder: &'a RecorderConfig,
+    /// `[ai]`; the AI stage only runs when it is active.
+    pub ai: &'a AiConfig,
     /// Venue → REST base URL of its instrument-list source (where the enricher looks tickers up).
     pub venue_urls: &'a BTreeMap<String, String>,
 }
@@ -80,6 +86,9 @@ pub struct Extras {
     /// [`Topology::start`] is a timed control (the `round_ms` timer runs too); `nl run-cycle`, `nl demo` and
     /// `nl rederive` pass [`RoundControl::explicit`], so a run's round is exactly its observations.
     pub rounds: Option<RoundControl>,
+    /// The AI stage's artifact root (`<out_dir>`), and its ledger reader when `store` is not in process.
+    pub ai_out_dir: Option<std::path::PathBuf>,
+    pub ai_reader: Option<Arc<dyn LedgerReader>>,
 }
 
 /// The services to start, in pipeline order.
@@ -93,6 +102,17 @@ impl Topology {
     #[must_use]
     pub fn pipeline() -> Self {
         Self { stages: Stage::PIPELINE.to_vec() }
+    }
+
+    /// The pipeline plus the AI stage when `ai` is active (`[ai] enabled` with an endpoint).
+    #[must_use]
+    pub fn pipeline_with(ai: &AiConfig) -> Self {
+        let mut t = Self::pipeline();
+        if ai.active() {
+            // After the ledger: it consumes what the ledger emits after commit (`asset.discovered`).
+            t.stages.insert(4, Stage::AiDispatch);
+        }
+        t
     }
 
     /// Some stages, in the order given (a bench of part of the pipeline).
@@ -149,5 +169,18 @@ pub async fn build(stage: Stage, cfgs: ServiceConfigs<'_>, ctx: ServiceCtx, extr
             None => Box::new(nl_ledger::build(cfgs.ledger.clone(), ctx).await.with_context(what)?),
         },
         Stage::Recorder => Box::new(nl_recorder::build(cfgs.recorder.clone(), ctx).await.with_context(what)?),
+        Stage::AiDispatch => {
+            let reader = match &extras.store {
+                Some(store) => Some(Arc::new(store.reader().clone()) as Arc<dyn LedgerReader>),
+                None => extras.ai_reader.clone(),
+            };
+            let ai = nl_ai_dispatch::AiCtx {
+                out_dir: extras.ai_out_dir.clone().unwrap_or_else(|| std::path::PathBuf::from(".")),
+                reader,
+                // A re-derivation replays stored artifacts and never calls a model.
+                cache_only: extras.recorded.is_some(),
+            };
+            Box::new(nl_ai_dispatch::build(cfgs.ai.clone(), ctx, ai).await.with_context(what)?)
+        }
     })
 }

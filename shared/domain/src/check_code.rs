@@ -23,13 +23,14 @@ wire_enum! {
         CreatorHoneypotHistory => "creator_honeypot_history",
         ProviderDisagreement => "provider_disagreement",
         SourceDisagreement => "source_disagreement",
+        MetadataInjection => "metadata_injection",
     }
 }
 
 impl CheckCode {
     /// The checks that fail an asset outright by default (risk rules' `hard_fail` and the gate's).
     pub const DEFAULT_HARD_FAIL: &'static [CheckCode] =
-        &[Self::Honeypot, Self::BuyTaxHigh, Self::SellTaxHigh, Self::Mintable, Self::LpUnlocked, Self::MintAuthority, Self::FreezeAuthority];
+        &[Self::Honeypot, Self::BuyTaxHigh, Self::SellTaxHigh, Self::Mintable, Self::LpUnlocked, Self::MintAuthority, Self::FreezeAuthority, Self::MetadataInjection];
 }
 
 impl PartialEq<&str> for CheckCode {

@@ -23,6 +23,7 @@ wire_enum! {
     AiL2Completed => "ai.l2.completed",
     AiL3Completed => "ai.l3.completed",
     AiL4Completed => "ai.l4.completed",
+        AiFailed => "ai.failed",
         RunStarted => "run.started",
         RunCompleted => "run.completed",
         ExperimentTagged => "experiment.tagged",

@@ -181,6 +181,25 @@ pub struct RunMeta {
 pub struct AiMeta {
     pub model: Option<String>,
     pub artifact_path: Option<String>,
+    /// `l1` … `l4`.
+    pub layer: Option<String>,
+    /// `completed` or `abstained`.
+    pub status: Option<String>,
+    /// `l1/v1`: the prompt file, and the hash of prompt and schema as loaded.
+    pub prompt_id: Option<String>,
+    pub prompt_sha256: Option<String>,
+    /// `l1.v1`: the output schema.
+    pub schema_version: Option<String>,
+    /// SHA-256 of the canonical evidence pack.
+    pub input_sha256: Option<String>,
+    /// SHA-256 of the artifact file (`<out_dir>/ai/<layer>/<sha256>.json`).
+    pub artifact_sha256: Option<String>,
+    pub tokens_in: Option<u64>,
+    pub tokens_out: Option<u64>,
+    pub latency_ms: Option<u64>,
+    pub trigger_event_id: Option<String>,
+    /// The validated output (L1: tags, summary, red flags, open questions, confidence).
+    pub output: Option<serde_json::Value>,
 }
 
 /// The body of an event, by type.
@@ -229,7 +248,7 @@ impl Body {
             T::CandidatePromoted | T::CandidateRejected => Self::Decision(typed(env, "GateDecision")?),
             T::RunStarted | T::RunCompleted => Self::Run(object_or_null(env, "run meta")?),
             T::AiL1Completed | T::AiL2Completed | T::AiL3Completed | T::AiL4Completed => Self::Ai(object_or_null(env, "AI meta")?),
-            T::ExperimentTagged | T::Manual => Self::Other(env.meta.clone()),
+            T::ExperimentTagged | T::Manual | T::AiFailed => Self::Other(env.meta.clone()),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod error;
 pub mod event_type;
 pub mod events;
+pub mod injection;
 pub mod observation;
 pub mod read;
 pub mod records;

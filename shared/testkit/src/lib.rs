@@ -12,6 +12,7 @@ pub mod cex_venue;
 pub mod contract;
 mod envelopes;
 pub mod evm_node;
+pub mod fake_llm;
 pub mod golden;
 pub mod provider_mock;
 pub mod ws_venue;

@@ -1,0 +1,87 @@
+//! End-to-end: the AI layers inside `nl run-cycle` (real `nl` binary, loopback simulator venues, a loopback
+//! fake OpenAI-compatible server that checks every request and counts calls).
+//!
+//! * two cycles with `[ai] enabled`: L1 on discoveries and promotions, L2–L4 on `run.completed`, each with
+//!   its event, its `ai_outputs` row (provenance columns of migration 0009) and its content-addressed
+//!   artifact; AI tags on assets;
+//! * `nl rederive` with AI on replays from the artifacts with zero calls;
+//! * L5 isolation: the decisions re-derived with AI off equal the AI-on run's (`nl diff-runs` finds 0).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+
+use nl_simulator::Simulator;
+use nl_testkit::fake_llm::FakeLlm;
+use support::nl_output as nl;
+use support::{KEEP, field, sim_env, stderr, stdout};
+
+async fn rows(db: &Path, sql: &str) -> Vec<(String, String, Option<String>, Option<String>)> {
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
+    let out = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(reader.pool()).await.unwrap();
+    reader.pool().close().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_annotates_a_run_replays_without_calls_and_changes_no_decision() {
+    let sim = Simulator::start().await.unwrap();
+    let fake = FakeLlm::start("fake-model", "json_schema").await;
+    let mut env = sim_env(&sim.base_url(), &KEEP);
+    env.extend([
+        ("NL_AI__ENABLED".to_string(), "true".to_string()),
+        ("NL_AI__BASE_URL".into(), fake.base_url()),
+        ("NL_AI__MODEL".into(), "fake-model".into()),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let db = out.join("new_listings.sqlite");
+    for _ in 0..2 {
+        let o = nl(out, &env, &["run-cycle"]).await;
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+        sim.advance();
+    }
+    assert!(fake.calls() > 0);
+    assert!(fake.violations().is_empty(), "every request was well-formed and datamarked: {:?}", fake.violations());
+
+    let ai = rows(&db, "SELECT layer, status, artifact_sha256, trigger_event_id FROM ai_outputs").await;
+    for layer in ["l1", "l2", "l3", "l4"] {
+        let of: Vec<_> = ai.iter().filter(|r| r.0 == layer).collect();
+        assert!(!of.is_empty(), "{layer} wrote rows: {ai:?}");
+        for (_, status, sha, trigger) in of {
+            assert!(status == "completed" || status == "abstained", "{status}");
+            let sha = sha.as_deref().expect("artifact_sha256");
+            assert!(trigger.is_some());
+            let bytes = std::fs::read(out.join("ai").join(layer).join(format!("{sha}.json"))).unwrap();
+            assert_eq!(nl_ai_dispatch::canonical::sha256_hex(&bytes), sha, "the artifact is content-addressed");
+        }
+    }
+    assert!(ai.iter().any(|r| r.0 == "l1" && r.1 == "completed"), "{ai:?}");
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    for t in ["ai.l1.completed", "ai.l2.completed", "ai.l3.completed", "ai.l4.completed"] {
+        assert!(events.contains(&format!("\"type\":\"{t}\"")), "{t} in events.jsonl");
+    }
+    let tagged = rows(&db, "SELECT asset_id, tags_json, NULL, NULL FROM assets WHERE tags_json LIKE '%\"ai:%'").await;
+    assert!(!tagged.is_empty(), "L1 tags merged into assets.tags_json as ai:<tag>");
+
+    // Re-derivation with AI on: stored artifacts only, no call.
+    let calls = fake.calls();
+    let o = nl(out, &env, &["rederive", "--from-raw"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(fake.calls(), calls, "rederive made no model call");
+    let with_ai = field(&stdout(&o), "run ").to_string();
+    let o = nl(out, &env, &["diff-runs", "all", &with_ai]).await;
+    assert!(stdout(&o).contains("decisions that differ: 0"), "{}", stdout(&o));
+
+    // L5 isolation: AI off gives the same decisions as the AI-on run.
+    let mut off = env.clone();
+    off.retain(|(k, _)| !k.starts_with("NL_AI__"));
+    let o = nl(out, &off, &["rederive", "--from-raw"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let without_ai = field(&stdout(&o), "run ").to_string();
+    let o = nl(out, &off, &["diff-runs", "all", &without_ai]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("decisions that differ: 0"), "{}", stdout(&o));
+    assert_eq!(fake.calls(), calls);
+}
