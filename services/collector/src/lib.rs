@@ -14,7 +14,7 @@ pub mod known;
 pub mod runtime;
 pub mod state;
 
-pub use cycle::CyclePolicy;
+pub use cycle::{CyclePolicy, CycleReports};
 pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, delisting_messages, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 

@@ -213,12 +213,16 @@ async fn drain_and_complete(state: &mut Run<'_>, pipeline: &mut crate::Pipeline,
     if let Err(e) = pipeline.drain(timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await {
         return vec![format!("{e:#}")];
     }
-    let summary = match state.summary("completed").await {
+    // Dead letters make the run failed, and their count in run.completed outlives the in-memory bus.
+    let dead_letters = state.bus.dead_letter_count().await.unwrap_or_default();
+    let status = if dead_letters > 0 { "failed" } else { "completed" };
+    let mut summary = match state.summary(status).await {
         Ok(s) => s,
         Err(e) => return vec![format!("{e:#}")],
     };
+    summary["dead_letters"] = serde_json::json!(dead_letters);
     if let Err(e) =
-        publish_run_event(&state.bus, EventType::RunCompleted, &state.run, serde_json::json!({"dry_run": false, "status": "completed", "summary": summary}))
+        publish_run_event(&state.bus, EventType::RunCompleted, &state.run, serde_json::json!({"dry_run": false, "status": status, "summary": summary}))
             .await
     {
         return vec![format!("publishing run.completed: {e:#}")];
@@ -256,7 +260,8 @@ impl Run<'_> {
 
     /// The run's manifest as of now.
     async fn manifest(&self, status: &str, errors: Vec<String>) -> anyhow::Result<RunManifest> {
-        let summary = self.summary(status).await?;
+        let mut summary = self.summary(status).await?;
+        summary["dead_letters"] = serde_json::json!(self.bus.dead_letter_count().await.unwrap_or_default());
         let c = &self.cfg.cycle;
         let record = RunRecord {
             run: &self.run,
