@@ -4,6 +4,8 @@
 //!   finishes, stops retrying and says "no network"; with one venue answering there is no such verdict;
 //! * raw bytes stay raw: an instrument list that is not UTF-8 is stored byte-exact (base64, flagged) with
 //!   its parse error, nothing is discovered from it;
+//! * a 418 ban with `Retry-After: 3600` on `okx_announcements` fails both OKX sources (one shared budget) at
+//!   once, by name, with the ban's expiry; the ban is remembered, so the next cycle sends the venue nothing;
 //! * disk full: `nl run-cycle` under a file-size limit (`ulimit -f`, SIGXFSZ ignored, so writes past it
 //!   fail with EFBIG as on a full disk) that events.jsonl reaches: the recorder dead-letters, the run is
 //!   `failed` (exit 1, manifest, `runs` row) and `nl status` counts the dead letters afterwards;
@@ -11,18 +13,24 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::nl_output as nl;
 use support::{KEEP, stderr, stdout};
 
 /// A loopback venue answering every request with `status` and exactly `body` (any bytes).
-async fn serve_bytes(status: u16, headers: &'static str, body: Vec<u8>) -> String {
+/// Returns its URL and the number of requests it got.
+async fn serve_bytes(status: u16, headers: &'static str, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
             let body = body.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
@@ -34,7 +42,7 @@ async fn serve_bytes(status: u16, headers: &'static str, body: Vec<u8>) -> Strin
             });
         }
     });
-    url
+    (url, hits)
 }
 
 /// A loopback URL nothing listens on (bound, then released).
@@ -87,7 +95,7 @@ async fn a_list_that_is_not_utf8_is_stored_byte_exact_with_its_error() {
     use base64::Engine as _;
     // OKX's instrument list with a Latin-1 byte in a symbol and a stray continuation byte.
     let body = b"{\"code\":\"0\",\"data\":[{\"instId\":\"CAF\xe9-USDT\",\"baseCcy\":\"CAF\xe9\",\"quoteCcy\":\"USDT\",\"state\":\"live\"}],\"msg\":\"\x80\"}".to_vec();
-    let url = serve_bytes(200, "content-type: application/json\r\n", body.clone()).await;
+    let (url, _) = serve_bytes(200, "content-type: application/json\r\n", body.clone()).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut env = support::sim_env(&refused_url(), &["okx_spot"]);
     env.extend([("NL_SOURCES__OKX_SPOT__BASE_URL".to_string(), url), ("NL_DEX__GECKOTERMINAL__ENABLED".into(), "false".into()), ("NL_DEX__DEXSCREENER__ENABLED".into(), "false".into())]);
@@ -158,4 +166,31 @@ async fn disk_full_fails_the_run_and_nl_status_counts_the_dead_letters() {
     assert!(so.contains(&format!("last run: {run} (failed)")), "{so}");
     let counted: u64 = support::field(&so, "dead letters (recorded by runs): ").parse().unwrap();
     assert!(counted >= 1 && counted <= dead, "status {counted}, manifest {dead}:\n{so}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_fails_the_cycle_fast_by_name_and_the_next_cycle_respects_it() {
+    let sim = nl_simulator::Simulator::start().await.unwrap();
+    let (banned, hits) = serve_bytes(418, "retry-after: 3600\r\n", b"{\"code\":\"50011\",\"msg\":\"banned\"}".to_vec()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = support::sim_env(&sim.base_url(), &["okx_spot", "okx_announcements"]);
+    env.push(("NL_SOURCES__OKX_ANNOUNCEMENTS__BASE_URL".into(), banned));
+    env.push(("NL_RUN__MAX_IN_CYCLE_WAIT_SECS".into(), "5".into()));
+    let started = Instant::now();
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(started.elapsed() < Duration::from_secs(5 + 10), "a 418 must not stall the cycle: {:?}", started.elapsed());
+    let failed = |out: &str, name: &str| out.lines().find(|l| l.trim_start().starts_with(&format!("FAILED {name}:"))).unwrap_or_default().to_string();
+    assert!(failed(&out, "okx_announcements").contains("until 20"), "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one request, no retry storm");
+
+    // The next cycle pauses the OKX budget again before any request: the banned venue hears nothing.
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    for name in ["okx_announcements", "okx_spot"] {
+        assert!(failed(&out, name).contains("rate budget paused until 20"), "{name}: {out}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the remembered ban kept the cycle off the venue");
 }

@@ -124,7 +124,8 @@ pub(crate) async fn poll_with_retries(
             }
             Some(wait) if wait > policy.max_wait => {
                 let mut r = report;
-                r.errors.push(format!(
+                // First, so the cycle's summary line shows the expiry.
+                r.errors.insert(0, format!(
                     "{name}: rate limited until {} ({}s), longer than max_in_cycle_wait_secs = {}; not waiting in this cycle",
                     expiry(wait),
                     wait.as_secs(),

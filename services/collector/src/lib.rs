@@ -9,6 +9,7 @@
 //! * [`cycle`]: in-cycle retries of `nl run-cycle`.
 #![forbid(unsafe_code)]
 
+pub mod ban;
 pub mod cycle;
 pub mod known;
 pub mod runtime;

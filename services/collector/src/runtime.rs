@@ -119,6 +119,11 @@ impl Collector {
     /// sources not finished yet report a "no network" error (see [`crate::cycle::CycleReports`]).
     pub async fn poll_all_within(&self, now: Ts, policy: crate::cycle::CyclePolicy, mut on_done: impl FnMut(&PollReport)) -> crate::cycle::CycleReports {
         use futures::StreamExt;
+        // Remembered bans first, all of them: a source sharing a banned budget must not slip a request
+        // through before another source's restore pauses it.
+        for s in &self.sources {
+            crate::ban::restore(s.as_ref(), &self.ctx).await;
+        }
         let reach = nl_adapters::kit::Reachability::new(self.sources.len());
         let mut pending: futures::stream::FuturesUnordered<_> = self
             .sources
@@ -127,7 +132,12 @@ impl Collector {
             .map(|(i, s)| {
                 let poll = crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now, policy);
                 let reach = reach.clone();
-                async move { (i, reach.scope(i, poll).await) }
+                let (source, ctx) = (s.as_ref(), &self.ctx);
+                async move {
+                    let report = reach.scope(i, poll).await;
+                    crate::ban::remember(source, ctx, &mut None).await;
+                    (i, report)
+                }
             })
             .collect();
         let mut done: Vec<Option<PollReport>> = vec![None; self.sources.len()];
@@ -221,6 +231,8 @@ async fn run_source(
     let mut lease: Option<Lease> = None;
     let mut next_poll = Instant::now();
     let mut wake = Instant::now();
+    let mut ban_saved = None;
+    crate::ban::restore(source.as_ref(), &ctx).await;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -244,6 +256,7 @@ async fn run_source(
                 Ok(outcome) => commit(&name, outcome, &ctx, &counters, Some(&known), now).await,
                 Err(report) => report,
             };
+            crate::ban::remember(source.as_ref(), &ctx, &mut ban_saved).await;
             next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default().min(nl_adapters::kit::headers::MAX_VENUE_DELAY));
         }
         // With a lease, wake at least every renew period to keep it alive between polls.

@@ -132,6 +132,16 @@ impl SqliteReader {
         sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
     }
 
+    /// The ids of the stored events events.jsonl mirrors: all but `raw.captured`, whose payloads live in
+    /// `raw_events` (crash reconciliation against events.jsonl).
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn mirrored_event_ids(&self) -> Result<std::collections::BTreeSet<String>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE type != 'raw.captured'").fetch_all(&self.pool).await?;
+        Ok(ids.into_iter().collect())
+    }
+
     /// `PRAGMA quick_check`: the problems found, empty when the file is sound.
     ///
     /// # Errors

@@ -106,6 +106,10 @@ pub async fn run_continuous(
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
+    let (applied, appended) = crate::recovery::reconcile_after_crash(&store, &c.recorder.path).await?;
+    if applied + appended > 0 {
+        progress(&format!("after a crash: {applied} events only in events.jsonl applied to the DB, {appended} only in the DB appended to events.jsonl"));
+    }
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());

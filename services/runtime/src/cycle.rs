@@ -128,6 +128,12 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
         crate::recovery::refuse_fresh_db_beside_events(&ledger_cfg.db_path, &events_path).await?;
     }
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
+    if !opts.dry_run {
+        let (applied, appended) = crate::recovery::reconcile_after_crash(&store, &events_path).await?;
+        if applied + appended > 0 {
+            progress(&format!("after a crash: {applied} events only in events.jsonl applied to the DB, {appended} only in the DB appended to events.jsonl"));
+        }
+    }
     let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
