@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; CI's .ci/run calls exactly this).
-# Installs what the tests need when it is missing (nats-server, python3, chromium and chromium-driver from
+# Installs what the tests need when it is missing (nats-server, python3, chromium, chromium-driver and time from
 # Debian's packages), checks
 # that no service crate depends on another (scripts/check-deps.py), then runs every
 # test in the workspace. Tests start their own nats-server on a free loopback port with a temporary store.
@@ -13,6 +13,7 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The dashboard's browser test (tests/web_browser.rs) drives headless Chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+[ -x /usr/bin/time ] || need_apt+=(time)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -54,6 +54,24 @@ impl CyclePolicy {
     }
 }
 
+/// How long into a cycle "every source failed to resolve or connect" means "no network" (the first
+/// attempts of every source, an unroutable address's connect timeout included). After that, sources
+/// retry as usual.
+pub const NO_NETWORK_WINDOW: Duration = Duration::from_secs(30);
+
+/// The reports of a cycle's polls, in source order.
+#[derive(Debug, Clone, Default)]
+pub struct CycleReports {
+    pub reports: Vec<PollReport>,
+    /// Set when polling stopped because no source could resolve or connect: the first such error.
+    pub no_network: Option<String>,
+}
+
+/// The error of a source a "no network" verdict stopped.
+pub(crate) fn no_network_error(source: &str, first_error: &str) -> String {
+    format!("{source}: no network: every source failed to resolve or connect and none answered ({}); not retrying", nl_adapters::kit::quote::quote(first_error))
+}
+
 /// What the last attempt calls for.
 enum Next {
     Done,
@@ -106,7 +124,8 @@ pub(crate) async fn poll_with_retries(
             }
             Some(wait) if wait > policy.max_wait => {
                 let mut r = report;
-                r.errors.push(format!(
+                // First, so the cycle's summary line shows the expiry.
+                r.errors.insert(0, format!(
                     "{name}: rate limited until {} ({}s), longer than max_in_cycle_wait_secs = {}; not waiting in this cycle",
                     expiry(wait),
                     wait.as_secs(),

@@ -145,7 +145,7 @@ async fn a_long_retry_after_fails_now_with_its_expiry() {
     let (r, took) = run(&s).await;
     assert_eq!(s.polls.load(Ordering::SeqCst), 1);
     assert!(took < Duration::from_secs(1), "{took:?}");
-    let msg = r.errors.last().unwrap();
+    let msg = r.errors.first().unwrap();
     assert!(msg.starts_with("scripted: rate limited until ") && msg.contains("(600s)") && msg.contains("max_in_cycle_wait_secs = 10"), "{msg}");
 }
 

@@ -9,12 +9,13 @@
 //! * [`cycle`]: in-cycle retries of `nl run-cycle`.
 #![forbid(unsafe_code)]
 
+pub mod ban;
 pub mod cycle;
 pub mod known;
 pub mod runtime;
 pub mod state;
 
-pub use cycle::CyclePolicy;
+pub use cycle::{CyclePolicy, CycleReports};
 pub use runtime::{Collector, CollectorCtx, PollReport, RunIdentity, SourceCounters, delisting_messages, poll_once};
 pub use state::{MemoryStateStore, StateError, StateStore};
 

@@ -113,9 +113,74 @@ impl Collector {
 
     /// Polls every source once, concurrently, retrying within the cycle as `policy` allows (one cycle of
     /// `nl run-cycle`; see [`crate::cycle`]).
-    pub async fn poll_all_within(&self, now: Ts, policy: crate::cycle::CyclePolicy) -> Vec<PollReport> {
-        let futs = self.sources.iter().map(|s| crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now, policy));
-        futures::future::join_all(futs).await
+    ///
+    /// `on_done` sees each source's report as that source finishes. When every source failed to resolve
+    /// or connect and none got any answer within [`crate::cycle::NO_NETWORK_WINDOW`], polling stops: the
+    /// sources not finished yet report a "no network" error (see [`crate::cycle::CycleReports`]).
+    pub async fn poll_all_within(&self, now: Ts, policy: crate::cycle::CyclePolicy, mut on_done: impl FnMut(&PollReport)) -> crate::cycle::CycleReports {
+        use futures::StreamExt;
+        // Remembered bans first, all of them: a source sharing a banned budget must not slip a request
+        // through before another source's restore pauses it.
+        for s in &self.sources {
+            crate::ban::restore(s.as_ref(), &self.ctx).await;
+        }
+        let reach = nl_adapters::kit::Reachability::new(self.sources.len());
+        let mut pending: futures::stream::FuturesUnordered<_> = self
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let poll = crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now, policy);
+                let reach = reach.clone();
+                let (source, ctx) = (s.as_ref(), &self.ctx);
+                async move {
+                    let report = reach.scope(i, poll).await;
+                    crate::ban::remember(source, ctx, &mut None).await;
+                    (i, report)
+                }
+            })
+            .collect();
+        let mut done: Vec<Option<PollReport>> = vec![None; self.sources.len()];
+        let offline = reach.all_unreachable();
+        let window = tokio::time::sleep(crate::cycle::NO_NETWORK_WINDOW);
+        tokio::pin!(offline, window);
+        let mut window_open = true;
+        let mut no_network = None;
+        loop {
+            tokio::select! {
+                next = pending.next() => match next {
+                    Some((i, report)) => {
+                        on_done(&report);
+                        done[i] = Some(report);
+                    }
+                    None => break,
+                },
+                error = &mut offline, if window_open && no_network.is_none() => {
+                    no_network = Some(error);
+                    break;
+                }
+                () = &mut window, if window_open => window_open = false,
+            }
+        }
+        drop(pending);
+        if no_network.is_none() {
+            // Every source gave up before the verdict was noticed: still no network.
+            no_network = reach.verdict();
+        }
+        let reports = self
+            .sources
+            .iter()
+            .zip(done)
+            .map(|(s, r)| {
+                r.unwrap_or_else(|| {
+                    let error = crate::cycle::no_network_error(s.name(), no_network.as_deref().unwrap_or_default());
+                    let report = PollReport { source: s.name().to_string(), errors: vec![error], ..PollReport::default() };
+                    on_done(&report);
+                    report
+                })
+            })
+            .collect();
+        crate::cycle::CycleReports { reports, no_network }
     }
 
     /// Runs until `shutdown` resolves: one task per source, each on its own interval. A source whose task
@@ -166,6 +231,8 @@ async fn run_source(
     let mut lease: Option<Lease> = None;
     let mut next_poll = Instant::now();
     let mut wake = Instant::now();
+    let mut ban_saved = None;
+    crate::ban::restore(source.as_ref(), &ctx).await;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -189,6 +256,7 @@ async fn run_source(
                 Ok(outcome) => commit(&name, outcome, &ctx, &counters, Some(&known), now).await,
                 Err(report) => report,
             };
+            crate::ban::remember(source.as_ref(), &ctx, &mut ban_saved).await;
             next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default().min(nl_adapters::kit::headers::MAX_VENUE_DELAY));
         }
         // With a lease, wake at least every renew period to keep it alive between polls.

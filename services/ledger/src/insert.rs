@@ -74,9 +74,9 @@ where
 pub(crate) async fn raw_events(conn: &mut SqliteConnection, rows: &[&RawRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, run_id, inserted_at, venue_type) ",
+        "INSERT INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, run_id, inserted_at, venue_type, payload_encoding) ",
         " ON CONFLICT(raw_id) DO NOTHING",
-        11,
+        12,
         rows,
         |mut b, r| {
             b.push_bind(r.raw_id.as_str())
@@ -89,7 +89,8 @@ pub(crate) async fn raw_events(conn: &mut SqliteConnection, rows: &[&RawRow]) ->
                 .push_bind(r.parse_error.as_deref())
                 .push_bind(r.run_id.as_str())
                 .push_bind(r.inserted_at.as_str())
-                .push_bind(r.venue_type.as_deref());
+                .push_bind(r.venue_type.as_deref())
+                .push_bind(r.payload_encoding.as_deref());
         },
     )
     .await

@@ -132,6 +132,16 @@ impl SqliteReader {
         sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
     }
 
+    /// The ids of the stored events events.jsonl mirrors: all but `raw.captured`, whose payloads live in
+    /// `raw_events` (crash reconciliation against events.jsonl).
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn mirrored_event_ids(&self) -> Result<std::collections::BTreeSet<String>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE type != 'raw.captured'").fetch_all(&self.pool).await?;
+        Ok(ids.into_iter().collect())
+    }
+
     /// `PRAGMA quick_check`: the problems found, empty when the file is sound.
     ///
     /// # Errors
@@ -152,12 +162,18 @@ impl SqliteReader {
         let events_by_type: Vec<(String, i64)> =
             sqlx::query_as("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type").fetch_all(&self.pool).await?;
         let outbox_pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?;
-        let last_run_id: Option<String> =
-            sqlx::query_scalar("SELECT run_id FROM runs ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT 1")
+        let last_run: Option<(String, String)> =
+            sqlx::query_as("SELECT run_id, status FROM runs ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT 1")
                 .fetch_optional(&self.pool)
                 .await?;
         let undecided = i64::try_from(self.undecided().await?.len()).unwrap_or(i64::MAX);
-        Ok(Stats { tables, events_by_type, outbox_pending, last_run_id, undecided })
+        let (last_run_id, last_run_status) = last_run.map_or((None, None), |(id, status)| (Some(id), Some(status)));
+        let dead_letters_recorded: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(CAST(json_extract(manifest_json, '$.summary.dead_letters') AS INTEGER)), 0) FROM runs WHERE json_valid(manifest_json)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Stats { tables, events_by_type, outbox_pending, last_run_id, last_run_status, dead_letters_recorded, undecided })
     }
 
     /// The published envelopes of the stored events among `ids`, in the order of `ids` (ids not stored are

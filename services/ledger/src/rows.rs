@@ -132,6 +132,8 @@ pub struct RawRow {
     /// `CEX` or `DEX`, from the kind of the source that fetched it; `None` for non-venue sources (risk
     /// providers) and sources the ledger was not told about.
     pub venue_type: Option<String>,
+    /// `base64` when `payload_json` holds the base64 of a body that was not valid UTF-8 (migration 0011).
+    pub payload_encoding: Option<String>,
 }
 
 /// The latest row of each per-asset history.
@@ -158,6 +160,11 @@ pub struct Stats {
     /// Assets without a gate decision.
     #[serde(default)]
     pub undecided: i64,
+    /// That run's status (`running`, `completed`, `failed`, `interrupted`, `aborted`).
+    pub last_run_status: Option<String>,
+    /// Messages dead-lettered, as the runs recorded them at completion (`summary.dead_letters` of their
+    /// `run.completed`): embedded runs' dead letters outlive the in-memory bus here.
+    pub dead_letters_recorded: i64,
 }
 
 /// Which assets [`crate::SqliteReader::list_assets`] returns.

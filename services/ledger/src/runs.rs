@@ -180,8 +180,8 @@ impl SqliteReader {
 
 /// Copies one run's raw events from the attached `src` (a DB at the current schema).
 const RAW_COPY: &str = "INSERT OR IGNORE INTO raw_events (raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, \
-     run_id, inserted_at, venue_type) SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, parse_error, run_id, \
-     inserted_at, venue_type FROM src.raw_events WHERE run_id = ?1";
+     run_id, inserted_at, venue_type, payload_encoding) SELECT raw_id, source, endpoint, http_status, observed_at, content_hash, payload_json, \
+     parse_error, run_id, inserted_at, venue_type, payload_encoding FROM src.raw_events WHERE run_id = ?1";
 
 /// Creates (and migrates) the DB at `target` and copies the `raw_events` rows of `runs` from the DB at
 /// `source` into it, unchanged: the input of a re-derivation.

@@ -341,6 +341,7 @@ impl RawRow {
             run_id: r.run_id,
             inserted_at: inserted_at.to_string(),
             venue_type: None,
+            payload_encoding: r.payload_encoding,
         }
     }
 
@@ -359,6 +360,7 @@ impl RawRow {
             payload: self.payload_json.clone(),
             parse_error: self.parse_error.clone(),
             run_id: self.run_id.clone(),
+            payload_encoding: self.payload_encoding.clone(),
         })
     }
 
@@ -381,6 +383,9 @@ impl RawRow {
         m.insert("payload".into(), text(&self.payload_json));
         m.insert("parse_error".into(), opt(&self.parse_error));
         m.insert("run_id".into(), text(&self.run_id));
+        if let Some(enc) = &self.payload_encoding {
+            m.insert("payload_encoding".into(), text(enc));
+        }
         Ok(Value::Object(m))
     }
 }

@@ -53,6 +53,9 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
     if out.interrupted {
         println!("INTERRUPTED: polling was stopped by a signal; what was published is recorded");
     }
+    if let Some(e) = &out.no_network {
+        println!("NO NETWORK: every source failed to resolve or connect and none answered; not retrying ({})", nl_adapters::kit::quote::quote(e));
+    }
     println!("config_hash {}", m.config_hash);
     println!("sources: {} polled, {} failed", out.sources.len(), out.failed_sources().len());
     for r in out.failed_sources() {
@@ -79,9 +82,14 @@ pub async fn run_cycle(loaded: &Loaded<NlConfig>, dry_run: bool, drain_timeout_s
     if out.dead_letters > 0 {
         println!("dead letters: {}", out.dead_letters);
     }
+    if out.status == "failed" {
+        println!("FAILED: {}", m.errors.iter().filter(|e| !out.sources.iter().any(|r| r.errors.contains(e))).cloned().collect::<Vec<_>>().join("; "));
+    }
     println!("manifest {}", out.manifest_path.display());
     Ok(if out.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
+    } else if out.status == "failed" {
+        ExitCode::from(1)
     } else if out.failed_sources().is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -24,12 +24,14 @@ use crate::config::{self, NlConfig};
 pub struct Check {
     pub name: &'static str,
     pub ok: bool,
+    /// Passes, but the operator should look (printed as WARN; the exit code stays 0).
+    pub warn: bool,
     pub detail: String,
 }
 
 impl Check {
     fn new(name: &'static str, ok: bool, detail: impl Into<String>) -> Self {
-        Self { name, ok, detail: detail.into() }
+        Self { name, ok, warn: false, detail: detail.into() }
     }
 }
 
@@ -43,7 +45,7 @@ pub async fn preflight(config_path: &Path, readme: &Path) -> anyhow::Result<Exit
         checks.push(check_db_integrity(&l.config.ledger.db_path).await);
     }
     for c in &checks {
-        println!("{} {:<22} {}", if c.ok { "PASS" } else { "FAIL" }, c.name, c.detail);
+        println!("{} {:<22} {}", if !c.ok { "FAIL" } else if c.warn { "WARN" } else { "PASS" }, c.name, c.detail);
     }
     let failed = checks.iter().filter(|c| !c.ok).count();
     if failed == 0 {
@@ -67,7 +69,9 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
     let mut checks = Vec::new();
     match &loaded {
         Ok(l) => {
-            checks.push(check_config_recorded(config_path, raw.as_deref().unwrap_or_default(), &l.config_hash, &l.config.storage.out_dir));
+            let mut recorded = check_config_recorded(config_path, raw.as_deref().unwrap_or_default(), &l.config_hash, &l.config.storage.out_dir);
+            warn_on_overrides(&mut recorded, &l.overrides, &l.config_hash, &l.config.storage.out_dir);
+            checks.push(recorded);
             checks.push(check_l6_blocked(&l.config));
             checks.push(secrets);
             checks.push(check_writable("db writable", &l.config.ledger.db_path));
@@ -139,6 +143,26 @@ pub fn check_config_recorded(config_path: &Path, raw: &str, config_hash: &str, o
     } else {
         Check::new(NAME, false, format!("{} is not tracked by git and neither its sha256 {file_hash} nor config_hash {config_hash} is in {}", config_path.display(), hashes.display()))
     }
+}
+
+/// A passing "config recorded" warns when env overrides make the effective config differ from the
+/// recorded file and its `config_hash` is not listed in `config_hashes.txt`: it names the overrides.
+pub fn warn_on_overrides(check: &mut Check, overrides: &[String], config_hash: &str, out_dir: &Path) {
+    if !check.ok || overrides.is_empty() {
+        return;
+    }
+    let hashes = out_dir.join("config_hashes.txt");
+    let listed = std::fs::read_to_string(&hashes).is_ok_and(|t| t.lines().filter_map(|l| l.split_whitespace().next()).any(|h| h == config_hash));
+    if listed {
+        return;
+    }
+    check.warn = true;
+    check.detail = format!(
+        "{}; but env overrides change the effective config (config_hash {config_hash}), which is not recorded: {} (add the hash to {} to record it)",
+        check.detail,
+        overrides.join(", "),
+        hashes.display()
+    );
 }
 
 /// L6 (execution) is blocked unless explicitly enabled *and* armed.
@@ -232,6 +256,17 @@ mod tests {
     #[test]
     fn inline_secret_fails() {
         assert!(check_secrets("[nats]\ntoken_env = \"NL_NATS_TOKEN\"\n").ok);
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = Check::new("config recorded", true, "config/default.toml is tracked by git");
+        warn_on_overrides(&mut c, &["NL_SOURCES__OKX_SPOT__ENABLED".into()], "abc123", tmp.path());
+        assert!(c.ok && c.warn && c.detail.contains("NL_SOURCES__OKX_SPOT__ENABLED") && c.detail.contains("abc123"), "{}", c.detail);
+        std::fs::write(tmp.path().join("config_hashes.txt"), "abc123 effective\n").unwrap();
+        let mut c = Check::new("config recorded", true, "tracked");
+        warn_on_overrides(&mut c, &["NL_X".into()], "abc123", tmp.path());
+        assert!(!c.warn, "the effective hash is recorded");
+        let mut c = Check::new("config recorded", true, "tracked");
+        warn_on_overrides(&mut c, &[], "abc123", tmp.path());
+        assert!(!c.warn, "no overrides");
         let c = check_secrets("[nats]\ntoken = \"hunter2\"\n");
         assert!(!c.ok && c.detail.contains("nats.token") && !c.detail.contains("hunter2"), "{c:?}");
     }

@@ -121,6 +121,10 @@ pub async fn run_continuous_on(
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     crate::recovery::refuse_fresh_db_beside_events(&c.ledger.db_path, &c.recorder.path).await?;
     let store = LedgerStore::open(&c.ledger).await.with_context(|| format!("opening {}", c.ledger.db_path.display()))?;
+    let (applied, appended) = crate::recovery::reconcile_after_crash(&store, &c.recorder.path).await?;
+    if applied + appended > 0 {
+        progress(&format!("after a crash: {applied} events only in events.jsonl applied to the DB, {appended} only in the DB appended to events.jsonl"));
+    }
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run, nl_enricher::RoundControl::timed()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());
@@ -228,12 +232,16 @@ async fn drain_and_complete(state: &mut Run<'_>, pipeline: &mut crate::Pipeline,
     if let Err(e) = pipeline.drain(timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await {
         return vec![format!("{e:#}")];
     }
-    let summary = match state.summary("completed").await {
+    // Dead letters make the run failed, and their count in run.completed outlives the in-memory bus.
+    let dead_letters = state.bus.dead_letter_count().await.unwrap_or_default();
+    let status = if dead_letters > 0 { "failed" } else { "completed" };
+    let mut summary = match state.summary(status).await {
         Ok(s) => s,
         Err(e) => return vec![format!("{e:#}")],
     };
+    summary["dead_letters"] = serde_json::json!(dead_letters);
     if let Err(e) =
-        publish_run_event(&state.bus, EventType::RunCompleted, &state.run, serde_json::json!({"dry_run": false, "status": "completed", "summary": summary}))
+        publish_run_event(&state.bus, EventType::RunCompleted, &state.run, serde_json::json!({"dry_run": false, "status": status, "summary": summary}))
             .await
     {
         return vec![format!("publishing run.completed: {e:#}")];
@@ -271,7 +279,8 @@ impl Run<'_> {
 
     /// The run's manifest as of now.
     async fn manifest(&self, status: &str, errors: Vec<String>) -> anyhow::Result<RunManifest> {
-        let summary = self.summary(status).await?;
+        let mut summary = self.summary(status).await?;
+        summary["dead_letters"] = serde_json::json!(self.bus.dead_letter_count().await.unwrap_or_default());
         let c = &self.cfg.cycle;
         let record = RunRecord {
             run: &self.run,

@@ -96,6 +96,10 @@ pub struct CycleOutcome {
     /// Assets of the DB with no gate decision after the cycle (see `SqliteReader::undecided`).
     pub undecided: Vec<String>,
     pub dead_letters: u64,
+    /// `completed`, `failed` (messages dead-lettered or a service failed) or `interrupted`.
+    pub status: String,
+    /// Set when no source could resolve or connect (the first such error): polling stopped early.
+    pub no_network: Option<String>,
     /// Stopped by [`CycleOptions::interrupt`].
     pub interrupted: bool,
 }
@@ -131,6 +135,12 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let store = LedgerStore::open(&ledger_cfg).await.with_context(|| format!("opening {}", ledger_cfg.db_path.display()))?;
     // One round per cycle: the enricher merges every source's snapshots of an asset seen in this cycle into
     // one view, evaluated once, when the drain after polling closes it.
+    if !opts.dry_run {
+        let (applied, appended) = crate::recovery::reconcile_after_crash(&store, &events_path).await?;
+        if applied + appended > 0 {
+            progress(&format!("after a crash: {applied} events only in events.jsonl applied to the DB, {appended} only in the DB appended to events.jsonl"));
+        }
+    }
     let mut pipeline = start_services(cfg, &bus, &store, &ledger_cfg, &recorder_cfg, &run, nl_enricher::RoundControl::explicit()).await?;
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let events_start = std::fs::metadata(&events_path).map_or(0, |m| m.len());
@@ -147,29 +157,43 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let ctx = embedded_ctx(&bus, &store, &run);
     let collector = Collector::new(sources, ctx);
     let interrupted = opts.interrupt.clone().unwrap_or_default();
-    let reports = tokio::select! {
-        reports = collector.poll_all_within(started_at, nl_collector::CyclePolicy::with_max_wait_secs(cfg.max_in_cycle_wait_secs)) => reports,
-        () = interrupted.cancelled() => Vec::new(),
+    let policy = nl_collector::CyclePolicy::with_max_wait_secs(cfg.max_in_cycle_wait_secs);
+    // One line per source as it finishes, so a slow or offline cycle is never silent.
+    let polled = tokio::select! {
+        polled = collector.poll_all_within(started_at, policy, |r| progress(&source_line(r))) => polled,
+        () = interrupted.cancelled() => nl_collector::CycleReports::default(),
     };
-    let status = if interrupted.is_cancelled() { "interrupted" } else { "completed" };
+    let nl_collector::CycleReports { reports, no_network } = polled;
+    let mut status = if interrupted.is_cancelled() { "interrupted" } else { "completed" };
     if interrupted.is_cancelled() {
         progress("interrupted: polling stopped; draining what was published and writing the manifest");
     }
-    for r in &reports {
-        let status = if r.ok() { "ok".to_string() } else { format!("FAILED ({})", r.errors.first().or(r.not_committed.as_ref()).map_or("", String::as_str)) };
-        progress(&format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  delisted {:>3}  {status}", r.source, r.raws, r.new, r.updated, r.delisted));
+    if let Some(e) = &no_network {
+        progress(&format!("no network: every source failed to resolve or connect and none answered ({}); not retrying", nl_adapters::kit::quote::quote(e)));
     }
     pipeline.drain(opts.drain_timeout, |n| progress(&format!("  draining: {n} messages in flight"))).await?;
 
     let nl_ledger::RunResults { discovered: new_assets, promoted, rejected, undecided } = store.reader().run_results(&run_id).await?;
-    let summary = serde_json::json!({
+    // A message dead-lettered (a disk full, a handler failing every delivery) is a failed run; the count
+    // goes into run.completed, so `nl status` still shows it once this process and its bus are gone.
+    let dead_so_far = bus.dead_letter_count().await.unwrap_or_default();
+    if dead_so_far > 0 && status == "completed" {
+        status = "failed";
+    }
+    let mut summary = serde_json::json!({
         "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "retracted": r.retracted, "delisted": r.delisted, "errors": r.errors, "retried": r.retried, "not_committed": r.not_committed})).collect::<Vec<_>>(),
         "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "undecided": undecided.len(), "status": status,
+        "no_network": no_network, "dead_letters": dead_so_far,
     });
     publish_run_event(&bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": opts.dry_run, "status": status, "summary": summary})).await?;
     pipeline.drain(opts.drain_timeout, |_| {}).await?;
     let dead_letters = bus.dead_letter_count().await.unwrap_or_default();
     let failed = pipeline.stop().await;
+    if (dead_letters > 0 || !failed.is_empty()) && status == "completed" {
+        status = "failed";
+    }
+    summary["status"] = serde_json::json!(status);
+    summary["dead_letters"] = serde_json::json!(dead_letters);
 
     let events_end = std::fs::metadata(&events_path).map_or(0, |m| m.len());
     let mut errors: Vec<String> = reports.iter().filter(|r| !r.ok()).flat_map(|r| r.errors.iter().chain(&r.not_committed).cloned()).collect();
@@ -193,7 +217,13 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     // A clean end leaves the DB file complete on its own.
     nl_ledger::db::checkpoint_wal(&ledger_cfg.db_path).await.context("checkpointing the WAL")?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };
-    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, undecided, dead_letters, interrupted: interrupted.is_cancelled() })
+    Ok(CycleOutcome { manifest, manifest_path, sources: reports, new_assets, promoted, rejected, undecided, dead_letters, status: status.to_string(), no_network, interrupted: interrupted.is_cancelled() })
+}
+
+/// The progress line of one finished source.
+fn source_line(r: &PollReport) -> String {
+    let status = if r.ok() { "ok".to_string() } else { format!("FAILED ({})", r.errors.first().or(r.not_committed.as_ref()).map_or("", String::as_str)) };
+    format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  delisted {:>3}  {status}", r.source, r.raws, r.new, r.updated, r.delisted)
 }
 
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)

@@ -76,3 +76,40 @@ pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> a
         db.display()
     )
 }
+
+/// After a crash (a run left `running`), events.jsonl and the ledger's `events` can each hold events the
+/// other missed: the in-memory bus died with messages one consumer had settled and the other had not.
+/// Before any service starts, events only in the log are applied to the DB (in log order; what they derive
+/// goes out through the outbox as usual) and events only in the DB are appended to the log, so both hold
+/// the same ids again. Returns `(applied, appended)`. Does nothing when no run was left running.
+///
+/// # Errors
+/// The log is locked by a live recorder or unreadable, or the DB cannot be read or written.
+pub(crate) async fn reconcile_after_crash(store: &LedgerStore, events: &Path) -> anyhow::Result<(usize, usize)> {
+    if store.reader().unfinished_runs().await?.is_empty() || !events.exists() {
+        return Ok((0, 0));
+    }
+    // Opening takes the writer's lock and repairs a torn tail first.
+    let mut log = nl_recorder::EventLog::open(events, nl_recorder::FsyncPolicy::default()).with_context(|| format!("opening {}", events.display()))?;
+    let stored = store.reader().mirrored_event_ids().await?;
+    let mut in_log = std::collections::HashSet::new();
+    let mut missing = Vec::new();
+    for env in nl_recorder::read_published(events, nl_recorder::ReplayFilter::default()).with_context(|| format!("reading {}", events.display()))? {
+        let env = env.with_context(|| format!("reading {}", events.display()))?;
+        in_log.insert(env.event_id.0.clone());
+        if !stored.contains(&env.event_id.0) {
+            missing.push(env);
+        }
+    }
+    let applied = missing.len();
+    for chunk in missing.chunks(500) {
+        store.apply(chunk.to_vec()).await.context("applying events only events.jsonl held")?;
+    }
+    let only_db: Vec<nl_domain::EventId> = stored.into_iter().filter(|id| !in_log.contains(id)).map(nl_domain::EventId).collect();
+    let mut appended = 0;
+    for chunk in only_db.chunks(500) {
+        let envs = store.reader().envelopes(chunk).await?;
+        appended += log.append_batch(&envs).with_context(|| format!("appending to {}", events.display()))?.written;
+    }
+    Ok((applied, appended))
+}

@@ -98,6 +98,10 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// Pauses the source's rate budget for `d` (a ban remembered from an earlier process); a no-op for a
+    /// source without a budget of its own.
+    fn pause_budget_for(&self, _d: Duration) {}
+
     /// Changes each time the source's rate budget is paused or its pause extended (see
     /// [`crate::kit::Budget::pauses`]); `None` for a source without a budget of its own.
     fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

@@ -13,6 +13,9 @@ use axum::routing::{any, get};
 use nl_adapters::kit::{Budget, BudgetConfig, BuildError, FetchError, HttpConfig, HttpSource, SecretLocation, SecretParam, UsageKind};
 use tokio::time::Instant;
 
+/// JSON whose token name holds Latin-1 bytes (0xE9 = é, 0xFF) and a lone continuation byte.
+const NOT_UTF8: &[u8] = b"{\"symbols\":[{\"symbol\":\"CAF\xe9\",\"name\":\"\xff\x80bad\"}]}";
+
 #[derive(Clone, Default)]
 struct Mock {
     hits: Arc<Mutex<HashMap<String, u32>>>,
@@ -56,6 +59,8 @@ async fn handler(State(m): State<Mock>, req: Request) -> Response {
         "/weight" => (StatusCode::OK, [("x-mbx-used-weight-1m", "5900")], "{}").into_response(),
         "/ban" => (StatusCode::IM_A_TEAPOT, "banned").into_response(),
         "/huge" => (StatusCode::OK, "x".repeat(3 * 1024 * 1024)).into_response(),
+        "/latin1" => (StatusCode::OK, NOT_UTF8.to_vec()).into_response(),
+        "/latin1_500" => (StatusCode::BAD_REQUEST, NOT_UTF8.to_vec()).into_response(),
         "/missing" => (StatusCode::NOT_FOUND, r#"{"code":-1121,"msg":"Invalid symbol."}"#).into_response(),
         "/echo" => {
             let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -317,4 +322,28 @@ async fn a_body_over_max_body_bytes_is_kept_as_a_capped_prefix_with_its_size_and
     assert!(err.to_string().len() < 300, "the message quotes no venue text: {err}");
     // Under the cap nothing changes.
     assert_eq!(source(&base).get("/huge", 1).await.unwrap().body.len(), whole.len());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_kept_byte_exact_with_an_error_never_replaced() {
+    use base64::Engine as _;
+    let (base, _mock) = serve().await;
+    let err = source(&base).get("/latin1", 1).await.unwrap_err();
+    let FetchError::NotUtf8 { size, valid_up_to, response } = &err else { panic!("{err}") };
+    assert_eq!((*size, Some(*valid_up_to)), (NOT_UTF8.len(), NOT_UTF8.iter().position(|&b| b == 0xe9)));
+    assert!(!err.is_retryable());
+    let raw = response.to_raw_event("t", "run-1");
+    assert_eq!(raw.payload_encoding.as_deref(), Some(nl_domain::PAYLOAD_BASE64));
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(&raw.payload).unwrap(), NOT_UTF8, "byte-exact");
+    assert_eq!(raw.payload_bytes().unwrap(), NOT_UTF8);
+    assert!(!raw.payload.contains('\u{FFFD}'));
+    assert_eq!(raw.content_hash, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(NOT_UTF8)), "hash of the bytes received");
+    assert!(raw.parse_error.as_deref().is_some_and(|e| e.contains("not valid UTF-8")), "{:?}", raw.parse_error);
+    // Replayed from the capture (re-derivation), it is the same error.
+    let replayed = nl_adapters::kit::recorded::replay(&raw).unwrap_err();
+    assert_eq!(replayed.to_string(), err.to_string());
+    // An error status with such a body is still that status, and its capture still byte-exact.
+    let err = source(&base).get("/latin1_500", 1).await.unwrap_err();
+    assert!(matches!(err, FetchError::Status { status: 400, .. }), "{err}");
+    assert_eq!(err.response().unwrap().to_raw_event("t", "r").payload_bytes().unwrap(), NOT_UTF8);
 }

@@ -31,7 +31,7 @@ pub use observation::{ChangeKind, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use views::{AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{
-    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, RawEvent, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
+    AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, PAYLOAD_BASE64, RawEvent, not_utf8_error, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };
 pub use rust_decimal::Decimal;
 

@@ -17,10 +17,19 @@ pub struct RawEvent {
     pub observed_at: Ts,
     /// SHA-256 hex of `payload`.
     pub content_hash: String,
+    /// The payload as text; when `payload_encoding` is [`PAYLOAD_BASE64`], the base64 of the exact bytes
+    /// received (they were not valid UTF-8).
     pub payload: String,
     pub parse_error: Option<String>,
     pub run_id: String,
+    /// `None`: `payload` is the body as received. [`PAYLOAD_BASE64`]: the body was not valid UTF-8 and
+    /// `payload` holds its bytes base64-encoded (never replaced by U+FFFD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_encoding: Option<String>,
 }
+
+/// [`RawEvent::payload_encoding`] of a payload kept as base64 because it was not valid UTF-8.
+pub const PAYLOAD_BASE64: &str = "base64";
 
 impl RawEvent {
     /// A raw event whose id derives from source, endpoint, observation time and content.
@@ -29,7 +38,50 @@ impl RawEvent {
         let content_hash = hex::encode(Sha256::digest(payload.as_bytes()));
         let at = observed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let raw_id = EventId::derive(EventType::RawCaptured, &[source, endpoint, &at, &content_hash]).0;
-        Self { raw_id, source: source.into(), endpoint: endpoint.into(), http_status, observed_at, content_hash, payload, parse_error: None, run_id: run_id.into() }
+        Self {
+            raw_id,
+            source: source.into(),
+            endpoint: endpoint.into(),
+            http_status,
+            observed_at,
+            content_hash,
+            payload,
+            parse_error: None,
+            run_id: run_id.into(),
+            payload_encoding: None,
+        }
+    }
+
+    /// Like [`new`](Self::new) from the bytes received: valid UTF-8 is kept as text; anything else is kept
+    /// byte-exact as base64 ([`PAYLOAD_BASE64`]) with a `parse_error` saying so, and `content_hash` is the
+    /// SHA-256 of the bytes themselves.
+    #[must_use]
+    pub fn from_bytes(source: &str, endpoint: &str, http_status: Option<u16>, observed_at: Ts, bytes: &[u8], run_id: &str) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::new(source, endpoint, http_status, observed_at, text.to_owned(), run_id),
+            Err(e) => {
+                use base64::Engine as _;
+                let mut raw = Self::new(source, endpoint, http_status, observed_at, String::new(), run_id);
+                raw.content_hash = hex::encode(Sha256::digest(bytes));
+                let at = observed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+                raw.raw_id = EventId::derive(EventType::RawCaptured, &[source, endpoint, &at, &raw.content_hash]).0;
+                raw.payload = base64::engine::general_purpose::STANDARD.encode(bytes);
+                raw.payload_encoding = Some(PAYLOAD_BASE64.to_owned());
+                raw.parse_error = Some(not_utf8_error(e.valid_up_to()));
+                raw
+            }
+        }
+    }
+
+    /// The payload's bytes as received (decoding [`PAYLOAD_BASE64`]); `None` for an undecodable base64
+    /// payload (a damaged row).
+    #[must_use]
+    pub fn payload_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        match self.payload_encoding.as_deref() {
+            Some(PAYLOAD_BASE64) => base64::engine::general_purpose::STANDARD.decode(&self.payload).ok(),
+            _ => Some(self.payload.as_bytes().to_vec()),
+        }
     }
 
     /// The `raw.captured` envelope of this capture, published by `run`: event id = `raw_id`, published on
@@ -45,6 +97,12 @@ impl RawEvent {
         env.event_id = EventId(self.raw_id.clone());
         env
     }
+}
+
+/// The error of a payload that is not UTF-8: where it stops being valid, and how it is kept.
+#[must_use]
+pub fn not_utf8_error(valid_up_to: usize) -> String {
+    format!("payload is not valid UTF-8 (first invalid byte at offset {valid_up_to}); kept byte-exact, base64-encoded")
 }
 
 /// The subject raw captures of `source` are published on: `nl.raw.<source>`.

@@ -356,6 +356,10 @@ impl Source for InstrumentListSource {
         Some(self.http.budget().pauses())
     }
 
+    fn pause_budget_for(&self, d: Duration) {
+        self.http.budget().penalize_for(d);
+    }
+
     fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
         let desc = self.currency?;
         let path = recorded::request_path(&raw.endpoint, &self.http.shown_url(""));
@@ -487,6 +491,18 @@ impl Source for AnnouncementSource {
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
         crate::source::replay_response(raw, |f, out| self.process(f, state, out))
+    }
+
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.http.budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.http.budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.http.budget().penalize_for(d);
     }
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn excerpt(body: &str) -> String {
 
 /// Decodes `body` as `T`, mapping serde errors to [`ParseError::Decode`] with a payload excerpt.
 pub(crate) fn decode<T: DeserializeOwned>(venue: &'static str, what: &'static str, body: &str) -> Result<T, ParseError> {
-    serde_json::from_str(body).map_err(|e| ParseError::Decode { venue, what, reason: e.to_string(), excerpt: excerpt(body) })
+    serde_json::from_str(body).map_err(|e| ParseError::Decode { venue, what, reason: crate::kit::quote::quote(&e.to_string()), excerpt: excerpt(body) })
 }
 
 /// A venue error envelope as a [`ParseError::Venue`].

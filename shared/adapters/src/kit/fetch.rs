@@ -36,6 +36,9 @@ pub struct Fetched {
     pub usage: Option<Usage>,
     /// Attempts it took (1 = no retry).
     pub attempts: u32,
+    /// The body's exact bytes when they are not valid UTF-8 (`body` is then only a lossy rendering, for
+    /// excerpts); `None` when `body` is the body.
+    pub invalid_utf8: Option<bytes::Bytes>,
 }
 
 impl Fetched {
@@ -60,7 +63,10 @@ impl Fetched {
     /// The raw capture of this response for `raw_events`, with the redacted URL as endpoint.
     #[must_use]
     pub fn to_raw_event(&self, source: &str, run_id: &str) -> nl_domain::RawEvent {
-        nl_domain::RawEvent::new(source, &self.url, Some(self.status), self.observed_at, self.body.clone(), run_id)
+        match &self.invalid_utf8 {
+            Some(bytes) => nl_domain::RawEvent::from_bytes(source, &self.url, Some(self.status), self.observed_at, bytes, run_id),
+            None => nl_domain::RawEvent::new(source, &self.url, Some(self.status), self.observed_at, self.body.clone(), run_id),
+        }
     }
 }
 
@@ -110,6 +116,17 @@ pub enum FetchError {
         /// The response with the capped body, for raw capture.
         response: Box<Fetched>,
     },
+    /// A 2xx body that is not valid UTF-8: not parsed. `response` keeps its exact bytes
+    /// ([`Fetched::invalid_utf8`]), stored base64-encoded with this error. Not retried.
+    #[error("response body of {size} bytes is not valid UTF-8 (first invalid byte at offset {valid_up_to}); kept byte-exact, base64-encoded")]
+    NotUtf8 {
+        /// Bytes of the body.
+        size: usize,
+        /// Length of its valid UTF-8 prefix.
+        valid_up_to: usize,
+        /// The response, for raw capture.
+        response: Box<Fetched>,
+    },
     /// No complete response within the per-request timeout, on every attempt.
     #[error("timed out after {attempts} attempt(s)")]
     Timeout {
@@ -144,7 +161,7 @@ impl FetchError {
         match self {
             Self::RateLimited { .. } | Self::Upstream { .. } | Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
             Self::Status { status, .. } => matches!(status, 408 | 425),
-            Self::InvalidRequest(_) | Self::TooLarge { .. } => false,
+            Self::InvalidRequest(_) | Self::TooLarge { .. } | Self::NotUtf8 { .. } => false,
         }
     }
 
@@ -164,7 +181,11 @@ impl FetchError {
     #[must_use]
     pub fn response(&self) -> Option<&Fetched> {
         match self {
-            Self::RateLimited { response, .. } | Self::Upstream { response, .. } | Self::Status { response, .. } | Self::TooLarge { response, .. } => {
+            Self::RateLimited { response, .. }
+            | Self::Upstream { response, .. }
+            | Self::Status { response, .. }
+            | Self::TooLarge { response, .. }
+            | Self::NotUtf8 { response, .. } => {
                 Some(response)
             }
             _ => None,
@@ -183,6 +204,7 @@ impl FetchError {
             Self::Transport { .. } => "transport",
             Self::InvalidRequest(_) => "invalid_request",
             Self::TooLarge { .. } => "too_large",
+            Self::NotUtf8 { .. } => "not_utf8",
         }
     }
 }
@@ -203,6 +225,7 @@ mod tests {
             not_modified: false,
             usage: None,
             attempts: 1,
+            invalid_utf8: None,
         }
     }
 

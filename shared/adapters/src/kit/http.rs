@@ -323,9 +323,18 @@ impl HttpSource {
             let known = if conditional { self.validators(&key) } else { Validators::default() };
             let result = self.send_once(&method, &url, body.as_deref(), &known).await;
             let (status, hdrs, (bytes, oversize)) = match result {
-                Ok(ok) => ok,
+                Ok(ok) => {
+                    crate::kit::reach::answered();
+                    ok
+                }
                 Err(e) => {
+                    let connect_failed = e.is_connect();
                     let err = transport_error(e, attempt);
+                    if connect_failed {
+                        // Resolve, refuse or connect timeout: no server was reached.
+                        let why = if let FetchError::Connect { message, .. } = &err { message.as_str() } else { "connect timed out" };
+                        crate::kit::reach::unreachable(why);
+                    }
                     if attempt < max_attempts {
                         let delay = backoff.delay(attempt - 1);
                         self.stats.retry();
@@ -352,6 +361,14 @@ impl HttpSource {
                 self.stats.error();
                 warn!(source = %self.name, url = %redacted, size, limit = self.cfg.max_body_bytes, "Response body over max_body_bytes; keeping its prefix.");
                 return Err(FetchError::TooLarge { size, limit: self.cfg.max_body_bytes, sha256, response: Box::new(fetched) });
+            }
+            if status.is_success()
+                && let Some(raw) = &fetched.invalid_utf8
+            {
+                let valid_up_to = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
+                self.stats.error();
+                warn!(source = %self.name, url = %redacted, size = raw.len(), valid_up_to, "Response body is not valid UTF-8; kept byte-exact.");
+                return Err(FetchError::NotUtf8 { size: raw.len(), valid_up_to, response: Box::new(fetched) });
             }
             if fetched.not_modified || status.is_success() {
                 if conditional && status.is_success() {
@@ -462,6 +479,7 @@ fn fetched(
         not_modified: remembered.is_some(),
         usage,
         attempts,
+        invalid_utf8: std::str::from_utf8(bytes).is_err().then(|| bytes::Bytes::copy_from_slice(bytes)),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod budget;
 mod fetch;
 pub mod headers;
 pub mod quote;
+mod reach;
 mod http;
 pub mod recorded;
 mod secrets;
@@ -22,6 +23,7 @@ pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus
 pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
 pub use headers::{Usage, UsageKind};
 pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
+pub use reach::Reachability;
 pub use recorded::{RecordedQueues, RecordedResponses};
 pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};
 pub use stats::{SourceStats, StatsSnapshot};

@@ -98,9 +98,10 @@ pub fn endpoint_path(endpoint: &str) -> &str {
 /// # Errors
 /// The [`FetchError`] of a non-success capture, as described.
 pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
+    let exact = if raw.payload_encoding.is_some() { raw.payload_bytes() } else { None };
     let fetched = Fetched {
         status: raw.http_status.unwrap_or(0),
-        body: raw.payload.clone(),
+        body: exact.as_deref().map_or_else(|| raw.payload.clone(), |b| String::from_utf8_lossy(b).into_owned()),
         headers: Vec::new(),
         observed_at: raw.observed_at,
         url: raw.endpoint.clone(),
@@ -109,8 +110,14 @@ pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
         not_modified: false,
         usage: None,
         attempts: 1,
+        invalid_utf8: exact.filter(|b| std::str::from_utf8(b).is_err()).map(bytes::Bytes::from),
     };
     match raw.http_status {
+        Some(s) if (200..300).contains(&s) && fetched.invalid_utf8.is_some() => {
+            let size = fetched.invalid_utf8.as_ref().map_or(0, bytes::Bytes::len);
+            let valid_up_to = fetched.invalid_utf8.as_deref().and_then(|b| std::str::from_utf8(b).err()).map_or(0, |e| e.valid_up_to());
+            Err(FetchError::NotUtf8 { size, valid_up_to, response: Box::new(fetched) })
+        }
         None => Err(FetchError::Transport { attempts: 1, message: raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into()) }),
         Some(s) if (200..300).contains(&s) => Ok(fetched),
         Some(status @ (429 | 418)) => Err(FetchError::RateLimited { status, retry_after: Duration::ZERO, response: Box::new(fetched) }),

@@ -23,7 +23,7 @@ impl ProviderError {
     /// Builds a [`ProviderError::Decode`] that keeps a truncated copy of the payload.
     #[must_use]
     pub fn decode(provider: Provider, reason: impl ToString, payload: &str) -> Self {
-        Self::Decode { provider, reason: reason.to_string(), excerpt: crate::kit::quote::quote(payload) }
+        Self::Decode { provider, reason: crate::kit::quote::quote(&reason.to_string()), excerpt: crate::kit::quote::quote(payload) }
     }
 
     /// Whether retrying the same request later could succeed. Provider error codes (rate limits,

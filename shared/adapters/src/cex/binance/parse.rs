@@ -133,7 +133,7 @@ pub fn parse_contract_info_frame(text: &str) -> Result<WsFrame, ParseError> {
         frame = serde_json::from_value(inner).map_err(|e| ParseError::Decode {
             venue: VENUE,
             what: "contractInfo frame",
-            reason: e.to_string(),
+            reason: crate::kit::quote::quote(&e.to_string()),
             excerpt: excerpt(text),
         })?;
     }

@@ -103,7 +103,7 @@ pub fn parse_ws_frame(text: &str) -> Result<WsFrame, ParseError> {
                 Some(d) => serde_json::from_value(d).map_err(|e| ParseError::Decode {
                     venue: VENUE,
                     what: "instrument data",
-                    reason: e.to_string(),
+                    reason: crate::kit::quote::quote(&e.to_string()),
                     excerpt: excerpt(text),
                 })?,
                 None => InstrumentData::default(),

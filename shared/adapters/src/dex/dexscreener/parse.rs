@@ -66,7 +66,7 @@ pub struct PairsPage {
 /// `DexScreenerError::Document` when the body is neither shape. Bad items go to [`PairsPage::errors`].
 pub fn parse_pairs(body: &str) -> Result<PairsPage, DexScreenerError> {
     let doc_err = |error: String| DexScreenerError::Document { error, payload: truncate(body) };
-    let value: Value = serde_json::from_str(body).map_err(|e| doc_err(e.to_string()))?;
+    let value: Value = serde_json::from_str(body).map_err(|e| doc_err(crate::kit::quote::quote(&e.to_string())))?;
     let mut page = PairsPage::default();
     let items = match value {
         Value::Array(items) => items,
@@ -220,7 +220,7 @@ pub fn parse_token_boosts(body: &str) -> Result<(Vec<TokenBoost>, Vec<DexScreene
 
 fn parse_profile_items(body: &str) -> Result<(Vec<DsProfile>, Vec<DexScreenerError>), DexScreenerError> {
     let value: Value =
-        serde_json::from_str(body).map_err(|e| DexScreenerError::Document { error: e.to_string(), payload: truncate(body) })?;
+        serde_json::from_str(body).map_err(|e| DexScreenerError::Document { error: crate::kit::quote::quote(&e.to_string()), payload: truncate(body) })?;
     let raw_items = match value {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],

@@ -63,11 +63,11 @@ fn lower(a: &Address) -> String {
 /// [`DecodeError::UnknownEmitter`] / [`DecodeError::UnexpectedTopic`] for logs that are not pool creations
 /// we track (see [`DecodeError::is_foreign`]); `Hex` / `Abi` for malformed logs.
 pub fn decode_log(registry: &FactoryRegistry, log: &RpcLog) -> Result<PoolCreated, DecodeError> {
-    let factory = registry.lookup(&log.address).ok_or_else(|| DecodeError::UnknownEmitter(log.address.to_ascii_lowercase()))?;
+    let factory = registry.lookup(&log.address).ok_or_else(|| DecodeError::UnknownEmitter(crate::kit::quote::quote(&log.address.to_ascii_lowercase())))?;
     let topics = log
         .topics
         .iter()
-        .map(|t| B256::from_str(t).map_err(|_| DecodeError::Hex { field: "topics", value: t.clone() }))
+        .map(|t| B256::from_str(t).map_err(|_| DecodeError::Hex { field: "topics", value: crate::kit::quote::quote(t) }))
         .collect::<Result<Vec<_>, _>>()?;
     let data = alloy_primitives::hex::decode(&log.data)
         .map_err(|_| DecodeError::Hex { field: "data", value: log.data.chars().take(80).collect() })?;
@@ -75,7 +75,7 @@ pub fn decode_log(registry: &FactoryRegistry, log: &RpcLog) -> Result<PoolCreate
     if topic0 != factory.kind.topic0() {
         return Err(DecodeError::UnexpectedTopic { emitter: factory.address.clone(), kind: factory.kind, topic0: format!("{topic0:#x}") });
     }
-    let abi = |event: &'static str| move |e: alloy_sol_types::Error| DecodeError::Abi { event, reason: e.to_string() };
+    let abi = |event: &'static str| move |e: alloy_sol_types::Error| DecodeError::Abi { event, reason: crate::kit::quote::quote(&e.to_string()) };
     let mut out = PoolCreated {
         chain: registry.chain().to_string(),
         dex: factory.dex.clone(),

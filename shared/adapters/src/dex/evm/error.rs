@@ -21,7 +21,7 @@ pub enum RpcError {
 
 impl RpcError {
     pub(crate) fn json(e: &serde_json::Error, payload: &str) -> Self {
-        Self::Json { error: e.to_string(), payload: crate::dex::wire::truncate(payload) }
+        Self::Json { error: crate::kit::quote::quote(&e.to_string()), payload: crate::dex::wire::truncate(payload) }
     }
 
     /// The error class when the node answered with an error object.

@@ -56,7 +56,7 @@ pub struct PoolsPage {
 /// are reported in [`PoolsPage::errors`] instead.
 pub fn parse_pools(body: &str) -> Result<PoolsPage, GeckoTerminalError> {
     let doc: GtDocument =
-        serde_json::from_str(body).map_err(|e| GeckoTerminalError::Document { error: e.to_string(), payload: truncate(body) })?;
+        serde_json::from_str(body).map_err(|e| GeckoTerminalError::Document { error: crate::kit::quote::quote(&e.to_string()), payload: truncate(body) })?;
     let included: HashMap<String, GtIncluded> =
         doc.included.into_iter().filter_map(|v| serde_json::from_value::<GtIncluded>(v).ok()).map(|inc| (inc.id.clone(), inc)).collect();
     let mut page = PoolsPage::default();

@@ -19,7 +19,9 @@ pub fn parse_token_security(body: &str, address: &str, observed_at: Ts) -> Resul
     let resp: TokenSecurityResponse = serde_json::from_str(body).map_err(|e| ProviderError::decode(provider, e, body))?;
     let code = resp.code.unwrap_or_default();
     if code.trim() != "1" {
-        return Err(ProviderError::ProviderCode { provider, code, message: resp.message.unwrap_or_default() });
+        // Venue text: quoted, at most 256 characters.
+        let (code, message) = (crate::kit::quote::quote(&code), crate::kit::quote::quote(&resp.message.unwrap_or_default()));
+        return Err(ProviderError::ProviderCode { provider, code, message });
     }
     let wanted = address.trim().to_ascii_lowercase();
     let entry = resp
