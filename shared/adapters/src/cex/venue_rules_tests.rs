@@ -118,3 +118,18 @@ fn baseline_flap_vanish_new_quote_and_new_listing_on_every_new_venue() {
         assert_eq!(vanished_total, 1, "{}: vanished once after three polls", v.name);
     }
 }
+
+#[test]
+fn announcement_page_paths() {
+    use super::poll::page_path;
+    let binance = super::binance::client::ANNOUNCEMENTS.endpoint.path;
+    assert_eq!(page_path(binance, "pageNo", 3).unwrap(), "/bapi/composite/v1/public/cms/article/list/query?type=1&catalogId=48&pageNo=3&pageSize=20");
+    assert_eq!(page_path("/a?page=1", "page", 2).unwrap(), "/a?page=2");
+    assert_eq!(page_path("/a?x=1&page=10", "page", 2), None, "page=10 is not page 1");
+    assert_eq!(page_path("/a?subpage=1", "page", 2), None);
+    for d in [super::binance::client::ANNOUNCEMENTS, super::okx::client::ANNOUNCEMENTS, super::bybit::client::ANNOUNCEMENTS, super::kucoin::client::ANNOUNCEMENTS] {
+        let param = d.page_param.unwrap();
+        assert!(page_path(d.endpoint.path, param, 2).is_some(), "{}: {param}=1 in {}", d.venue, d.endpoint.path);
+    }
+    assert!(super::bitget::client::ANNOUNCEMENTS.page_param.is_none());
+}
