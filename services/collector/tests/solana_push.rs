@@ -129,17 +129,28 @@ async fn pump_create_is_observed_and_its_graduation_is_an_update() {
     let raw = h.bus.raws(NAME).into_iter().find(|r| r["event_id"] == raw_id).expect("the getTransaction response is kept raw");
     assert!(raw["meta"]["endpoint"].as_str().unwrap().ends_with(&format!("#getTransaction({sig})")), "{raw}");
 
+    // A create the node does not serve by getTransaction (3 attempts): the notification's CreateEvent
+    // stands in, with the event's timestamp as block time.
+    let late = pubkey(0x3a, 2);
+    node.ledger().unindex_next = 100;
+    node.submit(pump_create(&late, "Late", "LATE", &creator, 1_790_000_200));
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 2 }).await, "observed from the notification alone");
+    let l = meta(&h.bus.observed()[1]).clone();
+    assert_eq!((l["asset_id"].as_str(), l["symbol"].as_str()), (Some(format!("solana:{late}").as_str()), Some("LATE")));
+    assert_eq!(l["source_published_at"], "2026-09-21T14:16:40Z");
+    assert!(l["details"]["decimals"].is_null(), "no token balances without the transaction");
+
     let pool = pubkey(0x9f, 1);
     node.submit(pumpswap_graduation(&mint, &pool, &creator, 1_790_003_000));
-    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 2 }).await, "graduation observed");
-    let g = meta(&h.bus.observed()[1]).clone();
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 3 }).await, "graduation observed");
+    let g = meta(&h.bus.observed()[2]).clone();
     assert_eq!(g["asset_id"], format!("solana:{mint}"), "the same asset");
     assert_eq!((g["change"].as_str(), g["venue"].as_str(), g["instrument_id"].as_str()), (Some("updated"), Some("pumpswap"), Some(pool.as_str())));
     assert_eq!(g["details"]["graduation"], true);
 
     two_more_backfills(&push).await;
     run.stop().await;
-    assert_eq!(h.bus.observed().len(), 2, "nothing reported twice: {:#?}", h.bus.observed());
+    assert_eq!(h.bus.observed().len(), 3, "nothing reported twice: {:#?}", h.bus.observed());
     assert!(push.status().ignored.load(Ordering::Relaxed) >= 1, "trades are not fetched");
     assert_eq!(push.status().shed.load(Ordering::Relaxed), 0);
     assert!(node.violations().is_empty(), "{:?}", node.violations());

@@ -198,6 +198,8 @@ pub struct Ledger {
     pub violations: Vec<String>,
     /// Signatures served by `getTransaction`, in order.
     pub fetched: Vec<String>,
+    /// The next submitted transaction answers `getTransaction` with `null` this many times.
+    pub unindex_next: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +284,10 @@ impl SolanaNode {
         let sig = tx.signature.clone();
         let index = {
             let mut l = self.shared.ledger();
+            let times = std::mem::take(&mut l.unindex_next);
+            if times > 0 {
+                l.unindexed.insert(sig.clone(), times);
+            }
             l.txs.push(tx);
             l.txs.len() - 1
         };

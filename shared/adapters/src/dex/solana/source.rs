@@ -138,7 +138,8 @@ impl SolanaLaunchSource {
     }
 
     /// Fetches a pushed launch's transaction, retrying while the node has not indexed it. When it never
-    /// does, the notification's own logs stand in (launches with an Anchor event are still found).
+    /// does, the notification's own logs stand in if they hold an Anchor event (pump.fun, PumpSwap);
+    /// otherwise `tx` is `None` and the next backfill finds the launch.
     pub async fn fetch(&self, notice: LogsNotice) -> Fetched {
         let mut raws = Vec::new();
         let mut error = None;
@@ -152,6 +153,11 @@ impl SolanaLaunchSource {
                 }
             }
             tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
+        }
+        // Only an Anchor event carries a launch's fields in the logs themselves; without one the launch is
+        // left to the backfill (the signature is not marked done).
+        if super::events::events_in_logs(&notice.logs).is_empty() {
+            return Fetched { notice, raws, tx: None, error };
         }
         let tx = TxSummary { signature: Some(notice.signature.clone()), slot: notice.slot, block_time: None, failed: false, account_keys: Vec::new(), mints: Vec::new(), logs: notice.logs.clone() };
         Fetched { notice, raws, tx: Some((tx, None)), error }
