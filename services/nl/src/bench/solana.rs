@@ -51,7 +51,7 @@ async fn rig(tag: &str) -> anyhow::Result<Rig> {
     let push = Arc::new(SolanaPushSource::new(scan, &node.ws_url, "bench"));
     let bus = Arc::new(MemoryBus::default());
     let state = Arc::new(MemoryStateStore::default());
-    let sub = bus.subscribe(ConsumerSpec::new(&format!("bench_solana_{tag}"), EventType::ListingObserved.subject())).await?;
+    let sub = bus.subscribe(ConsumerSpec::new(format!("bench_solana_{tag}"), EventType::ListingObserved.subject())).await?;
     let ctx = CollectorCtx {
         bus: bus.clone(),
         state: state.clone(),
@@ -62,7 +62,7 @@ async fn rig(tag: &str) -> anyhow::Result<Rig> {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(Arc::clone(&push).run(ctx, stop_rx));
     let ready = nl_testkit::wait_until(DEADLINE, || async {
-        node.subscriptions() == 2 && state.load(SOURCE).await.ok().flatten().is_some_and(|s| !s["programs"].as_object().is_none_or(|p| p.len() < 2))
+        node.subscriptions() == 2 && state.load(SOURCE).await.ok().flatten().is_some_and(|s| s["programs"].as_object().is_some_and(|p| p.len() >= 2))
     })
     .await;
     anyhow::ensure!(ready, "subscription and baseline not observed within {DEADLINE:?}");
