@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::push::evm::{EvmPushSource, build_dex_feeds};
+use crate::push::solana::SolanaPushSource;
 use crate::push::{PushOptionsMap, PushSource, PushStatus, build_push_sources};
 use crate::runtime::{Collector, CollectorCtx, RunIdentity, SourceCounters};
 use crate::state_nats::{NatsStateStore, STATE_BUCKET};
@@ -120,6 +121,8 @@ pub struct FeedSources {
     pub pushes: Vec<Arc<PushSource>>,
     /// EVM chains with `ws_url`.
     pub evm_pushes: Vec<Arc<EvmPushSource>>,
+    /// Solana RPCs with `ws_url`.
+    pub solana_pushes: Vec<Arc<SolanaPushSource>>,
 }
 
 impl std::fmt::Debug for FeedSources {
@@ -140,7 +143,7 @@ pub fn build_feed_sources(cfg: &ServeConfig, run_id: &str, env: EnvLookup) -> Re
     let dex = build_dex_feeds(&cfg.dex, run_id, &|k| env(k))?;
     polls.extend(dex.polls);
     let pushes = build_push_sources(&cfg.sources, &cfg.push, &budgets, Arc::clone(&env), run_id)?;
-    Ok(FeedSources { polls, pushes, evm_pushes: dex.pushes })
+    Ok(FeedSources { polls, pushes, evm_pushes: dex.pushes, solana_pushes: dex.solana })
 }
 
 /// The sources of a collector bound to their surroundings, ready to run.
@@ -148,6 +151,7 @@ pub struct Feeds {
     collector: Collector,
     pushes: Vec<Arc<PushSource>>,
     evm_pushes: Vec<Arc<EvmPushSource>>,
+    solana_pushes: Vec<Arc<SolanaPushSource>>,
     ctx: CollectorCtx,
 }
 
@@ -161,7 +165,13 @@ impl Feeds {
     /// Binds `sources` to `ctx` (bus, state, leases, run).
     #[must_use]
     pub fn new(sources: FeedSources, ctx: CollectorCtx) -> Self {
-        Self { collector: Collector::new(sources.polls, ctx.clone()), pushes: sources.pushes, evm_pushes: sources.evm_pushes, ctx }
+        Self {
+            collector: Collector::new(sources.polls, ctx.clone()),
+            pushes: sources.pushes,
+            evm_pushes: sources.evm_pushes,
+            solana_pushes: sources.solana_pushes,
+            ctx,
+        }
     }
 
     /// Names of the poll sources, then the push tasks (CEX feeds and EVM chains).
@@ -186,13 +196,14 @@ impl Feeds {
     #[must_use]
     pub fn push_statuses(&self) -> BTreeMap<String, Arc<PushStatus>> {
         let cex = self.pushes.iter().map(|p| (p.name().to_string(), p.status()));
-        cex.chain(self.evm_pushes.iter().map(|p| (p.name().to_string(), p.status()))).collect()
+        let evm = self.evm_pushes.iter().map(|p| (p.name().to_string(), p.status()));
+        cex.chain(evm).chain(self.solana_pushes.iter().map(|p| (p.name().to_string(), Arc::clone(&p.status().push)))).collect()
     }
 
     /// Runs every source until `shutdown` resolves; then every task stops (releasing its leases) before
     /// this returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let Feeds { collector, pushes, evm_pushes, ctx } = self;
+        let Feeds { collector, pushes, evm_pushes, solana_pushes, ctx } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut poll_stop = stop_rx.clone();
         let mut tasks = tokio::task::JoinSet::new();
@@ -203,6 +214,9 @@ impl Feeds {
             tasks.spawn(p.run(ctx.clone(), stop_rx.clone()));
         }
         for p in evm_pushes {
+            tasks.spawn(p.run(ctx.clone(), stop_rx.clone()));
+        }
+        for p in solana_pushes {
             tasks.spawn(p.run(ctx.clone(), stop_rx.clone()));
         }
         shutdown.await;

@@ -116,3 +116,52 @@ async fn venue_error_envelope_is_a_parse_error_and_keeps_the_cursor() {
     assert_eq!(h.state.load("okx_announcements").await.unwrap(), saved);
     assert!(h.take_observed().await.is_empty());
 }
+
+/// A CMS page holding only `articles` (newest first).
+fn cms_only(articles: &[Value]) -> String {
+    let mut v: Value = serde_json::from_str(&test_data("binance", "http_get_cms_article_list.json")).unwrap();
+    *v.pointer_mut("/data/catalogs/0/articles").unwrap() = Value::Array(articles.to_vec());
+    v.to_string()
+}
+
+fn listing(i: u64) -> Value {
+    json!({"id": 400_000 + i, "code": format!("pg{i}"), "title": format!("Binance Will List Token{i} (TK{i})"), "type": 1, "releaseDate": now_ms(600 + i as i64)})
+}
+
+#[tokio::test]
+async fn downtime_longer_than_a_page_is_paged_back_and_each_article_found_once() {
+    let mut h = Harness::new("binance_announcements").await;
+    h.venue.set(CMS, MockResponse::json(cms_with(&[])));
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    assert!(h.take_observed().await.is_empty(), "baseline: the recorded articles are old");
+    let before = h.venue.hits(CMS).len();
+
+    // Downtime: 15 new articles, 3 pages of 5 (newest first); the third page reaches the known ones.
+    let new: Vec<Value> = (0..15).rev().map(listing).collect();
+    let mut third = new[10..].to_vec();
+    let old: Value = serde_json::from_str(&cms_with(&[])).unwrap();
+    third.extend(old.pointer("/data/catalogs/0/articles").unwrap().as_array().unwrap().iter().cloned());
+    h.venue.push_once(CMS, MockResponse::json(cms_only(&new[..5])));
+    h.venue.push_once(CMS, MockResponse::json(cms_only(&new[5..10])));
+    h.venue.push_once(CMS, MockResponse::json(cms_only(&third)));
+    h.venue.set(CMS, MockResponse::json(cms_only(&new[..5])));
+    let r = poll(&c).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(h.venue.hits(CMS).len() - before, 3, "paged back until a page held known articles");
+    let obs = h.take_observed().await;
+    let want: Vec<String> = {
+        let mut w: Vec<String> = (0..15).map(|i| format!("TK{i}")).collect();
+        w.sort();
+        w
+    };
+    assert_eq!(symbols(&obs), want, "every article of the three pages, once");
+
+    // The next poll: page 1 is known, one request, nothing new; a restart neither.
+    assert!(poll(&c).await.ok());
+    assert_eq!(h.venue.hits(CMS).len() - before, 4);
+    drop(c);
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    assert!(h.take_observed().await.is_empty());
+}

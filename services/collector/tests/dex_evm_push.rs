@@ -40,6 +40,7 @@ fn dex(chain: EvmChainConfig) -> DexSourcesConfig {
         geckoterminal: GeckoTerminalConfig { enabled: false, ..GeckoTerminalConfig::default() },
         dexscreener: DexScreenerConfig { enabled: false, ..DexScreenerConfig::default() },
         evm: BTreeMap::from([("evm_eth".to_string(), chain)]),
+        ..DexSourcesConfig::default()
     }
 }
 

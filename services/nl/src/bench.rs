@@ -6,6 +6,8 @@
 //!   against loopback mock venues;
 //! * `nl bench dex-evm`: EVM push detection latency against the loopback mock node, and factory-log decode
 //!   throughput;
+//! * `nl bench solana` ([`solana`]): Solana push detection latency and sustained creates/s against the
+//!   loopback Solana node;
 //! * `nl bench risk-gate`: snapshot -> risk-scorer -> gate over `MemoryBus`, providers on loopback;
 //! * `nl bench enrich` ([`crate::bench_enrich`]): enrich + risk + score + gate per asset over `MemoryBus`;
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
@@ -37,6 +39,7 @@ mod ledger;
 pub(crate) mod collector;
 mod collector_push;
 mod risk_gate;
+mod solana;
 
 use crate::cli::BenchTarget;
 use crate::config::NlConfig;
@@ -52,6 +55,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Enrich => enrich(n).await?,
         BenchTarget::Collector => collector(n).await?,
         BenchTarget::DexEvm => dex_evm(n).await?,
+        BenchTarget::Solana => solana_bench(n).await?,
         BenchTarget::RiskGate => risk_gate(n).await?,
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
         BenchTarget::Rederive => rederive(loaded, n).await?,
@@ -96,6 +100,25 @@ async fn dex_evm(n: usize) -> anyhow::Result<()> {
     let frames: Vec<String> = logs.iter().map(subscription_frame).collect();
     let f = decode_frames_throughput(&frames);
     println!("  JSON frame parse + decode + observations:               {:>12.0} logs/s  ({} observations)", f.logs_per_sec, f.observations);
+    Ok(())
+}
+
+/// Most pushed creates timed by `nl bench solana`.
+const MAX_SOLANA_ROUNDS: usize = 1_000;
+
+async fn solana_bench(n: usize) -> anyhow::Result<()> {
+    let rounds = n.clamp(1, MAX_SOLANA_ROUNDS);
+    println!("nl bench solana: {rounds} pushed pump.fun creates, {} build", build_kind());
+    let (p50, p99) = solana::bench_push_latency(rounds).await.context("Solana push latency bench")?;
+    println!("  push detection (logsNotification -> getTransaction -> listing.observed): p50 {p50:>9.3?}  p99 {p99:>9.3?}  (target p99 < 50 ms)");
+    for rate in [200, 500, 1_000] {
+        let s = solana::bench_sustained(rate, 5).await.with_context(|| format!("Solana sustained bench at {rate}/s"))?;
+        let kept = if s.observed == s.offered { "kept up" } else { "fell behind" };
+        println!(
+            "  sustained: {rate:>5} creates/s offered for 5 s (+1 trade each): {}/{} observed, {:>6.0} creates/s, shed {} ({kept}; target >= 200/s with shed 0)",
+            s.observed, s.offered, s.per_sec, s.shed
+        );
+    }
     Ok(())
 }
 

@@ -300,6 +300,10 @@ pub enum BenchTarget {
     /// EVM factory logs: push detection latency (WS log -> listing.observed) p50/p99 over min(events, 1000)
     /// pairs, and logs/s decoded from `events` mixed V2/V3/V4 logs.
     DexEvm,
+    /// Solana launches: push detection latency (logsNotification -> getTransaction -> listing.observed)
+    /// p50/p99 over min(events, 1000) pump.fun creates, and creates/s kept up with at 200, 1000 and 2000/s
+    /// offered, with the shedding counter, against the loopback Solana node.
+    Solana,
     /// CEX listing detection latency against loopback mock venues: OKX instrument-list polling (every 200 ms)
     /// and the OKX WebSocket push, p50/p99 over min(events, 50) listings each.
     Collector,

@@ -1,7 +1,7 @@
 //! Test support shared by every crate's tests and by `nl bench`: a throwaway `nats-server` per test
 //! ([`NatsServer`]), a condition waiter ([`wait_until`]), unique names, a test [`ServiceCtx`], the bus
 //! [`contract`] suite both bus implementations must pass, and scripted loopback counterparts: a CEX venue
-//! over HTTP ([`cex_venue`]) and WebSocket ([`ws_venue`]), an EVM node ([`evm_node`]) and the risk
+//! over HTTP ([`cex_venue`]) and WebSocket ([`ws_venue`]), an EVM node ([`evm_node`]), a Solana node ([`solana_node`]) and the risk
 //! providers ([`provider_mock`]); the [`golden`] scenarios as data; and [`bench_envelopes`], bulk events.
 //!
 //! It is its own crate so production crates do not ship it: crates take it as a dev-dependency (the `nl`
@@ -15,6 +15,7 @@ pub mod evm_node;
 pub mod fake_llm;
 pub mod golden;
 pub mod provider_mock;
+pub mod solana_node;
 pub mod ws_venue;
 
 use std::future::Future;

@@ -27,7 +27,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nl_bus::{observation_messages, raw_messages};
-use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains};
+use nl_adapters::dex::config::{DexBuildError, DexSourcesConfig, EvmChainConfig, build_aggregator_sources, evm_chains, solana_sources};
+use nl_adapters::dex::solana::source::SolanaLaunchSource;
 use nl_adapters::dex::evm::client::EvmLogSource;
 use nl_adapters::dex::evm::cursor::EvmCursor;
 use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
@@ -272,6 +273,8 @@ pub struct DexFeeds {
     pub polls: Vec<Arc<dyn Source>>,
     /// One push task per EVM chain with a `ws_url` (each polls its chain itself).
     pub pushes: Vec<Arc<EvmPushSource>>,
+    /// One push task per Solana RPC with a `ws_url` (each backfills itself).
+    pub solana: Vec<Arc<super::solana::SolanaPushSource>>,
 }
 
 /// Builds the DEX feeds for `nl serve collector` / `nl run`: like
@@ -281,13 +284,20 @@ pub struct DexFeeds {
 /// # Errors
 /// [`DexBuildError`] naming the source whose config is invalid.
 pub fn build_dex_feeds(cfg: &DexSourcesConfig, run_id: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<DexFeeds, DexBuildError> {
-    let mut feeds = DexFeeds { polls: build_aggregator_sources(cfg, run_id, env)?, pushes: Vec::new() };
+    let mut feeds = DexFeeds { polls: build_aggregator_sources(cfg, run_id, env)?, pushes: Vec::new(), solana: Vec::new() };
     for chain in evm_chains(cfg) {
         let scan = Arc::new(EvmLogSource::from_config(&chain, run_id, env)?);
         if chain.ws_url.is_some() {
             feeds.pushes.push(Arc::new(EvmPushSource::from_config(&chain, scan, run_id, env)?));
         } else {
             feeds.polls.push(scan);
+        }
+    }
+    for (name, c) in solana_sources(cfg) {
+        let scan = Arc::new(SolanaLaunchSource::from_config(name, c, run_id, env)?);
+        match &c.ws_url {
+            Some(ws) => feeds.solana.push(Arc::new(super::solana::SolanaPushSource::new(scan, ws, run_id))),
+            None => feeds.polls.push(scan),
         }
     }
     Ok(feeds)

@@ -4,7 +4,9 @@
 //!
 //! * [`source`]: [`PushSource`], the task that runs one feed under a lease;
 //! * [`evm`]: [`evm::EvmPushSource`], EVM factory logs over `eth_subscribe("logs")` with an `eth_getLogs`
-//!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here).
+//!   backfill after every (re)connect (configured by `ws_url` under `[dex.evm.<name>]`, not here);
+//! * [`solana`]: [`solana::SolanaPushSource`], Solana launches over `logsSubscribe` with a
+//!   `getSignaturesForAddress` backfill after every (re)connect (`ws_url` under `[dex.solana.<name>]`).
 //!
 //! Push entries live in `[sources.<name>]` like poll entries (`kind`, `ws_url`, `base_url` of the REST gap
 //! fill, `provider`/`rate_per_sec`/`burst` of its budget, `api_key_env`), so
@@ -14,6 +16,7 @@
 
 pub mod evm;
 mod lease;
+pub mod solana;
 pub mod source;
 
 use std::collections::BTreeMap;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::Source;
 use crate::cex::currency::CurrencyDescriptor;
 use crate::cex::poll::{AnnouncementDescriptor, AnnouncementSource, Endpoint, InstrumentListDescriptor, InstrumentListSource, ListPolicy};
-use crate::cex::{AnnouncementPolicy, binance, bitget, bybit, coinbase, gate, kraken, kucoin, mexc, okx};
+use crate::cex::{AnnouncementPolicy, binance, bingx, bitget, bybit, coinbase, gate, htx, kraken, kucoin, mexc, okx, upbit};
 use crate::kit::{BudgetConfig, BudgetRegistry, HttpConfig, HttpSource, SecretLocation, SecretParam};
 
 /// The implementation behind a source entry.
@@ -44,6 +44,12 @@ pub enum SourceKind {
     MexcSpot,
     /// Bitget `GET /api/v2/spot/public/symbols`.
     BitgetSpot,
+    /// Upbit `GET /v1/market/all?isDetails=true` (KRW, BTC and USDT markets).
+    UpbitMarkets,
+    /// HTX `GET /v2/settings/common/symbols`.
+    HtxSpot,
+    /// BingX `GET /openApi/spot/v1/common/symbols`.
+    BingxSpot,
     /// Binance CMS article list, catalog 48 (new listings).
     BinanceAnnouncements,
     /// OKX `GET /api/v5/support/announcements` (new listings).
@@ -90,6 +96,9 @@ impl SourceKind {
             Self::GatePairs => I(gate::client::PAIRS),
             Self::MexcSpot => I(mexc::client::SPOT),
             Self::BitgetSpot => I(bitget::client::SPOT),
+            Self::UpbitMarkets => I(upbit::client::SPOT),
+            Self::HtxSpot => I(htx::client::SPOT),
+            Self::BingxSpot => I(bingx::client::SPOT),
             Self::BinanceAnnouncements => A(binance::client::ANNOUNCEMENTS),
             Self::OkxAnnouncements => A(okx::client::ANNOUNCEMENTS),
             Self::BybitAnnouncements => A(bybit::client::ANNOUNCEMENTS),
@@ -262,6 +271,12 @@ const GATE_BUDGET: (f64, f64) = (18.0, 20.0);
 const MEXC_BUDGET: (f64, f64) = (10.0, 20.0);
 /// Bitget: announcements 20 req/s/IP, symbols not confirmed; half of it, shared.
 const BITGET_BUDGET: (f64, f64) = (10.0, 10.0);
+/// Upbit: the market group allows 10 req/s per IP (429, then escalating 418 bans); half of it.
+const UPBIT_BUDGET: (f64, f64) = (5.0, 5.0);
+/// HTX: the settings endpoints' limit is not confirmed; conservative.
+const HTX_BUDGET: (f64, f64) = (1.0, 2.0);
+/// BingX: market group 500 req/10 s and 1000 req/min per IP (a breach restricts for 5 min); well below.
+const BINGX_BUDGET: (f64, f64) = (5.0, 10.0);
 
 impl SourcesConfig {
     /// Every CEX poll source with its real public URL, interval and the budget derived from the venue's
@@ -279,6 +294,9 @@ impl SourcesConfig {
             ("gate_pairs", SourceConfig::poll(K::GatePairs, gate::client::BASE_URL, 5, 10_000, "gate", GATE_BUDGET)),
             ("mexc_spot", SourceConfig::poll(K::MexcSpot, mexc::client::BASE_URL, 10, 15_000, "mexc", MEXC_BUDGET)),
             ("bitget_spot", SourceConfig::poll(K::BitgetSpot, bitget::client::BASE_URL, 5, 10_000, "bitget", BITGET_BUDGET)),
+            ("upbit_markets", SourceConfig::poll(K::UpbitMarkets, upbit::client::BASE_URL, 5, 10_000, "upbit", UPBIT_BUDGET)),
+            ("htx_spot", SourceConfig::poll(K::HtxSpot, htx::client::BASE_URL, 10, 10_000, "htx", HTX_BUDGET)),
+            ("bingx_spot", SourceConfig::poll(K::BingxSpot, bingx::client::BASE_URL, 10, 10_000, "bingx", BINGX_BUDGET)),
             (
                 "binance_announcements",
                 SourceConfig::poll(K::BinanceAnnouncements, binance::client::CMS_BASE_URL, 3, 10_000, "binance", BINANCE_BUDGET).with_lookback(10),

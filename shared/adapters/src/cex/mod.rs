@@ -18,15 +18,21 @@ pub mod title;
 pub mod types;
 mod wire;
 
+#[cfg(test)]
+mod venue_rules_tests;
+
 pub mod binance;
+pub mod bingx;
 pub mod bitget;
 pub mod bybit;
 pub mod coinbase;
 pub mod gate;
+pub mod htx;
 pub mod kraken;
 pub mod kucoin;
 pub mod mexc;
 pub mod okx;
+pub mod upbit;
 
 pub use cursor::{AnnouncementPolicy, AnnouncementSelection, SeenAnnouncements, select_new_announcements};
 pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, to_observation};

@@ -69,6 +69,24 @@ pub struct AnnouncementDescriptor {
     pub venue: &'static str,
     pub endpoint: Endpoint,
     pub parse: AnnouncementParser,
+    /// The page-number query parameter of the endpoint path (which asks for page 1), when the feed pages
+    /// (`pageNo`, `page`, `currentPage`); `None` for a single-page feed.
+    pub page_param: Option<&'static str>,
+}
+
+/// Default bound on the pages an announcement feed reads back in one poll.
+pub const DEFAULT_ANNOUNCEMENT_MAX_PAGES: u32 = 5;
+
+/// `path` (asking for page 1 with `param=1`) asking for page `n`; `None` when the path has no `param=1`.
+#[must_use]
+pub fn page_path(path: &str, param: &str, n: u32) -> Option<String> {
+    let needle = format!("{param}=1");
+    let at = path.match_indices(&needle).find(|(i, _)| {
+        let before = path.as_bytes().get(i.wrapping_sub(1)).copied();
+        let after = path.as_bytes().get(i + needle.len()).copied();
+        matches!(before, Some(b'?' | b'&')) && matches!(after, None | Some(b'&'))
+    })?;
+    Some(format!("{}{param}={n}{}", &path[..at.0], &path[at.0 + needle.len()..]))
 }
 
 /// Saved state of an [`InstrumentListSource`]: every instrument id ever seen.
@@ -442,6 +460,7 @@ pub struct AnnouncementSource {
     desc: AnnouncementDescriptor,
     policy: AnnouncementPolicy,
     run_id: String,
+    max_pages: u32,
 }
 
 impl AnnouncementSource {
@@ -455,7 +474,14 @@ impl AnnouncementSource {
         policy: AnnouncementPolicy,
         run_id: impl Into<String>,
     ) -> Self {
-        Self { name: name.into(), interval, http, desc, policy, run_id: run_id.into() }
+        Self { name: name.into(), interval, http, desc, policy, run_id: run_id.into(), max_pages: DEFAULT_ANNOUNCEMENT_MAX_PAGES }
+    }
+
+    /// Reads back at most `max_pages` pages per poll (at least 1).
+    #[must_use]
+    pub fn with_max_pages(mut self, max_pages: u32) -> Self {
+        self.max_pages = max_pages.max(1);
+        self
     }
 
     /// The venue descriptor.
@@ -481,11 +507,33 @@ impl Source for AnnouncementSource {
         self.interval
     }
 
+    /// Reads page 1; while a whole page is unseen (downtime longer than a page) and the feed pages, reads
+    /// the next one, up to `max_pages`. Pages are then processed deepest first, each on the state the
+    /// deeper one left, so every article is reported once whatever page it was on. The first poll (no
+    /// state) reads one page.
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
-        if let Fetch::Body(f) = fetch(&self.http, &self.name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await {
-            self.process(&f, state, &mut out);
+        let ep = &self.desc.endpoint;
+        let Fetch::Body(first) = fetch(&self.http, &self.name, ep.path, ep.weight, &self.run_id, &mut out).await else { return out };
+        let mut pages = vec![first];
+        if let (Some(param), Some(_)) = (self.desc.page_param, state) {
+            while pages.len() < self.max_pages as usize && pages.last().is_some_and(|f| self.all_unseen(f, state)) {
+                let n = u32::try_from(pages.len() + 1).unwrap_or(u32::MAX);
+                let Some(path) = page_path(ep.path, param, n) else { break };
+                match fetch(&self.http, &self.name, &path, ep.weight, &self.run_id, &mut out).await {
+                    Fetch::Body(f) => pages.push(f),
+                    Fetch::Done => break,
+                }
+            }
         }
+        let mut current = state.cloned();
+        for f in pages.iter().rev() {
+            self.process(f, current.as_ref(), &mut out);
+            if out.next_state.is_some() {
+                current.clone_from(&out.next_state);
+            }
+        }
+        out.next_state = current.filter(|_| out.next_state.is_some());
         out
     }
 
@@ -507,6 +555,13 @@ impl Source for AnnouncementSource {
 }
 
 impl AnnouncementSource {
+    /// Whether every article of a fetched page is unknown to `state` (a page that does not parse or is
+    /// empty is not: paging stops there).
+    fn all_unseen(&self, f: &Fetched, state: Option<&serde_json::Value>) -> bool {
+        let Some(seen) = state.and_then(|v| serde_json::from_value::<AnnouncementState>(v.clone()).ok()) else { return false };
+        (self.desc.parse)(&f.body).is_ok_and(|anns| !anns.is_empty() && anns.iter().all(|a| !seen.seen.contains(&a.id)))
+    }
+
     /// Parses a fetched feed and selects the unseen articles. The clock (lookback, max age) is the
     /// response's receive time. A delisting title is a delisting, whatever the feed: `asset.delisted` per
     /// coin, never a listing.
@@ -517,8 +572,8 @@ impl AnnouncementSource {
         let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, f.observed_at, &self.policy);
         let (delistings, listings): (Vec<&Announcement>, Vec<&Announcement>) =
             sel.new.iter().partition(|a| a.action == AnnouncementAction::Delisting);
-        out.observations = listings.into_iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))).collect();
-        out.delistings = delistings.into_iter().flat_map(|a| announcement_delistings(a, name, f.observed_at, &raw_id)).collect();
+        out.observations.extend(listings.into_iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))));
+        out.delistings.extend(delistings.into_iter().flat_map(|a| announcement_delistings(a, name, f.observed_at, &raw_id)));
         out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, out);
     }
 }

@@ -21,6 +21,8 @@ pub struct DexSourcesConfig {
     pub dexscreener: DexScreenerConfig,
     /// One factory-log source per entry, keyed by source name (e.g. `evm_eth`), so env overrides can address it.
     pub evm: std::collections::BTreeMap<String, EvmChainConfig>,
+    /// One Solana launch source per RPC, keyed by source name (e.g. `solana_mainnet`).
+    pub solana: std::collections::BTreeMap<String, crate::dex::solana::config::SolanaConfig>,
 }
 
 /// GeckoTerminal `new_pools`, one request per network and page.
@@ -251,7 +253,15 @@ pub fn build_dex_sources_with_env(cfg: &DexSourcesConfig, run_id: &str, env: &dy
     for chain in evm_chains(cfg) {
         out.push(Arc::new(EvmLogSource::from_config(&chain, run_id, env)?));
     }
+    for (name, c) in solana_sources(cfg) {
+        out.push(Arc::new(crate::dex::solana::source::SolanaLaunchSource::from_config(name, c, run_id, env)?));
+    }
     Ok(out)
+}
+
+/// The enabled Solana sources with their names (the `name` field, else the table key).
+pub fn solana_sources(cfg: &DexSourcesConfig) -> impl Iterator<Item = (&str, &crate::dex::solana::config::SolanaConfig)> + '_ {
+    cfg.solana.iter().filter(|(_, c)| c.enabled).map(|(k, c)| (c.name.as_deref().unwrap_or(k.as_str()), c))
 }
 
 /// The enabled GeckoTerminal and DexScreener sources.

@@ -30,4 +30,5 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
         api_key_header: None,
     },
     parse: parse_announcements,
+    page_param: Some("pageNo"),
 };

@@ -22,4 +22,5 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     venue: VENUE,
     endpoint: Endpoint { path: "/api/v2/public/annoucements?language=en_US&annType=coin_listings", weight: 1, headers: &[], api_key_header: None },
     parse: parse_announcements,
+    page_param: None,
 };

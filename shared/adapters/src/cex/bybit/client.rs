@@ -23,6 +23,7 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     venue: VENUE,
     endpoint: Endpoint { path: "/v5/announcements/index?locale=en-US&type=new_crypto&page=1&limit=20", weight: 1, headers: &[], api_key_header: None },
     parse: parse_announcements,
+    page_param: Some("page"),
 };
 
 /// `GET /v5/market/tickers?category=spot&symbol={symbol}`: last price and 24 h turnover (quote volume) of one pair.

@@ -29,6 +29,7 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
         api_key_header: None,
     },
     parse: parse_announcements,
+    page_param: Some("currentPage"),
 };
 
 /// `GET /api/v3/currencies/{currency}`: the chains a new symbol's base currency moves on, with contracts.

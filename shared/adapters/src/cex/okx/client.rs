@@ -28,6 +28,7 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
         api_key_header: None,
     },
     parse: parse_announcements,
+    page_param: Some("page"),
 };
 
 /// `GET /api/v5/market/ticker?instId={instId}` (20 req/2 s per IP): last price and 24 h volume of one pair.

@@ -2,8 +2,14 @@
 //! (community conventions, not official), and `getTransaction` parsing to find the new mint.
 //! JSON-RPC framing and errors are shared with [`super::evm::rpc`].
 
+pub mod config;
+pub mod events;
+pub mod launch;
+pub mod mint;
 pub mod models;
 pub mod parse;
+pub mod rpc_client;
+pub mod source;
 
 pub use parse::{
     CREATE_PATTERNS, CreatePattern, LaunchEvent, LaunchKind, LogsNotice, MintCandidate, PROGRAMS, QUOTE_MINTS, TxSummary, WSOL_MINT,

@@ -70,9 +70,48 @@ pub struct CreatePattern {
 
 /// Community conventions from the reference (not official): pump.fun `Instruction: Create` (and the
 /// reported `CreateV2`), Raydium AMM v4 `initialize2`, PumpSwap `create_pool` on graduation. Anchor logs
-/// instruction names in PascalCase, so PumpSwap is matched as `CreatePool` and as `create_pool`. Other
-/// programs in [`PROGRAMS`] have no confirmed pattern yet.
+/// instruction names in PascalCase, so PumpSwap is matched as `CreatePool` and as `create_pool`.
+/// Raydium CPMM (`initialize`), LaunchLab (`initialize`, `initialize_v2`), Meteora DAMM v2
+/// (`initialize_pool`, `initialize_customizable_pool`) and DLMM (`initialize_lb_pair`) are matched by the
+/// same Anchor convention on their IDL instruction names (not checked against mainnet logs); their mint is
+/// read from the transaction's token balances. Orca and Raydium CLMM have no pattern.
 pub const CREATE_PATTERNS: &[CreatePattern] = &[
+    CreatePattern {
+        program: "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
+        dex: "raydium_cpmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: Initialize"),
+    },
+    CreatePattern {
+        program: "LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj",
+        dex: "raydium_launchlab",
+        kind: LaunchKind::TokenCreate,
+        line: LogMatch::Exact("Program log: Instruction: Initialize"),
+    },
+    CreatePattern {
+        program: "LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj",
+        dex: "raydium_launchlab",
+        kind: LaunchKind::TokenCreate,
+        line: LogMatch::Exact("Program log: Instruction: InitializeV2"),
+    },
+    CreatePattern {
+        program: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+        dex: "meteora_damm_v2",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializePool"),
+    },
+    CreatePattern {
+        program: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+        dex: "meteora_damm_v2",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeCustomizablePool"),
+    },
+    CreatePattern {
+        program: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        dex: "meteora_dlmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeLbPair"),
+    },
     CreatePattern {
         program: "6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P",
         dex: "pumpfun",

@@ -1,0 +1,141 @@
+//! A launch transaction as nl reports it: which program, which mint, its pool, quote mint, creator, name,
+//! symbol and decimals, with slot and block time. The Anchor events in the logs give the exact fields
+//! (pump.fun `CreateEvent`, PumpSwap `CreatePoolEvent`); other programs' launches take the mint from the
+//! transaction's token balances (the new non-quote mint) and the pool is not known (the signature stands
+//! for it).
+//!
+//! A PumpSwap or Raydium pool for a mint that already exists (a pump.fun graduation: pump.fun's `Migrate`
+//! runs in the same transaction, or the source saw the mint's creation) is reported as an
+//! [`ChangeKind::Updated`] of that asset, never as a new one.
+
+use nl_domain::{AssetId, ChangeKind, DomainError, ListingObservation, ObservationKind, Ts};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::events::{DEFAULT_PUBKEY, PUMP_FUN, SolanaEvent, events_in_logs, logged_instruction};
+use super::parse::{CREATE_PATTERNS, LaunchKind, LogsNotice, MintCandidate, QUOTE_MINTS, TxSummary, WSOL_MINT, detect_launches, new_mints};
+use crate::dex::pool::ObservationContext;
+
+/// One launch found in a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launch {
+    pub signature: String,
+    pub slot: u64,
+    pub block_time: Option<Ts>,
+    pub program: String,
+    pub dex: String,
+    pub kind: LaunchKind,
+    pub mint: String,
+    /// Pool (or pump.fun bonding curve) account, when the event names it.
+    pub pool: Option<String>,
+    pub quote_mint: Option<String>,
+    pub creator: Option<String>,
+    pub name: Option<String>,
+    pub symbol: Option<String>,
+    pub decimals: Option<u8>,
+    /// A pool for a mint that already existed (pump.fun graduation).
+    pub graduation: bool,
+}
+
+fn decimals_of(mints: &[MintCandidate], mint: &str) -> Option<u8> {
+    mints.iter().find(|m| m.mint == mint).and_then(|m| m.decimals)
+}
+
+/// The launches of one successful transaction. `logs` and `mints` come from `getTransaction` (or, for a
+/// pushed notification the node could not serve yet, from the notification alone: then `mints` is empty
+/// and only event-bearing launches are found). `known_mint` says whether the source saw a mint created
+/// before; `program_filter` keeps launches of the watched programs only.
+#[must_use]
+pub fn launches_in_tx(tx: &TxSummary, signature: &str, known_mint: &dyn Fn(&str) -> bool, program_filter: &dyn Fn(&str) -> bool) -> Vec<Launch> {
+    if tx.failed {
+        return Vec::new();
+    }
+    let notice = LogsNotice { subscription: 0, slot: tx.slot, signature: signature.to_string(), err: None, logs: tx.logs.clone() };
+    let migrated = logged_instruction(&tx.logs, PUMP_FUN, "Migrate");
+    let base = |program: &str, dex: &str, kind: LaunchKind, mint: String| Launch {
+        signature: signature.to_string(),
+        slot: tx.slot,
+        block_time: tx.block_time,
+        program: program.to_string(),
+        dex: dex.to_string(),
+        kind,
+        decimals: decimals_of(&tx.mints, &mint),
+        mint,
+        pool: None,
+        quote_mint: None,
+        creator: None,
+        name: None,
+        symbol: None,
+        graduation: false,
+    };
+    let mut out: Vec<Launch> = Vec::new();
+    for ev in events_in_logs(&tx.logs) {
+        match ev {
+            SolanaEvent::PumpCreate(e) if program_filter(PUMP_FUN) => {
+                let mut l = base(PUMP_FUN, "pumpfun", LaunchKind::TokenCreate, e.mint.clone());
+                l.block_time = l.block_time.or_else(|| chrono::DateTime::from_timestamp(e.timestamp, 0));
+                l.pool = Some(e.bonding_curve);
+                l.quote_mint = Some(e.quote_mint.filter(|q| q != DEFAULT_PUBKEY).unwrap_or_else(|| WSOL_MINT.to_string()));
+                (l.creator, l.name, l.symbol) = (Some(e.creator), Some(e.name), Some(e.symbol));
+                out.push(l);
+            }
+            SolanaEvent::PumpSwapPool(p) if program_filter(super::events::PUMP_SWAP) => {
+                // Both orientations occur: the new token is the side that is not a quote mint.
+                let base_is_quote = QUOTE_MINTS.contains(&p.base_mint.as_str());
+                let (mint, quote, dec) =
+                    if base_is_quote { (p.quote_mint, p.base_mint, p.quote_mint_decimals) } else { (p.base_mint, p.quote_mint, p.base_mint_decimals) };
+                let mut l = base(super::events::PUMP_SWAP, "pumpswap", LaunchKind::PoolInit, mint);
+                l.block_time = l.block_time.or_else(|| chrono::DateTime::from_timestamp(p.timestamp, 0));
+                (l.pool, l.quote_mint, l.decimals) = (Some(p.pool), Some(quote), Some(dec));
+                l.creator = p.coin_creator.filter(|c| c != DEFAULT_PUBKEY).or(Some(p.creator));
+                l.graduation = migrated || known_mint(&l.mint);
+                out.push(l);
+            }
+            _ => {}
+        }
+    }
+    // Programs without a decoded event: the pattern says a launch happened, the balances say which mint.
+    for e in detect_launches(&notice, CREATE_PATTERNS) {
+        if !program_filter(&e.program) || out.iter().any(|l| l.program == e.program) {
+            continue;
+        }
+        let Some(m) = new_mints(tx, &[]).into_iter().next() else { continue };
+        let mut l = base(&e.program, &e.dex, e.kind, m.mint);
+        l.quote_mint = tx.mints.iter().find(|c| QUOTE_MINTS.contains(&c.mint.as_str())).map(|c| c.mint.clone());
+        l.creator = tx.account_keys.first().cloned();
+        l.graduation = e.kind == LaunchKind::PoolInit && (migrated || known_mint(&l.mint));
+        out.push(l);
+    }
+    out
+}
+
+/// The `listing.observed` of a launch: `solana:<mint>`, instrument = pool (else the signature),
+/// `source_published_at` = block time; a graduation is an update.
+///
+/// # Errors
+/// `DomainError::AssetId` when the mint is not a base58 pubkey.
+pub fn launch_observation(l: &Launch, ctx: &ObservationContext) -> Result<ListingObservation, DomainError> {
+    Ok(ListingObservation {
+        source: ctx.source.clone(),
+        venue: l.dex.clone(),
+        kind: ObservationKind::DexPool,
+        change: if l.graduation { ChangeKind::Updated } else { ChangeKind::New },
+        asset_id: AssetId::chain("solana", &l.mint)?,
+        symbol: l.symbol.clone().unwrap_or_default(),
+        name: l.name.clone(),
+        base: Some(l.mint.clone()),
+        quote: l.quote_mint.clone(),
+        instrument_id: l.pool.clone().unwrap_or_else(|| l.signature.clone()),
+        status: None,
+        source_published_at: l.block_time,
+        scheduled_at: None,
+        first_observed_at: ctx.first_observed_at,
+        emitted_at: ctx.emitted_at,
+        raw_event_id: ctx.raw_event_id.clone(),
+        details: json!({
+            "chain": "solana", "dex": l.dex, "program": l.program, "kind": l.kind, "signature": l.signature, "slot": l.slot,
+            "mint": l.mint, "pool": l.pool, "quote_mint": l.quote_mint, "creator": l.creator, "decimals": l.decimals,
+            "graduation": l.graduation,
+        }),
+    })
+}
