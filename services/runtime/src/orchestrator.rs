@@ -153,10 +153,10 @@ impl Orchestrator {
         let names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
         let ctx = CollectorCtx { bus: Arc::clone(&i.bus), state: Arc::clone(&i.state), leases: None, lease_renew_every: Duration::from_secs(5), run: run.clone() };
         let polled = Collector::new(sources, ctx).poll_all_within(started_at, CyclePolicy::with_max_wait_secs(i.cycle.max_in_cycle_wait_secs), |_| {}).await;
-        let reports = polled.reports;
+        let (reports, no_network) = (polled.reports, polled.no_network);
         let mut counts = report_counts(&reports);
         let mut errors: Vec<String> = reports.iter().filter(|r| !r.ok()).flat_map(|r| r.errors.iter().chain(&r.not_committed).cloned()).collect();
-        errors.extend(polled.no_network.map(|e| format!("no network: {e}")));
+        errors.extend(no_network.iter().map(|e| format!("no network: {e}")));
         let drained = drain(i.bus.as_ref(), &i.cfg.drain_durables, Duration::from_secs(i.cfg.drain_timeout_secs), &i.stop).await;
         if let Err(e) = &drained {
             errors.push(e.clone());
@@ -165,7 +165,7 @@ impl Orchestrator {
         let summary = serde_json::json!({
             "mode": "distributed",
             "sources": reports.iter().map(|r| serde_json::json!({"source": r.source, "raws": r.raws, "new": r.new, "updated": r.updated, "delisted": r.delisted, "errors": r.errors})).collect::<Vec<_>>(),
-            "counts": counts, "status": status, "no_network": !errors.is_empty() && errors.iter().any(|e| e.starts_with("no network")),
+            "counts": counts, "status": status, "no_network": no_network.is_some(),
         });
         publish_run_event(&i.bus, EventType::RunCompleted, run, serde_json::json!({"dry_run": false, "status": status, "summary": summary})).await?;
         let mut source_versions = BTreeMap::new();
