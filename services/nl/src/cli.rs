@@ -17,6 +17,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Replay stored snapshots and gate decisions through the paper engine (no look-ahead); stores the
+    /// backtest's orders, fills, positions and blocks as a new run and prints its report.
+    Backtest(crate::cmd_paper::BacktestArgs),
+    /// Learning-book experiments: create (draft), list, show, set-status, schema.
+    Experiment {
+        #[command(subcommand)]
+        command: crate::cmd_paper::ExperimentCommand,
+    },
+    /// Report of a paper session or backtest: profit and learning PnL apart, per-experiment metrics.
+    Report(crate::cmd_paper::ReportArgs),
+    /// Paper sessions: start (foreground, NATS mode), status, stop.
+    Paper {
+        #[command(subcommand)]
+        command: crate::cmd_paper::PaperCommand,
+    },
     /// Run one cycle: every enabled source once, drain the pipeline, write the run manifest.
     /// Exit code 0 when every source succeeded, 3 when some failed (the cycle still completes), 1 on a fatal error.
     RunCycle {
@@ -273,6 +288,8 @@ pub enum ServiceName {
     Gate,
     /// The web dashboard, reading the ledger over gRPC (`[serve] ledger_url`).
     Web,
+    /// Paper trading (profit and learning books); needs `[paper.fees]`.
+    Paper,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

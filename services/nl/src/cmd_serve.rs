@@ -82,6 +82,14 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
         replica.run(stop.wait()).await;
     } else if service == ServiceName::Web {
         serve_web(cfg, run, &registry, &ready, &stop).await?;
+    } else if service == ServiceName::Paper {
+        let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
+        let svc = crate::cmd_paper::build_service(loaded, None, run, Arc::clone(&bus)).await?;
+        nl_bus::Service::register_metrics(&svc, &registry);
+        watch_consumers(&registry, &bus, nl_bus::Service::durables(&svc), &stop).await;
+        ready.store(true, Ordering::Relaxed);
+        let counts = svc.run(stop.token()).await?;
+        tracing::info!(service = label, ?counts, "Service stopped.");
     } else {
         let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
         serve_consumer(cfg, service, bus, run, &registry, &ready, &stop).await?;
@@ -124,7 +132,7 @@ async fn serve_consumer(
         ServiceName::Enricher => Stage::Enricher,
         ServiceName::RiskScorer => Stage::RiskScorer,
         ServiceName::Gate => Stage::Gate,
-        ServiceName::Collector | ServiceName::Web => anyhow::bail!("{} does not consume the stream", service_label(service)),
+        ServiceName::Collector | ServiceName::Web | ServiceName::Paper => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
     let token_env = cfg.serve.grpc_token_env.as_str();
     let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
@@ -185,6 +193,7 @@ pub(crate) fn service_label(service: ServiceName) -> &'static str {
         ServiceName::RiskScorer => "risk-scorer",
         ServiceName::Gate => "gate",
         ServiceName::Web => "web",
+        ServiceName::Paper => "paper",
     }
 }
 

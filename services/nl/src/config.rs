@@ -117,6 +117,8 @@ pub struct NlConfig {
     pub run: RunSection,
     /// The web dashboard (`nl web`, `nl serve web`, `nl run --web`).
     pub web: nl_web::WebConfig,
+    /// Paper trading: the profit book, the learning book, the fill model (`nl serve paper`, `nl backtest`).
+    pub paper: nl_paper::PaperConfig,
 }
 
 impl NlConfig {

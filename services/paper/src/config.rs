@@ -91,7 +91,7 @@ pub struct PaperConfig {
     /// A first snapshot later than decision + latency + this is stale: the order is blocked `no_fresh_price`.
     pub max_price_wait_secs: u64,
     /// Seed of the deterministic sampler (carried on every fill).
-    pub seed: u64,
+    pub rng: u64,
     pub strategy: StrategyConfig,
     /// No default: required.
     pub fees: Option<FeeModel>,
@@ -111,7 +111,7 @@ impl Default for PaperConfig {
             fill_model: crate::fill::MODEL_VERSION.into(),
             decision_latency_ms: 1_000,
             max_price_wait_secs: 900,
-            seed: 0,
+            rng: 0,
             strategy: StrategyConfig::default(),
             fees: None,
             caps: CapsConfig::default(),
@@ -172,7 +172,7 @@ impl PaperConfig {
             "fill_model": self.fill_model,
             "decision_latency_ms": self.decision_latency_ms,
             "max_price_wait_secs": self.max_price_wait_secs,
-            "seed": self.seed,
+            "rng_seed": self.rng,
             "strategy": self.strategy,
             "fees": self.fees,
             "caps": self.caps,

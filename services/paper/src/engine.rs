@@ -229,7 +229,7 @@ impl Engine {
                 continue;
             }
             let tags = BookTags::learning(spec.spec_id.clone());
-            if self.busy.contains(&(book_key(&tags), asset.clone())) || !sampled(self.cfg.seed, &spec.spec_id, signal, x.sample_rate) {
+            if self.busy.contains(&(book_key(&tags), asset.clone())) || !sampled(self.cfg.rng, &spec.spec_id, signal, x.sample_rate) {
                 continue;
             }
             if honeypot {
@@ -446,7 +446,7 @@ impl Engine {
             snapshot_event_id: env.event_id.0.clone(),
             filled_at: at,
             fill_model: fill::MODEL_VERSION.into(),
-            rng_seed: self.cfg.seed,
+            rng_seed: self.cfg.rng,
             assumptions: priced.assumptions,
         };
         out.push(paper_envelope(EventType::OrderFilled, &[&self.run.run_id, &fill_id], at, &self.run, Some(&o.asset_id), &body));

@@ -154,7 +154,7 @@ fn recorded_stream() -> Vec<nl_domain::Envelope> {
 
 fn backtest(learning: bool, seed: u64) -> Vec<nl_domain::Envelope> {
     let mut cfg = config(learning);
-    cfg.seed = seed;
+    cfg.rng = seed;
     backtest::run(&cfg, &run(if learning { "bt_l" } else { "bt_p" }), BacktestInput { events: recorded_stream(), experiments: vec![experiment("explore", json!([]))], ..BacktestInput::default() }).unwrap()
 }
 

@@ -74,15 +74,9 @@ fn violations(out: &[Envelope], experiments: &[&str]) -> Vec<String> {
                 }
                 order_tags.insert(o.order_id.clone(), o.tags.clone());
             }
-            Body::OrderFilled(f) => {
-                if order_tags.get(&f.order_id) != Some(&f.tags) {
-                    bad.push(format!("fill {} tags differ from its order", f.fill_id));
-                }
-            }
-            Body::PositionUpdated(p) => {
-                if order_tags.get(&p.position_id) != Some(&p.tags) {
-                    bad.push(format!("position {} tags differ from its entry", p.position_id));
-                }
+            Body::OrderFilled(f) if order_tags.get(&f.order_id) != Some(&f.tags) => bad.push(format!("fill {} tags differ from its order", f.fill_id)),
+            Body::PositionUpdated(p) if order_tags.get(&p.position_id) != Some(&p.tags) => {
+                bad.push(format!("position {} tags differ from its entry", p.position_id));
             }
             Body::TradeBlocked(b) => {
                 if let Some(id) = &b.order_id

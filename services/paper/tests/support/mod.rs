@@ -34,7 +34,7 @@ pub fn fees() -> FeeModel {
 }
 
 pub fn config(learning: bool) -> PaperConfig {
-    let mut c = PaperConfig { fees: Some(fees()), seed: 7, ..PaperConfig::default() };
+    let mut c = PaperConfig { fees: Some(fees()), rng: 7, ..PaperConfig::default() };
     c.learning.enabled = learning;
     c.learning.daily_risk_budget_pct = d("5");
     c
