@@ -152,4 +152,25 @@ impl SqliteReader {
         }
         Ok(out)
     }
+
+    /// The replay inputs committed after event sequence `after` with `ts >= from` (when given), at most
+    /// `limit`, in commit order, and the last sequence read (`after` when none): a paper session follows
+    /// the ledger with it.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] when a stored row does not rebuild.
+    pub async fn replay_inputs_after(&self, after: i64, from: Option<&str>, limit: u32) -> Result<(Vec<Envelope>, i64), LedgerError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, event_id FROM events WHERE seq > ?1 AND (?2 IS NULL OR ts >= ?2) AND type IN ('asset.upserted', 'snapshot.recorded', \
+             'risk.evaluated', 'candidate.promoted', 'candidate.rejected', 'experiment.created', 'experiment.status_changed') ORDER BY seq LIMIT ?3",
+        )
+        .bind(after)
+        .bind(from)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let last = rows.last().map_or(after, |r| r.0);
+        let ids: Vec<nl_domain::EventId> = rows.into_iter().map(|r| nl_domain::EventId(r.1)).collect();
+        Ok((self.envelopes(&ids).await?, last))
+    }
 }

@@ -109,20 +109,28 @@ pub enum PaperCommand {
     Stop,
 }
 
-fn open_reader(cfg: &NlConfig) -> impl std::future::Future<Output = anyhow::Result<SqliteReader>> + '_ {
+pub(crate) fn open_reader(cfg: &NlConfig) -> impl std::future::Future<Output = anyhow::Result<SqliteReader>> + '_ {
     async move { SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display())) }
 }
 
 /// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS).
-async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
+pub(crate) async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     if cfg.bus.mode == crate::config::BusMode::Nats {
-        use nl_bus::Bus;
-        let bus = nl_bus::NatsBus::connect(&cfg.nats).await.context("connecting to NATS")?;
-        for e in envs {
-            bus.publish(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?)).await?;
-        }
-        return Ok(());
+        // The NATS client's connect future is not `Send`: publish from a blocking thread, so this future
+        // stays `Send` (the ops API's handlers need that).
+        let (nats, handle) = (cfg.nats.clone(), tokio::runtime::Handle::current());
+        return tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                use nl_bus::Bus;
+                let bus = nl_bus::NatsBus::connect(&nats).await.context("connecting to NATS")?;
+                for e in envs {
+                    bus.publish(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?)).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
     }
     let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
     let (path, policy) = (cfg.recorder.path.clone(), cfg.recorder.fsync.policy());
@@ -144,11 +152,11 @@ async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<
     Ok(())
 }
 
-fn identity(loaded: &Loaded<NlConfig>) -> RunIdentity {
+pub(crate) fn identity(loaded: &Loaded<NlConfig>) -> RunIdentity {
     RunIdentity { run_id: nl_config::new_run_id(Utc::now()), config_hash: loaded.config_hash.clone() }
 }
 
-fn paper_config(cfg: &NlConfig, l: &LearningArgs) -> PaperConfig {
+pub(crate) fn paper_config(cfg: &NlConfig, l: &LearningArgs) -> PaperConfig {
     let mut p = cfg.paper.clone();
     p.learning.enabled |= l.learning_book_enabled;
     if let Some(b) = l.learning_daily_risk_budget_pct {
@@ -164,7 +172,7 @@ fn paper_config(cfg: &NlConfig, l: &LearningArgs) -> PaperConfig {
 }
 
 /// The experiments a session or backtest runs: a spec file, a stored experiment, or every running one.
-async fn experiments(reader: Option<&SqliteReader>, l: &LearningArgs, only_running: bool) -> anyhow::Result<Vec<Experiment>> {
+pub(crate) async fn experiments(reader: Option<&SqliteReader>, l: &LearningArgs, only_running: bool) -> anyhow::Result<Vec<Experiment>> {
     if let Some(path) = &l.experiment_spec_path {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let spec = ExperimentSpec::parse(&text).with_context(|| format!("--experiment-spec-path {}", path.display()))?;
@@ -180,7 +188,7 @@ async fn experiments(reader: Option<&SqliteReader>, l: &LearningArgs, only_runni
     Ok(all.into_iter().filter(|e| !only_running || e.status == ExperimentStatus::Running).map(|e| Experiment { spec: e.spec, sha256: e.spec_sha256, status: e.status }).collect())
 }
 
-fn ts_arg(flag: &str, s: &str) -> anyhow::Result<String> {
+pub(crate) fn ts_arg(flag: &str, s: &str) -> anyhow::Result<String> {
     let t = chrono::DateTime::parse_from_rfc3339(s).with_context(|| format!("{flag} {s:?} is not RFC 3339 (e.g. 2026-12-01T00:00:00Z)"))?;
     Ok(t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
@@ -190,30 +198,53 @@ fn ts_arg(flag: &str, s: &str) -> anyhow::Result<String> {
 /// # Errors
 /// A bad flag, a missing fee model, an unreadable DB or a write failure.
 pub async fn backtest(loaded: &Loaded<NlConfig>, args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let cfg = paper_config(&loaded.config, &args.learning);
+    let (run, r) = run_backtest(loaded, args.run.as_deref(), args.from.as_deref(), args.to.as_deref(), &args.learning, None).await?;
+    eprintln!("backtest {}", run.run_id);
+    print_report(&r, args.format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A backtest of `run` (or `[from, to)`): replays, stores its events, and reports it. `inline` is a spec
+/// given in a request body (the ops API).
+///
+/// # Errors
+/// A bad flag, a missing fee model, nothing to replay, an unreadable DB or a write failure.
+pub(crate) async fn run_backtest(
+    loaded: &Loaded<NlConfig>,
+    source: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    l: &LearningArgs,
+    inline: Option<ExperimentSpec>,
+) -> anyhow::Result<(RunIdentity, report::Report)> {
+    let cfg = paper_config(&loaded.config, l);
     cfg.validate().context("nl backtest")?;
-    let from = args.from.as_deref().map(|s| ts_arg("--from", s)).transpose()?;
-    let to = args.to.as_deref().map(|s| ts_arg("--to", s)).transpose()?;
+    let from = from.map(|s| ts_arg("--from", s)).transpose()?;
+    let to = to.map(|s| ts_arg("--to", s)).transpose()?;
     let reader = open_reader(&loaded.config).await?;
-    let events = reader.replay_inputs(args.run.as_deref(), from.as_deref(), to.as_deref()).await?;
+    let events = reader.replay_inputs(source, from.as_deref(), to.as_deref()).await?;
     if events.is_empty() {
-        bail!("nothing to replay: no decisions or snapshots stored for {}", args.run.as_deref().map_or_else(|| "that time range".to_string(), |r| format!("run {r}")));
+        bail!("nothing to replay: no decisions or snapshots stored for {}", source.map_or_else(|| "that time range".to_string(), |r| format!("run {r}")));
     }
-    let exps = if cfg.learning.enabled { experiments(Some(&reader), &args.learning, false).await? } else { Vec::new() };
+    let exps = match (cfg.learning.enabled, inline) {
+        (false, _) => Vec::new(),
+        (true, Some(spec)) => {
+            let sha256 = spec.sha256();
+            vec![Experiment { spec, sha256, status: ExperimentStatus::Running }]
+        }
+        (true, None) => experiments(Some(&reader), l, false).await?,
+    };
     if cfg.learning.enabled && exps.is_empty() {
         bail!("--learning-book-enabled: no experiment to run (give --experiment-spec-path or --experiment-id, or create one with `nl experiment create`)");
     }
     let run = identity(loaded);
-    let n = events.len();
-    let out = backtest::run(&cfg, &run, BacktestInput { events, experiments: exps.clone(), source_run_id: args.run.clone() })?;
-    let emitted = out.len();
+    let out = backtest::run(&cfg, &run, BacktestInput { events, experiments: exps.clone(), source_run_id: source.map(String::from) })?;
     emit(loaded, out).await?;
-    eprintln!("backtest {}: {n} stored events replayed, {emitted} paper events", run.run_id);
     let specs: BTreeMap<String, ExperimentSpec> = exps.into_iter().map(|e| (e.spec.spec_id.clone(), e.spec)).collect();
     let trades = reader.run_trades(&run.run_id).await?;
     let by = vec!["book".to_string(), "experiment_id".to_string(), "reason_code".to_string()];
-    print_report(&report::compute(&run.run_id, &trades, &specs, &by, cfg.rng), args.format)?;
-    Ok(ExitCode::SUCCESS)
+    let r = report::compute(&run.run_id, &trades, &specs, &by, cfg.rng);
+    Ok((run, r))
 }
 
 fn print_report(r: &report::Report, format: OutputFormat) -> anyhow::Result<()> {
@@ -230,14 +261,23 @@ fn print_report(r: &report::Report, format: OutputFormat) -> anyhow::Result<()> 
 /// # Errors
 /// A bad `--by`, an unknown run or an unreadable DB.
 pub async fn report_cmd(loaded: &Loaded<NlConfig>, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let by = report::parse_group_by(&args.by).map_err(|e| anyhow::anyhow!("--by: {e}"))?;
-    let reader = open_reader(&loaded.config).await?;
-    let Some(sr) = reader.strategy_run(&args.run).await? else { bail!("--run {}: no paper session or backtest with that id (see `nl paper status`)", args.run) };
+    let r = build_report(&loaded.config, &args.run, &args.by).await?;
+    print_report(&r, args.format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report of `run_id` grouped by `by`.
+///
+/// # Errors
+/// A bad `by`, an unknown run or an unreadable DB.
+pub(crate) async fn build_report(cfg: &NlConfig, run_id: &str, by: &str) -> anyhow::Result<report::Report> {
+    let by = report::parse_group_by(by).map_err(|e| anyhow::anyhow!("--by: {e}"))?;
+    let reader = open_reader(cfg).await?;
+    let Some(sr) = reader.strategy_run(run_id).await? else { bail!("--run {run_id}: no paper session or backtest with that id (see `nl paper status`)") };
     let seed = sr.settings.get("rng_seed").and_then(serde_json::Value::as_u64).unwrap_or(0);
     let specs: BTreeMap<String, ExperimentSpec> = reader.experiments().await?.into_iter().map(|e| (e.experiment_id, e.spec)).collect();
-    let trades = reader.run_trades(&args.run).await?;
-    print_report(&report::compute(&args.run, &trades, &specs, &by, seed), args.format)?;
-    Ok(ExitCode::SUCCESS)
+    let trades = reader.run_trades(run_id).await?;
+    Ok(report::compute(run_id, &trades, &specs, &by, seed))
 }
 
 /// The `experiment.created` event of `spec`.

@@ -216,7 +216,12 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
     // `nl web` only reads: its bus is a private in-memory one nothing else is on.
     let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig::default()));
     let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
-    let svc = nl_web::WebService::bind(cfg, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
+    let mut svc = nl_web::WebService::bind(cfg, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
+    if from.ledger_url.is_none() {
+        // The `/v1` ops API over this out dir's DB (writes are events the ledger applies).
+        let (paper, ops) = crate::ops_backend::for_out_dir(loaded, from.out_dir.as_ref()).await?;
+        svc = svc.with_ops(paper, ops);
+    }
     println!("dashboard on http://{}/ (Ctrl-C to stop)", svc.local_addr()?);
     let stop = nl_bus::CancellationToken::new();
     let cancel = stop.clone();

@@ -13,6 +13,7 @@ mod cmd_db;
 mod cmd_demo;
 mod cmd_events;
 mod cmd_paper;
+mod ops_backend;
 mod cmd_preflight;
 mod cmd_run;
 mod cmd_rederive;

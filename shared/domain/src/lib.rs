@@ -12,6 +12,7 @@ pub mod experiment;
 mod experiment_schema;
 pub mod paper;
 pub mod paper_read;
+pub mod paper_ops;
 pub mod observation;
 pub mod read;
 pub mod records;
