@@ -57,6 +57,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Rederive => rederive(loaded, n).await?,
         BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
         BenchTarget::Web => crate::bench_web::web(n).await?,
+        BenchTarget::Backtest => crate::bench_paper::backtest_bench(n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -318,6 +318,9 @@ pub enum BenchTarget {
     /// Bytes written per listing (DB + events.jsonl) by `nl demo --cycles 20` and by a re-derivation of `--events`
     /// generated listings, next to the Python reference (scripts/bench/pyref.py) on as many listings, with breakdowns.
     Bytes,
+    /// Backtest of a generated recorded run of `--events` snapshots (profit and learning book) through a scratch
+    /// ledger, next to reading the events back alone; and the engine's decision -> order.submitted p50/p99.
+    Backtest,
 }
 
 impl BenchTarget {

@@ -7,6 +7,7 @@ mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
 mod bench_web;
+mod bench_paper;
 mod cli;
 mod cmd_cycle;
 mod cmd_db;
