@@ -117,7 +117,7 @@ fn experiment() -> anyhow::Result<Experiment> {
 #[allow(clippy::cast_precision_loss)]
 pub async fn backtest_bench(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = LedgerStore::open(&LedgerConfig::with_db_path(&dir.path().join("bench.sqlite"))).await?;
+    let store = LedgerStore::open(&LedgerConfig::with_db_path(dir.path().join("bench.sqlite"))).await?;
     let recorded = inputs(n)?;
     let snapshots = recorded.iter().filter(|e| e.kind == EventType::SnapshotRecorded).count();
     for chunk in recorded.chunks(10_000) {

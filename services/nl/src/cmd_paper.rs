@@ -109,8 +109,8 @@ pub enum PaperCommand {
     Stop,
 }
 
-pub(crate) fn open_reader(cfg: &NlConfig) -> impl std::future::Future<Output = anyhow::Result<SqliteReader>> + '_ {
-    async move { SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display())) }
+pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> {
+    SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display()))
 }
 
 /// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS).
