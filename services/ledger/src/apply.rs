@@ -162,6 +162,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     let mut assets = Vec::new();
     let mut reviews = Vec::new();
     let mut delisted = Vec::new();
+    let mut paper = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let (true, Ok(typed)) = (is_new[i], p) else { continue };
         match typed {
@@ -176,6 +177,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
             Typed::Run(r) => runs.push((&envs[i], r)),
             Typed::Ai(a) => ais.push(&**a),
             Typed::Review(asset, at) => reviews.push((asset.as_str(), at.as_str())),
+            Typed::Paper(p) => paper.push(&**p),
         }
     }
 
@@ -192,6 +194,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     let mut derived = merge_assets(conn, envs, &assets).await?;
     apply_reviews(conn, &reviews).await?;
     mark_delisted(conn, &delisted).await?;
+    crate::paper::apply(conn, &paper).await?;
     derived.extend(apply_risks(conn, envs, &risks).await?);
     derived.sort_by_key(|(i, _)| *i);
     let derived = write_outbox(conn, derived, &now).await?;

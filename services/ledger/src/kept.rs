@@ -9,7 +9,7 @@
 //!   the list of what it cites).
 //! * **Meta** types (observations, upserts, asset changes, risk flags, run events) have no typed row of
 //!   their own: the row keeps the stored meta.
-//! * **Whole** types (free-form `manual.note` and `experiment.tagged`, whose meta nothing else knows) keep
+//! * **Whole** types (free-form `manual.note`, whose meta nothing else knows, and the paper events) keep
 //!   the envelope as delivered in `body`, as does any envelope the columns cannot rebuild exactly (an
 //!   unknown schema version, a meta using the reserved keys) and any meta invalid for its type.
 //!
@@ -49,7 +49,17 @@ pub(crate) fn form(kind: EventType) -> Form {
         | T::AiL2Completed
         | T::AiL3Completed
         | T::AiL4Completed => Form::Tabled,
-        T::ExperimentTagged | T::Manual => Form::Whole,
+        // Paper events keep their envelope whole: their rows are read models, not a rebuildable form.
+        T::Manual
+        | T::OrderSubmitted
+        | T::OrderFilled
+        | T::PositionUpdated
+        | T::TradeBlocked
+        | T::ExperimentCreated
+        | T::ExperimentStatusChanged
+        | T::LearningGateUpdated
+        | T::StrategyRunStarted
+        | T::StrategyRunCompleted => Form::Whole,
         T::ListingObserved
         | T::ListingRetracted
         | T::AssetUpserted

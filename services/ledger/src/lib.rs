@@ -18,6 +18,8 @@ pub mod grpc;
 mod insert;
 mod kept;
 mod merge;
+mod paper;
+pub mod paper_read;
 pub mod read;
 mod rebuild;
 pub mod rows;

@@ -23,8 +23,15 @@ pub const TABLES: &[&str] = &[
     "source_cursors",
     "outbox",
     "ai_outputs",
-    "experiments",
     "settings",
+    "experiment_specs",
+    "strategy_runs",
+    "experiment_runs",
+    "orders",
+    "fills",
+    "position_snapshots",
+    "risk_allocations",
+    "block_events",
 ];
 
 /// Every view the migrations create.

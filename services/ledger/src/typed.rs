@@ -32,6 +32,9 @@ pub(crate) enum Typed {
     Ai(Box<AiRow>),
     /// `asset.reviewed`: the asset and the review time.
     Review(String, String),
+    /// Paper trading and experiments (`order.*`, `position.updated`, `trade.blocked`, `experiment.*`,
+    /// `learning.gate_updated`, `strategy_run.*`).
+    Paper(Box<crate::paper::PaperRow>),
 }
 
 fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
@@ -91,7 +94,16 @@ impl Typed {
             T::AiL2Completed => Self::ai(env, "l2")?,
             T::AiL3Completed => Self::ai(env, "l3")?,
             T::AiL4Completed => Self::ai(env, "l4")?,
-            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::ExperimentTagged | T::Manual | T::AiFailed => {
+            T::OrderSubmitted
+            | T::OrderFilled
+            | T::PositionUpdated
+            | T::TradeBlocked
+            | T::ExperimentCreated
+            | T::ExperimentStatusChanged
+            | T::LearningGateUpdated
+            | T::StrategyRunStarted
+            | T::StrategyRunCompleted => Self::Paper(Box::new(crate::paper::PaperRow::parse(env)?)),
+            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::Manual | T::AiFailed => {
                 Self::Plain
             }
         })
@@ -135,7 +147,7 @@ impl Typed {
             Self::Score(s) => s.meta()?,
             Self::Decision(d) => d.meta()?,
             Self::Ai(a) => serde_json::from_str(&a.body_json)?,
-            Self::Plain | Self::Asset(_) | Self::Delisted(_) | Self::Run(_) | Self::Review(..) => return Ok(None),
+            Self::Plain | Self::Asset(_) | Self::Delisted(_) | Self::Run(_) | Self::Review(..) | Self::Paper(_) => return Ok(None),
         }))
     }
 }

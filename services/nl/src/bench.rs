@@ -62,6 +62,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
         BenchTarget::Web => crate::bench_web::web(n).await?,
         BenchTarget::Ai => crate::bench_ai::ai(n).await?,
+        BenchTarget::Backtest => crate::bench_paper::backtest_bench(n).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

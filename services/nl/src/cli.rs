@@ -17,6 +17,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Replay stored snapshots and gate decisions through the paper engine (no look-ahead); stores the
+    /// backtest's orders, fills, positions and blocks as a new run and prints its report.
+    Backtest(crate::cmd_paper::BacktestArgs),
+    /// Learning-book experiments: create (draft), list, show, set-status, schema.
+    Experiment {
+        #[command(subcommand)]
+        command: crate::cmd_paper::ExperimentCommand,
+    },
+    /// Report of a paper session or backtest: profit and learning PnL apart, per-experiment metrics.
+    Report(crate::cmd_paper::ReportArgs),
+    /// Paper sessions: start (foreground, NATS mode), status, stop.
+    Paper {
+        #[command(subcommand)]
+        command: crate::cmd_paper::PaperCommand,
+    },
     /// Run one cycle: every enabled source once, drain the pipeline, write the run manifest.
     /// Exit code 0 when every source succeeded, 3 when some failed (the cycle still completes), 1 on a fatal error.
     RunCycle {
@@ -284,6 +299,8 @@ pub enum ServiceName {
     Orchestrator,
     /// The AI layers L1–L4 (needs `[ai] enabled` and an endpoint; reads the ledger over `[serve] ledger_url`).
     AiDispatch,
+    /// Paper trading (profit and learning books); needs `[paper.fees]`.
+    Paper,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -319,6 +336,9 @@ pub enum BenchTarget {
     /// Bytes written per listing (DB + events.jsonl) by `nl demo --cycles 20` and by a re-derivation of `--events`
     /// generated listings, next to the Python reference (scripts/bench/pyref.py) on as many listings, with breakdowns.
     Bytes,
+    /// Backtest of a generated recorded run of `--events` snapshots (profit and learning book) through a scratch
+    /// ledger, next to reading the events back alone; and the engine's decision -> order.submitted p50/p99.
+    Backtest,
 }
 
 impl BenchTarget {

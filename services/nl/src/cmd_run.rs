@@ -30,7 +30,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     if drain == 0 {
         bail!("[run] drain_timeout_secs (or --drain-timeout-secs) must be at least 1");
     }
-    let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone() };
+    let cfg = ContinuousConfig { cycle: cycle_config(loaded), push: c.push.clone(), paper: c.paper.clone() };
     let opts = ContinuousOptions { checkpoint_every: Duration::from_secs(checkpoint), drain_timeout: Duration::from_secs(drain) };
     let alerts = start_alerts(loaded).await?;
     let board = alerts.as_ref().map(|a| a.board.clone());

@@ -84,6 +84,14 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
         serve_web(cfg, run, &registry, &ready, &stop).await?;
     } else if service == ServiceName::Orchestrator {
         crate::cmd_orchestrator::serve(loaded, &ready, stop.token()).await?;
+    } else if service == ServiceName::Paper {
+        let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
+        let svc = crate::cmd_paper::build_service(loaded, None, run, Arc::clone(&bus)).await?;
+        nl_bus::Service::register_metrics(&svc, &registry);
+        watch_consumers(&registry, &bus, nl_bus::Service::durables(&svc), &stop).await;
+        ready.store(true, Ordering::Relaxed);
+        let counts = svc.run(stop.token()).await?;
+        tracing::info!(service = label, ?counts, "Service stopped.");
     } else {
         let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?);
         serve_consumer(cfg, service, bus, run, &registry, &ready, &stop).await?;
@@ -137,7 +145,7 @@ async fn serve_consumer(
         ServiceName::RiskScorer => Stage::RiskScorer,
         ServiceName::Gate => Stage::Gate,
         ServiceName::AiDispatch => Stage::AiDispatch,
-        ServiceName::Collector | ServiceName::Web | ServiceName::Orchestrator => anyhow::bail!("{} does not consume the stream", service_label(service)),
+        ServiceName::Collector | ServiceName::Web | ServiceName::Orchestrator | ServiceName::Paper => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
     let token_env = cfg.serve.grpc_token_env.as_str();
     let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
@@ -209,6 +217,7 @@ pub(crate) fn service_label(service: ServiceName) -> &'static str {
         ServiceName::Web => "web",
         ServiceName::Orchestrator => "orchestrator",
         ServiceName::AiDispatch => "ai-dispatch",
+        ServiceName::Paper => "paper",
     }
 }
 

@@ -218,7 +218,7 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
     let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
     let svc = nl_web::WebService::bind(cfg, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
     // "Mark reviewed" takes `nl review`'s path on the DB shown (a remote ledger without NATS: none).
-    let svc = match (&from.ledger_url, loaded.config.bus.mode) {
+    let mut svc = match (&from.ledger_url, loaded.config.bus.mode) {
         (_, crate::config::BusMode::Nats) => {
             let bus = nl_bus::NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?;
             svc.with_writer(Arc::new(nl_web::BusWriter(Arc::new(bus))))
@@ -235,6 +235,11 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
             svc.with_writer(Arc::new(crate::cmd_events::ReviewPath(c)))
         }
     };
+    if from.ledger_url.is_none() {
+        // The `/v1` ops API over this out dir's DB (writes are events the ledger applies).
+        let (paper, ops) = crate::ops_backend::for_out_dir(loaded, from.out_dir.as_ref()).await?;
+        svc = svc.with_ops(paper, ops);
+    }
     println!("dashboard on http://{}/ (Ctrl-C to stop)", svc.local_addr()?);
     let stop = nl_bus::CancellationToken::new();
     let cancel = stop.clone();

@@ -123,6 +123,8 @@ pub struct NlConfig {
     pub orchestrator: nl_runtime::OrchestratorConfig,
     /// The optional AI layers L1–L4 (off unless enabled with an endpoint).
     pub ai: nl_ai_dispatch::AiConfig,
+    /// Paper trading: the profit book, the learning book, the fill model (`nl serve paper`, `nl backtest`).
+    pub paper: nl_paper::PaperConfig,
 }
 
 impl NlConfig {

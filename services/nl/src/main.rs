@@ -8,6 +8,7 @@ mod bench_bytes;
 mod bench_enrich;
 mod bench_pipeline;
 mod bench_web;
+mod bench_paper;
 mod cli;
 mod cmd_alerts;
 mod cmd_orchestrator;
@@ -16,6 +17,8 @@ mod cmd_cycle;
 mod cmd_db;
 mod cmd_demo;
 mod cmd_events;
+mod cmd_paper;
+mod ops_backend;
 mod cmd_preflight;
 mod cmd_run;
 mod cmd_rederive;
@@ -141,6 +144,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { service } => cmd_serve::serve(&loaded, service).await,
         Command::MockVenue { dir, port } => cmd_serve::mock_venue(dir, port).await,
         Command::Status => cmd_status::status(&loaded).await,
+        Command::Backtest(args) => cmd_paper::backtest(&loaded, args).await,
+        Command::Experiment { command } => cmd_paper::experiment(&loaded, command).await,
+        Command::Report(args) => cmd_paper::report_cmd(&loaded, args).await,
+        Command::Paper { command } => cmd_paper::paper(&loaded, command).await,
         Command::Demo { cycles, out_dir } => cmd_demo::demo(&loaded, cycles, out_dir).await,
         Command::List(args) => cmd_views::list(&loaded, &args, false).await,
         Command::Candidates(args) => cmd_views::list(&loaded, &args, true).await,

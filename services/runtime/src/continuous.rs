@@ -37,6 +37,8 @@ use crate::manifest::{EventsRange, RunManifest, complete_lines_from};
 pub struct ContinuousConfig {
     pub cycle: CycleConfig,
     pub push: PushOptionsMap,
+    /// `[paper]`: the paper service joins the run when `enabled` (paper only; never an order).
+    pub paper: nl_paper::PaperConfig,
 }
 
 /// How to run.
@@ -126,6 +128,9 @@ pub async fn run_continuous_on(
         progress(&format!("after a crash: {applied} events only in events.jsonl applied to the DB, {appended} only in the DB appended to events.jsonl"));
     }
     let mut pipeline = start_services(c, &bus, &store, &c.ledger, &c.recorder, &run, nl_enricher::RoundControl::timed()).await?;
+    if cfg.paper.enabled {
+        pipeline.spawn_service(Box::new(start_paper(&cfg.paper, &bus, &store, &run).await?));
+    }
     // After the recorder opened the file: it cuts a torn tail a crash left.
     let start = std::fs::metadata(&c.recorder.path).map_or(0, |m| m.len());
     let ctx = embedded_ctx(&bus, &store, &run);
@@ -322,4 +327,19 @@ impl Run<'_> {
             "new_assets": new_assets.len(), "promoted": promoted.len(), "rejected": rejected.len(), "undecided": undecided.len(),
         }))
     }
+}
+
+/// The paper service of a run with `[paper] enabled = true`, trading the experiments the ledger holds as
+/// running (learning book) beside the profit book.
+async fn start_paper(cfg: &nl_paper::PaperConfig, bus: &Arc<dyn Bus>, store: &LedgerStore, run: &RunIdentity) -> anyhow::Result<nl_paper::service::PaperService> {
+    use nl_domain::paper_read::PaperReader;
+    let experiments = store
+        .reader()
+        .experiments()
+        .await?
+        .into_iter()
+        .map(|e| nl_paper::Experiment { spec: e.spec, sha256: e.spec_sha256, status: e.status })
+        .collect();
+    let ctx = nl_bus::ServiceCtx::new(Arc::clone(bus), run.clone());
+    nl_paper::service::build(cfg.clone(), ctx, experiments).await.context("starting the paper service ([paper] enabled = true)")
 }

@@ -14,6 +14,8 @@ mod detail;
 pub mod error;
 pub mod filters;
 mod live;
+mod ops_api;
+pub mod ops_openapi;
 pub mod pages;
 pub mod review;
 mod server;
@@ -43,6 +45,8 @@ pub struct WebService {
     changes: watch::Sender<i64>,
     reader: Arc<dyn LedgerReader>,
     poll: Duration,
+    /// The `/v1` ops API, when the binary provides the paper side ([`WebService::with_ops`]).
+    ops: Option<(Arc<dyn nl_domain::paper_read::PaperReader>, Arc<dyn nl_domain::paper_ops::PaperOps>)>,
 }
 
 impl std::fmt::Debug for WebService {
@@ -63,7 +67,14 @@ impl WebService {
         let (changes, rx) = watch::channel(-1);
         let poll = Duration::from_millis(cfg.poll_ms);
         let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None, writer: None, run: ctx.run.clone() });
-        Ok(Self { listener, state, changes, reader, poll })
+        Ok(Self { listener, state, changes, reader, poll, ops: None })
+    }
+
+    /// Serves the `/v1` ops API too, over `reader` and `ops`, behind the same token.
+    #[must_use]
+    pub fn with_ops(mut self, reader: Arc<dyn nl_domain::paper_read::PaperReader>, ops: Arc<dyn nl_domain::paper_ops::PaperOps>) -> Self {
+        self.ops = Some((reader, ops));
+        self
     }
 
     /// The bound address (the real port when `addr` asked for port 0).
@@ -105,7 +116,11 @@ impl WebService {
     pub async fn serve(self, shutdown: CancellationToken) -> Result<WebCounts, WebError> {
         let poller = tokio::spawn(live::poll_changes(self.reader, self.poll, self.changes, shutdown.clone()));
         let stats = self.state.stats.clone();
-        let app = server::router(self.state);
+        let token = self.state.token.clone();
+        let mut app = server::router(self.state);
+        if let Some((reader, ops)) = self.ops {
+            app = app.merge(ops_api::router(reader, ops, token));
+        }
         let stop = shutdown.clone();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         shutdown.cancel();

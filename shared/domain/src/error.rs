@@ -11,6 +11,8 @@ pub enum DomainError {
     EventType(String),
     #[error("unknown check code {0:?} (known codes: {known})", known = crate::CheckCode::known_list())]
     CheckCode(String),
+    #[error("unknown experiment status {0:?} (known: {known})", known = crate::ExperimentStatus::known_list())]
+    ExperimentStatus(String),
     #[error("meta of {kind} is not a valid {what}: {reason}")]
     Body { kind: crate::EventType, what: &'static str, reason: String },
     #[error("stored {kind} cites its {key} as event {event_id:?}, which is not at hand")]

@@ -26,7 +26,15 @@ wire_enum! {
         AiFailed => "ai.failed",
         RunStarted => "run.started",
         RunCompleted => "run.completed",
-        ExperimentTagged => "experiment.tagged",
+        OrderSubmitted => "order.submitted",
+        OrderFilled => "order.filled",
+        PositionUpdated => "position.updated",
+        TradeBlocked => "trade.blocked",
+        ExperimentCreated => "experiment.created",
+        ExperimentStatusChanged => "experiment.status_changed",
+        LearningGateUpdated => "learning.gate_updated",
+        StrategyRunStarted => "strategy_run.started",
+        StrategyRunCompleted => "strategy_run.completed",
         Manual => "manual.note",
     }
 }

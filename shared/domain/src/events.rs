@@ -223,7 +223,16 @@ pub enum Body {
     Run(RunMeta),
     /// `ai.l1.completed` … `ai.l4.completed`.
     Ai(AiMeta),
-    /// Types whose meta is free-form (`experiment.tagged`, `manual.note`).
+    OrderSubmitted(Box<crate::OrderSubmitted>),
+    OrderFilled(Box<crate::OrderFilled>),
+    PositionUpdated(Box<crate::PositionUpdated>),
+    TradeBlocked(Box<crate::TradeBlocked>),
+    ExperimentCreated(Box<crate::ExperimentCreated>),
+    ExperimentStatusChanged(Box<crate::ExperimentStatusChanged>),
+    LearningGateUpdated(Box<crate::LearningGateUpdated>),
+    /// `strategy_run.started` and `strategy_run.completed`.
+    StrategyRun(Box<crate::StrategyRun>),
+    /// Types whose meta is free-form (`manual.note`).
     Other(Value),
 }
 
@@ -248,7 +257,15 @@ impl Body {
             T::CandidatePromoted | T::CandidateRejected => Self::Decision(typed(env, "GateDecision")?),
             T::RunStarted | T::RunCompleted => Self::Run(object_or_null(env, "run meta")?),
             T::AiL1Completed | T::AiL2Completed | T::AiL3Completed | T::AiL4Completed => Self::Ai(object_or_null(env, "AI meta")?),
-            T::ExperimentTagged | T::Manual | T::AiFailed => Self::Other(env.meta.clone()),
+            T::OrderSubmitted => Self::OrderSubmitted(tagged(env, "OrderSubmitted")?),
+            T::OrderFilled => Self::OrderFilled(tagged(env, "OrderFilled")?),
+            T::PositionUpdated => Self::PositionUpdated(tagged(env, "PositionUpdated")?),
+            T::TradeBlocked => Self::TradeBlocked(tagged(env, "TradeBlocked")?),
+            T::ExperimentCreated => Self::ExperimentCreated(tagged(env, "ExperimentCreated")?),
+            T::ExperimentStatusChanged => Self::ExperimentStatusChanged(tagged(env, "ExperimentStatusChanged")?),
+            T::LearningGateUpdated => Self::LearningGateUpdated(tagged(env, "LearningGateUpdated")?),
+            T::StrategyRunStarted | T::StrategyRunCompleted => Self::StrategyRun(typed(env, "StrategyRun")?),
+            T::Manual | T::AiFailed => Self::Other(env.meta.clone()),
         })
     }
 }
@@ -269,6 +286,14 @@ fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &'static str) -> Result<T,
 
 fn typed<T: DeserializeOwned>(env: &Envelope, what: &'static str) -> Result<Box<T>, DomainError> {
     meta_as(env, what).map(Box::new)
+}
+
+/// A paper body whose book tags must agree (`learning_book` ⇔ `experiment_id`).
+fn tagged<T: DeserializeOwned>(env: &Envelope, what: &'static str) -> Result<Box<T>, DomainError> {
+    if let Some(tags) = crate::paper::tags_of(env.kind, &env.meta) {
+        tags.check().map_err(|reason| DomainError::Body { kind: env.kind, what, reason })?;
+    }
+    typed(env, what)
 }
 
 /// An object meta as `T`; `null` is `T::default()`; any other JSON kind is refused.

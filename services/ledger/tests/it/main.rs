@@ -5,6 +5,7 @@ mod fixtures;
 mod grpc;
 mod listing_views;
 mod migrations;
+mod paper;
 mod runbook;
 mod rebuild;
 mod service;

@@ -55,19 +55,49 @@ async fn read_pool_refuses_writes() {
 }
 
 #[tokio::test]
-async fn paper_only_is_enforced() {
+async fn paper_only_and_book_tags_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let pool = open_write_pool(&dir.path().join("nl.db")).await.unwrap();
     migrate_up(&pool).await.unwrap();
-    let insert = |paper: i64| {
+    let order = |id: &str, paper: i64, learning: i64, exp: Option<&str>| {
         sqlx::query(
-            "INSERT INTO experiments (experiment_id, asset_id, signal_event_id, side, paper_only, opened_at, run_id) VALUES ('x', 'a', ?, 'long', ?, 't', 'r')",
+            "INSERT INTO orders (order_id, event_id, run_id, asset_id, side, notional_usd, intent, signal_event_id, decided_at, learning_book, experiment_id, paper_only) \
+             VALUES (?1, ?1, 'r', 'a', 'buy', '10', 'entry', 's', 't', ?2, ?3, ?4)",
         )
-        .bind(paper.to_string())
+        .bind(id.to_string())
+        .bind(learning)
+        .bind(exp.map(String::from))
         .bind(paper)
     };
-    insert(1).execute(&pool).await.unwrap();
-    assert!(insert(0).execute(&pool).await.is_err(), "a non-paper experiment cannot be stored");
+    order("p", 1, 0, None).execute(&pool).await.unwrap();
+    order("l", 1, 1, Some("exp1")).execute(&pool).await.unwrap();
+    assert!(order("x1", 0, 0, None).execute(&pool).await.is_err(), "a non-paper order cannot be stored");
+    assert!(order("x2", 1, 1, None).execute(&pool).await.is_err(), "a learning order without its experiment");
+    assert!(order("x3", 1, 0, Some("exp1")).execute(&pool).await.is_err(), "a profit order with an experiment");
+    // The same CHECK on every trade table.
+    for (table, cols, vals) in [
+        ("block_events", "event_id, run_id, asset_id, side, signal_event_id, reason_codes_json, ts", "'b', 'r', 'a', 'buy', 's', '[]', 't'"),
+        ("risk_allocations", "event_id, order_id, run_id, budget_day, allocated_usd, budget_used_usd, budget_limit_usd", "'b', 'o', 'r', 'd', '1', '1', '2'"),
+        (
+            "position_snapshots",
+            "event_id, run_id, position_id, asset_id, status, quantity, entry_notional_usd, avg_entry_price, mark_price, unrealized_pnl_usd, realized_pnl_usd, fees_usd, ts",
+            "'b', 'r', 'p', 'a', 'open', '1', '1', '1', '1', '0', '0', '0', 't'",
+        ),
+        (
+            "fills",
+            "fill_id, event_id, order_id, run_id, asset_id, side, mark_price, price, quantity, notional_usd, fee_usd, tax_usd, gas_usd, slippage_bps, snapshot_event_id, filled_at, fill_model, rng_seed, assumptions_json",
+            "'b', 'b', 'o', 'r', 'a', 'buy', '1', '1', '1', '1', '0', '0', '0', '0', 's', 't', 'snapshot_v1', '7', '[]'",
+        ),
+    ] {
+        let sql = |lb: i64, exp: &str| format!("INSERT INTO {table} ({cols}, learning_book, experiment_id) VALUES ({vals}, {lb}, {exp})");
+        assert!(sqlx::query(sqlx::AssertSqlSafe(sql(1, "NULL"))).execute(&pool).await.is_err(), "{table}: learning row without experiment");
+        assert!(sqlx::query(sqlx::AssertSqlSafe(sql(0, "'e'"))).execute(&pool).await.is_err(), "{table}: profit row with experiment");
+        sqlx::query(sqlx::AssertSqlSafe(sql(1, "'e'"))).execute(&pool).await.unwrap();
+    }
+    let bad_status = sqlx::query(
+        "INSERT INTO experiment_specs (experiment_id, version, spec_json, status, created_at, updated_at, spec_sha256, event_id) VALUES ('e', 1, '{}', 'live', 't', 't', 'h', 'x')",
+    );
+    assert!(bad_status.execute(&pool).await.is_err(), "only the status machine's states");
 }
 
 /// Every table, view and index with its SQL, sorted.
@@ -92,7 +122,7 @@ async fn down_and_up_again_leave_the_same_schema_and_keep_events() {
     let pool = open_write_pool(&path).await.unwrap();
     let full = schema_sql(&pool).await;
     let before_scores: Vec<(String, f64)> = sqlx::query_as("SELECT event_id, score FROM listing_scores").fetch_all(&pool).await.unwrap();
-    for target in [6, 4, 0] {
+    for target in [7, 6, 4, 0] {
         migrate_down(&pool, target).await.unwrap();
         if target == 6 {
             // The pre-runbook names, with the data: scores back to TEXT.

@@ -1,0 +1,127 @@
+//! The learning book's smoke test (seed 004, issue #18), end to end with the `nl` binary: `nl demo` fills a
+//! DB from the loopback simulator; `nl web` serves the `/v1` ops API over it; then
+//! 1. a draft ExperimentSpec is created over the API (a bad one gets 400 with the field path);
+//! 2. it is approved and set running, and a paper session with learning enabled is started;
+//! 3. `order.submitted` appears with `learning_book = true` and the experiment id;
+//! 4. a signal inside a no-learn zone gives `trade.blocked` with reason codes (and no order);
+//! 5. a backtest of the run reports learning PnL apart from profit PnL.
+//!
+//! `nl preflight` still shows L6 blocked afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::webdriver::http;
+
+fn spec(id: &str, zones: Value) -> String {
+    json!({
+        "spec_id": id, "version": 1,
+        "question": "Do listings L5 rejected still run up in their first hour?",
+        "hypothesis": "Their mean return after fees is above 0.",
+        "exposure": {"decisions": ["rejected", "promoted"], "sample_rate": 1.0, "notional_usd": "10",
+                     "take_profit_pct": "20", "stop_loss_pct": "20", "max_hold_minutes": 60},
+        "metrics": {"primary": "mean_return_pct", "success_criterion": {"op": ">", "threshold": 0.0}, "min_trades": 10},
+        "risk": {"max_notional_usd": "500", "max_open_positions": 50},
+        "no_learn_zones": zones
+    })
+    .to_string()
+}
+
+/// Paper events of `kind` in events.jsonl.
+fn events(out: &std::path::Path, kind: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|e| e["type"] == kind).collect()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn learning_book_smoke_over_the_ops_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let mut demo = support::nl(tmp.path(), &[]);
+    demo.args(["demo", "--cycles", "3", "--out-dir"]).arg(&out);
+    let o = support::run(demo);
+    assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut web = support::nl(&out, &[]);
+    web.args(["web", "--addr", &addr]);
+    let _web = support::spawn(web);
+    wait_for("the web server", || std::net::TcpStream::connect(&addr).is_ok());
+
+    // 1. A bad spec is refused with its field path; a good one is stored as a draft.
+    let bad = spec("bad", json!([])).replace("\"sample_rate\":1.0", "\"sample_rate\":7");
+    let (status, body) = http(&addr, "POST", "/v1/experiments", &[], Some(&bad));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["path"], "exposure.sample_rate", "{body}");
+    for (id, zones) in [("explore", json!([])), ("zoned", json!([{"kind": "utc_window", "start": "00:00", "end": "23:59"}]))] {
+        let (status, body) = http(&addr, "POST", "/v1/experiments", &[], Some(&spec(id, zones)));
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "draft");
+        // 2. Approve and run it (an illegal step is a conflict).
+        let (status, _) = http(&addr, "PATCH", &format!("/v1/experiments/{id}/status"), &[], Some(r#"{"status":"completed"}"#));
+        assert_eq!(status, 409);
+        for step in ["approved", "running"] {
+            let (status, body) = http(&addr, "PATCH", &format!("/v1/experiments/{id}/status"), &[], Some(&format!(r#"{{"status":"{step}"}}"#)));
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    let (status, body) = http(&addr, "POST", "/v1/paper-sessions", &[], Some(r#"{"learning_book_enabled": true, "from": "2000-01-01T00:00:00Z"}"#));
+    assert_eq!(status, 201, "{body}");
+    let session = serde_json::from_str::<Value>(&body).unwrap()["run_id"].as_str().unwrap().to_string();
+
+    // 3. A learning order with its tags.
+    wait_for("a learning order.submitted", || {
+        events(&out, "order.submitted").iter().any(|e| e["run_id"] == session.as_str() && e["meta"]["learning_book"] == true && e["meta"]["experiment_id"] == "explore")
+    });
+    // 4. The zoned experiment's signals are blocked with reason codes and place no order.
+    wait_for("a no-learn-zone block", || {
+        events(&out, "trade.blocked").iter().any(|e| {
+            e["run_id"] == session.as_str()
+                && e["meta"]["learning_book"] == true
+                && e["meta"]["experiment_id"] == "zoned"
+                && e["meta"]["reason_codes"].as_array().unwrap().contains(&json!("no_learn_window"))
+        })
+    });
+    assert!(!events(&out, "order.submitted").iter().any(|e| e["meta"]["experiment_id"] == "zoned"), "no order inside the zone");
+    let (status, body) = http(&addr, "POST", &format!("/v1/paper-sessions/{session}/stop"), &[], None);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(&addr, "GET", "/v1/fills?learning_book=maybe", &[], None);
+    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["path"].clone()), (400, json!("learning_book")), "{body}");
+
+    // 5. A backtest of the recorded events: learning PnL apart from profit PnL.
+    let (status, body) = http(&addr, "POST", "/v1/backtests", &[], Some(r#"{"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "learning_book_enabled": true, "experiment_id": "explore"}"#));
+    assert_eq!(status, 201, "{body}");
+    let bt = serde_json::from_str::<Value>(&body).unwrap()["run_id"].as_str().unwrap().to_string();
+    let (status, body) = http(&addr, "GET", &format!("/v1/reports/{bt}?group_by=book,experiment_id,reason_code"), &[], None);
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let groups = report["groups"].as_array().unwrap();
+    let books: Vec<(&str, &Value)> = groups.iter().map(|g| (g["book"].as_str().unwrap(), &g["experiment_id"])).collect();
+    assert!(books.contains(&("profit", &Value::Null)) && books.contains(&("learning", &json!("explore"))), "{books:?}");
+    let learning = groups.iter().find(|g| g["book"] == "learning").unwrap();
+    assert!(learning["orders"].as_u64().unwrap() > 0, "{learning}");
+    assert!(learning["primary"]["verdict"].is_string(), "{learning}");
+    let (status, body) = http(&addr, "GET", "/v1/openapi.json", &[], None);
+    assert_eq!(status, 200);
+    assert!(body.contains("/v1/paper-sessions/{id}/stop"));
+
+    // L6 stays blocked.
+    let mut pre = support::nl(&out, &[]);
+    pre.arg("preflight");
+    let o = support::run(pre);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let l6 = text.lines().find(|l| l.contains("L6 blocked")).unwrap_or_else(|| panic!("no L6 line in {text}"));
+    assert!(l6.contains("PASS") || l6.contains("ok"), "{l6}");
+}
