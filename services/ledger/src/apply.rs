@@ -356,36 +356,21 @@ async fn ai_tags(conn: &mut SqliteConnection, ais: &[&insert::AiRow]) -> Result<
     if newest.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = newest.keys().cloned().collect();
-    let mut changed = Vec::new();
-    for (asset, old) in fetch_in::<(String, String)>(conn, "SELECT asset_id, tags_json FROM assets WHERE asset_id IN", &ids).await? {
-        let Some(a) = newest.get(&asset) else { continue };
-        let tags = tags::with_ai(&old, a.ai_tags.iter().map(String::as_str));
-        if tags != old {
-            changed.push((asset, tags));
-        }
-    }
-    exec_chunked(
-        conn,
-        "WITH t(asset_id, tags_json) AS (",
-        ") UPDATE assets SET tags_json = (SELECT t.tags_json FROM t WHERE t.asset_id = assets.asset_id) WHERE asset_id IN (SELECT asset_id FROM t)",
-        2,
-        &changed,
-        |mut b, (asset, tags)| {
-            b.push_bind(asset.as_str()).push_bind(tags.as_str());
-        },
-    )
-    .await?;
-    Ok(())
+    rewrite_tags(conn, &newest, |a, old| tags::with_ai(old, a.ai_tags.iter().map(String::as_str))).await
 }
 
 /// Replaces the `risk:<check>` tags of each asset with the failed checks of its newest evaluation.
 async fn risk_tags(conn: &mut SqliteConnection, newest: &HashMap<String, &RiskEvaluation>) -> Result<()> {
+    rewrite_tags(conn, newest, |r, old| tags::with_risk(old, r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code.as_str()))).await
+}
+
+/// Rewrites `assets.tags_json` of each asset in `newest` to `retag(item, current tags)`, where that changes it.
+async fn rewrite_tags<T>(conn: &mut SqliteConnection, newest: &HashMap<String, T>, retag: impl Fn(&T, &str) -> String) -> Result<()> {
     let ids: Vec<String> = newest.keys().cloned().collect();
     let mut changed = Vec::new();
     for (asset, old) in fetch_in::<(String, String)>(conn, "SELECT asset_id, tags_json FROM assets WHERE asset_id IN", &ids).await? {
-        let Some(r) = newest.get(&asset) else { continue };
-        let tags = tags::with_risk(&old, r.checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.code.as_str()));
+        let Some(item) = newest.get(&asset) else { continue };
+        let tags = retag(item, &old);
         if tags != old {
             changed.push((asset, tags));
         }

@@ -61,12 +61,12 @@ impl RpcClient {
         &self.http
     }
 
-    fn id(&self, n: u64) -> u64 {
+    pub(crate) fn id(&self, n: u64) -> u64 {
         self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 
     /// Posts `body`, keeps the response as a raw labelled `label`, and parses it with `parse`.
-    async fn exchange<T>(
+    pub(crate) async fn exchange<T>(
         &self,
         body: &Value,
         weight: u32,

@@ -2,17 +2,14 @@
 //! `getTransaction`, `getAccountInfo`). Every response, error bodies included, becomes a [`RawEvent`]; a
 //! body that does not parse or carries an error object is kept with that error.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use nl_domain::RawEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::parse::{TxSummary, get_transaction_request, parse_get_transaction};
-use crate::dex::client_util::{keep_error_response, raw_from};
 use crate::dex::evm::error::RpcError;
 use crate::dex::evm::rpc::parse_response;
-use crate::dex::evm::rpc_client::RpcCallError;
+use crate::dex::evm::rpc_client::{RpcCallError, RpcClient};
 use crate::kit::HttpSource;
 
 /// One `getSignaturesForAddress` item.
@@ -39,46 +36,29 @@ pub fn parse_signatures(body: &str) -> Result<Vec<SignatureInfo>, RpcError> {
 /// JSON-RPC client of one Solana RPC.
 #[derive(Debug)]
 pub struct SolanaRpc {
-    http: HttpSource,
-    source: String,
-    run_id: String,
+    rpc: RpcClient,
     commitment: String,
-    next_id: AtomicU64,
 }
 
 impl SolanaRpc {
     /// Wraps `http` (whose base URL is the RPC endpoint); raws are attributed to `source`.
     #[must_use]
     pub fn new(http: HttpSource, source: &str, run_id: &str, commitment: &str) -> Self {
-        Self { http, source: source.to_string(), run_id: run_id.to_string(), commitment: commitment.to_string(), next_id: AtomicU64::new(1) }
+        Self { rpc: RpcClient::new(http, source, run_id), commitment: commitment.to_string() }
     }
 
     /// The HTTP client (budget, stats).
     #[must_use]
     pub fn http(&self) -> &HttpSource {
-        &self.http
+        self.rpc.http()
     }
 
     async fn exchange<T>(&self, body: &Value, label: &str, raws: &mut Vec<RawEvent>, parse: impl FnOnce(&str) -> Result<T, RpcError>) -> Result<T, RpcCallError> {
-        let suffix = format!("#{label}");
-        let fetched = match self.http.post_json("", body, 1).await {
-            Ok(f) => f,
-            Err(e) => {
-                keep_error_response(raws, &e, &self.source, &self.run_id, &suffix);
-                return Err(e.into());
-            }
-        };
-        let mut raw = raw_from(&fetched, &self.source, &self.run_id, &suffix);
-        let parsed = parse(&fetched.body);
-        if let Err(e) = &parsed {
-            raw.parse_error = Some(e.to_string());
-        }
-        raws.push(raw);
-        Ok(parsed?)
+        self.rpc.exchange(body, 1, label, raws, parse).await
     }
 
     fn id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.rpc.id(1)
     }
 
     /// `getSignaturesForAddress(address, {limit, before?, until?, commitment})`, newest first.
