@@ -183,6 +183,11 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
         sink.validate(name).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     }
     loaded.config.ai.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    // A paper section that is on, or that names a fee model, must be usable: refused here, not at the
+    // first `nl backtest` (a disabled section without `[paper.fees]` is fine).
+    if loaded.config.paper.enabled || loaded.config.paper.fees.is_some() {
+        loaded.config.paper.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    }
     Ok(loaded)
 }
 

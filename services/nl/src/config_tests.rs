@@ -49,3 +49,15 @@ fn every_listener_binds_loopback_by_default_in_code_and_in_the_shipped_config() 
     }
     assert!(text.contains("grpc_token_env"), "the shipped config documents grpc_token_env");
 }
+
+#[test]
+fn a_bad_paper_section_is_refused_at_load_with_the_key_to_fix() {
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml")).unwrap();
+    let bad = shipped.replacen("fill_model = \"snapshot_v1\"", "fill_model = \"snapshot_v9\"", 1);
+    assert_ne!(bad, shipped, "the shipped config names the fill model");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, bad).unwrap();
+    let err = format!("{:#}", load(&path).err().expect("an unknown fill model is refused"));
+    assert!(err.contains("fill_model") && err.contains("snapshot_v9"), "{err}");
+}
