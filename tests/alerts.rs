@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use nl_domain::{AssetId, Decimal, Decision, Envelope, EventType, GateDecision, Snapshot, Ts};
+use nl_domain::{Envelope, EventType, Ts};
 use nl_web::{AlertBoard, AlertSinkConfig, AlertsService, SinkKind};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -100,28 +100,7 @@ async fn promote(db: &Db, asset: &str, symbol: &str, name: &str) -> String {
     let ts: Ts = chrono::Utc::now();
     let mut up = nl_testkit::listing_upsert(asset, symbol, ts);
     up.name = Some(name.into());
-    let snap = Snapshot {
-        asset_id: AssetId::parse(asset).unwrap(),
-        observed_at: ts,
-        source: "okx_spot".into(),
-        price_usd: Some(Decimal::new(12, 1)),
-        fdv_usd: None,
-        market_cap_usd: None,
-        liquidity_usd: Some(Decimal::new(50_000, 0)),
-        volume_24h_usd: None,
-        holders: None,
-        age_minutes: Some(1),
-        raw_event_id: None,
-    };
-    let d = GateDecision {
-        asset_id: AssetId::parse(asset).unwrap(),
-        decision: Decision::Promoted,
-        reason_codes: vec!["PASS:honeypot".into(), "<b>bold</b>".into()],
-        rule_set_version: "risk-rules-v1".into(),
-        config_hash: "alerts".into(),
-        inputs: vec![],
-        decided_at: ts,
-    };
+    let (snap, d) = nl_testkit::liquid_promotion(asset, ts, &["PASS:honeypot", "<b>bold</b>"], "alerts");
     let e = |kind, meta| Envelope::new(kind, &[asset, &ts.to_rfc3339()], ts, RUN, "alerts", meta).with_asset(asset).with_source("okx_spot");
     let promoted = e(EventType::CandidatePromoted, serde_json::to_value(d).unwrap());
     let id = promoted.event_id.0.clone();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nl_domain::{AssetId, Decimal, Decision, Envelope, EventType, GateDecision, Snapshot, Ts};
+use nl_domain::{Envelope, EventType, Ts};
 use serde_json::Value;
 use support::webdriver::{Browser, http};
 
@@ -44,28 +44,7 @@ fn listing(asset: &str, symbol: &str, name: &str, ts: Ts) -> Envelope {
 
 /// A liquid snapshot and a promoted decision whose reason code is attacker-shaped too.
 fn promoted(asset: &str, ts: Ts) -> Vec<Envelope> {
-    let s = Snapshot {
-        asset_id: AssetId::parse(asset).expect("id"),
-        observed_at: ts,
-        source: "okx_spot".into(),
-        price_usd: Some(Decimal::new(12, 1)),
-        fdv_usd: None,
-        market_cap_usd: None,
-        liquidity_usd: Some(Decimal::new(50_000, 0)),
-        volume_24h_usd: None,
-        holders: None,
-        age_minutes: Some(1),
-        raw_event_id: None,
-    };
-    let d = GateDecision {
-        asset_id: AssetId::parse(asset).expect("id"),
-        decision: Decision::Promoted,
-        reason_codes: vec!["PROMOTED".into(), "<b>bold</b>".into()],
-        rule_set_version: "risk-rules-v1".into(),
-        config_hash: "webtest".into(),
-        inputs: vec![],
-        decided_at: ts,
-    };
+    let (s, d) = nl_testkit::liquid_promotion(asset, ts, &["PROMOTED", "<b>bold</b>"], "webtest");
     vec![
         env(EventType::SnapshotRecorded, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::to_value(s).expect("json")),
         env(EventType::CandidatePromoted, &[asset, &ts.to_rfc3339()], ts, asset, serde_json::to_value(d).expect("json")),

@@ -65,3 +65,34 @@ pub fn upsert_envelope(up: &nl_domain::AssetUpsert, run_id: &str) -> Envelope {
         .with_asset(id)
         .with_source(up.sighting.source.clone())
 }
+
+/// A liquid snapshot of `asset` on `okx_spot` (price 1.2, $50k liquidity, 1 minute old) and its promotion
+/// with `reason_codes`, both at `ts`: what the dashboard and alert tests show and send.
+#[must_use]
+pub fn liquid_promotion(asset: &str, ts: nl_domain::Ts, reason_codes: &[&str], config_hash: &str) -> (nl_domain::Snapshot, nl_domain::GateDecision) {
+    use nl_domain::{AssetId, Decimal, Decision, GateDecision, Snapshot};
+    let id = AssetId::parse(asset).expect("a valid asset id");
+    let snapshot = Snapshot {
+        asset_id: id.clone(),
+        observed_at: ts,
+        source: "okx_spot".into(),
+        price_usd: Some(Decimal::new(12, 1)),
+        fdv_usd: None,
+        market_cap_usd: None,
+        liquidity_usd: Some(Decimal::new(50_000, 0)),
+        volume_24h_usd: None,
+        holders: None,
+        age_minutes: Some(1),
+        raw_event_id: None,
+    };
+    let decision = GateDecision {
+        asset_id: id,
+        decision: Decision::Promoted,
+        reason_codes: reason_codes.iter().map(|c| (*c).to_string()).collect(),
+        rule_set_version: "risk-rules-v1".into(),
+        config_hash: config_hash.into(),
+        inputs: vec![],
+        decided_at: ts,
+    };
+    (snapshot, decision)
+}
