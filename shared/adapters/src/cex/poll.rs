@@ -167,17 +167,6 @@ fn load_state<T: for<'de> Deserialize<'de>>(state: Option<&serde_json::Value>, n
     }
 }
 
-/// Saves in the next state the contract each `New` observation was linked to (see [`crate::cex::KnownEntry::link`]).
-fn remember_links(out: &mut PollOutcome) {
-    let Some(entries) = out.next_state.as_mut().and_then(|s| s.pointer_mut("/known/entries")) else { return };
-    for o in out.observations.iter().filter(|o| o.change == ChangeKind::New) {
-        let s = |k: &str| o.details.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
-        if let (Some(chain), Some(address), Some(e)) = (s(super::currency::LINK_CHAIN_KEY), s(super::currency::LINK_CONTRACT_KEY), entries.get_mut(&o.instrument_id)) {
-            e["link"] = serde_json::json!([chain, address]);
-        }
-    }
-}
-
 fn state_value<T: Serialize>(state: &T, name: &str, out: &mut PollOutcome) -> Option<serde_json::Value> {
     match serde_json::to_value(state) {
         Ok(v) => Some(v),
@@ -366,7 +355,7 @@ impl Source for InstrumentListSource {
         if let Fetch::Body(f) = fetch(&self.http, &self.name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await {
             self.process(&f, state, &mut out);
             self.link_new(&mut out).await;
-            remember_links(&mut out);
+            super::currency::remember_links(&mut out);
         }
         out
     }
@@ -375,7 +364,7 @@ impl Source for InstrumentListSource {
         crate::source::replay_response(raw, |f, out| {
             self.process(f, state, out);
             self.relink_new(answers, out);
-            remember_links(out);
+            super::currency::remember_links(out);
         })
     }
 
