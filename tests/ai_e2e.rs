@@ -165,3 +165,57 @@ async fn an_injection_named_token_is_rejected_by_the_rule_and_only_datamarked_fo
     let o = nl(out, &off, &["diff-runs", "all", &without_ai]).await;
     assert!(stdout(&o).contains("decisions that differ: 0"), "{}", stdout(&o));
 }
+
+/// `[ai.budget] daily_cap` counts the whole day, not one process: every `nl run-cycle` is a new process, and
+/// each starts by loading what the ledger's `ai_outputs` already spent today. A cap just above that spend
+/// (but above any single call's reservation, so a fresh budget would have allowed the calls) makes the
+/// next cycle fail closed (`ai.failed{reason: budget_exhausted}`) with no call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_ai_budget_survives_a_restart() {
+    let sim = Simulator::start().await.unwrap();
+    let fake = FakeLlm::start("fake-model", "json_schema").await;
+    let mut env = sim_env(&sim.base_url(), &[]);
+    env.extend([
+        ("NL_AI__ENABLED".to_string(), "true".to_string()),
+        ("NL_AI__BASE_URL".into(), fake.base_url()),
+        ("NL_AI__MODEL".into(), "fake-model".into()),
+        // L1 only, small reservations: a single call fits well under the spend of the first cycles.
+        ("NL_AI__LAYERS".into(), r#"["l1"]"#.into()),
+        ("NL_AI__MAX_COMPLETION".into(), "16".into()),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let db = out.join("new_listings.sqlite");
+    // Tick 0 is the baseline; ticks 1-4 make three L1 calls each.
+    for _ in 0..5 {
+        let o = nl(out, &env, &["run-cycle"]).await;
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+        sim.advance();
+    }
+    let calls = fake.calls();
+    let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
+    let spent: i64 = sqlx::query_scalar("SELECT SUM(tokens_in + tokens_out) FROM ai_outputs").fetch_one(reader.pool()).await.unwrap();
+    reader.pool().close().await;
+    // The fake reports 100 + 50 tokens per call.
+    assert!(calls >= 3 && spent == i64::try_from(calls * 150).unwrap(), "calls {calls}, spent {spent}");
+
+    let cap = spent + 50;
+    let mut capped = env.clone();
+    capped.push(("NL_AI__BUDGET__DAILY_CAP".into(), cap.to_string()));
+    let o = nl(out, &capped, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let run = field(&stdout(&o), "run ").to_string();
+    assert_eq!(fake.calls(), calls, "the restarted process knew today's spend: no call");
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    let refused: Vec<serde_json::Value> = events
+        .lines()
+        .filter(|l| l.contains(&run) && l.contains("\"ai.failed\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!refused.is_empty(), "the new discoveries' L1 jobs were refused");
+    for e in &refused {
+        assert_eq!(e["meta"]["reason"], "budget_exhausted", "{e}");
+        let reserved: i64 = e["meta"]["detail"].as_str().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(reserved <= cap, "a fresh budget ({cap}) would have allowed this call ({reserved}): the refusal is the reloaded spend");
+    }
+}
