@@ -4,7 +4,9 @@
 //! * a Telegram 429 with `parameters.retry_after` is honoured;
 //! * a receiver that is down for 30 s loses nothing once it is back, and the failing sink is counted and
 //!   shown on the dashboard's sources page meanwhile;
-//! * a token named `<script>alert(1)</script>` is escaped in every alert kind.
+//! * a token named `<script>alert(1)</script>` is escaped in every alert kind;
+//! * two alert services on one cursor directory: the second refuses to start (lock file, clear error),
+//!   in-process and as a second `nl run` process; once the first stops, a new one starts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -307,4 +309,58 @@ async fn a_script_token_name_is_escaped_in_every_kind() {
     assert_eq!(hook["symbol"], EVIL);
     assert_eq!(hook["type"], "candidate.promoted");
     assert_eq!(hook["liquidity_usd"], "50000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_alert_processes_on_one_cursor_directory_are_locked_against_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db(tmp.path()).await;
+    let (m, addr) = mock().await;
+    let env: BTreeMap<String, String> = [("HOOK_URL".to_string(), format!("http://{addr}/hook"))].into();
+    let sinks: BTreeMap<String, AlertSinkConfig> = [("desk".to_string(), sink(SinkKind::Webhook, "HOOK_URL"))].into();
+    let (board, stop, task) = start(sinks.clone(), tmp.path(), env.clone(), db.reader.clone());
+    wait_until("the sink to start", Duration::from_secs(10), || board.get("desk").is_some_and(|s| s.state == "running")).await;
+
+    // A second service on the same directory (the OS lock conflicts between open files, so in-process
+    // shows it as well as another process would).
+    let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::default());
+    let mut ctx = nl_bus::ServiceCtx::new(bus, nl_domain::RunIdentity { run_id: RUN.into(), config_hash: "alerts".into() });
+    let e2 = env.clone();
+    ctx.env = Arc::new(move |k: &str| e2.get(k).cloned());
+    let err = AlertsService::build(&sinks, tmp.path().join("alerts"), &ctx, db.reader.clone()).unwrap_err();
+    assert!(matches!(err, nl_web::WebError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("alerts.lock") && err.to_string().contains("another alert process"), "{err}");
+
+    // Another `nl` process with the same sink on the same out dir (`nl run` starts its sinks before it
+    // polls anything) refuses to start, naming the lock.
+    // Its sources point at a closed loopback port, and it is killed after 60 s should it run after all.
+    let mut run_env = support::sim_env("http://127.0.0.1:9", &[]);
+    run_env.extend([("NL_ALERTS__DESK__KIND".into(), "webhook".into()), ("NL_ALERTS__DESK__URL_ENV".into(), "HOOK_URL".into()), ("HOOK_URL".into(), format!("http://{addr}/hook"))]);
+    let pairs: Vec<(&str, String)> = run_env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut c = support::nl(tmp.path(), &pairs);
+    c.args(["run", "--checkpoint-secs", "1"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = c.spawn().unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = support::stderr(&o);
+    assert!(o.status.code().is_some_and(|c| c != 0) && stderr.contains("alerts.lock"), "{:?}\n{}\n{stderr}", o.status, support::stdout(&o));
+
+    // Only the first one alerts; once it stopped (its lock released), a new one starts on the directory.
+    let id = promote(&db, "cex:okx:LK0", "LK0", "locked").await;
+    wait_until("the alert", Duration::from_secs(10), || ids(&m.got).contains(&id)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
+    wait_until("the new sink to start", Duration::from_secs(10), || board.get("desk").is_some_and(|s| s.state == "running")).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(ids(&m.got), vec![id], "one message, from one process");
 }

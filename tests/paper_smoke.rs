@@ -125,3 +125,86 @@ fn learning_book_smoke_over_the_ops_api() {
     let l6 = text.lines().find(|l| l.contains("L6 blocked")).unwrap_or_else(|| panic!("no L6 line in {text}"));
     assert!(l6.contains("PASS") || l6.contains("ok"), "{l6}");
 }
+
+/// Creates and approves a draft over `addr`'s `/v1` API, and checks that what the API reads back (through
+/// the ledger, the only writer) reflects each step at once.
+fn create_and_approve(addr: &str, id: &str) {
+    let (status, body) = http(addr, "POST", "/v1/experiments", &[], Some(&spec(id, json!([]))));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "draft", "{body}");
+    let (status, body) = http(addr, "PATCH", &format!("/v1/experiments/{id}/status"), &[], Some(r#"{"status":"approved"}"#));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "approved", "{body}");
+    let (status, body) = http(addr, "GET", "/v1/experiments", &[], None);
+    assert_eq!(status, 200, "{body}");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["experiments"].as_array().unwrap().iter().any(|e| e["experiment_id"] == id), "{body}");
+    let (status, body) = http(addr, "GET", "/v1/openapi.json", &[], None);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `nl run --web ADDR` serves the `/v1` ops API beside the running pipeline: its writes go on the run's
+/// bus, so the run's ledger applies them and its recorder logs them (sources point at a closed loopback
+/// port: nothing is fetched).
+#[test]
+fn run_web_serves_the_ops_api_through_the_runs_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let env = support::sim_env("http://127.0.0.1:9", &[]);
+    let pairs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut run = support::nl(out, &pairs);
+    run.args(["run", "--checkpoint-secs", "1", "--web", &addr]);
+    let _run = support::spawn(run);
+    wait_for("the web server", || std::net::TcpStream::connect(&addr).is_ok());
+    create_and_approve(&addr, "explore");
+    wait_for("experiment.created in the run's events.jsonl", || !events(out, "experiment.created").is_empty());
+    assert_eq!(events(out, "experiment.status_changed").len(), 1);
+}
+
+/// `nl serve web` serves the `/v1` ops API in distributed mode: reads from the ledger's DB file (shared with
+/// `nl serve ledger`, as compose's `out` volume is), writes published on NATS and applied by the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_web_serves_the_ops_api_over_nats() {
+    let server = nl_testkit::NatsServer::start().await;
+    let cfg = server.bus_config();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_path_buf();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (ledger_port, web_port) = (free(), free());
+    let addr = format!("127.0.0.1:{web_port}");
+    let mut env = support::nats_env(&cfg);
+    env.extend([
+        ("NL_SERVE__LEDGER_GRPC_ADDR", format!("127.0.0.1:{ledger_port}")),
+        ("NL_SERVE__LEDGER_URL", format!("http://127.0.0.1:{ledger_port}")),
+        ("NL_WEB__ADDR", addr.clone()),
+    ]);
+    let spawn = |what: &str| {
+        let mut c = support::nl(&out, &env);
+        c.args(["serve", what]);
+        let log = std::fs::File::create(out.join(format!("{what}.log"))).unwrap();
+        support::Spawned::from(c.stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap())
+    };
+    let _ledger = spawn("ledger");
+    // `nl serve web` connects to the ledger's gRPC API when it starts.
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", ledger_port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the ledger never served gRPC");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _web = spawn("web");
+    let logs = out.clone();
+    let logs = move || ["ledger", "web"].map(|w| std::fs::read_to_string(logs.join(format!("{w}.log"))).unwrap_or_default()).join("\n---\n");
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(60), "the web server never listened:\n{}", logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The dashboard waits for the ledger's DB file before it mounts `/v1`.
+        wait_for("the /v1 API", || http(&addr, "GET", "/v1/experiments", &[], None).0 == 200);
+        create_and_approve(&addr, "distributed");
+    })
+    .await
+    .unwrap();
+}

@@ -1,7 +1,8 @@
 //! Token budgets, per-layer concurrency and a circuit breaker. A call reserves its worst case (prompt
 //! estimate plus `max_tokens`) from the daily and the per-run cap *before* it is made and settles to the
 //! actual usage after; a reservation that does not fit is refused and the layer fails closed
-//! (`ai.failed{reason: budget_exhausted}`). Budgets are per process.
+//! (`ai.failed{reason: budget_exhausted}`). The run cap is per process; the daily cap counts what the
+//! ledger's stored AI outputs already spent today, loaded when an AI process starts ([`Budget::preload`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -82,9 +83,15 @@ impl Budget {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts tokens already spent today (e.g. read from the DB at start).
-    pub fn preload(&self, daily_used: u64) {
-        self.state().daily_used = daily_used;
+    /// Counts `spent` tokens already used on `day` (read from the ledger at start) on top of this
+    /// process's own use that day.
+    pub fn preload(&self, day: NaiveDate, spent: u64) {
+        let mut s = self.state();
+        if s.day != day {
+            s.day = day;
+            s.daily_used = 0;
+        }
+        s.daily_used = s.daily_used.saturating_add(spent);
     }
 
     /// Waits for a call slot of `layer`, then reserves `tokens` against both caps.
@@ -168,6 +175,18 @@ mod tests {
         let r = b.reserve(Layer::L2, 500, day()).await.unwrap();
         b.settle(r, Some(500));
         assert_eq!(b.reserve(Layer::L1, 1, day()).await.unwrap_err(), Refusal::BudgetExhausted);
+    }
+
+    #[tokio::test]
+    async fn spend_loaded_at_start_counts_against_the_daily_cap_only() {
+        let b = Budget::new(BudgetConfig { daily_cap: 1000, run_cap: 1000, ..BudgetConfig::default() }, day());
+        b.preload(day(), 900);
+        assert_eq!(b.reserve(Layer::L1, 200, day()).await.unwrap_err(), Refusal::BudgetExhausted);
+        let r = b.reserve(Layer::L1, 100, day()).await.unwrap();
+        b.settle(r, Some(100));
+        assert_eq!((b.view().daily_used, b.view().run_used), (1000, 100), "the run cap counts this process only");
+        let tomorrow = day().succ_opt().unwrap();
+        assert!(b.reserve(Layer::L1, 500, tomorrow).await.is_ok(), "a new day starts at 0");
     }
 
     #[tokio::test]

@@ -33,7 +33,7 @@ pub enum MarkerMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetConfig {
-    /// Tokens (prompt + completion) per UTC day, per process.
+    /// Tokens (prompt + completion) per UTC day, counting what the ledger's `ai_outputs` already spent today.
     pub daily_cap: u64,
     /// Tokens per run (per process run id).
     pub run_cap: u64,

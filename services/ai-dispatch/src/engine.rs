@@ -90,6 +90,18 @@ impl Engine {
         &self.cfg
     }
 
+    /// Counts what the ledger's stored AI outputs spent today (UTC, by this engine's clock) against the
+    /// daily cap, so a restart does not get a fresh day's budget. Returns the tokens loaded.
+    ///
+    /// # Errors
+    /// The ledger could not tell ([`nl_domain::ReadError`]); the caller must not make calls then.
+    pub async fn load_spend(&self, reader: &dyn nl_domain::LedgerReader) -> Result<u64, nl_domain::ReadError> {
+        let day = self.clock.now().date_naive();
+        let spent = reader.ai_tokens_since(day.and_time(chrono::NaiveTime::MIN).and_utc()).await?;
+        self.budget.preload(day, spent);
+        Ok(spent)
+    }
+
     /// The loaded prompt of `layer`.
     #[must_use]
     pub fn prompt(&self, layer: Layer) -> Option<&Prompt> {

@@ -56,6 +56,8 @@ pub struct AiService {
     ctx: ServiceCtx,
     schedule: Option<Duration>,
     reader: Option<Arc<dyn LedgerReader>>,
+    /// Whether the service makes calls (not a cache-only re-derivation), so today's spend is loaded first.
+    calls: bool,
 }
 
 impl std::fmt::Debug for AiService {
@@ -97,7 +99,7 @@ pub async fn build(cfg: AiConfig, ctx: ServiceCtx, ai: AiCtx) -> Result<AiServic
         consumers.push(Consumer::bind(Arc::clone(&ctx.bus), kernel, trigger, cstats).await?);
     }
     let schedule = (cfg.regime_interval_secs > 0 && cfg.layer_on("l2") && !ai.cache_only).then(|| Duration::from_secs(cfg.regime_interval_secs));
-    Ok(AiService { consumers, engine, stats: Arc::new(stats), ctx, schedule, reader: ai.reader })
+    Ok(AiService { consumers, engine, stats: Arc::new(stats), ctx, schedule, reader: ai.reader, calls: !ai.cache_only })
 }
 
 impl AiStats {
@@ -164,6 +166,9 @@ impl AiService {
     pub async fn run(self, shutdown: CancellationToken) -> Result<AiCounts, AiError> {
         info!(status = %self.engine.config().status_line(), "AI dispatch running.");
         let handle = self.stats();
+        if self.calls && !load_spend(&self.engine, self.reader.as_deref(), &shutdown).await {
+            return Ok(handle.snapshot());
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for c in self.consumers {
             let s = shutdown.clone();
@@ -206,6 +211,29 @@ impl AiService {
 }
 
 nl_bus::impl_service!(AiService, crate::engine::SOURCE, durables = |s| s.durables(), stats = |s| s.stats());
+
+/// Loads today's spend from the ledger into the daily cap before any trigger is consumed; while the ledger
+/// cannot tell, nothing is consumed (fail closed: a restart never gets a fresh day's budget). Returns
+/// false when `shutdown` came first. Without a reader the daily cap counts this process's calls only.
+async fn load_spend(engine: &Engine, reader: Option<&dyn LedgerReader>, shutdown: &CancellationToken) -> bool {
+    let Some(reader) = reader else {
+        warn!("No ledger reader: [ai.budget] daily_cap counts this process's calls only.");
+        return true;
+    };
+    loop {
+        match engine.load_spend(reader).await {
+            Ok(spent) => {
+                info!(spent, daily_cap = engine.config().budget.daily_cap, "AI tokens already spent today (from the ledger).");
+                return true;
+            }
+            Err(error) => warn!(%error, "Today's AI spend is unknown; no trigger is consumed until the ledger answers."),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
 
 /// Runs the run-level `layers` as of `as_of` and returns their events (failures included).
 pub async fn run_level_jobs(engine: &Engine, reader: &Arc<dyn LedgerReader>, trigger_id: &str, trigger_type: &str, as_of: Ts, layers: &[Layer]) -> Vec<Envelope> {

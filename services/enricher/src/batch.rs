@@ -24,6 +24,7 @@ use tracing::{Span, debug, warn};
 use crate::change::MarketFacts;
 use crate::error::EnricherError;
 use crate::normalize::{asset_of, upsert_envelope};
+use crate::round::TokenText;
 use crate::schedule::Tracked;
 use crate::service::{Core, Enriching};
 use crate::snapshot::{carried_snapshot, cex_age_snapshot, cex_snapshot, no_data_snapshot, pool_snapshot, snapshot_envelope};
@@ -48,6 +49,7 @@ struct RoundEntry {
     source: String,
     snapshots: Vec<Snapshot>,
     symbol: Option<String>,
+    text: TokenText,
     span: Span,
 }
 
@@ -81,6 +83,7 @@ impl BatchHandler for Enriching {
         let core = &self.0;
         let mut out: Vec<Outputs> = observations.iter().map(|_| Outputs::default()).collect();
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
+        let mut texts: HashMap<AssetId, TokenText> = HashMap::new();
         let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
         // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
         let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
@@ -94,6 +97,7 @@ impl BatchHandler for Enriching {
             if !obs.symbol.is_empty() {
                 symbols.insert(asset.clone(), obs.symbol.clone());
             }
+            texts.entry(asset.clone()).or_default().update(&TokenText::of(obs.name.as_deref(), obs.details.get("description").and_then(serde_json::Value::as_str)));
             if obs.change == ChangeKind::Retracted {
                 continue;
             }
@@ -138,6 +142,10 @@ impl BatchHandler for Enriching {
                     if let Some(sym) = &pool.base_token.symbol {
                         symbols.entry(asset.clone()).or_insert_with(|| sym.clone());
                     }
+                    let t = texts.entry(asset.clone()).or_default();
+                    if t.name.is_none() {
+                        t.name = TokenText::of(pool.base_token.name.as_deref(), None).name;
+                    }
                     match pool_snapshot(pool, obs.emitted_at, raw_id.clone(), obs.source_published_at) {
                         Ok(s) => out[*i].snapshots.push(s),
                         Err(error) => warn!(asset = %asset, %error, "Pool snapshot failed."),
@@ -167,7 +175,8 @@ impl BatchHandler for Enriching {
                 if obs.change != ChangeKind::Retracted {
                     let asset = asset_of(obs);
                     let symbol = symbols.get(&asset).cloned();
-                    after.round.push(RoundEntry { asset, source: obs.source.clone(), snapshots: o.snapshots, symbol, span });
+                    let text = texts.get(&asset).cloned().unwrap_or_default();
+                    after.round.push(RoundEntry { asset, source: obs.source.clone(), snapshots: o.snapshots, symbol, text, span });
                 }
                 encoded
             })
@@ -185,6 +194,7 @@ impl BatchHandler for Enriching {
         {
             let mut rounds = self.0.rounds();
             for e in &after.round {
+                rounds.remember_text(&e.asset, &e.text);
                 rounds.add(&e.asset, Some(&e.source), e.snapshots.clone(), e.symbol.as_deref(), &e.span);
             }
         }

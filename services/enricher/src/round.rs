@@ -15,6 +15,10 @@
 //!   joined by `+`), so its event id derives from the round's content; `meta.merge` keeps every member
 //!   (each source's own values and raw event) and the provenance of each value; `meta.source_count` is the
 //!   number of listing sources that observed the asset (as far as the bounded memory reaches).
+//! * The token's own text (its `name`, and a `description` where a source gave one) goes on every merged
+//!   snapshot as `meta.name` / `meta.description`, re-snapshots included (the last text seen per asset is
+//!   remembered, bounded like the sources seen), so the risk-scorer's deterministic `metadata_injection`
+//!   rule reads it on every evaluation. It is attacker-controlled: carried as data, never interpreted here.
 //! * The open round lives in memory: a crash loses at most one round of evaluations (the assets' next
 //!   round evaluates them again); the observations' upserts and raws are already stored.
 
@@ -39,15 +43,54 @@ struct Pending {
     span: Span,
 }
 
+/// A token's own text as a source reported it (attacker-controlled metadata).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TokenText {
+    pub(crate) name: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+impl TokenText {
+    /// The non-empty values of `name` and `description`.
+    pub(crate) fn of(name: Option<&str>, description: Option<&str>) -> Self {
+        let keep = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        Self { name: keep(name), description: keep(description) }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none()
+    }
+
+    /// Takes the values `newer` gives; keeps the others.
+    pub(crate) fn update(&mut self, newer: &Self) {
+        if newer.name.is_some() {
+            self.name.clone_from(&newer.name);
+        }
+        if newer.description.is_some() {
+            self.description.clone_from(&newer.description);
+        }
+    }
+}
+
 /// The open round and the listing sources seen per asset.
 pub(crate) struct Rounds {
     open: BTreeMap<AssetId, Pending>,
     seen: BoundedMap<AssetId, BTreeSet<String>>,
+    /// The latest token text seen per asset (what every merged snapshot of it carries).
+    texts: BoundedMap<AssetId, TokenText>,
 }
 
 impl Rounds {
     pub(crate) fn new(max_assets: usize) -> Self {
-        Self { open: BTreeMap::new(), seen: BoundedMap::new(max_assets) }
+        Self { open: BTreeMap::new(), seen: BoundedMap::new(max_assets), texts: BoundedMap::new(max_assets) }
+    }
+
+    /// Remembers the token text a source reported for `asset`; a value it does not give keeps the one seen before.
+    pub(crate) fn remember_text(&mut self, asset: &AssetId, text: &TokenText) {
+        if text.is_empty() {
+            return;
+        }
+        self.texts.get_or_insert_with(asset.clone(), TokenText::default).update(text);
     }
 
     /// Adds `snapshots` of `asset` to the open round; `source` is the listing source that observed it
@@ -142,11 +185,12 @@ impl Core {
     /// # Errors
     /// The publish failed: the round's snapshots go back into the open round.
     pub(crate) async fn close_round(&self) -> Result<usize, EnricherError> {
-        let (open, counts) = {
+        let (open, counts, texts) = {
             let mut r = self.rounds();
             let open = std::mem::take(&mut r.open);
             let counts: BTreeMap<AssetId, u32> = open.keys().map(|a| (a.clone(), r.source_count(a))).collect();
-            (open, counts)
+            let texts: BTreeMap<AssetId, TokenText> = open.keys().filter_map(|a| r.texts.get(a).map(|t| (a.clone(), t.clone()))).collect();
+            (open, counts, texts)
         };
         if open.is_empty() {
             return Ok(0);
@@ -159,6 +203,13 @@ impl Core {
                     if let Some(obj) = env.meta.as_object_mut() {
                         obj.insert("source_count".into(), counts.get(asset).copied().unwrap_or(1).into());
                         obj.insert(MERGE_KEY.into(), serde_json::to_value(&info)?);
+                        if let Some(t) = texts.get(asset) {
+                            for (k, v) in [("name", &t.name), ("description", &t.description)] {
+                                if let Some(v) = v {
+                                    obj.insert(k.into(), v.clone().into());
+                                }
+                            }
+                        }
                     }
                     env.to_json().map(|body| (env, body))
                 })

@@ -246,6 +246,10 @@ impl nl_domain::LedgerReader for SqliteReader {
     async fn events_after(&self, query: &nl_domain::EventFeedQuery) -> std::result::Result<Vec<nl_domain::FeedEvent>, nl_domain::ReadError> {
         crate::views::events_after(&self.pool, query).await.map_err(read_error)
     }
+
+    async fn ai_tokens_since(&self, since: nl_domain::Ts) -> std::result::Result<u64, nl_domain::ReadError> {
+        crate::views::ai_tokens_since(&self.pool, since).await.map_err(read_error)
+    }
 }
 
 /// A store failure as a read error: retryable failures are `Unavailable`, the rest `Corrupt`.

@@ -376,6 +376,16 @@ pub(crate) async fn events_after(pool: &SqlitePool, q: &EventFeedQuery) -> Resul
         .collect()
 }
 
+/// Model tokens (in + out) of the AI outputs created at or after `since`: one row per artifact, so a
+/// cached answer reached again is not counted twice.
+pub(crate) async fn ai_tokens_since(pool: &SqlitePool, since: Ts) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0)), 0) FROM ai_outputs WHERE created_at >= ?1")
+        .bind(ts_str(&since))
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Why a [`answer`] failed: a bad request, or the store.
 #[derive(Debug)]
 pub(crate) enum ViewError {
@@ -405,7 +415,10 @@ pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> s
         "runs" => serde_json::to_string(&runs(pool, query::<u32>(view, query_json)?).await?),
         "change_mark" => serde_json::to_string(&change_mark(pool).await?),
         "events_after" => serde_json::to_string(&events_after(pool, &query::<EventFeedQuery>(view, query_json)?).await?),
-        other => return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after)"))),
+        "ai_tokens_since" => serde_json::to_string(&ai_tokens_since(pool, query::<Ts>(view, query_json)?).await?),
+        other => {
+            return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_tokens_since)")));
+        }
     };
     out.map_err(|e| ViewError::Store(e.into()))
 }

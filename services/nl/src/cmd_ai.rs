@@ -131,6 +131,8 @@ async fn run(loaded: &Loaded<NlConfig>, layer: &str, asset_id: Option<&str>, dry
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // The daily cap counts what today's stored outputs already spent.
+    engine.load_spend(reader.as_ref()).await.context("reading today's AI spend from the ledger")?;
     let env = engine.run(&job, fresh).await;
     let meta = env.meta.clone();
     println!("{}", crate::cmd_events::emit(&loaded.config, env, false).await?);

@@ -113,6 +113,46 @@ pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> 
     SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display()))
 }
 
+/// Publishes `envs` on `bus` when given (the bus of a running pipeline, whose ledger and recorder store
+/// them: `nl run --web`, `nl serve web`) and waits until the ledger applied them (so what is read next
+/// sees them), else [`emit`]s them.
+///
+/// # Errors
+/// The publish or the write failed, or the ledger did not apply them within [`APPLY_WAIT`].
+pub(crate) async fn emit_on(loaded: &Loaded<NlConfig>, bus: Option<&std::sync::Arc<dyn nl_bus::Bus>>, envs: Vec<Envelope>) -> anyhow::Result<()> {
+    let Some(bus) = bus else { return emit(loaded, envs).await };
+    let mut msgs = Vec::with_capacity(envs.len());
+    for e in &envs {
+        msgs.push(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?));
+    }
+    bus.publish_batch(msgs).await?;
+    let reader = open_reader(&loaded.config).await?;
+    let mut waiting: Vec<String> = envs.into_iter().map(|e| e.event_id.0).collect();
+    let end = tokio::time::Instant::now() + APPLY_WAIT;
+    loop {
+        let mut left = Vec::new();
+        for chunk in waiting.chunks(500) {
+            let ids = serde_json::to_string(chunk)?;
+            let stored: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))")
+                .bind(ids)
+                .fetch_all(reader.pool())
+                .await?;
+            left.extend(chunk.iter().filter(|id| !stored.contains(id)).cloned());
+        }
+        waiting = left;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= end {
+            bail!("published {} event(s) the ledger has not applied within {} s (e.g. {})", waiting.len(), APPLY_WAIT.as_secs(), waiting[0]);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// How long [`emit_on`] waits for the ledger to apply what it published.
+const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS).
 pub(crate) async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let cfg = &loaded.config;
@@ -198,19 +238,20 @@ pub(crate) fn ts_arg(flag: &str, s: &str) -> anyhow::Result<String> {
 /// # Errors
 /// A bad flag, a missing fee model, an unreadable DB or a write failure.
 pub async fn backtest(loaded: &Loaded<NlConfig>, args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let (run, r) = run_backtest(loaded, args.run.as_deref(), args.from.as_deref(), args.to.as_deref(), &args.learning, None).await?;
+    let (run, r) = run_backtest(loaded, None, args.run.as_deref(), args.from.as_deref(), args.to.as_deref(), &args.learning, None).await?;
     eprintln!("backtest {}", run.run_id);
     print_report(&r, args.format)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A backtest of `run` (or `[from, to)`): replays, stores its events, and reports it. `inline` is a spec
-/// given in a request body (the ops API).
+/// A backtest of `run` (or `[from, to)`): replays, stores its events (published on `bus` when given, see
+/// [`emit_on`]), and reports it. `inline` is a spec given in a request body (the ops API).
 ///
 /// # Errors
 /// A bad flag, a missing fee model, nothing to replay, an unreadable DB or a write failure.
 pub(crate) async fn run_backtest(
     loaded: &Loaded<NlConfig>,
+    bus: Option<&std::sync::Arc<dyn nl_bus::Bus>>,
     source: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,
@@ -239,7 +280,7 @@ pub(crate) async fn run_backtest(
     }
     let run = identity(loaded);
     let out = backtest::run(&cfg, &run, BacktestInput { events, experiments: exps.clone(), source_run_id: source.map(String::from) })?;
-    emit(loaded, out).await?;
+    emit_on(loaded, bus, out).await?;
     let specs: BTreeMap<String, ExperimentSpec> = exps.into_iter().map(|e| (e.spec.spec_id.clone(), e.spec)).collect();
     let trades = reader.run_trades(&run.run_id).await?;
     let by = vec!["book".to_string(), "experiment_id".to_string(), "reason_code".to_string()];

@@ -88,7 +88,7 @@ async fn start_alerts(loaded: &Loaded<NlConfig>) -> anyhow::Result<Option<crate:
     crate::cmd_alerts::start(&loaded.config, &ctx, reader)
 }
 
-/// Starts the dashboard of `nl run --web ADDR` over the run's DB, read-only.
+/// Starts the dashboard (and the `/v1` ops API) of `nl run --web ADDR` over the run's DB, read-only.
 async fn start_web(
     loaded: &Loaded<NlConfig>,
     addr: std::net::SocketAddr,
@@ -97,7 +97,12 @@ async fn start_web(
 ) -> anyhow::Result<(nl_bus::CancellationToken, tokio::task::JoinHandle<()>)> {
     let c = &loaded.config;
     let (reader, ctx) = side_reader(loaded).await?;
-    let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader).await?.with_writer(std::sync::Arc::new(nl_web::BusWriter(run_bus)));
+    // The `/v1` ops API: reads from the run's DB, writes published on the run's bus (its ledger applies them).
+    let (paper, ops) = crate::ops_backend::on_bus(loaded, std::sync::Arc::clone(&run_bus)).await?;
+    let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader)
+        .await?
+        .with_writer(std::sync::Arc::new(nl_web::BusWriter(run_bus)))
+        .with_ops(paper, ops);
     if let Some(board) = alerts {
         svc = svc.with_alerts(board);
     }

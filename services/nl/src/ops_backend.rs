@@ -1,7 +1,9 @@
-//! [`PaperOps`] for the `/v1` ops API of `nl web`: experiments and backtests through the same code as the
-//! CLI (every write an event the ledger applies), and paper sessions that follow the ledger's events
-//! through the paper engine (the same engine as `nl serve paper` and backtests; the data source is the
-//! ledger's committed events, read in commit order).
+//! [`PaperOps`] for the `/v1` ops API of `nl web`, `nl run --web` and `nl serve web`: experiments and
+//! backtests through the same code as the CLI (every write an event the ledger applies: written to the
+//! out dir by `nl web`, published on the running pipeline's bus by `nl run --web` and `nl serve web`), and
+//! paper sessions that follow the ledger's events through the paper engine (the same engine as `nl serve
+//! paper` and backtests; the data source is the ledger's committed events, read in commit order). Reads
+//! come from the ledger's read side over its DB file.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,13 +25,19 @@ use crate::config::NlConfig;
 /// The ops backend of one out dir.
 pub struct OpsBackend {
     loaded: Arc<Loaded<NlConfig>>,
+    /// The running pipeline's bus the writes are published on (`None`: written to the out dir).
+    bus: Option<Arc<dyn nl_bus::Bus>>,
     sessions: Mutex<HashMap<String, (CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
 
 impl OpsBackend {
     #[must_use]
-    pub fn new(loaded: Loaded<NlConfig>) -> Self {
-        Self { loaded: Arc::new(loaded), sessions: Mutex::new(HashMap::new()) }
+    pub fn new(loaded: Loaded<NlConfig>, bus: Option<Arc<dyn nl_bus::Bus>>) -> Self {
+        Self { loaded: Arc::new(loaded), bus, sessions: Mutex::new(HashMap::new()) }
+    }
+
+    async fn emit(&self, envs: Vec<nl_domain::Envelope>) -> Result<(), OpsError> {
+        cmd_paper::emit_on(&self.loaded, self.bus.as_ref(), envs).await.map_err(|e| failed(&e))
     }
 }
 
@@ -46,7 +54,17 @@ pub async fn for_out_dir(loaded: &Loaded<NlConfig>, out_dir: Option<&std::path::
         c.recorder.path = c.storage.events_path();
     }
     let reader = cmd_paper::open_reader(&loaded.config).await?;
-    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded))))
+    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded, None))))
+}
+
+/// The ops API beside a running pipeline: reads from its DB (`[ledger] db_path`, which must exist), writes
+/// published on its `bus`, so its ledger (the only writer) and its recorder store them.
+///
+/// # Errors
+/// The DB cannot be opened.
+pub async fn on_bus(loaded: &Loaded<NlConfig>, bus: Arc<dyn nl_bus::Bus>) -> anyhow::Result<(Arc<dyn PaperReader>, Arc<dyn PaperOps>)> {
+    let reader = cmd_paper::open_reader(&loaded.config).await?;
+    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded.clone(), Some(bus)))))
 }
 
 fn failed(e: &anyhow::Error) -> OpsError {
@@ -73,14 +91,14 @@ impl PaperOps for OpsBackend {
             return Err(OpsError::Conflict(format!("experiment {} exists already", spec.spec_id)));
         }
         let env = cmd_paper::created_event(spec, &cmd_paper::identity(&self.loaded));
-        cmd_paper::emit(&self.loaded, vec![env]).await.map_err(|e| failed(&e))
+        self.emit(vec![env]).await
     }
 
     async fn set_experiment_status(&self, id: &str, to: ExperimentStatus, reason: Option<String>) -> Result<(), OpsError> {
         let reader = cmd_paper::open_reader(&self.loaded.config).await.map_err(|e| failed(&e))?;
         let e = reader.experiment(id).await.map_err(|e| OpsError::Failed(e.to_string()))?.ok_or_else(|| OpsError::NotFound(format!("no experiment {id}")))?;
         let env = cmd_paper::status_event(id, e.status, to, &e.spec_sha256, reason, &cmd_paper::identity(&self.loaded)).map_err(|e| OpsError::Conflict(e.to_string()))?;
-        cmd_paper::emit(&self.loaded, vec![env]).await.map_err(|e| failed(&e))
+        self.emit(vec![env]).await
     }
 
     async fn run_backtest(&self, req: BacktestRequest) -> Result<String, OpsError> {
@@ -94,7 +112,7 @@ impl PaperOps for OpsBackend {
         }
         let spec = inline_spec(req.experiment_spec.as_ref())?;
         let l = learning(req.learning_book_enabled, req.experiment_id, req.learning_daily_risk_budget_pct, req.seed);
-        let (run, _) = cmd_paper::run_backtest(&self.loaded, req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
+        let (run, _) = cmd_paper::run_backtest(&self.loaded, self.bus.as_ref(), req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
         Ok(run.run_id)
     }
 
@@ -121,9 +139,9 @@ impl PaperOps for OpsBackend {
         }
         let started = chrono::Utc::now();
         let mut body = StrategyRun { mode: "paper".into(), settings: cfg.settings_json(), experiment_ids: ids, started_at: started, ended_at: None, source_run_id: None };
-        cmd_paper::emit(&self.loaded, vec![strategy_run_event(EventType::StrategyRunStarted, &run, &body, started)]).await.map_err(|e| failed(&e))?;
+        self.emit(vec![strategy_run_event(EventType::StrategyRunStarted, &run, &body, started)]).await?;
         let stop = CancellationToken::new();
-        let (token, loaded, run_id) = (stop.clone(), Arc::clone(&self.loaded), run.run_id.clone());
+        let (token, loaded, bus, run_id) = (stop.clone(), Arc::clone(&self.loaded), self.bus.clone(), run.run_id.clone());
         let from = from.or_else(|| Some(started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
         let task = tokio::spawn(async move {
             let mut after = 0i64;
@@ -133,7 +151,7 @@ impl PaperOps for OpsBackend {
                         after = last;
                         let out: Vec<_> = events.iter().flat_map(|e| engine.on_event(e)).collect();
                         if !out.is_empty()
-                            && let Err(e) = cmd_paper::emit(&loaded, out).await
+                            && let Err(e) = cmd_paper::emit_on(&loaded, bus.as_ref(), out).await
                         {
                             tracing::error!(error = %e, "paper session could not store its events");
                         }
@@ -152,7 +170,7 @@ impl PaperOps for OpsBackend {
             let mut tail = engine.finish(ended);
             body.ended_at = Some(ended);
             tail.push(strategy_run_event(EventType::StrategyRunCompleted, &run, &body, ended));
-            if let Err(e) = cmd_paper::emit(&loaded, tail).await {
+            if let Err(e) = cmd_paper::emit_on(&loaded, bus.as_ref(), tail).await {
                 tracing::error!(error = %e, "paper session could not store its end");
             }
         });

@@ -71,6 +71,11 @@ impl Simulator {
         w.tick
     }
 
+    /// Names the `kind` token of tick `t` `name` on the venues that report names (see [`World::rename`]).
+    pub fn rename(&self, t: u32, kind: TokenKind, name: &str) {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner).rename(t, kind, name);
+    }
+
     /// The current tick.
     #[must_use]
     pub fn tick(&self) -> u32 {

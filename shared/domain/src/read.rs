@@ -67,4 +67,15 @@ pub trait LedgerReader: Send + Sync + 'static {
         let _ = query;
         Err(ReadError::Unavailable("this ledger reader does not serve the event feed".into()))
     }
+
+    /// Model tokens (in + out) that the stored AI outputs created at or after `since` used: what
+    /// `[ai.budget] daily_cap` has already spent when an AI process starts. A reader that cannot tell
+    /// answers [`ReadError::Unavailable`] (the caller fails closed).
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read.
+    async fn ai_tokens_since(&self, since: crate::Ts) -> Result<u64, ReadError> {
+        let _ = since;
+        Err(ReadError::Unavailable("this ledger reader does not serve AI spend".into()))
+    }
 }

@@ -73,4 +73,8 @@ impl LedgerReader for GrpcLedgerReader {
     async fn events_after(&self, query: &EventFeedQuery) -> Result<Vec<FeedEvent>, ReadError> {
         self.view("events_after", query).await
     }
+
+    async fn ai_tokens_since(&self, since: nl_domain::Ts) -> Result<u64, ReadError> {
+        self.view("ai_tokens_since", &since).await
+    }
 }

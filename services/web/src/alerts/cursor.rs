@@ -56,6 +56,32 @@ impl Cursor {
     }
 }
 
+/// The exclusive lock of a cursor directory (`<dir>/alerts.lock`, an OS file lock the kernel releases
+/// when its holder exits, even by a crash): one alert process per directory, so no event is alerted by two.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir` (created if needed) without waiting.
+    ///
+    /// # Errors
+    /// [`crate::WebError::Locked`] when another process (or another service in this one) holds it;
+    /// [`crate::WebError::Lock`] when the directory or file cannot be created or locked.
+    pub fn acquire(dir: &Path) -> Result<Self, crate::WebError> {
+        let path = dir.join("alerts.lock");
+        let io = |source| crate::WebError::Lock { path: path.clone(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(crate::WebError::Locked { path }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+}
+
 /// Where a sink's cursor lives, and its reads and writes.
 #[derive(Debug, Clone)]
 pub struct CursorFile {

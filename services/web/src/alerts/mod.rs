@@ -6,8 +6,9 @@
 //! Per sink: filters (chain, venue, minimum score, minimum liquidity), a pace (`per_minute`), bounded
 //! retries with backoff honouring 429 waits, and a durable cursor file under the state dir
 //! (`<out_dir>/alerts/<name>.cursor.json`) that makes every event alerted on at most once, across
-//! restarts, and none lost while a receiver is down. Each sink's counters show on the dashboard's sources
-//! page ([`AlertBoard`]).
+//! restarts, and none lost while a receiver is down. One process runs the sinks of a cursor directory: it
+//! holds `<dir>/alerts.lock` (an OS file lock) while they run, and a second one refuses to start
+//! ([`WebError::Locked`]). Each sink's counters show on the dashboard's sources page ([`AlertBoard`]).
 
 pub mod config;
 pub mod cursor;
@@ -184,6 +185,8 @@ impl AlertBoard {
 pub struct AlertsService {
     workers: Vec<worker::Worker>,
     board: Arc<AlertBoard>,
+    /// Held while the sinks run (none when no sink is enabled).
+    lock: Option<cursor::DirLock>,
 }
 
 impl std::fmt::Debug for AlertsService {
@@ -194,10 +197,12 @@ impl std::fmt::Debug for AlertsService {
 
 impl AlertsService {
     /// Validates every `[alerts.<name>]` table, reads the URLs and tokens from `ctx.env`, and prepares one
-    /// worker per enabled sink; cursors live in `state_dir`.
+    /// worker per enabled sink; cursors live in `state_dir`, which this service locks (one alert process
+    /// per cursor directory) until it stops.
     ///
     /// # Errors
-    /// [`WebError::Config`] naming the sink and the key (or variable) to fix.
+    /// [`WebError::Config`] naming the sink and the key (or variable) to fix; [`WebError::Locked`] when
+    /// another alert process holds `state_dir`.
     pub fn build(sinks: &BTreeMap<String, AlertSinkConfig>, state_dir: PathBuf, ctx: &ServiceCtx, reader: Arc<dyn LedgerReader>) -> Result<Self, WebError> {
         nl_adapters::kit::install_crypto_provider();
         let mut workers = Vec::new();
@@ -220,8 +225,9 @@ impl AlertsService {
                 stats: Arc::new(SinkStats::new(name, cfg.kind)),
             });
         }
+        let lock = if workers.is_empty() { None } else { Some(cursor::DirLock::acquire(&state_dir)?) };
         let board = Arc::new(AlertBoard { sinks: workers.iter().map(|w| Arc::clone(&w.stats)).collect() });
-        Ok(Self { workers, board })
+        Ok(Self { workers, board, lock })
     }
 
     /// Whether any sink is enabled.
@@ -238,12 +244,14 @@ impl AlertsService {
 
     /// Runs every sink until `shutdown`; a request in progress is finished first.
     pub async fn serve(self, shutdown: CancellationToken) -> Vec<SinkSnapshot> {
+        let Self { workers, board, lock } = self;
         let mut set = tokio::task::JoinSet::new();
-        for w in self.workers {
+        for w in workers {
             set.spawn(w.run(shutdown.clone()));
         }
         while set.join_next().await.is_some() {}
-        self.board.snapshot()
+        drop(lock);
+        board.snapshot()
     }
 }
 

@@ -187,7 +187,9 @@ impl TokenProfile {
             first_observed_at: ctx.first_observed_at,
             emitted_at: ctx.emitted_at,
             raw_event_id: ctx.raw_event_id.clone(),
-            details: json!({ "url": self.url, "links": self.links }),
+            // The issuer's own `description` (attacker-controlled text): the enricher carries it to the
+            // risk-scorer's `metadata_injection` rule.
+            details: json!({ "url": self.url, "description": self.description, "links": self.links }),
         })
     }
 }
