@@ -64,8 +64,23 @@ fn d_max_body_bytes() -> u64 {
 }
 
 /// Default cap on a response body: Binance's full `exchangeInfo`, the largest list nl reads, is in the
-/// low tens of MB; this leaves about twice that as headroom.
+/// low tens of MB; this leaves about twice that as headroom. Also the default of the EVM RPC sources,
+/// whose `eth_getLogs` answers over `max_block_span` blocks are the largest DEX payloads.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Default cap of the sources whose answers are one page or one token (GeckoTerminal pages of 20 pools,
+/// DexScreener lists and `/tokens/v1` lookups of at most 30 tokens, a Solana transaction or signature
+/// page, one token's risk report, one CEX ticker): such answers are KB to hundreds of KB, so 8 MiB is
+/// over ten times the largest with room to spare, and a hostile body costs a quarter of the list cap.
+pub const PAGE_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Checks a configured `max_body_bytes` (at least 1: a cap of 0 would refuse every response).
+///
+/// # Errors
+/// A one-line reason naming the key.
+pub fn check_max_body_bytes(value: u64) -> Result<u64, String> {
+    if value == 0 { Err("`max_body_bytes` must be at least 1 (every response would be refused)".into()) } else { Ok(value) }
+}
 
 /// HTTP client settings of one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
