@@ -12,6 +12,8 @@
 //! * disk full: `nl run-cycle` under a file-size limit (`ulimit -f`, SIGXFSZ ignored, so writes past it
 //!   fail with EFBIG as on a full disk) that events.jsonl reaches: the recorder dead-letters, the run is
 //!   `failed` (exit 1, manifest, `runs` row) and `nl status` counts the dead letters afterwards;
+//! * venue text in errors (an RPC node's and a venue's error messages of 100 KB of escapes, NULs and line
+//!   breaks) reaches stdout, stderr, the manifest and `run.completed` escaped and at most 1 KiB per error;
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -225,4 +227,54 @@ async fn a_50_mb_body_is_capped_and_the_cycle_stays_under_300_mb_rss() {
         sqlx::query_as("SELECT LENGTH(payload_json), parse_error FROM raw_events WHERE source = 'okx_spot'").fetch_one(reader.pool()).await.unwrap();
     assert_eq!(len, 64 * 1024, "the capped prefix is kept");
     assert!(error.is_some_and(|e| e.contains("52428800 bytes")), "size in the error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn venue_text_in_errors_is_bounded_and_escaped_in_output_manifest_and_run_completed() {
+    // A node and a venue answering with errors whose text is 100 KB of terminal escapes, NULs and line breaks.
+    let hostile = format!("\u{1b}[2J\u{1b}]0;owned\u{7}\0\r\nFAKE LOG LINE {}", "\u{1b}[31mX\n".repeat(10_000));
+    let rpc = serde_json::json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": hostile}});
+    let (node, _) = serve_bytes(200, "content-type: application/json\r\n", rpc.to_string().into_bytes()).await;
+    let okx = serde_json::json!({"code": hostile, "msg": hostile, "data": []});
+    let (venue, _) = serve_bytes(200, "content-type: application/json\r\n", okx.to_string().into_bytes()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = support::sim_env(&refused_url(), &["okx_spot"]);
+    env.extend([
+        ("NL_SOURCES__OKX_SPOT__BASE_URL".to_string(), venue),
+        ("NL_DEX__GECKOTERMINAL__ENABLED".into(), "false".into()),
+        ("NL_DEX__DEXSCREENER__ENABLED".into(), "false".into()),
+        ("NL_DEX__EVM__EVM_ETH__ENABLED".into(), "true".into()),
+        ("NL_DEX__EVM__EVM_ETH__RPC_URL".into(), node),
+        ("RUST_LOG".into(), "warn".into()),
+    ]);
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    for name in ["okx_spot", "evm_eth"] {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(&format!("FAILED {name}:"))), "{name}: {out}");
+    }
+    assert!(out.len() + err.len() < 30_000, "venue text is not copied whole: {} + {} bytes", out.len(), err.len());
+    for (what, text) in [("stdout", &out), ("stderr", &err)] {
+        assert!(!text.contains(['\u{1b}', '\0', '\r', '\u{7}']), "{what} carries raw control characters");
+        assert!(!text.lines().any(|l| l.starts_with("FAKE LOG LINE")), "{what}: venue text starts a line of its own");
+    }
+    let manifest_path = std::fs::read_dir(tmp.path().join("runs")).unwrap().next().unwrap().unwrap().path().join("manifest.json");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();
+    let completed = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "run.completed")
+        .expect("run.completed recorded");
+    let mut errors: Vec<String> = manifest["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
+    for sources in [&manifest["summary"]["sources"], &completed["meta"]["summary"]["sources"]] {
+        for s in sources.as_array().unwrap() {
+            errors.extend(s["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()));
+        }
+    }
+    assert!(errors.iter().filter(|e| e.contains("evm_eth") || e.contains("okx")).count() >= 4, "{errors:?}");
+    for e in &errors {
+        assert!(e.len() <= 1024, "an error keeps at most 1 KiB: {} bytes", e.len());
+        assert!(!e.chars().any(char::is_control), "control characters escaped: {e:?}");
+    }
 }
