@@ -9,6 +9,8 @@
 //! * a 50 MB instrument list: read to its end but never buffered past the 32 MiB cap, kept as its first
 //!   64 KiB with size and SHA-256, the source fails with a short error, and the whole cycle stays under
 //!   #16's 300 MB RSS (`/usr/bin/time`);
+//! * the same for a DEX aggregator: GeckoTerminal's 429 with `Retry-After: 3600` fails it fast and is
+//!   remembered by the next cycle;
 //! * disk full: `nl run-cycle` under a file-size limit (`ulimit -f`, SIGXFSZ ignored, so writes past it
 //!   fail with EFBIG as on a full disk) that events.jsonl reaches: the recorder dead-letters, the run is
 //!   `failed` (exit 1, manifest, `runs` row) and `nl status` counts the dead letters afterwards;
@@ -277,4 +279,31 @@ async fn venue_text_in_errors_is_bounded_and_escaped_in_output_manifest_and_run_
         assert!(e.len() <= 1024, "an error keeps at most 1 KiB: {} bytes", e.len());
         assert!(!e.chars().any(char::is_control), "control characters escaped: {e:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dex_aggregator_ban_fails_fast_and_is_remembered_like_a_cex_ban() {
+    let (banned, hits) = serve_bytes(429, "retry-after: 3600\r\n", b"{\"status\":429,\"error\":\"Too Many Requests\"}".to_vec()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = support::sim_env(&refused_url(), &[]);
+    env.extend([
+        ("NL_DEX__GECKOTERMINAL__BASE_URL".to_string(), banned),
+        ("NL_DEX__DEXSCREENER__ENABLED".into(), "false".into()),
+        ("NL_RUN__MAX_IN_CYCLE_WAIT_SECS".into(), "5".into()),
+    ]);
+    let failed = |out: &str| out.lines().find(|l| l.trim_start().starts_with("FAILED geckoterminal:")).unwrap_or_default().to_string();
+    let started = Instant::now();
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(started.elapsed() < Duration::from_secs(5 + 10), "a 429 must not stall the cycle: {:?}", started.elapsed());
+    assert!(failed(&out).contains("until 20"), "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one request, no retry storm");
+
+    // The next cycle pauses GeckoTerminal's budget again before any request.
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(failed(&out).contains("rate budget paused until 20"), "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the remembered ban kept the cycle off the venue");
 }

@@ -396,6 +396,18 @@ impl Source for EvmLogSource {
         self.interval
     }
 
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.rpc.http().budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.rpc.http().budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.rpc.http().budget().penalize_for(d);
+    }
+
     async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {
         let mut out = PollOutcome::default();
         let head = match self.rpc.block_number(&mut out.raws).await {

@@ -197,6 +197,18 @@ impl Source for GeckoTerminalSource {
         self.interval
     }
 
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.http.budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.http.budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.http.budget().penalize_for(d);
+    }
+
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
         let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
         let mut out = PollOutcome::default();

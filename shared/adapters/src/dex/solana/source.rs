@@ -286,4 +286,12 @@ impl Source for SolanaLaunchSource {
     fn budget_paused_for(&self) -> Option<Duration> {
         self.rpc.http().budget().status().paused_for
     }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.rpc.http().budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.rpc.http().budget().penalize_for(d);
+    }
 }
