@@ -1,6 +1,9 @@
-//! `nl run` with a source whose task panics (#16: a hostile payload meeting a parser bug): the source is
-//! restarted and polls again, and the run is not `completed`: the final manifest is `failed` with the panic
-//! in its `errors` and `summary.sources[].panics`, which `nl run` turns into exit code 1.
+//! #16 in the runtime:
+//! * `nl run` with a source whose task panics (a hostile payload meeting a parser bug): the source is
+//!   restarted and polls again, and the run is not `completed`: the final manifest is `failed` with the
+//!   panic in its `errors` and `summary.sources[].panics`, which `nl run` turns into exit code 1;
+//! * gRPC `Orchestrator` with `[serve] grpc_token_env` set answers `UNAUTHENTICATED` without the bearer
+//!   token or with a wrong one, like `Ledger` and `Gate`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -91,4 +94,39 @@ async fn a_panicking_source_is_restarted_and_the_run_ends_failed_with_the_panic_
     let on_disk: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out.manifest_path).unwrap()).unwrap();
     assert_eq!(on_disk["summary"]["status"], "failed");
     assert!(on_disk["errors"].to_string().contains("panicked"), "{on_disk}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orchestrator_answers_unauthenticated_without_its_bearer_token() {
+    use nl_proto::pb;
+    use nl_proto::pb::orchestrator_client::OrchestratorClient;
+    let tmp = tempfile::tempdir().unwrap();
+    let stop = nl_bus::CancellationToken::new();
+    let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::new(nl_bus::memory::MemoryBusConfig::default()));
+    let state = Arc::new(nl_collector::MemoryStateStore::default());
+    let orch = nl_runtime::Orchestrator::new(config(tmp.path()).cycle, nl_runtime::OrchestratorConfig::default(), bus, state, None, stop.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let service = orch.grpc(nl_proto::auth::RequireBearer::new(Some("s3cret-token".to_string())));
+    let stopped = stop.clone();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stopped.cancelled_owned()),
+    );
+    let channel = tonic::transport::Channel::from_shared(url).unwrap().connect().await.unwrap();
+    let unknown = || pb::RunStatusRequest { run_id: "nl_20260101_000000Z_00000000".into() };
+    let mut bare = OrchestratorClient::new(channel.clone());
+    assert_eq!(bare.run_status(unknown()).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    assert_eq!(bare.trigger_cycle(pb::TriggerCycleRequest { dry_run: false }).await.unwrap_err().code(), tonic::Code::Unauthenticated, "no cycle for a stranger");
+    for (header, expected) in [("Bearer wrong", tonic::Code::Unauthenticated), ("Bearer s3cret-token", tonic::Code::NotFound)] {
+        let value: tonic::metadata::MetadataValue<_> = header.parse().unwrap();
+        let mut client = OrchestratorClient::with_interceptor(channel.clone(), move |mut req: tonic::Request<()>| {
+            req.metadata_mut().insert("authorization", value.clone());
+            Ok(req)
+        });
+        assert_eq!(client.run_status(unknown()).await.unwrap_err().code(), expected, "{header}");
+    }
+    stop.cancel();
+    server.await.unwrap().unwrap();
 }
