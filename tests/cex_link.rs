@@ -107,3 +107,60 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     l.await.unwrap().unwrap();
     e.await.unwrap().unwrap();
 }
+
+/// A delisting of a linked venue listing marks the asset it is linked to (#15): KuCoin's NEW, linked to the
+/// Solana mint of a GeckoTerminal pool, is gone from the symbols list for `delist_after_polls` (3) polls.
+/// `asset.delisted` names the venue's coin and never creates an asset; the on-chain row gets status
+/// `delisted`. A shorter absence (a flap) leaves it listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_listing_gone_from_its_venue_marks_the_contract_asset_delisted() {
+    let venue = MockVenue::start().await.unwrap();
+    venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
+    venue.set("/api/v3/currencies/NEW", MockResponse::json(currency_on_solana()));
+    venue.set("/networks/solana/new_pools", MockResponse::json(NEW_POOLS));
+
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+    let run = RunIdentity { run_id: "nl_20261010_000000Z_deadbee2".into(), config_hash: "cafe".into() };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+    let reader = ledger.store().reader().clone();
+    let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
+    ecfg.dexscreener.enabled = false;
+    let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+    let stop = CancellationToken::new();
+    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone())));
+
+    let c = collector(&venue, Arc::clone(&bus), &run);
+    assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "baseline");
+    venue.set("/api/v2/symbols", MockResponse::json(SYMBOLS));
+    assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "NEW listed");
+    let asset_id = format!("solana:{MINT}");
+    let status = || async { reader.get_asset(&asset_id).await.unwrap().map(|r| r.status) };
+    let linked = || async {
+        reader.get_asset(&asset_id).await.unwrap().is_some_and(|r| serde_json::from_str::<Vec<Sighting>>(&r.sources_json).unwrap().len() == 2)
+    };
+    assert!(wait_until(WAIT, linked).await, "the KuCoin listing is linked to the mint");
+    let listed = status().await.unwrap();
+    assert_ne!(listed, "delisted");
+
+    // A flap: gone once, back (its re-appearance stays on the linked asset). Then gone for three polls.
+    venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
+    let r = c.poll_all_once(chrono::Utc::now()).await;
+    assert!(r.iter().all(|r| r.ok() && r.delisted == 0), "{r:?}");
+    venue.set("/api/v2/symbols", MockResponse::json(SYMBOLS));
+    c.poll_all_once(chrono::Utc::now()).await;
+    venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
+    let mut delistings = 0;
+    for _ in 0..3 {
+        delistings += c.poll_all_once(chrono::Utc::now()).await.iter().map(|r| r.delisted).sum::<usize>();
+    }
+    assert_eq!(delistings, 1, "one asset.delisted, on the third missing poll");
+    assert!(wait_until(WAIT, || async { status().await.as_deref() == Some("delisted") }).await, "the linked asset is marked: {:?}", status().await);
+    assert!(reader.get_asset("cex:kucoin:NEW").await.unwrap().is_none(), "a delisting never creates an asset");
+
+    stop.cancel();
+    let (l, e) = tasks;
+    l.await.unwrap().unwrap();
+    e.await.unwrap().unwrap();
+}

@@ -35,8 +35,13 @@ impl KnownAssets {
     /// Drops the `New` announcement sightings in `outcome` whose coin a same-venue instrument list
     /// recorded as known (its baseline). Nothing about a known asset is a listing.
     pub async fn drop_known(&self, state: &dyn StateStore, outcome: &mut PollOutcome) {
+        self.drop_known_observations(state, &mut outcome.observations).await;
+    }
+
+    /// [`drop_known`](Self::drop_known) over a push frame's observations.
+    pub async fn drop_known_observations(&self, state: &dyn StateStore, observations: &mut Vec<nl_domain::ListingObservation>) {
         // Only the venues the announced listings name: their lists' states are read, nobody else's.
-        let venues: std::collections::BTreeSet<&str> = outcome.observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.as_str()).collect();
+        let venues: std::collections::BTreeSet<&str> = observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.as_str()).collect();
         let mut states: BTreeMap<&str, Vec<KnownSet>> = BTreeMap::new();
         for (venue, names) in self.by_venue.iter().filter(|(v, _)| venues.contains(v.as_str())) {
             for name in names {
@@ -47,7 +52,7 @@ impl KnownAssets {
                 }
             }
         }
-        outcome.observations.retain(|o| {
+        observations.retain(|o| {
             let known = is_announced_listing(o)
                 && states.get(o.venue.as_str()).is_some_and(|ss| ss.iter().any(|k| k.is_known_asset(&o.symbol)));
             if known {

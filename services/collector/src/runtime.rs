@@ -93,6 +93,19 @@ impl Collector {
         Self { sources, ctx, counters, known }
     }
 
+    /// Uses `known` (e.g. built over the poll sources and the push feeds' gap fills) for announcements.
+    #[must_use]
+    pub fn with_known(mut self, known: Arc<KnownAssets>) -> Self {
+        self.known = known;
+        self
+    }
+
+    /// The known assets announcements are checked against.
+    #[must_use]
+    pub fn known(&self) -> Arc<KnownAssets> {
+        Arc::clone(&self.known)
+    }
+
     /// Per-source counters, keyed by source name.
     #[must_use]
     pub fn counters(&self) -> &BTreeMap<String, Arc<SourceCounters>> {

@@ -165,8 +165,16 @@ impl Feeds {
     /// Binds `sources` to `ctx` (bus, state, leases, run).
     #[must_use]
     pub fn new(sources: FeedSources, ctx: CollectorCtx) -> Self {
+        // Known assets come from every instrument list: the poll sources and the push feeds' gap fills
+        // (which save their state under the feed's name). Poll and push announcements check against them.
+        let lists: Vec<Arc<dyn nl_adapters::Source>> =
+            sources.polls.iter().cloned().chain(sources.pushes.iter().filter_map(|p| p.gap_fill_source().cloned())).collect();
+        let known = Arc::new(crate::known::KnownAssets::of(&lists));
+        for p in &sources.pushes {
+            p.set_known(Arc::clone(&known));
+        }
         Self {
-            collector: Collector::new(sources.polls, ctx.clone()),
+            collector: Collector::new(sources.polls, ctx.clone()).with_known(known),
             pushes: sources.pushes,
             evm_pushes: sources.evm_pushes,
             solana_pushes: sources.solana_pushes,

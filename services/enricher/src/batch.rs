@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{MutexGuard, PoisonError};
+use std::time::Duration;
 
 use nl_bus::{BatchHandler, Item, Message, Outcome};
 use nl_bus::raw_messages;
@@ -37,6 +38,8 @@ pub(crate) struct AfterPublish {
     cex_pairs: HashMap<AssetId, TickerRef>,
     /// Per non-retracted observation, what it adds to the open round.
     round: Vec<RoundEntry>,
+    /// Launches younger than `enrich_after_secs`: tracked, first enriched when that old.
+    deferred: HashSet<AssetId>,
 }
 
 /// What one observation adds to the open round: its asset, source, snapshots, symbol and handling span.
@@ -81,6 +84,7 @@ impl BatchHandler for Enriching {
         let mut need_fetch: Vec<(usize, AssetId)> = Vec::new();
         // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
         let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
+        let mut deferred: HashSet<AssetId> = HashSet::new();
         for (i, obs) in observations.iter().enumerate() {
             match upsert_envelope(obs, &core.run.run_id, &core.run.config_hash) {
                 Ok(env) => out[i].upsert = Some(env),
@@ -91,6 +95,10 @@ impl BatchHandler for Enriching {
                 symbols.insert(asset.clone(), obs.symbol.clone());
             }
             if obs.change == ChangeKind::Retracted {
+                continue;
+            }
+            if core.defers(obs, &asset) {
+                deferred.insert(asset);
                 continue;
             }
             if let Some(s) = carried_snapshot(obs, &asset) {
@@ -143,12 +151,13 @@ impl BatchHandler for Enriching {
         let mut covered: HashSet<AssetId> = out.iter().flat_map(|o| o.snapshots.iter().map(|s| s.asset_id.clone())).collect();
         for (i, obs) in observations.iter().enumerate().filter(|(_, o)| o.change != ChangeKind::Retracted) {
             let asset = asset_of(obs);
-            if !covered.contains(&asset) {
+            if !covered.contains(&asset) && !deferred.contains(&asset) {
                 out[i].snapshots.push(no_data_snapshot(obs, &asset));
                 covered.insert(asset);
             }
         }
-        let mut after = AfterPublish { cex_pairs, ..AfterPublish::default() };
+        EnricherStats::add(&core.stats.deferred, deferred.len());
+        let mut after = AfterPublish { cex_pairs, deferred, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
             .zip(observations.iter().zip(spans))
@@ -240,6 +249,10 @@ impl Core {
             let age = (now_ts - born).to_std().unwrap_or_default();
             let initial = after.initial.get(&asset).map(MarketFacts::of);
             let tracked = sched.track(asset.clone(), age, now, pair);
+            if after.deferred.contains(&asset) && !sched.was_published(&asset) {
+                let wait = Duration::from_secs(self.cfg.enrich_after_secs).saturating_sub(age);
+                sched.defer(&asset, now + wait);
+            }
             // Every published first snapshot is the baseline its asset's re-snapshots are compared with.
             if let Some(facts) = initial {
                 sched.published(&asset, facts, now);

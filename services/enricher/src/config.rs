@@ -43,6 +43,12 @@ pub struct EnricherConfig {
     /// A round (every source's snapshots of an asset merged into one evaluated snapshot) closes every
     /// this many ms; 0 closes rounds only on request (a [`crate::RoundControl`]). Default 200.
     pub round_ms: u64,
+    /// Minimum-activity filter before enrichment (#20): a new on-chain listing whose launch (the source's
+    /// own time, else when nl first saw it) is younger than this many seconds is discovered at once but
+    /// not enriched: no lookups and no snapshot (so no risk-provider calls) until it is that old, when the
+    /// re-snapshot schedule takes it (still without a pool then, it gets a no-data snapshot and a
+    /// decision). Needs the schedule (`schedule.enabled` and a lookup source); 0 (default) enriches at once.
+    pub enrich_after_secs: u64,
 }
 
 impl Default for EnricherConfig {
@@ -59,6 +65,7 @@ impl Default for EnricherConfig {
             dexscreener: DexScreenerEnrichConfig::default(),
             cex_tickers: CexTickersConfig::default(),
             round_ms: 200,
+            enrich_after_secs: 0,
         }
     }
 }

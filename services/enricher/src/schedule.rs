@@ -173,6 +173,23 @@ impl Schedule {
         true
     }
 
+    /// Moves the next re-snapshot of a tracked `asset` to `due` (a deferred launch's first enrichment);
+    /// returns whether it is tracked.
+    pub fn defer(&mut self, asset: &AssetId, due: Instant) -> bool {
+        let Some(e) = self.entries.get_mut(asset) else { return false };
+        if let Some(old) = e.next_due.replace(due) {
+            self.queue.remove(&(old, e.seq));
+        }
+        self.queue.insert((due, e.seq));
+        true
+    }
+
+    /// Whether a snapshot of `asset` was ever published (a deferred launch has none until enriched).
+    #[must_use]
+    pub fn was_published(&self, asset: &AssetId) -> bool {
+        self.entries.get(asset).is_some_and(|e| e.published.is_some())
+    }
+
     /// Records that a snapshot of `asset` with `facts` was published at `at` (ignored when untracked).
     pub fn published(&mut self, asset: &AssetId, facts: MarketFacts, at: Instant) {
         if let Some(e) = self.entries.get_mut(asset) {

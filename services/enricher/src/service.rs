@@ -230,6 +230,16 @@ impl Core {
         self.cfg.schedule.enabled && (self.pairs.is_some() || self.tickers.is_some())
     }
 
+    /// Whether the minimum-activity filter holds `obs` back: a new on-chain listing younger than
+    /// `enrich_after_secs` (by the source's own time, else nl's first sighting) while the schedule runs.
+    pub(crate) fn defers(&self, obs: &ListingObservation, asset: &AssetId) -> bool {
+        if self.cfg.enrich_after_secs == 0 || obs.change != nl_domain::ChangeKind::New || !matches!(asset, AssetId::Chain { .. }) || !self.tracking() {
+            return false;
+        }
+        let born = obs.source_published_at.unwrap_or(obs.first_observed_at);
+        (self.clock.now() - born).num_seconds() < i64::try_from(self.cfg.enrich_after_secs).unwrap_or(i64::MAX)
+    }
+
     /// The pair to look up for a CEX observation: a USD-quoted spot pair on a looked-up venue.
     pub(crate) fn ticker_pair(&self, obs: &ListingObservation) -> Option<TickerRef> {
         let tickers = self.tickers.as_ref()?;
@@ -369,8 +379,13 @@ impl Core {
         let (mut raws, mut snapshots) = (Vec::new(), Vec::new());
         let assets: Vec<AssetId> = due.iter().filter(|d| d.pair.is_none()).map(|d| d.asset.clone()).collect();
         let found = self.fetch_best_pools(&assets, &mut raws).await;
+        // Deferred launches (never snapshotted) get a snapshot even without a pool, so they are decided.
+        let unpublished: Vec<bool> = {
+            let sched = self.schedule();
+            due.iter().map(|d| d.pair.is_none() && !sched.was_published(&d.asset)).collect()
+        };
         let mut symbols: HashMap<AssetId, String> = HashMap::new();
-        for d in &due {
+        for (d, unpublished) in due.iter().zip(unpublished) {
             if let Some(pair) = &d.pair {
                 let age = i64::try_from(d.age.as_secs() / 60).ok();
                 let mut s = cex_snapshot(&d.asset, observed_at, age, None);
@@ -382,7 +397,12 @@ impl Core {
                 }
                 continue;
             }
-            let Some((pool, raw_id)) = found.get(&d.asset) else { continue };
+            let Some((pool, raw_id)) = found.get(&d.asset) else {
+                if unpublished {
+                    snapshots.push(crate::snapshot::unpooled_snapshot(&d.asset, observed_at, i64::try_from(d.age.as_secs() / 60).ok()));
+                }
+                continue;
+            };
             let born = observed_at - chrono::Duration::from_std(d.age).unwrap_or_default();
             match pool_snapshot(pool, observed_at, raw_id.clone(), Some(born)) {
                 Ok(s) => snapshots.push(s),

@@ -85,6 +85,13 @@ pub fn no_data_snapshot(obs: &ListingObservation, asset: &AssetId) -> Snapshot {
     blank_snapshot(source, asset, obs.emitted_at, listed_age(obs, obs.emitted_at), obs.raw_event_id.clone())
 }
 
+/// The snapshot of a deferred launch (see `enrich_after_secs`) that still has no pool when its first
+/// enrichment is due: market values unknown, so it is evaluated (and rejected `NO_MARKET_DATA`) all the same.
+#[must_use]
+pub fn unpooled_snapshot(asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>) -> Snapshot {
+    blank_snapshot(NO_DATA, asset, observed_at, age_minutes, None)
+}
+
 fn blank_snapshot(source: &str, asset: &AssetId, observed_at: Ts, age_minutes: Option<i64>, raw_event_id: Option<String>) -> Snapshot {
     Snapshot {
         asset_id: asset.clone(),

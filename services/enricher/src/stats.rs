@@ -47,6 +47,8 @@ pub struct EnricherStats {
     pub unchanged: AtomicU64,
     pub tracked: AtomicU64,
     pub shed_total: AtomicU64,
+    /// Launches whose enrichment waits for `enrich_after_secs` (the minimum-activity filter).
+    pub deferred: AtomicU64,
     /// Decode and fetch errors (publish and settle errors are the kernel's).
     errors: [AtomicU64; 2],
     dropped: [AtomicU64; 4],
@@ -63,6 +65,7 @@ pub struct EnricherCounts {
     pub unchanged: u64,
     pub tracked: u64,
     pub shed_total: u64,
+    pub deferred: u64,
     pub errors: BTreeMap<&'static str, u64>,
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -124,6 +127,7 @@ impl EnricherStats {
             unchanged: g(&self.unchanged),
             tracked: g(&self.tracked),
             shed_total: g(&self.shed_total),
+            deferred: g(&self.deferred),
             errors,
             dropped: REASONS.iter().zip(&self.dropped).map(|((_, n), c)| (*n, g(c))).collect(),
         }
@@ -145,5 +149,6 @@ impl EnricherStats {
         r.gauge_set("nl_enricher_tracked", "Assets on the refresh schedule.", &[], c.tracked as f64);
         r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
         r.counter_set("nl_enricher_unchanged_total", "Re-snapshots not published: no fact moved beyond the tolerance.", &[], c.unchanged as f64);
+        r.counter_set("nl_enricher_deferred_total", "Launches whose enrichment waited for enrich_after_secs.", &[], c.deferred as f64);
     }
 }

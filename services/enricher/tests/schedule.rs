@@ -175,3 +175,40 @@ async fn full_tracked_set_sheds_the_oldest_and_batches_stay_within_30() {
     assert_eq!(read_all(&bus, "nl.raw.>").await.len(), 3, "every lookup response is recorded");
     svc.stop().await;
 }
+
+/// The minimum-activity filter (#20): with `enrich_after_secs = 30`, a launch seen when it is 0 s old is
+/// discovered at once (its upsert is published) but neither looked up nor snapshotted (so the risk-scorer
+/// is not asked) until it is 30 s old; then the schedule enriches it, and a launch that still has no pool
+/// gets a no-data snapshot so it is decided all the same. A launch already 30 s old is enriched at once.
+#[tokio::test(start_paused = true)]
+async fn young_launches_are_discovered_at_once_and_enriched_only_when_old_enough() {
+    let bus = MemoryBus::default();
+    let clock = tokio_clock(ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(20));
+    let pairs = StaticPairs::new(Arc::clone(&clock));
+    let mut config = cfg();
+    config.enrich_after_secs = 30;
+    let svc = start(config, ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
+    // STONK has recorded pairs; the other mint has none.
+    let nopool = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+    publish(&bus, &[dex_obs("solana", STONK, clock.now()), dex_obs("solana", nopool, clock.now())]).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.deferred.load(Ordering::SeqCst) == 2 }).await);
+    assert!(wait_until(Duration::from_secs(1), || async { read_all(&bus, "nl.evt.asset.upserted").await.len() == 2 }).await, "discovered at once");
+    tokio::time::advance(Duration::from_secs(29)).await;
+    assert!(!wait_until(Duration::from_millis(50), || async { svc.stats.snapshots.load(Ordering::SeqCst) > 0 }).await, "nothing enriched before 30 s");
+    assert!(pairs.calls().is_empty(), "no lookup before 30 s: {:?}", pairs.calls());
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 2 }).await, "both enriched at 30 s");
+    assert_eq!(pairs.calls(), [2], "one lookup of both, when due");
+    let snaps = snapshots(&bus).await;
+    let by_asset = |a: &str| snaps.iter().find(|s| s.asset_id.to_string() == format!("solana:{a}")).unwrap().clone();
+    assert_eq!(by_asset(STONK).source, "dexscreener");
+    assert_eq!((by_asset(nopool).source.as_str(), by_asset(nopool).liquidity_usd), ("enricher", None), "no pool yet: evaluated without market data");
+
+    // A launch already 30 s old when first seen is enriched at once.
+    let old = dex_obs("solana", KYS, clock.now() - chrono::Duration::seconds(30));
+    publish(&bus, &[old]).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 3 }).await);
+    assert_eq!(svc.stats.deferred.load(Ordering::SeqCst), 2);
+    svc.stop().await;
+}

@@ -192,6 +192,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     }
 
     let mut derived = merge_assets(conn, envs, &assets).await?;
+    name_unnamed(conn, envs, &is_new).await?;
     apply_reviews(conn, &reviews).await?;
     mark_delisted(conn, &delisted).await?;
     crate::paper::apply(conn, &paper).await?;
@@ -283,6 +284,24 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
 
 /// Sets `assets.reviewed_at` to the latest review time of each reviewed asset. A review of an asset the
 /// ledger does not know changes no row (the event is still kept in `events`).
+/// An asset discovered without a name (`metadata_missing`: its source gave only an address and the token
+/// lookup failed) takes the symbol a later snapshot carries: the enricher's re-snapshots look the token
+/// up again on the re-snapshot schedule (DexScreener pairs name their base token). A known symbol is never
+/// replaced.
+async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Envelope], is_new: &[bool]) -> Result<()> {
+    let named = envs.iter().zip(is_new).filter(|(e, new)| **new && e.kind == EventType::SnapshotRecorded);
+    for (e, _) in named {
+        let (Some(asset), Some(symbol)) = (e.asset_id.as_deref(), e.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty())) else { continue };
+        sqlx::query("UPDATE assets SET symbol = ?1, updated_at = ?2 WHERE asset_id = ?3 AND trim(symbol) = ''")
+            .bind(symbol)
+            .bind(ts_str(&e.ts))
+            .bind(asset)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn apply_reviews(conn: &mut SqliteConnection, reviews: &[(&str, &str)]) -> Result<()> {
     for (asset, at) in reviews {
         sqlx::query("UPDATE assets SET reviewed_at = ?1 WHERE asset_id = ?2 AND (reviewed_at IS NULL OR reviewed_at < ?1)")
@@ -296,13 +315,30 @@ async fn apply_reviews(conn: &mut SqliteConnection, reviews: &[(&str, &str)]) ->
 
 /// Marks the named assets `delisted` (the `events` row keeps the venue, time and announcement). An
 /// asset nl never recorded stays unrecorded: a delisting is not a listing.
+///
+/// A venue listing linked to its contract (a CEX listing whose currency info named the token, so its
+/// sightings sit on `<chain>:<address>`) is the same asset: the on-chain row holding a CEX sighting of that
+/// venue for the delisted coin (one of the delisted instruments, a `BASE-`/`BASE_`/`BASE/` pair of it, or
+/// an announcement `<id>:BASE`) is marked too.
 async fn mark_delisted(conn: &mut SqliteConnection, delisted: &[&nl_domain::AssetDelisted]) -> Result<()> {
     for d in delisted {
-        sqlx::query("UPDATE assets SET status = 'delisted', updated_at = ? WHERE asset_id = ?")
-            .bind(ts_str(&d.observed_at))
-            .bind(&d.asset_id)
-            .execute(&mut *conn)
-            .await?;
+        let instruments = serde_json::to_string(&d.instruments)?;
+        sqlx::query(
+            "UPDATE assets SET status = 'delisted', updated_at = ?1 WHERE asset_id = ?2 \
+             OR (asset_id NOT LIKE 'cex:%' AND EXISTS (SELECT 1 FROM json_each(assets.sources_json) s \
+                 WHERE json_extract(s.value, '$.venue') = ?3 \
+                 AND json_extract(s.value, '$.kind') IN ('cex_instrument', 'cex_contract', 'cex_announcement') \
+                 AND (json_extract(s.value, '$.instrument_id') IN (SELECT value FROM json_each(?4)) \
+                      OR upper(json_extract(s.value, '$.instrument_id')) GLOB upper(?5) || '[-_/]*' \
+                      OR upper(json_extract(s.value, '$.instrument_id')) GLOB '*:' || upper(?5))))",
+        )
+        .bind(ts_str(&d.observed_at))
+        .bind(&d.asset_id)
+        .bind(&d.venue)
+        .bind(instruments)
+        .bind(&d.symbol)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

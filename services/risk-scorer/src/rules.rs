@@ -23,8 +23,15 @@ pub struct VerdictTtl {
     pub goplus: u64,
     pub honeypot_is: u64,
     pub rugcheck: u64,
+    /// The Solana RPC's mint account (default 600).
+    #[serde(default = "default_ttl")]
+    pub solana_rpc: u64,
     /// Market snapshot (liquidity, holders, age).
     pub snapshot: u64,
+}
+
+fn default_ttl() -> u64 {
+    600
 }
 
 impl VerdictTtl {
@@ -35,6 +42,7 @@ impl VerdictTtl {
             Provider::Goplus => self.goplus,
             Provider::HoneypotIs => self.honeypot_is,
             Provider::Rugcheck => self.rugcheck,
+            Provider::SolanaRpc => self.solana_rpc,
         }
     }
 }
@@ -81,7 +89,7 @@ impl Default for RiskRules {
             max_sell_tax: Decimal::new(10, 2),
             min_lp_locked_pct: Decimal::new(90, 2),
             min_age_minutes: 10,
-            ttl_seconds: VerdictTtl { goplus: 900, honeypot_is: 600, rugcheck: 600, snapshot: 600 },
+            ttl_seconds: VerdictTtl { goplus: 900, honeypot_is: 600, rugcheck: 600, solana_rpc: 600, snapshot: 600 },
             hard_fail: CheckCode::DEFAULT_HARD_FAIL.to_vec(),
             max_source_price_spread: default_price_spread(),
         }

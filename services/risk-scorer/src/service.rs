@@ -41,7 +41,7 @@ use serde_json::Value;
 use tracing::{Span, debug, info};
 
 use nl_adapters::kit::RecordedResponses;
-use nl_adapters::providers::{ClientError, Provider, ProviderClients, ProvidersConfig, providers_for};
+use nl_adapters::providers::{ClientError, Provider, ProviderClients, ProvidersConfig};
 
 use crate::cache::{CachedReport, ReportCache};
 use crate::{RiskRules, ScoreConfig, evaluate, score};
@@ -353,11 +353,12 @@ impl RiskScorerCore {
         let asset = snapshot.asset_id.clone();
         let now = self.clock.evaluation_time(snapshot.observed_at);
 
+        let asked = self.clients.asked_about(&asset);
         let stale: Vec<Provider> = {
             let cache = self.cache();
-            providers_for(&asset).iter().copied().filter(|p| !cache.is_fresh(&asset, *p, now)).collect()
+            asked.iter().copied().filter(|p| !cache.is_fresh(&asset, *p, now)).collect()
         };
-        RiskScorerStats::add(&self.stats.cache_hits, providers_for(&asset).len() - stale.len());
+        RiskScorerStats::add(&self.stats.cache_hits, asked.len() - stale.len());
         let fetches = futures::future::join_all(stale.iter().map(|p| self.clients.fetch(*p, &asset, self.clock.received_at(*p, &asset)))).await;
         let mut raws = Vec::with_capacity(fetches.len());
         {

@@ -135,6 +135,7 @@ impl GoldenPayload {
             }
             Provider::HoneypotIs => honeypot::parse_is_honeypot(&body, self.observed_at),
             Provider::Rugcheck => rugcheck::parse_report(&body, self.observed_at),
+            Provider::SolanaRpc => nl_adapters::providers::parse(Provider::SolanaRpc, asset, &body, self.observed_at),
         }
     }
 }
@@ -217,7 +218,7 @@ pub async fn serve_fine_evm_providers() -> Result<(std::net::SocketAddr, tokio::
     let mock = ProviderMock::new().with_fallback(move |p, addr| match p {
         Provider::Goplus => Some(MockResponse::ok(goplus.replace(&fine_addr, addr))),
         Provider::HoneypotIs => Some(MockResponse::ok(honeypot.clone())),
-        Provider::Rugcheck => None,
+        Provider::Rugcheck | Provider::SolanaRpc => None,
     });
     mock.serve().await.map_err(|e| e.to_string())
 }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::lease::{LeaseKeeper, LeasedSessions, Reader, SessionEnd, run_leased};
+use crate::known::KnownAssets;
 use crate::runtime::{CollectorCtx, SourceCounters, poll_once};
 
 /// Live status of a push source, for metrics and health checks.
@@ -73,6 +74,8 @@ pub struct PushSource {
     policy: AnnouncementPolicy,
     run_id: String,
     status: Arc<PushStatus>,
+    /// The venues' known assets (instrument-list baselines): an announced listing of one is dropped.
+    known: std::sync::OnceLock<Arc<KnownAssets>>,
 }
 
 impl std::fmt::Debug for PushSource {
@@ -94,7 +97,20 @@ impl PushSource {
             policy: AnnouncementPolicy::default(),
             run_id: run_id.into(),
             status: Arc::new(PushStatus::default()),
+            known: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Checks announced listings against `known` (set once; [`Feeds`](crate::serve::Feeds) gives every
+    /// push feed the collector's known assets, so a push feed applies the same rule as a poll).
+    pub fn set_known(&self, known: Arc<KnownAssets>) {
+        let _ = self.known.set(known);
+    }
+
+    /// The REST poll that fills this feed's connection gaps, when it has one.
+    #[must_use]
+    pub fn gap_fill_source(&self) -> Option<&Arc<dyn Source>> {
+        self.gap_fill.as_ref()
     }
 
     /// Runs `source` once on every connect. Give it the same name as this feed to share its state.
@@ -212,7 +228,12 @@ impl PushSource {
         let counters = &self.status.counters;
         self.status.frames.fetch_add(1, Ordering::Relaxed);
         let cx = FrameContext { source: &self.name, kind: self.kind, endpoint: &self.ws.url, run_id: &self.run_id, policy: &self.policy };
-        let p = process_text(&cx, text, at, &state);
+        let mut p = process_text(&cx, text, at, &state);
+        if let Some(known) = self.known.get()
+            && !p.observations.is_empty()
+        {
+            known.drop_known_observations(ctx.state.as_ref(), &mut p.observations).await;
+        }
         if let Some(error) = &p.parse_error {
             self.status.parse_errors.fetch_add(1, Ordering::Relaxed);
             counters.errors.fetch_add(1, Ordering::Relaxed);

@@ -253,3 +253,23 @@ async fn a_db_with_random_bytes_inside_is_refused_at_open() {
     assert!(msg.contains("quick_check") || msg.contains("malformed"), "{msg}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written to it");
 }
+
+/// "No asset without a name" (#15): an asset discovered with `metadata_missing` (its source gave only an
+/// address and the token lookup failed) takes the symbol a later snapshot carries (the enricher's
+/// re-snapshots look the token up again on the re-snapshot schedule); a known symbol is never replaced.
+#[tokio::test]
+async fn an_unnamed_asset_takes_the_symbol_of_a_later_snapshot_and_a_known_symbol_stays() {
+    let t = open().await;
+    let a = "solana:3Y1SCEJABneLzJ1KL7f6jp5NyP7wxjtqmAy5qKAVpump";
+    let mut up = upsert(a, "dexscreener_profiles", "profile", None, at(1));
+    up.meta["symbol"] = json!("");
+    let out = t.store.apply(vec![up]).await.unwrap();
+    assert_eq!(out.derived[0].meta["metadata_missing"], json!(true));
+    let symbol = || async { t.store.reader().get_asset(a).await.unwrap().unwrap().symbol };
+    t.store.apply(vec![snapshot(a, at(2), Some("1000"), "unnamed")]).await.unwrap();
+    assert_eq!(symbol().await, "", "a snapshot without a symbol names nothing");
+    t.store.apply(vec![snapshot(a, at(3), Some("1000"), "named").with_symbol("STONK")]).await.unwrap();
+    assert_eq!(symbol().await, "STONK", "the re-snapshot's lookup named it");
+    t.store.apply(vec![snapshot(a, at(4), Some("1000"), "other").with_symbol("OTHER")]).await.unwrap();
+    assert_eq!(symbol().await, "STONK", "a known symbol is never replaced");
+}

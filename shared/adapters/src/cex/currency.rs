@@ -110,6 +110,17 @@ pub fn annotate(details: &mut serde_json::Value, links: &[ContractLink], raw_eve
     details[LINK_RAW_KEY] = raw_event_id.into();
 }
 
+/// Saves in the next state the contract each `New` observation was linked to (see [`crate::cex::KnownEntry::link`]).
+pub(crate) fn remember_links(out: &mut crate::source::PollOutcome) {
+    let Some(entries) = out.next_state.as_mut().and_then(|s| s.pointer_mut("/known/entries")) else { return };
+    for o in out.observations.iter().filter(|o| o.change == nl_domain::ChangeKind::New) {
+        let s = |k: &str| o.details.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+        if let (Some(chain), Some(address), Some(e)) = (s(LINK_CHAIN_KEY), s(LINK_CONTRACT_KEY), entries.get_mut(&o.instrument_id)) {
+            e["link"] = serde_json::json!([chain, address]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,10 @@ pub struct KnownEntry {
     /// Consecutive complete snapshots the id was absent from.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub missing: u32,
+    /// The contract (`chain`, `address`) a currency lookup linked the instrument's base to when it was
+    /// new, so its later observations (a status change, a re-appearance) stay on the linked asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<(String, String)>,
 }
 
 fn known_by_default() -> bool {
@@ -116,6 +120,7 @@ fn entry(inst: &Instrument, first_seen: Ts, baseline: bool) -> KnownEntry {
         base: Some(inst.base.clone()),
         baseline,
         missing: 0,
+        link: None,
     }
 }
 
@@ -130,6 +135,14 @@ impl KnownSet {
     #[must_use]
     pub fn is_listed(&self, base: &str) -> bool {
         self.entries.values().any(|e| !e.removed && e.base.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(base)))
+    }
+
+    /// Takes over what `earlier` (a set built from push deltas only) remembers: its entries replace this
+    /// set's, so an instrument a push reported new keeps its first-seen time and stays a non-baseline one.
+    pub fn absorb(&mut self, earlier: &KnownSet) {
+        for (id, e) in &earlier.entries {
+            self.entries.insert(id.clone(), e.clone());
+        }
     }
 }
 
@@ -165,7 +178,9 @@ fn diff_inner(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, comple
                     if changed && !e.baseline {
                         updated.push((inst.clone(), e.status.clone()));
                     }
+                    let link = e.link.take();
                     *e = entry(inst, e.first_seen, e.baseline);
+                    e.link = link;
                 }
             }
         }
@@ -211,6 +226,26 @@ pub fn diff_with(known: Option<&KnownSet>, snapshot: &[Instrument], now: Ts, pol
 #[must_use]
 pub fn diff_partial(known: Option<&KnownSet>, delta: &[Instrument], now: Ts) -> DiffOutcome {
     diff_inner(known, delta, now, false, DiffPolicy::default())
+}
+
+/// Like [`diff_partial`] for a push delta while no complete list was ever seen (a feed of changes only,
+/// such as Binance `!contractInfo`, or a push whose REST gap fill has not succeeded yet). An id not seen
+/// before is new only when its own listing time (`scheduled_at`: OKX `listTime`, Binance `ot`) is within
+/// `lookback` of `now` or later; an older or undated one is an instrument listed before nl watched,
+/// recorded as a known (baseline) one. The first-poll rule of feeds of new things, applied to every delta
+/// until a complete list arrives, so a baseline instrument first seen over push is never discovered.
+#[must_use]
+pub fn diff_unbaselined(known: Option<&KnownSet>, delta: &[Instrument], now: Ts, lookback: chrono::Duration) -> DiffOutcome {
+    let mut with_old = known.cloned().unwrap_or_default();
+    for inst in delta {
+        let recent = inst.scheduled_at.is_some_and(|t| now.signed_duration_since(t) <= lookback);
+        if !recent && !with_old.entries.contains_key(&inst.instrument_id) {
+            with_old.entries.insert(inst.instrument_id.clone(), entry(inst, now, true));
+        }
+    }
+    let mut out = diff_inner(Some(&with_old), delta, now, false, DiffPolicy::default());
+    out.baseline = known.is_none();
+    out
 }
 
 /// Converts one instrument into a `listing.observed` observation (`CexContract` for futures, else

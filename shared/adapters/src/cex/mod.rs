@@ -35,7 +35,7 @@ pub mod okx;
 pub mod upbit;
 
 pub use cursor::{AnnouncementPolicy, AnnouncementSelection, SeenAnnouncements, select_new_announcements};
-pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, to_observation};
+pub use diff::{DiffOutcome, KnownEntry, KnownSet, announcement_observations, diff, diff_partial, diff_unbaselined, to_observation};
 pub use ticker::{Ticker, TickerDescriptor, ticker_descriptor};
 pub use title::{TitleInfo, parse_title};
 pub use types::{Announcement, AnnouncementAction, CoinRef, Instrument, InstrumentStatus, Market, ParseError, WsFrame};

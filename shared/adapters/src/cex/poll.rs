@@ -93,6 +93,10 @@ pub fn page_path(path: &str, param: &str, n: u32) -> Option<String> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstrumentListState {
     pub known: KnownSet,
+    /// The set was built from push deltas only, never from a complete list: the next complete list is
+    /// still a baseline (see [`crate::cex::diff_unbaselined`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// Saved state of an [`AnnouncementSource`]: the ids already handled.
@@ -351,6 +355,7 @@ impl Source for InstrumentListSource {
         if let Fetch::Body(f) = fetch(&self.http, &self.name, self.desc.endpoint.path, self.desc.endpoint.weight, &self.run_id, &mut out).await {
             self.process(&f, state, &mut out);
             self.link_new(&mut out).await;
+            super::currency::remember_links(&mut out);
         }
         out
     }
@@ -359,6 +364,7 @@ impl Source for InstrumentListSource {
         crate::source::replay_response(raw, |f, out| {
             self.process(f, state, out);
             self.relink_new(answers, out);
+            super::currency::remember_links(out);
         })
     }
 
@@ -391,8 +397,10 @@ impl InstrumentListSource {
     fn process(&self, f: &Fetched, state: Option<&serde_json::Value>, out: &mut PollOutcome) {
         let name = self.name.as_str();
         let Some((instruments, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
-        let known: Option<InstrumentListState> = load_state(state, name, out);
-        let known = known.as_ref().map(|k| &k.known);
+        let loaded: Option<InstrumentListState> = load_state(state, name, out);
+        // A set from push deltas alone is no baseline: this complete list is, and takes the deltas over.
+        let pushed = loaded.as_ref().filter(|k| k.partial).map(|k| &k.known);
+        let known = loaded.as_ref().filter(|k| !k.partial).map(|k| &k.known);
         if let Some(message) = self.policy.implausible(known, instruments.len()) {
             warn!(source = %name, %message, "Implausible instrument list; the baseline does not move.");
             if let Some(raw) = out.raws.iter_mut().find(|r| r.raw_id == raw_id) {
@@ -403,20 +411,30 @@ impl InstrumentListSource {
         }
         // First-seen time is the receive time of the response that showed the instrument.
         let seen_at = f.observed_at;
-        let d = diff_with(known, &instruments, seen_at, self.policy.diff);
+        let mut d = diff_with(known, &instruments, seen_at, self.policy.diff);
+        if let Some(p) = pushed {
+            d.next.absorb(p);
+        }
         let changes = d.new.iter().map(|i| (i, ChangeKind::New, seen_at)).chain(d.updated.iter().map(|(i, _)| {
             let first = d.next.entries.get(&i.instrument_id).map_or(seen_at, |e| e.first_seen);
             (i, ChangeKind::Updated, first)
         }));
         for (inst, change, first_seen) in changes {
             match to_observation(inst, change, name, first_seen, seen_at, Some(raw_id.clone())) {
-                Ok(o) => out.observations.push(o),
+                Ok(mut o) => {
+                    // A linked listing's later observations carry its link (no new lookup), so they stay on that asset.
+                    if let Some((chain, address)) = d.next.entries.get(&inst.instrument_id).and_then(|e| e.link.as_ref()) {
+                        o.details[super::currency::LINK_CHAIN_KEY] = chain.clone().into();
+                        o.details[super::currency::LINK_CONTRACT_KEY] = address.clone().into();
+                    }
+                    out.observations.push(o);
+                }
                 // Recorded in the known set, so it is not retried; logged so the skip is visible.
                 Err(error) => warn!(source = %name, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
             }
         }
         out.delistings.extend(vanished_delistings(self.desc.venue, name, &d.vanished, &d.next, seen_at, &raw_id));
-        out.next_state = state_value(&InstrumentListState { known: d.next }, name, out);
+        out.next_state = state_value(&InstrumentListState { known: d.next, partial: false }, name, out);
     }
 }
 

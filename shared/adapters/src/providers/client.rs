@@ -1,4 +1,5 @@
-//! Provider HTTP clients (GoPlus, honeypot.is, rugcheck) over [`HttpSource`].
+//! Provider HTTP clients (GoPlus, honeypot.is, rugcheck, and a Solana RPC's `getAccountInfo` on the mint)
+//! over [`HttpSource`].
 //!
 //! Each provider has its own budget, base URL and optional API key (config names the env variable, never
 //! the key). A fetch always yields the captured response as a [`RawEvent`] when there was one, success or
@@ -100,13 +101,17 @@ impl ProviderConfig {
     }
 }
 
-/// The three providers' settings.
+/// The providers' settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvidersConfig {
     pub goplus: ProviderConfig,
     pub honeypot_is: ProviderConfig,
     pub rugcheck: ProviderConfig,
+    /// A Solana JSON-RPC endpoint asked `getAccountInfo(mint, jsonParsed)` for every Solana asset: mint and
+    /// freeze authority from the chain itself. Disabled by default (public RPCs throttle hard; set your
+    /// provider's endpoint as `base_url`).
+    pub solana_rpc: ProviderConfig,
 }
 
 impl Default for ProvidersConfig {
@@ -116,6 +121,7 @@ impl Default for ProvidersConfig {
             goplus: ProviderConfig::new("https://api.gopluslabs.io", 0.5, 5.0, "Authorization"),
             honeypot_is: ProviderConfig::new("https://api.honeypot.is", 1.0, 5.0, "X-API-KEY"),
             rugcheck: ProviderConfig::new("https://api.rugcheck.xyz", 1.0, 5.0, "X-API-KEY"),
+            solana_rpc: ProviderConfig { enabled: false, ..ProviderConfig::new("https://api.mainnet-beta.solana.com", 2.0, 5.0, "X-API-KEY") },
         }
     }
 }
@@ -128,15 +134,16 @@ impl ProvidersConfig {
             Provider::Goplus => &self.goplus,
             Provider::HoneypotIs => &self.honeypot_is,
             Provider::Rugcheck => &self.rugcheck,
+            Provider::SolanaRpc => &self.solana_rpc,
         }
     }
 
-    /// Every provider pointed at one base URL (tests and benches serve all three from one mock),
-    /// with a generous budget.
+    /// Every provider pointed at one base URL (tests and benches serve them from one mock), with a
+    /// generous budget. `solana_rpc` keeps its `enabled` (off by default).
     #[must_use]
     pub fn all_at(base_url: &str) -> Self {
         let mut c = Self::default();
-        for p in [&mut c.goplus, &mut c.honeypot_is, &mut c.rugcheck] {
+        for p in [&mut c.goplus, &mut c.honeypot_is, &mut c.rugcheck, &mut c.solana_rpc] {
             p.base_url = base_url.to_string();
             p.budget = BudgetConfig::new(100_000.0, 100_000.0);
             p.timeout_ms = 5_000;
@@ -169,7 +176,7 @@ pub struct ProviderFetch {
     pub report: Result<ProviderReport, String>,
 }
 
-/// The three provider clients.
+/// The provider clients.
 pub struct ProviderClients {
     sources: BTreeMap<Provider, Arc<HttpSource>>,
     run_id: String,
@@ -218,6 +225,17 @@ impl ProviderClients {
         self.sources.get(&p)
     }
 
+    /// The providers asked about `asset`: [`providers_for`] plus the Solana RPC for a Solana asset when
+    /// `solana_rpc` is enabled.
+    #[must_use]
+    pub fn asked_about(&self, asset: &AssetId) -> Vec<Provider> {
+        let mut ps = providers_for(asset).to_vec();
+        if self.sources.contains_key(&Provider::SolanaRpc) && request_path(Provider::SolanaRpc, asset).is_some() {
+            ps.push(Provider::SolanaRpc);
+        }
+        ps
+    }
+
     /// Answers every request from `recorded` (keyed by provider name and request path) instead of the
     /// network: re-derivation from raw_events. Captures keep their recorded receive times and budgets are
     /// not consulted; providers must still be enabled to be asked.
@@ -233,8 +251,11 @@ impl ProviderClients {
         let none = |why: String| ProviderFetch { provider: p, raw: None, report: Err(why) };
         let Some(src) = self.sources.get(&p) else { return none("provider disabled".into()) };
         let Some(path) = request_path(p, asset) else { return none("asset not covered by provider".into()) };
+        // JSON-RPC posts to the endpoint itself; its capture is told apart by the method in the fragment.
+        let rpc = (p == Provider::SolanaRpc).then(|| (format!("{}{path}", src.shown_url("")), solana_account_request(asset)));
+        let key = rpc.as_ref().map_or_else(|| path.clone(), |(endpoint, _)| recorded::request_path(endpoint, &src.shown_url("")).to_string());
         let result = match &self.recorded {
-            Some(rec) => match rec.take(p.as_str(), &path) {
+            Some(rec) => match rec.take(p.as_str(), &key) {
                 // A request that got no response then gets none now, and keeps its capture.
                 Some(raw) if raw.http_status.is_none() => {
                     let why = raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into());
@@ -249,10 +270,14 @@ impl ProviderClients {
                     // and the next re-snapshot asks again. Captured, so a re-derivation skips it the same way.
                     debug!(provider = %p, ?paused, "Provider budget paused; skipping.");
                     let why = format!("not sent: budget paused for {paused:?}");
-                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), received_at, &why, &self.run_id);
+                    let shown = rpc.as_ref().map_or_else(|| src.shown_url(&path), |(endpoint, _)| endpoint.clone());
+                    let raw = recorded::failure_capture(p.as_str(), &shown, received_at, &why, &self.run_id);
                     return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
                 }
-                src.get(&path, 1).await
+                match &rpc {
+                    Some((_, body)) => src.post_json("", body, 1).await,
+                    None => src.get(&path, 1).await,
+                }
             }
         };
         let (mut fetched, failure) = match result {
@@ -261,7 +286,8 @@ impl ProviderClients {
                 Some(resp) => (resp.clone(), Some(e.to_string())),
                 None => {
                     warn!(provider = %p, asset = %asset, error = %e, "Provider fetch failed.");
-                    let raw = recorded::failure_capture(p.as_str(), &src.shown_url(&path), received_at, &e.to_string(), &self.run_id);
+                    let shown = rpc.as_ref().map_or_else(|| src.shown_url(&path), |(endpoint, _)| endpoint.clone());
+                    let raw = recorded::failure_capture(p.as_str(), &shown, received_at, &e.to_string(), &self.run_id);
                     return ProviderFetch { provider: p, raw: Some(raw), report: Err(e.to_string()) };
                 }
             },
@@ -272,6 +298,9 @@ impl ProviderClients {
         }
         let received_at = fetched.observed_at;
         let mut raw = fetched.to_raw_event(p.as_str(), &self.run_id);
+        if let Some((endpoint, _)) = &rpc {
+            raw.endpoint.clone_from(endpoint);
+        }
         let report = match failure {
             Some(why) => Err(why),
             // A 304 carries no body: the cached report (if any) stays the newest one.
@@ -285,14 +314,18 @@ impl ProviderClients {
     }
 }
 
-/// The request path and query of `p` for `asset`, `None` when `p` does not cover it.
+/// The request path and query of `p` for `asset`, `None` when `p` does not cover it. The Solana RPC posts
+/// to its endpoint; its "path" is the fragment naming the call (`#getAccountInfo(<mint>)`), as the
+/// JSON-RPC sources label their captures.
 #[must_use]
 pub fn request_path(p: Provider, asset: &AssetId) -> Option<String> {
     let AssetId::Chain { chain, address } = asset else { return None };
+    let solana = ChainFamily::of_chain(chain) == Some(ChainFamily::Solana);
     match p {
+        Provider::SolanaRpc => solana.then(|| format!("#getAccountInfo({address})")),
         Provider::Goplus => evm_chain_id(chain).map(|id| format!("/api/v1/token_security/{id}?contract_addresses={address}")),
         Provider::HoneypotIs => evm_chain_id(chain).map(|id| format!("/v2/IsHoneypot?address={address}&chainID={id}")),
-        Provider::Rugcheck => (ChainFamily::of_chain(chain) == Some(ChainFamily::Solana)).then(|| format!("/v1/tokens/{address}/report")),
+        Provider::Rugcheck => solana.then(|| format!("/v1/tokens/{address}/report")),
     }
 }
 
@@ -311,7 +344,23 @@ pub fn parse(p: Provider, asset: &AssetId, body: &str, observed_at: Ts) -> Resul
         }
         Provider::HoneypotIs => honeypot::parse_is_honeypot(body, observed_at),
         Provider::Rugcheck => rugcheck::parse_report(body, observed_at),
+        Provider::SolanaRpc => {
+            let value = crate::dex::evm::rpc::parse_response(body)
+                .map(|r| r.get("value").cloned().unwrap_or(serde_json::Value::Null))
+                .map_err(|e| ProviderError::Field { provider: p, field: "result", reason: e.to_string() })?;
+            let mint = crate::dex::solana::mint::parse_mint_account(&value).map_err(|reason| ProviderError::Field { provider: p, field: "result.value", reason })?;
+            Ok(ProviderReport { provider: p, observed_at, facts: crate::dex::solana::mint::mint_security_facts(&mint) })
+        }
     }
+}
+
+/// The `getAccountInfo(mint, {encoding: jsonParsed})` request of a Solana asset (reference sources-2 §4d).
+fn solana_account_request(asset: &AssetId) -> serde_json::Value {
+    let address = match asset {
+        AssetId::Chain { address, .. } => address.as_str(),
+        AssetId::Cex { .. } => "",
+    };
+    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo", "params": [address, {"encoding": "jsonParsed", "commitment": "confirmed"}]})
 }
 
 #[cfg(test)]

@@ -16,11 +16,14 @@ pub enum Provider {
     HoneypotIs,
     /// rugcheck.xyz token report (Solana).
     Rugcheck,
+    /// The configured Solana RPC's own mint account (`getAccountInfo`, `jsonParsed`): mint and freeze
+    /// authority, without a third party (`crate::dex::solana::mint`).
+    SolanaRpc,
 }
 
 impl Provider {
     /// Every provider, in a fixed order.
-    pub const ALL: [Self; 3] = [Self::Goplus, Self::HoneypotIs, Self::Rugcheck];
+    pub const ALL: [Self; 4] = [Self::Goplus, Self::HoneypotIs, Self::Rugcheck, Self::SolanaRpc];
 
     /// The stable name used in checks, configs and events.
     #[must_use]
@@ -29,6 +32,7 @@ impl Provider {
             Self::Goplus => "goplus",
             Self::HoneypotIs => "honeypot_is",
             Self::Rugcheck => "rugcheck",
+            Self::SolanaRpc => "solana_rpc",
         }
     }
 }
@@ -68,9 +72,9 @@ pub struct SecurityFacts {
     /// Share of LP tokens locked or burned, as a fraction (GoPlus `lp_holders[]` with `is_locked = 1` or a
     /// burn address; rugcheck `lpLockedPct` / 100 of the deepest market).
     pub lp_locked_pct: Option<Decimal>,
-    /// Solana mint authority still set (rugcheck `mintAuthority`; `null` = disabled).
+    /// Solana mint authority still set (rugcheck `mintAuthority`, the mint account's `mintAuthority`; `null` = disabled).
     pub mint_authority_enabled: Option<bool>,
-    /// Solana freeze authority still set (rugcheck `freezeAuthority`; `null` = disabled).
+    /// Solana freeze authority still set (rugcheck `freezeAuthority`, the mint account's `freezeAuthority`; `null` = disabled).
     pub freeze_authority_enabled: Option<bool>,
     /// The creator made honeypots before (GoPlus `honeypot_with_same_creator`).
     pub creator_honeypot_history: Option<bool>,

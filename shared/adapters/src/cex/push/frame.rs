@@ -8,7 +8,7 @@ use tracing::warn;
 
 use crate::cex::poll::{AnnouncementState, InstrumentListState};
 use crate::cex::types::WsFrame;
-use crate::cex::{AnnouncementPolicy, announcement_observations, diff, diff_partial, select_new_announcements, to_observation};
+use crate::cex::{AnnouncementPolicy, announcement_observations, diff, diff_partial, diff_unbaselined, select_new_announcements, to_observation};
 
 use super::kind::PushKind;
 
@@ -93,8 +93,23 @@ pub fn process_text(cx: &FrameContext<'_>, text: &str, received_at: Ts, state: &
         (WsFrame::Ack { .. } | WsFrame::Ignored, _) => {}
         (WsFrame::Error { code, msg }, _) => out.venue_error = Some(format!("{}: {msg}", code.unwrap_or_default())),
         (WsFrame::Instruments { instruments, complete }, FeedState::Instruments(known)) => {
+            // No complete list seen yet (no state, or one built from deltas only): a complete frame is the
+            // baseline; a delta reports only instruments whose own listing time is recent.
+            let pushed_only = known.as_ref().is_none_or(|k| k.partial);
             let known_set = known.as_ref().map(|k| &k.known);
-            let d = if complete { diff(known_set, &instruments, received_at) } else { diff_partial(known_set, &instruments, received_at) };
+            let d = match (complete, pushed_only) {
+                (true, false) => diff(known_set, &instruments, received_at),
+                (true, true) => {
+                    let mut d = diff(None, &instruments, received_at);
+                    if let Some(k) = known_set {
+                        d.next.absorb(k);
+                    }
+                    d
+                }
+                (false, false) => diff_partial(known_set, &instruments, received_at),
+                (false, true) => diff_unbaselined(known_set, &instruments, received_at, cx.policy.baseline_lookback),
+            };
+            let partial = !complete && pushed_only;
             let emitted_at = chrono::Utc::now();
             let changes = d.new.iter().map(|i| (i, ChangeKind::New, received_at)).chain(d.updated.iter().map(|(i, _)| {
                 let first = d.next.entries.get(&i.instrument_id).map_or(received_at, |e| e.first_seen);
@@ -106,8 +121,8 @@ pub fn process_text(cx: &FrameContext<'_>, text: &str, received_at: Ts, state: &
                     Err(error) => warn!(source = %cx.source, instrument = %inst.instrument_id, %error, "Instrument skipped: no valid asset id."),
                 }
             }
-            if known.as_ref().map(|k| &k.known) != Some(&d.next) {
-                out.next = Some(FeedState::Instruments(Some(InstrumentListState { known: d.next })));
+            if known.as_ref().map(|k| (&k.known, k.partial)) != Some((&d.next, partial)) {
+                out.next = Some(FeedState::Instruments(Some(InstrumentListState { known: d.next, partial })));
             }
         }
         (WsFrame::Announcement(ann), FeedState::Announcements(seen)) => {
@@ -165,6 +180,58 @@ mod tests {
         // Stored form is the poll source's own state, so a REST poll continues from it.
         let v = s2.encode().unwrap().unwrap();
         assert!(v["known"]["entries"]["NEW-USDT"].is_object());
+    }
+
+    const CONTRACT_INFO: &str = include_str!("../binance/test_data/ws_contract_info.json");
+
+    /// The recorded `!contractInfo` frame (IOTAUSDT, onboarded 2019) with `symbol`, status `cs` and onboard
+    /// time `ot` (ms) replaced.
+    fn contract(symbol: &str, cs: &str, ot_ms: i64) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(CONTRACT_INFO).unwrap();
+        (v["s"], v["ps"], v["cs"], v["ot"]) = (symbol.into(), symbol.into(), cs.into(), ot_ms.into());
+        v.to_string()
+    }
+
+    #[test]
+    fn a_delta_only_feed_never_discovers_an_instrument_listed_before_it_watched() {
+        let k = PushKind::BinanceContractInfo;
+        let s0 = FeedState::decode(k, "feed", None);
+        // The recorded frame: an old contract's change is the first frame; not new, recorded as known.
+        let p = process_text(&cx(k), CONTRACT_INFO, t(0), &s0);
+        assert!(p.observations.is_empty(), "IOTAUSDT was onboarded in 2019");
+        let s1 = p.next.unwrap();
+        assert!(matches!(&s1, FeedState::Instruments(Some(st)) if st.partial), "still no complete baseline");
+        // Another old contract (settlement/status change) in a later delta: still not new.
+        let old = process_text(&cx(k), &contract("BTCUSDT", "SETTLING", 1_569_398_400_000), t(60), &s1);
+        assert!(old.observations.is_empty(), "{:?}", old.observations);
+        let s2 = old.next.unwrap();
+        // A contract whose onboard time is ahead (a listing): new, once.
+        let onboard = t(3_600).timestamp_millis();
+        let new = process_text(&cx(k), &contract("NEWUSDT", "PENDING_TRADING", onboard), t(120), &s2);
+        assert_eq!(new.observations.iter().map(|o| o.asset_id.to_string()).collect::<Vec<_>>(), ["cex:binance:NEW"]);
+        let s3 = new.next.unwrap();
+        let trading = process_text(&cx(k), &contract("NEWUSDT", "TRADING", onboard), t(3_600), &s3);
+        assert!(trading.observations.iter().all(|o| o.change == ChangeKind::Updated), "its go-live is an update");
+        // The old contract's status flapping back: nothing, it is a known instrument.
+        let s4 = trading.next.unwrap();
+        let back = process_text(&cx(k), &contract("BTCUSDT", "TRADING", 1_569_398_400_000), t(3_700), &s4);
+        assert!(back.observations.is_empty());
+    }
+
+    #[test]
+    fn a_push_without_its_gap_fill_reports_only_recently_listed_instruments() {
+        // OKX pushes its whole SPOT list on subscribe (`complete: false`). With no REST baseline (gap fill
+        // off or failed), BTC-USDT (listed 2023) is known; NEW-USDT (listTime ahead) is new.
+        let k = PushKind::OkxInstruments;
+        let both = r#"{"arg":{"channel":"instruments","instType":"SPOT"},"data":[{"instId":"BTC-USDT","instType":"SPOT","baseCcy":"BTC","quoteCcy":"USDT","state":"live","listTime":"1700000000000"},{"instId":"NEW-USDT","instType":"SPOT","baseCcy":"","quoteCcy":"","state":"preopen","listTime":"1790003600000"}]}"#;
+        let p = process_text(&cx(k), both, t(0), &FeedState::decode(k, "feed", None));
+        assert_eq!(p.observations.iter().map(|o| o.instrument_id.as_str()).collect::<Vec<_>>(), ["NEW-USDT"]);
+        // A REST list after it is the baseline and keeps what the push knew: NEW stays a reported listing.
+        let FeedState::Instruments(Some(st)) = p.next.unwrap() else { panic!() };
+        let stored = serde_json::to_value(&st).unwrap();
+        assert_eq!(stored["partial"], true);
+        let st: crate::cex::poll::InstrumentListState = serde_json::from_value(stored).unwrap();
+        assert!(!st.known.entries["NEW-USDT"].baseline && st.known.entries["BTC-USDT"].baseline);
     }
 
     #[test]
