@@ -144,3 +144,25 @@ fn replay_to_a_closed_pipe_exits_quietly() {
     assert_eq!(o.status.code(), Some(0), "closed pipe is not an error: {}", stderr(&o));
     assert!(!stderr(&o).contains("error") && !stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// #16 (an operator's first hour): `nl demo` without `--out-dir` writes under the configured out dir
+/// (`NL_STORAGE__OUT_DIR`), never under the current directory, and ends by saying how to look at it.
+#[test]
+fn demo_honours_the_configured_out_dir_and_says_how_to_look() {
+    let out = tempfile::tempdir().expect("tmp");
+    let cwd = tempfile::tempdir().expect("tmp");
+    let mut c = support::nl(out.path(), &[]);
+    c.current_dir(cwd.path()).args(["demo", "--cycles", "1"]);
+    let o = support::run(c);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(std::fs::read_dir(cwd.path()).expect("cwd").count(), 0, "nothing is written under the current directory");
+    let demos: Vec<_> = std::fs::read_dir(out.path().join("demo")).expect("<out_dir>/demo").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(demos.len(), 1, "{demos:?}");
+    let dir = &demos[0];
+    assert!(dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("demo_")), "{dir:?}");
+    assert!(dir.join("new_listings.sqlite").exists() && dir.join("events.jsonl").exists(), "{dir:?}");
+    let s = stdout(&o);
+    assert!(s.contains(&format!("outputs: {}", dir.display())), "{s}");
+    let look = s.split("look at the results:").nth(1).unwrap_or_else(|| panic!("no pointer to the results: {s}"));
+    assert!(look.contains(&format!("NL_STORAGE__OUT_DIR={} nl status", dir.display())) && look.contains("v_assets_new"), "{look}");
+}

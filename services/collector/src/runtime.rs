@@ -218,7 +218,7 @@ impl Collector {
                     let Some(source) = by_task.remove(&e.id()) else { continue };
                     if e.is_panic() {
                         self.counter(source.name()).panics.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(source = source.name(), error = %e, "Source task panicked; restarting it.");
+                        tracing::error!(source = source.name(), error = %nl_adapters::kit::quote::quote_error(&e.to_string()), "Source task panicked; restarting it.");
                         by_task.insert(spawn(&mut tasks, &source), source);
                     }
                 }
@@ -375,8 +375,10 @@ pub(crate) async fn commit(name: &str, mut outcome: PollOutcome, ctx: &Collector
             counters.rate_limited.fetch_add(1, Ordering::Relaxed);
             report.retry_after = report.retry_after.max(Some(*retry_after));
         }
-        warn!(source = %name, stage = e.stage(), error = %e, "Poll error.");
-        report.errors.push(e.to_string());
+        // Bounded and escaped once here: reports, manifests, `run.completed` and logs all take this string.
+        let error = nl_adapters::kit::quote::quote_error(&e.to_string());
+        warn!(source = %name, stage = e.stage(), error = %error, "Poll error.");
+        report.errors.push(error);
     }
     let msgs = raw_messages(&raws, &ctx.run)
         .into_iter()

@@ -156,11 +156,20 @@ pub struct DexScreenerEnrichConfig {
     pub calls_per_min: f64,
     /// Per-request timeout. Default 10 000.
     pub timeout_ms: u64,
+    /// Largest response body kept; a longer one is stored as its prefix with size and SHA-256 and the
+    /// lookup fails. Default 8 MiB (at most 30 tokens' pairs).
+    pub max_body_bytes: u64,
 }
 
 impl Default for DexScreenerEnrichConfig {
     fn default() -> Self {
-        Self { enabled: true, base_url: "https://api.dexscreener.com".into(), calls_per_min: 300.0, timeout_ms: 10_000 }
+        Self {
+            enabled: true,
+            base_url: "https://api.dexscreener.com".into(),
+            calls_per_min: 300.0,
+            timeout_ms: 10_000,
+            max_body_bytes: nl_adapters::kit::PAGE_MAX_BODY_BYTES,
+        }
     }
 }
 
@@ -175,6 +184,7 @@ impl DexScreenerEnrichConfig {
             boosts: false,
             pairs_calls_per_min: self.calls_per_min,
             timeout_ms: self.timeout_ms,
+            max_body_bytes: self.max_body_bytes,
             ..DexScreenerConfig::default()
         }
     }

@@ -22,7 +22,7 @@ use chrono::Utc;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::push::PushOptionsMap;
-use nl_collector::serve::{CollectorReplica, ServeConfig, build_sources, default_owner};
+use nl_collector::serve::{CollectorReplica, FeedSources, ServeConfig, build_sources, default_owner};
 use nl_collector::{RunIdentity, SourceCounters};
 use nl_domain::{EventType, Ts};
 use nl_ledger::LedgerStore;
@@ -110,14 +110,35 @@ pub async fn run_continuous_on(
     cfg: &ContinuousConfig,
     opts: ContinuousOptions,
     shutdown: impl Future<Output = ()>,
+    progress: impl FnMut(&str),
+) -> anyhow::Result<ContinuousOutcome> {
+    let started_at = Utc::now();
+    let run_id = nl_config::new_run_id(started_at);
+    let c = &cfg.cycle;
+    let serve_cfg = ServeConfig { sources: c.sources.clone(), push: cfg.push.clone(), dex: c.dex.clone(), ..ServeConfig::default() };
+    let sources = build_sources(&serve_cfg, &run_id).context("building the sources")?;
+    run_continuous_sources(mem, cfg, sources, run_id, opts, shutdown, progress).await
+}
+
+/// [`run_continuous_on`] over sources already built for run `run_id` (from `cfg`, or any other
+/// [`FeedSources`]): a source task that panics is restarted, counted in `summary.sources[].panics` and
+/// named in the manifest's `errors`, so the run ends `failed`.
+///
+/// # Errors
+/// As [`run_continuous`].
+pub async fn run_continuous_sources(
+    mem: MemoryBus,
+    cfg: &ContinuousConfig,
+    sources: FeedSources,
+    run_id: String,
+    opts: ContinuousOptions,
+    shutdown: impl Future<Output = ()>,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<ContinuousOutcome> {
     anyhow::ensure!(!opts.checkpoint_every.is_zero(), "the checkpoint interval must be at least one second");
     let c = &cfg.cycle;
     let started_at = Utc::now();
-    let run = RunIdentity { run_id: nl_config::new_run_id(started_at), config_hash: c.config_hash.clone() };
-    let serve_cfg = ServeConfig { sources: c.sources.clone(), push: cfg.push.clone(), dex: c.dex.clone(), ..ServeConfig::default() };
-    let sources = build_sources(&serve_cfg, &run.run_id).context("building the sources")?;
+    let run = RunIdentity { run_id, config_hash: c.config_hash.clone() };
     let (polls, pushes) = (sources.polls.len(), sources.pushes.len());
 
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());

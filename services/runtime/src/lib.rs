@@ -28,7 +28,7 @@ mod recovery;
 pub mod rederive;
 pub mod topology;
 
-pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous, run_continuous_on};
+pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous, run_continuous_on, run_continuous_sources};
 pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use orchestrator::{Orchestrator, OrchestratorConfig};

@@ -26,6 +26,8 @@ enum Mode {
     Keepalive,
     /// Send `n` numbered frames as fast as possible, then stay open.
     Flood(u32),
+    /// Send a small frame, one text message of `n` bytes, another small frame, then stay open.
+    Huge(usize),
 }
 
 #[derive(Clone)]
@@ -52,6 +54,12 @@ async fn session(m: Mock, mut socket: WebSocket) {
             drop(socket);
         }
         Mode::Silent => while let Some(Ok(_)) = socket.recv().await {},
+        Mode::Huge(bytes) => {
+            let _ = socket.send(Message::Text(format!("small-{n}").into())).await;
+            let _ = socket.send(Message::Text("x".repeat(bytes).into())).await;
+            let _ = socket.send(Message::Text(format!("after-{n}").into())).await;
+            while let Some(Ok(_)) = socket.recv().await {}
+        }
         Mode::Keepalive => {
             while let Some(Ok(msg)) = socket.recv().await {
                 match msg {
@@ -153,6 +161,25 @@ async fn reconnects_and_resubscribes_after_drop() {
     assert!(connections.load(Ordering::SeqCst) >= 2);
     assert!(c.handle.connects() >= 2);
     assert!(c.handle.messages() >= 2);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_over_max_message_bytes_drops_the_connection_and_is_never_buffered() {
+    // #16: a hostile feed sending one 2 MiB message to a client capped at 64 KiB.
+    let (url, connections, _received) = serve(Mode::Huge(2 * 1024 * 1024)).await;
+    let cfg = WsConfig { max_message_bytes: 64 * 1024, ..config(&url) };
+    let mut c = start(cfg, 8);
+    assert_eq!(next(&mut c.events).await, WsEvent::Connected { attempt: 1 });
+    assert!(matches!(next(&mut c.events).await, WsEvent::Text(t, _) if t == "small-1"));
+    let WsEvent::Disconnected { reason } = next(&mut c.events).await else { panic!("the oversized message ends the connection") };
+    assert!(reason.to_lowercase().contains("size") || reason.to_lowercase().contains("too long"), "{reason}");
+    assert!(reason.len() < 1024, "{reason}");
+    // It reconnects (the next message is small again), and the huge one was never delivered.
+    assert_eq!(next(&mut c.events).await, WsEvent::Connected { attempt: 2 });
+    assert!(matches!(next(&mut c.events).await, WsEvent::Text(t, _) if t == "small-2"));
+    assert!(connections.load(Ordering::SeqCst) >= 2);
+    assert_eq!(WsConfig::new("ws://x").max_message_bytes, nl_adapters::kit::ws::DEFAULT_MAX_MESSAGE_BYTES, "a cap by default");
     c.shutdown().await;
 }
 

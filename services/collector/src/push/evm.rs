@@ -33,6 +33,7 @@ use nl_adapters::dex::evm::client::EvmLogSource;
 use nl_adapters::dex::evm::cursor::EvmCursor;
 use nl_adapters::dex::evm::{WsFrame, parse_ws_frame};
 use nl_adapters::kit::{EnvHeader, SecretLocation, UrlFn, WsConfig, WsEvent};
+use nl_adapters::kit::quote::quote;
 use nl_adapters::{PollOutcome, Source};
 use nl_domain::{RawEvent, Ts};
 use tokio::sync::watch;
@@ -223,11 +224,11 @@ impl EvmPushSource {
                 warn!(source = %self.name, error = %e, "Pushed frame did not parse; kept raw.");
                 raw.parse_error = Some(e.to_string());
             }
-            Ok(WsFrame::Reply { result, .. }) => info!(source = %self.name, subscription = %result, "Subscribed to factory logs."),
+            Ok(WsFrame::Reply { result, .. }) => info!(source = %self.name, subscription = %quote(&result.to_string()), "Subscribed to factory logs."),
             Ok(WsFrame::Error { error, .. }) => {
                 self.status.venue_errors.fetch_add(1, Ordering::Relaxed);
                 counters.errors.fetch_add(1, Ordering::Relaxed);
-                warn!(source = %self.name, code = error.code, message = %error.message, "Node answered with an error; polling continues.");
+                warn!(source = %self.name, code = error.code, message = %quote(&error.message), "Node answered with an error; polling continues.");
             }
             Ok(WsFrame::Log { log, .. }) => {
                 let cur = cursor.as_mut().unwrap_or(scratch);

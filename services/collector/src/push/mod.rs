@@ -156,6 +156,12 @@ pub fn build_push_sources(
         if let (Some(desc), true) = (kind.gap_fill(), o.gap_fill.unwrap_or(true)) {
             let mut http = HttpConfig::new(c.base_url.clone());
             http.timeout_ms = c.timeout_ms;
+            if let Some(max) = c.max_body_bytes {
+                if max == 0 {
+                    return Err(field(name, "max_body_bytes", "must be at least 1 (every response would be refused)"));
+                }
+                http.max_body_bytes = max;
+            }
             http.headers = desc.endpoint.headers.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
             let client = HttpSource::with_env(name, http, budgets.get(&c.provider), &|k| env(k)).map_err(|e| field(name, "base_url", e.to_string()))?;
             let interval = Duration::from_secs(c.interval_secs.max(1));

@@ -23,6 +23,7 @@ use nl_adapters::dex::solana::parse_logs_notification;
 use nl_adapters::dex::solana::source::{Fetched, SolanaCursor, SolanaLaunchSource};
 use nl_adapters::kit::{WsConfig, WsEvent};
 use nl_adapters::{PollError, Source};
+use nl_adapters::kit::quote::quote;
 use nl_bus::{observation_messages, raw_messages};
 use nl_domain::{RawEvent, Ts};
 use tokio::sync::watch;
@@ -258,13 +259,13 @@ impl SolanaPushSource {
             Err(e) => {
                 let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
                 if v.get("result").is_some() && v.get("id").is_some() {
-                    info!(source = %self.name, subscription = %v["result"], "Subscribed to program logs.");
+                    info!(source = %self.name, subscription = %quote(&v["result"].to_string()), "Subscribed to program logs.");
                     return None;
                 }
                 if let Some(err) = v.get("error") {
                     self.status.push.venue_errors.fetch_add(1, Ordering::Relaxed);
                     counters.errors.fetch_add(1, Ordering::Relaxed);
-                    warn!(source = %self.name, error = %err, "RPC answered with an error; backfill continues.");
+                    warn!(source = %self.name, error = %quote(&err.to_string()), "RPC answered with an error; backfill continues.");
                 } else {
                     self.status.push.parse_errors.fetch_add(1, Ordering::Relaxed);
                     counters.errors.fetch_add(1, Ordering::Relaxed);

@@ -33,11 +33,14 @@ pub struct CexTickersConfig {
     /// source in `[sources]` (so a mock or simulator set there serves the tickers too); a venue with neither
     /// is not looked up. Default empty.
     pub base_urls: BTreeMap<String, String>,
+    /// Largest response body kept (one ticker is a few hundred bytes); a longer one is stored as its
+    /// prefix with size and SHA-256 and the lookup fails. Default 8 MiB.
+    pub max_body_bytes: u64,
 }
 
 impl Default for CexTickersConfig {
     fn default() -> Self {
-        Self { enabled: true, calls_per_min: 60.0, timeout_ms: 10_000, base_urls: BTreeMap::new() }
+        Self { enabled: true, calls_per_min: 60.0, timeout_ms: 10_000, base_urls: BTreeMap::new(), max_body_bytes: crate::kit::PAGE_MAX_BODY_BYTES }
     }
 }
 
@@ -133,6 +136,7 @@ impl TickerClient {
             let budget = per_minute_budget(cfg.calls_per_min).map_err(|e| bad(e.to_string()))?;
             let mut http_cfg = HttpConfig::new(url.clone());
             http_cfg.timeout_ms = cfg.timeout_ms;
+            http_cfg.max_body_bytes = crate::kit::check_max_body_bytes(cfg.max_body_bytes).map_err(bad)?;
             let http = HttpSource::new(desc.source_name(), http_cfg, budget).map_err(|e| bad(format!("base URL {url:?}: {e}")))?;
             venues.insert(venue.clone(), Venue { desc, http });
         }

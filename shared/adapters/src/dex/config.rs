@@ -59,6 +59,9 @@ pub struct GeckoTerminalConfig {
     pub lookback_minutes: u64,
     /// Per-request timeout. Default 10 000.
     pub timeout_ms: u64,
+    /// Largest response body kept; a longer one is stored as its prefix with size and SHA-256 and the
+    /// poll fails. Default 8 MiB (a page of 20 pools is tens of KB).
+    pub max_body_bytes: u64,
 }
 
 impl Default for GeckoTerminalConfig {
@@ -78,6 +81,7 @@ impl Default for GeckoTerminalConfig {
             seen_per_network: 500,
             lookback_minutes: super::client_util::DEFAULT_LOOKBACK_MINUTES,
             timeout_ms: 10_000,
+            max_body_bytes: crate::kit::PAGE_MAX_BODY_BYTES,
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct DexScreenerConfig {
     pub lookback_minutes: u64,
     /// Default 10 000.
     pub timeout_ms: u64,
+    /// Largest response body kept (lists and `/tokens/v1` lookups); a longer one is stored as its prefix
+    /// with size and SHA-256 and the call fails. Default 8 MiB.
+    pub max_body_bytes: u64,
 }
 
 impl Default for DexScreenerConfig {
@@ -122,6 +129,7 @@ impl Default for DexScreenerConfig {
             seen_cap: 2_000,
             lookback_minutes: super::client_util::DEFAULT_LOOKBACK_MINUTES,
             timeout_ms: 10_000,
+            max_body_bytes: crate::kit::PAGE_MAX_BODY_BYTES,
         }
     }
 }
@@ -174,6 +182,9 @@ pub struct EvmChainConfig {
     pub calls_per_sec: f64,
     /// Default 10 000.
     pub timeout_ms: u64,
+    /// Largest JSON-RPC response body kept; a longer one is stored as its prefix with size and SHA-256
+    /// and the call fails. Default 32 MiB (`eth_getLogs` over `max_block_span` blocks).
+    pub max_body_bytes: u64,
 }
 
 impl Default for EvmChainConfig {
@@ -200,6 +211,7 @@ impl Default for EvmChainConfig {
             interval_ms: 5_000,
             calls_per_sec: 20.0,
             timeout_ms: 10_000,
+            max_body_bytes: crate::kit::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

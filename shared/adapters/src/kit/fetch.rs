@@ -48,6 +48,12 @@ impl Fetched {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Bytes of the body as received (its exact bytes when not UTF-8).
+    #[must_use]
+    pub fn kept_len(&self) -> usize {
+        self.invalid_utf8.as_ref().map_or(self.body.len(), bytes::Bytes::len)
+    }
+
     /// Whether the status is 2xx.
     #[must_use]
     pub fn is_success(&self) -> bool {
@@ -103,9 +109,10 @@ pub enum FetchError {
         /// The response, for raw capture.
         response: Box<Fetched>,
     },
-    /// The body was longer than `max_body_bytes`: `response` holds its first `limit` bytes; `size` and
-    /// `sha256` describe the whole body. Not retried (the same body would come back).
-    #[error("response body of {size} bytes exceeds max_body_bytes = {limit} (sha256 {sha256}); its first {limit} bytes are kept")]
+    /// The body was longer than `max_body_bytes`: `response` holds its first
+    /// [`OVERSIZE_PREFIX_BYTES`](crate::kit::http::OVERSIZE_PREFIX_BYTES) bytes (or `limit`, if smaller);
+    /// `size` and `sha256` describe the whole body. Not retried (the same body would come back).
+    #[error("response body of {size} bytes exceeds max_body_bytes = {limit} (sha256 {sha256}); its first {} bytes are kept", response.kept_len())]
     TooLarge {
         /// Bytes the server sent.
         size: u64,

@@ -64,8 +64,28 @@ fn d_max_body_bytes() -> u64 {
 }
 
 /// Default cap on a response body: Binance's full `exchangeInfo`, the largest list nl reads, is in the
-/// low tens of MB; this leaves about twice that as headroom.
+/// low tens of MB; this leaves about twice that as headroom. Also the default of the EVM RPC sources,
+/// whose `eth_getLogs` answers over `max_block_span` blocks are the largest DEX payloads.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Default cap of the sources whose answers are one page or one token (GeckoTerminal pages of 20 pools,
+/// DexScreener lists and `/tokens/v1` lookups of at most 30 tokens, a Solana transaction or signature
+/// page, one token's risk report, one CEX ticker): such answers are KB to hundreds of KB, so 8 MiB is
+/// over ten times the largest with room to spare, and a hostile body costs a quarter of the list cap.
+pub const PAGE_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How much of a body over `max_body_bytes` is kept for `raw_events`: enough to show what the venue sent
+/// (a prefix does not parse anyway), so a venue that keeps sending huge bodies adds this much per poll to
+/// the DB and to every copy on the way there, not the whole cap.
+pub const OVERSIZE_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Checks a configured `max_body_bytes` (at least 1: a cap of 0 would refuse every response).
+///
+/// # Errors
+/// A one-line reason naming the key.
+pub fn check_max_body_bytes(value: u64) -> Result<u64, String> {
+    if value == 0 { Err("`max_body_bytes` must be at least 1 (every response would be refused)".into()) } else { Ok(value) }
+}
 
 /// HTTP client settings of one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +116,8 @@ pub struct HttpConfig {
     #[serde(default = "d_weight_limit")]
     pub used_weight_limit: u64,
     /// Largest response body read (default [`DEFAULT_MAX_BODY_BYTES`]). A longer body is read to its end
-    /// for its size and SHA-256 but only this many bytes are kept: [`FetchError::TooLarge`].
+    /// for its size and SHA-256 but only its first [`OVERSIZE_PREFIX_BYTES`] (or this cap, if smaller) are
+    /// kept: [`FetchError::TooLarge`].
     #[serde(default = "d_max_body_bytes")]
     pub max_body_bytes: u64,
     /// Extra non-secret headers, e.g. `Accept-Language`.
@@ -356,7 +377,7 @@ impl HttpSource {
                 debug!(source = %self.name, used = u.used, limit = u.limit, "Venue usage high; throttling.");
             }
             let not_modified = status == StatusCode::NOT_MODIFIED && conditional;
-            let fetched = fetched(status, &hdrs, &bytes, observed_at, &redacted, not_modified.then_some(&known), usage, attempt);
+            let fetched = fetched(status, &hdrs, bytes, observed_at, &redacted, not_modified.then_some(&known), usage, attempt);
             if let Some((size, sha256)) = oversize {
                 self.stats.error();
                 warn!(source = %self.name, url = %redacted, size, limit = self.cfg.max_body_bytes, "Response body over max_body_bytes; keeping its prefix.");
@@ -404,7 +425,9 @@ impl HttpSource {
     }
 
     /// One HTTP exchange, body included (the per-request timeout covers both). The body is kept up to
-    /// `max_body_bytes`; past that it is read on for its total size and SHA-256 (returned), never kept.
+    /// `max_body_bytes`; past that it is read on for its total size and SHA-256 (returned), and only its
+    /// first [`OVERSIZE_PREFIX_BYTES`] are kept. A `Content-Length` over the cap keeps no more than that
+    /// prefix from the start.
     async fn send_once(&self, method: &Method, url: &Url, body: Option<&[u8]>, known: &Validators) -> Result<(StatusCode, HeaderMap, CappedBody), reqwest::Error> {
         let mut req = self.client.request(method.clone(), url.clone()).timeout(Duration::from_millis(self.cfg.timeout_ms)).headers(self.fixed_headers.clone());
         if let Some(etag) = &known.etag {
@@ -421,13 +444,18 @@ impl HttpSource {
         let headers = resp.headers().clone();
         let cap = usize::try_from(self.cfg.max_body_bytes).unwrap_or(usize::MAX);
         let hint = resp.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-        let mut kept = Vec::with_capacity(hint.min(cap));
+        let prefix = cap.min(OVERSIZE_PREFIX_BYTES);
+        // A body announced over the cap is hashed from its first byte and only its prefix is kept.
+        let announced_over = hint > cap;
+        let mut kept = Vec::with_capacity(if announced_over { prefix } else { hint.min(cap) });
         let mut total: u64 = 0;
-        let mut over: Option<sha2::Sha256> = None;
+        let mut over: Option<sha2::Sha256> = announced_over.then(<sha2::Sha256 as sha2::Digest>::new);
         while let Some(chunk) = resp.chunk().await? {
             total += chunk.len() as u64;
             if let Some(h) = &mut over {
                 sha2::Digest::update(h, &chunk);
+                let room = prefix.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 continue;
             }
             let room = cap - kept.len();
@@ -437,22 +465,25 @@ impl HttpSource {
                 sha2::Digest::update(&mut h, &kept);
                 sha2::Digest::update(&mut h, &chunk[room..]);
                 over = Some(h);
+                kept.truncate(prefix);
+                kept.shrink_to_fit();
             }
         }
         let oversize = over.map(|h| (total, hex::encode(sha2::Digest::finalize(h))));
-        Ok((status, headers, (bytes::Bytes::from(kept), oversize)))
+        Ok((status, headers, (kept, oversize)))
     }
 }
 
-/// A response body as read: at most `max_body_bytes`, and `(total size, SHA-256)` when it was longer.
-type CappedBody = (bytes::Bytes, Option<(u64, String)>);
+/// A response body as read: at most `max_body_bytes` (a longer one: its first [`OVERSIZE_PREFIX_BYTES`]),
+/// and `(total size, SHA-256)` when it was longer.
+type CappedBody = (Vec<u8>, Option<(u64, String)>);
 
 /// Builds the [`Fetched`] record; on 304 (`remembered` is set) the validators are the known ones.
 #[allow(clippy::too_many_arguments)]
 fn fetched(
     status: StatusCode,
     hdrs: &HeaderMap,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     observed_at: chrono::DateTime<Utc>,
     url: &str,
     remembered: Option<&Validators>,
@@ -464,9 +495,17 @@ fn fetched(
         Some(v) => (v.etag.clone(), v.last_modified.clone()),
         None => (header_str("etag"), header_str("last-modified")),
     };
+    // Valid UTF-8 (the usual case) becomes the body without a copy.
+    let (body, invalid_utf8) = match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let raw = e.into_bytes();
+            (String::from_utf8_lossy(&raw).into_owned(), Some(bytes::Bytes::from(raw)))
+        }
+    };
     Fetched {
         status: status.as_u16(),
-        body: String::from_utf8_lossy(bytes).into_owned(),
+        body,
         headers: hdrs
             .iter()
             .filter(|(k, _)| headers::is_kept_header(k.as_str()))
@@ -479,7 +518,7 @@ fn fetched(
         not_modified: remembered.is_some(),
         usage,
         attempts,
-        invalid_utf8: std::str::from_utf8(bytes).is_err().then(|| bytes::Bytes::copy_from_slice(bytes)),
+        invalid_utf8,
     }
 }
 

@@ -22,7 +22,7 @@ pub use backoff::Backoff;
 pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus};
 pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
 pub use headers::{Usage, UsageKind};
-pub use http::{BuildError, HttpConfig, HttpSource, USER_AGENT, install_crypto_provider};
+pub use http::{BuildError, DEFAULT_MAX_BODY_BYTES, HttpConfig, HttpSource, OVERSIZE_PREFIX_BYTES, PAGE_MAX_BODY_BYTES, USER_AGENT, check_max_body_bytes, install_crypto_provider};
 pub use reach::Reachability;
 pub use recorded::{RecordedQueues, RecordedResponses};
 pub use secrets::{REDACTED, SecretLocation, SecretParam, is_sensitive_param, redact_url};

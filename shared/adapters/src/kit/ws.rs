@@ -43,6 +43,14 @@ fn d_backoff_cap_ms() -> u64 {
 fn d_connect_timeout_ms() -> u64 {
     10_000
 }
+fn d_max_message_bytes() -> usize {
+    DEFAULT_MAX_MESSAGE_BYTES
+}
+
+/// Default cap on one WebSocket message (and frame): push frames are one update or one instrument
+/// snapshot, far below this. A longer message ends the connection (counted as a disconnect, reconnected
+/// with backoff) instead of being buffered: the library's own default is 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// WebSocket feed settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +82,10 @@ pub struct WsConfig {
     /// Extra handshake headers valued from env variables (e.g. `X-MBX-APIKEY`), read at each connect.
     #[serde(default)]
     pub env_headers: Vec<EnvHeader>,
+    /// Largest message (and frame) read (default [`DEFAULT_MAX_MESSAGE_BYTES`]); a longer one drops the
+    /// connection, which reconnects with backoff.
+    #[serde(default = "d_max_message_bytes")]
+    pub max_message_bytes: usize,
 }
 
 /// A handshake header whose value is read from an env variable at connect time. The value is sent
@@ -108,6 +120,7 @@ impl WsConfig {
             backoff_cap_ms: d_backoff_cap_ms(),
             connect_timeout_ms: d_connect_timeout_ms(),
             env_headers: Vec::new(),
+            max_message_bytes: d_max_message_bytes(),
         }
     }
 }
@@ -231,6 +244,12 @@ impl WsClient {
     }
 
     /// The handshake request of one attempt: derived URL plus env headers. Errors never carry secret values.
+    /// The message and frame caps of a connection (a zero cap would refuse everything: one byte then).
+    fn ws_limits(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+        let max = self.cfg.max_message_bytes.max(1);
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max))
+    }
+
     fn request(&self) -> Result<(tokio_tungstenite::tungstenite::handshake::client::Request, String), String> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -266,7 +285,7 @@ impl WsClient {
             let (reason, attempt_url) = match self.request() {
                 Err(e) => (format!("connect failed: {e}"), None),
                 Ok((req, attempt_url)) => {
-                    let connect = tokio::time::timeout(Duration::from_millis(self.cfg.connect_timeout_ms), tokio_tungstenite::connect_async(req));
+                    let connect = tokio::time::timeout(Duration::from_millis(self.cfg.connect_timeout_ms), tokio_tungstenite::connect_async_with_config(req, Some(self.ws_limits()), false));
                     let result = tokio::select! {
                         biased;
                         () = &mut shutdown => return WsExit::Shutdown,

@@ -49,6 +49,9 @@ fn d_timeout_ms() -> u64 {
 fn d_max_attempts() -> u32 {
     2
 }
+fn d_max_body_bytes() -> u64 {
+    crate::kit::PAGE_MAX_BODY_BYTES
+}
 fn d_key_header() -> String {
     "X-API-KEY".into()
 }
@@ -77,6 +80,10 @@ pub struct ProviderConfig {
     /// Header the key is sent in (default `X-API-KEY`; GoPlus access tokens use `Authorization`).
     #[serde(default = "d_key_header")]
     pub api_key_header: String,
+    /// Largest response body kept; a longer one is stored as its prefix with size and SHA-256 and the
+    /// provider's checks stay `Unknown`. Default 8 MiB (one token's report is KB).
+    #[serde(default = "d_max_body_bytes")]
+    pub max_body_bytes: u64,
 }
 
 impl ProviderConfig {
@@ -89,6 +96,7 @@ impl ProviderConfig {
             max_attempts: d_max_attempts(),
             api_key_env: None,
             api_key_header: key_header.into(),
+            max_body_bytes: d_max_body_bytes(),
         }
     }
 }
@@ -152,6 +160,8 @@ pub enum ClientError {
     Budget { provider: Provider, source: crate::kit::BudgetError },
     #[error("{provider}: http client: {source}")]
     Http { provider: Provider, source: crate::kit::BuildError },
+    #[error("{provider}: {reason}")]
+    Invalid { provider: Provider, reason: String },
 }
 
 /// What one provider fetch produced.
@@ -195,6 +205,7 @@ impl ProviderClients {
             let mut http = HttpConfig::new(pc.base_url.clone());
             http.timeout_ms = pc.timeout_ms;
             http.max_attempts = pc.max_attempts;
+            http.max_body_bytes = crate::kit::check_max_body_bytes(pc.max_body_bytes).map_err(|reason| ClientError::Invalid { provider: p, reason })?;
             if let Some(var) = pc.api_key_env.as_deref().filter(|v| !v.trim().is_empty()) {
                 if env(var).is_some_and(|v| !v.is_empty()) {
                     http.secrets.push(SecretParam { name: pc.api_key_header.clone(), location: SecretLocation::Header, value_env: var.to_string() });

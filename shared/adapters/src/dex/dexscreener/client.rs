@@ -58,6 +58,8 @@ pub struct ProfilesState {
 fn http_source(name: &str, cfg: &DexScreenerConfig, budget: Arc<Budget>) -> Result<HttpSource, DexBuildError> {
     let mut http_cfg = HttpConfig::new(cfg.base_url.clone());
     http_cfg.timeout_ms = cfg.timeout_ms;
+    http_cfg.max_body_bytes =
+        crate::kit::check_max_body_bytes(cfg.max_body_bytes).map_err(|reason| DexBuildError::Invalid { source_name: name.to_string(), reason })?;
     HttpSource::new(name, http_cfg, budget).map_err(|error| DexBuildError::Http { source_name: name.to_string(), error })
 }
 
@@ -100,6 +102,18 @@ impl Source for ProfilesSource {
 
     fn interval(&self) -> Duration {
         self.interval
+    }
+
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.http.budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.http.budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.http.budget().penalize_for(d);
     }
 
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {

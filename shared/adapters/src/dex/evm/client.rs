@@ -111,6 +111,7 @@ impl EvmLogSource {
         }
         let mut http_cfg = HttpConfig::new(cfg.rpc_url.clone());
         http_cfg.timeout_ms = cfg.timeout_ms;
+        http_cfg.max_body_bytes = crate::kit::check_max_body_bytes(cfg.max_body_bytes).map_err(|r| invalid(&r))?;
         http_cfg.secrets.clone_from(&cfg.rpc_secrets);
         let budget = crate::kit::Budget::new(BudgetConfig::new(cfg.calls_per_sec, (cfg.calls_per_sec * 2.0).max(1.0)))
             .map_err(|error| DexBuildError::Budget { source_name: name.clone(), error })?;
@@ -393,6 +394,18 @@ impl Source for EvmLogSource {
 
     fn interval(&self) -> Duration {
         self.interval
+    }
+
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.rpc.http().budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.rpc.http().budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.rpc.http().budget().penalize_for(d);
     }
 
     async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {

@@ -9,13 +9,13 @@ pub enum RpcError {
     #[error("invalid JSON-RPC payload: {error}; payload: {payload}")]
     Json { error: String, payload: String },
     /// A well-formed message without the expected parts.
-    #[error("unexpected JSON-RPC shape: {0}")]
+    #[error("unexpected JSON-RPC shape: {}", crate::kit::quote::quote(.0))]
     Shape(String),
     /// A hex quantity that does not parse.
-    #[error("invalid hex quantity {0:?}")]
+    #[error("invalid hex quantity \"{}\"", crate::kit::quote::quote(.0))]
     Quantity(String),
-    /// The node answered with an error object.
-    #[error("JSON-RPC error {}: {}", .0.code, .0.message)]
+    /// The node answered with an error object (its message quoted: at most 256 bytes, escaped).
+    #[error("JSON-RPC error {}: {}", .0.code, crate::kit::quote::quote(&.0.message))]
     Rpc(JsonRpcError),
 }
 

@@ -71,6 +71,8 @@ impl GeckoTerminalSource {
         };
         let mut http_cfg = HttpConfig::new(base);
         http_cfg.timeout_ms = cfg.timeout_ms;
+        http_cfg.max_body_bytes =
+            crate::kit::check_max_body_bytes(cfg.max_body_bytes).map_err(|reason| DexBuildError::Invalid { source_name: name.clone(), reason })?;
         http_cfg.headers.insert("Accept".into(), "application/json".into());
         if let Some(k) = key_env {
             http_cfg.secrets.push(SecretParam { name: cfg.api_key_header.clone(), location: SecretLocation::Header, value_env: k.to_string() });
@@ -193,6 +195,18 @@ impl Source for GeckoTerminalSource {
 
     fn interval(&self) -> Duration {
         self.interval
+    }
+
+    fn budget_paused_for(&self) -> Option<Duration> {
+        self.http.budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.http.budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.http.budget().penalize_for(d);
     }
 
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {

@@ -44,6 +44,9 @@ pub struct SolanaConfig {
     /// Signatures remembered as handled (push or backfill), so backfill does not fetch them again.
     /// Default 20 000.
     pub remember_signatures: usize,
+    /// Largest JSON-RPC response body kept; a longer one is stored as its prefix with size and SHA-256
+    /// and the call fails. Default 8 MiB (a transaction or a page of at most 1 000 signatures).
+    pub max_body_bytes: u64,
 }
 
 impl Default for SolanaConfig {
@@ -67,6 +70,7 @@ impl Default for SolanaConfig {
             ws_backoff_base_ms: 500,
             ws_backoff_cap_ms: 30_000,
             remember_signatures: 20_000,
+            max_body_bytes: crate::kit::PAGE_MAX_BODY_BYTES,
         }
     }
 }

@@ -92,6 +92,8 @@ impl SolanaLaunchSource {
         let programs = cfg.validate().map_err(|reason| DexBuildError::Invalid { source_name: name.to_string(), reason })?;
         let mut http_cfg = HttpConfig::new(cfg.rpc_url.clone());
         http_cfg.timeout_ms = cfg.timeout_ms;
+        http_cfg.max_body_bytes = crate::kit::check_max_body_bytes(cfg.max_body_bytes)
+            .map_err(|reason| DexBuildError::Invalid { source_name: name.to_string(), reason })?;
         let budget = crate::kit::Budget::new(BudgetConfig::new(cfg.calls_per_sec, (cfg.calls_per_sec * 2.0).max(1.0)))
             .map_err(|error| DexBuildError::Budget { source_name: name.to_string(), error })?;
         let http = HttpSource::with_env(name.to_string(), http_cfg, Arc::new(budget), env)
@@ -283,5 +285,13 @@ impl Source for SolanaLaunchSource {
 
     fn budget_paused_for(&self) -> Option<Duration> {
         self.rpc.http().budget().status().paused_for
+    }
+
+    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.rpc.http().budget().pauses())
+    }
+
+    fn pause_budget_for(&self, d: Duration) {
+        self.rpc.http().budget().penalize_for(d);
     }
 }
