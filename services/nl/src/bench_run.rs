@@ -82,10 +82,15 @@ pub(crate) async fn measure(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow:
     let config_path = dir.path().join("bench-run.toml");
     std::fs::write(&config_path, toml::to_string(&cfg).context("writing the bench config as TOML")?).context("writing the bench config")?;
     let started = Instant::now();
-    let mut child = spawn(&config_path)?;
+    let log = dir.path().join("nl-run.stderr");
+    let mut child = spawn(&config_path, &log)?;
     let result = watch(&mut child, &cfg.ledger.db_path, &sim, started).await;
     stop(&mut child).await;
-    result
+    result.map_err(|e| {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        e.context(format!("nl run's last lines on stderr: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
+    })
 }
 
 /// The demo's config with the CEX sources off, loopback budgets, N pools remembered and a short
@@ -98,6 +103,8 @@ fn bench_config(base: &NlConfig, url: &str, out: &Path, assets: usize) -> anyhow
         }
     }
     c.dex.dexscreener.enabled = false;
+    // Push feeds' options name sources the demo config leaves out.
+    c.push.clear();
     let g = &mut c.dex.geckoterminal;
     (g.calls_per_min, g.interval_ms, g.seen_per_network, g.lookback_minutes) = (1e6, 5_000, assets * 2 + 100, 24 * 60);
     c.enricher.dexscreener.calls_per_min = 1e9;
@@ -107,10 +114,18 @@ fn bench_config(base: &NlConfig, url: &str, out: &Path, assets: usize) -> anyhow
     Ok(c)
 }
 
-fn spawn(config: &Path) -> anyhow::Result<Child> {
+/// `nl run` on `config`, its stderr (a progress line per checkpoint) into `log`.
+fn spawn(config: &Path, log: &Path) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("locating the nl executable")?;
+    let stderr = std::fs::File::create(log).context("creating the nl run log")?;
     let mut cmd = Command::new(exe);
-    cmd.arg("--config").arg(config).args(["run", "--checkpoint-secs", "5"]).stdin(Stdio::null()).stdout(Stdio::null()).kill_on_drop(true);
+    cmd.arg("--config")
+        .arg(config)
+        .args(["run", "--checkpoint-secs", "5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true);
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "warn");
     }
