@@ -36,12 +36,17 @@ pub fn ts_str(ts: &nl_domain::Ts) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Prepared statements the writer's connection keeps: every table's multi-row inserts in their ten
+/// statement sizes (see `insert::statement_chunks`) and the single statements, with room to spare
+/// (sqlx's default of 100 evicted some on every batch).
+pub const STATEMENT_CACHE_CAPACITY: usize = 512;
+
 /// WAL pages between automatic checkpoints (64 MiB of 4 KiB pages).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 /// Size the WAL file is truncated back to after a checkpoint.
 pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
-fn base_options(path: &Path) -> SqliteConnectOptions {
+pub(crate) fn base_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(5)).foreign_keys(true)
 }
 
@@ -74,7 +79,8 @@ pub async fn open_write_pool(path: &Path) -> Result<SqlitePool> {
         .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory")
         .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
-        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string());
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
+        .statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)

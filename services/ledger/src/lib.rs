@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod checkpoint;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -27,7 +27,8 @@ pub struct LedgerStore {
 impl LedgerStore {
     /// Validates `cfg`, opens (creating) the database, refuses it when `PRAGMA quick_check` finds damage,
     /// applies pending migrations, writes the view settings from `cfg`, fills missing `raw_events.venue_type`s
-    /// of the sources `cfg` names, opens the read pool and starts the writer task.
+    /// of the sources `cfg` names, opens the read pool and starts the writer task and its background WAL
+    /// checkpointer (see the `checkpoint` module).
     ///
     /// # Errors
     /// [`LedgerError::Config`], [`LedgerError::Open`], [`LedgerError::Migrate`] or [`LedgerError::Db`].
@@ -50,8 +51,9 @@ impl LedgerStore {
             writer::backfill_venue_types(&mut conn, &cfg.venue_types).await?;
         }
         let reader = SqliteReader::open(&cfg.db_path, cfg.read_connections).await?;
+        let committed = crate::checkpoint::start(&cfg.db_path, &write).await?;
         let (tx, rx) = mpsc::channel(cfg.channel_bound);
-        tokio::spawn(writer::run(write, rx, cfg.batch_size, std::sync::Arc::new(cfg.venue_types.clone())));
+        tokio::spawn(writer::run(write, rx, cfg.batch_size, std::sync::Arc::new(cfg.venue_types.clone()), committed));
         Ok(Self { tx, reader })
     }
 

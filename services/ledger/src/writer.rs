@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::apply::{ApplyOutcome, BatchResult, apply_batch};
+use crate::checkpoint::Committed;
 use crate::config::VenueTypes;
 use crate::db::{MAX_ROWS_PER_STATEMENT, now_str};
 use crate::error::Result;
@@ -43,65 +44,72 @@ enum Item {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes) {
+/// Each group's commit wakes the background checkpointer (`committed`).
+pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes, committed: Committed) {
     let venues = &venues;
     while let Some(first) = rx.recv().await {
-        let mut weight = first.weight();
-        let mut cmds = vec![first];
-        while weight < batch_size {
-            match rx.try_recv() {
-                Ok(c) => {
-                    weight += c.weight();
-                    cmds.push(c);
-                }
-                Err(_) => break,
+        run_group(&pool, &mut rx, batch_size, venues, first).await;
+        committed.notify();
+    }
+    debug!("Writer stopped: every handle was dropped.");
+}
+
+/// Commits `first` and whatever else waits in `rx`, up to `batch_size` envelopes, and answers each.
+async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_size: usize, venues: &VenueTypes, first: Command) {
+    let mut weight = first.weight();
+    let mut cmds = vec![first];
+    while weight < batch_size {
+        match rx.try_recv() {
+            Ok(c) => {
+                weight += c.weight();
+                cmds.push(c);
             }
+            Err(_) => break,
         }
-        let mut envs = Vec::with_capacity(weight);
-        let mut bodies = Vec::with_capacity(weight);
-        let items: Vec<Item> = cmds
-            .into_iter()
-            .map(|c| match c {
-                Command::Apply { envs: mut e, bodies: mut b, reply } => {
-                    let start = envs.len();
-                    envs.append(&mut e);
-                    bodies.append(&mut b);
-                    Item::Apply(start..envs.len(), reply)
-                }
-                Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
-                Command::PutCursor { source, cursor_json, lease_rev, reply } => Item::PutCursor { source, cursor_json, lease_rev, reply },
-                Command::SetSetting { key, value, reply } => Item::SetSetting { key, value, reply },
-            })
-            .collect();
-        debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
-        if items.len() == 1 {
+    }
+    let mut envs = Vec::with_capacity(weight);
+    let mut bodies = Vec::with_capacity(weight);
+    let items: Vec<Item> = cmds
+        .into_iter()
+        .map(|c| match c {
+            Command::Apply { envs: mut e, bodies: mut b, reply } => {
+                let start = envs.len();
+                envs.append(&mut e);
+                bodies.append(&mut b);
+                Item::Apply(start..envs.len(), reply)
+            }
+            Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
+            Command::PutCursor { source, cursor_json, lease_rev, reply } => Item::PutCursor { source, cursor_json, lease_rev, reply },
+            Command::SetSetting { key, value, reply } => Item::SetSetting { key, value, reply },
+        })
+        .collect();
+    debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
+    if items.len() == 1 {
+        for item in items {
+            run_alone(pool, venues, &envs, &bodies, item).await;
+        }
+        return;
+    }
+    let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
+    match transact(pool, venues, &envs, &bodies, &others).await {
+        Ok((batch, answers)) => {
+            let mut answers = answers.into_iter();
             for item in items {
-                run_alone(&pool, venues, &envs, &bodies, item).await;
-            }
-            continue;
-        }
-        let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
-        match transact(&pool, venues, &envs, &bodies, &others).await {
-            Ok((batch, answers)) => {
-                let mut answers = answers.into_iter();
-                for item in items {
-                    match item {
-                        Item::Apply(range, reply) => {
-                            let _ = reply.send(Ok(batch.outcome(&envs, range)));
-                        }
-                        other => reply_other(other, Ok(answers.next().unwrap_or(0))),
+                match item {
+                    Item::Apply(range, reply) => {
+                        let _ = reply.send(Ok(batch.outcome(&envs, range)));
                     }
+                    other => reply_other(other, Ok(answers.next().unwrap_or(0))),
                 }
             }
-            Err(error) => {
-                warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
-                for item in items {
-                    run_alone(&pool, venues, &envs, &bodies, item).await;
-                }
+        }
+        Err(error) => {
+            warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
+            for item in items {
+                run_alone(pool, venues, &envs, &bodies, item).await;
             }
         }
     }
-    debug!("Writer stopped: every handle was dropped.");
 }
 
 async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>], item: Item) {
@@ -190,7 +198,7 @@ pub(crate) async fn set_setting(conn: &mut SqliteConnection, key: &str, value: &
 /// what it publishes), so the outbox row would be a second copy. Returns how many were pending.
 async fn mark_published(conn: &mut SqliteConnection, ids: &[EventId]) -> Result<u64> {
     let mut n = 0;
-    for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
+    for chunk in crate::insert::statement_chunks(ids, MAX_ROWS_PER_STATEMENT) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM outbox WHERE event_id IN (");
         let mut sep = qb.separated(", ");
         for id in chunk {

@@ -15,6 +15,9 @@
 //!   a generated run of GeckoTerminal `new_pools` pages and the GoPlus/honeypot.is answers for their tokens;
 //! * `nl bench bytes` ([`crate::bench_bytes`]): bytes written per listing, next to the Python reference's;
 //! * `nl bench web` ([`crate::bench_web`]): dashboard page renders and SSE delay on a large ledger.
+//! * `nl bench run-memory` ([`crate::bench_run`]): `nl run`'s peak memory tracking N assets, and decisions on
+//!   unchanged re-snapshots;
+//! * `nl bench kernel` ([`crate::bench_kernel`]): issue 14's figures in one run, next to their baselines.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,11 +66,13 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Web => crate::bench_web::web(n).await?,
         BenchTarget::Ai => crate::bench_ai::ai(n).await?,
         BenchTarget::Backtest => crate::bench_paper::backtest_bench(n).await?,
+        BenchTarget::RunMemory => crate::bench_run::run_memory(loaded, n).await?,
+        BenchTarget::Kernel => crate::bench_kernel::kernel(loaded, n, runs).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn build_kind() -> &'static str {
+pub(crate) fn build_kind() -> &'static str {
     if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
 }
 
@@ -131,8 +136,7 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
     let store = ledger::bench_ledger_apply(n, ledger::BENCH_TX_ROWS, 2).await.context("ledger store bench")?;
     println!("  ledger store apply, no bus (dedup, typed dispatch):       {store:>10.0} events/s  ({:.0}% of raw)", 100.0 * store / raw.max(1.0));
 
-    let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
-    let (rate, publish) = through_bus(mem, n, "memory", Mode::Concurrent).await?;
+    let (rate, publish) = through_memory_bus(n).await?;
     println!("  MemoryBus publish:                                        {publish:>10.0} events/s");
     println!("  MemoryBus -> ledger -> SQLite (end to end):               {rate:>10.0} events/s  ({:.0}% of raw)", 100.0 * rate / raw.max(1.0));
 
@@ -156,6 +160,20 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
         Err(e) => println!("  NATS: skipped ({e})"),
     }
     Ok(())
+}
+
+/// `nl bench ledger`'s headline pair, as `nl bench kernel` repeats it: SQLite's raw batched insert of `n`
+/// events rows, then the same envelopes through MemoryBus -> ledger -> SQLite (events/s each).
+pub(crate) async fn ledger_vs_raw(n: usize) -> anyhow::Result<(f64, f64)> {
+    let raw = ledger::bench_raw_insert(n).await.context("raw SQLite insert bench")?;
+    let (mem, _) = through_memory_bus(n).await?;
+    Ok((raw, mem))
+}
+
+/// `n` envelopes published on a fresh MemoryBus while the ledger consumes: (ledger events/s, publish events/s).
+async fn through_memory_bus(n: usize) -> anyhow::Result<(f64, f64)> {
+    let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
+    through_bus(mem, n, "memory", Mode::Concurrent).await
 }
 
 /// How `through_bus` feeds the ledger.

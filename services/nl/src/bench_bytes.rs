@@ -120,12 +120,25 @@ async fn pyref(script: &Path, listings: usize) -> anyhow::Result<(Measured, Stri
     Ok((measure(&out.join(nl_config::DB_FILE_NAME), &out.join("events.jsonl")).await?, stdout))
 }
 
+/// The reference's own throughput on `listings` (listings/s, every row committed), from its summary line.
+///
+/// # Errors
+/// No python3 or script, a failed run, or a summary line without a rate.
+pub(crate) async fn pyref_rate(listings: usize) -> anyhow::Result<f64> {
+    let (_, line) = pyref(&pyref_script()?, listings).await?;
+    // "pyref: N listings in S s = R listings/s (batch B); ..."
+    line.split_once(" = ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .with_context(|| format!("no rate in the reference's summary: {line}"))
+}
+
 fn kb(bytes: f64) -> String {
     format!("{:.1} KB", bytes / 1000.0)
 }
 
 /// min, median, max.
-fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     match (v.first(), v.get(v.len() / 2), v.last()) {
         (Some(a), Some(m), Some(z)) => (*a, *m, *z),

@@ -186,7 +186,7 @@ pub enum Command {
         /// Number of events (of assets for `enrich` and `risk-gate`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
         #[arg(long)]
         events: Option<usize>,
-        /// Repetitions of `bytes` (it prints min/median/max over them).
+        /// Repetitions of `bytes` and `kernel` (they print min/median/max over them).
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -339,6 +339,13 @@ pub enum BenchTarget {
     /// Backtest of a generated recorded run of `--events` snapshots (profit and learning book) through a scratch
     /// ledger, next to reading the events back alone; and the engine's decision -> order.submitted p50/p99.
     Backtest,
+    /// `nl run` as its own process tracking `--events` simulated on-chain assets (default 10,000) on loopback:
+    /// its peak memory (VmHWM), and the decisions emitted while every asset is re-snapshotted unchanged.
+    RunMemory,
+    /// Issue 14's figures in one run, each next to its baseline, min/median/max over `--runs`: the ledger from
+    /// MemoryBus against raw SQLite (`--events` rows, default 50,000), the NATS pipeline fully persisted against
+    /// the Python reference and its p99 at 2,000/s (`--events`/5 listings), and `nl run`'s memory at 10,000 assets.
+    Kernel,
 }
 
 impl BenchTarget {
@@ -347,6 +354,8 @@ impl BenchTarget {
     pub fn default_events(self) -> usize {
         match self {
             Self::Bytes => 2_000,
+            Self::RunMemory => 10_000,
+            Self::Kernel => 50_000,
             _ => 100_000,
         }
     }
