@@ -26,10 +26,10 @@ use crate::error::{LedgerError, Result};
 /// commit in between.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// The writer's own automatic checkpoint, reached only when the background one falls behind (256 MiB of
-/// 4 KiB pages).
+/// [`crate::db::PAGE_SIZE`] pages).
 pub const FALLBACK_AUTOCHECKPOINT_PAGES: u32 = 4 * WAL_AUTOCHECKPOINT_PAGES;
 // The pragma below spells the number out (sqlx takes literal SQL only).
-const _: () = assert!(FALLBACK_AUTOCHECKPOINT_PAGES == 65_536);
+const _: () = assert!(FALLBACK_AUTOCHECKPOINT_PAGES == 262_144);
 
 /// Tells the checkpointer that the writer committed. Dropping it stops the checkpointer.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl Committed {
 /// # Errors
 /// [`LedgerError::Db`] when the pragma fails, [`LedgerError::Open`] when the second connection cannot open.
 pub(crate) async fn start(path: &Path, writer: &SqlitePool) -> Result<Committed> {
-    sqlx::query("PRAGMA wal_autocheckpoint = 65536").execute(writer).await?;
+    sqlx::query("PRAGMA wal_autocheckpoint = 262144").execute(writer).await?;
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)

@@ -41,8 +41,15 @@ pub fn ts_str(ts: &nl_domain::Ts) -> String {
 /// (sqlx's default of 100 evicted some on every batch).
 pub const STATEMENT_CACHE_CAPACITY: usize = 512;
 
-/// WAL pages between automatic checkpoints (64 MiB of 4 KiB pages).
-pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// The page size of a new database file. SQLite's default (4 KiB) stores a row of 2-4 KiB (a risk
+/// evaluation's `flags_json`, most raw payloads) one to a page, leaving the rest of the page empty, and an
+/// empty table or index still takes a whole page. With 1 KiB pages a large row spills into overflow pages
+/// that SQLite fills completely: measured with `nl bench bytes`, about 2 KB less per listing (8 % of the
+/// file) for the same rows. It only applies when the file is created; an existing file keeps its size.
+pub const PAGE_SIZE: u32 = 1024;
+
+/// WAL pages between automatic checkpoints (64 MiB of [`PAGE_SIZE`] pages).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 65_536;
 /// Size the WAL file is truncated back to after a checkpoint.
 pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -51,7 +58,7 @@ pub(crate) fn base_options(path: &Path) -> SqliteConnectOptions {
 }
 
 /// Opens the writer's pool: one connection, WAL, `synchronous=NORMAL`, 5 s busy timeout, foreign keys,
-/// in-memory statement journals.
+/// in-memory statement journals, [`PAGE_SIZE`] pages for a new file.
 /// Creates the file and its parent directories when missing.
 ///
 /// Event ids are hashes, so every insert lands on a random page of the `event_id` index. Checkpointing
@@ -74,6 +81,7 @@ pub async fn open_write_pool(path: &Path) -> Result<SqlitePool> {
     }
     let opts = base_options(path)
         .create_if_missing(true)
+        .page_size(PAGE_SIZE)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .pragma("cache_size", "-65536")

@@ -11,13 +11,16 @@
 //! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count` and `merge` |
 //! | `score.computed` | `evaluation` | the meta of `risk.evaluated` `inputs[1]` |
 //! | `asset.discovered`, `asset.updated` | `sighting` | the `sighting` of the `asset.upserted` `cause_event_id` |
+//! | `asset.discovered`, `asset.updated` | `asset.sources_json` | its own `sighting`, as a one-sighting list (the asset's only source) |
 //! | `asset.discovered`, `asset.updated` | `sightings` | its own `asset.sources_json`, parsed |
+//! | `snapshot.recorded` | `merge.members` | itself (its market view), when it merged one source |
 //!
 //! A stored meta lacks the keys it cites and names them in [`CITED_KEY`] (`"$cited": ["snapshot",
 //! "evaluation"]`); [`restore`] puts them back. A store drops a cited key only when it holds the cited event
 //! and the copy equals it ([`stored_form`] asks the store through a closure), so restoring gives back,
 //! exactly, the meta that was published.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{DomainError, EventType};
@@ -58,7 +61,40 @@ fn cites(kind: EventType) -> &'static [(&'static str, EventType, Source)] {
 
 /// The key of a meta that repeats another key of the same meta, parsed: `(copy, source object, source key)`.
 fn internal_copy(kind: EventType) -> Option<(&'static str, &'static str, &'static str)> {
-    matches!(kind, EventType::AssetDiscovered | EventType::AssetUpdated).then_some(("sightings", "asset", "sources_json"))
+    is_asset_change(kind).then_some(("sightings", "asset", "sources_json"))
+}
+
+fn is_asset_change(kind: EventType) -> bool {
+    matches!(kind, EventType::AssetDiscovered | EventType::AssetUpdated)
+}
+
+/// The listed key of an asset change's `asset.sources_json` when it is its own `sighting` as the only one.
+const SOURCES_KEY: &str = "asset.sources_json";
+
+/// `asset.sources_json` as the ledger writes it for an asset whose only sighting is `sighting`.
+fn one_sighting_sources(sighting: &Value) -> Option<String> {
+    let s = crate::Sighting::deserialize(sighting).ok()?;
+    serde_json::to_string(&[s]).ok()
+}
+
+/// The listed key of a snapshot's `merge.members` when the one member is the snapshot itself.
+const MEMBERS_KEY: &str = "merge.members";
+
+/// A snapshot's market view: what a one-source merge lists as its member.
+fn snapshot_view(obj: &Map<String, Value>) -> Value {
+    Value::Object(obj.iter().filter(|(k, _)| !["source_count", "merge", CITED_KEY].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Whether a snapshot's `merge.members` is the snapshot itself, alone.
+fn members_are_itself(obj: &Map<String, Value>) -> bool {
+    let Some(members) = obj.get("merge").and_then(|m| m.get("members")).and_then(Value::as_array) else { return false };
+    members.len() == 1 && members[0] == snapshot_view(obj)
+}
+
+/// Whether an asset change's `asset.sources_json` is [`one_sighting_sources`] of its `sighting`.
+fn sources_are_the_sighting(obj: &Map<String, Value>) -> bool {
+    let Some(sources) = obj.get("asset").and_then(|a| a.get("sources_json")).and_then(Value::as_str) else { return false };
+    obj.get("sighting").filter(|s| !s.is_null()).and_then(one_sighting_sources).is_some_and(|s| s == sources)
 }
 
 fn cited_id<'a>(meta: &'a Map<String, Value>, source: &Source) -> Option<&'a str> {
@@ -117,7 +153,8 @@ pub enum CitedView<'a> {
 pub fn cited_view(kind: EventType, meta: &Value) -> Option<CitedView<'_>> {
     match kind {
         // A snapshot's source count and merge record (`meta.merge`) are not part of the market view a score carries.
-        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, &["source_count", "merge"])),
+        // (A stored snapshot may list what it dropped of its merge record; that is not part of the view either.)
+        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, &["source_count", "merge", CITED_KEY])),
         EventType::RiskEvaluated => Some(CitedView::Whole(meta)),
         EventType::AssetUpserted => meta.get("sighting").map(CitedView::Whole),
         _ => None,
@@ -152,15 +189,30 @@ fn internal_source(meta: &Map<String, Value>, object: &str, key: &str) -> Option
 pub fn stored_form(kind: EventType, meta: &Value, mut holds: impl FnMut(&Citation<'_>) -> bool) -> Option<Value> {
     let obj = meta.as_object().filter(|o| !o.contains_key(CITED_KEY))?;
     let mut dropped: Vec<&str> = citations(kind, meta).iter().filter(|c| holds(c)).map(|c| c.key).collect();
+    // Restored in this order: the cited sighting, the sources list from it, the parsed list from that.
+    let sources = is_asset_change(kind) && !obj.contains_key(SOURCES_KEY) && sources_are_the_sighting(obj);
+    if sources {
+        dropped.push(SOURCES_KEY);
+    }
     if let Some((copy, object, key)) = internal_copy(kind)
         && obj.get(copy).is_some_and(|v| Some(v) == internal_source(obj, object, key).as_ref())
     {
         dropped.push(copy);
     }
+    let members = kind == EventType::SnapshotRecorded && !obj.contains_key(MEMBERS_KEY) && members_are_itself(obj);
+    if members {
+        dropped.push(MEMBERS_KEY);
+    }
     if dropped.is_empty() {
         return None;
     }
     let mut stored: Map<String, Value> = obj.iter().filter(|(k, _)| !dropped.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if sources && let Some(Value::Object(asset)) = stored.get_mut("asset") {
+        asset.remove("sources_json");
+    }
+    if members && let Some(Value::Object(merge)) = stored.get_mut("merge") {
+        merge.remove("members");
+    }
     stored.insert(CITED_KEY.to_string(), Value::from(dropped));
     Some(Value::Object(stored))
 }
@@ -190,6 +242,20 @@ pub fn restore(kind: EventType, stored: &mut Value, mut lookup: impl FnMut(Event
             lookup(*cited, &id).ok_or_else(|| bad(key, &id))?
         } else if let Some((_, object, from)) = internal_copy(kind).filter(|(copy, ..)| *copy == key) {
             internal_source(obj, object, from).ok_or_else(|| bad(key, ""))?
+        } else if key == SOURCES_KEY && is_asset_change(kind) {
+            let sources = obj.get("sighting").and_then(one_sighting_sources).ok_or_else(|| bad(key, ""))?;
+            match obj.get_mut("asset") {
+                Some(Value::Object(asset)) => asset.insert("sources_json".to_string(), Value::String(sources)),
+                _ => return Err(bad(key, "")),
+            };
+            continue;
+        } else if key == MEMBERS_KEY && kind == EventType::SnapshotRecorded {
+            let view = snapshot_view(obj);
+            match obj.get_mut("merge") {
+                Some(Value::Object(merge)) => merge.insert("members".to_string(), Value::Array(vec![view])),
+                _ => return Err(bad(key, "")),
+            };
+            continue;
         } else {
             return Err(bad(key, ""));
         };
@@ -259,6 +325,80 @@ mod tests {
         assert!(stored.get("sightings").is_none() && stored.get("sighting").is_none());
         restore(EventType::AssetDiscovered, &mut stored, lookup).unwrap();
         assert_eq!(stored, meta);
+    }
+
+    fn real_sighting(instrument: &str) -> Value {
+        json!({
+            "first_observed_at": "2026-12-07T11:18:39.796Z", "instrument_id": instrument, "kind": "dex_pool",
+            "pair": {"dex": "uniswap_v2", "pool": instrument, "quote": "WETH"}, "scheduled_at": null, "source": "geckoterminal",
+            "source_published_at": "2026-12-07T10:43:39Z", "status": null, "venue": "uniswap_v2",
+        })
+    }
+
+    fn sources(sightings: &[Value]) -> String {
+        let typed: Vec<crate::Sighting> = sightings.iter().map(|s| serde_json::from_value(s.clone()).unwrap()).collect();
+        serde_json::to_string(&typed).unwrap()
+    }
+
+    #[test]
+    fn a_single_source_asset_keeps_its_sources_list_once_as_the_cited_sighting() {
+        let up = json!({"asset_id": "a", "sighting": real_sighting("0xpool")});
+        let lookup = |kind: EventType, id: &str| (kind == EventType::AssetUpserted && id == "up1").then(|| cited_value(kind, &up)).flatten();
+        let one = sources(&[real_sighting("0xpool")]);
+        let meta = json!({
+            "asset": {"asset_id": "a", "sources_json": one, "symbol": "A"},
+            "sightings": [real_sighting("0xpool")],
+            "sighting": real_sighting("0xpool"),
+            "cause_event_id": "up1",
+        });
+        for held in [true, false] {
+            let mut stored = stored_form(EventType::AssetDiscovered, &meta, |c| held && lookup(c.kind, c.event_id).as_ref() == Some(c.copy)).unwrap();
+            let listed = if held { json!(["sighting", "asset.sources_json", "sightings"]) } else { json!(["asset.sources_json", "sightings"]) };
+            assert_eq!(stored["$cited"], listed);
+            assert_eq!(stored["asset"], json!({"asset_id": "a", "symbol": "A"}), "the sources list is not stored");
+            assert_eq!(stored.get("sighting").is_some(), !held);
+            restore(EventType::AssetDiscovered, &mut stored, lookup).unwrap();
+            assert_eq!(stored, meta, "restored exactly (cited: {held})");
+        }
+
+        // Two sightings, or a list not written the way the ledger writes it: kept as they are.
+        let two = sources(&[real_sighting("0xother"), real_sighting("0xpool")]);
+        let spaced = one.replace(",", ", ");
+        for sources_json in [two, spaced] {
+            let mut meta = meta.clone();
+            meta["asset"]["sources_json"] = json!(sources_json);
+            meta["sightings"] = serde_json::from_str(&sources_json).unwrap();
+            let mut stored = stored_form(EventType::AssetUpdated, &meta, |c| lookup(c.kind, c.event_id).as_ref() == Some(c.copy)).unwrap();
+            assert_eq!(stored["$cited"], json!(["sighting", "sightings"]));
+            assert_eq!(stored["asset"]["sources_json"], json!(sources_json));
+            restore(EventType::AssetUpdated, &mut stored, lookup).unwrap();
+            assert_eq!(stored, meta);
+        }
+    }
+
+    #[test]
+    fn a_one_source_snapshot_does_not_store_itself_as_its_merge_member() {
+        let view = json!({"asset_id": "a", "observed_at": "t1", "price_usd": "2", "raw_event_id": "r", "source": "geckoterminal"});
+        let mut meta = view.clone();
+        meta["source_count"] = json!(1);
+        meta["merge"] = json!({"members": [view], "provenance": {"price_usd": "geckoterminal"}});
+        let mut stored = stored_form(EventType::SnapshotRecorded, &meta, |_| true).unwrap();
+        assert_eq!(stored["$cited"], json!(["merge.members"]));
+        assert_eq!(stored["merge"], json!({"provenance": {"price_usd": "geckoterminal"}}));
+        // A score citing the stored snapshot sees the same market view as one citing the published one.
+        assert_eq!(cited_value(EventType::SnapshotRecorded, &stored), cited_value(EventType::SnapshotRecorded, &meta));
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &stored, &view));
+        restore(EventType::SnapshotRecorded, &mut stored, |_, _| None).unwrap();
+        assert_eq!(stored, meta);
+
+        // Two members, or one that differs from the merged view (an older time): kept.
+        let mut two = meta.clone();
+        two["merge"]["members"] = json!([view, {"source": "dexscreener"}]);
+        let mut older = meta.clone();
+        older["merge"]["members"][0]["observed_at"] = json!("t0");
+        for m in [two, older] {
+            assert_eq!(stored_form(EventType::SnapshotRecorded, &m, |_| true), None, "{m}");
+        }
     }
 
     #[test]

@@ -26,6 +26,8 @@ async fn up_down_up() {
     // 2 = MEMORY: statement journals of multi-row inserts stay off the disk.
     let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&pool).await.unwrap();
     assert_eq!(temp_store, 2);
+    let page_size: u32 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+    assert_eq!(page_size, nl_ledger::db::PAGE_SIZE, "a new file gets the ledger's page size");
 
     migrate_down(&pool, 0).await.unwrap();
     assert_eq!(schema_objects(&pool).await.unwrap(), vec![("table".to_string(), "_sqlx_migrations".to_string())]);
@@ -39,6 +41,23 @@ async fn up_down_up() {
     assert_eq!(schema_objects(&pool).await.unwrap().len(), TABLES.len() + VIEWS.len() + 1);
     // Idempotent: a second run applies nothing and succeeds.
     migrate_up(&pool).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_existing_file_keeps_its_page_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    // A file created by an earlier build, with SQLite's default 4 KiB pages, already in WAL mode.
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).page_size(4096).journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let old = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    migrate_up(&old).await.unwrap();
+    old.close().await;
+    let pool = open_write_pool(&path).await.unwrap();
+    let page_size: u32 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+    assert_eq!(page_size, 4096);
+    assert_ne!(page_size, nl_ledger::db::PAGE_SIZE);
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 0, "and stays readable");
 }
 
 #[tokio::test]

@@ -80,7 +80,9 @@ async fn every_kind_of_row_rebuilds_the_published_envelope() {
     let (meta, body) = kept(&t, &derived[1].event_id).await;
     assert!(body.is_none());
     let meta: Value = serde_json::from_str(&meta.unwrap()).unwrap();
-    assert_eq!(meta["$cited"], json!(["sighting", "sightings"]), "{meta}");
+    // The one-sighting sources list is rebuilt from the cited sighting, so the asset keeps none.
+    assert_eq!(meta["$cited"], json!(["sighting", "asset.sources_json", "sightings"]), "{meta}");
+    assert!(meta["asset"].get("sources_json").is_none(), "{meta}");
     let (meta, body) = kept(&t, &all[9].event_id).await;
     assert_eq!((meta, body.map(|b| Envelope::from_json(b.as_bytes()).unwrap())), (None, Some(all[9].clone())), "free-form: whole");
 }
