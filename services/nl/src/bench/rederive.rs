@@ -45,6 +45,7 @@ struct RefRun {
 ///
 /// # Errors
 /// When generating or re-deriving fails, or raws are left un-derived. A missing python3 only skips the reference.
+#[allow(clippy::cast_precision_loss)]
 pub(crate) async fn bench(loaded: &Loaded<NlConfig>, n: usize, runs: usize) -> anyhow::Result<()> {
     let pages = n.div_ceil(RAWS_PER_PAGE).max(1);
     let runs = runs.max(1);
@@ -102,7 +103,6 @@ pub(crate) async fn bench(loaded: &Loaded<NlConfig>, n: usize, runs: usize) -> a
     };
     println!("figures over {runs} run(s):");
     line("re-derivation raw events/s", ours.iter().map(|r| per_sec(r.raws as f64, r.secs)).collect(), "raws/s");
-    #[allow(clippy::cast_precision_loss)]
     let nl_med = line("re-derivation persisted listings/s", ours.iter().map(|r| per_sec(r.listings as f64, r.secs)).collect(), "listings/s");
     line("re-derivation peak RSS", ours.iter().filter_map(|r| r.peak_mb).collect(), "MB");
     if refs.is_empty() {
@@ -114,7 +114,6 @@ pub(crate) async fn bench(loaded: &Loaded<NlConfig>, n: usize, runs: usize) -> a
     Ok(())
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn per_sec(n: f64, secs: f64) -> f64 {
     n / secs.max(1e-9)
 }
