@@ -365,7 +365,7 @@ async fn start_pipeline(
         ai_out_dir: Some(cfg.storage.out_dir.clone()),
         ai_reader: None,
     };
-    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?;
+    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?.with_compaction(mem.clone());
     Ok((pipeline, bus, mem, rounds))
 }
 
