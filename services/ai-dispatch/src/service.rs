@@ -300,10 +300,10 @@ impl Trigger {
 }
 
 impl Handler for Trigger {
-    type Input = Envelope;
+    type Input = Arc<Envelope>;
     type Error = AiError;
 
-    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Arc<Envelope>, String> {
         nl_bus::handler::decode_envelope(msg, span)
     }
 
@@ -311,19 +311,12 @@ impl Handler for Trigger {
         self.engine.config().budget.concurrency_per_layer.max(1) * 2
     }
 
-    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, AiError> {
+    async fn handle(&self, env: Arc<Envelope>, _span: &Span) -> Result<Outcome, AiError> {
         let events = match self.jobs(&env).await {
             Ok(events) => events,
             Err(PackError::Trigger(reason)) => return Ok(Outcome::Poison(reason)),
             Err(PackError::Read(reason)) => return Ok(Outcome::retry(Some(Duration::from_secs(1)), reason)),
         };
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            match e.to_json() {
-                Ok(body) => out.push(Message::new(e.subject(), e.event_id.0.clone(), body)),
-                Err(err) => return Ok(Outcome::poison(format!("AI event JSON: {err}"))),
-            }
-        }
-        Ok(Outcome::Done(out))
+        Ok(Outcome::Done(events.into_iter().map(Message::typed).collect()))
     }
 }

@@ -351,7 +351,7 @@ pub(crate) async fn fetch(source: &dyn Source, ctx: &CollectorCtx, counters: &So
 /// Delistings as `asset.delisted` messages.
 #[must_use]
 pub fn delisting_messages(delistings: &[nl_domain::AssetDelisted], run: &RunIdentity) -> Vec<nl_bus::Message> {
-    delistings.iter().filter_map(|d| nl_bus::Message::from_envelope(&d.to_envelope(&run.run_id, &run.config_hash)).ok()).collect()
+    delistings.iter().map(|d| nl_bus::Message::typed(d.to_envelope(&run.run_id, &run.config_hash))).collect()
 }
 
 /// The part of a poll that always runs to the end once started: publish, then save the state.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use nl_bus::{BatchHandler, Item, Message, Outcome};
 use nl_bus::raw_messages;
-use nl_domain::{AssetId, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot};
+use nl_domain::{AssetId, Body, ChangeKind, Envelope, EventType, ListingObservation, RawEvent, Snapshot};
 use tokio::time::Instant;
 use tracing::{Span, debug, warn};
 
@@ -171,7 +171,7 @@ impl BatchHandler for Enriching {
             .zip(observations.iter().zip(spans))
             .map(|(o, (obs, span))| {
                 after.initial.extend(o.snapshots.iter().map(|s| (s.asset_id.clone(), s.clone())));
-                let encoded = core.encode(o.raws, o.upsert.iter(), &[], &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done);
+                let encoded = core.encode(o.raws, o.upsert, &[], &symbols).map_or_else(|e| Outcome::poison(e.to_string()), Outcome::Done);
                 if obs.change != ChangeKind::Retracted {
                     let asset = asset_of(obs);
                     let symbol = symbols.get(&asset).cloned();
@@ -214,25 +214,19 @@ impl Enriching {
 impl Core {
     /// The messages of one observation (or one scheduler round): raw captures, then the upsert, then
     /// snapshots (named with the symbols seen).
-    pub(crate) fn encode<'a>(
+    pub(crate) fn encode(
         &self,
         raws: Vec<RawEvent>,
-        events: impl Iterator<Item = &'a Envelope>,
+        events: impl IntoIterator<Item = Envelope>,
         snapshots: &[Snapshot],
         symbols: &HashMap<AssetId, String>,
     ) -> Result<Vec<Message>, EnricherError> {
         let mut msgs = raw_messages(&raws, &self.run);
-        let envelope = |env: &Envelope| {
-            let body = env.to_json().map_err(|e| EnricherError::Encode { what: "envelope", error: e.to_string() })?;
-            Ok::<_, EnricherError>(Message::new(env.subject(), env.event_id.as_str(), body))
-        };
-        for env in events {
-            msgs.push(envelope(env)?);
-        }
+        msgs.extend(events.into_iter().map(Message::typed));
         for s in snapshots {
             let env = snapshot_envelope(s, symbols.get(&s.asset_id).map(String::as_str), &self.run.run_id, &self.run.config_hash)
                 .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
-            msgs.push(envelope(&env)?);
+            msgs.push(Message::typed(env));
         }
         Ok(msgs)
     }
@@ -289,9 +283,13 @@ impl Core {
 
 /// An observation from a delivered message, or why it is poison.
 fn decode(msg: &nl_bus::Message) -> Result<ListingObservation, (Dropped, String)> {
-    let env = Envelope::from_json(&msg.payload).map_err(|e| (Dropped::Undecodable, format!("undecodable envelope: {e}")))?;
+    let env = msg.payload.to_envelope().map_err(|e| (Dropped::Undecodable, format!("undecodable envelope: {e}")))?;
     if !matches!(env.kind, EventType::ListingObserved | EventType::ListingRetracted) {
         return Err((Dropped::UnexpectedType, format!("unexpected event type {} on {}", env.kind, msg.subject)));
     }
-    serde_json::from_value(env.meta).map_err(|e| (Dropped::Undecodable, format!("meta of {} is not a ListingObservation: {e}", env.kind)))
+    match env.body() {
+        Ok(Body::Listing(obs)) => Ok(*obs),
+        Ok(_) => Err((Dropped::Undecodable, format!("{} decoded as another body", env.kind))),
+        Err(e) => Err((Dropped::Undecodable, format!("meta of {} is not a ListingObservation: {e}", env.kind))),
+    }
 }

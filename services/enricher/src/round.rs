@@ -21,6 +21,11 @@
 //!   rule reads it on every evaluation. It is attacker-controlled: carried as data, never interpreted here.
 //! * The open round lives in memory: a crash loses at most one round of evaluations (the assets' next
 //!   round evaluates them again); the observations' upserts and raws are already stored.
+//! * **Idle assets.** A feeder that outlives any sensible round (a re-derivation of a run of any size)
+//!   bounds it with [`RoundControl::close_idle`]: each call starts a new *epoch* and closes the assets
+//!   nothing was added to for `keep` epochs, so the open round holds only recently observed assets and
+//!   their evaluations flow on while the feeder reads. An asset observed again after it was closed joins
+//!   the next round (it gets one more merged snapshot); a feeder that never calls it sees no difference.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -41,6 +46,8 @@ struct Pending {
     symbol: Option<String>,
     /// The span of the last observation that added to it: the merged snapshot continues its trace.
     span: Span,
+    /// The epoch of the last add (see [`RoundControl::close_idle`]).
+    epoch: u64,
 }
 
 /// A token's own text as a source reported it (attacker-controlled metadata).
@@ -78,11 +85,13 @@ pub(crate) struct Rounds {
     seen: BoundedMap<AssetId, BTreeSet<String>>,
     /// The latest token text seen per asset (what every merged snapshot of it carries).
     texts: BoundedMap<AssetId, TokenText>,
+    /// Advanced by [`RoundControl::close_idle`].
+    epoch: u64,
 }
 
 impl Rounds {
     pub(crate) fn new(max_assets: usize) -> Self {
-        Self { open: BTreeMap::new(), seen: BoundedMap::new(max_assets), texts: BoundedMap::new(max_assets) }
+        Self { open: BTreeMap::new(), seen: BoundedMap::new(max_assets), texts: BoundedMap::new(max_assets), epoch: 0 }
     }
 
     /// Remembers the token text a source reported for `asset`; a value it does not give keeps the one seen before.
@@ -102,7 +111,9 @@ impl Rounds {
                 seen.insert(src.to_string());
             }
         }
-        let p = self.open.entry(asset.clone()).or_insert_with(|| Pending { snapshots: Vec::new(), symbol: None, span: Span::none() });
+        let epoch = self.epoch;
+        let p = self.open.entry(asset.clone()).or_insert_with(|| Pending { snapshots: Vec::new(), symbol: None, span: Span::none(), epoch });
+        p.epoch = epoch;
         p.snapshots.extend(snapshots);
         if let Some(sym) = symbol.filter(|s| !s.is_empty()) {
             p.symbol = Some(sym.to_string());
@@ -172,6 +183,26 @@ impl RoundControl {
         }
         Ok(n)
     }
+
+    /// Starts a new epoch of every enricher built with this control and closes, in each, the assets of
+    /// the open round nothing was added to in the last `keep` epochs (see the module docs). Returns how
+    /// many merged snapshots were published.
+    ///
+    /// # Errors
+    /// The publish failed (those assets stay in the open round).
+    pub async fn close_idle(&self, keep: u64) -> Result<usize, EnricherError> {
+        let cores: Vec<Arc<Core>> = self.cores().iter().filter_map(Weak::upgrade).collect();
+        let mut n = 0;
+        for core in cores {
+            let cutoff = {
+                let mut r = core.rounds();
+                r.epoch += 1;
+                r.epoch.saturating_sub(keep)
+            };
+            n += core.close_round_where(|p| p.epoch < cutoff).await?;
+        }
+        Ok(n)
+    }
 }
 
 impl Core {
@@ -185,9 +216,24 @@ impl Core {
     /// # Errors
     /// The publish failed: the round's snapshots go back into the open round.
     pub(crate) async fn close_round(&self) -> Result<usize, EnricherError> {
+        self.close_round_where(|_| true).await
+    }
+
+    /// Publishes one merged snapshot per asset of the open round that `close` picks, in asset order; the
+    /// others stay open.
+    ///
+    /// # Errors
+    /// The publish failed: those snapshots go back into the open round.
+    async fn close_round_where(&self, close: impl Fn(&Pending) -> bool) -> Result<usize, EnricherError> {
         let (open, counts, texts) = {
             let mut r = self.rounds();
-            let open = std::mem::take(&mut r.open);
+            let open = if r.open.values().all(&close) {
+                std::mem::take(&mut r.open)
+            } else {
+                let (closing, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut r.open).into_iter().partition(|(_, p)| close(p));
+                r.open = kept;
+                closing
+            };
             let counts: BTreeMap<AssetId, u32> = open.keys().map(|a| (a.clone(), r.source_count(a))).collect();
             let texts: BTreeMap<AssetId, TokenText> = open.keys().filter_map(|a| r.texts.get(a).map(|t| (a.clone(), t.clone()))).collect();
             (open, counts, texts)
@@ -211,11 +257,10 @@ impl Core {
                             }
                         }
                     }
-                    env.to_json().map(|body| (env, body))
+                    Ok(env)
                 })
                 .map_err(|e| EnricherError::Encode { what: "snapshot", error: e.to_string() })?;
-            let (env, body) = env;
-            msgs.push(Message::new(env.subject(), env.event_id.as_str(), body).traced(&p.span));
+            msgs.push(Message::typed(env).traced(&p.span));
         }
         let n = msgs.len();
         match self.bus.publish_batch(msgs).await {

@@ -125,3 +125,29 @@ async fn the_tokens_own_text_rides_on_its_merged_snapshot() {
     let none = one_round(&[vec![cex_obs("binance", "NONAME", at, None)]]).await;
     assert!(none[0].meta.get("name").is_none(), "no text, no key");
 }
+
+#[tokio::test]
+async fn close_idle_closes_only_assets_left_alone_for_keep_epochs() {
+    let bus = MemoryBus::default();
+    let mock = start_mock().await;
+    let rounds = RoundControl::explicit();
+    let svc = start(config_for(&mock), ctx(&bus).with_rounds(rounds.clone())).await;
+    let handled = |sent: u64| {
+        let (bus, stats) = (bus.clone(), std::sync::Arc::clone(&svc.stats));
+        async move { wait_until(T, || async { stats.snapshot().received == sent && bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await }
+    };
+    let at = ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(5);
+    publish(&bus, &[gecko(at)]).await;
+    assert!(handled(1).await);
+    assert_eq!(rounds.close_idle(2).await.unwrap(), 0, "epoch 1: STONK was added in epoch 0, within 2 epochs");
+    assert_eq!(rounds.close_idle(2).await.unwrap(), 0, "epoch 2: still within 2 epochs");
+    publish(&bus, &[cex_obs("binance", "NODATA", chrono::Utc::now(), None)]).await;
+    assert!(handled(2).await);
+    assert_eq!(rounds.close_idle(2).await.unwrap(), 1, "epoch 3: STONK idle for 3 epochs is closed, NODATA (epoch 2) is not");
+    let snaps = read_all(&bus, "nl.evt.snapshot.recorded").await;
+    assert_eq!(snaps.len(), 1);
+    assert!(snaps[0].asset_id.as_deref().is_some_and(|a| a.ends_with(STONK)), "{:?}", snaps[0].asset_id);
+    assert_eq!(rounds.close().await.unwrap(), 1, "the rest of the round: NODATA");
+    assert_eq!(read_all(&bus, "nl.evt.snapshot.recorded").await.len(), 2, "each asset once");
+    svc.stop().await;
+}

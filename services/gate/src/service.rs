@@ -2,7 +2,7 @@
 //! publishes `candidate.promoted` / `candidate.rejected` (meta = [`GateDecision`]).
 //!
 //! Each decision needs nothing but its score event: it carries the evaluation and the snapshot it was
-//! computed from ([`ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
+//! computed from ([`nl_domain::ScoreComputed`]). The decision's `decided_at` is the score's `computed_at`, not the wall clock,
 //! and its event id derives from asset, inputs, rule-set version and config hash, so re-deriving from the
 //! same events gives byte-identical decisions. L5 is final: nothing but the score event is an input.
 //!
@@ -19,8 +19,8 @@ use nl_bus::{
     BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Handler, Message, Outcome, Registry,
     ServiceCtx,
 };
-use nl_domain::{Decision, Envelope, EventType, GateDecision};
-use nl_domain::{RunIdentity, ScoreComputed};
+use nl_domain::{Body, Decision, Envelope, EventType, GateDecision};
+use nl_domain::RunIdentity;
 use serde::{Deserialize, Serialize};
 use tracing::{Span, info};
 
@@ -179,12 +179,16 @@ impl GateStats {
 /// give the same decision envelope, byte for byte.
 ///
 /// # Errors
-/// [`DecideError::Poison`] when the envelope is not a `score.computed` event with a [`ScoreComputed`] meta.
+/// [`DecideError::Poison`] when the envelope is not a `score.computed` event with a [`nl_domain::ScoreComputed`] meta.
 pub fn decide_envelope(env: &Envelope, cfg: &GateConfig, run: &RunIdentity) -> Result<(GateDecision, Envelope), DecideError> {
     if env.kind != EventType::ScoreComputed {
         return Err(DecideError::Poison(format!("expected score.computed, got {}", env.kind)));
     }
-    let sc = ScoreComputed::from_meta(&env.meta).map_err(|e| DecideError::Poison(format!("meta is not a ScoreComputed: {e}")))?;
+    let sc = match env.body() {
+        Ok(Body::ScoreComputed(sc)) => sc,
+        Ok(_) => return Err(DecideError::Poison(format!("{} decoded as another body", env.kind))),
+        Err(e) => return Err(DecideError::Poison(format!("meta is not a ScoreComputed: {e}"))),
+    };
     let mut inputs = sc.inputs.clone();
     inputs.push(env.event_id.0.clone());
     let decision = decide(&sc.evaluation, &sc.record, sc.snapshot.as_ref(), cfg, &run.config_hash, inputs, sc.record.computed_at);
@@ -269,27 +273,23 @@ impl GateService {
 nl_bus::impl_service!(GateService, SERVICE_SOURCE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| Arc::clone(&s.stats));
 
 impl Handler for Decider {
-    type Input = Envelope;
+    type Input = Arc<Envelope>;
     type Error = GateServiceError;
 
-    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Arc<Envelope>, String> {
         nl_bus::handler::decode_envelope(msg, span)
     }
 
-    fn order_key<'a>(&self, env: &'a Envelope) -> Option<&'a str> {
+    fn order_key<'a>(&self, env: &'a Arc<Envelope>) -> Option<&'a str> {
         env.asset_id.as_deref()
     }
 
     /// Decides one score event; its decision goes out (carrying the handling span's trace context) when
     /// it differs from the asset's last one.
-    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, GateServiceError> {
+    async fn handle(&self, env: Arc<Envelope>, _span: &Span) -> Result<Outcome, GateServiceError> {
         let (decision, out) = match decide_envelope(&env, &self.gate, &self.run) {
             Ok(decided) => decided,
             Err(DecideError::Poison(reason)) => return Ok(Outcome::Poison(reason)),
-        };
-        let body = match out.to_json() {
-            Ok(body) => body,
-            Err(e) => return Ok(Outcome::poison(format!("envelope JSON: {e}"))),
         };
         if !self.last().stage_if_changed(&decision) {
             self.stats.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -301,7 +301,7 @@ impl Handler for Decider {
         } else {
             pending.1 += 1
         }
-        Ok(Outcome::Done(vec![Message::new(out.subject(), out.event_id.0.clone(), body)]))
+        Ok(Outcome::Done(vec![Message::typed(out)]))
     }
 
     fn after_publish(&self, published: bool) {

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use nl_domain::stored::{Citation, citations, is_cited_copy};
@@ -56,7 +57,7 @@ pub(crate) struct BatchResult {
 }
 
 impl BatchResult {
-    pub fn outcome(&self, envs: &[Envelope], range: Range<usize>) -> ApplyOutcome {
+    pub fn outcome(&self, envs: &[Arc<Envelope>], range: Range<usize>) -> ApplyOutcome {
         let mut out = ApplyOutcome::default();
         for i in range.clone() {
             let id = envs[i].event_id.clone();
@@ -72,7 +73,7 @@ impl BatchResult {
 
 /// Applies `envs` on `conn`, which the caller has inside a transaction.
 /// `bodies[i]` is the JSON `envs[i]` was decoded from, kept verbatim when its row keeps the whole envelope.
-pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
+pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
     let now = now_str();
     let mut parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(|e| Typed::parse(e, &now)).collect();
     for p in &mut parsed {
@@ -202,7 +203,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     // Derived events go to `events` in this transaction too: published from the outbox, they come back
     // as duplicates, and a crash between publishing and consuming them loses nothing.
     if !derived.is_empty() {
-        let derived_envs: Vec<Envelope> = derived.iter().map(|(_, e)| e.clone()).collect();
+        let derived_envs: Vec<Arc<Envelope>> = derived.iter().map(|(_, e)| Arc::new(e.clone())).collect();
         Box::pin(apply_batch(conn, venues, &derived_envs, &[])).await?;
     }
     Ok(BatchResult { is_new, invalid, derived })
@@ -210,7 +211,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
 
 /// The stored events the batch's new envelopes cite (see [`nl_domain::stored`]), rebuilt, by id. Cited
 /// events of the batch itself that are not stored yet are looked up in the batch by the caller.
-async fn held_citations(conn: &mut SqliteConnection, envs: &[Envelope], unique: &[usize]) -> Result<HashMap<String, Envelope>> {
+async fn held_citations(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], unique: &[usize]) -> Result<HashMap<String, Envelope>> {
     let mut wanted: Vec<String> = unique.iter().flat_map(|&i| citations(envs[i].kind, &envs[i].meta)).map(|c| c.event_id.to_string()).collect();
     if wanted.is_empty() {
         return Ok(HashMap::new());
@@ -220,7 +221,7 @@ async fn held_citations(conn: &mut SqliteConnection, envs: &[Envelope], unique: 
     rebuild::envelopes(conn, &wanted).await
 }
 
-async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(usize, &AssetUpsert)]) -> Result<Vec<(usize, Envelope)>> {
+async fn merge_assets(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], ups: &[(usize, &AssetUpsert)]) -> Result<Vec<(usize, Envelope)>> {
     if ups.is_empty() {
         return Ok(Vec::new());
     }
@@ -288,7 +289,7 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Envelope], ups: &[(us
 /// lookup failed) takes the symbol a later snapshot carries: the enricher's re-snapshots look the token
 /// up again on the re-snapshot schedule (DexScreener pairs name their base token). A known symbol is never
 /// replaced.
-async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Envelope], is_new: &[bool]) -> Result<()> {
+async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], is_new: &[bool]) -> Result<()> {
     let named = envs.iter().zip(is_new).filter(|(e, new)| **new && e.kind == EventType::SnapshotRecorded);
     for (e, _) in named {
         let (Some(asset), Some(symbol)) = (e.asset_id.as_deref(), e.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty())) else { continue };
@@ -346,7 +347,7 @@ async fn mark_delisted(conn: &mut SqliteConnection, delisted: &[&nl_domain::Asse
 /// Inserts evaluations and derives `risk.flagged` where severity rose above the asset's previous
 /// latest evaluation (an asset's first evaluation rises from 0). Out-of-order (older) evaluations are
 /// stored but never flag.
-async fn apply_risks(conn: &mut SqliteConnection, envs: &[Envelope], risks: &[(usize, &RiskEvaluation, &RiskRow)]) -> Result<Vec<(usize, Envelope)>> {
+async fn apply_risks(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], risks: &[(usize, &RiskEvaluation, &RiskRow)]) -> Result<Vec<(usize, Envelope)>> {
     if risks.is_empty() {
         return Ok(Vec::new());
     }

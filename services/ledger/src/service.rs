@@ -10,6 +10,8 @@
 //!   next batch (the inputs are acked: their consequences are durable).
 //! * On start, pending outbox rows from a previous crash are published first.
 //! * A delivered payload is kept verbatim as `events.body` when its row keeps the whole envelope (see `kept`).
+//!   Over `MemoryBus` deliveries are typed: the ledger gets the published envelope itself (shared, not
+//!   parsed or copied), and JSON is written only for what a row keeps as JSON.
 //!
 //! The consumer loops are the `nl-bus` handler kernel, one per consumer, with the ledger as a
 //! [`BatchHandler`]: a batch is committed in one transaction and answers one outcome per delivery. The
@@ -227,10 +229,11 @@ impl LedgerService {
 
 nl_bus::impl_service!(LedgerService, SERVICE, durables = |s| vec![s.events.durable().to_owned(), s.raws.durable().to_owned()], stats = |s| s.stats());
 
-/// One delivered event: its envelope and its payload, kept verbatim as `events.body`.
+/// One delivered event: its envelope (shared with the bus and the other consumers), and its payload's
+/// JSON where it exists or the row keeps the whole envelope (kept verbatim as `events.body`).
 struct Delivered {
-    env: Envelope,
-    body: Bytes,
+    env: Arc<Envelope>,
+    body: Option<Bytes>,
 }
 
 /// The ledger's [`BatchHandler`] for one consumer: commits a batch in one store call, publishes the
@@ -251,7 +254,12 @@ impl BatchHandler for Committer {
 
     fn decode(&self, msg: &Message, span: &Span) -> std::result::Result<Delivered, String> {
         let env = nl_bus::handler::decode_envelope(msg, span)?;
-        Ok(Delivered { env, body: msg.payload.clone() })
+        let body = match msg.payload.encoded() {
+            Some(json) => Some(json.clone()),
+            None if crate::kept::form(env.kind) == crate::kept::Form::Whole => Some(msg.payload.to_bytes()),
+            None => None,
+        };
+        Ok(Delivered { env, body })
     }
 
     /// Flushes a dirty outbox, then applies the batch, publishes the derived events and answers: `Done`
@@ -373,32 +381,31 @@ impl Committer {
         if events.is_empty() {
             return Ok(());
         }
-        let msgs = events
-            .iter()
+        let ids: Vec<_> = events.iter().map(|e| e.event_id.clone()).collect();
+        let msgs: Vec<Message> = events
+            .into_iter()
             .map(|e| {
-                let msg = Message::new(e.subject(), e.event_id.as_str(), e.to_json()?);
-                Ok(match e.asset_id.as_ref().and_then(|a| spans.get(a)) {
-                    Some(span) => msg.traced(span),
+                let span = e.asset_id.as_ref().and_then(|a| spans.get(a)).cloned();
+                let msg = Message::typed(e);
+                match span {
+                    Some(span) => msg.traced(&span),
                     None => msg,
-                })
+                }
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         self.bus.publish_batch(msgs).await?;
-        let n = events.len();
-        self.store.mark_published(events.into_iter().map(|e| e.event_id).collect()).await?;
+        let n = ids.len();
+        self.store.mark_published(ids).await?;
         ConsumerStats::add(&self.stats.consumer.published, n);
         Ok(())
     }
 
     /// Stores the batch, retrying whole-batch failures `store_attempts` times, then one envelope at a
     /// time, naming in `failed` those that still fail. `None` when the ledger stops during the retries.
-    async fn store_retrying(&self, envs: Vec<Envelope>, bodies: &[Bytes]) -> Result<Option<Stored>> {
-        let mut envs = Some(envs);
-        let verbatim = || bodies.iter().map(|b| Some(b.clone())).collect::<Vec<_>>();
+    async fn store_retrying(&self, envs: Vec<Arc<Envelope>>, bodies: &[Option<Bytes>]) -> Result<Option<Stored>> {
         for attempt in 1..=self.cfg.store_attempts {
-            // A failed apply consumed its envelopes; decode them again from the bodies.
-            let batch = envs.take().map_or_else(|| redecode(bodies), Ok)?;
-            match self.store.apply_encoded(batch, verbatim()).await {
+            // Shared envelopes: a retry hands the same ones over again, no copy and no parse.
+            match self.store.apply_encoded(envs.clone(), bodies.to_vec()).await {
                 Ok(outcome) => return Ok(Some(Stored { outcome, failed: HashMap::new() })),
                 Err(LedgerError::WriterGone) => return Err(LedgerError::WriterGone),
                 Err(error) => {
@@ -412,9 +419,9 @@ impl Committer {
         }
         let mut outcome = crate::ApplyOutcome::default();
         let mut failed = HashMap::new();
-        for (env, body) in redecode(bodies)?.into_iter().zip(bodies) {
+        for (env, body) in envs.into_iter().zip(bodies) {
             let id = env.event_id.to_string();
-            match self.store.apply_encoded(vec![env], vec![Some(body.clone())]).await {
+            match self.store.apply_encoded(vec![env], vec![body.clone()]).await {
                 Ok(one) => {
                     outcome.new.extend(one.new);
                     outcome.duplicates.extend(one.duplicates);
@@ -440,9 +447,4 @@ impl Committer {
             () = tokio::time::sleep(pause) => true,
         }
     }
-}
-
-/// The envelopes of bodies that decoded once (so they decode again).
-fn redecode(bodies: &[Bytes]) -> Result<Vec<Envelope>> {
-    bodies.iter().map(|b| Envelope::from_json(b).map_err(|e| LedgerError::Corrupt(format!("envelope decoded once, not twice: {e}")))).collect()
 }

@@ -1,6 +1,8 @@
 //! [`LedgerStore`]: the handle services use. Writes go to the writer task through a bounded channel
 //! (callers wait when it is full: back-pressure, not loss); reads go to the read-only pool.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use nl_domain::{Envelope, EventId};
 use tokio::sync::{mpsc, oneshot};
@@ -77,17 +79,17 @@ impl LedgerStore {
     /// [`LedgerError::WriterGone`] when the writer task has stopped.
     pub async fn apply(&self, envs: Vec<Envelope>) -> Result<ApplyOutcome> {
         let bodies = vec![None; envs.len()];
-        self.apply_encoded(envs, bodies).await
+        self.apply_encoded(envs.into_iter().map(Arc::new).collect(), bodies).await
     }
 
-    /// Like [`LedgerStore::apply`], with the JSON each envelope was decoded from (as delivered), kept
-    /// verbatim as its `events.body` instead of encoding the envelope again where the row keeps the whole
-    /// envelope (free-form types; see the `kept` module). `bodies[i]` belongs to `envs[i]`; `None` (or a
-    /// body that is not UTF-8) encodes the envelope.
+    /// Like [`LedgerStore::apply`], over shared envelopes (as the bus delivers them, not copied), with the
+    /// JSON each envelope was decoded from (as delivered), kept verbatim as its `events.body` instead of
+    /// encoding the envelope again where the row keeps the whole envelope (free-form types; see the `kept`
+    /// module). `bodies[i]` belongs to `envs[i]`; `None` (or a body that is not UTF-8) encodes the envelope.
     ///
     /// # Errors
     /// As [`LedgerStore::apply`]; [`LedgerError::Corrupt`] when the two vectors differ in length.
-    pub async fn apply_encoded(&self, envs: Vec<Envelope>, bodies: Vec<Option<Bytes>>) -> Result<ApplyOutcome> {
+    pub async fn apply_encoded(&self, envs: Vec<Arc<Envelope>>, bodies: Vec<Option<Bytes>>) -> Result<ApplyOutcome> {
         if envs.len() != bodies.len() {
             return Err(LedgerError::Corrupt(format!("{} envelopes with {} bodies", envs.len(), bodies.len())));
         }

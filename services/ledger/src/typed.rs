@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use nl_domain::{AiMeta, AssetDelisted, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
+use nl_domain::{AiMeta, Body, AssetDelisted, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -41,6 +41,11 @@ fn meta_as<T: DeserializeOwned>(env: &Envelope, what: &str) -> std::result::Resu
     T::deserialize(&env.meta).map_err(|e| format!("meta of {} is not a valid {what}: {e}", env.kind))
 }
 
+/// A body of another kind than the envelope's (never: [`Body::decode`] decodes by kind).
+fn other_body(env: &Envelope) -> String {
+    format!("meta of {} decoded as another kind's body", env.kind)
+}
+
 fn object_meta<T: DeserializeOwned + Default>(env: &Envelope, what: &str) -> std::result::Result<T, String> {
     match &env.meta {
         Value::Null => Ok(T::default()),
@@ -56,10 +61,21 @@ impl Typed {
         use EventType as T;
         let (id, run, cfg) = (env.event_id.as_str(), env.run_id.as_str(), env.config_hash.as_str());
         let encode = |e: LedgerError| format!("meta of {} cannot be stored: {e}", env.kind);
+        // The kinds whose row is their typed body ([`Body::decode`], the one decoder every consumer uses).
+        let body = || env.body().map_err(|e| e.to_string());
         Ok(match env.kind {
-            T::RawCaptured => Self::Raw(Box::new(RawRow::of(meta_as(env, "RawEvent")?, now))),
-            T::AssetUpserted => Self::Asset(Box::new(meta_as(env, "AssetUpsert")?)),
-            T::AssetDelisted => Self::Delisted(Box::new(meta_as(env, "AssetDelisted")?)),
+            T::RawCaptured => match body()? {
+                Body::RawCaptured(raw) => Self::Raw(Box::new(RawRow::of(*raw, now))),
+                _ => return Err(other_body(env)),
+            },
+            T::AssetUpserted => match body()? {
+                Body::AssetUpserted(up) => Self::Asset(up),
+                _ => return Err(other_body(env)),
+            },
+            T::AssetDelisted => match body()? {
+                Body::AssetDelisted(d) => Self::Delisted(d),
+                _ => return Err(other_body(env)),
+            },
             T::SnapshotRecorded => {
                 let s: Snapshot = meta_as(env, "Snapshot")?;
                 let count = env.meta.get("source_count").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
@@ -77,14 +93,17 @@ impl Typed {
                 Self::Score(Box::new(ScoreRow::of(id, run, cfg, &s, &extras).map_err(encode)?))
             }
             T::CandidatePromoted | T::CandidateRejected => {
-                let d: GateDecision = meta_as(env, "GateDecision")?;
+                let Body::Decision(d) = body()? else { return Err(other_body(env)) };
                 let expected = if env.kind == T::CandidatePromoted { Decision::Promoted } else { Decision::Rejected };
                 if d.decision != expected {
                     return Err(format!("{} carries decision {:?}", env.kind, d.decision));
                 }
                 Self::Decision(Box::new(DecisionRow::of(id, run, &d).map_err(encode)?))
             }
-            T::RunStarted | T::RunCompleted => Self::Run(object_meta(env, "run meta")?),
+            T::RunStarted | T::RunCompleted => match body()? {
+                Body::Run(r) => Self::Run(r),
+                _ => return Err(other_body(env)),
+            },
             T::AssetReviewed => {
                 let _: AssetReviewed = object_meta(env, "AssetReviewed")?;
                 let asset = env.asset_id.clone().ok_or_else(|| format!("{} has no asset_id", env.kind))?;

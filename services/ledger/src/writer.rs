@@ -4,6 +4,7 @@
 //! alone so one bad command cannot fail its neighbours, and every caller gets its own answer.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use nl_domain::{Envelope, EventId};
@@ -19,7 +20,7 @@ use crate::error::Result;
 
 /// A request to the writer.
 pub(crate) enum Command {
-    Apply { envs: Vec<Envelope>, bodies: Vec<Option<Bytes>>, reply: oneshot::Sender<Result<ApplyOutcome>> },
+    Apply { envs: Vec<Arc<Envelope>>, bodies: Vec<Option<Bytes>>, reply: oneshot::Sender<Result<ApplyOutcome>> },
     MarkPublished { ids: Vec<EventId>, reply: oneshot::Sender<Result<u64>> },
     PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
@@ -112,7 +113,7 @@ async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_si
     }
 }
 
-async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>], item: Item) {
+async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], item: Item) {
     match item {
         Item::Apply(range, reply) => {
             let (slice, encoded) = (&envs[range.clone()], &bodies[range]);
@@ -139,7 +140,7 @@ fn reply_other(item: Item, res: Result<u64>) {
 }
 
 /// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order.
-async fn transact(pool: &SqlitePool, venues: &VenueTypes, envs: &[Envelope], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
+async fn transact(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
     let mut tx = pool.begin().await?;
     let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, venues, envs, bodies).await? };
     let mut answers = Vec::with_capacity(others.len());

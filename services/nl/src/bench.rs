@@ -11,8 +11,9 @@
 //! * `nl bench risk-gate`: snapshot -> risk-scorer -> gate over `MemoryBus`, providers on loopback;
 //! * `nl bench enrich` ([`crate::bench_enrich`]): enrich + risk + score + gate per asset over `MemoryBus`;
 //! * `nl bench pipeline` ([`crate::bench_pipeline`]): the separate-process deployment over NATS;
-//! * `nl bench rederive`: raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from
-//!   a generated run of GeckoTerminal `new_pools` pages and the GoPlus/honeypot.is answers for their tokens;
+//! * `nl bench rederive` ([`rederive`]): raw events/s and persisted listings/s re-derived (normalize, enrich,
+//!   risk, score, gate into a scratch DB) from a generated run of GeckoTerminal `new_pools` pages and the
+//!   GoPlus/honeypot.is answers for their tokens, with peak RSS, next to the Python reference;
 //! * `nl bench bytes` ([`crate::bench_bytes`]): bytes written per listing, next to the Python reference's;
 //! * `nl bench web` ([`crate::bench_web`]): dashboard page renders and SSE delay on a large ledger.
 //! * `nl bench run-memory` ([`crate::bench_run`]): `nl run`'s peak memory tracking N assets, and decisions on
@@ -24,25 +25,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::SubsecRound;
-use nl_bus::raw_messages;
-use nl_adapters::providers::{Provider, request_path};
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, CancellationToken, MemoryBus, Message, NatsBus, ServiceCtx};
 use nl_collector::RunIdentity;
 use nl_config::Loaded;
-use nl_domain::{AssetId, Envelope, RawEvent};
-use nl_ledger::{LedgerConfig, LedgerStore};
-use nl_runtime::{CycleConfig, RederiveOptions};
-use nl_simulator::world::{NETWORK, TokenKind, World, token_address};
+use nl_ledger::LedgerConfig;
 
 mod bus;
 mod dex;
 mod ledger;
 pub(crate) mod collector;
 mod collector_push;
+mod rederive;
 mod risk_gate;
 mod solana;
+
+pub(crate) use rederive::rederive_generated;
 
 use crate::cli::BenchTarget;
 use crate::config::NlConfig;
@@ -61,7 +59,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Solana => solana_bench(n).await?,
         BenchTarget::RiskGate => risk_gate(n).await?,
         BenchTarget::Pipeline => crate::bench_pipeline::pipeline(loaded, n).await?,
-        BenchTarget::Rederive => rederive(loaded, n).await?,
+        BenchTarget::Rederive => rederive::bench(loaded, n, runs).await?,
         BenchTarget::Bytes => crate::bench_bytes::bytes(loaded, n, runs).await?,
         BenchTarget::Web => crate::bench_web::web(n).await?,
         BenchTarget::Ai => crate::bench_ai::ai(n).await?,
@@ -265,111 +263,4 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
 #[allow(clippy::cast_precision_loss)]
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
-}
-
-/// Raw events per generated page: the page and two answers (GoPlus, honeypot.is) for each of its two tokens.
-const RAWS_PER_PAGE: usize = 5;
-
-async fn rederive(loaded: &Loaded<NlConfig>, n: usize) -> anyhow::Result<()> {
-    let pages = n.div_ceil(RAWS_PER_PAGE).max(1);
-    println!("nl bench rederive: {} raw events ({pages} GeckoTerminal pages of 2 new pools + 4 provider answers), {} build", pages * RAWS_PER_PAGE, build());
-    let dir = tempfile::tempdir().context("temp dir")?;
-    let g = rederive_generated(loaded, pages, dir.path()).await?;
-    println!("  generated and stored {} raw events in {:.2} s", g.written, g.generated_in.as_secs_f64());
-    let o = &g.outcome;
-    let per_type = &o.manifest.events_per_type;
-    let count = |t: &str| per_type.get(t).copied().unwrap_or(0);
-    println!(
-        "  re-derived: {} observations, {} snapshots, {} scores, {} decisions",
-        o.segments.iter().map(|s| s.observations).sum::<usize>(),
-        count("snapshot.recorded"),
-        count("score.computed"),
-        count("candidate.promoted") + count("candidate.rejected")
-    );
-    println!("  re-derivation (read raws, normalize, enrich, risk, score, gate, write scratch DB): {:.2} s", o.elapsed.as_secs_f64());
-    println!("  throughput: {:>10.0} raw events/s", o.raws_per_sec());
-    anyhow::ensure!(o.not_rederived.is_empty(), "raw events not re-derived: {:?}", o.not_rederived);
-    Ok(())
-}
-
-/// A generated run re-derived: raw events written, how long generating took, and the re-derivation.
-pub(crate) struct Generated {
-    pub written: usize,
-    pub generated_in: Duration,
-    pub outcome: nl_runtime::RederiveOutcome,
-}
-
-/// Writes a generated run of `pages` pages (2 new pools each, with their provider answers) into a DB under
-/// `dir`, then re-derives it (into `dir/runs/<run id>/rederive/`).
-///
-/// # Errors
-/// When the bench config, the DB or the re-derivation fails.
-pub(crate) async fn rederive_generated(loaded: &Loaded<NlConfig>, pages: usize, dir: &std::path::Path) -> anyhow::Result<Generated> {
-    // Never contacted: re-derivation answers from the recorded raws; the URL only shapes their endpoints.
-    let c = crate::cmd_demo::demo_config(&loaded.config, "http://127.0.0.1:9", dir)?;
-    let cfg = crate::cmd_demo::cycle_config(&c)?;
-    let t0 = Instant::now();
-    let written = write_raws(&cfg, pages).await?;
-    let generated_in = t0.elapsed();
-    let opts = RederiveOptions { run: None, out_dir: None, drain_timeout: Duration::from_secs(3600) };
-    let outcome = nl_runtime::rederive(&cfg, &opts, |_| {}).await?;
-    Ok(Generated { written, generated_in, outcome })
-}
-
-fn build() -> &'static str {
-    if cfg!(debug_assertions) { "DEBUG (use --release)" } else { "release" }
-}
-
-/// Writes `pages` pages with their provider answers as one run's raw events into `cfg`'s DB (through the
-/// ledger, as the pipeline stores them); returns how many.
-async fn write_raws(cfg: &CycleConfig, pages: usize) -> anyhow::Result<usize> {
-    let world = World::new()?;
-    let template = world.new_pools(NETWORK, 1);
-    let pools: Vec<String> = template["data"].as_array().into_iter().flatten().filter_map(|p| p["attributes"]["address"].as_str().map(String::from)).collect();
-    anyhow::ensure!(pools.len() == 2, "the simulator's tick-0 page has {} pools, expected 2", pools.len());
-    let template = template.to_string();
-    let kinds = [TokenKind::Clean, TokenKind::Honeypot];
-    let answers: Vec<(String, String)> = kinds
-        .iter()
-        .map(|k| {
-            let a = token_address(0, *k);
-            Ok((world.goplus(&a).context("goplus answer")?, world.honeypot_is(&a).context("honeypot.is answer")?))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    // Observed 10 minutes ago, 35 minutes after the simulated pools were created (old enough for the gate).
-    let start = chrono::Utc::now().trunc_subsecs(3) - chrono::Duration::minutes(10);
-    let run_id = nl_config::new_run_id(start);
-    let run = RunIdentity { run_id: run_id.clone(), config_hash: cfg.config_hash.clone() };
-    let gecko = format!("{}/networks/{NETWORK}/new_pools?page=1&include=base_token,quote_token,dex", cfg.dex.geckoterminal.base_url.trim_end_matches('/'));
-    let store = LedgerStore::open(&cfg.ledger).await.context("opening the bench DB")?;
-    let mut raws = Vec::with_capacity(4096);
-    let mut written = 0;
-    for i in 0..pages {
-        let tick = u32::try_from(i).context("too many pages")?;
-        let at = start + chrono::Duration::milliseconds(i64::try_from(i).unwrap_or(i64::MAX) * 5);
-        let mut page = template.clone();
-        for (k, kind) in kinds.iter().enumerate() {
-            page = page
-                .replace(&token_address(0, *kind), &token_address(tick, *kind))
-                .replace(&pools[k], &format!("0x{:040x}", 0x7070_0000_0000_u64 + u64::from(tick) * 16 + k as u64));
-        }
-        raws.push(RawEvent::new(&cfg.dex.geckoterminal.name, &gecko, Some(200), at, page, &run_id));
-        for (k, kind) in kinds.iter().enumerate() {
-            let addr = token_address(tick, *kind);
-            let asset = AssetId::parse(&format!("{NETWORK}:{addr}"))?;
-            for (j, (p, body)) in [(Provider::Goplus, &answers[k].0), (Provider::HoneypotIs, &answers[k].1)].into_iter().enumerate() {
-                let path = request_path(p, &asset).context("provider path")?;
-                let endpoint = format!("{}{path}", cfg.risk_scorer.providers.of(p).base_url.trim_end_matches('/'));
-                let at = at + chrono::Duration::milliseconds(1 + (k * 2 + j) as i64);
-                raws.push(RawEvent::new(p.as_str(), &endpoint, Some(200), at, body.replace(&token_address(0, *kind), &addr), &run_id));
-            }
-        }
-        if raws.len() >= 4000 || i + 1 == pages {
-            let envs = raw_messages(&raws, &run).iter().map(|m| Envelope::from_json(&m.payload)).collect::<Result<Vec<_>, _>>()?;
-            written += envs.len();
-            store.apply(envs).await.context("storing raw events")?;
-            raws.clear();
-        }
-    }
-    Ok(written)
 }

@@ -186,7 +186,7 @@ pub enum Command {
         /// Number of events (of assets for `enrich` and `risk-gate`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
         #[arg(long)]
         events: Option<usize>,
-        /// Repetitions of `bytes` and `kernel` (they print min/median/max over them).
+        /// Repetitions of `bytes`, `rederive` and `kernel` (they print min/median/max over them).
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -327,7 +327,8 @@ pub enum BenchTarget {
     /// Listings/s to a gate decision and observation -> decision p50/p99 with enricher, risk-scorer, gate
     /// and ledger as separate `nl serve` processes over a private nats-server (`--events` listings per phase).
     Pipeline,
-    /// Raw events/s re-derived (normalize, enrich, risk, score, gate into a scratch DB) from a generated set of raw events.
+    /// Raw events/s, persisted listings/s and peak RSS of re-deriving (normalize, enrich, risk, score, gate into a scratch DB)
+    /// a generated set of raw events, `--runs` times, next to the Python reference (scripts/bench/pyref.py) on as many listings.
     Rederive,
     /// The web dashboard on `--events` assets (10 ledger events each): p50/p95 render of the listings, filtered,
     /// candidates and asset pages over loopback HTTP next to the bare listings query, and the SSE delay from

@@ -167,7 +167,7 @@ pub async fn replay(loaded: &Loaded<NlConfig>, args: ReplayArgs) -> anyhow::Resu
                         }
                     }
                     Some(bus) => {
-                        batch.push(Message::from_envelope(&env)?);
+                        batch.push(Message::typed(env));
                         if batch.len() == REPLAY_BATCH {
                             dup += publish_replayed(bus.as_ref(), std::mem::take(&mut batch)).await?;
                         }

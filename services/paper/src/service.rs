@@ -57,23 +57,16 @@ struct Feeder {
 }
 
 impl Handler for Feeder {
-    type Input = Envelope;
+    type Input = Arc<Envelope>;
     type Error = PaperError;
 
-    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Arc<Envelope>, String> {
         nl_bus::handler::decode_envelope(msg, span)
     }
 
-    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, PaperError> {
+    async fn handle(&self, env: Arc<Envelope>, _span: &Span) -> Result<Outcome, PaperError> {
         let outs = self.engine.lock().unwrap_or_else(PoisonError::into_inner).on_event(&env);
-        let mut msgs = Vec::with_capacity(outs.len());
-        for e in outs {
-            match e.to_json() {
-                Ok(body) => msgs.push(Message::new(e.subject(), e.event_id.0.clone(), body)),
-                Err(err) => return Ok(Outcome::poison(format!("envelope JSON: {err}"))),
-            }
-        }
-        Ok(Outcome::Done(msgs))
+        Ok(Outcome::Done(outs.into_iter().map(Message::typed).collect()))
     }
 }
 

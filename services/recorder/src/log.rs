@@ -67,6 +67,24 @@ pub struct AppendOutcome {
     pub byte_range: (u64, u64),
 }
 
+/// An event [`EventLog::append_batch`] writes: its envelope, and its JSON when that is already written
+/// (a typed bus payload's, shared with the other consumers of the message), so the line is not encoded
+/// a second time.
+pub trait Appendable {
+    /// The event.
+    fn envelope(&self) -> &Envelope;
+    /// `Envelope::to_json` of [`Appendable::envelope`], if at hand.
+    fn json(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl Appendable for Envelope {
+    fn envelope(&self) -> &Envelope {
+        self
+    }
+}
+
 /// A set key for an event id: 16 bytes for the canonical 32-hex form, the string otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum IdKey {
@@ -201,7 +219,7 @@ impl EventLog {
     /// * [`RecorderError::Encode`] if an envelope cannot be serialized (nothing is written);
     /// * [`RecorderError::Io`] if the write or the sync fails;
     /// * [`RecorderError::Poisoned`] if an earlier failure could not be rolled back.
-    pub fn append_batch(&mut self, events: &[Envelope]) -> Result<AppendOutcome, RecorderError> {
+    pub fn append_batch<E: Appendable>(&mut self, events: &[E]) -> Result<AppendOutcome, RecorderError> {
         if self.poisoned {
             return Err(RecorderError::Poisoned { path: self.path.clone() });
         }
@@ -210,7 +228,8 @@ impl EventLog {
         let mut fresh: HashSet<IdKey> = HashSet::new();
         let mut fresh_cited: HashMap<IdKey, u64> = HashMap::new();
         let mut duplicates = 0;
-        for env in events {
+        for event in events {
+            let env = event.envelope();
             let key = IdKey::of(&env.event_id);
             if self.ids.contains(&key) || fresh.contains(&key) {
                 duplicates += 1;
@@ -220,12 +239,12 @@ impl EventLog {
                 let k = IdKey::of_str(c.event_id);
                 self.cited.get(&k).or_else(|| fresh_cited.get(&k)).is_some_and(|d| *d == digest(c.copy))
             };
-            let encoded = match stored_form(env.kind, &env.meta, held) {
-                Some(meta) => env.to_json_with_meta(&meta),
-                None => env.to_json(),
-            };
-            let line = encoded.map_err(|source| RecorderError::Encode { event_id: env.event_id.to_string(), source })?;
-            buf.extend_from_slice(&line);
+            let encode_err = |source| RecorderError::Encode { event_id: env.event_id.to_string(), source };
+            match (stored_form(env.kind, &env.meta, held), event.json()) {
+                (Some(meta), _) => buf.extend_from_slice(&env.to_json_with_meta(&meta).map_err(encode_err)?),
+                (None, Some(json)) => buf.extend_from_slice(json),
+                (None, None) => serde_json::to_writer(&mut buf, env).map_err(encode_err)?,
+            }
             buf.push(b'\n');
             if let Some(v) = cited_view(env.kind, &env.meta) {
                 fresh_cited.insert(key.clone(), digest(&v));

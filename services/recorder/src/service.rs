@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use nl_bus::handler::{DROPPED_HELP, ERRORS_HELP};
 use nl_bus::{
-    BatchHandler, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Item, Message, Outcome, Registry,
+    BatchHandler, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Item, Message, Outcome, Payload, Registry,
     ServiceCtx,
 };
 use nl_domain::Envelope;
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{Span, info, warn};
 
 use crate::error::RecorderError;
-use crate::log::{DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
+use crate::log::{Appendable, DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
 
 /// Subjects the recorder mirrors.
 pub const EVENTS_FILTER: &str = "nl.evt.>";
@@ -290,19 +290,37 @@ impl Recorder {
 
 nl_bus::impl_service!(Recorder, SERVICE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| s.stats());
 
+/// A delivered event: the envelope (shared with the bus and the other consumers when the payload is
+/// typed, parsed when it is bytes), and a typed payload, whose JSON (written once, shared) is the line.
+struct Delivered {
+    env: Arc<Envelope>,
+    typed: Option<Payload>,
+}
+
+impl Appendable for Delivered {
+    fn envelope(&self) -> &Envelope {
+        &self.env
+    }
+
+    fn json(&self) -> Option<&[u8]> {
+        self.typed.as_ref().map(|p| &p.as_bytes()[..])
+    }
+}
+
 impl BatchHandler for Writer {
-    type Input = Envelope;
+    type Input = Delivered;
     type Error = RecorderError;
 
-    fn decode(&self, msg: &Message, _span: &Span) -> Result<Envelope, String> {
-        Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))
+    fn decode(&self, msg: &Message, _span: &Span) -> Result<Delivered, String> {
+        let env = msg.payload.to_envelope().map_err(|e| format!("undecodable envelope: {e}"))?;
+        Ok(Delivered { env, typed: msg.payload.is_typed().then(|| msg.payload.clone()) })
     }
 
     /// Appends the batch; on a failed append every delivery is retried after a delay (the log's
     /// rollback and id set make the retry write each event once).
-    async fn handle_batch(&self, items: Vec<Item<Envelope>>) -> Result<Vec<Outcome>, RecorderError> {
+    async fn handle_batch(&self, items: Vec<Item<Delivered>>) -> Result<Vec<Outcome>, RecorderError> {
         let n = items.len();
-        let envelopes: Vec<Envelope> = items.into_iter().map(|i| i.input).collect();
+        let envelopes: Vec<Delivered> = items.into_iter().map(|i| i.input).collect();
         match self.with_log(move |log| log.append_batch(&envelopes)).await {
             Ok(out) => {
                 RecorderStats::add(&self.stats.written, out.written as u64);

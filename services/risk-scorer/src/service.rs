@@ -480,14 +480,14 @@ impl RiskScorer {
 nl_bus::impl_service!(RiskScorer, SERVICE_SOURCE, durables = |s| vec![s.consumer.durable().to_owned()], stats = |s| s.core.stats());
 
 impl Handler for Scoring {
-    type Input = Envelope;
+    type Input = Arc<Envelope>;
     type Error = ServiceError;
 
-    fn decode(&self, msg: &Message, span: &Span) -> Result<Envelope, String> {
+    fn decode(&self, msg: &Message, span: &Span) -> Result<Arc<Envelope>, String> {
         nl_bus::handler::decode_envelope(msg, span)
     }
 
-    fn order_key<'a>(&self, env: &'a Envelope) -> Option<&'a str> {
+    fn order_key<'a>(&self, env: &'a Arc<Envelope>) -> Option<&'a str> {
         env.asset_id.as_deref()
     }
 
@@ -497,19 +497,15 @@ impl Handler for Scoring {
 
     /// Refreshes reports for, evaluates and scores one snapshot. Its raw captures go out before its events
     /// (the kernel publishes a batch's raws first), so every raw is stored before the events that use it.
-    async fn handle(&self, env: Envelope, _span: &Span) -> Result<Outcome, ServiceError> {
+    async fn handle(&self, env: Arc<Envelope>, _span: &Span) -> Result<Outcome, ServiceError> {
         let core = &self.0;
         let out = match core.evaluate_envelope(&env).await {
             Ok(out) => out,
             Err(HandleError::Poison(reason)) => return Ok(Outcome::Poison(reason)),
         };
         let mut msgs = nl_bus::raw_messages(&out.raws, &core.run);
-        for e in [&out.risk, &out.score] {
-            match e.to_json() {
-                Ok(body) => msgs.push(Message::new(e.subject(), e.event_id.0.clone(), body)),
-                Err(error) => return Ok(Outcome::poison(format!("envelope JSON: {error}"))),
-            }
-        }
+        msgs.push(Message::typed(out.risk));
+        msgs.push(Message::typed(out.score));
         Ok(Outcome::Done(msgs))
     }
 }

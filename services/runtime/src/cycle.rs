@@ -288,7 +288,7 @@ pub(crate) async fn assemble_manifest(cfg: &CycleConfig, store: &LedgerStore, re
 
 pub(crate) async fn publish_run_event(bus: &Arc<dyn Bus>, kind: EventType, run: &RunIdentity, meta: serde_json::Value) -> anyhow::Result<()> {
     let env = Envelope::new(kind, &[&run.run_id], Utc::now(), &run.run_id, &run.config_hash, meta).with_source("orchestrator");
-    bus.publish(Message::new(env.subject(), env.event_id.0.clone(), env.to_json()?)).await?;
+    bus.publish(Message::typed(env)).await?;
     Ok(())
 }
 

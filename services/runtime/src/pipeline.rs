@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use nl_bus::{Bus, CancellationToken, ConsumerState, Service};
+use nl_bus::{Bus, CancellationToken, ConsumerState, MemoryBus, Service};
 use nl_enricher::RoundControl;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -30,12 +30,23 @@ pub struct Pipeline {
     cancel: CancellationToken,
     tasks: JoinSet<(String, anyhow::Result<()>)>,
     rounds: Option<RoundControl>,
+    /// Compacted on every accounting check (see [`Pipeline::with_compaction`]).
+    compact: Option<MemoryBus>,
 }
 
 impl Pipeline {
     #[must_use]
     pub fn new(bus: Arc<dyn Bus>) -> Self {
-        Self { bus, durables: Vec::new(), cancel: CancellationToken::new(), tasks: JoinSet::new(), rounds: None }
+        Self { bus, durables: Vec::new(), cancel: CancellationToken::new(), tasks: JoinSet::new(), rounds: None, compact: None }
+    }
+
+    /// Compacts `mem` (drops what every consumer has settled) at every accounting check of a drain or a
+    /// backlog wait, so a feeder that runs the bus for a long time (a re-derivation) holds only what is in
+    /// flight, not what was handled. Messages are then gone for consumers created later.
+    #[must_use]
+    pub fn with_compaction(mut self, mem: MemoryBus) -> Self {
+        self.compact = Some(mem);
+        self
     }
 
     /// Closes the enricher's rounds through `rounds` when draining.
@@ -96,6 +107,9 @@ impl Pipeline {
                 bail!("{} during the cycle", early_exit(&name, res));
             }
             checks += 1;
+            if let Some(mem) = &self.compact {
+                let _retained = mem.compact();
+            }
             let mut states = Vec::with_capacity(self.durables.len());
             let mut outstanding = 0u64;
             for d in &self.durables {

@@ -14,6 +14,12 @@
 //!   the lookups and answers it causes (captured after it) are indexed before they are asked for. Reading
 //!   waits while more than [`MAX_BACKLOG`] deliveries are outstanding, and settled messages are compacted
 //!   out of the bus, so memory follows these bounds, not the run's size.
+//! * The replayed run's enrichment round is bounded the same way: after each chunk the enricher closes the
+//!   assets nothing was added to for [`ROUND_HORIZON`] raws ([`nl_enricher::RoundControl::close_idle`]), so
+//!   their merged snapshots are risk-scored, scored, decided and stored while reading goes on, instead of
+//!   all at the run's end. A run shorter than the horizon (any `nl run-cycle` so far) keeps one round, as
+//!   before; in a longer one, an asset observed again more than about the horizon after its previous
+//!   observation gets one more merged snapshot than the original round gave it.
 //! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
 //!   are content-derived, so with the same config the assets, scores and decisions are the originals,
 //!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
@@ -34,6 +40,7 @@ use nl_adapters::providers::Provider;
 use nl_bus::memory::MemoryBusConfig;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::RunIdentity;
+use nl_enricher::RoundControl;
 use nl_domain::{EventType, RawEvent};
 use futures::StreamExt;
 use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
@@ -55,6 +62,11 @@ const READ_CHUNK: usize = 2_000;
 const LOOKAHEAD: usize = 10_000;
 /// Deliveries outstanding in the pipeline above which reading waits.
 const MAX_BACKLOG: u64 = 10_000;
+/// Raw events read past an asset's last observation before its part of the enrichment round is closed.
+/// Well above [`LOOKAHEAD`] plus [`MAX_BACKLOG`], so an observation still on its way cannot split an asset.
+const ROUND_HORIZON: usize = 50_000;
+/// [`ROUND_HORIZON`] in [`RoundControl::close_idle`] epochs (one per chunk read).
+const ROUND_KEEP_EPOCHS: u64 = (ROUND_HORIZON / READ_CHUNK) as u64;
 /// How long the re-derivation's bus remembers a message id. A duplicate there comes only from a
 /// service re-publishing a retried delivery's outputs moments later (the ledger and the recorder dedup
 /// by event id on their own); the default two minutes would keep every id of a run that takes less.
@@ -157,7 +169,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
             Some(a) => Some(start_pipeline(cfg, &run, out, a.clone()).await?),
             None => None,
         };
-        if let Some((_, bus, _)) = &feed
+        if let Some((_, bus, _, _)) = &feed
             && first
         {
             let meta = serde_json::json!({"status": "started", "started_at": started_at, "rederived_from": rederived_from});
@@ -211,19 +223,22 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
                 }
             }
             report.observations += observations.len();
-            if let Some((pipeline, bus, mem)) = &mut feed {
+            if let Some((pipeline, bus, mem, rounds)) = &mut feed {
                 let mut messages = observation_messages(&observations, &run);
                 messages.extend(nl_collector::delisting_messages(&delistings, &run));
-                for chunk in messages.chunks(PUBLISH_CHUNK) {
-                    bus.publish_batch(chunk.to_vec()).await.context("publishing re-derived observations")?;
+                let mut messages = messages.into_iter().peekable();
+                while messages.peek().is_some() {
+                    let chunk: Vec<_> = messages.by_ref().take(PUBLISH_CHUNK).collect();
+                    bus.publish_batch(chunk).await.context("publishing re-derived observations")?;
                     pipeline.wait_backlog(MAX_BACKLOG, opts.drain_timeout).await?;
                     let _retained = mem.compact();
                 }
+                rounds.close_idle(ROUND_KEEP_EPOCHS).await.context("closing idle assets of the enrichment round")?;
             }
         }
         raws_read += report.raws;
         report.unused_answers = lookups.unused();
-        if let (Some((mut pipeline, _, _)), Some(answers)) = (feed, answers) {
+        if let (Some((mut pipeline, _, _, _)), Some(answers)) = (feed, answers) {
             pipeline.drain(opts.drain_timeout, |_| {}).await?;
             let failed = pipeline.stop().await;
             anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
@@ -334,22 +349,24 @@ async fn start_pipeline(
     run: &RunIdentity,
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
     answers: Answers,
-) -> anyhow::Result<(Pipeline, Arc<dyn Bus>, MemoryBus)> {
+) -> anyhow::Result<(Pipeline, Arc<dyn Bus>, MemoryBus, RoundControl)> {
     let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, duplicate_window: DEDUP_WINDOW });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };
     let recorded = Recorded { pairs: answers.pairs, providers: answers.providers, tickers: answers.tickers };
-    // One round per replayed run, as `nl run-cycle` had: closed by the drain at the run's end.
+    // One round per replayed run, as `nl run-cycle` had: closed by the drain at the run's end (and, for a
+    // run longer than the horizon, its idle assets as reading goes on).
+    let rounds = RoundControl::explicit();
     let extras = Extras {
         store: Some(store.clone()),
         recorded: Some(recorded),
-        rounds: Some(nl_enricher::RoundControl::explicit()),
+        rounds: Some(rounds.clone()),
         ai_out_dir: Some(cfg.storage.out_dir.clone()),
         ai_reader: None,
     };
-    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?;
-    Ok((pipeline, bus, mem))
+    let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?.with_compaction(mem.clone());
+    Ok((pipeline, bus, mem, rounds))
 }
 
 /// Publishes `run.completed` (the runs table row) through a last short-lived pipeline.
@@ -360,7 +377,7 @@ async fn finish_run(
     summary: &serde_json::Value,
     drain_timeout: Duration,
 ) -> anyhow::Result<()> {
-    let (mut pipeline, bus, _) = start_pipeline(cfg, run, out, Answers::default()).await?;
+    let (mut pipeline, bus, _, _) = start_pipeline(cfg, run, out, Answers::default()).await?;
     publish_run_event(&bus, EventType::RunCompleted, run, serde_json::json!({"status": "completed", "summary": summary})).await?;
     pipeline.drain(drain_timeout, |_| {}).await?;
     let failed = pipeline.stop().await;

@@ -20,6 +20,7 @@ pub mod handler;
 pub mod lease;
 pub mod memory;
 pub mod nats;
+mod payload;
 pub mod service;
 mod subject;
 pub mod trace;
@@ -29,14 +30,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-
 pub use envelope::{observation_messages, raw_messages};
 pub use error::BusError;
 pub use handler::{BatchHandler, Consumer, ConsumerConfig, ConsumerCounts, ConsumerStats, Handler, Item, Outcome};
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};
 pub use nats::{NatsBus, NatsConfig};
+pub use payload::Payload;
 /// The metrics registry a [`Service`] registers its counters with.
 pub use nl_telemetry::Registry;
 pub use service::{BoxError, Clock, Counts, EnvLookup, Service, ServiceCtx, SystemClock, TokioClock};
@@ -68,12 +68,14 @@ pub struct Message {
     pub id: String,
     /// Extra headers, e.g. the W3C `traceparent`.
     pub headers: BTreeMap<String, String>,
-    pub payload: Bytes,
+    /// Bytes, or a typed envelope (see [`Payload`]): `MemoryBus` carries it as is, `NatsBus` writes its
+    /// JSON on publish.
+    pub payload: Payload,
 }
 
 impl Message {
     #[must_use]
-    pub fn new(subject: impl Into<String>, id: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+    pub fn new(subject: impl Into<String>, id: impl Into<String>, payload: impl Into<Payload>) -> Self {
         Self { subject: subject.into(), id: id.into(), headers: BTreeMap::new(), payload: payload.into() }
     }
 }

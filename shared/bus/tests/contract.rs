@@ -67,6 +67,7 @@ contract_cases!(
     kernel_nak_on_drop_redelivers_promptly,
     kernel_max_deliver_exhausted_goes_to_the_dlq,
     kernel_same_order_key_stays_in_order,
+    typed_envelope_round_trips,
 );
 
 /// The `run(name)` dispatcher reaches every case (used by other crates to run the suite by name).

@@ -8,6 +8,7 @@
 //! The `kernel_*` cases (module `kernel`) run the handler kernel's consumer loop over each bus.
 
 mod kernel;
+mod typed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -48,12 +49,14 @@ pub const CASES: &[&str] = &[
     "kernel_nak_on_drop_redelivers_promptly",
     "kernel_max_deliver_exhausted_goes_to_the_dlq",
     "kernel_same_order_key_stays_in_order",
+    "typed_envelope_round_trips",
 ];
 
 pub use kernel::{
     kernel_done_publishes_then_acks, kernel_max_deliver_exhausted_goes_to_the_dlq, kernel_nak_on_drop_redelivers_promptly, kernel_poison_goes_to_the_dlq,
     kernel_publish_failure_naks, kernel_retry_redelivers_after_the_delay, kernel_same_order_key_stays_in_order,
 };
+pub use typed::typed_envelope_round_trips;
 
 struct Ns {
     prefix: String,
@@ -148,6 +151,7 @@ pub async fn run(case: &str, bus: &Arc<dyn Bus>) {
         "kernel_nak_on_drop_redelivers_promptly" => kernel_nak_on_drop_redelivers_promptly(bus).await,
         "kernel_max_deliver_exhausted_goes_to_the_dlq" => kernel_max_deliver_exhausted_goes_to_the_dlq(bus).await,
         "kernel_same_order_key_stays_in_order" => kernel_same_order_key_stays_in_order(bus).await,
+        "typed_envelope_round_trips" => typed_envelope_round_trips(bus).await,
         other => panic!("unknown contract case {other}"),
     }
 }

@@ -204,12 +204,14 @@ pub async fn handle_each<H: Handler + ?Sized>(h: &H, items: Vec<Item<H::Input>>)
 }
 
 /// A delivered message as an envelope, recording its `asset_id` on the handling span: what most handlers
-/// decode. The error names what went wrong (the kernel adds a payload preview when it terminates it).
+/// decode. A typed payload (embedded mode) is handed over as is, shared, with no parse and no copy; bytes
+/// (NATS) are parsed. The error names what went wrong (the kernel adds a payload preview when it
+/// terminates it).
 ///
 /// # Errors
 /// The serde error when the payload is not an envelope.
-pub fn decode_envelope(msg: &Message, span: &Span) -> Result<nl_domain::Envelope, String> {
-    let env = nl_domain::Envelope::from_json(&msg.payload).map_err(|e| format!("undecodable envelope: {e}"))?;
+pub fn decode_envelope(msg: &Message, span: &Span) -> Result<std::sync::Arc<nl_domain::Envelope>, String> {
+    let env = msg.payload.to_envelope().map_err(|e| format!("undecodable envelope: {e}"))?;
     if let Some(asset) = &env.asset_id {
         span.record("asset_id", asset.as_str());
     }

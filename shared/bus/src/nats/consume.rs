@@ -146,7 +146,7 @@ impl NatsSubscription {
         };
         let (msg, acker) = msg.split();
         let (id, headers) = from_headers(msg.headers.as_ref());
-        let message = Message { subject: msg.subject.to_string(), id, headers, payload: msg.payload };
+        let message = Message { subject: msg.subject.to_string(), id, headers, payload: msg.payload.into() };
         let acker =
             NatsAcker { acker, shared: Arc::clone(&self.shared), durable: Arc::clone(&self.durable), seq: sequence, delivered, max_deliver: self.max_deliver };
         Ok(Delivery::new(message, delivered, sequence, Arc::new(acker)))

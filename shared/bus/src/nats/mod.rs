@@ -278,7 +278,7 @@ impl NatsBus {
         let fut = self
             .shared
             .js
-            .publish_with_headers(subject.clone(), headers, msg.payload)
+            .publish_with_headers(subject.clone(), headers, msg.payload.into())
             .await
             .map_err(|e| BusError::Publish { subject: subject.to_string(), reason: e.to_string() })?;
         Ok((subject, fut))
