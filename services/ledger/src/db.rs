@@ -193,7 +193,22 @@ pub async fn checkpoint_wal(path: &Path) -> Result<()> {
         .connect_with(base_options(path))
         .await
         .map_err(|source| LedgerError::Open { path: path.display().to_string(), source })?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
+    // The checkpoint answers `busy = 1` instead of failing while another connection (a store being
+    // dropped, its background checkpointer) still reads; retry until it has run to completion.
+    let deadline = std::time::Instant::now() + CHECKPOINT_BUSY_FOR;
+    loop {
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&pool).await?;
+        if busy == 0 || std::time::Instant::now() >= deadline {
+            if busy != 0 {
+                tracing::warn!(path = %path.display(), "WAL checkpoint still busy after {CHECKPOINT_BUSY_FOR:?}; the WAL stays beside the DB");
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     pool.close().await;
     Ok(())
 }
+
+/// How long [`checkpoint_wal`] retries a checkpoint that other connections keep busy.
+const CHECKPOINT_BUSY_FOR: Duration = Duration::from_secs(5);
