@@ -186,16 +186,23 @@ async fn the_daily_ai_budget_survives_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
     let db = out.join("new_listings.sqlite");
-    // Tick 0 is the baseline; ticks 1-4 make three L1 calls each.
-    for _ in 0..5 {
+    // Tick 0 is the baseline; each later tick makes three L1 calls. Cycles go on until today's spend is
+    // well above the largest reservation a call has needed (its request's size / 3 + the completion cap,
+    // as the engine estimates), so a cap just above the spend would admit any single call afresh.
+    let mut spent: i64 = 0;
+    for tick in 0..16 {
         let o = nl(out, &env, &["run-cycle"]).await;
         assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
         sim.advance();
+        let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
+        spent = sqlx::query_scalar("SELECT COALESCE(SUM(tokens_in + tokens_out), 0) FROM ai_outputs").fetch_one(reader.pool()).await.unwrap();
+        reader.pool().close().await;
+        let largest = fake.requests().iter().map(|r| r.to_string().len() / 3 + 16).max().unwrap_or(0);
+        if tick >= 4 && spent > i64::try_from(largest * 5 / 4).unwrap() {
+            break;
+        }
     }
     let calls = fake.calls();
-    let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
-    let spent: i64 = sqlx::query_scalar("SELECT SUM(tokens_in + tokens_out) FROM ai_outputs").fetch_one(reader.pool()).await.unwrap();
-    reader.pool().close().await;
     // The fake reports 100 + 50 tokens per call.
     assert!(calls >= 3 && spent == i64::try_from(calls * 150).unwrap(), "calls {calls}, spent {spent}");
 
