@@ -64,26 +64,54 @@ fn collector(venue: &MockVenue, bus: Arc<dyn Bus>, run: &RunIdentity) -> Collect
     Collector::new(sources, ctx)
 }
 
+/// A KuCoin venue whose symbols list holds the baseline, GeckoTerminal's new pools on the same mock, and
+/// a ledger and an enricher on one MemoryBus behind the collector.
+struct Rig {
+    venue: MockVenue,
+    reader: nl_ledger::SqliteReader,
+    c: Collector,
+    stop: CancellationToken,
+    tasks: Tasks,
+    _dir: tempfile::TempDir,
+}
+
+type Tasks = (tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>);
+
+impl Rig {
+    async fn start(run_id: &str) -> Self {
+        let venue = MockVenue::start().await.unwrap();
+        venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
+        venue.set("/api/v3/currencies/NEW", MockResponse::json(currency_on_solana()));
+        venue.set("/networks/solana/new_pools", MockResponse::json(NEW_POOLS));
+
+        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+        let run = RunIdentity { run_id: run_id.into(), config_hash: "cafe".into() };
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+        let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+        let reader = ledger.store().reader().clone();
+        let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
+        ecfg.dexscreener.enabled = false;
+        let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
+        let stop = CancellationToken::new();
+        let (ls, es) = (stop.clone(), stop.clone());
+        let tasks = (tokio::spawn(async move { ledger.run(ls).await.unwrap(); }), tokio::spawn(async move { enricher.run(es).await.unwrap(); }));
+
+        let c = collector(&venue, Arc::clone(&bus), &run);
+        Self { venue, reader, c, stop, tasks, _dir: dir }
+    }
+}
+
+async fn stop_rig(stop: CancellationToken, tasks: Tasks) {
+    stop.cancel();
+    let (l, e) = tasks;
+    l.await.unwrap();
+    e.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
-    let venue = MockVenue::start().await.unwrap();
-    venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
-    venue.set("/api/v3/currencies/NEW", MockResponse::json(currency_on_solana()));
-    venue.set("/networks/solana/new_pools", MockResponse::json(NEW_POOLS));
-
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
-    let run = RunIdentity { run_id: "nl_20261010_000000Z_deadbeef".into(), config_hash: "cafe".into() };
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
-    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
-    let reader = ledger.store().reader().clone();
-    let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
-    ecfg.dexscreener.enabled = false;
-    let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
-    let stop = CancellationToken::new();
-    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone())));
-
-    let c = collector(&venue, Arc::clone(&bus), &run);
+    let Rig { venue, reader, c, stop, tasks, _dir } = Rig::start("nl_20261010_000000Z_deadbeef").await;
     assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "baseline and first pools");
     venue.set("/api/v2/symbols", MockResponse::json(SYMBOLS));
     let reports = c.poll_all_once(chrono::Utc::now()).await;
@@ -102,10 +130,7 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
     let row = reader.get_asset(&asset_id).await.unwrap().unwrap();
     assert_eq!((row.chain.as_deref(), row.contract_address.as_deref()), (Some("solana"), Some(MINT)));
 
-    stop.cancel();
-    let (l, e) = tasks;
-    l.await.unwrap().unwrap();
-    e.await.unwrap().unwrap();
+    stop_rig(stop, tasks).await;
 }
 
 /// A delisting of a linked venue listing marks the asset it is linked to (#15): KuCoin's NEW, linked to the
@@ -114,24 +139,7 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
 /// `delisted`. A shorter absence (a flap) leaves it listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_listing_gone_from_its_venue_marks_the_contract_asset_delisted() {
-    let venue = MockVenue::start().await.unwrap();
-    venue.set("/api/v2/symbols", MockResponse::json(baseline_symbols()));
-    venue.set("/api/v3/currencies/NEW", MockResponse::json(currency_on_solana()));
-    venue.set("/networks/solana/new_pools", MockResponse::json(NEW_POOLS));
-
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
-    let run = RunIdentity { run_id: "nl_20261010_000000Z_deadbee2".into(), config_hash: "cafe".into() };
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
-    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
-    let reader = ledger.store().reader().clone();
-    let mut ecfg = EnricherConfig { fetch_wait_ms: 20, ..EnricherConfig::default() };
-    ecfg.dexscreener.enabled = false;
-    let enricher = nl_enricher::build(ecfg, EnricherCtx::new(Arc::clone(&bus), run.clone())).await.unwrap();
-    let stop = CancellationToken::new();
-    let tasks = (tokio::spawn(ledger.run(stop.clone())), tokio::spawn(enricher.run(stop.clone())));
-
-    let c = collector(&venue, Arc::clone(&bus), &run);
+    let Rig { venue, reader, c, stop, tasks, _dir } = Rig::start("nl_20261010_000000Z_deadbee2").await;
     assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "baseline");
     venue.set("/api/v2/symbols", MockResponse::json(SYMBOLS));
     assert!(c.poll_all_once(chrono::Utc::now()).await.iter().all(|r| r.ok()), "NEW listed");
@@ -159,8 +167,5 @@ async fn a_linked_listing_gone_from_its_venue_marks_the_contract_asset_delisted(
     assert!(wait_until(WAIT, || async { status().await.as_deref() == Some("delisted") }).await, "the linked asset is marked: {:?}", status().await);
     assert!(reader.get_asset("cex:kucoin:NEW").await.unwrap().is_none(), "a delisting never creates an asset");
 
-    stop.cancel();
-    let (l, e) = tasks;
-    l.await.unwrap().unwrap();
-    e.await.unwrap().unwrap();
+    stop_rig(stop, tasks).await;
 }
