@@ -107,6 +107,9 @@ fn bench_config(base: &NlConfig, url: &str, out: &Path, assets: usize) -> anyhow
     c.push.clear();
     let g = &mut c.dex.geckoterminal;
     (g.calls_per_min, g.interval_ms, g.seen_per_network, g.lookback_minutes) = (1e6, 5_000, assets * 2 + 100, 24 * 60);
+    // The simulator lists all N pools on page 1 (about 860 bytes a pool; a venue's page holds 20): at
+    // 10,000 pools that is 8.5 MB, over the 8 MiB page default, so the bench sizes the limit to the page.
+    g.max_body_bytes = g.max_body_bytes.max(u64::try_from(assets).unwrap_or(u64::MAX).saturating_mul(2048));
     c.enricher.dexscreener.calls_per_min = 1e9;
     c.enricher.max_tracked = c.enricher.max_tracked.max(assets);
     c.enricher.schedule.tiers = vec![nl_enricher::Tier { max_age_minutes: 24 * 60, every_secs: RESNAPSHOT_SECS }];

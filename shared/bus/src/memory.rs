@@ -207,6 +207,33 @@ impl State {
         self.compact_cursor = floor;
     }
 
+    /// [`Self::compact`], then also drops the settled messages above the slowest consumer's floor: each one
+    /// whose every matching consumer has moved past it and holds no pending delivery of it. One consumer
+    /// with an old delivery outstanding (the enricher holding an asset for its round) no longer keeps every
+    /// later message of every subject. Costs a scan of what is retained above that floor, so it runs
+    /// from [`MemoryBus::compact`] (a run's checkpoint), not on every publish at the bound.
+    fn compact_settled(&mut self) {
+        self.compact();
+        let Some(top) = self.consumers.values().map(|c| c.next_seq).max() else { return };
+        let consumers = &self.consumers;
+        let done: Vec<u64> = self
+            .msgs
+            .range(self.compact_cursor..top)
+            .filter(|(seq, m)| {
+                let mut matching = consumers.values().filter(|c| subject_matches(&c.spec.filter_subject, &m.subject)).peekable();
+                matching.peek().is_some() && matching.all(|c| **seq < c.next_seq && !c.pending.contains_key(seq))
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in done {
+            if let Some(m) = self.msgs.remove(&seq)
+                && is_dlq(&m.subject)
+            {
+                self.dlq_stored = self.dlq_stored.saturating_sub(1);
+            }
+        }
+    }
+
     fn dead_letter(&mut self, durable: &str, seq: u64, reason: &str, now: Instant, config: &MemoryBusConfig) {
         let Some(orig) = self.msgs.get(&seq) else { return };
         let mut headers = orig.headers.clone();
@@ -372,11 +399,13 @@ impl MemoryBus {
         self.inner.lock().msgs.len()
     }
 
-    /// Compacts now (normally done lazily when the bound is reached); returns the messages retained.
+    /// Compacts now: drops every message that all consumers matching it have settled, also above the
+    /// slowest consumer's floor (at the bound only the part below that floor goes, lazily); returns the
+    /// messages retained.
     #[must_use = "the retained count tells whether compaction freed anything"]
     pub fn compact(&self) -> usize {
         let mut st = self.inner.lock();
-        st.compact();
+        st.compact_settled();
         st.msgs.len()
     }
 }

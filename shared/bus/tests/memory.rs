@@ -51,6 +51,35 @@ async fn unmatched_messages_are_kept_for_later_consumers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn compact_drops_settled_messages_above_a_slow_consumers_floor() {
+    let bus = bus(100);
+    let mut slow = bus.subscribe(ConsumerSpec::new("slow", "nl.a.>")).await.expect("subscribe");
+    let mut fast = bus.subscribe(ConsumerSpec::new("fast", "nl.b.>")).await.expect("subscribe");
+    bus.publish(Message::new("nl.a.x", "a1", "x")).await.expect("publish");
+    for i in 0..5 {
+        bus.publish(Message::new("nl.b.x", format!("b{i}"), "x")).await.expect("publish");
+    }
+    bus.publish(Message::new("nl.a.x", "a2", "x")).await.expect("publish");
+    let held = slow.fetch(1, Duration::from_secs(1)).await.expect("fetch");
+    assert_eq!(held.iter().map(|d| d.message.id.as_str()).collect::<Vec<_>>(), vec!["a1"], "a1 stays pending with slow");
+    for d in fast.fetch(10, Duration::from_secs(1)).await.expect("fetch") {
+        d.ack().await.expect("ack");
+    }
+    assert_eq!(bus.compact(), 2, "the five settled nl.b messages go; a1 (pending) and a2 (unseen by slow) stay");
+    let next = slow.fetch(10, Duration::from_secs(1)).await.expect("fetch");
+    assert_eq!(next.iter().map(|d| d.message.id.as_str()).collect::<Vec<_>>(), vec!["a2"], "slow still gets what it had not seen");
+    for d in next {
+        d.ack().await.expect("ack");
+    }
+    assert_eq!(bus.compact(), 1, "a2 settled goes; a1 is still pending");
+    held[0].nak(None, "later").await.expect("nak");
+    let again = slow.fetch(10, Duration::from_secs(1)).await.expect("fetch");
+    assert_eq!(again.iter().map(|d| d.message.id.as_str()).collect::<Vec<_>>(), vec!["a1"], "a pending message survives compaction for redelivery");
+    again[0].ack().await.expect("ack");
+    assert_eq!(bus.compact(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn dedup_window_expires() {
     let bus = MemoryBus::new(MemoryBusConfig { duplicate_window: Duration::from_secs(1), max_messages: 100 });
     let first = bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish");
