@@ -93,19 +93,29 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// The source's own rate budget, if it has one (shared by every source of its provider). The three
+    /// budget methods below derive from it.
+    fn budget(&self) -> Option<&crate::kit::Budget> {
+        None
+    }
+
     /// How long the source's rate budget is paused (a 429/418 on any source of its provider), if it is.
     fn budget_paused_for(&self) -> Option<Duration> {
-        None
+        self.budget().and_then(|b| b.status().paused_for)
     }
 
     /// Pauses the source's rate budget for `d` (a ban remembered from an earlier process); a no-op for a
     /// source without a budget of its own.
-    fn pause_budget_for(&self, _d: Duration) {}
+    fn pause_budget_for(&self, d: Duration) {
+        if let Some(b) = self.budget() {
+            b.penalize_for(d);
+        }
+    }
 
     /// Changes each time the source's rate budget is paused or its pause extended (see
     /// [`crate::kit::Budget::pauses`]); `None` for a source without a budget of its own.
     fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        None
+        self.budget().map(crate::kit::Budget::pauses)
     }
 
     /// When `raw` is the capture of a lookup a poll makes besides its main fetch (e.g. a CEX currency

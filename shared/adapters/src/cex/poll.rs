@@ -372,16 +372,8 @@ impl Source for InstrumentListSource {
         Some(self.desc.venue)
     }
 
-    fn budget_paused_for(&self) -> Option<Duration> {
-        self.http.budget().status().paused_for
-    }
-
-    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.http.budget().pauses())
-    }
-
-    fn pause_budget_for(&self, d: Duration) {
-        self.http.budget().penalize_for(d);
+    fn budget(&self) -> Option<&crate::kit::Budget> {
+        Some(self.http.budget().as_ref())
     }
 
     fn lookup_path(&self, raw: &RawEvent) -> Option<String> {
@@ -559,16 +551,8 @@ impl Source for AnnouncementSource {
         crate::source::replay_response(raw, |f, out| self.process(f, state, out))
     }
 
-    fn budget_paused_for(&self) -> Option<Duration> {
-        self.http.budget().status().paused_for
-    }
-
-    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.http.budget().pauses())
-    }
-
-    fn pause_budget_for(&self, d: Duration) {
-        self.http.budget().penalize_for(d);
+    fn budget(&self) -> Option<&crate::kit::Budget> {
+        Some(self.http.budget().as_ref())
     }
 }
 

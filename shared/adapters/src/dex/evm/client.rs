@@ -396,16 +396,8 @@ impl Source for EvmLogSource {
         self.interval
     }
 
-    fn budget_paused_for(&self) -> Option<Duration> {
-        self.rpc.http().budget().status().paused_for
-    }
-
-    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.rpc.http().budget().pauses())
-    }
-
-    fn pause_budget_for(&self, d: Duration) {
-        self.rpc.http().budget().penalize_for(d);
+    fn budget(&self) -> Option<&crate::kit::Budget> {
+        Some(self.rpc.http().budget().as_ref())
     }
 
     async fn poll(&self, state: Option<&serde_json::Value>, now: Ts) -> PollOutcome {

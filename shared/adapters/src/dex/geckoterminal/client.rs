@@ -197,16 +197,8 @@ impl Source for GeckoTerminalSource {
         self.interval
     }
 
-    fn budget_paused_for(&self) -> Option<Duration> {
-        self.http.budget().status().paused_for
-    }
-
-    fn budget_pauses(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.http.budget().pauses())
-    }
-
-    fn pause_budget_for(&self, d: Duration) {
-        self.http.budget().penalize_for(d);
+    fn budget(&self) -> Option<&crate::kit::Budget> {
+        Some(self.http.budget().as_ref())
     }
 
     async fn poll(&self, state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
