@@ -197,13 +197,7 @@ impl State {
             .filter(|(_, m)| consumers.values().any(|c| subject_matches(&c.spec.filter_subject, &m.subject)))
             .map(|(s, _)| *s)
             .collect();
-        for seq in done {
-            if let Some(m) = self.msgs.remove(&seq)
-                && is_dlq(&m.subject)
-            {
-                self.dlq_stored = self.dlq_stored.saturating_sub(1);
-            }
-        }
+        self.remove_settled(done);
         self.compact_cursor = floor;
     }
 
@@ -225,7 +219,12 @@ impl State {
             })
             .map(|(s, _)| *s)
             .collect();
-        for seq in done {
+        self.remove_settled(done);
+    }
+
+    /// Drops the given (settled) messages, keeping the dead-letter count in step.
+    fn remove_settled(&mut self, seqs: Vec<u64>) {
+        for seq in seqs {
             if let Some(m) = self.msgs.remove(&seq)
                 && is_dlq(&m.subject)
             {
