@@ -19,7 +19,8 @@
 //!   another event's body (a score's evaluation and snapshot, an asset change's sighting) is dropped and
 //!   cited by event id when that event is already in the file with the same content. The log keeps a
 //!   64-bit digest of what each citable event (snapshot, risk evaluation, upsert) contributes, so it drops
-//!   only copies it can restore exactly; [`crate::read_published`] restores them.
+//!   only copies it can restore exactly; [`crate::read_published`] restores them. A risk evaluation's
+//!   line also lists its checks' provider times once ([`nl_domain::stored::log_form`]).
 //!
 //! **Memory.** The id set grows with the file: about 16 bytes per canonical id (32 lowercase hex
 //! digits) plus hash-set overhead, roughly 40 bytes per event, so ~400 MB per 10 million events; the
@@ -33,7 +34,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nl_domain::stored::{Citation, cited_view, stored_form};
+use nl_domain::stored::{Citation, cited_view, log_form, stored_cited_value};
 use nl_domain::{Envelope, EventId};
 use tracing::{error, info, warn};
 
@@ -240,7 +241,7 @@ impl EventLog {
                 self.cited.get(&k).or_else(|| fresh_cited.get(&k)).is_some_and(|d| *d == digest(c.copy))
             };
             let encode_err = |source| RecorderError::Encode { event_id: env.event_id.to_string(), source };
-            match (stored_form(env.kind, &env.meta, held), event.json()) {
+            match (log_form(env.kind, &env.meta, held), event.json()) {
                 (Some(meta), _) => buf.extend_from_slice(&env.to_json_with_meta(&meta).map_err(encode_err)?),
                 (None, Some(json)) => buf.extend_from_slice(json),
                 (None, None) => serde_json::to_writer(&mut buf, env).map_err(encode_err)?,
@@ -397,7 +398,7 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
                 }
                 let key = IdKey::of(&env.event_id);
                 if out.ids.insert(key.clone()) {
-                    if let Some(v) = cited_view(env.kind, &env.meta) {
+                    if let Some(v) = stored_cited_value(env.kind, &env.meta) {
                         out.cited.insert(key, digest(&v));
                     }
                 } else {

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use nl_domain::stored::{cited_events, cited_value, restore};
+use nl_domain::stored::{cited_events, restore, stored_cited_value};
 use nl_domain::{DomainError, Envelope, EventType, Ts};
 
 use crate::lines::{self, MAX_LINE_BYTES};
@@ -124,7 +124,7 @@ pub fn read_published(path: impl AsRef<Path>, filter: ReplayFilter) -> Result<Pu
         for env in read_events(path, upto)?.flatten() {
             if needed.get(env.event_id.as_str()) == Some(&env.kind)
                 && !held.contains_key(env.event_id.as_str())
-                && let Some(v) = cited_value(env.kind, &env.meta)
+                && let Some(v) = stored_cited_value(env.kind, &env.meta)
             {
                 held.insert(env.event_id.0.clone(), v);
             }

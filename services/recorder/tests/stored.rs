@@ -117,3 +117,41 @@ fn a_cited_line_cut_from_the_file_is_a_line_error() {
     let got: Vec<_> = read_published(&path, ReplayFilter::default()).unwrap().collect();
     assert!(matches!(&got[..], [Err(e @ ReplayError::Restore { .. })] if e.is_line_error()), "{got:?}");
 }
+
+/// A risk evaluation as the risk-scorer publishes it: each check with its provider report's times.
+fn timed_risk() -> Envelope {
+    let check = |code: &str, at: &str, value: Value, detail: Value| {
+        json!({"code": code, "verdict": "pass", "provider": "goplus", "observed_at": at, "expires_at": "2027-01-15T08:15:00.000Z",
+               "severity": 0, "value": value, "detail": detail})
+    };
+    let checks = vec![
+        check("low_liquidity", "2027-01-15T08:00:00.000Z", json!("250000"), Value::Null),
+        check("honeypot", "2027-01-15T08:00:00.100Z", json!(false), json!("goplus=false")),
+        check("mintable", "2027-01-15T08:00:00.100Z", Value::Null, json!("goplus: fact not reported")),
+    ];
+    env(EventType::RiskEvaluated, "timed", json!({"asset_id": "eth:0xab", "rule_set_version": "risk-rules-v1", "checks": checks, "severity": 0, "disagreements": []}))
+}
+
+#[test]
+fn an_evaluation_line_keeps_its_check_times_once_and_is_still_cited_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let (snap, risk) = (snapshot(), timed_risk());
+    let mut log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+    log.append_batch(&[snap.clone(), risk.clone(), score(&snap, &risk, risk.meta.clone())]).unwrap();
+    let stored = &lines(&path)[1];
+    assert_eq!(stored["meta"]["$cited"], json!(["checks.times"]));
+    assert_eq!(stored["meta"]["$times"].as_array().unwrap().len(), 2, "{stored}");
+    assert!(stored["meta"]["checks"][0].get("observed_at").is_none() && stored["meta"]["checks"][0].get("detail").is_none());
+    assert_eq!(lines(&path)[2]["meta"]["$cited"], json!(["snapshot", "evaluation"]));
+
+    // Reopened, the log compares a later score's copy with the published evaluation, not with its line.
+    drop(log);
+    let mut log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+    let later = Envelope { event_id: nl_domain::EventId::derive(EventType::ScoreComputed, &["later"]), ..score(&snap, &risk, risk.meta.clone()) };
+    log.append_batch(std::slice::from_ref(&later)).unwrap();
+    assert_eq!(lines(&path)[3]["meta"]["$cited"], json!(["snapshot", "evaluation"]));
+    let all: Vec<Envelope> = read_published(&path, ReplayFilter::default()).unwrap().map(Result::unwrap).collect();
+    assert_eq!(all[1], risk, "the evaluation replays as published");
+    assert_eq!(all[3], later, "and so does the score citing it");
+}

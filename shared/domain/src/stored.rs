@@ -8,12 +8,15 @@
 //!
 //! | type | key | copy of |
 //! |---|---|---|
-//! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count` and `merge` |
+//! | `score.computed` | `snapshot` | the meta of `snapshot.recorded` `inputs[0]`, without its `source_count`, `merge` and `name` |
 //! | `score.computed` | `evaluation` | the meta of `risk.evaluated` `inputs[1]` |
 //! | `asset.discovered`, `asset.updated` | `sighting` | the `sighting` of the `asset.upserted` `cause_event_id` |
 //! | `asset.discovered`, `asset.updated` | `asset.sources_json` | its own `sighting`, as a one-sighting list (the asset's only source) |
 //! | `asset.discovered`, `asset.updated` | `sightings` | its own `asset.sources_json`, parsed |
-//! | `snapshot.recorded` | `merge.members` | itself (its market view), when it merged one source |
+//! | `snapshot.recorded` | `merge.members` | itself (its market view, without `source_count`, `merge` and `name`), when it merged one source |
+//!
+//! The events log also keeps a risk evaluation's check times once ([`log_form`], listed as `checks.times`);
+//! the ledger keeps evaluations whole in `risk_flags`.
 //!
 //! A stored meta lacks the keys it cites and names them in [`CITED_KEY`] (`"$cited": ["snapshot",
 //! "evaluation"]`); [`restore`] puts them back. A store drops a cited key only when it holds the cited event
@@ -23,7 +26,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{DomainError, EventType};
+use crate::{DomainError, EventType, check_times};
 
 /// The key of a stored meta that lists the keys it dropped (a meta never has it on the wire).
 pub const CITED_KEY: &str = "$cited";
@@ -80,9 +83,14 @@ fn one_sighting_sources(sighting: &Value) -> Option<String> {
 /// The listed key of a snapshot's `merge.members` when the one member is the snapshot itself.
 const MEMBERS_KEY: &str = "merge.members";
 
+/// The keys of a `snapshot.recorded` meta that are not part of its market view (the [`crate::Snapshot`] a
+/// score carries and a merge lists as a member): the source count, the merge record, the asset's name (the
+/// enricher names the asset beside the view) and, in a stored meta, what it dropped.
+const NOT_IN_SNAPSHOT_VIEW: &[&str] = &["source_count", "merge", "name", CITED_KEY];
+
 /// A snapshot's market view: what a one-source merge lists as its member.
 fn snapshot_view(obj: &Map<String, Value>) -> Value {
-    Value::Object(obj.iter().filter(|(k, _)| !["source_count", "merge", CITED_KEY].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(obj.iter().filter(|(k, _)| !NOT_IN_SNAPSHOT_VIEW.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// Whether a snapshot's `merge.members` is the snapshot itself, alone.
@@ -152,9 +160,8 @@ pub enum CitedView<'a> {
 #[must_use]
 pub fn cited_view(kind: EventType, meta: &Value) -> Option<CitedView<'_>> {
     match kind {
-        // A snapshot's source count and merge record (`meta.merge`) are not part of the market view a score carries.
-        // (A stored snapshot may list what it dropped of its merge record; that is not part of the view either.)
-        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, &["source_count", "merge", CITED_KEY])),
+        // A score carries the snapshot's market view only (see [`NOT_IN_SNAPSHOT_VIEW`]).
+        EventType::SnapshotRecorded => Some(CitedView::Without(meta.as_object()?, NOT_IN_SNAPSHOT_VIEW)),
         EventType::RiskEvaluated => Some(CitedView::Whole(meta)),
         EventType::AssetUpserted => meta.get("sighting").map(CitedView::Whole),
         _ => None,
@@ -217,6 +224,36 @@ pub fn stored_form(kind: EventType, meta: &Value, mut holds: impl FnMut(&Citatio
     Some(Value::Object(stored))
 }
 
+/// The events log's form of `meta` (of an event of `kind`): its [`stored_form`], and for a risk evaluation its
+/// checks' provider times kept once (`"$times"`, listed as `checks.times`; see `check_times`). The ledger
+/// keeps evaluations in `risk_flags` and does not use this form. `None`: write `meta` as it is.
+#[must_use]
+pub fn log_form(kind: EventType, meta: &Value, holds: impl FnMut(&Citation<'_>) -> bool) -> Option<Value> {
+    if kind != EventType::RiskEvaluated {
+        return stored_form(kind, meta, holds);
+    }
+    let obj = meta.as_object().filter(|o| !o.contains_key(CITED_KEY) && !o.contains_key(check_times::TIMES_KEY))?;
+    let checks = obj.get("checks")?.as_array().filter(|c| !c.is_empty())?;
+    let (checks, times) = check_times::compact(checks)?;
+    let mut stored = obj.clone();
+    stored.insert("checks".to_string(), Value::Array(checks));
+    stored.insert(check_times::TIMES_KEY.to_string(), Value::Array(times));
+    stored.insert(CITED_KEY.to_string(), Value::from(vec![check_times::CHECK_TIMES_KEY]));
+    Some(Value::Object(stored))
+}
+
+/// The [`cited_value`] of an event whose meta is `stored` in a [`stored_form`] or [`log_form`]. Cited events
+/// only drop copies of themselves, so nothing else is looked up.
+#[must_use]
+pub fn stored_cited_value(kind: EventType, stored: &Value) -> Option<Value> {
+    if !stored.as_object().is_some_and(|o| o.contains_key(CITED_KEY)) {
+        return cited_value(kind, stored);
+    }
+    let mut meta = stored.clone();
+    restore(kind, &mut meta, |_, _| None).ok()?;
+    cited_value(kind, &meta)
+}
+
 /// The events a stored meta (of an event of `kind`) cites for the keys it dropped: `(type, id)`.
 #[must_use]
 pub fn cited_events(kind: EventType, stored: &Value) -> Vec<(EventType, &str)> {
@@ -248,6 +285,10 @@ pub fn restore(kind: EventType, stored: &mut Value, mut lookup: impl FnMut(Event
                 Some(Value::Object(asset)) => asset.insert("sources_json".to_string(), Value::String(sources)),
                 _ => return Err(bad(key, "")),
             };
+            continue;
+        } else if key == check_times::CHECK_TIMES_KEY && kind == EventType::RiskEvaluated {
+            let times = obj.remove(check_times::TIMES_KEY).ok_or_else(|| bad(key, ""))?;
+            obj.get_mut("checks").and_then(|checks| check_times::expand(checks, &times)).ok_or_else(|| bad(key, ""))?;
             continue;
         } else if key == MEMBERS_KEY && kind == EventType::SnapshotRecorded {
             let view = snapshot_view(obj);
@@ -391,6 +432,16 @@ mod tests {
         restore(EventType::SnapshotRecorded, &mut stored, |_, _| None).unwrap();
         assert_eq!(stored, meta);
 
+        // The enricher names the asset beside the view: the name is not part of the member, nor of a score's copy.
+        let mut named = meta.clone();
+        named["name"] = json!("Simulated A");
+        let mut stored = stored_form(EventType::SnapshotRecorded, &named, |_| true).unwrap();
+        assert_eq!(stored["$cited"], json!(["merge.members"]), "{stored}");
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &stored, &view));
+        assert!(is_cited_copy(EventType::SnapshotRecorded, &named, &view), "a score's snapshot copy cites a named snapshot");
+        restore(EventType::SnapshotRecorded, &mut stored, |_, _| None).unwrap();
+        assert_eq!(stored, named);
+
         // Two members, or one that differs from the merged view (an older time): kept.
         let mut two = meta.clone();
         two["merge"]["members"] = json!([view, {"source": "dexscreener"}]);
@@ -412,6 +463,48 @@ mod tests {
         assert!(!is_cited_copy(EventType::ScoreComputed, &plain, &plain), "never cited");
         let view = cited_view(EventType::SnapshotRecorded, &snap).unwrap();
         assert_eq!(serde_json::to_value(view).unwrap(), cited_value(EventType::SnapshotRecorded, &snap).unwrap());
+    }
+
+    fn check(code: &str, at: &str, value: Value, detail: Value) -> Value {
+        json!({"code": code, "verdict": "pass", "provider": "goplus", "observed_at": at, "expires_at": format!("{at}+15m"), "severity": 0, "value": value, "detail": detail})
+    }
+
+    #[test]
+    fn the_log_keeps_an_evaluations_check_times_once_and_restores_them_exactly() {
+        let checks = vec![
+            check("low_liquidity", "t1", json!("250000"), Value::Null),
+            check("honeypot", "t2", json!(false), json!("goplus=false")),
+            check("mintable", "t2", Value::Null, json!("goplus: fact not reported")),
+            check("proxy", "t1", json!(true), json!("goplus=true")),
+        ];
+        let meta = json!({"asset_id": "a", "rule_set_version": "risk-rules-v1", "evaluated_at": "t0", "checks": checks, "severity": 0, "disagreements": []});
+        let mut stored = log_form(EventType::RiskEvaluated, &meta, |_| true).unwrap();
+        assert_eq!(stored["$cited"], json!(["checks.times"]));
+        assert_eq!(stored["$times"], json!([["t1", "t1+15m"], ["t2", "t2+15m"]]));
+        assert_eq!(stored["checks"][0], json!({"code": "low_liquidity", "verdict": "pass", "provider": "goplus", "severity": 0, "value": "250000"}));
+        assert_eq!(stored["checks"][2]["t"], json!(1));
+        assert!(stored.to_string().len() < meta.to_string().len());
+        assert!(cited_events(EventType::RiskEvaluated, &stored).is_empty(), "nothing outside the line is cited");
+        assert_eq!(stored_cited_value(EventType::RiskEvaluated, &stored), cited_value(EventType::RiskEvaluated, &meta), "a score's copy still compares");
+        restore(EventType::RiskEvaluated, &mut stored, |_, _| None).unwrap();
+        assert_eq!(stored, meta);
+        assert_eq!(stored_form(EventType::RiskEvaluated, &meta, |_| true), None, "the ledger's form keeps the checks");
+
+        // Checks that compacting could not restore exactly are written as they are.
+        let mut no_detail = meta.clone();
+        no_detail["checks"][1].as_object_mut().unwrap().remove("detail");
+        let mut named_t = meta.clone();
+        named_t["checks"][0]["t"] = json!(0);
+        let mut untimed = meta.clone();
+        untimed["checks"][3]["expires_at"] = Value::Null;
+        let mut empty = meta.clone();
+        empty["checks"] = json!([]);
+        for m in [no_detail, named_t, untimed, empty] {
+            assert_eq!(log_form(EventType::RiskEvaluated, &m, |_| true), None, "{m}");
+        }
+        let mut broken = log_form(EventType::RiskEvaluated, &meta, |_| true).unwrap();
+        broken["checks"][2]["t"] = json!(7);
+        assert!(restore(EventType::RiskEvaluated, &mut broken, |_, _| None).is_err());
     }
 
     #[test]
