@@ -238,3 +238,82 @@ async fn two_hundred_creates_during_downtime_are_each_found_once_after_restart()
     assert!(state["programs"][PUMP_FUN]["gap"].is_null(), "gap closed: {state}");
     assert!(node.violations().is_empty(), "{:?}", node.violations());
 }
+
+/// The observations of `mint` that report activity (an update with `details.activity`).
+fn activity_of(obs: &[Value], mint: &str) -> Vec<Value> {
+    obs.iter().map(|o| meta(o).clone()).filter(|o| o["base"] == mint && !o["details"]["activity"].is_null()).collect()
+}
+
+/// The minimum-activity trigger (#20): with 3 trades within 60 s configured (as `[enricher]
+/// enrich_after_trades` / `enrich_after_secs` set it), the pushed pump.fun `TradeEvent`s of a young mint are
+/// counted and its third trade reports it active once: an update of the same asset on its bonding curve,
+/// dated by the launch, citing the kept frame. Trades past the window, of a mint created before nl
+/// watched, or arriving before the create are handled as the rules say; trades made while the socket was
+/// down are counted by the backfill (oldest first, after their create) and report just as once.
+#[tokio::test]
+async fn pushed_and_backfilled_trades_report_a_young_mint_active_once() {
+    use nl_adapters::dex::solana::activity::ActivityTrigger;
+    let node = SolanaNode::start().await.unwrap();
+    let creator = pubkey(0xc0, 4);
+    let old = pubkey(0x99, 4);
+    node.submit(pump_create(&old, "Old", "OLD", &creator, 1_790_000_000)); // created before nl started
+    let cfg = SolanaConfig { activity: Some(ActivityTrigger { trades: 3, window_secs: 60 }), ..config(&node, 100, 10) };
+    let push = push_of(cfg);
+    let h = Harness::new();
+    let run = Running::start(&push, &h);
+    assert!(wait_until(WAIT, || async { node.subscriptions() == 2 && until(&h).await.is_some() }).await, "subscribed and baseline taken");
+
+    let hot = pubkey(0x3d, 1);
+    let late = pubkey(0x3d, 2);
+    node.submit(pump_create(&hot, "Hot", "HOT", &creator, 1_790_000_100));
+    node.submit(pump_create(&late, "Late", "LATE", &creator, 1_790_000_100));
+    for i in 0..2 {
+        node.submit(pump_trade(&hot, &creator, 1_790_000_101 + i));
+    }
+    for i in 0..3 {
+        node.submit(pump_trade(&old, &creator, 1_790_000_103 + i));
+    }
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 2 }).await, "both creates observed");
+    assert!(activity_of(&h.bus.observed(), &hot).is_empty(), "two trades are not enough");
+    node.submit(pump_trade(&hot, &creator, 1_790_000_106));
+    assert!(wait_until(WAIT, || async { activity_of(&h.bus.observed(), &hot).len() == 1 }).await, "the third trade reports it");
+    node.submit(pump_trade(&hot, &creator, 1_790_000_107));
+    for i in 0..3 {
+        node.submit(pump_trade(&late, &creator, 1_790_000_161 + i)); // past its 60 s window
+    }
+
+    let a = activity_of(&h.bus.observed(), &hot).remove(0);
+    let create = h.bus.observed().into_iter().map(|o| meta(&o).clone()).find(|o| o["base"] == hot && o["change"] == "new").unwrap();
+    assert_eq!((a["change"].as_str(), a["asset_id"].as_str()), (Some("updated"), Some(format!("solana:{hot}").as_str())));
+    assert_eq!(a["details"]["activity"]["trades"], 3);
+    assert_eq!(a["instrument_id"], create["instrument_id"], "on the create's bonding curve");
+    assert_eq!(a["source_published_at"], create["source_published_at"], "dated by the launch");
+    let frame = h.bus.raws(NAME).into_iter().find(|r| r["event_id"] == a["raw_event_id"]).expect("the trade frame that made it active is kept raw");
+    assert!(frame["meta"]["payload"].as_str().unwrap().contains("logsNotification"));
+
+    // Trades while the socket is down: the backfill fetches them after the reconnect and counts them.
+    let calm = pubkey(0x3d, 3);
+    node.submit(pump_create(&calm, "Calm", "CALM", &creator, 1_790_000_200));
+    assert!(wait_until(WAIT, || async { h.bus.observed().iter().any(|o| meta(o)["base"] == calm) }).await);
+    node.refuse_ws(true);
+    node.drop_ws();
+    for i in 0..4 {
+        node.submit(pump_trade(&calm, &creator, 1_790_000_201 + i));
+    }
+    node.refuse_ws(false);
+    assert!(wait_until(WAIT, || async { activity_of(&h.bus.observed(), &calm).len() == 1 }).await, "backfilled trades report it");
+    two_more_backfills(&push).await;
+    run.stop().await;
+
+    let obs = h.bus.observed();
+    assert_eq!(activity_of(&obs, &hot).len(), 1, "reported once");
+    assert_eq!(activity_of(&obs, &calm).len(), 1, "reported once");
+    assert!(activity_of(&obs, &late).is_empty(), "trades past the window are not counted");
+    assert!(activity_of(&obs, &old).is_empty(), "a mint created before nl watched is not counted");
+    let c = activity_of(&obs, &calm).remove(0);
+    let raw = h.bus.raws(NAME).into_iter().find(|r| r["event_id"] == c["raw_event_id"]).expect("cites its getTransaction capture");
+    assert!(raw["meta"]["endpoint"].as_str().unwrap().contains("#getTransaction("), "{raw}");
+    assert_eq!(ids(&obs).len(), obs.len(), "no observation twice");
+    assert_eq!(push.status().shed.load(Ordering::Relaxed), 0);
+    assert!(node.violations().is_empty(), "{:?}", node.violations());
+}

@@ -41,6 +41,9 @@ pub(crate) struct AfterPublish {
     round: Vec<RoundEntry>,
     /// Launches younger than `enrich_after_secs`: tracked, first enriched when that old.
     deferred: HashSet<AssetId>,
+    /// Tracked launches their source reported active (`enrich_after_trades`): enriched by the next round
+    /// if still deferred.
+    activated: HashSet<AssetId>,
 }
 
 /// What one observation adds to the open round: its asset, source, snapshots, symbol and handling span.
@@ -88,8 +91,12 @@ impl BatchHandler for Enriching {
         // One snapshot per CEX asset and batch: from its first observation with a looked-up pair, else its first.
         let mut cex: BTreeMap<AssetId, (usize, Option<TickerRef>)> = BTreeMap::new();
         let mut deferred: HashSet<AssetId> = HashSet::new();
+        let mut activated: HashSet<AssetId> = HashSet::new();
         for (i, obs) in observations.iter().enumerate() {
+            // An activity report is not a sighting: no upsert.
+            let activity = obs.activity().is_some();
             match upsert_envelope(obs, &core.run.run_id, &core.run.config_hash) {
+                Ok(_) if activity => {}
                 Ok(env) => out[i].upsert = Some(env),
                 Err(error) => warn!(%error, "Encoding an upsert failed."),
             }
@@ -99,6 +106,13 @@ impl BatchHandler for Enriching {
             }
             texts.entry(asset.clone()).or_default().update(&TokenText::of(obs.name.as_deref(), obs.details.get("description").and_then(serde_json::Value::as_str)));
             if obs.change == ChangeKind::Retracted {
+                continue;
+            }
+            // A tracked launch reported active is left to the schedule (see `track_all`); without the
+            // trigger configured the report is only recorded. An untracked one (e.g. after a restart) is
+            // enriched now like any observation.
+            if activity && (core.cfg.enrich_after_trades == 0 || deferred.contains(&asset) || core.schedule().contains(&asset)) {
+                activated.insert(asset);
                 continue;
             }
             if core.defers(obs, &asset) {
@@ -159,13 +173,16 @@ impl BatchHandler for Enriching {
         let mut covered: HashSet<AssetId> = out.iter().flat_map(|o| o.snapshots.iter().map(|s| s.asset_id.clone())).collect();
         for (i, obs) in observations.iter().enumerate().filter(|(_, o)| o.change != ChangeKind::Retracted) {
             let asset = asset_of(obs);
-            if !covered.contains(&asset) && !deferred.contains(&asset) {
+            if !covered.contains(&asset) && !deferred.contains(&asset) && !activated.contains(&asset) {
                 out[i].snapshots.push(no_data_snapshot(obs, &asset));
                 covered.insert(asset);
             }
         }
         EnricherStats::add(&core.stats.deferred, deferred.len());
-        let mut after = AfterPublish { cex_pairs, deferred, ..AfterPublish::default() };
+        if core.cfg.enrich_after_trades == 0 {
+            activated.clear();
+        }
+        let mut after = AfterPublish { cex_pairs, deferred, activated, ..AfterPublish::default() };
         let outcomes = out
             .into_iter()
             .zip(observations.iter().zip(spans))
@@ -271,6 +288,13 @@ impl Core {
                     }
                 }
                 Tracked::Known | Tracked::TooOld => {}
+            }
+        }
+        // A deferred launch its source reported active is due now: the next round enriches it.
+        for asset in &after.activated {
+            if !sched.was_published(asset) && sched.defer(asset, now) {
+                EnricherStats::add(&self.stats.activated, 1);
+                added = true;
             }
         }
         self.stats.tracked.store(sched.len() as u64, std::sync::atomic::Ordering::Relaxed);

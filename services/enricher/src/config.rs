@@ -49,6 +49,11 @@ pub struct EnricherConfig {
     /// re-snapshot schedule takes it (still without a pool then, it gets a no-data snapshot and a
     /// decision). Needs the schedule (`schedule.enabled` and a lookup source); 0 (default) enriches at once.
     pub enrich_after_secs: u64,
+    /// Minimum-activity trigger by trades (#20): a launch deferred by `enrich_after_secs` is enriched as
+    /// soon as its source reports it reached this many trades (`listing.observed` with `details.activity`:
+    /// the Solana source counts pump.fun `TradeEvent`s within `enrich_after_secs` of the launch), whichever
+    /// comes first. Needs `enrich_after_secs > 0` (every launch still gets enriched by time); 0 (default) = off.
+    pub enrich_after_trades: u32,
 }
 
 impl Default for EnricherConfig {
@@ -66,6 +71,7 @@ impl Default for EnricherConfig {
             cex_tickers: CexTickersConfig::default(),
             round_ms: 200,
             enrich_after_secs: 0,
+            enrich_after_trades: 0,
         }
     }
 }
@@ -208,6 +214,9 @@ impl EnricherConfig {
         if self.fetch_wait_ms == 0 {
             return bad("enricher.fetch_wait_ms must be positive".into());
         }
+        if self.enrich_after_trades > 0 && self.enrich_after_secs == 0 {
+            return bad("enricher.enrich_after_trades needs enricher.enrich_after_secs > 0 (the time trigger every launch falls back to)".into());
+        }
         let s = &self.schedule;
         if s.else_every_secs == 0 || s.tiers.iter().any(|t| t.every_secs == 0) {
             return bad("enricher.schedule intervals must be positive".into());
@@ -281,5 +290,14 @@ mod tests {
         c.cex_tickers.base_urls.insert("kraken".into(), "http://127.0.0.1:1".into());
         let err = c.validate().expect_err("unknown venue").to_string();
         assert!(err.contains("kraken"), "{err}");
+    }
+
+    #[test]
+    fn the_trade_trigger_needs_the_time_trigger() {
+        let mut c = EnricherConfig { enrich_after_trades: 5, ..EnricherConfig::default() };
+        let err = c.validate().expect_err("trades without secs").to_string();
+        assert!(err.contains("enrich_after_secs"), "{err}");
+        c.enrich_after_secs = 60;
+        assert!(c.validate().is_ok());
     }
 }

@@ -49,6 +49,8 @@ pub struct EnricherStats {
     pub shed_total: AtomicU64,
     /// Launches whose enrichment waits for `enrich_after_secs` (the minimum-activity filter).
     pub deferred: AtomicU64,
+    /// Deferred launches enriched early because their source reported them active (`enrich_after_trades`).
+    pub activated: AtomicU64,
     /// Decode and fetch errors (publish and settle errors are the kernel's).
     errors: [AtomicU64; 2],
     dropped: [AtomicU64; 4],
@@ -66,6 +68,7 @@ pub struct EnricherCounts {
     pub tracked: u64,
     pub shed_total: u64,
     pub deferred: u64,
+    pub activated: u64,
     pub errors: BTreeMap<&'static str, u64>,
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -128,6 +131,7 @@ impl EnricherStats {
             tracked: g(&self.tracked),
             shed_total: g(&self.shed_total),
             deferred: g(&self.deferred),
+            activated: g(&self.activated),
             errors,
             dropped: REASONS.iter().zip(&self.dropped).map(|((_, n), c)| (*n, g(c))).collect(),
         }
@@ -150,5 +154,6 @@ impl EnricherStats {
         r.counter_set("nl_enricher_snapshots_total", "Market snapshots taken.", &[], c.snapshots as f64);
         r.counter_set("nl_enricher_unchanged_total", "Re-snapshots not published: no fact moved beyond the tolerance.", &[], c.unchanged as f64);
         r.counter_set("nl_enricher_deferred_total", "Launches whose enrichment waited for enrich_after_secs.", &[], c.deferred as f64);
+        r.counter_set("nl_enricher_activated_total", "Deferred launches enriched early: their source reported enrich_after_trades trades.", &[], c.activated as f64);
     }
 }

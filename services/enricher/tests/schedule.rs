@@ -212,3 +212,41 @@ async fn young_launches_are_discovered_at_once_and_enriched_only_when_old_enough
     assert_eq!(svc.stats.deferred.load(Ordering::SeqCst), 2);
     svc.stop().await;
 }
+
+/// The trade trigger (#20): with `enrich_after_secs = 30` and `enrich_after_trades = 3`, a deferred launch its
+/// source reports active (`change: updated` with `details.activity`, as the Solana source sends it) is
+/// enriched by the next round, long before its 30 s; the report itself is not a sighting (no upsert). A
+/// launch never reported active still waits for its 30 s.
+#[tokio::test(start_paused = true)]
+async fn a_launch_reported_active_is_enriched_before_its_time_trigger() {
+    let bus = MemoryBus::default();
+    let clock = tokio_clock(ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(20));
+    let pairs = StaticPairs::new(Arc::clone(&clock));
+    let mut config = cfg();
+    (config.enrich_after_secs, config.enrich_after_trades) = (30, 3);
+    let svc = start(config, ctx(&bus).with_clock(Arc::clone(&clock)).with_pair_fetcher(pairs.clone())).await;
+    let quiet = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+    let launched = clock.now();
+    publish(&bus, &[dex_obs("solana", STONK, launched), dex_obs("solana", quiet, launched)]).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.deferred.load(Ordering::SeqCst) == 2 }).await);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(pairs.calls().is_empty());
+
+    let mut active = dex_obs("solana", STONK, clock.now());
+    active.change = nl_domain::ChangeKind::Updated;
+    active.source_published_at = Some(launched);
+    active.details = serde_json::json!({"dex": "pumpfun", "kind": "activity", "activity": {"trades": 3}});
+    assert_eq!(active.activity(), Some(nl_domain::ListingActivity { trades: 3 }));
+    publish(&bus, &[active]).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) == 1 }).await, "enriched when reported active");
+    assert_eq!(pairs.calls(), [1], "only the active launch was looked up");
+    assert_eq!(svc.stats.activated.load(Ordering::SeqCst), 1);
+    assert_eq!(snapshots(&bus).await[0].asset_id.to_string(), format!("solana:{STONK}"));
+    assert_eq!(read_all(&bus, "nl.evt.asset.upserted").await.len(), 2, "the activity report is not a sighting");
+
+    tokio::time::advance(Duration::from_secs(25)).await;
+    assert!(wait_until(Duration::from_secs(1), || async { svc.stats.snapshots.load(Ordering::SeqCst) >= 2 }).await, "the quiet launch at 30 s");
+    let snaps = snapshots(&bus).await;
+    assert!(snaps.iter().any(|s| s.asset_id.to_string() == format!("solana:{quiet}")), "{snaps:?}");
+    svc.stop().await;
+}

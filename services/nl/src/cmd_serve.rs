@@ -74,7 +74,7 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
             sources: cfg.sources.clone(),
             push: cfg.push.clone(),
             collector: cfg.collector.clone(),
-            dex: cfg.dex.clone(),
+            dex: cfg.dex.clone().with_activity(cfg.enricher.enrich_after_trades, cfg.enricher.enrich_after_secs),
         };
         let replica = nl_collector::serve::build(scfg, run).await.context("starting the collector")?;
         export_sources(&registry, replica.counters());

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use nl_adapters::providers::{Provider, ProviderReport};
 use nl_domain::{AssetId, Ts};
 
-/// A cached report with the raw event it came from.
+/// A cached report with the raw events it came from (one per request; the Solana RPC makes two).
 #[derive(Debug, Clone)]
 pub struct CachedReport {
     pub report: ProviderReport,
-    pub raw_id: Option<String>,
+    pub raw_ids: Vec<String>,
 }
 
 /// The latest successful report per provider per asset. Bounded: beyond `max_assets` the asset touched
@@ -91,7 +91,7 @@ mod tests {
         let a = AssetId::parse("cex:okx:A").unwrap();
         let b = AssetId::parse("cex:okx:B").unwrap();
         let rep =
-            |t: &str| CachedReport { report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() }, raw_id: None };
+            |t: &str| CachedReport { report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() }, raw_ids: Vec::new() };
         let mut c = ReportCache::new(1, 300);
         c.put(&a, rep("2026-10-08T12:00:00Z"));
         c.put(&a, rep("2026-10-08T11:00:00Z"));

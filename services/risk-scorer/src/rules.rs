@@ -138,7 +138,7 @@ fn dec(d: Decimal) -> Value {
     Value::String(d.normalize().to_string())
 }
 
-const FACT_RULES: [FactRule; 12] = [
+const FACT_RULES: [FactRule; 13] = [
     FactRule { code: CheckCode::Honeypot, severity: 100, evm: true, solana: false, judge: |f, _| f.is_honeypot.map(|b| (b, Value::Bool(b))) },
     FactRule { code: CheckCode::BuyTaxHigh, severity: 70, evm: true, solana: true, judge: |f, r| f.buy_tax.map(|t| (t > r.max_buy_tax, dec(t))) },
     FactRule { code: CheckCode::SellTaxHigh, severity: 90, evm: true, solana: true, judge: |f, r| f.sell_tax.map(|t| (t > r.max_sell_tax, dec(t))) },
@@ -150,6 +150,8 @@ const FACT_RULES: [FactRule; 12] = [
     FactRule { code: CheckCode::LpUnlocked, severity: 70, evm: true, solana: true, judge: |f, r| f.lp_locked_pct.map(|p| (p < r.min_lp_locked_pct, dec(p))) },
     FactRule { code: CheckCode::MintAuthority, severity: 80, evm: false, solana: true, judge: |f, _| f.mint_authority_enabled.map(|b| (b, Value::Bool(b))) },
     FactRule { code: CheckCode::FreezeAuthority, severity: 90, evm: false, solana: true, judge: |f, _| f.freeze_authority_enabled.map(|b| (b, Value::Bool(b))) },
+    // Metadata (name, symbol, URI) its update authority can still rewrite: a soft risk, not a hard fail.
+    FactRule { code: CheckCode::MetadataMutable, severity: 20, evm: false, solana: true, judge: |f, _| f.metadata_mutable.map(|b| (b, Value::Bool(b))) },
     FactRule { code: CheckCode::CreatorHoneypotHistory, severity: 60, evm: true, solana: false, judge: |f, _| f.creator_honeypot_history.map(|b| (b, Value::Bool(b))) },
 ];
 

@@ -365,20 +365,20 @@ impl RiskScorerCore {
             let mut cache = self.cache();
             for f in fetches {
                 RiskScorerStats::add(&self.stats.provider_fetches, 1);
-                let raw_id = f.raw.as_ref().map(|r| r.raw_id.clone());
+                let raw_ids = f.raws.iter().map(|r| r.raw_id.clone()).collect();
                 match f.report {
-                    Ok(report) => cache.put(&asset, CachedReport { report, raw_id }),
+                    Ok(report) => cache.put(&asset, CachedReport { report, raw_ids }),
                     Err(why) => {
                         RiskScorerStats::add(&self.stats.provider_failures, 1);
                         debug!(provider = %f.provider, asset = %asset, %why, "No provider report; its checks stay unknown.");
                     }
                 }
-                raws.extend(f.raw);
+                raws.extend(f.raws);
             }
         }
         let cached = self.cache().get(&asset);
         let reports: Vec<_> = cached.iter().map(|c| c.report.clone()).collect();
-        let provider_raw_ids: Vec<String> = cached.iter().filter_map(|c| c.raw_id.clone()).collect();
+        let provider_raw_ids: Vec<String> = cached.iter().flat_map(|c| c.raw_ids.iter().cloned()).collect();
 
         let mut evaluation = evaluate(&asset, Some(&snapshot), &reports, &self.cfg.rules, now);
         // A merged view (one snapshot per source in `meta.merge`) whose sources' prices disagree is a fact.

@@ -13,10 +13,12 @@ use nl_adapters::providers::{Provider, ProviderClients, ProvidersConfig};
 use nl_bus::MemoryBus;
 use nl_domain::{AssetId, Envelope, EventType, RiskEvaluation, Snapshot, Ts, Verdict};
 use nl_risk_scorer::{Clock, RiskScorerConfig, RiskScorerCtx, RunIdentity};
-use nl_testkit::solana_node::SolanaNode;
+use nl_adapters::dex::solana::pda::{METAPLEX_METADATA, metaplex_metadata_address};
+use nl_testkit::solana_node::{SolanaNode, base64_account};
 use serde_json::Value;
 
 const RENOUNCED: &str = include_str!("../../../shared/adapters/src/dex/solana/test_data/http_get_account_info_mint_json_parsed.json");
+const METAPLEX: &str = include_str!("../../../shared/adapters/src/dex/solana/test_data/http_get_account_info_metaplex_base64.json");
 const AUTHORITIES: &str = include_str!("../../../shared/adapters/src/dex/solana/test_data/http_get_account_info_mint_2022_json_parsed.json");
 
 /// Mints of the test (base58, 32..44 chars).
@@ -39,6 +41,18 @@ impl Clock for FixedClock {
 /// The recorded `result.value` of a vendor-doc `getAccountInfo` body.
 fn account(body: &str) -> Value {
     serde_json::from_str::<Value>(body).unwrap()["result"]["value"].clone()
+}
+
+/// The mainnet Metaplex metadata account of the test data (MILLI; creators `None`) rewritten for `mint`
+/// with `is_mutable` (byte 323: after the puffed strings, `seller_fee_basis_points`, the `None` creators
+/// tag and `primary_sale_happened`).
+fn metaplex_of(mint: &str, is_mutable: bool) -> Value {
+    use base64::Engine as _;
+    let v = account(METAPLEX);
+    let mut bytes = base64::engine::general_purpose::STANDARD.decode(v["data"][0].as_str().unwrap()).unwrap();
+    bytes[33..65].copy_from_slice(&bs58::decode(mint).into_vec().unwrap());
+    bytes[323] = u8::from(is_mutable);
+    base64_account(METAPLEX_METADATA, &bytes)
 }
 
 /// Only the Solana RPC, at the node.
@@ -97,7 +111,8 @@ async fn mint_and_freeze_authority_verdicts_match_the_account_data() {
     let eval: RiskEvaluation = serde_json::from_value(e.risk.meta.clone()).unwrap();
     assert_eq!(verdict(&eval, "mint_authority"), (Verdict::Pass, "solana_rpc".into()), "mintAuthority null = renounced");
     assert_eq!(verdict(&eval, "freeze_authority"), (Verdict::Pass, "solana_rpc".into()));
-    assert_eq!(e.raws.len(), 1, "the RPC response is kept raw");
+    assert_eq!(e.raws.len(), 2, "both RPC responses (the mint, its Metaplex metadata PDA) are kept raw");
+    assert_eq!(verdict(&eval, "metadata_mutable"), (Verdict::Unknown, "rugcheck".into()), "no metadata account: unknown, never pass");
     assert_eq!(e.raws[0].source, "solana_rpc");
     assert!(e.raws[0].endpoint.ends_with(&format!("#getAccountInfo({MINT_RENOUNCED})")), "{}", e.raws[0].endpoint);
     assert_eq!((e.raws[0].http_status, e.raws[0].parse_error.as_deref()), (Some(200), None));
@@ -112,7 +127,8 @@ async fn mint_and_freeze_authority_verdicts_match_the_account_data() {
     let e = core.evaluate_envelope(&snapshot_env("TSLvdd1pWpHVjahSpsvCXUbgwsL3JAcvokwaKt1eokM")).await.unwrap();
     let eval: RiskEvaluation = serde_json::from_value(e.risk.meta.clone()).unwrap();
     assert_eq!((verdict(&eval, "mint_authority").0, verdict(&eval, "freeze_authority").0), (Verdict::Fail, Verdict::Fail));
-    assert_eq!(node.ledger().calls.get("getAccountInfo").copied(), Some(3), "one getAccountInfo per evaluation");
+    assert_eq!(verdict(&eval, "metadata_mutable"), (Verdict::Fail, "solana_rpc".into()), "Token-2022 tokenMetadata with an update authority");
+    assert_eq!(node.ledger().calls.get("getAccountInfo").copied(), Some(6), "two getAccountInfo per evaluation: the mint and its metadata PDA");
 }
 
 #[tokio::test]
@@ -159,12 +175,55 @@ async fn a_capture_answers_the_same_request_in_a_re_derivation() {
     let asset = AssetId::parse(&format!("solana:{MINT_FREEZE}")).unwrap();
     let live = ProviderClients::new(&cfg, "run-1", &|_| None).unwrap();
     assert_eq!(live.asked_about(&asset), [Provider::Rugcheck, Provider::SolanaRpc], "rugcheck as before, the RPC next to it");
+    node.ledger().accounts.insert(metaplex_metadata_address(MINT_FREEZE).unwrap(), metaplex_of(MINT_FREEZE, false));
     let f = live.fetch(Provider::SolanaRpc, &asset, now()).await;
-    let raw = f.raw.clone().unwrap();
+    assert_eq!(f.raws.len(), 2);
     // Indexed the way `nl rederive` indexes provider captures: by source and request path under the base URL.
-    let queues: RecordedQueues = [(raw.source.clone(), request_path(&raw.endpoint, &cfg.solana_rpc.base_url).to_string(), raw.clone())].into_iter().collect();
+    let queues: RecordedQueues =
+        f.raws.iter().map(|raw| (raw.source.clone(), request_path(&raw.endpoint, &cfg.solana_rpc.base_url).to_string(), raw.clone())).collect();
     let replay = ProviderClients::new(&cfg, "run-2", &|_| None).unwrap().with_recorded(Arc::new(queues));
     let g = replay.fetch(Provider::SolanaRpc, &asset, "2030-01-01T00:00:00Z".parse().unwrap()).await;
-    assert_eq!(g.report.unwrap(), f.report.unwrap(), "the same report from the capture");
-    assert_eq!(node.ledger().calls.get("getAccountInfo").copied(), Some(1), "the replay did not ask the node");
+    let report = f.report.unwrap();
+    assert_eq!(report.facts.metadata_mutable, Some(false), "the Metaplex account says immutable");
+    assert_eq!(g.report.unwrap(), report, "the same report (metadata included) from the captures");
+    let same = |r: &[nl_domain::RawEvent]| r.iter().map(|r| (r.endpoint.clone(), r.content_hash.clone())).collect::<Vec<_>>();
+    assert_eq!(same(&g.raws), same(&f.raws), "the replay answers both requests from their captures");
+    assert_eq!(node.ledger().calls.get("getAccountInfo").copied(), Some(2), "the replay did not ask the node");
+}
+
+#[tokio::test]
+async fn metaplex_is_mutable_is_a_check_read_at_the_metadata_pda() {
+    let node = SolanaNode::start().await.unwrap();
+    {
+        let mut l = node.ledger();
+        l.accounts.insert(MINT_RENOUNCED.into(), account(RENOUNCED));
+        l.accounts.insert(MINT_ABSENT.into(), account(RENOUNCED));
+        // The recorded mainnet metadata account (MILLI), rewritten for our mint, at the PDA derived from it.
+        l.accounts.insert(metaplex_metadata_address(MINT_RENOUNCED).unwrap(), metaplex_of(MINT_RENOUNCED, true));
+        // A metadata account that is not Metaplex's: kept raw with its error, the check unknown.
+        let mut wrong = metaplex_of(MINT_ABSENT, false);
+        wrong["owner"] = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA".into();
+        l.accounts.insert(metaplex_metadata_address(MINT_ABSENT).unwrap(), wrong);
+    }
+    let core = scorer(&node.url).await;
+
+    let e = core.evaluate_envelope(&snapshot_env(MINT_RENOUNCED)).await.unwrap();
+    let eval: RiskEvaluation = serde_json::from_value(e.risk.meta.clone()).unwrap();
+    assert_eq!(verdict(&eval, "metadata_mutable"), (Verdict::Fail, "solana_rpc".into()), "is_mutable = 1");
+    let check = eval.checks.iter().find(|c| c.code == "metadata_mutable").unwrap();
+    assert_eq!(check.severity, 20, "a soft risk, not a shipped hard fail");
+    let pda = metaplex_metadata_address(MINT_RENOUNCED).unwrap();
+    let md = e.raws.iter().find(|r| r.endpoint.ends_with(&format!("#getAccountInfo({pda})"))).expect("the metadata response is kept raw");
+    assert_eq!((md.http_status, md.parse_error.as_deref()), (Some(200), None));
+    let score: Value = e.score.meta.clone();
+    assert!(score.to_string().contains(&md.raw_id), "the score cites the metadata capture: {score}");
+
+    let e = core.evaluate_envelope(&snapshot_env(MINT_ABSENT)).await.unwrap();
+    let eval: RiskEvaluation = serde_json::from_value(e.risk.meta.clone()).unwrap();
+    assert_eq!(verdict(&eval, "mint_authority"), (Verdict::Pass, "solana_rpc".into()), "the mint still answers");
+    assert_eq!(verdict(&eval, "metadata_mutable").0, Verdict::Unknown, "a metadata account of another owner is never a pass");
+    let pda = metaplex_metadata_address(MINT_ABSENT).unwrap();
+    let md = e.raws.iter().find(|r| r.endpoint.ends_with(&format!("#getAccountInfo({pda})"))).unwrap();
+    assert!(md.parse_error.as_deref().is_some_and(|m| m.contains("not the Metaplex")), "{:?}", md.parse_error);
+    assert!(node.violations().is_empty(), "{:?}", node.violations());
 }

@@ -115,7 +115,7 @@ pub async fn run_continuous_on(
     let started_at = Utc::now();
     let run_id = nl_config::new_run_id(started_at);
     let c = &cfg.cycle;
-    let serve_cfg = ServeConfig { sources: c.sources.clone(), push: cfg.push.clone(), dex: c.dex.clone(), ..ServeConfig::default() };
+    let serve_cfg = ServeConfig { sources: c.sources.clone(), push: cfg.push.clone(), dex: c.dex_sources(), ..ServeConfig::default() };
     let sources = build_sources(&serve_cfg, &run_id).context("building the sources")?;
     run_continuous_sources(mem, cfg, sources, run_id, opts, shutdown, progress).await
 }

@@ -51,6 +51,14 @@ pub struct CycleConfig {
 }
 
 impl CycleConfig {
+    /// The DEX sources, the Solana ones counting pump.fun trades for `[enricher] enrich_after_trades`.
+    #[must_use]
+    pub fn dex_sources(&self) -> DexSourcesConfig {
+        self.dex.clone().with_activity(self.enricher.enrich_after_trades, self.enricher.enrich_after_secs)
+    }
+}
+
+impl CycleConfig {
     /// The service configs of this cycle ([`crate::topology::build`]); `venue_urls` from `sources`.
     #[must_use]
     pub fn service_configs<'a>(&'a self, venue_urls: &'a std::collections::BTreeMap<String, String>) -> ServiceConfigs<'a> {
@@ -152,7 +160,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
         }
     }
 
-    let sources = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?;
+    let sources = enabled_sources(&cfg.sources, &cfg.dex_sources(), &run_id)?;
     progress(&format!("run {run_id}: polling {} sources", sources.len()));
     let ctx = embedded_ctx(&bus, &store, &run);
     let collector = Collector::new(sources, ctx);

@@ -86,7 +86,7 @@ async fn a_provider_report_over_max_body_bytes_is_kept_capped_and_its_checks_sta
     let fetched = clients.fetch(Provider::Goplus, &asset, chrono::Utc::now()).await;
     let why = fetched.report.unwrap_err();
     assert!(why.contains(&format!("exceeds max_body_bytes = {PAGE_MAX_BODY_BYTES}")), "{why}");
-    let raw = fetched.raw.unwrap();
+    let raw = fetched.raws.into_iter().next().unwrap();
     assert_eq!(raw.payload.len(), OVERSIZE_PREFIX_BYTES, "the prefix is kept raw");
     assert_eq!(raw.parse_error.as_deref(), Some(why.as_str()));
 }

@@ -24,6 +24,7 @@ wire_enum! {
         ProviderDisagreement => "provider_disagreement",
         SourceDisagreement => "source_disagreement",
         MetadataInjection => "metadata_injection",
+        MetadataMutable => "metadata_mutable",
     }
 }
 

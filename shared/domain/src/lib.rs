@@ -35,7 +35,7 @@ pub use event_type::EventType;
 pub use experiment::{ExperimentSpec, ExperimentStatus, NoLearnZone, SpecError};
 pub use paper::{BookTags, ExperimentCreated, ExperimentStatusChanged, LearningGateUpdated, OrderFilled, OrderSubmitted, PositionUpdated, RiskAllocation, Side, StrategyRun, TradeBlocked};
 pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
-pub use observation::{ChangeKind, ListingObservation, ObservationKind};
+pub use observation::{ACTIVITY_KEY, ChangeKind, ListingActivity, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
 pub use views::{AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{

@@ -65,7 +65,30 @@ pub struct ListingObservation {
     pub details: serde_json::Value,
 }
 
+/// `details` key of an activity update (see [`ListingActivity`]).
+pub const ACTIVITY_KEY: &str = "activity";
+
+/// The minimum-activity report of a new on-chain listing (#20): a source that counts a young token's
+/// trades (the Solana source, pump.fun `TradeEvent`s) reports once, as a `listing.observed` with
+/// `change: updated` and `details.activity` = this, that the token reached the configured number of trades
+/// (`[enricher] enrich_after_trades`). It is not a new sighting (the enricher publishes no upsert for it);
+/// it tells the enricher to enrich a launch it deferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingActivity {
+    /// Trades counted when the report was made.
+    pub trades: u32,
+}
+
 impl ListingObservation {
+    /// The activity report this observation carries, if it is one (an update with `details.activity`).
+    #[must_use]
+    pub fn activity(&self) -> Option<ListingActivity> {
+        if self.change != ChangeKind::Updated {
+            return None;
+        }
+        serde_json::from_value(self.details.get(ACTIVITY_KEY)?.clone()).ok()
+    }
+
     /// The natural identity of this sighting, used for the event id: source, instrument, change, status and
     /// scheduled start (so an update that only moves the listing time is a distinct event).
     #[must_use]

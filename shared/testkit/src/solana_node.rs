@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use nl_adapters::dex::solana::WSOL_MINT;
-use nl_adapters::dex::solana::events::{COMPLETE_EVENT, CREATE_EVENT, CREATE_POOL_EVENT, PUMP_FUN, PUMP_SWAP};
+use nl_adapters::dex::solana::events::{COMPLETE_EVENT, CREATE_EVENT, CREATE_POOL_EVENT, PUMP_FUN, PUMP_SWAP, TRADE_EVENT};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
@@ -169,15 +169,39 @@ pub fn pumpswap_graduation(mint: &str, pool: &str, creator: &str, block_time: i6
     }
 }
 
-/// A pump.fun `buy` of `mint`: mentions pump.fun, launches nothing.
+/// A pump.fun `buy` of `mint`: mentions pump.fun, launches nothing; its `TradeEvent` (reference sources-2
+/// §5a: `mint, sol_amount, token_amount, is_buy, user, timestamp, virtual_sol_reserves,
+/// virtual_token_reserves, real_sol_reserves, real_token_reserves, fee_recipient`, then later additions,
+/// here 8 trailing bytes) follows the self-invoke, as a create's event does.
 #[must_use]
 pub fn pump_trade(mint: &str, trader: &str, block_time: i64) -> MockTx {
+    let mut ev = TRADE_EVENT.to_vec();
+    ev.extend_from_slice(&key_bytes(mint));
+    ev.extend_from_slice(&250_000_000_u64.to_le_bytes());
+    ev.extend_from_slice(&8_600_000_000_000_u64.to_le_bytes());
+    ev.push(1);
+    ev.extend_from_slice(&key_bytes(trader));
+    ev.extend_from_slice(&block_time.to_le_bytes());
+    for v in [30_250_000_000_u64, 1_064_400_000_000_000, 250_000_000, 784_500_000_000_000] {
+        ev.extend_from_slice(&v.to_le_bytes());
+    }
+    ev.extend_from_slice(&key_bytes(&pubkey(0xfe, 1)));
+    ev.extend_from_slice(&[0; 8]);
     MockTx {
         signature: String::new(),
         slot: 0,
         block_time,
         programs: vec![PUMP_FUN.into()],
-        logs: vec![format!("Program {PUMP_FUN} invoke [1]"), "Program log: Instruction: Buy".into(), format!("Program {PUMP_FUN} success")],
+        logs: vec![
+            format!("Program {PUMP_FUN} invoke [1]"),
+            "Program log: Instruction: Buy".into(),
+            format!("Program {PUMP_FUN} invoke [2]"),
+            format!("Program {PUMP_FUN} consumed 2003 of 150000 compute units"),
+            format!("Program {PUMP_FUN} success"),
+            data_line(&ev),
+            format!("Program {PUMP_FUN} consumed 40000 of 200000 compute units"),
+            format!("Program {PUMP_FUN} success"),
+        ],
         account_keys: vec![trader.to_string(), mint.to_string()],
         balances: vec![(mint.to_string(), 6)],
         err: None,
@@ -432,10 +456,22 @@ fn account(l: &Ledger, params: &Value) -> Result<Value, (i64, String)> {
         return Err((*code, msg.clone()));
     }
     let address = params[0].as_str().unwrap_or_default();
-    if params[1].get("encoding").and_then(Value::as_str) != Some("jsonParsed") {
-        return Err((-32602, "getAccountInfo: expected jsonParsed encoding".into()));
+    let value = l.accounts.get(address).cloned().unwrap_or(Value::Null);
+    // A stored account answers in its own encoding: `[<base64>, "base64"]` data or `jsonParsed` (a mint).
+    let encoding = params[1].get("encoding").and_then(Value::as_str);
+    let served = if value["data"].is_array() { "base64" } else { "jsonParsed" };
+    if !matches!(encoding, Some("jsonParsed" | "base64")) || (!value.is_null() && encoding != Some(served)) {
+        return Err((-32602, format!("getAccountInfo({address}): this test node serves it as {served}, asked {encoding:?}")));
     }
-    Ok(json!({"context": {"slot": 300_000_000, "apiVersion": "2.2.0"}, "value": l.accounts.get(address).cloned().unwrap_or(Value::Null)}))
+    Ok(json!({"context": {"slot": 300_000_000, "apiVersion": "2.2.0"}, "value": value}))
+}
+
+/// The `result.value` of an account owned by `owner` holding `data`, as `getAccountInfo(.., {encoding:
+/// base64})` answers it (reference sources-2 §4d field set; `data` = `[<base64>, "base64"]`).
+#[must_use]
+pub fn base64_account(owner: &str, data: &[u8]) -> Value {
+    json!({"data": [base64::engine::general_purpose::STANDARD.encode(data), "base64"], "executable": false, "lamports": 5_616_720,
+        "owner": owner, "rentEpoch": u64::MAX, "space": data.len()})
 }
 
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nl_adapters::dex::pool::ObservationContext;
 use nl_adapters::dex::solana::parse_logs_notification;
 use nl_adapters::dex::solana::source::{Fetched, SolanaCursor, SolanaLaunchSource};
 use nl_adapters::kit::{WsConfig, WsEvent};
@@ -50,6 +51,8 @@ pub struct SolanaStatus {
     pub applied: AtomicU64,
     /// Launch notifications waiting for a fetch slot right now.
     pub pending: AtomicU64,
+    /// Pushed trades that made a young mint active (minimum-activity reports published).
+    pub active: AtomicU64,
 }
 
 /// The push task of one Solana RPC.
@@ -200,14 +203,20 @@ impl SolanaPushSource {
                         WsEvent::Text(text, at) => {
                             if let Some(item) = self.handle_text(ctx, &text, at).await {
                                 if item.1.is_empty() {
-                                    // Not a launch: remembered as handled, so no backfill fetches it.
-                                    dirty |= cursor.done.insert(item.0.signature, cfg.remember_signatures.max(1));
+                                    // Not a launch: remembered as handled, so no backfill fetches it; its
+                                    // trades are counted once (minimum-activity trigger).
+                                    if cursor.done.insert(item.0.signature.clone(), cfg.remember_signatures.max(1)) {
+                                        dirty = true;
+                                        self.count_pushed_trades(ctx, &mut cursor, &item.0, &text, at).await;
+                                    }
                                     continue;
                                 }
                                 // One transaction mentioning two watched programs is notified twice.
                                 if cursor.done.contains(&item.0.signature) || !queued.insert(item.0.signature.clone()) {
                                     continue;
                                 }
+                                // Its trades count from now on, while its transaction is fetched.
+                                self.scan.track_creates(&mut cursor, &item.0.logs);
                                 if pending.len() >= cfg.max_pending_fetches {
                                     queued.remove(&item.0.signature);
                                     self.status.shed.fetch_add(1, Ordering::Relaxed);
@@ -279,6 +288,25 @@ impl SolanaPushSource {
             return None; // the next backfill finds it
         }
         item
+    }
+
+    /// Counts a pushed trade notification's trades; a mint that became active is reported with the frame
+    /// kept raw as its provenance (other trade frames are not kept).
+    async fn count_pushed_trades(&self, ctx: &CollectorCtx, cursor: &mut SolanaCursor, notice: &nl_adapters::dex::solana::LogsNotice, text: &str, at: Ts) {
+        if !self.scan.counts_trades() {
+            return;
+        }
+        let raw = RawEvent::new(&self.name, &self.ws.url, None, at, text.to_string(), &self.run_id);
+        let octx = ObservationContext { source: self.name.clone(), first_observed_at: at, emitted_at: chrono::Utc::now(), raw_event_id: Some(raw.raw_id.clone()) };
+        let active = self.scan.count_trades(cursor, &notice.signature, notice.slot, &notice.logs, &octx);
+        if active.is_empty() {
+            return;
+        }
+        self.status.active.fetch_add(active.len() as u64, Ordering::Relaxed);
+        if !self.publish(ctx, vec![raw], active).await {
+            // Not published: the saved cursor never counted it; the backfill fetches the trade again.
+            *cursor = self.load_cursor(ctx).await;
+        }
     }
 
     /// A fetched launch: applied to the cursor and published; whether the cursor changed.

@@ -271,6 +271,20 @@ pub fn build_dex_sources_with_env(cfg: &DexSourcesConfig, run_id: &str, env: &dy
     Ok(out)
 }
 
+impl DexSourcesConfig {
+    /// Every Solana source counts pump.fun trades for the minimum-activity trigger: a young mint is
+    /// reported active at `trades` trades within `window_secs` of its launch (`[enricher]
+    /// enrich_after_trades` / `enrich_after_secs`); `trades = 0` or `window_secs = 0` counts nothing.
+    #[must_use]
+    pub fn with_activity(mut self, trades: u32, window_secs: u64) -> Self {
+        let trigger = (trades > 0 && window_secs > 0).then_some(crate::dex::solana::activity::ActivityTrigger { trades, window_secs });
+        for s in self.solana.values_mut() {
+            s.activity = trigger;
+        }
+        self
+    }
+}
+
 /// The enabled Solana sources with their names (the `name` field, else the table key).
 pub fn solana_sources(cfg: &DexSourcesConfig) -> impl Iterator<Item = (&str, &crate::dex::solana::config::SolanaConfig)> + '_ {
     cfg.solana.iter().filter(|(_, c)| c.enabled).map(|(k, c)| (c.name.as_deref().unwrap_or(k.as_str()), c))

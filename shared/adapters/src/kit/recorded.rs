@@ -160,35 +160,94 @@ pub async fn fetch_captured(
     received_at: Ts,
     run_id: &str,
 ) -> Captured {
-    let failed = |raw: RawEvent| Captured { response: Err(raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into())), raw: Some(raw) };
-    let result = match recorded {
-        Some(rec) => match rec.take(source, path) {
-            // A request that got no response then gets none now, and keeps its capture.
-            Some(raw) if raw.http_status.is_none() => return failed(raw),
-            Some(raw) => replay(&raw),
-            None => return Captured { raw: None, response: Err("no recorded response".into()) },
-        },
-        None => {
-            if let Some(paused) = src.budget().status().paused_for {
-                return failed(failure_capture(source, &src.shown_url(path), received_at, &format!("not sent: budget paused for {paused:?}"), run_id));
+    let shown = src.shown_url(path);
+    let at = Capture { src, recorded, source, key: path, shown: &shown, rpc: false, received_at, run_id };
+    at.take(src.get(path, weight)).await
+}
+
+/// [`fetch_captured`] for a JSON-RPC call: `body` POSTed to the source's URL, captured with the endpoint
+/// `<url><label>` (the JSON-RPC sources label a capture by its method, e.g. `#getAccountInfo(<address>)`) and
+/// answered by that label in a re-derivation.
+pub async fn fetch_captured_rpc(
+    src: &HttpSource,
+    recorded: Option<&dyn RecordedResponses>,
+    source: &str,
+    label: &str,
+    body: &serde_json::Value,
+    received_at: Ts,
+    run_id: &str,
+) -> Captured {
+    let base = src.shown_url("");
+    let shown = format!("{base}{label}");
+    let key = request_path(&shown, &base).to_string();
+    let at = Capture { src, recorded, source, key: &key, shown: &shown, rpc: true, received_at, run_id };
+    at.take(src.post_json("", body, 1)).await
+}
+
+/// One request of [`fetch_captured`] / [`fetch_captured_rpc`]: where it goes and how it is keyed and shown.
+struct Capture<'a> {
+    src: &'a HttpSource,
+    recorded: Option<&'a dyn RecordedResponses>,
+    source: &'a str,
+    key: &'a str,
+    shown: &'a str,
+    /// A JSON-RPC call: its capture's endpoint is `shown` (the URL alone would not tell calls apart).
+    rpc: bool,
+    received_at: Ts,
+    run_id: &'a str,
+}
+
+impl Capture<'_> {
+    /// Answers from the recording, or sends `live` (not polled in a re-derivation or while paused).
+    async fn take(&self, live: impl std::future::Future<Output = Result<Fetched, FetchError>>) -> Captured {
+        let failed = |raw: RawEvent| Captured { response: Err(raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into())), raw: Some(raw) };
+        let result = match self.recorded {
+            Some(rec) => match rec.take(self.source, self.key) {
+                // A request that got no response then gets none now, and keeps its capture.
+                Some(raw) if raw.http_status.is_none() => return failed(raw),
+                Some(raw) => replay(&raw),
+                None => return Captured { raw: None, response: Err("no recorded response".into()) },
+            },
+            None => {
+                if let Some(paused) = self.src.budget().status().paused_for {
+                    let why = format!("not sent: budget paused for {paused:?}");
+                    return failed(failure_capture(self.source, self.shown, self.received_at, &why, self.run_id));
+                }
+                live.await
             }
-            src.get(path, weight).await
+        };
+        let (mut fetched, failure) = match result {
+            Ok(f) if f.not_modified => (f, Some("304 not modified".to_string())),
+            Ok(f) => (f, None),
+            Err(e) => match e.response() {
+                Some(resp) => (resp.clone(), Some(e.to_string())),
+                None => return failed(failure_capture(self.source, self.shown, self.received_at, &e.to_string(), self.run_id)),
+            },
+        };
+        if self.recorded.is_none() {
+            fetched.observed_at = self.received_at.trunc_subsecs(3);
         }
-    };
-    let (mut fetched, failure) = match result {
-        Ok(f) if f.not_modified => (f, Some("304 not modified".to_string())),
-        Ok(f) => (f, None),
-        Err(e) => match e.response() {
-            Some(resp) => (resp.clone(), Some(e.to_string())),
-            None => return failed(failure_capture(source, &src.shown_url(path), received_at, &e.to_string(), run_id)),
-        },
-    };
-    if recorded.is_none() {
-        fetched.observed_at = received_at.trunc_subsecs(3);
+        let mut raw = fetched.to_raw_event(self.source, self.run_id);
+        if self.rpc {
+            self.shown.clone_into(&mut raw.endpoint);
+        }
+        raw.parse_error.clone_from(&failure);
+        Captured { raw: Some(raw), response: failure.map_or(Ok(fetched), Err) }
     }
-    let mut raw = fetched.to_raw_event(source, run_id);
-    raw.parse_error.clone_from(&failure);
-    Captured { raw: Some(raw), response: failure.map_or(Ok(fetched), Err) }
+}
+
+impl Captured {
+    /// The capture and `parse` of the response; a parse failure is also set as the capture's `parse_error`.
+    pub fn parsed<T>(self, parse: impl FnOnce(&Fetched) -> Result<T, String>) -> (Option<RawEvent>, Result<T, String>) {
+        let Self { mut raw, response } = self;
+        let out = response.and_then(|f| parse(&f));
+        if let (Some(r), Err(why)) = (raw.as_mut(), &out)
+            && r.parse_error.is_none()
+        {
+            r.parse_error = Some(why.clone());
+        }
+        (raw, out)
+    }
 }
 
 #[cfg(test)]

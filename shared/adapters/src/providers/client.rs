@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::SubsecRound;
 use nl_domain::{AssetId, ChainFamily, RawEvent, Ts};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::kit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
+use crate::kit::recorded::{fetch_captured, fetch_captured_rpc};
+use crate::kit::{Budget, BudgetConfig, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam};
 use crate::providers::{Provider, ProviderError, ProviderReport, goplus, honeypot, rugcheck};
 
 /// EVM chain slug → chain id, as GoPlus and honeypot.is number chains.
@@ -168,10 +168,11 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct ProviderFetch {
     pub provider: Provider,
-    /// The response as captured (with `parse_error` set when it gave no report; without status when no
-    /// response came or the budget was paused); `None` when no request was due (provider disabled, asset not
-    /// covered, or nothing recorded in a re-derivation).
-    pub raw: Option<RawEvent>,
+    /// The responses as captured (with `parse_error` set when one gave no report; without status when no
+    /// response came or the budget was paused): one per request (the Solana RPC makes two: the mint and its
+    /// Metaplex metadata); empty when no request was due (provider disabled, asset not covered, or nothing
+    /// recorded in a re-derivation).
+    pub raws: Vec<RawEvent>,
     /// The parsed report, or why there is none.
     pub report: Result<ProviderReport, String>,
 }
@@ -248,70 +249,61 @@ impl ProviderClients {
     /// Fetches and parses `p`'s report on `asset`. `received_at` stamps the response (raw event and
     /// report alike), so a replay of the raw event gives the same report.
     pub async fn fetch(&self, p: Provider, asset: &AssetId, received_at: Ts) -> ProviderFetch {
-        let none = |why: String| ProviderFetch { provider: p, raw: None, report: Err(why) };
-        let Some(src) = self.sources.get(&p) else { return none("provider disabled".into()) };
-        let Some(path) = request_path(p, asset) else { return none("asset not covered by provider".into()) };
-        // JSON-RPC posts to the endpoint itself; its capture is told apart by the method in the fragment.
-        let rpc = (p == Provider::SolanaRpc).then(|| (format!("{}{path}", src.shown_url("")), solana_account_request(asset)));
-        let key = rpc.as_ref().map_or_else(|| path.clone(), |(endpoint, _)| recorded::request_path(endpoint, &src.shown_url("")).to_string());
-        let result = match &self.recorded {
-            Some(rec) => match rec.take(p.as_str(), &key) {
-                // A request that got no response then gets none now, and keeps its capture.
-                Some(raw) if raw.http_status.is_none() => {
-                    let why = raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into());
-                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
-                }
-                Some(raw) => recorded::replay(&raw),
-                None => return none("no recorded response".into()),
-            },
-            None => {
-                if let Some(paused) = src.budget().status().paused_for {
-                    // Waiting out a Retry-After would stall every snapshot behind it; the check stays Unknown
-                    // and the next re-snapshot asks again. Captured, so a re-derivation skips it the same way.
-                    debug!(provider = %p, ?paused, "Provider budget paused; skipping.");
-                    let why = format!("not sent: budget paused for {paused:?}");
-                    let shown = rpc.as_ref().map_or_else(|| src.shown_url(&path), |(endpoint, _)| endpoint.clone());
-                    let raw = recorded::failure_capture(p.as_str(), &shown, received_at, &why, &self.run_id);
-                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(why) };
-                }
-                match &rpc {
-                    Some((_, body)) => src.post_json("", body, 1).await,
-                    None => src.get(&path, 1).await,
-                }
-            }
-        };
-        let (mut fetched, failure) = match result {
-            Ok(f) => (f, None),
-            Err(e) => match e.response() {
-                Some(resp) => (resp.clone(), Some(e.to_string())),
-                None => {
-                    warn!(provider = %p, asset = %asset, error = %e, "Provider fetch failed.");
-                    let shown = rpc.as_ref().map_or_else(|| src.shown_url(&path), |(endpoint, _)| endpoint.clone());
-                    let raw = recorded::failure_capture(p.as_str(), &shown, received_at, &e.to_string(), &self.run_id);
-                    return ProviderFetch { provider: p, raw: Some(raw), report: Err(e.to_string()) };
-                }
-            },
-        };
-        if self.recorded.is_none() {
-            // Milliseconds, as raw_events stores it, so the report re-derived from the capture is identical.
-            fetched.observed_at = received_at.trunc_subsecs(3);
+        let Some(src) = self.sources.get(&p) else { return ProviderFetch { provider: p, raws: Vec::new(), report: Err("provider disabled".into()) } };
+        let Some(path) = request_path(p, asset) else { return ProviderFetch { provider: p, raws: Vec::new(), report: Err("asset not covered by provider".into()) } };
+        if let (Provider::SolanaRpc, AssetId::Chain { address, .. }) = (p, asset) {
+            return self.fetch_solana(src, address, &path, received_at).await;
         }
-        let received_at = fetched.observed_at;
-        let mut raw = fetched.to_raw_event(p.as_str(), &self.run_id);
-        if let Some((endpoint, _)) = &rpc {
-            raw.endpoint.clone_from(endpoint);
-        }
-        let report = match failure {
-            Some(why) => Err(why),
-            // A 304 carries no body: the cached report (if any) stays the newest one.
-            None if fetched.not_modified => Err("304 not modified".to_string()),
-            None => parse(p, asset, &fetched.body, received_at).map_err(|e| e.to_string()),
-        };
+        let got = fetch_captured(src, self.recorded.as_deref(), p.as_str(), &path, 1, received_at, &self.run_id).await;
+        let (raw, report) = got.parsed(|f| parse(p, asset, &f.body, f.observed_at).map_err(|e| e.to_string()));
         if let Err(why) = &report {
-            raw.parse_error = Some(why.clone());
+            debug!(provider = %p, asset = %asset, %why, "No provider report.");
         }
-        ProviderFetch { provider: p, raw: Some(raw), report }
+        ProviderFetch { provider: p, raws: raw.into_iter().collect(), report }
     }
+
+    /// The Solana RPC's report on `mint`: `getAccountInfo(mint, jsonParsed)` (mint and freeze authority),
+    /// then, when that is a mint, `getAccountInfo(<Metaplex metadata PDA>, base64)` for `is_mutable`. Both
+    /// responses are captured; a metadata call that fails or finds no account leaves `metadata_mutable`
+    /// unknown (a Token-2022 `tokenMetadata` extension still answers it).
+    async fn fetch_solana(&self, src: &HttpSource, mint: &str, label: &str, received_at: Ts) -> ProviderFetch {
+        let p = Provider::SolanaRpc;
+        let rec = self.recorded.as_deref();
+        let got = fetch_captured_rpc(src, rec, p.as_str(), label, &solana_account_request(mint, "jsonParsed"), received_at, &self.run_id).await;
+        let (raw, mint_facts) = got.parsed(|f| solana_mint(&f.body).map(|m| (m, f.observed_at)));
+        let mut raws: Vec<RawEvent> = raw.into_iter().collect();
+        let (mint_facts, observed_at) = match mint_facts {
+            Ok(m) => m,
+            Err(why) => return ProviderFetch { provider: p, raws, report: Err(why) },
+        };
+        let mut metaplex = None;
+        if let Some(pda) = crate::dex::solana::pda::metaplex_metadata_address(mint) {
+            let label = format!("#getAccountInfo({pda})");
+            let got = fetch_captured_rpc(src, rec, p.as_str(), &label, &solana_account_request(&pda, "base64"), received_at, &self.run_id).await;
+            let (raw, md) = got.parsed(|f| solana_metaplex(&f.body, mint));
+            raws.extend(raw);
+            match md {
+                Ok(m) => metaplex = m,
+                Err(why) => debug!(%mint, %why, "No Metaplex metadata read; metadata_mutable stays unknown."),
+            }
+        }
+        let facts = crate::dex::solana::mint::mint_security_facts(&mint_facts, metaplex.as_ref());
+        ProviderFetch { provider: p, raws, report: Ok(ProviderReport { provider: p, observed_at, facts }) }
+    }
+}
+
+fn rpc_value(body: &str) -> Result<serde_json::Value, String> {
+    crate::dex::evm::rpc::parse_response(body).map(|r| r.get("value").cloned().unwrap_or(serde_json::Value::Null)).map_err(|e| format!("result: {e}"))
+}
+
+/// The mint account of a `getAccountInfo(mint, jsonParsed)` body.
+fn solana_mint(body: &str) -> Result<crate::dex::solana::mint::MintFacts, String> {
+    crate::dex::solana::mint::parse_mint_account(&rpc_value(body)?).map_err(|reason| format!("result.value: {reason}"))
+}
+
+/// The Metaplex metadata of `mint` in a `getAccountInfo(<PDA>, base64)` body (`None`: no account).
+fn solana_metaplex(body: &str, mint: &str) -> Result<Option<crate::dex::solana::mint::MetaplexMetadata>, String> {
+    crate::dex::solana::mint::parse_metadata_account(&rpc_value(body)?, mint).map_err(|reason| format!("result.value: {reason}"))
 }
 
 /// The request path and query of `p` for `asset`, `None` when `p` does not cover it. The Solana RPC posts
@@ -344,23 +336,18 @@ pub fn parse(p: Provider, asset: &AssetId, body: &str, observed_at: Ts) -> Resul
         }
         Provider::HoneypotIs => honeypot::parse_is_honeypot(body, observed_at),
         Provider::Rugcheck => rugcheck::parse_report(body, observed_at),
+        // The mint account alone (the Metaplex metadata is a second call: [`ProviderClients::fetch`]).
         Provider::SolanaRpc => {
-            let value = crate::dex::evm::rpc::parse_response(body)
-                .map(|r| r.get("value").cloned().unwrap_or(serde_json::Value::Null))
-                .map_err(|e| ProviderError::Field { provider: p, field: "result", reason: e.to_string() })?;
-            let mint = crate::dex::solana::mint::parse_mint_account(&value).map_err(|reason| ProviderError::Field { provider: p, field: "result.value", reason })?;
-            Ok(ProviderReport { provider: p, observed_at, facts: crate::dex::solana::mint::mint_security_facts(&mint) })
+            let mint = solana_mint(body).map_err(|reason| ProviderError::Field { provider: p, field: "result", reason })?;
+            Ok(ProviderReport { provider: p, observed_at, facts: crate::dex::solana::mint::mint_security_facts(&mint, None) })
         }
     }
 }
 
-/// The `getAccountInfo(mint, {encoding: jsonParsed})` request of a Solana asset (reference sources-2 §4d).
-fn solana_account_request(asset: &AssetId) -> serde_json::Value {
-    let address = match asset {
-        AssetId::Chain { address, .. } => address.as_str(),
-        AssetId::Cex { .. } => "",
-    };
-    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo", "params": [address, {"encoding": "jsonParsed", "commitment": "confirmed"}]})
+/// The `getAccountInfo(address, {encoding})` request: `jsonParsed` for a mint (reference sources-2 §4d),
+/// `base64` for the Metaplex metadata account (`data` = `[<base64>, "base64"]`).
+fn solana_account_request(address: &str, encoding: &str) -> serde_json::Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo", "params": [address, {"encoding": encoding, "commitment": "confirmed"}]})
 }
 
 #[cfg(test)]
@@ -368,6 +355,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::kit::recorded;
 
     fn at(s: &str) -> Ts {
         s.parse().unwrap()
@@ -394,17 +382,17 @@ mod tests {
         let eth = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
         let live = ProviderClients::new(&cfg, "run-1", &|_| None).unwrap();
         let f = live.fetch(Provider::Goplus, &eth, at("2026-01-01T00:00:00.123456Z")).await;
-        let raw = f.raw.clone().expect("the failed request is captured");
+        let raw = f.raws.first().cloned().expect("the failed request is captured");
         assert_eq!((raw.http_status, raw.payload.as_str()), (None, ""));
         assert_eq!(raw.observed_at, at("2026-01-01T00:00:00.123Z"), "millisecond times, as raw_events stores them");
         assert_eq!(raw.parse_error.as_deref(), f.report.as_ref().err().map(String::as_str));
 
         let replay = ProviderClients::new(&cfg, "run-2", &|_| None).unwrap().with_recorded(Arc::new(Captures(std::sync::Mutex::new(vec![raw.clone()]))));
         let g = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
-        assert_eq!(g.raw, Some(raw), "the replay keeps the original capture");
+        assert_eq!(g.raws, vec![raw], "the replay keeps the original capture");
         assert_eq!(g.report.err(), f.report.err());
         let h = replay.fetch(Provider::Goplus, &eth, at("2030-01-01T00:00:00Z")).await;
-        assert!(h.raw.is_none() && h.report.is_err(), "nothing recorded: no answer and no capture");
+        assert!(h.raws.is_empty() && h.report.is_err(), "nothing recorded: no answer and no capture");
     }
 
     #[test]

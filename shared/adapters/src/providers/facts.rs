@@ -78,6 +78,11 @@ pub struct SecurityFacts {
     pub freeze_authority_enabled: Option<bool>,
     /// The creator made honeypots before (GoPlus `honeypot_with_same_creator`).
     pub creator_honeypot_history: Option<bool>,
+    /// Solana token metadata (name, symbol, URI) can still be changed: Metaplex `is_mutable` (the Solana
+    /// RPC's read of the metadata PDA; rugcheck `tokenMeta.mutable`), else a Token-2022 `tokenMetadata`
+    /// extension whose `updateAuthority` is set. No metadata = unknown.
+    #[serde(default)]
+    pub metadata_mutable: Option<bool>,
 }
 
 /// A successfully parsed provider answer for one token at one time.

@@ -47,6 +47,11 @@ pub struct SolanaConfig {
     /// Largest JSON-RPC response body kept; a longer one is stored as its prefix with size and SHA-256
     /// and the call fails. Default 8 MiB (a transaction or a page of at most 1 000 signatures).
     pub max_body_bytes: u64,
+    /// The minimum-activity trigger: not a key of this table but `[enricher] enrich_after_trades` and
+    /// `enrich_after_secs`, set by whoever builds the collector ([`crate::dex::config::DexSourcesConfig::with_activity`]);
+    /// `None` counts no trades.
+    #[serde(skip)]
+    pub activity: Option<super::activity::ActivityTrigger>,
 }
 
 impl Default for SolanaConfig {
@@ -71,6 +76,7 @@ impl Default for SolanaConfig {
             ws_backoff_cap_ms: 30_000,
             remember_signatures: 20_000,
             max_body_bytes: crate::kit::PAGE_MAX_BODY_BYTES,
+            activity: None,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Anchor events in `Program data: <base64>` log lines (reference sources-2 §5): pump.fun `CreateEvent`
-//! and `CompleteEvent`, PumpSwap `CreatePoolEvent`. An event is `sha256("event:<Name>")[..8]` followed by
+//! Anchor events in `Program data: <base64>` log lines (reference sources-2 §5): pump.fun `CreateEvent`,
+//! `CompleteEvent` and `TradeEvent`, PumpSwap `CreatePoolEvent`. An event is `sha256("event:<Name>")[..8]` followed by
 //! its Borsh fields. The layouts grow at the end over time, so decoding is prefix-tolerant: the fields the
 //! reference lists are read in order, trailing bytes are ignored, and fields added later are optional.
 //!
@@ -22,6 +22,8 @@ pub const DEFAULT_PUBKEY: &str = "11111111111111111111111111111111";
 pub const CREATE_EVENT: [u8; 8] = [27, 114, 169, 77, 222, 235, 99, 118];
 /// `sha256("event:CompleteEvent")[..8]` (bonding curve complete: graduation).
 pub const COMPLETE_EVENT: [u8; 8] = [95, 114, 97, 156, 212, 46, 152, 8];
+/// `sha256("event:TradeEvent")[..8]` (a bonding-curve buy or sell).
+pub const TRADE_EVENT: [u8; 8] = [189, 219, 127, 211, 78, 230, 97, 238];
 /// `sha256("event:CreatePoolEvent")[..8]`.
 pub const CREATE_POOL_EVENT: [u8; 8] = [177, 49, 12, 210, 160, 118, 167, 116];
 
@@ -52,6 +54,21 @@ pub struct PumpComplete {
     pub timestamp: i64,
 }
 
+/// pump.fun `TradeEvent`: the leading fields (`mint, sol_amount, token_amount, is_buy, user, timestamp`);
+/// the reserves, fee recipient and later additions after them are not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PumpTrade {
+    pub mint: String,
+    /// Lamports.
+    pub sol_amount: u64,
+    /// Raw token amount.
+    pub token_amount: u64,
+    pub is_buy: bool,
+    pub user: String,
+    /// Unix seconds (the block time).
+    pub timestamp: i64,
+}
+
 /// PumpSwap `CreatePoolEvent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PumpSwapPool {
@@ -74,6 +91,15 @@ pub enum SolanaEvent {
     PumpCreate(PumpCreate),
     PumpComplete(PumpComplete),
     PumpSwapPool(PumpSwapPool),
+    PumpTrade(PumpTrade),
+}
+
+impl SolanaEvent {
+    /// Whether the event is part of a launch (a create, a graduation), i.e. not a trade.
+    #[must_use]
+    pub const fn is_launch(&self) -> bool {
+        !matches!(self, Self::PumpTrade(_))
+    }
 }
 
 /// A Borsh reader over an event body.
@@ -133,6 +159,16 @@ fn pump_complete(r: &mut Reader<'_>) -> Option<PumpComplete> {
     Some(PumpComplete { user: r.pubkey()?, mint: r.pubkey()?, bonding_curve: r.pubkey()?, timestamp: r.i64()? })
 }
 
+fn pump_trade(r: &mut Reader<'_>) -> Option<PumpTrade> {
+    let (mint, sol_amount, token_amount) = (r.pubkey()?, r.u64()?, r.u64()?);
+    let is_buy = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    Some(PumpTrade { mint, sol_amount, token_amount, is_buy, user: r.pubkey()?, timestamp: r.i64()? })
+}
+
 fn pumpswap_pool(r: &mut Reader<'_>) -> Option<PumpSwapPool> {
     let timestamp = r.i64()?;
     r.u16()?; // index
@@ -160,6 +196,7 @@ pub fn decode_event(program: &str, bytes: &[u8]) -> Option<SolanaEvent> {
     match (program, <[u8; 8]>::try_from(disc).ok()?) {
         (PUMP_FUN, CREATE_EVENT) => pump_create(&mut r).map(SolanaEvent::PumpCreate),
         (PUMP_FUN, COMPLETE_EVENT) => pump_complete(&mut r).map(SolanaEvent::PumpComplete),
+        (PUMP_FUN, TRADE_EVENT) => pump_trade(&mut r).map(SolanaEvent::PumpTrade),
         (PUMP_SWAP, CREATE_POOL_EVENT) => pumpswap_pool(&mut r).map(SolanaEvent::PumpSwapPool),
         _ => None,
     }
@@ -193,8 +230,8 @@ pub fn attribute_lines(logs: &[String]) -> Vec<(Option<&str>, &str)> {
     out
 }
 
-/// Every event decoded from the `Program data:` lines of `logs`, in log order. Lines that are not
-/// base64 or not a known event are skipped.
+/// Every event decoded from the `Program data:` lines of `logs`, in log order (trades included). Lines
+/// that are not base64 or not a known event are skipped.
 #[must_use]
 pub fn events_in_logs(logs: &[String]) -> Vec<SolanaEvent> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -205,6 +242,13 @@ pub fn events_in_logs(logs: &[String]) -> Vec<SolanaEvent> {
             decode_event(program?, &b64.decode(data.trim()).ok()?)
         })
         .collect()
+}
+
+/// Whether `logs` hold a launch event (anything but a trade): what makes a pushed notification worth a
+/// `getTransaction`.
+#[must_use]
+pub fn has_launch_event(logs: &[String]) -> bool {
+    events_in_logs(logs).iter().any(SolanaEvent::is_launch)
 }
 
 /// Whether `program` logged `Program log: Instruction: <name>` in `logs` (e.g. pump.fun `Migrate`).

@@ -136,3 +136,34 @@ fn program_data_attributed_by_invoke_stack() {
     assert!(logged_instruction(&logs, PUMP_FUN, "Create"));
     assert!(!logged_instruction(&logs, RAYDIUM_AMM_V4, "Create"));
 }
+
+/// A `TradeEvent` body: the six leading fields, then `tail` more bytes (reserves, fee recipient, ...).
+fn trade_event(is_buy: u8, tail: usize) -> Vec<u8> {
+    let mut b = TRADE_EVENT.to_vec();
+    b.extend_from_slice(&key(7));
+    b.extend_from_slice(&250_000_000_u64.to_le_bytes());
+    b.extend_from_slice(&8_600_000_u64.to_le_bytes());
+    b.push(is_buy);
+    b.extend_from_slice(&key(8));
+    b.extend_from_slice(&1_790_000_101_i64.to_le_bytes());
+    b.extend(std::iter::repeat_n(9, tail));
+    b
+}
+
+#[test]
+fn trade_event_leading_fields_whatever_follows() {
+    // The log prefix the reference lists for TradeEvent lines.
+    assert!(base64::engine::general_purpose::STANDARD.encode(trade_event(1, 0)).starts_with("vdt/007mYe"));
+    for tail in [0, 32 + 32, 200] {
+        let Some(SolanaEvent::PumpTrade(t)) = decode_event(PUMP_FUN, &trade_event(1, tail)) else { panic!("tail {tail}") };
+        assert_eq!((t.mint, t.user), (b58(key(7)), b58(key(8))));
+        assert_eq!((t.sol_amount, t.token_amount, t.is_buy, t.timestamp), (250_000_000, 8_600_000, true, 1_790_000_101));
+    }
+    let Some(SolanaEvent::PumpTrade(sell)) = decode_event(PUMP_FUN, &trade_event(0, 8)) else { panic!() };
+    assert!(!sell.is_buy);
+    assert_eq!(decode_event(PUMP_FUN, &trade_event(2, 8)), None, "a bool is 0 or 1");
+    let short = trade_event(1, 0);
+    assert_eq!(decode_event(PUMP_FUN, &short[..short.len() - 1]), None, "cut inside timestamp");
+    assert_eq!(decode_event(PUMP_SWAP, &trade_event(1, 0)), None, "another program's data");
+    assert!(!SolanaEvent::PumpTrade(sell).is_launch());
+}

@@ -4,7 +4,8 @@
 //! length prefixes (strings are `\0`-puffed to fixed lengths).
 //!
 //! [`mint_security_facts`] maps them onto the provider-independent [`SecurityFacts`]: an authority that is
-//! set is a risk, `null` is renounced. A missing or non-mint account gives an error, never a pass.
+//! set is a risk, `null` is renounced; metadata that can still be changed is a risk. A missing or non-mint
+//! account gives an error, never a pass; a mint without metadata leaves `metadata_mutable` unknown.
 
 use serde_json::Value;
 
@@ -132,14 +133,50 @@ pub fn decode_metaplex(data: &[u8]) -> Option<MetaplexMetadata> {
     Some(MetaplexMetadata { update_authority, mint, name, symbol, uri, is_mutable })
 }
 
-/// The tri-state facts of a mint (and its Metaplex metadata, when read): `mint_authority_enabled` and
-/// `is_mintable` = the mint authority is set, `freeze_authority_enabled` = the freeze authority is set.
+/// Parses `getAccountInfo(<metadata PDA>, {encoding: base64})`'s `result.value` for `mint`: `Ok(None)` when
+/// there is no account (the mint has no Metaplex metadata), the decoded metadata otherwise.
+///
+/// # Errors
+/// A message when the account is not owned by the Metaplex program, its data is not `[<base64>, "base64"]`,
+/// it is not a MetadataV1 account, or it names another mint.
+pub fn parse_metadata_account(value: &Value, mint: &str) -> Result<Option<MetaplexMetadata>, String> {
+    use base64::Engine as _;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let owner = value["owner"].as_str().unwrap_or_default();
+    if owner != super::pda::METAPLEX_METADATA {
+        return Err(format!("account owned by `{owner}`, not the Metaplex metadata program"));
+    }
+    let data = match (value["data"][0].as_str(), value["data"][1].as_str()) {
+        (Some(d), Some("base64")) => base64::engine::general_purpose::STANDARD.decode(d).map_err(|e| format!("account data is not base64: {e}"))?,
+        _ => return Err("account data is not `[<base64>, \"base64\"]`".into()),
+    };
+    let m = decode_metaplex(&data).ok_or("not a MetadataV1 account (key 4) or truncated")?;
+    if m.mint != mint {
+        return Err(format!("metadata names mint {}, not {mint}", m.mint));
+    }
+    Ok(Some(m))
+}
+
+/// Whether a token's metadata can still be changed: the Metaplex `is_mutable` flag when the mint has a
+/// Metaplex account, else a Token-2022 `tokenMetadata` extension with an update authority; `None` (unknown)
+/// when neither says.
 #[must_use]
-pub fn mint_security_facts(m: &MintFacts) -> SecurityFacts {
+pub fn metadata_mutable(mint: &MintFacts, metaplex: Option<&MetaplexMetadata>) -> Option<bool> {
+    metaplex.map(|m| m.is_mutable).or_else(|| mint.token_metadata.as_ref().map(|(_, _, authority)| authority.is_some()))
+}
+
+/// The tri-state facts of a mint (and its Metaplex metadata, when read): `mint_authority_enabled` and
+/// `is_mintable` = the mint authority is set, `freeze_authority_enabled` = the freeze authority is set,
+/// `metadata_mutable` per [`metadata_mutable`].
+#[must_use]
+pub fn mint_security_facts(m: &MintFacts, metaplex: Option<&MetaplexMetadata>) -> SecurityFacts {
     SecurityFacts {
         mint_authority_enabled: Some(m.mint_authority.is_some()),
         freeze_authority_enabled: Some(m.freeze_authority.is_some()),
         is_mintable: Some(m.mint_authority.is_some()),
+        metadata_mutable: metadata_mutable(m, metaplex),
         ..SecurityFacts::default()
     }
 }

@@ -6,6 +6,8 @@ use crate::dex::evm::rpc::parse_response;
 
 const RENOUNCED: &str = include_str!("test_data/http_get_account_info_mint_json_parsed.json");
 const TOKEN_2022: &str = include_str!("test_data/http_get_account_info_mint_2022_json_parsed.json");
+const METAPLEX: &str = include_str!("test_data/http_get_account_info_metaplex_base64.json");
+const MILLI: &str = "HDLRMKW1FDz2q5Zg778CZx26UgrtnqpUDkNNJHhmVUFr";
 
 fn value(body: &str) -> Value {
     parse_response(body).unwrap()["value"].clone()
@@ -16,8 +18,9 @@ fn renounced_spl_mint() {
     let m = parse_mint_account(&value(RENOUNCED)).unwrap();
     assert_eq!((m.program.as_str(), m.decimals, m.supply), ("spl-token", 6, 999_999_751_292_733));
     assert_eq!((m.mint_authority.clone(), m.freeze_authority.clone()), (None, None));
-    let f = mint_security_facts(&m);
+    let f = mint_security_facts(&m, None);
     assert_eq!((f.mint_authority_enabled, f.freeze_authority_enabled, f.is_mintable), (Some(false), Some(false), Some(false)));
+    assert_eq!(f.metadata_mutable, None, "no metadata read: unknown, never a pass");
 }
 
 #[test]
@@ -28,8 +31,9 @@ fn token_2022_mint_with_authorities_and_metadata() {
     assert_eq!(m.freeze_authority.as_deref(), Some("9GHvMeJ4ZWuAX6sDGscFL1TBMszx2EehnrcTVUy4MZJQ"));
     assert_eq!(m.extensions, ["metadataPointer", "tokenMetadata"]);
     assert_eq!(m.token_metadata, Some(("Sealy".into(), "SEALY".into(), Some("TSLvdd1pWpHVjahSpsvCXUbgwsL3JAcvokwaKt1eokM".into()))));
-    let f = mint_security_facts(&m);
+    let f = mint_security_facts(&m, None);
     assert_eq!((f.mint_authority_enabled, f.freeze_authority_enabled), (Some(true), Some(true)));
+    assert_eq!(f.metadata_mutable, Some(true), "the tokenMetadata extension still has an update authority");
 }
 
 #[test]
@@ -89,4 +93,33 @@ fn metaplex_metadata_sequential_decode() {
     let mut other = metadata(0, true);
     other[0] = 5;
     assert_eq!(decode_metaplex(&other), None, "not MetadataV1");
+}
+
+#[test]
+fn metaplex_account_of_a_mainnet_mint() {
+    let m = parse_metadata_account(&value(METAPLEX), MILLI).unwrap().expect("an account");
+    assert_eq!((m.name.as_str(), m.symbol.as_str(), m.uri.as_str()), ("MILLIONSY", "MILLI", ""), "puffed with \\0, trimmed");
+    assert_eq!(m.update_authority, "3jQRTvpBMQSgMJZcnJjjhDMjHzbUHGg88eadE6km6Qzn");
+    assert!(m.is_mutable);
+    let renounced = parse_mint_account(&value(RENOUNCED)).unwrap();
+    assert_eq!(mint_security_facts(&renounced, Some(&m)).metadata_mutable, Some(true));
+    let mut frozen = m.clone();
+    frozen.is_mutable = false;
+    let t22 = parse_mint_account(&value(TOKEN_2022)).unwrap();
+    assert_eq!(metadata_mutable(&t22, Some(&frozen)), Some(false), "Metaplex wins over the extension");
+}
+
+#[test]
+fn metaplex_account_missing_or_wrong_is_never_a_pass() {
+    assert_eq!(parse_metadata_account(&Value::Null, MILLI), Ok(None), "no account: no metadata");
+    assert!(parse_metadata_account(&value(METAPLEX), "GPAVdWsSJhoJhE7ZbcWc4ffNHAbBZRP58jujb1empump").unwrap_err().contains("names mint"));
+    let mut v = value(METAPLEX);
+    v["owner"] = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA".into();
+    assert!(parse_metadata_account(&v, MILLI).unwrap_err().contains("not the Metaplex"));
+    let mut v = value(METAPLEX);
+    v["data"] = serde_json::json!(["BQAA", "base64"]);
+    assert!(parse_metadata_account(&v, MILLI).is_err(), "not MetadataV1");
+    let mut v = value(METAPLEX);
+    v["data"] = serde_json::json!({"parsed": {}});
+    assert!(parse_metadata_account(&v, MILLI).is_err());
 }

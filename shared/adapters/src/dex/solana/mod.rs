@@ -2,12 +2,14 @@
 //! (community conventions, not official), and `getTransaction` parsing to find the new mint.
 //! JSON-RPC framing and errors are shared with [`super::evm::rpc`].
 
+pub mod activity;
 pub mod config;
 pub mod events;
 pub mod launch;
 pub mod mint;
 pub mod models;
 pub mod parse;
+pub mod pda;
 pub mod rpc_client;
 pub mod source;
 

@@ -22,7 +22,9 @@ use async_trait::async_trait;
 use nl_domain::{ListingObservation, RawEvent, Ts};
 use serde::{Deserialize, Serialize};
 
+use super::activity::{Activity, activity_observation};
 use super::config::{Program, SolanaConfig};
+use super::events::{SolanaEvent, events_in_logs};
 use super::launch::{Launch, launch_observation, launches_in_tx};
 use super::parse::{CREATE_PATTERNS, LogsNotice, TxSummary, detect_launches};
 use super::rpc_client::SolanaRpc;
@@ -61,6 +63,9 @@ pub struct SolanaCursor {
     /// Mints seen created, so a later pool for one is a graduation.
     #[serde(default)]
     pub mints: BoundedSeen,
+    /// Young pump.fun mints whose trades are counted (minimum-activity trigger; empty when it is off).
+    #[serde(default, skip_serializing_if = "Activity::is_empty")]
+    pub activity: Activity,
 }
 
 /// What a pushed notification's transaction fetch gave.
@@ -136,7 +141,7 @@ impl SolanaLaunchSource {
         if notice.err.is_some() {
             return false;
         }
-        detect_launches(notice, CREATE_PATTERNS).iter().any(|e| self.watched(&e.program)) || !super::events::events_in_logs(&notice.logs).is_empty()
+        detect_launches(notice, CREATE_PATTERNS).iter().any(|e| self.watched(&e.program)) || super::events::has_launch_event(&notice.logs)
     }
 
     /// Fetches a pushed launch's transaction, retrying while the node has not indexed it. When it never
@@ -158,7 +163,7 @@ impl SolanaLaunchSource {
         }
         // Only an Anchor event carries a launch's fields in the logs themselves; without one the launch is
         // left to the backfill (the signature is not marked done).
-        if super::events::events_in_logs(&notice.logs).is_empty() {
+        if !super::events::has_launch_event(&notice.logs) {
             return Fetched { notice, raws, tx: None, error };
         }
         let tx = TxSummary { signature: Some(notice.signature.clone()), slot: notice.slot, block_time: None, failed: false, account_keys: Vec::new(), mints: Vec::new(), logs: notice.logs.clone() };
@@ -166,7 +171,8 @@ impl SolanaLaunchSource {
     }
 
     /// The observations of a handled transaction: its launches, remembered in `cursor` (signature done,
-    /// created mints). A signature already done gives nothing.
+    /// created mints), then (minimum-activity trigger on) the activity reports its creates and trades
+    /// complete. A signature already done gives nothing.
     pub fn apply(&self, cursor: &mut SolanaCursor, signature: &str, tx: &TxSummary, raw_event_id: Option<String>, now: Ts) -> (Vec<ListingObservation>, Vec<PollError>) {
         let cap = self.cfg.remember_signatures.max(1);
         if !cursor.done.insert(signature.to_string(), cap) {
@@ -185,7 +191,51 @@ impl SolanaLaunchSource {
                 Err(e) => errors.push(PollError::Parse { source_name: self.name.clone(), message: e.to_string() }),
             }
         }
+        if let Some(trigger) = self.cfg.activity.filter(|_| !tx.failed) {
+            self.track_creates(cursor, &tx.logs);
+            let created: Vec<String> = obs.iter().filter(|o| o.change == nl_domain::ChangeKind::New).filter_map(|o| o.base.clone()).collect();
+            for m in created {
+                if let Some(y) = cursor.activity.published(&m, trigger) {
+                    obs.extend(activity_observation(&y, signature, tx.slot, &ctx).ok());
+                }
+            }
+            obs.extend(self.count_trades(cursor, signature, tx.slot, &tx.logs, &ctx));
+        }
         (obs, errors)
+    }
+
+    /// Starts counting the trades of the pump.fun mints created in `logs` (minimum-activity trigger on).
+    pub fn track_creates(&self, cursor: &mut SolanaCursor, logs: &[String]) {
+        let Some(trigger) = self.cfg.activity else { return };
+        for ev in events_in_logs(logs) {
+            if let SolanaEvent::PumpCreate(c) = ev {
+                cursor.activity.expire(c.timestamp, trigger.window_secs);
+                cursor.activity.track(&c);
+            }
+        }
+    }
+
+    /// Counts the pump.fun trades in `logs` (a pushed notification or a fetched transaction, not counted
+    /// before: the caller checks the signature is new); the activity observations of the mints this
+    /// makes active.
+    pub fn count_trades(&self, cursor: &mut SolanaCursor, signature: &str, slot: u64, logs: &[String], ctx: &ObservationContext) -> Vec<ListingObservation> {
+        let Some(trigger) = self.cfg.activity else { return Vec::new() };
+        let mut out = Vec::new();
+        for ev in events_in_logs(logs) {
+            if let SolanaEvent::PumpTrade(t) = ev {
+                cursor.activity.expire(t.timestamp, trigger.window_secs);
+                if let Some(y) = cursor.activity.trade(&t.mint, t.timestamp, trigger) {
+                    out.extend(activity_observation(&y, signature, slot, ctx).ok());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether trades are counted (the minimum-activity trigger is on).
+    #[must_use]
+    pub fn counts_trades(&self) -> bool {
+        self.cfg.activity.is_some()
     }
 
     /// Backfills one program: see the module doc.
@@ -201,6 +251,9 @@ impl SolanaLaunchSource {
             return;
         }
         let mut fetched = 0_u32;
+        // Transactions fetched this poll, newest first; applied oldest first once paging stops, so a
+        // mint's create is handled before its trades.
+        let mut handled: Vec<(String, TxSummary, String)> = Vec::new();
         'pages: for _ in 0..self.cfg.max_pages_per_poll {
             let before = pc.gap.as_ref().and_then(|g| g.before.clone());
             let page = match self.rpc.signatures(program, before.as_deref(), pc.until.as_deref(), limit, &mut out.raws).await {
@@ -224,11 +277,7 @@ impl SolanaLaunchSource {
                     }
                     fetched += 1;
                     match self.rpc.transaction(&s.signature, &mut out.raws).await {
-                        Ok((Some(tx), raw_id)) => {
-                            let (obs, errors) = self.apply(cursor, &s.signature, &tx, Some(raw_id), now);
-                            out.observations.extend(obs);
-                            out.errors.extend(errors);
-                        }
+                        Ok((Some(tx), raw_id)) => handled.push((s.signature.clone(), tx, raw_id)),
                         // Listed but not served yet: retried by the next poll.
                         Ok((None, _)) => break 'pages,
                         Err(e) => {
@@ -245,6 +294,11 @@ impl SolanaLaunchSource {
                 pc.until = Some(top);
                 break;
             }
+        }
+        for (signature, tx, raw_id) in handled.into_iter().rev() {
+            let (obs, errors) = self.apply(cursor, &signature, &tx, Some(raw_id), now);
+            out.observations.extend(obs);
+            out.errors.extend(errors);
         }
         cursor.programs.insert(program.to_string(), pc);
     }

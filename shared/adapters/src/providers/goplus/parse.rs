@@ -48,6 +48,7 @@ fn facts(t: &TokenSecurity) -> SecurityFacts {
         mint_authority_enabled: None,
         freeze_authority_enabled: None,
         creator_honeypot_history: flag(t.honeypot_with_same_creator.as_deref()),
+        metadata_mutable: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! rugcheck wire types, shared by the full report and the summary (the summary has only `risks`,
-//! `score`, `score_normalised` and `lpLockedPct`). `tokenMeta` (name/symbol) is deliberately not modelled.
+//! `score`, `score_normalised` and `lpLockedPct`). Of `tokenMeta` only `mutable` is modelled (name/symbol
+//! come from the listing sources).
 
 use serde::Deserialize;
 
@@ -33,6 +34,20 @@ pub struct Report {
     pub lp_locked_pct: Option<String>,
     #[serde(default)]
     pub transfer_fee: Option<TransferFee>,
+    #[serde(default)]
+    pub token_meta: Option<TokenMeta>,
+}
+
+/// `tokenMeta`: the token's Metaplex metadata as rugcheck read it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenMeta {
+    /// Metaplex `is_mutable`; absent or not a bool = not reported.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub mutable: Option<bool>,
+}
+
+fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.as_bool())
 }
 
 /// `token`: the SPL mint account.

@@ -33,6 +33,7 @@ pub fn parse_report(body: &str, observed_at: Ts) -> Result<ProviderReport, Provi
         lp_locked_pct: percent_to_fraction(r.lp_locked_pct.as_deref()).or_else(|| deepest_market_lock(r.markets.as_deref())),
         mint_authority_enabled: authority(r.mint_authority.as_ref(), token.and_then(|t| t.mint_authority.as_ref()), r.risks.as_deref(), "mint authority"),
         freeze_authority_enabled: authority(r.freeze_authority.as_ref(), token.and_then(|t| t.freeze_authority.as_ref()), r.risks.as_deref(), "freeze authority"),
+        metadata_mutable: r.token_meta.as_ref().and_then(|m| m.mutable),
         ..SecurityFacts::default()
     };
     Ok(ProviderReport { provider, observed_at, facts })
@@ -88,6 +89,11 @@ mod tests {
         assert_eq!(f.lp_locked_pct, Some(Decimal::ONE));
         assert_eq!(f.sell_tax, Some(Decimal::ZERO));
         assert_eq!(f.is_honeypot, None, "rugcheck does not simulate sells");
+        assert_eq!(f.metadata_mutable, Some(false), "tokenMeta.mutable");
+        let mutable = FULL.replace("\"mutable\":false", "\"mutable\":true");
+        assert_eq!(parse_report(&mutable, now()).unwrap().facts.metadata_mutable, Some(true));
+        let odd = FULL.replace("\"mutable\":false", "\"mutable\":\"no\"");
+        assert_eq!(parse_report(&odd, now()).unwrap().facts.metadata_mutable, None, "not a bool: unknown");
     }
 
     #[test]
