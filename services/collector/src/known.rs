@@ -1,6 +1,7 @@
 //! Known assets across sources: a venue's instrument-list baseline makes every asset in it known, so a
-//! listing announcement of that venue naming one of them is not a new listing. The instrument-list
-//! sources' saved states are the record (they survive restarts).
+//! listing announcement of that venue naming one of them is not a new listing, and a delisting announcement
+//! of a coin whose listing was linked to its contract is the contract asset's. The instrument-list sources'
+//! saved states are the record (they survive restarts).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
