@@ -135,7 +135,8 @@ async fn kucoin_listing_and_dex_pool_of_one_contract_are_one_asset() {
 
 /// A delisting of a linked venue listing marks the asset it is linked to (#15): KuCoin's NEW, linked to the
 /// Solana mint of a GeckoTerminal pool, is gone from the symbols list for `delist_after_polls` (3) polls.
-/// `asset.delisted` names the venue's coin and never creates an asset; the on-chain row gets status
+/// `asset.delisted` names the contract asset (with the venue's coin as its symbol) and never creates an
+/// asset; the on-chain row gets status
 /// `delisted`. A shorter absence (a flap) leaves it listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_listing_gone_from_its_venue_marks_the_contract_asset_delisted() {
@@ -166,6 +167,8 @@ async fn a_linked_listing_gone_from_its_venue_marks_the_contract_asset_delisted(
     assert_eq!(delistings, 1, "one asset.delisted, on the third missing poll");
     assert!(wait_until(WAIT, || async { status().await.as_deref() == Some("delisted") }).await, "the linked asset is marked: {:?}", status().await);
     assert!(reader.get_asset("cex:kucoin:NEW").await.unwrap().is_none(), "a delisting never creates an asset");
+    let named: Vec<(String, String)> = sqlx::query_as("SELECT asset_id, coalesce(symbol, '') FROM events WHERE type = 'asset.delisted'").fetch_all(reader.pool()).await.unwrap();
+    assert_eq!(named, [(asset_id.clone(), "NEW".to_string())], "asset.delisted names the contract asset the listing was linked to");
 
     stop_rig(stop, tasks).await;
 }

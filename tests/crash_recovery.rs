@@ -142,12 +142,12 @@ async fn a_lost_or_damaged_db_is_never_silently_replaced_and_a_clean_exit_leaves
         assert_eq!(std::fs::read(out.join("events.jsonl")).unwrap(), events, "the log is untouched");
     }
 
-    // `nl rebuild --from-events` restores the row counts (source cursors are not events).
+    // `nl rebuild --from-events` restores the row counts (source cursors and known instruments are not events).
     let o = support::nl_output(&out, &env, &["rebuild", "--from-events"]).await;
     assert_eq!(o.status.code(), Some(0), "{}\n{}", support::stdout(&o), support::stderr(&o));
     let original = alone.path().join("new_listings.sqlite");
     // Raw payloads live only in the DB (raw_events), never in the log: everything else comes back.
-    for table in m["row_counts"].as_object().unwrap().keys().filter(|t| !["source_cursors", "raw_events", "events"].contains(&t.as_str())) {
+    for table in m["row_counts"].as_object().unwrap().keys().filter(|t| !["source_cursors", "known_instruments", "raw_events", "events"].contains(&t.as_str())) {
         assert_eq!(support::count(&db, table).await, support::count(&original, table).await, "rows of {table} after the rebuild");
     }
     let raws = support::count(&original, "raw_events").await;

@@ -224,3 +224,53 @@ async fn golden_scenarios_through_the_event_pipeline() {
     assert_eq!((rs.poison, gc.poison), (0, 0));
     mock_task.abort();
 }
+
+/// "An unchanged decision is not re-emitted" holds across a gate restart (#15): the restarted gate reads
+/// the asset's latest decision back from the ledger (its `LedgerReader`), so the same promotion on a new
+/// score is not emitted again, while a changed decision still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
+    let bus = MemoryBus::default();
+    let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
+    let run = RunIdentity { run_id: "nl_gate_restart".into(), config_hash: "cfg".into() };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
+    let reader = ledger.store().reader().clone();
+    let stop_ledger = CancellationToken::new();
+    let ledger_task = tokio::spawn(ledger.run(stop_ledger.clone()));
+    let gate = || async {
+        let cfg = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+        let shared: Arc<dyn nl_domain::LedgerReader> = Arc::new(reader.clone());
+        let g = nl_gate::build_with_reader(cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone()), Some(shared)).await.unwrap();
+        let (stats, stop) = (g.stats(), CancellationToken::new());
+        (stats, stop.clone(), tokio::spawn(g.run(stop)))
+    };
+    let a = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
+    let t0: Ts = "2026-10-08T12:00:00Z".parse().unwrap();
+    let decisions = || async {
+        let kinds: Vec<String> = sqlx::query_scalar("SELECT type FROM events WHERE type LIKE 'candidate.%' ORDER BY ts").fetch_all(reader.pool()).await.unwrap();
+        kinds
+    };
+
+    let (stats, stop, task) = gate().await;
+    publish(&bus, &nl_testkit::score_computed(&a, t0, 90)).await;
+    assert!(wait_until(WAIT, || async { decisions().await.len() == 1 }).await, "the first promotion is stored");
+    stop.cancel();
+    assert_eq!(task.await.unwrap().unwrap().promoted, 1);
+    drop(stats);
+
+    // Restart: a new gate process on the same durable; the asset is promoted again on a newer score.
+    let (stats, stop, task) = gate().await;
+    publish(&bus, &nl_testkit::score_computed(&a, t0 + chrono::Duration::minutes(5), 95)).await;
+    assert!(wait_until(WAIT, || async { stats.snapshot().unchanged == 1 }).await, "{:?}", stats.snapshot());
+    // A changed decision is still emitted.
+    publish(&bus, &nl_testkit::score_computed(&a, t0 + chrono::Duration::minutes(10), 5)).await;
+    assert!(wait_until(WAIT, || async { decisions().await.len() == 2 }).await, "{:?}", stats.snapshot());
+    assert_eq!(decisions().await, ["candidate.promoted", "candidate.rejected"], "the unchanged promotion was not emitted again");
+    stop.cancel();
+    let counts = task.await.unwrap().unwrap();
+    assert_eq!((counts.promoted, counts.rejected, counts.unchanged), (0, 1, 1));
+    stop_ledger.cancel();
+    ledger_task.await.unwrap().unwrap();
+}

@@ -186,3 +186,37 @@ async fn an_implausible_first_snapshot_is_not_a_baseline() {
     assert_eq!(kept.len(), 3, "every implausible response is kept with its error: {kept:?}");
     p.stop().await;
 }
+
+/// An exchangeInfo body of `n` minimal `C<i>USDT` rows (the fields the parser reads) plus `extra` rows.
+fn large_list(n: usize, extra: &[(&str, &str, &str, &str)]) -> String {
+    let row = |s: &str, b: &str, q: &str, st: &str| format!(r#"{{"symbol":"{s}","baseAsset":"{b}","quoteAsset":"{q}","status":"{st}"}}"#);
+    let rows: Vec<String> = (0..n).map(|i| row(&format!("C{i}USDT"), &format!("C{i}"), "USDT", "TRADING")).chain(extra.iter().map(|(s, b, q, st)| row(s, b, q, st))).collect();
+    format!(r#"{{"timezone":"UTC","serverTime":1791632043000,"symbols":[{}]}}"#, rows.join(","))
+}
+
+/// #16: a venue with 200,000 instruments keeps its known set as rows of `known_instruments`, written as
+/// they change, not as a blob in its `source_cursors` row; a restarted collector still knows every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_instrument_list_is_kept_as_rows_and_known_after_a_restart() {
+    const N: usize = 200_000;
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    let r = p.cycle(&c, &large_list(N, &[]), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 0, "{r:?}");
+    const CURSOR_BYTES: &str = "SELECT CAST(length(cursor_json) AS TEXT) FROM source_cursors WHERE source = 'binance_spot'";
+    let bytes: usize = p.query(CURSOR_BYTES).await[0].parse().unwrap();
+    assert!(bytes < 256, "the cursor row stays small: {bytes} bytes");
+    assert_eq!(p.query("SELECT CAST(COUNT(*) AS TEXT) FROM known_instruments WHERE source = 'binance_spot'").await, [N.to_string()]);
+
+    // Restart: a new collector (no memory of the set) on the same DB; one instrument halts, one is new.
+    drop(c);
+    let c = p.collector();
+    let list = large_list(N, &[("NEWCOINUSDT", "NEWCOIN", "USDT", "TRADING")]).replace(r#""symbol":"C5USDT","baseAsset":"C5","quoteAsset":"USDT","status":"TRADING""#, r#""symbol":"C5USDT","baseAsset":"C5","quoteAsset":"USDT","status":"BREAK""#);
+    let r = p.cycle(&c, &list, &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 1, "{r:?}");
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:NEWCOIN"], "the 200,000 known instruments stay known");
+    let changed = p.query("SELECT instrument_id || ':' || status || ':' || baseline FROM known_instruments WHERE instrument_id IN ('C5USDT', 'NEWCOINUSDT') ORDER BY 1").await;
+    assert_eq!(changed, ["C5USDT:halted:1", "NEWCOINUSDT:trading:0"]);
+    assert!(p.query(CURSOR_BYTES).await[0].parse::<usize>().unwrap() < 256);
+    p.stop().await;
+}

@@ -1,8 +1,9 @@
 //! Known assets across sources: a venue's instrument-list baseline makes every asset in it known, so a
-//! listing announcement of that venue naming one of them is not a new listing. The instrument-list
-//! sources' saved states are the record (they survive restarts).
+//! listing announcement of that venue naming one of them is not a new listing, and a delisting announcement
+//! of a coin whose listing was linked to its contract is the contract asset's. The instrument-list sources'
+//! saved states are the record (they survive restarts).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use nl_adapters::cex::KnownSet;
@@ -33,34 +34,53 @@ impl KnownAssets {
     }
 
     /// Drops the `New` announcement sightings in `outcome` whose coin a same-venue instrument list
-    /// recorded as known (its baseline). Nothing about a known asset is a listing.
+    /// recorded as known (its baseline): nothing about a known asset is a listing. Puts each delisting of a
+    /// coin whose listing was linked to its contract on the contract's asset.
     pub async fn drop_known(&self, state: &dyn StateStore, outcome: &mut PollOutcome) {
-        self.drop_known_observations(state, &mut outcome.observations).await;
+        let venues = outcome.observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.as_str());
+        let venues = venues.chain(outcome.delistings.iter().filter(|d| d.asset_id.starts_with("cex:")).map(|d| d.venue.as_str()));
+        let sets = self.sets(state, venues.map(str::to_string).collect()).await;
+        retain_unknown(&sets, &mut outcome.observations);
+        for d in outcome.delistings.iter_mut().filter(|d| d.asset_id.starts_with("cex:")) {
+            let link = sets.get(d.venue.as_str()).and_then(|ss| ss.iter().find_map(|k| k.link_of(&d.symbol)));
+            if let Some(id) = link.and_then(|(chain, address)| nl_domain::AssetId::chain(chain, address).ok()) {
+                debug!(source = %d.source, asset = %id, "Delisting of a linked listing; on its contract's asset.");
+                d.asset_id = id.to_string();
+            }
+        }
     }
 
     /// [`drop_known`](Self::drop_known) over a push frame's observations.
     pub async fn drop_known_observations(&self, state: &dyn StateStore, observations: &mut Vec<nl_domain::ListingObservation>) {
-        // Only the venues the announced listings name: their lists' states are read, nobody else's.
-        let venues: std::collections::BTreeSet<&str> = observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.as_str()).collect();
-        let mut states: BTreeMap<&str, Vec<KnownSet>> = BTreeMap::new();
-        for (venue, names) in self.by_venue.iter().filter(|(v, _)| venues.contains(v.as_str())) {
+        let venues = observations.iter().filter(|o| is_announced_listing(o)).map(|o| o.venue.clone()).collect();
+        retain_unknown(&self.sets(state, venues).await, observations);
+    }
+
+    /// The known sets of `venues`' instrument lists (only those: nobody else's state is read).
+    async fn sets(&self, state: &dyn StateStore, venues: BTreeSet<String>) -> BTreeMap<String, Vec<KnownSet>> {
+        let mut sets: BTreeMap<String, Vec<KnownSet>> = BTreeMap::new();
+        for (venue, names) in self.by_venue.iter().filter(|(v, _)| venues.contains(*v)) {
             for name in names {
                 match state.load(name).await {
-                    Ok(Some(s)) => states.entry(venue.as_str()).or_default().extend(known_set_of(&s)),
+                    Ok(Some(s)) => sets.entry(venue.clone()).or_default().extend(known_set_of(&s)),
                     Ok(None) => {}
                     Err(error) => warn!(source = %name, %error, "Cannot read the known assets of this venue; announcements are not checked against them."),
                 }
             }
         }
-        observations.retain(|o| {
-            let known = is_announced_listing(o)
-                && states.get(o.venue.as_str()).is_some_and(|ss| ss.iter().any(|k| k.is_known_asset(&o.symbol)));
-            if known {
-                debug!(source = %o.source, asset = %o.asset_id, "Announcement names a known asset; not a listing.");
-            }
-            !known
-        });
+        sets
     }
+}
+
+/// Keeps the observations that are not announced listings of a known asset.
+fn retain_unknown(sets: &BTreeMap<String, Vec<KnownSet>>, observations: &mut Vec<nl_domain::ListingObservation>) {
+    observations.retain(|o| {
+        let known = is_announced_listing(o) && sets.get(o.venue.as_str()).is_some_and(|ss| ss.iter().any(|k| k.is_known_asset(&o.symbol)));
+        if known {
+            debug!(source = %o.source, asset = %o.asset_id, "Announcement names a known asset; not a listing.");
+        }
+        !known
+    });
 }
 
 fn is_announced_listing(o: &nl_domain::ListingObservation) -> bool {

@@ -157,9 +157,11 @@ impl BatchHandler for Enriching {
                         symbols.entry(asset.clone()).or_insert_with(|| sym.clone());
                     }
                     let t = texts.entry(asset.clone()).or_default();
+                    let of_pool = TokenText::of_token(&pool.base_token);
                     if t.name.is_none() {
-                        t.name = TokenText::of(pool.base_token.name.as_deref(), None).name;
+                        t.name = of_pool.name;
                     }
+                    t.decimals = t.decimals.or(of_pool.decimals);
                     match pool_snapshot(pool, obs.emitted_at, raw_id.clone(), obs.source_published_at) {
                         Ok(s) => out[*i].snapshots.push(s),
                         Err(error) => warn!(asset = %asset, %error, "Pool snapshot failed."),

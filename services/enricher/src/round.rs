@@ -50,22 +50,29 @@ struct Pending {
     epoch: u64,
 }
 
-/// A token's own text as a source reported it (attacker-controlled metadata).
+/// A token's own text as a source reported it (attacker-controlled metadata), and its decimals where the
+/// source gives them (GeckoTerminal tokens).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TokenText {
     pub(crate) name: Option<String>,
     pub(crate) description: Option<String>,
+    pub(crate) decimals: Option<u8>,
 }
 
 impl TokenText {
     /// The non-empty values of `name` and `description`.
     pub(crate) fn of(name: Option<&str>, description: Option<&str>) -> Self {
         let keep = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-        Self { name: keep(name), description: keep(description) }
+        Self { name: keep(name), description: keep(description), decimals: None }
+    }
+
+    /// What a pool says of its base token: its name and decimals.
+    pub(crate) fn of_token(t: &nl_adapters::dex::TokenRef) -> Self {
+        Self { decimals: t.decimals, ..Self::of(t.name.as_deref(), None) }
     }
 
     fn is_empty(&self) -> bool {
-        self.name.is_none() && self.description.is_none()
+        self.name.is_none() && self.description.is_none() && self.decimals.is_none()
     }
 
     /// Takes the values `newer` gives; keeps the others.
@@ -75,6 +82,9 @@ impl TokenText {
         }
         if newer.description.is_some() {
             self.description.clone_from(&newer.description);
+        }
+        if newer.decimals.is_some() {
+            self.decimals = newer.decimals;
         }
     }
 }
@@ -254,6 +264,9 @@ impl Core {
                                 if let Some(v) = v {
                                     obj.insert(k.into(), v.clone().into());
                                 }
+                            }
+                            if let Some(d) = t.decimals {
+                                obj.insert("decimals".into(), d.into());
                             }
                         }
                     }

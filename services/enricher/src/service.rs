@@ -422,7 +422,7 @@ impl Core {
                 EnricherStats::add(&self.stats.rescheduled_snapshots, snapshots.len());
                 let mut rounds = self.rounds();
                 for (asset, (pool, _)) in &found {
-                    rounds.remember_text(asset, &crate::round::TokenText::of(pool.base_token.name.as_deref(), None));
+                    rounds.remember_text(asset, &crate::round::TokenText::of_token(&pool.base_token));
                 }
                 for s in &snapshots {
                     rounds.add(&s.asset_id, None, vec![s.clone()], symbols.get(&s.asset_id).map(String::as_str), &tracing::Span::current());

@@ -5,9 +5,10 @@
 //! `NO_MARKET_DATA` rejection is followed by the rejection that the arriving data explains). A promotion
 //! that stays a promotion is unchanged whatever its `PASS:` notes say.
 //!
-//! The set is bounded (the least recently decided asset is forgotten first; its next decision is emitted
-//! again) and lives in one gate process: a restarted gate emits each asset's next decision once more. A
-//! decision is remembered only once it was published ([`LastDecisions::commit`]); a batch that failed to
+//! The set is bounded (the least recently decided asset is forgotten first). An asset not in it is seeded
+//! from the ledger's latest decision on it when the service has a reader ([`LastDecisions::seed`]), so a
+//! restarted (or forgetful) gate does not emit an unchanged decision again; without a reader its next
+//! decision is emitted once more. A decision is remembered only once it was published ([`LastDecisions::commit`]); a batch that failed to
 //! publish is forgotten ([`LastDecisions::discard`]), so its redelivery decides again.
 
 use nl_domain::{BoundedMap, Decision, GateDecision};
@@ -55,6 +56,20 @@ impl LastDecisions {
         }
         self.pending.push((asset, key));
         true
+    }
+
+    /// Whether `asset` has a last decision here (published, or pending in this batch).
+    #[must_use]
+    pub fn knows(&self, asset: &str) -> bool {
+        self.pending.iter().any(|(a, _)| a == asset) || self.last.get(&asset.to_string()).is_some()
+    }
+
+    /// Takes `d`, read back from the ledger, as its asset's last decision unless one is known here.
+    pub fn seed(&mut self, d: &GateDecision) {
+        let asset = d.asset_id.to_string();
+        if !self.knows(&asset) {
+            self.last.insert(asset, DecisionKey::of(d));
+        }
     }
 
     /// The staged decisions were published: remember them.
@@ -105,6 +120,19 @@ mod tests {
         l.commit();
         assert!(!l.stage_if_changed(&d(a, Decision::Promoted, &["PROMOTED"])), "a promotion stays one whatever its notes");
         assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["HARD_FAIL:honeypot"])));
+    }
+
+    #[test]
+    fn a_seeded_decision_is_not_emitted_again_and_never_overrides_one_known_here() {
+        let mut l = LastDecisions::new(10);
+        let a = "cex:okx:A";
+        assert!(!l.knows(a));
+        l.seed(&d(a, Decision::Promoted, &["PROMOTED"]));
+        assert!(l.knows(a) && !l.stage_if_changed(&d(a, Decision::Promoted, &["PROMOTED"])), "the ledger's last decision, unchanged");
+        assert!(l.stage_if_changed(&d(a, Decision::Rejected, &["HARD_FAIL:honeypot"])));
+        l.seed(&d(a, Decision::Promoted, &["PROMOTED"]));
+        l.commit();
+        assert!(!l.stage_if_changed(&d(a, Decision::Rejected, &["HARD_FAIL:honeypot"])), "a pending decision outranks a seeded one");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use nl_proto::pb::gate_server::{Gate, GateServer};
 use tokio::net::TcpListener;
 use nl_proto::auth::RequireBearer;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Server;
+use tonic::transport::ServerTlsConfig;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
@@ -33,6 +33,7 @@ pub struct GateGrpc {
     execution: ExecutionConfig,
     env: EnvLookup,
     auth: RequireBearer,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl std::fmt::Debug for GateGrpc {
@@ -46,7 +47,14 @@ impl GateGrpc {
     /// environment.
     #[must_use]
     pub fn new(decisions: Arc<dyn LedgerReader>, execution: ExecutionConfig) -> Self {
-        Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()), auth: RequireBearer::default() }
+        Self { decisions, execution, env: Arc::new(|k| std::env::var(k).ok()), auth: RequireBearer::default(), tls: None }
+    }
+
+    /// Serves TLS only, with this certificate and key (see [`nl_proto::tls::server_tls`]), when `Some`.
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<ServerTlsConfig>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Requires a bearer token on every request (`UNAUTHENTICATED` without it) when `auth` has one.
@@ -115,8 +123,8 @@ pub async fn serve(addr: SocketAddr, svc: GateGrpc, shutdown: impl Future<Output
 /// # Errors
 /// [`GateServiceError::Transport`] when serving fails.
 pub async fn serve_listener(listener: TcpListener, svc: GateGrpc, shutdown: impl Future<Output = ()>) -> Result<(), GateServiceError> {
-    let auth = svc.auth.clone();
+    let (auth, tls) = (svc.auth.clone(), svc.tls.clone());
     let service = InterceptedService::new(svc.into_service(), auth);
-    Server::builder().add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
+    nl_proto::tls::server(tls)?.add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
     Ok(())
 }

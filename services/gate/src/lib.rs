@@ -20,4 +20,4 @@ pub use decide::{GateConfig, decide};
 pub use error::GateError;
 pub use execution::{ExecutionCheck, ExecutionConfig, check_execution};
 pub use grpc::{GateGrpc, serve, serve_listener};
-pub use service::{DecideError, GateCounts, GateService, GateServiceConfig, GateServiceError, GateStats, build, decide_envelope};
+pub use service::{DecideError, GateCounts, GateService, GateServiceConfig, GateServiceError, GateStats, build, build_with_reader, decide_envelope};

@@ -7,7 +7,8 @@
 //! same events gives byte-identical decisions. L5 is final: nothing but the score event is an input.
 //!
 //! Decide only on change: a decision equal to the asset's last published one is not re-emitted (counted
-//! as `unchanged`; see [`crate::changes`]); that memory is the service's only state, and it decides
+//! as `unchanged`; see [`crate::changes`], seeded from the ledger's latest decisions when the service has a
+//! reader, so it holds across restarts); that memory is the service's only state, and it decides
 //! what is published, never what a decision says. Score events of one asset are decided in order (the asset is
 //! the order key).
 
@@ -19,10 +20,10 @@ use nl_bus::{
     BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerSpec, ConsumerStats, Handler, Message, Outcome, Registry,
     ServiceCtx,
 };
-use nl_domain::{Body, Decision, Envelope, EventType, GateDecision};
+use nl_domain::{Body, Decision, Envelope, EventType, GateDecision, LedgerReader};
 use nl_domain::RunIdentity;
 use serde::{Deserialize, Serialize};
-use tracing::{Span, info};
+use tracing::{Span, info, warn};
 
 use crate::changes::LastDecisions;
 use crate::{ExecutionConfig, GateConfig, decide};
@@ -226,9 +227,26 @@ struct Decider {
     run: RunIdentity,
     stats: Arc<GateStats>,
     last: Mutex<LastDecisions>,
+    /// Where an asset's last decision is read back when none is remembered (a restart, an eviction).
+    reader: Option<Arc<dyn LedgerReader>>,
 }
 
 impl Decider {
+    /// Seeds the last decision of `d`'s asset from the ledger when none is remembered. A failed read is
+    /// logged and seeds nothing (the decision is then emitted, as without a reader).
+    async fn seed(&self, d: &GateDecision) {
+        let Some(reader) = &self.reader else { return };
+        let known = self.last().knows(&d.asset_id.to_string());
+        if known {
+            return;
+        }
+        match reader.latest_decision(&d.asset_id).await {
+            Ok(Some(last)) => self.last().seed(&last),
+            Ok(None) => {}
+            Err(error) => warn!(asset = %d.asset_id, %error, "Cannot read the asset's last decision; deciding as if there were none."),
+        }
+    }
+
     fn last(&self) -> std::sync::MutexGuard<'_, LastDecisions> {
         // Staging and committing are plain map updates; a panicked holder cannot leave them half-done.
         self.last.lock().unwrap_or_else(PoisonError::into_inner)
@@ -240,12 +258,21 @@ impl Decider {
 /// # Errors
 /// [`GateServiceError::Config`] or [`GateServiceError::Bus`].
 pub async fn build(cfg: GateServiceConfig, ctx: ServiceCtx) -> Result<GateService, GateServiceError> {
+    build_with_reader(cfg, ctx, None).await
+}
+
+/// [`build`] with the ledger `reader` the last decision of an asset not remembered is read from, so an
+/// unchanged decision is not emitted again after a restart.
+///
+/// # Errors
+/// As [`build`].
+pub async fn build_with_reader(cfg: GateServiceConfig, ctx: ServiceCtx, reader: Option<Arc<dyn LedgerReader>>) -> Result<GateService, GateServiceError> {
     cfg.validate()?;
     let stats = Arc::new(GateStats::default());
     let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
         .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
     let last = Mutex::new(LastDecisions::new(cfg.max_remembered_assets));
-    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last };
+    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last, reader };
     let consumer = Consumer::bind(ctx.bus, kernel, decider, Arc::clone(&stats.consumer)).await?;
     Ok(GateService { consumer, stats })
 }
@@ -291,6 +318,7 @@ impl Handler for Decider {
             Ok(decided) => decided,
             Err(DecideError::Poison(reason)) => return Ok(Outcome::Poison(reason)),
         };
+        self.seed(&decision).await;
         if !self.last().stage_if_changed(&decision) {
             self.stats.unchanged.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Done(vec![]));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nl_bus::{Bus, CancellationToken, ConsumerSpec, MemoryBus, Message, ServiceCtx};
-use nl_domain::{AssetId, Decimal, Envelope, EventType, GateDecision, RiskEvaluation, RunIdentity, ScoreComputed, ScoreRecord, Snapshot, Ts};
+use nl_domain::{AssetId, Envelope, GateDecision, RunIdentity, Ts};
 use nl_gate::GateServiceConfig;
 use nl_testkit::wait_until;
 
@@ -17,30 +17,7 @@ fn at(min: i64) -> Ts {
 
 /// A `score.computed` of `asset` at minute `min` scoring `score`, on a snapshot with enough liquidity and age.
 fn score_event(asset: &AssetId, min: i64, score: i64) -> Envelope {
-    let snapshot = Snapshot {
-        asset_id: asset.clone(),
-        observed_at: at(min),
-        source: "geckoterminal".into(),
-        price_usd: Some(Decimal::ONE),
-        fdv_usd: None,
-        market_cap_usd: None,
-        liquidity_usd: Some(Decimal::from(50_000)),
-        volume_24h_usd: None,
-        holders: None,
-        age_minutes: Some(60),
-        raw_event_id: None,
-    };
-    let evaluation = RiskEvaluation { asset_id: asset.clone(), rule_set_version: "r".into(), evaluated_at: at(min), checks: vec![], severity: 0, disagreements: vec![] };
-    let record = ScoreRecord { asset_id: asset.clone(), score: Decimal::from(score), components: vec![], reason: String::new(), formula_version: "f".into(), computed_at: at(min) };
-    let sc = ScoreComputed {
-        record,
-        inputs: vec![format!("snap-{min}"), format!("risk-{min}")],
-        evaluation,
-        snapshot: Some(snapshot),
-        source_count: 1,
-        provider_raw_ids: vec![],
-    };
-    Envelope::new(EventType::ScoreComputed, &[&asset.to_string(), &min.to_string()], at(min), "run", "cfg", sc.to_meta().unwrap()).with_asset(asset.to_string())
+    nl_testkit::score_computed(asset, at(min), score)
 }
 
 #[tokio::test]

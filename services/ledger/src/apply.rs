@@ -193,7 +193,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
     }
 
     let mut derived = merge_assets(conn, envs, &assets).await?;
-    name_unnamed(conn, envs, &is_new).await?;
+    derived.extend(name_unnamed(conn, envs, &is_new).await?);
     apply_reviews(conn, &reviews).await?;
     mark_delisted(conn, &delisted).await?;
     crate::paper::apply(conn, &paper).await?;
@@ -243,7 +243,7 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], ups: 
             }
         };
         if let Some(state) = states.get(&key)
-            && let Some(ev) = state.derived_event(&change, up, env)?
+            && let Some(ev) = state.derived_event(&change, &up.sighting, env)?
         {
             derived.push((i, ev));
         }
@@ -286,21 +286,33 @@ async fn merge_assets(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], ups: 
 /// Sets `assets.reviewed_at` to the latest review time of each reviewed asset. A review of an asset the
 /// ledger does not know changes no row (the event is still kept in `events`).
 /// An asset discovered without a name (`metadata_missing`: its source gave only an address and the token
-/// lookup failed) takes the symbol a later snapshot carries: the enricher's re-snapshots look the token
-/// up again on the re-snapshot schedule (DexScreener pairs name their base token). A known symbol is never
-/// replaced.
-async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], is_new: &[bool]) -> Result<()> {
-    let named = envs.iter().zip(is_new).filter(|(e, new)| **new && e.kind == EventType::SnapshotRecorded);
-    for (e, _) in named {
+/// lookup failed) takes the symbol a later snapshot carries, and its `name` and `decimals` where the row
+/// has none: the enricher's re-snapshots look the token up again on the re-snapshot schedule (DexScreener
+/// pairs name their base token). Each naming is an `asset.updated` whose `changes` list the filled fields.
+/// A known symbol is never replaced.
+async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], is_new: &[bool]) -> Result<Vec<(usize, Envelope)>> {
+    let mut derived = Vec::new();
+    for (i, e) in envs.iter().enumerate().filter(|(i, e)| is_new[*i] && e.kind == EventType::SnapshotRecorded) {
         let (Some(asset), Some(symbol)) = (e.asset_id.as_deref(), e.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty())) else { continue };
-        sqlx::query("UPDATE assets SET symbol = ?1, updated_at = ?2 WHERE asset_id = ?3 AND trim(symbol) = ''")
-            .bind(symbol)
-            .bind(ts_str(&e.ts))
+        let row: Option<AssetRow> = sqlx::query_as("SELECT * FROM assets WHERE asset_id = ? AND trim(symbol) = ''").bind(asset).fetch_optional(&mut *conn).await?;
+        let Some(row) = row else { continue };
+        let mut state = AssetState::from_row(row)?;
+        let name = e.meta.get("name").and_then(serde_json::Value::as_str);
+        let decimals = e.meta.get("decimals").and_then(serde_json::Value::as_i64);
+        let filled = state.name_from(symbol, name, decimals, &ts_str(&e.ts));
+        let Some(sighting) = state.sightings.first().cloned().filter(|_| !filled.is_empty()) else { continue };
+        let r = &state.row;
+        sqlx::query("UPDATE assets SET symbol = ?1, name = ?2, decimals = ?3, updated_at = ?4 WHERE asset_id = ?5")
+            .bind(&r.symbol)
+            .bind(&r.name)
+            .bind(r.decimals)
+            .bind(&r.updated_at)
             .bind(asset)
             .execute(&mut *conn)
             .await?;
+        derived.extend(state.derived_event(&Change::Named(filled), &sighting, e)?.map(|ev| (i, ev)));
     }
-    Ok(())
+    Ok(derived)
 }
 
 async fn apply_reviews(conn: &mut SqliteConnection, reviews: &[(&str, &str)]) -> Result<()> {

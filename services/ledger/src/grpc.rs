@@ -10,7 +10,7 @@ use nl_proto::pb::ledger_server::{Ledger, LedgerServer};
 use tokio::net::TcpListener;
 use nl_proto::auth::RequireBearer;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Server;
+use tonic::transport::ServerTlsConfig;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
@@ -25,6 +25,7 @@ pub struct LedgerGrpc {
     reader: SqliteReader,
     bus: Option<Arc<dyn Bus>>,
     auth: RequireBearer,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl std::fmt::Debug for LedgerGrpc {
@@ -36,13 +37,20 @@ impl std::fmt::Debug for LedgerGrpc {
 impl LedgerGrpc {
     #[must_use]
     pub fn new(reader: SqliteReader) -> Self {
-        Self { reader, bus: None, auth: RequireBearer::default() }
+        Self { reader, bus: None, auth: RequireBearer::default(), tls: None }
     }
 
     /// Requires a bearer token on every request (`UNAUTHENTICATED` without it) when `auth` has one.
     #[must_use]
     pub fn with_auth(mut self, auth: RequireBearer) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Serves TLS only, with this certificate and key (see [`nl_proto::tls::server_tls`]), when `Some`.
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<ServerTlsConfig>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -74,9 +82,9 @@ pub async fn serve(addr: SocketAddr, store: &LedgerStore, shutdown: impl Future<
 /// # Errors
 /// [`LedgerError::Transport`] when serving fails.
 pub async fn serve_listener(listener: TcpListener, svc: LedgerGrpc, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let auth = svc.auth.clone();
+    let (auth, tls) = (svc.auth.clone(), svc.tls.clone());
     let service = InterceptedService::new(svc.into_service(), auth);
-    Server::builder().add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
+    nl_proto::tls::server(tls)?.add_service(service).serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown).await?;
     Ok(())
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct AssetState {
 pub(crate) enum Change {
     Discovered,
     Updated { new_sighting: bool, previous_status: Option<String> },
+    /// An unnamed asset took the symbol (and name, decimals) a later snapshot carried: these fields.
+    Named(Vec<&'static str>),
     /// Nothing the runbook reports changed (the row may still have new details).
     Quiet,
 }
@@ -122,10 +124,30 @@ impl AssetState {
         })
     }
 
+    /// Names an unnamed asset (empty symbol) from a snapshot's `symbol`, and `name` and `decimals` where
+    /// they are unknown; returns the fields it filled.
+    pub fn name_from(&mut self, symbol: &str, name: Option<&str>, decimals: Option<i64>, at: &str) -> Vec<&'static str> {
+        let row = &mut self.row;
+        if !row.symbol.trim().is_empty() || symbol.trim().is_empty() {
+            return Vec::new();
+        }
+        let mut filled = vec!["symbol"];
+        row.symbol = symbol.trim().to_string();
+        if let (None, Some(n)) = (&row.name, name.map(str::trim).filter(|n| !n.is_empty())) {
+            row.name = Some(n.to_string());
+            filled.push("name");
+        }
+        if let (None, Some(d)) = (row.decimals, decimals) {
+            row.decimals = Some(d);
+            filled.push("decimals");
+        }
+        row.updated_at = at.to_string();
+        filled
+    }
+
     /// The post-commit event announcing `change`, caused by `cause` (`None` for [`Change::Quiet`]).
-    pub fn derived_event(&self, change: &Change, up: &AssetUpsert, cause: &Envelope) -> Result<Option<Envelope>> {
+    pub fn derived_event(&self, change: &Change, s: &Sighting, cause: &Envelope) -> Result<Option<Envelope>> {
         let id = self.row.asset_id.as_str();
-        let s = &up.sighting;
         let mut body = AssetChanged {
             asset: serde_json::to_value(&self.row)?,
             sightings: self.sightings.clone(),
@@ -140,6 +162,10 @@ impl AssetState {
         let (kind, id_parts) = match change {
             Change::Quiet => return Ok(None),
             Change::Discovered => (EventType::AssetDiscovered, vec![id.to_string()]),
+            Change::Named(fields) => {
+                body.changes = fields.iter().map(|f| (*f).to_string()).collect();
+                (EventType::AssetUpdated, vec![id.to_string(), "named".into(), cause.event_id.to_string()])
+            }
             Change::Updated { new_sighting, previous_status } => {
                 if *new_sighting {
                     body.changes.push("new_sighting".into());
@@ -246,10 +272,10 @@ mod tests {
         let (u4, e4) = up("okx_instruments", "NEW-USDT", Some("live"), 4);
         assert_eq!(st.merge(&u4, &e4).unwrap(), Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) });
         assert_eq!(st.row.last_seen_at, "2026-01-01T00:04:00.000Z");
-        let ev = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4, &e4).unwrap().unwrap();
+        let ev = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4.sighting, &e4).unwrap().unwrap();
         assert_eq!(ev.kind, EventType::AssetUpdated);
         assert_eq!(ev.ts, e4.ts, "derived events carry the cause's time, so replays derive the same event");
-        let again = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4, &e4).unwrap().unwrap();
+        let again = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4.sighting, &e4).unwrap().unwrap();
         assert_eq!(ev.event_id, again.event_id);
         assert!(ev.meta.get("metadata_missing").is_none(), "a named asset carries no flag");
     }
@@ -259,7 +285,7 @@ mod tests {
         let (mut u, e) = up("dexscreener_profiles", "0xabc", None, 1);
         u.symbol = String::new();
         let st = AssetState::new(&u, &e).unwrap();
-        let ev = st.derived_event(&Change::Discovered, &u, &e).unwrap().unwrap();
+        let ev = st.derived_event(&Change::Discovered, &u.sighting, &e).unwrap().unwrap();
         assert_eq!(ev.kind, EventType::AssetDiscovered);
         assert_eq!(ev.symbol, None, "never symbol \"\"");
         assert_eq!(ev.meta["metadata_missing"], true);

@@ -32,6 +32,7 @@ pub const TABLES: &[&str] = &[
     "position_snapshots",
     "risk_allocations",
     "block_events",
+    "known_instruments",
 ];
 
 /// Every view the migrations create.
@@ -77,6 +78,20 @@ impl SqliteReader {
         let raw: Option<String> =
             sqlx::query_scalar("SELECT cursor_json FROM source_cursors WHERE source = ?").bind(source).fetch_optional(&self.pool).await?;
         raw.map(|s| serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt(format!("cursor of {source}: {e}")))).transpose()
+    }
+
+    /// A source's known-instrument set (`known_instruments`), by instrument id.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn known_instruments(&self, source: &str) -> Result<Vec<crate::known::KnownInstrumentRow>> {
+        Ok(sqlx::query_as(
+            "SELECT instrument_id, base, status, raw_status, scheduled_at, first_seen, removed, baseline, missing, link_chain, link_address \
+             FROM known_instruments WHERE source = ? ORDER BY instrument_id",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A `settings` value.

@@ -11,6 +11,7 @@ use crate::apply::ApplyOutcome;
 use crate::config::LedgerConfig;
 use crate::db::{migrate_up, open_write_pool};
 use crate::error::{LedgerError, Result};
+use crate::known::KnownChanges;
 use crate::read::SqliteReader;
 use crate::writer::{self, Command};
 
@@ -116,9 +117,18 @@ impl LedgerStore {
     /// # Errors
     /// As [`LedgerStore::apply`]; [`LedgerError::Json`] never in practice.
     pub async fn put_cursor(&self, source: &str, cursor: &serde_json::Value, lease_rev: Option<u64>) -> Result<()> {
+        self.put_source_state(source, cursor, KnownChanges::default(), lease_rev).await
+    }
+
+    /// Stores a source's durable cursor and the changes of its known-instrument set (`known_instruments`)
+    /// in one transaction.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::put_cursor`].
+    pub async fn put_source_state(&self, source: &str, cursor: &serde_json::Value, known: KnownChanges, lease_rev: Option<u64>) -> Result<()> {
         let cursor_json = serde_json::to_string(cursor)?;
         let lease_rev = lease_rev.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
-        self.call(|reply| Command::PutCursor { source: source.to_string(), cursor_json, lease_rev, reply }).await
+        self.call(|reply| Command::PutCursor { source: source.to_string(), cursor_json, lease_rev, known, reply }).await
     }
 
     /// Sets a `settings` value (e.g. [`SETTING_NEW_WINDOW_MINUTES`]).

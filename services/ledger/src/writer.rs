@@ -17,12 +17,13 @@ use crate::checkpoint::Committed;
 use crate::config::VenueTypes;
 use crate::db::{MAX_ROWS_PER_STATEMENT, now_str};
 use crate::error::Result;
+use crate::known::KnownChanges;
 
 /// A request to the writer.
 pub(crate) enum Command {
     Apply { envs: Vec<Arc<Envelope>>, bodies: Vec<Option<Bytes>>, reply: oneshot::Sender<Result<ApplyOutcome>> },
     MarkPublished { ids: Vec<EventId>, reply: oneshot::Sender<Result<u64>> },
-    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
+    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, known: KnownChanges, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
 }
 
@@ -31,7 +32,8 @@ impl Command {
         match self {
             Self::Apply { envs, .. } => envs.len(),
             Self::MarkPublished { ids, .. } => ids.len(),
-            Self::PutCursor { .. } | Self::SetSetting { .. } => 1,
+            Self::PutCursor { known, .. } => 1 + known.upserts.len() + known.deletes.len(),
+            Self::SetSetting { .. } => 1,
         }
     }
 }
@@ -40,7 +42,7 @@ impl Command {
 enum Item {
     Apply(Range<usize>, oneshot::Sender<Result<ApplyOutcome>>),
     MarkPublished(Vec<EventId>, oneshot::Sender<Result<u64>>),
-    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, reply: oneshot::Sender<Result<()>> },
+    PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, known: KnownChanges, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
 }
 
@@ -80,7 +82,7 @@ async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_si
                 Item::Apply(start..envs.len(), reply)
             }
             Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
-            Command::PutCursor { source, cursor_json, lease_rev, reply } => Item::PutCursor { source, cursor_json, lease_rev, reply },
+            Command::PutCursor { source, cursor_json, lease_rev, known, reply } => Item::PutCursor { source, cursor_json, lease_rev, known, reply },
             Command::SetSetting { key, value, reply } => Item::SetSetting { key, value, reply },
         })
         .collect();
@@ -155,7 +157,7 @@ async fn exec_other(conn: &mut SqliteConnection, item: &Item) -> Result<u64> {
     match item {
         Item::Apply(..) => Ok(0),
         Item::MarkPublished(ids, _) => mark_published(conn, ids).await,
-        Item::PutCursor { source, cursor_json, lease_rev, .. } => Ok(sqlx::query(
+        Item::PutCursor { source, cursor_json, lease_rev, known, .. } => Ok(sqlx::query(
             "INSERT INTO source_cursors (source, cursor_json, updated_at, lease_rev) VALUES (?, ?, ?, ?) \
              ON CONFLICT(source) DO UPDATE SET cursor_json = excluded.cursor_json, updated_at = excluded.updated_at, lease_rev = excluded.lease_rev",
         )
@@ -165,7 +167,8 @@ async fn exec_other(conn: &mut SqliteConnection, item: &Item) -> Result<u64> {
         .bind(lease_rev)
         .execute(&mut *conn)
         .await?
-        .rows_affected()),
+        .rows_affected()
+            + crate::known::write(conn, source, known).await?),
         Item::SetSetting { key, value, .. } => set_setting(conn, key, value).await,
     }
 }

@@ -40,7 +40,7 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
     let bus: Arc<dyn Bus> = Arc::new(nats);
     let token_env = cfg.serve.grpc_token_env.as_str();
     let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
-    let channel = tonic::transport::Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+    let channel = cfg.serve.ledger_channel()?;
     let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
     let reader: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach));
     let addr = ocfg.grpc_addr;
@@ -51,7 +51,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
     ready.store(true, Ordering::Relaxed);
     let service = orch.grpc(nl_proto::auth::RequireBearer::new(token));
     let stopped = stop.clone();
-    tonic::transport::Server::builder()
+    nl_proto::tls::server(cfg.serve.server_tls()?)
+        .context("[serve] tls_cert_path / tls_key_path")?
         .add_service(service)
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stopped.cancelled_owned())
         .await

@@ -18,7 +18,6 @@ use nl_collector::SourceCounters;
 use nl_config::Loaded;
 use nl_telemetry::Registry;
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 
 use nl_runtime::{Extras, ServiceConfigs, Stage};
 
@@ -187,28 +186,28 @@ async fn serve_consumer(
             let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.context("starting the ledger")?;
             let listener =
                 TcpListener::bind(cfg.serve.ledger_grpc_addr).await.with_context(|| format!("binding gRPC Ledger on {}", cfg.serve.ledger_grpc_addr))?;
-            let grpc = nl_ledger::grpc::LedgerGrpc::new(store.reader().clone()).with_bus(Arc::clone(&bus)).with_auth(require);
+            let grpc = nl_ledger::grpc::LedgerGrpc::new(store.reader().clone()).with_bus(Arc::clone(&bus)).with_auth(require).with_tls(cfg.serve.server_tls()?);
             let served = nl_ledger::grpc::serve_listener(listener, grpc, stop.wait());
             api = Some(("gRPC Ledger", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.ledger_grpc_addr, "gRPC Ledger serving.");
             extras.store = Some(store);
         }
         Stage::Gate => {
-            let channel =
-                Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+            let channel = cfg.serve.ledger_channel()?;
             let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
             let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach));
             let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
-            let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(decisions, cfg.gate.execution.clone()).with_auth(require), stop.wait());
+            let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(Arc::clone(&decisions), cfg.gate.execution.clone()).with_auth(require).with_tls(cfg.serve.server_tls()?), stop.wait());
             api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
             tracing::info!(addr = %cfg.serve.gate_grpc_addr, ledger = %cfg.serve.ledger_url, "gRPC Gate serving.");
+            // The service seeds each asset's last decision from the ledger, so a restart re-emits nothing unchanged.
+            extras.ledger_reader = Some(decisions);
         }
         Stage::AiDispatch => {
             anyhow::ensure!(cfg.ai.active(), "nl serve ai-dispatch: AI is {}", cfg.ai.status_line());
-            let channel =
-                Channel::from_shared(cfg.serve.ledger_url.clone()).with_context(|| format!("[serve] ledger_url {:?}", cfg.serve.ledger_url))?.connect_lazy();
+            let channel = cfg.serve.ledger_channel()?;
             let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
-            extras.ai_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
+            extras.ledger_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
             extras.ai_out_dir = Some(cfg.storage.out_dir.clone());
         }
         Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}

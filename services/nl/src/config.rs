@@ -60,6 +60,31 @@ pub struct ServeSection {
     /// Env variable holding the bearer token every gRPC service requires (and the gate sends to the
     /// ledger). Empty: no authentication (keep the gRPC addresses on loopback then).
     pub grpc_token_env: String,
+    /// PEM certificate (chain) and private key of the gRPC servers (`Ledger`, `Gate`, `Orchestrator`):
+    /// both set, they serve TLS only; both empty (the default), plaintext.
+    pub tls_cert_path: String,
+    pub tls_key_path: String,
+    /// PEM CA certificate a client trusts for an `https://` `ledger_url` (required then).
+    pub tls_ca_path: String,
+}
+
+impl ServeSection {
+    /// The gRPC servers' TLS, `None` for plaintext.
+    ///
+    /// # Errors
+    /// Only one of the two paths set, or a file unreadable.
+    pub fn server_tls(&self) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+        nl_proto::tls::server_tls(&self.tls_cert_path, &self.tls_key_path).map_err(|e| anyhow::anyhow!("[serve] {e}"))
+    }
+
+    /// A lazily connected channel to `ledger_url` (TLS with `tls_ca_path` for `https://`).
+    ///
+    /// # Errors
+    /// `ledger_url` not a URL, or `https://` without a readable `tls_ca_path`.
+    pub fn ledger_channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        let endpoint = nl_proto::tls::endpoint(&self.ledger_url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("[serve] ledger_url {:?}: {e}", self.ledger_url))?;
+        Ok(endpoint.connect_lazy())
+    }
 }
 
 impl Default for ServeSection {
@@ -70,6 +95,9 @@ impl Default for ServeSection {
             gate_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             ledger_url: "http://127.0.0.1:50051".into(),
             grpc_token_env: String::new(),
+            tls_cert_path: String::new(),
+            tls_key_path: String::new(),
+            tls_ca_path: String::new(),
         }
     }
 }

@@ -363,7 +363,7 @@ async fn start_pipeline(
         recorded: Some(recorded),
         rounds: Some(rounds.clone()),
         ai_out_dir: Some(cfg.storage.out_dir.clone()),
-        ai_reader: None,
+        ledger_reader: None,
     };
     let pipeline = Topology::pipeline_with(&cfg.ai).start(cfgs, &bus, run, &extras).await?.with_compaction(mem.clone());
     Ok((pipeline, bus, mem, rounds))

@@ -86,9 +86,10 @@ pub struct Extras {
     /// [`Topology::start`] is a timed control (the `round_ms` timer runs too); `nl run-cycle`, `nl demo` and
     /// `nl rederive` pass [`RoundControl::explicit`], so a run's round is exactly its observations.
     pub rounds: Option<RoundControl>,
-    /// The AI stage's artifact root (`<out_dir>`), and its ledger reader when `store` is not in process.
+    /// The AI stage's artifact root (`<out_dir>`), and the ledger reader of the AI stage and the gate when
+    /// `store` is not in process.
     pub ai_out_dir: Option<std::path::PathBuf>,
-    pub ai_reader: Option<Arc<dyn LedgerReader>>,
+    pub ledger_reader: Option<Arc<dyn LedgerReader>>,
 }
 
 /// The services to start, in pipeline order.
@@ -137,6 +138,14 @@ impl Topology {
     }
 }
 
+/// The ledger reader of the services that read back: the in-process store's, else [`Extras::ledger_reader`].
+fn ledger_reader(extras: &Extras) -> Option<Arc<dyn LedgerReader>> {
+    match &extras.store {
+        Some(store) => Some(Arc::new(store.reader().clone()) as Arc<dyn LedgerReader>),
+        None => extras.ledger_reader.clone(),
+    }
+}
+
 /// Builds one service.
 ///
 /// # Errors
@@ -163,20 +172,16 @@ pub async fn build(stage: Stage, cfgs: ServiceConfigs<'_>, ctx: ServiceCtx, extr
             }
             Box::new(nl_risk_scorer::build(cfgs.risk_scorer.clone(), rctx).await.with_context(what)?)
         }
-        Stage::Gate => Box::new(nl_gate::build(cfgs.gate.clone(), ctx).await.with_context(what)?),
+        Stage::Gate => Box::new(nl_gate::build_with_reader(cfgs.gate.clone(), ctx, ledger_reader(extras)).await.with_context(what)?),
         Stage::Ledger => match &extras.store {
             Some(store) => Box::new(nl_ledger::build_with_store(cfgs.ledger.clone(), store.clone(), ctx).await.with_context(what)?),
             None => Box::new(nl_ledger::build(cfgs.ledger.clone(), ctx).await.with_context(what)?),
         },
         Stage::Recorder => Box::new(nl_recorder::build(cfgs.recorder.clone(), ctx).await.with_context(what)?),
         Stage::AiDispatch => {
-            let reader = match &extras.store {
-                Some(store) => Some(Arc::new(store.reader().clone()) as Arc<dyn LedgerReader>),
-                None => extras.ai_reader.clone(),
-            };
             let ai = nl_ai_dispatch::AiCtx {
                 out_dir: extras.ai_out_dir.clone().unwrap_or_else(|| std::path::PathBuf::from(".")),
-                reader,
+                reader: ledger_reader(extras),
                 // A re-derivation replays stored artifacts and never calls a model.
                 cache_only: extras.recorded.is_some(),
             };

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod convert;
 mod reader;
+pub mod tls;
 
 /// Code generated from `proto/nl/v1/*.proto`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

@@ -96,3 +96,30 @@ pub fn liquid_promotion(asset: &str, ts: nl_domain::Ts, reason_codes: &[&str], c
     };
     (snapshot, decision)
 }
+
+/// A `score.computed` of `asset` at `ts` scoring `score`, on a snapshot with $50k liquidity, an hour old,
+/// and a clean risk evaluation: what the gate decides on (promoted at the default threshold when `score`
+/// is high enough).
+#[must_use]
+pub fn score_computed(asset: &nl_domain::AssetId, ts: nl_domain::Ts, score: i64) -> nl_domain::Envelope {
+    use nl_domain::{Decimal, Envelope, EventType, RiskEvaluation, ScoreComputed, ScoreRecord, Snapshot};
+    let snapshot = Snapshot {
+        asset_id: asset.clone(),
+        observed_at: ts,
+        source: "geckoterminal".into(),
+        price_usd: Some(Decimal::ONE),
+        fdv_usd: None,
+        market_cap_usd: None,
+        liquidity_usd: Some(Decimal::from(50_000)),
+        volume_24h_usd: None,
+        holders: None,
+        age_minutes: Some(60),
+        raw_event_id: None,
+    };
+    let evaluation = RiskEvaluation { asset_id: asset.clone(), rule_set_version: "r".into(), evaluated_at: ts, checks: vec![], severity: 0, disagreements: vec![] };
+    let record = ScoreRecord { asset_id: asset.clone(), score: Decimal::from(score), components: vec![], reason: String::new(), formula_version: "f".into(), computed_at: ts };
+    let at = ts.to_rfc3339();
+    let sc = ScoreComputed { record, inputs: vec![format!("snap-{at}"), format!("risk-{at}")], evaluation, snapshot: Some(snapshot), source_count: 1, provider_raw_ids: vec![] };
+    let meta = sc.to_meta().expect("a score record is plain data");
+    Envelope::new(EventType::ScoreComputed, &[&asset.to_string(), &at], ts, "run", "cfg", meta).with_asset(asset.to_string())
+}

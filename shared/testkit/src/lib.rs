@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use nl_bus::{Bus, NatsConfig, ServiceCtx};
 
-pub use envelopes::{bench_envelopes, liquid_promotion, listing_upsert, upsert_envelope};
+pub use envelopes::{bench_envelopes, liquid_promotion, listing_upsert, score_computed, upsert_envelope};
 
 /// Env variable that overrides where the `nats-server` binary is.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";

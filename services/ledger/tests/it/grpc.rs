@@ -104,3 +104,45 @@ async fn a_ledger_with_a_bearer_token_answers_only_requests_carrying_it() {
     let reader = nl_proto::GrpcLedgerReader::with_auth(channel, AttachBearer::new(Some("ledger-tok"), "V").unwrap());
     assert!(reader.latest_decision(&asset).await.unwrap().is_some(), "the gate's reader carries the token");
 }
+
+/// `[serve] tls_cert_path`/`tls_key_path` (#16): with a certificate the ledger serves TLS only. A client
+/// trusting the CA (`tls_ca_path`) reads over `https://`, the bearer token still required; a plaintext
+/// client gets nothing.
+#[tokio::test]
+async fn a_ledger_with_a_certificate_serves_tls_only_and_still_requires_the_token() {
+    use nl_domain::LedgerReader;
+    use nl_proto::auth::{AttachBearer, RequireBearer};
+    let t = open().await;
+    let a = "cex:okx:AAA";
+    t.store.apply(vec![upsert(a, "okx_instruments", "AAA-USDT", Some("live"), at(1)), decision(a, at(3), true)]).await.unwrap();
+    // A self-signed certificate for `localhost`, made here: it is its own CA.
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let tls = nl_proto::tls::server_tls(&path(&cert_path), &path(&key_path)).unwrap();
+    assert!(tls.is_some());
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let svc = LedgerGrpc::new(t.store.reader().clone()).with_auth(RequireBearer::new(Some("ledger-tok".into()))).with_tls(tls);
+    tokio::spawn(serve_listener(listener, svc, std::future::pending()));
+
+    let asset = nl_domain::AssetId::parse(a).unwrap();
+    let https = format!("https://localhost:{port}");
+    let channel = nl_proto::tls::endpoint(&https, &path(&cert_path)).unwrap().connect().await.unwrap();
+    let reader = nl_proto::GrpcLedgerReader::with_auth(channel.clone(), AttachBearer::new(Some("ledger-tok"), "V").unwrap());
+    assert!(reader.latest_decision(&asset).await.unwrap().is_some(), "over TLS, with the token");
+    let refused = LedgerClient::new(channel).stats(pb::StatsRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "TLS does not replace the token");
+
+    let plain = tonic::transport::Channel::from_shared(format!("http://localhost:{port}")).unwrap().connect_lazy();
+    let plain = nl_proto::GrpcLedgerReader::with_auth(plain, AttachBearer::new(Some("ledger-tok"), "V").unwrap());
+    assert!(plain.latest_decision(&asset).await.is_err(), "a plaintext client is not served");
+    let other_ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let other_path = dir.path().join("other.pem");
+    std::fs::write(&other_path, other_ca.cert.pem()).unwrap();
+    assert!(nl_proto::tls::endpoint(&https, &path(&other_path)).unwrap().connect().await.is_err(), "a certificate the client's CA did not sign is refused");
+}

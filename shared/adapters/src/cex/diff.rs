@@ -131,6 +131,12 @@ impl KnownSet {
         self.entries.values().any(|e| e.baseline && e.base.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(base)))
     }
 
+    /// The contract (`chain`, `address`) an instrument of `base` was linked to, if any.
+    #[must_use]
+    pub fn link_of(&self, base: &str) -> Option<&(String, String)> {
+        self.entries.values().filter(|e| e.base.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(base))).find_map(|e| e.link.as_ref())
+    }
+
     /// Whether an instrument of `base` is listed in the latest snapshot.
     #[must_use]
     pub fn is_listed(&self, base: &str) -> bool {

@@ -431,19 +431,30 @@ impl InstrumentListSource {
 }
 
 /// One `asset.delisted` per base whose instruments all vanished (a base still listed under another quote
-/// is not delisted).
+/// is not delisted). A listing linked to its contract is delisted on the contract's asset.
 fn vanished_delistings(venue: &str, source: &str, vanished: &[String], next: &KnownSet, at: Ts, raw_id: &str) -> Vec<nl_domain::AssetDelisted> {
-    let mut by_base: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    type Link = Option<(String, String)>;
+    let mut by_base: std::collections::BTreeMap<String, (Vec<String>, Link)> = std::collections::BTreeMap::new();
     for id in vanished {
-        if let Some(base) = next.entries.get(id).and_then(|e| e.base.clone()) {
-            by_base.entry(base.to_ascii_uppercase()).or_default().push(id.clone());
+        let Some(e) = next.entries.get(id) else { continue };
+        if let Some(base) = e.base.clone() {
+            let (instruments, link) = by_base.entry(base.to_ascii_uppercase()).or_default();
+            instruments.push(id.clone());
+            if link.is_none() {
+                link.clone_from(&e.link);
+            }
         }
     }
     by_base
         .into_iter()
         .filter(|(base, _)| !next.is_listed(base))
-        .filter_map(|(base, instruments)| {
-            let asset_id = nl_domain::AssetId::cex(venue, &base).ok()?.to_string();
+        .filter_map(|(base, (instruments, link))| {
+            let linked = link.and_then(|(chain, address)| nl_domain::AssetId::chain(&chain, &address).ok());
+            let asset_id = match linked {
+                Some(id) => id,
+                None => nl_domain::AssetId::cex(venue, &base).ok()?,
+            }
+            .to_string();
             Some(nl_domain::AssetDelisted {
                 asset_id,
                 symbol: base,
