@@ -225,4 +225,14 @@ async fn the_daily_ai_budget_survives_a_restart() {
         let reserved: i64 = e["meta"]["detail"].as_str().unwrap().split_whitespace().next().unwrap().parse().unwrap();
         assert!(reserved <= cap, "a fresh budget ({cap}) would have allowed this call ({reserved}): the refusal is the reloaded spend");
     }
+
+    // `nl ai budget` shows the figure the cap enforces: the ledger's ai_outputs, not events.jsonl (moved
+    // away here, as on a machine that has the ledger but not the recorder's mirror).
+    std::fs::rename(out.join("events.jsonl"), out.join("events.jsonl.elsewhere")).unwrap();
+    let o = nl(out, &capped, &["ai", "budget", "--out-dir", out.to_str().unwrap()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(&format!("{spent} of {cap} tokens (50 left)")), "{text}");
+    let outputs: u64 = ["completed", "abstained"].iter().filter_map(|s| text.lines().find_map(|l| l.trim().strip_prefix(&format!("{s}: ")))).map(|n| n.parse::<u64>().unwrap()).sum();
+    assert_eq!(outputs, calls, "one stored output per call: {text}");
 }

@@ -172,13 +172,25 @@ async fn exactly_one_message_per_promoted_candidate_across_a_restart() {
     let seq = nl_domain::LedgerReader::change_mark(&*db.reader).await.unwrap();
     cursor["in_flight"] = json!({"seq": seq, "event_id": next});
     std::fs::write(&cursor_path, serde_json::to_vec(&cursor).unwrap()).unwrap();
-    let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
+    let (board, stop, task) = start(sinks.clone(), tmp.path(), env.clone(), db.reader.clone());
     let last = promote(&db, "cex:okx:EE0", "EE0", "after the crash").await;
     wait_until("the alert after the crash", Duration::from_secs(10), || ids(&m.got).contains(&last)).await;
     stop.cancel();
     task.await.unwrap();
     assert!(!ids(&m.got).contains(&next), "the unconfirmed one was sent again");
     assert_eq!(board.get("desk").unwrap().unconfirmed, 1);
+    assert_eq!(m.got.lock().unwrap().len(), 7);
+
+    // The skipped event stays counted and named after another (clean) restart: the cursor keeps it.
+    let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
+    wait_until("the sink to start again", Duration::from_secs(10), || board.get("desk").is_some_and(|s| s.state == "running")).await;
+    stop.cancel();
+    task.await.unwrap();
+    let desk = board.get("desk").unwrap();
+    assert_eq!(desk.unconfirmed, 1, "still counted after a restart");
+    assert!(desk.last_error.as_deref().is_some_and(|e| e.contains(&next) && e.contains("unconfirmed")), "{:?}", desk.last_error);
+    let stored: Value = serde_json::from_slice(&std::fs::read(&cursor_path).unwrap()).unwrap();
+    assert_eq!((stored["unconfirmed"].as_u64(), stored["last_unconfirmed"]["event_id"].as_str()), (Some(1), Some(next.as_str())));
     assert_eq!(m.got.lock().unwrap().len(), 7);
 }
 

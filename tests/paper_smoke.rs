@@ -208,3 +208,55 @@ async fn serve_web_serves_the_ops_api_over_nats() {
     .await
     .unwrap();
 }
+
+/// `nl backtest` with `[bus] mode = "nats"` publishes its events for `nl serve ledger` to apply and reports
+/// only once the ledger applied them, so its report holds its own trades; its spec is a YAML file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nl_backtest_over_nats_reports_its_own_trades_from_a_yaml_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let mut demo = support::nl(tmp.path(), &[]);
+    demo.args(["demo", "--cycles", "3", "--out-dir"]).arg(&out);
+    let o = support::run(demo);
+    assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
+
+    let server = nl_testkit::NatsServer::start().await;
+    let env = support::nats_env(&server.bus_config());
+    let mut ledger = support::nl(&out, &env);
+    ledger.args(["serve", "ledger"]);
+    let _ledger = support::spawn(ledger);
+
+    let yaml = tmp.path().join("explore.yaml");
+    std::fs::write(
+        &yaml,
+        r#"# The learning book's spec, as YAML.
+spec_id: explore
+version: 1
+question: Do listings L5 rejected still run up in their first hour?
+hypothesis: Their mean return after fees is above 0.
+exposure:
+  decisions: [rejected, promoted]
+  sample_rate: 1.0
+  notional_usd: "10"
+  take_profit_pct: "20"
+  stop_loss_pct: "20"
+  max_hold_minutes: 60
+metrics:
+  primary: mean_return_pct
+  success_criterion: {op: ">", threshold: 0.0}
+  min_trades: 10
+risk: {max_notional_usd: "500", max_open_positions: 50}
+no_learn_zones: []
+"#,
+    )
+    .unwrap();
+    let mut bt = support::nl(&out, &env);
+    bt.args(["backtest", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--learning-book-enabled", "--format", "json", "--experiment-spec-path"]).arg(&yaml);
+    let o = tokio::task::spawn_blocking(move || support::run(bt)).await.unwrap();
+    assert!(o.status.success(), "nl backtest: {}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = report["groups"].as_array().unwrap();
+    let orders = |book: &str| groups.iter().filter(|g| g["book"] == book).map(|g| g["orders"].as_u64().unwrap()).sum::<u64>();
+    assert!(orders("profit") > 0 && orders("learning") > 0, "the report holds the backtest's own trades: {report}");
+    assert!(groups.iter().any(|g| g["book"] == "learning" && g["experiment_id"] == "explore"), "{report}");
+}

@@ -1,5 +1,6 @@
 //! The `ai-dispatch` service: durable consumers on `asset.discovered` (L1 light), `candidate.promoted` (L1
-//! deep) and `run.completed` (L2, L3, L4), shared by every replica, plus the L2 regime schedule. Each
+//! deep), `run.completed` (L2, L3, L4) and `ai.job.requested` (L2 on L0's schedule, one trigger per
+//! period), shared by every replica. Each
 //! delivery becomes jobs for the [`Engine`]; their events are the delivery's outputs, published before it
 //! is acked. Nothing here is an input of the gate: AI output is advisory.
 
@@ -53,8 +54,6 @@ pub struct AiService {
     consumers: Vec<Consumer<Trigger>>,
     engine: Arc<Engine>,
     stats: Arc<AiStats>,
-    ctx: ServiceCtx,
-    schedule: Option<Duration>,
     reader: Option<Arc<dyn LedgerReader>>,
     /// Whether the service makes calls (not a cache-only re-derivation), so today's spend is loaded first.
     calls: bool,
@@ -69,7 +68,12 @@ impl std::fmt::Debug for AiService {
 /// Consumer names and subjects: one durable per trigger subject.
 #[must_use]
 pub fn subjects(cfg: &AiConfig) -> Vec<(String, String)> {
-    [("discovered", EventType::AssetDiscovered), ("promoted", EventType::CandidatePromoted), ("runs", EventType::RunCompleted)]
+    [
+        ("discovered", EventType::AssetDiscovered),
+        ("promoted", EventType::CandidatePromoted),
+        ("runs", EventType::RunCompleted),
+        ("schedule", EventType::AiJobRequested),
+    ]
         .into_iter()
         .map(|(n, t)| (format!("{}-{n}", cfg.durable), t.subject()))
         .collect()
@@ -98,8 +102,7 @@ pub async fn build(cfg: AiConfig, ctx: ServiceCtx, ai: AiCtx) -> Result<AiServic
         let trigger = Trigger { engine: Arc::clone(&engine), reader: ai.reader.clone() };
         consumers.push(Consumer::bind(Arc::clone(&ctx.bus), kernel, trigger, cstats).await?);
     }
-    let schedule = (cfg.regime_interval_secs > 0 && cfg.layer_on("l2") && !ai.cache_only).then(|| Duration::from_secs(cfg.regime_interval_secs));
-    Ok(AiService { consumers, engine, stats: Arc::new(stats), ctx, schedule, reader: ai.reader, calls: !ai.cache_only })
+    Ok(AiService { consumers, engine, stats: Arc::new(stats), reader: ai.reader, calls: !ai.cache_only })
 }
 
 impl AiStats {
@@ -159,7 +162,7 @@ impl AiService {
         self.consumers.iter().map(|c| c.durable().to_owned()).collect()
     }
 
-    /// Consumes triggers (and runs the regime schedule) until `shutdown`.
+    /// Consumes triggers until `shutdown`.
     ///
     /// # Errors
     /// A non-retryable bus error.
@@ -173,27 +176,6 @@ impl AiService {
         for c in self.consumers {
             let s = shutdown.clone();
             tasks.spawn(async move { c.run(s).await.map(|_| ()) });
-        }
-        if let (Some(every), Some(reader)) = (self.schedule, self.reader.clone()) {
-            let (engine, bus, clock, s) = (Arc::clone(&self.engine), Arc::clone(&self.ctx.bus), Arc::clone(&self.ctx.clock), shutdown.clone());
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        () = s.cancelled() => return Ok(()),
-                        _ = tick.tick() => {}
-                    }
-                    let as_of = clock.now();
-                    let trigger = format!("schedule:{}", as_of.format("%Y-%m-%dT%H:%MZ"));
-                    for env in run_level_jobs(&engine, &reader, &trigger, "schedule", as_of, &[Layer::L2]).await {
-                        if let Ok(body) = env.to_json()
-                            && let Err(error) = bus.publish(Message::new(env.subject(), env.event_id.0.clone(), body)).await {
-                                warn!(%error, "Regime publish failed; the next tick tries again.");
-                            }
-                    }
-                }
-            });
         }
         let mut result = Ok(());
         while let Some(done) = tasks.join_next().await {
@@ -256,6 +238,15 @@ pub async fn run_level_jobs(engine: &Engine, reader: &Arc<dyn LedgerReader>, tri
     out
 }
 
+/// The layer an `ai.job.requested` asks for: a run-level layer (L2–L4); anything else is poison.
+fn requested(env: &Envelope) -> Result<Vec<Layer>, PackError> {
+    let id = env.meta.get("layer").and_then(serde_json::Value::as_str).unwrap_or_default();
+    match Layer::parse(id) {
+        Some(l @ (Layer::L2 | Layer::L3 | Layer::L4)) => Ok(vec![l]),
+        _ => Err(PackError::Trigger(format!("ai.job.requested names layer {id:?}; a scheduled job is L2, L3 or L4"))),
+    }
+}
+
 /// The handler of every trigger subject.
 struct Trigger {
     engine: Arc<Engine>,
@@ -279,8 +270,16 @@ impl Trigger {
                 };
                 Ok(vec![self.engine.run(&job, false).await])
             }
-            EventType::RunCompleted => {
-                let layers = [Layer::L2, Layer::L3, Layer::L4];
+            EventType::RunCompleted | EventType::AiJobRequested => {
+                let mut layers = if env.kind == EventType::RunCompleted { vec![Layer::L2, Layer::L3, Layer::L4] } else { requested(env)? };
+                // A period requested again (by a second or restarted orchestrator, after the bus's dedup
+                // window) is answered once: the ledger already holds its output, whichever replica made it.
+                if env.kind == EventType::AiJobRequested
+                    && let Some(reader) = &self.reader
+                {
+                    let answered = reader.ai_layers_answered(&env.event_id.0).await.map_err(|e| PackError::Read(e.to_string()))?;
+                    layers.retain(|l| !answered.iter().any(|a| a == l.id()));
+                }
                 match &self.reader {
                     Some(reader) => Ok(run_level_jobs(&self.engine, reader, &env.event_id.0, env.kind.as_str(), env.ts, &layers).await),
                     None => Ok(layers

@@ -70,7 +70,8 @@ pub(crate) fn form(kind: EventType) -> Form {
         | T::RiskFlagged
         | T::RunStarted
         | T::RunCompleted
-        | T::AiFailed => Form::Meta,
+        | T::AiFailed
+        | T::AiJobRequested => Form::Meta,
     }
 }
 

@@ -122,7 +122,7 @@ impl Typed {
             | T::LearningGateUpdated
             | T::StrategyRunStarted
             | T::StrategyRunCompleted => Self::Paper(Box::new(crate::paper::PaperRow::parse(env)?)),
-            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::Manual | T::AiFailed => {
+            T::ListingObserved | T::ListingRetracted | T::AssetDiscovered | T::AssetUpdated | T::RiskFlagged | T::Manual | T::AiFailed | T::AiJobRequested => {
                 Self::Plain
             }
         })

@@ -376,14 +376,26 @@ pub(crate) async fn events_after(pool: &SqlitePool, q: &EventFeedQuery) -> Resul
         .collect()
 }
 
-/// Model tokens (in + out) of the AI outputs created at or after `since`: one row per artifact, so a
-/// cached answer reached again is not counted twice.
-pub(crate) async fn ai_tokens_since(pool: &SqlitePool, since: Ts) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0)), 0) FROM ai_outputs WHERE created_at >= ?1")
-        .bind(ts_str(&since))
-        .fetch_one(pool)
-        .await?;
-    Ok(u64::try_from(n).unwrap_or(0))
+/// Model tokens (in + out) and outputs by status of the AI outputs created at or after `since`: one row per
+/// artifact, so a cached answer reached again is not counted twice.
+pub(crate) async fn ai_usage_since(pool: &SqlitePool, since: Ts) -> Result<nl_domain::AiUsage> {
+    let rows: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*), COALESCE(SUM(COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0)), 0) FROM ai_outputs WHERE created_at >= ?1 GROUP BY status",
+    )
+    .bind(ts_str(&since))
+    .fetch_all(pool)
+    .await?;
+    let mut usage = nl_domain::AiUsage::default();
+    for (status, n, tokens) in rows {
+        usage.tokens += u64::try_from(tokens).unwrap_or(0);
+        usage.by_status.insert(status.unwrap_or_else(|| "unknown".into()), u64::try_from(n).unwrap_or(0));
+    }
+    Ok(usage)
+}
+
+/// The layers with a stored AI output triggered by `trigger_event_id`.
+pub(crate) async fn ai_layers_answered(pool: &SqlitePool, trigger_event_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT layer FROM ai_outputs WHERE trigger_event_id = ?1 ORDER BY layer").bind(trigger_event_id).fetch_all(pool).await?)
 }
 
 /// Why a [`answer`] failed: a bad request, or the store.
@@ -415,9 +427,10 @@ pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> s
         "runs" => serde_json::to_string(&runs(pool, query::<u32>(view, query_json)?).await?),
         "change_mark" => serde_json::to_string(&change_mark(pool).await?),
         "events_after" => serde_json::to_string(&events_after(pool, &query::<EventFeedQuery>(view, query_json)?).await?),
-        "ai_tokens_since" => serde_json::to_string(&ai_tokens_since(pool, query::<Ts>(view, query_json)?).await?),
+        "ai_usage_since" => serde_json::to_string(&ai_usage_since(pool, query::<Ts>(view, query_json)?).await?),
+        "ai_layers_answered" => serde_json::to_string(&ai_layers_answered(pool, &query::<String>(view, query_json)?).await?),
         other => {
-            return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_tokens_since)")));
+            return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_usage_since, ai_layers_answered)")));
         }
     };
     out.map_err(|e| ViewError::Store(e.into()))

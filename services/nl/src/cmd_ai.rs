@@ -48,8 +48,12 @@ pub enum AiCommand {
         #[command(flatten)]
         from: ReadFrom,
     },
-    /// Token use today (from events.jsonl's AI events) against `[ai.budget]`, and outcomes by status.
-    Budget,
+    /// Token use today against `[ai.budget]`, and outputs by status: from the ledger's `ai_outputs`, the
+    /// same figure the daily cap counts when an AI process starts.
+    Budget {
+        #[command(flatten)]
+        from: ReadFrom,
+    },
     /// Runs the eval cases of a layer (`evals/<layer>/*.json`) and prints the pass rate.
     Eval {
         #[arg(long)]
@@ -68,7 +72,7 @@ pub async fn ai(loaded: &Loaded<NlConfig>, cmd: AiCommand) -> anyhow::Result<Exi
     match cmd {
         AiCommand::Run { layer, asset_id, dry_run, fresh } => run(loaded, &layer, asset_id.as_deref(), dry_run, fresh).await,
         AiCommand::Show { asset_id, json, from } => show(&loaded.config, &asset_id, json, &from).await,
-        AiCommand::Budget => budget(&loaded.config),
+        AiCommand::Budget { from } => budget(&loaded.config, &from).await,
         AiCommand::Eval { layer, dir } => eval(loaded, &layer, &dir).await,
     }
 }
@@ -165,32 +169,16 @@ async fn show(cfg: &NlConfig, asset_id: &str, as_json: bool, from: &ReadFrom) ->
     Ok(ExitCode::SUCCESS)
 }
 
-fn budget(cfg: &NlConfig) -> anyhow::Result<ExitCode> {
+async fn budget(cfg: &NlConfig, from: &ReadFrom) -> anyhow::Result<ExitCode> {
     let today = Utc::now().date_naive();
-    let (mut used, mut by_status) = (0u64, std::collections::BTreeMap::<String, u64>::new());
-    if let Ok(text) = std::fs::read_to_string(&cfg.recorder.path) {
-        for line in text.lines().filter(|l| l.contains("\"ai.")) {
-            let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-            let ts = v.get("ts").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-            if ts.map(|t| t.with_timezone(&Utc).date_naive()) != Some(today) {
-                continue;
-            }
-            let m = v.get("meta").cloned().unwrap_or(Value::Null);
-            if m.get("cached").and_then(Value::as_bool) != Some(true) {
-                used += ["tokens_in", "tokens_out"].iter().filter_map(|k| m.get(*k).and_then(Value::as_u64)).sum::<u64>();
-            }
-            let key = match v.get("type").and_then(Value::as_str) {
-                Some("ai.failed") => format!("failed:{}", m.get("reason").and_then(Value::as_str).unwrap_or("?")),
-                _ => m.get("status").and_then(Value::as_str).unwrap_or("?").to_owned(),
-            };
-            *by_status.entry(key).or_default() += 1;
-        }
-    }
+    let reader = crate::cmd_views::reader(cfg, from).await?;
+    let usage = reader.ai_usage_since(today.and_time(chrono::NaiveTime::MIN).and_utc()).await.context("reading today's AI outputs from the ledger")?;
+    let used = usage.tokens;
     let b = &cfg.ai.budget;
     println!("AI: {}", cfg.ai.status_line());
     println!("today ({today}): {used} of {} tokens ({} left); per run cap {}; {} call(s) per layer at once; breaker after {} failures for {} ms",
         b.daily_cap, b.daily_cap.saturating_sub(used), b.run_cap, b.concurrency_per_layer, b.breaker_failures, b.breaker_cooldown_ms);
-    for (k, n) in &by_status {
+    for (k, n) in &usage.by_status {
         println!("  {k}: {n}");
     }
     Ok(ExitCode::SUCCESS)

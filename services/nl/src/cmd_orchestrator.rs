@@ -1,6 +1,7 @@
 //! `nl serve orchestrator`: L0 in distributed mode ([`nl_runtime::Orchestrator`]): gRPC `Orchestrator` on
 //! `[orchestrator] grpc_addr` (bearer token as every gRPC service), cycles on trigger or on
-//! `[orchestrator] cycle_every_secs`, run events on NATS, manifests under `<out_dir>/runs/`.
+//! `[orchestrator] cycle_every_secs`, run events on NATS, manifests under `<out_dir>/runs/`, and AI jobs on
+//! the schedule ([`nl_runtime::ai_schedule`]: one `ai.job.requested` for L2 per `[ai] regime_interval_secs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
     let nats = NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", nl_domain::redact::redact_urls(&cfg.nats.url)))?;
     let state = nl_collector::state_nats::NatsStateStore::open(nats.jetstream(), &cfg.collector.state_bucket).await.context("opening the source state bucket")?;
     let bus: Arc<dyn Bus> = Arc::new(nats);
+    let bus_for_schedule = Arc::clone(&bus);
     let token_env = cfg.serve.grpc_token_env.as_str();
     let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
     let channel = cfg.serve.ledger_channel()?;
@@ -48,6 +50,9 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding gRPC Orchestrator on {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "gRPC Orchestrator serving.");
     let schedule = tokio::spawn(orch.clone().schedule());
+    // AI jobs on L0's schedule (L2 market regime every `[ai] regime_interval_secs`), under this process's identity.
+    let identity = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
+    let ai_schedule = nl_runtime::ai_schedule::spawn(&cfg.ai, &bus_for_schedule, &identity, &stop);
     ready.store(true, Ordering::Relaxed);
     let service = orch.grpc(nl_proto::auth::RequireBearer::new(token));
     let stopped = stop.clone();
@@ -59,5 +64,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
         .context("gRPC Orchestrator")?;
     stop.cancel();
     let _ = schedule.await;
+    if let Some(s) = ai_schedule {
+        let _ = s.await;
+    }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub struct LearningArgs {
     /// Only this experiment (its stored spec).
     #[arg(long)]
     pub experiment_id: Option<String>,
-    /// An ExperimentSpec JSON file to run (validated; not stored).
+    /// An ExperimentSpec file to run, JSON or YAML (`.yaml`/`.yml`) (validated; not stored).
     #[arg(long)]
     pub experiment_spec_path: Option<PathBuf>,
     /// Share of `[paper.learning] equity_usd` the learning book may commit per UTC day, percent.
@@ -73,7 +73,7 @@ pub struct ReportArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ExperimentCommand {
-    /// Store an ExperimentSpec (JSON file) as a draft; a bad spec is refused with the field path.
+    /// Store an ExperimentSpec (a JSON file, or YAML for `.yaml`/`.yml`) as a draft; a bad spec is refused with the field path.
     Create {
         #[arg(long)]
         spec: PathBuf,
@@ -121,30 +121,28 @@ pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> 
 /// The publish or the write failed, or the ledger did not apply them within [`APPLY_WAIT`].
 pub(crate) async fn emit_on(loaded: &Loaded<NlConfig>, bus: Option<&std::sync::Arc<dyn nl_bus::Bus>>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let Some(bus) = bus else { return emit(loaded, envs).await };
-    let mut msgs = Vec::with_capacity(envs.len());
-    for e in &envs {
-        msgs.push(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?));
-    }
-    bus.publish_batch(msgs).await?;
+    bus.publish_batch(messages(&envs)?).await?;
+    wait_applied(loaded, envs).await
+}
+
+fn messages(envs: &[Envelope]) -> anyhow::Result<Vec<nl_bus::Message>> {
+    envs.iter().map(|e| Ok(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect()
+}
+
+/// Waits until the ledger's DB holds every one of `envs` (the ledger applied what was published), at most
+/// [`APPLY_WAIT`].
+async fn wait_applied(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let reader = open_reader(&loaded.config).await?;
     let mut waiting: Vec<String> = envs.into_iter().map(|e| e.event_id.0).collect();
     let end = tokio::time::Instant::now() + APPLY_WAIT;
     loop {
-        let mut left = Vec::new();
-        for chunk in waiting.chunks(500) {
-            let ids = serde_json::to_string(chunk)?;
-            let stored: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))")
-                .bind(ids)
-                .fetch_all(reader.pool())
-                .await?;
-            left.extend(chunk.iter().filter(|id| !stored.contains(id)).cloned());
-        }
-        waiting = left;
+        let stored = reader.stored_event_ids(&waiting).await?;
+        waiting.retain(|id| !stored.contains(id));
         if waiting.is_empty() {
             return Ok(());
         }
         if tokio::time::Instant::now() >= end {
-            bail!("published {} event(s) the ledger has not applied within {} s (e.g. {})", waiting.len(), APPLY_WAIT.as_secs(), waiting[0]);
+            bail!("published {} event(s) the ledger has not applied within {} s (e.g. {}); is `nl serve ledger` running on this DB?", waiting.len(), APPLY_WAIT.as_secs(), waiting[0]);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -153,24 +151,24 @@ pub(crate) async fn emit_on(loaded: &Loaded<NlConfig>, bus: Option<&std::sync::A
 /// How long [`emit_on`] waits for the ledger to apply what it published.
 const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS).
+/// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS) and
+/// waits until the ledger applied them, so a backtest's report or a listing read next sees them.
 pub(crate) async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     if cfg.bus.mode == crate::config::BusMode::Nats {
         // The NATS client's connect future is not `Send`: publish from a blocking thread, so this future
         // stays `Send` (the ops API's handlers need that).
-        let (nats, handle) = (cfg.nats.clone(), tokio::runtime::Handle::current());
-        return tokio::task::spawn_blocking(move || {
+        let (nats, handle, msgs) = (cfg.nats.clone(), tokio::runtime::Handle::current(), messages(&envs)?);
+        tokio::task::spawn_blocking(move || {
             handle.block_on(async move {
                 use nl_bus::Bus;
                 let bus = nl_bus::NatsBus::connect(&nats).await.context("connecting to NATS")?;
-                for e in envs {
-                    bus.publish(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?)).await?;
-                }
-                Ok(())
+                bus.publish_batch(msgs).await?;
+                anyhow::Ok(())
             })
         })
-        .await?;
+        .await??;
+        return wait_applied(loaded, envs).await;
     }
     let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
     let (path, policy) = (cfg.recorder.path.clone(), cfg.recorder.fsync.policy());
@@ -215,7 +213,7 @@ pub(crate) fn paper_config(cfg: &NlConfig, l: &LearningArgs) -> PaperConfig {
 pub(crate) async fn experiments(reader: Option<&SqliteReader>, l: &LearningArgs, only_running: bool) -> anyhow::Result<Vec<Experiment>> {
     if let Some(path) = &l.experiment_spec_path {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let spec = ExperimentSpec::parse(&text).with_context(|| format!("--experiment-spec-path {}", path.display()))?;
+        let spec = ExperimentSpec::parse_file(path, &text).with_context(|| format!("--experiment-spec-path {}", path.display()))?;
         let sha256 = spec.sha256();
         return Ok(vec![Experiment { spec, sha256, status: ExperimentStatus::Running }]);
     }
@@ -356,7 +354,7 @@ pub async fn experiment(loaded: &Loaded<NlConfig>, cmd: ExperimentCommand) -> an
         ExperimentCommand::Schema => println!("{}", serde_json::to_string_pretty(&ExperimentSpec::json_schema())?),
         ExperimentCommand::Create { spec } => {
             let text = std::fs::read_to_string(&spec).with_context(|| format!("reading {}", spec.display()))?;
-            let parsed = ExperimentSpec::parse(&text).with_context(|| format!("--spec {}", spec.display()))?;
+            let parsed = ExperimentSpec::parse_file(&spec, &text).with_context(|| format!("--spec {}", spec.display()))?;
             let reader = open_reader(&loaded.config).await?;
             if reader.experiment(&parsed.spec_id).await?.is_some() {
                 bail!("experiment {} exists already (a changed spec is a new spec_id or version)", parsed.spec_id);

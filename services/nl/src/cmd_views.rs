@@ -212,19 +212,24 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
     if let Some(addr) = addr {
         cfg.addr = addr;
     }
+    if from.ledger_url.is_some() && loaded.config.bus.mode != crate::config::BusMode::Nats {
+        anyhow::bail!(
+            "nl web --ledger-url reads a remote ledger, whose only writer consumes NATS, so \"mark reviewed\" could not reach it: \
+             set [bus] mode = \"nats\" and [nats] url (NL_BUS__MODE=nats, NL_NATS__URL=...) to the ledger's NATS, or give --out-dir of an embedded out dir instead"
+        );
+    }
     let reader = reader(&loaded.config, from).await?;
     // `nl web` only reads: its bus is a private in-memory one nothing else is on.
     let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig::default()));
     let run = nl_domain::RunIdentity { run_id: nl_config::new_run_id(chrono::Utc::now()), config_hash: loaded.config_hash.clone() };
     let svc = nl_web::WebService::bind(cfg, &nl_bus::ServiceCtx::new(bus, run), reader).await?;
-    // "Mark reviewed" takes `nl review`'s path on the DB shown (a remote ledger without NATS: none).
-    let mut svc = match (&from.ledger_url, loaded.config.bus.mode) {
-        (_, crate::config::BusMode::Nats) => {
+    // "Mark reviewed" publishes to NATS (the remote ledger consumes it), or takes `nl review`'s path on the DB shown.
+    let mut svc = match loaded.config.bus.mode {
+        crate::config::BusMode::Nats => {
             let bus = nl_bus::NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?;
             svc.with_writer(Arc::new(nl_web::BusWriter(Arc::new(bus))))
         }
-        (Some(_), crate::config::BusMode::Memory) => svc,
-        (None, crate::config::BusMode::Memory) => {
+        crate::config::BusMode::Memory => {
             let mut c = loaded.config.clone();
             if let Some(dir) = &from.out_dir {
                 let storage = nl_config::StorageConfig { out_dir: dir.clone() };

@@ -65,6 +65,8 @@ struct Position {
     max_hold_minutes: u32,
     exiting: bool,
     stuck: bool,
+    /// The mark (price, honeypot) of the last `position.updated`: a snapshot that changes neither emits none.
+    marked: Option<(Decimal, bool)>,
 }
 
 /// A known experiment.
@@ -293,6 +295,7 @@ impl Engine {
                 max_hold_minutes: exits.2,
                 exiting: true,
                 stuck: false,
+                marked: None,
             },
         );
         self.busy.insert((book_key(&tags), asset.to_string()));
@@ -365,7 +368,12 @@ impl Engine {
             if s.price_usd.is_none() && !facts.honeypot {
                 continue;
             }
-            self.position_event(&p, "open", mark, Decimal::ZERO, facts.honeypot, at, env.event_id.as_str(), out);
+            if p.marked != Some((mark, facts.honeypot)) {
+                self.position_event(&p, "open", mark, Decimal::ZERO, facts.honeypot, at, env.event_id.as_str(), out);
+                if let Some(q) = self.positions.get_mut(&id) {
+                    q.marked = Some((mark, facts.honeypot));
+                }
+            }
             if p.exiting || p.stuck {
                 continue;
             }
@@ -460,6 +468,7 @@ impl Engine {
                 p.fees = costs;
                 p.opened_at = at;
                 p.exiting = false;
+                p.marked = Some((price, false));
                 self.position_event(&p, "open", price, Decimal::ZERO, false, at, &fill_id, out);
                 self.positions.insert(p.id.clone(), p);
             }

@@ -208,3 +208,32 @@ fn a_config_without_a_fee_model_is_refused() {
     let err = Engine::new(PaperConfig::default(), run("x")).err().unwrap().to_string();
     assert!(err.contains("[paper.fees] is not configured"), "{err}");
 }
+
+#[test]
+fn a_snapshot_that_changes_no_mark_emits_no_position_update() {
+    let a = asset(1);
+    let out = backtest::run(
+        &config(false),
+        &run("bt"),
+        BacktestInput {
+            events: vec![
+                upsert(&a, t(0), None),
+                decision(&a, t(10), true, &["PROMOTED"]),
+                snapshot(&a, t(60), "2", "1000000"),
+                // The same price three times: the position is marked, nothing changed, nothing emitted.
+                snapshot(&a, t(120), "2", "1000000"),
+                snapshot(&a, t(180), "2", "1000000"),
+                snapshot(&a, t(240), "2.1", "1000000"),
+                snapshot(&a, t(300), "2.1", "1000000"),
+            ],
+            ..BacktestInput::default()
+        },
+    )
+    .unwrap();
+    let marks: Vec<_> = metas(&out, EventType::PositionUpdated).iter().map(|p| (p["status"].clone(), p["mark_price"].clone(), p["at"].clone())).collect();
+    assert_eq!(
+        marks,
+        [(json!("open"), json!("2"), json!("2026-12-01T10:01:00Z")), (json!("open"), json!("2.1"), json!("2026-12-01T10:04:00Z"))],
+        "the fill's position, then only the changed mark"
+    );
+}

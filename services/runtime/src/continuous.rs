@@ -188,6 +188,8 @@ pub async fn run_continuous_sources(
         progress(&format!("run {stale} was left running by a process that is gone: marked aborted"));
     }
 
+    let schedule_stop = nl_bus::CancellationToken::new();
+    let schedule = crate::ai_schedule::spawn(&c.ai, &bus, &run, &schedule_stop);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let collector = tokio::spawn(replica.run(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -216,6 +218,12 @@ pub async fn run_continuous_sources(
     progress("stopping: sources first, then draining the pipeline");
     let stopping = tokio::time::Instant::now();
     let _ = stop_tx.send(true);
+    schedule_stop.cancel();
+    if let Some(s) = schedule
+        && let Err(e) = s.await
+    {
+        errors.push(format!("AI schedule task: {e}"));
+    }
     if let Err(e) = collector.await {
         errors.push(format!("collector task: {e}"));
     }

@@ -11,10 +11,12 @@
 //!   provider lookups answered from their captures ([`recorded`]);
 //! * [`rebuild`]: `nl rebuild --from-events`: a new DB from events.jsonl;
 //! * [`diff`]: `nl diff-runs`: the decisions that differ between two runs or re-derivations;
+//! * [`ai_schedule`]: L0's AI job schedule (one `ai.job.requested` per period, replica-safe);
 //! * [`manifest`]: `runs/<run_id>/manifest.json`: identity, effective config, code version, source cursors,
 //!   events.jsonl byte range, row counts, events per type, dry-run flag and errors.
 #![forbid(unsafe_code)]
 
+pub mod ai_schedule;
 pub mod continuous;
 pub mod cycle;
 pub mod diff;

@@ -24,6 +24,7 @@ wire_enum! {
     AiL3Completed => "ai.l3.completed",
     AiL4Completed => "ai.l4.completed",
         AiFailed => "ai.failed",
+        AiJobRequested => "ai.job.requested",
         RunStarted => "run.started",
         RunCompleted => "run.completed",
         OrderSubmitted => "order.submitted",

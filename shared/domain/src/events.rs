@@ -265,7 +265,7 @@ impl Body {
             T::ExperimentStatusChanged => Self::ExperimentStatusChanged(tagged(env, "ExperimentStatusChanged")?),
             T::LearningGateUpdated => Self::LearningGateUpdated(tagged(env, "LearningGateUpdated")?),
             T::StrategyRunStarted | T::StrategyRunCompleted => Self::StrategyRun(typed(env, "StrategyRun")?),
-            T::Manual | T::AiFailed => Self::Other(env.meta.clone()),
+            T::Manual | T::AiFailed | T::AiJobRequested => Self::Other(env.meta.clone()),
         })
     }
 }

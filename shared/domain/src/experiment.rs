@@ -1,8 +1,9 @@
 //! ExperimentSpec: the schema that binds a learning-book question to its exposure and metrics, its status
 //! machine (draft → approved → running ⇄ paused → completed | aborted) and its validation.
 //!
-//! A spec is JSON. [`ExperimentSpec::parse`] refuses a bad one with the field path of the first error
-//! (`exposure.sample_rate: must be in [0, 1]`), whether serde or a rule found it. The spec's SHA-256 is
+//! A spec is JSON or YAML ([`ExperimentSpec::parse_file`] picks by the file's extension). Both refuse a bad
+//! one with the field path of the first error (`exposure.sample_rate: must be in [0, 1]`), whether serde or
+//! a rule found it. The spec's SHA-256 is
 //! over its canonical JSON (keys sorted, no whitespace) and is frozen when the experiment starts running.
 
 use std::collections::BTreeSet;
@@ -224,6 +225,30 @@ impl ExperimentSpec {
         })?;
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// Parses and validates a YAML spec (the same fields as JSON; the same spec hashes the same either way).
+    ///
+    /// # Errors
+    /// As [`ExperimentSpec::parse`].
+    pub fn parse_yaml(text: &str) -> Result<Self, SpecError> {
+        let spec: Self = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text)).map_err(|e| {
+            let path = e.path().to_string();
+            SpecError::at(path, e.into_inner().to_string())
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Parses the text of the file named `name`: YAML for `.yaml` / `.yml`, JSON otherwise.
+    ///
+    /// # Errors
+    /// As [`ExperimentSpec::parse`].
+    pub fn parse_file(name: &std::path::Path, text: &str) -> Result<Self, SpecError> {
+        match name.extension().and_then(std::ffi::OsStr::to_str).map(str::to_ascii_lowercase).as_deref() {
+            Some("yaml" | "yml") => Self::parse_yaml(text),
+            _ => Self::parse(text),
+        }
     }
 
     /// Parses and validates a spec given as a JSON value.

@@ -154,3 +154,45 @@ fn paper_bodies_refuse_mismatched_tags() {
     let err = Envelope::new(EventType::TradeBlocked, &["c"], ts, "r", "c", meta).body().unwrap_err().to_string();
     assert!(err.contains("learning_book = false"), "{err}");
 }
+
+/// The example spec written as a person writes YAML (decimals as plain numbers or quoted strings).
+const EXAMPLE_YAML: &str = r#"
+spec_id: rejected_low_liq_v1
+version: 1
+question: Do listings L5 rejected for low liquidity still run up in their first hour?
+hypothesis: Mean return of rejected low-liquidity DEX listings over 60 minutes is above 0 after fees.
+exposure:
+  decisions: [rejected]
+  kinds: [dex]
+  sample_rate: 0.5
+  notional_usd: "50"
+  take_profit_pct: "30"
+  stop_loss_pct: "20"
+  max_hold_minutes: 60
+metrics:
+  primary: mean_return_pct
+  success_criterion: {op: ">", threshold: 0.0}
+  min_trades: 30
+risk:
+  max_notional_usd: "500"
+  max_open_positions: 10
+no_learn_zones:
+  - {kind: utc_window, start: "23:30", end: "00:30"}
+  - kind: venue_not_open
+"#;
+
+#[test]
+fn a_yaml_spec_is_the_same_spec_as_its_json() {
+    let json = ExperimentSpec::parse(&example().to_string()).unwrap();
+    let yaml = ExperimentSpec::parse_file(std::path::Path::new("spec.yaml"), EXAMPLE_YAML).unwrap();
+    assert_eq!(yaml, json);
+    assert_eq!(yaml.sha256(), json.sha256(), "the frozen hash does not depend on the file's format");
+    assert_eq!(ExperimentSpec::parse_file(std::path::Path::new("spec.YML"), EXAMPLE_YAML).unwrap().sha256(), json.sha256());
+    // A .json file is JSON: the YAML text is refused there.
+    assert!(ExperimentSpec::parse_file(std::path::Path::new("spec.json"), EXAMPLE_YAML).is_err());
+    // A bad YAML spec names the field, as JSON does.
+    let bad = EXAMPLE_YAML.replace("sample_rate: 0.5", "sample_rate: 1.5");
+    assert_eq!(ExperimentSpec::parse_yaml(&bad).unwrap_err().path, "exposure.sample_rate");
+    let typo = EXAMPLE_YAML.replace("max_open_positions: 10", "max_open_positions: ten");
+    assert_eq!(ExperimentSpec::parse_yaml(&typo).unwrap_err().path, "risk.max_open_positions");
+}

@@ -37,7 +37,7 @@ pub use paper::{BookTags, ExperimentCreated, ExperimentStatusChanged, LearningGa
 pub use events::{AiMeta, AssetChanged, AssetDelisted, AssetReviewed, Body, RiskFlagged, RunMeta, ScoreComputed, SnapshotRecorded};
 pub use observation::{ACTIVITY_KEY, ChangeKind, ListingActivity, ListingObservation, ObservationKind};
 pub use read::{LedgerReader, ReadError};
-pub use views::{AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
+pub use views::{AiNote, AiUsage, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
 pub use records::{
     AssetUpsert, BASE_DECIMALS_KEY, Decision, GateDecision, PAYLOAD_BASE64, RawEvent, not_utf8_error, raw_subject, RiskCheck, RiskEvaluation, ScoreComponent, ScoreRecord, Sighting, Snapshot, Verdict,
 };

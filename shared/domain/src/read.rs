@@ -75,7 +75,27 @@ pub trait LedgerReader: Send + Sync + 'static {
     /// # Errors
     /// [`ReadError`] when the store cannot be read.
     async fn ai_tokens_since(&self, since: crate::Ts) -> Result<u64, ReadError> {
+        Ok(self.ai_usage_since(since).await?.tokens)
+    }
+
+    /// The stored AI outputs created at or after `since`: their tokens (what [`Self::ai_tokens_since`]
+    /// answers) and their count by status; what `nl ai budget` shows. A reader that cannot tell answers
+    /// [`ReadError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read.
+    async fn ai_usage_since(&self, since: crate::Ts) -> Result<crate::AiUsage, ReadError> {
         let _ = since;
         Err(ReadError::Unavailable("this ledger reader does not serve AI spend".into()))
+    }
+
+    /// The layers (`l1`…`l4`) with a stored AI output triggered by `trigger_event_id`: a trigger delivered
+    /// again (a scheduled period requested by a restarted or second orchestrator) is already answered.
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read.
+    async fn ai_layers_answered(&self, trigger_event_id: &str) -> Result<Vec<String>, ReadError> {
+        let _ = trigger_event_id;
+        Err(ReadError::Unavailable("this ledger reader does not serve AI outputs".into()))
     }
 }

@@ -203,6 +203,14 @@ pub struct SourceHealth {
     pub lease_rev: Option<i64>,
 }
 
+/// What the stored AI outputs created since a time used: model tokens (in + out, one row per artifact, so
+/// a cached answer reached again is not counted twice) and outputs by status (`completed`, `abstained`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiUsage {
+    pub tokens: u64,
+    pub by_status: std::collections::BTreeMap<String, u64>,
+}
+
 /// One run, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {

@@ -74,7 +74,11 @@ impl LedgerReader for GrpcLedgerReader {
         self.view("events_after", query).await
     }
 
-    async fn ai_tokens_since(&self, since: nl_domain::Ts) -> Result<u64, ReadError> {
-        self.view("ai_tokens_since", &since).await
+    async fn ai_usage_since(&self, since: nl_domain::Ts) -> Result<nl_domain::AiUsage, ReadError> {
+        self.view("ai_usage_since", &since).await
+    }
+
+    async fn ai_layers_answered(&self, trigger_event_id: &str) -> Result<Vec<String>, ReadError> {
+        self.view("ai_layers_answered", &trigger_event_id).await
     }
 }

@@ -130,6 +130,8 @@ async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     assert_eq!(grpc.runs(5).await.unwrap(), local.runs(5).await.unwrap());
     let day = at(0) - chrono::Duration::days(1);
     assert_eq!(grpc.ai_tokens_since(day).await.unwrap(), local.ai_tokens_since(day).await.unwrap());
+    assert_eq!(grpc.ai_usage_since(day).await.unwrap(), local.ai_usage_since(day).await.unwrap());
+    assert_eq!(grpc.ai_layers_answered("t").await.unwrap(), local.ai_layers_answered("t").await.unwrap());
 
     // An unknown view is the caller's error, named.
     let mut client = nl_proto::pb::ledger_client::LedgerClient::connect(format!("http://{addr}")).await.unwrap();

@@ -3,8 +3,9 @@
 //! after every message, so a restart resumes exactly where the sink stopped and never alerts twice.
 //!
 //! `in_flight` is written before each request and cleared by its answer. Finding it set at start means the
-//! process died during a request whose outcome is unknown: the event is skipped (never a double alert) and
-//! counted as `unconfirmed`.
+//! process died during a request whose outcome is unknown: the event is skipped (never a double alert, as
+//! the issue asks: "so there is never a double alert") and counted as `unconfirmed`, in the cursor too, so
+//! the count and the last such event survive later restarts and stay on the sources page.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub struct Cursor {
     pub in_flight: Option<InFlight>,
     /// Messages delivered over the cursor's life.
     pub sent: u64,
+    /// Requests a crash left without an answer over the cursor's life (skipped, never sent twice).
+    pub unconfirmed: u64,
+    /// The last of them.
+    pub last_unconfirmed: Option<InFlight>,
 }
 
 impl Cursor {
@@ -39,6 +44,16 @@ impl Cursor {
     #[must_use]
     pub fn seen(&self, event_id: &str) -> bool {
         self.recent_ids.iter().any(|i| i == event_id)
+    }
+
+    /// Settles a request found in flight at start (its outcome unknown after a crash): skipped and counted.
+    /// Returns it, `None` when there was none.
+    pub fn skip_in_flight(&mut self) -> Option<InFlight> {
+        let f = self.in_flight.take()?;
+        self.after_seq = self.after_seq.max(f.seq);
+        self.unconfirmed += 1;
+        self.last_unconfirmed = Some(f.clone());
+        Some(f)
     }
 
     /// `seq` is done; `alerted` when a message went out for it.

@@ -56,11 +56,13 @@ impl Worker {
     async fn start(&self, stop: &CancellationToken) -> Option<Cursor> {
         match self.file.load() {
             Ok(Some(mut c)) => {
-                if let Some(f) = c.in_flight.take() {
+                if let Some(f) = c.skip_in_flight() {
                     tracing::warn!(sink = %self.name, event_id = %f.event_id, "Alert outcome unknown after a crash; not sent again.");
-                    self.stats.unconfirmed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    c.after_seq = c.after_seq.max(f.seq);
                     self.save(&c);
+                }
+                self.stats.unconfirmed.store(c.unconfirmed, std::sync::atomic::Ordering::Relaxed);
+                if let Some(f) = &c.last_unconfirmed {
+                    self.stats.note_error(&format!("event {} (seq {}): a crash left its request unanswered; not sent again (unconfirmed)", f.event_id, f.seq));
                 }
                 return Some(c);
             }
