@@ -64,7 +64,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, target: BenchTarget, n: Option<usize
         BenchTarget::Web => crate::bench_web::web(n).await?,
         BenchTarget::Ai => crate::bench_ai::ai(n).await?,
         BenchTarget::Backtest => crate::bench_paper::backtest_bench(n).await?,
-        BenchTarget::RunMemory => crate::bench_run::run_memory(loaded, n).await?,
+        BenchTarget::RunMemory => crate::bench_run::run_memory(loaded, n, runs).await?,
         BenchTarget::Kernel => crate::bench_kernel::kernel(loaded, n, runs).await?,
     }
     Ok(ExitCode::SUCCESS)

@@ -20,14 +20,14 @@ const RUN_ASSETS: usize = 10_000;
 
 /// One figure's values over the runs.
 #[derive(Default)]
-struct Series(Vec<f64>);
+pub(crate) struct Series(Vec<f64>);
 
 impl Series {
-    fn push(&mut self, v: f64) {
+    pub(crate) fn push(&mut self, v: f64) {
         self.0.push(v);
     }
 
-    fn show(&self, unit: &str, digits: usize) -> String {
+    pub(crate) fn show(&self, unit: &str, digits: usize) -> String {
         if self.0.is_empty() {
             return "-".into();
         }
@@ -41,7 +41,7 @@ impl Series {
 }
 
 #[allow(clippy::cast_precision_loss)]
-fn count(n: u64) -> f64 {
+pub(crate) fn count(n: u64) -> f64 {
     n as f64
 }
 

@@ -2,13 +2,17 @@
 //! assets from the loopback simulator, for issue 14's figures: its peak resident memory (`VmHWM`) and the
 //! decisions it emits when the assets are re-snapshotted unchanged.
 //!
-//! The simulator is moved to the tick where its GeckoTerminal `new_pools` page lists N pools (half clean
-//! tokens, half honeypots), before `nl run` starts, so every pool is new on the first poll. The child's
-//! config is the demo's (every simulated source on the simulator) with the CEX sources off (their ticker
-//! budgets are a venue's, minutes for 10,000 assets), budgets opened for the loopback venues, and a short
-//! re-snapshot tier ([`RESNAPSHOT_SECS`]) so a quiet window sees every asset looked up again. The
-//! simulator's market facts never move, so every re-snapshot is unchanged: the decisions count must not
-//! grow in that window, while the simulator's request count shows the lookups happened.
+//! The simulator serves GeckoTerminal `new_pools` as the venue does: 20 pools a page, newest first, pages 1
+//! to 10 (later ones are paid). So the N pools (half clean tokens, half honeypots) arrive over many polls:
+//! `nl run` starts with one page of pools listed (a first poll reads one page), and each time every listed
+//! pool has been served on some page, [`feed`] lists [`BATCH_POOLS`] more (ten pages), until N are listed.
+//! The child's config is the demo's (every simulated source on the simulator) with the CEX sources off
+//! (their ticker budgets are a venue's, minutes for 10,000 assets), budgets opened and a short poll interval
+//! ([`POLL_MS`]) for the loopback venues, every page read, and a short re-snapshot tier
+//! ([`RESNAPSHOT_SECS`]) so a quiet window sees every asset looked up again. The simulator's market facts
+//! never move, so once every asset had its first re-snapshot (DexScreener's facts joining GeckoTerminal's,
+//! a change) every re-snapshot is unchanged: the decisions count must not grow in the window that follows,
+//! while the simulator's request count shows the lookups happened.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -16,8 +20,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nl_config::Loaded;
+use nl_simulator::Simulator;
+use nl_simulator::world::{MAX_PAGES, PAGE_POOLS};
 use tokio::process::{Child, Command};
 
+use crate::bench_kernel::{Series, count};
 use crate::config::NlConfig;
 
 /// Re-snapshot interval of the bench's only schedule tier.
@@ -28,6 +35,10 @@ const QUIET: Duration = Duration::from_secs(2 * RESNAPSHOT_SECS + 5);
 const STALL: Duration = Duration::from_secs(120);
 /// How often the bench samples the DB and the child's memory.
 const SAMPLE: Duration = Duration::from_millis(500);
+/// GeckoTerminal poll interval of the child (the venue's keyless cache is 60 s; loopback needs none).
+const POLL_MS: u64 = 250;
+/// Pools listed at once: every page a poll may read ([`MAX_PAGES`] of [`PAGE_POOLS`]).
+const BATCH_POOLS: u64 = MAX_PAGES as u64 * PAGE_POOLS;
 
 /// One `nl run` measured.
 #[derive(Debug, Clone, Copy)]
@@ -45,21 +56,32 @@ pub(crate) struct RunMemoryFigures {
     pub quiet_lookups: u64,
 }
 
-/// Runs the measurement once and prints it.
+/// Runs the measurement `runs` times, printing each run and then min/median/max.
 ///
 /// # Errors
 /// As [`measure`].
-pub async fn run_memory(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow::Result<()> {
-    println!("nl bench run-memory: nl run tracking {assets} simulated on-chain assets (loopback), {}", crate::bench::build_kind());
-    let f = measure(loaded, assets).await?;
-    println!("  {} assets decided in {:.1} s", f.decided, f.settle_secs);
-    println!("  peak memory of nl run (VmHWM): {:>8.1} MB  (target < 150 MB at 10,000 assets)", f.peak_rss_mb);
+pub async fn run_memory(loaded: &Loaded<NlConfig>, assets: usize, runs: usize) -> anyhow::Result<()> {
+    let runs = runs.max(1);
+    println!("nl bench run-memory: nl run tracking {assets} simulated on-chain assets (loopback), {runs} run(s), {}", crate::bench::build_kind());
+    let (mut settle, mut rss, mut decisions, mut snapshots) = (Series::default(), Series::default(), Series::default(), Series::default());
+    for run in 1..=runs {
+        let f = measure(loaded, assets).await?;
+        println!(
+            "  run {run}: {} assets decided in {:.1} s; peak memory {:.1} MB; quiet window: {} decisions, {} snapshots stored, {} simulator requests",
+            f.decided, f.settle_secs, f.peak_rss_mb, f.quiet_decisions, f.quiet_snapshots, f.quiet_lookups
+        );
+        settle.push(f.settle_secs);
+        rss.push(f.peak_rss_mb);
+        decisions.push(count(f.quiet_decisions));
+        snapshots.push(count(f.quiet_snapshots));
+    }
+    println!("  every asset decided after        {}", settle.show("s", 1));
+    println!("  peak memory of nl run (VmHWM)    {}   (target < 150 MB at 10,000 assets)", rss.show("MB", 1));
     println!(
-        "  quiet window ({} s, re-snapshots every {RESNAPSHOT_SECS} s, nothing moved): {} decisions, {} snapshots stored, {} simulator requests (target 0 decisions)",
+        "  quiet window ({} s, re-snapshots every {RESNAPSHOT_SECS} s, nothing moved): decisions {}, snapshots stored {} (target 0 decisions)",
         QUIET.as_secs(),
-        f.quiet_decisions,
-        f.quiet_snapshots,
-        f.quiet_lookups
+        decisions.show("", 0),
+        snapshots.show("", 0)
     );
     Ok(())
 }
@@ -71,12 +93,11 @@ pub async fn run_memory(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow::Res
 /// The simulator or `nl run` failing to start, `nl run` exiting early, or decisions stalling.
 pub(crate) async fn measure(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow::Result<RunMemoryFigures> {
     anyhow::ensure!(assets >= 2, "--events must be at least 2");
-    let sim = nl_simulator::Simulator::start().await.context("starting the simulator")?;
-    // Tick t lists 2 (t + 1) pools.
-    let ticks = assets.div_ceil(2) - 1;
-    for _ in 0..ticks {
-        sim.advance();
-    }
+    let sim = std::sync::Arc::new(Simulator::start().await.context("starting the simulator")?);
+    // Tick t lists 2 (t + 1) pools: one page of them before the first poll.
+    let last_tick = u32::try_from(assets.div_ceil(2) - 1).context("--events too large")?;
+    sim.advance_by(last_tick.min(u32::try_from(PAGE_POOLS / 2 - 1).unwrap_or(0)));
+    let feeder = tokio::spawn(feed(std::sync::Arc::clone(&sim), last_tick));
     let dir = tempfile::tempdir().context("temp dir")?;
     let cfg = bench_config(&loaded.config, &sim.base_url(), dir.path(), assets)?;
     let config_path = dir.path().join("bench-run.toml");
@@ -84,7 +105,8 @@ pub(crate) async fn measure(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow:
     let started = Instant::now();
     let log = dir.path().join("nl-run.stderr");
     let mut child = spawn(&config_path, &log)?;
-    let result = watch(&mut child, &cfg.ledger.db_path, &sim, started).await;
+    let result = watch(&mut child, &cfg.ledger.db_path, &sim, assets as u64, started).await;
+    feeder.abort();
     stop(&mut child).await;
     result.map_err(|e| {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -93,8 +115,21 @@ pub(crate) async fn measure(loaded: &Loaded<NlConfig>, assets: usize) -> anyhow:
     })
 }
 
-/// The demo's config with the CEX sources off, loopback budgets, N pools remembered and a short
-/// re-snapshot tier.
+/// Lists [`BATCH_POOLS`] more pools each time the simulator served every listed pool on some page, until
+/// tick `last` (a batch listed while a poll was paging would push unread pools past page 10, but a poll
+/// with nothing new reads one page).
+async fn feed(sim: std::sync::Arc<Simulator>, last: u32) {
+    let batch = u32::try_from(BATCH_POOLS / 2).unwrap_or(1);
+    while sim.tick() < last {
+        if sim.pools_unserved() == 0 {
+            sim.advance_by(batch.min(last - sim.tick()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The demo's config with the CEX sources off, loopback budgets, every `new_pools` page read at a short
+/// interval, and a short re-snapshot tier.
 fn bench_config(base: &NlConfig, url: &str, out: &Path, assets: usize) -> anyhow::Result<NlConfig> {
     let mut c = crate::cmd_demo::demo_config(base, url, out)?;
     for s in crate::cmd_demo::SIMULATED_CEX_SOURCES {
@@ -106,10 +141,7 @@ fn bench_config(base: &NlConfig, url: &str, out: &Path, assets: usize) -> anyhow
     // Push feeds' options name sources the demo config leaves out.
     c.push.clear();
     let g = &mut c.dex.geckoterminal;
-    (g.calls_per_min, g.interval_ms, g.seen_per_network, g.lookback_minutes) = (1e6, 5_000, assets * 2 + 100, 24 * 60);
-    // The simulator lists all N pools on page 1 (about 860 bytes a pool; a venue's page holds 20): at
-    // 10,000 pools that is 8.5 MB, over the 8 MiB page default, so the bench sizes the limit to the page.
-    g.max_body_bytes = g.max_body_bytes.max(u64::try_from(assets).unwrap_or(u64::MAX).saturating_mul(2048));
+    (g.calls_per_min, g.interval_ms, g.max_pages, g.lookback_minutes) = (1e6, POLL_MS, MAX_PAGES, 24 * 60);
     c.enricher.dexscreener.calls_per_min = 1e9;
     c.enricher.max_tracked = c.enricher.max_tracked.max(assets);
     c.enricher.schedule.tiers = vec![nl_enricher::Tier { max_age_minutes: 24 * 60, every_secs: RESNAPSHOT_SECS }];
@@ -135,7 +167,7 @@ fn spawn(config: &Path, log: &Path) -> anyhow::Result<Child> {
     cmd.spawn().context("spawning nl run")
 }
 
-async fn watch(child: &mut Child, db: &Path, sim: &nl_simulator::Simulator, started: Instant) -> anyhow::Result<RunMemoryFigures> {
+async fn watch(child: &mut Child, db: &Path, sim: &Simulator, assets: u64, started: Instant) -> anyhow::Result<RunMemoryFigures> {
     let pid = child.id().context("nl run has no pid")?;
     let alive = |child: &mut Child| -> anyhow::Result<()> {
         match child.try_wait().context("polling nl run")? {
@@ -159,16 +191,31 @@ async fn watch(child: &mut Child, db: &Path, sim: &nl_simulator::Simulator, star
     loop {
         alive(child)?;
         let c = counts(&reader).await?;
-        if c.assets > 0 && c.decided >= c.assets && started.elapsed() > Duration::from_secs(10) {
+        if c.assets >= assets && c.decided >= c.assets {
             break;
         }
         if c != last {
             (last, progress) = (c, Instant::now());
         }
-        anyhow::ensure!(progress.elapsed() < STALL, "nl run stalled at {} of {} assets decided", c.decided, c.assets);
+        anyhow::ensure!(
+            progress.elapsed() < STALL,
+            "nl run stalled at {} of {} assets decided ({} of {assets} pools listed, {} not served on any page yet)",
+            c.decided,
+            c.assets,
+            2 * (u64::from(sim.tick()) + 1),
+            sim.pools_unserved()
+        );
         tokio::time::sleep(SAMPLE).await;
     }
     let settle_secs = started.elapsed().as_secs_f64();
+    // An asset's first re-snapshot is DexScreener's pair, whose facts differ from GeckoTerminal's pool it was
+    // first snapshotted from (a market cap appears; a honeypot's price disagrees): a change, stored. The
+    // window starts once every asset had it (or two tiers passed), so all it sees is unchanged re-snapshots.
+    let first_resnapshots = Instant::now();
+    while counts(&reader).await?.snapshots < 2 * assets && first_resnapshots.elapsed() < Duration::from_secs(2 * RESNAPSHOT_SECS) {
+        alive(child)?;
+        tokio::time::sleep(SAMPLE).await;
+    }
     let before = counts(&reader).await?;
     let hits = sim.hits();
     tokio::time::sleep(QUIET).await;

@@ -186,7 +186,7 @@ pub enum Command {
         /// Number of events (of assets for `enrich` and `risk-gate`, of listings for `bytes`); default 100,000 (2,000 for `bytes`).
         #[arg(long)]
         events: Option<usize>,
-        /// Repetitions of `bytes`, `rederive` and `kernel` (they print min/median/max over them).
+        /// Repetitions of `bytes`, `rederive`, `run-memory` and `kernel` (they print min/median/max over them).
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },

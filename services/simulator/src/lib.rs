@@ -6,7 +6,7 @@
 //! * CEX instrument lists: OKX `/api/v5/public/instruments`, Binance `/api/v3/exchangeInfo`,
 //!   Gate `/api/v4/spot/currency_pairs` (with `/api/v4/spot/currencies/{currency}`: native coins, except a
 //!   BSC token contract on even ticks from 2); the OKX announcement feed `/api/v5/support/announcements`;
-//! * DEX: GeckoTerminal `/networks/{network}/new_pools`, DexScreener `/token-profiles/latest/v1` and
+//! * DEX: GeckoTerminal `/networks/{network}/new_pools` (20 pools a page, pages 1 to 10), DexScreener `/token-profiles/latest/v1` and
 //!   `/tokens/v1/{chain}/{addresses}`;
 //! * risk providers: GoPlus `/api/v1/token_security/{chain}`, honeypot.is `/v2/IsHoneypot`, rugcheck
 //!   `/v1/tokens/{mint}/report`.
@@ -66,9 +66,20 @@ impl Simulator {
     /// Moves to the next tick: new instruments on every venue, a new announcement, two new pools.
     /// Returns the new tick number.
     pub fn advance(&self) -> u32 {
+        self.advance_by(1)
+    }
+
+    /// Moves `n` ticks on at once (see [`Simulator::advance`]); returns the new tick number.
+    pub fn advance_by(&self, n: u32) -> u32 {
         let mut w = self.world.lock().unwrap_or_else(PoisonError::into_inner);
-        w.tick += 1;
+        w.tick += n;
         w.tick
+    }
+
+    /// Pools listed that no GeckoTerminal `new_pools` page served yet ([`World::pools_unserved`]).
+    #[must_use]
+    pub fn pools_unserved(&self) -> u64 {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner).pools_unserved()
     }
 
     /// Names the `kind` token of tick `t` `name` on the venues that report names (see [`World::rename`]).

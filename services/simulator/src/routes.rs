@@ -64,7 +64,9 @@ pub fn router(state: Shared) -> Router {
             "/networks/{network}/new_pools",
             get(|State(s): State<Shared>, Path(network): Path<String>, Query(q): Q| async move {
                 let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-                json(&world(&s).new_pools(&network, page))
+                let mut w = world(&s);
+                w.served_new_pools(&network, page);
+                json(&w.new_pools(&network, page))
             }),
         )
         .route("/token-profiles/latest/v1", get(|State(s): State<Shared>| async move { json(&world(&s).token_profiles()) }))

@@ -22,6 +22,10 @@ const RUGCHECK_REPORT: &str = include_str!("../../../shared/adapters/src/provide
 pub const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
 /// The only GeckoTerminal network with simulated pools.
 pub const NETWORK: &str = "eth";
+/// Pools on a GeckoTerminal `new_pools` page.
+pub const PAGE_POOLS: u64 = 20;
+/// The last `new_pools` page served without a key (pages beyond 10 are paid).
+pub const MAX_PAGES: u32 = 10;
 
 /// What the risk providers say about a simulated token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,8 @@ pub struct World {
     honeypot: Golden,
     /// Token names set by [`World::rename`] (attacker-chosen metadata), by tick and kind.
     names: std::collections::BTreeMap<(u32, u64), String>,
+    /// Ticks whose pools a `new_pools` page served (see [`World::pools_unserved`]).
+    served: std::collections::BTreeSet<u32>,
 }
 
 fn parse(name: &str, text: &str) -> anyhow::Result<Value> {
@@ -165,6 +171,7 @@ impl World {
             clean: golden(&all, TokenKind::Clean)?,
             honeypot: golden(&all, TokenKind::Honeypot)?,
             names: std::collections::BTreeMap::new(),
+            served: std::collections::BTreeSet::new(),
         })
     }
 
@@ -296,18 +303,15 @@ impl World {
                "chains": [{"name": chain, "addr": addr, "withdraw_disabled": false, "withdraw_delayed": false, "deposit_disabled": false}]}))
     }
 
-    /// GeckoTerminal `GET /networks/{network}/new_pools` (page 1 only, newest first; other networks empty).
+    /// GeckoTerminal `GET /networks/{network}/new_pools?page=N`: the pools so far, newest first, [`PAGE_POOLS`]
+    /// a page as the venue pages them; pages past [`MAX_PAGES`] (paid on the venue) and other networks are empty.
     #[must_use]
     pub fn new_pools(&self, network: &str, page: u32) -> Value {
-        if network != NETWORK || page > 1 {
-            return json!({"data": [], "included": []});
-        }
+        let weth = json!({"id": format!("{NETWORK}_{WETH}"), "type": "token", "attributes": {"address": WETH, "name": "Wrapped Ether", "symbol": "WETH", "decimals": 18}});
         let mut data = Vec::new();
-        let mut included = vec![
-            json!({"id": format!("{NETWORK}_{WETH}"), "type": "token", "attributes": {"address": WETH, "name": "Wrapped Ether", "symbol": "WETH", "decimals": 18}}),
-        ];
-        for (t, kind, address) in self.tokens().into_iter().rev() {
-            let symbol = token_symbol(t, kind);
+        let mut included = vec![weth];
+        for (t, kind) in self.page_pools(network, page) {
+            let (symbol, address) = (token_symbol(t, kind), token_address(t, kind));
             data.push(json!({
                 "id": format!("{NETWORK}_{}", pool_address(t, kind)), "type": "pool",
                 "attributes": {"address": pool_address(t, kind), "name": format!("{symbol} / WETH"), "pool_created_at": self.born.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -319,7 +323,39 @@ impl World {
             }));
             included.push(json!({"id": format!("{NETWORK}_{address}"), "type": "token", "attributes": {"address": address, "name": self.token_name(t, kind), "symbol": symbol, "decimals": 18}}));
         }
+        if data.is_empty() {
+            included.clear();
+        }
         json!({"data": data, "included": included})
+    }
+
+    /// The `(tick, kind)` of each pool on `page` (from 1; 0 reads as 1) of `network`'s `new_pools`, newest first.
+    fn page_pools(&self, network: &str, page: u32) -> Vec<(u32, TokenKind)> {
+        if network != NETWORK || page > MAX_PAGES {
+            return Vec::new();
+        }
+        let listed = 2 * (u64::from(self.tick) + 1);
+        let from = u64::from(page.max(1) - 1) * PAGE_POOLS;
+        (from..listed.min(from + PAGE_POOLS))
+            .map(|i| {
+                let t = self.tick - u32::try_from(i / 2).unwrap_or(self.tick);
+                (t, if i % 2 == 0 { TokenKind::Honeypot } else { TokenKind::Clean })
+            })
+            .collect()
+    }
+
+    /// Records that `page` of `network`'s `new_pools` was served (see [`World::pools_unserved`]).
+    pub fn served_new_pools(&mut self, network: &str, page: u32) {
+        for (t, _) in self.page_pools(network, page) {
+            self.served.insert(t);
+        }
+    }
+
+    /// Pools listed so far that no `new_pools` page served yet: they slide further down the pages as new
+    /// pools appear, and past [`MAX_PAGES`] a poller never sees them.
+    #[must_use]
+    pub fn pools_unserved(&self) -> u64 {
+        2 * (u64::from(self.tick) + 1 - self.served.len() as u64)
     }
 
     /// DexScreener `GET /token-profiles/latest/v1`: a profile for every token so far, newest first.
@@ -436,5 +472,35 @@ mod tests {
         assert!(!renamed(&w.token_pairs(&token_address(2, TokenKind::Clean))), "only that token");
         assert_eq!(letters(0), "A");
         assert_eq!(letters(27), "BB");
+    }
+
+    #[test]
+    fn new_pools_pages_twenty_newest_first_up_to_page_ten() {
+        let mut w = World::new().expect("templates parse");
+        w.tick = 104; // 210 pools
+        let addresses = |page: u32| -> Vec<String> {
+            w.new_pools(NETWORK, page)["data"].as_array().into_iter().flatten().filter_map(|p| p["attributes"]["address"].as_str().map(String::from)).collect()
+        };
+        let (first, second, last) = (addresses(1), addresses(2), addresses(10));
+        assert_eq!((first.len(), second.len(), last.len()), (20, 20, 20));
+        assert_eq!(first[0], pool_address(104, TokenKind::Honeypot), "newest first");
+        assert_eq!(first[1], pool_address(104, TokenKind::Clean));
+        assert_eq!(second[0], pool_address(94, TokenKind::Honeypot), "page 2 follows page 1");
+        assert_eq!(addresses(0), first, "page 0 reads as page 1");
+        assert!(addresses(11).is_empty(), "pages past 10 are paid: the 10 oldest pools are out of reach");
+        let page = w.new_pools(NETWORK, 1);
+        let included: Vec<&str> = page["included"].as_array().into_iter().flatten().filter_map(|t| t["attributes"]["address"].as_str()).collect();
+        assert_eq!(included.len(), 21, "WETH and each pool's base token");
+        assert!(included.contains(&token_address(104, TokenKind::Clean).as_str()));
+
+        assert_eq!(w.pools_unserved(), 210);
+        w.served_new_pools(NETWORK, 1);
+        w.served_new_pools("base", 1);
+        w.served_new_pools(NETWORK, 11);
+        assert_eq!(w.pools_unserved(), 190);
+        for page in 2..=10 {
+            w.served_new_pools(NETWORK, page);
+        }
+        assert_eq!(w.pools_unserved(), 10);
     }
 }
