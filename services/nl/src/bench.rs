@@ -141,7 +141,7 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
     match nl_testkit::NatsServer::try_start(None).await {
         Ok(server) => {
             let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&server.bus_config()).await.context("connecting to the bench nats-server")?);
-            let (rate, publish) = through_bus(Arc::clone(&bus), n, "nats-backlog", Mode::Backlog).await?;
+            let (rate, publish) = through_bus(Arc::clone(&bus), n, "nats-backlog", Mode::Backlog, Wire::Json).await?;
             println!("  NATS JetStream publish (windowed PubAcks, nothing consuming): {publish:>6.0} events/s");
             println!("  NATS -> ledger -> SQLite (draining that backlog):         {rate:>10.0} events/s  ({:.0}% of raw)", 100.0 * rate / raw.max(1.0));
             let consume = bus::bench_consume(bus.as_ref(), nl_ledger::service::EVENTS_FILTER, n).await.context("NATS consume bench")?;
@@ -151,7 +151,7 @@ async fn ledger(n: usize) -> anyhow::Result<()> {
             drop(server);
             let server = nl_testkit::NatsServer::try_start(None).await.map_err(|e| anyhow::anyhow!("second bench nats-server: {e}"))?;
             let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&server.bus_config()).await.context("connecting to the bench nats-server")?);
-            let (rate, publish) = through_bus(bus, n, "nats", Mode::Concurrent).await?;
+            let (rate, publish) = through_bus(bus, n, "nats", Mode::Concurrent, Wire::Json).await?;
             println!("  NATS publish while the ledger consumes:                   {publish:>10.0} events/s");
             println!("  NATS publish -> ledger -> SQLite (end to end, concurrent):{rate:>10.0} events/s");
         }
@@ -169,9 +169,20 @@ pub(crate) async fn ledger_vs_raw(n: usize) -> anyhow::Result<(f64, f64)> {
 }
 
 /// `n` envelopes published on a fresh MemoryBus while the ledger consumes: (ledger events/s, publish events/s).
+/// They go out typed, as embedded mode's services publish them.
 async fn through_memory_bus(n: usize) -> anyhow::Result<(f64, f64)> {
     let mem: Arc<dyn Bus> = Arc::new(MemoryBus::new(MemoryBusConfig { max_messages: n.max(1) * 2, ..MemoryBusConfig::default() }));
-    through_bus(mem, n, "memory", Mode::Concurrent).await
+    through_bus(mem, n, "memory", Mode::Concurrent, Wire::Typed).await
+}
+
+/// What `through_bus` publishes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// The envelopes themselves ([`Message::typed`]), as services publish on MemoryBus: the ledger parses
+    /// nothing and writes JSON only for what a row keeps as JSON (here every `manual.note`'s body).
+    Typed,
+    /// Their JSON, written before the clock starts, as NATS carries it; the ledger parses each one.
+    Json,
 }
 
 /// How `through_bus` feeds the ledger.
@@ -205,7 +216,7 @@ async fn enrich(n: usize) -> anyhow::Result<()> {
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
 /// Publishes `n` events for the ledger (see [`Mode`]); returns (ledger events/s, publish events/s).
-async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> anyhow::Result<(f64, f64)> {
+async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode, wire: Wire) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join(format!("bench-{label}.db"));
     let mut cfg = LedgerConfig::with_db_path(&db);
@@ -214,7 +225,10 @@ async fn through_bus(bus: Arc<dyn Bus>, n: usize, label: &str, mode: Mode) -> an
     let svc = nl_ledger::build(cfg, ServiceCtx::new(Arc::clone(&bus), run)).await.context("starting the ledger")?;
     let stats = svc.stats();
     let envs = nl_testkit::bench_envelopes(n);
-    let msgs: Vec<Message> = envs.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect::<anyhow::Result<_>>()?;
+    let msgs: Vec<Message> = match wire {
+        Wire::Typed => envs.into_iter().map(Message::typed).collect(),
+        Wire::Json => envs.iter().map(|e| Ok(Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect::<anyhow::Result<_>>()?,
+    };
     let stop = CancellationToken::new();
     let publish_all = || async {
         let start = Instant::now();
