@@ -85,6 +85,15 @@ impl Pipeline {
         self.settle_to(0, 2, timeout, progress).await
     }
 
+    /// Waits until every consumer has nothing pending and nothing unacked in two passes in a row, without
+    /// closing the enricher's round (see [`Self::drain`]).
+    ///
+    /// # Errors
+    /// As [`Self::drain`].
+    pub async fn settle(&mut self, timeout: Duration) -> anyhow::Result<DrainReport> {
+        self.settle_to(0, 2, timeout, |_| {}).await
+    }
+
     /// Waits until at most `limit` deliveries are outstanding over every consumer: backpressure for a
     /// feeder that publishes faster than the pipeline consumes.
     ///

@@ -19,7 +19,9 @@
 //!   their merged snapshots are risk-scored, scored, decided and stored while reading goes on, instead of
 //!   all at the run's end. A run shorter than the horizon (any `nl run-cycle` so far) keeps one round, as
 //!   before; in a longer one, an asset observed again more than about the horizon after its previous
-//!   observation gets one more merged snapshot than the original round gave it.
+//!   observation gets one more merged snapshot than the original round gave it. What is open when reading
+//!   ends is closed a chunk's assets at a time with the same backpressure, once every observation is in
+//!   ([`close_in_slices`]).
 //! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
 //!   are content-derived, so with the same config the assets, scores and decisions are the originals,
 //!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
@@ -60,11 +62,13 @@ const READ_CHUNK: usize = 2_000;
 /// Raw events read past a source response before it is re-derived. A lookup or answer captured further
 /// than this after the response that caused it is found only if the pipeline asks late enough.
 const LOOKAHEAD: usize = 10_000;
-/// Deliveries outstanding in the pipeline above which reading waits.
-const MAX_BACKLOG: u64 = 10_000;
+/// Deliveries outstanding in the pipeline above which reading (and closing the round's last slices) waits.
+const MAX_BACKLOG: u64 = 4_000;
 /// Raw events read past an asset's last observation before its part of the enrichment round is closed.
-/// Well above [`LOOKAHEAD`] plus [`MAX_BACKLOG`], so an observation still on its way cannot split an asset.
-const ROUND_HORIZON: usize = 50_000;
+/// Above [`LOOKAHEAD`] plus [`MAX_BACKLOG`], so an observation still on its way cannot split an asset. The
+/// open round and the answers not asked for yet (a provider answer is asked for when its asset's round
+/// closes) hold about this many raws' worth of data, so it bounds the re-derivation's memory.
+const ROUND_HORIZON: usize = 20_000;
 /// [`ROUND_HORIZON`] in [`RoundControl::close_idle`] epochs (one per chunk read).
 const ROUND_KEEP_EPOCHS: u64 = (ROUND_HORIZON / READ_CHUNK) as u64;
 /// How long the re-derivation's bus remembers a message id. A duplicate there comes only from a
@@ -238,7 +242,8 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
         }
         raws_read += report.raws;
         report.unused_answers = lookups.unused();
-        if let (Some((mut pipeline, _, _, _)), Some(answers)) = (feed, answers) {
+        if let (Some((mut pipeline, _, _, rounds)), Some(answers)) = (feed, answers) {
+            close_in_slices(&mut pipeline, &rounds, opts.drain_timeout).await?;
             pipeline.drain(opts.drain_timeout, |_| {}).await?;
             let failed = pipeline.stop().await;
             anyhow::ensure!(failed.is_empty(), "services failed during the re-derivation: {}", failed.join("; "));
@@ -274,6 +279,20 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     };
     let manifest_path = manifest.write(&runs_dir)?;
     Ok(RederiveOutcome { run_id, db_path, manifest, manifest_path, segments: reports, not_rederived, raws_read, elapsed: t0.elapsed() })
+}
+
+/// Closes what the read left of a replayed run's enrichment round one read chunk's assets at a time
+/// ([`RoundControl::close_idle`] over the epochs still open), waiting for the pipeline's backlog between
+/// slices, instead of all at once in the final drain: a round's merged snapshots, scores and decisions in
+/// flight together took about 50 KB per asset (1.5 GB at 20,000 assets). The pipeline is settled first, so
+/// every observation is in the round before any of it closes (the same merged snapshots as one close).
+async fn close_in_slices(pipeline: &mut Pipeline, rounds: &RoundControl, timeout: Duration) -> anyhow::Result<()> {
+    pipeline.settle(timeout).await?;
+    for _ in 0..=ROUND_KEEP_EPOCHS {
+        rounds.close_idle(ROUND_KEEP_EPOCHS).await.context("closing the enrichment round")?;
+        pipeline.wait_backlog(MAX_BACKLOG, timeout).await?;
+    }
+    Ok(())
 }
 
 /// Whether `source` names captures answered by the recorded layers (risk providers, pair and ticker lookups).
