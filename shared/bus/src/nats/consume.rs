@@ -136,15 +136,6 @@ struct Pull {
     stale_at: Instant,
 }
 
-/// What one reply on the inbox meant.
-enum Reply {
-    Message(async_nats::jetstream::Message),
-    /// The server refused the request in progress (409, e.g. max waiting requests): back off.
-    Refused,
-    /// Anything else: a status of a request already given up, an expiry, a heartbeat.
-    Nothing,
-}
-
 impl NatsSubscription {
     pub(super) async fn new(shared: Arc<Shared>, consumer: PullConsumer, spec: &ConsumerSpec) -> Result<Self, BusError> {
         let inbox = shared.client.new_inbox();
@@ -214,9 +205,10 @@ impl NatsSubscription {
         Ok(())
     }
 
-    /// Reads one reply. A status only ends the request in progress when it is that request's (its
-    /// subject is the request's reply subject); a message counts against it either way.
-    fn on_reply(&mut self, msg: async_nats::Message) -> Result<Reply, BusError> {
+    /// Reads one reply: a message goes to `raw`. A status only ends the request in progress when it is
+    /// that request's (its subject is the request's reply subject); a message counts against it either
+    /// way. `Ok(true)`: the server refused the request (409, e.g. max waiting requests), back off.
+    fn on_reply(&mut self, msg: async_nats::Message, raw: &mut Vec<async_nats::jetstream::Message>) -> Result<bool, BusError> {
         let status = msg.status.unwrap_or(StatusCode::OK);
         if status == StatusCode::OK {
             if let Some(open) = self.open.as_mut() {
@@ -225,20 +217,21 @@ impl NatsSubscription {
                     self.open = None;
                 }
             }
-            return Ok(Reply::Message(async_nats::jetstream::Message { message: msg, context: self.shared.js.clone() }));
+            raw.push(async_nats::jetstream::Message { message: msg, context: self.shared.js.clone() });
+            return Ok(false);
         }
         if status == StatusCode::IDLE_HEARTBEAT || self.open.as_ref().is_none_or(|open| open.reply != msg.subject) {
-            return Ok(Reply::Nothing);
+            return Ok(false);
         }
         // The request in progress ran out: expired (408), nothing to deliver (404) or refused.
         self.open = None;
         if status == StatusCode::TIMEOUT || status == StatusCode::NOT_FOUND {
-            return Ok(Reply::Nothing);
+            return Ok(false);
         }
         let text = format!("{status}, {:?}", msg.description);
         if status == StatusCode::REQUEST_TERMINATED {
             tracing::debug!(durable = %self.durable, error = %text, "Pull refused; backing off.");
-            return Ok(Reply::Refused);
+            return Ok(true);
         }
         Err(self.pull_err(&text))
     }
@@ -247,9 +240,7 @@ impl NatsSubscription {
     fn take_ready(&mut self, raw: &mut Vec<async_nats::jetstream::Message>, max: usize) -> Result<(), BusError> {
         while raw.len() < max {
             let Some(Some(msg)) = self.replies.next().now_or_never() else { break };
-            if let Reply::Message(m) = self.on_reply(msg)? {
-                raw.push(m);
-            }
+            self.on_reply(msg, raw)?;
         }
         Ok(())
     }
@@ -277,11 +268,11 @@ impl Subscription for NatsSubscription {
                 // ask again. Should it deliver after all, that lands in the inbox all the same.
                 Err(_) => self.open = None,
                 Ok(None) => return Err(self.err("its inbox subscription closed")),
-                Ok(Some(msg)) => match self.on_reply(msg)? {
-                    Reply::Message(m) => raw.push(m),
-                    Reply::Nothing => {}
-                    Reply::Refused => tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(100))).await,
-                },
+                Ok(Some(msg)) => {
+                    if self.on_reply(msg, &mut raw)? {
+                        tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(100))).await;
+                    }
+                }
             }
             if raw.is_empty() && Instant::now() >= deadline {
                 return Ok(Vec::new());
