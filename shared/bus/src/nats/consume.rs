@@ -1,9 +1,13 @@
 //! The consuming side of [`super::NatsBus`]: pull subscriptions, settling, and dead-lettering.
 //!
 //! `fetch` issues waiting pull requests for at most `max` messages (expiring with the caller's `wait`)
-//! and returns as soon as one message is in, plus whatever else of that request has already arrived.
-//! The request stays open across calls until it is fully served or expires, so nothing it delivers is
-//! stranded; nothing is prefetched beyond what the caller asked for, so consumer counters stay exact.
+//! and returns as soon as one message is in, plus whatever else has already arrived. A request stays
+//! open across calls until it is fully served or expires. Every request of a subscription replies to
+//! one inbox subscription that lives as long as the subscription: a request given up on client-side
+//! (its expiry passed without a 408, e.g. because the server received it late) can still deliver, and
+//! with a subscription per request that delivery reached an unsubscribed inbox and waited out
+//! `ack_wait`. Nothing is prefetched beyond what the caller asked for, except what a lapsed request
+//! delivers late. Dropping the subscription NAKs whatever arrived but was not handed out.
 //! `no_wait` requests are never used: on 2.9.10 a `no_wait` pull at `max_ack_pending` makes the server
 //! redeliver outstanding messages at once (measured: seq 1 delivered 3 times in one fetch).
 
@@ -13,9 +17,9 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
-use async_nats::jetstream::consumer::pull::Batch;
+use async_nats::jetstream::consumer::pull::BatchConfig;
 use async_nats::jetstream::message::Acker as JsAcker;
-use async_nats::{HeaderMap, HeaderValue};
+use async_nats::{HeaderMap, HeaderValue, StatusCode, Subject};
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
@@ -112,14 +116,36 @@ pub(super) struct NatsSubscription {
     consumer: PullConsumer,
     durable: Arc<str>,
     max_deliver: u32,
-    /// The pull request in progress, kept across fetches so nothing it delivers is stranded.
-    /// With the time after which it is presumed expired at the server.
-    open: Option<(Batch, Instant)>,
+    /// Every pull request of this subscription replies to `<inbox>.<n>`, all caught by this one
+    /// subscription, which lives as long as the subscription does. A request given up on (presumed
+    /// expired) may still deliver; what it delivers lands here and a later fetch hands it out.
+    replies: async_nats::Subscriber,
+    inbox: String,
+    /// Pull requests sent so far (numbers their reply subjects).
+    pulls: u64,
+    /// The request in progress, if any.
+    open: Option<Pull>,
+}
+
+/// A pull request in progress.
+struct Pull {
+    reply: Subject,
+    /// Messages it may still deliver.
+    owed: usize,
+    /// When it is presumed expired at the server (its status may never come).
+    stale_at: Instant,
 }
 
 impl NatsSubscription {
-    pub(super) fn new(shared: Arc<Shared>, consumer: PullConsumer, spec: &ConsumerSpec) -> Self {
-        Self { shared, consumer, durable: Arc::from(spec.durable.as_str()), max_deliver: spec.max_deliver, open: None }
+    pub(super) async fn new(shared: Arc<Shared>, consumer: PullConsumer, spec: &ConsumerSpec) -> Result<Self, BusError> {
+        let inbox = shared.client.new_inbox();
+        let replies = shared
+            .client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .map_err(|e| BusError::Broker(format!("consumer {}: subscribe to its inbox: {e}", spec.durable)))?;
+        let durable = Arc::from(spec.durable.as_str());
+        Ok(Self { shared, consumer, durable, max_deliver: spec.max_deliver, replies, inbox, pulls: 0, open: None })
     }
 
     fn err(&self, reason: impl std::fmt::Display) -> BusError {
@@ -167,63 +193,106 @@ fn from_headers(h: Option<&HeaderMap>) -> (String, std::collections::BTreeMap<St
     (id, out)
 }
 
+impl NatsSubscription {
+    /// Sends a pull request for `max` messages expiring at `deadline` (at least [`MIN_EXPIRES`] away).
+    async fn pull(&mut self, max: usize, deadline: Instant) -> Result<(), BusError> {
+        self.pulls += 1;
+        let reply = Subject::from(format!("{}.{}", self.inbox, self.pulls));
+        let expires = deadline.saturating_duration_since(Instant::now()).max(MIN_EXPIRES);
+        let request = BatchConfig { batch: max, expires: Some(expires), ..BatchConfig::default() };
+        self.consumer.request_batch(request, reply.clone()).await.map_err(|e| self.pull_err(&e))?;
+        self.open = Some(Pull { reply, owed: max, stale_at: Instant::now() + expires + EXPIRY_GRACE });
+        Ok(())
+    }
+
+    /// Reads one reply: a message goes to `raw`. A status only ends the request in progress when it is
+    /// that request's (its subject is the request's reply subject); a message counts against it either
+    /// way. `Ok(true)`: the server refused the request (409, e.g. max waiting requests), back off.
+    fn on_reply(&mut self, msg: async_nats::Message, raw: &mut Vec<async_nats::jetstream::Message>) -> Result<bool, BusError> {
+        let status = msg.status.unwrap_or(StatusCode::OK);
+        if status == StatusCode::OK {
+            if let Some(open) = self.open.as_mut() {
+                open.owed = open.owed.saturating_sub(1);
+                if open.owed == 0 {
+                    self.open = None;
+                }
+            }
+            raw.push(async_nats::jetstream::Message { message: msg, context: self.shared.js.clone() });
+            return Ok(false);
+        }
+        if status == StatusCode::IDLE_HEARTBEAT || self.open.as_ref().is_none_or(|open| open.reply != msg.subject) {
+            return Ok(false);
+        }
+        // The request in progress ran out: expired (408), nothing to deliver (404) or refused.
+        self.open = None;
+        if status == StatusCode::TIMEOUT || status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        let text = format!("{status}, {:?}", msg.description);
+        if status == StatusCode::REQUEST_TERMINATED {
+            tracing::debug!(durable = %self.durable, error = %text, "Pull refused; backing off.");
+            return Ok(true);
+        }
+        Err(self.pull_err(&text))
+    }
+
+    /// Takes the replies that have already arrived, until `raw` holds `max` messages.
+    fn take_ready(&mut self, raw: &mut Vec<async_nats::jetstream::Message>, max: usize) -> Result<(), BusError> {
+        while raw.len() < max {
+            let Some(Some(msg)) = self.replies.next().now_or_never() else { break };
+            self.on_reply(msg, raw)?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Subscription for NatsSubscription {
     async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
         let max = max.max(1);
         let deadline = Instant::now() + wait;
         let mut raw = Vec::new();
-        // Wait for the first message, opening a pull request if none is open.
+        self.take_ready(&mut raw, max)?;
+        // Wait for the first message, asking for more if no request is in progress.
         while raw.is_empty() {
-            if self.open.is_none() {
-                let expires = deadline.saturating_duration_since(Instant::now()).max(MIN_EXPIRES);
-                let batch = self.consumer.batch().max_messages(max).expires(expires).messages().await.map_err(|e| self.pull_err(&e))?;
-                self.open = Some((batch, Instant::now() + expires + EXPIRY_GRACE));
-            }
-            let Some((batch, stale_at)) = self.open.as_mut() else { continue };
-            let stale_at = *stale_at;
-            match tokio::time::timeout_at(deadline.min(stale_at), batch.next()).await {
+            let stale_at = match &self.open {
+                Some(open) => open.stale_at,
+                None => {
+                    self.pull(max, deadline).await?;
+                    continue;
+                }
+            };
+            match tokio::time::timeout_at(deadline.min(stale_at), self.replies.next()).await {
                 Err(_) if Instant::now() >= deadline => return Ok(Vec::new()),
                 // The server let the request lapse without a 408 (seen on 2.9.10 at max_ack_pending):
-                // stop waiting on it and ask again.
+                // ask again. Should it deliver after all, that lands in the inbox all the same.
                 Err(_) => self.open = None,
-                Ok(Some(Ok(m))) => raw.push(m),
-                // The request ran out (expired or fully served): open another while time is left.
-                Ok(None) => {
-                    self.open = None;
-                    if Instant::now() >= deadline {
-                        return Ok(Vec::new());
-                    }
-                }
-                Ok(Some(Err(e))) => {
-                    self.open = None;
-                    let text = e.to_string();
-                    if !text.contains("409") {
-                        return Err(self.pull_err(&text));
-                    }
-                    // 409 (flow control, e.g. max waiting requests): back off instead of spinning.
-                    tracing::debug!(durable = %self.durable, error = %text, "Pull refused; backing off.");
-                    tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(100))).await;
-                    if Instant::now() >= deadline {
-                        return Ok(Vec::new());
+                Ok(None) => return Err(self.err("its inbox subscription closed")),
+                Ok(Some(msg)) => {
+                    if self.on_reply(msg, &mut raw)? {
+                        tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(100))).await;
                     }
                 }
             }
-        }
-        // Then take whatever else of the open request has already arrived.
-        while raw.len() < max {
-            let Some((batch, _)) = self.open.as_mut() else { break };
-            match batch.next().now_or_never() {
-                Some(Some(Ok(m))) => raw.push(m),
-                Some(None) => self.open = None,
-                Some(Some(Err(error))) => {
-                    tracing::debug!(durable = %self.durable, %error, "Pull ended early.");
-                    self.open = None;
-                }
-                None => break,
+            if raw.is_empty() && Instant::now() >= deadline {
+                return Ok(Vec::new());
             }
         }
+        // Then take whatever else has already arrived.
+        self.take_ready(&mut raw, max)?;
         raw.into_iter().map(|m| self.to_delivery(m)).collect()
+    }
+}
+
+impl Drop for NatsSubscription {
+    /// What arrived but was never handed out is NAKed (through a dropped [`Delivery`]), so it is
+    /// redelivered now rather than after `ack_wait`.
+    fn drop(&mut self) {
+        while let Some(Some(msg)) = self.replies.next().now_or_never() {
+            if msg.status.is_none_or(|s| s == StatusCode::OK) {
+                drop(self.to_delivery(async_nats::jetstream::Message { message: msg, context: self.shared.js.clone() }));
+            }
+        }
     }
 }
 

@@ -355,7 +355,7 @@ impl Bus for NatsBus {
         };
         // On 2.9 this is create-or-update, so a changed ack_wait / max_deliver is applied.
         let consumer = self.shared.stream.create_consumer(config).await.map_err(|e| err(e.to_string()))?;
-        Ok(Box::new(consume::NatsSubscription::new(Arc::clone(&self.shared), consumer, &spec)))
+        Ok(Box::new(consume::NatsSubscription::new(Arc::clone(&self.shared), consumer, &spec).await?))
     }
 
     async fn consumer_state(&self, durable: &str) -> Result<ConsumerState, BusError> {
