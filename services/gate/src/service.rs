@@ -229,22 +229,39 @@ struct Decider {
     last: Mutex<LastDecisions>,
     /// Where an asset's last decision is read back when none is remembered (a restart, an eviction).
     reader: Option<Arc<dyn LedgerReader>>,
+    /// After a failed read, seeding is skipped until then, so an unreachable ledger costs one bounded
+    /// wait and one warning per [`SEED_BACKOFF`], not one per decision.
+    seed_paused_until: Mutex<Option<tokio::time::Instant>>,
 }
 
+/// The longest a decision waits on the ledger for its asset's last decision.
+const SEED_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long seeding pauses after a failed or timed-out read.
+const SEED_BACKOFF: Duration = Duration::from_secs(30);
+
 impl Decider {
-    /// Seeds the last decision of `d`'s asset from the ledger when none is remembered. A failed read is
-    /// logged and seeds nothing (the decision is then emitted, as without a reader).
+    /// Seeds the last decision of `d`'s asset from the ledger when none is remembered. A failed or
+    /// timed-out read ([`SEED_TIMEOUT`]) is logged, seeds nothing (the decision is then emitted, as without
+    /// a reader) and pauses seeding for [`SEED_BACKOFF`].
     async fn seed(&self, d: &GateDecision) {
         let Some(reader) = &self.reader else { return };
         let known = self.last().knows(&d.asset_id.to_string());
-        if known {
+        let paused = self.seed_paused().is_some_and(|until| tokio::time::Instant::now() < until);
+        if known || paused {
             return;
         }
-        match reader.latest_decision(&d.asset_id).await {
-            Ok(Some(last)) => self.last().seed(&last),
-            Ok(None) => {}
-            Err(error) => warn!(asset = %d.asset_id, %error, "Cannot read the asset's last decision; deciding as if there were none."),
-        }
+        let error = match tokio::time::timeout(SEED_TIMEOUT, reader.latest_decision(&d.asset_id)).await {
+            Ok(Ok(Some(last))) => return self.last().seed(&last),
+            Ok(Ok(None)) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {SEED_TIMEOUT:?}"),
+        };
+        *self.seed_paused_until.lock().unwrap_or_else(PoisonError::into_inner) = Some(tokio::time::Instant::now() + SEED_BACKOFF);
+        warn!(asset = %d.asset_id, %error, pause = ?SEED_BACKOFF, "Cannot read the asset's last decision from the ledger; deciding as if there were none, without asking again for the pause.");
+    }
+
+    fn seed_paused(&self) -> Option<tokio::time::Instant> {
+        *self.seed_paused_until.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn last(&self) -> std::sync::MutexGuard<'_, LastDecisions> {
@@ -272,7 +289,7 @@ pub async fn build_with_reader(cfg: GateServiceConfig, ctx: ServiceCtx, reader: 
     let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
         .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
     let last = Mutex::new(LastDecisions::new(cfg.max_remembered_assets));
-    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last, reader };
+    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last, reader, seed_paused_until: Mutex::new(None) };
     let consumer = Consumer::bind(ctx.bus, kernel, decider, Arc::clone(&stats.consumer)).await?;
     Ok(GateService { consumer, stats })
 }

@@ -56,3 +56,54 @@ async fn an_unchanged_decision_is_not_emitted_again() {
     stop.cancel();
     task.await.unwrap().unwrap();
 }
+
+/// A ledger that cannot be reached: every read fails and is counted.
+#[derive(Default)]
+struct DownLedger(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl nl_domain::LedgerReader for DownLedger {
+    async fn latest_decision(&self, _: &AssetId) -> Result<Option<GateDecision>, nl_domain::ReadError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(nl_domain::ReadError::Unavailable("connection refused".into()))
+    }
+    async fn listings(&self, _: &nl_domain::ListingQuery) -> Result<Vec<nl_domain::Listing>, nl_domain::ReadError> {
+        Err(nl_domain::ReadError::Unavailable("down".into()))
+    }
+    async fn asset_detail(&self, _: &AssetId) -> Result<Option<nl_domain::AssetDetail>, nl_domain::ReadError> {
+        Err(nl_domain::ReadError::Unavailable("down".into()))
+    }
+    async fn sources(&self) -> Result<Vec<nl_domain::SourceHealth>, nl_domain::ReadError> {
+        Err(nl_domain::ReadError::Unavailable("down".into()))
+    }
+    async fn runs(&self, _: u32) -> Result<Vec<nl_domain::RunSummary>, nl_domain::ReadError> {
+        Err(nl_domain::ReadError::Unavailable("down".into()))
+    }
+    async fn change_mark(&self) -> Result<i64, nl_domain::ReadError> {
+        Err(nl_domain::ReadError::Unavailable("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_ledger_is_asked_once_per_pause_and_every_decision_is_still_emitted() {
+    let bus = MemoryBus::default();
+    let run = RunIdentity { run_id: "run".into(), config_hash: "cfg".into() };
+    let cfg = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
+    let ledger = Arc::new(DownLedger::default());
+    let reader: Arc<dyn nl_domain::LedgerReader> = ledger.clone();
+    let gate = nl_gate::build_with_reader(cfg, ServiceCtx::new(Arc::new(bus.clone()), run), Some(reader)).await.unwrap();
+    let stats = gate.stats();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(gate.run(stop.clone()));
+
+    let assets: Vec<AssetId> = (0..5).map(|i| AssetId::parse(&format!("cex:okx:NEW{i}")).unwrap()).collect();
+    for a in &assets {
+        let e = score_event(a, 0, 70);
+        bus.publish(Message::new(e.subject(), e.event_id.as_str(), e.to_json().unwrap())).await.unwrap();
+    }
+    assert!(wait_until(WAIT, || async { stats.snapshot().promoted == 5 }).await, "{:?}", stats.snapshot());
+    // The first failed read pauses seeding: the other four decisions do not wait on the ledger again.
+    assert_eq!(ledger.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}

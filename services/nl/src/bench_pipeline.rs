@@ -102,6 +102,8 @@ struct Services(Vec<(&'static str, Child)>);
 impl Services {
     fn spawn(config: &Path, out: &Path, nats: &nl_bus::NatsConfig, sim_url: &str) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the nl executable")?;
+        // The gate reads an asset's last decision from the ledger's gRPC, so the ledger gets a known port.
+        let ledger_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).context("picking a free port for the ledger's gRPC")?.port();
         let mut env: Vec<(String, String)> = vec![
             ("NL_BUS__MODE".into(), "nats".into()),
             ("NL_NATS__URL".into(), nats.url.clone()),
@@ -109,7 +111,8 @@ impl Services {
             ("NL_STORAGE__OUT_DIR".into(), out.display().to_string()),
             ("NL_LEDGER__DB_PATH".into(), out.join(nl_config::DB_FILE_NAME).display().to_string()),
             ("NL_SERVE__METRICS_ADDR".into(), "127.0.0.1:0".into()),
-            ("NL_SERVE__LEDGER_GRPC_ADDR".into(), "127.0.0.1:0".into()),
+            ("NL_SERVE__LEDGER_GRPC_ADDR".into(), format!("127.0.0.1:{ledger_port}")),
+            ("NL_SERVE__LEDGER_URL".into(), format!("http://127.0.0.1:{ledger_port}")),
             ("NL_SERVE__GATE_GRPC_ADDR".into(), "127.0.0.1:0".into()),
             ("NL_ENRICHER__DEXSCREENER__BASE_URL".into(), sim_url.into()),
         ];
