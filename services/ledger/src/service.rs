@@ -1,6 +1,7 @@
 //! The ledger service: durable pull consumers on `nl.evt.>` (events) and `nl.raw.>` (verbatim source
 //! payloads, consumer `<durable>_raw`), each of which applies each fetched batch in one store call,
-//! publishes the derived events the commit produced, marks them published, and then acks each input.
+//! publishes the derived events the commit produced, hands them to the writer to prune from the outbox
+//! with its next transaction (not waited for), and then acks each input.
 //!
 //! * An undecodable payload is poison: terminated (dead-lettered) with the decode error, never stored.
 //! * A meta invalid for its type is stored in `events` and then terminated with the parse error.
@@ -293,7 +294,7 @@ impl BatchHandler for Committer {
 
         // Derived events are committed in the outbox, so the inputs may be acked even if this publish
         // fails: the outbox is flushed (with retries) before the next batch, and again on start.
-        if let Err(error) = self.publish(outcome.derived, &by_asset).await {
+        if let Err(error) = self.publish_derived(outcome.derived, &by_asset).await {
             ConsumerStats::add(&self.stats.consumer.publish_errors, 1);
             self.outbox_dirty.store(true, Ordering::Relaxed);
             if !error.is_retryable() {
@@ -371,17 +372,27 @@ impl Committer {
                 return Ok(total);
             }
             total += pending.len();
+                let ids = pending.iter().map(|e| e.event_id.clone()).collect();
             self.publish(pending, &HashMap::new()).await?;
+            // Pruned now, not with a later transaction: the next page is read from the outbox.
+            self.store.mark_published(ids).await?;
         }
     }
 
-    /// Publishes derived events, each carrying the trace of the input of its asset in `spans`, then
-    /// marks them published.
+    /// Publishes derived events, each carrying the trace of the input of its asset in `spans`, and hands
+    /// them to the writer to prune from the outbox with its next transaction (nobody waits for that).
+    async fn publish_derived(&self, events: Vec<Envelope>, spans: &HashMap<String, Span>) -> Result<()> {
+        let ids = events.iter().map(|e| e.event_id.clone()).collect();
+        self.publish(events, spans).await?;
+        self.store.published(ids).await
+    }
+
+    /// Publishes events, each carrying the trace of the input of its asset in `spans`.
     async fn publish(&self, events: Vec<Envelope>, spans: &HashMap<String, Span>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let ids: Vec<_> = events.iter().map(|e| e.event_id.clone()).collect();
+        let n = events.len();
         let msgs: Vec<Message> = events
             .into_iter()
             .map(|e| {
@@ -394,8 +405,6 @@ impl Committer {
             })
             .collect();
         self.bus.publish_batch(msgs).await?;
-        let n = ids.len();
-        self.store.mark_published(ids).await?;
         ConsumerStats::add(&self.stats.consumer.published, n);
         Ok(())
     }

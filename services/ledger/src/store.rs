@@ -112,6 +112,19 @@ impl LedgerStore {
         self.call(|reply| Command::MarkPublished { ids, reply }).await
     }
 
+    /// Hands published outbox events to the writer to prune with its next transaction (or when it is
+    /// idle), without waiting for that: until then they stay pending in the outbox, and a crash before
+    /// then publishes them again on start (the bus dedupes by event id).
+    ///
+    /// # Errors
+    /// [`LedgerError::WriterGone`] when the writer task has stopped.
+    pub async fn published(&self, ids: Vec<EventId>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.tx.send(Command::Published { ids }).await.map_err(|_| LedgerError::WriterGone)
+    }
+
     /// Stores a source's durable cursor (and the lease revision it was written under).
     ///
     /// # Errors

@@ -2,9 +2,15 @@
 //! commands, each with a `oneshot` reply. Commands waiting in the channel are group-committed in one
 //! transaction (bounded by `batch_size` envelopes); if that transaction fails, each command is retried
 //! alone so one bad command cannot fail its neighbours, and every caller gets its own answer.
+//!
+//! Pruning published outbox rows is not a transaction of its own that a batch waits for: the ids the
+//! service published ([`Command::Published`], no reply) ride along with the next group's transaction, or
+//! are pruned alone once the writer has been idle for [`PRUNE_IDLE`]. A crash before the prune commits
+//! leaves the rows pending, and they are published again on start (the bus dedupes by event id).
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use nl_domain::{Envelope, EventId};
@@ -23,6 +29,8 @@ use crate::known::KnownChanges;
 pub(crate) enum Command {
     Apply { envs: Vec<Arc<Envelope>>, bodies: Vec<Option<Bytes>>, reply: oneshot::Sender<Result<ApplyOutcome>> },
     MarkPublished { ids: Vec<EventId>, reply: oneshot::Sender<Result<u64>> },
+    /// Published outbox rows to prune with a later transaction (nobody waits for it).
+    Published { ids: Vec<EventId> },
     PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, known: KnownChanges, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
 }
@@ -32,6 +40,7 @@ impl Command {
         match self {
             Self::Apply { envs, .. } => envs.len(),
             Self::MarkPublished { ids, .. } => ids.len(),
+            Self::Published { .. } => 0,
             Self::PutCursor { known, .. } => 1 + known.upserts.len() + known.deletes.len(),
             Self::SetSetting { .. } => 1,
         }
@@ -46,19 +55,51 @@ enum Item {
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
 }
 
+/// How long the writer waits for a command before it prunes published outbox rows in a transaction of
+/// their own.
+pub(crate) const PRUNE_IDLE: Duration = Duration::from_millis(20);
+
 /// Runs the writer until every sender is dropped.
 /// Each group's commit wakes the background checkpointer (`committed`).
 pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes, committed: Committed) {
     let venues = &venues;
-    while let Some(first) = rx.recv().await {
-        run_group(&pool, &mut rx, batch_size, venues, first).await;
+    let mut prune: Vec<EventId> = Vec::new();
+    loop {
+        let next = if prune.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(PRUNE_IDLE, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    prune_alone(&pool, &mut prune).await;
+                    committed.notify();
+                    continue;
+                }
+            }
+        };
+        let Some(first) = next else { break };
+        run_group(&pool, &mut rx, batch_size, venues, first, &mut prune).await;
         committed.notify();
     }
+    prune_alone(&pool, &mut prune).await;
     debug!("Writer stopped: every handle was dropped.");
 }
 
+/// Prunes `prune` in a transaction of its own. On failure the rows stay in the outbox (published again
+/// on the next start, harmless) and are not retried.
+async fn prune_alone(pool: &SqlitePool, prune: &mut Vec<EventId>) {
+    if prune.is_empty() {
+        return;
+    }
+    if let Err(error) = transact(pool, &VenueTypes::default(), &[], &[], &[], prune).await {
+        warn!(%error, rows = prune.len(), "Pruning published outbox rows failed; they stay pending.");
+    }
+    prune.clear();
+}
+
 /// Commits `first` and whatever else waits in `rx`, up to `batch_size` envelopes, and answers each.
-async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_size: usize, venues: &VenueTypes, first: Command) {
+/// Published ids it meets join `prune`, which the group's transaction empties when it commits.
+async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_size: usize, venues: &VenueTypes, first: Command, prune: &mut Vec<EventId>) {
     let mut weight = first.weight();
     let mut cmds = vec![first];
     while weight < batch_size {
@@ -74,28 +115,37 @@ async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_si
     let mut bodies = Vec::with_capacity(weight);
     let items: Vec<Item> = cmds
         .into_iter()
-        .map(|c| match c {
+        .filter_map(|c| match c {
             Command::Apply { envs: mut e, bodies: mut b, reply } => {
                 let start = envs.len();
                 envs.append(&mut e);
                 bodies.append(&mut b);
-                Item::Apply(start..envs.len(), reply)
+                Some(Item::Apply(start..envs.len(), reply))
             }
-            Command::MarkPublished { ids, reply } => Item::MarkPublished(ids, reply),
-            Command::PutCursor { source, cursor_json, lease_rev, known, reply } => Item::PutCursor { source, cursor_json, lease_rev, known, reply },
-            Command::SetSetting { key, value, reply } => Item::SetSetting { key, value, reply },
+            Command::MarkPublished { ids, reply } => Some(Item::MarkPublished(ids, reply)),
+            Command::Published { mut ids } => {
+                prune.append(&mut ids);
+                None
+            }
+            Command::PutCursor { source, cursor_json, lease_rev, known, reply } => Some(Item::PutCursor { source, cursor_json, lease_rev, known, reply }),
+            Command::SetSetting { key, value, reply } => Some(Item::SetSetting { key, value, reply }),
         })
         .collect();
-    debug!(commands = items.len(), envelopes = envs.len(), "Writer committing a group.");
+    debug!(commands = items.len(), envelopes = envs.len(), prune = prune.len(), "Writer committing a group.");
     if items.len() == 1 {
         for item in items {
-            run_alone(pool, venues, &envs, &bodies, item).await;
+            run_alone(pool, venues, &envs, &bodies, item, prune).await;
         }
         return;
     }
+    if items.is_empty() {
+        // Only published ids: they wait for the next group, or the writer's idle prune.
+        return;
+    }
     let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
-    match transact(pool, venues, &envs, &bodies, &others).await {
+    match transact(pool, venues, &envs, &bodies, &others, prune).await {
         Ok((batch, answers)) => {
+            prune.clear();
             let mut answers = answers.into_iter();
             for item in items {
                 match item {
@@ -108,24 +158,33 @@ async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_si
         }
         Err(error) => {
             warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
+            // Alone, without the prune: whatever failed the group must not fail it again.
             for item in items {
-                run_alone(pool, venues, &envs, &bodies, item).await;
+                run_alone(pool, venues, &envs, &bodies, item, &mut Vec::new()).await;
             }
         }
     }
 }
 
-async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], item: Item) {
-    match item {
+/// Runs `item` in a transaction of its own, which also prunes `prune` (emptied when it commits).
+async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], item: Item, prune: &mut Vec<EventId>) {
+    let pruned = match item {
         Item::Apply(range, reply) => {
             let (slice, encoded) = (&envs[range.clone()], &bodies[range]);
-            let res = transact(pool, venues, slice, encoded, &[]).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let res = transact(pool, venues, slice, encoded, &[], prune).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let ok = res.is_ok();
             let _ = reply.send(res);
+            ok
         }
         other => {
-            let res = transact(pool, venues, &[], &[], &[&other]).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            let res = transact(pool, venues, &[], &[], &[&other], prune).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            let ok = res.is_ok();
             reply_other(other, res);
+            ok
         }
+    };
+    if pruned {
+        prune.clear();
     }
 }
 
@@ -141,13 +200,24 @@ fn reply_other(item: Item, res: Result<u64>) {
     }
 }
 
-/// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order.
-async fn transact(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], others: &[&Item]) -> Result<(BatchResult, Vec<u64>)> {
+/// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order,
+/// then prune the published outbox rows `prune`.
+async fn transact(
+    pool: &SqlitePool,
+    venues: &VenueTypes,
+    envs: &[Arc<Envelope>],
+    bodies: &[Option<Bytes>],
+    others: &[&Item],
+    prune: &[EventId],
+) -> Result<(BatchResult, Vec<u64>)> {
     let mut tx = pool.begin().await?;
     let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, venues, envs, bodies).await? };
     let mut answers = Vec::with_capacity(others.len());
     for item in others {
         answers.push(exec_other(&mut tx, item).await?);
+    }
+    if !prune.is_empty() {
+        mark_published(&mut tx, prune).await?;
     }
     tx.commit().await?;
     Ok((batch, answers))

@@ -112,6 +112,23 @@ async fn asset_merge_derives_discovered_then_updated() {
 }
 
 #[tokio::test]
+async fn published_rows_are_pruned_by_the_next_transaction_or_when_idle() {
+    let t = open().await;
+    let first = t.store.apply(vec![upsert("cex:okx:A", "okx_instruments", "A-USDT", None, at(1))]).await.unwrap();
+    assert_eq!(first.derived.len(), 1);
+    // Not waited for: the rows stay pending until a later transaction of the writer prunes them.
+    t.store.published(first.derived.iter().map(|e| e.event_id.clone()).collect()).await.unwrap();
+    let second = t.store.apply(vec![upsert("cex:okx:B", "okx_instruments", "B-USDT", None, at(2))]).await.unwrap();
+    let pending: Vec<_> = t.store.pending_outbox(10).await.unwrap().into_iter().map(|e| e.event_id).collect();
+    assert_eq!(pending, vec![second.derived[0].event_id.clone()], "the first apply's row was pruned by the time the next apply committed");
+    // With nothing else to write, the writer prunes on its own.
+    t.store.published(second.derived.iter().map(|e| e.event_id.clone()).collect()).await.unwrap();
+    let pruned = nl_testkit::wait_until(std::time::Duration::from_secs(10), || async { t.store.pending_outbox(10).await.unwrap().is_empty() }).await;
+    assert!(pruned, "an idle writer prunes published rows");
+    assert_eq!(count(&t.store, "outbox").await, 0);
+}
+
+#[tokio::test]
 async fn two_new_assets_in_one_batch_are_each_discovered() {
     let t = open().await;
     let out = t
