@@ -187,11 +187,8 @@ async fn serve_web_serves_the_ops_api_over_nats() {
     };
     let _ledger = spawn("ledger");
     // `nl serve web` connects to the ledger's gRPC API when it starts.
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", ledger_port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the ledger never served gRPC");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let serving = || async { tokio::net::TcpStream::connect(("127.0.0.1", ledger_port)).await.is_ok() };
+    assert!(nl_testkit::wait_until(Duration::from_secs(60), serving).await, "the ledger never served gRPC");
     let _web = spawn("web");
     let logs = out.clone();
     let logs = move || ["ledger", "web"].map(|w| std::fs::read_to_string(logs.join(format!("{w}.log"))).unwrap_or_default()).join("\n---\n");
