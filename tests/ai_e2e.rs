@@ -17,6 +17,27 @@ use nl_testkit::fake_llm::FakeLlm;
 use support::nl_output as nl;
 use support::{KEEP, field, sim_env, stderr, stdout};
 
+/// The simulator's env with `[ai]` on against `fake` (model `fake-model`), plus `extra`.
+fn ai_env(sim: &Simulator, keep: &[&str], fake: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = sim_env(&sim.base_url(), keep);
+    env.extend([
+        ("NL_AI__ENABLED".to_string(), "true".to_string()),
+        ("NL_AI__BASE_URL".into(), fake.base_url()),
+        ("NL_AI__MODEL".into(), "fake-model".into()),
+    ]);
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())));
+    env
+}
+
+/// `n` successful `nl run-cycle`s on `out`, the simulator advancing after each.
+async fn cycles(out: &Path, env: &[(String, String)], sim: &Simulator, n: usize) {
+    for _ in 0..n {
+        let o = nl(out, env, &["run-cycle"]).await;
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+        sim.advance();
+    }
+}
+
 async fn rows(db: &Path, sql: &str) -> Vec<(String, String, Option<String>, Option<String>)> {
     let reader = nl_ledger::SqliteReader::open(db, 1).await.unwrap();
     let out = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(reader.pool()).await.unwrap();
@@ -28,20 +49,11 @@ async fn rows(db: &Path, sql: &str) -> Vec<(String, String, Option<String>, Opti
 async fn ai_annotates_a_run_replays_without_calls_and_changes_no_decision() {
     let sim = Simulator::start().await.unwrap();
     let fake = FakeLlm::start("fake-model", "json_schema").await;
-    let mut env = sim_env(&sim.base_url(), &KEEP);
-    env.extend([
-        ("NL_AI__ENABLED".to_string(), "true".to_string()),
-        ("NL_AI__BASE_URL".into(), fake.base_url()),
-        ("NL_AI__MODEL".into(), "fake-model".into()),
-    ]);
+    let env = ai_env(&sim, &KEEP, &fake, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
     let db = out.join("new_listings.sqlite");
-    for _ in 0..2 {
-        let o = nl(out, &env, &["run-cycle"]).await;
-        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
-        sim.advance();
-    }
+    cycles(out, &env, &sim, 2).await;
     assert!(fake.calls() > 0);
     assert!(fake.violations().is_empty(), "every request was well-formed and datamarked: {:?}", fake.violations());
 
@@ -100,20 +112,11 @@ async fn an_injection_named_token_is_rejected_by_the_rule_and_only_datamarked_fo
     // clean one at tick 2.
     sim.rename(1, nl_simulator::TokenKind::Clean, HOSTILE);
     let fake = FakeLlm::start("fake-model", "json_schema").await;
-    let mut env = sim_env(&sim.base_url(), &[]);
-    env.extend([
-        ("NL_AI__ENABLED".to_string(), "true".to_string()),
-        ("NL_AI__BASE_URL".into(), fake.base_url()),
-        ("NL_AI__MODEL".into(), "fake-model".into()),
-    ]);
+    let env = ai_env(&sim, &[], &fake, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
     let db = out.join("new_listings.sqlite");
-    for _ in 0..3 {
-        let o = nl(out, &env, &["run-cycle"]).await;
-        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
-        sim.advance();
-    }
+    cycles(out, &env, &sim, 3).await;
     let hostile = format!("eth:{}", nl_simulator::world::token_address(1, nl_simulator::TokenKind::Clean));
     let control = format!("eth:{}", nl_simulator::world::token_address(2, nl_simulator::TokenKind::Clean));
 
@@ -174,15 +177,8 @@ async fn an_injection_named_token_is_rejected_by_the_rule_and_only_datamarked_fo
 async fn the_daily_ai_budget_survives_a_restart() {
     let sim = Simulator::start().await.unwrap();
     let fake = FakeLlm::start("fake-model", "json_schema").await;
-    let mut env = sim_env(&sim.base_url(), &[]);
-    env.extend([
-        ("NL_AI__ENABLED".to_string(), "true".to_string()),
-        ("NL_AI__BASE_URL".into(), fake.base_url()),
-        ("NL_AI__MODEL".into(), "fake-model".into()),
-        // L1 only, small reservations: a single call fits well under the spend of the first cycles.
-        ("NL_AI__LAYERS".into(), r#"["l1"]"#.into()),
-        ("NL_AI__MAX_COMPLETION".into(), "16".into()),
-    ]);
+    // L1 only, small reservations: a single call fits well under the spend of the first cycles.
+    let env = ai_env(&sim, &[], &fake, &[("NL_AI__LAYERS", r#"["l1"]"#), ("NL_AI__MAX_COMPLETION", "16")]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
     let db = out.join("new_listings.sqlite");
