@@ -179,21 +179,8 @@ async fn a_push_feed_without_a_baseline_never_discovers_an_old_instrument() {
     rest.set(OKX_REST, MockResponse::status(404, r#"{"code":"51001","msg":"Instrument ID does not exist"}"#));
     let ws = MockWsVenue::start().await.unwrap();
     let entry = SourceConfig {
-        enabled: true,
-        kind: SourceKind::Other("okx_instruments_ws".into()),
-        base_url: rest.base_url(),
         ws_url: Some(ws.url()),
-        interval_secs: 1,
-        timeout_ms: 2_000,
-        provider: "okx".into(),
-        rate_per_sec: 100.0,
-        burst: 100.0,
-        api_key_env: None,
-        lookback_minutes: None,
-        max_currency_lookups: None,
-        max_body_bytes: None,
-        delist_after_polls: None,
-        max_shrink_fraction: None,
+        ..SourceConfig::poll(SourceKind::Other("okx_instruments_ws".into()), &rest.base_url(), 1, 2_000, "okx", (100.0, 100.0))
     };
     let cfg = SourcesConfig([(OKX_FEED.to_string(), entry)].into_iter().collect());
     let opts: PushOptionsMap = [(OKX_FEED.to_string(), PushOptions { ping_interval_ms: Some(0), backoff_base_ms: Some(20), backoff_cap_ms: Some(100), ..PushOptions::default() })].into();

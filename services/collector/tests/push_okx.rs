@@ -42,21 +42,8 @@ fn push_frame(rows: &[(&str, &str)]) -> String {
 
 fn sources(rest: &str, ws: &str) -> SourcesConfig {
     let entry = SourceConfig {
-        enabled: true,
-        kind: SourceKind::Other("okx_instruments_ws".into()),
-        base_url: rest.into(),
         ws_url: Some(ws.into()),
-        interval_secs: 1,
-        timeout_ms: 2_000,
-        provider: "okx".into(),
-        rate_per_sec: 100.0,
-        burst: 100.0,
-        api_key_env: None,
-        lookback_minutes: None,
-        max_currency_lookups: None,
-        max_body_bytes: None,
-        delist_after_polls: None,
-        max_shrink_fraction: None,
+        ..SourceConfig::poll(SourceKind::Other("okx_instruments_ws".into()), rest, 1, 2_000, "okx", (100.0, 100.0))
     };
     SourcesConfig([(NAME.to_string(), entry)].into_iter().collect())
 }

@@ -204,7 +204,9 @@ impl SourceConfig {
         BudgetConfig::new(self.rate_per_sec, self.burst)
     }
 
-    fn poll(kind: SourceKind, base_url: &str, interval_secs: u64, timeout_ms: u64, provider: &str, budget: (f64, f64)) -> Self {
+    /// An enabled entry polling `base_url` with the `(rate_per_sec, burst)` budget, every optional field unset.
+    #[must_use]
+    pub fn poll(kind: SourceKind, base_url: &str, interval_secs: u64, timeout_ms: u64, provider: &str, budget: (f64, f64)) -> Self {
         Self {
             enabled: true,
             kind,
