@@ -232,3 +232,34 @@ async fn the_daily_ai_budget_survives_a_restart() {
     let outputs: u64 = ["completed", "abstained"].iter().filter_map(|s| text.lines().find_map(|l| l.trim().strip_prefix(&format!("{s}: ")))).map(|n| n.parse::<u64>().unwrap()).sum();
     assert_eq!(outputs, calls, "one stored output per call: {text}");
 }
+
+/// `nl ai run --layer L1 --fresh` twice on the same asset sends the same request: the first call's own
+/// `ai.l1` note joins the asset's timeline, but it is not a market fact, so the pack (its `as_of`, its
+/// input hash and the per-input datamark) stays the same. This is what lets `scripts/real-llm-check.sh`
+/// compare two real-model calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_asset_asked_twice_sends_the_same_request() {
+    let sim = Simulator::start().await.unwrap();
+    let fake = FakeLlm::start("fake-model", "json_schema").await;
+    let off = sim_env(&sim.base_url(), &KEEP);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    cycles(out, &off, &sim, 2).await;
+    let o = nl(out, &off, &["list", "--format", "json", "--limit", "1", "--out-dir", out.to_str().unwrap()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let asset = listed[0]["asset_id"].as_str().unwrap().to_string();
+
+    let env = ai_env(&sim, &KEEP, &fake, &[("NL_AI__MARKER", "per_input")]);
+    let mut inputs = Vec::new();
+    for _ in 0..2 {
+        let o = nl(out, &env, &["ai", "run", "--layer", "L1", "--asset-id", &asset, "--fresh"]).await;
+        let text = stdout(&o);
+        let meta: serde_json::Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+        inputs.push(meta["input_sha256"].as_str().unwrap().to_string());
+    }
+    assert_eq!(fake.calls(), 2, "--fresh calls the model each time");
+    assert_eq!(inputs[0], inputs[1], "the first call's note changed the second call's pack");
+    let requests = fake.requests();
+    assert_eq!(requests[0], requests[1], "two identical requests");
+}

@@ -106,8 +106,16 @@ async fn job(engine: &Engine, reader: &Arc<dyn LedgerReader>, layer: Layer, asse
             let asset = asset_id.context("--asset-id is needed for L1")?;
             let id = AssetId::parse(asset).context("--asset-id")?;
             let detail = reader.asset_detail(&id).await?.with_context(|| format!("asset {asset} is not in the DB"))?;
-            // As of the asset's newest fact, so the same state gives the same pack (and the stored artifact).
-            let as_of = detail.timeline.iter().map(|t| t.ts).max().unwrap_or(detail.listing.first_seen_at);
+            // As of the asset's newest market fact, so the same state gives the same pack (and the stored
+            // artifact). AI notes and reviews are not facts the pack reads: counting them would make the
+            // previous call's own note change the next call's input.
+            let as_of = detail
+                .timeline
+                .iter()
+                .filter(|t| !t.event_type.starts_with("ai.") && t.event_type != "asset.reviewed")
+                .map(|t| t.ts)
+                .max()
+                .unwrap_or(detail.listing.first_seen_at);
             let pack = nl_ai_dispatch::evidence::l1_of_detail(&id.to_string(), &detail, as_of, max);
             let trigger = detail.timeline.iter().find(|t| t.event_type == "asset.discovered").map_or_else(|| format!("manual:{asset}"), |t| t.event_id.clone());
             Job { layer, trigger_event_id: trigger, trigger_type: "manual".into(), pack, extra: None, symbol: Some(detail.listing.symbol.clone()), chain: detail.listing.chain.clone() }
