@@ -103,7 +103,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
 
 /// `nl serve web`: the dashboard over the ledger's gRPC API (`[serve] ledger_url`); the bus is NATS. The
 /// `/v1` ops API reads the ledger's DB file (`[ledger] db_path`, shared with the ledger, as compose's `out`
-/// volume is) and publishes its writes on NATS; without that file it is not served (a warning says so).
+/// volume is) and publishes its writes on NATS, asking the ledger's gRPC when they are applied; without that
+/// file it is not served (a warning says so).
 async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, registry: &Arc<Registry>, ready: &AtomicBool, stop: &Stop) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
@@ -117,7 +118,9 @@ async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, re
         nl_web::alerts::export_metrics(a.board.clone(), registry);
     }
     if ops_db(cfg, stop).await {
-        let (paper, ops) = crate::ops_backend::on_bus(loaded, Arc::clone(&ctx.bus)).await?;
+        // Whether the ledger applied a write is asked over its gRPC, like every other read of this service.
+        let pipeline = crate::cmd_paper::Pipeline { bus: Arc::clone(&ctx.bus), ledger: Arc::new(cfg.serve.ledger_reader()?) };
+        let (paper, ops) = crate::ops_backend::on_bus(loaded, pipeline).await?;
         web = web.with_ops(paper, ops);
     } else {
         tracing::warn!(db = %cfg.ledger.db_path.display(), "No ledger DB file here: the /v1 ops API is not served (share the ledger's out dir to serve it).");

@@ -85,6 +85,18 @@ impl ServeSection {
         let endpoint = nl_proto::tls::endpoint(&self.ledger_url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("[serve] ledger_url {:?}: {e}", self.ledger_url))?;
         Ok(endpoint.connect_lazy())
     }
+
+    /// The ledger's gRPC reader at `ledger_url`: TLS with `tls_ca_path` for `https://`, every request
+    /// carrying the bearer token from the env variable `grpc_token_env` names (as the services send it).
+    ///
+    /// # Errors
+    /// A bad `ledger_url`, `https://` without a readable `tls_ca_path`, or `grpc_token_env` naming an unset
+    /// variable.
+    pub fn ledger_reader(&self) -> anyhow::Result<nl_proto::GrpcLedgerReader> {
+        let token = nl_proto::auth::token_from_env(&self.grpc_token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
+        let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), &self.grpc_token_env)?;
+        Ok(nl_proto::GrpcLedgerReader::with_auth(self.ledger_channel()?, attach))
+    }
 }
 
 impl Default for ServeSection {

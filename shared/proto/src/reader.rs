@@ -81,4 +81,12 @@ impl LedgerReader for GrpcLedgerReader {
     async fn ai_layers_answered(&self, trigger_event_id: &str) -> Result<Vec<String>, ReadError> {
         self.view("ai_layers_answered", &trigger_event_id).await
     }
+
+    async fn stored_event_ids(&self, ids: &[String]) -> Result<std::collections::BTreeSet<String>, ReadError> {
+        let mut stored = std::collections::BTreeSet::new();
+        for chunk in ids.chunks(nl_domain::read::STORED_EVENT_IDS_PER_REQUEST) {
+            stored.extend(self.view::<Vec<String>>("stored_event_ids", &chunk).await?);
+        }
+        Ok(stored)
+    }
 }
