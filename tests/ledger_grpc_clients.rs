@@ -1,7 +1,8 @@
 //! The `nl` commands that are clients of the ledger's gRPC API in distributed mode, against a real
 //! nats-server and a real `nl serve ledger` that requires a bearer token: `nl experiment create` waits until
 //! the ledger applied its event by asking the ledger's gRPC (`[serve] ledger_url`), not a DB file on its
-//! own machine.
+//! own machine; `nl list --ledger-url` sends the token and trusts `[serve] tls_ca_path` as the services do,
+//! and without the token fails saying what to set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -87,5 +88,56 @@ async fn experiment_create_waits_on_the_ledgers_grpc_not_a_local_db() {
     let o = run(show(&ledger.out)).await;
     assert!(o.status.success() && text(&o.stdout).contains("\"draft\""), "the ledger's DB: {} {}", text(&o.stdout), text(&o.stderr));
     assert!(!run(show(&cli_out)).await.status.success(), "the client's own DB never got the event");
-    let _ = ledger.port;
+
+    // `nl list --ledger-url` sends the token too.
+    let o = run(list(&cli_out, &ledger.env, &format!("http://127.0.0.1:{}", ledger.port))).await;
+    assert!(o.status.success(), "nl list --ledger-url with the token: {}", text(&o.stderr));
+}
+
+fn list(out: &Path, env: &[(&'static str, String)], url: &str) -> std::process::Command {
+    let mut c = support::nl(out, env);
+    c.args(["list", "--format", "json", "--ledger-url", url]);
+    c
+}
+
+/// A ledger serving TLS (a self-signed certificate for `localhost`) and requiring a token: `nl list
+/// --ledger-url https://...` lists with `[serve] tls_ca_path` and the token; without the token it fails
+/// with UNAUTHENTICATED and names `grpc_token_env`; without the CA it fails naming `tls_ca_path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nl_list_sends_the_token_and_trusts_the_tls_ca() {
+    let nats = nl_testkit::NatsServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let tls = [("NL_SERVE__TLS_CERT_PATH", path(&cert_path)), ("NL_SERVE__TLS_KEY_PATH", path(&key_path))];
+    let ledger = Ledger::start(&nats.bus_config(), &tmp.path().join("ledger"), &tls).await;
+    let url = format!("https://localhost:{}", ledger.port);
+    let cli = tmp.path().join("cli");
+    // The client: the CA (the certificate itself, self-signed) and the token, no server certificate.
+    let with = |token: bool, ca: bool| {
+        let mut env: Vec<(&'static str, String)> = Vec::new();
+        if token {
+            env.extend([("NL_SERVE__GRPC_TOKEN_ENV", TOKEN_VAR.to_string()), (TOKEN_VAR, TOKEN.to_string())]);
+        }
+        if ca {
+            env.push(("NL_SERVE__TLS_CA_PATH", path(&cert_path)));
+        }
+        env
+    };
+
+    let o = run(list(&cli, &with(true, true), &url)).await;
+    assert!(o.status.success(), "over TLS with the token: {}\nledger: {}", text(&o.stderr), std::fs::read_to_string(ledger.out.join("ledger.log")).unwrap_or_default());
+    assert!(serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).is_ok(), "a listing (JSON array): {}", text(&o.stdout));
+
+    let o = run(list(&cli, &with(false, true), &url)).await;
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "without the token: {err}");
+    assert!(err.contains("UNAUTHENTICATED") && err.contains("grpc_token_env"), "says the token is missing and where it comes from: {err}");
+
+    let o = run(list(&cli, &with(true, false), &url)).await;
+    let err = text(&o.stderr);
+    assert!(!o.status.success() && err.contains("tls_ca_path"), "an https URL without a CA names tls_ca_path: {err}");
 }
