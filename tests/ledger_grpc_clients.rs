@@ -41,6 +41,11 @@ impl Ledger {
         );
         Self { _proc: proc, out: out.to_path_buf(), port, env }
     }
+
+    /// The ledger's stderr so far, for a failure message.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.out.join("ledger.log")).unwrap_or_default()
+    }
 }
 
 async fn run(c: std::process::Command) -> std::process::Output {
@@ -71,12 +76,7 @@ async fn experiment_create_waits_on_the_ledgers_grpc_not_a_local_db() {
     let mut create = support::nl(&cli_out, &ledger.env);
     create.args(["experiment", "create", "--spec"]).arg(&spec);
     let o = run(create).await;
-    assert!(
-        o.status.success(),
-        "nl experiment create: {}\nledger: {}",
-        text(&o.stderr),
-        std::fs::read_to_string(ledger.out.join("ledger.log")).unwrap_or_default()
-    );
+    assert!(o.status.success(), "nl experiment create: {}\nledger: {}", text(&o.stderr), ledger.log());
     assert!(text(&o.stdout).contains("experiment grpc-wait created"), "{}", text(&o.stdout));
 
     // The event is in the ledger's DB (it was applied there), not in the client's.
@@ -129,7 +129,7 @@ async fn nl_list_sends_the_token_and_trusts_the_tls_ca() {
     };
 
     let o = run(list(&cli, &with(true, true), &url)).await;
-    assert!(o.status.success(), "over TLS with the token: {}\nledger: {}", text(&o.stderr), std::fs::read_to_string(ledger.out.join("ledger.log")).unwrap_or_default());
+    assert!(o.status.success(), "over TLS with the token: {}\nledger: {}", text(&o.stderr), ledger.log());
     assert!(serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).is_ok(), "a listing (JSON array): {}", text(&o.stdout));
 
     let o = run(list(&cli, &with(false, true), &url)).await;
