@@ -393,9 +393,12 @@ pub(crate) async fn ai_usage_since(pool: &SqlitePool, since: Ts) -> Result<nl_do
     Ok(usage)
 }
 
+/// The query of [`ai_layers_answered`], answered from the index `ai_outputs_trigger` (migration 0013).
+pub const AI_LAYERS_ANSWERED_SQL: &str = "SELECT DISTINCT layer FROM ai_outputs WHERE trigger_event_id = ?1 ORDER BY layer";
+
 /// The layers with a stored AI output triggered by `trigger_event_id`.
 pub(crate) async fn ai_layers_answered(pool: &SqlitePool, trigger_event_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT DISTINCT layer FROM ai_outputs WHERE trigger_event_id = ?1 ORDER BY layer").bind(trigger_event_id).fetch_all(pool).await?)
+    Ok(sqlx::query_scalar(AI_LAYERS_ANSWERED_SQL).bind(trigger_event_id).fetch_all(pool).await?)
 }
 
 /// Which of `ids` are stored in `events` (the ledger applied them).
