@@ -3,7 +3,8 @@
 //! is NOT_FOUND, a dry run is refused (embedded only), `TriggerCycle` returns a run id at once and
 //! `RunStatus` follows it from RUNNING to COMPLETED once the pipeline drained; the run's manifest is
 //! written and the ledger records the run (`run.started` / `run.completed` over NATS). `nl watch
-//! --ledger-url` reads the run's events through the ledger's gRPC event feed.
+//! --ledger-url` reads the run's events through the ledger's gRPC event feed. With `[ai] enabled`, it
+//! publishes L2's scheduled trigger (`ai.job.requested`) over NATS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -111,4 +112,45 @@ async fn trigger_cycle_over_grpc_and_follow_it_to_completed() {
     assert!(o.status.success(), "{}", support::stderr(&o));
     let line: serde_json::Value = serde_json::from_str(support::stdout(&o).lines().next().unwrap_or("")).unwrap();
     assert_eq!(line["type"], "run.completed");
+}
+
+/// With `[ai] enabled` (and an endpoint named; nothing calls it here), `nl serve orchestrator` publishes
+/// the L2 trigger of the period it starts in (`ai.job.requested {layer: l2}`, at the period's start) over
+/// NATS at once, where ai-dispatch's shared durable consumer picks it up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_orchestrator_publishes_the_scheduled_ai_job_over_nats() {
+    use nl_bus::{Bus, ConsumerSpec};
+    use nl_domain::{Envelope, EventType};
+
+    let server = NatsServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    // One config (each `bus_config()` names a new stream): the orchestrator's and this test's bus.
+    let nats = server.bus_config();
+    let mut env = support::nats_env(&nats);
+    env.extend([
+        ("NL_ORCHESTRATOR__GRPC_ADDR", "127.0.0.1:0".to_string()),
+        ("NL_AI__ENABLED", "true".to_string()),
+        ("NL_AI__BASE_URL", "http://127.0.0.1:9/v1".to_string()),
+        ("NL_AI__MODEL", "unused-model".to_string()),
+    ]);
+    let mut c = support::nl(tmp.path(), &env);
+    c.args(["serve", "orchestrator"]);
+    let _orchestrator = support::spawn(c);
+
+    let bus = nl_bus::NatsBus::connect(&nats).await.unwrap();
+    let mut sub = bus.subscribe(ConsumerSpec::new("test_ai_jobs", EventType::AiJobRequested.subject())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while got.is_empty() {
+        assert!(Instant::now() < deadline, "no ai.job.requested on NATS within 60 s");
+        got = sub.fetch(10, Duration::from_secs(1)).await.unwrap();
+    }
+    let env = Envelope::from_json(&got[0].message.payload).unwrap();
+    assert_eq!(env.kind, EventType::AiJobRequested);
+    assert_eq!(env.source.as_deref(), Some("orchestrator"));
+    assert_eq!((env.meta["layer"].as_str(), env.meta["trigger"].as_str()), (Some("l2"), Some("schedule")), "{:?}", env.meta);
+    // The default `[ai] regime_interval_secs` is an hour: the trigger is at the start of the current hour.
+    assert_eq!(env.meta["period_secs"], 3600);
+    assert_eq!(env.ts.timestamp() % 3600, 0, "{}", env.ts);
+    assert!(chrono::Utc::now() - env.ts < chrono::Duration::hours(1), "{}", env.ts);
 }

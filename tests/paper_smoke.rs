@@ -16,20 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::webdriver::http;
 
-fn spec(id: &str, zones: Value) -> String {
-    json!({
-        "spec_id": id, "version": 1,
-        "question": "Do listings L5 rejected still run up in their first hour?",
-        "hypothesis": "Their mean return after fees is above 0.",
-        "exposure": {"decisions": ["rejected", "promoted"], "sample_rate": 1.0, "notional_usd": "10",
-                     "take_profit_pct": "20", "stop_loss_pct": "20", "max_hold_minutes": 60},
-        "metrics": {"primary": "mean_return_pct", "success_criterion": {"op": ">", "threshold": 0.0}, "min_trades": 10},
-        "risk": {"max_notional_usd": "500", "max_open_positions": 50},
-        "no_learn_zones": zones
-    })
-    .to_string()
-}
-
 /// Paper events of `kind` in events.jsonl.
 fn events(out: &std::path::Path, kind: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap_or_default();
@@ -61,12 +47,12 @@ fn learning_book_smoke_over_the_ops_api() {
     wait_for("the web server", || std::net::TcpStream::connect(&addr).is_ok());
 
     // 1. A bad spec is refused with its field path; a good one is stored as a draft.
-    let bad = spec("bad", json!([])).replace("\"sample_rate\":1.0", "\"sample_rate\":7");
+    let bad = support::experiment_spec("bad", json!([])).replace("\"sample_rate\":1.0", "\"sample_rate\":7");
     let (status, body) = http(&addr, "POST", "/v1/experiments", &[], Some(&bad));
     assert_eq!(status, 400, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["path"], "exposure.sample_rate", "{body}");
     for (id, zones) in [("explore", json!([])), ("zoned", json!([{"kind": "utc_window", "start": "00:00", "end": "23:59"}]))] {
-        let (status, body) = http(&addr, "POST", "/v1/experiments", &[], Some(&spec(id, zones)));
+        let (status, body) = http(&addr, "POST", "/v1/experiments", &[], Some(&support::experiment_spec(id, zones)));
         assert_eq!(status, 201, "{body}");
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "draft");
         // 2. Approve and run it (an illegal step is a conflict).
@@ -129,7 +115,7 @@ fn learning_book_smoke_over_the_ops_api() {
 /// Creates and approves a draft over `addr`'s `/v1` API, and checks that what the API reads back (through
 /// the ledger, the only writer) reflects each step at once.
 fn create_and_approve(addr: &str, id: &str) {
-    let (status, body) = http(addr, "POST", "/v1/experiments", &[], Some(&spec(id, json!([]))));
+    let (status, body) = http(addr, "POST", "/v1/experiments", &[], Some(&support::experiment_spec(id, json!([]))));
     assert_eq!(status, 201, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "draft", "{body}");
     let (status, body) = http(addr, "PATCH", &format!("/v1/experiments/{id}/status"), &[], Some(r#"{"status":"approved"}"#));
@@ -218,7 +204,8 @@ async fn nl_backtest_over_nats_reports_its_own_trades_from_a_yaml_spec() {
     assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
 
     let server = nl_testkit::NatsServer::start().await;
-    let env = support::nats_env(&server.bus_config());
+    // `nl backtest` asks the ledger's gRPC whether it applied what was published.
+    let (env, _) = support::nats_env_with_ledger(&server.bus_config());
     let mut ledger = support::nl(&out, &env);
     ledger.args(["serve", "ledger"]);
     let _ledger = support::spawn(ledger);

@@ -40,6 +40,21 @@ pub fn nats_env(cfg: &NatsConfig) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A free loopback port, for a listener a child `nl` binds whose address the test must know.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// [`nats_env`] with the ledger's gRPC on a free port, and `[serve] ledger_url` pointing at it (what the
+/// ledger's gRPC clients ask); returns the port too.
+pub fn nats_env_with_ledger(cfg: &NatsConfig) -> (Vec<(&'static str, String)>, u16) {
+    let port = free_port();
+    let mut env = nats_env(cfg);
+    env.retain(|(k, _)| *k != "NL_SERVE__LEDGER_GRPC_ADDR");
+    env.extend([("NL_SERVE__LEDGER_GRPC_ADDR", format!("127.0.0.1:{port}")), ("NL_SERVE__LEDGER_URL", format!("http://127.0.0.1:{port}"))]);
+    (env, port)
+}
+
 /// Runs to completion and returns the output, panicking with stderr on a spawn failure.
 pub fn run(mut c: Command) -> Output {
     c.output().expect("spawn nl")
@@ -184,4 +199,20 @@ pub async fn nl_output(out: &Path, env: &[(String, String)], args: &[&str]) -> O
 /// The first whitespace-separated word after `prefix` on the first line starting with it.
 pub fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines().find_map(|l| l.strip_prefix(prefix)).map_or("", |r| r.split_whitespace().next().unwrap_or(""))
+}
+
+/// An ExperimentSpec `id` (JSON) whose exposure takes rejected and promoted listings, with `zones` as its
+/// no-learn zones.
+pub fn experiment_spec(id: &str, zones: serde_json::Value) -> String {
+    serde_json::json!({
+        "spec_id": id, "version": 1,
+        "question": "Do listings L5 rejected still run up in their first hour?",
+        "hypothesis": "Their mean return after fees is above 0.",
+        "exposure": {"decisions": ["rejected", "promoted"], "sample_rate": 1.0, "notional_usd": "10",
+                     "take_profit_pct": "20", "stop_loss_pct": "20", "max_hold_minutes": 60},
+        "metrics": {"primary": "mean_return_pct", "success_criterion": {"op": ">", "threshold": 0.0}, "min_trades": 10},
+        "risk": {"max_notional_usd": "500", "max_open_positions": 50},
+        "no_learn_zones": zones
+    })
+    .to_string()
 }

@@ -164,20 +164,6 @@ impl SqliteReader {
         Ok(ids.into_iter().collect())
     }
 
-    /// Which of `ids` the ledger has applied (stored in `events`): what a writer that published them waits on.
-    ///
-    /// # Errors
-    /// [`LedgerError::Db`] on query failure.
-    pub async fn stored_event_ids(&self, ids: &[String]) -> Result<std::collections::BTreeSet<String>> {
-        let mut stored = std::collections::BTreeSet::new();
-        for chunk in ids.chunks(500) {
-            let list = serde_json::to_string(chunk).map_err(|e| LedgerError::Corrupt(format!("event ids: {e}")))?;
-            let found: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))").bind(list).fetch_all(&self.pool).await?;
-            stored.extend(found);
-        }
-        Ok(stored)
-    }
-
     /// `PRAGMA quick_check`: the problems found, empty when the file is sound.
     ///
     /// # Errors
@@ -282,6 +268,10 @@ impl nl_domain::LedgerReader for SqliteReader {
 
     async fn ai_layers_answered(&self, trigger_event_id: &str) -> std::result::Result<Vec<String>, nl_domain::ReadError> {
         crate::views::ai_layers_answered(&self.pool, trigger_event_id).await.map_err(read_error)
+    }
+
+    async fn stored_event_ids(&self, ids: &[String]) -> std::result::Result<std::collections::BTreeSet<String>, nl_domain::ReadError> {
+        crate::views::stored_event_ids(&self.pool, ids).await.map_err(read_error)
     }
 }
 

@@ -393,9 +393,24 @@ pub(crate) async fn ai_usage_since(pool: &SqlitePool, since: Ts) -> Result<nl_do
     Ok(usage)
 }
 
+/// The query of [`ai_layers_answered`], answered from the index `ai_outputs_trigger` (migration 0013).
+pub const AI_LAYERS_ANSWERED_SQL: &str = "SELECT DISTINCT layer FROM ai_outputs WHERE trigger_event_id = ?1 ORDER BY layer";
+
 /// The layers with a stored AI output triggered by `trigger_event_id`.
 pub(crate) async fn ai_layers_answered(pool: &SqlitePool, trigger_event_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT DISTINCT layer FROM ai_outputs WHERE trigger_event_id = ?1 ORDER BY layer").bind(trigger_event_id).fetch_all(pool).await?)
+    Ok(sqlx::query_scalar(AI_LAYERS_ANSWERED_SQL).bind(trigger_event_id).fetch_all(pool).await?)
+}
+
+/// Which of `ids` are stored in `events` (the ledger applied them).
+pub(crate) async fn stored_event_ids(pool: &SqlitePool, ids: &[String]) -> Result<BTreeSet<String>> {
+    let mut stored = BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        let list = serde_json::to_string(chunk).map_err(|e| LedgerError::Corrupt(format!("event ids: {e}")))?;
+        let found: Vec<String> =
+            sqlx::query_scalar("SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))").bind(list).fetch_all(pool).await?;
+        stored.extend(found);
+    }
+    Ok(stored)
 }
 
 /// Why a [`answer`] failed: a bad request, or the store.
@@ -429,8 +444,18 @@ pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> s
         "events_after" => serde_json::to_string(&events_after(pool, &query::<EventFeedQuery>(view, query_json)?).await?),
         "ai_usage_since" => serde_json::to_string(&ai_usage_since(pool, query::<Ts>(view, query_json)?).await?),
         "ai_layers_answered" => serde_json::to_string(&ai_layers_answered(pool, &query::<String>(view, query_json)?).await?),
+        "stored_event_ids" => {
+            let ids: Vec<String> = query(view, query_json)?;
+            let max = nl_domain::read::STORED_EVENT_IDS_PER_REQUEST;
+            if ids.len() > max {
+                return Err(ViewError::Request(format!("query of view {view}: {} ids, at most {max} per request", ids.len())));
+            }
+            serde_json::to_string(&stored_event_ids(pool, &ids).await?)
+        }
         other => {
-            return Err(ViewError::Request(format!("unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_usage_since, ai_layers_answered)")));
+            return Err(ViewError::Request(format!(
+                "unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_usage_since, ai_layers_answered, stored_event_ids)"
+            )));
         }
     };
     out.map_err(|e| ViewError::Store(e.into()))

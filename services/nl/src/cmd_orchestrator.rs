@@ -40,11 +40,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, ready: &AtomicBool, stop: Cancella
     let state = nl_collector::state_nats::NatsStateStore::open(nats.jetstream(), &cfg.collector.state_bucket).await.context("opening the source state bucket")?;
     let bus: Arc<dyn Bus> = Arc::new(nats);
     let bus_for_schedule = Arc::clone(&bus);
-    let token_env = cfg.serve.grpc_token_env.as_str();
-    let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
-    let channel = cfg.serve.ledger_channel()?;
-    let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
-    let reader: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach));
+    let token = nl_proto::auth::token_from_env(&cfg.serve.grpc_token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
+    let reader: Arc<dyn nl_domain::LedgerReader> = Arc::new(cfg.serve.ledger_reader()?);
     let addr = ocfg.grpc_addr;
     let orch = nl_runtime::Orchestrator::new(crate::cmd_cycle::cycle_config(loaded), ocfg, bus, Arc::new(state), Some(reader), stop.clone());
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding gRPC Orchestrator on {addr}"))?;

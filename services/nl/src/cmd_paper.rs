@@ -12,7 +12,9 @@ use chrono::Utc;
 use nl_config::Loaded;
 use nl_domain::paper::paper_envelope;
 use nl_domain::paper_read::PaperReader;
-use nl_domain::{BookTags, Envelope, EventType, ExperimentCreated, ExperimentSpec, ExperimentStatus, ExperimentStatusChanged, RunIdentity};
+use nl_domain::{
+    BookTags, Envelope, EventType, ExperimentCreated, ExperimentSpec, ExperimentStatus, ExperimentStatusChanged, LedgerReader, ReadError, RunIdentity,
+};
 use nl_ledger::SqliteReader;
 use nl_paper::backtest::{self, BacktestInput};
 use nl_paper::{Experiment, PaperConfig, report};
@@ -113,36 +115,57 @@ pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> 
     SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display()))
 }
 
-/// Publishes `envs` on `bus` when given (the bus of a running pipeline, whose ledger and recorder store
-/// them: `nl run --web`, `nl serve web`) and waits until the ledger applied them (so what is read next
-/// sees them), else [`emit`]s them.
+/// A running pipeline the ops API writes to: its bus, and a reader of its ledger that says which events it
+/// applied (the DB in process for `nl run --web`; the ledger's gRPC for `nl serve web`).
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    pub bus: std::sync::Arc<dyn nl_bus::Bus>,
+    pub ledger: std::sync::Arc<dyn LedgerReader>,
+}
+
+/// Publishes `envs` on the `pipeline`'s bus when given (its ledger and recorder store them: `nl run --web`,
+/// `nl serve web`) and waits until its ledger applied them (so what is read next sees them), else
+/// [`emit`]s them.
 ///
 /// # Errors
 /// The publish or the write failed, or the ledger did not apply them within [`APPLY_WAIT`].
-pub(crate) async fn emit_on(loaded: &Loaded<NlConfig>, bus: Option<&std::sync::Arc<dyn nl_bus::Bus>>, envs: Vec<Envelope>) -> anyhow::Result<()> {
-    let Some(bus) = bus else { return emit(loaded, envs).await };
-    bus.publish_batch(messages(&envs)?).await?;
-    wait_applied(loaded, envs).await
+pub(crate) async fn emit_on(loaded: &Loaded<NlConfig>, pipeline: Option<&Pipeline>, envs: Vec<Envelope>) -> anyhow::Result<()> {
+    let Some(p) = pipeline else { return emit(loaded, envs).await };
+    p.bus.publish_batch(messages(&envs)?).await?;
+    wait_applied(p.ledger.as_ref(), envs).await
 }
 
 fn messages(envs: &[Envelope]) -> anyhow::Result<Vec<nl_bus::Message>> {
     envs.iter().map(|e| Ok(nl_bus::Message::new(e.subject(), e.event_id.0.clone(), e.to_json()?))).collect()
 }
 
-/// Waits until the ledger's DB holds every one of `envs` (the ledger applied what was published), at most
-/// [`APPLY_WAIT`].
-async fn wait_applied(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
-    let reader = open_reader(&loaded.config).await?;
+/// Waits until `ledger` holds every one of `envs` (the ledger applied what was published), at most
+/// [`APPLY_WAIT`]. An unreachable ledger is asked again until then (it may be starting).
+async fn wait_applied(ledger: &dyn LedgerReader, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let mut waiting: Vec<String> = envs.into_iter().map(|e| e.event_id.0).collect();
     let end = tokio::time::Instant::now() + APPLY_WAIT;
     loop {
-        let stored = reader.stored_event_ids(&waiting).await?;
-        waiting.retain(|id| !stored.contains(id));
+        let unavailable = match ledger.stored_event_ids(&waiting).await {
+            Ok(stored) => {
+                waiting.retain(|id| !stored.contains(id));
+                None
+            }
+            Err(ReadError::Unavailable(e)) => Some(e),
+            Err(e) => return Err(e).context("asking the ledger which events it applied"),
+        };
         if waiting.is_empty() {
             return Ok(());
         }
         if tokio::time::Instant::now() >= end {
-            bail!("published {} event(s) the ledger has not applied within {} s (e.g. {}); is `nl serve ledger` running on this DB?", waiting.len(), APPLY_WAIT.as_secs(), waiting[0]);
+            if let Some(e) = unavailable {
+                bail!("published {} event(s), but could not ask the ledger whether it applied them within {} s: {e}", waiting.len(), APPLY_WAIT.as_secs());
+            }
+            bail!(
+                "published {} event(s) the ledger has not applied within {} s (e.g. {}); is `nl serve ledger` running on this NATS stream?",
+                waiting.len(),
+                APPLY_WAIT.as_secs(),
+                waiting[0]
+            );
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -152,7 +175,8 @@ async fn wait_applied(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow:
 const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Appends `envs` to events.jsonl and applies them to the DB (embedded), or publishes them (NATS) and
-/// waits until the ledger applied them, so a backtest's report or a listing read next sees them.
+/// waits until the ledger applied them (asked over `[serve] ledger_url`), so a backtest's report or a
+/// listing read next sees them.
 pub(crate) async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     if cfg.bus.mode == crate::config::BusMode::Nats {
@@ -168,7 +192,9 @@ pub(crate) async fn emit(loaded: &Loaded<NlConfig>, envs: Vec<Envelope>) -> anyh
             })
         })
         .await??;
-        return wait_applied(loaded, envs).await;
+        // The ledger is another process, maybe on another machine: ask it over its gRPC.
+        let ledger = cfg.serve.ledger_reader().context("the ledger's gRPC ([serve] ledger_url), to wait until it applied what was published")?;
+        return wait_applied(&ledger, envs).await;
     }
     let store = nl_ledger::LedgerStore::open(&cfg.ledger).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
     let (path, policy) = (cfg.recorder.path.clone(), cfg.recorder.fsync.policy());
@@ -242,14 +268,14 @@ pub async fn backtest(loaded: &Loaded<NlConfig>, args: BacktestArgs) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// A backtest of `run` (or `[from, to)`): replays, stores its events (published on `bus` when given, see
+/// A backtest of `run` (or `[from, to)`): replays, stores its events (published on `pipeline` when given, see
 /// [`emit_on`]), and reports it. `inline` is a spec given in a request body (the ops API).
 ///
 /// # Errors
 /// A bad flag, a missing fee model, nothing to replay, an unreadable DB or a write failure.
 pub(crate) async fn run_backtest(
     loaded: &Loaded<NlConfig>,
-    bus: Option<&std::sync::Arc<dyn nl_bus::Bus>>,
+    pipeline: Option<&Pipeline>,
     source: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,
@@ -278,7 +304,7 @@ pub(crate) async fn run_backtest(
     }
     let run = identity(loaded);
     let out = backtest::run(&cfg, &run, BacktestInput { events, experiments: exps.clone(), source_run_id: source.map(String::from) })?;
-    emit_on(loaded, bus, out).await?;
+    emit_on(loaded, pipeline, out).await?;
     let specs: BTreeMap<String, ExperimentSpec> = exps.into_iter().map(|e| (e.spec.spec_id.clone(), e.spec)).collect();
     let trades = reader.run_trades(&run.run_id).await?;
     let by = vec!["book".to_string(), "experiment_id".to_string(), "reason_code".to_string()];

@@ -98,7 +98,8 @@ async fn start_web(
     let c = &loaded.config;
     let (reader, ctx) = side_reader(loaded).await?;
     // The `/v1` ops API: reads from the run's DB, writes published on the run's bus (its ledger applies them).
-    let (paper, ops) = crate::ops_backend::on_bus(loaded, std::sync::Arc::clone(&run_bus)).await?;
+    let pipeline = crate::cmd_paper::Pipeline { bus: std::sync::Arc::clone(&run_bus), ledger: reader.clone() };
+    let (paper, ops) = crate::ops_backend::on_bus(loaded, pipeline).await?;
     let mut svc = nl_web::WebService::bind(nl_web::WebConfig { addr, ..c.web.clone() }, &ctx, reader)
         .await?
         .with_writer(std::sync::Arc::new(nl_web::BusWriter(run_bus)))

@@ -103,7 +103,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
 
 /// `nl serve web`: the dashboard over the ledger's gRPC API (`[serve] ledger_url`); the bus is NATS. The
 /// `/v1` ops API reads the ledger's DB file (`[ledger] db_path`, shared with the ledger, as compose's `out`
-/// volume is) and publishes its writes on NATS; without that file it is not served (a warning says so).
+/// volume is) and publishes its writes on NATS, asking the ledger's gRPC when they are applied; without that
+/// file it is not served (a warning says so).
 async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, registry: &Arc<Registry>, ready: &AtomicBool, stop: &Stop) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
@@ -117,7 +118,9 @@ async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, re
         nl_web::alerts::export_metrics(a.board.clone(), registry);
     }
     if ops_db(cfg, stop).await {
-        let (paper, ops) = crate::ops_backend::on_bus(loaded, Arc::clone(&ctx.bus)).await?;
+        // Whether the ledger applied a write is asked over its gRPC, like every other read of this service.
+        let pipeline = crate::cmd_paper::Pipeline { bus: Arc::clone(&ctx.bus), ledger: Arc::new(cfg.serve.ledger_reader()?) };
+        let (paper, ops) = crate::ops_backend::on_bus(loaded, pipeline).await?;
         web = web.with_ops(paper, ops);
     } else {
         tracing::warn!(db = %cfg.ledger.db_path.display(), "No ledger DB file here: the /v1 ops API is not served (share the ledger's out dir to serve it).");
@@ -176,9 +179,8 @@ async fn serve_consumer(
         ServiceName::AiDispatch => Stage::AiDispatch,
         ServiceName::Collector | ServiceName::Web | ServiceName::Orchestrator | ServiceName::Paper => anyhow::bail!("{} does not consume the stream", service_label(service)),
     };
-    let token_env = cfg.serve.grpc_token_env.as_str();
-    let token = nl_proto::auth::token_from_env(token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
-    let require = nl_proto::auth::RequireBearer::new(token.clone());
+    let token = nl_proto::auth::token_from_env(&cfg.serve.grpc_token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
+    let require = nl_proto::auth::RequireBearer::new(token);
     let mut extras = Extras::default();
     let mut api: Option<(&str, tokio::task::JoinHandle<anyhow::Result<()>>)> = None;
     match stage {
@@ -193,9 +195,7 @@ async fn serve_consumer(
             extras.store = Some(store);
         }
         Stage::Gate => {
-            let channel = cfg.serve.ledger_channel()?;
-            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
-            let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach));
+            let decisions: Arc<dyn nl_domain::LedgerReader> = Arc::new(cfg.serve.ledger_reader()?);
             let listener = TcpListener::bind(cfg.serve.gate_grpc_addr).await.with_context(|| format!("binding gRPC Gate on {}", cfg.serve.gate_grpc_addr))?;
             let served = nl_gate::serve_listener(listener, nl_gate::GateGrpc::new(Arc::clone(&decisions), cfg.gate.execution.clone()).with_auth(require).with_tls(cfg.serve.server_tls()?), stop.wait());
             api = Some(("gRPC Gate", tokio::spawn(async move { Ok(served.await?) })));
@@ -205,9 +205,7 @@ async fn serve_consumer(
         }
         Stage::AiDispatch => {
             anyhow::ensure!(cfg.ai.active(), "nl serve ai-dispatch: AI is {}", cfg.ai.status_line());
-            let channel = cfg.serve.ledger_channel()?;
-            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
-            extras.ledger_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
+            extras.ledger_reader = Some(Arc::new(cfg.serve.ledger_reader()?));
             extras.ai_out_dir = Some(cfg.storage.out_dir.clone());
         }
         Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}

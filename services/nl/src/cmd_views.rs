@@ -15,19 +15,18 @@ use nl_web::filters::Filters;
 use crate::cli::{ListArgs, OutputFormat, ReadFrom};
 use crate::config::NlConfig;
 
-/// The reader `from` names: `--ledger-url` over gRPC, else the DB of `--out-dir` (or the configured DB)
-/// read-only.
+/// The reader `from` names: `--ledger-url` over gRPC (TLS and bearer token as `[serve]` configures them
+/// for the services), else the DB of `--out-dir` (or the configured DB) read-only.
 ///
 /// # Errors
 /// No database there, or the ledger unreachable.
 pub async fn reader(cfg: &NlConfig, from: &ReadFrom) -> anyhow::Result<Arc<dyn LedgerReader>> {
     if let Some(url) = &from.ledger_url {
-        let channel = tonic::transport::Endpoint::from_shared(url.clone())
-            .with_context(|| format!("--ledger-url {url:?} is not a URL (e.g. http://127.0.0.1:50051)"))?
-            .connect()
-            .await
-            .with_context(|| format!("connecting to the ledger at {url}"))?;
-        return Ok(Arc::new(nl_proto::GrpcLedgerReader::new(channel)));
+        // As the services do: TLS trusting `[serve] tls_ca_path` for https://, the `[serve] grpc_token_env` token.
+        let endpoint = cfg.serve.ledger_endpoint(url).context("--ledger-url / [serve] ledger_url, e.g. http://127.0.0.1:50051")?;
+        let auth = cfg.serve.ledger_auth()?;
+        let channel = endpoint.connect().await.with_context(|| format!("connecting to the ledger at {url}"))?;
+        return Ok(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, auth)));
     }
     let db = db_path(cfg, from.out_dir.as_ref());
     if !db.exists() {

@@ -77,13 +77,33 @@ impl ServeSection {
         nl_proto::tls::server_tls(&self.tls_cert_path, &self.tls_key_path).map_err(|e| anyhow::anyhow!("[serve] {e}"))
     }
 
-    /// A lazily connected channel to `ledger_url` (TLS with `tls_ca_path` for `https://`).
+    /// The endpoint of the ledger's gRPC at `url`: plaintext for `http://`, TLS trusting the CA at
+    /// `tls_ca_path` for `https://`.
     ///
     /// # Errors
-    /// `ledger_url` not a URL, or `https://` without a readable `tls_ca_path`.
-    pub fn ledger_channel(&self) -> anyhow::Result<tonic::transport::Channel> {
-        let endpoint = nl_proto::tls::endpoint(&self.ledger_url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("[serve] ledger_url {:?}: {e}", self.ledger_url))?;
-        Ok(endpoint.connect_lazy())
+    /// `url` not a URL, or `https://` without a readable `tls_ca_path`.
+    pub fn ledger_endpoint(&self, url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+        nl_proto::tls::endpoint(url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("ledger URL {url:?}: {e}"))
+    }
+
+    /// What every client of the ledger's gRPC (the services and the CLI) attaches: the bearer token from
+    /// the env variable `grpc_token_env` names; nothing when that is empty.
+    ///
+    /// # Errors
+    /// `grpc_token_env` names an unset variable, or the token is no valid header value.
+    pub fn ledger_auth(&self) -> anyhow::Result<nl_proto::auth::AttachBearer> {
+        let token = nl_proto::auth::token_from_env(&self.grpc_token_env, |k| std::env::var(k).ok()).context("[serve] grpc_token_env")?;
+        Ok(nl_proto::auth::AttachBearer::new(token.as_deref(), &self.grpc_token_env)?)
+    }
+
+    /// The ledger's gRPC reader at `ledger_url`, connected lazily, with [`Self::ledger_endpoint`]'s TLS
+    /// and [`Self::ledger_auth`]'s token.
+    ///
+    /// # Errors
+    /// As [`Self::ledger_endpoint`] and [`Self::ledger_auth`].
+    pub fn ledger_reader(&self) -> anyhow::Result<nl_proto::GrpcLedgerReader> {
+        let endpoint = self.ledger_endpoint(&self.ledger_url).context("[serve] ledger_url")?;
+        Ok(nl_proto::GrpcLedgerReader::with_auth(endpoint.connect_lazy(), self.ledger_auth()?))
     }
 }
 

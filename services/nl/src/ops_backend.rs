@@ -25,19 +25,19 @@ use crate::config::NlConfig;
 /// The ops backend of one out dir.
 pub struct OpsBackend {
     loaded: Arc<Loaded<NlConfig>>,
-    /// The running pipeline's bus the writes are published on (`None`: written to the out dir).
-    bus: Option<Arc<dyn nl_bus::Bus>>,
+    /// The running pipeline the writes are published on (`None`: written to the out dir).
+    pipeline: Option<cmd_paper::Pipeline>,
     sessions: Mutex<HashMap<String, (CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
 
 impl OpsBackend {
     #[must_use]
-    pub fn new(loaded: Loaded<NlConfig>, bus: Option<Arc<dyn nl_bus::Bus>>) -> Self {
-        Self { loaded: Arc::new(loaded), bus, sessions: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(loaded: Loaded<NlConfig>, pipeline: Option<cmd_paper::Pipeline>) -> Self {
+        Self { loaded: Arc::new(loaded), pipeline, sessions: Mutex::new(HashMap::new()) }
     }
 
     async fn emit(&self, envs: Vec<nl_domain::Envelope>) -> Result<(), OpsError> {
-        cmd_paper::emit_on(&self.loaded, self.bus.as_ref(), envs).await.map_err(|e| failed(&e))
+        cmd_paper::emit_on(&self.loaded, self.pipeline.as_ref(), envs).await.map_err(|e| failed(&e))
     }
 }
 
@@ -58,13 +58,14 @@ pub async fn for_out_dir(loaded: &Loaded<NlConfig>, out_dir: Option<&std::path::
 }
 
 /// The ops API beside a running pipeline: reads from its DB (`[ledger] db_path`, which must exist), writes
-/// published on its `bus`, so its ledger (the only writer) and its recorder store them.
+/// published on its bus, so its ledger (the only writer) and its recorder store them; `pipeline.ledger`
+/// says when the ledger applied them.
 ///
 /// # Errors
 /// The DB cannot be opened.
-pub async fn on_bus(loaded: &Loaded<NlConfig>, bus: Arc<dyn nl_bus::Bus>) -> anyhow::Result<(Arc<dyn PaperReader>, Arc<dyn PaperOps>)> {
+pub(crate) async fn on_bus(loaded: &Loaded<NlConfig>, pipeline: cmd_paper::Pipeline) -> anyhow::Result<(Arc<dyn PaperReader>, Arc<dyn PaperOps>)> {
     let reader = cmd_paper::open_reader(&loaded.config).await?;
-    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded.clone(), Some(bus)))))
+    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded.clone(), Some(pipeline)))))
 }
 
 fn failed(e: &anyhow::Error) -> OpsError {
@@ -112,7 +113,7 @@ impl PaperOps for OpsBackend {
         }
         let spec = inline_spec(req.experiment_spec.as_ref())?;
         let l = learning(req.learning_book_enabled, req.experiment_id, req.learning_daily_risk_budget_pct, req.seed);
-        let (run, _) = cmd_paper::run_backtest(&self.loaded, self.bus.as_ref(), req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
+        let (run, _) = cmd_paper::run_backtest(&self.loaded, self.pipeline.as_ref(), req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
         Ok(run.run_id)
     }
 
@@ -141,7 +142,7 @@ impl PaperOps for OpsBackend {
         let mut body = StrategyRun { mode: "paper".into(), settings: cfg.settings_json(), experiment_ids: ids, started_at: started, ended_at: None, source_run_id: None };
         self.emit(vec![strategy_run_event(EventType::StrategyRunStarted, &run, &body, started)]).await?;
         let stop = CancellationToken::new();
-        let (token, loaded, bus, run_id) = (stop.clone(), Arc::clone(&self.loaded), self.bus.clone(), run.run_id.clone());
+        let (token, loaded, pipeline, run_id) = (stop.clone(), Arc::clone(&self.loaded), self.pipeline.clone(), run.run_id.clone());
         let from = from.or_else(|| Some(started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
         let task = tokio::spawn(async move {
             let mut after = 0i64;
@@ -151,7 +152,7 @@ impl PaperOps for OpsBackend {
                         after = last;
                         let out: Vec<_> = events.iter().flat_map(|e| engine.on_event(e)).collect();
                         if !out.is_empty()
-                            && let Err(e) = cmd_paper::emit_on(&loaded, bus.as_ref(), out).await
+                            && let Err(e) = cmd_paper::emit_on(&loaded, pipeline.as_ref(), out).await
                         {
                             tracing::error!(error = %e, "paper session could not store its events");
                         }
@@ -170,7 +171,7 @@ impl PaperOps for OpsBackend {
             let mut tail = engine.finish(ended);
             body.ended_at = Some(ended);
             tail.push(strategy_run_event(EventType::StrategyRunCompleted, &run, &body, ended));
-            if let Err(e) = cmd_paper::emit_on(&loaded, bus.as_ref(), tail).await {
+            if let Err(e) = cmd_paper::emit_on(&loaded, pipeline.as_ref(), tail).await {
                 tracing::error!(error = %e, "paper session could not store its end");
             }
         });

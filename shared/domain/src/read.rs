@@ -18,6 +18,10 @@ pub enum ReadError {
     Corrupt(String),
 }
 
+/// At most this many ids in one [`LedgerReader::stored_event_ids`] request over gRPC (a client asks in
+/// chunks of this size; the ledger refuses more).
+pub const STORED_EVENT_IDS_PER_REQUEST: usize = 2_000;
+
 /// Reads of the ledger's state.
 #[async_trait]
 pub trait LedgerReader: Send + Sync + 'static {
@@ -97,5 +101,16 @@ pub trait LedgerReader: Send + Sync + 'static {
     async fn ai_layers_answered(&self, trigger_event_id: &str) -> Result<Vec<String>, ReadError> {
         let _ = trigger_event_id;
         Err(ReadError::Unavailable("this ledger reader does not serve AI outputs".into()))
+    }
+
+    /// Which of `ids` the ledger has applied (stored in its `events` table): what a writer that published
+    /// events waits on before it reads what they changed. A reader that cannot tell answers
+    /// [`ReadError::Unavailable`].
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read.
+    async fn stored_event_ids(&self, ids: &[String]) -> Result<std::collections::BTreeSet<String>, ReadError> {
+        let _ = ids;
+        Err(ReadError::Unavailable("this ledger reader does not tell which events it stored".into()))
     }
 }

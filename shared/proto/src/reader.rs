@@ -33,9 +33,20 @@ impl GrpcLedgerReader {
     async fn view<T: serde::de::DeserializeOwned>(&self, view: &str, query: &impl serde::Serialize) -> Result<T, ReadError> {
         let query_json = serde_json::to_string(query).map_err(|e| ReadError::Corrupt(format!("view {view} query: {e}")))?;
         let req = pb::ViewRequest { view: view.to_string(), query_json };
-        let resp = self.client.clone().view(req).await.map_err(|s| ReadError::Unavailable(format!("ledger View {view}: {s}")))?.into_inner();
+        let resp = self.client.clone().view(req).await.map_err(|s| failed(&format!("View {view}"), &s))?.into_inner();
         serde_json::from_str(&resp.json).map_err(|e| ReadError::Corrupt(format!("ledger View {view} answer: {e}")))
     }
+}
+
+/// A failed call as a read error; a refused token says how a client sends one.
+fn failed(call: &str, s: &tonic::Status) -> ReadError {
+    if s.code() == tonic::Code::Unauthenticated {
+        return ReadError::Unavailable(format!(
+            "ledger {call}: UNAUTHENTICATED, {}: the ledger requires a bearer token; set [serve] grpc_token_env (NL_SERVE__GRPC_TOKEN_ENV) to the name of an env variable holding it",
+            s.message()
+        ));
+    }
+    ReadError::Unavailable(format!("ledger {call}: {s}"))
 }
 
 #[async_trait::async_trait]
@@ -45,7 +56,7 @@ impl LedgerReader for GrpcLedgerReader {
         let resp = match self.client.clone().get_latest(req).await {
             Ok(r) => r.into_inner(),
             Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
-            Err(s) => return Err(ReadError::Unavailable(format!("ledger GetLatest: {s}"))),
+            Err(s) => return Err(failed("GetLatest", &s)),
         };
         resp.decision.and_then(|d| d.decision).map(|d| GateDecision::try_from(d).map_err(|e| ReadError::Corrupt(format!("{asset}: {e}")))).transpose()
     }
@@ -80,5 +91,13 @@ impl LedgerReader for GrpcLedgerReader {
 
     async fn ai_layers_answered(&self, trigger_event_id: &str) -> Result<Vec<String>, ReadError> {
         self.view("ai_layers_answered", &trigger_event_id).await
+    }
+
+    async fn stored_event_ids(&self, ids: &[String]) -> Result<std::collections::BTreeSet<String>, ReadError> {
+        let mut stored = std::collections::BTreeSet::new();
+        for chunk in ids.chunks(nl_domain::read::STORED_EVENT_IDS_PER_REQUEST) {
+            stored.extend(self.view::<Vec<String>>("stored_event_ids", &chunk).await?);
+        }
+        Ok(stored)
     }
 }

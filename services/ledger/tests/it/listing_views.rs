@@ -132,12 +132,24 @@ async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     assert_eq!(grpc.ai_tokens_since(day).await.unwrap(), local.ai_tokens_since(day).await.unwrap());
     assert_eq!(grpc.ai_usage_since(day).await.unwrap(), local.ai_usage_since(day).await.unwrap());
     assert_eq!(grpc.ai_layers_answered("t").await.unwrap(), local.ai_layers_answered("t").await.unwrap());
+    // Which events the ledger applied: asked over gRPC in chunks, as more ids than one request may carry.
+    let applied: Vec<String> = sqlx::query_scalar("SELECT event_id FROM events ORDER BY seq LIMIT 2").fetch_all(t.store.reader().pool()).await.unwrap();
+    assert_eq!(applied.len(), 2);
+    let mut ids: Vec<String> = (0..nl_domain::read::STORED_EVENT_IDS_PER_REQUEST + 500).map(|i| format!("never-published-{i}")).collect();
+    ids.insert(1, applied[0].clone());
+    ids.push(applied[1].clone());
+    let stored = grpc.stored_event_ids(&ids).await.unwrap();
+    assert_eq!(stored, local.stored_event_ids(&ids).await.unwrap());
+    assert_eq!(stored, applied.iter().cloned().collect(), "exactly the applied ones, from both chunks");
 
     // An unknown view is the caller's error, named.
     let mut client = nl_proto::pb::ledger_client::LedgerClient::connect(format!("http://{addr}")).await.unwrap();
     let err = client.view(nl_proto::pb::ViewRequest { view: "everything".into(), query_json: String::new() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("listings, asset_detail"), "{}", err.message());
+    let too_many = serde_json::to_string(&ids).unwrap();
+    let err = client.view(nl_proto::pb::ViewRequest { view: "stored_event_ids".into(), query_json: too_many }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "one request carries at most STORED_EVENT_IDS_PER_REQUEST ids");
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();

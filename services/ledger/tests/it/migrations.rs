@@ -43,6 +43,20 @@ async fn up_down_up() {
     migrate_up(&pool).await.unwrap();
 }
 
+/// The "answered" check ai-dispatch makes before every job reads the index on `ai_outputs.trigger_event_id`
+/// (migration 0013), not the whole table.
+#[tokio::test]
+async fn the_answered_check_reads_the_trigger_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = open_write_pool(&dir.path().join("nl.db")).await.unwrap();
+    migrate_up(&pool).await.unwrap();
+    let sql = format!("EXPLAIN QUERY PLAN {}", nl_ledger::views::AI_LAYERS_ANSWERED_SQL);
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind("t").fetch_all(&pool).await.unwrap();
+    let detail: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+    assert!(detail.iter().any(|d| d.contains("USING COVERING INDEX ai_outputs_trigger")), "{detail:?}");
+    assert!(!detail.iter().any(|d| d.starts_with("SCAN ai_outputs")), "no table scan: {detail:?}");
+}
+
 #[tokio::test]
 async fn an_existing_file_keeps_its_page_size() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,143 @@
+//! The `nl` commands that are clients of the ledger's gRPC API in distributed mode, against a real
+//! nats-server and a real `nl serve ledger` that requires a bearer token: `nl experiment create` waits until
+//! the ledger applied its event by asking the ledger's gRPC (`[serve] ledger_url`), not a DB file on its
+//! own machine; `nl list --ledger-url` sends the token and trusts `[serve] tls_ca_path` as the services do,
+//! and without the token fails saying what to set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The env variable `[serve] grpc_token_env` names in these tests.
+const TOKEN_VAR: &str = "NL_TEST_LEDGER_TOKEN";
+const TOKEN: &str = "s3cret-ledger-token";
+
+/// A running `nl serve ledger` on `out`, its gRPC on `port`, requiring [`TOKEN`].
+struct Ledger {
+    _proc: support::Spawned,
+    out: PathBuf,
+    port: u16,
+    /// The env of a client with the token: NATS, `[serve] ledger_url`, `grpc_token_env` and the token.
+    env: Vec<(&'static str, String)>,
+}
+
+impl Ledger {
+    async fn start(nats: &nl_bus::NatsConfig, out: &Path, extra: &[(&'static str, String)]) -> Self {
+        let (mut env, port) = support::nats_env_with_ledger(nats);
+        env.extend([("NL_SERVE__GRPC_TOKEN_ENV", TOKEN_VAR.to_string()), (TOKEN_VAR, TOKEN.to_string())]);
+        env.extend(extra.iter().cloned());
+        let mut c = support::nl(out, &env);
+        c.args(["serve", "ledger"]);
+        std::fs::create_dir_all(out).unwrap();
+        let log = std::fs::File::create(out.join("ledger.log")).unwrap();
+        let proc = support::Spawned::from(c.stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap());
+        let serving = || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
+        assert!(
+            nl_testkit::wait_until(Duration::from_secs(60), serving).await,
+            "the ledger never served gRPC: {}",
+            std::fs::read_to_string(out.join("ledger.log")).unwrap_or_default()
+        );
+        Self { _proc: proc, out: out.to_path_buf(), port, env }
+    }
+
+    /// The ledger's stderr so far, for a failure message.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.out.join("ledger.log")).unwrap_or_default()
+    }
+}
+
+async fn run(c: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || support::run(c)).await.unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `nl experiment create` in NATS mode, on a machine whose own DB is empty (the ledger's DB is elsewhere):
+/// it publishes `experiment.created` and returns once the ledger's gRPC says the ledger applied it. Waiting
+/// on its own DB instead, it would time out (that DB never gets the event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiment_create_waits_on_the_ledgers_grpc_not_a_local_db() {
+    let nats = nl_testkit::NatsServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(&nats.bus_config(), &tmp.path().join("ledger"), &[]).await;
+
+    let cli_out = tmp.path().join("cli");
+    let mut init = support::nl(&cli_out, &[]);
+    init.arg("db-init");
+    let o = run(init).await;
+    assert!(o.status.success(), "nl db-init: {}", text(&o.stderr));
+    let spec = tmp.path().join("grpc-wait.json");
+    std::fs::write(&spec, support::experiment_spec("grpc-wait", serde_json::json!([]))).unwrap();
+
+    let mut create = support::nl(&cli_out, &ledger.env);
+    create.args(["experiment", "create", "--spec"]).arg(&spec);
+    let o = run(create).await;
+    assert!(o.status.success(), "nl experiment create: {}\nledger: {}", text(&o.stderr), ledger.log());
+    assert!(text(&o.stdout).contains("experiment grpc-wait created"), "{}", text(&o.stdout));
+
+    // The event is in the ledger's DB (it was applied there), not in the client's.
+    let show = |out: &Path| {
+        let mut c = support::nl(out, &[]);
+        c.args(["experiment", "show", "grpc-wait"]);
+        c
+    };
+    let o = run(show(&ledger.out)).await;
+    assert!(o.status.success() && text(&o.stdout).contains("\"draft\""), "the ledger's DB: {} {}", text(&o.stdout), text(&o.stderr));
+    assert!(!run(show(&cli_out)).await.status.success(), "the client's own DB never got the event");
+
+    // `nl list --ledger-url` sends the token too.
+    let o = run(list(&cli_out, &ledger.env, &format!("http://127.0.0.1:{}", ledger.port))).await;
+    assert!(o.status.success(), "nl list --ledger-url with the token: {}", text(&o.stderr));
+}
+
+fn list(out: &Path, env: &[(&'static str, String)], url: &str) -> std::process::Command {
+    let mut c = support::nl(out, env);
+    c.args(["list", "--format", "json", "--ledger-url", url]);
+    c
+}
+
+/// A ledger serving TLS (a self-signed certificate for `localhost`) and requiring a token: `nl list
+/// --ledger-url https://...` lists with `[serve] tls_ca_path` and the token; without the token it fails
+/// with UNAUTHENTICATED and names `grpc_token_env`; without the CA it fails naming `tls_ca_path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nl_list_sends_the_token_and_trusts_the_tls_ca() {
+    let nats = nl_testkit::NatsServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let tls = [("NL_SERVE__TLS_CERT_PATH", path(&cert_path)), ("NL_SERVE__TLS_KEY_PATH", path(&key_path))];
+    let ledger = Ledger::start(&nats.bus_config(), &tmp.path().join("ledger"), &tls).await;
+    let url = format!("https://localhost:{}", ledger.port);
+    let cli = tmp.path().join("cli");
+    // The client: the CA (the certificate itself, self-signed) and the token, no server certificate.
+    let with = |token: bool, ca: bool| {
+        let mut env: Vec<(&'static str, String)> = Vec::new();
+        if token {
+            env.extend([("NL_SERVE__GRPC_TOKEN_ENV", TOKEN_VAR.to_string()), (TOKEN_VAR, TOKEN.to_string())]);
+        }
+        if ca {
+            env.push(("NL_SERVE__TLS_CA_PATH", path(&cert_path)));
+        }
+        env
+    };
+
+    let o = run(list(&cli, &with(true, true), &url)).await;
+    assert!(o.status.success(), "over TLS with the token: {}\nledger: {}", text(&o.stderr), ledger.log());
+    assert!(serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).is_ok(), "a listing (JSON array): {}", text(&o.stdout));
+
+    let o = run(list(&cli, &with(false, true), &url)).await;
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "without the token: {err}");
+    assert!(err.contains("UNAUTHENTICATED") && err.contains("grpc_token_env"), "says the token is missing and where it comes from: {err}");
+
+    let o = run(list(&cli, &with(true, false), &url)).await;
+    let err = text(&o.stderr);
+    assert!(!o.status.success() && err.contains("tls_ca_path"), "an https URL without a CA names tls_ca_path: {err}");
+}
