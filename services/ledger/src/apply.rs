@@ -113,6 +113,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
         rows.push((e, ts_str(&e.ts), kept(e, delivered, base.as_ref(), holds)?));
     }
     drop(held);
+    let configs = run_configs(conn, rows.iter().map(|(e, ..)| &***e)).await?;
     // `seq` is the rowid: rows inserted by this statement get sequences above the current maximum. When
     // every unique envelope was inserted (the usual case) no read-back is needed; otherwise the new ones
     // are exactly the rows above that maximum.
@@ -129,7 +130,7 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
                 .push_bind(ts.as_str())
                 .push_bind(e.kind.as_str())
                 .push_bind(e.run_id.as_str())
-                .push_bind(e.config_hash.as_str())
+                .push_bind((configs.get(e.run_id.as_str()) != Some(&e.config_hash)).then_some(e.config_hash.as_str()))
                 .push_bind(e.asset_id.as_deref())
                 .push_bind(e.source.as_deref())
                 .push_bind(e.symbol.as_deref())
@@ -207,6 +208,25 @@ pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes
         Box::pin(apply_batch(conn, venues, &derived_envs, &[])).await?;
     }
     Ok(BatchResult { is_new, invalid, derived })
+}
+
+/// The config hash `run_configs` keeps for each run of `envs` (the first one stored for the run, inserted
+/// here when the run is new). An events row keeps `config_hash` only when it differs from its run's.
+async fn run_configs<'a>(conn: &mut SqliteConnection, envs: impl Iterator<Item = &'a Envelope>) -> Result<HashMap<String, String>> {
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    for e in envs {
+        first.entry(e.run_id.as_str()).or_insert(e.config_hash.as_str());
+    }
+    if first.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs: Vec<(&str, &str)> = first.into_iter().collect();
+    exec_chunked(conn, "INSERT INTO run_configs (run_id, config_hash) ", " ON CONFLICT(run_id) DO NOTHING", 2, &pairs, |mut b, (run, hash)| {
+        b.push_bind(*run).push_bind(*hash);
+    })
+    .await?;
+    let ids: Vec<String> = pairs.iter().map(|(run, _)| (*run).to_string()).collect();
+    Ok(fetch_in::<(String, String)>(conn, "SELECT run_id, config_hash FROM run_configs WHERE run_id IN", &ids).await?.into_iter().collect())
 }
 
 /// The stored events the batch's new envelopes cite (see [`nl_domain::stored`]), rebuilt, by id. Cited
@@ -294,7 +314,8 @@ async fn name_unnamed(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], is_ne
     let mut derived = Vec::new();
     for (i, e) in envs.iter().enumerate().filter(|(i, e)| is_new[*i] && e.kind == EventType::SnapshotRecorded) {
         let (Some(asset), Some(symbol)) = (e.asset_id.as_deref(), e.symbol.as_deref().map(str::trim).filter(|s| !s.is_empty())) else { continue };
-        let row: Option<AssetRow> = sqlx::query_as("SELECT * FROM assets WHERE asset_id = ? AND trim(symbol) = ''").bind(asset).fetch_optional(&mut *conn).await?;
+        let row: Option<AssetRow> =
+            sqlx::query_as("SELECT * FROM assets WHERE asset_id = ? AND trim(symbol) = ''").bind(asset).fetch_optional(&mut *conn).await?;
         let Some(row) = row else { continue };
         let mut state = AssetState::from_row(row)?;
         let name = e.meta.get("name").and_then(serde_json::Value::as_str);
@@ -365,9 +386,7 @@ async fn apply_risks(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], risks:
     }
     let ids: Vec<String> = risks.iter().map(|(_, r, _)| r.asset_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
     let mut latest: HashMap<String, (String, i64)> = HashMap::new();
-    for (asset, at, severity) in
-        fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, ts, severity FROM v_latest_risk WHERE asset_id IN", &ids).await?
-    {
+    for (asset, at, severity) in fetch_in::<(String, String, i64)>(conn, "SELECT asset_id, ts, severity FROM v_latest_risk WHERE asset_id IN", &ids).await? {
         latest.insert(asset, (at, severity));
     }
     let mut rows = Vec::with_capacity(risks.len());
@@ -450,8 +469,7 @@ fn risk_flagged(cause: &Envelope, r: &RiskEvaluation, asset: &str, previous: Opt
         risk_event_id: cause.event_id.clone(),
     };
     let meta = serde_json::to_value(&body).unwrap_or(Value::Null);
-    let mut env = Envelope::new(EventType::RiskFlagged, &[asset, cause.event_id.as_str()], cause.ts, &cause.run_id, &cause.config_hash, meta)
-        .with_asset(asset);
+    let mut env = Envelope::new(EventType::RiskFlagged, &[asset, cause.event_id.as_str()], cause.ts, &cause.run_id, &cause.config_hash, meta).with_asset(asset);
     env.symbol.clone_from(&cause.symbol);
     env.chain.clone_from(&cause.chain);
     env.source.clone_from(&cause.source);

@@ -149,9 +149,9 @@ pub(crate) async fn snapshots(conn: &mut SqliteConnection, rows: &[&SnapshotRow]
 pub(crate) async fn risks(conn: &mut SqliteConnection, rows: &[&RiskRow]) -> Result<u64> {
     exec_chunked(
         conn,
-        "INSERT INTO risk_flags (event_id, asset_id, ts, rule_set_version, severity, flags_json, disagreements_json, run_id, config_hash) ",
+        "INSERT INTO risk_flags (event_id, asset_id, ts, rule_set_version, severity, flags_json, disagreements_json, run_id, config_hash, check_times_json) ",
         " ON CONFLICT(event_id) DO NOTHING",
-        9,
+        10,
         rows,
         |mut b, r| {
             b.push_bind(r.event_id.as_str())
@@ -162,7 +162,8 @@ pub(crate) async fn risks(conn: &mut SqliteConnection, rows: &[&RiskRow]) -> Res
                 .push_bind(r.flags_json.as_str())
                 .push_bind(r.disagreements_json.as_str())
                 .push_bind(r.run_id.as_str())
-                .push_bind(r.config_hash.as_str());
+                .push_bind(r.config_hash.as_str())
+                .push_bind(r.check_times_json.as_deref());
         },
     )
     .await

@@ -20,6 +20,7 @@ pub const TABLES: &[&str] = &[
     "events",
     "gate_decisions",
     "runs",
+    "run_configs",
     "source_cursors",
     "outbox",
     "ai_outputs",
@@ -36,8 +37,7 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Every view the migrations create.
-pub const VIEWS: &[&str] =
-    &["v_latest_snapshot", "v_latest_risk", "v_latest_score", "v_latest_decision", "v_assets_new", "v_assets_candidates"];
+pub const VIEWS: &[&str] = &["v_latest_snapshot", "v_latest_risk", "v_latest_score", "v_latest_decision", "v_assets_new", "v_assets_candidates"];
 
 /// Default and maximum page sizes of [`SqliteReader::list_assets`].
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -75,8 +75,7 @@ impl SqliteReader {
     /// # Errors
     /// [`LedgerError::Db`] on query failure, [`LedgerError::Corrupt`] when the stored JSON is invalid.
     pub async fn get_cursor(&self, source: &str) -> Result<Option<serde_json::Value>> {
-        let raw: Option<String> =
-            sqlx::query_scalar("SELECT cursor_json FROM source_cursors WHERE source = ?").bind(source).fetch_optional(&self.pool).await?;
+        let raw: Option<String> = sqlx::query_scalar("SELECT cursor_json FROM source_cursors WHERE source = ?").bind(source).fetch_optional(&self.pool).await?;
         raw.map(|s| serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt(format!("cursor of {source}: {e}")))).transpose()
     }
 
@@ -119,11 +118,8 @@ impl SqliteReader {
         let size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) };
         // The relation name is one of three constants, never caller input.
         let sql = format!("SELECT * FROM {} WHERE asset_id > ? ORDER BY asset_id LIMIT ?", filter.relation());
-        let mut assets: Vec<AssetRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(page_token.unwrap_or(""))
-            .bind(i64::from(size) + 1)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut assets: Vec<AssetRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(page_token.unwrap_or("")).bind(i64::from(size) + 1).fetch_all(&self.pool).await?;
         let next_page_token = if assets.len() > size as usize {
             assets.truncate(size as usize);
             assets.last().map(|a| a.asset_id.clone())
@@ -140,10 +136,9 @@ impl SqliteReader {
     pub async fn latest(&self, asset_id: &str) -> Result<Latest> {
         let snapshot: Option<SnapshotRow> =
             sqlx::query_as("SELECT * FROM v_latest_snapshot WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
-        let risk: Option<RiskRow> =
-            sqlx::query_as("SELECT * FROM v_latest_risk WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
-        let score: Option<ScoreRow> =
-            sqlx::query_as("SELECT * FROM v_latest_score WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        let risk: Option<RiskRow> = sqlx::query_as("SELECT * FROM v_latest_risk WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
+        let risk = risk.map(RiskRow::whole).transpose()?;
+        let score: Option<ScoreRow> = sqlx::query_as("SELECT * FROM v_latest_score WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
         let decision: Option<DecisionRow> =
             sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?").bind(asset_id).fetch_optional(&self.pool).await?;
         Ok(Latest { asset_id: asset_id.to_string(), snapshot, risk, score, decision })
@@ -181,8 +176,7 @@ impl SqliteReader {
         let sql = TABLES.iter().map(|t| format!("SELECT '{t}', COUNT(*) FROM {t}")).collect::<Vec<_>>().join(" UNION ALL ");
         let counts: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
         let tables = TABLES.iter().map(|t| ((*t).to_string(), counts.iter().find(|(n, _)| n == t).map_or(0, |(_, c)| *c))).collect();
-        let events_by_type: Vec<(String, i64)> =
-            sqlx::query_as("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type").fetch_all(&self.pool).await?;
+        let events_by_type: Vec<(String, i64)> = sqlx::query_as("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type").fetch_all(&self.pool).await?;
         let outbox_pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetch_one(&self.pool).await?;
         let last_run: Option<(String, String)> =
             sqlx::query_as("SELECT run_id, status FROM runs ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT 1")
@@ -220,10 +214,7 @@ impl SqliteReader {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        bodies
-            .into_iter()
-            .map(|(id, body)| Envelope::from_json(body.as_bytes()).map_err(|e| LedgerError::Corrupt(format!("outbox event {id}: {e}"))))
-            .collect()
+        bodies.into_iter().map(|(id, body)| Envelope::from_json(body.as_bytes()).map_err(|e| LedgerError::Corrupt(format!("outbox event {id}: {e}")))).collect()
     }
 }
 

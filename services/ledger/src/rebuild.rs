@@ -14,7 +14,7 @@ use sqlx::SqliteConnection;
 
 use crate::error::{LedgerError, Result};
 use crate::insert::fetch_in;
-use crate::kept::{Form, apply_residual, form};
+use crate::kept::{apply_residual, form, Form};
 use crate::rows::{DecisionRow, RawRow, RiskRow, ScoreRow, SnapshotRow};
 
 /// The columns of an `events` row.
@@ -34,7 +34,9 @@ struct EventRow {
     body: Option<String>,
 }
 
-const EVENT_COLUMNS: &str = "SELECT event_id, ts, type, run_id, config_hash, asset_id, source, symbol, chain, meta, body FROM events WHERE event_id IN";
+/// An events row keeps `config_hash` only when it differs from its run's (`run_configs`).
+const EVENT_COLUMNS: &str = "SELECT e.event_id, e.ts, e.type, e.run_id, COALESCE(e.config_hash, c.config_hash) AS config_hash, e.asset_id, e.source, \
+     e.symbol, e.chain, e.meta, e.body FROM events AS e LEFT JOIN run_configs AS c ON c.run_id = e.run_id WHERE e.event_id IN";
 
 fn corrupt(id: &str, what: &str, e: impl std::fmt::Display) -> LedgerError {
     LedgerError::Corrupt(format!("event {id}: {what}: {e}"))
@@ -135,11 +137,8 @@ pub(crate) async fn envelopes(conn: &mut SqliteConnection, ids: &[String]) -> Re
     let mut envs = stored(conn, ids).await?;
     // Cited events never cite (see nl_domain::stored), so one more round restores everything.
     let cited_ids: Vec<String> = envs.iter().flat_map(|e| cited_events(e.kind, &e.meta)).map(|(_, id)| id.to_string()).collect();
-    let cited: HashMap<String, Envelope> = if cited_ids.is_empty() {
-        HashMap::new()
-    } else {
-        stored(conn, &cited_ids).await?.into_iter().map(|e| (e.event_id.0.clone(), e)).collect()
-    };
+    let cited: HashMap<String, Envelope> =
+        if cited_ids.is_empty() { HashMap::new() } else { stored(conn, &cited_ids).await?.into_iter().map(|e| (e.event_id.0.clone(), e)).collect() };
     for env in &mut envs {
         let lookup = |kind: EventType, id: &str| cited.get(id).filter(|c| c.kind == kind).and_then(|c| cited_value(kind, &c.meta));
         restore(env.kind, &mut env.meta, lookup).map_err(|e| corrupt(env.event_id.as_str(), "citation", e))?;

@@ -32,7 +32,11 @@ impl AssetRow {
     /// The runbook's `venue_type`: `CEX` or `DEX`.
     #[must_use]
     pub fn venue_type(&self) -> &'static str {
-        if self.kind == "dex" { "DEX" } else { "CEX" }
+        if self.kind == "dex" {
+            "DEX"
+        } else {
+            "CEX"
+        }
     }
 }
 
@@ -70,11 +74,16 @@ pub struct RiskRow {
     pub ts: String,
     pub rule_set_version: String,
     pub severity: i64,
-    /// JSON array of every rule check with its verdict (`pass`, `fail`, `unknown`).
+    /// JSON array of every rule check with its verdict (`pass`, `fail`, `unknown`); stored compact when
+    /// `check_times_json` is set.
     pub flags_json: String,
     pub disagreements_json: String,
     pub run_id: String,
     pub config_hash: String,
+    /// The distinct `[observed_at, expires_at]` pairs of the checks, when `flags_json` keeps each check's
+    /// times as an index into them (see [`RiskRow::whole`], which readers get). Never serialized.
+    #[serde(skip)]
+    pub check_times_json: Option<String>,
 }
 
 /// One row of `listing_scores` / `v_latest_score`.

@@ -5,7 +5,11 @@
 
 use std::str::FromStr;
 
-use nl_domain::{AiMeta, Body, AssetDelisted, AssetId, AssetReviewed, AssetUpsert, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta, ScoreRecord, Snapshot, Ts};
+use nl_domain::check_times;
+use nl_domain::{
+    AiMeta, AssetDelisted, AssetId, AssetReviewed, AssetUpsert, Body, Decimal, Decision, Envelope, EventType, GateDecision, RawEvent, RiskEvaluation, RunMeta,
+    ScoreRecord, Snapshot, Ts,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -137,7 +141,12 @@ impl Typed {
             layer,
             body_json: serde_json::to_string(&env.meta).map_err(|e| e.to_string())?,
             ai_tags: if layer == "l1" && a.status.as_deref() == Some("completed") {
-                a.output.as_ref().and_then(|o| o.get("tags")).and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
+                a.output
+                    .as_ref()
+                    .and_then(|o| o.get("tags"))
+                    .and_then(Value::as_array)
+                    .map(|t| t.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .unwrap_or_default()
             } else {
                 Vec::new()
             },
@@ -255,7 +264,15 @@ impl SnapshotRow {
 }
 
 impl RiskRow {
+    /// The row of an evaluation: its checks with their provider times kept once (`check_times_json`, see
+    /// [`check_times`]), or whole when they do not compact (none, or not the shape `compact` keeps exactly).
     pub(crate) fn of(event_id: &str, run_id: &str, config_hash: &str, r: &RiskEvaluation) -> Result<Self> {
+        let checks = serde_json::to_value(&r.checks)?;
+        let compact = checks.as_array().filter(|c| !c.is_empty()).and_then(|c| check_times::compact(c));
+        let (flags_json, check_times_json) = match compact {
+            Some((checks, times)) => (serde_json::to_string(&checks)?, Some(serde_json::to_string(&times)?)),
+            None => (serde_json::to_string(&checks)?, None),
+        };
         Ok(Self {
             id: 0,
             event_id: event_id.to_string(),
@@ -263,11 +280,29 @@ impl RiskRow {
             ts: ts_str(&r.evaluated_at),
             rule_set_version: r.rule_set_version.clone(),
             severity: i64::from(r.severity),
-            flags_json: serde_json::to_string(&r.checks)?,
+            flags_json,
             disagreements_json: serde_json::to_string(&r.disagreements)?,
             run_id: run_id.to_string(),
             config_hash: config_hash.to_string(),
+            check_times_json,
         })
+    }
+
+    /// `flags_json` with every check whole.
+    pub(crate) fn checks(&self) -> Result<Value> {
+        whole_checks(&self.event_id, &self.flags_json, self.check_times_json.as_deref())
+    }
+
+    /// This row as readers get it: `flags_json` holds every check whole, `check_times_json` is `None`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] when the stored checks do not parse.
+    pub fn whole(mut self) -> Result<Self> {
+        if self.check_times_json.is_some() {
+            self.flags_json = serde_json::to_string(&self.checks()?)?;
+            self.check_times_json = None;
+        }
+        Ok(self)
     }
 
     /// The `risk.evaluated` meta this row stands for: the [`RiskEvaluation`] JSON, built from the stored
@@ -278,11 +313,23 @@ impl RiskRow {
         m.insert("asset_id".into(), Value::String(self.asset_id.clone()));
         m.insert("rule_set_version".into(), Value::String(self.rule_set_version.clone()));
         m.insert("evaluated_at".into(), serde_json::to_value(ts("ts", id, &self.ts)?)?);
-        m.insert("checks".into(), json::<Value>("flags_json", id, &self.flags_json)?);
+        m.insert("checks".into(), self.checks()?);
         m.insert("severity".into(), Value::from(self.severity));
         m.insert("disagreements".into(), json::<Value>("disagreements_json", id, &self.disagreements_json)?);
         Ok(Value::Object(m))
     }
+}
+
+/// The checks of risk_flags row `id` whole: `flags_json` with each check's times and `null`s put back from
+/// `check_times_json` (when set, see [`RiskRow::of`]).
+pub(crate) fn whole_checks(id: &str, flags_json: &str, check_times_json: Option<&str>) -> Result<Value> {
+    let mut checks = json::<Value>("flags_json", id, flags_json)?;
+    if let Some(times) = check_times_json {
+        let times = json::<Value>("check_times_json", id, times)?;
+        check_times::expand(&mut checks, &times)
+            .ok_or_else(|| LedgerError::Corrupt(format!("risk_flags.flags_json of {id}: checks do not match check_times_json")))?;
+    }
+    Ok(checks)
 }
 
 /// What a `score.computed` meta carries beyond its [`ScoreRecord`], as far as `listing_scores` keeps it.

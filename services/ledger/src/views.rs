@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nl_domain::views::{AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry};
+use nl_domain::views::{
+    AiNote, AssetDetail, EventFeedQuery, FeedEvent, Listing, ListingQuery, MarketKind, RiskSummary, RunSummary, SourceHealth, TimelineEntry,
+};
 use nl_domain::{AssetId, Decision, GateDecision, RiskCheck, RiskEvaluation, ScoreRecord, Sighting, Snapshot, Ts};
 use sqlx::SqlitePool;
 
@@ -28,7 +30,9 @@ SELECT a.asset_id, a.symbol, a.name, a.chain, a.contract_address AS address, a.k
        (SELECT CAST(c.score AS TEXT) FROM listing_scores AS c WHERE c.asset_id = a.asset_id
         ORDER BY c.ts DESC, c.id DESC LIMIT 1) AS score,
        (SELECT r.flags_json FROM risk_flags AS r WHERE r.asset_id = a.asset_id
-        ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS checks_json
+        ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS checks_json,
+       (SELECT r.check_times_json FROM risk_flags AS r WHERE r.asset_id = a.asset_id
+        ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS check_times_json
 FROM assets AS a
 LEFT JOIN market_snapshots AS s ON s.id = (SELECT s2.id FROM market_snapshots AS s2 WHERE s2.asset_id = a.asset_id
                                            ORDER BY s2.ts DESC, s2.id DESC LIMIT 1)
@@ -103,6 +107,7 @@ struct ListingRow {
     reason_codes_json: Option<String>,
     score: Option<String>,
     checks_json: Option<String>,
+    check_times_json: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -147,7 +152,10 @@ impl ListingRow {
         let venues: BTreeSet<String> = sightings.iter().map(|s| s.venue.clone()).collect();
         let sources: BTreeSet<String> = sightings.iter().map(|s| s.source.clone()).collect();
         let first = sightings.iter().filter(|s| s.source_published_at.is_some()).min_by_key(|s| s.first_observed_at);
-        let checks: Option<Vec<RiskCheck>> = self.checks_json.as_deref().map(|c| json("risk_flags.flags_json", id, c)).transpose()?;
+        let checks: Option<Vec<RiskCheck>> = match (self.checks_json, self.check_times_json) {
+            (Some(c), times) => Some(value("risk_flags.flags_json", id, crate::typed::whole_checks(id, &c, times.as_deref())?)?),
+            (None, _) => None,
+        };
         let reason_codes: Vec<String> =
             self.reason_codes_json.as_deref().map(|r| json("gate_decisions.reason_codes_json", id, r)).transpose()?.unwrap_or_default();
         let listing = Listing {
@@ -203,12 +211,11 @@ pub(crate) async fn asset_detail(pool: &SqlitePool, asset: &AssetId) -> Result<O
     let Some(row) = listing_rows(pool, &query, Some(&id)).await?.into_iter().next() else { return Ok(None) };
     let (listing, sightings) = row.into_listing()?;
 
-    let mut snapshot_rows: Vec<SnapshotRow> =
-        sqlx::query_as("SELECT * FROM market_snapshots WHERE asset_id = ? ORDER BY ts DESC, id DESC LIMIT ?")
-            .bind(&id)
-            .bind(i64::from(DETAIL_SNAPSHOTS))
-            .fetch_all(pool)
-            .await?;
+    let mut snapshot_rows: Vec<SnapshotRow> = sqlx::query_as("SELECT * FROM market_snapshots WHERE asset_id = ? ORDER BY ts DESC, id DESC LIMIT ?")
+        .bind(&id)
+        .bind(i64::from(DETAIL_SNAPSHOTS))
+        .fetch_all(pool)
+        .await?;
     snapshot_rows.reverse();
     let snapshots = snapshot_rows.iter().map(|r| value::<Snapshot>("snapshot", &r.event_id, r.meta()?)).collect::<Result<Vec<_>>>()?;
 
@@ -216,8 +223,7 @@ pub(crate) async fn asset_detail(pool: &SqlitePool, asset: &AssetId) -> Result<O
     let risk = risk_row.as_ref().map(|r| value::<RiskEvaluation>("risk evaluation", &r.event_id, r.meta()?)).transpose()?;
     let score_row: Option<ScoreRow> = sqlx::query_as("SELECT * FROM v_latest_score WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
     let score = score_row.as_ref().map(|s| value::<ScoreRecord>("score", &s.event_id, s.meta()?)).transpose()?;
-    let decision_row: Option<DecisionRow> =
-        sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
+    let decision_row: Option<DecisionRow> = sqlx::query_as("SELECT * FROM v_latest_decision WHERE asset_id = ?").bind(&id).fetch_optional(pool).await?;
     let decision_event_id = decision_row.as_ref().map(|d| d.event_id.clone());
     let decision = decision_row.map(GateDecision::try_from).transpose().map_err(|e| LedgerError::Corrupt(e.to_string()))?;
 

@@ -20,7 +20,7 @@ const NULLABLE: [&str; 2] = ["value", "detail"];
 
 /// The compacted checks and their distinct time pairs; `None` unless every check is an object with string
 /// times and both [`NULLABLE`] keys, and no [`PAIR_KEY`] (so [`expand`] restores it exactly).
-pub(crate) fn compact(checks: &[Value]) -> Option<(Vec<Value>, Vec<Value>)> {
+pub fn compact(checks: &[Value]) -> Option<(Vec<Value>, Vec<Value>)> {
     let mut pairs: Vec<[&str; 2]> = Vec::new();
     let mut out = Vec::with_capacity(checks.len());
     for check in checks {
@@ -45,7 +45,7 @@ pub(crate) fn compact(checks: &[Value]) -> Option<(Vec<Value>, Vec<Value>)> {
 
 /// Puts each check's times (and omitted `null`s) back; `None` when `checks` or `pairs` is not what
 /// [`compact`] writes.
-pub(crate) fn expand(checks: &mut Value, pairs: &Value) -> Option<()> {
+pub fn expand(checks: &mut Value, pairs: &Value) -> Option<()> {
     let pairs = pairs.as_array()?;
     for check in checks.as_array_mut()? {
         let obj = check.as_object_mut()?;

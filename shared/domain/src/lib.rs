@@ -4,7 +4,7 @@
 pub mod asset_id;
 pub mod bounded;
 pub mod check_code;
-mod check_times;
+pub mod check_times;
 pub mod decimal;
 pub mod envelope;
 pub mod error;

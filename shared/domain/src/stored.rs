@@ -16,7 +16,8 @@
 //! | `snapshot.recorded` | `merge.members` | itself (its market view, without `source_count`, `merge` and `name`), when it merged one source |
 //!
 //! The events log also keeps a risk evaluation's check times once ([`log_form`], listed as `checks.times`);
-//! the ledger keeps evaluations whole in `risk_flags`.
+//! the ledger keeps evaluations in `risk_flags`, whose rows keep the check times once the same way
+//! ([`crate::check_times`], `risk_flags.check_times_json`).
 //!
 //! A stored meta lacks the keys it cites and names them in [`CITED_KEY`] (`"$cited": ["snapshot",
 //! "evaluation"]`); [`restore`] puts them back. A store drops a cited key only when it holds the cited event
@@ -226,7 +227,7 @@ pub fn stored_form(kind: EventType, meta: &Value, mut holds: impl FnMut(&Citatio
 
 /// The events log's form of `meta` (of an event of `kind`): its [`stored_form`], and for a risk evaluation its
 /// checks' provider times kept once (`"$times"`, listed as `checks.times`; see `check_times`). The ledger
-/// keeps evaluations in `risk_flags` and does not use this form. `None`: write `meta` as it is.
+/// keeps evaluations in `risk_flags` (check times once per row, in its own column) and does not use this form. `None`: write `meta` as it is.
 #[must_use]
 pub fn log_form(kind: EventType, meta: &Value, holds: impl FnMut(&Citation<'_>) -> bool) -> Option<Value> {
     if kind != EventType::RiskEvaluated {

@@ -62,7 +62,8 @@ async fn an_existing_file_keeps_its_page_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     // A file created by an earlier build, with SQLite's default 4 KiB pages, already in WAL mode.
-    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).page_size(4096).journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let opts =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).page_size(4096).journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
     let old = sqlx::SqlitePool::connect_with(opts).await.unwrap();
     migrate_up(&old).await.unwrap();
     old.close().await;
@@ -159,8 +160,7 @@ async fn down_and_up_again_leave_the_same_schema_and_keep_events() {
         migrate_down(&pool, target).await.unwrap();
         if target == 6 {
             // The pre-runbook names, with the data: scores back to TEXT.
-            let (price, at): (Option<String>, String) =
-                sqlx::query_as("SELECT price_usd, observed_at FROM market_snapshots").fetch_one(&pool).await.unwrap();
+            let (price, at): (Option<String>, String) = sqlx::query_as("SELECT price_usd, observed_at FROM market_snapshots").fetch_one(&pool).await.unwrap();
             assert_eq!(price.as_deref(), Some("0.000123456789012345678901"));
             assert_eq!(at, "2026-01-01T00:01:00.000Z");
             let scores: Vec<(String, String)> = sqlx::query_as("SELECT event_id, score FROM listing_scores").fetch_all(&pool).await.unwrap();
@@ -184,4 +184,55 @@ async fn down_and_up_again_leave_the_same_schema_and_keep_events() {
             assert_eq!(again, tags, "the migration derives the ledger's sighting tags for rows stored before it");
         }
     }
+}
+
+#[tokio::test]
+async fn facts_once_keeps_config_hashes_per_run_and_check_times_once_and_down_gives_them_back() {
+    use crate::fixtures::{at, risk, snapshot};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nl.db");
+    let store = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(&path)).await.unwrap();
+    let mut eval = risk("cex:okx:NEW", at(1), 100, "r");
+    let mut meta: nl_domain::RiskEvaluation = serde_json::from_value(eval.meta.clone()).unwrap();
+    let mut second = meta.checks[0].clone();
+    second.code = nl_domain::CheckCode::SellTaxHigh;
+    second.observed_at = at(2);
+    second.value = Some(serde_json::json!("0.5"));
+    meta.checks.push(second);
+    eval.meta = serde_json::to_value(&meta).unwrap();
+    // A second config within the same run: that row keeps its own hash.
+    let mut other = snapshot("cex:okx:NEW", at(3), Some("5"), "s");
+    other.config_hash = "other-config".into();
+    store.apply(vec![eval.clone(), other.clone()]).await.unwrap();
+    let ids = [eval.event_id.clone(), other.event_id.clone()];
+    let rebuilt = store.reader().envelopes(&ids).await.unwrap();
+    assert_eq!(rebuilt, vec![eval.clone(), other.clone()], "the ledger gives back what was published");
+    let latest = store.reader().latest("cex:okx:NEW").await.unwrap().risk.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&latest.flags_json).unwrap(), serde_json::to_value(&meta.checks).unwrap(), "readers get whole checks");
+    drop(store);
+
+    let pool = open_write_pool(&path).await.unwrap();
+    let (flags, times): (String, Option<String>) = sqlx::query_as("SELECT flags_json, check_times_json FROM risk_flags").fetch_one(&pool).await.unwrap();
+    assert!(!flags.contains("observed_at") && times.is_some(), "stored compact: {flags} {times:?}");
+    // The evaluation, the snapshot of the other config and the risk.flagged derived from the evaluation.
+    let kept_hashes = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_as::<_, (String, Option<String>)>("SELECT event_id, config_hash FROM events ORDER BY seq").fetch_all(&pool).await.unwrap()
+    };
+    let kept = kept_hashes(pool.clone()).await;
+    assert_eq!(kept.len(), 3);
+    for (id, hash) in &kept {
+        let want = (*id == other.event_id.0).then(|| "other-config".to_string());
+        assert_eq!(*hash, want, "{id}: the run's hash is kept once, in run_configs");
+    }
+
+    migrate_down(&pool, 14).await.unwrap();
+    let flags: String = sqlx::query_scalar("SELECT flags_json FROM risk_flags").fetch_one(&pool).await.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&flags).unwrap(), serde_json::to_value(&meta.checks).unwrap(), "whole checks again");
+    let hashes: Vec<(String, String)> = sqlx::query_as("SELECT event_id, config_hash FROM events ORDER BY seq").fetch_all(&pool).await.unwrap();
+    for (id, hash) in &hashes {
+        let want = if *id == other.event_id.0 { "other-config" } else { eval.config_hash.as_str() };
+        assert_eq!(hash, want, "{id}: every row has its hash back");
+    }
+    migrate_up(&pool).await.unwrap();
+    assert_eq!(kept_hashes(pool.clone()).await, kept, "up again keeps each run's hash once");
 }
