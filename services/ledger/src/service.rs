@@ -69,6 +69,8 @@ pub struct LedgerStats {
     pub duplicates: AtomicU64,
     pub invalid: AtomicU64,
     pub store_errors: AtomicU64,
+    /// The writer's lookups of cited events among those it committed recently.
+    pub cited: Arc<crate::CitedCounts>,
     /// Notified (all waiters) after each batch's `stored`/`duplicates` counts are added, so a reader can
     /// wait for progress instead of polling the counters.
     pub progress: tokio::sync::Notify,
@@ -112,7 +114,8 @@ impl LedgerStats {
     }
 
     /// The kernel's fixed metric set plus `nl_errors_total{stage="store"}`,
-    /// `nl_dropped_total{reason = duplicate | invalid}` and `nl_ledger_stored_total`.
+    /// `nl_dropped_total{reason = duplicate | invalid}`, `nl_ledger_stored_total` and
+    /// `nl_ledger_cited_lookups_total{result = hit | miss}`.
     #[allow(clippy::cast_precision_loss)]
     pub fn export(&self, r: &Registry) {
         self.consumer.export(r);
@@ -122,6 +125,10 @@ impl LedgerStats {
             r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", reason)], n as f64);
         }
         r.counter_set("nl_ledger_stored_total", "Events committed to the DB.", &[], c.stored as f64);
+        let help = "Citations the writer checked against a recently committed cited event (hit) or read back from the DB (miss).";
+        for (result, n) in [("hit", &self.cited.hits), ("miss", &self.cited.misses)] {
+            r.counter_set("nl_ledger_cited_lookups_total", help, &[("result", result)], n.load(Ordering::Relaxed) as f64);
+        }
     }
 }
 
@@ -158,7 +165,7 @@ pub async fn build(cfg: LedgerConfig, ctx: ServiceCtx) -> Result<LedgerService> 
 /// [`LedgerError::Config`] for a bad config; [`LedgerError::Bus`] when a consumer cannot be bound.
 pub async fn build_with_store(cfg: LedgerConfig, store: LedgerStore, ctx: ServiceCtx) -> Result<LedgerService> {
     cfg.validate()?;
-    let stats = Arc::new(LedgerStats::default());
+    let stats = Arc::new(LedgerStats { cited: store.cited_counts(), ..LedgerStats::default() });
     let stop = CancellationToken::new();
     let kernel = |durable: String, filter: &str| {
         ConsumerConfig::new(SERVICE, ConsumerSpec::new(durable, filter), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
