@@ -88,6 +88,9 @@ pub struct LedgerCounts {
     pub store_errors: u64,
     pub publish_errors: u64,
     pub settle_errors: u64,
+    /// Citations found among the writer's recently committed cited events, and those read back.
+    pub cited_hits: u64,
+    pub cited_misses: u64,
 }
 
 impl LedgerStats {
@@ -110,6 +113,8 @@ impl LedgerStats {
             store_errors: g(&self.store_errors),
             publish_errors: c.publish_errors,
             settle_errors: c.settle_errors,
+            cited_hits: g(&self.cited.hits),
+            cited_misses: g(&self.cited.misses),
         }
     }
 
@@ -126,8 +131,8 @@ impl LedgerStats {
         }
         r.counter_set("nl_ledger_stored_total", "Events committed to the DB.", &[], c.stored as f64);
         let help = "Citations the writer checked against a recently committed cited event (hit) or read back from the DB (miss).";
-        for (result, n) in [("hit", &self.cited.hits), ("miss", &self.cited.misses)] {
-            r.counter_set("nl_ledger_cited_lookups_total", help, &[("result", result)], n.load(Ordering::Relaxed) as f64);
+        for (result, n) in [("hit", c.cited_hits), ("miss", c.cited_misses)] {
+            r.counter_set("nl_ledger_cited_lookups_total", help, &[("result", result)], n as f64);
         }
     }
 }
