@@ -16,7 +16,6 @@ use nl_domain::{AssetUpsert, Envelope, EventId, EventType, RiskEvaluation, RiskF
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
-use crate::cited::CitedCache;
 use crate::config::VenueTypes;
 use crate::db::{now_str, ts_str};
 use crate::error::Result;
@@ -58,11 +57,6 @@ pub(crate) struct BatchResult {
 }
 
 impl BatchResult {
-    /// Whether each envelope of the batch was inserted by it (the first of its id, not stored before).
-    pub fn inserted(&self) -> &[bool] {
-        &self.is_new
-    }
-
     pub fn outcome(&self, envs: &[Arc<Envelope>], range: Range<usize>) -> ApplyOutcome {
         let mut out = ApplyOutcome::default();
         for i in range.clone() {
@@ -79,14 +73,7 @@ impl BatchResult {
 
 /// Applies `envs` on `conn`, which the caller has inside a transaction.
 /// `bodies[i]` is the JSON `envs[i]` was decoded from, kept verbatim when its row keeps the whole envelope.
-/// Citations are checked against `cited` (recently committed cited events) before SQLite.
-pub(crate) async fn apply_batch(
-    conn: &mut SqliteConnection,
-    venues: &VenueTypes,
-    cited: &CitedCache,
-    envs: &[Arc<Envelope>],
-    bodies: &[Option<Bytes>],
-) -> Result<BatchResult> {
+pub(crate) async fn apply_batch(conn: &mut SqliteConnection, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>]) -> Result<BatchResult> {
     let now = now_str();
     let mut parsed: Vec<std::result::Result<Typed, String>> = envs.iter().map(|e| Typed::parse(e, &now)).collect();
     for p in &mut parsed {
@@ -113,7 +100,7 @@ pub(crate) async fn apply_batch(
             }
         }
     }
-    let held = held_citations(conn, cited, envs, &unique).await?;
+    let held = held_citations(conn, envs, &unique).await?;
     let holds = |c: &Citation<'_>| {
         let cited = held.get(c.event_id).map(|e| (e.kind, &e.meta)).or_else(|| first.get(c.event_id).map(|&i| (envs[i].kind, &envs[i].meta)));
         cited.is_some_and(|(kind, meta)| kind == c.kind && is_cited_copy(kind, meta, c.copy))
@@ -217,34 +204,21 @@ pub(crate) async fn apply_batch(
     // as duplicates, and a crash between publishing and consuming them loses nothing.
     if !derived.is_empty() {
         let derived_envs: Vec<Arc<Envelope>> = derived.iter().map(|(_, e)| Arc::new(e.clone())).collect();
-        Box::pin(apply_batch(conn, venues, cited, &derived_envs, &[])).await?;
+        Box::pin(apply_batch(conn, venues, &derived_envs, &[])).await?;
     }
     Ok(BatchResult { is_new, invalid, derived })
 }
 
-/// The stored events the batch's new envelopes cite (see [`nl_domain::stored`]), by id: from `cited` where
-/// it remembers them, else read back and rebuilt. Cited events of the batch itself that are not stored yet
-/// are looked up in the batch by the caller.
-async fn held_citations(conn: &mut SqliteConnection, cited: &CitedCache, envs: &[Arc<Envelope>], unique: &[usize]) -> Result<HashMap<String, Arc<Envelope>>> {
-    let mut held: HashMap<String, Arc<Envelope>> = HashMap::new();
-    let mut wanted: Vec<String> = Vec::new();
-    for c in unique.iter().flat_map(|&i| citations(envs[i].kind, &envs[i].meta)) {
-        if held.contains_key(c.event_id) {
-            continue;
-        }
-        match cited.get(c.event_id) {
-            Some(env) => {
-                held.insert(c.event_id.to_string(), Arc::clone(env));
-            }
-            None => wanted.push(c.event_id.to_string()),
-        }
+/// The stored events the batch's new envelopes cite (see [`nl_domain::stored`]), rebuilt, by id. Cited
+/// events of the batch itself that are not stored yet are looked up in the batch by the caller.
+async fn held_citations(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], unique: &[usize]) -> Result<HashMap<String, Envelope>> {
+    let mut wanted: Vec<String> = unique.iter().flat_map(|&i| citations(envs[i].kind, &envs[i].meta)).map(|c| c.event_id.to_string()).collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
     }
-    if !wanted.is_empty() {
-        wanted.sort_unstable();
-        wanted.dedup();
-        held.extend(rebuild::envelopes(conn, &wanted).await?.into_iter().map(|(id, env)| (id, Arc::new(env))));
-    }
-    Ok(held)
+    wanted.sort_unstable();
+    wanted.dedup();
+    rebuild::envelopes(conn, &wanted).await
 }
 
 async fn merge_assets(conn: &mut SqliteConnection, envs: &[Arc<Envelope>], ups: &[(usize, &AssetUpsert)]) -> Result<Vec<(usize, Envelope)>> {

@@ -11,7 +11,6 @@
 
 mod apply;
 mod checkpoint;
-mod cited;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -35,7 +34,6 @@ pub mod views;
 mod writer;
 
 pub use apply::{ApplyOutcome, InvalidEvent};
-pub use cited::CitedCounts;
 pub use config::LedgerConfig;
 pub use db::MIGRATOR;
 pub use error::LedgerError;

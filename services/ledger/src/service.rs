@@ -69,8 +69,6 @@ pub struct LedgerStats {
     pub duplicates: AtomicU64,
     pub invalid: AtomicU64,
     pub store_errors: AtomicU64,
-    /// The writer's lookups of cited events among those it committed recently.
-    pub cited: Arc<crate::CitedCounts>,
     /// Notified (all waiters) after each batch's `stored`/`duplicates` counts are added, so a reader can
     /// wait for progress instead of polling the counters.
     pub progress: tokio::sync::Notify,
@@ -88,9 +86,6 @@ pub struct LedgerCounts {
     pub store_errors: u64,
     pub publish_errors: u64,
     pub settle_errors: u64,
-    /// Citations found among the writer's recently committed cited events, and those read back.
-    pub cited_hits: u64,
-    pub cited_misses: u64,
 }
 
 impl LedgerStats {
@@ -113,14 +108,11 @@ impl LedgerStats {
             store_errors: g(&self.store_errors),
             publish_errors: c.publish_errors,
             settle_errors: c.settle_errors,
-            cited_hits: g(&self.cited.hits),
-            cited_misses: g(&self.cited.misses),
         }
     }
 
     /// The kernel's fixed metric set plus `nl_errors_total{stage="store"}`,
-    /// `nl_dropped_total{reason = duplicate | invalid}`, `nl_ledger_stored_total` and
-    /// `nl_ledger_cited_lookups_total{result = hit | miss}`.
+    /// `nl_dropped_total{reason = duplicate | invalid}` and `nl_ledger_stored_total`.
     #[allow(clippy::cast_precision_loss)]
     pub fn export(&self, r: &Registry) {
         self.consumer.export(r);
@@ -130,10 +122,6 @@ impl LedgerStats {
             r.counter_set("nl_dropped_total", DROPPED_HELP, &[("reason", reason)], n as f64);
         }
         r.counter_set("nl_ledger_stored_total", "Events committed to the DB.", &[], c.stored as f64);
-        let help = "Citations the writer checked against a recently committed cited event (hit) or read back from the DB (miss).";
-        for (result, n) in [("hit", c.cited_hits), ("miss", c.cited_misses)] {
-            r.counter_set("nl_ledger_cited_lookups_total", help, &[("result", result)], n as f64);
-        }
     }
 }
 
@@ -170,7 +158,7 @@ pub async fn build(cfg: LedgerConfig, ctx: ServiceCtx) -> Result<LedgerService> 
 /// [`LedgerError::Config`] for a bad config; [`LedgerError::Bus`] when a consumer cannot be bound.
 pub async fn build_with_store(cfg: LedgerConfig, store: LedgerStore, ctx: ServiceCtx) -> Result<LedgerService> {
     cfg.validate()?;
-    let stats = Arc::new(LedgerStats { cited: store.cited_counts(), ..LedgerStats::default() });
+    let stats = Arc::new(LedgerStats::default());
     let stop = CancellationToken::new();
     let kernel = |durable: String, filter: &str| {
         ConsumerConfig::new(SERVICE, ConsumerSpec::new(durable, filter), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))

@@ -8,7 +8,6 @@ use nl_domain::{Envelope, EventId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::apply::ApplyOutcome;
-use crate::cited::{CITED_CACHE_ENTRIES, CitedCache, CitedCounts};
 use crate::config::LedgerConfig;
 use crate::db::{migrate_up, open_write_pool};
 use crate::error::{LedgerError, Result};
@@ -26,7 +25,6 @@ pub const SETTING_CANDIDATE_MIN_LIQUIDITY_USD: &str = "candidate_min_liquidity_u
 pub struct LedgerStore {
     tx: mpsc::Sender<Command>,
     reader: SqliteReader,
-    cited: Arc<CitedCounts>,
 }
 
 impl LedgerStore {
@@ -58,16 +56,8 @@ impl LedgerStore {
         let reader = SqliteReader::open(&cfg.db_path, cfg.read_connections).await?;
         let committed = crate::checkpoint::start(&cfg.db_path, &write).await?;
         let (tx, rx) = mpsc::channel(cfg.channel_bound);
-        let cited = Arc::new(CitedCounts::default());
-        let cache = CitedCache::new(CITED_CACHE_ENTRIES, Arc::clone(&cited));
-        tokio::spawn(writer::run(write, rx, cfg.batch_size, Arc::new(cfg.venue_types.clone()), committed, cache));
-        Ok(Self { tx, reader, cited })
-    }
-
-    /// How often the writer found a cited event among those it committed recently (see `cited`).
-    #[must_use]
-    pub fn cited_counts(&self) -> Arc<CitedCounts> {
-        Arc::clone(&self.cited)
+        tokio::spawn(writer::run(write, rx, cfg.batch_size, std::sync::Arc::new(cfg.venue_types.clone()), committed));
+        Ok(Self { tx, reader })
     }
 
     /// The read side.

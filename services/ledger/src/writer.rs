@@ -20,7 +20,6 @@ use tracing::{debug, warn};
 
 use crate::apply::{ApplyOutcome, BatchResult, apply_batch};
 use crate::checkpoint::Committed;
-use crate::cited::CitedCache;
 use crate::config::VenueTypes;
 use crate::db::{MAX_ROWS_PER_STATEMENT, now_str};
 use crate::error::Result;
@@ -62,9 +61,8 @@ pub(crate) const PRUNE_IDLE: Duration = Duration::from_millis(20);
 
 /// Runs the writer until every sender is dropped.
 /// Each group's commit wakes the background checkpointer (`committed`).
-pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes, committed: Committed, mut cited: CitedCache) {
+pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch_size: usize, venues: VenueTypes, committed: Committed) {
     let venues = &venues;
-    let cited = &mut cited;
     let mut prune: Vec<EventId> = Vec::new();
     loop {
         let next = if prune.is_empty() {
@@ -73,27 +71,27 @@ pub(crate) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Command>, batch
             match tokio::time::timeout(PRUNE_IDLE, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    prune_alone(&pool, cited, &mut prune).await;
+                    prune_alone(&pool, &mut prune).await;
                     committed.notify();
                     continue;
                 }
             }
         };
         let Some(first) = next else { break };
-        run_group(&pool, &mut rx, batch_size, venues, cited, first, &mut prune).await;
+        run_group(&pool, &mut rx, batch_size, venues, first, &mut prune).await;
         committed.notify();
     }
-    prune_alone(&pool, cited, &mut prune).await;
+    prune_alone(&pool, &mut prune).await;
     debug!("Writer stopped: every handle was dropped.");
 }
 
 /// Prunes `prune` in a transaction of its own. On failure the rows stay in the outbox (published again
 /// on the next start, harmless) and are not retried.
-async fn prune_alone(pool: &SqlitePool, cited: &mut CitedCache, prune: &mut Vec<EventId>) {
+async fn prune_alone(pool: &SqlitePool, prune: &mut Vec<EventId>) {
     if prune.is_empty() {
         return;
     }
-    if let Err(error) = transact(pool, &VenueTypes::default(), cited, &[], &[], &[], prune).await {
+    if let Err(error) = transact(pool, &VenueTypes::default(), &[], &[], &[], prune).await {
         warn!(%error, rows = prune.len(), "Pruning published outbox rows failed; they stay pending.");
     }
     prune.clear();
@@ -101,15 +99,7 @@ async fn prune_alone(pool: &SqlitePool, cited: &mut CitedCache, prune: &mut Vec<
 
 /// Commits `first` and whatever else waits in `rx`, up to `batch_size` envelopes, and answers each.
 /// Published ids it meets join `prune`, which the group's transaction empties when it commits.
-async fn run_group(
-    pool: &SqlitePool,
-    rx: &mut mpsc::Receiver<Command>,
-    batch_size: usize,
-    venues: &VenueTypes,
-    cited: &mut CitedCache,
-    first: Command,
-    prune: &mut Vec<EventId>,
-) {
+async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_size: usize, venues: &VenueTypes, first: Command, prune: &mut Vec<EventId>) {
     let mut weight = first.weight();
     let mut cmds = vec![first];
     while weight < batch_size {
@@ -144,7 +134,7 @@ async fn run_group(
     debug!(commands = items.len(), envelopes = envs.len(), prune = prune.len(), "Writer committing a group.");
     if items.len() == 1 {
         for item in items {
-            run_alone(pool, venues, cited, &envs, &bodies, item, prune).await;
+            run_alone(pool, venues, &envs, &bodies, item, prune).await;
         }
         return;
     }
@@ -153,7 +143,7 @@ async fn run_group(
         return;
     }
     let others: Vec<&Item> = items.iter().filter(|i| !matches!(i, Item::Apply(..))).collect();
-    match transact(pool, venues, cited, &envs, &bodies, &others, prune).await {
+    match transact(pool, venues, &envs, &bodies, &others, prune).await {
         Ok((batch, answers)) => {
             prune.clear();
             let mut answers = answers.into_iter();
@@ -170,32 +160,24 @@ async fn run_group(
             warn!(%error, commands = items.len(), "Group commit failed; retrying each command alone.");
             // Alone, without the prune: whatever failed the group must not fail it again.
             for item in items {
-                run_alone(pool, venues, cited, &envs, &bodies, item, &mut Vec::new()).await;
+                run_alone(pool, venues, &envs, &bodies, item, &mut Vec::new()).await;
             }
         }
     }
 }
 
 /// Runs `item` in a transaction of its own, which also prunes `prune` (emptied when it commits).
-async fn run_alone(
-    pool: &SqlitePool,
-    venues: &VenueTypes,
-    cited: &mut CitedCache,
-    envs: &[Arc<Envelope>],
-    bodies: &[Option<Bytes>],
-    item: Item,
-    prune: &mut Vec<EventId>,
-) {
+async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>], bodies: &[Option<Bytes>], item: Item, prune: &mut Vec<EventId>) {
     let pruned = match item {
         Item::Apply(range, reply) => {
             let (slice, encoded) = (&envs[range.clone()], &bodies[range]);
-            let res = transact(pool, venues, cited, slice, encoded, &[], prune).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
+            let res = transact(pool, venues, slice, encoded, &[], prune).await.map(|(batch, _)| batch.outcome(slice, 0..slice.len()));
             let ok = res.is_ok();
             let _ = reply.send(res);
             ok
         }
         other => {
-            let res = transact(pool, venues, cited, &[], &[], &[&other], prune).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
+            let res = transact(pool, venues, &[], &[], &[&other], prune).await.map(|(_, answers)| answers.first().copied().unwrap_or(0));
             let ok = res.is_ok();
             reply_other(other, res);
             ok
@@ -219,19 +201,17 @@ fn reply_other(item: Item, res: Result<u64>) {
 }
 
 /// One transaction: apply `envs` (if any, with their delivered `bodies`), then run `others` in order,
-/// then prune the published outbox rows `prune`. Once it commits, `cited` remembers the cited events it
-/// inserted.
+/// then prune the published outbox rows `prune`.
 async fn transact(
     pool: &SqlitePool,
     venues: &VenueTypes,
-    cited: &mut CitedCache,
     envs: &[Arc<Envelope>],
     bodies: &[Option<Bytes>],
     others: &[&Item],
     prune: &[EventId],
 ) -> Result<(BatchResult, Vec<u64>)> {
     let mut tx = pool.begin().await?;
-    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, venues, cited, envs, bodies).await? };
+    let batch = if envs.is_empty() { BatchResult::default() } else { apply_batch(&mut tx, venues, envs, bodies).await? };
     let mut answers = Vec::with_capacity(others.len());
     for item in others {
         answers.push(exec_other(&mut tx, item).await?);
@@ -240,7 +220,6 @@ async fn transact(
         mark_published(&mut tx, prune).await?;
     }
     tx.commit().await?;
-    cited.committed(envs, batch.inserted());
     Ok((batch, answers))
 }
 
