@@ -225,6 +225,18 @@ async fn golden_scenarios_through_the_event_pipeline() {
     mock_task.abort();
 }
 
+type GateTask = tokio::task::JoinHandle<Result<nl_gate::GateCounts, nl_gate::GateServiceError>>;
+
+/// A gate remembering at most `memory` assets, reading the ledger through `reader`, running until its
+/// token is cancelled.
+async fn start_gate(bus: &Arc<dyn Bus>, run: &RunIdentity, reader: &SqliteReader, memory: usize) -> (Arc<nl_gate::GateStats>, CancellationToken, GateTask) {
+    let cfg = GateServiceConfig { fetch_wait_ms: 20, max_remembered_assets: memory, ..GateServiceConfig::default() };
+    let shared: Arc<dyn nl_domain::LedgerReader> = Arc::new(reader.clone());
+    let g = nl_gate::build_with_reader(cfg, ServiceCtx::new(Arc::clone(bus), run.clone()), Some(shared)).await.unwrap();
+    let (stats, stop) = (g.stats(), CancellationToken::new());
+    (stats, stop.clone(), tokio::spawn(g.run(stop)))
+}
+
 /// "An unchanged decision is not re-emitted" holds across a gate restart (#15): the restarted gate reads
 /// the asset's latest decision back from the ledger (its `LedgerReader`), so the same promotion on a new
 /// score is not emitted again, while a changed decision still is.
@@ -239,13 +251,7 @@ async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
     let reader = ledger.store().reader().clone();
     let stop_ledger = CancellationToken::new();
     let ledger_task = tokio::spawn(ledger.run(stop_ledger.clone()));
-    let gate = || async {
-        let cfg = GateServiceConfig { fetch_wait_ms: 20, ..GateServiceConfig::default() };
-        let shared: Arc<dyn nl_domain::LedgerReader> = Arc::new(reader.clone());
-        let g = nl_gate::build_with_reader(cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone()), Some(shared)).await.unwrap();
-        let (stats, stop) = (g.stats(), CancellationToken::new());
-        (stats, stop.clone(), tokio::spawn(g.run(stop)))
-    };
+    let gate = || start_gate(&dynbus, &run, &reader, GateServiceConfig::default().max_remembered_assets);
     let a = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
     let t0: Ts = "2026-10-08T12:00:00Z".parse().unwrap();
     let decisions = || async {
@@ -271,6 +277,63 @@ async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
     stop.cancel();
     let counts = task.await.unwrap().unwrap();
     assert_eq!((counts.promoted, counts.rejected, counts.unchanged), (0, 1, 1));
+    stop_ledger.cancel();
+    ledger_task.await.unwrap().unwrap();
+}
+
+/// A restarted gate loads the ledger's latest decisions in bulk once, and then asks the ledger about one
+/// asset only when the bulk set may have missed it (#15): with room for every decided asset, new assets
+/// and known ones cost no per-asset read; with a memory smaller than the ledger's decided assets, an asset
+/// outside the bulk set is read per asset, and its unchanged decision is still not emitted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gate_loads_the_latest_decisions_in_bulk_and_asks_per_asset_only_past_its_memory() {
+    let bus = MemoryBus::default();
+    let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
+    let run = RunIdentity { run_id: "nl_gate_bulk".into(), config_hash: "cfg".into() };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
+    let reader = ledger.store().reader().clone();
+    let stop_ledger = CancellationToken::new();
+    let ledger_task = tokio::spawn(ledger.run(stop_ledger.clone()));
+    let assets: Vec<AssetId> = (0..4).map(|i| AssetId::parse(&format!("cex:okx:BULK{i}")).unwrap()).collect();
+    let t0: Ts = "2026-10-08T12:00:00Z".parse().unwrap();
+    let at = |min: i64| t0 + chrono::Duration::minutes(min);
+    let stored = || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE type LIKE 'candidate.%'").fetch_one(reader.pool()).await.unwrap();
+        n
+    };
+
+    // Four assets promoted, the first one decided earliest.
+    let (_, stop, task) = start_gate(&dynbus, &run, &reader, 100).await;
+    for (i, a) in (0..).zip(&assets) {
+        publish(&bus, &nl_testkit::score_computed(a, at(i), 90)).await;
+    }
+    assert!(wait_until(WAIT, || async { stored().await == 4 }).await, "the four promotions are stored");
+    stop.cancel();
+    assert_eq!(task.await.unwrap().unwrap().promoted, 4);
+
+    // Room for all: the same promotions are unchanged and a new asset is decided, with no per-asset read.
+    let (stats, stop, task) = start_gate(&dynbus, &run, &reader, 100).await;
+    let new = AssetId::parse("cex:okx:BULKNEW").unwrap();
+    for (i, a) in (10..).zip(assets.iter().chain([&new])) {
+        publish(&bus, &nl_testkit::score_computed(a, at(i), 95)).await;
+    }
+    assert!(wait_until(WAIT, || async { stats.snapshot().received == 5 }).await, "{:?}", stats.snapshot());
+    stop.cancel();
+    let counts = task.await.unwrap().unwrap();
+    assert_eq!((counts.promoted, counts.unchanged), (1, 4), "{counts:?}");
+    assert_eq!((counts.bulk_reads, counts.asset_reads), (1, 0), "{counts:?}");
+    assert!(wait_until(WAIT, || async { stored().await == 5 }).await, "the new asset's promotion is stored");
+
+    // Room for two of the five decided assets: the bulk set holds the two most recently decided, so the
+    // first asset is read per asset, and its unchanged promotion is still not emitted.
+    let (stats, stop, task) = start_gate(&dynbus, &run, &reader, 2).await;
+    publish(&bus, &nl_testkit::score_computed(&assets[0], at(20), 99)).await;
+    assert!(wait_until(WAIT, || async { stats.snapshot().received == 1 }).await, "{:?}", stats.snapshot());
+    stop.cancel();
+    let counts = task.await.unwrap().unwrap();
+    assert_eq!((counts.promoted, counts.unchanged, counts.bulk_reads, counts.asset_reads), (0, 1, 1, 1), "{counts:?}");
     stop_ledger.cancel();
     ledger_task.await.unwrap().unwrap();
 }

@@ -5,8 +5,10 @@
 //! `NO_MARKET_DATA` rejection is followed by the rejection that the arriving data explains). A promotion
 //! that stays a promotion is unchanged whatever its `PASS:` notes say.
 //!
-//! The set is bounded (the least recently decided asset is forgotten first). An asset not in it is seeded
-//! from the ledger's latest decision on it when the service has a reader ([`LastDecisions::seed`]), so a
+//! The set is bounded (the least recently decided asset is forgotten first). When the service has a reader
+//! it is seeded from the ledger: in bulk with the latest decisions of the most recently decided assets at
+//! start, and per asset ([`LastDecisions::seed`]) only for an asset the bulk set may have missed (it was
+//! cut at the set's size, or the set has forgotten assets since: [`LastDecisions::has_forgotten`]), so a
 //! restarted (or forgetful) gate does not emit an unchanged decision again; without a reader its next
 //! decision is emitted once more. A decision is remembered only once it was published ([`LastDecisions::commit`]); a batch that failed to
 //! publish is forgotten ([`LastDecisions::discard`]), so its redelivery decides again.
@@ -35,14 +37,37 @@ impl DecisionKey {
 #[derive(Debug)]
 pub struct LastDecisions {
     last: BoundedMap<String, DecisionKey>,
+    max: usize,
     pending: Vec<(String, DecisionKey)>,
+    /// Whether an asset was ever forgotten to make room.
+    forgotten: bool,
 }
 
 impl LastDecisions {
     /// An empty set remembering at most `max_assets` assets.
     #[must_use]
     pub fn new(max_assets: usize) -> Self {
-        Self { last: BoundedMap::new(max_assets), pending: Vec::new() }
+        Self { last: BoundedMap::new(max_assets), max: max_assets.max(1), pending: Vec::new(), forgotten: false }
+    }
+
+    /// How many assets it remembers at most.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.max
+    }
+
+    /// Whether an asset was forgotten to make room since it was created: an asset unknown here may then
+    /// have a last decision all the same.
+    #[must_use]
+    pub fn has_forgotten(&self) -> bool {
+        self.forgotten
+    }
+
+    fn remember(&mut self, asset: String, key: DecisionKey) {
+        if self.last.len() >= self.max && self.last.get(&asset).is_none() {
+            self.forgotten = true;
+        }
+        self.last.insert(asset, key);
     }
 
     /// Whether `d` differs from its asset's last decision (published, or pending in this batch); if so it
@@ -68,14 +93,14 @@ impl LastDecisions {
     pub fn seed(&mut self, d: &GateDecision) {
         let asset = d.asset_id.to_string();
         if !self.knows(&asset) {
-            self.last.insert(asset, DecisionKey::of(d));
+            self.remember(asset, DecisionKey::of(d));
         }
     }
 
     /// The staged decisions were published: remember them.
     pub fn commit(&mut self) {
         for (asset, key) in std::mem::take(&mut self.pending) {
-            self.last.insert(asset, key);
+            self.remember(asset, key);
         }
     }
 
@@ -144,5 +169,18 @@ mod tests {
         }
         assert!(!l.stage_if_changed(&d("cex:okx:C", Decision::Promoted, &["PROMOTED"])));
         assert!(l.stage_if_changed(&d("cex:okx:A", Decision::Promoted, &["PROMOTED"])), "A was forgotten: emitted again");
+        assert!(l.has_forgotten());
+    }
+
+    #[test]
+    fn forgetting_is_noted_only_when_room_is_made() {
+        let mut l = LastDecisions::new(2);
+        l.seed(&d("cex:okx:A", Decision::Promoted, &["PROMOTED"]));
+        l.seed(&d("cex:okx:B", Decision::Promoted, &["PROMOTED"]));
+        assert!(l.stage_if_changed(&d("cex:okx:B", Decision::Rejected, &["SCORE_BELOW_THRESHOLD"])));
+        l.commit();
+        assert!(!l.has_forgotten(), "full, but B was already held");
+        l.seed(&d("cex:okx:C", Decision::Promoted, &["PROMOTED"]));
+        assert!(l.has_forgotten() && !l.knows("cex:okx:A"));
     }
 }

@@ -125,6 +125,10 @@ pub struct GateStats {
     pub rejected: AtomicU64,
     /// Decisions equal to their asset's last published one, not re-emitted.
     pub unchanged: AtomicU64,
+    /// Reads of one asset's last decision from the ledger.
+    pub asset_reads: AtomicU64,
+    /// Bulk loads of the ledger's latest decisions (attempts).
+    pub bulk_reads: AtomicU64,
     /// Decisions of the batch being published, counted once the publish succeeds.
     pending: Mutex<(u64, u64)>,
 }
@@ -139,6 +143,9 @@ pub struct GateCounts {
     pub unchanged: u64,
     /// Undecodable deliveries and score events that could not be decided, terminated.
     pub poison: u64,
+    /// Reads of one asset's last decision from the ledger, and bulk loads of the latest decisions.
+    pub asset_reads: u64,
+    pub bulk_reads: u64,
     pub retried: u64,
     pub settle_errors: u64,
 }
@@ -155,12 +162,15 @@ impl GateStats {
             rejected: g(&self.rejected),
             unchanged: g(&self.unchanged),
             poison: c.undecodable + c.poison,
+            asset_reads: g(&self.asset_reads),
+            bulk_reads: g(&self.bulk_reads),
             retried: c.retried,
             settle_errors: c.settle_errors,
         }
     }
 
-    /// The kernel's fixed metric set plus `nl_gate_decisions_total{decision}`.
+    /// The kernel's fixed metric set plus `nl_gate_decisions_total{decision}`, `nl_gate_unchanged_total` and
+    /// `nl_gate_ledger_reads_total{kind = asset | bulk}`.
     #[allow(clippy::cast_precision_loss)]
     pub fn export(&self, r: &Registry) {
         self.consumer.export(r);
@@ -168,6 +178,9 @@ impl GateStats {
         r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "promoted")], c.promoted as f64);
         r.counter_set("nl_gate_decisions_total", "Gate decisions.", &[("decision", "rejected")], c.rejected as f64);
         r.counter_set("nl_gate_unchanged_total", "Decisions equal to the asset's last one, not re-emitted.", &[], c.unchanged as f64);
+        let help = "Reads of the ledger's last decisions: one asset's, or the latest in bulk.";
+        r.counter_set("nl_gate_ledger_reads_total", help, &[("kind", "asset")], c.asset_reads as f64);
+        r.counter_set("nl_gate_ledger_reads_total", help, &[("kind", "bulk")], c.bulk_reads as f64);
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
@@ -229,6 +242,9 @@ struct Decider {
     last: Mutex<LastDecisions>,
     /// Where an asset's last decision is read back when none is remembered (a restart, an eviction).
     reader: Option<Arc<dyn LedgerReader>>,
+    /// Whether the bulk load of the ledger's latest decisions is done (`Some`), and whether it held every
+    /// decided asset (`Some(true)`: then an asset unknown here has no decision unless memory forgot it).
+    bulk: tokio::sync::Mutex<Option<bool>>,
     /// After a failed read, seeding is skipped until then, so an unreachable ledger costs one bounded
     /// wait and one warning per [`SEED_BACKOFF`], not one per decision.
     seed_paused_until: Mutex<Option<tokio::time::Instant>>,
@@ -236,28 +252,73 @@ struct Decider {
 
 /// The longest a decision waits on the ledger for its asset's last decision.
 const SEED_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest the first decision waits for the bulk load of the ledger's latest decisions.
+const BULK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long seeding pauses after a failed or timed-out read.
 const SEED_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Decider {
-    /// Seeds the last decision of `d`'s asset from the ledger when none is remembered. A failed or
-    /// timed-out read ([`SEED_TIMEOUT`]) is logged, seeds nothing (the decision is then emitted, as without
-    /// a reader) and pauses seeding for [`SEED_BACKOFF`].
+    /// Seeds the last decision of `d`'s asset from the ledger when none is remembered. The first time, the
+    /// latest decisions of as many assets as memory holds are loaded in bulk; after that the ledger is
+    /// asked for one asset only when the bulk set may have missed it (it was cut at memory's size, or
+    /// memory has forgotten assets since). A failed or timed-out read ([`SEED_TIMEOUT`], [`BULK_TIMEOUT`])
+    /// is logged, seeds nothing (the decision is then emitted, as without a reader) and pauses seeding for
+    /// [`SEED_BACKOFF`].
     async fn seed(&self, d: &GateDecision) {
         let Some(reader) = &self.reader else { return };
-        let known = self.last().knows(&d.asset_id.to_string());
-        let paused = self.seed_paused().is_some_and(|until| tokio::time::Instant::now() < until);
-        if known || paused {
+        let asset = d.asset_id.to_string();
+        let paused = || self.seed_paused().is_some_and(|until| tokio::time::Instant::now() < until);
+        if self.last().knows(&asset) || paused() {
             return;
         }
+        let complete = {
+            let mut bulk = self.bulk.lock().await;
+            match *bulk {
+                Some(complete) => complete,
+                // Another decision's failed load paused seeding while this one waited for the lock.
+                None if paused() => return,
+                None => match self.load_bulk(reader.as_ref()).await {
+                    Ok(complete) => *bulk.insert(complete),
+                    Err(error) => return self.pause(&asset, &error),
+                },
+            }
+        };
+        if (complete && !self.last().has_forgotten()) || self.last().knows(&asset) {
+            return;
+        }
+        self.stats.asset_reads.fetch_add(1, Ordering::Relaxed);
         let error = match tokio::time::timeout(SEED_TIMEOUT, reader.latest_decision(&d.asset_id)).await {
             Ok(Ok(Some(last))) => return self.last().seed(&last),
             Ok(Ok(None)) => return,
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {SEED_TIMEOUT:?}"),
         };
+        self.pause(&asset, &error);
+    }
+
+    /// Loads the latest decisions of as many assets as memory holds, oldest first (so the most recent are
+    /// forgotten last); true when they are every decided asset's.
+    async fn load_bulk(&self, reader: &dyn LedgerReader) -> Result<bool, String> {
+        self.stats.bulk_reads.fetch_add(1, Ordering::Relaxed);
+        let limit = self.last().capacity();
+        let ask = u32::try_from(limit).unwrap_or(u32::MAX);
+        let decisions = match tokio::time::timeout(BULK_TIMEOUT, reader.latest_decisions(ask)).await {
+            Ok(Ok(decisions)) => decisions,
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(_) => return Err(format!("no bulk answer within {BULK_TIMEOUT:?}")),
+        };
+        let complete = decisions.len() < limit;
+        let mut last = self.last();
+        for d in decisions.iter().rev() {
+            last.seed(d);
+        }
+        info!(assets = decisions.len(), complete, "Loaded the ledger's latest decisions.");
+        Ok(complete)
+    }
+
+    fn pause(&self, asset: &str, error: &str) {
         *self.seed_paused_until.lock().unwrap_or_else(PoisonError::into_inner) = Some(tokio::time::Instant::now() + SEED_BACKOFF);
-        warn!(asset = %d.asset_id, %error, pause = ?SEED_BACKOFF, "Cannot read the asset's last decision from the ledger; deciding as if there were none, without asking again for the pause.");
+        warn!(%asset, %error, pause = ?SEED_BACKOFF, "Cannot read the asset's last decision from the ledger; deciding as if there were none, without asking again for the pause.");
     }
 
     fn seed_paused(&self) -> Option<tokio::time::Instant> {
@@ -289,7 +350,15 @@ pub async fn build_with_reader(cfg: GateServiceConfig, ctx: ServiceCtx, reader: 
     let kernel = ConsumerConfig::new(SERVICE_SOURCE, cfg.consumer_spec(), cfg.batch_size, Duration::from_millis(cfg.fetch_wait_ms))
         .with_nak_delay(Duration::from_millis(cfg.nak_delay_ms));
     let last = Mutex::new(LastDecisions::new(cfg.max_remembered_assets));
-    let decider = Decider { gate: cfg.gate, run: ctx.run, stats: Arc::clone(&stats), last, reader, seed_paused_until: Mutex::new(None) };
+    let decider = Decider {
+        gate: cfg.gate,
+        run: ctx.run,
+        stats: Arc::clone(&stats),
+        last,
+        reader,
+        bulk: tokio::sync::Mutex::new(None),
+        seed_paused_until: Mutex::new(None),
+    };
     let consumer = Consumer::bind(ctx.bus, kernel, decider, Arc::clone(&stats.consumer)).await?;
     Ok(GateService { consumer, stats })
 }

@@ -57,13 +57,17 @@ async fn an_unchanged_decision_is_not_emitted_again() {
     task.await.unwrap().unwrap();
 }
 
-/// A ledger that cannot be reached: every read fails and is counted.
+/// A ledger that cannot be reached: every read (one asset's, or the bulk load) fails and is counted.
 #[derive(Default)]
 struct DownLedger(std::sync::atomic::AtomicUsize);
 
 #[async_trait::async_trait]
 impl nl_domain::LedgerReader for DownLedger {
     async fn latest_decision(&self, _: &AssetId) -> Result<Option<GateDecision>, nl_domain::ReadError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(nl_domain::ReadError::Unavailable("connection refused".into()))
+    }
+    async fn latest_decisions(&self, _: u32) -> Result<Vec<GateDecision>, nl_domain::ReadError> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Err(nl_domain::ReadError::Unavailable("connection refused".into()))
     }
@@ -102,7 +106,8 @@ async fn an_unreachable_ledger_is_asked_once_per_pause_and_every_decision_is_sti
         bus.publish(Message::new(e.subject(), e.event_id.as_str(), e.to_json().unwrap())).await.unwrap();
     }
     assert!(wait_until(WAIT, || async { stats.snapshot().promoted == 5 }).await, "{:?}", stats.snapshot());
-    // The first failed read pauses seeding: the other four decisions do not wait on the ledger again.
+    // The first failed read (the bulk load of the latest decisions) pauses seeding: the other four
+    // decisions do not wait on the ledger again.
     assert_eq!(ledger.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     stop.cancel();
     task.await.unwrap().unwrap();

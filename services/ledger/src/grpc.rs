@@ -226,6 +226,19 @@ impl Ledger for LedgerGrpc {
         }))
     }
 
+    async fn list_latest_decisions(
+        &self,
+        req: Request<pb::ListLatestDecisionsRequest>,
+    ) -> std::result::Result<Response<pb::ListLatestDecisionsResponse>, Status> {
+        let rows = self.reader.latest_decision_rows(req.into_inner().limit).await.map_err(|e| status(&e))?;
+        let decisions = rows
+            .into_iter()
+            .map(|d| pb::LatestDecision::try_from(d).map(|l| l.decision.unwrap_or_default()))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(pb::ListLatestDecisionsResponse { decisions }))
+    }
+
     async fn view(&self, req: Request<pb::ViewRequest>) -> std::result::Result<Response<pb::ViewResponse>, Status> {
         let req = req.into_inner();
         let json = crate::views::answer(self.reader.pool(), &req.view, &req.query_json).await.map_err(|e| match e {

@@ -144,6 +144,14 @@ impl SqliteReader {
         Ok(Latest { asset_id: asset_id.to_string(), snapshot, risk, score, decision })
     }
 
+    /// The latest decision of each of the `limit` most recently decided assets, most recent first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn latest_decision_rows(&self, limit: u32) -> Result<Vec<DecisionRow>> {
+        Ok(sqlx::query_as("SELECT * FROM v_latest_decision ORDER BY decided_at DESC, id DESC LIMIT ?").bind(limit).fetch_all(&self.pool).await?)
+    }
+
     /// Whether `events` holds a row (false when the table does not exist yet).
     pub async fn has_events(&self) -> bool {
         sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
@@ -227,6 +235,10 @@ impl nl_domain::LedgerReader for SqliteReader {
             .await
             .map_err(|e| nl_domain::ReadError::Unavailable(e.to_string()))?;
         row.map(nl_domain::GateDecision::try_from).transpose()
+    }
+
+    async fn latest_decisions(&self, limit: u32) -> std::result::Result<Vec<nl_domain::GateDecision>, nl_domain::ReadError> {
+        self.latest_decision_rows(limit).await.map_err(read_error)?.into_iter().map(nl_domain::GateDecision::try_from).collect()
     }
 
     async fn listings(&self, query: &nl_domain::ListingQuery) -> std::result::Result<Vec<nl_domain::Listing>, nl_domain::ReadError> {

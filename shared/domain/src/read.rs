@@ -31,6 +31,18 @@ pub trait LedgerReader: Send + Sync + 'static {
     /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
     async fn latest_decision(&self, asset: &AssetId) -> Result<Option<GateDecision>, ReadError>;
 
+    /// The latest gate decision of each of the `limit` most recently decided assets, most recent first:
+    /// what a gate loads at start instead of asking [`Self::latest_decision`] for every asset it does not
+    /// remember. Fewer than `limit` means these are every asset's. A reader that does not serve it answers
+    /// [`ReadError::Unavailable`] (the gate then asks per asset).
+    ///
+    /// # Errors
+    /// [`ReadError`] when the store cannot be read or holds a row that does not parse.
+    async fn latest_decisions(&self, limit: u32) -> Result<Vec<GateDecision>, ReadError> {
+        let _ = limit;
+        Err(ReadError::Unavailable("this ledger reader does not serve decisions in bulk".into()))
+    }
+
     /// Listings matching `query`, newest first (at most `query.effective_limit()`).
     ///
     /// # Errors

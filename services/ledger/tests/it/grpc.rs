@@ -102,7 +102,10 @@ async fn a_ledger_with_a_bearer_token_answers_only_requests_carrying_it() {
     let wrong = nl_proto::GrpcLedgerReader::with_auth(channel.clone(), AttachBearer::new(Some("ledger-tok-x"), "V").unwrap());
     assert!(wrong.latest_decision(&asset).await.is_err());
     let reader = nl_proto::GrpcLedgerReader::with_auth(channel, AttachBearer::new(Some("ledger-tok"), "V").unwrap());
-    assert!(reader.latest_decision(&asset).await.unwrap().is_some(), "the gate's reader carries the token");
+    let latest = reader.latest_decision(&asset).await.unwrap();
+    assert!(latest.is_some(), "the gate's reader carries the token");
+    assert!(wrong.latest_decisions(10).await.is_err());
+    assert_eq!(reader.latest_decisions(10).await.unwrap(), latest.into_iter().collect::<Vec<_>>(), "the bulk read answers the same decision");
 }
 
 /// `[serve] tls_cert_path`/`tls_key_path` (#16): with a certificate the ledger serves TLS only. A client
