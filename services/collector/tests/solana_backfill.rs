@@ -121,3 +121,55 @@ async fn max_tx_per_poll_bounds_a_poll_and_carries_the_rest() {
     assert!(program_cursor(&h).await["gap"].is_null());
     assert_eq!(mints(&h).len(), 40);
 }
+
+/// The minimum-activity trigger (3 trades within 60 s) when a backfill meets a mint's trades before its
+/// create: with 3 transactions a poll, the first poll of the gap fetches the 3 trades (newest first) and
+/// the next one the create. The trades are held in the saved cursor (across a restart) and counted once the
+/// create is seen: the create and then its activity report, once, and a later trade reports nothing more.
+#[tokio::test]
+async fn trades_backfilled_before_their_create_count_once_it_is_seen() {
+    use nl_adapters::dex::solana::activity::ActivityTrigger;
+    let node = SolanaNode::start().await.unwrap();
+    let creator = pubkey(0xc0, 11);
+    node.submit(pump_trade(&pubkey(0x99, 11), &creator, 1_790_000_000));
+    let cfg = |node: &SolanaNode| SolanaConfig {
+        rpc_url: node.url.clone(),
+        programs: vec!["pumpfun".into()],
+        max_tx_per_poll: 3,
+        calls_per_sec: 100_000.0,
+        activity: Some(ActivityTrigger { trades: 3, window_secs: 60 }),
+        ..SolanaConfig::default()
+    };
+    let src = |node: &SolanaNode| -> Arc<dyn Source> {
+        Arc::new(SolanaLaunchSource::from_config(NAME, &cfg(node), "nl_20260101_000000Z_deadbeef", &|_| None).unwrap())
+    };
+    let h = Harness::new();
+    let first = src(&node);
+    poll(&h, &node, &first).await;
+
+    let mint = pubkey(0x53, 1);
+    node.submit(pump_create(&mint, "Early", "EARLY", &creator, 1_790_400_000));
+    for i in 1..=3 {
+        node.submit(pump_trade(&mint, &creator, 1_790_400_000 + i));
+    }
+    assert_eq!(poll(&h, &node, &first).await.1, 3, "the 3 trades");
+    assert!(h.bus.observed().is_empty(), "no create seen yet");
+    let state = h.state_of(NAME).await.unwrap();
+    assert_eq!(state["early_trades"][0]["mint"], mint, "held in the saved cursor: {state}");
+
+    drop(first);
+    let second = src(&node);
+    assert_eq!(poll(&h, &node, &second).await.1, 1, "the create");
+    let obs: Vec<Value> = h.bus.observed().iter().map(|o| meta(o).clone()).collect();
+    assert_eq!(obs.len(), 2, "{obs:#?}");
+    assert_eq!((obs[0]["change"].as_str(), obs[0]["base"].as_str()), (Some("new"), Some(mint.as_str())));
+    assert_eq!((obs[1]["change"].as_str(), obs[1]["base"].as_str()), (Some("updated"), Some(mint.as_str())));
+    assert_eq!(obs[1]["details"]["activity"]["trades"], 3, "the held trades counted");
+    assert!(h.state_of(NAME).await.unwrap()["early_trades"].is_null(), "taken once the create is tracked");
+
+    node.submit(pump_trade(&mint, &creator, 1_790_400_010));
+    poll(&h, &node, &second).await;
+    poll(&h, &node, &second).await;
+    assert_eq!(h.bus.observed().len(), 2, "reported once");
+    assert!(node.violations().is_empty(), "{:?}", node.violations());
+}

@@ -1,7 +1,7 @@
 //! Solana push (`logsSubscribe`) and backfill (`getSignaturesForAddress` + `getTransaction`) against the
 //! loopback Solana node (`nl_testkit::solana_node`), over a recording `MemoryBus`: a pump.fun create is
 //! observed with its mint, symbol, decimals and block time; a PumpSwap graduation is an update of the same
-//! asset; launches submitted while the socket is down are backfilled after the reconnect, and 200 creates
+//! asset (also for a source watching pump.fun alone, through its migration event); launches submitted while the socket is down are backfilled after the reconnect, and 200 creates
 //! submitted while the collector is stopped are each found exactly once after the restart (paged over
 //! several polls), with nothing reported or fetched twice.
 #![allow(clippy::unwrap_used)]
@@ -153,6 +153,34 @@ async fn pump_create_is_observed_and_its_graduation_is_an_update() {
     assert_eq!(h.bus.observed().len(), 3, "nothing reported twice: {:#?}", h.bus.observed());
     assert!(push.status().ignored.load(Ordering::Relaxed) >= 1, "trades are not fetched");
     assert_eq!(push.status().shed.load(Ordering::Relaxed), 0);
+    assert!(node.violations().is_empty(), "{:?}", node.violations());
+}
+
+/// A source watching pump.fun alone sees a graduation through pump.fun's own
+/// `CompletePumpAmmMigrationEvent` (PumpSwap's `CreatePoolEvent` in the same logs is not its program's):
+/// the same update of the same asset on its PumpSwap pool, reported once.
+#[tokio::test]
+async fn a_graduation_seen_by_a_pump_fun_only_source_is_an_update() {
+    let node = SolanaNode::start().await.unwrap();
+    let creator = pubkey(0xc0, 5);
+    node.submit(pump_trade(&pubkey(0x99, 5), &creator, 1_790_000_000));
+    let push = push_of(SolanaConfig { programs: vec!["pumpfun".into()], ..config(&node, 100, 10) });
+    let h = Harness::new();
+    let run = Running::start(&push, &h);
+    assert!(wait_until(WAIT, || async { node.subscriptions() == 1 && until(&h).await.is_some() }).await, "subscribed and baseline taken");
+    let mint = pubkey(0x3e, 1);
+    node.submit(pump_create(&mint, "Grad", "GRAD", &creator, 1_790_000_100));
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 1 }).await, "create observed");
+    let pool = pubkey(0x9f, 2);
+    node.submit(pumpswap_graduation(&mint, &pool, &creator, 1_790_003_000));
+    assert!(wait_until(WAIT, || async { h.bus.observed().len() == 2 }).await, "graduation observed");
+    let g = meta(&h.bus.observed()[1]).clone();
+    assert_eq!(g["asset_id"], format!("solana:{mint}"), "the same asset");
+    assert_eq!((g["change"].as_str(), g["venue"].as_str(), g["instrument_id"].as_str()), (Some("updated"), Some("pumpswap"), Some(pool.as_str())));
+    assert_eq!((g["details"]["graduation"].as_bool(), g["quote"].as_str()), (Some(true), Some(WSOL_MINT)));
+    two_more_backfills(&push).await;
+    run.stop().await;
+    assert_eq!(h.bus.observed().len(), 2, "nothing reported twice: {:#?}", h.bus.observed());
     assert!(node.violations().is_empty(), "{:?}", node.violations());
 }
 

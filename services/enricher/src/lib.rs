@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod merge;
 pub mod normalize;
+mod resume;
 mod round;
 pub mod schedule;
 pub mod service;

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use nl_bus::{Bus, CancellationToken, Clock, Consumer, ConsumerConfig, ConsumerSpec, ServiceCtx};
-use nl_domain::RunIdentity;
+use nl_domain::{LedgerReader, RunIdentity};
 use nl_adapters::dex::DexPool;
 use nl_adapters::dex::config::build_dexscreener_client;
 use nl_domain::{AssetId, ListingObservation, RawEvent, Snapshot};
@@ -64,11 +64,14 @@ pub struct EnricherCtx {
     pub recorded_tickers: Option<Arc<dyn RecordedResponses>>,
     /// Closes rounds on request (the embedded runtimes); an explicit one turns the round timer off.
     pub rounds: Option<RoundControl>,
+    /// The ledger's read side: on start, the launches still deferred by `enrich_after_secs` are re-derived
+    /// from it (see `crate::resume`). `None` starts with an empty schedule.
+    pub ledger: Option<Arc<dyn LedgerReader>>,
 }
 
 impl From<ServiceCtx> for EnricherCtx {
     fn from(service: ServiceCtx) -> Self {
-        Self { service, pairs: None, venue_urls: BTreeMap::new(), recorded_tickers: None, rounds: None }
+        Self { service, pairs: None, venue_urls: BTreeMap::new(), recorded_tickers: None, rounds: None, ledger: None }
     }
 }
 
@@ -107,6 +110,13 @@ impl EnricherCtx {
         self
     }
 
+    /// Re-derives the launches still deferred from `ledger` on start (see [`EnricherCtx::ledger`]).
+    #[must_use]
+    pub fn with_ledger_reader(mut self, ledger: Arc<dyn LedgerReader>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
     /// Uses `pairs` instead of building the DexScreener client from the config.
     #[must_use]
     pub fn with_pair_fetcher(mut self, pairs: Arc<dyn PairFetcher>) -> Self {
@@ -142,6 +152,8 @@ pub(crate) struct Core {
     round_ms: u64,
     pub(crate) wake: Notify,
     pub(crate) stats: Arc<EnricherStats>,
+    /// See [`EnricherCtx::ledger`].
+    pub(crate) ledger: Option<Arc<dyn LedgerReader>>,
 }
 
 /// The consumer's [`nl_bus::BatchHandler`] (see `crate::batch`): the shared core and what the batch being
@@ -156,7 +168,7 @@ pub(crate) struct Enriching(pub(crate) Arc<Core>, pub(crate) Mutex<Option<AfterP
 /// [`EnricherError::Config`] for a bad config or ticker base URL, [`EnricherError::Build`] for a bad
 /// DexScreener URL or budget, [`EnricherError::Bus`] when the consumer cannot be bound.
 pub async fn build(cfg: EnricherConfig, ctx: impl Into<EnricherCtx>) -> Result<EnricherService, EnricherError> {
-    let EnricherCtx { service, pairs, venue_urls, recorded_tickers, rounds } = ctx.into();
+    let EnricherCtx { service, pairs, venue_urls, recorded_tickers, rounds, ledger } = ctx.into();
     cfg.validate()?;
     let pairs: Option<Arc<dyn PairFetcher>> = match (cfg.dexscreener.enabled, pairs) {
         (false, _) => None,
@@ -181,7 +193,7 @@ pub async fn build(cfg: EnricherConfig, ctx: impl Into<EnricherCtx>) -> Result<E
     let ServiceCtx { bus, run, clock, .. } = service;
     let round_ms = if rounds.as_ref().is_some_and(RoundControl::is_explicit) { 0 } else { cfg.round_ms };
     let open = Mutex::new(Rounds::new(cfg.max_tracked));
-    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, rounds: open, round_ms, wake: Notify::new(), stats });
+    let core = Arc::new(Core { cfg, bus: Arc::clone(&bus), run, clock, pairs, tickers, schedule, rounds: open, round_ms, wake: Notify::new(), stats, ledger });
     if let Some(r) = &rounds {
         r.attach(&core);
     }
@@ -206,6 +218,7 @@ impl EnricherService {
         // The consumer ends on shutdown or a fatal error; either way the scheduler stops too.
         let stop = shutdown.child_token();
         info!(durable = %core.cfg.durable, tracked_bound = core.cfg.max_tracked, "Enricher running.");
+        core.resume_deferred().await;
         let consumer = async {
             let r = consumer.run(stop.clone()).await.map(drop);
             stop.cancel();

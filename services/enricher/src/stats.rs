@@ -51,6 +51,8 @@ pub struct EnricherStats {
     pub deferred: AtomicU64,
     /// Deferred launches enriched early because their source reported them active (`enrich_after_trades`).
     pub activated: AtomicU64,
+    /// Deferred launches re-derived from the ledger on start (a restart lost the in-memory schedule).
+    pub resumed: AtomicU64,
     /// Decode and fetch errors (publish and settle errors are the kernel's).
     errors: [AtomicU64; 2],
     dropped: [AtomicU64; 4],
@@ -69,6 +71,7 @@ pub struct EnricherCounts {
     pub shed_total: u64,
     pub deferred: u64,
     pub activated: u64,
+    pub resumed: u64,
     pub errors: BTreeMap<&'static str, u64>,
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -132,6 +135,7 @@ impl EnricherStats {
             shed_total: g(&self.shed_total),
             deferred: g(&self.deferred),
             activated: g(&self.activated),
+            resumed: g(&self.resumed),
             errors,
             dropped: REASONS.iter().zip(&self.dropped).map(|((_, n), c)| (*n, g(c))).collect(),
         }
@@ -155,5 +159,6 @@ impl EnricherStats {
         r.counter_set("nl_enricher_unchanged_total", "Re-snapshots not published: no fact moved beyond the tolerance.", &[], c.unchanged as f64);
         r.counter_set("nl_enricher_deferred_total", "Launches whose enrichment waited for enrich_after_secs.", &[], c.deferred as f64);
         r.counter_set("nl_enricher_activated_total", "Deferred launches enriched early: their source reported enrich_after_trades trades.", &[], c.activated as f64);
+        r.counter_set("nl_enricher_resumed_total", "Deferred launches re-derived from the ledger on start.", &[], c.resumed as f64);
     }
 }

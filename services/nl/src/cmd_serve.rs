@@ -208,6 +208,12 @@ async fn serve_consumer(
             extras.ledger_reader = Some(Arc::new(cfg.serve.ledger_reader()?));
             extras.ai_out_dir = Some(cfg.storage.out_dir.clone());
         }
+        Stage::Enricher if cfg.enricher.enrich_after_secs > 0 => {
+            // Launches still deferred when the last enricher stopped are resumed from the ledger.
+            let channel = cfg.serve.ledger_channel()?;
+            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
+            extras.ledger_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
+        }
         Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}
     }
     let venue_urls = cfg.sources.venue_base_urls();

@@ -86,8 +86,8 @@ pub struct Extras {
     /// [`Topology::start`] is a timed control (the `round_ms` timer runs too); `nl run-cycle`, `nl demo` and
     /// `nl rederive` pass [`RoundControl::explicit`], so a run's round is exactly its observations.
     pub rounds: Option<RoundControl>,
-    /// The AI stage's artifact root (`<out_dir>`), and the ledger reader of the AI stage and the gate when
-    /// `store` is not in process.
+    /// The AI stage's artifact root (`<out_dir>`), and the ledger reader of the AI stage, the gate and the
+    /// enricher when `store` is not in process.
     pub ai_out_dir: Option<std::path::PathBuf>,
     pub ledger_reader: Option<Arc<dyn LedgerReader>>,
 }
@@ -162,6 +162,10 @@ pub async fn build(stage: Stage, cfgs: ServiceConfigs<'_>, ctx: ServiceCtx, extr
             }
             if let Some(rounds) = &extras.rounds {
                 ectx = ectx.with_rounds(rounds.clone());
+            }
+            // Launches still deferred (`enrich_after_secs`) when the last enricher stopped are resumed from it.
+            if let Some(reader) = ledger_reader(extras) {
+                ectx = ectx.with_ledger_reader(reader);
             }
             Box::new(nl_enricher::build(cfg, ectx).await.with_context(what)?)
         }

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use nl_adapters::dex::solana::WSOL_MINT;
-use nl_adapters::dex::solana::events::{COMPLETE_EVENT, CREATE_EVENT, CREATE_POOL_EVENT, PUMP_FUN, PUMP_SWAP, TRADE_EVENT};
+use nl_adapters::dex::solana::events::{COMPLETE_EVENT, COMPLETE_PUMP_AMM_MIGRATION_EVENT, CREATE_EVENT, CREATE_POOL_EVENT, PUMP_FUN, PUMP_SWAP, TRADE_EVENT};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
@@ -123,7 +123,8 @@ pub fn pump_create(mint: &str, name: &str, symbol: &str, creator: &str, block_ti
 }
 
 /// A graduation of `mint`: pump.fun `Migrate` (its `CompleteEvent`-style bookkeeping aside) CPIs into
-/// PumpSwap `create_pool`, whose `CreatePoolEvent` names the pool (`pool`) for `mint`/WSOL.
+/// PumpSwap `create_pool`, whose `CreatePoolEvent` names the pool (`pool`) for `mint`/WSOL; then pump.fun's
+/// own `CompletePumpAmmMigrationEvent` (vendor IDL layout, 2026-05: SOL-paired) names the same pool.
 #[must_use]
 pub fn pumpswap_graduation(mint: &str, pool: &str, creator: &str, block_time: i64) -> MockTx {
     let mut ev = CREATE_POOL_EVENT.to_vec();
@@ -146,6 +147,17 @@ pub fn pumpswap_graduation(mint: &str, pool: &str, creator: &str, block_time: i6
         complete.extend_from_slice(&key_bytes(k));
     }
     complete.extend_from_slice(&block_time.to_le_bytes());
+    let mut migration = COMPLETE_PUMP_AMM_MIGRATION_EVENT.to_vec();
+    for k in [creator, mint] {
+        migration.extend_from_slice(&key_bytes(k));
+    }
+    for v in [206_900_000_000_000_u64, 84_990_359_301, 15_000_001] {
+        migration.extend_from_slice(&v.to_le_bytes());
+    }
+    migration.extend_from_slice(&key_bytes(&pubkey(0xbc, 1)));
+    migration.extend_from_slice(&block_time.to_le_bytes());
+    migration.extend_from_slice(&key_bytes(pool));
+    migration.extend_from_slice(&[0; 32]);
     let logs = vec![
         format!("Program {PUMP_FUN} invoke [1]"),
         "Program log: Instruction: Migrate".into(),
@@ -155,6 +167,7 @@ pub fn pumpswap_graduation(mint: &str, pool: &str, creator: &str, block_time: i6
         format!("Program {PUMP_SWAP} consumed 90000 of 300000 compute units"),
         format!("Program {PUMP_SWAP} success"),
         data_line(&complete),
+        data_line(&migration),
         format!("Program {PUMP_FUN} success"),
     ];
     MockTx {

@@ -7,6 +7,12 @@
 //! the source reports it once as a [`ListingObservation`] with `change: updated` and
 //! `details.activity = {"trades": N}` ([`nl_domain::ListingActivity`]). The set is part of the durable
 //! cursor and bounded (oldest created first out).
+//!
+//! A trade can be handled before its mint's create: a backfill pages newest first and a long gap spans
+//! polls (the trades in one, the create in the next), and after a reconnect a pushed trade can beat its
+//! create, still in the gap the backfill pages. Such trades are held in [`EarlyTrades`] (durable too, bounded: oldest-held mint
+//! first out, at most the trigger's count of block times per mint) and counted when the create is tracked.
+//! Each trade is handled once either way: its signature is marked done when it is held.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -81,6 +87,12 @@ impl Activity {
         self.by_mint.is_empty()
     }
 
+    /// Whether `mint` is counted.
+    #[must_use]
+    pub fn contains(&self, mint: &str) -> bool {
+        self.by_mint.contains_key(mint)
+    }
+
     /// The counted entry of `mint`.
     #[must_use]
     pub fn get(&self, mint: &str) -> Option<&Young> {
@@ -149,6 +161,88 @@ impl Activity {
             return Some(y.clone());
         }
         None
+    }
+}
+
+/// Most mints whose trades are held before their create (beyond it the oldest-held mint is dropped).
+pub const MAX_EARLY: usize = 10_000;
+
+/// Block times held per mint: enough to reach any trigger up to this many trades.
+const MAX_EARLY_PER_MINT: usize = 1_024;
+
+/// The held trades of one mint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Early {
+    pub mint: String,
+    /// Block times (unix seconds) of the earliest trades held.
+    pub at: Vec<i64>,
+}
+
+/// Trades of mints whose create was not seen yet, in holding order. See the module doc.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<Early>", into = "Vec<Early>")]
+pub struct EarlyTrades {
+    /// Mints in holding order; may hold a mint already taken (skipped when it reaches the front).
+    order: VecDeque<String>,
+    by_mint: HashMap<String, Vec<i64>>,
+}
+
+impl From<Vec<Early>> for EarlyTrades {
+    fn from(v: Vec<Early>) -> Self {
+        let mut e = Self::default();
+        for x in v {
+            e.order.push_back(x.mint.clone());
+            e.by_mint.insert(x.mint, x.at);
+        }
+        e
+    }
+}
+
+impl From<EarlyTrades> for Vec<Early> {
+    fn from(mut e: EarlyTrades) -> Self {
+        e.order.into_iter().filter_map(|m| e.by_mint.remove(&m).map(|at| Early { mint: m, at })).collect()
+    }
+}
+
+impl EarlyTrades {
+    /// Mints held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_mint.len()
+    }
+
+    /// True when nothing is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.by_mint.is_empty()
+    }
+
+    /// Holds one trade of `mint` at block time `at`, keeping the earliest `trigger.trades` block times (the
+    /// ones that can count within the window of a create before them).
+    pub fn hold(&mut self, mint: &str, at: i64, trigger: ActivityTrigger) {
+        let keep = usize::try_from(trigger.trades.max(1)).unwrap_or(usize::MAX).min(MAX_EARLY_PER_MINT);
+        if let Some(v) = self.by_mint.get_mut(mint) {
+            if v.len() < keep {
+                v.push(at);
+            } else if let Some(latest) = v.iter_mut().max()
+                && at < *latest
+            {
+                *latest = at;
+            }
+            return;
+        }
+        self.order.push_back(mint.to_string());
+        self.by_mint.insert(mint.to_string(), vec![at]);
+        while self.order.len() > MAX_EARLY {
+            if let Some(old) = self.order.pop_front() {
+                self.by_mint.remove(&old);
+            }
+        }
+    }
+
+    /// Takes the held trades of `mint` (its create is seen).
+    pub fn take(&mut self, mint: &str) -> Vec<i64> {
+        self.by_mint.remove(mint).unwrap_or_default()
     }
 }
 
@@ -240,5 +334,24 @@ mod tests {
         }
         assert_eq!(a.len(), MAX_YOUNG);
         assert!(a.get("n").is_none(), "the oldest-tracked went first");
+    }
+
+    #[test]
+    fn early_trades_keep_the_earliest_times_round_trip_and_are_bounded() {
+        let mut e = EarlyTrades::default();
+        for at in [105, 101, 104, 102] {
+            e.hold("m", at, T);
+        }
+        let back: EarlyTrades = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let mut at = e.take("m");
+        at.sort_unstable();
+        assert_eq!(at, vec![101, 102, 104], "the trigger's 3 earliest");
+        assert!(e.is_empty() && e.take("m").is_empty(), "taken once");
+        for i in 0..=MAX_EARLY {
+            e.hold(&format!("x{i}"), 1, T);
+        }
+        assert_eq!(e.len(), MAX_EARLY);
+        assert!(e.take("x0").is_empty(), "the oldest-held went first");
     }
 }

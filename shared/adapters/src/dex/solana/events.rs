@@ -1,6 +1,9 @@
 //! Anchor events in `Program data: <base64>` log lines (reference sources-2 §5): pump.fun `CreateEvent`,
-//! `CompleteEvent` and `TradeEvent`, PumpSwap `CreatePoolEvent`. An event is `sha256("event:<Name>")[..8]` followed by
-//! its Borsh fields. The layouts grow at the end over time, so decoding is prefix-tolerant: the fields the
+//! `CompleteEvent`, `TradeEvent` and `CompletePumpAmmMigrationEvent` (its fields from the vendor IDL,
+//! pump-fun/pump-public-docs `idl/pump.json`), PumpSwap `CreatePoolEvent`. An event is
+//! `sha256("event:<Name>")[..8]` followed by its Borsh fields. Raydium AMM v4's pool-init `ray_log`
+//! (`Program log: ray_log: <base64>`, bincode, log type 0: reference §5c) is decoded beside them.
+//! The layouts grow at the end over time, so decoding is prefix-tolerant: the fields the
 //! reference lists are read in order, trailing bytes are ignored, and fields added later are optional.
 //!
 //! Each `Program data:` line is attributed to the program on top of the invoke stack, like
@@ -24,6 +27,8 @@ pub const CREATE_EVENT: [u8; 8] = [27, 114, 169, 77, 222, 235, 99, 118];
 pub const COMPLETE_EVENT: [u8; 8] = [95, 114, 97, 156, 212, 46, 152, 8];
 /// `sha256("event:TradeEvent")[..8]` (a bonding-curve buy or sell).
 pub const TRADE_EVENT: [u8; 8] = [189, 219, 127, 211, 78, 230, 97, 238];
+/// `sha256("event:CompletePumpAmmMigrationEvent")[..8]` (the curve's liquidity moved into a PumpSwap pool).
+pub const COMPLETE_PUMP_AMM_MIGRATION_EVENT: [u8; 8] = [189, 233, 93, 185, 92, 148, 234, 148];
 /// `sha256("event:CreatePoolEvent")[..8]`.
 pub const CREATE_POOL_EVENT: [u8; 8] = [177, 49, 12, 210, 160, 118, 167, 116];
 
@@ -52,6 +57,40 @@ pub struct PumpComplete {
     pub mint: String,
     pub bonding_curve: String,
     pub timestamp: i64,
+}
+
+/// pump.fun `CompletePumpAmmMigrationEvent` (IDL: `user, mint, mint_amount, sol_amount,
+/// pool_migration_fee, bonding_curve, timestamp, pool`, then `quote_mint` since 2026-05): `mint` graduated
+/// into the PumpSwap pool `pool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PumpAmmMigration {
+    pub user: String,
+    pub mint: String,
+    /// Raw token amount moved into the pool.
+    pub mint_amount: u64,
+    /// Lamports moved into the pool.
+    pub sol_amount: u64,
+    /// Lamports.
+    pub pool_migration_fee: u64,
+    pub bonding_curve: String,
+    pub timestamp: i64,
+    pub pool: String,
+    /// Added 2026-05; `None` before, [`DEFAULT_PUBKEY`] for SOL-paired coins.
+    pub quote_mint: Option<String>,
+}
+
+/// Raydium AMM v4 `InitLog` (`ray_log` type 0, reference §5c; `coin` = base, `pc` = quote). It names no
+/// mint: the transaction's token balances do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaydiumInit {
+    /// The pool's `open_time` (unix seconds; 0 = open at once).
+    pub open_time: u64,
+    pub pc_decimals: u8,
+    pub coin_decimals: u8,
+    pub pc_amount: u64,
+    pub coin_amount: u64,
+    /// The OpenBook market.
+    pub market: String,
 }
 
 /// pump.fun `TradeEvent`: the leading fields (`mint, sol_amount, token_amount, is_buy, user, timestamp`);
@@ -91,14 +130,17 @@ pub enum SolanaEvent {
     PumpCreate(PumpCreate),
     PumpComplete(PumpComplete),
     PumpSwapPool(PumpSwapPool),
+    PumpAmmMigration(PumpAmmMigration),
     PumpTrade(PumpTrade),
+    RaydiumInit(RaydiumInit),
 }
 
 impl SolanaEvent {
-    /// Whether the event is part of a launch (a create, a graduation), i.e. not a trade.
+    /// Whether the event names a launched mint (a create, a graduation): not a trade, and not Raydium's
+    /// init log (its mint is only in the transaction).
     #[must_use]
     pub const fn is_launch(&self) -> bool {
-        !matches!(self, Self::PumpTrade(_))
+        !matches!(self, Self::PumpTrade(_) | Self::RaydiumInit(_))
     }
 }
 
@@ -159,6 +201,30 @@ fn pump_complete(r: &mut Reader<'_>) -> Option<PumpComplete> {
     Some(PumpComplete { user: r.pubkey()?, mint: r.pubkey()?, bonding_curve: r.pubkey()?, timestamp: r.i64()? })
 }
 
+fn pump_migration(r: &mut Reader<'_>) -> Option<PumpAmmMigration> {
+    let (user, mint) = (r.pubkey()?, r.pubkey()?);
+    let (mint_amount, sol_amount, pool_migration_fee) = (r.u64()?, r.u64()?, r.u64()?);
+    let (bonding_curve, timestamp, pool) = (r.pubkey()?, r.i64()?, r.pubkey()?);
+    let quote_mint = r.pubkey();
+    Some(PumpAmmMigration { user, mint, mint_amount, sol_amount, pool_migration_fee, bonding_curve, timestamp, pool, quote_mint })
+}
+
+/// A `ray_log` payload of type 0 (bincode: fixed-width little-endian integers, the pubkey as 32 bytes);
+/// `None` for another type (swaps log `ray_log` too) or a short payload.
+#[must_use]
+pub fn decode_raydium_init(bytes: &[u8]) -> Option<RaydiumInit> {
+    let mut r = Reader { b: bytes, at: 0 };
+    if r.u8()? != 0 {
+        return None;
+    }
+    let open_time = r.u64()?;
+    let (pc_decimals, coin_decimals) = (r.u8()?, r.u8()?);
+    r.u64()?; // pc_lot_size
+    r.u64()?; // coin_lot_size
+    let (pc_amount, coin_amount, market) = (r.u64()?, r.u64()?, r.pubkey()?);
+    Some(RaydiumInit { open_time, pc_decimals, coin_decimals, pc_amount, coin_amount, market })
+}
+
 fn pump_trade(r: &mut Reader<'_>) -> Option<PumpTrade> {
     let (mint, sol_amount, token_amount) = (r.pubkey()?, r.u64()?, r.u64()?);
     let is_buy = match r.u8()? {
@@ -197,6 +263,7 @@ pub fn decode_event(program: &str, bytes: &[u8]) -> Option<SolanaEvent> {
         (PUMP_FUN, CREATE_EVENT) => pump_create(&mut r).map(SolanaEvent::PumpCreate),
         (PUMP_FUN, COMPLETE_EVENT) => pump_complete(&mut r).map(SolanaEvent::PumpComplete),
         (PUMP_FUN, TRADE_EVENT) => pump_trade(&mut r).map(SolanaEvent::PumpTrade),
+        (PUMP_FUN, COMPLETE_PUMP_AMM_MIGRATION_EVENT) => pump_migration(&mut r).map(SolanaEvent::PumpAmmMigration),
         (PUMP_SWAP, CREATE_POOL_EVENT) => pumpswap_pool(&mut r).map(SolanaEvent::PumpSwapPool),
         _ => None,
     }
@@ -230,16 +297,20 @@ pub fn attribute_lines(logs: &[String]) -> Vec<(Option<&str>, &str)> {
     out
 }
 
-/// Every event decoded from the `Program data:` lines of `logs`, in log order (trades included). Lines
-/// that are not base64 or not a known event are skipped.
+/// Every event decoded from the `Program data:` lines of `logs` (and Raydium AMM v4's init `ray_log`), in
+/// log order (trades included). Lines that are not base64 or not a known event are skipped.
 #[must_use]
 pub fn events_in_logs(logs: &[String]) -> Vec<SolanaEvent> {
     let b64 = base64::engine::general_purpose::STANDARD;
     attribute_lines(logs)
         .into_iter()
         .filter_map(|(program, line)| {
-            let data = line.strip_prefix("Program data: ")?;
-            decode_event(program?, &b64.decode(data.trim()).ok()?)
+            let program = program?;
+            if let Some(data) = line.strip_prefix("Program data: ") {
+                return decode_event(program, &b64.decode(data.trim()).ok()?);
+            }
+            let data = line.strip_prefix("Program log: ray_log: ").filter(|_| program == RAYDIUM_AMM_V4)?;
+            decode_raydium_init(&b64.decode(data.trim()).ok()?).map(SolanaEvent::RaydiumInit)
         })
         .collect()
 }

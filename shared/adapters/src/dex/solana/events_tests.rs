@@ -167,3 +167,62 @@ fn trade_event_leading_fields_whatever_follows() {
     assert_eq!(decode_event(PUMP_SWAP, &trade_event(1, 0)), None, "another program's data");
     assert!(!SolanaEvent::PumpTrade(sell).is_launch());
 }
+
+/// A verbatim mainnet `CompletePumpAmmMigrationEvent` line (2026-09-30, a `MigrateV2` of `Gu2b…D6ur`, kept in a
+/// public repo's test): 200 bytes, exactly the 2026-05 IDL (`quote_mint` = `Pubkey::default()`: SOL).
+const MIGRATION: &str = "Program data: velduVyU6pR5syl9Y/fz65admv7nJIovNlWDCH2Y954qauspuQDisuwzUMyokBlI9He9bDJYZLBdKpH/XoIk1hamctkkqmJdAAgBqSy8AAAF99HJEwAAAMHh5AAAAAAAMoHGAnbACdz3Aovqgja6G775Z0zt9dicAHfAL5D4BdekM71qAAAAAAdiat/7kUlZ19grEIFCFjyGZe3q4Tdy97klho7bjE4UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+#[test]
+fn verbatim_migration_event_names_the_graduated_mint_and_its_pool() {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(MIGRATION.trim_start_matches("Program data: ")).unwrap();
+    assert_eq!((bytes.len(), &bytes[..8]), (200, &COMPLETE_PUMP_AMM_MIGRATION_EVENT[..]));
+    let Some(SolanaEvent::PumpAmmMigration(m)) = decode_event(PUMP_FUN, &bytes) else { panic!() };
+    assert_eq!(m.mint, "Gu2bpydt5bHVHtko5vvsWH5KQUT3Wxvt6hzYvKdND6ur");
+    assert_eq!(m.pool, "Vptu7kbcUHWNHKSCw1Qn1MhgP9fqKmQnTAzTqETCAs5");
+    assert_eq!((m.user.as_str(), m.bonding_curve.as_str()), ("9C4nRvhhVquCKATjDCx5FKvNS9PNgNqgyWy9AcoDjYv5", "4QAA7r2scMU7GynKpo34U2XDKtgJ8r8rJEaBRFVFzaia"));
+    assert_eq!((m.mint_amount, m.sol_amount, m.pool_migration_fee, m.timestamp), (206_900_000_000_000, 84_990_359_301, 15_000_001, 1_790_784_420));
+    assert_eq!(m.quote_mint.as_deref(), Some(DEFAULT_PUBKEY));
+    assert!(SolanaEvent::PumpAmmMigration(m).is_launch());
+    // Before 2026-05 the event ended at `pool`; cut inside `pool` it is no event.
+    let Some(SolanaEvent::PumpAmmMigration(old)) = decode_event(PUMP_FUN, &bytes[..168]) else { panic!() };
+    assert_eq!((old.pool.as_str(), old.quote_mint), ("Vptu7kbcUHWNHKSCw1Qn1MhgP9fqKmQnTAzTqETCAs5", None));
+    assert_eq!(decode_event(PUMP_FUN, &bytes[..167]), None);
+    assert_eq!(decode_event(PUMP_SWAP, &bytes), None, "another program's data");
+}
+
+/// Verbatim Raydium AMM v4 `ray_log`s: a pool init (mainnet slot 309 997 280, a pump.fun coin migrated to
+/// Raydium: coin = WSOL, pc = the coin, as recorded in a public repo's `transactionNotification` fixture),
+/// and a swap's (log type 3, from another public repo's test).
+const RAY_INIT: &str = "Program log: ray_log: AAAAAAAAAAAABglkAAAAAAAAAICWmAAAAAAAAAgBqSy8AACrIxZlEgAAAFnM0QDR0E2khV5PwCZ9TkffBACX+24K5sZlyqyK+ldc";
+const RAY_SWAP: &str = "Program log: ray_log: A6ltDwAAAAAAD9EBAAAAAAABAAAAAAAAAP96";
+
+#[test]
+fn verbatim_raydium_init_log_decodes_and_a_swap_log_is_not_an_init() {
+    let logs: Vec<String> = [
+        format!("Program {RAYDIUM_AMM_V4} invoke [1]"),
+        "Program log: initialize2: InitializeInstruction2 { nonce: 254, open_time: 0, init_pc_amount: 206900000000000, init_coin_amount: 79005361067 }".into(),
+        RAY_SWAP.into(),
+        RAY_INIT.into(),
+        format!("Program {RAYDIUM_AMM_V4} success"),
+        // Outside Raydium: not attributed to it.
+        format!("Program {PUMP_FUN} invoke [1]"),
+        RAY_INIT.into(),
+        format!("Program {PUMP_FUN} success"),
+    ]
+    .into();
+    let events = events_in_logs(&logs);
+    let want = RaydiumInit {
+        open_time: 0,
+        pc_decimals: 6,
+        coin_decimals: 9,
+        pc_amount: 206_900_000_000_000,
+        coin_amount: 79_005_361_067,
+        market: "73YRhKkJWdatUwJiwj5SdxWc9Wi2KXWJWqUtCFu2JxBd".into(),
+    };
+    assert_eq!(events, vec![SolanaEvent::RaydiumInit(want.clone())], "the swap's ray_log and the foreign line are skipped");
+    assert!(!events[0].is_launch(), "it names no mint");
+    assert!(!has_launch_event(&logs));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(RAY_INIT.trim_start_matches("Program log: ray_log: ")).unwrap();
+    assert_eq!(decode_raydium_init(&bytes), Some(want));
+    assert_eq!(decode_raydium_init(&bytes[..74]), None, "cut inside the market");
+}

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use nl_domain::{ListingObservation, RawEvent, Ts};
 use serde::{Deserialize, Serialize};
 
-use super::activity::{Activity, activity_observation};
+use super::activity::{Activity, EarlyTrades, activity_observation};
 use super::config::{Program, SolanaConfig};
 use super::events::{SolanaEvent, events_in_logs};
 use super::launch::{Launch, launch_observation, launches_in_tx};
@@ -66,6 +66,9 @@ pub struct SolanaCursor {
     /// Young pump.fun mints whose trades are counted (minimum-activity trigger; empty when it is off).
     #[serde(default, skip_serializing_if = "Activity::is_empty")]
     pub activity: Activity,
+    /// Trades handled before their mint's create, counted once it is tracked (minimum-activity trigger).
+    #[serde(default, skip_serializing_if = "EarlyTrades::is_empty")]
+    pub early_trades: EarlyTrades,
 }
 
 /// What a pushed notification's transaction fetch gave.
@@ -204,26 +207,35 @@ impl SolanaLaunchSource {
         (obs, errors)
     }
 
-    /// Starts counting the trades of the pump.fun mints created in `logs` (minimum-activity trigger on).
+    /// Starts counting the trades of the pump.fun mints created in `logs` (minimum-activity trigger on),
+    /// the trades held before the create included.
     pub fn track_creates(&self, cursor: &mut SolanaCursor, logs: &[String]) {
         let Some(trigger) = self.cfg.activity else { return };
         for ev in events_in_logs(logs) {
             if let SolanaEvent::PumpCreate(c) = ev {
                 cursor.activity.expire(c.timestamp, trigger.window_secs);
                 cursor.activity.track(&c);
+                // Not published yet (the caller publishes the create next), so this reports nothing.
+                for at in cursor.early_trades.take(&c.mint) {
+                    cursor.activity.trade(&c.mint, at, trigger);
+                }
             }
         }
     }
 
     /// Counts the pump.fun trades in `logs` (a pushed notification or a fetched transaction, not counted
     /// before: the caller checks the signature is new); the activity observations of the mints this
-    /// makes active.
+    /// makes active. A trade of a mint whose create was not seen yet is held until it is.
     pub fn count_trades(&self, cursor: &mut SolanaCursor, signature: &str, slot: u64, logs: &[String], ctx: &ObservationContext) -> Vec<ListingObservation> {
         let Some(trigger) = self.cfg.activity else { return Vec::new() };
         let mut out = Vec::new();
         for ev in events_in_logs(logs) {
             if let SolanaEvent::PumpTrade(t) = ev {
                 cursor.activity.expire(t.timestamp, trigger.window_secs);
+                if !cursor.activity.contains(&t.mint) && !cursor.mints.contains(&t.mint) {
+                    cursor.early_trades.hold(&t.mint, t.timestamp, trigger);
+                    continue;
+                }
                 if let Some(y) = cursor.activity.trade(&t.mint, t.timestamp, trigger) {
                     out.extend(activity_observation(&y, signature, slot, ctx).ok());
                 }
