@@ -210,9 +210,7 @@ async fn serve_consumer(
         }
         Stage::Enricher if cfg.enricher.enrich_after_secs > 0 => {
             // Launches still deferred when the last enricher stopped are resumed from the ledger.
-            let channel = cfg.serve.ledger_channel()?;
-            let attach = nl_proto::auth::AttachBearer::new(token.as_deref(), token_env)?;
-            extras.ledger_reader = Some(Arc::new(nl_proto::GrpcLedgerReader::with_auth(channel, attach)));
+            extras.ledger_reader = Some(Arc::new(cfg.serve.ledger_reader()?));
         }
         Stage::Enricher | Stage::RiskScorer | Stage::Recorder => {}
     }
