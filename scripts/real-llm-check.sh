@@ -16,7 +16,8 @@ nl="${1:-$root/target/debug/nl}"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 work="$(mktemp -d)"
 log="$work/server.log"
-"$here/real-llm.sh" serve "$port" >"$log" 2>&1 &
+# One thread and a batch of one: a repeated request then computes the same sums (see real-llm.sh).
+NL_LLM_THREADS=1 NL_LLM_BATCH=1 "$here/real-llm.sh" serve "$port" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 120); do
@@ -29,8 +30,8 @@ curl -fsS "http://127.0.0.1:$port/v1/models" >/dev/null || { echo "real-llm-chec
 out="$work/demo"
 "$nl" demo --cycles 2 --out-dir "$out" >/dev/null
 export NL_STORAGE__OUT_DIR="$out" NL_AI__ENABLED=true NL_AI__BASE_URL="http://127.0.0.1:$port/v1" NL_AI__MODEL=smollm2 \
-  NL_AI__RESPONSE_FORMAT_DIALECT=json_object_schema NL_AI__TIMEOUT_MS=300000 NL_AI__MAX_PACK_ITEMS=5 NL_AI__MAX_TEXT_CHARS=80 NL_AI__MARKER=per_input \
-  NL_AI__MAX_COMPLETION=256
+  NL_AI__RESPONSE_FORMAT_DIALECT=json_object_schema NL_AI__TIMEOUT_MS=900000 NL_AI__MAX_PACK_ITEMS=5 NL_AI__MAX_TEXT_CHARS=80 NL_AI__MARKER=per_input \
+  NL_AI__MAX_COMPLETION=512
 assets="$("$nl" list --format json --limit 3 | python3 -c 'import json,sys; print(" ".join(r["asset_id"] for r in json.load(sys.stdin)))')"
 [ "$(echo "$assets" | wc -w)" -eq 3 ] || { echo "real-llm-check: the demo has fewer than 3 assets: $assets" >&2; exit 1; }
 fail=0

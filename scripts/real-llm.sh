@@ -7,6 +7,11 @@
 #                                      foreground; `GET /v1/models` answers once it is ready (~2 s)
 #   scripts/real-llm.sh model          print the GGUF path
 #
+# Serving threads and batch: NL_LLM_THREADS (default 2) and NL_LLM_BATCH (default 512). For byte-identical
+# replies to a repeated request, serve with NL_LLM_THREADS=1 NL_LLM_BATCH=1: the server reuses the KV cache of
+# a prompt it has seen, so a repeat evaluates only the prompt's last token, alone, where the first call
+# evaluated it inside a batch; with a batch of one (and one thread) both calls compute the same sums.
+#
 # Every package is pinned by hash (scripts/real-llm/*-requirements.txt) and installed with --no-deps.
 # llama-cpp-python is an sdist compiled with cmake (about 8 min on 2 cores); the built wheel is cached in
 # $NL_LLM_WHEELS so later installs take seconds. Caches live outside the checkout:
@@ -70,8 +75,10 @@ case "${1:-install}" in
   serve)
     install
     port="${2:-8088}"
+    threads="${NL_LLM_THREADS:-2}"
+    batch="${NL_LLM_BATCH:-512}"
     exec "$py" -m llama_cpp.server --model "$(model)" --model_alias smollm2 --host 127.0.0.1 --port "$port" \
-      --n_threads 2 --n_ctx 2048
+      --n_threads "$threads" --n_ctx 2048 --n_batch "$batch" --n_ubatch "$batch"
     ;;
   *)
     echo "usage: scripts/real-llm.sh install|serve [PORT]|model" >&2
