@@ -47,7 +47,7 @@ pub const MEMORY_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs
 
 impl Default for BusSection {
     fn default() -> Self {
-        Self { mode: BusMode::Memory, memory_max_messages: 1_000_000, memory_max_lag: 2_000 }
+        Self { mode: BusMode::Memory, memory_max_messages: 1_000_000, memory_max_lag: 1_000 }
     }
 }
 
