@@ -259,6 +259,11 @@ async fn run_source(
             continue;
         }
         if Instant::now() >= next_poll {
+            // Flow control: no poll while the pipeline is far behind what the sources already sent.
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = ctx.bus.wait_for_room() => {}
+            }
             // A fetch may wait long on a rate budget; shutdown abandons it (nothing is published yet).
             let now = chrono::Utc::now();
             let fetched = tokio::select! {
@@ -490,6 +495,52 @@ mod tests {
         let restarted = nl_testkit::wait_until(Duration::from_secs(10), || async { c.polls.load(Ordering::Relaxed) >= 3 }).await;
         assert!(restarted, "the source polls again after its task panicked");
         assert_eq!(c.panics.load(Ordering::Relaxed), 1);
+        tx.send(()).expect("the collector is waiting for shutdown");
+        assert!(matches!(tokio::time::timeout(Duration::from_secs(10), task).await, Ok(Ok(()))));
+    }
+
+    /// A source that only counts its polls.
+    struct Counting(AtomicU64);
+
+    #[async_trait]
+    impl Source for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn interval(&self) -> Duration {
+            Duration::from_millis(100)
+        }
+        async fn poll(&self, _state: Option<&serde_json::Value>, _now: Ts) -> PollOutcome {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            PollOutcome::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_does_not_poll_while_a_consumer_lags_beyond_the_flow_bound() {
+        use nl_bus::{Bus, ConsumerSpec, FlowControl, MemoryBusConfig, Message};
+        let flow = FlowControl { max_lag: 0, max_pause: Duration::from_secs(3600) };
+        let bus = MemoryBus::new(MemoryBusConfig { flow: Some(flow), ..MemoryBusConfig::default() });
+        let mut ledger = bus.subscribe(ConsumerSpec::new("ledger", "nl.>")).await.expect("subscribe");
+        bus.publish(Message::new("nl.evt.x", "backlog", "x")).await.expect("publish");
+        let source = Arc::new(Counting(AtomicU64::new(0)));
+        let ctx = CollectorCtx {
+            bus: Arc::new(bus.clone()),
+            state: Arc::new(MemoryStateStore::default()),
+            leases: None,
+            lease_renew_every: Duration::from_secs(5),
+            run: RunIdentity { run_id: "r".into(), config_hash: "c".into() },
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(Collector::new(vec![source.clone() as Arc<dyn Source>], ctx).run(async move {
+            let _ = rx.await;
+        }));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(source.0.load(Ordering::Relaxed), 0, "a minute of 100 ms intervals, no poll: the ledger has not caught up");
+        let caught_up = ledger.fetch(10, Duration::ZERO).await.expect("fetch");
+        assert_eq!(caught_up.len(), 1);
+        assert!(nl_testkit::wait_until(Duration::from_secs(10), || async { source.0.load(Ordering::Relaxed) >= 3 }).await, "polls resume");
+        assert_eq!(bus.flow_stats().timed_out, 0, "resumed by the catch-up, not the pause bound");
         tx.send(()).expect("the collector is waiting for shutdown");
         assert!(matches!(tokio::time::timeout(Duration::from_secs(10), task).await, Ok(Ok(()))));
     }

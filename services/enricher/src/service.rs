@@ -362,7 +362,13 @@ impl Core {
             let next = self.schedule().next_due();
             let now = Instant::now();
             if next.is_some_and(|t| t <= now) {
-                self.round(now).await;
+                // Flow control: a round waits while the pipeline is far behind (the consumer goes on).
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    _ = self.bus.wait_for_room() => {}
+                }
+                self.round(Instant::now()).await;
                 continue;
             }
             let sleep = async {

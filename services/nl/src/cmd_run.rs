@@ -35,7 +35,7 @@ pub async fn run(loaded: &Loaded<NlConfig>, checkpoint_secs: Option<u64>, drain_
     let alerts = start_alerts(loaded).await?;
     let board = alerts.as_ref().map(|a| a.board.clone());
     // The run's bus: the dashboard's "mark reviewed" publishes on it, so the run's ledger applies it.
-    let mem = nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig { max_messages: c.bus.memory_max_messages, ..nl_bus::MemoryBusConfig::default() });
+    let mem = c.bus.memory_bus();
     let dashboard = match web {
         Some(addr) => Some(start_web(loaded, addr, board, std::sync::Arc::new(mem.clone())).await?),
         None => None,

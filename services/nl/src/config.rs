@@ -37,11 +37,27 @@ pub struct BusSection {
     pub mode: BusMode,
     /// Bound on messages the in-memory stream retains unacknowledged (load shedding beyond it is counted).
     pub memory_max_messages: usize,
+    /// Flow control of `nl run`: the sources and the enricher's re-snapshot rounds pause (at most
+    /// [`MEMORY_MAX_PAUSE`] at a time) while a consumer is more than this many messages behind; 0 = off.
+    pub memory_max_lag: u64,
 }
+
+/// Longest single flow-control pause of a producer in `nl run` (see [`BusSection::memory_max_lag`]).
+pub const MEMORY_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for BusSection {
     fn default() -> Self {
-        Self { mode: BusMode::Memory, memory_max_messages: 1_000_000 }
+        Self { mode: BusMode::Memory, memory_max_messages: 1_000_000, memory_max_lag: 1_000 }
+    }
+}
+
+impl BusSection {
+    /// The in-memory bus of `nl run`: bounded at `memory_max_messages`, with flow control at
+    /// `memory_max_lag`.
+    #[must_use]
+    pub fn memory_bus(&self) -> nl_bus::MemoryBus {
+        let flow = (self.memory_max_lag > 0).then_some(nl_bus::FlowControl { max_lag: self.memory_max_lag, max_pause: MEMORY_MAX_PAUSE });
+        nl_bus::MemoryBus::new(nl_bus::MemoryBusConfig { max_messages: self.memory_max_messages, flow, ..nl_bus::MemoryBusConfig::default() })
     }
 }
 

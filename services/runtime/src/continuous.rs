@@ -304,9 +304,21 @@ impl Run<'_> {
         let m = self.manifest("running", Vec::new()).await?;
         m.rewrite(&self.cfg.cycle.storage.runs_dir())?;
         let s = &m.summary;
+        let flow = self.mem.flow_stats();
         progress(&format!(
-            "checkpoint {}: events +{added} ({bytes} bytes; {} in run)  assets new {} promoted {} rejected {}  polls {} errors {}  bus retained {}",
-            self.checkpoints, self.events.count, s["new_assets"], s["promoted"], s["rejected"], s["polls"], s["poll_errors"], retained
+            "checkpoint {}: events +{added} ({bytes} bytes; {} in run)  assets new {} promoted {} rejected {}  polls {} errors {}  bus retained {} lag {}  producer pauses {} ({:.1}s, {} timed out)",
+            self.checkpoints,
+            self.events.count,
+            s["new_assets"],
+            s["promoted"],
+            s["rejected"],
+            s["polls"],
+            s["poll_errors"],
+            retained,
+            self.mem.lag(),
+            flow.paused,
+            flow.paused_for.as_secs_f64(),
+            flow.timed_out
         ));
         Ok(())
     }

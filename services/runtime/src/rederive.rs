@@ -369,7 +369,7 @@ async fn start_pipeline(
     (ledger_cfg, recorder_cfg, store): (&LedgerConfig, &RecorderConfig, &LedgerStore),
     answers: Answers,
 ) -> anyhow::Result<(Pipeline, Arc<dyn Bus>, MemoryBus, RoundControl)> {
-    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, duplicate_window: DEDUP_WINDOW });
+    let mem = MemoryBus::new(MemoryBusConfig { max_messages: cfg.memory_max_messages, duplicate_window: DEDUP_WINDOW, ..MemoryBusConfig::default() });
     let bus: Arc<dyn Bus> = Arc::new(mem.clone());
     let venue_urls = cfg.sources.venue_base_urls();
     let cfgs = ServiceConfigs { ledger: ledger_cfg, recorder: recorder_cfg, ..cfg.service_configs(&venue_urls) };

@@ -14,8 +14,10 @@
 //! ServiceCtx)`, then `run(shutdown)`).
 #![forbid(unsafe_code)]
 
+mod dedup;
 mod envelope;
 pub mod error;
+pub mod flow;
 pub mod handler;
 pub mod lease;
 pub mod memory;
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 pub use envelope::{observation_messages, raw_messages};
 pub use error::BusError;
+pub use flow::{FlowControl, FlowStats};
 pub use handler::{BatchHandler, Consumer, ConsumerConfig, ConsumerCounts, ConsumerStats, Handler, Item, Outcome};
 pub use lease::{Lease, Leases, MemoryLeases, NatsLeases};
 pub use memory::{MemoryBus, MemoryBusConfig};
@@ -298,6 +301,14 @@ pub trait Bus: Send + Sync {
     /// # Errors
     /// `BusError` on broker failure.
     async fn dead_letter_count(&self) -> Result<u64, BusError>;
+
+    /// Flow control: waits, a bounded time, while the bus asks producers to slow down; returns how long
+    /// it waited. Producers at the pipeline's edge (sources, re-snapshot rounds) call it before they
+    /// produce. Only a [`MemoryBus`] configured with a [`FlowControl`] ever waits (see [`flow`]); a NATS
+    /// stream has its own limits, so the default returns at once.
+    async fn wait_for_room(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// The dead-letter subject for a message of `subject` that consumer `durable` gave up on.

@@ -12,7 +12,7 @@
 //! are retained (a consumer created later must still see them), and dead-letter copies bypass the
 //! bound so poison is never lost.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::dedup::DedupWindow;
+use crate::flow::{FlowControl, FlowStats};
 use crate::subject::{is_valid_subject, subject_matches};
 use crate::{
     Acker, Bus, BusError, ConsumerSpec, ConsumerState, DLQ_PREFIX, Delivery, HDR_DLQ_CONSUMER, HDR_DLQ_REASON, HDR_ORIGINAL_ID, HDR_ORIGINAL_SEQUENCE,
@@ -33,11 +35,13 @@ pub struct MemoryBusConfig {
     pub duplicate_window: Duration,
     /// Bound on retained messages; reaching it triggers compaction, then shedding.
     pub max_messages: usize,
+    /// When producers asking [`Bus::wait_for_room`] pause; `None` (the default) never pauses.
+    pub flow: Option<FlowControl>,
 }
 
 impl Default for MemoryBusConfig {
     fn default() -> Self {
-        Self { duplicate_window: Duration::from_secs(120), max_messages: 1_000_000 }
+        Self { duplicate_window: Duration::from_secs(120), max_messages: 1_000_000, flow: None }
     }
 }
 
@@ -62,6 +66,8 @@ impl Default for MemoryBus {
 struct Inner {
     state: Mutex<State>,
     notify: Notify,
+    /// Producers paused by flow control park here; woken when a fetch brings the lag within the bound.
+    room: Notify,
     config: MemoryBusConfig,
 }
 
@@ -76,15 +82,20 @@ impl Inner {
 struct State {
     last_seq: u64,
     msgs: BTreeMap<u64, Message>,
-    dedup: HashMap<Arc<str>, u64>,
-    dedup_order: VecDeque<(Instant, Arc<str>, u64)>,
+    dedup: DedupWindow,
     consumers: HashMap<String, Consumer>,
     /// Sequences below this were already examined by compaction.
     compact_cursor: u64,
     dlq_stored: u64,
     shed: u64,
     generations: u64,
+    flow: FlowStats,
+    acks_since_compact: u32,
 }
+
+/// Acks between two incremental compactions: messages every matching consumer settled leave the store
+/// (and their encoded JSON with them) within this many acks, not only at a run's checkpoint or the bound.
+const COMPACT_EVERY_ACKS: u32 = 512;
 
 struct Consumer {
     spec: ConsumerSpec,
@@ -133,26 +144,18 @@ impl DeadReason {
 }
 
 impl State {
-    fn expire_dedup(&mut self, now: Instant, window: Duration) {
-        while let Some((at, _, _)) = self.dedup_order.front() {
-            if now.saturating_duration_since(*at) < window {
-                break;
-            }
-            if let Some((_, id, seq)) = self.dedup_order.pop_front()
-                && self.dedup.get(&id) == Some(&seq)
-            {
-                self.dedup.remove(&id);
-            }
-        }
+    /// The most messages any consumer has not yet been delivered.
+    fn lag(&self) -> u64 {
+        self.consumers.values().map(|c| c.unseen).max().unwrap_or(0)
     }
 
     fn store(&mut self, msg: Message, now: Instant, config: &MemoryBusConfig, bounded: bool) -> Result<PublishAck, BusError> {
         if !is_valid_subject(&msg.subject) {
             return Err(BusError::Publish { subject: msg.subject, reason: "invalid subject".into() });
         }
-        self.expire_dedup(now, config.duplicate_window);
+        self.dedup.expire(now, config.duplicate_window);
         if !msg.id.is_empty()
-            && let Some(&sequence) = self.dedup.get(msg.id.as_str())
+            && let Some(sequence) = self.dedup.get(&msg.id)
         {
             return Ok(PublishAck { sequence, duplicate: true });
         }
@@ -166,9 +169,7 @@ impl State {
         self.last_seq += 1;
         let sequence = self.last_seq;
         if !msg.id.is_empty() {
-            let id: Arc<str> = Arc::from(msg.id.as_str());
-            self.dedup.insert(Arc::clone(&id), sequence);
-            self.dedup_order.push_back((now, id, sequence));
+            self.dedup.insert(&msg.id, sequence, now);
         }
         if is_dlq(&msg.subject) {
             self.dlq_stored += 1;
@@ -337,7 +338,13 @@ impl State {
                 let Some(p) = c.pending.remove(&seq) else { return false };
                 c.timers.remove(&(p.deadline, seq));
                 // Only a full consumer has fetchers waiting on an ack.
-                return c.pending.len() + 1 >= c.spec.max_ack_pending;
+                let wake = c.pending.len() + 1 >= c.spec.max_ack_pending;
+                self.acks_since_compact += 1;
+                if self.acks_since_compact >= COMPACT_EVERY_ACKS {
+                    self.acks_since_compact = 0;
+                    self.compact();
+                }
+                return wake;
             }
             Settle::Nak(delay) => {
                 let Some(p) = c.pending.get_mut(&seq) else { return false };
@@ -383,13 +390,26 @@ impl MemoryBus {
     /// A bus with the given settings.
     #[must_use]
     pub fn new(config: MemoryBusConfig) -> Self {
-        Self { inner: Arc::new(Inner { state: Mutex::new(State { compact_cursor: 1, ..State::default() }), notify: Notify::new(), config }) }
+        let state = Mutex::new(State { compact_cursor: 1, ..State::default() });
+        Self { inner: Arc::new(Inner { state, notify: Notify::new(), room: Notify::new(), config }) }
     }
 
     /// Publishes refused because the store was full (explicit, counted shedding).
     #[must_use]
     pub fn shed_count(&self) -> u64 {
         self.inner.lock().shed
+    }
+
+    /// What flow control did so far.
+    #[must_use]
+    pub fn flow_stats(&self) -> FlowStats {
+        self.inner.lock().flow
+    }
+
+    /// The most messages any consumer has not yet been delivered (what flow control bounds).
+    #[must_use]
+    pub fn lag(&self) -> u64 {
+        self.inner.lock().lag()
     }
 
     /// Messages currently retained.
@@ -480,6 +500,7 @@ impl Bus for MemoryBus {
     async fn delete_consumer(&self, durable: &str) -> Result<(), BusError> {
         let removed = self.inner.lock().consumers.remove(durable);
         self.inner.notify.notify_waiters();
+        self.inner.room.notify_waiters();
         removed.map(drop).ok_or_else(|| BusError::NotFound(format!("consumer {durable}")))
     }
 
@@ -487,6 +508,41 @@ impl Bus for MemoryBus {
         let mut st = self.inner.lock();
         st.sweep_exhausted(Instant::now(), &self.inner.config);
         Ok(st.dlq_stored)
+    }
+
+    async fn wait_for_room(&self) -> Duration {
+        let Some(flow) = self.inner.config.flow else { return Duration::ZERO };
+        let started = Instant::now();
+        let deadline = started + flow.max_pause;
+        let mut paused = false;
+        let timed_out = loop {
+            let room = self.inner.room.notified();
+            tokio::pin!(room);
+            {
+                let st = self.inner.lock();
+                // Registered under the lock, so a fetch after this check cannot be missed.
+                room.as_mut().enable();
+                if st.lag() <= flow.max_lag {
+                    break false;
+                }
+            }
+            paused = true;
+            tokio::select! {
+                () = &mut room => {}
+                () = tokio::time::sleep_until(deadline) => break true,
+            }
+        };
+        if !paused {
+            return Duration::ZERO;
+        }
+        let waited = started.elapsed();
+        {
+            let mut st = self.inner.lock();
+            st.flow.paused += 1;
+            st.flow.timed_out += u64::from(timed_out);
+            st.flow.paused_for += waited;
+        }
+        waited
     }
 }
 
@@ -510,6 +566,9 @@ impl Subscription for MemorySubscription {
                 let mut out = Vec::new();
                 let next = st.collect(&self.inner, &self.durable, max, Instant::now(), &mut out)?;
                 if !out.is_empty() {
+                    if self.inner.config.flow.is_some_and(|f| st.lag() <= f.max_lag) {
+                        self.inner.room.notify_waiters();
+                    }
                     return Ok(out);
                 }
                 next

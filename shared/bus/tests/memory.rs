@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use nl_bus::{Bus, BusError, ConsumerSpec, MemoryBus, MemoryBusConfig, Message};
+use nl_bus::{Bus, BusError, ConsumerSpec, FlowControl, MemoryBus, MemoryBusConfig, Message};
 
 fn bus(max_messages: usize) -> MemoryBus {
-    MemoryBus::new(MemoryBusConfig { max_messages, duplicate_window: Duration::from_secs(120) })
+    MemoryBus::new(MemoryBusConfig { max_messages, duplicate_window: Duration::from_secs(120), ..MemoryBusConfig::default() })
 }
 
 #[tokio::test(start_paused = true)]
@@ -81,7 +81,7 @@ async fn compact_drops_settled_messages_above_a_slow_consumers_floor() {
 
 #[tokio::test(start_paused = true)]
 async fn dedup_window_expires() {
-    let bus = MemoryBus::new(MemoryBusConfig { duplicate_window: Duration::from_secs(1), max_messages: 100 });
+    let bus = MemoryBus::new(MemoryBusConfig { duplicate_window: Duration::from_secs(1), max_messages: 100, ..MemoryBusConfig::default() });
     let first = bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish");
     assert!(bus.publish(Message::new("nl.a", "same", "x")).await.expect("publish").duplicate);
     tokio::time::advance(Duration::from_millis(1500)).await;
@@ -174,4 +174,52 @@ async fn num_pending_counts_matching_messages_not_yet_delivered() {
     }
     let _rest = sub.fetch(10, Duration::ZERO).await.expect("fetch");
     assert_eq!(bus.consumer_state("c").await.expect("state").num_pending, 0);
+}
+
+fn flow_bus(max_lag: u64, max_pause: Duration) -> MemoryBus {
+    MemoryBus::new(MemoryBusConfig { flow: Some(FlowControl { max_lag, max_pause }), ..MemoryBusConfig::default() })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_producer_pauses_while_the_slowest_consumer_lags_and_resumes_when_it_catches_up() {
+    let bus = flow_bus(3, Duration::from_secs(60));
+    let mut slow = bus.subscribe(ConsumerSpec::new("slow", "nl.>")).await.expect("subscribe");
+    let mut fast = bus.subscribe(ConsumerSpec::new("fast", "nl.>")).await.expect("subscribe");
+    let msgs = (0..5).map(|i| Message::new("nl.a", format!("m{i}"), "x")).collect();
+    bus.publish_batch(msgs).await.expect("publish");
+    let _fast = fast.fetch(10, Duration::ZERO).await.expect("fetch");
+    assert_eq!(bus.lag(), 5, "slow has been delivered nothing");
+
+    let producer = tokio::spawn({
+        let bus = bus.clone();
+        async move { bus.wait_for_room().await }
+    });
+    // The paused clock advances to the next timer while everyone waits: 10 s pass, the producer still waits.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(!producer.is_finished(), "5 unseen by slow > 3: the producer must wait");
+    let one = slow.fetch(1, Duration::ZERO).await.expect("fetch");
+    assert_eq!(one.len(), 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!producer.is_finished(), "4 unseen is still above the bound");
+    let _two = slow.fetch(2, Duration::ZERO).await.expect("fetch");
+    let waited = tokio::time::timeout(Duration::from_secs(1), producer).await.expect("woken by the fetch").expect("join");
+    assert!(waited >= Duration::from_secs(11) && waited < Duration::from_secs(12), "{waited:?}");
+    let stats = bus.flow_stats();
+    assert_eq!((stats.paused, stats.timed_out), (1, 0));
+    assert_eq!(bus.wait_for_room().await, Duration::ZERO, "within the bound: no pause");
+    assert_eq!(bus.flow_stats().paused, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_is_bounded_when_a_consumer_stops_fetching() {
+    let flow = flow_bus(1, Duration::from_secs(5));
+    let bus = &flow;
+    let _stuck = bus.subscribe(ConsumerSpec::new("stuck", "nl.>")).await.expect("subscribe");
+    bus.publish_batch(vec![Message::new("nl.a", "1", "x"), Message::new("nl.a", "2", "x")]).await.expect("publish");
+    assert_eq!(bus.wait_for_room().await, Duration::from_secs(5), "gives up at max_pause");
+    let stats = bus.flow_stats();
+    assert_eq!((stats.paused, stats.timed_out, stats.paused_for), (1, 1, Duration::from_secs(5)));
+    bus.delete_consumer("stuck").await.expect("delete");
+    assert_eq!(bus.wait_for_room().await, Duration::ZERO, "no lagging consumer left");
+    assert_eq!(self::bus(100).wait_for_room().await, Duration::ZERO, "without flow control nothing waits");
 }
