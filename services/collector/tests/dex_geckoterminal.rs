@@ -182,10 +182,10 @@ async fn rate_limit_delays_the_next_call_without_a_storm() {
 #[tokio::test]
 async fn null_reserve_is_missing_and_bad_pages_are_kept_raw() {
     let gt: Shared = Arc::default();
-    gt.lock().unwrap().pages.insert(
-        "eth".into(),
-        vec![vec![pool("eth", &evm(0x10), &evm(0x20), WETH, Value::Null), pool("eth", &evm(0x11), &evm(0x21), WETH, json!("12.5"))]],
-    );
+    gt.lock()
+        .unwrap()
+        .pages
+        .insert("eth".into(), vec![vec![pool("eth", &evm(0x10), &evm(0x20), WETH, Value::Null), pool("eth", &evm(0x11), &evm(0x21), WETH, json!("12.5"))]]);
     gt.lock().unwrap().raw_body.insert("bsc".into(), "{\"data\": [".into());
     let url = start(Arc::clone(&gt)).await;
     let h = Harness::new();
@@ -245,4 +245,18 @@ async fn rederive_from_the_kept_raws_gives_the_same_observations_and_state() {
     got.sort();
     assert_eq!(got, want);
     assert_eq!(state, h.state_of(&name).await);
+
+    // The state carried in its own type from page to page (as `nl rederive` does): the same again.
+    let mut carried = nl_adapters::CarriedState::default();
+    let mut carried_envs = Vec::new();
+    for raw in &raws {
+        let out = src.rederive_carried(&mut carried, raw, &nl_adapters::kit::RecordedQueues::default()).expect("GeckoTerminal re-derives from raw");
+        assert!(out.next_state.is_none(), "the state is carried, not returned");
+        carried_envs.extend(out.observations.iter().map(|o| serde_json::to_value(o.to_envelope("r", "c")).unwrap()));
+    }
+    let mut got: Vec<_> = carried_envs.iter().map(key).collect();
+    got.sort();
+    assert_eq!(got, want);
+    let typed = carried.get::<nl_adapters::dex::geckoterminal::client::GeckoTerminalState>().expect("carried as the typed state");
+    assert_eq!(Some(serde_json::to_value(typed).unwrap()), state);
 }

@@ -22,6 +22,9 @@ pub struct ReportCache {
     ttl_secs: i64,
     tick: u64,
     entries: HashMap<AssetId, (u64, BTreeMap<Provider, CachedReport>)>,
+    /// Each cached asset by the tick it was last touched at: the eviction order, so evicting is
+    /// O(log n) instead of a scan over every entry.
+    touched: BTreeMap<u64, AssetId>,
 }
 
 impl ReportCache {
@@ -29,7 +32,13 @@ impl ReportCache {
     /// is reused without asking the provider again.
     #[must_use]
     pub fn new(max_assets: usize, ttl_secs: u64) -> Self {
-        Self { max_assets: max_assets.max(1), ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX), tick: 0, entries: HashMap::new() }
+        Self {
+            max_assets: max_assets.max(1),
+            ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX),
+            tick: 0,
+            entries: HashMap::new(),
+            touched: BTreeMap::new(),
+        }
     }
 
     /// Cached reports of `asset`, any age.
@@ -49,12 +58,14 @@ impl ReportCache {
         self.tick += 1;
         if !self.entries.contains_key(asset)
             && self.entries.len() >= self.max_assets
-            && let Some(oldest) = self.entries.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone())
+            && let Some((_, oldest)) = self.touched.pop_first()
         {
             self.entries.remove(&oldest);
         }
         let (touched, map) = self.entries.entry(asset.clone()).or_insert_with(|| (0, BTreeMap::new()));
+        self.touched.remove(touched);
         *touched = self.tick;
+        self.touched.insert(self.tick, asset.clone());
         let newer = map.get(&entry.report.provider).is_none_or(|c| c.report.observed_at < entry.report.observed_at);
         if newer {
             map.insert(entry.report.provider, entry);
@@ -90,8 +101,10 @@ mod tests {
     fn cache_keeps_newest_and_is_bounded() {
         let a = AssetId::parse("cex:okx:A").unwrap();
         let b = AssetId::parse("cex:okx:B").unwrap();
-        let rep =
-            |t: &str| CachedReport { report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() }, raw_ids: Vec::new() };
+        let rep = |t: &str| CachedReport {
+            report: ProviderReport { provider: Provider::Goplus, observed_at: at(t), facts: SecurityFacts::default() },
+            raw_ids: Vec::new(),
+        };
         let mut c = ReportCache::new(1, 300);
         c.put(&a, rep("2026-10-08T12:00:00Z"));
         c.put(&a, rep("2026-10-08T11:00:00Z"));
@@ -102,5 +115,24 @@ mod tests {
         c.put(&b, rep("2026-10-08T12:00:00Z"));
         assert_eq!(c.len(), 1);
         assert!(c.get(&a).is_empty(), "the least recently touched asset was evicted");
+    }
+
+    #[test]
+    fn a_touched_asset_is_evicted_after_the_ones_touched_before_it() {
+        let ids: Vec<AssetId> = ["A", "B", "C", "D"].iter().map(|s| AssetId::parse(&format!("cex:okx:{s}")).unwrap()).collect();
+        let rep = |p: Provider| CachedReport {
+            report: ProviderReport { provider: p, observed_at: at("2026-10-08T12:00:00Z"), facts: SecurityFacts::default() },
+            raw_ids: Vec::new(),
+        };
+        let mut c = ReportCache::new(3, 300);
+        for id in &ids[..3] {
+            c.put(id, rep(Provider::Goplus));
+        }
+        c.put(&ids[0], rep(Provider::HoneypotIs));
+        c.put(&ids[3], rep(Provider::Goplus));
+        assert_eq!(c.len(), 3);
+        assert!(c.get(&ids[1]).is_empty(), "B was touched longest ago");
+        assert_eq!(c.get(&ids[0]).len(), 2, "A was touched again, so it stays with both reports");
+        assert!(!c.get(&ids[2]).is_empty() && !c.get(&ids[3]).is_empty());
     }
 }

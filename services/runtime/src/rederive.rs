@@ -34,18 +34,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use nl_adapters::Source;
-use nl_bus::observation_messages;
+use futures::StreamExt;
 use nl_adapters::cex::ticker::{TICKER_VENUES, ticker_descriptor};
 use nl_adapters::kit::RecordedQueues;
 use nl_adapters::providers::Provider;
+use nl_adapters::{CarriedState, Source};
 use nl_bus::memory::MemoryBusConfig;
+use nl_bus::observation_messages;
 use nl_bus::{Bus, MemoryBus};
 use nl_collector::RunIdentity;
-use nl_enricher::RoundControl;
 use nl_domain::{EventType, RawEvent};
-use futures::StreamExt;
-use nl_ledger::{LedgerConfig, SqliteReader, LedgerStore};
+use nl_enricher::RoundControl;
+use nl_ledger::{LedgerConfig, LedgerStore, SqliteReader};
 use nl_recorder::RecorderConfig;
 use serde::Serialize;
 
@@ -161,7 +161,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     let sources: HashMap<String, Arc<dyn Source>> = enabled_sources(&cfg.sources, &cfg.dex, &run_id)?.into_iter().map(|s| (s.name().to_string(), s)).collect();
     let bases = AnswerBases::new(cfg);
     let out = (&ledger_cfg, &recorder_cfg, &store);
-    let mut states: HashMap<String, Option<serde_json::Value>> = HashMap::new();
+    let mut states: HashMap<String, CarriedState> = HashMap::new();
     let mut not_rederived: BTreeMap<String, usize> = BTreeMap::new();
     let mut reports = Vec::new();
     let mut raws_read = 0usize;
@@ -214,12 +214,9 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
                 let Some((_, raw)) = pending.pop_front() else { break };
                 let Some(src) = sources.get(&raw.source) else { continue };
                 let state = states.entry(raw.source.clone()).or_default();
-                match src.rederive(state.as_ref(), &raw, &lookups) {
+                match src.rederive_carried(state, &raw, &lookups) {
                     Some(derived) => {
                         report.source_raws += 1;
-                        if derived.next_state.is_some() {
-                            *state = derived.next_state;
-                        }
                         observations.extend(derived.observations);
                         delistings.extend(derived.delistings);
                     }
@@ -268,7 +265,7 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
         started_at,
         finished_at: Utc::now(),
         code_version: code_version(),
-        source_versions: states.into_iter().map(|(k, v)| (k, v.map_or(serde_json::Value::Null, |_| serde_json::json!("rederived")))).collect(),
+        source_versions: states.into_iter().map(|(k, v)| (k, if v.is_set() { serde_json::json!("rederived") } else { serde_json::Value::Null })).collect(),
         db_path: db_path.clone(),
         events: EventsRange { path: events_path.clone(), start: 0, end: events_end, count: count_lines(&events_path, 0, events_end).unwrap_or(0) },
         row_counts: stats.tables.iter().cloned().collect(),

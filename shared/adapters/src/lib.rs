@@ -18,4 +18,4 @@ pub mod kit;
 pub mod providers;
 pub mod source;
 
-pub use source::{PollError, PollOutcome, Source};
+pub use source::{CarriedState, PollError, PollOutcome, Source};

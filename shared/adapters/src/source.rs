@@ -86,6 +86,18 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// [`rederive`](Self::rederive) over a whole run: the state goes from one response to the next in
+    /// `carried`, which the source may keep in its own type (see [`CarriedState`]), so a large state (a
+    /// seen-set) is not turned into JSON and back for every response. The outcome's `next_state` is left
+    /// `None`: the state is in `carried`. The default carries the JSON state of [`rederive`](Self::rederive).
+    fn rederive_carried(&self, carried: &mut CarriedState, raw: &RawEvent, answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        let mut out = self.rederive(carried.get::<serde_json::Value>(), raw, answers)?;
+        if let Some(next) = out.next_state.take() {
+            carried.set(next);
+        }
+        Some(out)
+    }
+
     /// For an instrument-list source: the venue whose known assets its state records (see
     /// [`crate::cex::poll::state_knows_asset`]); the collector drops listings of those assets from other
     /// sources (an announcement naming a coin the venue already listed at baseline is not new).
@@ -123,6 +135,47 @@ pub trait Source: Send + Sync {
     /// to [`rederive`](Self::rederive) through `answers` under this path. `None` (the default) otherwise.
     fn lookup_path(&self, _raw: &RawEvent) -> Option<String> {
         None
+    }
+}
+
+/// A source's state between the responses of a re-derivation ([`Source::rederive_carried`]), in whatever
+/// type the source keeps it; empty before the first response.
+#[derive(Default)]
+pub struct CarriedState(Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl std::fmt::Debug for CarriedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CarriedState").field(&self.0.is_some()).finish()
+    }
+}
+
+impl CarriedState {
+    /// Whether a response was re-derived into it yet.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The state, when it is a `T`.
+    #[must_use]
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        self.0.as_ref().and_then(|b| b.downcast_ref::<T>())
+    }
+
+    /// Replaces the state.
+    pub fn set<T: std::any::Any + Send + Sync>(&mut self, state: T) {
+        self.0 = Some(Box::new(state));
+    }
+
+    /// The state as a `T`, made with `init` when empty (or held as another type).
+    pub fn get_or_insert_with<T: std::any::Any + Send + Sync>(&mut self, init: impl FnOnce() -> T) -> &mut T {
+        if self.get::<T>().is_none() {
+            self.set(init());
+        }
+        match self.0.as_mut().and_then(|b| b.downcast_mut::<T>()) {
+            Some(t) => t,
+            None => unreachable!("the state was just set to a T"),
+        }
     }
 }
 

@@ -12,19 +12,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::kit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use async_trait::async_trait;
 use nl_domain::{ChangeKind, RawEvent, Ts};
-use crate::kit::{FetchError, Fetched, HttpConfig, HttpSource, RecordedResponses, SecretLocation, SecretParam, recorded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::debug;
 
 use super::parse::{chain_for_network, parse_pools};
-use crate::source::{PollError, PollOutcome, Source};
 use crate::dex::client_util::{BoundedSeen, keep_error_response, non_quote_view, poll_error, raw_from};
 use crate::dex::config::{DexBuildError, GeckoTerminalConfig, per_minute_budget};
 use crate::dex::evm::QuoteSet;
 use crate::dex::pool::ObservationContext;
+use crate::source::{CarriedState, PollError, PollOutcome, Source};
 
 /// Durable state: seen pools (`{chain}:{pool address}`) per chain slug.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +129,18 @@ impl GeckoTerminalSource {
         true
     }
 
+    /// What a poll made of the recorded page `raw`, with `st` the state before it (updated in place), and
+    /// whether the page could be replayed (else the outcome is empty and `st` unchanged). `None` when the
+    /// endpoint names no network.
+    fn rederive_page(&self, st: &mut GeckoTerminalState, raw: &RawEvent) -> Option<(PollOutcome, bool)> {
+        let mut out = PollOutcome::default();
+        // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
+        let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
+        let Ok(f) = recorded::replay(raw) else { return Some((out, false)) };
+        self.process_page(network, &f, st.seen.entry(chain_for_network(network)).or_default(), &mut out);
+        Some((out, true))
+    }
+
     /// Reports the unseen pools of one fetched page; returns whether the next page is worth fetching (the
     /// page parsed and had unseen pools). The clock is the response's receive time. A page met while the
     /// network knows no pool yet is its first poll: only pools created within the lookback are new, the
@@ -215,14 +227,17 @@ impl Source for GeckoTerminalSource {
     }
 
     fn rederive(&self, state: Option<&serde_json::Value>, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
-        let mut out = PollOutcome::default();
-        // The base URL may carry a path prefix (`/api/v2`): the network follows `/networks/`.
-        let network = recorded::endpoint_path(&raw.endpoint).split_once("/networks/").and_then(|(_, r)| r.split('/').next())?;
-        if let Ok(f) = recorded::replay(raw) {
-            let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
-            self.process_page(network, &f, st.seen.entry(chain_for_network(network)).or_default(), &mut out);
+        let mut st: GeckoTerminalState = state.and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        let (mut out, replayed) = self.rederive_page(&mut st, raw)?;
+        if replayed {
             out.next_state = serde_json::to_value(&st).ok();
         }
         Some(out)
+    }
+
+    /// Keeps the seen-sets typed between pages, instead of taking up to `seen_cap` keys per network from
+    /// JSON and back to JSON for every page.
+    fn rederive_carried(&self, carried: &mut CarriedState, raw: &RawEvent, _answers: &dyn RecordedResponses) -> Option<PollOutcome> {
+        self.rederive_page(carried.get_or_insert_with(GeckoTerminalState::default), raw).map(|(out, _)| out)
     }
 }
