@@ -111,6 +111,8 @@ struct Consumer {
     pending: BTreeMap<u64, Pending>,
     /// `(when, seq)`: redelivery time of each pending entry.
     timers: BTreeSet<(Instant, u64)>,
+    /// When a subscription last asked this consumer for messages (its creation until then).
+    last_fetch: Instant,
 }
 
 struct Pending {
@@ -144,9 +146,10 @@ impl DeadReason {
 }
 
 impl State {
-    /// The most messages any consumer has not yet been delivered.
-    fn lag(&self) -> u64 {
-        self.consumers.values().map(|c| c.unseen).max().unwrap_or(0)
+    /// The most messages any consumer that fetched within `active` (at `now`) has not yet been delivered.
+    /// A consumer nobody has fetched from for longer is stalled or has no reader: waiting for it cannot help.
+    fn lag(&self, now: Instant, active: Duration) -> u64 {
+        self.consumers.values().filter(|c| now.saturating_duration_since(c.last_fetch) < active).map(|c| c.unseen).max().unwrap_or(0)
     }
 
     fn store(&mut self, msg: Message, now: Instant, config: &MemoryBusConfig, bounded: bool) -> Result<PublishAck, BusError> {
@@ -409,7 +412,7 @@ impl MemoryBus {
     /// The most messages any consumer has not yet been delivered (what flow control bounds).
     #[must_use]
     pub fn lag(&self) -> u64 {
-        self.inner.lock().lag()
+        self.inner.lock().lag(Instant::now(), Duration::MAX)
     }
 
     /// Messages currently retained.
@@ -477,6 +480,7 @@ impl Bus for MemoryBus {
                 unseen,
                 pending: BTreeMap::new(),
                 timers: BTreeSet::new(),
+                last_fetch: Instant::now(),
             };
             st.consumers.insert(durable.to_string(), c);
             // A new filter may match messages compaction skipped as unmatched: look at them again.
@@ -522,7 +526,7 @@ impl Bus for MemoryBus {
                 let st = self.inner.lock();
                 // Registered under the lock, so a fetch after this check cannot be missed.
                 room.as_mut().enable();
-                if st.lag() <= flow.max_lag {
+                if st.lag(Instant::now(), flow.max_pause) <= flow.max_lag {
                     break false;
                 }
             }
@@ -563,10 +567,13 @@ impl Subscription for MemorySubscription {
                 let mut st = self.inner.lock();
                 // Registered under the lock, so a publish after this check cannot be missed.
                 notified.as_mut().enable();
+                if let Some(c) = st.consumers.get_mut(&*self.durable) {
+                    c.last_fetch = Instant::now();
+                }
                 let mut out = Vec::new();
                 let next = st.collect(&self.inner, &self.durable, max, Instant::now(), &mut out)?;
                 if !out.is_empty() {
-                    if self.inner.config.flow.is_some_and(|f| st.lag() <= f.max_lag) {
+                    if self.inner.config.flow.is_some_and(|f| st.lag(Instant::now(), f.max_pause) <= f.max_lag) {
                         self.inner.room.notify_waiters();
                     }
                     return Ok(out);
