@@ -227,6 +227,40 @@ async fn golden_scenarios_through_the_event_pipeline() {
 
 type GateTask = tokio::task::JoinHandle<Result<nl_gate::GateCounts, nl_gate::GateServiceError>>;
 
+/// A real ledger on a temporary SQLite file, consuming a MemoryBus, for the gate-restart tests.
+struct LedgerRig {
+    bus: MemoryBus,
+    dynbus: Arc<dyn Bus>,
+    run: RunIdentity,
+    reader: SqliteReader,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl LedgerRig {
+    async fn start(run_id: &str) -> Self {
+        let bus = MemoryBus::default();
+        let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
+        let run = RunIdentity { run_id: run_id.into(), config_hash: "cfg".into() };
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
+        let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
+        let reader = ledger.store().reader().clone();
+        let stop = CancellationToken::new();
+        let run_ledger = ledger.run(stop.clone());
+        let task = tokio::spawn(async move {
+            run_ledger.await.unwrap();
+        });
+        Self { bus, dynbus, run, reader, stop, task, _dir: dir }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap();
+    }
+}
+
 /// A gate remembering at most `memory` assets, reading the ledger through `reader`, running until its
 /// token is cancelled.
 async fn start_gate(bus: &Arc<dyn Bus>, run: &RunIdentity, reader: &SqliteReader, memory: usize) -> (Arc<nl_gate::GateStats>, CancellationToken, GateTask) {
@@ -242,15 +276,8 @@ async fn start_gate(bus: &Arc<dyn Bus>, run: &RunIdentity, reader: &SqliteReader
 /// score is not emitted again, while a changed decision still is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
-    let bus = MemoryBus::default();
-    let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
-    let run = RunIdentity { run_id: "nl_gate_restart".into(), config_hash: "cfg".into() };
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
-    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
-    let reader = ledger.store().reader().clone();
-    let stop_ledger = CancellationToken::new();
-    let ledger_task = tokio::spawn(ledger.run(stop_ledger.clone()));
+    let rig = LedgerRig::start("nl_gate_restart").await;
+    let (bus, dynbus, run, reader) = (&rig.bus, &rig.dynbus, &rig.run, &rig.reader);
     let gate = || start_gate(&dynbus, &run, &reader, GateServiceConfig::default().max_remembered_assets);
     let a = AssetId::parse("eth:0x6982508145454ce325ddbe47a25d4ec3d2311933").unwrap();
     let t0: Ts = "2026-10-08T12:00:00Z".parse().unwrap();
@@ -277,8 +304,7 @@ async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
     stop.cancel();
     let counts = task.await.unwrap().unwrap();
     assert_eq!((counts.promoted, counts.rejected, counts.unchanged), (0, 1, 1));
-    stop_ledger.cancel();
-    ledger_task.await.unwrap().unwrap();
+    rig.stop().await;
 }
 
 /// A restarted gate loads the ledger's latest decisions in bulk once, and then asks the ledger about one
@@ -287,15 +313,8 @@ async fn an_unchanged_decision_is_not_emitted_again_after_a_gate_restart() {
 /// outside the bulk set is read per asset, and its unchanged decision is still not emitted again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_gate_loads_the_latest_decisions_in_bulk_and_asks_per_asset_only_past_its_memory() {
-    let bus = MemoryBus::default();
-    let dynbus: Arc<dyn Bus> = Arc::new(bus.clone());
-    let run = RunIdentity { run_id: "nl_gate_bulk".into(), config_hash: "cfg".into() };
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_cfg = LedgerConfig { fetch_wait_ms: 20, ..LedgerConfig::with_db_path(dir.path().join("nl.db")) };
-    let ledger = nl_ledger::build(ledger_cfg, ServiceCtx::new(Arc::clone(&dynbus), run.clone())).await.unwrap();
-    let reader = ledger.store().reader().clone();
-    let stop_ledger = CancellationToken::new();
-    let ledger_task = tokio::spawn(ledger.run(stop_ledger.clone()));
+    let rig = LedgerRig::start("nl_gate_bulk").await;
+    let (bus, dynbus, run, reader) = (&rig.bus, &rig.dynbus, &rig.run, &rig.reader);
     let assets: Vec<AssetId> = (0..4).map(|i| AssetId::parse(&format!("cex:okx:BULK{i}")).unwrap()).collect();
     let t0: Ts = "2026-10-08T12:00:00Z".parse().unwrap();
     let at = |min: i64| t0 + chrono::Duration::minutes(min);
@@ -334,6 +353,5 @@ async fn a_restarted_gate_loads_the_latest_decisions_in_bulk_and_asks_per_asset_
     stop.cancel();
     let counts = task.await.unwrap().unwrap();
     assert_eq!((counts.promoted, counts.unchanged, counts.bulk_reads, counts.asset_reads), (0, 1, 1, 1), "{counts:?}");
-    stop_ledger.cancel();
-    ledger_task.await.unwrap().unwrap();
+    rig.stop().await;
 }
