@@ -241,9 +241,15 @@ impl Ledger for LedgerGrpc {
 
     async fn view(&self, req: Request<pb::ViewRequest>) -> std::result::Result<Response<pb::ViewResponse>, Status> {
         let req = req.into_inner();
-        let json = crate::views::answer(self.reader.pool(), &req.view, &req.query_json).await.map_err(|e| match e {
+        let answer = match crate::paper_views::answer(&self.reader, &req.view, &req.query_json).await {
+            Some(paper) => paper,
+            None => crate::views::answer(self.reader.pool(), &req.view, &req.query_json).await,
+        };
+        let json = answer.map_err(|e| match e {
             crate::views::ViewError::Request(m) => Status::invalid_argument(m),
             crate::views::ViewError::Store(e) => status(&e),
+            crate::views::ViewError::Read(nl_domain::ReadError::Unavailable(m)) => Status::unavailable(m),
+            crate::views::ViewError::Read(nl_domain::ReadError::Corrupt(m)) => Status::internal(m),
         })?;
         Ok(Response::new(pb::ViewResponse { json }))
     }

@@ -22,6 +22,7 @@ pub mod known;
 mod merge;
 mod paper;
 pub mod paper_read;
+pub mod paper_views;
 pub mod read;
 mod rebuild;
 pub mod rows;

@@ -48,7 +48,7 @@ fn strategy_run(r: RunRow) -> Result<StrategyRunRecord, ReadError> {
 }
 
 /// The typed body of a stored paper event's envelope.
-fn body<T: DeserializeOwned>(text: &str) -> Result<T, ReadError> {
+pub(crate) fn body<T: DeserializeOwned>(text: &str) -> Result<T, ReadError> {
     let env = Envelope::from_json(text.as_bytes()).map_err(corrupt)?;
     T::deserialize(&env.meta).map_err(|e| corrupt(format!("{} {}: {e}", env.kind, env.event_id)))
 }

@@ -424,6 +424,8 @@ pub(crate) async fn stored_event_ids(pool: &SqlitePool, ids: &[String]) -> Resul
 pub(crate) enum ViewError {
     Request(String),
     Store(LedgerError),
+    /// A paper read (see [`crate::paper_views`]).
+    Read(nl_domain::ReadError),
 }
 
 impl From<LedgerError> for ViewError {
@@ -460,7 +462,8 @@ pub(crate) async fn answer(pool: &SqlitePool, view: &str, query_json: &str) -> s
         }
         other => {
             return Err(ViewError::Request(format!(
-                "unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_usage_since, ai_layers_answered, stored_event_ids)"
+                "unknown view {other:?} (listings, asset_detail, sources, runs, change_mark, events_after, ai_usage_since, ai_layers_answered, stored_event_ids, {})",
+                crate::paper_views::PAPER_VIEWS
             )));
         }
     };

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 use nl_config::Loaded;
 use nl_domain::paper::paper_envelope;
-use nl_domain::paper_read::PaperReader;
+use nl_domain::paper_read::{PaperReader, ReplayReader};
 use nl_domain::{
     BookTags, Envelope, EventType, ExperimentCreated, ExperimentSpec, ExperimentStatus, ExperimentStatusChanged, LedgerReader, ReadError, RunIdentity,
 };
@@ -111,7 +112,25 @@ pub enum PaperCommand {
     Stop,
 }
 
-pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> {
+/// What the paper commands read (experiments, strategy runs, trades, replay inputs): the ledger's gRPC in
+/// NATS mode (`[serve] ledger_url`, with its TLS CA and token; no DB file needed on this machine), else the
+/// DB at `[ledger] db_path` ([`open_db_reader`]).
+///
+/// # Errors
+/// NATS mode: `[serve] ledger_url` empty or not answering; embedded: no DB there.
+pub(crate) async fn open_reader(cfg: &NlConfig) -> anyhow::Result<Arc<dyn ReplayReader>> {
+    if cfg.bus.mode == crate::config::BusMode::Nats {
+        let ledger = cfg.serve.ledger_reader_connected().await.context("NATS mode reads experiments, runs and trades over the ledger's gRPC")?;
+        return Ok(Arc::new(ledger));
+    }
+    Ok(Arc::new(open_db_reader(cfg).await?))
+}
+
+/// The DB at `[ledger] db_path`, read-only.
+///
+/// # Errors
+/// No DB there, or it cannot be opened.
+pub(crate) async fn open_db_reader(cfg: &NlConfig) -> anyhow::Result<SqliteReader> {
     SqliteReader::open(&cfg.ledger.db_path, 2).await.with_context(|| format!("opening {} (run `nl db-init` first)", cfg.ledger.db_path.display()))
 }
 
@@ -236,14 +255,16 @@ pub(crate) fn paper_config(cfg: &NlConfig, l: &LearningArgs) -> PaperConfig {
 }
 
 /// The experiments a session or backtest runs: a spec file, a stored experiment, or every running one.
-pub(crate) async fn experiments(reader: Option<&SqliteReader>, l: &LearningArgs, only_running: bool) -> anyhow::Result<Vec<Experiment>> {
+pub(crate) async fn experiments(reader: Option<&dyn PaperReader>, l: &LearningArgs, only_running: bool) -> anyhow::Result<Vec<Experiment>> {
     if let Some(path) = &l.experiment_spec_path {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let spec = ExperimentSpec::parse_file(path, &text).with_context(|| format!("--experiment-spec-path {}", path.display()))?;
         let sha256 = spec.sha256();
         return Ok(vec![Experiment { spec, sha256, status: ExperimentStatus::Running }]);
     }
-    let reader = reader.context("no ledger DB to read experiments from (run `nl db-init`, or give --experiment-spec-path)")?;
+    let reader = reader.context(
+        "no ledger to read experiments from (embedded: run `nl db-init`; NATS: set [serve] ledger_url to a running `nl serve ledger`), or give --experiment-spec-path",
+    )?;
     let all = reader.experiments().await?;
     if let Some(id) = &l.experiment_id {
         let Some(e) = all.into_iter().find(|e| &e.experiment_id == id) else { bail!("--experiment-id {id}: no such experiment (see `nl experiment list`)") };
@@ -262,19 +283,23 @@ pub(crate) fn ts_arg(flag: &str, s: &str) -> anyhow::Result<String> {
 /// # Errors
 /// A bad flag, a missing fee model, an unreadable DB or a write failure.
 pub async fn backtest(loaded: &Loaded<NlConfig>, args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let (run, r) = run_backtest(loaded, None, args.run.as_deref(), args.from.as_deref(), args.to.as_deref(), &args.learning, None).await?;
+    let reader = open_reader(&loaded.config).await?;
+    let (run, r) = run_backtest(loaded, reader.as_ref(), None, args.run.as_deref(), args.from.as_deref(), args.to.as_deref(), &args.learning, None).await?;
     eprintln!("backtest {}", run.run_id);
     print_report(&r, args.format)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A backtest of `run` (or `[from, to)`): replays, stores its events (published on `pipeline` when given, see
-/// [`emit_on`]), and reports it. `inline` is a spec given in a request body (the ops API).
+/// A backtest of `run` (or `[from, to)`) read from `reader`: replays, stores its events (published on
+/// `pipeline` when given, see [`emit_on`]), and reports it. `inline` is a spec given in a request body (the
+/// ops API).
 ///
 /// # Errors
 /// A bad flag, a missing fee model, nothing to replay, an unreadable DB or a write failure.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_backtest(
     loaded: &Loaded<NlConfig>,
+    reader: &dyn ReplayReader,
     pipeline: Option<&Pipeline>,
     source: Option<&str>,
     from: Option<&str>,
@@ -286,7 +311,6 @@ pub(crate) async fn run_backtest(
     cfg.validate().context("nl backtest")?;
     let from = from.map(|s| ts_arg("--from", s)).transpose()?;
     let to = to.map(|s| ts_arg("--to", s)).transpose()?;
-    let reader = open_reader(&loaded.config).await?;
     let events = reader.replay_inputs(source, from.as_deref(), to.as_deref()).await?;
     if events.is_empty() {
         bail!("nothing to replay: no decisions or snapshots stored for {}", source.map_or_else(|| "that time range".to_string(), |r| format!("run {r}")));
@@ -297,7 +321,7 @@ pub(crate) async fn run_backtest(
             let sha256 = spec.sha256();
             vec![Experiment { spec, sha256, status: ExperimentStatus::Running }]
         }
-        (true, None) => experiments(Some(&reader), l, false).await?,
+        (true, None) => experiments(Some(reader as &dyn PaperReader), l, false).await?,
     };
     if cfg.learning.enabled && exps.is_empty() {
         bail!("--learning-book-enabled: no experiment to run (give --experiment-spec-path or --experiment-id, or create one with `nl experiment create`)");
@@ -326,18 +350,18 @@ fn print_report(r: &report::Report, format: OutputFormat) -> anyhow::Result<()> 
 /// # Errors
 /// A bad `--by`, an unknown run or an unreadable DB.
 pub async fn report_cmd(loaded: &Loaded<NlConfig>, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let r = build_report(&loaded.config, &args.run, &args.by).await?;
+    let reader = open_reader(&loaded.config).await?;
+    let r = build_report(reader.as_ref(), &args.run, &args.by).await?;
     print_report(&r, args.format)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The report of `run_id` grouped by `by`.
+/// The report of `run_id` grouped by `by`, read from `reader`.
 ///
 /// # Errors
-/// A bad `by`, an unknown run or an unreadable DB.
-pub(crate) async fn build_report(cfg: &NlConfig, run_id: &str, by: &str) -> anyhow::Result<report::Report> {
+/// A bad `by`, an unknown run or an unreadable ledger.
+pub(crate) async fn build_report(reader: &dyn ReplayReader, run_id: &str, by: &str) -> anyhow::Result<report::Report> {
     let by = report::parse_group_by(by).map_err(|e| anyhow::anyhow!("--by: {e}"))?;
-    let reader = open_reader(cfg).await?;
     let Some(sr) = reader.strategy_run(run_id).await? else { bail!("--run {run_id}: no paper session or backtest with that id (see `nl paper status`)") };
     let seed = sr.settings.get("rng_seed").and_then(serde_json::Value::as_u64).unwrap_or(0);
     let specs: BTreeMap<String, ExperimentSpec> = reader.experiments().await?.into_iter().map(|e| (e.experiment_id, e.spec)).collect();
@@ -466,7 +490,14 @@ pub async fn build_service(loaded: &Loaded<NlConfig>, learning: Option<LearningA
     let l = learning.unwrap_or_default();
     let pcfg = paper_config(cfg, &l);
     pcfg.validate().context("nl serve paper")?;
-    let exps = if pcfg.learning.enabled { experiments(open_reader(cfg).await.ok().as_ref(), &l, true).await? } else { Vec::new() };
+    let exps = if !pcfg.learning.enabled {
+        Vec::new()
+    } else if l.experiment_spec_path.is_some() {
+        experiments(None, &l, true).await?
+    } else {
+        let reader = open_reader(cfg).await?;
+        experiments(Some(reader.as_ref() as &dyn PaperReader), &l, true).await?
+    };
     Ok(nl_paper::service::build(pcfg, nl_bus::ServiceCtx::new(bus, run), exps).await?)
 }
 

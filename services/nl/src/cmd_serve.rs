@@ -102,9 +102,8 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
 }
 
 /// `nl serve web`: the dashboard over the ledger's gRPC API (`[serve] ledger_url`); the bus is NATS. The
-/// `/v1` ops API reads the ledger's DB file (`[ledger] db_path`, shared with the ledger, as compose's `out`
-/// volume is) and publishes its writes on NATS, asking the ledger's gRPC when they are applied; without that
-/// file it is not served (a warning says so).
+/// `/v1` ops API reads over that gRPC too (experiments, runs, trades, replay inputs: no ledger DB file on
+/// this machine) and publishes its writes on NATS, asking the ledger's gRPC when they are applied.
 async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, registry: &Arc<Registry>, ready: &AtomicBool, stop: &Stop) -> anyhow::Result<()> {
     let cfg = &loaded.config;
     let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
@@ -117,14 +116,10 @@ async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, re
         web = web.with_alerts(a.board.clone());
         nl_web::alerts::export_metrics(a.board.clone(), registry);
     }
-    if ops_db(cfg, stop).await {
-        // Whether the ledger applied a write is asked over its gRPC, like every other read of this service.
-        let pipeline = crate::cmd_paper::Pipeline { bus: Arc::clone(&ctx.bus), ledger: Arc::new(cfg.serve.ledger_reader()?) };
-        let (paper, ops) = crate::ops_backend::on_bus(loaded, pipeline).await?;
-        web = web.with_ops(paper, ops);
-    } else {
-        tracing::warn!(db = %cfg.ledger.db_path.display(), "No ledger DB file here: the /v1 ops API is not served (share the ledger's out dir to serve it).");
-    }
+    // Whether the ledger applied a write is asked over its gRPC, like every other read of this service.
+    let pipeline = crate::cmd_paper::Pipeline { bus: Arc::clone(&ctx.bus), ledger: Arc::new(cfg.serve.ledger_reader()?) };
+    let (paper, ops) = crate::ops_backend::on_bus(loaded, pipeline).await?;
+    web = web.with_ops(paper, ops);
     tracing::info!(addr = %web.local_addr()?, "Dashboard.");
     nl_bus::Service::register_metrics(&web, registry);
     ready.store(true, Ordering::Relaxed);
@@ -135,27 +130,6 @@ async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, re
     served?;
     Ok(())
 }
-
-/// Waits up to [`OPS_DB_WAIT`] for the ledger's DB file (the ledger creates it when it starts); false
-/// when it does not appear or the service is stopping.
-async fn ops_db(cfg: &NlConfig, stop: &Stop) -> bool {
-    let end = tokio::time::Instant::now() + OPS_DB_WAIT;
-    let stopped = stop.wait();
-    tokio::pin!(stopped);
-    while !cfg.ledger.db_path.is_file() {
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::select! {
-            () = &mut stopped => return false,
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
-    }
-    true
-}
-
-/// How long `nl serve web` waits for the ledger's DB file before serving without the `/v1` ops API.
-const OPS_DB_WAIT: Duration = Duration::from_secs(30);
 
 /// The services that consume the stream: build, start the service's own API if it has one (the ledger's
 /// and the gate's gRPC), then the same for every service: register its metrics, watch its consumers, mark

@@ -61,6 +61,9 @@ impl BusSection {
     }
 }
 
+/// How long [`ServeSection::ledger_reader_connected`] tries to connect.
+pub const LEDGER_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `[serve]`: listen addresses of `nl serve <service>` (distributed mode).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -120,6 +123,23 @@ impl ServeSection {
     pub fn ledger_reader(&self) -> anyhow::Result<nl_proto::GrpcLedgerReader> {
         let endpoint = self.ledger_endpoint(&self.ledger_url).context("[serve] ledger_url")?;
         Ok(nl_proto::GrpcLedgerReader::with_auth(endpoint.connect_lazy(), self.ledger_auth()?))
+    }
+
+    /// [`Self::ledger_reader`] connected now (within [`LEDGER_CONNECT_TIMEOUT`]): what a command that
+    /// reads the ledger in NATS mode uses, so an empty or unreachable `ledger_url` fails at once, saying
+    /// what to set.
+    ///
+    /// # Errors
+    /// `ledger_url` empty, not a URL or not answering; as [`Self::ledger_auth`].
+    pub async fn ledger_reader_connected(&self) -> anyhow::Result<nl_proto::GrpcLedgerReader> {
+        let url = self.ledger_url.trim();
+        anyhow::ensure!(!url.is_empty(), "[serve] ledger_url is empty: set it (NL_SERVE__LEDGER_URL) to the ledger's gRPC address, e.g. http://127.0.0.1:50051");
+        let endpoint = self.ledger_endpoint(url).context("[serve] ledger_url (NL_SERVE__LEDGER_URL)")?.connect_timeout(LEDGER_CONNECT_TIMEOUT);
+        let auth = self.ledger_auth()?;
+        let channel = endpoint.connect().await.with_context(|| {
+            format!("connecting to the ledger's gRPC at {url}: is `nl serve ledger` running there? ([serve] ledger_url / NL_SERVE__LEDGER_URL names it)")
+        })?;
+        Ok(nl_proto::GrpcLedgerReader::with_auth(channel, auth))
     }
 }
 

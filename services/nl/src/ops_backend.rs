@@ -3,7 +3,8 @@
 //! out dir by `nl web`, published on the running pipeline's bus by `nl run --web` and `nl serve web`), and
 //! paper sessions that follow the ledger's events through the paper engine (the same engine as `nl serve
 //! paper` and backtests; the data source is the ledger's committed events, read in commit order). Reads
-//! come from the ledger's read side over its DB file.
+//! come from the ledger's read side: its DB file (`nl web`, `nl run --web`), or its gRPC (`nl serve web`,
+//! NATS mode: no DB file on this machine).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nl_config::Loaded;
 use nl_domain::paper_ops::{BacktestRequest, OpsError, PaperOps, PaperSessionRequest};
-use nl_domain::paper_read::PaperReader;
+use nl_domain::paper_read::{PaperReader, ReplayReader};
 use nl_domain::{EventType, ExperimentSpec, ExperimentStatus, StrategyRun};
 use nl_paper::Engine;
 use nl_paper::backtest::strategy_run_event;
@@ -25,6 +26,8 @@ use crate::config::NlConfig;
 /// The ops backend of one out dir.
 pub struct OpsBackend {
     loaded: Arc<Loaded<NlConfig>>,
+    /// What every operation reads.
+    reader: Arc<dyn ReplayReader>,
     /// The running pipeline the writes are published on (`None`: written to the out dir).
     pipeline: Option<cmd_paper::Pipeline>,
     sessions: Mutex<HashMap<String, (CancellationToken, tokio::task::JoinHandle<()>)>>,
@@ -32,8 +35,8 @@ pub struct OpsBackend {
 
 impl OpsBackend {
     #[must_use]
-    pub(crate) fn new(loaded: Loaded<NlConfig>, pipeline: Option<cmd_paper::Pipeline>) -> Self {
-        Self { loaded: Arc::new(loaded), pipeline, sessions: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(loaded: Loaded<NlConfig>, reader: Arc<dyn ReplayReader>, pipeline: Option<cmd_paper::Pipeline>) -> Self {
+        Self { loaded: Arc::new(loaded), reader, pipeline, sessions: Mutex::new(HashMap::new()) }
     }
 
     async fn emit(&self, envs: Vec<nl_domain::Envelope>) -> Result<(), OpsError> {
@@ -53,19 +56,20 @@ pub async fn for_out_dir(loaded: &Loaded<NlConfig>, out_dir: Option<&std::path::
         c.ledger.db_path = c.storage.db_path();
         c.recorder.path = c.storage.events_path();
     }
-    let reader = cmd_paper::open_reader(&loaded.config).await?;
-    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded, None))))
+    let reader: Arc<dyn ReplayReader> = Arc::new(cmd_paper::open_db_reader(&loaded.config).await?);
+    Ok((reader.clone(), Arc::new(OpsBackend::new(loaded, reader, None))))
 }
 
-/// The ops API beside a running pipeline: reads from its DB (`[ledger] db_path`, which must exist), writes
+/// The ops API beside a running pipeline: reads from its ledger ([`cmd_paper::open_reader`]: the DB in
+/// process for `nl run --web`, the ledger's gRPC at `[serve] ledger_url` for `nl serve web`), writes
 /// published on its bus, so its ledger (the only writer) and its recorder store them; `pipeline.ledger`
 /// says when the ledger applied them.
 ///
 /// # Errors
-/// The DB cannot be opened.
+/// The DB cannot be opened, or (NATS mode) the ledger's gRPC is not answering.
 pub(crate) async fn on_bus(loaded: &Loaded<NlConfig>, pipeline: cmd_paper::Pipeline) -> anyhow::Result<(Arc<dyn PaperReader>, Arc<dyn PaperOps>)> {
     let reader = cmd_paper::open_reader(&loaded.config).await?;
-    Ok((Arc::new(reader), Arc::new(OpsBackend::new(loaded.clone(), Some(pipeline)))))
+    Ok((reader.clone(), Arc::new(OpsBackend::new(loaded.clone(), reader, Some(pipeline)))))
 }
 
 fn failed(e: &anyhow::Error) -> OpsError {
@@ -87,8 +91,7 @@ fn learning(enabled: bool, id: Option<String>, budget: Option<rust_decimal::Deci
 #[async_trait]
 impl PaperOps for OpsBackend {
     async fn create_experiment(&self, spec: ExperimentSpec) -> Result<(), OpsError> {
-        let reader = cmd_paper::open_reader(&self.loaded.config).await.map_err(|e| failed(&e))?;
-        if reader.experiment(&spec.spec_id).await.map_err(|e| OpsError::Failed(e.to_string()))?.is_some() {
+        if self.reader.experiment(&spec.spec_id).await.map_err(|e| OpsError::Failed(e.to_string()))?.is_some() {
             return Err(OpsError::Conflict(format!("experiment {} exists already", spec.spec_id)));
         }
         let env = cmd_paper::created_event(spec, &cmd_paper::identity(&self.loaded));
@@ -96,8 +99,7 @@ impl PaperOps for OpsBackend {
     }
 
     async fn set_experiment_status(&self, id: &str, to: ExperimentStatus, reason: Option<String>) -> Result<(), OpsError> {
-        let reader = cmd_paper::open_reader(&self.loaded.config).await.map_err(|e| failed(&e))?;
-        let e = reader.experiment(id).await.map_err(|e| OpsError::Failed(e.to_string()))?.ok_or_else(|| OpsError::NotFound(format!("no experiment {id}")))?;
+        let e = self.reader.experiment(id).await.map_err(|e| OpsError::Failed(e.to_string()))?.ok_or_else(|| OpsError::NotFound(format!("no experiment {id}")))?;
         let env = cmd_paper::status_event(id, e.status, to, &e.spec_sha256, reason, &cmd_paper::identity(&self.loaded)).map_err(|e| OpsError::Conflict(e.to_string()))?;
         self.emit(vec![env]).await
     }
@@ -113,7 +115,7 @@ impl PaperOps for OpsBackend {
         }
         let spec = inline_spec(req.experiment_spec.as_ref())?;
         let l = learning(req.learning_book_enabled, req.experiment_id, req.learning_daily_risk_budget_pct, req.seed);
-        let (run, _) = cmd_paper::run_backtest(&self.loaded, self.pipeline.as_ref(), req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
+        let (run, _) = cmd_paper::run_backtest(&self.loaded, self.reader.as_ref(), self.pipeline.as_ref(), req.run_id.as_deref(), req.from.as_deref(), req.to.as_deref(), &l, spec).await.map_err(|e| failed(&e))?;
         Ok(run.run_id)
     }
 
@@ -123,14 +125,14 @@ impl PaperOps for OpsBackend {
         let l = learning(req.learning_book_enabled, req.experiment_id, req.learning_daily_risk_budget_pct, req.seed);
         let cfg = cmd_paper::paper_config(&self.loaded.config, &l);
         cfg.validate().map_err(|e| OpsError::Failed(e.to_string()))?;
-        let reader = cmd_paper::open_reader(&self.loaded.config).await.map_err(|e| failed(&e))?;
+        let reader = Arc::clone(&self.reader);
         let exps = match (cfg.learning.enabled, spec) {
             (false, _) => Vec::new(),
             (true, Some(spec)) => {
                 let sha256 = spec.sha256();
                 vec![nl_paper::Experiment { spec, sha256, status: ExperimentStatus::Running }]
             }
-            (true, None) => cmd_paper::experiments(Some(&reader), &l, true).await.map_err(|e| bad("experiment_id", e))?,
+            (true, None) => cmd_paper::experiments(Some(reader.as_ref() as &dyn PaperReader), &l, true).await.map_err(|e| bad("experiment_id", e))?,
         };
         let run = cmd_paper::identity(&self.loaded);
         let mut engine = Engine::new(cfg.clone(), run.clone()).map_err(|e| OpsError::Failed(e.to_string()))?;
@@ -189,7 +191,7 @@ impl PaperOps for OpsBackend {
 
     async fn report(&self, run_id: &str, group_by: &str) -> Result<serde_json::Value, OpsError> {
         nl_paper::report::parse_group_by(group_by).map_err(|e| bad("group_by", e))?;
-        let r = cmd_paper::build_report(&self.loaded.config, run_id, group_by).await.map_err(|e| {
+        let r = cmd_paper::build_report(self.reader.as_ref(), run_id, group_by).await.map_err(|e| {
             if e.to_string().contains("no paper session or backtest") { OpsError::NotFound(e.to_string()) } else { failed(&e) }
         })?;
         serde_json::to_value(&r).map_err(|e| OpsError::Failed(e.to_string()))

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod convert;
+mod paper_reader;
 mod reader;
 pub mod tls;
 

@@ -34,7 +34,7 @@ impl GrpcLedgerReader {
     }
 
     /// One `Ledger.View` call, its JSON answer decoded.
-    async fn view<T: serde::de::DeserializeOwned>(&self, view: &str, query: &impl serde::Serialize) -> Result<T, ReadError> {
+    pub(crate) async fn view<T: serde::de::DeserializeOwned>(&self, view: &str, query: &impl serde::Serialize) -> Result<T, ReadError> {
         let query_json = serde_json::to_string(query).map_err(|e| ReadError::Corrupt(format!("view {view} query: {e}")))?;
         let req = pb::ViewRequest { view: view.to_string(), query_json };
         let resp = self.client.clone().view(req).await.map_err(|s| failed(&format!("View {view}"), &s))?.into_inner();
