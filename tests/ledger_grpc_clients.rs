@@ -2,7 +2,8 @@
 //! nats-server and a real `nl serve ledger` that requires a bearer token: `nl experiment create` waits until
 //! the ledger applied its event by asking the ledger's gRPC (`[serve] ledger_url`), not a DB file on its
 //! own machine; `nl list --ledger-url` sends the token and trusts `[serve] tls_ca_path` as the services do,
-//! and without the token fails saying what to set.
+//! and without the token fails saying what to set; with no DB file on the client side, the paper commands
+//! and `nl serve web`'s `/v1` API read experiments, runs, trades and replay inputs over the ledger's gRPC.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -140,4 +141,93 @@ async fn nl_list_sends_the_token_and_trusts_the_tls_ca() {
     let o = run(list(&cli, &with(true, false), &url)).await;
     let err = text(&o.stderr);
     assert!(!o.status.success() && err.contains("tls_ca_path"), "an https URL without a CA names tls_ca_path: {err}");
+}
+
+/// NATS mode on a machine with NO ledger DB file: the paper side reads over the ledger's gRPC (with the
+/// token). The ledger holds a `nl demo` run; from an empty out dir, `nl experiment create|list`, `nl
+/// backtest` (its replay inputs, the experiment and its own trades) and `nl report` read what the ledger
+/// stored, and `nl serve web`'s `/v1` API serves the experiments, the backtest's fills and its report.
+/// Reading the local DB instead, each would fail (there is none). An unreachable or empty `[serve]
+/// ledger_url` fails at once, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_reads_go_over_the_ledgers_grpc_without_a_local_db() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger_out = tmp.path().join("ledger");
+    let mut demo = support::nl(tmp.path(), &[]);
+    demo.args(["demo", "--cycles", "3", "--out-dir"]).arg(&ledger_out);
+    let o = run(demo).await;
+    assert!(o.status.success(), "nl demo: {}", text(&o.stderr));
+    let nats = nl_testkit::NatsServer::start().await;
+    let ledger = Ledger::start(&nats.bus_config(), &ledger_out, &[]).await;
+
+    let cli = tmp.path().join("cli");
+    std::fs::create_dir_all(&cli).unwrap();
+    let nl = |args: &[&str]| {
+        let mut c = support::nl(&cli, &ledger.env);
+        c.args(args);
+        c
+    };
+    let spec = tmp.path().join("explore.json");
+    std::fs::write(&spec, support::experiment_spec("explore", serde_json::json!([]))).unwrap();
+    let o = run(nl(&["experiment", "create", "--spec", spec.to_str().unwrap()])).await;
+    assert!(o.status.success(), "nl experiment create: {}\nledger: {}", text(&o.stderr), ledger.log());
+    let o = run(nl(&["experiment", "list", "--format", "json"])).await;
+    assert!(o.status.success(), "nl experiment list: {}", text(&o.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((listed[0]["experiment_id"].as_str(), listed[0]["status"].as_str()), (Some("explore"), Some("draft")), "{listed}");
+
+    let o = run(nl(&["backtest", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--learning-book-enabled", "--experiment-id", "explore", "--format", "json"])).await;
+    assert!(o.status.success(), "nl backtest: {}\nledger: {}", text(&o.stderr), ledger.log());
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let orders = |r: &serde_json::Value, book: &str| r["groups"].as_array().unwrap().iter().filter(|g| g["book"] == book).map(|g| g["orders"].as_u64().unwrap()).sum::<u64>();
+    assert!(orders(&report, "profit") > 0 && orders(&report, "learning") > 0, "the demo's replay inputs and the backtest's own trades: {report}");
+    let stderr = text(&o.stderr);
+    let bt = stderr.lines().find_map(|l| l.strip_prefix("backtest ")).unwrap_or_else(|| panic!("no run id in {stderr}")).trim().to_string();
+    let o = run(nl(&["report", "--run", &bt, "--format", "json"])).await;
+    assert!(o.status.success(), "nl report: {}", text(&o.stderr));
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(orders(&again, "learning"), orders(&report, "learning"), "{again}");
+    assert!(!cli.join("new_listings.sqlite").exists(), "no DB was created on the client side");
+
+    // `nl serve web` on the client side: `/v1` reads over the ledger's gRPC.
+    let addr = format!("127.0.0.1:{}", support::free_port());
+    let mut env = ledger.env.clone();
+    env.push(("NL_WEB__ADDR", addr.clone()));
+    let mut web = support::nl(&cli, &env);
+    web.args(["serve", "web"]);
+    let log = std::fs::File::create(tmp.path().join("web.log")).unwrap();
+    let _web = support::Spawned::from(web.stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap());
+    let call = |method: &'static str, path: &str, body: Option<&str>| {
+        let (addr, path, body) = (addr.clone(), path.to_string(), body.map(String::from));
+        async move { tokio::task::spawn_blocking(move || support::webdriver::http(&addr, method, &path, &[], body.as_deref())).await.unwrap() }
+    };
+    let get = |path: &str| call("GET", path, None);
+    let up = || async { tokio::net::TcpStream::connect(addr.as_str()).await.is_ok() && get("/v1/experiments").await.0 == 200 };
+    let web_log = || std::fs::read_to_string(tmp.path().join("web.log")).unwrap_or_default();
+    assert!(nl_testkit::wait_until(Duration::from_secs(60), up).await, "no /v1 API: {}", web_log());
+    let (_, body) = get("/v1/experiments").await;
+    assert!(body.contains("\"explore\""), "{body}");
+    let (status, body) = get(&format!("/v1/backtests/{bt}")).await;
+    assert!(status == 200 && body.contains("\"backtest\""), "the backtest's strategy run: {status} {body}");
+    let (status, body) = get(&format!("/v1/reports/{bt}?group_by=book")).await;
+    let served: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert!(status == 200 && orders(&served, "learning") == orders(&report, "learning"), "the backtest's trades: {status} {body}\n{}", web_log());
+    let fills = |r: &serde_json::Value| r["groups"].as_array().unwrap().iter().map(|g| g["fills"].as_u64().unwrap()).sum::<u64>();
+    let (status, body) = get(&format!("/v1/fills?run_id={bt}")).await;
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert!(status == 200 && listed["fills"].as_array().map(Vec::len) == Some(fills(&report) as usize), "the backtest's fills: {status} {body}");
+    // A backtest over `/v1`: its replay inputs and its own trades read over the gRPC too.
+    let req = r#"{"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "learning_book_enabled": true, "experiment_id": "explore"}"#;
+    let (status, body) = call("POST", "/v1/backtests", Some(req)).await;
+    assert_eq!(status, 201, "{body}\n{}", web_log());
+
+    // An unreachable or empty ledger_url fails at once, naming what to set.
+    let closed = format!("http://127.0.0.1:{}", support::free_port());
+    for (url, says) in [(closed.as_str(), "ledger_url"), ("", "NL_SERVE__LEDGER_URL")] {
+        let mut c = support::nl(&cli, &ledger.env);
+        c.env("NL_SERVE__LEDGER_URL", url).args(["experiment", "list"]);
+        let o = run(c).await;
+        let err = text(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "ledger_url {url:?}: {err}");
+    }
 }

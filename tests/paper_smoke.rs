@@ -148,8 +148,8 @@ fn run_web_serves_the_ops_api_through_the_runs_ledger() {
     assert_eq!(events(out, "experiment.status_changed").len(), 1);
 }
 
-/// `nl serve web` serves the `/v1` ops API in distributed mode: reads from the ledger's DB file (shared with
-/// `nl serve ledger`, as compose's `out` volume is), writes published on NATS and applied by the ledger.
+/// `nl serve web` serves the `/v1` ops API in distributed mode: reads over the ledger's gRPC, writes
+/// published on NATS and applied by the ledger (tests/ledger_grpc_clients.rs does it without a shared DB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_web_serves_the_ops_api_over_nats() {
     let server = nl_testkit::NatsServer::start().await;
@@ -184,7 +184,6 @@ async fn serve_web_serves_the_ops_api_over_nats() {
             assert!(start.elapsed() < Duration::from_secs(60), "the web server never listened:\n{}", logs());
             std::thread::sleep(Duration::from_millis(100));
         }
-        // The dashboard waits for the ledger's DB file before it mounts `/v1`.
         wait_for("the /v1 API", || http(&addr, "GET", "/v1/experiments", &[], None).0 == 200);
         create_and_approve(&addr, "distributed");
     })

@@ -6,6 +6,7 @@ mod grpc;
 mod listing_views;
 mod migrations;
 mod paper;
+mod paper_grpc;
 mod runbook;
 mod rebuild;
 mod service;

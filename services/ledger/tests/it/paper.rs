@@ -12,7 +12,7 @@ use nl_domain::Decimal;
 
 use crate::fixtures::at;
 
-fn spec() -> ExperimentSpec {
+pub fn spec() -> ExperimentSpec {
     ExperimentSpec::parse(
         r#"{"spec_id": "e1", "version": 1, "question": "q", "hypothesis": "h",
             "exposure": {"decisions": ["rejected"], "sample_rate": 1, "notional_usd": "10", "take_profit_pct": "10", "stop_loss_pct": "10", "max_hold_minutes": 5},
@@ -43,6 +43,34 @@ async fn paper_events_reach_their_tables_and_read_back() {
     let e = store.reader().experiment("e1").await.unwrap().unwrap();
     assert_eq!((e.status, e.spec, e.frozen_at.as_deref()), (ExperimentStatus::Running, spec, Some("2026-01-01T00:03:00.000Z")));
 
+    let (order, fill, block) = trades();
+    // The same block with its experiment removed: invalid, kept in events only.
+    let mut bad = paper_envelope(EventType::TradeBlocked, &["bad"], at(6), &run, Some(&order.asset_id), &block);
+    bad.meta["experiment_id"] = serde_json::Value::Null;
+    let out = store
+        .apply(vec![
+            paper_envelope(EventType::OrderSubmitted, &["o1"], at(4), &run, Some(&order.asset_id), &order),
+            paper_envelope(EventType::OrderFilled, &["f1"], at(5), &run, Some(&order.asset_id), &fill),
+            paper_envelope(EventType::TradeBlocked, &["b1"], at(6), &run, Some(&order.asset_id), &block),
+            bad,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.invalid.len(), 1, "{out:?}");
+    assert!(out.invalid[0].error.contains("needs an experiment_id"), "{:?}", out.invalid);
+    let trades = store.reader().run_trades(&run.run_id).await.unwrap();
+    assert_eq!(trades.orders, vec![order]);
+    assert_eq!(trades.fills, vec![fill.clone()]);
+    assert_eq!(trades.blocks, vec![block]);
+    let learning = store.reader().fills(&FillQuery { learning_book: Some(true), experiment_id: Some("e1".into()), ..FillQuery::default() }).await.unwrap();
+    assert_eq!(learning, vec![fill]);
+    assert!(store.reader().fills(&FillQuery { learning_book: Some(false), ..FillQuery::default() }).await.unwrap().is_empty());
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM risk_allocations WHERE experiment_id = 'e1' AND learning_book = 1").fetch_one(store.reader().pool()).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+/// An order, its fill and a block of experiment e1's learning book.
+pub fn trades() -> (OrderSubmitted, OrderFilled, TradeBlocked) {
     let tags = BookTags::learning("e1");
     let order = OrderSubmitted {
         tags: tags.clone(),
@@ -78,27 +106,5 @@ async fn paper_events_reach_their_tables_and_read_back() {
         assumptions: vec![],
     };
     let block = TradeBlocked { tags: tags.clone(), asset_id: order.asset_id.clone(), side: Side::Buy, signal_event_id: "sig2".into(), reason_codes: vec!["no_learn_window".into()], blocked_at: at(6), order_id: None };
-    // The same block with its experiment removed: invalid, kept in events only.
-    let mut bad = paper_envelope(EventType::TradeBlocked, &["bad"], at(6), &run, Some(&order.asset_id), &block);
-    bad.meta["experiment_id"] = serde_json::Value::Null;
-    let out = store
-        .apply(vec![
-            paper_envelope(EventType::OrderSubmitted, &["o1"], at(4), &run, Some(&order.asset_id), &order),
-            paper_envelope(EventType::OrderFilled, &["f1"], at(5), &run, Some(&order.asset_id), &fill),
-            paper_envelope(EventType::TradeBlocked, &["b1"], at(6), &run, Some(&order.asset_id), &block),
-            bad,
-        ])
-        .await
-        .unwrap();
-    assert_eq!(out.invalid.len(), 1, "{out:?}");
-    assert!(out.invalid[0].error.contains("needs an experiment_id"), "{:?}", out.invalid);
-    let trades = store.reader().run_trades(&run.run_id).await.unwrap();
-    assert_eq!(trades.orders, vec![order]);
-    assert_eq!(trades.fills, vec![fill.clone()]);
-    assert_eq!(trades.blocks, vec![block]);
-    let learning = store.reader().fills(&FillQuery { learning_book: Some(true), experiment_id: Some("e1".into()), ..FillQuery::default() }).await.unwrap();
-    assert_eq!(learning, vec![fill]);
-    assert!(store.reader().fills(&FillQuery { learning_book: Some(false), ..FillQuery::default() }).await.unwrap().is_empty());
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM risk_allocations WHERE experiment_id = 'e1' AND learning_book = 1").fetch_one(store.reader().pool()).await.unwrap();
-    assert_eq!(n, 1);
+    (order, fill, block)
 }
