@@ -203,11 +203,14 @@ async fn nl_backtest_over_nats_reports_its_own_trades_from_a_yaml_spec() {
     assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
 
     let server = nl_testkit::NatsServer::start().await;
-    // `nl backtest` asks the ledger's gRPC whether it applied what was published.
-    let (env, _) = support::nats_env_with_ledger(&server.bus_config());
+    // `nl backtest` reads over the ledger's gRPC and asks it whether it applied what was published; an
+    // unreachable ledger fails it at once, so wait until the ledger serves.
+    let (env, port) = support::nats_env_with_ledger(&server.bus_config());
     let mut ledger = support::nl(&out, &env);
     ledger.args(["serve", "ledger"]);
     let _ledger = support::spawn(ledger);
+    let serving = || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
+    assert!(nl_testkit::wait_until(Duration::from_secs(60), serving).await, "the ledger never served gRPC");
 
     let yaml = tmp.path().join("explore.yaml");
     std::fs::write(
