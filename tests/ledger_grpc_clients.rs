@@ -176,10 +176,24 @@ async fn paper_reads_go_over_the_ledgers_grpc_without_a_local_db() {
     let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((listed[0]["experiment_id"].as_str(), listed[0]["status"].as_str()), (Some("explore"), Some("draft")), "{listed}");
 
-    let o = run(nl(&["backtest", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z", "--learning-book-enabled", "--experiment-id", "explore", "--format", "json"])).await;
+    let o = run(nl(&[
+        "backtest",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+        "--learning-book-enabled",
+        "--experiment-id",
+        "explore",
+        "--format",
+        "json",
+    ]))
+    .await;
     assert!(o.status.success(), "nl backtest: {}\nledger: {}", text(&o.stderr), ledger.log());
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let orders = |r: &serde_json::Value, book: &str| r["groups"].as_array().unwrap().iter().filter(|g| g["book"] == book).map(|g| g["orders"].as_u64().unwrap()).sum::<u64>();
+    let orders = |r: &serde_json::Value, book: &str| {
+        r["groups"].as_array().unwrap().iter().filter(|g| g["book"] == book).map(|g| g["orders"].as_u64().unwrap()).sum::<u64>()
+    };
     assert!(orders(&report, "profit") > 0 && orders(&report, "learning") > 0, "the demo's replay inputs and the backtest's own trades: {report}");
     let stderr = text(&o.stderr);
     let bt = stderr.lines().find_map(|l| l.strip_prefix("backtest ")).unwrap_or_else(|| panic!("no run id in {stderr}")).trim().to_string();

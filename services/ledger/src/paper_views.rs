@@ -63,7 +63,8 @@ impl SqliteReader {
                 EventId(id)
             })
             .collect();
-        let events = self.envelopes(&ids).await?.into_iter().map(|event| ReplayEvent { ts: ts.remove(event.event_id.as_str()).unwrap_or_default(), event }).collect();
+        let events =
+            self.envelopes(&ids).await?.into_iter().map(|event| ReplayEvent { ts: ts.remove(event.event_id.as_str()).unwrap_or_default(), event }).collect();
         Ok(ReplayPage { events, next })
     }
 

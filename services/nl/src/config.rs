@@ -133,7 +133,10 @@ impl ServeSection {
     /// `ledger_url` empty, not a URL or not answering; as [`Self::ledger_auth`].
     pub async fn ledger_reader_connected(&self) -> anyhow::Result<nl_proto::GrpcLedgerReader> {
         let url = self.ledger_url.trim();
-        anyhow::ensure!(!url.is_empty(), "[serve] ledger_url is empty: set it (NL_SERVE__LEDGER_URL) to the ledger's gRPC address, e.g. http://127.0.0.1:50051");
+        anyhow::ensure!(
+            !url.is_empty(),
+            "[serve] ledger_url is empty: set it (NL_SERVE__LEDGER_URL) to the ledger's gRPC address, e.g. http://127.0.0.1:50051"
+        );
         let endpoint = self.ledger_endpoint(url).context("[serve] ledger_url (NL_SERVE__LEDGER_URL)")?.connect_timeout(LEDGER_CONNECT_TIMEOUT);
         let auth = self.ledger_auth()?;
         let channel = endpoint.connect().await.with_context(|| {
