@@ -43,7 +43,11 @@ fn logs(program: &str, pascal: &str, self_cpi: bool) -> Vec<String> {
         format!("Program {TOKEN_PROGRAM} success"),
     ];
     if self_cpi {
-        l.extend([format!("Program {program} invoke [2]"), format!("Program {program} consumed 2000 of 150000 compute units"), format!("Program {program} success")]);
+        l.extend([
+            format!("Program {program} invoke [2]"),
+            format!("Program {program} consumed 2000 of 150000 compute units"),
+            format!("Program {program} success"),
+        ]);
     }
     l.extend([format!("Program {program} consumed 90000 of 200000 compute units"), format!("Program {program} success")]);
     l
@@ -96,7 +100,8 @@ pub fn cpmm_swap(pool: &str, mint: &str, quote: &str, trader: &str, block_time: 
 #[must_use]
 pub fn launchlab_create(mint: &str, name: &str, symbol: &str, quote: &str, pool: &str, creator: &str, block_time: i64) -> MockTx {
     let f = fillers(3);
-    let mut accounts = vec![creator.to_string(), creator.to_string(), f[0].clone(), f[1].clone(), f[2].clone(), pool.to_string(), mint.to_string(), quote.to_string()];
+    let mut accounts =
+        vec![creator.to_string(), creator.to_string(), f[0].clone(), f[1].clone(), f[2].clone(), pool.to_string(), mint.to_string(), quote.to_string()];
     accounts.extend(fillers(10));
     let mut data = disc("initialize_v2");
     data.push(6);
@@ -123,8 +128,18 @@ pub fn launchlab_buy(pool: &str, mint: &str, quote: &str, trader: &str, block_ti
 pub fn damm_v2_create(mint: &str, quote: &str, pool: &str, creator: &str, block_time: i64) -> MockTx {
     let nft = pubkey(0x1f, block_time.unsigned_abs());
     let f = fillers(4);
-    let mut accounts =
-        vec![creator.to_string(), nft.clone(), f[0].clone(), creator.to_string(), f[1].clone(), f[2].clone(), pool.to_string(), f[3].clone(), mint.to_string(), quote.to_string()];
+    let mut accounts = vec![
+        creator.to_string(),
+        nft.clone(),
+        f[0].clone(),
+        creator.to_string(),
+        f[1].clone(),
+        f[2].clone(),
+        pool.to_string(),
+        f[3].clone(),
+        mint.to_string(),
+        quote.to_string(),
+    ];
     accounts.extend(fillers(10));
     let balances = vec![(nft, 0), (mint.to_string(), 6), (quote.to_string(), 9)];
     tx(METEORA_DAMM_V2, creator, block_time, logs(METEORA_DAMM_V2, "InitializePool", true), ix(METEORA_DAMM_V2, accounts, disc("initialize_pool")), balances)
@@ -145,7 +160,8 @@ pub fn damm_v2_swap(pool: &str, mint: &str, quote: &str, trader: &str, block_tim
 #[must_use]
 pub fn dlmm_create(mint: &str, quote: &str, pool: &str, creator: &str, block_time: i64) -> MockTx {
     let f = fillers(5);
-    let mut accounts = vec![pool.to_string(), f[0].clone(), mint.to_string(), quote.to_string(), f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), creator.to_string()];
+    let mut accounts =
+        vec![pool.to_string(), f[0].clone(), mint.to_string(), quote.to_string(), f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), creator.to_string()];
     accounts.extend(fillers(5));
     // A new pair holds no tokens yet: the reserves are created empty.
     let balances = vec![(mint.to_string(), 6), (quote.to_string(), 9)];

@@ -140,7 +140,6 @@ pub fn pool_creation(ix: &Ix) -> Option<PoolCreation> {
 }
 
 /// The pools created by `program` in `ixs` (outer and inner), in order.
-#[must_use]
 pub fn pool_creations<'a>(ixs: &'a [Ix], program: &'a str) -> impl Iterator<Item = PoolCreation> + 'a {
     ixs.iter().filter(move |ix| ix.program == program).filter_map(pool_creation)
 }
@@ -172,5 +171,25 @@ mod tests {
         assert_eq!(pool_creation(&swap), None);
         let short = Ix { accounts: keys[..5].to_vec(), ..ix };
         assert_eq!(pool_creation(&short), None, "too few accounts");
+    }
+
+    /// A CPMM pool created by CPI (`initialize_with_permission` as an inner instruction), in `json`
+    /// encoding: program and accounts are indices into the account keys (lookup-table keys last).
+    #[test]
+    fn an_inner_creation_in_json_encoding_is_resolved_through_the_account_keys() {
+        let keys: Vec<String> = (0..8).map(|i| bs58::encode([i as u8 + 1; 32]).into_string()).collect();
+        let data = bs58::encode(anchor_ix("initialize_with_permission")).into_string();
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"slot": 5, "blockTime": 1_790_000_000,
+            "transaction": {"signatures": ["s"], "message": {"accountKeys": [keys[0], keys[1], keys[2], RAYDIUM_CPMM],
+                "instructions": [{"programIdIndex": 2, "accounts": [0], "data": "3Bxs4Bc3VYuGVB19", "stackHeight": null}]}},
+            "meta": {"err": null, "loadedAddresses": {"writable": [keys[3], keys[4]], "readonly": [super::super::WSOL_MINT]},
+                "innerInstructions": [{"index": 0, "instructions": [
+                    {"programIdIndex": 3, "accounts": [0, 1, 2, 2, 4, 6, 5], "data": data, "stackHeight": 2}]}]}}});
+        let tx = super::super::parse_get_transaction(&body.to_string()).unwrap().unwrap();
+        assert_eq!(tx.instructions.len(), 2);
+        // Account index 4 is the first loaded (lookup-table) key: keys[3].
+        let c = pool_creations(&tx.instructions, RAYDIUM_CPMM).next().unwrap();
+        assert_eq!(c.instruction, "initialize_with_permission");
+        assert_eq!((c.pool, c.mint, c.quote_mint, c.creator), (keys[3].clone(), keys[4].clone(), super::super::WSOL_MINT.to_string(), keys[1].clone()));
     }
 }
