@@ -16,8 +16,8 @@ use nl_domain::{AssetId, ChangeKind, DomainError, ListingObservation, Observatio
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::instructions::pool_creations;
 use super::events::{DEFAULT_PUBKEY, PUMP_FUN, PUMP_SWAP, RAYDIUM_AMM_V4, RaydiumInit, SolanaEvent, events_in_logs, logged_instruction};
+use super::instructions::pool_creations;
 use super::parse::{CREATE_PATTERNS, LaunchKind, LogsNotice, MintCandidate, QUOTE_MINTS, TxSummary, WSOL_MINT, detect_launches, new_mints};
 use crate::dex::pool::ObservationContext;
 

@@ -73,8 +73,9 @@ pub struct TransactionJson {
 pub struct TransactionMessage {
     #[serde(default)]
     pub account_keys: Vec<AccountKey>,
+    /// Kept loose: an instruction of an unexpected shape is skipped ([`WireIx`]), not a parse error.
     #[serde(default, deserialize_with = "crate::dex::wire::null_default")]
-    pub instructions: Vec<WireIx>,
+    pub instructions: Vec<serde_json::Value>,
 }
 
 /// An instruction as `getTransaction` gives it: `jsonParsed` names the program and accounts
@@ -103,7 +104,7 @@ pub enum AccountRef {
 pub struct InnerInstructions {
     pub index: u64,
     #[serde(default)]
-    pub instructions: Vec<WireIx>,
+    pub instructions: Vec<serde_json::Value>,
 }
 
 /// An account key: a base58 string (`json`) or `{pubkey, signer, writable, source}` (`jsonParsed`).

@@ -327,7 +327,8 @@ pub fn parse_get_transaction(body: &str) -> Result<Option<TxSummary>, RpcError> 
         account_keys.extend(loaded.writable.iter().chain(&loaded.readonly).cloned());
     }
     let inner = meta.inner_instructions.iter().flatten().flat_map(|i| &i.instructions);
-    let instructions: Vec<Ix> = outer.iter().chain(inner).filter_map(|ix| resolve_ix(ix, &account_keys)).collect();
+    let wire = outer.iter().chain(inner).filter_map(|ix| serde_json::from_value::<WireIx>(ix.clone()).ok());
+    let instructions: Vec<Ix> = wire.filter_map(|ix| resolve_ix(&ix, &account_keys)).collect();
     let pre: Vec<&str> = meta.pre_token_balances.iter().flatten().map(|b| b.mint.as_str()).collect();
     let mut mints: Vec<MintCandidate> = Vec::new();
     for b in meta.post_token_balances.iter().flatten() {
