@@ -16,6 +16,7 @@ pub mod fake_llm;
 pub mod golden;
 pub mod provider_mock;
 pub mod solana_node;
+pub mod solana_venues;
 pub mod ws_venue;
 
 use std::future::Future;

@@ -10,7 +10,8 @@
 //!   program it mentions; [`SolanaNode::drop_ws`] cuts every socket, [`SolanaNode::refuse_ws`] refuses
 //!   upgrades (so transactions submitted meanwhile are never pushed).
 //! * Transactions are built by [`pump_create`], [`pumpswap_graduation`] and [`pump_trade`] with the
-//!   reference's log lines and Anchor event layouts (Borsh, discriminators of §5).
+//!   reference's log lines and Anchor event layouts (Borsh, discriminators of §5); the Raydium CPMM,
+//!   LaunchLab and Meteora DAMM v2 / DLMM ones by [`crate::solana_venues`], with their instructions.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,6 +46,20 @@ pub struct MockTx {
     /// `(mint, decimals)` of the post token balances.
     pub balances: Vec<(String, u8)>,
     pub err: Option<Value>,
+    /// Instructions with data, served `jsonParsed`-style (`programId`, `accounts` as pubkeys, base58
+    /// `data`): outer ones in `transaction.message.instructions`, inner ones (CPI) in
+    /// `meta.innerInstructions` under outer instruction 0.
+    pub instructions: Vec<MockIx>,
+}
+
+/// One instruction of a [`MockTx`].
+#[derive(Debug, Clone)]
+pub struct MockIx {
+    pub program: String,
+    pub accounts: Vec<String>,
+    pub data: Vec<u8>,
+    /// Invoked by another instruction (served under `meta.innerInstructions`).
+    pub inner: bool,
 }
 
 /// A deterministic base58 pubkey from `(tag, n)`.
@@ -62,16 +77,16 @@ fn signature(n: u64) -> String {
     bs58::encode(s).into_string()
 }
 
-fn borsh_string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn borsh_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-fn key_bytes(k: &str) -> Vec<u8> {
+pub(crate) fn key_bytes(k: &str) -> Vec<u8> {
     bs58::decode(k).into_vec().unwrap_or_else(|_| vec![0; 32])
 }
 
-fn data_line(bytes: &[u8]) -> String {
+pub(crate) fn data_line(bytes: &[u8]) -> String {
     format!("Program data: {}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
@@ -119,6 +134,7 @@ pub fn pump_create(mint: &str, name: &str, symbol: &str, creator: &str, block_ti
         account_keys: vec![creator.to_string(), mint.to_string(), curve, PUMP_FUN.into()],
         balances: vec![(mint.to_string(), 6)],
         err: None,
+        instructions: Vec::new(),
     }
 }
 
@@ -179,6 +195,7 @@ pub fn pumpswap_graduation(mint: &str, pool: &str, creator: &str, block_time: i6
         account_keys: vec![creator.to_string(), pool.to_string(), mint.to_string(), PUMP_SWAP.into()],
         balances: vec![(mint.to_string(), 6), (WSOL_MINT.to_string(), 9)],
         err: None,
+        instructions: Vec::new(),
     }
 }
 
@@ -218,6 +235,7 @@ pub fn pump_trade(mint: &str, trader: &str, block_time: i64) -> MockTx {
         account_keys: vec![trader.to_string(), mint.to_string()],
         balances: vec![(mint.to_string(), 6)],
         err: None,
+        instructions: Vec::new(),
     }
 }
 
@@ -454,11 +472,15 @@ fn transaction(l: &mut Ledger, params: &Value) -> Result<Value, (i64, String)> {
         .map(|(i, (mint, dec))| json!({"accountIndex": 10 + i, "mint": mint, "owner": tx.account_keys[0], "programId": TOKEN_PROGRAM,
             "uiTokenAmount": {"amount": "1000000", "decimals": dec, "uiAmount": 1.0, "uiAmountString": "1"}}))
         .collect();
+    let ix = |i: &MockIx| json!({"programId": i.program, "accounts": i.accounts, "data": bs58::encode(&i.data).into_string(), "stackHeight": if i.inner { json!(2) } else { Value::Null }});
+    let outer: Vec<Value> = tx.instructions.iter().filter(|i| !i.inner).map(ix).collect();
+    let inner: Vec<Value> = tx.instructions.iter().filter(|i| i.inner).map(ix).collect();
+    let inner = if inner.is_empty() { json!([]) } else { json!([{"index": 0, "instructions": inner}]) };
     Ok(json!({
         "slot": tx.slot, "blockTime": tx.block_time, "version": 0,
-        "transaction": {"signatures": [tx.signature], "message": {"accountKeys": keys, "instructions": [], "recentBlockhash": "B7YsL7tnAhMLCZsThdgK2iVEH6gajo6fueSrwtGTGd9K"}},
+        "transaction": {"signatures": [tx.signature], "message": {"accountKeys": keys, "instructions": outer, "recentBlockhash": "B7YsL7tnAhMLCZsThdgK2iVEH6gajo6fueSrwtGTGd9K"}},
         "meta": {"err": tx.err, "status": if tx.err.is_some() { json!({"Err": tx.err}) } else { json!({"Ok": null}) }, "fee": 5000,
-            "preBalances": [], "postBalances": [], "innerInstructions": [], "logMessages": tx.logs,
+            "preBalances": [], "postBalances": [], "innerInstructions": inner, "logMessages": tx.logs,
             "preTokenBalances": [], "postTokenBalances": post, "rewards": [], "loadedAddresses": {"writable": [], "readonly": []},
             "computeUnitsConsumed": 120_000}
     }))

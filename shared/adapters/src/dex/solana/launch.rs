@@ -1,8 +1,9 @@
 //! A launch transaction as nl reports it: which program, which mint, its pool, quote mint, creator, name,
 //! symbol and decimals, with slot and block time. The Anchor events in the logs give the exact fields
-//! (pump.fun `CreateEvent`, PumpSwap `CreatePoolEvent`); other programs' launches take the mint from the
-//! transaction's token balances (the new non-quote mint) and the pool is not known (the signature stands
-//! for it).
+//! (pump.fun `CreateEvent`, PumpSwap `CreatePoolEvent`). Raydium CPMM, LaunchLab and Meteora DAMM v2 /
+//! DLMM log no creation event: their creation instruction in the fetched transaction names pool, mints
+//! and creator ([`super::instructions`]). Failing that, the mint is the transaction's new non-quote mint
+//! (token balances) and the signature stands for the pool.
 //!
 //! A PumpSwap or Raydium pool for a mint that already exists (a pump.fun graduation: pump.fun's `Migrate`
 //! runs in the same transaction or its `CompletePumpAmmMigrationEvent` names the mint, or the source saw
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::events::{DEFAULT_PUBKEY, PUMP_FUN, PUMP_SWAP, RAYDIUM_AMM_V4, RaydiumInit, SolanaEvent, events_in_logs, logged_instruction};
+use super::instructions::pool_creations;
 use super::parse::{CREATE_PATTERNS, LaunchKind, LogsNotice, MintCandidate, QUOTE_MINTS, TxSummary, WSOL_MINT, detect_launches, new_mints};
 use crate::dex::pool::ObservationContext;
 
@@ -122,6 +124,17 @@ pub fn launches_in_tx(tx: &TxSummary, signature: &str, known_mint: &dyn Fn(&str)
     // Programs without a decoded event: the pattern says a launch happened, the balances say which mint.
     for e in detect_launches(&notice, CREATE_PATTERNS) {
         if !program_filter(&e.program) || out.iter().any(|l| l.program == e.program) {
+            continue;
+        }
+        // The creation instruction names pool, mints and creator (outer, or inner when created by CPI).
+        if let Some(c) = pool_creations(&tx.instructions, &e.program).next() {
+            let mut l = base(&e.program, &e.dex, e.kind, c.mint);
+            (l.pool, l.quote_mint, l.creator) = (Some(c.pool), Some(c.quote_mint), Some(c.creator));
+            if let Some((decimals, name, symbol)) = c.mint_params {
+                (l.decimals, l.name, l.symbol) = (Some(decimals), Some(name), Some(symbol));
+            }
+            l.graduation = e.kind == LaunchKind::PoolInit && (migrated(&l.mint) || known_mint(&l.mint));
+            out.push(l);
             continue;
         }
         let Some(m) = new_mints(tx, &[]).into_iter().next() else { continue };

@@ -19,6 +19,7 @@ fn tx(logs: Vec<String>, mints: &[(&str, u8)]) -> TxSummary {
         account_keys: vec!["9C4nRvhhVquCKATjDCx5FKvNS9PNgNqgyWy9AcoDjYv5".into()],
         mints: mints.iter().map(|(m, d)| MintCandidate { mint: (*m).into(), decimals: Some(*d), absent_before: false }).collect(),
         logs,
+        instructions: Vec::new(),
     }
 }
 

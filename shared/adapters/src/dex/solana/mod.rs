@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod config;
 pub mod events;
+pub mod instructions;
 pub mod launch;
 pub mod mint;
 pub mod models;

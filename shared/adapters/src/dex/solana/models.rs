@@ -73,6 +73,38 @@ pub struct TransactionJson {
 pub struct TransactionMessage {
     #[serde(default)]
     pub account_keys: Vec<AccountKey>,
+    /// Kept loose: an instruction of an unexpected shape is skipped ([`WireIx`]), not a parse error.
+    #[serde(default, deserialize_with = "crate::dex::wire::null_default")]
+    pub instructions: Vec<serde_json::Value>,
+}
+
+/// An instruction as `getTransaction` gives it: `jsonParsed` names the program and accounts
+/// (`programId`, `accounts: [pubkey]`), `json` indexes them (`programIdIndex`, `accounts: [index]`);
+/// `data` is base58. Instructions `jsonParsed` decodes (`parsed`) have no `data`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireIx {
+    pub program_id: Option<String>,
+    pub program_id_index: Option<usize>,
+    #[serde(default)]
+    pub accounts: Vec<AccountRef>,
+    pub data: Option<String>,
+}
+
+/// An instruction's account: a pubkey (`jsonParsed`) or an index into the account keys (`json`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AccountRef {
+    Key(String),
+    Index(usize),
+}
+
+/// `meta.innerInstructions[]`: the instructions invoked by the outer instruction `index`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InnerInstructions {
+    pub index: u64,
+    #[serde(default)]
+    pub instructions: Vec<serde_json::Value>,
 }
 
 /// An account key: a base58 string (`json`) or `{pubkey, signer, writable, source}` (`jsonParsed`).
@@ -102,6 +134,7 @@ pub struct TransactionMeta {
     pub post_token_balances: Option<Vec<TokenBalance>>,
     pub log_messages: Option<Vec<String>>,
     pub loaded_addresses: Option<LoadedAddresses>,
+    pub inner_instructions: Option<Vec<InnerInstructions>>,
 }
 
 /// Address-lookup-table accounts of a v0 transaction (they follow the static keys in index order).

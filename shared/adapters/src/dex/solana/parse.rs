@@ -4,7 +4,8 @@ use nl_domain::{AssetId, ChangeKind, DomainError, ListingObservation, Observatio
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::models::{LogsNotification, TransactionField, TransactionResult};
+use super::instructions::Ix;
+use super::models::{AccountRef, LogsNotification, TransactionField, TransactionResult, WireIx};
 use crate::dex::evm::error::RpcError;
 use crate::dex::evm::rpc::parse_response;
 use crate::dex::pool::ObservationContext;
@@ -71,10 +72,13 @@ pub struct CreatePattern {
 /// Community conventions from the reference (not official): pump.fun `Instruction: Create` (and the
 /// reported `CreateV2`), Raydium AMM v4 `initialize2`, PumpSwap `create_pool` on graduation. Anchor logs
 /// instruction names in PascalCase, so PumpSwap is matched as `CreatePool` and as `create_pool`.
-/// Raydium CPMM (`initialize`), LaunchLab (`initialize`, `initialize_v2`), Meteora DAMM v2
-/// (`initialize_pool`, `initialize_customizable_pool`) and DLMM (`initialize_lb_pair`) are matched by the
-/// same Anchor convention on their IDL instruction names (not checked against mainnet logs); their mint is
-/// read from the transaction's token balances. Orca and Raydium CLMM have no pattern.
+/// Raydium CPMM (`initialize`, `initialize_with_permission`), LaunchLab (`initialize`, `initialize_v2`,
+/// `initialize_with_token_2022`), Meteora DAMM v2 (`initialize_pool`, `initialize_customizable_pool`,
+/// `initialize_pool_with_dynamic_config`) and DLMM (`initialize_lb_pair`(`2`),
+/// `initialize_customizable_permissionless_lb_pair`(`2`)) are matched by the same Anchor convention on
+/// their vendor instruction names (not checked against mainnet logs); their pool, mints and creator are
+/// read from the creation instruction of the fetched transaction ([`super::instructions`]). Orca and
+/// Raydium CLMM have no pattern.
 pub const CREATE_PATTERNS: &[CreatePattern] = &[
     CreatePattern {
         program: "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
@@ -111,6 +115,42 @@ pub const CREATE_PATTERNS: &[CreatePattern] = &[
         dex: "meteora_dlmm",
         kind: LaunchKind::PoolInit,
         line: LogMatch::Exact("Program log: Instruction: InitializeLbPair"),
+    },
+    CreatePattern {
+        program: "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
+        dex: "raydium_cpmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeWithPermission"),
+    },
+    CreatePattern {
+        program: "LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj",
+        dex: "raydium_launchlab",
+        kind: LaunchKind::TokenCreate,
+        line: LogMatch::Exact("Program log: Instruction: InitializeWithToken2022"),
+    },
+    CreatePattern {
+        program: "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+        dex: "meteora_damm_v2",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializePoolWithDynamicConfig"),
+    },
+    CreatePattern {
+        program: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        dex: "meteora_dlmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeLbPair2"),
+    },
+    CreatePattern {
+        program: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        dex: "meteora_dlmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeCustomizablePermissionlessLbPair"),
+    },
+    CreatePattern {
+        program: "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+        dex: "meteora_dlmm",
+        kind: LaunchKind::PoolInit,
+        line: LogMatch::Exact("Program log: Instruction: InitializeCustomizablePermissionlessLbPair2"),
     },
     CreatePattern {
         program: "6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P",
@@ -251,6 +291,19 @@ pub struct TxSummary {
     /// Distinct post-balance mints, in first-seen order.
     pub mints: Vec<MintCandidate>,
     pub logs: Vec<String>,
+    /// Outer instructions, then the inner ones, with data (not `jsonParsed`-decoded ones).
+    pub instructions: Vec<Ix>,
+}
+
+/// An instruction of the wire, its program and accounts resolved against `keys` (for `json` encoding).
+fn resolve_ix(ix: &WireIx, keys: &[String]) -> Option<Ix> {
+    let key = |r: &AccountRef| match r {
+        AccountRef::Key(k) => Some(k.clone()),
+        AccountRef::Index(i) => keys.get(*i).cloned(),
+    };
+    let program = ix.program_id.clone().or_else(|| keys.get(ix.program_id_index?).cloned())?;
+    let data = bs58::decode(ix.data.as_deref()?).into_vec().ok()?;
+    Some(Ix { program, accounts: ix.accounts.iter().map(key).collect::<Option<_>>()?, data })
 }
 
 /// Parses a `getTransaction` response body; `Ok(None)` when the result is `null` (not found yet).
@@ -264,15 +317,18 @@ pub fn parse_get_transaction(body: &str) -> Result<Option<TxSummary>, RpcError> 
     }
     let tx: TransactionResult = serde_json::from_value(result).map_err(|e| RpcError::json(&e, body))?;
     let meta = tx.meta.unwrap_or_default();
-    let (signature, mut account_keys) = match tx.transaction {
+    let (signature, mut account_keys, outer) = match tx.transaction {
         TransactionField::Json(j) => {
-            (j.signatures.first().cloned(), j.message.account_keys.iter().map(|k| k.pubkey().to_string()).collect())
+            (j.signatures.first().cloned(), j.message.account_keys.iter().map(|k| k.pubkey().to_string()).collect(), j.message.instructions)
         }
-        TransactionField::Encoded(_) => (None, Vec::new()),
+        TransactionField::Encoded(_) => (None, Vec::new(), Vec::new()),
     };
     if let Some(loaded) = &meta.loaded_addresses {
         account_keys.extend(loaded.writable.iter().chain(&loaded.readonly).cloned());
     }
+    let inner = meta.inner_instructions.iter().flatten().flat_map(|i| &i.instructions);
+    let wire = outer.iter().chain(inner).filter_map(|ix| serde_json::from_value::<WireIx>(ix.clone()).ok());
+    let instructions: Vec<Ix> = wire.filter_map(|ix| resolve_ix(&ix, &account_keys)).collect();
     let pre: Vec<&str> = meta.pre_token_balances.iter().flatten().map(|b| b.mint.as_str()).collect();
     let mut mints: Vec<MintCandidate> = Vec::new();
     for b in meta.post_token_balances.iter().flatten() {
@@ -293,6 +349,7 @@ pub fn parse_get_transaction(body: &str) -> Result<Option<TxSummary>, RpcError> 
         account_keys,
         mints,
         logs: meta.log_messages.unwrap_or_default(),
+        instructions,
     }))
 }
 

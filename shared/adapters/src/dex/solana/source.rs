@@ -169,7 +169,16 @@ impl SolanaLaunchSource {
         if !super::events::has_launch_event(&notice.logs) {
             return Fetched { notice, raws, tx: None, error };
         }
-        let tx = TxSummary { signature: Some(notice.signature.clone()), slot: notice.slot, block_time: None, failed: false, account_keys: Vec::new(), mints: Vec::new(), logs: notice.logs.clone() };
+        let tx = TxSummary {
+            signature: Some(notice.signature.clone()),
+            slot: notice.slot,
+            block_time: None,
+            failed: false,
+            account_keys: Vec::new(),
+            mints: Vec::new(),
+            logs: notice.logs.clone(),
+            instructions: Vec::new(),
+        };
         Fetched { notice, raws, tx: Some((tx, None)), error }
     }
 
