@@ -143,7 +143,15 @@ async fn a_one_value_state_moves_to_keys_and_other_states_stay_whole() {
     assert_eq!(store.load("gate_spot").await.unwrap().as_ref(), Some(&s));
     store.save("gate_spot", &s).await.unwrap();
     assert_eq!(contents(&js, &bucket).await.len(), 6, "moved to one key per instrument");
-    assert_eq!(NatsStateStore::open(&js, &bucket).await.unwrap().load("gate_spot").await.unwrap(), Some(s));
+    assert_eq!(NatsStateStore::open(&js, &bucket).await.unwrap().load("gate_spot").await.unwrap().as_ref(), Some(&s));
+
+    // An entry key left by a save that died before its cursor: the next save of a store that never read
+    // the set (a replica that just took the lease) deletes it too.
+    kv.put(format!("gate_spot.=K.{}", state_key("ORPHAN-USDT")), serde_json::to_vec(&entry("ORPHAN", "Trading")).unwrap().into()).await.unwrap();
+    let replica = NatsStateStore::open(&js, &bucket).await.unwrap();
+    replica.save("gate_spot", &s).await.unwrap();
+    assert_eq!(kv.get(format!("gate_spot.=K.{}", state_key("ORPHAN-USDT"))).await.unwrap(), None, "the orphan entry is deleted");
+    assert_eq!(store.load("gate_spot").await.unwrap(), Some(s.clone()));
 
     // A state without a known set (an announcement cursor) is one value, as before.
     let cursor = json!({"seen": ["a", "b"], "last": 7});
