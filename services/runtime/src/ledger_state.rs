@@ -10,10 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nl_adapters::cex::{InstrumentStatus, KnownEntry};
 use nl_bus::Bus;
+use nl_collector::state::{KnownEntries, known_entries as entries_of, without_known_entries as cursor_of};
 use nl_collector::{CollectorCtx, RunIdentity, StateError, StateStore};
 use nl_ledger::{KnownChanges, KnownInstrumentRow, LedgerStore};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// The collector context of embedded mode: the in-process bus, state in the ledger, no leases (one
@@ -29,7 +30,7 @@ pub fn embedded_ctx(bus: &Arc<dyn Bus>, store: &LedgerStore, run: &RunIdentity) 
 }
 
 /// Known entries by instrument id, as a source's state holds them.
-type Entries = Map<String, Value>;
+type Entries = KnownEntries;
 
 /// [`StateStore`] over the ledger. Remembers each source's known set as last read or written, so a poll
 /// reads no rows and writes only the entries it changed.
@@ -49,21 +50,6 @@ impl LedgerStateStore {
 
 fn err(e: impl std::fmt::Display) -> StateError {
     StateError(e.to_string())
-}
-
-/// The known entries of a state, when it has them (`known.entries`, an object).
-fn entries_of(state: &Value) -> Option<&Entries> {
-    state.get("known")?.get("entries")?.as_object()
-}
-
-/// `state` without its known entries (an empty `known.entries` in their place).
-fn cursor_of(state: &Value) -> Value {
-    let (Some(obj), Some(known)) = (state.as_object(), state.get("known").and_then(Value::as_object)) else { return state.clone() };
-    let mut known: Map<String, Value> = known.iter().filter(|(k, _)| *k != "entries").map(|(k, v)| (k.clone(), v.clone())).collect();
-    known.insert("entries".into(), Value::Object(Map::new()));
-    let mut out: Map<String, Value> = obj.iter().filter(|(k, _)| *k != "known").map(|(k, v)| (k.clone(), v.clone())).collect();
-    out.insert("known".into(), Value::Object(known));
-    Value::Object(out)
 }
 
 /// What `next` changes against `saved`.
