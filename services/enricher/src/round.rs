@@ -213,6 +213,31 @@ impl RoundControl {
         }
         Ok(n)
     }
+
+    /// Closes at most `max` assets of the open rounds (the first in asset order), so a feeder can close a
+    /// large round a slice at a time with backpressure in between; each closed asset gets the merged
+    /// snapshot a whole close would give it. Returns how many assets left the open rounds (0: none is open).
+    ///
+    /// # Errors
+    /// The publish failed (those assets stay in the open round).
+    pub async fn close_some(&self, max: usize) -> Result<usize, EnricherError> {
+        let cores: Vec<Arc<Core>> = self.cores().iter().filter_map(Weak::upgrade).collect();
+        let mut taken = 0;
+        for core in cores {
+            let left = max.saturating_sub(taken);
+            if left == 0 {
+                break;
+            }
+            let (n, _) = core
+                .close_round_taking(|open| {
+                    let rest = open.keys().nth(left).cloned().map(|k| open.split_off(&k)).unwrap_or_default();
+                    std::mem::replace(open, rest)
+                })
+                .await?;
+            taken += n;
+        }
+        Ok(taken)
+    }
 }
 
 impl Core {
@@ -230,26 +255,42 @@ impl Core {
     }
 
     /// Publishes one merged snapshot per asset of the open round that `close` picks, in asset order; the
-    /// others stay open.
+    /// others stay open. Returns how many were published.
     ///
     /// # Errors
     /// The publish failed: those snapshots go back into the open round.
     async fn close_round_where(&self, close: impl Fn(&Pending) -> bool) -> Result<usize, EnricherError> {
+        let take = |open: &mut BTreeMap<AssetId, Pending>| {
+            if open.values().all(&close) {
+                std::mem::take(open)
+            } else {
+                let (closing, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(open).into_iter().partition(|(_, p)| close(p));
+                *open = kept;
+                closing
+            }
+        };
+        self.close_round_taking(take).await.map(|(_, published)| published)
+    }
+
+    /// Publishes one merged snapshot per asset that `take` removes from the open round, in asset order.
+    /// Returns how many assets were taken and how many snapshots published.
+    ///
+    /// # Errors
+    /// The publish failed: those snapshots go back into the open round.
+    async fn close_round_taking(
+        &self,
+        take: impl FnOnce(&mut BTreeMap<AssetId, Pending>) -> BTreeMap<AssetId, Pending>,
+    ) -> Result<(usize, usize), EnricherError> {
         let (open, counts, texts) = {
             let mut r = self.rounds();
-            let open = if r.open.values().all(&close) {
-                std::mem::take(&mut r.open)
-            } else {
-                let (closing, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut r.open).into_iter().partition(|(_, p)| close(p));
-                r.open = kept;
-                closing
-            };
+            let open = take(&mut r.open);
             let counts: BTreeMap<AssetId, u32> = open.keys().map(|a| (a.clone(), r.source_count(a))).collect();
             let texts: BTreeMap<AssetId, TokenText> = open.keys().filter_map(|a| r.texts.get(a).map(|t| (a.clone(), t.clone()))).collect();
             (open, counts, texts)
         };
+        let taken = open.len();
         if open.is_empty() {
-            return Ok(0);
+            return Ok((0, 0));
         }
         let mut msgs = Vec::with_capacity(open.len());
         for (asset, p) in &open {
@@ -281,7 +322,7 @@ impl Core {
                 EnricherStats::add(&self.stats.consumer.published, acks.len());
                 EnricherStats::add(&self.stats.consumer.duplicates, acks.iter().filter(|a| a.duplicate).count());
                 EnricherStats::add(&self.stats.snapshots, n);
-                Ok(n)
+                Ok((taken, n))
             }
             Err(error) => {
                 warn!(%error, assets = open.len(), "Publishing a round's merged snapshots failed; they stay in the open round.");

@@ -151,3 +151,27 @@ async fn close_idle_closes_only_assets_left_alone_for_keep_epochs() {
     assert_eq!(read_all(&bus, "nl.evt.snapshot.recorded").await.len(), 2, "each asset once");
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn close_some_closes_a_round_a_slice_at_a_time_with_the_snapshots_of_one_close() {
+    let bus = MemoryBus::default();
+    let mock = start_mock().await;
+    let rounds = RoundControl::explicit();
+    let svc = start(config_for(&mock), ctx(&bus).with_rounds(rounds.clone())).await;
+    let at = ts_ms(STONK_CREATED_MS) + chrono::Duration::minutes(5);
+    let obs = vec![gecko(at), cex_obs("binance", "NODATA", at, None), cex_obs("okx", "OTHER", at, None)];
+    publish(&bus, &obs).await;
+    assert!(wait_until(T, || async { svc.stats.snapshot().received == 3 && bus.consumer_state("enricher").await.unwrap().num_ack_pending == 0 }).await);
+    assert_eq!(rounds.close_some(2).await.unwrap(), 2, "the first slice takes two of the three assets");
+    assert_eq!(read_all(&bus, "nl.evt.snapshot.recorded").await.len(), 2);
+    assert_eq!(rounds.close_some(2).await.unwrap(), 1, "the second slice takes what is left");
+    assert_eq!(rounds.close_some(2).await.unwrap(), 0, "an empty round has nothing to close");
+    let mut sliced: Vec<Envelope> = read_all(&bus, "nl.evt.snapshot.recorded").await;
+    svc.stop().await;
+    let mut whole = one_round(&[obs]).await;
+    let key = |e: &Envelope| e.event_id.to_string();
+    sliced.sort_by_key(key);
+    whole.sort_by_key(key);
+    assert_eq!(sliced.iter().map(key).collect::<Vec<_>>(), whole.iter().map(key).collect::<Vec<_>>(), "slices publish the snapshots one close would");
+    assert_eq!(sliced.iter().map(|e| e.meta.clone()).collect::<Vec<_>>(), whole.iter().map(|e| e.meta.clone()).collect::<Vec<_>>());
+}

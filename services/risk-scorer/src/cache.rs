@@ -21,7 +21,10 @@ pub struct ReportCache {
     max_assets: usize,
     ttl_secs: i64,
     tick: u64,
-    entries: HashMap<AssetId, (u64, BTreeMap<Provider, CachedReport>)>,
+    /// Per asset: the tick it was last touched at and its reports, one per provider, in provider order.
+    /// A vector sized to its reports, not a map: a `BTreeMap` node reserves room for 11 reports, about
+    /// 2 KB per asset where one or two reports take 200 to 400 bytes.
+    entries: HashMap<AssetId, (u64, Vec<CachedReport>)>,
     /// Each cached asset by the tick it was last touched at: the eviction order, so evicting is
     /// O(log n) instead of a scan over every entry.
     touched: BTreeMap<u64, AssetId>,
@@ -44,13 +47,16 @@ impl ReportCache {
     /// Cached reports of `asset`, any age.
     #[must_use]
     pub fn get(&self, asset: &AssetId) -> Vec<CachedReport> {
-        self.entries.get(asset).map(|(_, m)| m.values().cloned().collect()).unwrap_or_default()
+        self.entries.get(asset).map(|(_, m)| m.clone()).unwrap_or_default()
     }
 
     /// Whether `p`'s cached report on `asset` is young enough to reuse at `now`.
     #[must_use]
     pub fn is_fresh(&self, asset: &AssetId, p: Provider, now: Ts) -> bool {
-        self.entries.get(asset).and_then(|(_, m)| m.get(&p)).is_some_and(|c| (now - c.report.observed_at).num_seconds() < self.ttl_secs)
+        self.entries
+            .get(asset)
+            .and_then(|(_, m)| m.iter().find(|c| c.report.provider == p))
+            .is_some_and(|c| (now - c.report.observed_at).num_seconds() < self.ttl_secs)
     }
 
     /// Stores a report, unless an equally new or newer one is cached.
@@ -62,13 +68,17 @@ impl ReportCache {
         {
             self.entries.remove(&oldest);
         }
-        let (touched, map) = self.entries.entry(asset.clone()).or_insert_with(|| (0, BTreeMap::new()));
+        let (touched, reports) = self.entries.entry(asset.clone()).or_insert_with(|| (0, Vec::new()));
         self.touched.remove(touched);
         *touched = self.tick;
         self.touched.insert(self.tick, asset.clone());
-        let newer = map.get(&entry.report.provider).is_none_or(|c| c.report.observed_at < entry.report.observed_at);
-        if newer {
-            map.insert(entry.report.provider, entry);
+        match reports.binary_search_by_key(&entry.report.provider, |c| c.report.provider) {
+            Ok(i) if reports[i].report.observed_at < entry.report.observed_at => reports[i] = entry,
+            Ok(_) => {}
+            Err(i) => {
+                reports.insert(i, entry);
+                reports.shrink_to_fit();
+            }
         }
     }
 
@@ -115,6 +125,22 @@ mod tests {
         c.put(&b, rep("2026-10-08T12:00:00Z"));
         assert_eq!(c.len(), 1);
         assert!(c.get(&a).is_empty(), "the least recently touched asset was evicted");
+    }
+
+    #[test]
+    fn reports_stay_in_provider_order_in_room_sized_to_them() {
+        let a = AssetId::parse("cex:okx:A").unwrap();
+        let rep = |p: Provider, t: &str| CachedReport {
+            report: ProviderReport { provider: p, observed_at: at(t), facts: SecurityFacts::default() },
+            raw_ids: Vec::new(),
+        };
+        let mut c = ReportCache::new(10, 300);
+        c.put(&a, rep(Provider::HoneypotIs, "2026-10-08T12:00:00Z"));
+        c.put(&a, rep(Provider::Goplus, "2026-10-08T12:00:00Z"));
+        c.put(&a, rep(Provider::HoneypotIs, "2026-10-08T12:01:00Z"));
+        let got: Vec<(Provider, Ts)> = c.get(&a).iter().map(|r| (r.report.provider, r.report.observed_at)).collect();
+        assert_eq!(got, vec![(Provider::Goplus, at("2026-10-08T12:00:00Z")), (Provider::HoneypotIs, at("2026-10-08T12:01:00Z"))]);
+        assert_eq!(c.entries[&a].1.capacity(), 2, "no room reserved for providers that never answered");
     }
 
     #[test]

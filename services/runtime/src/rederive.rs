@@ -20,8 +20,8 @@
 //!   all at the run's end. A run shorter than the horizon (any `nl run-cycle` so far) keeps one round, as
 //!   before; in a longer one, an asset observed again more than about the horizon after its previous
 //!   observation gets one more merged snapshot than the original round gave it. What is open when reading
-//!   ends is closed a chunk's assets at a time with the same backpressure, once every observation is in
-//!   ([`close_in_slices`]).
+//!   ends is closed [`SLICE_ASSETS`] assets at a time, each slice's events stored before the next is
+//!   closed, once every observation is in ([`close_in_slices`]).
 //! * Every clock is a recorded time (response receive times, snapshot observation times), and event ids
 //!   are content-derived, so with the same config the assets, scores and decisions are the originals,
 //!   event id for event id. The re-derivation is a run of its own (new run id, manifest with
@@ -64,6 +64,13 @@ const READ_CHUNK: usize = 2_000;
 const LOOKAHEAD: usize = 10_000;
 /// Deliveries outstanding in the pipeline above which reading (and closing the round's last slices) waits.
 const MAX_BACKLOG: u64 = 4_000;
+/// Deliveries outstanding below which the next slice of the round's end is closed. A closed slice fans out
+/// (each snapshot becomes a risk evaluation, a score and a decision, each delivered to the ledger and the
+/// recorder: about ten deliveries per asset), so waiting for [`MAX_BACKLOG`] let several slices' events
+/// pile up in front of the ledger (15,000 messages retained, measured); this keeps about one.
+const SLICE_BACKLOG: u64 = 1_000;
+/// Assets closed per slice at the end of a replayed run's round (about ten deliveries each).
+const SLICE_ASSETS: usize = 400;
 /// Raw events read past an asset's last observation before its part of the enrichment round is closed.
 /// Above [`LOOKAHEAD`] plus [`MAX_BACKLOG`], so an observation still on its way cannot split an asset. The
 /// open round and the answers not asked for yet (a provider answer is asked for when its asset's round
@@ -278,16 +285,17 @@ pub async fn rederive(cfg: &CycleConfig, opts: &RederiveOptions, mut progress: i
     Ok(RederiveOutcome { run_id, db_path, manifest, manifest_path, segments: reports, not_rederived, raws_read, elapsed: t0.elapsed() })
 }
 
-/// Closes what the read left of a replayed run's enrichment round one read chunk's assets at a time
-/// ([`RoundControl::close_idle`] over the epochs still open), waiting for the pipeline's backlog between
+/// Closes what the read left of a replayed run's enrichment round [`SLICE_ASSETS`] assets at a time
+/// ([`RoundControl::close_some`]), waiting for the pipeline's backlog to fall to [`SLICE_BACKLOG`] between
 /// slices, instead of all at once in the final drain: a round's merged snapshots, scores and decisions in
 /// flight together took about 50 KB per asset (1.5 GB at 20,000 assets). The pipeline is settled first, so
 /// every observation is in the round before any of it closes (the same merged snapshots as one close).
+/// Slices are counted in assets, not read epochs: the observations of the last [`LOOKAHEAD`] raws are
+/// published when reading ends, so the last epoch alone held about half a 20,000-raw run's assets.
 async fn close_in_slices(pipeline: &mut Pipeline, rounds: &RoundControl, timeout: Duration) -> anyhow::Result<()> {
     pipeline.settle(timeout).await?;
-    for _ in 0..=ROUND_KEEP_EPOCHS {
-        rounds.close_idle(ROUND_KEEP_EPOCHS).await.context("closing the enrichment round")?;
-        pipeline.wait_backlog(MAX_BACKLOG, timeout).await?;
+    while rounds.close_some(SLICE_ASSETS).await.context("closing the enrichment round")? > 0 {
+        pipeline.wait_backlog(SLICE_BACKLOG, timeout).await?;
     }
     Ok(())
 }
