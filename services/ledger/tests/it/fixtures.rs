@@ -141,3 +141,28 @@ pub async fn count(store: &LedgerStore, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(store.reader().pool()).await.unwrap()
 }
+
+/// The ledger's gRPC over `store`'s reader on 127.0.0.1:0, stopped by [`GrpcServer::stop`].
+pub struct GrpcServer {
+    pub channel: tonic::transport::Channel,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), nl_ledger::LedgerError>>,
+}
+
+pub async fn grpc_server(store: &LedgerStore) -> GrpcServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(nl_ledger::serve_listener(listener, nl_ledger::LedgerGrpc::new(store.reader().clone()), async {
+        let _ = stopped.await;
+    }));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    GrpcServer { channel, stop, server }
+}
+
+impl GrpcServer {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}

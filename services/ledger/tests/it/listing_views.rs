@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use nl_domain::views::{ListingQuery, MarketKind};
 use nl_domain::{AssetId, Decision, LedgerReader, ReadError};
-use nl_ledger::{LedgerGrpc, serve_listener};
-use tokio::net::TcpListener;
 
 use crate::fixtures::*;
 
@@ -109,14 +107,8 @@ async fn change_mark_moves_with_every_commit() {
 #[tokio::test]
 async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     let t = seeded().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_listener(listener, LedgerGrpc::new(t.store.reader().clone()), async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let grpc: Arc<dyn LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(channel));
+    let server = grpc_server(&t.store).await;
+    let grpc: Arc<dyn LedgerReader> = Arc::new(nl_proto::GrpcLedgerReader::new(server.channel.clone()));
     let local: Arc<dyn LedgerReader> = Arc::new(t.store.reader().clone());
 
     let q = ListingQuery { decision: Some(Decision::Promoted), ..ListingQuery::default() };
@@ -143,7 +135,7 @@ async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     assert_eq!(stored, applied.iter().cloned().collect(), "exactly the applied ones, from both chunks");
 
     // An unknown view is the caller's error, named.
-    let mut client = nl_proto::pb::ledger_client::LedgerClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut client = nl_proto::pb::ledger_client::LedgerClient::new(server.channel.clone());
     let err = client.view(nl_proto::pb::ViewRequest { view: "everything".into(), query_json: String::new() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("listings, asset_detail"), "{}", err.message());
@@ -151,8 +143,7 @@ async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     let err = client.view(nl_proto::pb::ViewRequest { view: "stored_event_ids".into(), query_json: too_many }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "one request carries at most STORED_EVENT_IDS_PER_REQUEST ids");
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await;
     // With the server gone, reads are Unavailable (retryable), not Corrupt.
     assert!(matches!(grpc.change_mark().await, Err(ReadError::Unavailable(_))));
 }

@@ -5,10 +5,8 @@
 use nl_domain::paper::paper_envelope;
 use nl_domain::paper_read::{FillQuery, PaperReader, ReplayReader};
 use nl_domain::{BookTags, Decimal, EventType, ExperimentCreated, PositionUpdated, RunIdentity, StrategyRun};
-use nl_ledger::{LedgerGrpc, serve_listener};
 use nl_proto::pb;
 use nl_proto::pb::ledger_client::LedgerClient;
-use tokio::net::TcpListener;
 
 use crate::fixtures::*;
 use crate::paper::{spec, trades};
@@ -65,13 +63,8 @@ async fn paper_views_over_grpc_answer_what_the_db_holds() {
         .await
         .unwrap();
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_listener(listener, LedgerGrpc::new(t.store.reader().clone()), async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let server = grpc_server(&t.store).await;
+    let channel = server.channel.clone();
     let grpc = nl_proto::GrpcLedgerReader::new(channel.clone());
     let db = t.store.reader();
 
@@ -118,6 +111,5 @@ async fn paper_views_over_grpc_answer_what_the_db_holds() {
     let unknown = view(&mut client, "paper_things", serde_json::Value::Null).await.unwrap_err();
     assert!(unknown.message().contains("run_trades") && unknown.message().contains("replay_inputs"), "{}", unknown.message());
 
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
