@@ -235,6 +235,24 @@ async fn paper_reads_go_over_the_ledgers_grpc_without_a_local_db() {
     let (status, body) = call("POST", "/v1/backtests", Some(req)).await;
     assert_eq!(status, 201, "{body}\n{}", web_log());
 
+    // `nl web --ledger-url` mounts the same `/v1` over the gRPC it reads the dashboard from.
+    let addr2 = format!("127.0.0.1:{}", support::free_port());
+    let url = ledger.env.iter().find(|(k, _)| *k == "NL_SERVE__LEDGER_URL").map(|(_, v)| v.clone()).expect("the ledger's URL");
+    let mut viewer = support::nl(&cli, &ledger.env);
+    viewer.args(["web", "--addr", &addr2, "--ledger-url", &url]);
+    let log2 = std::fs::File::create(tmp.path().join("viewer.log")).unwrap();
+    let _viewer = support::Spawned::from(viewer.stdout(std::process::Stdio::null()).stderr(log2).spawn().unwrap());
+    let get2 = |path: &str| {
+        let (addr, path) = (addr2.clone(), path.to_string());
+        async move { tokio::task::spawn_blocking(move || support::webdriver::http(&addr, "GET", &path, &[], None)).await.unwrap() }
+    };
+    let viewer_up = || async { tokio::net::TcpStream::connect(addr2.as_str()).await.is_ok() && get2("/").await.0 == 200 };
+    let viewer_log = || std::fs::read_to_string(tmp.path().join("viewer.log")).unwrap_or_default();
+    assert!(nl_testkit::wait_until(Duration::from_secs(60), viewer_up).await, "nl web did not serve: {}", viewer_log());
+    let (status, body) = get2("/v1/experiments").await;
+    assert!(status == 200 && body.contains("\"explore\""), "nl web --ledger-url serves /v1 over the gRPC: {status} {body}\n{}", viewer_log());
+    assert!(!cli.join("new_listings.sqlite").exists(), "still no DB on the client side");
+
     // An unreachable or empty ledger_url fails at once, naming what to set.
     let closed = format!("http://127.0.0.1:{}", support::free_port());
     for (url, says) in [(closed.as_str(), "ledger_url"), ("", "NL_SERVE__LEDGER_URL")] {

@@ -225,8 +225,19 @@ pub async fn web(loaded: &Loaded<NlConfig>, addr: Option<std::net::SocketAddr>, 
     // "Mark reviewed" publishes to NATS (the remote ledger consumes it), or takes `nl review`'s path on the DB shown.
     let mut svc = match loaded.config.bus.mode {
         crate::config::BusMode::Nats => {
-            let bus = nl_bus::NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?;
-            svc.with_writer(Arc::new(nl_web::BusWriter(Arc::new(bus))))
+            let bus: Arc<dyn nl_bus::Bus> = Arc::new(nl_bus::NatsBus::connect(&loaded.config.nats).await.context("connecting to NATS")?);
+            let svc = svc.with_writer(Arc::new(nl_web::BusWriter(Arc::clone(&bus))));
+            match &from.ledger_url {
+                // The `/v1` ops API as `nl serve web` mounts it: reads over this ledger's gRPC, writes on NATS.
+                Some(url) => {
+                    let mut remote = loaded.clone();
+                    remote.config.serve.ledger_url.clone_from(url);
+                    let pipeline = crate::cmd_paper::Pipeline { bus, ledger: Arc::new(remote.config.serve.ledger_reader()?) };
+                    let (paper, ops) = crate::ops_backend::on_bus(&remote, pipeline).await?;
+                    svc.with_ops(paper, ops)
+                }
+                None => svc,
+            }
         }
         crate::config::BusMode::Memory => {
             let mut c = loaded.config.clone();
