@@ -8,7 +8,7 @@
 //! * L5 isolation: the decisions re-derived with AI off equal the AI-on run's (`nl diff-runs` finds 0).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

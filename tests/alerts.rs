@@ -9,7 +9,7 @@
 //!   in-process and as a second `nl run` process; once the first stops, a new one starts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! tables and five views; `nl events append` appends one event; `nl replay-events --from-ts` prints it
 //! back; migrations down to zero leave an empty schema and up again works; bad input fails in one line.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -10,7 +10,7 @@
 //! * `nl preflight` passes on the repo config and fails (exit 1) with L6 armed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use support::nl_output as nl;
 use support::{KEEP, discovered, field, stderr, stdout};

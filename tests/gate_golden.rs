@@ -1,7 +1,7 @@
 //! Golden scenarios: parse → evaluate → score → decide for every asset and step in
 //! `shared/testkit/data/golden_scenarios.json`, compared with the expected decision and reason codes.
 
-mod golden_replay;
+use crate::golden_replay;
 
 use golden_replay::{GoldenFile, Replay};
 use nl_domain::{Decision, Verdict};

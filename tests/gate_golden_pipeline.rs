@@ -9,7 +9,7 @@
 //! snapshot is published as a snapshot with no market values (the enricher had none).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod golden_replay;
+use crate::golden_replay;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

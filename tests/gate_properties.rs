@@ -1,7 +1,7 @@
 //! Property: free text (token name, symbol, description, including instruction-like strings aimed at an
 //! AI) never changes a decision. Decisions depend only on numeric and flag inputs.
 
-mod golden_replay;
+use crate::golden_replay;
 
 use golden_replay::{GoldenFile, GoldenScenario, Replay};
 use proptest::prelude::*;

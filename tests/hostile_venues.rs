@@ -18,7 +18,7 @@
 //!   breaks) reaches stdout, stderr, the manifest and `run.completed` escaped and at most 1 KiB per error;
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

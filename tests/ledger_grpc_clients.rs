@@ -6,7 +6,7 @@
 //! and `nl serve web`'s `/v1` API read experiments, runs, trades and replay inputs over the ledger's gRPC.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! * SIGKILL of the `nl serve ledger` process mid-stream and a restart: the set of ids in SQLite equals
 //!   the published set and the consumer has nothing pending.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

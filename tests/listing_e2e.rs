@@ -10,7 +10,7 @@
 //! Discovered equals the new listings, each exactly once; delisted equals the delisting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! publishes L2's scheduled trigger (`ai.job.requested`) over NATS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! `nl preflight` still shows L6 blocked afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

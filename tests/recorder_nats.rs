@@ -1,7 +1,7 @@
 //! Issue acceptance, recorder: after a SIGKILL of `nl serve recorder` mid-write and a restart, every line
 //! of events.jsonl parses and every event_id appears exactly once.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //!   the old and the new threshold, and exits 1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

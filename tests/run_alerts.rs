@@ -4,7 +4,7 @@
 //! (events.jsonl), while the run keeps the only write access.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

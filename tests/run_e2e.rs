@@ -11,7 +11,7 @@
 //! * a second `nl run` is a new run whose range starts where the first ended.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! types and the example event), so a rename anywhere in nl that breaks a runbook consumer fails this test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

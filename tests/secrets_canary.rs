@@ -5,7 +5,7 @@
 //! every stderr line (the progress lines included) is JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use support::nl_output as nl;
 use support::{KEEP, stderr, stdout};

@@ -6,7 +6,7 @@
 //! service; each hop's consumer span is the child of the previous service's span.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! token text has its control characters replaced, and exits after `--count` events.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@
 //! * "mark reviewed" clicked on `nl web`'s asset page ends with `reviewed_at` set in the DB through the
 //!   ledger (an `asset.reviewed` event, also in events.jsonl); a cross-site POST is refused.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

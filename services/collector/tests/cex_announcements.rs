@@ -1,7 +1,7 @@
 //! Tier (b): announcement poll sources (Binance CMS, OKX) over `MemoryBus` against a mock venue.
 #![allow(clippy::unwrap_used)]
 
-mod cex_common;
+use crate::cex_common;
 
 use cex_common::{Harness, ms, test_data};
 use nl_testkit::cex_venue::MockResponse;

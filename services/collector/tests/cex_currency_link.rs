@@ -4,7 +4,7 @@
 //! responses answer the lookups and are not re-derived as instrument lists.
 #![allow(clippy::unwrap_used)]
 
-mod cex_common;
+use crate::cex_common;
 
 use cex_common::{Harness, drain, test_data};
 use nl_adapters::cex::config::build_sources_for_run;

@@ -1,7 +1,7 @@
 //! Tier (b): instrument-list poll sources (OKX, Binance, Gate) over `MemoryBus` against a mock venue.
 #![allow(clippy::unwrap_used)]
 
-mod cex_common;
+use crate::cex_common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

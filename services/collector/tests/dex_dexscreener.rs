@@ -3,7 +3,7 @@
 //! across polls, and pair lookups go out in batches of at most 30 addresses with every response kept raw.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! with metadata, reorg retraction, downtime backfill without duplicates, and range-cap splitting.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

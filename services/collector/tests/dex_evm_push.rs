@@ -4,7 +4,7 @@
 //! `removed: true` log retracts its pool.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! re-derivation from the kept raws alone giving the same observations and state.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

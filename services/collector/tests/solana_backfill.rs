@@ -6,7 +6,7 @@
 //! bounds the fetches of a poll the same way.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

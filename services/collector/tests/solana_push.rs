@@ -6,7 +6,7 @@
 //! several polls), with nothing reported or fetched twice.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! backfilled. A CPMM pool for a mint the source saw created on LaunchLab is an update of that asset.
 #![allow(clippy::unwrap_used)]
 
-mod dex_support;
+use crate::dex_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

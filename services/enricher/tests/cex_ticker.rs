@@ -3,7 +3,7 @@
 //! lookups from recorded captures (as a re-derivation does) so no socket races the virtual clock.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;

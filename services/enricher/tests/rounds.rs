@@ -3,7 +3,7 @@
 //! one (every value NULL), so it is evaluated.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 use std::time::Duration;

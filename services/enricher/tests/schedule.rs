@@ -2,7 +2,7 @@
 //! fetcher over the recorded payloads so no socket I/O races the virtual clock.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,7 +1,7 @@
 //! The enricher over `MemoryBus` against an axum DexScreener mock serving the recorded payloads.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 use std::sync::atomic::Ordering;

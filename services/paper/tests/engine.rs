@@ -2,7 +2,7 @@
 //! book unaffected by learning, the same seed giving the same report, and a config without fees refused.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! field by field, learning tags included: one engine, only the data source differs.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! the order's tags. 0 violations.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -67,7 +67,8 @@ fn crash_child_entry() {
 
 fn spawn_child(path: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads=1"])
+        // The test binary is tests/main.rs, so this test is named after its module.
+        .args(["--exact", "crash::crash_child_entry", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
