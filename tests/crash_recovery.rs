@@ -6,7 +6,9 @@
 //!   printed and the exit code is 130;
 //! * a deleted DB is not silently re-created beside events.jsonl, `nl rebuild --from-events` restores its
 //!   row counts, random bytes in the DB are reported (`status`, `preflight`) and refused, and a clean exit
-//!   leaves no WAL content.
+//!   leaves no WAL content;
+//! * a corrupt line inside events.jsonl is quarantined (copied out, blanked in place) with an error exit,
+//!   and the next run goes on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
@@ -183,4 +185,46 @@ async fn a_lost_or_damaged_db_is_never_silently_replaced_and_a_clean_exit_leaves
     std::fs::write(&db, &saved).unwrap();
     let o = support::nl_output(&out, &env, &["status"]).await;
     assert!(o.status.success() && support::stdout(&o).contains("quick_check): ok"), "{}", support::stdout(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_line_inside_events_jsonl_is_quarantined_with_an_error_then_the_next_run_goes_on() {
+    let sim = Simulator::start().await.unwrap();
+    let env = sim_env(&sim.base_url(), &KEEP);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_path_buf();
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let log = out.join("events.jsonl");
+    let before = std::fs::read(&log).unwrap();
+    let lines: Vec<&[u8]> = before.split_inclusive(|&b| b == b'\n').collect();
+    assert!(lines.len() >= 2, "{} lines", lines.len());
+
+    // The first line (run.started) is damaged on disk (same length, so nothing else moves).
+    let at = 0;
+    let garbage: Vec<u8> = lines[0].iter().enumerate().map(|(i, &b)| if b == b'\n' { b } else { b"#corrupt"[i % 8] }).collect();
+    let mut damaged = before.clone();
+    damaged[at..at + garbage.len()].copy_from_slice(&garbage);
+    std::fs::write(&log, &damaged).unwrap();
+
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    let err = support::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "an error exit: {err}");
+    assert!(err.contains("1 corrupt line(s)") && err.contains("first at line 1") && err.contains("blanked in place"), "{err}");
+    let quarantines: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("events.jsonl.quarantine-")).collect();
+    assert_eq!(quarantines.len(), 1, "{quarantines:?}");
+    assert_eq!(std::fs::read(&quarantines[0]).unwrap(), garbage, "the corrupt line is kept, byte for byte");
+    let after = std::fs::read(&log).unwrap();
+    assert_eq!(after.len(), before.len(), "nothing else was cut or moved");
+    assert_eq!(after[..at], before[..at]);
+    assert_eq!(after[at + garbage.len()..], before[at + garbage.len()..], "every later line keeps its bytes and offset");
+
+    // The next run opens the log, appends after it, and readers skip the blanked line.
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let o = support::nl_output(&out, &env, &["replay-events"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let replayed = support::stdout(&o).lines().filter(|l| !l.trim().is_empty()).count();
+    let kept = std::fs::read(&log).unwrap().split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
+    assert_eq!(replayed, kept, "every non-blank line replays");
 }

@@ -13,15 +13,13 @@ pub enum RecorderError {
     /// Another `EventLog` (in this or another process) holds the file's exclusive lock.
     #[error("events log {path} is locked by another writer (a second recorder on the same file?)")]
     Locked { path: PathBuf },
-    /// A line before the last valid line does not parse. Only a torn *tail* is repaired automatically;
-    /// earlier lines are never rewritten, so this needs an operator.
-    #[error("events log {path} is corrupt at line {line} (byte {offset}): {reason}; only a torn tail is repaired automatically")]
-    Corrupt { path: PathBuf, line: u64, offset: u64, reason: String },
-    /// Complete lines at the end of the log did not parse (not a torn write, which leaves one
-    /// unterminated line): they were moved to `quarantine` and the log cut back to its last valid line.
-    /// Opening again succeeds; the operator decides what the quarantined lines were.
-    #[error("events log {path}: {lines} corrupt line(s) ({bytes} bytes) at its end, first at line {line}: {reason}; moved to {quarantine} (nothing deleted); inspect it, then start again")]
-    Quarantined { path: PathBuf, quarantine: PathBuf, lines: u64, bytes: u64, line: u64, reason: String },
+    /// Complete lines of the log did not parse (not a torn write, which leaves one unterminated last line).
+    /// Their bytes were copied to `quarantine`; those at the end were cut back to the last valid line and
+    /// those inside the log (`blanked` of them) overwritten in place with spaces, so every other line keeps
+    /// its byte offset (run manifests cite byte ranges). Opening again succeeds; the operator decides what
+    /// the quarantined lines were.
+    #[error("events log {path}: {lines} corrupt line(s) ({bytes} bytes), first at line {line}: {reason}; moved to {quarantine} (nothing deleted{}); inspect it, then start again", blanked_note(*blanked))]
+    Quarantined { path: PathBuf, quarantine: PathBuf, lines: u64, bytes: u64, line: u64, reason: String, blanked: u64 },
     /// An envelope could not be serialized.
     #[error("cannot serialize event {event_id}: {source}")]
     Encode { event_id: String, source: serde_json::Error },
@@ -47,7 +45,12 @@ impl RecorderError {
         match self {
             Self::Io { .. } | Self::Poisoned { .. } => true,
             Self::Bus(e) => e.is_retryable(),
-            Self::Locked { .. } | Self::Corrupt { .. } | Self::Quarantined { .. } | Self::Encode { .. } | Self::Config(_) | Self::Task(_) => false,
+            Self::Locked { .. } | Self::Quarantined { .. } | Self::Encode { .. } | Self::Config(_) | Self::Task(_) => false,
         }
     }
+}
+
+/// How a quarantine left lines inside the log, for [`RecorderError::Quarantined`]'s message.
+fn blanked_note(blanked: u64) -> String {
+    if blanked == 0 { String::new() } else { format!("; {blanked} inside the log blanked in place, every other line keeps its byte offset") }
 }

@@ -50,6 +50,12 @@ pub(crate) fn read_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usiz
     }
 }
 
+/// A terminated line of whitespace only (a corrupt line blanked in place, or an empty line): every reader
+/// skips it. `buf` is what [`read_line`] kept of it.
+pub(crate) fn is_blank(line: &Line, buf: &[u8]) -> bool {
+    line.terminated && buf.iter().all(u8::is_ascii_whitespace)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

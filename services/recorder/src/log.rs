@@ -4,10 +4,12 @@
 //!
 //! * **Torn tail.** A crash mid-write can leave a final line without `\n`, or (after a power loss)
 //!   garbage without a newline after the last good line. [`EventLog::open`] cuts that one unterminated
-//!   line and warns with the number of bytes cut. Complete (terminated) lines at the end that do not
-//!   parse are not a torn write: their bytes are moved to `events.jsonl.quarantine-<ts>` and `open`
-//!   fails with [`RecorderError::Quarantined`] saying so (nothing is deleted; the next open succeeds).
-//!   An invalid line *followed* by a valid one is refused ([`RecorderError::Corrupt`]), never rewritten.
+//!   line and warns with the number of bytes cut.
+//! * **Corrupt lines.** Complete (terminated) lines that do not parse are not a torn write: their bytes
+//!   are copied to `events.jsonl.quarantine-<ts>`, and `open` fails with [`RecorderError::Quarantined`]
+//!   saying so (nothing is deleted; the next open succeeds). Those at the end are cut; those inside the
+//!   log are overwritten with spaces in place, the one rewrite the log ever gets, so every valid line
+//!   keeps its bytes and offset. Blank lines are skipped by every reader.
 //! * **Exactly once.** `open` loads every `event_id` in the file; [`EventLog::append_batch`] skips ids
 //!   already present and repeats within the batch. The order is write → fsync → remember ids, so events
 //!   whose write did not survive a crash are not remembered, are redelivered (they were never acked),
@@ -136,7 +138,9 @@ struct Scan {
     cut_lines: u64,
     /// Terminated lines among the invalid tail (a torn write leaves none).
     complete_bad_lines: u64,
-    /// The first invalid line of the tail: line number and reason.
+    /// Invalid lines followed by a valid one: `[start, end)` with the `\n`, in file order.
+    inner_bad: Vec<(u64, u64)>,
+    /// The first invalid line: line number and reason.
     first_bad: Option<(u64, String)>,
     repeated_ids: u64,
 }
@@ -146,7 +150,7 @@ impl EventLog {
     ///
     /// # Errors
     /// * [`RecorderError::Locked`] when another writer holds the file;
-    /// * [`RecorderError::Corrupt`] when an unparseable line is followed by a valid one;
+    /// * [`RecorderError::Quarantined`] when complete lines did not parse (moved to a quarantine file);
     /// * [`RecorderError::Io`] when the file or its directory cannot be created, read, truncated or synced.
     pub fn open(path: impl AsRef<Path>, policy: FsyncPolicy) -> Result<Self, RecorderError> {
         let path = path.as_ref().to_path_buf();
@@ -177,14 +181,26 @@ impl EventLog {
         }
 
         let scan = scan(&file, &path)?;
-        if scan.complete_bad_lines > 0 {
-            let quarantine = crate::quarantine::quarantine(&file, &path, scan.valid_end, scan.total)?;
-            file.set_len(scan.valid_end).map_err(io("cut the quarantined lines"))?;
-            file.sync_all().map_err(io("fsync after quarantine"))?;
+        let tail_bad = scan.complete_bad_lines > 0;
+        if tail_bad || !scan.inner_bad.is_empty() {
+            let mut spans = scan.inner_bad.clone();
+            if tail_bad {
+                spans.push((scan.valid_end, scan.total));
+            }
+            let quarantine = crate::quarantine::quarantine(&file, &path, &spans)?;
+            if !scan.inner_bad.is_empty() {
+                crate::quarantine::blank_in_place(&path, &scan.inner_bad)?;
+            }
+            if tail_bad {
+                file.set_len(scan.valid_end).map_err(io("cut the quarantined lines"))?;
+                file.sync_all().map_err(io("fsync after quarantine"))?;
+            }
             let (line, reason) = scan.first_bad.unwrap_or_default();
-            let (lines, bytes) = (scan.cut_lines, scan.total - scan.valid_end);
-            error!(path = %path.display(), quarantine = %quarantine.display(), lines, bytes, "Corrupt lines at the end of the events log moved to quarantine.");
-            return Err(RecorderError::Quarantined { path, quarantine, lines, bytes, line, reason });
+            let blanked = scan.inner_bad.len() as u64;
+            let lines = blanked + if tail_bad { scan.cut_lines } else { 0 };
+            let bytes = spans.iter().map(|(from, to)| to - from).sum();
+            error!(path = %path.display(), quarantine = %quarantine.display(), lines, bytes, blanked, "Corrupt lines of the events log moved to quarantine.");
+            return Err(RecorderError::Quarantined { path, quarantine, lines, bytes, line, reason, blanked });
         }
         if scan.valid_end < scan.total {
             let cut = scan.total - scan.valid_end;
@@ -370,11 +386,21 @@ fn digest(v: &impl serde::Serialize) -> u64 {
 fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
-    let mut out =
-        Scan { ids: HashSet::new(), cited: HashMap::new(), count: 0, valid_end: 0, total: 0, cut_lines: 0, complete_bad_lines: 0, first_bad: None, repeated_ids: 0 };
+    let mut out = Scan {
+        ids: HashSet::new(),
+        cited: HashMap::new(),
+        count: 0,
+        valid_end: 0,
+        total: 0,
+        cut_lines: 0,
+        complete_bad_lines: 0,
+        inner_bad: Vec::new(),
+        first_bad: None,
+        repeated_ids: 0,
+    };
     let mut line_no = 0u64;
-    // The first invalid line after the last valid one: a tail candidate until a valid line follows.
-    let mut first_bad: Option<(u64, u64, String)> = None;
+    // Invalid lines after the last valid one (`[start, end)`, terminated): the tail, unless a valid line follows.
+    let mut pending: Vec<(u64, u64, bool)> = Vec::new();
     loop {
         let line =
             lines::read_line(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(|source| RecorderError::Io { path: path.to_path_buf(), op: "read", source })?;
@@ -384,6 +410,13 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
         line_no += 1;
         let offset = out.total;
         out.total += line.consumed;
+        if lines::is_blank(&line, &buf) {
+            // A quarantined line blanked in place: no event, and not corrupt.
+            if pending.is_empty() {
+                out.valid_end = out.total;
+            }
+            continue;
+        }
         let parsed = if !line.terminated {
             Err("no trailing newline".to_string())
         } else if line.truncated {
@@ -393,9 +426,7 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
         };
         match parsed {
             Ok(env) => {
-                if let Some((line, offset, reason)) = first_bad.take() {
-                    return Err(RecorderError::Corrupt { path: path.to_path_buf(), line, offset, reason });
-                }
+                out.inner_bad.extend(pending.drain(..).map(|(from, to, _)| (from, to)));
                 let key = IdKey::of(&env.event_id);
                 if out.ids.insert(key.clone()) {
                     if let Some(v) = stored_cited_value(env.kind, &env.meta) {
@@ -408,13 +439,13 @@ fn scan(file: &File, path: &Path) -> Result<Scan, RecorderError> {
                 out.valid_end = out.total;
             }
             Err(reason) => {
-                out.cut_lines += 1;
-                out.complete_bad_lines += u64::from(line.terminated);
-                first_bad.get_or_insert((line_no, offset, reason));
+                pending.push((offset, out.total, line.terminated));
+                out.first_bad.get_or_insert((line_no, reason));
             }
         }
     }
-    out.first_bad = first_bad.map(|(line, _, reason)| (line, reason));
+    out.cut_lines = pending.len() as u64;
+    out.complete_bad_lines = pending.iter().filter(|(_, _, terminated)| *terminated).count() as u64;
     Ok(out)
 }
 
@@ -520,7 +551,7 @@ mod tests {
     #[test]
     fn complete_corrupt_lines_at_the_end_are_quarantined_with_an_error_never_deleted() {
         let good = [line(1), line(2)].concat();
-        for tail in [&b"garbage\n"[..], b"{\"event_id\":1}\n", b"not json\n\0\0\0\n{\"half", b"\n"] {
+        for tail in [&b"garbage\n"[..], b"{\"event_id\":1}\n", b"not json\n\0\0\0\n{\"half", b"\0\n \n"] {
             let (dir, path) = file_with(&[good.as_slice(), tail].concat());
             let err = EventLog::open(&path, FsyncPolicy::Never).unwrap_err();
             let RecorderError::Quarantined { quarantine, bytes, .. } = &err else { panic!("tail {tail:?}: {err}") };
@@ -541,15 +572,33 @@ mod tests {
     }
 
     #[test]
-    fn bad_line_before_a_good_one_is_refused_not_rewritten() {
-        let bytes = [line(1), b"oops\n".to_vec(), line(2)].concat();
-        let (_d, path) = file_with(&bytes);
+    fn bad_lines_inside_the_log_are_quarantined_and_blanked_in_place_keeping_every_offset() {
+        let bad = [b"oops\n".to_vec(), b"{\"event_id\":1}\n".to_vec()];
+        let bytes = [line(1), bad[0].clone(), line(2), bad[1].clone(), line(3)].concat();
+        let (dir, path) = file_with(&bytes);
         let err = EventLog::open(&path, FsyncPolicy::Never).unwrap_err();
-        match err {
-            RecorderError::Corrupt { line: n, offset, .. } => assert_eq!((n, offset), (2, line(1).len() as u64)),
-            other => panic!("unexpected {other}"),
-        }
-        assert_eq!(fs::read(&path).unwrap(), bytes);
+        let RecorderError::Quarantined { quarantine, lines, bytes: quarantined, line: first, blanked, .. } = &err else { panic!("{err}") };
+        assert_eq!((*lines, *blanked, *first), (2, 2, 2));
+        assert_eq!(fs::read(quarantine).unwrap(), bad.concat(), "the corrupt lines' bytes, in order");
+        assert_eq!(*quarantined, bad.concat().len() as u64);
+        assert!(quarantine.starts_with(dir.path()));
+        assert!(err.to_string().contains("blanked in place") && err.to_string().contains("nothing deleted"), "{err}");
+        let after = fs::read(&path).unwrap();
+        assert_eq!(after.len(), bytes.len(), "same length: every valid line keeps its offset");
+        let blank = |l: &[u8]| [vec![b' '; l.len() - 1], vec![b'\n']].concat();
+        assert_eq!(after, [line(1), blank(&bad[0]), line(2), blank(&bad[1]), line(3)].concat());
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!((log.count(), log.len()), (3, bytes.len() as u64), "the next open succeeds and keeps the blank lines");
+        let ids: Vec<u64> = crate::read_events(&path, crate::ReplayFilter::default()).unwrap().map(|r| r.unwrap().meta["i"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [1, 2, 3], "readers skip blank lines");
+    }
+
+    #[test]
+    fn blank_lines_are_neither_events_nor_corrupt() {
+        let bytes = [line(1), b"\n".to_vec(), b"   \n".to_vec(), line(2), b" \n".to_vec()].concat();
+        let (_d, path) = file_with(&bytes);
+        let log = EventLog::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!((log.count(), fs::read(&path).unwrap()), (2, bytes));
     }
 
     #[test]

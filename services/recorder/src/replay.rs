@@ -210,6 +210,9 @@ impl Iterator for EventReader {
             if !line.terminated {
                 return self.fail(ReplayError::Torn { line: n, offset, bytes: line.consumed });
             }
+            if lines::is_blank(&line, &self.buf) {
+                continue;
+            }
             if line.truncated {
                 return Some(Err(ReplayError::TooLong { line: n, offset, bytes: line.consumed, max: MAX_LINE_BYTES }));
             }
