@@ -8,7 +8,8 @@
 //!   row counts, random bytes in the DB are reported (`status`, `preflight`) and refused, and a clean exit
 //!   leaves no WAL content;
 //! * a corrupt line inside events.jsonl is quarantined (copied out, blanked in place) with an error exit,
-//!   and the next run goes on.
+//!   and the next run goes on;
+//! * a DB that lost its last commits (WAL removed) is caught up from events.jsonl at the next start.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
@@ -227,4 +228,46 @@ async fn a_corrupt_line_inside_events_jsonl_is_quarantined_with_an_error_then_th
     let replayed = support::stdout(&o).lines().filter(|l| !l.trim().is_empty()).count();
     let kept = std::fs::read(&log).unwrap().split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
     assert_eq!(replayed, kept, "every non-blank line replays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_db_that_lost_its_last_commits_is_caught_up_from_events_jsonl_at_the_next_start() {
+    let sim = Simulator::start().await.unwrap();
+    let env = sim_env(&sim.base_url(), &KEEP);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_path_buf();
+    let db = out.join("new_listings.sqlite");
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    // A clean exit checkpoints the WAL: this copy is the DB as of the first run.
+    let first = std::fs::read(&db).unwrap();
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let second = support::field(&support::stdout(&o), "run ").to_string();
+
+    // The second run's commits are lost (as when its WAL is removed after a crash): even its runs row is
+    // gone, so nothing in the DB says a run was left running.
+    for f in ["new_listings.sqlite-wal", "new_listings.sqlite-shm"] {
+        let _ = std::fs::remove_file(out.join(f));
+    }
+    std::fs::write(&db, &first).unwrap();
+    let log_ids = || {
+        let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str::<Value>(l).unwrap()["event_id"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>()
+    };
+    let db_ids = |db: std::path::PathBuf| async move {
+        let reader = nl_ledger::SqliteReader::open(&db, 1).await.unwrap();
+        let ids = reader.mirrored_event_ids().await.unwrap();
+        reader.pool().close().await;
+        ids
+    };
+    let missing = log_ids().difference(&db_ids(db.clone()).await).count();
+    assert!(missing > 0, "the DB is behind the log");
+
+    let o = support::nl_output(&out, &env, &["run-cycle"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    assert!(support::stderr(&o).contains(&format!("after a crash: {missing} events only in events.jsonl applied to the DB")), "{}", support::stderr(&o));
+    assert_eq!(db_ids(db.clone()).await, log_ids(), "the DB and the log hold the same events again");
+    let statuses = run_statuses(&db).await;
+    assert!(statuses.iter().any(|(id, status)| *id == second && status == "completed"), "the lost run is back: {statuses:?}");
 }

@@ -157,6 +157,14 @@ impl SqliteReader {
         sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
     }
 
+    /// Whether `events` holds the event `event_id`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] on query failure.
+    pub async fn holds_event(&self, event_id: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events WHERE event_id = ?)").bind(event_id).fetch_one(&self.pool).await? == 1)
+    }
+
     /// The ids of the stored events events.jsonl mirrors: all but `raw.captured`, whose payloads live in
     /// `raw_events` (crash reconciliation against events.jsonl).
     ///

@@ -17,5 +17,5 @@ pub mod service;
 
 pub use error::RecorderError;
 pub use log::{AppendOutcome, Appendable, DEFAULT_EVENTS_PATH, EventLog, FsyncPolicy};
-pub use replay::{EventReader, Published, ReplayError, ReplayFilter, read_events, read_published};
+pub use replay::{EventReader, Published, ReplayError, ReplayFilter, last_event_id, read_events, read_published};
 pub use service::{FsyncConfig, Recorder, RecorderConfig, RecorderCounts, RecorderStats, build};

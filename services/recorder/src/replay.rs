@@ -68,6 +68,40 @@ impl ReplayError {
     }
 }
 
+/// The id of the last event in the log at `path` (its last line that parses; blank and corrupt lines are
+/// passed over), `None` for a missing log or one without events. Reads backwards from the end in growing
+/// windows, so a long log costs one small read.
+///
+/// # Errors
+/// [`ReplayError::Open`] or [`ReplayError::Io`] when the file cannot be opened or read.
+pub fn last_event_id(path: impl AsRef<Path>) -> Result<Option<nl_domain::EventId>, ReplayError> {
+    let path = path.as_ref();
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ReplayError::Open { path: path.to_path_buf(), source }),
+    };
+    let io = |offset, source| ReplayError::Io { path: path.to_path_buf(), line: 0, offset, source };
+    let len = file.metadata().map_err(|e| io(0, e))?.len();
+    let mut window = 64 * 1024;
+    let mut buf = Vec::new();
+    loop {
+        let start = len.saturating_sub(window);
+        buf.clear();
+        file.seek(SeekFrom::Start(start)).and_then(|_| (&mut file).take(len - start).read_to_end(&mut buf)).map_err(|e| io(start, e))?;
+        // A window that starts mid-line drops that partial line.
+        let whole = if start == 0 { &buf[..] } else { buf.iter().position(|&b| b == b'\n').map_or(&[][..], |i| &buf[i + 1..]) };
+        let last = whole.split(|&b| b == b'\n').rev().filter(|l| !l.iter().all(u8::is_ascii_whitespace)).find_map(|l| Envelope::from_json(l).ok());
+        if let Some(env) = last {
+            return Ok(Some(env.event_id));
+        }
+        if start == 0 {
+            return Ok(None);
+        }
+        window = window.saturating_mul(4);
+    }
+}
+
 /// Opens `path` for reading with `filter`.
 ///
 /// # Errors
@@ -343,5 +377,26 @@ mod tests {
     fn missing_file_is_an_open_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(read_events(dir.path().join("nope.jsonl"), ReplayFilter::default()), Err(ReplayError::Open { .. })));
+    }
+
+    #[test]
+    fn last_event_id_passes_over_a_torn_tail_blank_and_corrupt_lines_and_spans_windows() {
+        let (dir, path, _) = fixture();
+        assert_eq!(last_event_id(&path).unwrap(), Some(ev(29, kind_of(29)).event_id));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"   \nnot json\n{\"half");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(last_event_id(&path).unwrap(), Some(ev(29, kind_of(29)).event_id));
+        // A last line longer than the first window.
+        let big = Envelope::new(EventType::ListingObserved, &["big"], ev(0, kind_of(0)).ts, "nl_20260101_000000Z_00000000", "cfg", serde_json::json!({"pad": "x".repeat(200_000)}));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"\n");
+        bytes.extend_from_slice(&big.to_json().unwrap());
+        bytes.push(b'\n');
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(last_event_id(&path).unwrap(), Some(big.event_id));
+        assert_eq!(last_event_id(dir.path().join("missing.jsonl")).unwrap(), None);
+        std::fs::write(&path, b"\n  \n").unwrap();
+        assert_eq!(last_event_id(&path).unwrap(), None);
     }
 }

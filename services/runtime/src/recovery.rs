@@ -79,15 +79,28 @@ pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> a
 
 /// After a crash (a run left `running`), events.jsonl and the ledger's `events` can each hold events the
 /// other missed: the in-memory bus died with messages one consumer had settled and the other had not.
+/// The same holds when the DB lost its last commits (its WAL removed after a crash, so even the crashed
+/// run's `running` row may be gone): the log's last event is then missing from the DB.
 /// Before any service starts, events only in the log are applied to the DB (in log order; what they derive
 /// goes out through the outbox as usual) and events only in the DB are appended to the log, so both hold
-/// the same ids again. Returns `(applied, appended)`. Does nothing when no run was left running.
+/// the same ids again. Returns `(applied, appended)`. Does nothing when no run was left running and the DB
+/// holds the log's last event.
 ///
 /// # Errors
 /// The log is locked by a live recorder or unreadable, or the DB cannot be read or written.
 pub(crate) async fn reconcile_after_crash(store: &LedgerStore, events: &Path) -> anyhow::Result<(usize, usize)> {
-    if store.reader().unfinished_runs().await?.is_empty() || !events.exists() {
+    if !events.exists() {
         return Ok((0, 0));
+    }
+    if store.reader().unfinished_runs().await?.is_empty() {
+        let last = nl_recorder::last_event_id(events).with_context(|| format!("reading {}", events.display()))?;
+        let behind = match last {
+            Some(id) => !store.reader().holds_event(&id.0).await?,
+            None => false,
+        };
+        if !behind {
+            return Ok((0, 0));
+        }
     }
     // Opening takes the writer's lock and repairs a torn tail first.
     let mut log = nl_recorder::EventLog::open(events, nl_recorder::FsyncPolicy::default()).with_context(|| format!("opening {}", events.display()))?;
