@@ -174,6 +174,10 @@ fn dashboard_in_headless_chromium() {
         assert!(text.contains(want), "sources page lacks {want:?}");
     }
     b.screenshot(&shots.join("sources.png"));
+    // Only the live listings page carries the live badge; a page without live updates shows none.
+    assert_eq!(b.js("return document.getElementById('live') === null"), Value::Bool(true), "a live badge on /sources");
+    b.goto(&format!("{base}/candidates"));
+    assert_eq!(b.js("return document.getElementById('live') === null"), Value::Bool(true), "a live badge on /candidates");
 
     // An attacker-named token renders as text everywhere.
     let t = chrono::Utc::now();

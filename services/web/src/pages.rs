@@ -39,7 +39,8 @@ pub fn layout(title: &str, nav: Nav, body: &Markup) -> Markup {
                         (link("/candidates", "Candidates", Nav::Candidates))
                         (link("/sources", "Sources & runs", Nav::Sources))
                     }
-                    span #live.live title="live updates" { "○ offline" }
+                    // Only the new-listings page updates live (app.js); elsewhere the badge would only ever say offline.
+                    @if nav == Nav::Listings { span #live.live title="live updates" { "○ connecting" } }
                 }
                 main { (body) }
             }
