@@ -5,6 +5,9 @@
 //! * a receiver that is down for 30 s loses nothing once it is back, and the failing sink is counted and
 //!   shown on the dashboard's sources page meanwhile;
 //! * a token named `<script>alert(1)</script>` is escaped in every alert kind;
+//! * a sink's filters (`chains`, `min_liquidity_usd`) send only matching alerts and count the rest;
+//! * `per_minute` paces a sink (60 a minute: sends at least 1 s apart at the receiver);
+//! * an `asset.delisted` alert names the venue, reason, schedule and (escaped) announcement title;
 //! * two alert services on one cursor directory: the second refuses to start (lock file, clear error),
 //!   in-process and as a second `nl run` process; once the first stops, a new one starts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -375,4 +378,133 @@ async fn two_alert_processes_on_one_cursor_directory_are_locked_against_each_oth
     stop.cancel();
     task.await.unwrap();
     assert_eq!(ids(&m.got), vec![id], "one message, from one process");
+}
+
+/// Like [`promote`], with the snapshot's liquidity set to `liquidity_usd`.
+async fn promote_with_liquidity(db: &Db, asset: &str, symbol: &str, liquidity_usd: i64) -> String {
+    let ts: Ts = chrono::Utc::now();
+    let up = nl_testkit::listing_upsert(asset, symbol, ts);
+    let (mut snap, d) = nl_testkit::liquid_promotion(asset, ts, &["PROMOTED"], "alerts");
+    snap.liquidity_usd = Some(nl_domain::Decimal::new(liquidity_usd, 0));
+    let e = |kind, meta| Envelope::new(kind, &[asset, &ts.to_rfc3339()], ts, RUN, "alerts", meta).with_asset(asset).with_source("geckoterminal");
+    let promoted = e(EventType::CandidatePromoted, serde_json::to_value(d).unwrap());
+    let id = promoted.event_id.0.clone();
+    db.store.apply(vec![nl_testkit::upsert_envelope(&up, RUN), e(EventType::SnapshotRecorded, serde_json::to_value(snap).unwrap()), promoted]).await.unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_with_chain_and_liquidity_filters_sends_only_matching_alerts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db(tmp.path()).await;
+    let (m, addr) = mock().await;
+    let env: BTreeMap<String, String> = [("HOOK_URL".to_string(), format!("http://{addr}/hook"))].into();
+    let mut cfg = sink(SinkKind::Webhook, "HOOK_URL");
+    cfg.chains = vec!["ETH".into()];
+    cfg.min_liquidity_usd = Some(40_000.0);
+    let (board, stop, task) = start([("eth_liquid".to_string(), cfg)].into(), tmp.path(), env, db.reader.clone());
+    wait_until("the sink to start", Duration::from_secs(10), || board.get("eth_liquid").is_some_and(|s| s.state == "running")).await;
+
+    let eth = |n: u32| format!("eth:0x{n:040x}");
+    let pass1 = promote_with_liquidity(&db, &eth(1), "ETHOK1", 50_000).await;
+    promote(&db, "cex:okx:NOCHAIN", "NOCHAIN", "a CEX listing has no chain").await;
+    promote_with_liquidity(&db, &eth(2), "ETHTHIN", 10_000).await;
+    promote_with_liquidity(&db, &format!("bsc:0x{:040x}", 3), "BSCOK", 90_000).await;
+    // Sinks work in commit order: once this one arrives, every earlier event has been judged.
+    let pass2 = promote_with_liquidity(&db, &eth(4), "ETHOK2", 40_000).await;
+    wait_until("the last matching alert", Duration::from_secs(10), || ids(&m.got).contains(&pass2)).await;
+    wait_until("the count of filtered alerts", Duration::from_secs(5), || board.get("eth_liquid").is_some_and(|s| s.sent == 2)).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(ids(&m.got), vec![pass1, pass2], "only eth listings with at least $40k liquidity");
+    let syms: Vec<String> = m.got.lock().unwrap().iter().map(|(_, _, b)| b["symbol"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(syms, ["ETHOK1", "ETHOK2"]);
+    let s = board.get("eth_liquid").unwrap();
+    assert_eq!((s.sent, s.filtered, s.failures), (2, 3, 0), "no chain, thin liquidity and the bsc listing are filtered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_minute_paces_each_sink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db(tmp.path()).await;
+    let (m, addr) = mock().await;
+    let env: BTreeMap<String, String> = [("HOOK_URL".to_string(), format!("http://{addr}/paced"))].into();
+    let mut cfg = sink(SinkKind::Webhook, "HOOK_URL");
+    cfg.per_minute = Some(60);
+    let (board, stop, task) = start([("paced".to_string(), cfg)].into(), tmp.path(), env, db.reader.clone());
+    wait_until("the sink to start", Duration::from_secs(10), || board.get("paced").is_some_and(|s| s.state == "running")).await;
+    // Three promotions committed at once: without pacing they would arrive milliseconds apart.
+    let mut want = Vec::new();
+    for i in 0..3 {
+        want.push(promote(&db, &format!("cex:okx:PC{i}"), &format!("PC{i}"), "paced").await);
+    }
+    wait_until("3 paced alerts", Duration::from_secs(15), || m.got.lock().unwrap().len() >= 3).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(ids(&m.got), want);
+    let at: Vec<Instant> = m.got.lock().unwrap().iter().map(|(t, _, _)| *t).collect();
+    for pair in at.windows(2) {
+        let gap = pair[1] - pair[0];
+        println!("per_minute = 60: {gap:?} between two sends");
+        assert!(gap >= Duration::from_millis(990), "two sends {gap:?} apart at per_minute = 60");
+        assert!(gap < Duration::from_secs(5), "paced, not stuck: {gap:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delisting_alert_names_the_venue_reason_and_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db(tmp.path()).await;
+    let (m, addr) = mock().await;
+    let mut sinks = BTreeMap::new();
+    let mut env = BTreeMap::new();
+    for (name, kind) in [("hook", SinkKind::Webhook), ("tg", SinkKind::Telegram)] {
+        let var = format!("{}_URL", name.to_uppercase());
+        let mut c = sink(kind, &var);
+        c.events = vec!["asset.delisted".into()];
+        if kind == SinkKind::Telegram {
+            c.api_base = Some(format!("http://{addr}"));
+            env.insert(var, "42:TOKEN".to_string());
+        } else {
+            env.insert(var, format!("http://{addr}/{name}"));
+        }
+        sinks.insert(name.to_string(), c);
+    }
+    let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
+    wait_until("2 sinks running", Duration::from_secs(10), || board.snapshot().iter().all(|s| s.state == "running")).await;
+    // The promotion is not followed by these sinks; the delisting is.
+    promote(&db, "cex:okx:DLST", "DLST", "Delisted Token").await;
+    let ts: Ts = chrono::Utc::now();
+    let delisted = nl_domain::AssetDelisted {
+        asset_id: "cex:okx:DLST".into(),
+        symbol: "DLST".into(),
+        venue: "okx".into(),
+        source: "okx_announcements".into(),
+        reason: "announcement".into(),
+        scheduled_at: Some(ts + chrono::Duration::days(3)),
+        announcement_id: Some("okx-ann-1".into()),
+        title: Some("OKX to delist DLST <b>spot</b> pairs".into()),
+        instruments: vec!["DLST-USDT".into()],
+        observed_at: ts,
+        raw_event_id: None,
+    };
+    let env_ = delisted.to_envelope(RUN, "alerts");
+    let id = env_.event_id.0.clone();
+    db.store.apply(vec![env_]).await.unwrap();
+    wait_until("2 delisting alerts", Duration::from_secs(10), || m.got.lock().unwrap().len() >= 2).await;
+    stop.cancel();
+    task.await.unwrap();
+    let got: BTreeMap<String, Value> = m.got.lock().unwrap().iter().map(|(_, p, b)| (p.clone(), b.clone())).collect();
+    assert_eq!(got.len(), 2, "one message per sink, none for the promotion: {got:?}");
+
+    let hook = &got["/hook"];
+    assert_eq!((hook["type"].as_str(), hook["event_id"].as_str(), hook["symbol"].as_str()), (Some("asset.delisted"), Some(id.as_str()), Some("DLST")));
+    let detail = hook["detail"].as_str().unwrap();
+    let when = ts + chrono::Duration::days(3);
+    for want in ["venue okx", "reason announcement", &format!("scheduled_at {}", when.format("%Y-%m-%d")), "title OKX to delist DLST <b>spot</b> pairs"] {
+        assert!(detail.contains(want), "webhook detail lacks {want:?}: {detail}");
+    }
+    let tg = got["/bot42:TOKEN/sendMessage"]["text"].as_str().unwrap();
+    assert!(tg.contains("Delisting") && tg.contains("DLST") && tg.contains("reason announcement"), "{tg}");
+    assert!(tg.contains("&lt;b&gt;spot&lt;/b&gt;") && !tg.contains("<b>spot"), "the venue's title is escaped: {tg}");
 }

@@ -165,4 +165,10 @@ fn demo_honours_the_configured_out_dir_and_says_how_to_look() {
     assert!(s.contains(&format!("outputs: {}", dir.display())), "{s}");
     let look = s.split("look at the results:").nth(1).unwrap_or_else(|| panic!("no pointer to the results: {s}"));
     assert!(look.contains(&format!("NL_STORAGE__OUT_DIR={} nl status", dir.display())) && look.contains("v_assets_new"), "{look}");
+    // The dashboard and the terminal views come first; raw SQL is the last resort.
+    let first = look.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    assert!(first.trim_start().starts_with(&format!("nl web --out-dir {}", dir.display())), "{look}");
+    assert!(look.contains(&format!("nl list --out-dir {}", dir.display())) && look.contains(&format!("nl show --out-dir {} ", dir.display())), "{look}");
+    let sql = look.find("sqlite3").unwrap_or(0);
+    assert!(look.find("nl list").is_some_and(|l| l < sql), "sqlite3 only after the nl views: {look}");
 }

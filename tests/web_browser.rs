@@ -166,6 +166,16 @@ fn dashboard_in_headless_chromium() {
     assert!(b.js("return document.querySelectorAll('.badge.fail').length").as_u64().unwrap_or(0) >= 1, "a failed check");
     assert!(b.js("return document.querySelectorAll('.chart svg').length").as_u64().unwrap_or(0) >= 3, "price, liquidity and score charts");
     b.screenshot(&shots.join("asset.png"));
+    // It fits the 1400 px window: nothing (the risk-check table's last column) runs off to the right.
+    let fit = b.js("const m = document.querySelector('main'), d = document.documentElement;\
+                    return [m.scrollWidth, m.clientWidth, d.scrollWidth, d.clientWidth];");
+    let w: Vec<u64> = fit.as_array().expect("widths").iter().map(|v| v.as_u64().unwrap_or(0)).collect();
+    assert!(w[0] <= w[1] && w[2] <= w[3], "the asset page overflows horizontally (main {}/{}, page {}/{})", w[0], w[1], w[2], w[3]);
+    // Reason codes wrap between codes, never inside one; check values read as values, not JSON.
+    assert_eq!(b.js("return Array.from(document.querySelectorAll('code.reason')).filter(c => c.getClientRects().length !== 1).length"), Value::from(0), "a reason code split over lines");
+    let value = b.js("const r = Array.from(document.querySelectorAll('table.checks tr')).find(tr => tr.innerText.startsWith('low_liquidity'));\
+                      return r ? r.querySelector('td.value').innerText : null;");
+    assert_eq!(value, Value::from("250,000"), "the low_liquidity value");
 
     // Sources and runs.
     b.goto(&format!("{base}/sources"));
@@ -174,6 +184,10 @@ fn dashboard_in_headless_chromium() {
         assert!(text.contains(want), "sources page lacks {want:?}");
     }
     b.screenshot(&shots.join("sources.png"));
+    // Only the live listings page carries the live badge; a page without live updates shows none.
+    assert_eq!(b.js("return document.getElementById('live') === null"), Value::Bool(true), "a live badge on /sources");
+    b.goto(&format!("{base}/candidates"));
+    assert_eq!(b.js("return document.getElementById('live') === null"), Value::Bool(true), "a live badge on /candidates");
 
     // An attacker-named token renders as text everywhere.
     let t = chrono::Utc::now();

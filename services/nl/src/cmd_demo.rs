@@ -173,16 +173,21 @@ pub async fn demo(loaded: &Loaded<NlConfig>, cycles: u32, out_dir: Option<PathBu
     }
     println!("outputs: {}", out_dir.display());
     let storage = nl_config::StorageConfig { out_dir: out_dir.clone() };
-    print_how_to_look(&storage.db_path(), &storage.events_path(), &out_dir);
+    let example = t.promoted.iter().chain(&t.rejected).chain(&t.discovered).next().map(String::as_str);
+    print_how_to_look(&storage.db_path(), &storage.events_path(), &out_dir, example);
     Ok(if t.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::cmd_cycle::EXIT_SOURCES_FAILED) })
 }
 
-/// Where a demo's results are and the commands a user types to look at them.
-fn print_how_to_look(db: &Path, events: &Path, out_dir: &Path) {
+/// Where a demo's results are and the commands a user types to look at them: the dashboard and the
+/// terminal views first (`example` is an asset to `nl show`), the raw files last.
+fn print_how_to_look(db: &Path, events: &Path, out_dir: &Path, example: Option<&str>) {
+    let dir = out_dir.display();
     println!("look at the results:");
-    println!("  NL_STORAGE__OUT_DIR={} nl status", out_dir.display());
-    println!("  sqlite3 {} 'SELECT asset_id, symbol, first_seen_at FROM v_assets_new'", db.display());
-    println!("  sqlite3 {} 'SELECT * FROM v_assets_candidates'", db.display());
-    println!("  sqlite3 {} 'SELECT asset_id, decision, reason_codes_json FROM v_latest_decision'", db.display());
+    println!("  nl web --out-dir {dir}          # dashboard on http://127.0.0.1:8088/ (live listings, assets, sources)");
+    println!("  nl list --out-dir {dir}");
+    println!("  nl candidates --out-dir {dir}");
+    println!("  nl show --out-dir {dir} {}", example.unwrap_or("ASSET_ID   # an id from nl list"));
+    println!("  NL_STORAGE__OUT_DIR={dir} nl status");
     println!("  nl replay-events --path {} --type candidate.promoted", events.display());
+    println!("  sqlite3 {} 'SELECT asset_id, symbol, first_seen_at FROM v_assets_new'", db.display());
 }

@@ -67,21 +67,45 @@ fn minutes(from: Ts, to: Ts) -> f64 {
     (to - from).num_milliseconds() as f64 / 60_000.0
 }
 
-/// A value with a k/M/B suffix.
+/// A value for people reading prices: k/M/B suffixes from a thousand up, plain decimals below with four
+/// significant figures and at least two decimals (`0.52`, `0.00001234`, `5.20`, `1.2M`). Never
+/// scientific notation: new tokens trade far below a cent.
 #[must_use]
 pub fn compact(v: f64) -> String {
     let a = v.abs();
+    if !a.is_finite() {
+        return "—".into();
+    }
     if a >= 1e9 {
         format!("{:.1}B", v / 1e9)
     } else if a >= 1e6 {
         format!("{:.1}M", v / 1e6)
     } else if a >= 1e3 {
         format!("{:.1}k", v / 1e3)
-    } else if a >= 1.0 || a == 0.0 {
-        format!("{v:.2}")
     } else {
-        format!("{v:.3e}")
+        plain(v)
     }
+}
+
+/// Most decimals shown: a value below this many zeros after the point reads as 0.
+const MAX_DECIMALS: i32 = 18;
+
+/// `v` (below 1000) with four significant figures, trailing zeros trimmed down to two decimals.
+fn plain(v: f64) -> String {
+    let a = v.abs();
+    let magnitude = if a == 0.0 { 0 } else { a.log10().floor() as i32 };
+    let decimals = usize::try_from((3 - magnitude).clamp(2, MAX_DECIMALS)).unwrap_or(2);
+    let mut s = format!("{v:.decimals$}");
+    if let Some(point) = s.find('.') {
+        let keep = point + 3;
+        while s.len() > keep && s.ends_with('0') {
+            s.pop();
+        }
+    }
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s.remove(0);
+    }
+    s
 }
 
 /// The score's components as horizontal bars of their contributions; `None` when there are none.
@@ -137,4 +161,32 @@ pub fn score_breakdown(components: &[ScoreComponent]) -> Option<String> {
         root.present().ok()?;
     }
     Some(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn compact_never_uses_scientific_notation() {
+        for (v, want) in [
+            (0.52, "0.52"),
+            (0.5, "0.50"),
+            (0.000_012_34, "0.00001234"),
+            (0.000_379_8, "0.0003798"),
+            (0.000_000_001_5, "0.0000000015"),
+            (0.123_456, "0.1235"),
+            (5.2, "5.20"),
+            (1.2346, "1.235"),
+            (412.0, "412.00"),
+            (0.0, "0.00"),
+            (-0.0042, "-0.0042"),
+            (250_000.0, "250.0k"),
+            (1_200_000.0, "1.2M"),
+            (3_400_000_000.0, "3.4B"),
+        ] {
+            assert_eq!(compact(v), want, "{v}");
+        }
+        assert!(!compact(1e-20).contains('e'), "{}", compact(1e-20));
+    }
 }

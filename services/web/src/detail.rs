@@ -89,22 +89,90 @@ fn market(d: &AssetDetail) -> Markup {
     }
 }
 
+/// Why the score differs from its components' sum, when it does (the scorer clamps it to its range).
+pub(crate) fn clamped(s: &nl_domain::ScoreRecord) -> Option<String> {
+    if s.components.is_empty() {
+        return None;
+    }
+    let sum: nl_domain::Decimal = s.components.iter().map(|c| c.contribution).sum();
+    let gap = (sum - s.score).abs();
+    if gap < nl_domain::Decimal::new(1, 2) {
+        return None;
+    }
+    let bound = if sum < s.score { "its floor" } else { "its ceiling" };
+    Some(format!("The components sum to {}; the score is clamped at {bound}, {}.", sum.round_dp(2).normalize(), s.score.round_dp(2).normalize()))
+}
+
 fn score(d: &AssetDetail) -> Markup {
     html! {
         h2 { "Score" }
         @if let Some(s) = &d.score {
             p { strong { (s.score.round_dp(3).to_string()) } " · formula " code { (s.formula_version) } " · " (when(&s.computed_at)) }
+            @if let Some(why) = clamped(s) { p.warn #score-clamped { (why) } }
             p.dim { (s.reason) }
             (svg(score_breakdown(&s.components), "no components"))
             table.listings {
                 thead { tr { th { "component" } th { "input" } th { "weight" } th { "contribution" } } }
                 tbody { @for c in &s.components { tr {
-                    td { (c.name) } td.num { (c.input.map(|i| i.to_string()).unwrap_or_else(|| "—".into())) }
+                    td { (c.name) } td.num { (c.input.map(|i| number(float(i))).unwrap_or_else(|| "—".into())) }
                     td.num { (c.weight.to_string()) } td.num { (c.contribution.to_string()) }
                 } } }
             }
         } @else { p.empty { "Not scored yet." } }
     }
+}
+
+/// A number for a table cell: integers grouped (`250,000`), fractions to four significant figures with
+/// trailing zeros dropped (`0.12`, `0.0003798`).
+fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v.fract() == 0.0 || v.abs() >= 1000.0 {
+        let digits = format!("{:.0}", v.abs());
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        return if v < 0.0 { format!("-{out}") } else { out };
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = usize::try_from((3 - magnitude).clamp(0, 18)).unwrap_or(0);
+    let s = format!("{v:.decimals$}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A risk check's judged value for people: strings without quotes (numeric strings formatted as
+/// numbers), empty lists and objects as "—", lists joined with ", ", objects as "key value" pairs.
+#[must_use]
+pub(crate) fn check_value(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "—".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+        Value::String(s) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && !s.trim().is_empty() => number(f),
+            _ => s.clone(),
+        },
+        Value::Array(a) if a.is_empty() => "—".into(),
+        Value::Array(a) => a.iter().map(check_value).collect::<Vec<_>>().join(", "),
+        Value::Object(o) if o.is_empty() => "—".into(),
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k} {}", check_value(v))).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// A provider list (`goplus+honeypot_is`) that may wrap after each `+`, never inside a name.
+fn providers(p: &str) -> Markup {
+    html! { @for (i, part) in p.split('+').enumerate() { @if i > 0 { "+" wbr; } (part) } }
+}
+
+/// A check time in the table: month-day and minute, the full time on hover.
+fn short_time(t: &nl_domain::Ts) -> Markup {
+    html! { span title={(when(t)) " UTC"} { (t.format("%m-%d %H:%M").to_string()) } }
 }
 
 fn risk(d: &AssetDetail) -> Markup {
@@ -117,11 +185,11 @@ fn risk(d: &AssetDetail) -> Markup {
                 p.warn { "providers disagree on: " @for c in &r.disagreements { code { (c.as_str()) } " " } }
             }
             table.listings.checks {
-                thead { tr { th { "check" } th { "provider" } th { "verdict" } th { "severity" } th { "value" } th { "detail" } th { "observed" } th { "expires" } } }
+                thead { tr { th { "check" } th { "provider" } th { "verdict" } th { "severity" } th { "value" } th { "detail" } th { "observed (UTC)" } th { "expires (UTC)" } } }
                 tbody { @for c in &r.checks { tr {
-                    td { code { (c.code.as_str()) } } td { (c.provider) } td { (verdict(c.verdict)) } td.num { (c.severity) }
-                    td { (c.value.as_ref().map(ToString::to_string).unwrap_or_default()) } td.dim { (c.detail.as_deref().unwrap_or("")) }
-                    td.time { (when(&c.observed_at)) } td.time { (when(&c.expires_at)) }
+                    td { code { (c.code.as_str()) } } td.provider { (providers(&c.provider)) } td { (verdict(c.verdict)) } td.num { (c.severity) }
+                    td.value { (c.value.as_ref().map(check_value).unwrap_or_else(|| "—".into())) } td.dim.detail { (c.detail.as_deref().unwrap_or("")) }
+                    td.time { (short_time(&c.observed_at)) } td.time { (short_time(&c.expires_at)) }
                 } } }
             }
         } @else { p.empty { "Not evaluated yet." } }
@@ -134,7 +202,7 @@ fn decision(d: &AssetDetail) -> Markup {
         @if let Some(g) = &d.decision {
             dl.identity {
                 dt { "decision" } dd #decision { span class={"badge " (g.decision.as_str())} { (g.decision.as_str()) } }
-                dt { "reason codes" } dd { @for code in &g.reason_codes { code { (code) } " " } }
+                dt { "reason codes" } dd { @for code in &g.reason_codes { code.reason { (code) } " " } }
                 dt { "rule set" } dd { code { (g.rule_set_version) } }
                 dt { "config_hash" } dd { code { (g.config_hash) } }
                 dt { "decided" } dd { (when(&g.decided_at)) }
@@ -190,4 +258,54 @@ pub fn asset_page(d: &AssetDetail) -> Markup {
             (timeline(d))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_value;
+    use serde_json::json;
+
+    #[test]
+    fn check_values_read_as_values_not_json() {
+        assert_eq!(check_value(&json!("250000")), "250,000");
+        assert_eq!(check_value(&json!("0.9991")), "0.9991");
+        assert_eq!(check_value(&json!("0.12")), "0.12");
+        assert_eq!(check_value(&json!("1")), "1");
+        assert_eq!(check_value(&json!(412)), "412");
+        assert_eq!(check_value(&json!(1_200_000.7)), "1,200,001");
+        assert_eq!(check_value(&json!("honeypot_is")), "honeypot_is");
+        assert_eq!(check_value(&json!(true)), "true");
+        assert_eq!(check_value(&json!([])), "—");
+        assert_eq!(check_value(&json!({})), "—");
+        assert_eq!(check_value(&json!(null)), "—");
+        assert_eq!(check_value(&json!(["goplus", "honeypot_is"])), "goplus, honeypot_is");
+        assert_eq!(
+            check_value(&json!({"dexscreener": "0.0003798", "geckoterminal": "0.52"})),
+            "dexscreener 0.0003798, geckoterminal 0.52"
+        );
+        assert_eq!(check_value(&json!("-12.5")), "-12.5");
+    }
+
+    #[test]
+    fn a_clamped_score_says_why() {
+        let c = |v: i64| nl_domain::ScoreComponent {
+            name: "x".into(),
+            input: None,
+            weight: nl_domain::Decimal::ONE,
+            contribution: nl_domain::Decimal::new(v, 1),
+        };
+        let mut s = nl_domain::ScoreRecord {
+            asset_id: nl_domain::AssetId::parse("cex:okx:ABC").expect("id"),
+            score: nl_domain::Decimal::ZERO,
+            components: vec![c(350), c(-1400)],
+            reason: String::new(),
+            formula_version: "score-v2".into(),
+            computed_at: chrono::Utc::now(),
+        };
+        let why = super::clamped(&s).expect("clamped");
+        assert!(why.contains("-105") && why.contains("floor"), "{why}");
+        s.components = vec![c(350), c(-100)];
+        s.score = nl_domain::Decimal::new(25, 0);
+        assert_eq!(super::clamped(&s), None);
+    }
 }

@@ -39,7 +39,8 @@ pub fn layout(title: &str, nav: Nav, body: &Markup) -> Markup {
                         (link("/candidates", "Candidates", Nav::Candidates))
                         (link("/sources", "Sources & runs", Nav::Sources))
                     }
-                    span #live.live title="live updates" { "○ offline" }
+                    // Only the new-listings page updates live (app.js); elsewhere the badge would only ever say offline.
+                    @if nav == Nav::Listings { span #live.live title="live updates" { "○ connecting" } }
                 }
                 main { (body) }
             }
@@ -53,10 +54,16 @@ pub fn when(t: &Ts) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// A USD amount, compact.
+/// A USD amount, compact: `$0.52`, `$0.00001234`, `$250.0k`, `-$1.2M` (see [`crate::charts::compact`]).
 #[must_use]
 pub fn usd(d: Option<Decimal>) -> String {
-    d.map_or_else(|| "—".to_string(), |d| format!("${}", crate::charts::compact(crate::charts::float(d))))
+    d.map_or_else(
+        || "—".to_string(),
+        |d| {
+            let v = crate::charts::compact(crate::charts::float(d));
+            v.strip_prefix('-').map_or_else(|| format!("${v}"), |abs| format!("-${abs}"))
+        },
+    )
 }
 
 /// A latency in ms as `1.2 s` / `3.4 min`.
@@ -265,5 +272,28 @@ pub fn svg(s: Option<String>, empty: &str) -> Markup {
     match s {
         Some(s) => html! { div.chart { (PreEscaped(s)) } },
         None => html! { p.empty { (empty) } },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usd;
+    use nl_domain::Decimal;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Option<Decimal> {
+        Some(Decimal::from_str(s).expect("decimal"))
+    }
+
+    #[test]
+    fn usd_reads_as_a_price_not_scientific_notation() {
+        assert_eq!(usd(d("0.52")), "$0.52");
+        assert_eq!(usd(d("0.00001234")), "$0.00001234");
+        assert_eq!(usd(d("0.0003798")), "$0.0003798");
+        assert_eq!(usd(d("5.2")), "$5.20");
+        assert_eq!(usd(d("250000")), "$250.0k");
+        assert_eq!(usd(d("1200000")), "$1.2M");
+        assert_eq!(usd(d("-0.25")), "-$0.25");
+        assert_eq!(usd(None), "—");
     }
 }
