@@ -147,6 +147,8 @@ fn learning_book_page_in_headless_chromium() {
     assert_eq!(b.js("return document.querySelectorAll('script').length"), Value::from(1), "no injected script element");
     assert!(b.alert_text().is_none(), "an alert is open");
     b.screenshot(&shots.join("learning.png"));
+    b.js("document.querySelector('table.per-experiment').scrollIntoView(); return true;");
+    b.screenshot(&shots.join("learning_fills.png"));
 
     // One experiment: the spec, its question as text, its results in this run, a chart.
     b.goto(&format!("{base}/learning/explore"));
@@ -156,6 +158,15 @@ fn learning_book_page_in_headless_chromium() {
     assert_eq!(b.js("return document.querySelectorAll('script').length"), Value::from(1), "no injected script element");
     assert!(b.js("return document.querySelectorAll('.chart svg').length").as_u64().unwrap_or(0) >= 1, "a chart on the experiment page");
     b.screenshot(&shots.join("learning_experiment.png"));
+    // CSV exports of the run: the report (as `nl report --format csv`) and its fills.
+    let (status, csv) = http(&addr, "GET", &format!("/learning/report.csv?run={run_id}"), &[], None);
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.starts_with("book,experiment_id,") && csv.lines().any(|l| l.starts_with("learning,explore,")), "{csv}");
+    let (status, csv) = http(&addr, "GET", &format!("/learning/fills.csv?run={run_id}"), &[], None);
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.starts_with("filled_at,fill_id,") && csv.lines().count() >= 2 && csv.contains(",learning,explore,"), "{csv}");
+    let (status, _) = http(&addr, "GET", "/learning/fills.csv", &[], None);
+    assert_eq!(status, 400, "a run is required");
     let (status, _) = http(&addr, "GET", "/learning/nope", &[], None);
     assert_eq!(status, 404);
     let (status, _) = http(&addr, "GET", "/learning?run=nope", &[], None);

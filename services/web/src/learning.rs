@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use nl_domain::paper_read::{ExperimentRecord, PaperReader, RunTrades, StrategyRunRecord};
@@ -57,12 +57,16 @@ impl RunView {
 
 async fn run_view(s: &AppState, paper: &dyn PaperReader, run: StrategyRunRecord, specs: &BTreeMap<String, ExperimentSpec>) -> Result<RunView, Failure> {
     let trades = paper.run_trades(&run.run_id).await.map_err(|e| s.read_failed(&e))?;
-    // As `nl report`: the bootstrap's seed is the run's own.
-    let seed = run.settings.get("rng_seed").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let seed = seed(&run);
     let by = |keys: &[&str]| keys.iter().map(|k| (*k).to_string()).collect::<Vec<_>>();
     let books = report::compute(&run.run_id, &trades, specs, &by(&["book"]), seed);
     let detail = report::compute(&run.run_id, &trades, specs, &by(&["book", "experiment_id", "reason_code"]), seed);
     Ok(RunView { run, trades, books, detail })
+}
+
+/// As `nl report`: the bootstrap's seed is the run's own.
+fn seed(run: &StrategyRunRecord) -> u64 {
+    run.settings.get("rng_seed").and_then(serde_json::Value::as_u64).unwrap_or(0)
 }
 
 fn specs(experiments: &[ExperimentRecord]) -> BTreeMap<String, ExperimentSpec> {
@@ -112,6 +116,72 @@ pub(crate) async fn experiment(State(s): St, Path(id): Path<String>) -> Result<R
         }
     }
     Ok(page(&s, &format!("Experiment {id}"), &experiment_body(rec, &views)))
+}
+
+/// The run `?run=` names (400 without one, 404 for an unknown one), and the paper side.
+async fn named_run(s: &AppState, p: &RunParam) -> Result<(Arc<dyn PaperReader>, StrategyRunRecord), Failure> {
+    let paper = paper(s).ok_or_else(|| Failure(StatusCode::NOT_FOUND, "the paper side is not connected to this dashboard".into()))?;
+    let id = p.run.as_deref().ok_or_else(|| Failure(StatusCode::BAD_REQUEST, "run: a paper session or backtest id is required (?run=)".into()))?;
+    let run = read(s, paper.strategy_run(id).await)?.ok_or_else(|| Failure(StatusCode::NOT_FOUND, format!("no paper session or backtest {id}")))?;
+    Ok((paper, run))
+}
+
+fn csv_response(s: &AppState, name: &str, body: String) -> Response {
+    s.stats.exports.fetch_add(1, Ordering::Relaxed);
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    let disposition = HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"));
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+/// `GET /learning/report.csv?run=RUN_ID`: the run's report by book and experiment, as `nl report --format csv`.
+pub(crate) async fn report_csv(State(s): St, Query(p): Query<RunParam>) -> Result<Response, Failure> {
+    let (paper, run) = named_run(&s, &p).await?;
+    let experiments = read(&s, paper.experiments().await)?;
+    let trades = read(&s, paper.run_trades(&run.run_id).await)?;
+    let by = ["book".to_string(), "experiment_id".to_string()];
+    let r = report::compute(&run.run_id, &trades, &specs(&experiments), &by, seed(&run));
+    Ok(csv_response(&s, &format!("report_{}", run.run_id), r.to_csv()))
+}
+
+/// Header of [`fills_csv`].
+const FILL_COLUMNS: &str = "filled_at,fill_id,order_id,book,experiment_id,asset_id,side,mark_price,price,quantity,notional_usd,fee_usd,tax_usd,gas_usd,slippage_bps,fill_model,rng_seed";
+
+/// A CSV cell, quoted when it holds a comma, quote or line break, and defused (a leading `'`) when a
+/// spreadsheet would run it as a formula (ids come from venues).
+fn cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
+    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
+}
+
+/// `GET /learning/fills.csv?run=RUN_ID`: every fill of the run, in event order.
+pub(crate) async fn fills_csv(State(s): St, Query(p): Query<RunParam>) -> Result<Response, Failure> {
+    let (paper, run) = named_run(&s, &p).await?;
+    let trades = read(&s, paper.run_trades(&run.run_id).await)?;
+    let mut out = format!("{FILL_COLUMNS}\n");
+    for f in &trades.fills {
+        let row = [
+            f.filled_at.to_rfc3339(),
+            cell(&f.fill_id),
+            cell(&f.order_id),
+            f.tags.book().to_string(),
+            cell(f.tags.experiment_id.as_deref().unwrap_or("")),
+            cell(&f.asset_id),
+            f.side.as_str().to_string(),
+            f.mark_price.to_string(),
+            f.price.to_string(),
+            f.quantity.to_string(),
+            f.notional_usd.to_string(),
+            f.fee_usd.to_string(),
+            f.tax_usd.to_string(),
+            f.gas_usd.to_string(),
+            f.slippage_bps.to_string(),
+            cell(&f.fill_model),
+            f.rng_seed.to_string(),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    Ok(csv_response(&s, &format!("fills_{}", run.run_id), out))
 }
 
 fn not_connected() -> Markup {
@@ -312,7 +382,10 @@ fn run_section(v: &RunView) -> Markup {
     let learning: Vec<&GroupRow> = v.detail.groups.iter().filter(|g| g.book == "learning" && g.experiment_id.is_some()).collect();
     html! {
         section #run data-run=(v.run.run_id) {
-            h2 { "Run " code { (v.run.run_id) } span.count { (v.run.mode) " · " (v.run.status) " · " (stored_time(&v.run.started_at)) } }
+            h2 {
+                "Run " code { (v.run.run_id) } span.count { (v.run.mode) " · " (v.run.status) " · " (stored_time(&v.run.started_at)) }
+                span.count { a.csv href={"/learning/report.csv?run=" (v.run.run_id)} { "report CSV" } " " a.csv href={"/learning/fills.csv?run=" (v.run.run_id)} { "fills CSV" } }
+            }
             div.books {
                 (book_card("profit", "Profit book", v.book("profit")))
                 (book_card("learning", "Learning book", v.book("learning")))

@@ -60,6 +60,13 @@ fn money_has_its_sign_and_two_decimals() {
 }
 
 #[test]
+fn csv_cells_are_quoted_and_defused() {
+    assert_eq!(cell("cex:okx:A"), "cex:okx:A");
+    assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    assert_eq!(cell("a,b"), "\"a,b\"");
+}
+
+#[test]
 fn the_empty_state_says_how_to_start() {
     let html = overview_body(&[], &[], None).into_string();
     assert!(html.contains("id=\"howto\"") && html.contains("nl backtest --from") && html.contains("nl paper start"), "{html}");

@@ -219,6 +219,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/sources", get(sources))
         .route("/learning", get(crate::learning::overview))
         .route("/learning/{id}", get(crate::learning::experiment))
+        .route("/learning/report.csv", get(crate::learning::report_csv))
+        .route("/learning/fills.csv", get(crate::learning::fills_csv))
         .route("/live", get(crate::live::live))
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
