@@ -34,3 +34,4 @@ mod secrets_canary;
 mod traces_nats;
 mod watch;
 mod web_browser;
+mod web_learning;

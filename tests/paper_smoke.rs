@@ -186,6 +186,10 @@ async fn serve_web_serves_the_ops_api_over_nats() {
         }
         wait_for("the /v1 API", || http(&addr, "GET", "/v1/experiments", &[], None).0 == 200);
         create_and_approve(&addr, "distributed");
+        // The dashboard's learning-book page reads through the same PaperReader (the ledger's gRPC here).
+        let (status, page) = http(&addr, "GET", "/learning", &[], None);
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains(r#"data-experiment="distributed""#) && page.contains(r#"class="badge approved""#), "{page}");
     })
     .await
     .unwrap();

@@ -13,6 +13,8 @@ pub mod csv;
 mod detail;
 pub mod error;
 pub mod filters;
+mod learning;
+mod learning_chart;
 mod live;
 mod ops_api;
 pub mod ops_openapi;
@@ -66,13 +68,17 @@ impl WebService {
         let listener = TcpListener::bind(cfg.addr).await.map_err(|source| WebError::Bind { addr: cfg.addr, source })?;
         let (changes, rx) = watch::channel(-1);
         let poll = Duration::from_millis(cfg.poll_ms);
-        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None, writer: None, run: ctx.run.clone() });
+        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None, writer: None, run: ctx.run.clone(), paper: None });
         Ok(Self { listener, state, changes, reader, poll, ops: None })
     }
 
-    /// Serves the `/v1` ops API too, over `reader` and `ops`, behind the same token.
+    /// Serves the `/v1` ops API too, over `reader` and `ops`, behind the same token; the learning-book
+    /// page reads through the same `reader`.
     #[must_use]
     pub fn with_ops(mut self, reader: Arc<dyn nl_domain::paper_read::PaperReader>, ops: Arc<dyn nl_domain::paper_ops::PaperOps>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.paper = Some(Arc::clone(&reader));
+        }
         self.ops = Some((reader, ops));
         self
     }

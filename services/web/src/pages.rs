@@ -13,6 +13,7 @@ pub enum Nav {
     Listings,
     Candidates,
     Sources,
+    Learning,
     Asset,
 }
 
@@ -38,6 +39,7 @@ pub fn layout(title: &str, nav: Nav, body: &Markup) -> Markup {
                         (link("/", "New listings", Nav::Listings))
                         (link("/candidates", "Candidates", Nav::Candidates))
                         (link("/sources", "Sources & runs", Nav::Sources))
+                        (link("/learning", "Learning book", Nav::Learning))
                     }
                     // Only the new-listings page updates live (app.js); elsewhere the badge would only ever say offline.
                     @if nav == Nav::Listings { span #live.live title="live updates" { "○ connecting" } }

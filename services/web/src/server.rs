@@ -76,6 +76,8 @@ pub(crate) struct AppState {
     pub writer: Option<Arc<dyn crate::review::EventWriter>>,
     /// The identity the dashboard's own events carry.
     pub run: nl_domain::RunIdentity,
+    /// The paper side (the `/v1` API's reader), for the learning-book page; `None`: not connected.
+    pub paper: Option<Arc<dyn nl_domain::paper_read::PaperReader>>,
 }
 
 type St = State<Arc<AppState>>;
@@ -215,6 +217,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/asset/{id}", get(asset))
         .route("/asset/{id}/review", post(crate::review::review))
         .route("/sources", get(sources))
+        .route("/learning", get(crate::learning::overview))
+        .route("/learning/{id}", get(crate::learning::experiment))
+        .route("/learning/report.csv", get(crate::learning::report_csv))
+        .route("/learning/fills.csv", get(crate::learning::fills_csv))
         .route("/live", get(crate::live::live))
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
