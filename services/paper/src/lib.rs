@@ -15,7 +15,8 @@ pub mod config;
 pub mod engine;
 pub mod fill;
 pub mod gate;
-pub mod report;
+/// The report lives in `nl_domain::paper_report`, so the dashboard renders it without this service.
+pub use nl_domain::paper_report as report;
 pub mod service;
 
 pub use config::{FeeModel, PaperConfig};

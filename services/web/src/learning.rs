@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use nl_domain::paper_read::{ExperimentRecord, PaperReader, RunTrades, StrategyRunRecord};
 use nl_domain::{Decimal, ExperimentSpec, OrderFilled, ReadError};
-use nl_paper::report::{self, GroupRow, Report};
+use nl_domain::paper_report::{self as report, GroupRow, Report};
 use serde::Deserialize;
 
 use crate::learning_chart::{self as chart, Line};

@@ -16,6 +16,7 @@ mod experiment_schema;
 pub mod paper;
 pub mod paper_read;
 pub mod paper_ops;
+pub mod paper_report;
 pub mod observation;
 pub mod read;
 pub mod records;

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use nl_domain::experiment::PrimaryMetric;
-use nl_domain::paper_read::RunTrades;
-use nl_domain::{BookTags, ExperimentSpec};
+use crate::experiment::PrimaryMetric;
+use crate::paper_read::RunTrades;
+use crate::{BookTags, ExperimentSpec};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
