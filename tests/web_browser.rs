@@ -167,6 +167,15 @@ fn dashboard_in_headless_chromium() {
     assert!(b.js("return document.querySelectorAll('.chart svg').length").as_u64().unwrap_or(0) >= 3, "price, liquidity and score charts");
     b.screenshot(&shots.join("asset.png"));
 
+    // The announcement link is the announcement's own URL (the simulator's OKX feed), not the sighting's
+    // instrument id `<announcement id>:<SYMBOL>`.
+    let sannb = all.iter().find(|r| r.1 == "SANNB").map(|r| r.0.clone()).expect("SANNB");
+    b.goto(&format!("{base}/asset/{sannb}"));
+    let hrefs = b.js("return Array.from(document.querySelectorAll('main a[href]')).map(a => a.getAttribute('href'))");
+    let hrefs: Vec<&str> = hrefs.as_array().expect("hrefs").iter().filter_map(Value::as_str).collect();
+    assert!(hrefs.contains(&"https://www.okx.com/help/okx-to-list-simulated-sannb"), "no link to the announcement: {hrefs:?}");
+    assert!(!hrefs.iter().any(|h| h.ends_with(":SANNB")), "a link built from the instrument id: {hrefs:?}");
+
     // Sources and runs.
     b.goto(&format!("{base}/sources"));
     let text = b.js("return document.body.innerText").as_str().unwrap_or("").to_string();
