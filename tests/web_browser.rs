@@ -182,6 +182,20 @@ fn dashboard_in_headless_chromium() {
     for want in ["okx_spot", "geckoterminal", "Runs", "completed"] {
         assert!(text.contains(want), "sources page lacks {want:?}");
     }
+    // Each demo run's slice of events.jsonl, as its runs/<run_id>/manifest.json records it (the page
+    // reads it from the ledger, not the file).
+    let manifests: Vec<Value> = std::fs::read_dir(demo.join("runs"))
+        .expect("runs dir")
+        .filter_map(|d| std::fs::read(d.expect("entry").path().join("manifest.json")).ok())
+        .map(|b| serde_json::from_slice(&b).expect("manifest json"))
+        .collect();
+    assert_eq!(manifests.len(), 3, "one manifest per cycle");
+    for m in &manifests {
+        let e = &m["events"];
+        assert!(e["count"].as_u64().unwrap_or(0) > 0 && e["end"].as_u64() > e["start"].as_u64(), "{m}");
+        let want = format!("events.jsonl bytes {}..{} ({} events)", e["start"], e["end"], e["count"]);
+        assert!(text.contains(&want), "sources page lacks {want:?} of run {}", m["run_id"]);
+    }
     b.screenshot(&shots.join("sources.png"));
 
     // An attacker-named token renders as text everywhere.

@@ -234,9 +234,9 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
                         span class={"badge " (r.status)} { (r.status) } " "
                         @if r.dry_run { span.badge.none { "dry run" } " " }
                         span.dim { "config " code { (r.config_hash) } " · " (r.started_at.as_ref().map(when).unwrap_or_default()) " → " (r.finished_at.as_ref().map(when).unwrap_or_default()) }
-                        " " span.dim { (event_range(&r.manifest)) }
+                        " " span.dim { (event_range(r)) }
                     }
-                    pre { (serde_json::to_string_pretty(&r.manifest).unwrap_or_default()) }
+                    pre { (serde_json::to_string_pretty(r.run_manifest.as_ref().unwrap_or(&r.manifest)).unwrap_or_default()) }
                 }
             }
             @if runs.is_empty() { p.empty { "No runs yet." } }
@@ -244,13 +244,20 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
     )
 }
 
-/// The manifest's slice of events.jsonl (`events: {start, end, count}`), when it records one.
-fn event_range(manifest: &serde_json::Value) -> String {
+/// The run's slice of events.jsonl (`events: {start, end, count}`) and code version, from the manifest
+/// file the ledger recorded (a run without one shows nothing).
+fn event_range(r: &RunSummary) -> String {
+    let Some(manifest) = &r.run_manifest else { return String::new() };
     let field = |k: &str| manifest.pointer(&format!("/events/{k}")).and_then(serde_json::Value::as_u64);
-    match (field("start"), field("end"), field("count")) {
+    let code = |k: &str| manifest.pointer(&format!("/code_version/{k}")).and_then(serde_json::Value::as_str).unwrap_or("?");
+    let mut out = match (field("start"), field("end"), field("count")) {
         (Some(a), Some(b), Some(n)) => format!("events.jsonl bytes {a}..{b} ({n} events)"),
         _ => String::new(),
+    };
+    if manifest.get("code_version").is_some() {
+        out = format!("{out} · code {} {}", code("crate_version"), code("git_commit")).trim_start_matches(" · ").to_string();
     }
+    out
 }
 
 /// A page saying what went wrong (the message is escaped like everything else).
