@@ -1,6 +1,8 @@
 //! Server-rendered pages (maud escapes every interpolated string): the layout, the new-listings list,
 //! candidates, and sources and runs.
 
+use std::collections::BTreeMap;
+
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use nl_domain::views::{Listing, RunSummary, SourceHealth};
 use nl_domain::{Decimal, Ts};
@@ -194,10 +196,10 @@ fn age(now: Ts, t: Option<Ts>) -> String {
     t.map_or_else(|| "never".into(), |t| format!("{} ago", latency(Some((now - t).num_milliseconds()))))
 }
 
-/// Sources (health, detection latency, leases), `extra` (the alert sinks), and runs (manifest, config
-/// hash, event range).
+/// Sources (health, detection latency, the lease holder per source in `holders`), `extra` (the alert
+/// sinks), and runs (manifest, config hash, event range).
 #[must_use]
-pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extra: &Markup) -> Markup {
+pub fn sources_page(now: Ts, sources: &[SourceHealth], holders: &BTreeMap<String, String>, runs: &[RunSummary], extra: &Markup) -> Markup {
     layout(
         "Sources and runs",
         Nav::Sources,
@@ -206,7 +208,7 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
             table.listings {
                 thead { tr {
                     th { "source" } th { "last success" } th { "captures" } th { "errors" } th { "429s" }
-                    th { "latency p50" } th { "latency p99" } th { "lease rev" } th { "last error" }
+                    th { "latency p50" } th { "latency p99" } th { "lease holder" } th { "last error" }
                 } }
                 tbody {
                     @for s in sources {
@@ -218,7 +220,7 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
                             td.num class=[(s.rate_limited > 0).then_some("warn")] { (s.rate_limited) }
                             td.num { (latency(s.latency_p50_ms)) }
                             td.num { (latency(s.latency_p99_ms)) }
-                            td.num { (s.lease_rev.map(|r| r.to_string()).unwrap_or_else(|| "—".into())) }
+                            td { (lease(s, holders)) }
                             td.dim.clip { (s.last_error.as_deref().unwrap_or("")) }
                         }
                     }
@@ -242,6 +244,16 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
             @if runs.is_empty() { p.empty { "No runs yet." } }
         },
     )
+}
+
+/// Who holds the source's lease (with the revision the ledger saw, when it saw one), or "—".
+fn lease(s: &SourceHealth, holders: &BTreeMap<String, String>) -> String {
+    match (holders.get(&s.source), s.lease_rev) {
+        (Some(h), Some(r)) => format!("{h} (rev {r})"),
+        (Some(h), None) => h.clone(),
+        (None, Some(r)) => format!("rev {r}"),
+        (None, None) => "—".into(),
+    }
 }
 
 /// The run's slice of events.jsonl (`events: {start, end, count}`) and code version, from the manifest
