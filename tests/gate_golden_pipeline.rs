@@ -69,6 +69,7 @@ fn upsert(sc: &GoldenScenario, at: Ts) -> Envelope {
             scheduled_at: None,
             first_observed_at: at,
             pair: serde_json::Value::Null,
+            url: None,
         },
     };
     Envelope::new(EventType::AssetUpserted, &[&sc.name], at, "run", "golden-v1", serde_json::to_value(&up).unwrap()).with_asset(a.to_string())

@@ -203,6 +203,13 @@ async fn paper_reads_go_over_the_ledgers_grpc_without_a_local_db() {
     assert_eq!(orders(&again, "learning"), orders(&report, "learning"), "{again}");
     assert!(!cli.join("new_listings.sqlite").exists(), "no DB was created on the client side");
 
+    // A collector replica holds okx_spot's lease (the ledger never learns who: the sources page asks the
+    // collectors' lease bucket on NATS).
+    let stream = ledger.env.iter().find(|(k, _)| *k == "NL_NATS__STREAM").map(|(_, v)| v.clone()).expect("the ledger's stream");
+    let bus = nl_bus::NatsBus::connect(&nl_bus::NatsConfig { stream, ..nats.bus_config() }).await.unwrap();
+    let leases = nl_bus::NatsLeases::open(bus.jetstream(), "nl_leases", Duration::from_secs(60), "replica-under-test").await.unwrap();
+    let _held = nl_bus::Leases::acquire(&leases, "okx_spot").await.unwrap().expect("a free lease");
+
     // `nl serve web` on the client side: `/v1` reads over the ledger's gRPC.
     let addr = format!("127.0.0.1:{}", support::free_port());
     let mut env = ledger.env.clone();
@@ -221,6 +228,10 @@ async fn paper_reads_go_over_the_ledgers_grpc_without_a_local_db() {
     assert!(nl_testkit::wait_until(Duration::from_secs(60), up).await, "no /v1 API: {}", web_log());
     let (_, body) = get("/v1/experiments").await;
     assert!(body.contains("\"explore\""), "{body}");
+    // The sources page over gRPC: the lease holder, and each demo run's events.jsonl range from the ledger.
+    let (status, body) = get("/sources").await;
+    assert!(status == 200 && body.contains("<th>lease holder</th>") && body.contains("replica-under-test"), "{status} {body}\n{}", web_log());
+    assert_eq!(body.matches("events.jsonl bytes ").count(), 3, "one range per demo run: {body}");
     let (status, body) = get(&format!("/v1/backtests/{bt}")).await;
     assert!(status == 200 && body.contains("\"backtest\""), "the backtest's strategy run: {status} {body}");
     let (status, body) = get(&format!("/v1/reports/{bt}?group_by=book")).await;

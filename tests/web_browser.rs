@@ -177,11 +177,34 @@ fn dashboard_in_headless_chromium() {
                       return r ? r.querySelector('td.value').innerText : null;");
     assert_eq!(value, Value::from("250,000"), "the low_liquidity value");
 
+    // The announcement link is the announcement's own URL (the simulator's OKX feed), not the sighting's
+    // instrument id `<announcement id>:<SYMBOL>`.
+    let sannb = all.iter().find(|r| r.1 == "SANNB").map(|r| r.0.clone()).expect("SANNB");
+    b.goto(&format!("{base}/asset/{sannb}"));
+    let hrefs = b.js("return Array.from(document.querySelectorAll('main a[href]')).map(a => a.getAttribute('href'))");
+    let hrefs: Vec<&str> = hrefs.as_array().expect("hrefs").iter().filter_map(Value::as_str).collect();
+    assert!(hrefs.contains(&"https://www.okx.com/help/okx-to-list-simulated-sannb"), "no link to the announcement: {hrefs:?}");
+    assert!(!hrefs.iter().any(|h| h.ends_with(":SANNB")), "a link built from the instrument id: {hrefs:?}");
+
     // Sources and runs.
     b.goto(&format!("{base}/sources"));
     let text = b.js("return document.body.innerText").as_str().unwrap_or("").to_string();
     for want in ["okx_spot", "geckoterminal", "Runs", "completed"] {
         assert!(text.contains(want), "sources page lacks {want:?}");
+    }
+    // Each demo run's slice of events.jsonl, as its runs/<run_id>/manifest.json records it (the page
+    // reads it from the ledger, not the file).
+    let manifests: Vec<Value> = std::fs::read_dir(demo.join("runs"))
+        .expect("runs dir")
+        .filter_map(|d| std::fs::read(d.expect("entry").path().join("manifest.json")).ok())
+        .map(|b| serde_json::from_slice(&b).expect("manifest json"))
+        .collect();
+    assert_eq!(manifests.len(), 3, "one manifest per cycle");
+    for m in &manifests {
+        let e = &m["events"];
+        assert!(e["count"].as_u64().unwrap_or(0) > 0 && e["end"].as_u64() > e["start"].as_u64(), "{m}");
+        let want = format!("events.jsonl bytes {}..{} ({} events)", e["start"], e["end"], e["count"]);
+        assert!(text.contains(&want), "sources page lacks {want:?} of run {}", m["run_id"]);
     }
     b.screenshot(&shots.join("sources.png"));
     // Only the live listings page carries the live badge; a page without live updates shows none.

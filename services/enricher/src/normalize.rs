@@ -56,7 +56,8 @@ fn linked_contract(details: &Value) -> Option<(String, String)> {
 }
 
 /// The sighting an observation records. A retracted observation gets status [`RETRACTED`]; DEX pools
-/// carry their pair detail (pool address, dex, quote, fee, ...), every other kind `null`.
+/// carry their pair detail (pool address, dex, quote, fee, ...), every other kind `null`; announcements
+/// carry their URL.
 #[must_use]
 pub fn sighting_of(obs: &ListingObservation) -> Sighting {
     let status = if obs.change == ChangeKind::Retracted { Some(RETRACTED.to_string()) } else { obs.status.clone() };
@@ -71,7 +72,17 @@ pub fn sighting_of(obs: &ListingObservation) -> Sighting {
         scheduled_at: obs.scheduled_at,
         first_observed_at: obs.first_observed_at,
         pair,
+        url: announcement_url(obs),
     }
+}
+
+/// An announcement's own URL (`details.url`), when it is an http(s) URL.
+fn announcement_url(obs: &ListingObservation) -> Option<String> {
+    if obs.kind != ObservationKind::CexAnnouncement {
+        return None;
+    }
+    let url = obs.details.get("url").and_then(Value::as_str).map(str::trim)?;
+    (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_string())
 }
 
 fn pair_detail(obs: &ListingObservation) -> Value {
@@ -177,6 +188,18 @@ mod tests {
         assert_eq!(up.sighting.source_published_at, o.source_published_at);
         assert_eq!(up.sighting.instrument_id, "NEW-USDT");
         assert_eq!(up.sighting.pair, Value::Null);
+    }
+
+    #[test]
+    fn announcement_carries_its_url_and_other_kinds_none() {
+        let url = "https://www.okx.com/help/okx-to-list-new";
+        let mut o = obs("cex:okx:NEW", ObservationKind::CexAnnouncement, ChangeKind::New, json!({"announcement_id": url, "url": url}));
+        o.instrument_id = format!("{url}:NEW");
+        assert_eq!(sighting_of(&o).url.as_deref(), Some(url));
+        o.details = json!({"url": "javascript:alert(1)"});
+        assert_eq!(sighting_of(&o).url, None, "only http(s) URLs");
+        let inst = obs("cex:okx:NEW", ObservationKind::CexInstrument, ChangeKind::New, json!({"url": url}));
+        assert_eq!(sighting_of(&inst).url, None);
     }
 
     #[test]

@@ -219,7 +219,8 @@ fn merge_sighting(old: &mut Sighting, new: &Sighting) {
     let scheduled = new.scheduled_at.or(old.scheduled_at);
     let status = new.status.clone().or_else(|| old.status.take());
     let pair = if new.pair.is_null() { std::mem::take(&mut old.pair) } else { new.pair.clone() };
-    *old = Sighting { first_observed_at: first, source_published_at: published, scheduled_at: scheduled, status, pair, ..new.clone() };
+    let url = new.url.clone().or_else(|| old.url.take());
+    *old = Sighting { first_observed_at: first, source_published_at: published, scheduled_at: scheduled, status, pair, url, ..new.clone() };
 }
 
 #[cfg(test)]
@@ -247,6 +248,7 @@ mod tests {
                 scheduled_at: None,
                 first_observed_at: at,
                 pair: serde_json::Value::Null,
+                url: None,
             },
         };
         let env = Envelope::new(EventType::AssetUpserted, &[source, inst, &minute.to_string()], at, "run", "cfg", serde_json::to_value(&up).unwrap());
@@ -278,6 +280,17 @@ mod tests {
         let again = st.derived_event(&Change::Updated { new_sighting: false, previous_status: Some("preopen".into()) }, &u4.sighting, &e4).unwrap().unwrap();
         assert_eq!(ev.event_id, again.event_id);
         assert!(ev.meta.get("metadata_missing").is_none(), "a named asset carries no flag");
+    }
+
+    #[test]
+    fn an_announcement_url_is_kept_when_a_later_sighting_lacks_it() {
+        let url = "https://www.okx.com/help/okx-to-list-new";
+        let (mut u1, e1) = up("okx_announcements", "ann-1:NEW", None, 1);
+        u1.sighting.url = Some(url.into());
+        let mut st = AssetState::new(&u1, &e1).unwrap();
+        let (u2, e2) = up("okx_announcements", "ann-1:NEW", Some("live"), 2);
+        st.merge(&u2, &e2).unwrap();
+        assert_eq!(st.sightings[0].url.as_deref(), Some(url));
     }
 
     #[test]

@@ -152,6 +152,19 @@ impl LedgerStore {
         self.call(|reply| Command::SetSetting { key: key.to_string(), value: value.to_string(), reply }).await
     }
 
+    /// Records `manifest`, the run's `runs/<run_id>/manifest.json` as the runtime wrote it (its events.jsonl
+    /// byte range, code version, ...), on the run's row (`runs.run_manifest_json`), replacing an earlier one
+    /// (a continuous run's checkpoints). Returns false when the ledger has no row for the run yet (its
+    /// `run.started` not applied): nothing is recorded then.
+    ///
+    /// # Errors
+    /// As [`LedgerStore::apply`]; [`LedgerError::Json`] never in practice.
+    pub async fn record_run_manifest(&self, run_id: &str, manifest: &serde_json::Value) -> Result<bool> {
+        let manifest_json = serde_json::to_string(manifest)?;
+        let rows = self.call(|reply| Command::RunManifest { run_id: run_id.to_string(), manifest_json, reply }).await?;
+        Ok(rows > 0)
+    }
+
     /// Up to `limit` derived events not yet published, oldest first (re-publish after a crash).
     ///
     /// # Errors

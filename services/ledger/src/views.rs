@@ -130,6 +130,7 @@ struct RunRow {
     finished_at: Option<String>,
     dry_run: i64,
     manifest_json: String,
+    run_manifest_json: Option<String>,
     status: String,
 }
 
@@ -330,7 +331,7 @@ fn percentile(xs: &[i64], pct: usize) -> Option<i64> {
 /// The latest `limit` runs, newest first.
 pub(crate) async fn runs(pool: &SqlitePool, limit: u32) -> Result<Vec<RunSummary>> {
     let rows: Vec<RunRow> = sqlx::query_as(
-        "SELECT run_id, config_hash, started_at, finished_at, dry_run, manifest_json, status FROM runs
+        "SELECT run_id, config_hash, started_at, finished_at, dry_run, manifest_json, run_manifest_json, status FROM runs
          ORDER BY COALESCE(started_at, finished_at) DESC, run_id DESC LIMIT ?",
     )
     .bind(i64::from(limit))
@@ -342,6 +343,7 @@ pub(crate) async fn runs(pool: &SqlitePool, limit: u32) -> Result<Vec<RunSummary
                 started_at: opt_ts("runs.started_at", &r.run_id, r.started_at.as_deref())?,
                 finished_at: opt_ts("runs.finished_at", &r.run_id, r.finished_at.as_deref())?,
                 manifest: json("runs.manifest_json", &r.run_id, &r.manifest_json)?,
+                run_manifest: r.run_manifest_json.as_deref().map(|m| json("runs.run_manifest_json", &r.run_id, m)).transpose()?,
                 dry_run: r.dry_run != 0,
                 run_id: r.run_id,
                 config_hash: r.config_hash,

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Published { ids: Vec<EventId> },
     PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, known: KnownChanges, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
+    /// Records a run's manifest file (`runs.run_manifest_json`); answers whether the run's row exists.
+    RunManifest { run_id: String, manifest_json: String, reply: oneshot::Sender<Result<u64>> },
 }
 
 impl Command {
@@ -42,7 +44,7 @@ impl Command {
             Self::MarkPublished { ids, .. } => ids.len(),
             Self::Published { .. } => 0,
             Self::PutCursor { known, .. } => 1 + known.upserts.len() + known.deletes.len(),
-            Self::SetSetting { .. } => 1,
+            Self::SetSetting { .. } | Self::RunManifest { .. } => 1,
         }
     }
 }
@@ -53,6 +55,7 @@ enum Item {
     MarkPublished(Vec<EventId>, oneshot::Sender<Result<u64>>),
     PutCursor { source: String, cursor_json: String, lease_rev: Option<i64>, known: KnownChanges, reply: oneshot::Sender<Result<()>> },
     SetSetting { key: String, value: String, reply: oneshot::Sender<Result<()>> },
+    RunManifest { run_id: String, manifest_json: String, reply: oneshot::Sender<Result<u64>> },
 }
 
 /// How long the writer waits for a command before it prunes published outbox rows in a transaction of
@@ -129,6 +132,7 @@ async fn run_group(pool: &SqlitePool, rx: &mut mpsc::Receiver<Command>, batch_si
             }
             Command::PutCursor { source, cursor_json, lease_rev, known, reply } => Some(Item::PutCursor { source, cursor_json, lease_rev, known, reply }),
             Command::SetSetting { key, value, reply } => Some(Item::SetSetting { key, value, reply }),
+            Command::RunManifest { run_id, manifest_json, reply } => Some(Item::RunManifest { run_id, manifest_json, reply }),
         })
         .collect();
     debug!(commands = items.len(), envelopes = envs.len(), prune = prune.len(), "Writer committing a group.");
@@ -191,7 +195,7 @@ async fn run_alone(pool: &SqlitePool, venues: &VenueTypes, envs: &[Arc<Envelope>
 fn reply_other(item: Item, res: Result<u64>) {
     match item {
         Item::Apply(..) => {}
-        Item::MarkPublished(_, reply) => {
+        Item::MarkPublished(_, reply) | Item::RunManifest { reply, .. } => {
             let _ = reply.send(res);
         }
         Item::PutCursor { reply, .. } | Item::SetSetting { reply, .. } => {
@@ -240,6 +244,12 @@ async fn exec_other(conn: &mut SqliteConnection, item: &Item) -> Result<u64> {
         .rows_affected()
             + crate::known::write(conn, source, known).await?),
         Item::SetSetting { key, value, .. } => set_setting(conn, key, value).await,
+        Item::RunManifest { run_id, manifest_json, .. } => Ok(sqlx::query("UPDATE runs SET run_manifest_json = ? WHERE run_id = ?")
+            .bind(manifest_json)
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()),
     }
 }
 

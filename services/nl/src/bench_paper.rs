@@ -34,6 +34,7 @@ fn inputs(n: usize) -> anyhow::Result<Vec<Envelope>> {
             scheduled_at: None,
             first_observed_at: start,
             pair: serde_json::Value::Null,
+            url: None,
         };
         let up = AssetUpsert { asset_id: id.clone(), symbol: format!("T{a}"), name: None, chain: Some("eth".into()), address: None, sighting };
         let ids = id.to_string();

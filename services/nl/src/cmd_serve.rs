@@ -108,10 +108,23 @@ async fn serve_web(loaded: &Loaded<NlConfig>, run: nl_collector::RunIdentity, re
     let cfg = &loaded.config;
     let from = crate::cli::ReadFrom { out_dir: None, ledger_url: Some(cfg.serve.ledger_url.clone()) };
     let reader = crate::cmd_views::reader(cfg, &from).await?;
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?);
+    let nats = NatsBus::connect(&cfg.nats).await.with_context(|| format!("connecting to NATS at {}", cfg.nats.url))?;
+    // The collectors' lease bucket, read for the sources page's lease holders (the ledger never learns them).
+    let ttl = Duration::from_secs(cfg.collector.lease_ttl_secs);
+    let leases = match nl_bus::NatsLeases::open(nats.jetstream(), &cfg.collector.lease_bucket, ttl, "web").await {
+        Ok(l) => Some(Arc::new(l)),
+        Err(error) => {
+            tracing::warn!(%error, "The lease bucket cannot be read; the sources page shows no lease holders.");
+            None
+        }
+    };
+    let bus: Arc<dyn Bus> = Arc::new(nats);
     let ctx = ServiceCtx::new(bus, run);
     let alerts = crate::cmd_alerts::start(cfg, &ctx, Arc::clone(&reader))?;
     let mut web = nl_web::WebService::bind(cfg.web.clone(), &ctx, reader).await.context("starting the dashboard")?.with_writer(Arc::new(nl_web::BusWriter(Arc::clone(&ctx.bus))));
+    if let Some(l) = leases {
+        web = web.with_leases(l);
+    }
     if let Some(a) = &alerts {
         web = web.with_alerts(a.board.clone());
         nl_web::alerts::export_metrics(a.board.clone(), registry);

@@ -256,6 +256,7 @@ pub async fn run_continuous_sources(
     let status = if errors.is_empty() { "completed" } else { "failed" };
     let manifest = state.manifest(status, errors).await?;
     let manifest_path = manifest.rewrite(&c.storage.runs_dir())?;
+    manifest.record_in(&state.store).await?;
     nl_ledger::db::checkpoint_wal(&c.ledger.db_path).await.context("checkpointing the WAL")?;
     Ok(ContinuousOutcome { manifest, manifest_path, checkpoints: state.checkpoints })
 }
@@ -303,6 +304,7 @@ impl Run<'_> {
         self.checkpoints += 1;
         let m = self.manifest("running", Vec::new()).await?;
         m.rewrite(&self.cfg.cycle.storage.runs_dir())?;
+        m.record_in(&self.store).await?;
         let s = &m.summary;
         let flow = self.mem.flow_stats();
         progress(&format!(

@@ -222,6 +222,7 @@ pub async fn run_cycle(cfg: &CycleConfig, opts: CycleOptions, mut progress: impl
     let record = RunRecord { run: &run, started_at, db_path: &ledger_cfg.db_path, sources: &names, events, dry_run: opts.dry_run, errors, summary };
     let manifest = assemble_manifest(cfg, &store, record).await?;
     let manifest_path = manifest.write(&runs_dir)?;
+    manifest.record_in(&store).await?;
     // A clean end leaves the DB file complete on its own.
     nl_ledger::db::checkpoint_wal(&ledger_cfg.db_path).await.context("checkpointing the WAL")?;
     let new_assets = if opts.dry_run { asset_ids(&ledger_cfg.db_path).await?.difference(&assets_before).cloned().collect() } else { new_assets };

@@ -72,6 +72,19 @@ impl RunManifest {
         self.rewrite(runs_dir)
     }
 
+    /// Records the manifest on the run's row of the ledger (`runs.run_manifest_json`), so readers that
+    /// never see the out dir (the dashboard over gRPC) show its events.jsonl range and code version. Call
+    /// it after writing the file; a run whose `run.started` the ledger has not applied yet gets nothing
+    /// (the next write records it).
+    ///
+    /// # Errors
+    /// The ledger's writer failed or is gone.
+    pub async fn record_in(&self, store: &nl_ledger::LedgerStore) -> anyhow::Result<()> {
+        let json = serde_json::to_value(self).context("encoding the run manifest")?;
+        store.record_run_manifest(&self.run_id, &json).await.with_context(|| format!("recording the manifest of run {} in the ledger", self.run_id))?;
+        Ok(())
+    }
+
     /// Replaces the manifest of a run still in progress (`nl run` checkpoints), atomically like
     /// [`RunManifest::write`], which must have written it first.
     ///

@@ -28,15 +28,18 @@ pub(crate) async fn abort_stale_runs(bus: &Arc<dyn Bus>, store: &LedgerStore, cu
         let reason = format!("aborted: the process running it is gone (killed or crashed); found by run {}", current.run_id);
         let run = RunIdentity { run_id: run_id.clone(), config_hash: config_hash.clone() };
         publish_run_event(bus, EventType::RunCompleted, &run, serde_json::json!({"dry_run": false, "status": "aborted", "reason": reason})).await?;
-        mark_manifest_aborted(runs_dir, run_id, &reason)?;
+        if let Some(manifest) = mark_manifest_aborted(runs_dir, run_id, &reason)? {
+            manifest.record_in(store).await?;
+        }
     }
     Ok(stale.into_iter().map(|(id, _)| id).collect())
 }
 
-/// Sets `summary.status = "aborted"` and adds `reason` to the errors of a run's manifest, if it has one.
-fn mark_manifest_aborted(runs_dir: &Path, run_id: &str, reason: &str) -> anyhow::Result<()> {
+/// Sets `summary.status = "aborted"` and adds `reason` to the errors of a run's manifest, if it has one;
+/// returns the manifest rewritten.
+fn mark_manifest_aborted(runs_dir: &Path, run_id: &str, reason: &str) -> anyhow::Result<Option<RunManifest>> {
     let path = RunManifest::path_in(runs_dir, run_id);
-    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
     let mut manifest: RunManifest = serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
     match manifest.summary.as_object_mut() {
         Some(summary) => {
@@ -46,7 +49,7 @@ fn mark_manifest_aborted(runs_dir: &Path, run_id: &str, reason: &str) -> anyhow:
     }
     manifest.errors.push(reason.to_owned());
     manifest.rewrite(runs_dir)?;
-    Ok(())
+    Ok(Some(manifest))
 }
 
 /// Fails when `events` holds events but the DB at `db` is missing or holds none.

@@ -31,6 +31,18 @@ fn maybe_link(s: &str) -> Markup {
     }
 }
 
+/// The announcement URLs of the asset's sightings (the source's own `url`, never the instrument id,
+/// which for an announcement is `<announcement id>:<SYMBOL>`), deduplicated in sighting order.
+fn announcement_links(d: &AssetDetail) -> Vec<&str> {
+    let mut urls: Vec<&str> = Vec::new();
+    for u in d.sightings.iter().filter_map(|s| s.url.as_deref()) {
+        if !urls.contains(&u) {
+            urls.push(u);
+        }
+    }
+    urls
+}
+
 fn identity(d: &AssetDetail) -> Markup {
     let l = &d.listing;
     html! {
@@ -41,6 +53,10 @@ fn identity(d: &AssetDetail) -> Markup {
             dt { "contract" } dd { code { (l.address.as_deref().unwrap_or("—")) } }
             dt { "status" } dd class=[(l.status.contains("delist")).then_some("warn")] { (l.status) }
             dt { "first seen" } dd { (when(&l.first_seen_at)) " UTC by " (l.first_source) " · latency " (latency(l.latency_ms())) }
+            @let links = announcement_links(d);
+            @if !links.is_empty() {
+                dt { "announcement" } dd.announcement { @for u in &links { (maybe_link(u)) " " } }
+            }
             dt { "reviewed" } dd #reviewed { (l.reviewed_at.as_ref().map(when).unwrap_or_else(|| "not yet".into())) }
         }
         form.review method="post" action={"/asset/" (l.asset_id.to_string()) "/review"} {
@@ -59,7 +75,7 @@ fn sources(d: &AssetDetail) -> Markup {
                     tr {
                         td { (s.source) } td { (s.venue) }
                         td { (kind_name(s.kind)) @if s.kind == ObservationKind::CexAnnouncement { " " span.badge.none { "announcement" } } }
-                        td.clip { (maybe_link(&s.instrument_id)) }
+                        td.clip { (s.instrument_id) @if let Some(u) = &s.url { " · " (maybe_link(u)) } }
                         td { (s.status.as_deref().unwrap_or("")) }
                         td { (s.source_published_at.as_ref().map(when).unwrap_or_else(|| "—".into())) }
                         td { (when(&s.first_observed_at)) }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod filters;
 mod learning;
 mod learning_chart;
+pub mod leases;
 mod live;
 mod ops_api;
 pub mod ops_openapi;
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub use alerts::{AlertBoard, AlertSinkConfig, AlertsService, SinkKind};
 pub use config::WebConfig;
 pub use error::WebError;
+pub use leases::LeaseHolders;
 pub use review::{BusWriter, EventWriter};
 pub use server::{WebCounts, WebStats};
 
@@ -68,7 +70,19 @@ impl WebService {
         let listener = TcpListener::bind(cfg.addr).await.map_err(|source| WebError::Bind { addr: cfg.addr, source })?;
         let (changes, rx) = watch::channel(-1);
         let poll = Duration::from_millis(cfg.poll_ms);
-        let state = Arc::new(server::AppState { reader: reader.clone(), cfg, token, clock: ctx.clock.clone(), stats: Arc::default(), changes: rx, alerts: None, writer: None, run: ctx.run.clone(), paper: None });
+        let state = Arc::new(server::AppState {
+            reader: reader.clone(),
+            cfg,
+            token,
+            clock: ctx.clock.clone(),
+            stats: Arc::default(),
+            changes: rx,
+            alerts: None,
+            writer: None,
+            leases: None,
+            run: ctx.run.clone(),
+            paper: None,
+        });
         Ok(Self { listener, state, changes, reader, poll, ops: None })
     }
 
@@ -105,6 +119,16 @@ impl WebService {
     pub fn with_writer(mut self, writer: Arc<dyn review::EventWriter>) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
             state.writer = Some(writer);
+        }
+        self
+    }
+
+    /// Shows who holds each source's lease (distributed mode: the collectors' NATS KV lease bucket) on the
+    /// sources page.
+    #[must_use]
+    pub fn with_leases(mut self, leases: Arc<dyn leases::LeaseHolders>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.leases = Some(leases);
         }
         self
     }

@@ -1,6 +1,8 @@
 //! Server-rendered pages (maud escapes every interpolated string): the layout, the new-listings list,
 //! candidates, and sources and runs.
 
+use std::collections::BTreeMap;
+
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use nl_domain::views::{Listing, RunSummary, SourceHealth};
 use nl_domain::{Decimal, Ts};
@@ -203,10 +205,10 @@ fn age(now: Ts, t: Option<Ts>) -> String {
     t.map_or_else(|| "never".into(), |t| format!("{} ago", latency(Some((now - t).num_milliseconds()))))
 }
 
-/// Sources (health, detection latency, leases), `extra` (the alert sinks), and runs (manifest, config
-/// hash, event range).
+/// Sources (health, detection latency, the lease holder per source in `holders`), `extra` (the alert
+/// sinks), and runs (manifest, config hash, event range).
 #[must_use]
-pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extra: &Markup) -> Markup {
+pub fn sources_page(now: Ts, sources: &[SourceHealth], holders: &BTreeMap<String, String>, runs: &[RunSummary], extra: &Markup) -> Markup {
     layout(
         "Sources and runs",
         Nav::Sources,
@@ -215,7 +217,7 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
             table.listings {
                 thead { tr {
                     th { "source" } th { "last success" } th { "captures" } th { "errors" } th { "429s" }
-                    th { "latency p50" } th { "latency p99" } th { "lease rev" } th { "last error" }
+                    th { "latency p50" } th { "latency p99" } th { "lease holder" } th { "last error" }
                 } }
                 tbody {
                     @for s in sources {
@@ -227,7 +229,7 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
                             td.num class=[(s.rate_limited > 0).then_some("warn")] { (s.rate_limited) }
                             td.num { (latency(s.latency_p50_ms)) }
                             td.num { (latency(s.latency_p99_ms)) }
-                            td.num { (s.lease_rev.map(|r| r.to_string()).unwrap_or_else(|| "—".into())) }
+                            td { (lease(s, holders)) }
                             td.dim.clip { (s.last_error.as_deref().unwrap_or("")) }
                         }
                     }
@@ -243,9 +245,9 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
                         span class={"badge " (r.status)} { (r.status) } " "
                         @if r.dry_run { span.badge.none { "dry run" } " " }
                         span.dim { "config " code { (r.config_hash) } " · " (r.started_at.as_ref().map(when).unwrap_or_default()) " → " (r.finished_at.as_ref().map(when).unwrap_or_default()) }
-                        " " span.dim { (event_range(&r.manifest)) }
+                        " " span.dim { (event_range(r)) }
                     }
-                    pre { (serde_json::to_string_pretty(&r.manifest).unwrap_or_default()) }
+                    pre { (serde_json::to_string_pretty(r.run_manifest.as_ref().unwrap_or(&r.manifest)).unwrap_or_default()) }
                 }
             }
             @if runs.is_empty() { p.empty { "No runs yet." } }
@@ -253,13 +255,30 @@ pub fn sources_page(now: Ts, sources: &[SourceHealth], runs: &[RunSummary], extr
     )
 }
 
-/// The manifest's slice of events.jsonl (`events: {start, end, count}`), when it records one.
-fn event_range(manifest: &serde_json::Value) -> String {
+/// Who holds the source's lease (with the revision the ledger saw, when it saw one), or "—".
+fn lease(s: &SourceHealth, holders: &BTreeMap<String, String>) -> String {
+    match (holders.get(&s.source), s.lease_rev) {
+        (Some(h), Some(r)) => format!("{h} (rev {r})"),
+        (Some(h), None) => h.clone(),
+        (None, Some(r)) => format!("rev {r}"),
+        (None, None) => "—".into(),
+    }
+}
+
+/// The run's slice of events.jsonl (`events: {start, end, count}`) and code version, from the manifest
+/// file the ledger recorded (a run without one shows nothing).
+fn event_range(r: &RunSummary) -> String {
+    let Some(manifest) = &r.run_manifest else { return String::new() };
     let field = |k: &str| manifest.pointer(&format!("/events/{k}")).and_then(serde_json::Value::as_u64);
-    match (field("start"), field("end"), field("count")) {
+    let code = |k: &str| manifest.pointer(&format!("/code_version/{k}")).and_then(serde_json::Value::as_str).unwrap_or("?");
+    let mut out = match (field("start"), field("end"), field("count")) {
         (Some(a), Some(b), Some(n)) => format!("events.jsonl bytes {a}..{b} ({n} events)"),
         _ => String::new(),
+    };
+    if manifest.get("code_version").is_some() {
+        out = format!("{out} · code {} {}", code("crate_version"), code("git_commit")).trim_start_matches(" · ").to_string();
     }
+    out
 }
 
 /// A page saying what went wrong (the message is escaped like everything else).

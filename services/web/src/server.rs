@@ -74,6 +74,8 @@ pub(crate) struct AppState {
     pub alerts: Option<Arc<crate::alerts::AlertBoard>>,
     /// Where "mark reviewed" sends its `asset.reviewed` event; `None`: the button answers 501.
     pub writer: Option<Arc<dyn crate::review::EventWriter>>,
+    /// Where the sources page looks up lease holders; `None`: no leases (embedded modes).
+    pub leases: Option<Arc<dyn crate::leases::LeaseHolders>>,
     /// The identity the dashboard's own events carry.
     pub run: nl_domain::RunIdentity,
     /// The paper side (the `/v1` API's reader), for the learning-book page; `None`: not connected.
@@ -159,7 +161,11 @@ async fn sources(State(s): St) -> Result<Response, Failure> {
     let runs = s.reader.runs(s.cfg.runs_shown).await.map_err(|e| s.read_failed(&e))?;
     let now = s.clock.now();
     let alerts = s.alerts.as_ref().map(|b| crate::alerts::board_section(now, b)).unwrap_or_default();
-    Ok(page(&s, &crate::pages::sources_page(now, &sources, &runs, &alerts)))
+    let holders = match &s.leases {
+        Some(l) => crate::leases::holders_of(l.as_ref(), sources.iter().map(|h| h.source.as_str())).await,
+        None => std::collections::BTreeMap::new(),
+    };
+    Ok(page(&s, &crate::pages::sources_page(now, &sources, &holders, &runs, &alerts)))
 }
 
 async fn style() -> impl IntoResponse {

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Default)]
 struct Scripted {
     rows: Vec<Listing>,
+    sources: Vec<SourceHealth>,
     last: Mutex<Option<ListingQuery>>,
     down: bool,
 }
@@ -58,7 +59,7 @@ impl LedgerReader for Scripted {
         Ok(None)
     }
     async fn sources(&self) -> Result<Vec<SourceHealth>, ReadError> {
-        Ok(vec![])
+        Ok(self.sources.clone())
     }
     async fn runs(&self, _limit: u32) -> Result<Vec<RunSummary>, ReadError> {
         Ok(vec![])
@@ -166,5 +167,55 @@ async fn an_unreadable_ledger_is_a_503_not_an_empty_page() {
     let (status, _, body) = req(&addr, "GET", "/", None).await;
     assert_eq!(status, 503);
     assert!(body.contains("ledger unavailable"), "{body}");
+    stop.cancel();
+}
+
+/// Who holds each source's lease, as a collectors' lease bucket would answer.
+struct Holders;
+
+#[async_trait]
+impl nl_web::LeaseHolders for Holders {
+    async fn holder(&self, source: &str) -> Option<String> {
+        (source == "okx_spot").then(|| "collector-a-<7>".to_string())
+    }
+}
+
+fn health(source: &str) -> SourceHealth {
+    SourceHealth {
+        source: source.into(),
+        captures: 3,
+        errors: 0,
+        rate_limited: 0,
+        last_capture_at: None,
+        last_success_at: None,
+        last_error: None,
+        latency_p50_ms: None,
+        latency_p99_ms: None,
+        lease_rev: None,
+    }
+}
+
+#[tokio::test]
+async fn the_sources_page_names_each_lease_holder_when_leases_are_known() {
+    let reader = Arc::new(Scripted { sources: vec![health("okx_spot"), health("geckoterminal")], ..Scripted::default() });
+    let ctx = nl_bus::ServiceCtx::new(Arc::new(nl_bus::MemoryBus::default()), nl_domain::RunIdentity { run_id: "r".into(), config_hash: "c".into() });
+    let cfg = WebConfig { addr: "127.0.0.1:0".parse().unwrap(), ..WebConfig::default() };
+    let web = WebService::bind(cfg.clone(), &ctx, reader.clone()).await.unwrap().with_leases(Arc::new(Holders));
+    let addr = web.local_addr().unwrap().to_string();
+    let stop = nl_bus::CancellationToken::new();
+    tokio::spawn(web.serve(stop.clone()));
+    let (status, _, body) = req(&addr, "GET", "/sources", None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<th>lease holder</th>"), "{body}");
+    let row = |source: &str| body.split("<tr>").find(|r| r.contains(&format!(">{source}<"))).unwrap_or_default().to_string();
+    assert!(row("okx_spot").contains("<td>collector-a-&lt;7&gt;</td>"), "the holder, escaped: {}", row("okx_spot"));
+    assert!(row("geckoterminal").contains("<td>—</td>"), "no lease: {}", row("geckoterminal"));
+
+    // Without a lease lookup (embedded modes) nobody is named.
+    let web = WebService::bind(cfg, &ctx, reader).await.unwrap();
+    let addr = web.local_addr().unwrap().to_string();
+    tokio::spawn(web.serve(stop.clone()));
+    let (_, _, body) = req(&addr, "GET", "/sources", None).await;
+    assert!(!body.contains("collector-a"), "{body}");
     stop.cancel();
 }

@@ -231,6 +231,10 @@ pub struct Sighting {
     pub first_observed_at: Ts,
     /// Pair/pool detail for DEX sightings (pair address, dex, quote token, fee), `null` otherwise.
     pub pair: serde_json::Value,
+    /// The announcement's own URL (the observation's `details.url`) for announcement sightings whose
+    /// source gave one: `instrument_id` is `<announcement id>:<SYMBOL>`, never a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The enricher's normalized view of an asset after a sighting (`asset.upserted`). The ledger merges it:

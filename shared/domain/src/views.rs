@@ -220,7 +220,13 @@ pub struct RunSummary {
     pub dry_run: bool,
     pub started_at: Option<Ts>,
     pub finished_at: Option<Ts>,
+    /// What the run's `run.completed` event carried (its summary), `{}` until then.
     pub manifest: serde_json::Value,
+    /// The run's manifest file (`runs/<run_id>/manifest.json`: events.jsonl byte range `events {start, end,
+    /// count}`, `code_version`, effective config, ...) as the ledger recorded it when it was written;
+    /// `None` when none was recorded (distributed runs, runs from before migration 0016).
+    #[serde(default)]
+    pub run_manifest: Option<serde_json::Value>,
 }
 
 /// Default and maximum number of events of one [`EventFeedQuery`] page.

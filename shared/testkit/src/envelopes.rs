@@ -48,6 +48,7 @@ pub fn listing_upsert(asset: &str, symbol: &str, ts: nl_domain::Ts) -> nl_domain
             scheduled_at: None,
             first_observed_at: ts,
             pair: serde_json::Value::Null,
+            url: None,
         },
     }
 }

@@ -63,6 +63,7 @@ pub fn upsert(asset: &str, source: &str, instrument: &str, status: Option<&str>,
             scheduled_at: None,
             first_observed_at: ts,
             pair: serde_json::Value::Null,
+            url: None,
         },
     };
     let ts_s = ts.to_rfc3339();

@@ -147,3 +147,25 @@ async fn grpc_view_answers_what_the_sqlite_reader_answers() {
     // With the server gone, reads are Unavailable (retryable), not Corrupt.
     assert!(matches!(grpc.change_mark().await, Err(ReadError::Unavailable(_))));
 }
+
+/// A run's manifest file (events.jsonl byte range, code version), recorded when the runtime writes it,
+/// reaches the runs view in-process and over gRPC; `run.completed` leaves it alone.
+#[tokio::test]
+async fn a_recorded_run_manifest_reaches_the_runs_view_over_grpc_too() {
+    let t = open().await;
+    let m = serde_json::json!({"run_id": RUN, "events": {"path": "out/events.jsonl", "start": 120, "end": 4567, "count": 9},
+                               "code_version": {"crate_version": "0.1.0", "git_commit": "abc"}});
+    assert!(!t.store.record_run_manifest(RUN, &m).await.unwrap(), "no row before run.started: nothing recorded");
+    let started = nl_domain::Envelope::new(nl_domain::EventType::RunStarted, &[RUN, "start"], at(0), RUN, CFG, serde_json::json!({"dry_run": false}));
+    t.store.apply(vec![started]).await.unwrap();
+    assert!(t.store.record_run_manifest(RUN, &m).await.unwrap());
+    let summary = serde_json::json!({"status": "completed", "summary": {"dead_letters": 0}});
+    t.store.apply(vec![nl_domain::Envelope::new(nl_domain::EventType::RunCompleted, &[RUN, "done"], at(9), RUN, CFG, summary.clone())]).await.unwrap();
+    let local = t.store.reader().runs(5).await.unwrap();
+    assert_eq!(local.len(), 1);
+    assert_eq!(local[0].run_manifest.as_ref(), Some(&m));
+    assert_eq!(local[0].manifest, summary, "the run.completed summary stays in `manifest`");
+    let server = grpc_server(&t.store).await;
+    let grpc = nl_proto::GrpcLedgerReader::new(server.channel.clone());
+    assert_eq!(grpc.runs(5).await.unwrap(), local);
+}

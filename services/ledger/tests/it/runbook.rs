@@ -27,6 +27,7 @@ fn pool_upsert(source: &str, kind: ObservationKind, pair: serde_json::Value, min
             scheduled_at: None,
             first_observed_at: ts,
             pair,
+            url: None,
         },
     };
     env(EventType::AssetUpserted, &[POOL_ASSET, source, &minute.to_string()], ts, POOL_ASSET, serde_json::to_value(up).unwrap())

@@ -62,6 +62,7 @@ pub fn upsert(asset_id: &str, at: Ts, scheduled_at: Option<Ts>) -> Envelope {
             scheduled_at,
             first_observed_at: at,
             pair: serde_json::Value::Null,
+            url: None,
         },
     };
     Envelope::new(EventType::AssetUpserted, &[asset_id, &at.to_rfc3339()], at, "src", "cfg", serde_json::to_value(&u).unwrap()).with_asset(asset_id)
