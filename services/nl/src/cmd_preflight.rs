@@ -98,17 +98,18 @@ pub async fn check_db_integrity(db: &Path) -> Check {
     if !db.exists() {
         return Check::new(NAME, true, format!("{} does not exist yet", db.display()));
     }
-    let problems = match nl_ledger::SqliteReader::open(db, 1).await {
+    let damage = match nl_ledger::SqliteReader::open(db, 1).await {
         Ok(reader) => {
-            let r = reader.quick_check().await;
+            let r = nl_ledger::db::damage(reader.pool()).await;
             reader.pool().close().await;
-            r.map_err(|e| e.to_string())
+            r
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) if nl_ledger::db::is_damage(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(e),
     };
-    match problems {
-        Ok(p) if p.is_empty() => Check::new(NAME, true, format!("{}: PRAGMA quick_check ok", db.display())),
-        Ok(p) => Check::new(NAME, false, format!("{}: PRAGMA quick_check: {}", db.display(), p.iter().take(3).cloned().collect::<Vec<_>>().join("; "))),
+    match damage {
+        Ok(None) => Check::new(NAME, true, format!("{}: PRAGMA quick_check ok", db.display())),
+        Ok(Some(problem)) => Check::new(NAME, false, nl_ledger::db::damaged_advice(db, &problem)),
         Err(e) => Check::new(NAME, false, format!("{}: {e}", db.display())),
     }
 }
