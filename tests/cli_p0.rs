@@ -166,3 +166,19 @@ fn demo_honours_the_configured_out_dir_and_says_how_to_look() {
     let look = s.split("look at the results:").nth(1).unwrap_or_else(|| panic!("no pointer to the results: {s}"));
     assert!(look.contains(&format!("NL_STORAGE__OUT_DIR={} nl status", dir.display())) && look.contains("v_assets_new"), "{look}");
 }
+
+/// #16 (closed ports): a gRPC API (Ledger, Gate, Orchestrator) bound to a non-loopback address without a
+/// token is refused before anything starts, as the dashboard is, naming the setting to add.
+#[test]
+fn grpc_off_loopback_without_a_token_is_refused() {
+    let out = tempfile::tempdir().expect("tmp");
+    for (service, key) in [("ledger", "NL_SERVE__LEDGER_GRPC_ADDR"), ("gate", "NL_SERVE__GATE_GRPC_ADDR"), ("orchestrator", "NL_ORCHESTRATOR__GRPC_ADDR")] {
+        let mut c = support::nl(out.path(), &[(key, "0.0.0.0:0".to_string()), ("NL_SERVE__GRPC_TOKEN_ENV", String::new())]);
+        c.args(["serve", service]);
+        let o = support::run(c);
+        assert_eq!(o.status.code(), Some(1), "{service}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("0.0.0.0:0 is not loopback") && err.contains(key), "{service}: {err}");
+        assert!(err.contains("grpc_token_env") && err.contains("NL_SERVE__GRPC_TOKEN_ENV"), "{service}: names what to set: {err}");
+    }
+}

@@ -105,6 +105,21 @@ impl ServeSection {
         nl_proto::tls::endpoint(url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("ledger URL {url:?}: {e}"))
     }
 
+    /// A gRPC server on a non-loopback address answers anyone who reaches it: like the dashboard's, it
+    /// needs a token then. `key` names the setting that chose `addr`.
+    ///
+    /// # Errors
+    /// `addr` is not loopback and `grpc_token_env` is empty, saying what to set.
+    pub fn require_token_off_loopback(&self, key: &str, addr: SocketAddr) -> anyhow::Result<()> {
+        if !addr.ip().is_loopback() && self.grpc_token_env.trim().is_empty() {
+            anyhow::bail!(
+                "{key} = {addr} is not loopback: set [serve] grpc_token_env (env NL_SERVE__GRPC_TOKEN_ENV) to the name of an \
+                 environment variable holding a bearer token, or bind to 127.0.0.1"
+            );
+        }
+        Ok(())
+    }
+
     /// What every client of the ledger's gRPC (the services and the CLI) attaches: the bearer token from
     /// the env variable `grpc_token_env` names; nothing when that is empty.
     ///
