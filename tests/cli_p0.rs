@@ -182,3 +182,45 @@ fn grpc_off_loopback_without_a_token_is_refused() {
         assert!(err.contains("grpc_token_env") && err.contains("NL_SERVE__GRPC_TOKEN_ENV"), "{service}: names what to set: {err}");
     }
 }
+
+/// #16 (an operator's first hour): a TOML mistake is shown as toml renders it, on several lines (not one
+/// line of literal `\n`s); run outside the repository, a missing config says where it looked and how to
+/// name another, and preflight says it once; `demo --help` names the real default folder.
+#[test]
+fn config_errors_read_like_the_operator_needs_them() {
+    let out = tempfile::tempdir().expect("tmp");
+    let bad = out.path().join("bad.toml");
+    std::fs::write(&bad, "[storage\nout_dir = 1\n").expect("write");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("--config").arg(&bad).arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("\\n"), "no escaped newlines: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 4, "multi-line, as toml renders it: {err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains("TOML parse error at line 1"), "{err}");
+    assert!(lines.iter().any(|l| l.trim_start().starts_with("1 | [storage")) && lines.iter().any(|l| l.trim_end().ends_with('^')), "{err}");
+
+    // Outside the repository: the relative default config is not there.
+    let cwd = tempfile::tempdir().expect("tmp");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.current_dir(cwd.path()).env_remove("NL_CONFIG").env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("config/default.toml not found") && err.contains("--config PATH") && err.contains("NL_CONFIG=PATH"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.current_dir(cwd.path()).env_remove("NL_CONFIG").env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("preflight");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert_eq!(s.matches("NL_CONFIG=PATH").count(), 1, "the missing config is said once: {s}");
+    assert!(!s.contains("os error 2"), "{s}");
+    assert!(s.contains("--readme PATH"), "{s}");
+
+    let o = nl(out.path(), &["demo", "--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("<out_dir>/demo/") && !stdout(&o).contains("under out/demo/"), "{}", stdout(&o));
+}

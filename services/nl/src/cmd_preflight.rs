@@ -63,7 +63,7 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
     let raw = std::fs::read_to_string(config_path);
     let secrets = match &raw {
         Ok(text) => check_secrets(text),
-        Err(e) => Check::new("no secrets in config", false, format!("cannot read {}: {e}", config_path.display())),
+        Err(_) => Check::new("no secrets in config", false, "not checked: the config file cannot be read"),
     };
     let loaded = config::load(config_path);
     let mut checks = Vec::new();
@@ -78,13 +78,13 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
             checks.push(check_writable("events writable", &l.config.recorder.path));
         }
         Err(e) => {
-            let why = format!("config does not load: {e:#}");
-            for name in ["config recorded", "L6 blocked"] {
-                checks.push(Check::new(name, false, why.clone()));
-            }
+            // Said once, by the first check; the checks that need the config say they did not run.
+            checks.push(Check::new("config recorded", false, format!("config does not load: {e:#}")));
+            let skipped = "not checked: the config does not load";
+            checks.push(Check::new("L6 blocked", false, skipped));
             checks.push(secrets);
             for name in ["db writable", "events writable"] {
-                checks.push(Check::new(name, false, why.clone()));
+                checks.push(Check::new(name, false, skipped));
             }
         }
     }
@@ -209,6 +209,9 @@ pub fn check_readme(readme: &Path) -> Check {
         Ok(t) => {
             let missing: Vec<&str> = ["run_id", "config_hash"].into_iter().filter(|w| !t.contains(w)).collect();
             if missing.is_empty() { Check::new(NAME, true, format!("{} documents run_id and config_hash", readme.display())) } else { Check::new(NAME, false, format!("{} does not mention {}", readme.display(), missing.join(", "))) }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Check::new(NAME, false, format!("{} not found: run nl from the repository root, or name the README with --readme PATH", readme.display()))
         }
         Err(e) => Check::new(NAME, false, format!("cannot read {}: {e}", readme.display())),
     }

@@ -277,7 +277,11 @@ pub fn adopt_legacy_db(config: &NlConfig) -> anyhow::Result<()> {
 /// # Errors
 /// A message naming the file or env variable and the key to fix.
 pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
-    let mut loaded: Loaded<NlConfig> = nl_config::load(path).with_context(|| format!("loading config {}", path.display()))?;
+    let mut loaded: Loaded<NlConfig> = match nl_config::load(path) {
+        Ok(loaded) => loaded,
+        Err(nl_config::ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => anyhow::bail!("{}", missing_config(path)),
+        Err(e) => return Err(e).with_context(|| format!("loading config {}", path.display())),
+    };
     loaded.config.resolve_paths();
     loaded.config.ledger.validate().map_err(|e| anyhow::anyhow!("config {}: [ledger] {e}", path.display()))?;
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
@@ -291,6 +295,21 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
         loaded.config.paper.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     }
     Ok(loaded)
+}
+
+/// A config file that is not there, with where it was looked for and how to name another: the default
+/// path is relative, so running `nl` outside the repository is the usual cause.
+#[must_use]
+pub fn missing_config(path: &Path) -> String {
+    let relative = if path.is_relative() {
+        std::env::current_dir().map(|d| format!(" (relative to the current directory {})", d.display())).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    format!(
+        "config file {} not found{relative}: run nl from the repository root, or name the config file with --config PATH or NL_CONFIG=PATH",
+        path.display()
+    )
 }
 
 #[cfg(test)]
