@@ -224,3 +224,18 @@ fn config_errors_read_like_the_operator_needs_them() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("<out_dir>/demo/") && !stdout(&o).contains("under out/demo/"), "{}", stdout(&o));
 }
+
+/// #16: preflight builds the enabled sources as run-cycle does, so a setting run-cycle refuses (here a
+/// zero body cap) fails preflight too, naming the source and the setting, instead of "all checks passed".
+#[test]
+fn preflight_refuses_what_run_cycle_refuses() {
+    let out = tempfile::tempdir().expect("tmp");
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let mut c = support::nl(out.path(), &[("NL_SOURCES__OKX_SPOT__MAX_BODY_BYTES", "0".to_string())]);
+    c.arg("preflight").arg("--readme").arg(&readme);
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let s = stdout(&o);
+    let line = s.lines().find(|l| l.starts_with("FAIL sources build")).unwrap_or_else(|| panic!("no failing sources check: {s}"));
+    assert!(line.contains("okx_spot") && line.contains("max_body_bytes"), "{line}");
+}

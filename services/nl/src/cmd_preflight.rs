@@ -7,7 +7,8 @@
 //! 4. the DB and events.jsonl are writable: their folders are created, existing files are opened for
 //!    append (nothing is written), missing ones are probed with a temp file in their folder;
 //! 5. `run_id` and `config_hash` are documented: the README mentions both;
-//! 6. the DB, when it exists, passes `PRAGMA quick_check`.
+//! 6. the DB, when it exists, passes `PRAGMA quick_check`;
+//! 7. every enabled source builds as `run-cycle` and `run` build it (nothing is polled).
 //!
 //! The config is loaded here (not before dispatch) so a config that fails to load, e.g. because it holds
 //! a secret, still gets a report.
@@ -43,6 +44,7 @@ pub async fn preflight(config_path: &Path, readme: &Path) -> anyhow::Result<Exit
     let mut checks = run_checks(config_path, readme);
     if let Ok(l) = config::load(config_path) {
         checks.push(check_db_integrity(&l.config.ledger.db_path).await);
+        checks.push(check_sources(&l));
     }
     for c in &checks {
         println!("{} {:<22} {}", if !c.ok { "FAIL" } else if c.warn { "WARN" } else { "PASS" }, c.name, c.detail);
@@ -90,6 +92,22 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
     }
     checks.push(check_readme(readme));
     checks
+}
+
+/// Every enabled source built (not polled) as `run-cycle` and `run` build them, so a setting they would
+/// refuse (a zero `max_body_bytes`, a bad URL, a missing key variable) fails here, before a run.
+pub fn check_sources(loaded: &nl_config::Loaded<NlConfig>) -> Check {
+    const NAME: &str = "sources build";
+    let cycle = crate::cmd_cycle::cycle_config(loaded);
+    let names = match nl_runtime::build_cycle_sources(&cycle) {
+        Ok(names) => names,
+        Err(e) => return Check::new(NAME, false, format!("run-cycle would refuse: {e:#}")),
+    };
+    let run = nl_runtime::ContinuousConfig { cycle, push: loaded.config.push.clone(), paper: loaded.config.paper.clone() };
+    match nl_runtime::build_run_sources(&run) {
+        Ok(n) => Check::new(NAME, true, format!("{} polled by run-cycle, {n} started by run", names.len())),
+        Err(e) => Check::new(NAME, false, format!("run would refuse: {e:#}")),
+    }
 }
 
 /// `PRAGMA quick_check` on the DB when it exists (a missing DB is created by the first run).
