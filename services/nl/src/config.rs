@@ -77,7 +77,7 @@ pub struct ServeSection {
     /// Where `nl serve gate` reads decisions: the ledger's gRPC endpoint (the ledger is the only DB writer).
     pub ledger_url: String,
     /// Env variable holding the bearer token every gRPC service requires (and the gate sends to the
-    /// ledger). Empty: no authentication (keep the gRPC addresses on loopback then).
+    /// ledger). Empty: no authentication, which `nl serve` allows only on loopback gRPC addresses.
     pub grpc_token_env: String,
     /// PEM certificate (chain) and private key of the gRPC servers (`Ledger`, `Gate`, `Orchestrator`):
     /// both set, they serve TLS only; both empty (the default), plaintext.
