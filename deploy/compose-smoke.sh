@@ -19,6 +19,10 @@ PROJECT="${NL_SMOKE_PROJECT:-nlsmoke}"
 VENUE_DIR="$(mktemp -d /tmp/nl-smoke-venue.XXXXXX)"
 chmod 755 "$VENUE_DIR"  # the mock venue runs as the image's unprivileged user
 export NL_SMOKE_VENUE_DIR="$VENUE_DIR"
+# docker-compose.yml's gRPC servers listen on every interface, so they require a bearer token; the ledger's
+# clients (the gate) send the same one. A fresh secret per smoke run unless one is exported.
+NL_GRPC_TOKEN="${NL_GRPC_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}"
+export NL_GRPC_TOKEN
 dc() { "${DC_BIN[@]}" -p "$PROJECT" -f docker-compose.yml -f deploy/compose-smoke.yml "$@"; }
 EVENTS=/var/lib/nl/out/research/new_listings/events.jsonl
 

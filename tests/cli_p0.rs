@@ -172,3 +172,76 @@ fn demo_honours_the_configured_out_dir_and_says_how_to_look() {
     let sql = look.find("sqlite3").unwrap_or(0);
     assert!(look.find("nl list").is_some_and(|l| l < sql), "sqlite3 only after the nl views: {look}");
 }
+
+/// #16 (closed ports): a gRPC API (Ledger, Gate, Orchestrator) bound to a non-loopback address without a
+/// token is refused before anything starts, as the dashboard is, naming the setting to add.
+#[test]
+fn grpc_off_loopback_without_a_token_is_refused() {
+    let out = tempfile::tempdir().expect("tmp");
+    for (service, key) in [("ledger", "NL_SERVE__LEDGER_GRPC_ADDR"), ("gate", "NL_SERVE__GATE_GRPC_ADDR"), ("orchestrator", "NL_ORCHESTRATOR__GRPC_ADDR")] {
+        let mut c = support::nl(out.path(), &[(key, "0.0.0.0:0".to_string()), ("NL_SERVE__GRPC_TOKEN_ENV", String::new())]);
+        c.args(["serve", service]);
+        let o = support::run(c);
+        assert_eq!(o.status.code(), Some(1), "{service}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("0.0.0.0:0 is not loopback") && err.contains(key), "{service}: {err}");
+        assert!(err.contains("grpc_token_env") && err.contains("NL_SERVE__GRPC_TOKEN_ENV"), "{service}: names what to set: {err}");
+    }
+}
+
+/// #16 (an operator's first hour): a TOML mistake is shown as toml renders it, on several lines (not one
+/// line of literal `\n`s); run outside the repository, a missing config says where it looked and how to
+/// name another, and preflight says it once; `demo --help` names the real default folder.
+#[test]
+fn config_errors_read_like_the_operator_needs_them() {
+    let out = tempfile::tempdir().expect("tmp");
+    let bad = out.path().join("bad.toml");
+    std::fs::write(&bad, "[storage\nout_dir = 1\n").expect("write");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("--config").arg(&bad).arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("\\n"), "no escaped newlines: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 4, "multi-line, as toml renders it: {err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains("TOML parse error at line 1"), "{err}");
+    assert!(lines.iter().any(|l| l.trim_start().starts_with("1 | [storage")) && lines.iter().any(|l| l.trim_end().ends_with('^')), "{err}");
+
+    // Outside the repository: the relative default config is not there.
+    let cwd = tempfile::tempdir().expect("tmp");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.current_dir(cwd.path()).env_remove("NL_CONFIG").env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("status");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("config/default.toml not found") && err.contains("--config PATH") && err.contains("NL_CONFIG=PATH"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nl"));
+    c.current_dir(cwd.path()).env_remove("NL_CONFIG").env("NL_STORAGE__OUT_DIR", out.path()).env("RUST_LOG", "warn").arg("preflight");
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let s = stdout(&o);
+    assert_eq!(s.matches("NL_CONFIG=PATH").count(), 1, "the missing config is said once: {s}");
+    assert!(!s.contains("os error 2"), "{s}");
+    assert!(s.contains("--readme PATH"), "{s}");
+
+    let o = nl(out.path(), &["demo", "--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("<out_dir>/demo/") && !stdout(&o).contains("under out/demo/"), "{}", stdout(&o));
+}
+
+/// #16: preflight builds the enabled sources as run-cycle does, so a setting run-cycle refuses (here a
+/// zero body cap) fails preflight too, naming the source and the setting, instead of "all checks passed".
+#[test]
+fn preflight_refuses_what_run_cycle_refuses() {
+    let out = tempfile::tempdir().expect("tmp");
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let mut c = support::nl(out.path(), &[("NL_SOURCES__OKX_SPOT__MAX_BODY_BYTES", "0".to_string())]);
+    c.arg("preflight").arg("--readme").arg(&readme);
+    let o = support::run(c);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let s = stdout(&o);
+    let line = s.lines().find(|l| l.starts_with("FAIL sources build")).unwrap_or_else(|| panic!("no failing sources check: {s}"));
+    assert!(line.contains("okx_spot") && line.contains("max_body_bytes"), "{line}");
+}

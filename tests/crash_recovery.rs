@@ -173,13 +173,25 @@ async fn a_lost_or_damaged_db_is_never_silently_replaced_and_a_clean_exit_leaves
         *b = x.to_le_bytes()[0];
     }
     std::fs::write(&db, &damaged).unwrap();
+    // Each says the DB is damaged (not lost) and what to do: move it away, then rebuild it from the log.
+    let damaged_advice = |text: &str| {
+        assert!(text.contains("is damaged") && text.contains("malformed"), "{text}");
+        assert!(text.contains("Move it away") && text.contains("nl rebuild --from-events"), "{text}");
+        assert!(!text.contains("holds no events"), "a damaged DB is not a lost one: {text}");
+    };
     let o = support::nl_output(&out, &env, &["status"]).await;
     assert_eq!(o.status.code(), Some(1), "{}\n{}", support::stdout(&o), support::stderr(&o));
-    assert!(support::stdout(&o).contains("quick_check): FAILED") || support::stderr(&o).contains("malformed"), "{}\n{}", support::stdout(&o), support::stderr(&o));
+    assert!(support::stdout(&o).contains("quick_check): FAILED"), "{}\n{}", support::stdout(&o), support::stderr(&o));
+    damaged_advice(&support::stdout(&o));
     let o = support::nl_output(&out, &env, &["preflight"]).await;
     assert!(support::stdout(&o).contains("FAIL db integrity"), "{}", support::stdout(&o));
+    damaged_advice(&support::stdout(&o));
     let o = support::nl_output(&out, &env, &["run-cycle"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", support::stdout(&o));
+    damaged_advice(&support::stderr(&o));
+    let o = support::nl_output(&out, &env, &["rebuild", "--from-events"]).await;
+    assert_eq!(o.status.code(), Some(1), "a damaged DB is not rebuilt over: {}", support::stdout(&o));
+    damaged_advice(&support::stderr(&o));
     assert_eq!(std::fs::read(out.join("events.jsonl")).unwrap(), events, "nothing was stored beside a damaged DB");
 
     // Restored, everything works again.

@@ -177,7 +177,8 @@ fn preflight_passes_on_repo_config_and_fails_when_l6_is_armed() {
     c.arg("preflight").arg("--readme").arg(&readme);
     let o = support::run(c);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("PASS ") || l.starts_with("WARN ")).count(), 7, "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("PASS ") || l.starts_with("WARN ")).count(), 8, "{}", stdout(&o));
+    assert!(stdout(&o).lines().any(|l| l.starts_with("PASS sources build")), "{}", stdout(&o));
     // The test's NL_STORAGE__OUT_DIR changes the effective config: preflight names it.
     assert!(stdout(&o).lines().any(|l| l.starts_with("WARN config recorded") && l.contains("NL_STORAGE__OUT_DIR")), "{}", stdout(&o));
     assert!(!tmp.path().join("new_listings.sqlite").exists() && !tmp.path().join("events.jsonl").exists(), "preflight creates no output files");

@@ -11,6 +11,8 @@
 //!   #16's 300 MB RSS (`/usr/bin/time`);
 //! * the same for a DEX aggregator: GeckoTerminal's 429 with `Retry-After: 3600` fails it fast and is
 //!   remembered by the next cycle;
+//! * a 429 asking for a day (`Retry-After: 86400`) is reported as the 1 h pause the budget holds
+//!   (`max_pause_secs`), in the first cycle as in the next;
 //! * disk full: `nl run-cycle` under a file-size limit (`ulimit -f`, SIGXFSZ ignored, so writes past it
 //!   fail with EFBIG as on a full disk) that events.jsonl reaches: the recorder dead-letters, the run is
 //!   `failed` (exit 1, manifest, `runs` row) and `nl status` counts the dead letters afterwards;
@@ -200,6 +202,38 @@ async fn a_ban_fails_the_cycle_fast_by_name_and_the_next_cycle_respects_it() {
         assert!(failed(&out, name).contains("rate budget paused until 20"), "{name}: {out}");
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the remembered ban kept the cycle off the venue");
+}
+
+/// A 429 asking for a day: the budget pauses for its `max_pause_secs` (1 h), and the first cycle reports
+/// that pause, as the remembered ban and the next cycle do, not the 86400 s the venue asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_is_reported_as_the_pause_the_budget_holds() {
+    let sim = nl_simulator::Simulator::start().await.unwrap();
+    let (limited, hits) = serve_bytes(429, "retry-after: 86400\r\n", b"{\"code\":\"50011\",\"msg\":\"slow down\"}".to_vec()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = support::sim_env(&sim.base_url(), &["okx_spot", "okx_announcements"]);
+    env.push(("NL_SOURCES__OKX_ANNOUNCEMENTS__BASE_URL".into(), limited));
+    env.push(("NL_RUN__MAX_IN_CYCLE_WAIT_SECS".into(), "5".into()));
+    let secs = |out: &str, name: &str| -> u64 {
+        let line = out.lines().find(|l| l.trim_start().starts_with(&format!("FAILED {name}:"))).unwrap_or_else(|| panic!("{name} did not fail: {out}"));
+        let after = line.split(" until ").nth(1).unwrap_or_else(|| panic!("no expiry: {line}"));
+        let n = after.split(" (").nth(1).and_then(|t| t.split('s').next()).unwrap_or_else(|| panic!("no seconds: {line}"));
+        n.parse().unwrap_or_else(|e| panic!("{n:?}: {e}: {line}"))
+    };
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(!out.contains("86400s"), "the venue's ask is not the pause: {out}");
+    let first = secs(&out, "okx_announcements");
+    assert!((3590..=3600).contains(&first), "the budget's max_pause_secs: {first}s\n{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    let o = nl(tmp.path(), &env, &["run-cycle"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    let second = secs(&out, "okx_announcements");
+    assert!(second <= first && first - second < 60, "cycle 2 sees the same pause: {first}s then {second}s\n{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the remembered pause kept the cycle off the venue");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,6 +184,39 @@ pub async fn quick_check(pool: &SqlitePool) -> Result<Vec<String>> {
     Ok(rows.into_iter().filter(|r| r != "ok").collect())
 }
 
+/// Whether `e` is SQLite saying the file is damaged or not a database (`SQLITE_CORRUPT`, `SQLITE_NOTADB`),
+/// as opposed to busy, locked or unreachable.
+#[must_use]
+pub fn is_damage(e: &LedgerError) -> bool {
+    let (LedgerError::Db(sqlx::Error::Database(db)) | LedgerError::Open { source: sqlx::Error::Database(db), .. }) = e else { return false };
+    // SQLite reports extended codes; the primary code is the low byte.
+    db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
+}
+
+/// The problem that makes the database damaged: what `PRAGMA quick_check` finds, or the damage error that
+/// keeps it from running. `None` when the file is sound.
+///
+/// # Errors
+/// [`LedgerError::Db`] when the check cannot run for another reason (busy, locked).
+pub async fn damage(pool: &SqlitePool) -> Result<Option<String>> {
+    match quick_check(pool).await {
+        Ok(problems) if problems.is_empty() => Ok(None),
+        Ok(problems) => Ok(Some(format!("PRAGMA quick_check: {}", problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")))),
+        Err(e) if is_damage(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// What an operator does about the damaged database at `db`: move it away, then rebuild it from the log.
+#[must_use]
+pub fn damaged_advice(db: &Path, problem: &str) -> String {
+    let d = db.display();
+    format!(
+        "the DB {d} is damaged ({problem}). Move it away with its -wal and -shm files (e.g. `mv {d} {d}.damaged`), \
+         then rebuild it from events.jsonl with `nl rebuild --from-events`"
+    )
+}
+
 /// Copies the WAL into the database file and truncates it, so `path` alone holds everything committed
 /// (a clean exit leaves no state only the WAL knows). Best effort: a missing file is fine.
 ///

@@ -153,8 +153,17 @@ impl SqliteReader {
     }
 
     /// Whether `events` holds a row (false when the table does not exist yet).
-    pub async fn has_events(&self) -> bool {
-        sqlx::query_scalar::<_, i64>("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await.is_ok_and(|n| n == 1)
+    ///
+    /// # Errors
+    /// [`LedgerError::Db`] when the file cannot be read (not a database, or damaged): never taken for "no
+    /// events", which would make a damaged DB look like a lost one.
+    pub async fn has_events(&self) -> Result<bool> {
+        let table: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetch_one(&self.pool).await?;
+        if table == 0 {
+            return Ok(false);
+        }
+        let n: i64 = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM events)").fetch_one(&self.pool).await?;
+        Ok(n == 1)
     }
 
     /// Whether `events` holds the event `event_id`.

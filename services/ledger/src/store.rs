@@ -38,13 +38,8 @@ impl LedgerStore {
     pub async fn open(cfg: &LedgerConfig) -> Result<Self> {
         cfg.validate()?;
         let write = open_write_pool(&cfg.db_path).await?;
-        let problems = crate::db::quick_check(&write).await?;
-        if !problems.is_empty() {
-            return Err(LedgerError::Corrupt(format!(
-                "{} fails PRAGMA quick_check ({}); refusing to write to it: restore a backup or rebuild it from events.jsonl",
-                cfg.db_path.display(),
-                problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
-            )));
+        if let Some(problem) = crate::db::damage(&write).await? {
+            return Err(LedgerError::Corrupt(format!("refusing to write to it: {}", crate::db::damaged_advice(&cfg.db_path, &problem))));
         }
         migrate_up(&write).await?;
         {

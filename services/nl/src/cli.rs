@@ -132,7 +132,8 @@ pub enum Command {
         /// Number of cycles (the simulator lists new instruments and pools between cycles).
         #[arg(long, default_value_t = 3)]
         cycles: u32,
-        /// Output folder (default: a fresh folder under out/demo/).
+        /// Output folder (default: a fresh folder under <out_dir>/demo/, the configured [storage] out_dir,
+        /// NL_STORAGE__OUT_DIR).
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },

@@ -7,7 +7,8 @@
 //! 4. the DB and events.jsonl are writable: their folders are created, existing files are opened for
 //!    append (nothing is written), missing ones are probed with a temp file in their folder;
 //! 5. `run_id` and `config_hash` are documented: the README mentions both;
-//! 6. the DB, when it exists, passes `PRAGMA quick_check`.
+//! 6. the DB, when it exists, passes `PRAGMA quick_check`;
+//! 7. every enabled source builds as `run-cycle` and `run` build it (nothing is polled).
 //!
 //! The config is loaded here (not before dispatch) so a config that fails to load, e.g. because it holds
 //! a secret, still gets a report.
@@ -43,6 +44,7 @@ pub async fn preflight(config_path: &Path, readme: &Path) -> anyhow::Result<Exit
     let mut checks = run_checks(config_path, readme);
     if let Ok(l) = config::load(config_path) {
         checks.push(check_db_integrity(&l.config.ledger.db_path).await);
+        checks.push(check_sources(&l));
     }
     for c in &checks {
         println!("{} {:<22} {}", if !c.ok { "FAIL" } else if c.warn { "WARN" } else { "PASS" }, c.name, c.detail);
@@ -63,7 +65,7 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
     let raw = std::fs::read_to_string(config_path);
     let secrets = match &raw {
         Ok(text) => check_secrets(text),
-        Err(e) => Check::new("no secrets in config", false, format!("cannot read {}: {e}", config_path.display())),
+        Err(_) => Check::new("no secrets in config", false, "not checked: the config file cannot be read"),
     };
     let loaded = config::load(config_path);
     let mut checks = Vec::new();
@@ -78,18 +80,34 @@ pub fn run_checks(config_path: &Path, readme: &Path) -> Vec<Check> {
             checks.push(check_writable("events writable", &l.config.recorder.path));
         }
         Err(e) => {
-            let why = format!("config does not load: {e:#}");
-            for name in ["config recorded", "L6 blocked"] {
-                checks.push(Check::new(name, false, why.clone()));
-            }
+            // Said once, by the first check; the checks that need the config say they did not run.
+            checks.push(Check::new("config recorded", false, format!("config does not load: {e:#}")));
+            let skipped = "not checked: the config does not load";
+            checks.push(Check::new("L6 blocked", false, skipped));
             checks.push(secrets);
             for name in ["db writable", "events writable"] {
-                checks.push(Check::new(name, false, why.clone()));
+                checks.push(Check::new(name, false, skipped));
             }
         }
     }
     checks.push(check_readme(readme));
     checks
+}
+
+/// Every enabled source built (not polled) as `run-cycle` and `run` build them, so a setting they would
+/// refuse (a zero `max_body_bytes`, a bad URL, a missing key variable) fails here, before a run.
+pub fn check_sources(loaded: &nl_config::Loaded<NlConfig>) -> Check {
+    const NAME: &str = "sources build";
+    let cycle = crate::cmd_cycle::cycle_config(loaded);
+    let names = match nl_runtime::build_cycle_sources(&cycle) {
+        Ok(names) => names,
+        Err(e) => return Check::new(NAME, false, format!("run-cycle would refuse: {e:#}")),
+    };
+    let run = nl_runtime::ContinuousConfig { cycle, push: loaded.config.push.clone(), paper: loaded.config.paper.clone() };
+    match nl_runtime::build_run_sources(&run) {
+        Ok(n) => Check::new(NAME, true, format!("{} polled by run-cycle, {n} started by run", names.len())),
+        Err(e) => Check::new(NAME, false, format!("run would refuse: {e:#}")),
+    }
 }
 
 /// `PRAGMA quick_check` on the DB when it exists (a missing DB is created by the first run).
@@ -98,17 +116,18 @@ pub async fn check_db_integrity(db: &Path) -> Check {
     if !db.exists() {
         return Check::new(NAME, true, format!("{} does not exist yet", db.display()));
     }
-    let problems = match nl_ledger::SqliteReader::open(db, 1).await {
+    let damage = match nl_ledger::SqliteReader::open(db, 1).await {
         Ok(reader) => {
-            let r = reader.quick_check().await;
+            let r = nl_ledger::db::damage(reader.pool()).await;
             reader.pool().close().await;
-            r.map_err(|e| e.to_string())
+            r
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) if nl_ledger::db::is_damage(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(e),
     };
-    match problems {
-        Ok(p) if p.is_empty() => Check::new(NAME, true, format!("{}: PRAGMA quick_check ok", db.display())),
-        Ok(p) => Check::new(NAME, false, format!("{}: PRAGMA quick_check: {}", db.display(), p.iter().take(3).cloned().collect::<Vec<_>>().join("; "))),
+    match damage {
+        Ok(None) => Check::new(NAME, true, format!("{}: PRAGMA quick_check ok", db.display())),
+        Ok(Some(problem)) => Check::new(NAME, false, nl_ledger::db::damaged_advice(db, &problem)),
         Err(e) => Check::new(NAME, false, format!("{}: {e}", db.display())),
     }
 }
@@ -208,6 +227,9 @@ pub fn check_readme(readme: &Path) -> Check {
         Ok(t) => {
             let missing: Vec<&str> = ["run_id", "config_hash"].into_iter().filter(|w| !t.contains(w)).collect();
             if missing.is_empty() { Check::new(NAME, true, format!("{} documents run_id and config_hash", readme.display())) } else { Check::new(NAME, false, format!("{} does not mention {}", readme.display(), missing.join(", "))) }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Check::new(NAME, false, format!("{} not found: run nl from the repository root, or name the README with --readme PATH", readme.display()))
         }
         Err(e) => Check::new(NAME, false, format!("cannot read {}: {e}", readme.display())),
     }

@@ -58,6 +58,7 @@ impl Stop {
 /// NATS unreachable, a listen address taken, bad service config, or a fatal service error.
 pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::Result<ExitCode> {
     let cfg = &loaded.config;
+    check_grpc_exposure(cfg, service)?;
     let stop = Stop::on_signal();
     let registry = Arc::new(Registry::new());
     let ready = Arc::new(AtomicBool::new(false));
@@ -99,6 +100,18 @@ pub async fn serve(loaded: &Loaded<NlConfig>, service: ServiceName) -> anyhow::R
     let _ = http.await;
     tracing::info!(service = label, "Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a gRPC API (Ledger, Gate, Orchestrator) on a non-loopback address without a token, before
+/// anything starts: the same rule as the dashboard's.
+fn check_grpc_exposure(cfg: &NlConfig, service: ServiceName) -> anyhow::Result<()> {
+    let (key, addr) = match service {
+        ServiceName::Ledger => ("[serve] ledger_grpc_addr (NL_SERVE__LEDGER_GRPC_ADDR)", cfg.serve.ledger_grpc_addr),
+        ServiceName::Gate => ("[serve] gate_grpc_addr (NL_SERVE__GATE_GRPC_ADDR)", cfg.serve.gate_grpc_addr),
+        ServiceName::Orchestrator => ("[orchestrator] grpc_addr (NL_ORCHESTRATOR__GRPC_ADDR)", cfg.orchestrator.grpc_addr),
+        _ => return Ok(()),
+    };
+    cfg.serve.require_token_off_loopback(key, addr)
 }
 
 /// `nl serve web`: the dashboard over the ledger's gRPC API (`[serve] ledger_url`); the bus is NATS. The

@@ -19,17 +19,24 @@ pub async fn status(loaded: &Loaded<NlConfig>) -> anyhow::Result<ExitCode> {
     if !cfg.ledger.db_path.exists() {
         anyhow::bail!("no database at {} (run `nl db-init` first)", cfg.ledger.db_path.display());
     }
-    let reader = SqliteReader::open(&cfg.ledger.db_path, 1).await.with_context(|| format!("opening {}", cfg.ledger.db_path.display()))?;
-    let problems = reader.quick_check().await.context("PRAGMA quick_check")?;
-    println!("database: {}", cfg.ledger.db_path.display());
-    if !problems.is_empty() {
+    let db = &cfg.ledger.db_path;
+    println!("database: {}", db.display());
+    // A file SQLite cannot even open or check is damaged too: said so, with what to do, not as a bare error.
+    let reader = match SqliteReader::open(db, 1).await {
+        Ok(reader) => Ok(reader),
+        Err(e) if nl_ledger::db::is_damage(&e) => Err(e.to_string()),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", db.display())),
+    };
+    let damage = match &reader {
+        Ok(reader) => nl_ledger::db::damage(reader.pool()).await.context("PRAGMA quick_check")?,
+        Err(problem) => Some(problem.clone()),
+    };
+    if let Some(problem) = damage {
         println!("integrity (PRAGMA quick_check): FAILED");
-        for p in problems.iter().take(10) {
-            println!("  {p}");
-        }
-        println!("the database is damaged: restore a backup or rebuild it from events.jsonl (`nl rebuild --from-events`)");
+        println!("{}", nl_ledger::db::damaged_advice(db, &problem));
         return Ok(ExitCode::from(1));
     }
+    let reader = reader.map_err(anyhow::Error::msg)?;
     println!("integrity (PRAGMA quick_check): ok");
     let stats = reader.stats().await.context("reading stats")?;
     println!("config_hash: {}", loaded.config_hash);

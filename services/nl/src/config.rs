@@ -77,7 +77,7 @@ pub struct ServeSection {
     /// Where `nl serve gate` reads decisions: the ledger's gRPC endpoint (the ledger is the only DB writer).
     pub ledger_url: String,
     /// Env variable holding the bearer token every gRPC service requires (and the gate sends to the
-    /// ledger). Empty: no authentication (keep the gRPC addresses on loopback then).
+    /// ledger). Empty: no authentication, which `nl serve` allows only on loopback gRPC addresses.
     pub grpc_token_env: String,
     /// PEM certificate (chain) and private key of the gRPC servers (`Ledger`, `Gate`, `Orchestrator`):
     /// both set, they serve TLS only; both empty (the default), plaintext.
@@ -103,6 +103,21 @@ impl ServeSection {
     /// `url` not a URL, or `https://` without a readable `tls_ca_path`.
     pub fn ledger_endpoint(&self, url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
         nl_proto::tls::endpoint(url, &self.tls_ca_path).map_err(|e| anyhow::anyhow!("ledger URL {url:?}: {e}"))
+    }
+
+    /// A gRPC server on a non-loopback address answers anyone who reaches it: like the dashboard's, it
+    /// needs a token then. `key` names the setting that chose `addr`.
+    ///
+    /// # Errors
+    /// `addr` is not loopback and `grpc_token_env` is empty, saying what to set.
+    pub fn require_token_off_loopback(&self, key: &str, addr: SocketAddr) -> anyhow::Result<()> {
+        if !addr.ip().is_loopback() && self.grpc_token_env.trim().is_empty() {
+            anyhow::bail!(
+                "{key} = {addr} is not loopback: set [serve] grpc_token_env (env NL_SERVE__GRPC_TOKEN_ENV) to the name of an \
+                 environment variable holding a bearer token, or bind to 127.0.0.1"
+            );
+        }
+        Ok(())
     }
 
     /// What every client of the ledger's gRPC (the services and the CLI) attaches: the bearer token from
@@ -262,7 +277,11 @@ pub fn adopt_legacy_db(config: &NlConfig) -> anyhow::Result<()> {
 /// # Errors
 /// A message naming the file or env variable and the key to fix.
 pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
-    let mut loaded: Loaded<NlConfig> = nl_config::load(path).with_context(|| format!("loading config {}", path.display()))?;
+    let mut loaded: Loaded<NlConfig> = match nl_config::load(path) {
+        Ok(loaded) => loaded,
+        Err(nl_config::ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => anyhow::bail!("{}", missing_config(path)),
+        Err(e) => return Err(e).with_context(|| format!("loading config {}", path.display())),
+    };
     loaded.config.resolve_paths();
     loaded.config.ledger.validate().map_err(|e| anyhow::anyhow!("config {}: [ledger] {e}", path.display()))?;
     loaded.config.recorder.validate().map_err(|e| anyhow::anyhow!("config {}: [recorder] {e}", path.display()))?;
@@ -276,6 +295,21 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded<NlConfig>> {
         loaded.config.paper.validate().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
     }
     Ok(loaded)
+}
+
+/// A config file that is not there, with where it was looked for and how to name another: the default
+/// path is relative, so running `nl` outside the repository is the usual cause.
+#[must_use]
+pub fn missing_config(path: &Path) -> String {
+    let relative = if path.is_relative() {
+        std::env::current_dir().map(|d| format!(" (relative to the current directory {})", d.display())).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    format!(
+        "config file {} not found{relative}: run nl from the repository root, or name the config file with --config PATH or NL_CONFIG=PATH",
+        path.display()
+    )
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            nl_telemetry::stderr::line(tracing::Level::ERROR, &format!("error: {}", error_chain(&e)));
+            print_error(&e);
             ExitCode::from(1)
         }
     };
@@ -97,6 +97,21 @@ fn usage_error(e: &clap::Error, plain: bool) {
             let _ = e.print();
         }
         nl_telemetry::LogFormat::Json => nl_telemetry::stderr::line(tracing::Level::ERROR, e.render().to_string().trim_end()),
+    }
+}
+
+/// `error: ` and the error chain on stderr. A config error is printed on as many lines as it is rendered
+/// with (TOML parse errors point at the column on the line below the quoted one), each line escaped; any
+/// other error, whose text may quote a venue, stays on one escaped line.
+fn print_error(e: &anyhow::Error) {
+    let text = format!("error: {}", error_chain(e));
+    let config = e.chain().any(|c| c.downcast_ref::<nl_config::ConfigError>().is_some());
+    if config && matches!(nl_telemetry::LogFormat::from_env(), nl_telemetry::LogFormat::Text) {
+        for line in text.lines() {
+            nl_telemetry::stderr::line(tracing::Level::ERROR, line);
+        }
+    } else {
+        nl_telemetry::stderr::line(tracing::Level::ERROR, &text);
     }
 }
 

@@ -120,6 +120,18 @@ pub async fn run_continuous_on(
     run_continuous_sources(mem, cfg, sources, run_id, opts, shutdown, progress).await
 }
 
+/// The poll, push and DEX sources a run of `cfg` starts, built as [`run_continuous_on`] builds them (no
+/// network, nothing started): what `nl preflight` checks. Returns how many.
+///
+/// # Errors
+/// A source or push setting a run refuses, naming it.
+pub fn build_run_sources(cfg: &ContinuousConfig) -> anyhow::Result<usize> {
+    let c = &cfg.cycle;
+    let serve_cfg = ServeConfig { sources: c.sources.clone(), push: cfg.push.clone(), dex: c.dex_sources(), ..ServeConfig::default() };
+    let s = build_sources(&serve_cfg, "preflight")?;
+    Ok(s.polls.len() + s.pushes.len() + s.evm_pushes.len() + s.solana_pushes.len())
+}
+
 /// [`run_continuous_on`] over sources already built for run `run_id` (from `cfg`, or any other
 /// [`FeedSources`]): a source task that panics is restarted, counted in `summary.sources[].panics` and
 /// named in the manifest's `errors`, so the run ends `failed`.

@@ -235,6 +235,15 @@ fn source_line(r: &PollReport) -> String {
     format!("  {:<24} raws {:>3}  new {:>4}  updated {:>4}  delisted {:>3}  {status}", r.source, r.raws, r.new, r.updated, r.delisted)
 }
 
+/// The names of the sources a cycle of `cfg` polls, built as [`run_cycle`] builds them (no network):
+/// what `nl preflight` checks, so a setting a cycle would refuse fails there first.
+///
+/// # Errors
+/// A source or budget setting a cycle refuses, naming it.
+pub fn build_cycle_sources(cfg: &CycleConfig) -> anyhow::Result<Vec<String>> {
+    Ok(enabled_sources(&cfg.sources, &cfg.dex_sources(), "preflight")?.iter().map(|s| s.name().to_string()).collect())
+}
+
 /// Every enabled poll source: CEX lists and announcements, then DEX sources. (Push feeds run in `nl run`.)
 pub(crate) fn enabled_sources(cfg: &SourcesConfig, dex: &DexSourcesConfig, run_id: &str) -> anyhow::Result<Vec<Arc<dyn nl_adapters::Source>>> {
     let budgets =

@@ -30,8 +30,8 @@ mod recovery;
 pub mod rederive;
 pub mod topology;
 
-pub use continuous::{ContinuousConfig, ContinuousOptions, ContinuousOutcome, run_continuous, run_continuous_on, run_continuous_sources};
-pub use cycle::{CycleConfig, CycleOptions, CycleOutcome, WouldChange, run_cycle};
+pub use continuous::{ContinuousConfig, build_run_sources, ContinuousOptions, ContinuousOutcome, run_continuous, run_continuous_on, run_continuous_sources};
+pub use cycle::{CycleConfig, build_cycle_sources, CycleOptions, CycleOutcome, WouldChange, run_cycle};
 pub use ledger_state::LedgerStateStore;
 pub use orchestrator::{Orchestrator, OrchestratorConfig};
 pub use manifest::{CodeVersion, EventsRange, RunManifest, code_version};

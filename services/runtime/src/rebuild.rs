@@ -33,9 +33,7 @@ pub async fn rebuild_from_events(ledger: &LedgerConfig, events: &Path, mut progr
     let db = &ledger.db_path;
     anyhow::ensure!(events.exists(), "no events log at {}", events.display());
     if db.exists() {
-        let reader = nl_ledger::SqliteReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
-        let has = reader.has_events().await;
-        reader.pool().close().await;
+        let has = crate::recovery::db_holds_events(db).await?;
         anyhow::ensure!(!has, "{} already holds events; move it away (e.g. to {}.old) to rebuild it", db.display(), db.display());
     }
     let store = LedgerStore::open(ledger).await.with_context(|| format!("opening {}", db.display()))?;

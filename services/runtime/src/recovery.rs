@@ -62,10 +62,7 @@ pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> a
         return Ok(());
     }
     let state = if db.exists() {
-        let reader = nl_ledger::SqliteReader::open(db, 1).await.with_context(|| format!("opening {}", db.display()))?;
-        let has = reader.has_events().await;
-        reader.pool().close().await;
-        if has {
+        if db_holds_events(db).await? {
             return Ok(());
         }
         "holds no events"
@@ -78,6 +75,26 @@ pub(crate) async fn refuse_fresh_db_beside_events(db: &Path, events: &Path) -> a
         events.display(),
         db.display()
     )
+}
+
+/// Whether the existing DB at `db` holds events.
+///
+/// # Errors
+/// The DB is damaged (saying to move it away and rebuild it: a damaged DB is not a lost one), or cannot be
+/// read for another reason.
+pub(crate) async fn db_holds_events(db: &Path) -> anyhow::Result<bool> {
+    use nl_ledger::db::{damage, damaged_advice, is_damage};
+    let reading = |e: nl_ledger::LedgerError| {
+        if is_damage(&e) { anyhow::anyhow!(damaged_advice(db, &e.to_string())) } else { anyhow::Error::new(e).context(format!("reading {}", db.display())) }
+    };
+    let reader = nl_ledger::SqliteReader::open(db, 1).await.map_err(reading)?;
+    let has = match damage(reader.pool()).await {
+        Ok(None) => reader.has_events().await.map_err(reading),
+        Ok(Some(problem)) => Err(anyhow::anyhow!(damaged_advice(db, &problem))),
+        Err(e) => Err(reading(e)),
+    };
+    reader.pool().close().await;
+    has
 }
 
 /// After a crash (a run left `running`), events.jsonl and the ledger's `events` can each hold events the

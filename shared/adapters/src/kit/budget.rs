@@ -175,16 +175,23 @@ impl Budget {
 
     /// Stops all acquisitions until `until` (from `Retry-After` or a ban). Never shortens an
     /// existing pause. The bucket restarts empty, so the first request after a ban is not a burst.
-    /// A pause is never longer than `max_pause_secs` from now.
-    pub fn penalize_until(&self, until: Instant) {
-        let now = Instant::now();
+    /// A pause is never longer than `max_pause_secs` from now. Returns how long the budget is now paused
+    /// for (the capped `until`, or a longer pause already held): what a caller reports, not the asked delay.
+    pub fn penalize_until(&self, until: Instant) -> Duration {
+        self.pause(Instant::now(), until)
+    }
+
+    /// [`penalize_until`](Self::penalize_until) as of `now`.
+    fn pause(&self, now: Instant, until: Instant) -> Duration {
         let until = until.min(later(now, Duration::MAX, self.max_pause()));
         let mut s = lock(&self.state);
         s.refill(&self.cfg, now);
-        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        let until = s.paused_until.map_or(until, |p| p.max(until));
+        s.paused_until = Some(until);
         s.tokens = s.tokens.min(0.0);
         drop(s);
         self.paused();
+        until.saturating_duration_since(now)
     }
 
     /// Tells [`pauses`](Self::pauses) subscribers that a pause started or grew.
@@ -199,9 +206,10 @@ impl Budget {
         self.pauses.subscribe()
     }
 
-    /// [`penalize_until`](Self::penalize_until) `now + delay`.
-    pub fn penalize_for(&self, delay: Duration) {
-        self.penalize_until(later(Instant::now(), delay, self.max_pause()));
+    /// [`penalize_until`](Self::penalize_until) `now + delay`; returns the pause it holds.
+    pub fn penalize_for(&self, delay: Duration) -> Duration {
+        let now = Instant::now();
+        self.pause(now, later(now, delay, self.max_pause()))
     }
 
     fn max_pause(&self) -> Duration {

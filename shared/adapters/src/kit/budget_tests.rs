@@ -192,7 +192,10 @@ fn a_venue_cannot_pause_a_budget_past_its_maximum_or_overflow_time() {
     b.penalize_until(Instant::now() + Duration::from_secs(10 * 24 * 3600));
     assert!(b.status().paused_for.expect("paused") <= Duration::from_secs(3600));
     let strict = Budget::new(BudgetConfig { max_pause_secs: 5, ..BudgetConfig::new(1.0, 1.0) }).unwrap();
-    strict.penalize_for(Duration::from_secs(600));
+    // What it returns is the pause it holds (capped), not the delay asked for.
+    assert_eq!(strict.penalize_for(Duration::from_secs(600)), Duration::from_secs(5));
+    let held = strict.penalize_for(Duration::from_secs(1));
+    assert!(held > Duration::from_secs(4) && held >= strict.status().paused_for.expect("paused"), "a longer pause held is kept and reported: {held:?}");
     assert!(strict.status().paused_for.expect("paused") <= Duration::from_secs(5));
     assert!(BudgetConfig { max_pause_secs: 0, ..BudgetConfig::new(1.0, 1.0) }.validate().is_err());
 }

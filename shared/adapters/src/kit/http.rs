@@ -401,10 +401,12 @@ impl HttpSource {
             let code = status.as_u16();
             if code == 429 || code == 418 {
                 let default = if code == 418 { self.cfg.ban_retry_after_secs } else { self.cfg.default_retry_after_secs };
-                let retry_after = headers::parse_retry_after(&hdrs, observed_at).unwrap_or(Duration::from_secs(default));
-                self.budget.penalize_for(retry_after);
+                let asked = headers::parse_retry_after(&hdrs, observed_at).unwrap_or(Duration::from_secs(default));
+                // The budget caps a venue's delay at `max_pause_secs` (and keeps a longer pause it holds):
+                // its real pause is what is reported, as the remembered ban and the next cycle see it.
+                let retry_after = self.budget.penalize_for(asked);
                 self.stats.rate_limited();
-                warn!(source = %self.name, url = %redacted, status = code, ?retry_after, "Rate limited; provider budget paused.");
+                warn!(source = %self.name, url = %redacted, status = code, ?asked, ?retry_after, "Rate limited; provider budget paused.");
                 return Err(FetchError::RateLimited { status: code, retry_after, response: Box::new(fetched) });
             }
             if status.is_server_error() {
