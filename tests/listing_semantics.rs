@@ -220,3 +220,53 @@ async fn a_large_instrument_list_is_kept_as_rows_and_known_after_a_restart() {
     assert!(p.query(CURSOR_BYTES).await[0].parse::<usize>().unwrap() < 256);
     p.stop().await;
 }
+
+/// A `!contractInfo` push frame (the recorded shape) of a perpetual `symbol` onboarded now, status `cs`.
+fn contract_info(symbol: &str, cs: &str) -> String {
+    let now = chrono::Utc::now().timestamp_millis();
+    json!({"e": "contractInfo", "E": now, "s": symbol, "ps": symbol, "ct": "PERPETUAL", "dt": 4_133_404_800_000_i64, "ot": now, "cs": cs, "bks": []}).to_string()
+}
+
+/// #15 in `nl run`: a fresh Binance perpetual (the `binance_contract_info_ws` feed, on by default) of a coin
+/// Binance spot knows from its baseline is a new market of a known asset, not a listing, and its later
+/// status changes are not one either; a perpetual of a coin no list knows is a listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_perpetual_of_a_spot_known_coin_is_not_a_listing() {
+    use nl_adapters::cex::push::PushKind;
+    use nl_collector::push::PushSource;
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    let r = p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    assert!(r.values().all(PollReport::ok) && r.values().all(|r| r.new == 0), "{r:?}");
+
+    let ws = nl_testkit::ws_venue::MockWsVenue::start().await.unwrap();
+    let mut wcfg = nl_adapters::kit::WsConfig::new(ws.url());
+    (wcfg.ping_interval_ms, wcfg.backoff_base_ms, wcfg.backoff_cap_ms) = (0, 20, 100);
+    let push = Arc::new(PushSource::new("binance_contract_info_ws", PushKind::BinanceContractInfo, wcfg, p.run.run_id.clone()));
+    push.set_known(c.known());
+    let status = push.status();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(Arc::clone(&push).run(nl_runtime::ledger_state::embedded_ctx(&p.bus, &p.store, &p.run), stopped));
+    let frames = || status.frames.load(std::sync::atomic::Ordering::SeqCst);
+    let connected = nl_testkit::wait_until(Duration::from_secs(15), || async {
+        ws.send(r#"{"result":null,"id":1}"#);
+        frames() > 0
+    })
+    .await;
+    assert!(connected, "the feed reads the venue");
+    // TON is spot-known: its new perpetual and that perpetual's halt are not listings; ZRO is new.
+    ws.send(contract_info("TONUSDT", "TRADING"));
+    ws.send(contract_info("TONUSDT", "SETTLING"));
+    ws.send(contract_info("ZROUSDT", "TRADING"));
+    let observed = || status.counters.observations.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(nl_testkit::wait_until(Duration::from_secs(15), || async { observed() > 0 }).await, "the ZRO frame was handled");
+    p.services.drain(Duration::from_secs(20), |_| {}).await.unwrap();
+    let _ = stop.send(true);
+    task.await.unwrap();
+
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:ZRO"], "only the perpetual of an unknown coin is a listing");
+    let ton = p.query("SELECT type FROM events WHERE asset_id = 'cex:binance:TON'").await;
+    assert!(ton.is_empty(), "nothing about the known TON reaches the ledger as a sighting: {ton:?}");
+    assert_eq!(p.query("SELECT asset_id FROM assets ORDER BY asset_id").await, ["cex:binance:ZRO"]);
+    p.stop().await;
+}
