@@ -270,3 +270,19 @@ async fn a_perpetual_of_a_spot_known_coin_is_not_a_listing() {
     assert_eq!(p.query("SELECT asset_id FROM assets ORDER BY asset_id").await, ["cex:binance:ZRO"]);
     p.stop().await;
 }
+
+/// #15, first cycle: `run-cycle` polls every source at once, so a fresh listing announcement of a coin in
+/// Binance spot's first snapshot must not be checked before that snapshot's baseline is saved (the list is
+/// large here, so it is slow to parse and save, and the feed answers first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_cycle_announcement_of_a_coin_in_the_first_list_is_not_a_listing() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    p.venue.set(SPOT, MockResponse::json(large_list(20_000, &[("TONUSDT", "TON", "USDT", "TRADING")])));
+    p.venue.set(CMS, MockResponse::json(articles(&[("a-ton", "Binance Will List Toncoin (TON)"), ("a-amp", "Binance Will List Amp (AMP)")])));
+    let r = c.poll_all_within(chrono::Utc::now(), nl_collector::CyclePolicy::default(), |_| {}).await;
+    assert!(r.reports.iter().all(PollReport::ok), "{:?}", r.reports);
+    p.services.drain(Duration::from_secs(20), |_| {}).await.unwrap();
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:AMP"], "TON is in the first snapshot: known, not new");
+    p.stop().await;
+}

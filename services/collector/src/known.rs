@@ -108,3 +108,55 @@ fn is_instrument(o: &nl_domain::ListingObservation) -> bool {
 fn is_checked(o: &nl_domain::ListingObservation) -> bool {
     is_announced_listing(o) || is_instrument(o)
 }
+
+/// Orders one round of polls (a `run-cycle`, or the first poll of each source in `nl run`): the other
+/// sources (announcement feeds) commit only after every instrument list's poll finished, so an
+/// announcement of a coin in a list's first snapshot is checked against that list's saved baseline, not
+/// raced past it (issue #15). Fetches still run concurrently; only the commit waits.
+#[derive(Debug, Clone)]
+pub struct ListsFirst {
+    pending: Arc<tokio::sync::watch::Sender<BTreeSet<String>>>,
+}
+
+impl ListsFirst {
+    /// The instrument lists among `sources` are pending.
+    #[must_use]
+    pub fn of(sources: &[Arc<dyn Source>]) -> Self {
+        let lists = sources.iter().filter(|s| s.known_assets_venue().is_some()).map(|s| s.name().to_string()).collect();
+        Self { pending: Arc::new(tokio::sync::watch::Sender::new(lists)) }
+    }
+
+    /// Marks `source` done (idempotent; a no-op for a source that is not a pending list).
+    pub fn done(&self, source: &str) {
+        self.pending.send_if_modified(|p| p.remove(source));
+    }
+
+    /// A guard that marks `source` done when dropped (finished, failed, abandoned or panicked alike).
+    #[must_use]
+    pub fn done_on_drop(&self, source: &str) -> ListDone {
+        ListDone { order: self.clone(), source: source.to_string() }
+    }
+
+    /// Resolves once every list is done; at once for a list itself (it never waits on the others).
+    pub async fn wait_for(&self, source: &dyn Source) {
+        if source.known_assets_venue().is_some() {
+            return;
+        }
+        let mut rx = self.pending.subscribe();
+        // The sender lives in `self`, so this cannot fail while we wait.
+        let _ = rx.wait_for(BTreeSet::is_empty).await;
+    }
+}
+
+/// Marks a list done when dropped (see [`ListsFirst::done_on_drop`]).
+#[derive(Debug)]
+pub struct ListDone {
+    order: ListsFirst,
+    source: String,
+}
+
+impl Drop for ListDone {
+    fn drop(&mut self) {
+        self.order.done(&self.source);
+    }
+}
