@@ -286,3 +286,24 @@ async fn a_first_cycle_announcement_of_a_coin_in_the_first_list_is_not_a_listing
     assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:AMP"], "TON is in the first snapshot: known, not new");
     p.stop().await;
 }
+
+/// #15: every failed response is kept in raw_events with its error, the 5xx the HTTP client retried past
+/// included; the retry still finds the listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_server_error_is_kept_raw_and_the_listing_is_still_found() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    let mut list = BASELINE.to_vec();
+    list.push(("NEWUSDT", "NEW", "USDT", "TRADING"));
+    p.venue.push_once(SPOT, MockResponse::status(503, r#"{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}"#));
+    let r = p.cycle(&c, &exchange_info(&list), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 1, "{r:?}");
+    assert_eq!(p.venue.hit_count(SPOT), 3, "baseline, the 503, its retry");
+    let failed = p.query("SELECT CAST(http_status AS TEXT) || ' ' || parse_error FROM raw_events WHERE source = 'binance_spot' AND parse_error IS NOT NULL").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("503 upstream HTTP 503") && failed[0].contains("retried"), "{failed:?}");
+    assert_eq!(p.query("SELECT CAST(COUNT(*) AS TEXT) FROM raw_events WHERE source = 'binance_spot'").await, ["3"], "every response is kept");
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:NEW"]);
+    p.stop().await;
+}

@@ -117,7 +117,13 @@ async fn fetch(http: &HttpSource, name: &str, path: &str, weight: u32, run_id: &
 }
 
 /// What a fetch result leaves to do; a failure is recorded in `out` (raw of the error response, poll error).
+/// The failed attempts the client retried are kept raw first, each with its error.
 fn classify(result: Result<Fetched, FetchError>, name: &str, run_id: &str, out: &mut PollOutcome) -> Fetch {
+    let retried = match &result {
+        Ok(f) => f.retried.as_slice(),
+        Err(e) => e.retried(),
+    };
+    out.raws.extend(retried.iter().map(|a| a.to_raw_event(name, run_id)));
     match result {
         Ok(f) if f.not_modified => Fetch::Done,
         Ok(f) => Fetch::Body(f),
