@@ -107,7 +107,7 @@ pub struct AnnouncementState {
 
 /// Result of one fetch: a body to parse, or nothing more to do (304, or a failure already recorded).
 enum Fetch {
-    Body(Fetched),
+    Body(Box<Fetched>),
     Done,
 }
 
@@ -126,7 +126,7 @@ fn classify(result: Result<Fetched, FetchError>, name: &str, run_id: &str, out: 
     out.raws.extend(retried.iter().map(|a| a.to_raw_event(name, run_id)));
     match result {
         Ok(f) if f.not_modified => Fetch::Done,
-        Ok(f) => Fetch::Body(f),
+        Ok(f) => Fetch::Body(Box::new(f)),
         Err(e) => {
             if let Some(resp) = e.response() {
                 let mut raw = resp.to_raw_event(name, run_id);
