@@ -220,3 +220,90 @@ async fn a_large_instrument_list_is_kept_as_rows_and_known_after_a_restart() {
     assert!(p.query(CURSOR_BYTES).await[0].parse::<usize>().unwrap() < 256);
     p.stop().await;
 }
+
+/// A `!contractInfo` push frame (the recorded shape) of a perpetual `symbol` onboarded now, status `cs`.
+fn contract_info(symbol: &str, cs: &str) -> String {
+    let now = chrono::Utc::now().timestamp_millis();
+    json!({"e": "contractInfo", "E": now, "s": symbol, "ps": symbol, "ct": "PERPETUAL", "dt": 4_133_404_800_000_i64, "ot": now, "cs": cs, "bks": []}).to_string()
+}
+
+/// #15 in `nl run`: a fresh Binance perpetual (the `binance_contract_info_ws` feed, on by default) of a coin
+/// Binance spot knows from its baseline is a new market of a known asset, not a listing, and its later
+/// status changes are not one either; a perpetual of a coin no list knows is a listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_perpetual_of_a_spot_known_coin_is_not_a_listing() {
+    use nl_adapters::cex::push::PushKind;
+    use nl_collector::push::PushSource;
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    let r = p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    assert!(r.values().all(PollReport::ok) && r.values().all(|r| r.new == 0), "{r:?}");
+
+    let ws = nl_testkit::ws_venue::MockWsVenue::start().await.unwrap();
+    let mut wcfg = nl_adapters::kit::WsConfig::new(ws.url());
+    (wcfg.ping_interval_ms, wcfg.backoff_base_ms, wcfg.backoff_cap_ms) = (0, 20, 100);
+    let push = Arc::new(PushSource::new("binance_contract_info_ws", PushKind::BinanceContractInfo, wcfg, p.run.run_id.clone()));
+    push.set_known(c.known());
+    let status = push.status();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(Arc::clone(&push).run(nl_runtime::ledger_state::embedded_ctx(&p.bus, &p.store, &p.run), stopped));
+    let frames = || status.frames.load(std::sync::atomic::Ordering::SeqCst);
+    let connected = nl_testkit::wait_until(Duration::from_secs(15), || async {
+        ws.send(r#"{"result":null,"id":1}"#);
+        frames() > 0
+    })
+    .await;
+    assert!(connected, "the feed reads the venue");
+    // TON is spot-known: its new perpetual and that perpetual's halt are not listings; ZRO is new.
+    ws.send(contract_info("TONUSDT", "TRADING"));
+    ws.send(contract_info("TONUSDT", "SETTLING"));
+    ws.send(contract_info("ZROUSDT", "TRADING"));
+    let observed = || status.counters.observations.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(nl_testkit::wait_until(Duration::from_secs(15), || async { observed() > 0 }).await, "the ZRO frame was handled");
+    p.services.drain(Duration::from_secs(20), |_| {}).await.unwrap();
+    let _ = stop.send(true);
+    task.await.unwrap();
+
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:ZRO"], "only the perpetual of an unknown coin is a listing");
+    let ton = p.query("SELECT type FROM events WHERE asset_id = 'cex:binance:TON'").await;
+    assert!(ton.is_empty(), "nothing about the known TON reaches the ledger as a sighting: {ton:?}");
+    assert_eq!(p.query("SELECT asset_id FROM assets ORDER BY asset_id").await, ["cex:binance:ZRO"]);
+    p.stop().await;
+}
+
+/// #15, first cycle: `run-cycle` polls every source at once, so a fresh listing announcement of a coin in
+/// Binance spot's first snapshot must not be checked before that snapshot's baseline is saved (the list is
+/// large here, so it is slow to parse and save, and the feed answers first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_cycle_announcement_of_a_coin_in_the_first_list_is_not_a_listing() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    p.venue.set(SPOT, MockResponse::json(large_list(20_000, &[("TONUSDT", "TON", "USDT", "TRADING")])));
+    p.venue.set(CMS, MockResponse::json(articles(&[("a-ton", "Binance Will List Toncoin (TON)"), ("a-amp", "Binance Will List Amp (AMP)")])));
+    let r = c.poll_all_within(chrono::Utc::now(), nl_collector::CyclePolicy::default(), |_| {}).await;
+    assert!(r.reports.iter().all(PollReport::ok), "{:?}", r.reports);
+    p.services.drain(Duration::from_secs(20), |_| {}).await.unwrap();
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:AMP"], "TON is in the first snapshot: known, not new");
+    p.stop().await;
+}
+
+/// #15: every failed response is kept in raw_events with its error, the 5xx the HTTP client retried past
+/// included; the retry still finds the listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_server_error_is_kept_raw_and_the_listing_is_still_found() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    p.cycle(&c, &exchange_info(BASELINE), &articles(&[])).await;
+    let mut list = BASELINE.to_vec();
+    list.push(("NEWUSDT", "NEW", "USDT", "TRADING"));
+    p.venue.push_once(SPOT, MockResponse::status(503, r#"{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}"#));
+    let r = p.cycle(&c, &exchange_info(&list), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 1, "{r:?}");
+    assert_eq!(p.venue.hit_count(SPOT), 3, "baseline, the 503, its retry");
+    let failed = p.query("SELECT CAST(http_status AS TEXT) || ' ' || parse_error FROM raw_events WHERE source = 'binance_spot' AND parse_error IS NOT NULL").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("503 upstream HTTP 503") && failed[0].contains("retried"), "{failed:?}");
+    assert_eq!(p.query("SELECT CAST(COUNT(*) AS TEXT) FROM raw_events WHERE source = 'binance_spot'").await, ["3"], "every response is kept");
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:NEW"]);
+    p.stop().await;
+}

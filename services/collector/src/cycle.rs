@@ -19,7 +19,7 @@ use nl_adapters::kit::Backoff;
 use nl_adapters::Source;
 use nl_domain::Ts;
 
-use crate::known::KnownAssets;
+use crate::known::{KnownAssets, ListsFirst};
 use crate::runtime::{CollectorCtx, PollReport, SourceCounters, commit, fetch};
 
 /// Default of [`CyclePolicy::max_wait`], seconds.
@@ -78,16 +78,18 @@ enum Next {
     Wait(Duration),
 }
 
-/// Polls `source` once, retrying within the cycle as `policy` allows (see the module docs).
+/// Polls `source` once, retrying within the cycle as `policy` allows (see the module docs). An
+/// announcement feed commits only after `order`'s instrument lists are done.
 pub(crate) async fn poll_with_retries(
     source: &dyn Source,
     ctx: &CollectorCtx,
     counters: Arc<SourceCounters>,
-    known: &KnownAssets,
+    (known, order): (&KnownAssets, &ListsFirst),
     now: Ts,
     policy: CyclePolicy,
 ) -> PollReport {
     let name = source.name();
+    let _done = order.done_on_drop(name);
     let mut total = PollReport { source: name.to_string(), ..PollReport::default() };
     let (mut waited_rate_limit, mut retries) = (false, 0);
     loop {
@@ -111,6 +113,7 @@ pub(crate) async fn poll_with_retries(
         let report = match fetched {
             Ok(outcome) => {
                 let reparse = outcome.errors.iter().any(|e| matches!(e, nl_adapters::PollError::Parse { .. } | nl_adapters::PollError::Implausible { .. }));
+                order.wait_for(source).await;
                 let r = commit(name, outcome, ctx, &counters, Some(known), now).await;
                 (r, reparse)
             }

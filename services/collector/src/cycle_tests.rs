@@ -102,7 +102,7 @@ fn ctx() -> (CollectorCtx, MemoryBus) {
 async fn run(source: &Scripted) -> (PollReport, Duration) {
     let (ctx, _bus) = ctx();
     let start = Instant::now();
-    let report = poll_with_retries(source, &ctx, Arc::default(), &KnownAssets::default(), chrono::Utc::now(), CyclePolicy::default()).await;
+    let report = poll_with_retries(source, &ctx, Arc::default(), (&KnownAssets::default(), &crate::known::ListsFirst::of(&[])), chrono::Utc::now(), CyclePolicy::default()).await;
     (report, start.elapsed())
 }
 

@@ -17,7 +17,7 @@ use nl_domain::Ts;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::known::KnownAssets;
+use crate::known::{KnownAssets, ListsFirst};
 use crate::state::StateStore;
 
 /// The run identity (shared with every service).
@@ -118,14 +118,17 @@ impl Collector {
         self.sources.iter().map(|s| s.name().to_string()).collect()
     }
 
-    /// Polls every source once, concurrently, ignoring leases (one cycle of `nl run-cycle`).
+    /// Polls every source once, concurrently, ignoring leases (one cycle of `nl run-cycle`). Announcement
+    /// feeds commit after the instrument lists (see [`ListsFirst`]).
     pub async fn poll_all_once(&self, now: Ts) -> Vec<PollReport> {
-        let futs = self.sources.iter().map(|s| poll_known(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now));
+        let order = ListsFirst::of(&self.sources);
+        let futs = self.sources.iter().map(|s| poll_known(s.as_ref(), &self.ctx, self.counter(s.name()), (&self.known, &order), now));
         futures::future::join_all(futs).await
     }
 
     /// Polls every source once, concurrently, retrying within the cycle as `policy` allows (one cycle of
-    /// `nl run-cycle`; see [`crate::cycle`]).
+    /// `nl run-cycle`; see [`crate::cycle`]). Announcement feeds commit after the instrument lists (see
+    /// [`ListsFirst`]), so an announcement of a coin in a list's first snapshot is not a listing.
     ///
     /// `on_done` sees each source's report as that source finishes. When every source failed to resolve
     /// or connect and none got any answer within [`crate::cycle::NO_NETWORK_WINDOW`], polling stops: the
@@ -138,12 +141,13 @@ impl Collector {
             crate::ban::restore(s.as_ref(), &self.ctx).await;
         }
         let reach = nl_adapters::kit::Reachability::new(self.sources.len());
+        let order = ListsFirst::of(&self.sources);
         let mut pending: futures::stream::FuturesUnordered<_> = self
             .sources
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let poll = crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), &self.known, now, policy);
+                let poll = crate::cycle::poll_with_retries(s.as_ref(), &self.ctx, self.counter(s.name()), (&self.known, &order), now, policy);
                 let reach = reach.clone();
                 let (source, ctx) = (s.as_ref(), &self.ctx);
                 async move {
@@ -197,15 +201,17 @@ impl Collector {
     }
 
     /// Runs until `shutdown` resolves: one task per source, each on its own interval. A source whose task
-    /// panics is counted (`panics`, logged as an error) and restarted.
+    /// panics is counted (`panics`, logged as an error) and restarted. The first poll of an announcement
+    /// feed commits after every instrument list's first poll (see [`ListsFirst`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         let mut by_task = std::collections::HashMap::new();
+        let order = ListsFirst::of(&self.sources);
         let spawn = |tasks: &mut tokio::task::JoinSet<()>, source: &Arc<dyn Source>| {
             let (source, ctx, counters, stop) = (Arc::clone(source), self.ctx.clone(), self.counter(source.name()), stop_rx.clone());
-            let known = Arc::clone(&self.known);
-            tasks.spawn(async move { run_source(source, ctx, counters, known, stop).await }).id()
+            let (known, order) = (Arc::clone(&self.known), order.clone());
+            tasks.spawn(async move { run_source(source, ctx, counters, (known, order), stop).await }).id()
         };
         for source in &self.sources {
             by_task.insert(spawn(&mut tasks, source), Arc::clone(source));
@@ -237,10 +243,12 @@ async fn run_source(
     source: Arc<dyn Source>,
     ctx: CollectorCtx,
     counters: Arc<SourceCounters>,
-    known: Arc<KnownAssets>,
+    (known, order): (Arc<KnownAssets>, ListsFirst),
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let name = source.name().to_string();
+    // Until this source's first poll is done (a list's marks it done for the others when dropped).
+    let mut first = Some(order.done_on_drop(&name));
     let mut lease: Option<Lease> = None;
     let mut next_poll = Instant::now();
     let mut wake = Instant::now();
@@ -254,7 +262,9 @@ async fn run_source(
         if let Some(leases) = &ctx.leases
             && !hold_lease(leases.as_ref(), &name, &mut lease, &counters).await
         {
-            // Not ours (or the broker failed): try again after a renew period, never in a tight loop.
+            // Not ours (or the broker failed): nobody here waits on it; try again after a renew period,
+            // never in a tight loop.
+            first = None;
             wake = Instant::now() + ctx.lease_renew_every;
             continue;
         }
@@ -270,10 +280,17 @@ async fn run_source(
                 _ = stop.changed() => break,
                 f = fetch(source.as_ref(), &ctx, &counters, now) => f,
             };
+            if first.is_some() && fetched.is_ok() {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    () = order.wait_for(source.as_ref()) => {}
+                }
+            }
             let report = match fetched {
                 Ok(outcome) => commit(&name, outcome, &ctx, &counters, Some(&known), now).await,
                 Err(report) => report,
             };
+            first = None;
             crate::ban::remember(source.as_ref(), &ctx, &mut ban_saved).await;
             next_poll = Instant::now() + source.interval().max(report.retry_after.unwrap_or_default().min(nl_adapters::kit::headers::MAX_VENUE_DELAY));
         }
@@ -330,10 +347,15 @@ pub async fn poll_once(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<So
     }
 }
 
-/// [`poll_once`], dropping announced listings of assets `known` records.
-pub(crate) async fn poll_known(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, known: &KnownAssets, now: Ts) -> PollReport {
+/// [`poll_once`], dropping announced listings of assets `known` records; an announcement feed commits after
+/// `order`'s instrument lists are done.
+pub(crate) async fn poll_known(source: &dyn Source, ctx: &CollectorCtx, counters: Arc<SourceCounters>, (known, order): (&KnownAssets, &ListsFirst), now: Ts) -> PollReport {
+    let _done = order.done_on_drop(source.name());
     match fetch(source, ctx, &counters, now).await {
-        Ok(outcome) => commit(source.name(), outcome, ctx, &counters, Some(known), now).await,
+        Ok(outcome) => {
+            order.wait_for(source).await;
+            commit(source.name(), outcome, ctx, &counters, Some(known), now).await
+        }
         Err(report) => report,
     }
 }

@@ -11,6 +11,7 @@ mod dex_dexscreener;
 mod dex_evm;
 mod dex_evm_push;
 mod dex_geckoterminal;
+mod known_first;
 mod lease_collectors;
 mod push_known;
 mod push_okx;

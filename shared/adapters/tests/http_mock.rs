@@ -177,6 +177,10 @@ async fn server_errors_retry_with_backoff_then_succeed() {
     assert_eq!(mock.hits("/flaky"), 3);
     let st = s.stats().snapshot();
     assert_eq!((st.requests, st.retries, st.ok, st.errors), (3, 2, 1, 0));
+    // The retried failures come back with the response, each kept raw with its error (issue #15).
+    let raws: Vec<_> = ok.retried.iter().map(|a| a.to_raw_event("t", "r")).collect();
+    assert_eq!(raws.iter().map(|r| r.http_status).collect::<Vec<_>>(), [Some(503), Some(503)]);
+    assert!(raws.iter().all(|r| r.parse_error.as_deref().is_some_and(|e| e.contains("HTTP 503") && e.contains("retried"))), "{raws:?}");
 }
 
 #[tokio::test]
@@ -188,6 +192,7 @@ async fn persistent_server_error_becomes_upstream_with_body() {
         FetchError::Upstream { status, attempts, response } => {
             assert_eq!((*status, *attempts), (502, 3));
             assert_eq!(response.body, "<html>bad gateway</html>");
+            assert_eq!(response.retried.iter().map(|a| a.response.as_ref().map(|r| r.status)).collect::<Vec<_>>(), [Some(502), Some(502)]);
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -201,8 +206,11 @@ async fn timeout_is_retried_then_reported() {
     let (base, mock) = serve().await;
     let s = HttpSource::new("t", HttpConfig { timeout_ms: 150, max_attempts: 2, ..config(&base) }, budget()).unwrap();
     let err = s.get("/slow", 1).await.unwrap_err();
-    assert!(matches!(err, FetchError::Timeout { attempts: 2 }), "{err:?}");
+    assert!(matches!(err, FetchError::Timeout { attempts: 2, .. }), "{err:?}");
     assert!(err.is_retryable());
+    let raw = err.retried().first().map(|a| a.to_raw_event("t", "r")).expect("the first timeout is returned");
+    assert_eq!((raw.http_status, raw.payload.as_str()), (None, ""));
+    assert!(raw.parse_error.as_deref().is_some_and(|e| e.contains("timed out") && e.contains("retried")), "{raw:?}");
     assert_eq!(mock.hits("/slow"), 2);
 }
 

@@ -97,15 +97,14 @@ pub struct AnnouncementPolicy {
     /// Ids remembered per source.
     pub capacity: usize,
     /// On the first run (no cursor yet), announcements published within this window are still reported.
+    /// Afterwards every unseen announcement is reported whatever its age: articles published while nl was
+    /// down are listings it must not lose (issue #15).
     pub baseline_lookback: chrono::Duration,
-    /// Never report an announcement older than this, even if its id is unknown (e.g. evicted from the set or
-    /// an old article re-surfacing at the top of a page). Undated announcements are not affected.
-    pub max_age: Option<chrono::Duration>,
 }
 
 impl Default for AnnouncementPolicy {
     fn default() -> Self {
-        Self { capacity: DEFAULT_CAPACITY, baseline_lookback: chrono::Duration::minutes(10), max_age: Some(chrono::Duration::days(3)) }
+        Self { capacity: DEFAULT_CAPACITY, baseline_lookback: chrono::Duration::minutes(10) }
     }
 }
 
@@ -121,8 +120,9 @@ pub struct AnnouncementSelection {
 }
 
 /// Picks the announcements not seen before. With no cursor (first run) every id is recorded and only those
-/// published within `policy.baseline_lookback` of `now` are reported; undated ones are not. Ids repeated within
-/// one batch are reported once.
+/// published within `policy.baseline_lookback` of `now` are reported; undated ones are not. Afterwards every
+/// id not seen before is reported, whatever its age (downtime backfill). Ids repeated within one batch are
+/// reported once.
 #[must_use]
 pub fn select_new_announcements(
     seen: Option<&SeenAnnouncements>,
@@ -132,18 +132,13 @@ pub fn select_new_announcements(
 ) -> AnnouncementSelection {
     let baseline = seen.is_none();
     let mut next = seen.cloned().unwrap_or_else(|| SeenAnnouncements::new(policy.capacity));
-    let too_old = |a: &Announcement, limit: chrono::Duration| a.published_at.is_some_and(|p| now - p > limit);
+    let recent = |a: &Announcement| a.published_at.is_some_and(|p| now - p <= policy.baseline_lookback);
     let mut new = Vec::new();
     for a in batch {
         if !next.insert(a.id.clone()) {
             continue;
         }
-        let report = if baseline {
-            a.published_at.is_some() && !too_old(a, policy.baseline_lookback)
-        } else {
-            policy.max_age.is_none_or(|limit| !too_old(a, limit))
-        };
-        if report {
+        if !baseline || recent(a) {
             new.push(a.clone());
         }
     }
@@ -177,15 +172,28 @@ mod tests {
     fn afterwards_only_unseen_and_duplicates_once() {
         let p = AnnouncementPolicy::default();
         let first = select_new_announcements(None, &[ann("a", Some(t(-86_400)))], t(0), &p);
-        let batch = vec![ann("a", Some(t(-86_400))), ann("d", Some(t(10))), ann("d", Some(t(10))), ann("old", Some(t(-30 * 86_400)))];
+        let batch = vec![ann("a", Some(t(-86_400))), ann("d", Some(t(10))), ann("d", Some(t(10))), ann("undated", None)];
         let sel = select_new_announcements(Some(&first.next), &batch, t(20), &p);
-        assert_eq!(sel.new.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["d"]);
-        assert!(sel.next.contains("old"));
+        assert_eq!(sel.new.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["d", "undated"]);
+        assert!(sel.next.contains("undated"));
+    }
+
+    /// Issue #15: after the first poll everything not yet seen is new, whatever its age, so an article
+    /// published during four days of downtime is still reported (the first poll's lookback alone is bounded).
+    #[test]
+    fn after_the_baseline_an_unseen_article_of_any_age_is_new() {
+        let p = AnnouncementPolicy::default();
+        let first = select_new_announcements(None, &[ann("a", Some(t(-60)))], t(0), &p);
+        let batch = vec![ann("a", Some(t(-60))), ann("four-days", Some(t(-4 * 86_400))), ann("month", Some(t(-30 * 86_400)))];
+        let sel = select_new_announcements(Some(&first.next), &batch, t(20), &p);
+        assert_eq!(sel.new.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["four-days", "month"]);
+        let fresh = select_new_announcements(None, &batch, t(20), &p);
+        assert_eq!(fresh.new.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a"], "the first poll keeps its lookback");
     }
 
     #[test]
     fn restart_never_realerts() {
-        let p = AnnouncementPolicy { capacity: 2000, baseline_lookback: Duration::minutes(10), max_age: None };
+        let p = AnnouncementPolicy { capacity: 2000, baseline_lookback: Duration::minutes(10) };
         let batch = vec![ann("a", Some(t(-60))), ann("b", Some(t(-30)))];
         let first = select_new_announcements(None, &batch, t(0), &p);
         assert_eq!(first.new.len(), 2);

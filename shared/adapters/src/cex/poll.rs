@@ -107,7 +107,7 @@ pub struct AnnouncementState {
 
 /// Result of one fetch: a body to parse, or nothing more to do (304, or a failure already recorded).
 enum Fetch {
-    Body(Fetched),
+    Body(Box<Fetched>),
     Done,
 }
 
@@ -117,10 +117,16 @@ async fn fetch(http: &HttpSource, name: &str, path: &str, weight: u32, run_id: &
 }
 
 /// What a fetch result leaves to do; a failure is recorded in `out` (raw of the error response, poll error).
+/// The failed attempts the client retried are kept raw first, each with its error.
 fn classify(result: Result<Fetched, FetchError>, name: &str, run_id: &str, out: &mut PollOutcome) -> Fetch {
+    let retried = match &result {
+        Ok(f) => f.retried.as_slice(),
+        Err(e) => e.retried(),
+    };
+    out.raws.extend(retried.iter().map(|a| a.to_raw_event(name, run_id)));
     match result {
         Ok(f) if f.not_modified => Fetch::Done,
-        Ok(f) => Fetch::Body(f),
+        Ok(f) => Fetch::Body(Box::new(f)),
         Err(e) => {
             if let Some(resp) = e.response() {
                 let mut raw = resp.to_raw_event(name, run_id);

@@ -5,7 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use nl_domain::RawEvent;
-use crate::kit::{FetchError, Fetched};
+use crate::kit::{FailedAttempt, FetchError, Fetched};
 use serde::{Deserialize, Serialize};
 
 use super::evm::QuoteSet;
@@ -50,8 +50,22 @@ pub fn poll_error(source: &str, e: &FetchError) -> PollError {
     }
 }
 
-/// Keeps the response behind a failed fetch (if any) as a raw event carrying the error.
+/// Keeps the failed attempts the HTTP client retried before a response or failure (5xx responses,
+/// timeouts, connect errors) as raw events, each carrying its error.
+pub fn keep_retried(raws: &mut Vec<RawEvent>, retried: &[FailedAttempt], source: &str, run_id: &str, endpoint_suffix: &str) {
+    raws.extend(retried.iter().map(|a| a.to_raw_event_at(source, &format!("{}{endpoint_suffix}", a.url), run_id)));
+}
+
+/// Keeps the attempts retried before a failed fetch and the response behind it (if any) as raw events
+/// carrying their errors.
 pub fn keep_error_response(raws: &mut Vec<RawEvent>, e: &FetchError, source: &str, run_id: &str, endpoint_suffix: &str) {
+    keep_retried(raws, e.retried(), source, run_id, endpoint_suffix);
+    keep_final_response(raws, e, source, run_id, endpoint_suffix);
+}
+
+/// Keeps only the last response behind a failed fetch (if any), not the retried attempts: for lookups a
+/// re-derivation answers from captures in request order (one capture per request).
+pub fn keep_final_response(raws: &mut Vec<RawEvent>, e: &FetchError, source: &str, run_id: &str, endpoint_suffix: &str) {
     if let Some(resp) = e.response() {
         let mut raw = raw_from(resp, source, run_id, endpoint_suffix);
         raw.parse_error = Some(e.to_string());

@@ -39,6 +39,46 @@ pub struct Fetched {
     /// The body's exact bytes when they are not valid UTF-8 (`body` is then only a lossy rendering, for
     /// excerpts); `None` when `body` is the body.
     pub invalid_utf8: Option<bytes::Bytes>,
+    /// The failed attempts the client retried before this response (5xx, timeouts, connect and transport
+    /// errors), oldest first: each is kept in `raw_events` with its error ([`FailedAttempt::to_raw_event`]).
+    pub retried: Vec<FailedAttempt>,
+}
+
+/// One failed attempt the HTTP client retried: the response (a 5xx) or, when none came (timeout, connect
+/// or transport error), only when and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedAttempt {
+    /// The response, when there was one.
+    pub response: Option<Box<Fetched>>,
+    /// When the attempt failed (the response's receive time when there was one).
+    pub observed_at: DateTime<Utc>,
+    /// Request URL with credentials redacted.
+    pub url: String,
+    /// Why it failed, and that it was retried.
+    pub error: String,
+}
+
+impl FailedAttempt {
+    /// The attempt's capture for `raw_events` at `endpoint` (the redacted URL, plus any label the caller
+    /// adds): its response verbatim, or an empty capture without a status, either way with its error.
+    #[must_use]
+    pub fn to_raw_event_at(&self, source: &str, endpoint: &str, run_id: &str) -> nl_domain::RawEvent {
+        let mut raw = match &self.response {
+            Some(r) => match &r.invalid_utf8 {
+                Some(bytes) => nl_domain::RawEvent::from_bytes(source, endpoint, Some(r.status), r.observed_at, bytes, run_id),
+                None => nl_domain::RawEvent::new(source, endpoint, Some(r.status), r.observed_at, r.body.clone(), run_id),
+            },
+            None => crate::kit::recorded::failure_capture(source, endpoint, self.observed_at, &self.error, run_id),
+        };
+        raw.parse_error = Some(self.error.clone());
+        raw
+    }
+
+    /// [`to_raw_event_at`](Self::to_raw_event_at) the attempt's own URL.
+    #[must_use]
+    pub fn to_raw_event(&self, source: &str, run_id: &str) -> nl_domain::RawEvent {
+        self.to_raw_event_at(source, &self.url, run_id)
+    }
 }
 
 impl Fetched {
@@ -134,27 +174,33 @@ pub enum FetchError {
         /// The response, for raw capture.
         response: Box<Fetched>,
     },
-    /// No complete response within the per-request timeout, on every attempt.
+    /// No complete response within the per-request timeout, on the last attempt.
     #[error("timed out after {attempts} attempt(s)")]
     Timeout {
         /// Attempts made.
         attempts: u32,
+        /// The earlier attempts, retried (see [`Fetched::retried`]).
+        retried: Vec<FailedAttempt>,
     },
-    /// Could not connect, on every attempt.
+    /// Could not connect, on the last attempt.
     #[error("connect failed after {attempts} attempt(s): {message}")]
     Connect {
         /// Attempts made.
         attempts: u32,
         /// Cause, without URL.
         message: String,
+        /// The earlier attempts, retried (see [`Fetched::retried`]).
+        retried: Vec<FailedAttempt>,
     },
-    /// Other transport failures (reset mid-body, protocol errors), on every attempt.
+    /// Other transport failures (reset mid-body, protocol errors), on the last attempt.
     #[error("transport error after {attempts} attempt(s): {message}")]
     Transport {
         /// Attempts made.
         attempts: u32,
         /// Cause, without URL.
         message: String,
+        /// The earlier attempts, retried (see [`Fetched::retried`]).
+        retried: Vec<FailedAttempt>,
     },
     /// The request could not be built (bad path, unserialisable body).
     #[error("invalid request: {0}")]
@@ -199,6 +245,16 @@ impl FetchError {
         }
     }
 
+    /// The failed attempts retried before the last one, oldest first (keep each in `raw_events`).
+    #[must_use]
+    pub fn retried(&self) -> &[FailedAttempt] {
+        match self {
+            Self::Timeout { retried, .. } | Self::Connect { retried, .. } | Self::Transport { retried, .. } => retried,
+            Self::InvalidRequest(_) => &[],
+            _ => self.response().map_or(&[], |r| r.retried.as_slice()),
+        }
+    }
+
     /// A short label for metrics (`errors_total{kind}`).
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -233,6 +289,7 @@ mod tests {
             usage: None,
             attempts: 1,
             invalid_utf8: None,
+            retried: Vec::new(),
         }
     }
 
@@ -248,9 +305,9 @@ mod tests {
         let st = FetchError::Status { status: 404, body_excerpt: String::new(), response: Box::new(fetched(404, vec![])) };
         assert!(!st.is_retryable());
         assert_eq!(st.retry_after(), None);
-        assert!(FetchError::Timeout { attempts: 3 }.is_retryable());
+        assert!(FetchError::Timeout { attempts: 3, retried: Vec::new() }.is_retryable());
         assert!(!FetchError::InvalidRequest("x".into()).is_retryable());
-        assert_eq!(FetchError::Timeout { attempts: 1 }.kind(), "timeout");
+        assert_eq!(FetchError::Timeout { attempts: 1, retried: Vec::new() }.kind(), "timeout");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::kit::backoff::Backoff;
 use crate::kit::budget::Budget;
-use crate::kit::fetch::{FetchError, Fetched};
+use crate::kit::fetch::{FailedAttempt, FetchError, Fetched};
 use crate::kit::headers;
 use crate::kit::secrets::{self, ResolvedSecret, SecretLocation, SecretParam};
 use crate::kit::stats::SourceStats;
@@ -337,6 +337,8 @@ impl HttpSource {
         let backoff = Backoff::new(Duration::from_millis(self.cfg.backoff_base_ms), Duration::from_millis(self.cfg.backoff_cap_ms));
         let max_attempts = self.cfg.max_attempts.max(1);
         let mut attempt = 0u32;
+        // Every failed attempt that is retried goes back with the outcome, to be kept in raw_events.
+        let mut retried: Vec<FailedAttempt> = Vec::new();
         loop {
             attempt += 1;
             self.budget.acquire(weight).await;
@@ -350,7 +352,7 @@ impl HttpSource {
                 }
                 Err(e) => {
                     let connect_failed = e.is_connect();
-                    let err = transport_error(e, attempt);
+                    let mut err = transport_error(e, attempt);
                     if connect_failed {
                         // Resolve, refuse or connect timeout: no server was reached.
                         let why = if let FetchError::Connect { message, .. } = &err { message.as_str() } else { "connect timed out" };
@@ -360,11 +362,16 @@ impl HttpSource {
                         let delay = backoff.delay(attempt - 1);
                         self.stats.retry();
                         warn!(source = %self.name, url = %redacted, error = %err, attempt, ?delay, "Request failed; backing off.");
+                        let error = format!("{err} (attempt {attempt} of {max_attempts}; retried)");
+                        retried.push(FailedAttempt { response: None, observed_at: Utc::now().trunc_subsecs(3), url: redacted.clone(), error });
                         tokio::time::sleep(delay).await;
                         continue;
                     }
                     self.stats.error();
                     warn!(source = %self.name, url = %redacted, error = %err, "Request failed; giving up.");
+                    if let FetchError::Timeout { retried: r, .. } | FetchError::Connect { retried: r, .. } | FetchError::Transport { retried: r, .. } = &mut err {
+                        *r = retried;
+                    }
                     return Err(err);
                 }
             };
@@ -377,7 +384,19 @@ impl HttpSource {
                 debug!(source = %self.name, used = u.used, limit = u.limit, "Venue usage high; throttling.");
             }
             let not_modified = status == StatusCode::NOT_MODIFIED && conditional;
-            let fetched = fetched(status, &hdrs, bytes, observed_at, &redacted, not_modified.then_some(&known), usage, attempt);
+            let mut fetched = fetched(status, &hdrs, bytes, observed_at, &redacted, not_modified.then_some(&known), usage, attempt);
+            if status.is_server_error() && oversize.is_none() && attempt < max_attempts {
+                let hinted = headers::parse_retry_after(&hdrs, observed_at).map(|d| d.min(backoff.cap));
+                let delay = backoff.delay(attempt - 1).max(hinted.unwrap_or(Duration::ZERO));
+                let code = status.as_u16();
+                self.stats.retry();
+                warn!(source = %self.name, url = %redacted, status = code, attempt, ?delay, "Server error; backing off.");
+                let error = format!("upstream HTTP {code} (attempt {attempt} of {max_attempts}; retried)");
+                retried.push(FailedAttempt { response: Some(Box::new(fetched)), observed_at, url: redacted.clone(), error });
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            fetched.retried = std::mem::take(&mut retried);
             if let Some((size, sha256)) = oversize {
                 self.stats.error();
                 warn!(source = %self.name, url = %redacted, size, limit = self.cfg.max_body_bytes, "Response body over max_body_bytes; keeping its prefix.");
@@ -410,14 +429,6 @@ impl HttpSource {
                 return Err(FetchError::RateLimited { status: code, retry_after, response: Box::new(fetched) });
             }
             if status.is_server_error() {
-                if attempt < max_attempts {
-                    let hinted = headers::parse_retry_after(&hdrs, observed_at).map(|d| d.min(backoff.cap));
-                    let delay = backoff.delay(attempt - 1).max(hinted.unwrap_or(Duration::ZERO));
-                    self.stats.retry();
-                    warn!(source = %self.name, url = %redacted, status = code, attempt, ?delay, "Server error; backing off.");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
                 self.stats.error();
                 return Err(FetchError::Upstream { status: code, attempts: attempt, response: Box::new(fetched) });
             }
@@ -521,6 +532,7 @@ fn fetched(
         usage,
         attempts,
         invalid_utf8,
+        retried: Vec::new(),
     }
 }
 
@@ -543,10 +555,10 @@ fn transport_error(e: reqwest::Error, attempts: u32) -> FetchError {
         source = s.source();
     }
     if timeout {
-        FetchError::Timeout { attempts }
+        FetchError::Timeout { attempts, retried: Vec::new() }
     } else if connect {
-        FetchError::Connect { attempts, message }
+        FetchError::Connect { attempts, message, retried: Vec::new() }
     } else {
-        FetchError::Transport { attempts, message }
+        FetchError::Transport { attempts, message, retried: Vec::new() }
     }
 }

@@ -20,7 +20,7 @@ pub mod ws;
 
 pub use backoff::Backoff;
 pub use budget::{Budget, BudgetConfig, BudgetError, BudgetRegistry, BudgetStatus};
-pub use fetch::{BODY_EXCERPT_CHARS, FetchError, Fetched};
+pub use fetch::{BODY_EXCERPT_CHARS, FailedAttempt, FetchError, Fetched};
 pub use headers::{Usage, UsageKind};
 pub use http::{BuildError, DEFAULT_MAX_BODY_BYTES, HttpConfig, HttpSource, OVERSIZE_PREFIX_BYTES, PAGE_MAX_BODY_BYTES, USER_AGENT, check_max_body_bytes, install_crypto_provider};
 pub use reach::Reachability;

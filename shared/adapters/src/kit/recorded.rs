@@ -111,6 +111,7 @@ pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
         usage: None,
         attempts: 1,
         invalid_utf8: exact.filter(|b| std::str::from_utf8(b).is_err()).map(bytes::Bytes::from),
+        retried: Vec::new(),
     };
     match raw.http_status {
         Some(s) if (200..300).contains(&s) && fetched.invalid_utf8.is_some() => {
@@ -118,7 +119,7 @@ pub fn replay(raw: &RawEvent) -> Result<Fetched, FetchError> {
             let valid_up_to = fetched.invalid_utf8.as_deref().and_then(|b| std::str::from_utf8(b).err()).map_or(0, |e| e.valid_up_to());
             Err(FetchError::NotUtf8 { size, valid_up_to, response: Box::new(fetched) })
         }
-        None => Err(FetchError::Transport { attempts: 1, message: raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into()) }),
+        None => Err(FetchError::Transport { attempts: 1, message: raw.parse_error.clone().unwrap_or_else(|| "no response recorded".into()), retried: Vec::new() }),
         Some(s) if (200..300).contains(&s) => Ok(fetched),
         Some(status @ (429 | 418)) => Err(FetchError::RateLimited { status, retry_after: Duration::ZERO, response: Box::new(fetched) }),
         Some(status) if status >= 500 => Err(FetchError::Upstream { status, attempts: 1, response: Box::new(fetched) }),
@@ -267,7 +268,7 @@ mod tests {
         assert!(matches!(replay(&raw(Some(429))), Err(FetchError::RateLimited { status: 429, .. })));
         assert!(matches!(replay(&raw(Some(503))), Err(FetchError::Upstream { status: 503, .. })));
         assert!(matches!(replay(&raw(Some(404))), Err(FetchError::Status { status: 404, .. })));
-        let e = failure_capture("goplus", "https://x/y", chrono::Utc::now(), &FetchError::Timeout { attempts: 3 }.to_string(), "r");
+        let e = failure_capture("goplus", "https://x/y", chrono::Utc::now(), &FetchError::Timeout { attempts: 3, retried: Vec::new() }.to_string(), "r");
         assert_eq!(e.http_status, None);
         match replay(&e) {
             Err(FetchError::Transport { message, .. }) => assert!(message.contains("timed out"), "{message}"),

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::naming;
 use super::parse::{parse_pairs, parse_token_boosts, parse_token_profiles, token_batches, tokens_v1_path};
 use crate::source::{PollError, PollOutcome, Source};
-use crate::dex::client_util::{BoundedSeen, keep_error_response, poll_error, raw_from};
+use crate::dex::client_util::{BoundedSeen, keep_error_response, keep_final_response, keep_retried, poll_error, raw_from};
 use crate::dex::config::{DexBuildError, DexScreenerConfig, per_minute_budget};
 use crate::dex::pool::{DexPool, ObservationContext};
 
@@ -112,6 +112,7 @@ impl Source for ProfilesSource {
         let mut out = PollOutcome::default();
         match self.http.get(self.variant.path(), 1).await {
             Ok(fetched) => {
+                keep_retried(&mut out.raws, &fetched.retried, self.variant.source_name(), &self.run_id, "");
                 self.process(&fetched, state, &mut out);
                 for (chain, addrs) in naming::unnamed(&out.observations) {
                     let found = self.lookup.fetch_pairs_for_tokens(&chain, &addrs).await;
@@ -318,9 +319,7 @@ impl DexScreenerClient {
                 false
             }
             Err(e) => {
-                if e.response().is_some() {
-                    keep_error_response(&mut out.raws, &e, &self.source, &self.run_id, "");
-                }
+                keep_final_response(&mut out.raws, &e, &self.source, &self.run_id, "");
                 let stop = matches!(e, FetchError::RateLimited { .. });
                 out.errors.push(e.into());
                 stop

@@ -15,7 +15,7 @@ use super::rpc::{
     BlockTag, JsonRpcResponse, LogFilter, RpcBlockHeader, RpcErrorClass, RpcLog, block_number_request, get_block_by_number_request,
     get_logs_request, parse_block_header, parse_block_number, parse_get_logs, to_quantity,
 };
-use crate::dex::client_util::{keep_error_response, raw_from};
+use crate::dex::client_util::{keep_error_response, keep_retried, raw_from};
 
 /// A failed JSON-RPC exchange.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,10 @@ impl RpcClient {
     ) -> Result<T, RpcCallError> {
         let suffix = format!("#{label}");
         let fetched = match self.http.post_json("", body, weight).await {
-            Ok(f) => f,
+            Ok(f) => {
+                keep_retried(raws, &f.retried, &self.source, &self.run_id, &suffix);
+                f
+            }
             Err(e) => {
                 keep_error_response(raws, &e, &self.source, &self.run_id, &suffix);
                 return Err(e.into());

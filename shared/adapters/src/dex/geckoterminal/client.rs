@@ -20,7 +20,7 @@ use serde_json::json;
 use tracing::debug;
 
 use super::parse::{chain_for_network, parse_pools};
-use crate::dex::client_util::{BoundedSeen, keep_error_response, non_quote_view, poll_error, raw_from};
+use crate::dex::client_util::{BoundedSeen, keep_error_response, keep_retried, non_quote_view, poll_error, raw_from};
 use crate::dex::config::{DexBuildError, GeckoTerminalConfig, per_minute_budget};
 use crate::dex::evm::QuoteSet;
 use crate::dex::pool::ObservationContext;
@@ -113,7 +113,10 @@ impl GeckoTerminalSource {
     async fn poll_network(&self, network: &str, seen: &mut BoundedSeen, out: &mut PollOutcome) -> bool {
         for page in 1..=self.max_pages {
             let fetched = match self.http.get(&Self::path(network, page), 1).await {
-                Ok(f) => f,
+                Ok(f) => {
+                    keep_retried(&mut out.raws, &f.retried, &self.name, &self.run_id, "");
+                    f
+                }
                 Err(e) => {
                     keep_error_response(&mut out.raws, &e, &self.name, &self.run_id, "");
                     out.errors.push(poll_error(&self.name, &e));
