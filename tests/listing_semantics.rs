@@ -187,6 +187,25 @@ async fn an_implausible_first_snapshot_is_not_a_baseline() {
     p.stop().await;
 }
 
+/// A first list of 1 instrument, then the venue's full list: the old coins the full list shows are no
+/// batch of listings (more new assets at once than `max_new_assets` and than were listed), so it becomes
+/// the baseline and the poll says why; a coin listed after that is new as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_first_list_then_the_full_one_discovers_nothing_old() {
+    let mut p = Pipeline::start().await;
+    let c = p.collector();
+    let r = p.cycle(&c, &large_list(1, &[]), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 0, "{r:?}");
+    let r = p.cycle(&c, &large_list(300, &[]), &articles(&[])).await;
+    let said: Vec<&String> = r["binance_spot"].errors.iter().chain(&r["binance_spot"].retried).collect();
+    assert!(said.iter().any(|e| e.contains("299 new assets at once") && e.contains("taken as the baseline")), "{r:?}");
+    assert_eq!(r["binance_spot"].new, 0, "{r:?}");
+    let r = p.cycle(&c, &large_list(300, &[("NEWCOINUSDT", "NEWCOIN", "USDT", "TRADING")]), &articles(&[])).await;
+    assert!(r["binance_spot"].ok() && r["binance_spot"].new == 1, "{r:?}");
+    assert_eq!(p.assets_of("asset.discovered").await, ["cex:binance:NEWCOIN"]);
+    p.stop().await;
+}
+
 /// An exchangeInfo body of `n` minimal `C<i>USDT` rows (the fields the parser reads) plus `extra` rows.
 fn large_list(n: usize, extra: &[(&str, &str, &str, &str)]) -> String {
     let row = |s: &str, b: &str, q: &str, st: &str| format!(r#"{{"symbol":"{s}","baseAsset":"{b}","quoteAsset":"{q}","status":"{st}"}}"#);

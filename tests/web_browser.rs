@@ -130,6 +130,11 @@ fn dashboard_in_headless_chromium() {
     assert!(delay < 1000, "the new listing took {delay} ms to appear");
     assert_eq!(rows(&b).first().map(|r| r.1.clone()), Some("LIVE1".into()), "newest first");
     assert_eq!(b.js("return document.querySelector('tr[data-id=\"cex:okx:LIVE1\"]').className"), Value::from("new"), "a new row is highlighted");
+    // The next change re-renders the rows: a row a few seconds old keeps its highlight through it.
+    rt.block_on(store.apply(vec![listing("cex:okx:LIVE2", "LIVE2", "Live Two", chrono::Utc::now())])).expect("commit");
+    b.wait_for("return document.querySelector('tr[data-id=\"cex:okx:LIVE2\"]') !== null", Duration::from_secs(5));
+    let classes = b.js("return ['LIVE1', 'LIVE2'].map(s => document.querySelector(`tr[data-id=\"cex:okx:${s}\"]`).className)");
+    assert_eq!(classes, serde_json::json!(["new", "new"]), "both new rows stay highlighted after a re-render");
     b.screenshot(&shots.join("listings.png"));
 
     // Filters in the URL narrow the list.

@@ -8,6 +8,9 @@
   var url = box.getAttribute("data-live");
   var rows = document.getElementById("rows");
   var seen = new Set();
+  // Rows keep their highlight for a few seconds, through the re-renders that follow (an enrichment, a decision).
+  var fresh = new Map();
+  var FRESH_MS = 5000;
   function remember() {
     seen = new Set(Array.prototype.map.call(rows.querySelectorAll("tr[data-id]"), function (tr) { return tr.getAttribute("data-id"); }));
   }
@@ -17,10 +20,13 @@
   es.addEventListener("error", function () { badge.textContent = "○ reconnecting"; badge.className = "live"; });
   es.addEventListener("stale", function () { badge.textContent = "● live (ledger unreadable)"; });
   es.addEventListener("rows", function (e) {
-    var before = seen;
+    var before = seen, now = Date.now();
     rows.innerHTML = e.data;
+    fresh.forEach(function (at, id) { if (now - at >= FRESH_MS) { fresh.delete(id); } });
     rows.querySelectorAll("tr[data-id]").forEach(function (tr) {
-      if (!before.has(tr.getAttribute("data-id"))) { tr.className = "new"; }
+      var id = tr.getAttribute("data-id");
+      if (!before.has(id)) { fresh.set(id, now); }
+      if (fresh.has(id)) { tr.className = "new"; }
     });
     remember();
     box.setAttribute("data-mark", e.lastEventId);

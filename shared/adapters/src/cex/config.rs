@@ -195,6 +195,11 @@ pub struct SourceConfig {
     /// (or an empty one) is an outage, kept raw, and does not move the baseline (default 0.5, in (0, 1]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_shrink_fraction: Option<f64>,
+    /// Instrument kinds only: a list that adds more new assets (bases) at once than this, and more than were
+    /// listed before, is no batch of listings but a list that was partial until now (a tiny first snapshot):
+    /// it becomes the baseline, nothing in it is reported new, and the poll reports why (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_assets: Option<usize>,
 }
 
 impl SourceConfig {
@@ -223,6 +228,7 @@ impl SourceConfig {
             max_body_bytes: None,
             delist_after_polls: None,
             max_shrink_fraction: None,
+            max_new_assets: None,
         }
     }
 
@@ -442,8 +448,8 @@ pub fn build_sources_for_run(
                 if c.max_currency_lookups.is_some() {
                     return Err(field(name, "max_currency_lookups", "only kucoin_symbols and gate_pairs link listings to contracts"));
                 }
-                if c.delist_after_polls.is_some() || c.max_shrink_fraction.is_some() {
-                    return Err(field(name, "delist_after_polls/max_shrink_fraction", "only instrument-list kinds use them"));
+                if c.delist_after_polls.is_some() || c.max_shrink_fraction.is_some() || c.max_new_assets.is_some() {
+                    return Err(field(name, "delist_after_polls/max_shrink_fraction/max_new_assets", "only instrument-list kinds use them"));
                 }
                 let mut policy = AnnouncementPolicy::default();
                 if let Some(m) = c.lookback_minutes {
@@ -471,6 +477,12 @@ fn list_policy(name: &str, c: &SourceConfig) -> Result<ListPolicy, BuildError> {
             return Err(field(name, "max_shrink_fraction", format!("{f} is not in (0, 1]")));
         }
         p.max_shrink_fraction = f;
+    }
+    if let Some(n) = c.max_new_assets {
+        if n == 0 {
+            return Err(field(name, "max_new_assets", "must be at least 1"));
+        }
+        p.max_new_assets = n;
     }
     Ok(p)
 }

@@ -205,14 +205,19 @@ pub struct ListPolicy {
     pub diff: DiffPolicy,
     /// A snapshot with fewer than `(1 - max_shrink_fraction)` of the listed instruments is an outage.
     pub max_shrink_fraction: f64,
+    /// A snapshot adding more new assets than this, and more than were listed before, becomes the baseline
+    /// ([`ListPolicy::mass_listing`]).
+    pub max_new_assets: usize,
 }
 
 /// Default of [`ListPolicy::max_shrink_fraction`].
 pub const DEFAULT_MAX_SHRINK_FRACTION: f64 = 0.5;
+/// Default of [`ListPolicy::max_new_assets`]. Venues list a handful of coins at a time.
+pub const DEFAULT_MAX_NEW_ASSETS: usize = 50;
 
 impl Default for ListPolicy {
     fn default() -> Self {
-        Self { diff: DiffPolicy::default(), max_shrink_fraction: DEFAULT_MAX_SHRINK_FRACTION }
+        Self { diff: DiffPolicy::default(), max_shrink_fraction: DEFAULT_MAX_SHRINK_FRACTION, max_new_assets: DEFAULT_MAX_NEW_ASSETS }
     }
 }
 
@@ -233,6 +238,29 @@ impl ListPolicy {
         #[allow(clippy::cast_precision_loss)]
         let shrunk = (snapshot as f64) < floor;
         shrunk.then(|| format!("{snapshot} instruments, down from {listed} (more than {:.0} % fewer)", self.max_shrink_fraction * 100.0))
+    }
+}
+
+impl ListPolicy {
+    /// Why the `new` instruments of a snapshot diffed against `known` are no batch of listings (`None` when
+    /// they may be): they add more new assets (bases not listed before) than [`Self::max_new_assets`] and
+    /// more than were listed before, as when every earlier list was partial (a first snapshot of 1 of 2000
+    /// instruments). Such a snapshot is taken as the baseline: the old coins it shows are not new.
+    #[must_use]
+    pub fn mass_listing(&self, known: &KnownSet, new: &[Instrument]) -> Option<String> {
+        let upper = |b: &str| b.to_ascii_uppercase();
+        let listed: std::collections::BTreeSet<String> =
+            known.entries.values().filter(|e| !e.removed).filter_map(|e| e.base.as_deref()).map(upper).collect();
+        let fresh: std::collections::BTreeSet<String> = new.iter().map(|i| upper(&i.base)).filter(|b| !listed.contains(b)).collect();
+        (fresh.len() > self.max_new_assets.max(listed.len())).then(|| {
+            format!(
+                "{} new assets at once against {} listed before (more than max_new_assets = {} and than the list held): \
+                 an earlier list was partial, so this one is taken as the baseline and none of them is reported new",
+                fresh.len(),
+                listed.len(),
+                self.max_new_assets
+            )
+        })
     }
 }
 
@@ -412,6 +440,15 @@ impl InstrumentListSource {
         let mut d = diff_with(known, &instruments, seen_at, self.policy.diff);
         if let Some(p) = pushed {
             d.next.absorb(p);
+        }
+        if let Some(message) = known.and_then(|k| self.policy.mass_listing(k, &d.new)) {
+            warn!(source = %name, %message, "Implausible mass listing; taken as the baseline.");
+            for inst in d.new.drain(..) {
+                if let Some(e) = d.next.entries.get_mut(&inst.instrument_id) {
+                    e.baseline = true;
+                }
+            }
+            out.errors.push(PollError::Implausible { source_name: name.to_string(), message });
         }
         let changes = d.new.iter().map(|i| (i, ChangeKind::New, seen_at)).chain(d.updated.iter().map(|(i, _)| {
             let first = d.next.entries.get(&i.instrument_id).map_or(seen_at, |e| e.first_seen);
