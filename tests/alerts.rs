@@ -93,6 +93,26 @@ struct Db {
     reader: Arc<nl_ledger::SqliteReader>,
 }
 
+/// One sink per `(name, kind)` at the mock at `addr` (Telegram through its `api_base`), each passed through
+/// `adjust`, and the env holding their URLs.
+fn sinks_at(addr: SocketAddr, kinds: &[(&str, SinkKind)], adjust: impl Fn(&mut AlertSinkConfig)) -> (BTreeMap<String, AlertSinkConfig>, BTreeMap<String, String>) {
+    let mut sinks = BTreeMap::new();
+    let mut env = BTreeMap::new();
+    for &(name, kind) in kinds {
+        let var = format!("{}_URL", name.to_uppercase());
+        let mut c = sink(kind, &var);
+        adjust(&mut c);
+        if kind == SinkKind::Telegram {
+            c.api_base = Some(format!("http://{addr}"));
+            env.insert(var, "42:TOKEN".to_string());
+        } else {
+            env.insert(var, format!("http://{addr}/{name}"));
+        }
+        sinks.insert(name.to_string(), c);
+    }
+    (sinks, env)
+}
+
 async fn db(dir: &Path) -> Db {
     let path = dir.join("new_listings.sqlite");
     let store = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(path.clone())).await.unwrap();
@@ -283,19 +303,8 @@ async fn a_script_token_name_is_escaped_in_every_kind() {
     let tmp = tempfile::tempdir().unwrap();
     let db = db(tmp.path()).await;
     let (m, addr) = mock().await;
-    let mut sinks = BTreeMap::new();
-    let mut env = BTreeMap::new();
-    for (name, kind) in [("hook", SinkKind::Webhook), ("slack", SinkKind::Slack), ("discord", SinkKind::Discord), ("tg", SinkKind::Telegram)] {
-        let var = format!("{}_URL", name.to_uppercase());
-        let mut c = sink(kind, &var);
-        if kind == SinkKind::Telegram {
-            c.api_base = Some(format!("http://{addr}"));
-            env.insert(var, "42:TOKEN".to_string());
-        } else {
-            env.insert(var, format!("http://{addr}/{name}"));
-        }
-        sinks.insert(name.to_string(), c);
-    }
+    let kinds = [("hook", SinkKind::Webhook), ("slack", SinkKind::Slack), ("discord", SinkKind::Discord), ("tg", SinkKind::Telegram)];
+    let (sinks, env) = sinks_at(addr, &kinds, |_| {});
     let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
     wait_until("4 sinks running", Duration::from_secs(10), || board.snapshot().iter().all(|s| s.state == "running")).await;
     promote(&db, "cex:okx:EVIL", EVIL, "<img src=x onerror=alert(2)>").await;
@@ -456,20 +465,7 @@ async fn a_delisting_alert_names_the_venue_reason_and_schedule() {
     let tmp = tempfile::tempdir().unwrap();
     let db = db(tmp.path()).await;
     let (m, addr) = mock().await;
-    let mut sinks = BTreeMap::new();
-    let mut env = BTreeMap::new();
-    for (name, kind) in [("hook", SinkKind::Webhook), ("tg", SinkKind::Telegram)] {
-        let var = format!("{}_URL", name.to_uppercase());
-        let mut c = sink(kind, &var);
-        c.events = vec!["asset.delisted".into()];
-        if kind == SinkKind::Telegram {
-            c.api_base = Some(format!("http://{addr}"));
-            env.insert(var, "42:TOKEN".to_string());
-        } else {
-            env.insert(var, format!("http://{addr}/{name}"));
-        }
-        sinks.insert(name.to_string(), c);
-    }
+    let (sinks, env) = sinks_at(addr, &[("hook", SinkKind::Webhook), ("tg", SinkKind::Telegram)], |c| c.events = vec!["asset.delisted".into()]);
     let (board, stop, task) = start(sinks, tmp.path(), env, db.reader.clone());
     wait_until("2 sinks running", Duration::from_secs(10), || board.snapshot().iter().all(|s| s.state == "running")).await;
     // The promotion is not followed by these sinks; the delisting is.

@@ -33,11 +33,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn learning_book_smoke_over_the_ops_api() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("demo");
-    let mut demo = support::nl(tmp.path(), &[]);
-    demo.args(["demo", "--cycles", "3", "--out-dir"]).arg(&out);
-    let o = support::run(demo);
-    assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
+    let out = support::demo(tmp.path(), "demo");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
@@ -200,11 +196,7 @@ async fn serve_web_serves_the_ops_api_over_nats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nl_backtest_over_nats_reports_its_own_trades_from_a_yaml_spec() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("demo");
-    let mut demo = support::nl(tmp.path(), &[]);
-    demo.args(["demo", "--cycles", "3", "--out-dir"]).arg(&out);
-    let o = support::run(demo);
-    assert!(o.status.success(), "nl demo: {}", String::from_utf8_lossy(&o.stderr));
+    let out = support::demo(tmp.path(), "demo");
 
     let server = nl_testkit::NatsServer::start().await;
     // `nl backtest` reads over the ledger's gRPC and asks it whether it applied what was published; an

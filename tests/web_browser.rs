@@ -82,11 +82,7 @@ fn assert_inert(b: &Browser, page: &str) {
 #[test]
 fn dashboard_in_headless_chromium() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let demo = tmp.path().join("demo");
-    let mut c = support::nl(tmp.path(), &[]);
-    c.args(["demo", "--cycles", "3", "--out-dir"]).arg(&demo);
-    let o = support::run(c);
-    assert!(o.status.success(), "nl demo failed: {}", support::stderr(&o));
+    let demo = support::demo(tmp.path(), "demo");
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let db = demo.join("new_listings.sqlite");

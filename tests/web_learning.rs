@@ -74,11 +74,7 @@ fn ok(status: u16, body: &str, want: u16) -> Value {
 #[test]
 fn learning_book_page_in_headless_chromium() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let demo = tmp.path().join("demo");
-    let mut c = support::nl(tmp.path(), &[]);
-    c.args(["demo", "--cycles", "3", "--out-dir"]).arg(&demo);
-    let o = support::run(c);
-    assert!(o.status.success(), "nl demo failed: {}", support::stderr(&o));
+    let demo = support::demo(tmp.path(), "demo");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(async {
         let store = nl_ledger::LedgerStore::open(&nl_ledger::LedgerConfig::with_db_path(demo.join("new_listings.sqlite"))).await.expect("ledger");

@@ -55,6 +55,17 @@ pub fn nats_env_with_ledger(cfg: &NatsConfig) -> (Vec<(&'static str, String)>, u
     (env, port)
 }
 
+/// Runs `nl demo --cycles 3` (offline, the loopback simulator) into `<tmp>/<name>` and returns that folder,
+/// panicking with stderr when it fails.
+pub fn demo(tmp: &Path, name: &str) -> PathBuf {
+    let out = tmp.join(name);
+    let mut c = nl(tmp, &[]);
+    c.args(["demo", "--cycles", "3", "--out-dir"]).arg(&out);
+    let o = run(c);
+    assert!(o.status.success(), "nl demo: {}", stderr(&o));
+    out
+}
+
 /// Runs to completion and returns the output, panicking with stderr on a spawn failure.
 pub fn run(mut c: Command) -> Output {
     c.output().expect("spawn nl")

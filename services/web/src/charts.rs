@@ -8,10 +8,10 @@ use plotters::prelude::*;
 const WIDTH: u32 = 560;
 const LINE_HEIGHT: u32 = 220;
 const BAR_ROW: u32 = 34;
-const BG: RGBColor = RGBColor(0x16, 0x1b, 0x22);
-const FG: RGBColor = RGBColor(0xc9, 0xd1, 0xd9);
-const GRID: RGBColor = RGBColor(0x30, 0x36, 0x3d);
-const ACCENT: RGBColor = RGBColor(0x58, 0xa6, 0xff);
+pub(crate) const BG: RGBColor = RGBColor(0x16, 0x1b, 0x22);
+pub(crate) const FG: RGBColor = RGBColor(0xc9, 0xd1, 0xd9);
+pub(crate) const GRID: RGBColor = RGBColor(0x30, 0x36, 0x3d);
+pub(crate) const ACCENT: RGBColor = RGBColor(0x58, 0xa6, 0xff);
 const POSITIVE: RGBColor = RGBColor(0x3f, 0xb9, 0x50);
 const NEGATIVE: RGBColor = RGBColor(0xf8, 0x51, 0x49);
 
@@ -21,8 +21,28 @@ pub fn float(d: Decimal) -> f64 {
     d.to_string().parse().unwrap_or(0.0)
 }
 
-fn label_style(size: u32) -> TextStyle<'static> {
+pub(crate) fn label_style(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&FG)
+}
+
+/// The dashboard's mesh on a value-over-time chart: dark grid, five labels per axis, `x` and `y` formatting them.
+pub(crate) fn time_mesh<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    x: &dyn Fn(&f64) -> String,
+    y: &dyn Fn(&f64) -> String,
+) -> Option<()> {
+    chart
+        .configure_mesh()
+        .light_line_style(BG)
+        .bold_line_style(GRID)
+        .axis_style(GRID)
+        .label_style(label_style(11))
+        .x_labels(5)
+        .y_labels(5)
+        .x_label_formatter(x)
+        .y_label_formatter(y)
+        .draw()
+        .ok()
 }
 
 /// `points` (time, value) as a line chart titled `title`; `None` when there are no points.
@@ -44,18 +64,7 @@ pub fn time_series(title: &str, points: &[(Ts, f64)]) -> Option<String> {
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..x_max, (lo - pad)..(hi + pad))
             .ok()?;
-        chart
-            .configure_mesh()
-            .light_line_style(BG)
-            .bold_line_style(GRID)
-            .axis_style(GRID)
-            .label_style(label_style(11))
-            .x_labels(5)
-            .y_labels(5)
-            .x_label_formatter(&|m| (first + chrono::Duration::seconds((m * 60.0) as i64)).format("%H:%M").to_string())
-            .y_label_formatter(&|v| compact(*v))
-            .draw()
-            .ok()?;
+        time_mesh(&mut chart, &|m| (first + chrono::Duration::seconds((m * 60.0) as i64)).format("%H:%M").to_string(), &|v| compact(*v))?;
         chart.draw_series(LineSeries::new(xs.iter().copied(), ACCENT.stroke_width(2))).ok()?;
         chart.draw_series(xs.iter().map(|p| Circle::new(*p, 3, ACCENT.filled()))).ok()?;
         root.present().ok()?;

@@ -9,15 +9,12 @@ use nl_domain::paper_read::RunTrades;
 use nl_domain::{PositionUpdated, Ts};
 use plotters::prelude::*;
 
-use crate::charts::{compact, float};
+use crate::charts::{BG, FG, GRID, compact, float, label_style, time_mesh};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 260;
-const BG: RGBColor = RGBColor(0x16, 0x1b, 0x22);
-const FG: RGBColor = RGBColor(0xc9, 0xd1, 0xd9);
-const GRID: RGBColor = RGBColor(0x30, 0x36, 0x3d);
 /// The profit book's colour (the dashboard's accent) and the learning book's (its amber).
-pub const PROFIT: RGBColor = RGBColor(0x58, 0xa6, 0xff);
+pub const PROFIT: RGBColor = crate::charts::ACCENT;
 pub const LEARNING: RGBColor = RGBColor(0xd2, 0x99, 0x22);
 
 /// One line: a label, its colour, and its values `(time, PnL then)` in time order.
@@ -43,10 +40,6 @@ pub fn marked(trades: &RunTrades, keep: impl Fn(&PositionUpdated) -> bool) -> Ve
             (p.at, latest.values().sum())
         })
         .collect()
-}
-
-fn label_style(size: u32) -> TextStyle<'static> {
-    ("sans-serif", size).into_font().color(&FG)
 }
 
 /// Step points of `values`, from 0 at `start` to the last value at `end`.
@@ -93,18 +86,7 @@ pub fn pnl_over_time(title: &str, lines: &[Line]) -> Option<String> {
             .y_label_area_size(64)
             .build_cartesian_2d((-pad_x)..(span_min + pad_x), (lo - pad_y)..(hi + pad_y))
             .ok()?;
-        chart
-            .configure_mesh()
-            .light_line_style(BG)
-            .bold_line_style(GRID)
-            .axis_style(GRID)
-            .label_style(label_style(11))
-            .x_labels(5)
-            .y_labels(5)
-            .x_label_formatter(&|m| (start + chrono::Duration::milliseconds((m * 60_000.0) as i64)).format(fmt).to_string())
-            .y_label_formatter(&|v| format!("${}", compact(*v)))
-            .draw()
-            .ok()?;
+        time_mesh(&mut chart, &|m| (start + chrono::Duration::milliseconds((m * 60_000.0) as i64)).format(fmt).to_string(), &|v| format!("${}", compact(*v)))?;
         chart.draw_series(LineSeries::new([(-pad_x, 0.0), (span_min + pad_x, 0.0)], FG.mix(0.35).stroke_width(1))).ok()?;
         for (line, pts) in &series {
             let color = line.color;
