@@ -165,3 +165,36 @@ async fn downtime_longer_than_a_page_is_paged_back_and_each_article_found_once()
     assert!(poll(&c).await.ok());
     assert!(h.take_observed().await.is_empty());
 }
+
+/// OKX's delisting feed (`announcements-delistings`, the reference capture's two items plus a fresh one):
+/// a delisting title gives `asset.delisted` per coin it names, with the notice's id; an article that is not
+/// a delisting (here a listing title in the wrong feed) gives nothing; no `listing.observed` ever.
+#[tokio::test]
+async fn okx_delisting_feed_gives_delistings_per_coin_and_never_a_listing() {
+    let mut h = Harness::new("okx_delistings").await;
+    let p_time = now_ms(60).to_string();
+    let body = json!({"code": "0", "msg": "", "data": [{"details": [
+        {"annType": "announcements-delistings", "title": "OKX to delist DORA, ICX, STORJ, ZEUS and ELF spot trading pairs",
+         "url": "https://www.okx.com/help/okx-to-delist-dora-icx-storj-zeus-and-elf-spot-trading-pairs", "pTime": p_time, "businessPTime": p_time},
+        {"annType": "announcements-delistings", "title": "OKX to list Virtuals Protocol (VIRTUAL) for spot trading",
+         "url": "https://www.okx.com/help/okx-to-list-virtuals-protocol-virtual-for-spot-trading", "pTime": p_time, "businessPTime": p_time},
+        {"annType": "announcements-delistings", "title": "OKX to delist selected USD spot trading pair",
+         "url": "https://www.okx.com/help/okx-to-delist-aeon-usd-spot-trading-pair", "pTime": "1790146816439", "businessPTime": "1790143200000"}],
+        "totalPage": "7"}]});
+    h.venue.set(OKX, MockResponse::json(body.to_string()));
+    let mut delisted = h.subscribe("nl.evt.asset.delisted").await;
+    let c = h.collector();
+    let r = poll(&c).await;
+    assert!(r.ok() && r.new == 0, "{r:?}");
+    assert!(h.take_observed().await.is_empty(), "a delisting feed never reports a listing");
+    let events = cex_common::drain(delisted.as_mut()).await;
+    let mut coins: Vec<&str> = events.iter().map(|e| e["meta"]["symbol"].as_str().unwrap()).collect();
+    coins.sort_unstable();
+    assert_eq!(coins, ["DORA", "ELF", "ICX", "STORJ", "ZEUS"]);
+    assert!(events.iter().all(|e| e["meta"]["reason"] == "announcement" && e["meta"]["venue"] == "okx"), "{events:?}");
+    assert!(events.iter().all(|e| e["meta"]["source"] == "okx_delistings"), "{events:?}");
+    drop(c);
+    let c = h.collector();
+    assert!(poll(&c).await.ok());
+    assert!(cex_common::drain(delisted.as_mut()).await.is_empty(), "each notice once, across a restart");
+}

@@ -60,6 +60,14 @@ pub enum SourceKind {
     KucoinAnnouncements,
     /// Bitget `GET /api/v2/public/annoucements` (`coin_listings`).
     BitgetAnnouncements,
+    /// Binance CMS article list, catalog 161 (delistings).
+    BinanceDelistings,
+    /// OKX `GET /api/v5/support/announcements` (`announcements-delistings`).
+    OkxDelistings,
+    /// Bybit `GET /v5/announcements/index` (`delistings`).
+    BybitDelistings,
+    /// KuCoin `GET /api/v3/announcements` (`delistings`).
+    KucoinDelistings,
     /// A kind implemented elsewhere (push feeds, DEX sources), built by that module's own builder.
     #[serde(untagged)]
     Other(String),
@@ -104,6 +112,10 @@ impl SourceKind {
             Self::BybitAnnouncements => A(bybit::client::ANNOUNCEMENTS),
             Self::KucoinAnnouncements => A(kucoin::client::ANNOUNCEMENTS),
             Self::BitgetAnnouncements => A(bitget::client::ANNOUNCEMENTS),
+            Self::BinanceDelistings => A(binance::client::DELISTINGS),
+            Self::OkxDelistings => A(okx::client::DELISTINGS),
+            Self::BybitDelistings => A(bybit::client::DELISTINGS),
+            Self::KucoinDelistings => A(kucoin::client::DELISTINGS),
             Self::Other(_) => return None,
         })
     }
@@ -201,6 +213,9 @@ pub struct SourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_new_assets: Option<usize>,
 }
+
+/// First-poll lookback of the delisting feeds (7 days): a delisting is announced days before it happens.
+const DELISTINGS_LOOKBACK_MIN: u64 = 7 * 24 * 60;
 
 impl SourceConfig {
     /// The provider budget this entry configures.
@@ -318,6 +333,17 @@ impl SourcesConfig {
             (
                 "bitget_announcements",
                 SourceConfig::poll(K::BitgetAnnouncements, bitget::client::BASE_URL, 5, 10_000, "bitget", BITGET_BUDGET).with_lookback(10),
+            ),
+            // Delisting notices: hourly news, polled every minute; the first poll reports the last 7 days'.
+            (
+                "binance_delistings",
+                SourceConfig::poll(K::BinanceDelistings, binance::client::CMS_BASE_URL, 60, 10_000, "binance", BINANCE_BUDGET).with_lookback(DELISTINGS_LOOKBACK_MIN),
+            ),
+            ("okx_delistings", SourceConfig::poll(K::OkxDelistings, okx::client::BASE_URL, 60, 10_000, "okx", OKX_BUDGET).with_lookback(DELISTINGS_LOOKBACK_MIN)),
+            ("bybit_delistings", SourceConfig::poll(K::BybitDelistings, bybit::client::BASE_URL, 60, 10_000, "bybit", BYBIT_BUDGET).with_lookback(DELISTINGS_LOOKBACK_MIN)),
+            (
+                "kucoin_delistings",
+                SourceConfig::poll(K::KucoinDelistings, kucoin::client::BASE_URL, 60, 10_000, "kucoin", KUCOIN_BUDGET).with_lookback(DELISTINGS_LOOKBACK_MIN),
             ),
         ];
         Self(entries.into_iter().map(|(n, c)| (n.to_string(), c)).collect())

@@ -13,7 +13,7 @@ fn no_env(_: &str) -> Option<String> {
 #[test]
 fn defaults_cover_every_poll_kind_enabled_and_round_trip() {
     let d = SourcesConfig::defaults();
-    assert_eq!(d.0.len(), 17);
+    assert_eq!(d.0.len(), 21);
     for (name, c) in &d.0 {
         assert!(c.enabled, "{name}");
         assert_eq!(&c.kind.as_str(), name, "names equal kinds");
@@ -34,7 +34,7 @@ async fn defaults_build() {
     let budgets = d.budget_configs().unwrap();
     assert_eq!(budgets.len(), 12, "one bucket per venue");
     let sources = build_sources_for_run(&d, &registry(&d), &no_env, "run").unwrap();
-    assert_eq!(sources.len(), 17);
+    assert_eq!(sources.len(), 21);
     assert_eq!(sources.iter().find(|s| s.name() == "okx_spot").unwrap().interval(), Duration::from_secs(2));
 }
 

@@ -72,6 +72,10 @@ pub struct AnnouncementDescriptor {
     /// The page-number query parameter of the endpoint path (which asks for page 1), when the feed pages
     /// (`pageNo`, `page`, `currentPage`); `None` for a single-page feed.
     pub page_param: Option<&'static str>,
+    /// A feed of delisting notices (Binance catalog 161, OKX `announcements-delistings`, Bybit and KuCoin
+    /// `delistings`): an article whose title is a delisting gives `asset.delisted` per coin, any other
+    /// article (a monitoring tag, a margin change) gives nothing, never a listing.
+    pub delistings: bool,
 }
 
 /// Default bound on the pages an announcement feed reads back in one poll.
@@ -626,8 +630,11 @@ impl AnnouncementSource {
         let Some((anns, raw_id)) = parse_kept(f, name, &self.run_id, self.desc.parse, out) else { return };
         let seen: Option<AnnouncementState> = load_state(state, name, out);
         let sel = select_new_announcements(seen.as_ref().map(|s| &s.seen), &anns, f.observed_at, &self.policy);
-        let (delistings, listings): (Vec<&Announcement>, Vec<&Announcement>) =
+        let (delistings, mut listings): (Vec<&Announcement>, Vec<&Announcement>) =
             sel.new.iter().partition(|a| a.action == AnnouncementAction::Delisting);
+        if self.desc.delistings {
+            listings.clear();
+        }
         out.observations.extend(listings.into_iter().flat_map(|a| announcement_observations(a, name, f.observed_at, f.observed_at, Some(&raw_id))));
         out.delistings.extend(delistings.into_iter().flat_map(|a| announcement_delistings(a, name, f.observed_at, &raw_id)));
         out.next_state = state_value(&AnnouncementState { seen: sel.next }, name, out);

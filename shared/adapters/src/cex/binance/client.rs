@@ -31,4 +31,12 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     },
     parse: parse_announcements,
     page_param: Some("pageNo"),
+    delistings: false,
+};
+
+/// CMS article list of catalog 161 (Delisting), first page of 20, on `www.binance.com`. Delisting notices only ([`AnnouncementDescriptor::delistings`]).
+pub const DELISTINGS: AnnouncementDescriptor = AnnouncementDescriptor {
+    endpoint: Endpoint { path: "/bapi/composite/v1/public/cms/article/list/query?type=1&catalogId=161&pageNo=1&pageSize=20", ..ANNOUNCEMENTS.endpoint },
+    delistings: true,
+    ..ANNOUNCEMENTS
 };

@@ -23,4 +23,5 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     endpoint: Endpoint { path: "/api/v2/public/annoucements?language=en_US&annType=coin_listings", weight: 1, headers: &[], api_key_header: None },
     parse: parse_announcements,
     page_param: None,
+    delistings: false,
 };

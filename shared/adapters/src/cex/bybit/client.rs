@@ -24,6 +24,14 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     endpoint: Endpoint { path: "/v5/announcements/index?locale=en-US&type=new_crypto&page=1&limit=20", weight: 1, headers: &[], api_key_header: None },
     parse: parse_announcements,
     page_param: Some("page"),
+    delistings: false,
+};
+
+/// `GET /v5/announcements/index?locale=en-US&type=delistings&page=1&limit=20`. Delisting notices only ([`AnnouncementDescriptor::delistings`]).
+pub const DELISTINGS: AnnouncementDescriptor = AnnouncementDescriptor {
+    endpoint: Endpoint { path: "/v5/announcements/index?locale=en-US&type=delistings&page=1&limit=20", ..ANNOUNCEMENTS.endpoint },
+    delistings: true,
+    ..ANNOUNCEMENTS
 };
 
 /// `GET /v5/market/tickers?category=spot&symbol={symbol}`: last price and 24 h turnover (quote volume) of one pair.

@@ -30,6 +30,14 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     },
     parse: parse_announcements,
     page_param: Some("currentPage"),
+    delistings: false,
+};
+
+/// `GET /api/v3/announcements?annType=delistings&lang=en_US&pageSize=20&currentPage=1`. Delisting notices only ([`AnnouncementDescriptor::delistings`]).
+pub const DELISTINGS: AnnouncementDescriptor = AnnouncementDescriptor {
+    endpoint: Endpoint { path: "/api/v3/announcements?annType=delistings&lang=en_US&pageSize=20&currentPage=1", ..ANNOUNCEMENTS.endpoint },
+    delistings: true,
+    ..ANNOUNCEMENTS
 };
 
 /// `GET /api/v3/currencies/{currency}`: the chains a new symbol's base currency moves on, with contracts.

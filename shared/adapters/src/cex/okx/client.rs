@@ -29,6 +29,14 @@ pub const ANNOUNCEMENTS: AnnouncementDescriptor = AnnouncementDescriptor {
     },
     parse: parse_announcements,
     page_param: Some("page"),
+    delistings: false,
+};
+
+/// `GET /api/v5/support/announcements?annType=announcements-delistings&page=1` in English. Delisting notices only ([`AnnouncementDescriptor::delistings`]).
+pub const DELISTINGS: AnnouncementDescriptor = AnnouncementDescriptor {
+    endpoint: Endpoint { path: "/api/v5/support/announcements?annType=announcements-delistings&page=1", ..ANNOUNCEMENTS.endpoint },
+    delistings: true,
+    ..ANNOUNCEMENTS
 };
 
 /// `GET /api/v5/market/ticker?instId={instId}` (20 req/2 s per IP): last price and 24 h volume of one pair.
