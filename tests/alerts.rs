@@ -461,7 +461,7 @@ async fn per_minute_paces_each_sink() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delisting_alert_names_the_venue_reason_and_schedule() {
+async fn a_delisting_alert_names_the_venue_reason_and_schedule_once_per_coin() {
     let tmp = tempfile::tempdir().unwrap();
     let db = db(tmp.path()).await;
     let (m, addr) = mock().await;
@@ -488,9 +488,17 @@ async fn a_delisting_alert_names_the_venue_reason_and_schedule() {
     let id = env_.event_id.0.clone();
     db.store.apply(vec![env_]).await.unwrap();
     wait_until("2 delisting alerts", Duration::from_secs(10), || m.got.lock().unwrap().len() >= 2).await;
+    // The same coin gone from the list later is a second `asset.delisted` (reason `vanished`): no second
+    // message. Another coin's delisting after it shows the sinks went past it.
+    let vanished = nl_domain::AssetDelisted { reason: "vanished".into(), scheduled_at: None, announcement_id: None, title: None, observed_at: ts + chrono::Duration::days(3), ..delisted.clone() };
+    let other = nl_domain::AssetDelisted { asset_id: "cex:okx:DLS2".into(), symbol: "DLS2".into(), ..vanished.clone() };
+    db.store.apply(vec![vanished.to_envelope(RUN, "alerts"), other.to_envelope(RUN, "alerts")]).await.unwrap();
+    wait_until("DLS2's alerts", Duration::from_secs(10), || m.got.lock().unwrap().iter().filter(|(_, _, b)| b.to_string().contains("DLS2")).count() >= 2).await;
     stop.cancel();
     task.await.unwrap();
-    let got: BTreeMap<String, Value> = m.got.lock().unwrap().iter().map(|(_, p, b)| (p.clone(), b.clone())).collect();
+    let all = m.got.lock().unwrap().clone();
+    assert_eq!(all.len(), 4, "one delisting message per coin and sink: {all:?}");
+    let got: BTreeMap<String, Value> = m.got.lock().unwrap().iter().take(2).map(|(_, p, b)| (p.clone(), b.clone())).collect();
     assert_eq!(got.len(), 2, "one message per sink, none for the promotion: {got:?}");
 
     let hook = &got["/hook"];

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 /// Event ids remembered (a rebuilt DB renumbers sequences; the ids still dedup).
 pub const RECENT_IDS: usize = 512;
+/// Assets whose delisting was alerted on, remembered.
+pub const DELISTED_ASSETS: usize = 4096;
 
 /// The event a request was sent for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub struct Cursor {
     pub unconfirmed: u64,
     /// The last of them.
     pub last_unconfirmed: Option<InFlight>,
+    /// Assets a delisting alert went out for, oldest first (at most [`DELISTED_ASSETS`]): a coin announced
+    /// as delisted and later gone from the list is two `asset.delisted` events but one alert.
+    pub delisted: Vec<String>,
 }
 
 impl Cursor {
@@ -44,6 +49,21 @@ impl Cursor {
     #[must_use]
     pub fn seen(&self, event_id: &str) -> bool {
         self.recent_ids.iter().any(|i| i == event_id)
+    }
+
+    /// Whether a delisting alert went out for `asset_id` already.
+    #[must_use]
+    pub fn delisting_alerted(&self, asset_id: &str) -> bool {
+        self.delisted.iter().any(|a| a == asset_id)
+    }
+
+    /// Remembers that a delisting alert goes out for `asset_id`.
+    pub fn note_delisting(&mut self, asset_id: &str) {
+        self.delisted.push(asset_id.to_string());
+        if self.delisted.len() > DELISTED_ASSETS {
+            let cut = self.delisted.len() - DELISTED_ASSETS;
+            self.delisted.drain(..cut);
+        }
     }
 
     /// Settles a request found in flight at start (its outcome unknown after a crash): skipped and counted.

@@ -118,7 +118,8 @@ impl Worker {
                 continue;
             }
             for ev in page {
-                if cursor.seen(&ev.event_id) {
+                let delisting = (ev.event_type == "asset.delisted").then_some(ev.asset_id.as_deref()).flatten();
+                if cursor.seen(&ev.event_id) || delisting.is_some_and(|a| cursor.delisting_alerted(a)) {
                     cursor.done(ev.seq, &ev.event_id, false);
                     self.save(&cursor);
                     continue;
@@ -139,6 +140,10 @@ impl Worker {
                     cursor.done(ev.seq, &ev.event_id, false);
                     self.save(&cursor);
                     continue;
+                }
+                if let Some(asset) = delisting {
+                    // Stored with the request's in-flight mark, so even an unconfirmed send is not repeated.
+                    cursor.note_delisting(asset);
                 }
                 let alert = Alert::new(&ev, listing.as_ref());
                 let body = alert.body(self.cfg.kind, self.cfg.chat_id.as_deref());
