@@ -9,6 +9,7 @@ mod ai_dispatch_nats;
 mod ai_e2e;
 mod alerts;
 mod cex_link;
+mod cli_views;
 mod cli_p0;
 mod crash_loop;
 mod crash_recovery;
