@@ -10,6 +10,7 @@ pub mod config;
 pub mod currency;
 pub mod cursor;
 pub mod diff;
+pub mod list_policy;
 pub mod poll;
 pub mod push;
 pub mod ticker;
